@@ -1,0 +1,51 @@
+# Two commands on a fresh machine (Python 3.11 and make): `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: help demo test bench lint format regen-pages clean
+
+help:
+	@echo "make demo    set up .venv, crawl the bundled offline sample into data/archive.db, show what was archived"
+	@echo "make test    set up .venv with the test extras and run the whole suite"
+	@echo "make bench   run the benchmarks in bench/ (prints ratios, asserts nothing)"
+	@echo "make lint    ruff and mypy"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/aggregator crawl --all --offline
+	$(BIN)/aggregator articles list --limit 200
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/crawl.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+regen-pages: $(VENV)/.installed-test
+	$(BIN)/python -m tests.regenerate_pages
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,314 @@
+"""The ``aggregator`` command: crawl the sources, inspect the archive, manage the database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator import __version__
+from aggregator.paths import mirror_dir
+from aggregator.settings import env_settings
+from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
+from aggregator.store.db import DatabaseError
+
+app = typer.Typer(
+    name="aggregator",
+    help="A re-publishing news crawler: crawl the source sites into an archive and inspect what came in.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+articles_app = typer.Typer(help="Look at archived articles.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the archive's database schema.", no_args_is_help=True)
+mirror_app = typer.Typer(help="The offline mirror of the source sites.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+app.add_typer(db_app, name="db")
+app.add_typer(mirror_app, name="mirror")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An error said to the user in one line, with exit status 2."""
+
+
+def fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def _db_url(ctx: typer.Context) -> str:
+    from aggregator.crawl import project_settings
+
+    url: str | None = ctx.obj.get("db") if ctx.obj else None
+    return url or str(project_settings().get("AGGREGATOR_DB_URL"))
+
+
+def _archive(ctx: typer.Context) -> Any:
+    from aggregator.store import Archive
+
+    return Archive.open(_db_url(ctx))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"aggregator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="Archive database URL (default: AGGREGATOR_DB_URL, else SQLite at <project>/data/archive.db).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Crawl news sources into an attributed archive, and inspect it."""
+    ctx.obj = {"db": db or env_settings().get("AGGREGATOR_DB_URL")}
+
+
+# -- crawl ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def crawl(
+    ctx: typer.Context,
+    sources: Annotated[list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Crawl every registered source.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
+    ] = False,
+    mirror: Annotated[
+        str | None,
+        typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree."),
+    ] = None,
+    mirror_root: Annotated[
+        Path | None, typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror.")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO).")
+    ] = None,
+) -> None:
+    """Crawl sources into the archive, showing live progress and a summary; exits 1 if a source failed."""
+    if all_ == bool(sources):
+        fail("give source keys or --all (not both)")
+    if offline and mirror:
+        fail("--offline and --mirror exclude each other")
+    chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
+    from aggregator.crawl import print_summary, run_crawl
+    from aggregator.store import Archive
+
+    db_url = _db_url(ctx)
+    Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
+    settings = {"LOG_LEVEL": log_level.upper()} if log_level else {}
+    outcomes = run_crawl(
+        chosen, db_url=db_url, offline=offline, mirror=mirror, mirror_root=mirror_root, settings=settings
+    )
+    print_summary(outcomes, out)
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command("sources")
+def sources_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """List the registered sources: key, name, languages, time zone, domains, entry URLs."""
+    rows = [
+        {
+            "key": s.key,
+            "name": s.name,
+            "languages": list(s.languages),
+            "timezone": s.timezone,
+            "domains": list(s.domains),
+            "entry_urls": list(s.entry_urls),
+        }
+        for s in all_sources()
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("key", "name", "languages", "time zone", "domains", "entry URLs")
+    for r in rows:
+        table.add_row(
+            r["key"], r["name"], ", ".join(r["languages"]), r["timezone"], ", ".join(r["domains"]),
+            "\n".join(r["entry_urls"]),
+        )  # fmt: skip
+    out.print(table)
+
+
+# -- articles ------------------------------------------------------------------------------------------
+
+
+def _article_summary(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "source": a.source,
+        "language": a.language,
+        "title": a.title,
+        "url": a.url,
+        "published_at": _iso(a.published_at),
+        "archived_at": _iso(a.archived_at),
+        "category": a.category,
+    }
+
+
+@articles_app.command("list")
+def articles_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """List archived articles, newest first: source, published time (UTC), title, source link."""
+    if source:
+        resolve_keys([source])
+    archive = _archive(ctx)
+    try:
+        rows = archive.list_articles(source=source, limit=limit)
+        total = archive.count(_models().Article, **({"source": source} if source else {}))
+    finally:
+        archive.close()
+    if as_json:
+        print(json.dumps([_article_summary(a) for a in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} of {total} archived articles", title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("source")
+    table.add_column("published (UTC)", no_wrap=True)
+    table.add_column("lang")
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("url", overflow="fold", ratio=2)
+    for a in rows:
+        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "[dim]undated[/dim]"
+        table.add_row(str(a.id), a.source, published, a.language or "", a.title, a.url)
+    out.print(table)
+
+
+@articles_app.command("show")
+def articles_show(
+    ctx: typer.Context,
+    article_id: Annotated[int, typer.Argument(metavar="ID", help="The article's id (see `articles list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Everything archived about one article: source link, times, text, and its snapshots."""
+    archive = _archive(ctx)
+    try:
+        article = archive.get_article(article_id)
+        if article is None:
+            fail(f"no article with id {article_id}")
+        snapshots = archive.snapshots(article_id)
+    finally:
+        archive.close()
+    data = _article_summary(article) | {
+        "fetched_url": article.fetched_url,
+        "published_raw": article.published_raw,
+        "updated_at": _iso(article.updated_at),
+        "last_seen_at": _iso(article.last_seen_at),
+        "cover_image_url": article.cover_image_url,
+        "body_text": article.body_text,
+        "body_html": article.body_html,
+        "snapshots": [
+            {
+                "id": s.id,
+                "fetched_at": _iso(s.fetched_at),
+                "url": s.url,
+                "http_status": s.http_status,
+                "etag": s.etag,
+                "content_hash": s.content_hash,
+                "compressed_bytes": len(s.raw_body),
+            }
+            for s in snapshots
+        ],
+    }
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{article.title}[/bold]")
+    for label, key in (
+        ("id", "id"), ("source", "source"), ("language", "language"), ("source link", "url"),
+        ("fetched as", "fetched_url"), ("published", "published_at"), ("printed as", "published_raw"),
+        ("archived", "archived_at"), ("updated", "updated_at"), ("last seen", "last_seen_at"),
+        ("category", "category"), ("cover", "cover_image_url"),
+    ):  # fmt: skip
+        out.print(f"[dim]{label:>12}[/dim]  {data[key] if data[key] is not None else '-'}")
+    out.print()
+    out.print(article.body_text)
+    out.print()
+    out.print(f"[dim]{len(snapshots)} snapshot(s):[/dim]")
+    for s in data["snapshots"]:
+        out.print(f"  #{s['id']} {s['fetched_at']}  {s['content_hash'][:12]}  {s['compressed_bytes']} bytes")
+
+
+def _models() -> Any:
+    from aggregator.store import models
+
+    return models
+
+
+# -- db and mirror -------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the archive's tables to the latest schema."""
+    from aggregator.store.db import connect, current_revision, upgrade
+
+    engine = connect(_db_url(ctx))
+    try:
+        upgrade(engine)
+        out.print(f"schema at revision {current_revision(engine)}: {engine.url.render_as_string()}")
+    finally:
+        engine.dispose()
+
+
+@mirror_app.command("serve")
+def mirror_serve(
+    root: Annotated[Path | None, typer.Option("--root", help="Folder with one sub-folder per host.")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 8800,
+) -> None:
+    """Serve the offline mirror (the bundled sample by default) for `crawl --mirror URL`."""
+    from aggregator.mirror import make_server, server_url
+
+    server = make_server(root or mirror_dir(), host, port)
+    out.print(f"Serving {server.tree.root} at {server_url(server)} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    """Console-script entry point: known errors are one line on stderr and exit status 2."""
+    try:
+        app()
+    except (CliError, UnknownSourceError, DatabaseError, FileNotFoundError) as exc:
+        print(f"aggregator: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"aggregator: database error: {detail}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,56 @@
+"""The item that flows from a spider's extractor through the pipelines into the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class ArticleItem:
+    # Filled by the extractor (pure function of the response).
+    source: str
+    """Registry key of the source (``caliber``)."""
+    url: str
+    """The URL as fetched (the real site's URL, also when served by the offline mirror)."""
+    language: str | None = None
+    canonical_url: str | None = None
+    """Canonical URL the page declares; the cleanup pipeline normalises it (or derives it from ``url``)."""
+    title: str | None = None
+    body_html: str | None = None
+    body_text: str | None = None
+    published_raw: str | None = None
+    """The date exactly as the page prints it."""
+    cover_image_url: str | None = None
+    category: str | None = None
+    fetched_at: datetime | None = None
+    http_status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+    raw_body: bytes = field(default=b"", repr=False)
+    """The response body as received, kept for the archive's snapshots."""
+    raw_encoding: str | None = None
+    # Filled by the pipelines.
+    published_at: datetime | None = None
+    """Aware UTC instant of ``published_raw`` (dates pipeline)."""
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-friendly dict of the item without the raw body (for quarantine rows and ``--json``)."""
+        data = asdict(self)
+        data.pop("raw_body")
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        return data
+
+
+@dataclass(slots=True)
+class FetchFailure:
+    """A page the crawler could not fetch (HTTP error status, DNS, timeout): recorded, never silently lost."""
+
+    source: str
+    url: str
+    reason: str
+    http_status: int | None = None
+    referer: str | None = None

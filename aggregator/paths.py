@@ -1,0 +1,34 @@
+"""Where the project's files live, whether run from a checkout or from an installed wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_dir() -> Path | None:
+    """The checkout this package runs from (the folder holding ``scrapy.cfg``), or None for a wheel install."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "scrapy.cfg").is_file() and (root / "pyproject.toml").is_file() else None
+
+
+def data_dir() -> Path:
+    """``<project>/data`` in a checkout; a per-user folder when installed without one."""
+    root = project_dir()
+    if root is not None:
+        return root / "data"
+    return Path.home() / ".local" / "share" / "aggregator"
+
+
+def mirror_dir() -> Path:
+    """The bundled offline sample of the source sites (one folder per host)."""
+    root = project_dir()
+    if root is not None:
+        return root / "data" / "mirror"
+    return PACKAGE_DIR / "_bundled" / "mirror"
+
+
+def default_db_url() -> str:
+    """The embedded default archive: an absolute SQLite path, never relative to the working directory."""
+    return f"sqlite:///{data_dir() / 'archive.db'}"

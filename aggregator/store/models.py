@@ -1,0 +1,166 @@
+"""The archive's tables (names fixed by the design so that operators' SQL keeps working across releases)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every back end (SQLite keeps no zone: store naive UTC, return aware)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to an aware UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """A site we re-publish from, as the registry describes it (synced on every crawl)."""
+
+    __tablename__ = "sources"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    homepage: Mapped[str] = mapped_column(String(500))
+    domains: Mapped[list[Any]]
+    languages: Mapped[list[Any]]
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class Article(Base):
+    """One row per canonical source URL: the current version of the article."""
+
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_source_published_at", "source", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(ForeignKey("sources.key"), index=False)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    """The source link: the article's canonical URL on the source site."""
+    fetched_url: Mapped[str] = mapped_column(String(2000))
+    """The URL as last fetched (before canonicalisation)."""
+    language: Mapped[str | None] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    published_raw: Mapped[str | None] = mapped_column(String(200))
+    cover_image_url: Mapped[str | None] = mapped_column(String(2000))
+    category: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    archived_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When the article first entered the archive."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When the archived content last changed."""
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When a crawl last fetched it, changed or not."""
+
+    snapshots: Mapped[list[Snapshot]] = relationship(
+        back_populates="article", order_by="Snapshot.fetched_at", cascade="all, delete-orphan"
+    )
+
+
+class Snapshot(Base):
+    """Every distinct version of an article we fetched: the raw response, compressed, with its validators."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("article_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    """The URL the response came from (the real site's)."""
+    fetched_at: Mapped[datetime]
+    http_status: Mapped[int]
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    """Hash of the extracted content (title, body, date): unchanged pages add no snapshot."""
+    encoding: Mapped[str | None] = mapped_column(String(40))
+    """The text encoding the page was decoded with."""
+    compression: Mapped[str] = mapped_column(String(16), default="zlib")
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    article: Mapped[Article] = relationship(back_populates="snapshots")
+
+
+class Reject(Base):
+    """Quarantine: what a crawl refused or could not fetch, why, and the item, so nothing is silently lost."""
+
+    __tablename__ = "rejects"
+    __table_args__ = (Index("ix_rejects_source_created_at", "source", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    stage: Mapped[str] = mapped_column(String(32))
+    """Where it was refused: ``fetch`` (HTTP or network error), a pipeline's name, or ``error``."""
+    reason: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None]
+    item: Mapped[dict[str, Any] | None]
+    """The item as it was when refused (without the raw body, which is in ``raw_body``)."""
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The response body, zlib-compressed, so a retry needs no network."""
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrawlRun(Base):
+    """One row per run of one spider."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    spider: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running, finished, partial or failed."""
+    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    stats: Mapped[dict[str, Any] | None]

@@ -1,0 +1,67 @@
+"""One canonical form per article URL, used by the spiders' duplicate filter and by the store's unique key."""
+
+from __future__ import annotations
+
+from hashlib import sha1
+from typing import Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from weakref import WeakKeyDictionary
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from w3lib.url import canonicalize_url
+
+from aggregator.mirror import real_url
+
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "yclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "_openstat", "ref", "amp"}
+)
+TRACKING_PREFIXES = ("utm_",)
+
+
+def canonical_url(url: str) -> str:
+    """The one form of an article URL under which the archive keeps it.
+
+    https, lower-case host without ``www.``, no default port, no fragment, no tracking parameters, remaining
+    query parameters sorted, percent-encoding normalised (w3lib), and no trailing slash: ``/en/post/142379/``
+    and ``/en/post/142379`` are one article.
+    """
+    parts = urlsplit(canonicalize_url(url.strip()))
+    scheme = "https" if parts.scheme in {"http", "https"} else parts.scheme
+    host = (parts.hostname or "").rstrip(".")
+    host = host.removeprefix("www.")
+    if parts.port and parts.port not in {80, 443}:
+        host = f"{host}:{parts.port}"
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        ]
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, host, path, query, ""))
+
+
+class CanonicalRequestFingerprinter:
+    """Request fingerprints over the canonical URL of the real site (not the mirror's), method and body.
+
+    Two links to one article in different forms (trailing slash, tracking parameters) are fetched once.
+    """
+
+    def __init__(self) -> None:
+        self._cache: WeakKeyDictionary[Request, bytes] = WeakKeyDictionary()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls()
+
+    def fingerprint(self, request: Request) -> bytes:
+        cached = self._cache.get(request)
+        if cached is None:
+            digest = sha1(usedforsecurity=False)
+            digest.update(request.method.encode())
+            digest.update(b"\0" + canonical_url(real_url(request)).encode())
+            digest.update(b"\0" + (request.body or b""))
+            cached = self._cache[request] = digest.digest()
+        return cached

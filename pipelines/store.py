@@ -1,0 +1,126 @@
+"""Store: write articles, their raw snapshots and every rejection to the archive, in batched transactions.
+
+Also the crawl's bookkeeping: a ``crawl_runs`` row per run, and a quarantine row for each item any pipeline
+refused (``item_dropped``) or failed on (``item_error``) and for each page that could not be fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Self
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from aggregator.items import ArticleItem, FetchFailure
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from aggregator.store.repository import RejectRecord, SaveResult
+from pipelines.base import Pipeline
+
+logger = logging.getLogger(__name__)
+
+RUN_STATUS = {"finished": "finished", "shutdown": "partial", "cancelled": "partial"}
+
+
+class StorePipeline(Pipeline):
+    stage = "store"
+
+    def __init__(self, crawler: Crawler, db_url: str, batch_size: int) -> None:
+        super().__init__(crawler.stats)
+        self.crawler = crawler
+        self.db_url = db_url
+        self.batch_size = max(1, batch_size)
+        self.archive: Archive | None = None
+        self.run_id: int | None = None
+        self._articles: list[ArticleItem] = []
+        self._rejects: list[RejectRecord] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        pipeline = cls(
+            crawler,
+            db_url=crawler.settings.get("AGGREGATOR_DB_URL"),
+            batch_size=crawler.settings.getint("AGGREGATOR_STORE_BATCH", 100),
+        )
+        crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    # -- the spider's life ---------------------------------------------------------------------------
+
+    def open_spider(self) -> None:
+        self.archive = Archive.open(self.db_url)
+        self.archive.sync_sources(all_sources())
+        spider = self.crawler.spider
+        name = spider.name if spider else "unknown"
+        self.run_id = self.archive.start_run(source=getattr(spider, "source_key", name), spider=name)
+        logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
+
+    def close_spider(self) -> None:
+        self.flush()
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.archive is None or self.run_id is None:
+            return
+        stats = {k: _jsonable(v) for k, v in (self.stats.get_stats() if self.stats else {}).items()}
+        self.archive.finish_run(self.run_id, status=RUN_STATUS.get(reason, "failed"), reason=reason, stats=stats)
+        self.archive.close()
+
+    # -- items ---------------------------------------------------------------------------------------
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, ArticleItem):
+            self._articles.append(item)
+        elif isinstance(item, FetchFailure):
+            self.count("http_errors")
+            self._rejects.append(
+                RejectRecord(item.source, item.url, "fetch", item.reason, http_status=item.http_status)
+            )
+        if len(self._articles) + len(self._rejects) >= self.batch_size:
+            self.flush()
+        return item
+
+    def item_dropped(self, item: Any, response: Response | None, exception: Exception, spider: Spider) -> None:
+        stage = getattr(exception, "stage", "pipeline")
+        self._quarantine(item, stage, getattr(exception, "reason", None) or str(exception))
+
+    def item_error(self, item: Any, response: Response | None, spider: Spider, failure: Failure) -> None:
+        error = failure.value
+        summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+        self.count("rejected/error")
+        self._quarantine(item, "error", f"pipeline error: {summary}")
+
+    def _quarantine(self, item: Any, stage: str, reason: str) -> None:
+        if isinstance(item, ArticleItem):
+            self._rejects.append(
+                RejectRecord(
+                    item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body
+                )
+            )
+        else:
+            self._rejects.append(RejectRecord(None, str(getattr(item, "url", "")), stage, reason, item=None))
+        if len(self._rejects) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> SaveResult | None:
+        if self.archive is None or not (self._articles or self._rejects):
+            return None
+        articles, rejects = self._articles, self._rejects
+        self._articles, self._rejects = [], []
+        result = self.archive.save(articles, rejects, run_id=self.run_id)
+        self.count("articles_new", result.new)
+        self.count("articles_updated", result.updated)
+        self.count("articles_unchanged", result.unchanged)
+        self.count("quarantined", result.rejected)
+        return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,54 @@
+"""What every source spider shares: its registry entry, its entry points, and how failed fetches are kept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from aggregator.items import FetchFailure
+from aggregator.mirror import real_url
+from aggregator.sources import Source, get_source
+
+
+class SourceSpider(scrapy.Spider):
+    """A spider for one registered source; ``name`` is the registry key."""
+
+    source: Source
+    listing_callback: ClassVar[str] = "parse"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source = get_source(self.name)
+        self.allowed_domains = list(self.source.domains)
+
+    @property
+    def source_key(self) -> str:
+        return self.source.key
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.source.entry_urls:
+            yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed)
+
+    def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        """Errback of every request: the failure becomes a quarantine row and the crawl goes on."""
+        if failure.check(HttpError):
+            response: Response = failure.value.response
+            status = response.status
+            yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status)
+            return
+        request = getattr(failure, "request", None)
+        url = real_url(request) if request is not None else ""
+        error = failure.value
+        yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "))
+
+    def not_html(self, response: Response) -> FetchFailure | None:
+        """A failure record when a page we expected to be HTML is not text at all."""
+        if isinstance(response, TextResponse):
+            return None
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+        return FetchFailure(self.source.key, response.url, f"not an HTML page ({ctype})", response.status)

@@ -1,0 +1,132 @@
+"""caliber.az: Russian at /, English at /en/, Azerbaijani at /az/; listings of ``.float_block`` cards."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from aggregator.items import ArticleItem
+from spiders.base import SourceSpider
+
+_BACKGROUND_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def _text(node: LexborNode | None) -> str | None:
+    if node is None:
+        return None
+    return _SPACES.sub(" ", node.text(deep=True, separator=" ")).strip()
+
+
+def background_image(node: LexborNode | None, base_url: str) -> str | None:
+    """The URL in an element's ``style="background-image:url(...)"`` (caliber's only cover markup)."""
+    if node is None:
+        return None
+    match = _BACKGROUND_URL.search(node.attrs.get("style") or "")
+    return urljoin(base_url, match.group(1).strip()) if match else None
+
+
+class CaliberArticle:
+    """One caliber.az article page -> ArticleItem. Pure: no network, no settings, no spider state."""
+
+    SOURCE = "caliber"
+    ROOT = ".post"
+    TITLE = ".post_title"
+    TITLE_FALLBACK = "h1"
+    DATE = ".post_time"
+    BODY = ".post_body"
+    BODY_PARAGRAPHS = ".post_body p"
+    COVER = ".post_cover"
+    CATEGORY = ".post_categoty"  # sic: the site's own spelling
+    CANONICAL = "link[rel=canonical]"
+    EDITIONS = {"en": "en", "az": "az"}  # first path segment -> language; anything else is Russian
+    DEFAULT_LANGUAGE = "ru"
+
+    def __init__(self, response: TextResponse, fetched_at: datetime | None = None) -> None:
+        self.response = response
+        self.fetched_at = fetched_at or datetime.now(UTC)
+        self.tree = LexborHTMLParser(response.text)
+        self.root = self.tree.css_first(self.ROOT) or self.tree.body
+
+    def language(self) -> str:
+        first = urlsplit(self.response.url).path.strip("/").split("/", 1)[0]
+        return self.EDITIONS.get(first, self.DEFAULT_LANGUAGE)
+
+    def title(self) -> str | None:
+        node = self.root.css_first(self.TITLE) if self.root else None
+        return _text(node if node is not None else self.tree.css_first(self.TITLE_FALLBACK))
+
+    def body(self) -> tuple[str | None, str | None]:
+        node = self.tree.css_first(self.BODY)
+        if node is None:
+            return None, None
+        paragraphs = (_text(p) for p in node.css("p"))
+        return node.inner_html, "\n\n".join(p for p in paragraphs if p)
+
+    def canonical_url(self) -> str | None:
+        node = self.tree.css_first(self.CANONICAL)
+        href = node.attrs.get("href") if node is not None else None
+        return urljoin(self.response.url, href.strip()) if href else None
+
+    def to_item(self) -> ArticleItem:
+        headers = self.response.headers
+        body_html, body_text = self.body()
+        return ArticleItem(
+            source=self.SOURCE,
+            url=self.response.url,
+            language=self.language(),
+            canonical_url=self.canonical_url(),
+            title=self.title(),
+            body_html=body_html,
+            body_text=body_text,
+            published_raw=_text(self.tree.css_first(self.DATE)),
+            cover_image_url=background_image(self.tree.css_first(self.COVER), self.response.url),
+            category=_text(self.tree.css_first(self.CATEGORY)),
+            fetched_at=self.fetched_at,
+            http_status=self.response.status,
+            etag=_header(headers, b"ETag"),
+            last_modified=_header(headers, b"Last-Modified"),
+            raw_body=self.response.body,
+            raw_encoding=self.response.encoding,
+        )
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class CaliberSpider(SourceSpider):
+    """Finds articles on the home and category listings of every edition and follows them."""
+
+    name = "caliber"
+    extractor = CaliberArticle
+
+    LISTING_LINKS = ".float_block a[href*='/post/']::attr(href)"
+    ARTICLE_PATH = re.compile(r"^/(?:(?:en|az)/)?post/[^/]+/?$")
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        failure = self.not_html(response)
+        if failure is not None:
+            yield failure
+            return
+        assert isinstance(response, TextResponse)
+        for href in dict.fromkeys(response.css(self.LISTING_LINKS).getall()):  # two links per card
+            url = response.urljoin(href.strip())
+            if self.source.owns(url) and self.ARTICLE_PATH.match(urlsplit(url).path):
+                yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        failure = self.not_html(response)
+        if failure is not None:
+            yield failure
+            return
+        assert isinstance(response, TextResponse)
+        yield self.extractor(response).to_item()

@@ -1,0 +1,101 @@
+"""Shared fixtures: the offline mirror, throw-away databases (SQLite, and PostgreSQL when it is there)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "mirror"
+PG_URL = os.environ.get("AGGREGATOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def services_required() -> bool:
+    return os.environ.get("AGGREGATOR_REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}
+
+
+def unavailable(what: str, detail: str) -> None:
+    """Skip (a laptop without the service) or fail (CI, which sets AGGREGATOR_REQUIRE_SERVICES=1)."""
+    if services_required():
+        pytest.fail(f"{what} is required (AGGREGATOR_REQUIRE_SERVICES=1) but unreachable: {detail}")
+    pytest.skip(f"{what} not reachable ({detail}); set AGGREGATOR_REQUIRE_SERVICES=1 to fail instead")
+
+
+@pytest.fixture(scope="session")
+def mirror_url() -> Iterator[str]:
+    from aggregator.mirror import serve_mirror
+
+    with serve_mirror(SAMPLE) as base:
+        yield base
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'archive.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_URL)
+    try:
+        with psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, dbname=url.database, connect_timeout=3
+        ):
+            pass
+    except psycopg.Error as exc:
+        unavailable(f"PostgreSQL at {url.host}:{url.port or 5432}", str(exc).strip().splitlines()[0])
+    return PG_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    """A fresh database of its own for one test, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(postgres_admin)
+    name = f"aggregator_test_{uuid.uuid4().hex[:12]}"
+    params = {"host": admin.host, "port": admin.port or 5432, "user": admin.username, "dbname": admin.database}
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on both back ends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+KEEP_ENV = {"AGGREGATOR_REQUIRE_SERVICES", "AGGREGATOR_TEST_PG_URL"}
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180):
+    """Run the ``aggregator`` command in a child process (a Scrapy reactor runs once per process)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_") or k in KEEP_ENV}
+    full_env.update({"COLUMNS": "200", **(env or {})})
+    script = Path(sys.executable).with_name("aggregator")  # the installed console script
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "aggregator"]
+    return subprocess.run(
+        [*command, *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

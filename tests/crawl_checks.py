@@ -1,0 +1,90 @@
+"""What a crawl of the bundled sample must leave in the archive, checked against hand-written expectations.
+
+``tests/fixtures/sample_expected/*.json`` were written with the sample pages, by hand, not by running the code.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from aggregator.store.db import normalise_url
+from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
+
+EXPECTED_DIR = Path(__file__).resolve().parent / "fixtures" / "sample_expected"
+BOILERPLATE_MARKERS = ("Просмотров:", "Views:", "Baxışların sayı:", "ads.example.com", "<script", "A+", "night_theme")
+
+
+@cache
+def expected() -> dict[str, list[dict[str, Any]]]:
+    merged: dict[str, list[dict[str, Any]]] = {"articles": [], "rejects": [], "http_errors": []}
+    for path in sorted(EXPECTED_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key in merged:
+            merged[key].extend(data.get(key, []))
+    return merged
+
+
+def session(db_url: str) -> Session:
+    return Session(create_engine(normalise_url(db_url)))
+
+
+def counts(db_url: str) -> dict[str, int]:
+    with session(db_url) as s:
+        return {
+            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Article, Snapshot, Reject, CrawlRun)
+        }
+
+
+def check_archive(db_url: str) -> None:
+    """Every valid sample article archived exactly as expected; every broken page quarantined with its reason."""
+    want = expected()
+    with session(db_url) as s:
+        articles = {a.url: a for a in s.scalars(select(Article))}
+        assert sorted(articles) == sorted(a["url"] for a in want["articles"])
+        for exp in want["articles"]:
+            got = articles[exp["url"]]
+            where = exp["url"]
+            assert got.source == "caliber", where
+            assert got.title == exp["title"], where
+            assert got.language == exp["language"], where
+            assert got.category == exp["category"], where
+            assert got.cover_image_url == exp["cover_image"], where
+            assert got.published_at == datetime.fromisoformat(exp["published_at"]), where
+            paragraphs = got.body_text.split("\n\n")
+            assert paragraphs[0] == exp["first_paragraph"], where
+            assert paragraphs[-1] == exp["last_paragraph"], where
+            assert len(paragraphs) == exp["paragraphs"], where
+            for marker in BOILERPLATE_MARKERS:
+                assert marker not in got.body_html, (where, marker)
+            assert all(p.strip() != "Caliber.Az" for p in paragraphs), where  # the signature
+            snapshot = s.scalars(select(Snapshot).where(Snapshot.article_id == got.id)).one()
+            raw = zlib.decompress(snapshot.raw_body)
+            assert exp["title"] in raw.decode(snapshot.encoding or "utf-8"), where
+            assert snapshot.url.startswith("https://caliber.az/"), where
+
+        rejects = list(s.scalars(select(Reject)))
+        for exp in want["rejects"]:
+            matching = [r for r in rejects if r.url == exp["url"]]
+            assert matching, f"{exp['url']} was not quarantined"
+            assert all(r.reason.startswith(exp["reason"]) for r in matching), (exp, [r.reason for r in matching])
+            assert all(r.item and r.item["url"] == exp["url"] and r.raw_body for r in matching)
+        for exp in want["http_errors"]:
+            matching = [r for r in rejects if r.url == exp["url"] and r.stage == "fetch"]
+            assert matching, f"{exp['url']} ({exp['status']}) was not recorded"
+            assert all(r.http_status == exp["status"] and r.reason == f"HTTP {exp['status']}" for r in matching)
+        for r in rejects:
+            assert r.url.startswith("https://"), r.url  # real URLs, never the mirror's
+
+
+def runs(db_url: str) -> list[CrawlRun]:
+    with session(db_url) as s:
+        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))

@@ -1,0 +1,87 @@
+"""End-to-end: real Scrapy crawls of the bundled caliber.az sample, served on 127.0.0.1, into SQLite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+from tests.crawl_checks import check_archive, counts, expected, runs
+
+
+@pytest.fixture(scope="module")
+def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Crawl the sample twice with the installed command, run from a directory outside the project."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    url = f"sqlite:///{elsewhere / 'archive.db'}"
+    first = run_cli("--db", url, "crawl", "--all", "--offline", cwd=elsewhere)
+    after_first = counts(url)
+    second = run_cli("--db", url, "crawl", "caliber", "--offline", cwd=elsewhere)
+    return {"url": url, "first": first, "second": second, "after_first": after_first, "after_second": counts(url)}
+
+
+def test_crawl_succeeds_and_summarises(crawled_twice: dict) -> None:
+    first = crawled_twice["first"]
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Crawl summary" in first.stdout
+    assert "caliber" in first.stdout
+
+
+def test_every_valid_page_is_archived_as_expected(crawled_twice: dict) -> None:
+    assert crawled_twice["after_first"]["articles"] == len(expected()["articles"])
+    check_archive(crawled_twice["url"])
+
+
+def test_second_crawl_adds_no_rows(crawled_twice: dict) -> None:
+    assert crawled_twice["second"].returncode == 0, crawled_twice["second"].stderr[-3000:]
+    first, second = crawled_twice["after_first"], crawled_twice["after_second"]
+    assert second["articles"] == first["articles"]
+    assert second["snapshots"] == first["snapshots"]  # unchanged pages add no version
+
+
+def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
+    recorded = runs(crawled_twice["url"])
+    assert [r.status for r in recorded] == ["finished", "finished"]
+    first, second = recorded
+    n = len(expected()["articles"])
+    assert first.stats["aggregator/articles_new"] == n
+    assert second.stats.get("aggregator/articles_new", 0) == 0
+    assert second.stats["aggregator/articles_unchanged"] == n
+    broken = len(expected()["rejects"])
+    assert first.stats["aggregator/rejected/validate"] == broken
+    assert first.stats["aggregator/http_errors"] == len(expected()["http_errors"])
+    assert first.finished_at and first.finished_at >= first.started_at
+
+
+def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
+    import json
+
+    listed = run_cli("--db", crawled_twice["url"], "articles", "list", "--limit", "500", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert {r["url"] for r in rows} == {a["url"] for a in expected()["articles"]}
+    for row in rows:
+        assert set(row) >= {"id", "source", "language", "title", "url", "published_at"}
+        assert row["source"] == "caliber"
+    shown = run_cli("--db", crawled_twice["url"], "articles", "show", str(rows[0]["id"]), "--json")
+    detail = json.loads(shown.stdout)
+    assert detail["url"] == rows[0]["url"] and detail["body_text"] and len(detail["snapshots"]) == 1
+
+
+def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "caliber" in listed.stdout.split()
+    url = f"sqlite:///{tmp_path / 'scrapy.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_MIRROR={mirror_url}",
+         "-s", f"AGGREGATOR_DB_URL={url}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_archive(url)

@@ -1,0 +1,135 @@
+"""The archive on SQLite and PostgreSQL alike: migrations, idempotent batched upserts, snapshots, quarantine."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from aggregator.items import ArticleItem
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from aggregator.store.db import DatabaseError, connect, current_revision, head_revision, normalise_url, upgrade
+from aggregator.store.models import Article, Base, Reject, Snapshot
+from aggregator.store.repository import RejectRecord
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def item(n: int, **changes) -> ArticleItem:
+    base = ArticleItem(
+        source="caliber",
+        url=f"https://caliber.az/post/story-{n}/",
+        canonical_url=f"https://caliber.az/post/story-{n}",
+        language="ru",
+        title=f"Заголовок {n}",
+        body_html=f"<p>Текст {n}</p>",
+        body_text=f"Текст {n}",
+        published_raw="01 Марта 2026 14:00",
+        published_at=T0,
+        fetched_at=T0,
+        raw_body=f"<html>raw {n}</html>".encode(),
+        raw_encoding="utf-8",
+        etag=f'"e{n}"',
+    )
+    for key, value in changes.items():
+        setattr(base, key, value)
+    return base
+
+
+@pytest.fixture
+def archive(db_url: str):
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    yield archive
+    archive.close()
+
+
+def test_migrations_produce_exactly_the_models_schema(db_url: str) -> None:
+    engine = connect(db_url)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    assert set(inspect(engine).get_table_names()) >= {"sources", "articles", "snapshots", "rejects", "crawl_runs"}
+    engine.dispose()
+
+
+def test_batches_upsert_by_canonical_url(archive: Archive) -> None:
+    first = archive.save([item(1), item(2)])
+    assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
+    again = archive.save([item(1), item(2)])
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+    assert archive.count(Article) == 2
+    assert archive.count(Snapshot) == 2
+    stored = archive.list_articles()
+    assert {a.url for a in stored} == {"https://caliber.az/post/story-1", "https://caliber.az/post/story-2"}
+
+
+def test_a_changed_article_keeps_its_archive_time_and_gains_a_snapshot(archive: Archive) -> None:
+    archive.save([item(1)])
+    original = archive.list_articles()[0]
+    edited = item(1, title="Заголовок 1 (обновлено)", fetched_at=T0 + timedelta(hours=2))
+    result = archive.save([edited])
+    assert (result.new, result.updated) == (0, 1)
+    now = archive.get_article(original.id)
+    assert now is not None
+    assert now.title == "Заголовок 1 (обновлено)"
+    assert now.archived_at == original.archived_at
+    assert now.updated_at >= original.updated_at
+    snaps = archive.snapshots(original.id)
+    assert len(snaps) == 2
+    assert zlib.decompress(snaps[0].raw_body) == b"<html>raw 1</html>"
+    assert snaps[0].etag == '"e1"'
+
+
+def test_the_same_article_twice_in_one_batch_is_one_row(archive: Archive) -> None:
+    late = item(1, url="https://caliber.az/post/story-1", title="later")
+    result = archive.save([item(1), late])
+    assert result.new == 1
+    assert archive.list_articles()[0].title == "later"
+
+
+def test_times_are_aware_utc_on_the_way_out(archive: Archive) -> None:
+    baku = timezone(timedelta(hours=4))
+    archive.save([item(1, published_at=datetime(2026, 3, 1, 14, 0, tzinfo=baku))])
+    stored = archive.list_articles()[0]
+    assert stored.published_at == T0
+    assert stored.published_at.tzinfo is not None and stored.published_at.utcoffset() == timedelta(0)
+    with pytest.raises(Exception, match="naive"):
+        archive.save([item(2, published_at=datetime(2026, 3, 1, 14, 0))])
+
+
+def test_rejects_keep_reason_item_and_raw_page(archive: Archive) -> None:
+    bad = item(3, title="")
+    run = archive.start_run("caliber", "caliber")
+    archive.save(
+        [],
+        [
+            RejectRecord("caliber", bad.url, "validate", "no title", 200, bad.to_record(), bad.raw_body),
+            RejectRecord("caliber", "https://caliber.az/post/gone", "fetch", "HTTP 404", 404),
+        ],
+        run_id=run,
+    )
+    archive.finish_run(run, status="finished", reason="finished", stats={"x": 1})
+    rows = archive.list_rejects()
+    assert {r.reason for r in rows} == {"no title", "HTTP 404"}
+    quarantined = next(r for r in rows if r.reason == "no title")
+    assert quarantined.item["url"] == bad.url and quarantined.item["title"] == ""
+    assert zlib.decompress(quarantined.raw_body) == bad.raw_body
+    assert quarantined.crawl_run_id == run
+    assert archive.count(Reject) == 2
+    assert archive.list_runs()[0].status == "finished"
+
+
+def test_database_urls_are_checked() -> None:
+    assert normalise_url("postgresql://postgres@127.0.0.1/test").startswith("postgresql+psycopg://")
+    with pytest.raises(DatabaseError, match="unsupported"):
+        normalise_url("mysql://root@127.0.0.1/test")
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        normalise_url("no such thing")

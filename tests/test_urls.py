@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+
+from aggregator.mirror import ORIGINAL_URL_META
+from aggregator.urls import CanonicalRequestFingerprinter, canonical_url
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("https://caliber.az/en/post/142379/", "https://caliber.az/en/post/142379"),
+        ("https://caliber.az/en/post/142379", "https://caliber.az/en/post/142379"),
+        ("http://www.Caliber.AZ/post/x-8036?utm_source=fb&utm_medium=x#top", "https://caliber.az/post/x-8036"),
+        ("https://caliber.az/post/153813?fbclid=abc&page=2", "https://caliber.az/post/153813?page=2"),
+        ("https://caliber.az/search?q=b&a=1", "https://caliber.az/search?a=1&q=b"),
+        ("https://caliber.az/", "https://caliber.az/"),
+        ("https://caliber.az:443/post/x", "https://caliber.az/post/x"),
+        ("https://caliber.az/search/нефть", "https://caliber.az/search/%D0%BD%D0%B5%D1%84%D1%82%D1%8C"),
+    ],
+)
+def test_canonical_url(given: str, canonical: str) -> None:
+    assert canonical_url(given) == canonical
+
+
+def test_fingerprint_is_the_same_for_forms_of_one_article() -> None:
+    fp = CanonicalRequestFingerprinter()
+    slash = fp.fingerprint(Request("https://caliber.az/en/post/142379/"))
+    bare = fp.fingerprint(Request("https://caliber.az/en/post/142379"))
+    tracked = fp.fingerprint(Request("https://caliber.az/en/post/142379?utm_source=x"))
+    other = fp.fingerprint(Request("https://caliber.az/en/post/142380"))
+    assert slash == bare == tracked != other
+
+
+def test_fingerprint_of_a_mirrored_request_is_the_real_urls() -> None:
+    fp = CanonicalRequestFingerprinter()
+    mirrored = Request(
+        "http://127.0.0.1:9/caliber.az/post/x", meta={ORIGINAL_URL_META: "https://caliber.az/post/x"}
+    )
+    assert fp.fingerprint(mirrored) == fp.fingerprint(Request("https://caliber.az/post/x"))
