@@ -93,7 +93,9 @@ def main_options(
 @app.command()
 def crawl(
     ctx: typer.Context,
-    sources: Annotated[list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")] = None,
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Crawl every registered source.")] = False,
     offline: Annotated[
         bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
@@ -103,10 +105,12 @@ def crawl(
         typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree."),
     ] = None,
     mirror_root: Annotated[
-        Path | None, typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror.")
+        Path | None,
+        typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror."),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO).")
+        str | None,
+        typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO)."),
     ] = None,
 ) -> None:
     """Crawl sources into the archive, showing live progress and a summary; exits 1 if a source failed."""
@@ -134,7 +138,7 @@ def sources_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List the registered sources: key, name, languages, time zone, domains, entry URLs."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": s.key,
             "name": s.name,

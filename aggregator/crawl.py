@@ -63,7 +63,8 @@ class _Board:
 
     def __rich__(self) -> Table:
         return stats_table(
-            {key: c.stats.get_stats() if c.stats else {} for key, c in self.crawlers.items()}, title="Crawling…"
+            {key: c.stats.get_stats() if c.stats else {} for key, c in self.crawlers.items()},
+            title="Crawling…",
         )
 
 

@@ -24,8 +24,7 @@ def _processing_pipelines() -> list[Any]:
     """The crawl's pipelines in order, without the store."""
     configured = project_settings().getdict("ITEM_PIPELINES")
     ordered = sorted((order, path) for path, order in configured.items() if order is not None)
-    pipelines = [load_object(path)() for _, path in ordered if not path.endswith(".StorePipeline")]
-    return pipelines
+    return [load_object(path)() for _, path in ordered if not path.endswith(".StorePipeline")]
 
 
 def extract_item(

@@ -13,7 +13,11 @@ from twisted.python.failure import Failure
 
 class AggregatorLogFormatter(LogFormatter):
     def dropped(
-        self, item: Any, exception: BaseException, response: Response | Failure | None, spider: Spider | None = None
+        self,
+        item: Any,
+        exception: BaseException,
+        response: Response | Failure | None,
+        spider: Spider | None = None,
     ) -> LogFormatterResult:
         stage = getattr(exception, "stage", "pipeline")
         return {

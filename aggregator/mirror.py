@@ -86,9 +86,7 @@ class OfflineMirrorMiddleware:
         meta["dont_obey_robotstxt"] = True  # so did the robots.txt check
         return request.replace(url=to_mirror(request.url, self.base), meta=meta, dont_filter=True)
 
-    def process_response(
-        self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Response:
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         original = request.meta.get(ORIGINAL_URL_META)
         real = from_mirror(response.url, self.base, urlsplit(original).scheme if original else "https")
         if real is None:
@@ -181,7 +179,7 @@ class _MirrorHandler(BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("mirror: " + format, *args)
 
 

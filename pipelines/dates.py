@@ -204,7 +204,9 @@ class DatesPipeline(Pipeline):
             return item
         source = get_source(item.source)
         now = item.fetched_at or datetime.now(UTC)
-        item.published_at = parse_date(item.published_raw, timezone=source.timezone, now=now, languages=source.languages)
+        item.published_at = parse_date(
+            item.published_raw, timezone=source.timezone, now=now, languages=source.languages
+        )
         if item.published_at is None:
             self.count("dates_unparsed")
         return item

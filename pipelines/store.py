@@ -98,9 +98,7 @@ class StorePipeline(Pipeline):
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
             self._rejects.append(
-                RejectRecord(
-                    item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body
-                )
+                RejectRecord(item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body)
             )
         else:
             self._rejects.append(RejectRecord(None, str(getattr(item, "url", "")), stage, reason, item=None))

@@ -36,7 +36,7 @@ class SourceSpider(scrapy.Spider):
 
     def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         """Errback of every request: the failure becomes a quarantine row and the crawl goes on."""
-        if failure.check(HttpError):
+        if isinstance(failure.value, HttpError):
             response: Response = failure.value.response
             status = response.status
             yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status)
@@ -50,5 +50,5 @@ class SourceSpider(scrapy.Spider):
         """A failure record when a page we expected to be HTML is not text at all."""
         if isinstance(response, TextResponse):
             return None
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or "no Content-Type"
         return FetchFailure(self.source.key, response.url, f"not an HTML page ({ctype})", response.status)

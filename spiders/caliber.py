@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
@@ -46,7 +46,8 @@ class CaliberArticle:
     COVER = ".post_cover"
     CATEGORY = ".post_categoty"  # sic: the site's own spelling
     CANONICAL = "link[rel=canonical]"
-    EDITIONS = {"en": "en", "az": "az"}  # first path segment -> language; anything else is Russian
+    # first path segment -> language; anything else is the Russian edition
+    EDITIONS: ClassVar[dict[str, str]] = {"en": "en", "az": "az"}
     DEFAULT_LANGUAGE = "ru"
 
     def __init__(self, response: TextResponse, fetched_at: datetime | None = None) -> None:
@@ -67,7 +68,7 @@ class CaliberArticle:
         node = self.tree.css_first(self.BODY)
         if node is None:
             return None, None
-        paragraphs = (_text(p) for p in node.css("p"))
+        paragraphs = (_text(p) for p in self.tree.css(self.BODY_PARAGRAPHS))
         return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def canonical_url(self) -> str | None:

@@ -64,7 +64,12 @@ def postgres_url(postgres_admin: str) -> Iterator[str]:
 
     admin = make_url(postgres_admin)
     name = f"aggregator_test_{uuid.uuid4().hex[:12]}"
-    params = {"host": admin.host, "port": admin.port or 5432, "user": admin.username, "dbname": admin.database}
+    params = {
+        "host": admin.host,
+        "port": admin.port or 5432,
+        "user": admin.username,
+        "dbname": admin.database,
+    }
     with psycopg.connect(**params, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

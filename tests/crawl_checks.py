@@ -19,7 +19,15 @@ from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 
 EXPECTED_DIR = Path(__file__).resolve().parent / "fixtures" / "sample_expected"
-BOILERPLATE_MARKERS = ("Просмотров:", "Views:", "Baxışların sayı:", "ads.example.com", "<script", "A+", "night_theme")
+BOILERPLATE_MARKERS = (
+    "Просмотров:",
+    "Views:",
+    "Baxışların sayı:",
+    "ads.example.com",
+    "<script",
+    "A+",
+    "night_theme",
+)
 
 
 @cache
@@ -75,7 +83,10 @@ def check_archive(db_url: str) -> None:
         for exp in want["rejects"]:
             matching = [r for r in rejects if r.url == exp["url"]]
             assert matching, f"{exp['url']} was not quarantined"
-            assert all(r.reason.startswith(exp["reason"]) for r in matching), (exp, [r.reason for r in matching])
+            assert all(r.reason.startswith(exp["reason"]) for r in matching), (
+                exp,
+                [r.reason for r in matching],
+            )
             assert all(r.item and r.item["url"] == exp["url"] and r.raw_body for r in matching)
         for exp in want["http_errors"]:
             matching = [r for r in rejects if r.url == exp["url"] and r.stage == "fetch"]

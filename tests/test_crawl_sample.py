@@ -20,7 +20,13 @@ def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> dict:
     first = run_cli("--db", url, "crawl", "--all", "--offline", cwd=elsewhere)
     after_first = counts(url)
     second = run_cli("--db", url, "crawl", "caliber", "--offline", cwd=elsewhere)
-    return {"url": url, "first": first, "second": second, "after_first": after_first, "after_second": counts(url)}
+    return {
+        "url": url,
+        "first": first,
+        "second": second,
+        "after_first": after_first,
+        "after_second": counts(url),
+    }
 
 
 def test_crawl_succeeds_and_summarises(crawled_twice: dict) -> None:

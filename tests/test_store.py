@@ -13,7 +13,14 @@ from sqlalchemy import inspect
 from aggregator.items import ArticleItem
 from aggregator.sources import all_sources
 from aggregator.store import Archive
-from aggregator.store.db import DatabaseError, connect, current_revision, head_revision, normalise_url, upgrade
+from aggregator.store.db import (
+    DatabaseError,
+    connect,
+    current_revision,
+    head_revision,
+    normalise_url,
+    upgrade,
+)
 from aggregator.store.models import Article, Base, Reject, Snapshot
 from aggregator.store.repository import RejectRecord
 
@@ -56,7 +63,13 @@ def test_migrations_produce_exactly_the_models_schema(db_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
-    assert set(inspect(engine).get_table_names()) >= {"sources", "articles", "snapshots", "rejects", "crawl_runs"}
+    assert set(inspect(engine).get_table_names()) >= {
+        "sources",
+        "articles",
+        "snapshots",
+        "rejects",
+        "crawl_runs",
+    }
     engine.dispose()
 
 

@@ -12,7 +12,10 @@ from aggregator.urls import CanonicalRequestFingerprinter, canonical_url
     [
         ("https://caliber.az/en/post/142379/", "https://caliber.az/en/post/142379"),
         ("https://caliber.az/en/post/142379", "https://caliber.az/en/post/142379"),
-        ("http://www.Caliber.AZ/post/x-8036?utm_source=fb&utm_medium=x#top", "https://caliber.az/post/x-8036"),
+        (
+            "http://www.Caliber.AZ/post/x-8036?utm_source=fb&utm_medium=x#top",
+            "https://caliber.az/post/x-8036",
+        ),
         ("https://caliber.az/post/153813?fbclid=abc&page=2", "https://caliber.az/post/153813?page=2"),
         ("https://caliber.az/search?q=b&a=1", "https://caliber.az/search?a=1&q=b"),
         ("https://caliber.az/", "https://caliber.az/"),
@@ -35,7 +38,5 @@ def test_fingerprint_is_the_same_for_forms_of_one_article() -> None:
 
 def test_fingerprint_of_a_mirrored_request_is_the_real_urls() -> None:
     fp = CanonicalRequestFingerprinter()
-    mirrored = Request(
-        "http://127.0.0.1:9/caliber.az/post/x", meta={ORIGINAL_URL_META: "https://caliber.az/post/x"}
-    )
+    mirrored = Request("http://127.0.0.1:9/caliber.az/post/x", meta={ORIGINAL_URL_META: "https://caliber.az/post/x"})
     assert fp.fingerprint(mirrored) == fp.fingerprint(Request("https://caliber.az/post/x"))

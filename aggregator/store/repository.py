@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from aggregator.items import ArticleItem
 from aggregator.sources import Source as RegistrySource

@@ -1,0 +1,152 @@
+"""Extractor throughput: caliber article pages per second through ``CaliberArticle(response).to_item()``,
+against ``lxml.html.fromstring(body)`` alone on the same bodies (the parse floor), in one run.
+
+Run from the repo root: ``python bench/extract.py``. Prints figures, asserts nothing.
+
+What each timed batch includes:
+
+* floor: ``lxml.html.fromstring(body)`` on the raw bytes (lxml decodes them itself).
+* extractor: ``CaliberArticle(response).to_item()`` on a fresh ``HtmlResponse``, so the batch includes
+  ``response.text`` (encoding detection + decode, cached per response object), the Lexbor parse, the
+  selections and the ``ArticleItem``. Building the ``HtmlResponse`` objects is done before the clock starts.
+* extractor + pipelines: the same, then validate, cleanup and dates ``process_item`` on the item (what
+  ``aggregator.extract.extract_page`` runs; pipelines built once, like a crawl does; no ``to_record()``).
+
+Every round times all three on every page (the set repeated ``REPEAT`` times), in an order rotated from round to
+round; the table gives the best and the median round.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import lxml.html  # noqa: E402
+from scrapy.http import HtmlResponse  # noqa: E402
+
+from aggregator.extract import _processing_pipelines  # noqa: E402
+from pipelines.base import Rejected  # noqa: E402
+from spiders.caliber import CaliberArticle  # noqa: E402
+
+SITE = ROOT / "data" / "mirror" / "caliber.az"
+ROUNDS = 9
+REPEAT = 20  # the sample set repeated per batch, so a batch lasts long enough to time
+TARGET = 0.5
+DEFAULT_CTYPE = "text/html; charset=utf-8"  # what the mirror server sends for .html
+
+
+def sample_pages() -> list[tuple[str, bytes, dict[str, str]]]:
+    """(real URL, body, headers) of every bundled article page, with the Content-Type the mirror would send."""
+    overrides: dict[str, str] = {}
+    spec = SITE / "_mirror.toml"
+    if spec.is_file():
+        for entry in tomllib.loads(spec.read_text(encoding="utf-8")).get("response", []):
+            if "content_type" in entry:
+                overrides[entry["path"].rstrip("/")] = entry["content_type"]
+    pages = []
+    for path in sorted(SITE.glob("**/post/*.html")):
+        rel = "/" + path.relative_to(SITE).with_suffix("").as_posix()
+        pages.append(
+            (f"https://caliber.az{rel}", path.read_bytes(), {"Content-Type": overrides.get(rel, DEFAULT_CTYPE)})
+        )
+    return pages
+
+
+def responses(pages: list[tuple[str, bytes, dict[str, str]]]) -> list[HtmlResponse]:
+    return [HtmlResponse(url=url, body=body, headers=headers) for url, body, headers in pages]
+
+
+def timed(fn: Callable[[], int]) -> float:
+    """Pages per second of one batch."""
+    gc.collect()
+    start = time.perf_counter()
+    n = fn()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    pages = sample_pages()
+    batch = pages * REPEAT
+    bodies = [body for _, body, _ in batch]
+    pipelines = _processing_pipelines()
+
+    def floor() -> int:
+        for body in bodies:
+            lxml.html.fromstring(body)
+        return len(bodies)
+
+    def extractor(fresh: list[HtmlResponse]) -> Callable[[], int]:
+        def run() -> int:
+            for response in fresh:
+                CaliberArticle(response).to_item()
+            return len(fresh)
+
+        return run
+
+    def extractor_pipelines(fresh: list[HtmlResponse]) -> Callable[[], int]:
+        def run() -> int:
+            for response in fresh:
+                item = CaliberArticle(response).to_item()
+                try:
+                    for pipeline in pipelines:
+                        item = pipeline.process_item(item)
+                except Rejected:
+                    pass
+            return len(fresh)
+
+        return run
+
+    # warm up: imports, regex compilation, lru caches
+    extractor_pipelines(responses(pages))()
+    floor()
+
+    names = ("floor", "extractor", "extractor+pipelines")
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(ROUNDS):
+        jobs = {
+            "floor": floor,
+            "extractor": extractor(responses(batch)),
+            "extractor+pipelines": extractor_pipelines(responses(batch)),
+        }
+        order = names[r % 3 :] + names[: r % 3]
+        for name in order:
+            rates[name].append(timed(jobs[name]))
+
+    best = {name: max(v) for name, v in rates.items()}
+    median = {name: statistics.median(v) for name, v in rates.items()}
+    size = sum(len(b) for _, b, _ in pages) / len(pages) / 1024
+    print(
+        f"extract: {len(pages)} sample article pages (data/mirror/caliber.az/**/post/*.html, {size:.1f} KiB average), "
+        f"{len(batch)} pages a batch, {ROUNDS} rounds, fresh HtmlResponse objects every round"
+    )
+    labels = {
+        "floor": "lxml.html.fromstring(body) (floor)",
+        "extractor": "CaliberArticle(response).to_item()",
+        "extractor+pipelines": "  + validate, cleanup, dates",
+    }
+    print(f"  {'':40} {'best pages/s':>13} {'median pages/s':>15} {'us/page (best)':>15}")
+    for name in names:
+        print(f"  {labels[name]:40} {best[name]:13.0f} {median[name]:15.0f} {1e6 / best[name]:15.1f}")
+    ratio_best = best["extractor"] / best["floor"]
+    ratio_median = median["extractor"] / median["floor"]
+    verdict = "met" if ratio_best >= TARGET else "NOT met"
+    print(
+        f"  ratio extractor / floor:            {ratio_best:.2f} (best)  {ratio_median:.2f} (median)   "
+        f"target >= {TARGET}: {verdict}"
+    )
+    print(
+        f"  ratio extractor+pipelines / floor:  {best['extractor+pipelines'] / best['floor']:.2f} (best)  "
+        f"{median['extractor+pipelines'] / median['floor']:.2f} (median)   (for information)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The ``aggregator`` command: every command documented (help text and README), errors in one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+
+from aggregator.cli import app
+from tests.conftest import ROOT, run_cli
+
+
+def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command of the Typer app (Typer carries its own click: walk it by duck typing)."""
+    yield path, command
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            yield from walk(sub, (*path, name))
+
+
+COMMANDS = [(path, cmd) for path, cmd in walk(typer.main.get_command(app)) if path]
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_command_has_help_and_a_readme_section(path: tuple[str, ...], command: Any) -> None:
+    assert (command.help or "").strip(), f"`aggregator {' '.join(path)}` has no help text"
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert (param.help or "").strip(), f"option {param.opts} of {' '.join(path)} has no help"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"aggregator {' '.join(path)}" in readme, f"README.md does not mention `aggregator {' '.join(path)}`"
+
+
+def test_help_runs_for_every_command() -> None:
+    for path, _ in COMMANDS:
+        done = run_cli(*path, "--help")
+        assert done.returncode == 0, (path, done.stderr)
+        assert "Usage:" in done.stdout
+
+
+def one_line_error(done) -> str:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert "unknown source 'nope'" in one_line_error(run_cli("--db", db, "crawl", "nope", "--offline"))
+    assert "--all" in one_line_error(run_cli("--db", db, "crawl"))
+    assert "exclude" in one_line_error(run_cli("--db", db, "crawl", "--all", "--offline", "--mirror", "http://x"))
+    assert "no article with id 12345" in one_line_error(run_cli("--db", db, "articles", "show", "12345"))
+    assert "unsupported database" in one_line_error(run_cli("--db", "mysql://x@127.0.0.1/y", "articles", "list"))
+    unreachable = one_line_error(run_cli("--db", "postgresql://postgres@127.0.0.1:1/nothing", "articles", "list"))
+    assert unreachable.startswith("aggregator: database error:")
+    assert "unknown source" in one_line_error(run_cli("--db", db, "articles", "list", "--source", "nope"))
+
+
+def test_db_upgrade_creates_the_schema_where_asked(tmp_path: Path) -> None:
+    target = tmp_path / "nested" / "archive.db"
+    done = run_cli("--db", f"sqlite:///{target}", "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert "schema at revision 0001" in done.stdout
+    assert target.is_file()
+
+
+def test_db_url_from_the_environment(tmp_path: Path) -> None:
+    target = tmp_path / "env.db"
+    done = run_cli("db", "upgrade", env={"AGGREGATOR_DB_URL": f"sqlite:///{target}"})
+    assert done.returncode == 0, done.stderr
+    assert target.is_file()
+
+
+def test_sources_lists_the_registry() -> None:
+    rows = json.loads(run_cli("sources", "--json").stdout)
+    caliber = next(r for r in rows if r["key"] == "caliber")
+    assert caliber["name"] == "Caliber.az"
+    assert caliber["timezone"] == "Asia/Baku"
+    assert set(caliber["languages"]) == {"ru", "en", "az"}
+
+
+def test_default_database_is_an_absolute_path_in_the_project() -> None:
+    from aggregator.paths import default_db_url
+
+    url = default_db_url()
+    assert url == f"sqlite:///{ROOT / 'data' / 'archive.db'}"
+    assert Path(url.removeprefix("sqlite:///")).is_absolute()

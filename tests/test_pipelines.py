@@ -1,0 +1,79 @@
+"""Validate and cleanup: what is refused and why; what the body looks like after cleaning."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.items import ArticleItem
+from pipelines.base import Rejected
+from pipelines.cleanup import CleanupPipeline, clean_body
+from pipelines.validate import ValidatePipeline
+
+BOILERPLATE = (".post_signature", ".post_hits", ".post_categoty", "[class*=banner]", "[class*=reklam]",
+               "[class*=advert]")  # fmt: skip
+
+
+def article(**fields) -> ArticleItem:
+    base = {"source": "caliber", "url": "https://caliber.az/post/x", "title": "Заголовок",
+            "body_html": "<p>Текст</p>", "body_text": "Текст"}  # fmt: skip
+    return ArticleItem(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"title": "  "}, "no title"),
+        ({"title": None}, "no title"),
+        ({"body_html": None, "body_text": None}, "no body"),
+        ({"body_html": "<p> </p>", "body_text": ""}, "no body"),
+        ({"url": "https://evil.example/post/x"}, "URL outside source domains"),
+        ({"canonical_url": "https://www.other.example/a"}, "URL outside source domains"),
+    ],
+)
+def test_validate_refuses_with_a_reason(fields: dict, reason: str) -> None:
+    with pytest.raises(Rejected) as refused:
+        ValidatePipeline().process_item(article(**fields))
+    assert refused.value.reason.startswith(reason)
+    assert refused.value.stage == "validate"
+
+
+def test_validate_accepts_subdomains_and_passes_other_items_through() -> None:
+    item = article(url="https://cdn.caliber.az/post/x")
+    assert ValidatePipeline().process_item(item) is item
+    other = {"not": "an article"}
+    assert ValidatePipeline().process_item(other) is other
+
+
+def test_clean_body_removes_furniture_and_unsafe_markup() -> None:
+    html = """
+      <p>Первый абзац со <a href="/post/other" onclick="steal()">ссылкой</a>.</p>
+      <div class="banner_inline"><a href="https://ads.example.com/x"><img src="/b.webp"></a></div>
+      <p><img class="lazy" src="/static/img/lazy.gif" data-src="/media/photos/normal/a.webp" alt="фото"></p>
+      <div class="reklam_block">Реклама</div><div class="advert-box"><p>Advertisement</p></div>
+      <script>alert(1)</script><p><a href="javascript:alert(1)">x</a> Второй абзац.</p>
+      <p class="post_signature">Caliber.Az</p><p>&nbsp;</p>
+    """
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", boilerplate=BOILERPLATE)
+    assert text == "Первый абзац со ссылкой.\n\nx Второй абзац."
+    assert 'href="https://caliber.az/post/other"' in safe
+    assert 'src="https://caliber.az/media/photos/normal/a.webp"' in safe
+    for unsafe in ("onclick", "<script", "javascript:", "ads.example.com", "Реклама", "Advertisement", "lazy.gif",
+                   "Caliber.Az", "class="):  # fmt: skip
+        assert unsafe not in safe
+
+
+def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
+    item = article(
+        url="https://caliber.az/en/post/142379/",
+        canonical_url="https://www.globalnews.example/x",  # off-site: the fetched URL is canonical instead
+        title="  Title \n with   spaces ",
+        cover_image_url="/media/photos/original/c.webp",
+        category=" KARABAKH ",
+    )
+    cleaned = CleanupPipeline().process_item(item)
+    assert cleaned.canonical_url == "https://caliber.az/en/post/142379"
+    assert cleaned.title == "Title with spaces"
+    assert cleaned.cover_image_url == "https://caliber.az/media/photos/original/c.webp"
+    assert cleaned.category == "KARABAKH"
+    with pytest.raises(Rejected, match="no body"):
+        CleanupPipeline().process_item(article(body_html='<div class="banner_x">ad</div>', body_text="ad"))

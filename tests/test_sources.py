@@ -1,0 +1,59 @@
+"""The source registry is the only place that knows a source's name and domains."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from aggregator.sources import UnknownSourceError, all_sources, get_source, resolve_keys, source_for_url
+from tests.conftest import ROOT
+
+
+def test_caliber_entry() -> None:
+    caliber = get_source("caliber")
+    assert caliber.name == "Caliber.az"
+    assert caliber.timezone == "Asia/Baku"
+    assert caliber.languages == ("ru", "en", "az")
+    assert all(caliber.owns(url) for url in caliber.entry_urls)
+    assert caliber.owns("https://cdn.caliber.az/media/x.webp")
+    assert not caliber.owns("https://notcaliber.az/post/x")
+    assert source_for_url("https://caliber.az/en/post/1") is caliber
+    assert source_for_url("https://example.org/") is None
+
+
+def test_unknown_keys_say_what_is_known() -> None:
+    with pytest.raises(UnknownSourceError, match="known: caliber"):
+        resolve_keys(["caliber", "nope"])
+
+
+def _code_strings(path: Path) -> list[str]:
+    """String constants of a module, without its docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_no_code_outside_the_registry_hard_codes_a_source() -> None:
+    needles = {n.lower() for s in all_sources() for n in (s.name, *s.domains)}
+    offenders = []
+    for package in ("aggregator", "spiders", "pipelines"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "aggregator" / "sources.py":
+                continue
+            for text in _code_strings(path):
+                if any(n in text.lower() for n in needles):
+                    offenders.append(f"{path.relative_to(ROOT)}: {text!r}")
+    assert offenders == []
