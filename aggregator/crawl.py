@@ -23,6 +23,7 @@ from aggregator.sources import Source
 # (column title, stats key) of the live table and the summary
 COUNTERS: tuple[tuple[str, str], ...] = (
     ("pages", "response_received_count"),
+    ("articles", "aggregator/articles"),
     ("new", "aggregator/articles_new"),
     ("updated", "aggregator/articles_updated"),
     ("unchanged", "aggregator/articles_unchanged"),
@@ -127,6 +128,8 @@ def run_crawl(
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:
             outcome.problems.append(f"{exceptions} spider exception(s): see the log")
+        if stats.get("aggregator/store_errors", 0):
+            outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
         if not stats.get("response_received_count", 0):
             outcome.problems.append("no page was fetched")
         outcomes.append(outcome)

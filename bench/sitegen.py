@@ -53,12 +53,12 @@ WORDS = """
 при этом вместе с тем по словам по данным в частности в том числе в рамках в ходе в течение
 Баку Гянджа Шуша Лачин Кяльбаджар Агдам Нахчыван Ханкенди Анкара Тбилиси Брюссель Вашингтон Москва Пекин
 Астана Ереван Берлин Париж Лондон Рим Стамбул Каспий Европа Азия ООН ОБСЕ ЕС НАТО МВФ ВТО СНГ
-""".split()
+""".split()  # noqa: SIM905 - a word list reads better as text
 
 _TRANSLIT = dict(
     zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        "a b v g d e e zh z i j k l m n o p r s t u f h c ch sh shch  y  e yu ya".split(" "),
+        "a b v g d e e zh z i j k l m n o p r s t u f h c ch sh shch  y  e yu ya".split(" "),  # noqa: SIM905
         strict=True,
     )
 )
@@ -108,7 +108,8 @@ def _image(rng: random.Random, size: str = "original") -> str:
 
 def _date(rng: random.Random) -> str:
     month = rng.randint(1, 12)
-    return f"{rng.randint(1, 28):02d} {MONTHS_GENITIVE[month - 1]} {rng.randint(2023, 2025)} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
+    day, year, hour, minute = rng.randint(1, 28), rng.randint(2023, 2025), rng.randint(0, 23), rng.randint(0, 59)
+    return f"{day:02d} {MONTHS_GENITIVE[month - 1]} {year} {hour:02d}:{minute:02d}"
 
 
 def make_articles(n: int, rng: random.Random) -> list[Article]:
@@ -164,9 +165,9 @@ def _head(title: str, canonical: str, image: str | None, rng: random.Random) -> 
 
 def _header(rng: random.Random) -> str:
     menu = "\n".join(
-        f'    <a href="/category/{slugify(c)}" class="menu_link">{c}</a>'
-        for c in (*CATEGORIES, *CATEGORIES[:4])
+        f'    <a href="/category/{slugify(c)}" class="menu_link">{c}</a>' for c in (*CATEGORIES, *CATEGORIES[:4])
     )
+    eur, rub = rng.uniform(1.8, 2.0), rng.uniform(0.018, 0.022)
     popular = " ".join(f'<a href="/search/{w}">{w}</a>' for w in rng.sample(WORDS, 10))
     return f"""<body>
 <header class="header">
@@ -179,7 +180,7 @@ def _header(rng: random.Random) -> str:
   </div>
   <div class="night_theme">night_theme</div>
   <div class="lang_switch"><a href="https://{HOST}/">Ру</a> <a href="https://{HOST}/en">En</a> <a href="https://{HOST}/az">Az</a></div>
-  <div class="currency"><span>USD 1.7000</span> <span>EUR {rng.uniform(1.8, 2.0):.4f}</span> <span>RUB {rng.uniform(0.018, 0.022):.4f}</span></div>
+  <div class="currency"><span>USD 1.7000</span> <span>EUR {eur:.4f}</span> <span>RUB {rub:.4f}</span></div>
   <div class="search_box">
     <p class="search_title">ЧТО ВЫ ИЩЕТЕ ?</p>
     <form action="/search"><input type="text" name="q"><button type="submit">Найти</button></form>
@@ -215,9 +216,7 @@ def _card(article: Article, rng: random.Random, *, relative: bool = False) -> st
 
 
 def _footer(rng: random.Random) -> str:
-    links = "\n".join(
-        f'    <li><a href="/{slugify(w)}">{w.capitalize()}</a></li>' for w in rng.sample(WORDS, 24)
-    )
+    links = "\n".join(f'    <li><a href="/{slugify(w)}">{w.capitalize()}</a></li>' for w in rng.sample(WORDS, 24))
     return f"""</main>
 <footer class="footer">
   <div class="footer_menu"><ul>

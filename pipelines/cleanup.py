@@ -7,10 +7,9 @@ canonical URL. A body that is empty once the furniture is gone is refused.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Self
-from urllib.parse import urljoin
 
 import nh3
 from scrapy.crawler import Crawler
@@ -18,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
-from aggregator.urls import canonical_url
+from aggregator.urls import absolute, canonical_url
 from pipelines.base import Pipeline
 
 ALLOWED_TAGS = frozenset(
@@ -33,12 +32,10 @@ ALWAYS_DROPPED = ("script", "style", "noscript", "iframe", "form", "button", "in
 LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original")
 BLOCKS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "pre", "td")
 
-_SPACES = re.compile(r"\s+")
-
 
 def collapse(text: str | None) -> str:
     """Whitespace runs (including no-break spaces) as single spaces, trimmed."""
-    return _SPACES.sub(" ", text or "").strip()
+    return " ".join((text or "").split())
 
 
 def _fix_media(root: LexborNode, base_url: str) -> None:
@@ -49,37 +46,62 @@ def _fix_media(root: LexborNode, base_url: str) -> None:
         if not src or src.startswith("data:"):
             img.decompose()
             continue
-        attrs["src"] = urljoin(base_url, src.strip())
+        attrs["src"] = absolute(base_url, src)
     for link in root.css("a[href]"):
-        link.attrs["href"] = urljoin(base_url, (link.attrs.get("href") or "").strip())
+        link.attrs["href"] = absolute(base_url, link.attrs.get("href") or "")
+
+
+_TAGS = set(ALLOWED_TAGS)
+_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+_BLOCK_SELECTOR = ",".join(BLOCKS)
+
+
+@lru_cache(maxsize=64)
+def _dropped_selector(boilerplate: tuple[str, ...]) -> str:
+    return ",".join((*ALWAYS_DROPPED, *boilerplate))
+
+
+def _block_texts(root: LexborNode) -> list[str]:
+    """Text of the innermost blocks, in order: a quote's paragraphs count once, not twice."""
+    blocks = root.css(_BLOCK_SELECTOR)
+    block_ids = {node.mem_id for node in blocks}
+    outer: set[int] = set()
+    for node in blocks:
+        parent = node.parent
+        while parent is not None and parent.mem_id != root.mem_id:
+            if parent.mem_id in block_ids:
+                outer.add(parent.mem_id)
+            parent = parent.parent
+    texts = (collapse(node.text(deep=True, separator="")) for node in blocks if node.mem_id not in outer)
+    return [t for t in texts if t]
 
 
 def clean_body(html: str, *, base_url: str, boilerplate: Iterable[str] = ()) -> tuple[str, str]:
-    """``(safe_html, text)`` of an article body; text is the blocks' text, one paragraph a line apart."""
-    tree = LexborHTMLParser(html)
-    root = tree.body
+    """``(safe_html, text)`` of an article body; text is the blocks' text, one paragraph a line apart.
+
+    One parse: furniture, unsafe elements and paragraphs left empty are removed from the tree, the text is read
+    from it, and its HTML goes through nh3's allow-list (which keeps the text of the tags it drops).
+    """
+    root = LexborHTMLParser(html).body
     if root is None:
         return "", ""
-    for selector in (*ALWAYS_DROPPED, *boilerplate):
-        for node in root.css(selector):
-            node.decompose()
+    # One query for all of them (each query costs a selector compile); remove() unlinks without freeing, so a
+    # match inside an already removed match stays safe to touch.
+    for node in root.css(_dropped_selector(tuple(boilerplate))):
+        node.remove()
     _fix_media(root, base_url)
+    for para in root.css("p"):  # paragraphs left empty by the removals
+        if not para.text(deep=True).strip() and para.css_first("img") is None:
+            para.remove()
+    text = "\n\n".join(_block_texts(root)) or collapse(root.text())
     safe = nh3.clean(
         root.inner_html or "",
-        tags=set(ALLOWED_TAGS),
-        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener nofollow",
     )
-    cleaned = LexborHTMLParser(safe).body
-    if cleaned is None:
-        return "", ""
-    for para in cleaned.css("p"):  # paragraphs left empty by the removals
-        if not collapse(para.text()) and para.css_first("img") is None:
-            para.decompose()
-    blocks = [collapse(node.text(deep=True, separator="")) for node in cleaned.css(",".join(BLOCKS))]
-    text = "\n\n".join(b for b in blocks if b) if blocks else collapse(cleaned.text())
-    return (cleaned.inner_html or "").strip(), text
+    return safe.strip(), text
 
 
 class CleanupPipeline(Pipeline):
@@ -97,7 +119,7 @@ class CleanupPipeline(Pipeline):
         declared = item.canonical_url if item.canonical_url and source.owns(item.canonical_url) else None
         item.canonical_url = canonical_url(declared or item.url)
         if item.cover_image_url:
-            item.cover_image_url = urljoin(item.url, item.cover_image_url)
+            item.cover_image_url = absolute(item.url, item.cover_image_url)
         item.category = collapse(item.category) or None
         item.body_html, item.body_text = clean_body(
             item.body_html or "", base_url=item.url, boilerplate=source.boilerplate

@@ -1,13 +1,17 @@
 """Store: write articles, their raw snapshots and every rejection to the archive, in batched transactions.
 
-Also the crawl's bookkeeping: a ``crawl_runs`` row per run, and a quarantine row for each item any pipeline
-refused (``item_dropped``) or failed on (``item_error``) and for each page that could not be fetched.
+Batches are written by one writer thread, so compressing snapshots and waiting on the database never stall
+Scrapy's reactor; an item whose batch is being written waits for it (back-pressure), and closing the spider
+waits for every batch. Also the crawl's bookkeeping: a ``crawl_runs`` row per run, and a quarantine row for each
+item any pipeline refused (``item_dropped``) or failed on (``item_error``) and each page that could not be fetched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Self
 
 from scrapy import Spider, signals
@@ -18,7 +22,7 @@ from twisted.python.failure import Failure
 from aggregator.items import ArticleItem, FetchFailure
 from aggregator.sources import all_sources
 from aggregator.store import Archive
-from aggregator.store.repository import RejectRecord, SaveResult
+from aggregator.store.repository import RejectRecord
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class StorePipeline(Pipeline):
         self.run_id: int | None = None
         self._articles: list[ArticleItem] = []
         self._rejects: list[RejectRecord] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -59,12 +65,16 @@ class StorePipeline(Pipeline):
         spider = self.crawler.spider
         name = spider.name if spider else "unknown"
         self.run_id = self.archive.start_run(source=getattr(spider, "source_key", name), spider=name)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
 
-    def close_spider(self) -> None:
-        self.flush()
+    async def close_spider(self) -> None:
+        self._submit()
+        await self.drain()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
         if self.archive is None or self.run_id is None:
             return
         stats = {k: _jsonable(v) for k, v in (self.stats.get_stats() if self.stats else {}).items()}
@@ -73,8 +83,9 @@ class StorePipeline(Pipeline):
 
     # -- items ---------------------------------------------------------------------------------------
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleItem):
+            self.count("articles")
             self._articles.append(item)
         elif isinstance(item, FetchFailure):
             self.count("http_errors")
@@ -82,7 +93,9 @@ class StorePipeline(Pipeline):
                 RejectRecord(item.source, item.url, "fetch", item.reason, http_status=item.http_status)
             )
         if len(self._articles) + len(self._rejects) >= self.batch_size:
-            self.flush()
+            future = self._submit()
+            if future is not None:
+                await asyncio.wrap_future(future)
         return item
 
     def item_dropped(self, item: Any, response: Response | None, exception: Exception, spider: Spider) -> None:
@@ -97,25 +110,46 @@ class StorePipeline(Pipeline):
 
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
-            self._rejects.append(
-                RejectRecord(item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body)
+            record = RejectRecord(
+                item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body
             )
         else:
-            self._rejects.append(RejectRecord(None, str(getattr(item, "url", "")), stage, reason, item=None))
+            record = RejectRecord(None, str(getattr(item, "url", "")), stage, reason)
+        self._rejects.append(record)
         if len(self._rejects) >= self.batch_size:
-            self.flush()
+            self._submit()
 
-    def flush(self) -> SaveResult | None:
-        if self.archive is None or not (self._articles or self._rejects):
+    # -- writing -------------------------------------------------------------------------------------
+
+    def _submit(self) -> Future[None] | None:
+        """Hand the buffered batch to the writer thread (batches are written one at a time, in order)."""
+        if self._writer is None or not (self._articles or self._rejects):
             return None
         articles, rejects = self._articles, self._rejects
         self._articles, self._rejects = [], []
-        result = self.archive.save(articles, rejects, run_id=self.run_id)
+        future = self._writer.submit(self._write, articles, rejects)
+        self._pending = [f for f in self._pending if not f.done()] + [future]
+        return future
+
+    def _write(self, articles: list[ArticleItem], rejects: list[RejectRecord]) -> None:
+        """Runs on the writer thread; the only code that counts these stats, so counting here is safe."""
+        assert self.archive is not None
+        try:
+            result = self.archive.save(articles, rejects, run_id=self.run_id)
+        except Exception:
+            logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
+            self.count("store_errors", len(articles) + len(rejects))
+            return
         self.count("articles_new", result.new)
         self.count("articles_updated", result.updated)
         self.count("articles_unchanged", result.unchanged)
         self.count("quarantined", result.rejected)
-        return result
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is written."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            await asyncio.wrap_future(future)
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,23 +6,23 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.items import ArticleItem
+from aggregator.urls import absolute
 from spiders.base import SourceSpider
 
 _BACKGROUND_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 
 
 def _text(node: LexborNode | None) -> str | None:
     if node is None:
         return None
-    return _SPACES.sub(" ", node.text(deep=True, separator=" ")).strip()
+    return " ".join(node.text(deep=True, separator=" ").split())
 
 
 def background_image(node: LexborNode | None, base_url: str) -> str | None:
@@ -30,7 +30,7 @@ def background_image(node: LexborNode | None, base_url: str) -> str | None:
     if node is None:
         return None
     match = _BACKGROUND_URL.search(node.attrs.get("style") or "")
-    return urljoin(base_url, match.group(1).strip()) if match else None
+    return absolute(base_url, match.group(1)) if match else None
 
 
 class CaliberArticle:
@@ -42,7 +42,7 @@ class CaliberArticle:
     TITLE_FALLBACK = "h1"
     DATE = ".post_time"
     BODY = ".post_body"
-    BODY_PARAGRAPHS = ".post_body p"
+    BODY_PARAGRAPHS = "p"  # inside BODY
     COVER = ".post_cover"
     CATEGORY = ".post_categoty"  # sic: the site's own spelling
     CANONICAL = "link[rel=canonical]"
@@ -54,27 +54,33 @@ class CaliberArticle:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(UTC)
         self.tree = LexborHTMLParser(response.text)
-        self.root = self.tree.css_first(self.ROOT) or self.tree.body
+        # Queries run inside the article's root: cheaper than the whole page, and deaf to sidebars.
+        self.root = self.tree.css_first(self.ROOT) or self.tree.body or self.tree.root
+
+    def find(self, selector: str) -> LexborNode | None:
+        return self.root.css_first(selector) if self.root is not None else None
 
     def language(self) -> str:
-        first = urlsplit(self.response.url).path.strip("/").split("/", 1)[0]
+        path = self.response.url.split("://", 1)[-1].partition("/")[2]
+        first = path.split("/", 1)[0]
         return self.EDITIONS.get(first, self.DEFAULT_LANGUAGE)
 
     def title(self) -> str | None:
-        node = self.root.css_first(self.TITLE) if self.root else None
+        node = self.find(self.TITLE)
         return _text(node if node is not None else self.tree.css_first(self.TITLE_FALLBACK))
 
     def body(self) -> tuple[str | None, str | None]:
-        node = self.tree.css_first(self.BODY)
+        node = self.find(self.BODY)
         if node is None:
             return None, None
-        paragraphs = (_text(p) for p in self.tree.css(self.BODY_PARAGRAPHS))
+        paragraphs = (_text(p) for p in node.css(self.BODY_PARAGRAPHS))
         return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def canonical_url(self) -> str | None:
-        node = self.tree.css_first(self.CANONICAL)
+        head = self.tree.head
+        node = head.css_first(self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
-        return urljoin(self.response.url, href.strip()) if href else None
+        return absolute(self.response.url, href) if href else None
 
     def to_item(self) -> ArticleItem:
         headers = self.response.headers
@@ -87,9 +93,9 @@ class CaliberArticle:
             title=self.title(),
             body_html=body_html,
             body_text=body_text,
-            published_raw=_text(self.tree.css_first(self.DATE)),
-            cover_image_url=background_image(self.tree.css_first(self.COVER), self.response.url),
-            category=_text(self.tree.css_first(self.CATEGORY)),
+            published_raw=_text(self.find(self.DATE)),
+            cover_image_url=background_image(self.find(self.COVER), self.response.url),
+            category=_text(self.find(self.CATEGORY)),
             fetched_at=self.fetched_at,
             http_status=self.response.status,
             etag=_header(headers, b"ETag"),

@@ -91,3 +91,11 @@ def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) ->
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     check_archive(url)
+
+
+def test_crawl_from_a_mirror_url(mirror_url: str, tmp_path: Path) -> None:
+    """`--mirror URL`: any server holding the same tree (here one started by the test) stands in for the sites."""
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    done = run_cli("--db", url, "crawl", "--all", "--mirror", mirror_url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_archive(url)

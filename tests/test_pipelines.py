@@ -62,6 +62,12 @@ def test_clean_body_removes_furniture_and_unsafe_markup() -> None:
         assert unsafe not in safe
 
 
+def test_nested_blocks_count_once() -> None:
+    html = "<blockquote><p>Цитата.</p></blockquote><ul><li>Пункт</li></ul><p>Конец.</p>"
+    _, text = clean_body(html, base_url="https://caliber.az/post/x")
+    assert text == "Цитата.\n\nПункт\n\nКонец."
+
+
 def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     item = article(
         url="https://caliber.az/en/post/142379/",

@@ -7,9 +7,10 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -97,71 +98,85 @@ class Archive:
                     )
                 )
 
+    @cached_property
+    def _upsert_article(self) -> Any:
+        """One INSERT .. ON CONFLICT (url) DO UPDATE for a whole batch: keeps ``archived_at`` of the first fetch."""
+        table = Article.__table__
+        stmt = self._insert()(table)
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.url], set_={c: stmt.excluded[c] for c in ARTICLE_UPDATED_COLUMNS}
+        )
+
+    @cached_property
+    def _insert_snapshot(self) -> Any:
+        table = Snapshot.__table__
+        return self._insert()(table).on_conflict_do_nothing(index_elements=[table.c.article_id, table.c.content_hash])
+
     def save(
         self, items: Sequence[ArticleItem], rejects: Sequence[RejectRecord] = (), run_id: int | None = None
     ) -> SaveResult:
-        """Write one batch in one transaction: upsert by canonical URL, a snapshot per new version, rejects."""
+        """Write one batch in one transaction: upsert by canonical URL, a snapshot per new version, rejects.
+
+        A handful of statements per batch, whatever its size (Core executemany, no ORM unit of work).
+        """
         result = SaveResult(rejected=len(rejects))
         latest: dict[str, ArticleItem] = {}
         for item in items:  # the same article twice in one batch: the later fetch wins
             latest[item.canonical_url or item.url] = item
         now = utcnow()
-        insert = self._insert()
-        with self.session.begin() as session:
+        articles = Article.__table__.c
+        with self.engine.begin() as conn:
             known = {
                 url: (article_id, digest)
-                for url, article_id, digest in session.execute(
-                    select(Article.url, Article.id, Article.content_hash).where(Article.url.in_(list(latest)))
+                for url, article_id, digest in conn.execute(
+                    select(articles.url, articles.id, articles.content_hash).where(articles.url.in_(list(latest)))
                 )
             }
+            rows: list[dict[str, Any]] = []
+            versions: list[tuple[str, ArticleItem, str]] = []
             unchanged: list[int] = []
             for url, item in latest.items():
                 digest = content_hash(item)
                 previous = known.get(url)
                 if previous is not None and previous[1] == digest:
                     unchanged.append(previous[0])
-                    result.unchanged += 1
                     continue
-                values = _article_values(item, url, digest, now)
-                stmt = insert(Article).values(**values, archived_at=now)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[Article.url], set_={k: stmt.excluded[k] for k in values if k != "url"}
-                ).returning(Article.id)
-                article_id = session.execute(stmt).scalar_one()
-                if previous is None:
-                    result.new += 1
-                    result.new_ids.append(article_id)
-                else:
-                    result.updated += 1
-                snap = insert(Snapshot).values(
-                    article_id=article_id,
-                    url=item.url,
-                    fetched_at=item.fetched_at or now,
-                    http_status=item.http_status,
-                    etag=item.etag,
-                    last_modified=item.last_modified,
-                    content_hash=digest,
-                    encoding=item.raw_encoding,
-                    compression="zlib",
-                    raw_body=compress(item.raw_body),
+                rows.append(_article_values(item, url, digest, now))
+                versions.append((url, item, digest))
+            result.unchanged = len(unchanged)
+            if rows:
+                conn.execute(self._upsert_article, rows)
+                written = select(articles.url, articles.id).where(articles.url.in_([r["url"] for r in rows]))
+                ids: dict[str, int] = {url: article_id for url, article_id in conn.execute(written)}  # noqa: C416
+                conn.execute(
+                    self._insert_snapshot,
+                    [_snapshot_values(ids[url], item, digest, now) for url, item, digest in versions],
                 )
-                session.execute(snap.on_conflict_do_nothing(index_elements=["article_id", "content_hash"]))
+                for url, _, _ in versions:
+                    if url in known:
+                        result.updated += 1
+                    else:
+                        result.new += 1
+                        result.new_ids.append(ids[url])
             if unchanged:
-                session.execute(update(Article).where(Article.id.in_(unchanged)).values(last_seen_at=now))
+                conn.execute(update(Article).where(Article.id.in_(unchanged)).values(last_seen_at=now))
             if rejects:
-                session.add_all(
-                    Reject(
-                        source=r.source,
-                        url=r.url,
-                        stage=r.stage,
-                        reason=r.reason,
-                        http_status=r.http_status,
-                        item=r.item,
-                        raw_body=compress(r.raw_body) if r.raw_body else None,
-                        crawl_run_id=run_id,
-                        created_at=now,
-                    )
-                    for r in rejects
+                conn.execute(
+                    insert(Reject),
+                    [
+                        {
+                            "source": r.source,
+                            "url": r.url,
+                            "stage": r.stage,
+                            "reason": r.reason,
+                            "http_status": r.http_status,
+                            "item": r.item,
+                            "raw_body": compress(r.raw_body) if r.raw_body else None,
+                            "crawl_run_id": run_id,
+                            "created_at": now,
+                        }
+                        for r in rejects
+                    ],
                 )
         return result
 
@@ -220,6 +235,27 @@ class Archive:
             return list(session.scalars(stmt))
 
 
+ARTICLE_UPDATED_COLUMNS = (
+    "source", "fetched_url", "language", "title", "body_html", "body_text", "published_at", "published_raw",
+    "cover_image_url", "category", "content_hash", "updated_at", "last_seen_at",
+)  # fmt: skip
+
+
+def _snapshot_values(article_id: int, item: ArticleItem, digest: str, now: datetime) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "url": item.url,
+        "fetched_at": item.fetched_at or now,
+        "http_status": item.http_status,
+        "etag": item.etag,
+        "last_modified": item.last_modified,
+        "content_hash": digest,
+        "encoding": item.raw_encoding,
+        "compression": "zlib",
+        "raw_body": compress(item.raw_body),
+    }
+
+
 def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> dict[str, Any]:
     return {
         "source": item.source,
@@ -234,6 +270,7 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "cover_image_url": item.cover_image_url,
         "category": item.category,
         "content_hash": digest,
+        "archived_at": now,
         "updated_at": now,
         "last_seen_at": now,
     }

@@ -1,0 +1,101 @@
+"""The store pipeline's bookkeeping: batches, a run row, and quarantine rows for drops, errors and fetch failures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+from aggregator.crawl import project_settings
+from aggregator.items import ArticleItem, FetchFailure
+from aggregator.store import Archive
+from aggregator.store.models import Article, Reject
+from pipelines.base import Rejected
+from pipelines.store import StorePipeline
+from spiders.caliber import CaliberSpider
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def make_pipeline(db_url: str, batch: int = 2) -> StorePipeline:
+    overrides = {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_STORE_BATCH": batch, "TWISTED_REACTOR_ENABLED": False}
+    settings = project_settings(overrides).copy_to_dict()
+    crawler = get_crawler(CaliberSpider, settings)
+    crawler.spider = CaliberSpider()
+    crawler.stats.open_spider()
+    return StorePipeline.from_crawler(crawler)
+
+
+def article(n: int) -> ArticleItem:
+    return ArticleItem(
+        source="caliber", url=f"https://caliber.az/post/n-{n}", canonical_url=f"https://caliber.az/post/n-{n}",
+        language="ru", title=f"T{n}", body_html=f"<p>B{n}</p>", body_text=f"B{n}", fetched_at=NOW,
+        raw_body=b"<html></html>",
+    )  # fmt: skip
+
+
+def test_batches_runs_and_quarantine(sqlite_url: str) -> None:
+    pipeline = make_pipeline(sqlite_url, batch=2)
+    pipeline.open_spider()
+    archive = Archive.open(sqlite_url)
+
+    async def crawl() -> None:
+        await pipeline.process_item(article(1))
+        assert archive.count(Article) == 0  # buffered until the batch is full
+        await pipeline.process_item(article(2))  # fills the batch: returns once it is written
+        assert archive.count(Article) == 2
+        spider = pipeline.crawler.spider
+        pipeline.item_dropped(article(3), None, Rejected("no title", stage="validate"), spider)
+        pipeline.item_error(article(4), None, spider, Failure(ValueError("boom")))
+        await pipeline.process_item(FetchFailure("caliber", "https://caliber.az/post/gone", "HTTP 404", 404))
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
+    pipeline.spider_closed(pipeline.crawler.spider, "finished")
+
+    rejects = {r.url: r for r in archive.list_rejects()}
+    assert rejects["https://caliber.az/post/n-3"].stage == "validate"
+    assert rejects["https://caliber.az/post/n-3"].reason == "no title"
+    assert rejects["https://caliber.az/post/n-4"].stage == "error"
+    assert "ValueError: boom" in rejects["https://caliber.az/post/n-4"].reason
+    assert rejects["https://caliber.az/post/gone"].http_status == 404
+    assert archive.count(Reject) == 3
+    run = archive.list_runs()[0]
+    assert run.status == "finished" and run.finish_reason == "finished"
+    assert run.stats["aggregator/articles_new"] == 2
+    assert run.stats["aggregator/http_errors"] == 1
+    archive.close()
+
+
+def test_an_interrupted_run_is_partial(sqlite_url: str) -> None:
+    pipeline = make_pipeline(sqlite_url)
+    pipeline.open_spider()
+
+    async def interrupted() -> None:
+        await pipeline.process_item(article(1))
+        await pipeline.close_spider()
+
+    asyncio.run(interrupted())
+    pipeline.spider_closed(pipeline.crawler.spider, "shutdown")
+    archive = Archive.open(sqlite_url)
+    assert archive.count(Article) == 1  # what was buffered is written on the way out
+    assert archive.list_runs()[0].status == "partial"
+    archive.close()
+
+
+def test_a_failing_database_is_counted_not_fatal(tmp_path) -> None:
+    db = tmp_path / "a.db"
+    pipeline = make_pipeline(f"sqlite:///{db}", batch=1)
+    pipeline.open_spider()
+    pipeline.archive.engine.dispose()
+    db.unlink()
+    db.mkdir()  # the database file is gone and its path is now a folder: every write fails
+
+    async def crawl() -> None:
+        await pipeline.process_item(article(1))
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
+    assert pipeline.stats.get_value("aggregator/store_errors") == 1
