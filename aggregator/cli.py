@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,9 +29,11 @@ app = typer.Typer(
 )
 articles_app = typer.Typer(help="Look at archived articles.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the archive's database schema.", no_args_is_help=True)
+dates_app = typer.Typer(help="Check how printed dates are read.", no_args_is_help=True)
 mirror_app = typer.Typer(help="The offline mirror of the source sites.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 app.add_typer(db_app, name="db")
+app.add_typer(dates_app, name="dates")
 app.add_typer(mirror_app, name="mirror")
 
 out = Console()
@@ -182,6 +185,9 @@ def articles_list(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    undated: Annotated[
+        bool, typer.Option("--undated", help="Only articles whose date could not be read (the text is kept).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List archived articles, newest first: source, published time (UTC), title, source link."""
@@ -189,8 +195,11 @@ def articles_list(
         resolve_keys([source])
     archive = _archive(ctx)
     try:
-        rows = archive.list_articles(source=source, limit=limit)
-        total = archive.count(_models().Article, **({"source": source} if source else {}))
+        rows = archive.list_articles(source=source, limit=limit, undated=undated)
+        where: dict[str, Any] = {"source": source} if source else {}
+        if undated:
+            where["published_at"] = None
+        total = archive.count(_models().Article, **where)
     finally:
         archive.close()
     if as_json:
@@ -204,7 +213,8 @@ def articles_list(
     table.add_column("title", overflow="fold", ratio=3)
     table.add_column("url", overflow="fold", ratio=2)
     for a in rows:
-        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "[dim]undated[/dim]"
+        printed = escape(a.published_raw or "no date printed")
+        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else f"[dim]undated: {printed}[/dim]"
         table.add_row(str(a.id), a.source, published, a.language or "", a.title, a.url)
     out.print(table)
 
@@ -268,6 +278,62 @@ def _models() -> Any:
     from aggregator.store import models
 
     return models
+
+
+# -- dates ---------------------------------------------------------------------------------------------
+
+
+@dates_app.command("parse")
+def dates_parse(
+    text: Annotated[str, typer.Argument(help="The date as a page prints it, e.g. 'Вчера, 15:31'.")],
+    tz: Annotated[str, typer.Option("--tz", help="The source's time zone (IANA name).")] = "Asia/Baku",
+    now: Annotated[
+        str | None,
+        typer.Option("--now", metavar="ISO", help="The moment relative dates count from (default: now), ISO 8601."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Take the time zone and languages from this source's entry.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Show the instant a printed date means, in UTC and in the source's zone (exit 1 if it is not a date)."""
+    from datetime import UTC
+
+    from pipelines.dates import UnknownTimeZoneError, format_date, parse_date, zone
+
+    languages: tuple[str, ...] = ("ru", "az", "en")
+    if source:
+        entry = resolve_keys([source])[0]
+        tz, languages = entry.timezone, entry.languages
+    try:
+        zone(tz)
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    except UnknownTimeZoneError as exc:
+        fail(str(exc))
+    except ValueError:
+        fail(f"--now: not an ISO 8601 date and time: {now!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(tz))
+    instant = parse_date(text, timezone=tz, now=moment, languages=languages)
+    printed = {lang: format_date(instant, language=lang, timezone=tz) for lang in ("ru", "az", "en")} if instant else {}
+    result = {
+        "text": text,
+        "timezone": tz,
+        "now": moment.isoformat(),
+        "utc": _iso(instant),
+        "local": _iso(instant.astimezone(zone(tz))) if instant else None,
+        "printed": printed or None,
+    }
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif instant is None:
+        err.print(f"not a date: {text!r}")
+    else:
+        out.print(f"UTC    {result['utc']}")
+        out.print(f"{tz:<6} {result['local']}")
+        out.print(f"re-published as: {printed['ru']} · {printed['az']} · {printed['en']}")
+    if instant is None:
+        raise typer.Exit(1)
 
 
 # -- db and mirror -------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class ArticleItem:
     body_text: str | None = None
     published_raw: str | None = None
     """The date exactly as the page prints it."""
+    published_meta: str | None = None
+    """The date the page's structured metadata gives (``article:published_time``, JSON-LD, ``<time datetime>``)."""
     cover_image_url: str | None = None
     category: str | None = None
     fetched_at: datetime | None = None

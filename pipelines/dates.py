@@ -1,20 +1,23 @@
-"""Dates: the text a source prints -> the exact UTC instant it means.
+"""Dates: the text a source prints -> the exact UTC instant it means, and back.
 
-A fast path of exact forms (month names in Russian, Azerbaijani and English in any case, numeric day-first
-dates, today/yesterday, "N hours ago", ISO 8601, RFC 822) handles what the source sites print; one configured
-dateparser call is the fallback for the long tail. Local times are converted with the time-zone database (Baku
-kept summer time until 2016), and a result more than a day after ``now`` or before 1990 is refused.
+A fast path of exact forms handles what the source sites print: month names in Russian, Azerbaijani and English
+in any case and abbreviation, numeric day-first dates, today / yesterday, "N hours ago", RFC 822 (with the
+non-standard "+04"), ISO 8601 and an explicit "(UTC +04:00)". Only text that carries a date signal the fast path
+could not resolve goes to one configured dateparser parser, the fallback for the long tail. Local times are
+converted with the time-zone database (Baku kept summer time until 2016), never a fixed offset; a result more
+than a day after ``now`` or before 1990 is refused.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import timezone as fixed_offset
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any, Self
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scrapy.crawler import Crawler
 
@@ -24,13 +27,16 @@ from pipelines.base import Pipeline
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
+MAX_LENGTH = 200
+"""Longer text is not a date line (a paragraph, a footer): refused before any matching."""
 
+# Month names as printed, lower-case: Russian nominative / genitive / abbreviations, Azerbaijani, English.
 _MONTH_FORMS: dict[int, tuple[str, ...]] = {
     1: ("январь", "января", "янв", "yanvar", "yan", "january", "jan"),
     2: ("февраль", "февраля", "фев", "февр", "fevral", "fev", "february", "feb"),
     3: ("март", "марта", "мар", "mart", "mar", "march"),
     4: ("апрель", "апреля", "апр", "aprel", "apr", "april"),
-    5: ("май", "мая", "may", "mayıs"),
+    5: ("май", "мая", "may"),
     6: ("июнь", "июня", "июн", "iyun", "iyn", "june", "jun"),
     7: ("июль", "июля", "июл", "iyul", "iyl", "july", "jul"),
     8: ("август", "августа", "авг", "avqust", "avq", "august", "aug"),
@@ -41,39 +47,68 @@ _MONTH_FORMS: dict[int, tuple[str, ...]] = {
 }
 MONTHS: dict[str, int] = {form: month for month, forms in _MONTH_FORMS.items() for form in forms}
 
-TODAY_WORDS = ("сегодня", "bu gün", "bugün", "today")
-YESTERDAY_WORDS = ("вчера", "dünən", "yesterday")
-_UNITS: dict[str, str] = {
-    **dict.fromkeys(("секунд", "saniyə", "second"), "seconds"),
-    **dict.fromkeys(("минут", "мин", "dəqiqə", "minute", "min"), "minutes"),
-    **dict.fromkeys(("час", "saat", "hour"), "hours"),
-    **dict.fromkeys(("день", "дня", "дней", "gün", "day"), "days"),
-    **dict.fromkeys(("недел", "həftə", "week"), "weeks"),
-}
+# How the re-publisher prints a month (format_date).
+_PRINTED_MONTHS: dict[str, tuple[str, ...]] = {
+    "ru": ("Января", "Февраля", "Марта", "Апреля", "Мая", "Июня", "Июля", "Августа", "Сентября", "Октября",
+           "Ноября", "Декабря"),
+    "az": ("yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr", "oktyabr", "noyabr",
+           "dekabr"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}  # fmt: skip
+
+_DAY_OFFSETS: dict[str, int] = {
+    "позавчера": -2, "srağagün": -2, "day before yesterday": -2,
+    "вчера": -1, "dünən": -1, "yesterday": -1,
+    "сегодня": 0, "bu gün": 0, "bugün": 0, "today": 0,
+}  # fmt: skip
+_UNITS: tuple[tuple[str, str], ...] = (  # (stem, timedelta keyword); first matching stem wins
+    ("сек", "seconds"), ("saniyə", "seconds"), ("second", "seconds"), ("sec", "seconds"),
+    ("мин", "minutes"), ("dəqiqə", "minutes"), ("minute", "minutes"), ("min", "minutes"),
+    ("час", "hours"), ("saat", "hours"), ("hour", "hours"),
+    ("дн", "days"), ("ден", "days"), ("день", "days"), ("gün", "days"), ("day", "days"),
+    ("недел", "weeks"), ("həftə", "weeks"), ("week", "weeks"),
+)  # fmt: skip
+_DATE_WORDS = frozenset({"ago", "назад", "əvvəl", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"})
+_ONE = {"a", "an", "one", "один", "одна", "одну", "bir"}
 
 _WORD = r"[^\W\d_]+"
-_TIME_RE = re.compile(r"(?<!\d)([01]?\d|2[0-3])[:.]([0-5]\d)(?::([0-5]\d))?(?!\d)")
-_NAMED_RE = re.compile(rf"(?<!\d)(\d{{1,2}})\s*[-/.]?\s*({_WORD})\.?,?\s*(\d{{4}})?(?!\d)")
-_NAMED_MONTH_FIRST_RE = re.compile(rf"\b({_WORD})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})(?!\d)")
-_NUMERIC_RE = re.compile(r"(?<!\d)(\d{1,2})\s*([./-])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
-_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
+_TIME_RE = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\s*([ap])\.?m\.?\b)?(?![\d])")
+_NAMED_RE = re.compile(
+    rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|ci|cı|cu|cü|th|st|nd|rd))?\s*(?:of\s+)?[-/.]?\s*({_WORD})\.?,?\s*(\d{{4}})?(?!\d)"
+)
+_MONTH_FIRST_RE = re.compile(rf"\b({_WORD})\.?\s+(\d{{1,2}})(?:st|nd|rd|th|-?[iıuü])?,?(?:\s+(\d{{4}}))?(?!\d)")
+_AZ_CASE_ENDINGS = ("ının", "inin", "ın", "in", "un", "ün", "da", "də")
+_NUMERIC_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*([./-])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
+_ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?$")
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
-_OFFSET_RE = re.compile(r"\(?\s*(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?")
-_AGO_RE = re.compile(rf"(\d+)\s*({_WORD})\s+(?:назад|əvvəl|ago)")
+_OFFSET_RE = re.compile(r"\(?\s*\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?")
+_AGO_RE = re.compile(rf"(?:(\d+)|\b({_WORD}))\s+({_WORD})\s+(?:назад|əvvəl|ago)\b")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_LETTERS_RE = re.compile(_WORD)
+
+
+class UnknownTimeZoneError(ValueError):
+    pass
 
 
 @lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` from the time-zone database (tzdata is a dependency: no system files needed)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UnknownTimeZoneError(f"unknown time zone {name!r}") from exc
 
 
 def _normalise(text: str) -> str:
-    text = text.replace("\xa0", " ").replace("İ", "i")
-    return " ".join(text.lower().split())
+    text = _CONTROL_RE.sub(" ", text).replace("\xa0", " ").replace("İ", "i").replace("I", "i")
+    return " ".join(text.lower().replace("ё", "е").split())
 
 
-def _localize(day: date, at: time, zone: tzinfo) -> datetime:
-    return datetime.combine(day, at).replace(tzinfo=zone).astimezone(UTC)
+def _localize(day: date, at: time, tz: tzinfo) -> datetime:
+    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
 def _explicit_offset(text: str) -> tuple[str, tzinfo | None]:
@@ -82,117 +117,213 @@ def _explicit_offset(text: str) -> tuple[str, tzinfo | None]:
         return text, None
     sign = -1 if match.group(1) == "-" else 1
     offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0))
-    return text[: match.start()] + text[match.end() :], timezone(sign * offset)
+    if offset > timedelta(hours=14):
+        return text, None
+    return text[: match.start()] + " " + text[match.end() :], fixed_offset(sign * offset)
 
 
-def _fast(text: str, zone: tzinfo, now: datetime) -> datetime | None:
-    if _ISO_RE.match(text):
-        iso = datetime.fromisoformat(text.upper().replace(" ", "T"))
-        return iso.astimezone(UTC) if iso.tzinfo else iso.replace(tzinfo=zone).astimezone(UTC)
-    if _RFC822_RE.match(text):
-        fixed = re.sub(r"([+-]\d{2})$", r"\g<1>00", text)
-        try:
-            parsed = parsedate_to_datetime(fixed)
-        except (TypeError, ValueError):
-            parsed = None
-        if parsed is not None:
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=zone).astimezone(UTC)
-
-    text, offset = _explicit_offset(text)
-    if offset is not None:
-        zone = offset
-    local_now = now.astimezone(zone)
-
-    ago = _AGO_RE.search(text)
-    if ago:
-        unit = next((u for stem, u in _UNITS.items() if ago.group(2).startswith(stem)), None)
-        if unit:
-            return (now - timedelta(**{unit: int(ago.group(1))})).astimezone(UTC)
-
-    tmatch = _TIME_RE.search(text)
-    at = time(int(tmatch.group(1)), int(tmatch.group(2)), int(tmatch.group(3) or 0)) if tmatch else time()
-    # Remove the time so that its digits are not taken for a day.
-    rest = text[: tmatch.start()] + " " + text[tmatch.end() :] if tmatch else text
-
-    if any(word in rest for word in YESTERDAY_WORDS):
-        return _localize(local_now.date() - timedelta(days=1), at, zone)
-    if any(word in rest for word in TODAY_WORDS):
-        return _localize(local_now.date(), at, zone)
-
-    day: date | None = None
-    numeric = _NUMERIC_RE.search(rest)
-    if numeric:
-        try:
-            day = date(int(numeric.group(4)), int(numeric.group(3)), int(numeric.group(1)))
-        except ValueError:
-            return None
-    else:
-        for match in _NAMED_RE.finditer(rest):
-            month = MONTHS.get(match.group(2))
-            if month is None:
-                continue
-            day = _named_day(int(match.group(1)), month, match.group(3), local_now.date(), at, zone, now)
-            break
-        else:
-            alt = _NAMED_MONTH_FIRST_RE.search(rest)
-            if alt and alt.group(1) in MONTHS:
-                day = _named_day(int(alt.group(2)), MONTHS[alt.group(1)], alt.group(3), local_now.date(), at, zone, now)
-    if day is None:
-        if tmatch and not re.search(r"\d", rest):
-            return _localize(local_now.date(), at, zone)  # a bare "15:31" on a listing means today
+def _iso(text: str, tz: tzinfo) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:
         return None
-    return _localize(day, at, zone)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _named_day(
-    dom: int, month: int, year: str | None, today: date, at: time, zone: tzinfo, now: datetime
+def _rfc822(text: str, tz: tzinfo) -> datetime | None:
+    fixed = re.sub(r"([+-]\d{2})$", r"\g<1>00", text)  # "+04" is not RFC 822, but feeds print it
+    try:
+        parsed = parsedate_to_datetime(fixed)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _relative(text: str, now: datetime) -> datetime | None:
+    match = _AGO_RE.search(text)
+    if not match:
+        return None
+    number, word, unit_word = match.groups()
+    if number is None and word not in _ONE:
+        return None
+    unit = next((u for stem, u in _UNITS if unit_word.startswith(stem)), None)
+    if unit is None:
+        return None
+    return (now - timedelta(**{unit: int(number or 1)})).astimezone(UTC)
+
+
+def _clock(text: str) -> tuple[time | None, str]:
+    """The time of day in ``text`` and the text without it (so its digits are not taken for a day)."""
+    match = _TIME_RE.search(text)
+    if not match:
+        return None, text
+    hour, minute = int(match.group(1)), int(match.group(2))
+    meridiem = match.group(4)
+    if meridiem == "p" and hour < 12:
+        hour += 12
+    elif meridiem == "a" and hour == 12:
+        hour = 0
+    return time(hour, minute, int(match.group(3) or 0)), text[: match.start()] + " " + text[match.end() :]
+
+
+def month_number(word: str) -> int | None:
+    """The month a (lower-case) word names, also with an Azerbaijani case ending ("sentyabrın")."""
+    month = MONTHS.get(word)
+    if month is None and len(word) > 5:
+        for ending in _AZ_CASE_ENDINGS:
+            if word.endswith(ending) and word[: -len(ending)] in MONTHS:
+                return MONTHS[word[: -len(ending)]]
+    return month
+
+
+def _day_of_month(
+    dom: int, month: int, year: str | None, today: date, at: time, tz: tzinfo, now: datetime
 ) -> date | None:
+    """The date; without a year, the latest such date (at that time) not after ``now``."""
     try:
         if year:
             return date(int(year), month, dom)
-        candidate = date(today.year, month, dom)
-        if _localize(candidate, at, zone) > now:
-            candidate = date(today.year - 1, month, dom)
-        return candidate
+        for back in range(9):  # 29 February may be years back
+            try:
+                candidate = date(today.year - back, month, dom)
+            except ValueError:
+                continue
+            if _localize(candidate, at, tz) <= now:
+                return candidate
     except ValueError:
         return None
+    return None
 
 
-def _fallback(text: str, zone_name: str, now: datetime, languages: Sequence[str]) -> datetime | None:
-    import dateparser
+def _calendar_day(rest: str, today: date, at: time, tz: tzinfo, now: datetime) -> date | bool | None:
+    """The day ``rest`` names; None when it names none, False when it names an impossible one."""
+    numeric = _NUMERIC_RE.search(rest)
+    if numeric:
+        try:
+            return date(int(numeric.group(4)), int(numeric.group(3)), int(numeric.group(1)))
+        except ValueError:
+            return False
+    iso = _ISO_DATE_RE.search(rest)
+    if iso:
+        try:
+            return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        except ValueError:
+            return False
+    for match in _NAMED_RE.finditer(rest):
+        month = month_number(match.group(2))
+        if month is not None:
+            return _day_of_month(int(match.group(1)), month, match.group(3), today, at, tz, now) or False
+    for match in _MONTH_FIRST_RE.finditer(rest):
+        month = month_number(match.group(1))
+        if month is not None:
+            return _day_of_month(int(match.group(2)), month, match.group(3), today, at, tz, now) or False
+    return None
 
-    parsed = dateparser.parse(
-        text,
+
+def _fast(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
+    """The instant, None when ``text`` has no date signal at all, False when it has one this path cannot read."""
+    if _ISO_RE.match(text):
+        return _iso(text, tz) or False
+    if _RFC822_RE.match(text):
+        return _rfc822(text, tz) or False
+
+    text, offset = _explicit_offset(text)
+    if offset is not None:
+        tz = offset
+    ago = _relative(text, now)
+    if ago is not None:
+        return ago
+
+    at, rest = _clock(text)
+    local_today = now.astimezone(tz).date()
+    for word, days in _DAY_OFFSETS.items():
+        if word in rest:
+            return _localize(local_today + timedelta(days=days), at or time(), tz)
+
+    day = _calendar_day(rest, local_today, at or time(), tz, now)
+    if day is False:
+        return False
+    if day is None:
+        if at is not None and not any(ch.isdigit() for ch in rest) and not _LETTERS_RE.search(rest):
+            return _localize(local_today, at, tz)  # a bare "15:31" on a listing means today
+        return False if at is not None or _has_date_word(rest) else None
+    assert isinstance(day, date)
+    return _localize(day, at or time(), tz)
+
+
+def _has_date_word(text: str) -> bool:
+    """Whether text names something date-like the fast path did not resolve (worth asking dateparser)."""
+    return any(month_number(word) or word in _DATE_WORDS for word in _LETTERS_RE.findall(text))
+
+
+@lru_cache(maxsize=16)
+def _dateparser(languages: tuple[str, ...], relative_base: datetime) -> Any:
+    """One configured dateparser parser per (languages, now): the fallback for the long tail."""
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(
         languages=list(languages),
         settings={
-            "TIMEZONE": zone_name,
-            "RETURN_AS_TIMEZONE_AWARE": True,
             "DATE_ORDER": "DMY",
             "PREFER_DATES_FROM": "past",
-            "RELATIVE_BASE": now.astimezone(_zone(zone_name)).replace(tzinfo=None),
+            "RELATIVE_BASE": relative_base,
+            "RETURN_AS_TIMEZONE_AWARE": False,
+            "REQUIRE_PARTS": ["day", "month"],
         },
     )
-    return parsed.astimezone(UTC) if parsed else None
+
+
+def fallback_parser(languages: Sequence[str], now: datetime, tz: tzinfo) -> Any:
+    """The dateparser parser the fallback uses for ``now`` seen in zone ``tz`` (also used by the benchmark)."""
+    return _dateparser(tuple(languages), now.astimezone(tz).replace(tzinfo=None))
+
+
+def _fallback(text: str, tz: tzinfo, now: datetime, languages: Sequence[str]) -> datetime | None:
+    try:
+        data = fallback_parser(languages, now, tz).get_date_data(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    parsed: datetime | None = data.date_obj if data else None
+    if parsed is None:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
 
 
 def parse_date(
     text: str, *, timezone: str, now: datetime, languages: Sequence[str] = ("ru", "az", "en")
 ) -> datetime | None:
     """The instant ``text`` means, as an aware UTC datetime, or None when it is not a plausible date."""
-    if not text or not text.strip():
-        return None
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    tz = zone(timezone)
+    if not text or len(text) > MAX_LENGTH:
+        return None
     normalised = _normalise(text)
-    result = _fast(normalised, _zone(timezone), now)
-    if result is None:
-        result = _fallback(text, timezone, now, languages)
-    if result is None or result < EARLIEST or result > now + FUTURE_SLACK:
+    if not normalised:
+        return None
+    result = _fast(normalised, tz, now)
+    if result is False:
+        result = _fallback(normalised, tz, now, languages)
+    if not isinstance(result, datetime) or result < EARLIEST or result > now + FUTURE_SLACK:
         return None
     return result
 
 
+def format_date(instant: datetime, *, language: str, timezone: str) -> str:
+    """The re-publisher's style: "15 Сентября 2025 13:24", "15 sentyabr 2025 13:24", "15 September 2025 13:24"."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be an aware datetime")
+    local = instant.astimezone(zone(timezone))
+    months = _PRINTED_MONTHS.get(language, _PRINTED_MONTHS["en"])
+    return f"{local.day:02d} {months[local.month - 1]} {local.year} {local.hour:02d}:{local.minute:02d}"
+
+
 class DatesPipeline(Pipeline):
+    """Fills ``published_at``: structured metadata first, then the visible text, in the source's zone.
+
+    ``now`` is the fetch time, so re-extracting a stored snapshot later gives the same instant.
+    """
+
     stage = "dates"
 
     @classmethod
@@ -200,13 +331,17 @@ class DatesPipeline(Pipeline):
         return cls(crawler.stats)
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ArticleItem) or item.published_at is not None or not item.published_raw:
+        if not isinstance(item, ArticleItem) or item.published_at is not None:
+            return item
+        if not (item.published_raw or item.published_meta):
+            self.count("dates_missing")
             return item
         source = get_source(item.source)
         now = item.fetched_at or datetime.now(UTC)
-        item.published_at = parse_date(
-            item.published_raw, timezone=source.timezone, now=now, languages=source.languages
-        )
-        if item.published_at is None:
-            self.count("dates_unparsed")
+        for text in (item.published_meta, item.published_raw):
+            if text:
+                item.published_at = parse_date(text, timezone=source.timezone, now=now, languages=source.languages)
+                if item.published_at is not None:
+                    return item
+        self.count("dates_unparsed")
         return item

@@ -15,6 +15,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
+from spiders.metadata import published_metadata
 
 _BACKGROUND_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", re.IGNORECASE)
 
@@ -94,6 +95,7 @@ class CaliberArticle:
             body_html=body_html,
             body_text=body_text,
             published_raw=_text(self.find(self.DATE)),
+            published_meta=published_metadata(self.tree, self.root),
             cover_image_url=background_image(self.find(self.COVER), self.response.url),
             category=_text(self.find(self.CATEGORY)),
             fetched_at=self.fetched_at,

@@ -197,10 +197,12 @@ class Archive:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def list_articles(self, *, source: str | None = None, limit: int = 50) -> list[Article]:
+    def list_articles(self, *, source: str | None = None, limit: int = 50, undated: bool = False) -> list[Article]:
         stmt = select(Article).order_by(Article.published_at.desc().nulls_last(), Article.id.desc()).limit(limit)
         if source:
             stmt = stmt.where(Article.source == source)
+        if undated:
+            stmt = stmt.where(Article.published_at.is_(None))
         with self.session() as session:
             return list(session.scalars(stmt))
 
