@@ -221,9 +221,10 @@ def _calendar_day(rest: str, today: date, at: time, tz: tzinfo, now: datetime) -
 
 
 def _fast(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
-    """The instant, None when ``text`` has no date signal at all, False when it has one this path cannot read."""
+    """The instant; None when ``text`` is no date (no date signal, or an impossible date of a known form);
+    False when it has a date signal this path cannot read (the fallback's turn)."""
     if _ISO_RE.match(text):
-        return _iso(text, tz) or False
+        return _iso(text, tz)  # a well-formed but impossible ISO date is no date
     if _RFC822_RE.match(text):
         return _rfc822(text, tz) or False
 
@@ -242,7 +243,7 @@ def _fast(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
 
     day = _calendar_day(rest, local_today, at or time(), tz, now)
     if day is False:
-        return False
+        return None  # a date of a known form that does not exist ("32 марта", "29.02.2025")
     if day is None:
         if at is not None and not any(ch.isdigit() for ch in rest) and not _LETTERS_RE.search(rest):
             return _localize(local_today, at, tz)  # a bare "15:31" on a listing means today

@@ -91,3 +91,44 @@ def test_default_database_is_an_absolute_path_in_the_project() -> None:
     url = default_db_url()
     assert url == f"sqlite:///{ROOT / 'data' / 'archive.db'}"
     assert Path(url.removeprefix("sqlite:///")).is_absolute()
+
+
+def test_dates_parse_shows_utc_local_and_printed_forms() -> None:
+    done = run_cli("dates", "parse", "Вчера, 15:31", "--now", "2026-09-15T13:24:00+04:00", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["utc"] == "2026-09-14T11:31:00+00:00"
+    assert result["local"] == "2026-09-14T15:31:00+04:00"
+    assert result["printed"]["ru"] == "14 Сентября 2026 15:31"
+    plain = run_cli("dates", "parse", "15 Noyabr 10:31", "--source", "caliber", "--now", "2026-09-15T13:24:00")
+    assert plain.returncode == 0 and "2025-11-15T06:31:00+00:00" in plain.stdout  # no year: last year's
+    not_a_date = run_cli("dates", "parse", "Просмотров:66")
+    assert not_a_date.returncode == 1 and "not a date" in not_a_date.stderr
+    assert "unknown time zone" in one_line_error(run_cli("dates", "parse", "10:00", "--tz", "Mars/Olympus"))
+    assert "--now" in one_line_error(run_cli("dates", "parse", "10:00", "--now", "yesterday"))
+
+
+def test_articles_list_undated(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.items import ArticleItem
+    from aggregator.sources import all_sources
+    from aggregator.store import Archive
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    archive = Archive.open(url)
+    archive.sync_sources(all_sources())
+    fetched = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    common = {"source": "caliber", "language": "ru", "body_html": "<p>b</p>", "body_text": "b", "fetched_at": fetched}
+    archive.save(
+        [
+            ArticleItem(url="https://caliber.az/post/dated", title="Dated", published_raw="23 Марта 2024 18:14",
+                        published_at=datetime(2024, 3, 23, 14, 14, tzinfo=UTC), **common),
+            ArticleItem(url="https://caliber.az/post/undated", title="Undated", published_raw="скоро", **common),
+        ]
+    )  # fmt: skip
+    archive.close()
+    rows = json.loads(run_cli("--db", url, "articles", "list", "--undated", "--json").stdout)
+    assert [r["url"] for r in rows] == ["https://caliber.az/post/undated"]
+    table = run_cli("--db", url, "articles", "list", "--undated")
+    assert "1 of 1 archived articles" in table.stdout and "undated: скоро" in table.stdout
