@@ -59,6 +59,8 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     broken = len(expected()["rejects"])
     assert first.stats["aggregator/rejected/validate"] == broken
     assert first.stats["aggregator/http_errors"] == len(expected()["http_errors"])
+    undated = [a for a in expected()["articles"] if a["published_at"] is None]
+    assert first.stats["aggregator/dates_unparsed"] == len(undated) == 1
     assert first.finished_at and first.finished_at >= first.started_at
 
 
@@ -72,6 +74,8 @@ def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
     for row in rows:
         assert set(row) >= {"id", "source", "language", "title", "url", "published_at"}
         assert row["source"] == "caliber"
+    undated = json.loads(run_cli("--db", crawled_twice["url"], "articles", "list", "--undated", "--json").stdout)
+    assert [r["url"] for r in undated] == [a["url"] for a in expected()["articles"] if a["published_at"] is None]
     shown = run_cli("--db", crawled_twice["url"], "articles", "show", str(rows[0]["id"]), "--json")
     detail = json.loads(shown.stdout)
     assert detail["url"] == rows[0]["url"] and detail["body_text"] and len(detail["snapshots"]) == 1
