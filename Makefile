@@ -34,6 +34,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/dates.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

@@ -69,6 +69,8 @@ _UNITS: tuple[tuple[str, str], ...] = (  # (stem, timedelta keyword); first matc
     ("дн", "days"), ("ден", "days"), ("день", "days"), ("gün", "days"), ("day", "days"),
     ("недел", "weeks"), ("həftə", "weeks"), ("week", "weeks"),
 )  # fmt: skip
+_DAY_WORD_RE = re.compile("|".join(_DAY_OFFSETS))  # longest first: "позавчера" before "вчера"
+MIDNIGHT = time()
 _DATE_WORDS = frozenset({"ago", "назад", "əvvəl", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"})
 _ONE = {"a", "an", "one", "один", "одна", "одну", "bir"}
 
@@ -85,6 +87,34 @@ _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 _OFFSET_RE = re.compile(r"\(?\s*\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?")
 _AGO_RE = re.compile(rf"(?:(\d+)|\b({_WORD}))\s+({_WORD})\s+(?:назад|əvvəl|ago)\b")
+# Whole-string forms the sites print, each read by one anchored match; the general scan below is the slower
+# path for variants. Group names: d, mon (a month word) or m (a month number), y, h, mi, s; rel (today/yesterday
+# word), n + unit ("ago"); sign, oh, om (a printed UTC offset); z (an RFC 822 zone).
+_TIME = r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+_NAMED = (
+    rf"(?P<d>\d{{1,2}})(?:-?(?:го|ci|cı|cu|cü|th|st|nd|rd))?(?: of)? (?P<mon>{_WORD})\.?,?"
+    rf"(?: (?P<y>\d{{4}})(?:г\.?|-ci il)?)?"
+)
+_NUMERIC = r"(?P<d>\d{1,2}) ?(?P<sep>[./-]) ?(?P<m>\d{1,2}) ?(?P=sep) ?(?P<y>\d{4})"
+_BETWEEN = r",?(?: (?:в|-|•|/|saat))? "
+_OFFSET = r"(?: \(?(?:utc|gmt) ?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?\)?)?"
+_RFC_ZONE = r"(?P<z>[+-]\d{2}(?:\d{2})?|gmt|ut|utc|z)"
+_Forms = tuple[tuple[str, re.Pattern[str]], ...]
+_EXACT_DATE_FIRST: _Forms = (
+    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}(?:,? {_WORD})?")),
+    ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),
+    ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
+)
+_EXACT_TIME_FIRST: _Forms = (
+    ("named", re.compile(rf"{_TIME},? (?:- )?{_NAMED}{_OFFSET}")),
+    ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC}{_OFFSET}")),
+)
+_EXACT_AGO: _Forms = (("ago", re.compile(rf"(?P<n>\d+) (?P<unit>{_WORD}) (?:назад|əvvəl|ago)")),)
+_EXACT_BY_LETTER: _Forms = (
+    ("rel", re.compile(rf"(?P<rel>{'|'.join(_DAY_OFFSETS)})(?:,| /| в)? {_TIME}")),
+    ("rfc", re.compile(rf"[a-z]{{3}}, (?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
+    ("named", re.compile(rf"(?:{_WORD} ){{1,3}}{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),  # a category label first
+)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _LETTERS_RE = re.compile(_WORD)
 
@@ -103,15 +133,25 @@ def zone(name: str) -> ZoneInfo:
 
 
 def _normalise(text: str) -> str:
-    text = _CONTROL_RE.sub(" ", text).replace("\xa0", " ").replace("İ", "i").replace("I", "i")
-    return " ".join(text.lower().replace("ё", "е").split())
+    if not text.isprintable():  # control characters, no-break spaces (cheap test first: most text is clean)
+        text = _CONTROL_RE.sub(" ", text)
+    if "İ" in text:
+        text = text.replace("İ", "i")  # str.lower() would make it "i" + a combining dot
+    text = text.lower()
+    if "ё" in text:
+        text = text.replace("ё", "е")
+    if "  " in text or text[:1] == " " or text[-1:] == " ":
+        text = " ".join(text.split())
+    return text
 
 
 def _localize(day: date, at: time, tz: tzinfo) -> datetime:
-    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, at.hour, at.minute, at.second, tzinfo=tz).astimezone(UTC)
 
 
 def _explicit_offset(text: str) -> tuple[str, tzinfo | None]:
+    if "utc" not in text and "gmt" not in text:
+        return text, None
     match = _OFFSET_RE.search(text)
     if not match:
         return text, None
@@ -140,6 +180,8 @@ def _rfc822(text: str, tz: tzinfo) -> datetime | None:
 
 
 def _relative(text: str, now: datetime) -> datetime | None:
+    if "назад" not in text and "əvvəl" not in text and "ago" not in text:
+        return None
     match = _AGO_RE.search(text)
     if not match:
         return None
@@ -176,34 +218,33 @@ def month_number(word: str) -> int | None:
     return month
 
 
-def _day_of_month(
-    dom: int, month: int, year: str | None, today: date, at: time, tz: tzinfo, now: datetime
-) -> date | None:
+def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
     """The date; without a year, the latest such date (at that time) not after ``now``."""
     try:
         if year:
             return date(int(year), month, dom)
-        for back in range(9):  # 29 February may be years back
+        local_now = now.astimezone(tz)
+        # This year's, unless that is still ahead (compared on the local wall clock); 29 February may be years back.
+        ahead = (month, dom, at) > (local_now.month, local_now.day, local_now.time())
+        for back in range(1 if ahead else 0, 9):
             try:
-                candidate = date(today.year - back, month, dom)
+                return date(local_now.year - back, month, dom)
             except ValueError:
                 continue
-            if _localize(candidate, at, tz) <= now:
-                return candidate
     except ValueError:
         return None
     return None
 
 
-def _calendar_day(rest: str, today: date, at: time, tz: tzinfo, now: datetime) -> date | bool | None:
+def _calendar_day(rest: str, at: time, tz: tzinfo, now: datetime) -> date | bool | None:
     """The day ``rest`` names; None when it names none, False when it names an impossible one."""
-    numeric = _NUMERIC_RE.search(rest)
+    numeric = _NUMERIC_RE.search(rest) if ("." in rest or "/" in rest or "-" in rest) else None
     if numeric:
         try:
             return date(int(numeric.group(4)), int(numeric.group(3)), int(numeric.group(1)))
         except ValueError:
             return False
-    iso = _ISO_DATE_RE.search(rest)
+    iso = _ISO_DATE_RE.search(rest) if "-" in rest else None
     if iso:
         try:
             return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
@@ -212,18 +253,84 @@ def _calendar_day(rest: str, today: date, at: time, tz: tzinfo, now: datetime) -
     for match in _NAMED_RE.finditer(rest):
         month = month_number(match.group(2))
         if month is not None:
-            return _day_of_month(int(match.group(1)), month, match.group(3), today, at, tz, now) or False
+            return _day_of_month(int(match.group(1)), month, match.group(3), at, tz, now) or False
     for match in _MONTH_FIRST_RE.finditer(rest):
         month = month_number(match.group(1))
         if month is not None:
-            return _day_of_month(int(match.group(2)), month, match.group(3), today, at, tz, now) or False
+            return _day_of_month(int(match.group(2)), month, match.group(3), at, tz, now) or False
     return None
 
 
-def _fast(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
-    """The instant; None when ``text`` is no date (no date signal, or an impossible date of a known form);
-    False when it has a date signal this path cannot read (the fallback's turn)."""
-    if _ISO_RE.match(text):
+def _exact(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
+    """The instant of a whole-string known form; None when none matches, False for an impossible date."""
+    if not text[:1].isdigit():
+        patterns = _EXACT_BY_LETTER
+    elif text.endswith(("назад", "əvvəl", "ago")):
+        patterns = _EXACT_AGO
+    elif ":" in text[1:3]:
+        patterns = _EXACT_TIME_FIRST
+    else:
+        patterns = _EXACT_DATE_FIRST
+    for kind, pattern in patterns:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            result = _from_match(kind, match, tz, now)
+            if result is not None:
+                return result
+    return None
+
+
+@lru_cache(maxsize=256)
+def _unit(word: str) -> str | None:
+    """The timedelta keyword for a unit word ("часов" -> "hours"), or None."""
+    return next((unit for stem, unit in _UNITS if word.startswith(stem)), None)
+
+
+@lru_cache(maxsize=64)
+def _offset_zone(sign: str, hours: int, minutes: int) -> tzinfo:
+    offset = timedelta(hours=hours, minutes=minutes)
+    return fixed_offset(-offset if sign == "-" else offset)
+
+
+def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datetime | bool | None:
+    """The instant an exact form's match means; None when the match is not that form after all."""
+    if kind == "ago":
+        unit = _unit(m.group("unit"))
+        return (now - timedelta(**{unit: int(m.group("n"))})).astimezone(UTC) if unit else None
+    h, mi, s = m.group("h", "mi", "s")
+    hour = int(h) if h else 0  # the pattern admits 00-23 only
+    minute = int(mi) if mi else 0
+    second = int(s) if s else 0
+    if kind == "rel":
+        local_today = now.astimezone(tz).date()
+        return _localize(local_today + timedelta(days=_DAY_OFFSETS[m.group("rel")]), time(hour, minute, second), tz)
+    if kind == "rfc":
+        z = m.group("z")
+        tz = _offset_zone(z[0], int(z[1:3]), int(z[3:5] or 0)) if z[0] in "+-" else UTC
+    else:
+        sign, oh, om = m.group("sign", "oh", "om")
+        if sign:
+            tz = _offset_zone(sign, int(oh), int(om) if om else 0)
+    month = int(m.group("m")) if kind == "numeric" else month_number(m.group("mon"))
+    if not month:
+        return None  # a word that is not a month: not this form
+    d, y = m.group("d", "y")
+    if y is None:
+        at = time(hour, minute, second)
+        day = _day_of_month(int(d), month, None, at, tz, now)
+        return _localize(day, at, tz) if day else False
+    try:
+        return datetime(int(y), month, int(d), hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        return False
+
+
+def _scan(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
+    """The general path, for text that is no exact form: find a time, a day and an offset anywhere in it.
+
+    The instant; None when ``text`` is no date (no date signal, or an impossible date of a known form); False when
+    it has a date signal this path cannot read (the fallback's turn)."""
+    if text[:4].isdigit() and _ISO_RE.match(text):
         return _iso(text, tz)  # a well-formed but impossible ISO date is no date
     if _RFC822_RE.match(text):
         return _rfc822(text, tz) or False
@@ -235,21 +342,22 @@ def _fast(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
     if ago is not None:
         return ago
 
-    at, rest = _clock(text)
-    local_today = now.astimezone(tz).date()
-    for word, days in _DAY_OFFSETS.items():
-        if word in rest:
-            return _localize(local_today + timedelta(days=days), at or time(), tz)
+    at, rest = _clock(text) if ":" in text else (None, text)
+    clock = at or MIDNIGHT
+    relative_day = _DAY_WORD_RE.search(rest)
+    if relative_day:
+        local_today = now.astimezone(tz).date()
+        return _localize(local_today + timedelta(days=_DAY_OFFSETS[relative_day.group()]), clock, tz)
 
-    day = _calendar_day(rest, local_today, at or time(), tz, now)
+    day = _calendar_day(rest, clock, tz, now)
     if day is False:
         return None  # a date of a known form that does not exist ("32 марта", "29.02.2025")
     if day is None:
         if at is not None and not any(ch.isdigit() for ch in rest) and not _LETTERS_RE.search(rest):
-            return _localize(local_today, at, tz)  # a bare "15:31" on a listing means today
+            return _localize(now.astimezone(tz).date(), at, tz)  # a bare "15:31" on a listing means today
         return False if at is not None or _has_date_word(rest) else None
     assert isinstance(day, date)
-    return _localize(day, at or time(), tz)
+    return _localize(day, clock, tz)
 
 
 def _has_date_word(text: str) -> bool:
@@ -302,10 +410,14 @@ def parse_date(
     normalised = _normalise(text)
     if not normalised:
         return None
-    result = _fast(normalised, tz, now)
-    if result is False:
-        result = _fallback(normalised, tz, now, languages)
-    if not isinstance(result, datetime) or result < EARLIEST or result > now + FUTURE_SLACK:
+    result = _exact(normalised, tz, now)
+    if result is None:
+        result = _scan(normalised, tz, now)
+        if result is False:
+            result = _fallback(normalised, tz, now, languages)
+    if not isinstance(result, datetime) or result < EARLIEST:
+        return None
+    if result.year >= now.year - 1 and result > now.astimezone(UTC) + FUTURE_SLACK:  # (only recent years can be)
         return None
     return result
 
