@@ -508,7 +508,37 @@ def main() -> None:
     print(f"  strings parse_date sent to dateparser (its fallback): {len(fallback_calls)}   ideally 0")
     for form, count in sent.most_common(10):
         print(f"    {form}: {count}  e.g. {next(cases[i].text for i in fallback_calls if cases[i].form == form)!r}")
+    bad_input_timing()
     print(f"  total {time.perf_counter() - started:.0f}s")
+
+
+BAD_INPUTS = (
+    "",
+    "x" * 10_000,
+    "15 Сентября 2025 13:24 " * 450,
+    "\x00\x01\x02\x1b[31m",
+    "20250915",
+    "Просмотров:66",
+    "АНАЛИТИКА",
+    "© 2024 Caliber.az. Все права защищены..",
+    "Любое использование материалов допускается только при наличии гиперссылки на Caliber.az",
+    "32 Марта 2024 18:14",
+)
+
+
+def bad_input_timing() -> None:
+    """Text that is no date must be refused fast too: the slowest of these, per string (target < 1 ms)."""
+    worst = 0.0
+    dated = [text[:30] for text in BAD_INPUTS if parse_date(text, timezone=TZ_NAME, now=NOW) is not None]
+    for text in BAD_INPUTS:
+        started = time.perf_counter()
+        for _ in range(200):
+            parse_date(text, timezone=TZ_NAME, now=NOW)
+        worst = max(worst, (time.perf_counter() - started) / 200)
+    verdict = "met" if worst < 1e-3 else "NOT met"
+    print(f"  bad input ({len(BAD_INPUTS)} kinds: empty, 10 KB, control characters, digits, counters, footers):")
+    print(f"    slowest {worst * 1e6:.1f} us/string   target < 1 ms each: {verdict}")
+    print(f"    taken for a date: {len(dated)}   target 0{'' if not dated else ': ' + repr(dated)}")
 
 
 if __name__ == "__main__":
