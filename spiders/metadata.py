@@ -19,6 +19,8 @@ PUBLISHED_META = (
     'meta[name="pubdate"]',
     'meta[name="publish-date"]',
 )
+_PUBLISHED_META_ANY = ",".join(PUBLISHED_META)
+_PUBLISHED_META_KEYS = ("article:published_time", "datePublished", "pubdate", "publish-date")
 JSON_LD = 'script[type="application/ld+json"]'
 ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting", "WebPage"}
 
@@ -43,11 +45,16 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
     """The publication date the page's metadata states, as printed there (usually ISO 8601), or None."""
     head = tree.head
     if head is not None:
-        for selector in PUBLISHED_META:
-            node = head.css_first(selector)
-            content = node.attrs.get("content") if node is not None else None
-            if content and content.strip():
-                return content.strip()
+        # One query for all of them (each query compiles its selector), then picked by preference.
+        found: dict[str | None, str] = {}
+        for node in head.css(_PUBLISHED_META_ANY):
+            content = (node.attrs.get("content") or "").strip()
+            key = node.attrs.get("property") or node.attrs.get("name") or node.attrs.get("itemprop")
+            if content and key not in found:
+                found[key] = content
+        for key in _PUBLISHED_META_KEYS:
+            if key in found:
+                return found[key]
     for script in tree.css(JSON_LD):
         try:
             data = json.loads(script.text(deep=True) or "null")
@@ -58,6 +65,6 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
             if isinstance(value, str) and value.strip() and _is_article(obj):
                 return value.strip()
     scope = article if article is not None else tree.body
-    node = scope.css_first("time[datetime]") if scope is not None else None
-    value = node.attrs.get("datetime") if node is not None else None
-    return value.strip() if value and value.strip() else None
+    time_node = scope.css_first("time[datetime]") if scope is not None else None
+    stamp = time_node.attrs.get("datetime") if time_node is not None else None
+    return stamp.strip() if stamp and stamp.strip() else None
