@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/dates.py
+	$(BIN)/python bench/cleanup.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

@@ -240,6 +240,8 @@ def articles_show(
         "updated_at": _iso(article.updated_at),
         "last_seen_at": _iso(article.last_seen_at),
         "cover_image_url": article.cover_image_url,
+        "attribution_line": article.attribution_line,
+        "cited_outlets": article.cited_outlets or [],
         "body_text": article.body_text,
         "body_html": article.body_html,
         "snapshots": [
@@ -258,16 +260,20 @@ def articles_show(
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    out.print(f"[bold]{article.title}[/bold]")
+    out.print(f"[bold]{escape(article.title)}[/bold]")
     for label, key in (
         ("id", "id"), ("source", "source"), ("language", "language"), ("source link", "url"),
         ("fetched as", "fetched_url"), ("published", "published_at"), ("printed as", "published_raw"),
         ("archived", "archived_at"), ("updated", "updated_at"), ("last seen", "last_seen_at"),
-        ("category", "category"), ("cover", "cover_image_url"),
+        ("category", "category"), ("cover", "cover_image_url"), ("cites", "cited_outlets"),
     ):  # fmt: skip
-        out.print(f"[dim]{label:>12}[/dim]  {data[key] if data[key] is not None else '-'}")
+        value = data[key]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        out.print(f"[dim]{label:>12}[/dim]  {escape(str(shown)) if shown not in (None, '') else '-'}")
     out.print()
-    out.print(article.body_text)
+    if article.attribution_line:
+        out.print(f"[italic]{escape(article.attribution_line)}[/italic]")
+    out.print(escape(article.body_text))
     out.print()
     out.print(f"[dim]{len(snapshots)} snapshot(s):[/dim]")
     for s in data["snapshots"]:

@@ -36,6 +36,10 @@ class ArticleItem:
     # Filled by the pipelines.
     published_at: datetime | None = None
     """Aware UTC instant of ``published_raw`` (dates pipeline)."""
+    attribution_line: str | None = None
+    """The re-publisher's line naming the source, in the article's language (attribution pipeline)."""
+    cited_outlets: list[str] = field(default_factory=list)
+    """Outlets the source's own text names as reporting or as the origin of the news (attribution pipeline)."""
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-friendly dict of the item without the raw body (for quarantine rows and ``--json``)."""

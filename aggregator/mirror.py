@@ -35,6 +35,8 @@ from scrapy.http import Response
 logger = logging.getLogger(__name__)
 
 ORIGINAL_URL_META = "mirror_original_url"
+_KEPT_META = "mirror_kept"
+_WAIVED = ("allow_offsite", "dont_obey_robotstxt")
 
 
 # -- URL mapping ---------------------------------------------------------------------------------------
@@ -81,12 +83,16 @@ class OfflineMirrorMiddleware:
             return None  # already rewritten
         meta = dict(request.meta)
         meta[ORIGINAL_URL_META] = request.url
+        meta[_KEPT_META] = {k: meta[k] for k in _WAIVED if k in meta} | {"dont_filter": request.dont_filter}
         meta.setdefault("download_slot", urlsplit(request.url).hostname)  # keep per-site politeness
-        meta["allow_offsite"] = True  # the offsite check ran on the real URL
-        meta["dont_obey_robotstxt"] = True  # so did the robots.txt check
+        # The duplicate filter, the offsite check and robots.txt already passed the real URL: waive them for the
+        # rewritten request, which would otherwise be refused as a duplicate of itself or as offsite.
+        meta["allow_offsite"] = True
+        meta["dont_obey_robotstxt"] = True
         return request.replace(url=to_mirror(request.url, self.base), meta=meta, dont_filter=True)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        self._restore_waivers(request)
         original = request.meta.get(ORIGINAL_URL_META)
         real = from_mirror(response.url, self.base, urlsplit(original).scheme if original else "https")
         if real is None:
@@ -98,6 +104,18 @@ class OfflineMirrorMiddleware:
             if mapped:
                 headers[b"Location"] = mapped.encode("latin-1")
         return response.replace(url=real, headers=headers)
+
+    @staticmethod
+    def _restore_waivers(request: Request) -> None:
+        """Give the request back its own checks: a redirect built from it must face them (an HTTP or meta redirect
+        to another site is offsite, to a page already seen a duplicate), as it would without the mirror."""
+        kept = request.meta.pop(_KEPT_META, None)
+        if kept is None:
+            return
+        request.dont_filter = kept.pop("dont_filter")
+        for key in _WAIVED:
+            request.meta.pop(key, None)
+        request.meta.update(kept)
 
 
 def real_url(request: Request) -> str:

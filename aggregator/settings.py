@@ -25,6 +25,13 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     for name in ("AGGREGATOR_DB_URL", "AGGREGATOR_MIRROR", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL"):
         if env.get(name):
             found[name] = env[name]
+    templates = {
+        lang: env[f"AGGREGATOR_ATTRIBUTION_{lang.upper()}"]
+        for lang in ("ru", "az", "en")
+        if env.get(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}")
+    }
+    if templates:
+        found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
     if env.get("AGGREGATOR_STORE_BATCH"):
         found["AGGREGATOR_STORE_BATCH"] = int(env["AGGREGATOR_STORE_BATCH"])
     if "AGGREGATOR_TELNET" in env:
@@ -47,6 +54,9 @@ AGGREGATOR_MIRROR: str | None = None
 """Base URL of an offline mirror (``http://127.0.0.1:PORT``); unset means the real sites."""
 AGGREGATOR_SITE_NAME = "Icma.az"
 """The re-publisher's name, as the attribution line prints it."""
+AGGREGATOR_ATTRIBUTION_TEMPLATES: dict[str, str] = {}
+"""Per-language attribution templates with ``{site}`` and ``{source}``, over the defaults in pipelines/attribution.py
+(``AGGREGATOR_ATTRIBUTION_RU`` / ``_AZ`` / ``_EN`` in the environment)."""
 AGGREGATOR_CONTACT_URL = "https://icma.az/contact"
 """Where a site operator can reach us; named in the User-Agent."""
 AGGREGATOR_STORE_BATCH = 100
@@ -62,6 +72,7 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
     "pipelines.cleanup.CleanupPipeline": 200,
     "pipelines.dates.DatesPipeline": 300,
+    "pipelines.attribution.AttributionPipeline": 400,
     "pipelines.store.StorePipeline": 900,
 }
 DOWNLOADER_MIDDLEWARES = {
@@ -72,6 +83,9 @@ REQUEST_FINGERPRINTER_CLASS = "aggregator.urls.CanonicalRequestFingerprinter"
 LOG_FORMATTER = "aggregator.logformatter.AggregatorLogFormatter"
 
 ROBOTSTXT_OBEY = True
+# Article pages are found on listings; a <meta http-equiv="refresh"> in a page (even inside an article body, where
+# Scrapy would still see it) is not followed: it is a way for a page to replace itself with another one.
+METAREFRESH_ENABLED = False
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 CONCURRENT_ITEMS = 8  # the default (100) starts that many tasks per response for one item each

@@ -1,12 +1,15 @@
 """Cleanup: the source's body HTML -> safe, clean HTML and plain text, ready to re-publish.
 
-Drops the elements the source's registry entry lists as furniture (signatures, view counters, banners), takes
-lazy images' real address, makes links absolute, sanitises to an allow-list with nh3, and normalises the
-canonical URL. A body that is empty once the furniture is gone is refused.
+Drops the furniture the source's registry entry lists (signatures, view counters, banners) and the paragraphs
+every site repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also",
+view counters, share prompts, in Russian, Azerbaijani and English), gives lazy images their real address, makes
+links absolute, sanitises to an allow-list with nh3, and normalises the canonical URL. A body that is empty once
+the furniture is gone is refused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Self
@@ -16,21 +19,61 @@ from scrapy.crawler import Crawler
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.items import ArticleItem
-from aggregator.sources import get_source
+from aggregator.sources import Source, get_source
+from aggregator.text import name_key
 from aggregator.urls import absolute, canonical_url
 from pipelines.base import Pipeline
 
 ALLOWED_TAGS = frozenset(
     {
-        "p", "br", "a", "img", "figure", "figcaption", "blockquote", "q", "cite",
-        "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "strong", "b", "em", "i", "u", "s", "sub", "sup",
-        "table", "thead", "tbody", "tr", "th", "td", "caption", "hr", "span", "pre", "code",
+        "p", "br", "h2", "h3", "h4", "strong", "em", "b", "i", "u", "blockquote", "ul", "ol", "li", "a", "img",
+        "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "caption",
     }
 )  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}}
-ALWAYS_DROPPED = ("script", "style", "noscript", "iframe", "form", "button", "input", "svg", "ins")
+ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {"a": frozenset({"href"}), "img": frozenset({"src", "alt"})}
+URL_SCHEMES = frozenset({"http", "https"})
+LINK_REL = "nofollow noopener"
+ALWAYS_DROPPED = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "svg",
+                  "math", "template", "ins")  # fmt: skip
 LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original")
-BLOCKS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "pre", "td")
+BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
+
+# Paragraphs that are the site talking about itself, not the article (matched on short blocks only).
+BOILERPLATE_PARAGRAPHS = re.compile(
+    "|".join(
+        (
+            # copyright and "use only with a hyperlink" notices
+            r"использование материалов .{0,60}(гиперссылк|ссылк)",
+            r"все права защищены",
+            r"materiallardan istifadə .{0,80}(hiperlink|istinad|keçid)",
+            r"bütün hüquqlar qorunur",
+            r"any use of (the )?materials? .{0,60}hyperlink",
+            r"all rights reserved",
+            r"^(copyright\s*)?©\s*\d{4}",
+            # subscribe prompts
+            r"подпис(ывайтесь|аться|ывайся|ывайтесь) на (наш|нас)",
+            r"(telegram|whatsapp|instagram|youtube|facebook|tiktok)[- ]?(kanalımıza|səhifəmizə|hesabımıza)",
+            r"abunə ol(un)?\b",
+            r"(subscribe to|follow) (us|our)\b",
+            # read also
+            r"^(читайте|смотрите) (также|еще|тоже)\b",
+            r"^(həmçinin|bunu da) oxuyun\b",
+            r"^(read|see) (also|more)\b",
+            r"^(ещё|еще) по теме\b",
+            # view counters
+            r"^(просмотров|просмотры|baxış(ların)? sayı|baxış|views?)\s*:?\s*\d[\d\s]*$",
+            # share prompts
+            r"^(поделиться|поделитесь|paylaş|paylaşın|share( this( article)?)?( on .*)?)\s*:?$",
+        )
+    ),
+    re.IGNORECASE,
+)
+MAX_BOILERPLATE_LENGTH = 240
+"""Longer blocks are article text even when they mention a copyright or a subscription."""
+
+_TAGS = set(ALLOWED_TAGS)
+_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+_BLOCK_SELECTOR = ",".join(BLOCKS)
 
 
 def collapse(text: str | None) -> str:
@@ -42,18 +85,30 @@ def _fix_media(root: LexborNode, base_url: str) -> None:
     for img in root.css("img"):
         attrs = img.attrs
         lazy = next((attrs.get(a) for a in LAZY_SRC_ATTRIBUTES if attrs.get(a)), None)
-        src = lazy or attrs.get("src") or ""
+        src = (lazy or attrs.get("src") or "").strip()
         if not src or src.startswith("data:"):
-            img.decompose()
+            img.remove()
             continue
         attrs["src"] = absolute(base_url, src)
     for link in root.css("a[href]"):
         link.attrs["href"] = absolute(base_url, link.attrs.get("href") or "")
 
 
-_TAGS = set(ALLOWED_TAGS)
-_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
-_BLOCK_SELECTOR = ",".join(BLOCKS)
+def _sanitize_tree(root: LexborNode, base_url: str) -> str:
+    """The safe HTML of an already parsed body: unsafe elements out, media fixed, nh3's allow-list."""
+    for node in root.css(_dropped_selector(())):
+        node.remove()
+    _fix_media(root, base_url)
+    return nh3.clean(
+        root.inner_html or "", tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(URL_SCHEMES), link_rel=LINK_REL
+    ).strip()
+
+
+def sanitize_html(html: str, *, base_url: str) -> str:
+    """HTML safe to put on a page: only the allow-listed elements and attributes, absolute http(s) URLs only,
+    lazy images with a real ``src``, links with ``rel="nofollow noopener"``."""
+    root = LexborHTMLParser(html).body
+    return _sanitize_tree(root, base_url) if root is not None else ""
 
 
 @lru_cache(maxsize=64)
@@ -61,8 +116,8 @@ def _dropped_selector(boilerplate: tuple[str, ...]) -> str:
     return ",".join((*ALWAYS_DROPPED, *boilerplate))
 
 
-def _block_texts(root: LexborNode) -> list[str]:
-    """Text of the innermost blocks, in order: a quote's paragraphs count once, not twice."""
+def _innermost_blocks(root: LexborNode) -> list[LexborNode]:
+    """Block elements that hold no other block, in order: a quote's paragraphs count once, not twice."""
     blocks = root.css(_BLOCK_SELECTOR)
     block_ids = {node.mem_id for node in blocks}
     outer: set[int] = set()
@@ -72,36 +127,45 @@ def _block_texts(root: LexborNode) -> list[str]:
             if parent.mem_id in block_ids:
                 outer.add(parent.mem_id)
             parent = parent.parent
-    texts = (collapse(node.text(deep=True, separator="")) for node in blocks if node.mem_id not in outer)
-    return [t for t in texts if t]
+    return [node for node in blocks if node.mem_id not in outer]
 
 
-def clean_body(html: str, *, base_url: str, boilerplate: Iterable[str] = ()) -> tuple[str, str]:
-    """``(safe_html, text)`` of an article body; text is the blocks' text, one paragraph a line apart.
+def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> bool:
+    """Whether a block's text is the site's furniture: a known notice or prompt, or the source's bare name."""
+    if not text or len(text) > MAX_BOILERPLATE_LENGTH:
+        return False
+    if source_names and name_key(text.strip(" .")) in source_names:
+        return True  # a signature: "Caliber.Az", also typed with a Cyrillic "Аz"
+    return BOILERPLATE_PARAGRAPHS.search(text) is not None
 
-    One parse: furniture, unsafe elements and paragraphs left empty are removed from the tree, the text is read
-    from it, and its HTML goes through nh3's allow-list (which keeps the text of the tags it drops).
-    """
+
+@lru_cache(maxsize=64)
+def _source_names(source: Source) -> frozenset[str]:
+    return frozenset({name_key(source.name), *(name_key(d) for d in source.domains)})
+
+
+def clean_body(
+    html: str, *, base_url: str, boilerplate: Iterable[str] = (), source_names: frozenset[str] = frozenset()
+) -> tuple[str, str]:
+    """``(safe_html, text)`` of an article body; the text comes from the safe HTML, one paragraph a line apart."""
     root = LexborHTMLParser(html).body
     if root is None:
         return "", ""
-    # One query for all of them (each query costs a selector compile); remove() unlinks without freeing, so a
+    # One query for all the furniture (each query compiles its selector); remove() unlinks without freeing, so a
     # match inside an already removed match stays safe to touch.
     for node in root.css(_dropped_selector(tuple(boilerplate))):
         node.remove()
-    _fix_media(root, base_url)
-    for para in root.css("p"):  # paragraphs left empty by the removals
-        if not para.text(deep=True).strip() and para.css_first("img") is None:
-            para.remove()
-    text = "\n\n".join(_block_texts(root)) or collapse(root.text())
-    safe = nh3.clean(
-        root.inner_html or "",
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener nofollow",
-    )
-    return safe.strip(), text
+    for block in _innermost_blocks(root):
+        text = collapse(block.text(deep=True, separator=""))
+        if (not text and block.css_first("img") is None) or is_boilerplate(text, source_names):
+            block.remove()
+    safe = _sanitize_tree(root, base_url)
+    cleaned = LexborHTMLParser(safe).body
+    if cleaned is None:
+        return "", ""
+    texts = (collapse(node.text(deep=True, separator="")) for node in _innermost_blocks(cleaned))
+    text = "\n\n".join(t for t in texts if t) or collapse(cleaned.text())
+    return safe, text
 
 
 class CleanupPipeline(Pipeline):
@@ -122,7 +186,7 @@ class CleanupPipeline(Pipeline):
             item.cover_image_url = absolute(item.url, item.cover_image_url)
         item.category = collapse(item.category) or None
         item.body_html, item.body_text = clean_body(
-            item.body_html or "", base_url=item.url, boilerplate=source.boilerplate
+            item.body_html or "", base_url=item.url, boilerplate=source.boilerplate, source_names=_source_names(source)
         )
         if not item.body_text:
             raise self.reject("no body (empty once boilerplate was removed)")

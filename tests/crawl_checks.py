@@ -19,15 +19,18 @@ from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 
 EXPECTED_DIR = Path(__file__).resolve().parent / "fixtures" / "sample_expected"
-BOILERPLATE_MARKERS = (
-    "Просмотров:",
-    "Views:",
-    "Baxışların sayı:",
-    "ads.example.com",
-    "<script",
-    "A+",
-    "night_theme",
-)
+BOILERPLATE_MARKERS = ("Просмотров:", "Views:", "Baxışların sayı:", "ads.example.com", "<script", "A+", "night_theme")
+# Paragraphs planted in the sample that are the site's furniture, not the article (checked in the body text).
+BOILERPLATE_TEXT = (
+    "Читайте также", "Подписывайтесь на наш", "Любое использование материалов", "Поделиться", "Read also",
+    "Subscribe to our", "Views:", "Həmçinin oxuyun", "abunə olun", "Materiallardan istifadə", "Реклама",
+    "Advertisement",
+)  # fmt: skip
+ATTRIBUTION = {
+    "ru": "Icma.az, ссылаясь на сайт Caliber.az, отмечает.",
+    "az": "Caliber.az portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
+    "en": "Icma.az reports, citing Caliber.az.",
+}
 
 
 @cache
@@ -76,6 +79,9 @@ def check_archive(db_url: str) -> None:
             assert len(paragraphs) == exp["paragraphs"], where
             for marker in BOILERPLATE_MARKERS:
                 assert marker not in got.body_html, (where, marker)
+            for marker in BOILERPLATE_TEXT:
+                assert marker not in got.body_text, (where, marker)
+            assert got.attribution_line == ATTRIBUTION[exp["language"]], where
             assert all(p.strip() != "Caliber.Az" for p in paragraphs), where  # the signature
             snapshot = s.scalars(select(Snapshot).where(Snapshot.article_id == got.id)).one()
             raw = zlib.decompress(snapshot.raw_body)

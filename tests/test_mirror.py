@@ -91,3 +91,16 @@ def test_server_answers_conditional_requests(tree: Path) -> None:
         _, headers, _ = fetch(f"{base}/example.az/post/one")
         assert headers["ETag"] and headers["Last-Modified"]
         assert fetch(f"{base}/example.az/post/one", {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_a_redirect_from_the_mirror_faces_the_offsite_and_duplicate_checks() -> None:
+    """The waivers the rewritten request needs must not pass on to a redirect built from it."""
+    mw = OfflineMirrorMiddleware(BASE)
+    rewritten = mw.process_request(Request("https://caliber.az/post/x", meta={"depth": 1}))
+    assert rewritten is not None and rewritten.dont_filter and rewritten.meta["allow_offsite"]
+    response = HtmlResponse(url=rewritten.url, status=301, headers={"Location": "https://evil.example/"})
+    mw.process_response(rewritten, response)
+    redirect = rewritten.replace(url="https://evil.example/")  # what RedirectMiddleware builds
+    assert redirect.dont_filter is False
+    assert "allow_offsite" not in redirect.meta and "dont_obey_robotstxt" not in redirect.meta
+    assert redirect.meta["depth"] == 1

@@ -93,6 +93,10 @@ class Article(Base):
     cover_image_url: Mapped[str | None] = mapped_column(String(2000))
     category: Mapped[str | None] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
+    attribution_line: Mapped[str | None] = mapped_column(Text)
+    """The re-publisher's line naming the source, in the article's language."""
+    cited_outlets: Mapped[list[Any] | None]
+    """Outlets the source's own text cites, in order of appearance."""
     archived_at: Mapped[datetime] = mapped_column(default=utcnow)
     """When the article first entered the archive."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

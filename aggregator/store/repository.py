@@ -239,7 +239,7 @@ class Archive:
 
 ARTICLE_UPDATED_COLUMNS = (
     "source", "fetched_url", "language", "title", "body_html", "body_text", "published_at", "published_raw",
-    "cover_image_url", "category", "content_hash", "updated_at", "last_seen_at",
+    "cover_image_url", "category", "content_hash", "attribution_line", "cited_outlets", "updated_at", "last_seen_at",
 )  # fmt: skip
 
 
@@ -272,6 +272,8 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "cover_image_url": item.cover_image_url,
         "category": item.category,
         "content_hash": digest,
+        "attribution_line": item.attribution_line,
+        "cited_outlets": list(item.cited_outlets),
         "archived_at": now,
         "updated_at": now,
         "last_seen_at": now,

@@ -1,0 +1,76 @@
+"""Attribution: the re-publisher's line naming the source, and the outlets the source itself cites.
+
+The line comes from per-language templates in settings (``AGGREGATOR_ATTRIBUTION_TEMPLATES``), the site's name
+from ``AGGREGATOR_SITE_NAME`` and the source's name from the registry: never from page text, so a misspelt
+"Calibe.az" cannot reach a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from scrapy.crawler import Crawler
+
+from aggregator.items import ArticleItem
+from aggregator.sources import get_source
+from pipelines.base import Pipeline
+from pipelines.citations import find_citations
+
+DEFAULT_TEMPLATES: Mapping[str, str] = {
+    "ru": "{site}, ссылаясь на сайт {source}, отмечает.",
+    "az": "{source} portalından əldə olunan məlumata əsasən, {site} xəbər verir.",
+    "en": "{site} reports, citing {source}.",
+}
+
+
+class AttributionTemplateError(ValueError):
+    pass
+
+
+def attribution_line(*, site: str, source: str, language: str, templates: Mapping[str, str] = DEFAULT_TEMPLATES) -> str:
+    """The line a re-published article opens with, in its language ("Icma.az, ссылаясь на сайт Caliber.az, ...")."""
+    template = templates.get(language)
+    if template is None:
+        known = ", ".join(sorted(templates))
+        raise AttributionTemplateError(f"no attribution template for language {language!r} (have: {known})")
+    return template.format(site=site, source=source)
+
+
+def check_templates(templates: Mapping[str, str]) -> None:
+    """Refuse templates that would not name both the site and the source (said at start-up, not per item)."""
+    for language, template in templates.items():
+        if "{site}" not in template or "{source}" not in template:
+            raise AttributionTemplateError(
+                f"attribution template for {language!r} must contain {{site}} and {{source}}"
+            )
+        template.format(site="", source="")
+
+
+class AttributionPipeline(Pipeline):
+    stage = "attribution"
+
+    def __init__(self, site: str = "Icma.az", templates: Mapping[str, str] = DEFAULT_TEMPLATES, stats: Any = None):
+        super().__init__(stats)
+        check_templates(templates)
+        self.site = site
+        self.templates = dict(templates)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        templates = {**DEFAULT_TEMPLATES, **settings.getdict("AGGREGATOR_ATTRIBUTION_TEMPLATES")}
+        return cls(settings.get("AGGREGATOR_SITE_NAME", "Icma.az"), templates, crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        source = get_source(item.source)
+        language = item.language if item.language in self.templates else source.languages[0]
+        item.attribution_line = attribution_line(
+            site=self.site, source=source.name, language=language, templates=self.templates
+        )
+        item.cited_outlets = find_citations(item.body_text or "", item.language)
+        if item.cited_outlets:
+            self.count("articles_citing")
+        return item

@@ -1,0 +1,547 @@
+"""Citations: the outlets an article's own text names as reporting the news, or as its origin.
+
+``find_citations("Milli.Az APA-ya istinadən xəbər verir. Как сообщает Report, ...")`` is
+``["Milli.Az", "APA", "Report"]``: in order of appearance, each outlet once (compared case-insensitively and with
+Cyrillic look-alike letters folded, so "Caliber.Аz" is "Caliber.Az"), as written but without quotes or case endings.
+
+A citation is an *anchor* phrase ("как сообщает", "xəbər verir", "according to") with the outlet's name on one side
+of it. Each anchor says which side, and how much evidence the words there need before they count as an outlet:
+right after "Как сообщает" a capitalised word is enough; after "according to" or before "reports" only a name that
+looks like an outlet is (a domain, a known outlet, an all-caps agency, a quoted name, a Latin name in a Russian
+phrase, a name beside "агентство" / "portalı" / "newspaper"). Names of people (two capitalised words, surname
+endings), vague sources and institutions (a small stop-list per language) are refused: precision before recall.
+
+Only short windows beside each anchor are read, and every repetition in the patterns is bounded, so the cost is
+linear in the text's length whatever it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from functools import lru_cache
+
+from aggregator.sources import all_sources
+from aggregator.text import fold_lookalikes, name_key
+
+LANGUAGES = ("ru", "az", "en")
+
+WINDOW = 160
+"""Characters read on the outlet's side of an anchor."""
+MAX_NAME_WORDS = 4
+
+
+class Side(Enum):
+    BEFORE = "before"
+    AFTER = "after"
+
+
+class Evidence(IntEnum):
+    """How sure the words beside an anchor are an outlet's name."""
+
+    NONE = 0
+    PLAIN = 1
+    """A capitalised word, not sentence-initial, not shaped like a surname or an adjective."""
+    LIKELY = 2
+    """Quoted, all-caps, a Latin name in a Russian phrase, a Latin name with a hyphenated case ending, "Baku TV"."""
+    SURE = 3
+    """A domain or URL, a known outlet, a name beside an outlet noun ("агентство", "portalı", "newspaper")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    language: str
+    pattern: re.Pattern[str]
+    side: Side
+    needs: Evidence
+    quoted_ok: bool = True
+    """Whether a quoted name alone is LIKELY here ("по данным «Газпрома»" names a company, not an outlet)."""
+    animate_accusative: bool = False
+    """After "ссылаясь на": a plain Russian name in -а/-я there is a person's accusative ("на Пескова")."""
+    verb: bool = False
+    """A reporting verb: after "X, ссылаясь на Y," what follows it is its object, not an outlet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One word, quoted name or URL of the text, with where it starts."""
+
+    kind: str  # "word", "quoted" or "url"
+    text: str
+    start: int
+
+
+# --- anchors ------------------------------------------------------------------------------------------------------
+
+_S = r"[ \t\u00a0]{1,3}"
+_FLAGS = re.IGNORECASE | re.MULTILINE
+_RU_SAYS = r"(?:сообща(?:ет|ют)|переда(?:[её]т|ют)|информиру(?:ет|ют))"
+
+
+def _anchor(language: str, pattern: str, side: Side, needs: Evidence, **options: bool) -> Anchor:
+    return Anchor(language, re.compile(pattern, _FLAGS), side, needs, **options)
+
+
+ANCHORS: tuple[Anchor, ...] = (
+    # Russian: "Как сообщает X", "..., передает X.", "информирует X" (a plain name will do in this frame) ...
+    _anchor("ru", rf"(?:\bкак{_S}|,[ \t\u00a0]{{0,3}}){_RU_SAYS}\b", Side.AFTER, Evidence.PLAIN, verb=True),
+    # ... and elsewhere, "Об этом сообщил X", "пишет X", only a name that looks like an outlet ("сообщил Report").
+    _anchor("ru", rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут))\b", Side.AFTER, Evidence.LIKELY, verb=True),
+    _anchor("ru", rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут)|отмечает)\b", Side.BEFORE, Evidence.LIKELY),
+    _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, animate_accusative=True),
+    _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, animate_accusative=True),
+    _anchor("ru", r",[ \t\u00a0]{0,3}ссылаясь\b", Side.BEFORE, Evidence.LIKELY),  # "X, ссылаясь на Y, отмечает"
+    _anchor("ru", r"\bисточник[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+    _anchor(
+        "ru",
+        rf"\bпо{_S}(?:данным|информации|сведениям|сообщению|сообщениям)\b",
+        Side.AFTER,
+        Evidence.LIKELY,
+        quoted_ok=False,
+    ),
+    # Azerbaijani: "X xəbər verir", "X-a istinadən", "X-ın məlumatına görə", "X portalından əldə olunan məlumata
+    # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X yazır", "“X”in məqaləsində".
+    _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN),
+    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN),
+    _anchor(
+        "az",
+        rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
+        Side.BEFORE,
+        Evidence.PLAIN,
+    ),
+    _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN),
+    _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN),
+    _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY),
+    _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY),
+    _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+    # English: "X reports", "X reported", "..., reports X", "according to X", "citing X", "X, citing Y",
+    # "X reprints the article", "as reported by X", "Source: X".
+    _anchor("en", r"\b(?:reports|reported|writes|wrote|informs)\b", Side.BEFORE, Evidence.LIKELY),
+    _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN),
+    _anchor("en", r",[ \t\u00a0]{0,3}(?:reports|reported|writes|informs)\b", Side.AFTER, Evidence.LIKELY, verb=True),
+    _anchor("en", rf"\baccording{_S}to\b", Side.AFTER, Evidence.LIKELY, quoted_ok=False),
+    _anchor("en", rf"\breported{_S}by\b", Side.AFTER, Evidence.LIKELY),
+    _anchor("en", r"\bciting\b", Side.AFTER, Evidence.LIKELY),
+    _anchor("en", r",[ \t\u00a0]{0,3}citing\b", Side.BEFORE, Evidence.LIKELY),
+    _anchor("en", r"\bsource[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+)
+
+# "X, ссылаясь на Y, передает Z": the verb's subject is X, so what follows it (Z) is its object, not an outlet.
+_CITING_CLAUSE_BEFORE = re.compile(
+    rf",[ \t\u00a0]{{0,3}}(?:ссылаясь{_S}на|citing)[ \t\u00a0][^,;:!?\n]{{1,80}}(?:,[ \t\u00a0]{{0,3}})?$", _FLAGS
+)
+
+# --- the words beside an anchor -------------------------------------------------------------------------------------
+
+_QUOTED_NAME = r"[«“„\"'‘](?P<body>[^«»“”„\"'‘’\n]{1,60})[»”“\"'’]"
+_QUOTED = _QUOTED_NAME.replace("?P<body>", "") + r"(?:[-'’]?[^\W\d_]{1,4}\b)?"  # “Caliber”in, «Report»-a
+_QUOTED_BODY = re.compile(_QUOTED_NAME)
+_URL = r"https?://[^\s,;()<>«»\"“”]{1,200}"
+_WORD = r"[^\W_][\w&]{0,39}(?:[.\-'’&][^\W_][\w&]{0,39}){0,5}(?![\w&])"
+# A word too long to be a name is one "other" token, not a name cut short.
+_TOKEN = re.compile(rf"(?P<url>{_URL})|(?P<quoted>{_QUOTED})|(?P<word>{_WORD})|(?P<other>[\w&]{{1,200}}|\S)")
+_INLINE_SPACE = re.compile(r"[ \t\u00a0]{1,20}")
+_SENTENCE_END = frozenset(".!?…\n")
+
+_CASE_SEPARATORS = "-'’"
+# Case endings written after a hyphen or apostrophe (APA-ya, Oxu.Az-ın, Report-у) or glued to a known name.
+_CASE_ENDINGS_AZ = (
+    "nın", "nin", "nun", "nün", "dan", "dən", "nda", "ndə", "ya", "yə", "ın", "in", "un", "ün", "yı", "yi", "yu", "yü",
+    "da", "də", "la", "lə", "na", "nə", "a", "ə", "ı", "i", "u", "ü",
+)  # fmt: skip
+_CASE_ENDINGS_RU = ("ом", "ем", "ой", "ей", "а", "я", "у", "ю", "е", "ы")
+_CASE_ENDINGS = frozenset(_CASE_ENDINGS_AZ + _CASE_ENDINGS_RU)
+_GLUED_ENDINGS = tuple(sorted(_CASE_ENDINGS, key=len, reverse=True))
+
+_DOMAIN = re.compile(
+    r"[a-zа-я0-9][a-zа-я0-9\-]{0,62}(?:\.[a-zа-я0-9\-]{1,63}){0,3}"
+    r"\.(?:az|ru|com|net|org|info|tv|news|media|ge|ua|kz|uz|by|tr|am|ir|uk|us|eu|io|ws|co|me|biz|press|online|site|ру|рф)",
+    re.IGNORECASE,
+)
+_SURNAME = re.compile(
+    r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ский|цкий|ская|цкая|ян|янц|енко|швили|дзе|ук|юк)(?:а|у|ым|ом|ой|е|ы)?$"
+    r"|(?:ov|ev|yev|ova|eva|yeva|zade|zadə|li|lı|lu|lü|yan|enko|sky|ski|shvili|dze)"
+    r"(?:a|ə|ya|yə|ın|in|un|ün|nın|nin|nun|nün|ı|i|u|ü)?$",
+)
+_ADJECTIVE = re.compile(r"(?:ск|цк|н)(?:ий|ая|ое|ие|ого|ой|им|ым|ый|ые)$|(?:ый|ий|ая|ое|ые|ого|его)$")
+
+# --- vocabulary -----------------------------------------------------------------------------------------------------
+
+OUTLET_NOUNS = (
+    # Stems of the nouns that say the next (Russian, English) or previous (Azerbaijani) name is an outlet.
+    "агентств", "информагентств", "сайт", "портал", "газет", "издани", "телеканал", "журнал", "радиостанци",
+    "telegram-канал", "телеграм-канал", "корреспондент", "ресурс",
+    "portal", "sayt", "agentli", "qəzet", "telekanal", "jurnal", "nəşr", "müxbir", "informasiya", "xəbər",
+    "agency", "news", "newspaper", "paper", "website", "site", "outlet", "channel", "broadcaster", "magazine", "daily",
+    "tabloid", "correspondent",
+)  # fmt: skip
+CAPITALISED_OUTLET_NOUNS = ("telegram-", "телеграм-", "youtube-", "tiktok-")
+"""Compound outlet nouns that may start with a capital ("Telegram-канал Baku TV")."""
+NAME_TAILS = frozenset(
+    {"news", "tv", "times", "post", "press", "today", "daily", "journal", "herald", "agency", "online", "media",
+     "info", "haber", "тв", "news.az", "медиа", "пресс", "инфо", "новости"}
+)  # fmt: skip
+NON_OUTLET_NOUNS = (
+    # A name beside one of these is a club, a company, a place ... ("клуб «Карабах»", "“Qarabağ” klubu").
+    "клуб", "фк", "команд", "компани", "завод", "парти", "банк", "холдинг", "фонд", "движени", "фильм", "операци",
+    "проект", "программ", "турнир", "стадион", "отел", "корабл", "фестивал", "университет", "театр", "город", "сел",
+    "район", "регион", "улиц",
+    "klub", "şirkət", "partiya", "bank", "holdinq", "fond", "hərəkat", "film", "əməliyyat", "layihə", "proqram",
+    "turnir", "stadion", "otel", "festival", "universitet", "teatr", "kənd", "rayon", "şəhər", "qəsəbə", "küçə",
+    "club", "fc", "company", "party", "fund", "movement", "operation", "project", "programme", "program",
+    "tournament", "stadium", "hotel", "university", "theatre", "village", "district", "city", "region",
+)  # fmt: skip
+PREPOSITIONS = frozenset(
+    {"в", "во", "на", "из", "у", "к", "с", "со", "о", "об", "по", "для", "от", "при", "за", "над", "под",
+     "in", "at", "on", "from", "to", "of", "for", "by", "with"}
+)  # fmt: skip
+ARTICLES = frozenset({"the"})
+STOP_WORDS = frozenset(
+    # Sentence starters, pronouns, institutions and platforms that stand where an outlet could: never an outlet.
+    {"как", "об", "это", "он", "она", "они", "оно", "также", "так", "по", "в", "на", "при", "кроме", "сми",
+     "кремль", "мид", "мвд", "мчс", "мо", "фсб", "ск", "цб", "оон", "нато", "ес", "сша", "рф", "ар", "фбр",
+     "цру", "воз", "мвф", "обсе", "снг", "одкб", "еаэс", "юнеско", "уефа", "фифа", "пентагон", "росстат", "минздрав",
+     "минфин", "минобороны", "минэкономики", "госдума", "генпрокуратура",
+     "bu", "o", "onlar", "onun", "onların", "həmçinin", "qeyd", "kiv", "bmt", "atət", "abş", "ab", "xin", "din",
+     "fhn", "mn", "dtx", "dsx", "dgk", "ady", "azal", "socar", "rf", "mdb", "mərkəz",
+     "asc", "qsc", "mmc", "ask", "ооо", "оао", "зао", "пао", "llc", "inc", "ltd", "jsc", "cjsc", "мы", "вы", "я",
+     "the", "this", "it", "he", "she", "they", "we", "officials", "sources", "ministry", "government", "president",
+     "police", "experts", "analysts", "authorities", "media", "un", "nato", "eu", "us", "usa", "uk", "who", "imf",
+     "osce", "uefa", "fifa", "fbi", "cia", "mfa", "mod", "opec", "nasa", "kremlin", "pentagon", "bp",
+     "twitter", "x", "facebook", "telegram", "instagram", "youtube", "tiktok", "whatsapp", "вконтакте", "threads"}
+)  # fmt: skip
+STOP_STEMS = (
+    # Vague sources, officials and institutions in any case form ("источники", "Nazirliyin", "Officials").
+    "источник", "чиновник", "эксперт", "аналитик", "министерств", "ведомств", "правительств", "пресс-служб",
+    "прокуратур", "посольств", "администраци", "кремл", "пресс-секретар", "представител", "департамент",
+    "управлени", "служб", "комитет", "президент", "премьер", "агентств", "журналист", "очевид",
+    "mənbə", "nazirli", "agentli", "xidmət", "hökumət", "komitə", "idarə", "polis", "prokurorlu", "səfirli",
+    "prezident", "ekspert", "məmur", "şirkət", "jurnalist", "mətbuat",
+    "source", "official", "ministr", "spokes", "government", "authorit", "expert", "analyst", "embassy", "agency",
+    "service", "committee", "department", "journalist", "witness",
+)  # fmt: skip
+KNOWN_OUTLETS = (
+    # Outlets often cited by the sources; the registry's own sources are added to these (see _known_outlets).
+    "Report", "Trend", "APA", "АПА", "Azertac", "Azərtac", "AZƏRTAC", "Азертадж", "Азертаж", "Turan", "Туран",
+    "Qafqazinfo", "Minval", "Haqqin", "Icma", "Metbuat", "Oxu", "Axar", "Day.Az", "Sputnik", "Спутник",
+    "Sputnik Azerbaijan", "Sputnik Azərbaycan", "Sputnik Азербайджан", "Interfax", "Интерфакс",
+    "Interfax-Azerbaijan", "Интерфакс-Азербайджан", "ТАСС", "TASS", "РИА Новости", "RIA Novosti", "РБК", "RBC",
+    "Коммерсант", "Коммерсантъ", "Kommersant", "Известия", "Izvestia", "Ведомости", "Vedomosti", "Российская газета",
+    "Новая газета", "Reuters", "Рейтер", "Associated Press", "AP", "AFP", "Франс Пресс", "Agence France-Presse",
+    "Bloomberg", "Блумберг", "CNN", "BBC", "BBC News", "Би-би-си", "Al Jazeera", "Аль-Джазира", "Anadolu",
+    "Anadolu Agency", "Анадолу", "The New York Times", "New York Times", "The Washington Post", "Washington Post",
+    "The Wall Street Journal", "Wall Street Journal", "Financial Times", "The Guardian", "The Times", "Politico",
+    "Axios", "NDTV", "Fox News", "Sky News", "Euronews", "DW", "Deutsche Welle", "Le Monde", "Der Spiegel",
+    "Spiegel", "Yeni Şafak", "Hürriyet", "Milliyet", "Daily Sabah", "TRT", "TRT Haber", "İctimai", "AzTV",
+    "Xinhua", "Синьхуа", "IRNA", "ИРНА", "Tasnim", "Mehr", "Armenpress", "Арменпресс", "News.am", "Newsweek",
+    "Forbes", "The Economist", "CNBC", "Haaretz", "The Times of Israel", "Meduza", "Медуза",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _known_outlets() -> frozenset[str]:
+    names = list(KNOWN_OUTLETS)
+    for source in all_sources():
+        names.append(source.name)
+        names.extend(source.domains)
+    return frozenset(name_key(n) for n in names)
+
+
+# --- tokens -------------------------------------------------------------------------------------------------------
+
+
+def _tokens(text: str, start: int, end: int) -> Iterator[tuple[Item | None, int, int]]:
+    """(item, start, end) for each token of ``text[start:end]``; item is None for punctuation."""
+    for m in _TOKEN.finditer(text, start, end):
+        kind = m.lastgroup or "other"
+        item = None if kind == "other" else Item(kind, m.group(), m.start())
+        yield item, m.start(), m.end()
+
+
+def _items_after(text: str, pos: int) -> list[Item]:
+    """The words right after ``pos`` that follow each other with nothing but spaces between them."""
+    items: list[Item] = []
+    previous_end = pos
+    for item, start, end in _tokens(text, pos, min(len(text), pos + WINDOW)):
+        gap = text[previous_end:start]
+        if item is None or (items and not _INLINE_SPACE.fullmatch(gap)) or "\n" in gap:
+            break
+        items.append(item)
+        previous_end = end
+        if len(items) > MAX_NAME_WORDS:
+            break
+    return items
+
+
+def _items_before(text: str, pos: int) -> list[Item]:
+    """The words right before ``pos`` that follow each other with nothing but spaces between them."""
+    run: list[Item] = []
+    previous_end = -1
+    for item, start, end in _tokens(text, max(0, pos - WINDOW), pos):
+        if item is None or (previous_end >= 0 and not _INLINE_SPACE.fullmatch(text[previous_end:start])):
+            run = []
+        if item is not None:
+            run.append(item)
+        previous_end = end
+    gap = text[previous_end:pos] if run else ""
+    if gap and not _INLINE_SPACE.fullmatch(gap):
+        return []  # the name and the anchor are on different lines
+    return run[-(MAX_NAME_WORDS + 2) :]
+
+
+def _sentence_initial(text: str, pos: int) -> bool:
+    before = text[max(0, pos - 40) : pos].rstrip(" \t\u00a0«“„\"'")
+    return not before or before[-1] in _SENTENCE_END
+
+
+# --- names --------------------------------------------------------------------------------------------------------
+
+
+def _bare(item: Item) -> tuple[str, bool]:
+    """The name an item writes, without quotes or case endings, and whether a hyphenated ending was cut."""
+    if item.kind == "url":
+        host = re.sub(r"^https?://", "", item.text).split("/", 1)[0]
+        return host.removeprefix("www."), False
+    if item.kind == "quoted":
+        quoted = _QUOTED_BODY.match(item.text)
+        return _known_base(" ".join(quoted.group("body").split()) if quoted else item.text), False
+    word = item.text
+    for possessive in ("'s", "’s"):
+        if word.endswith(possessive):
+            return word[: -len(possessive)], False
+    for sep in _CASE_SEPARATORS:
+        head, found, tail = word.rpartition(sep)
+        if found and head and (tail in _CASE_ENDINGS or (tail.startswith(("lar", "lər")) and len(tail) <= 8)):
+            return head, True  # "APA-ya", "Oxu.Az-ın", "Report-у", "KİV-lərinə"
+    return _known_base(word), False
+
+
+def _known_base(name: str) -> str:
+    """A known outlet's name without the case ending glued to it ("Интерфакса" -> "Интерфакс", "Azərtaca")."""
+    known = _known_outlets()
+    if name_key(name) not in known:
+        for ending in _GLUED_ENDINGS:
+            if name.endswith(ending) and name_key(name[: -len(ending)]) in known:
+                return name[: -len(ending)]
+    return name
+
+
+def _lower(word: str) -> str:
+    """``word`` casefolded for looking up vocabulary, with the Azerbaijani/Turkish "İ" as a plain "i"."""
+    return word.replace("İ", "i").casefold()
+
+
+def _is_domain(name: str) -> bool:
+    """ "Life.ru", "1news.az", "Caliber.Аz" (a Cyrillic А), "Лента.ру"."""
+    return bool(_DOMAIN.fullmatch(name) or _DOMAIN.fullmatch(fold_lookalikes(name)))
+
+
+def _lower_word(item: Item) -> str | None:
+    """The casefolded word if the item is a plain word in lowercase (a common noun, a verb), else None."""
+    if item.kind != "word" or not item.text[:1].islower() or _is_domain(item.text):
+        return None
+    return _lower(item.text)
+
+
+def _has_stem(word: str, stems: Sequence[str]) -> bool:
+    return any(word.startswith(s) for s in stems)
+
+
+def _is_outlet_noun(item: Item | None, *, latin_only: bool = False) -> bool:
+    """A common noun saying its neighbour is an outlet ("агентство", "portalından", "newspaper", "Telegram-канал").
+
+    ``latin_only`` for a noun after the name: Azerbaijani and English put it there ("Qafqazinfo portalından",
+    "the Report news agency"), Russian never does ("со ссылкой на Пескова агентство сообщило").
+    """
+    if item is None or item.kind != "word" or (latin_only and not _is_latin(item.text)):
+        return False
+    word = _lower(item.text)
+    if word.startswith(CAPITALISED_OUTLET_NOUNS):
+        return True
+    return _lower_word(item) is not None and _has_stem(word, OUTLET_NOUNS)
+
+
+def _is_tail(item: Item) -> bool:
+    return item.kind == "word" and item.text[:1].isupper() and _lower(item.text) in NAME_TAILS
+
+
+def _is_capitalised_word(item: Item) -> bool:
+    text = item.text
+    return item.kind == "word" and text[:1].isupper() and any(c.islower() for c in text) and "." not in text
+
+
+def _looks_like_person(first: Item, second: Item) -> bool:
+    """Two capitalised words of one script ("Заур Мамедов", "John Smith") that are not a known outlet."""
+    if not (_is_capitalised_word(first) and _is_capitalised_word(second)) or _is_tail(second):
+        return False
+    if name_key(f"{_bare(first)[0]} {_bare(second)[0]}") in _known_outlets():
+        return False
+    return _is_latin(first.text) == _is_latin(second.text)
+
+
+def _is_latin(text: str) -> bool:
+    letters = [c for c in fold_lookalikes(text) if c.isalpha()]
+    return bool(letters) and all(c.isascii() or c in "əƏğĞıİöÖüÜşŞçÇ" for c in letters)
+
+
+def _looks_like_title(name: str) -> bool:
+    """A quoted name, not a quoted phrase: «Report», «Российская газета», “Yeni Müsavat”; not «Мы победим»."""
+    words = name.split()
+    if not 1 <= len(words) <= 4 or re.search(r"[,;:!?]", name):
+        return False
+    return all(w[:1].isupper() or w[:1].isdigit() or _has_stem(_lower(w), OUTLET_NOUNS) for w in words[1:])
+
+
+def _is_stopped(name: str) -> bool:
+    """A vague source or an institution ("источники", "Nazirliyin", "NATO"), judged word by word past the tails."""
+    words = [_lower(w) for w in name.split() if _lower(w) not in NAME_TAILS]
+    return any(w in STOP_WORDS or any(stem in w for stem in STOP_STEMS) for w in words)
+
+
+def _known_prefix(items: Sequence[Item], *, from_end: bool) -> int:
+    """How many leading (or trailing) items spell a known multi-word outlet ("BBC News", "The New York Times")."""
+    known = _known_outlets()
+    for n in range(min(MAX_NAME_WORDS, len(items)), 1, -1):
+        part = items[-n:] if from_end else items[:n]
+        if all(i.kind == "word" for i in part) and name_key(" ".join(_bare(i)[0] for i in part)) in known:
+            return n
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    items: tuple[Item, ...]
+    """The words of the name (one, or a few: "BBC News", "Baku TV")."""
+    before: Item | None
+    """The word just before the name (a preposition, "клуб", "агентство", a first name ...)."""
+    after: Item | None
+    """The word just after the name ("qəzeti", "klubu", "председатель", a surname ...)."""
+    outlet_noun: bool
+    """Whether an outlet noun stands beside the name ("сайт Caliber.az", "Qafqazinfo portalından")."""
+
+
+def _candidate_after(items: list[Item]) -> _Candidate | None:
+    """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство")."""
+    i = 0
+    while i < len(items) and (items[i].text in ARTICLES or _is_outlet_noun(items[i])):
+        i += 1
+    rest = items[i:]
+    if not rest or _lower_word(rest[0]) is not None:
+        return None
+    n = _known_prefix(rest, from_end=False)
+    if not n:
+        n = 1
+        while n < len(rest) and _is_tail(rest[n]):
+            n += 1
+    before = items[i - 1] if i else None
+    after = rest[n] if n < len(rest) else None
+    noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
+    return _Candidate(tuple(rest[:n]), before, after, noun)
+
+
+def _candidate_before(items: list[Item]) -> _Candidate | None:
+    """The name at the end of ``items``, before an outlet noun ("“Azərbaycan” qəzeti", "Oxu.Az-ın müxbirinin")."""
+    j = len(items)
+    if j >= 3 and _lower(items[-1].text) in {"istinadən", "istinadla"}:
+        j -= 2  # "Milli.Az APA-ya istinadən xəbər verir": the subject stands before the outlet it cites
+    while j > 0 and _is_outlet_noun(items[j - 1], latin_only=True):
+        j -= 1
+    rest = items[:j]
+    if not rest or _lower_word(rest[-1]) is not None:
+        return None
+    n = _known_prefix(rest, from_end=True)
+    if not n:
+        n = 1
+        while n < min(len(rest), MAX_NAME_WORDS) and _is_tail(rest[-n]):
+            n += 1
+    before = rest[-n - 1] if len(rest) > n else None
+    after = items[j] if j < len(items) else None
+    noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
+    return _Candidate(tuple(rest[-n:]), before, after, noun)
+
+
+def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Evidence]:
+    """The name the candidate writes, and how sure it is an outlet's."""
+    items = candidate.items
+    first = items[0]
+    parts = [_bare(i) for i in items]
+    name = " ".join(p[0] for p in parts).strip()
+    letters = [c for c in name if c.isalpha()]
+    if len(letters) < 2:
+        return name, Evidence.NONE
+    if first.kind == "url" or _is_domain(name) or name_key(name) in _known_outlets():
+        return name, Evidence.SURE
+    if _is_stopped(name) or not (name[:1].isupper() or name[:1].isdigit()):
+        return name, Evidence.NONE
+    before, after = candidate.before, candidate.after
+    if anchor.side is Side.BEFORE and before is not None and _lower(before.text) in PREPOSITIONS:
+        return name, Evidence.NONE  # "В «Карабахе» сообщили": a place, not who reports
+    for neighbour in (before, after):
+        word = _lower_word(neighbour) if neighbour is not None else None
+        if word is not None and _has_stem(word, NON_OUTLET_NOUNS) and not _is_outlet_noun(neighbour):
+            return name, Evidence.NONE  # "клуб «Карабах» сообщает", "“Qarabağ” klubu xəbər verir"
+    if len(items) == 1 and any(
+        a is not None and b is not None and _looks_like_person(a, b) for a, b in ((before, first), (first, after))
+    ):
+        return name, Evidence.NONE  # "Об этом сообщил Заур Мамедов"
+    if candidate.outlet_noun:
+        return name, Evidence.SURE
+    if first.kind == "quoted":
+        return name, Evidence.LIKELY if anchor.quoted_ok and _looks_like_title(name) else Evidence.NONE
+    if len(items) > 1 or all(c.isupper() for c in letters):
+        return name, Evidence.LIKELY  # "Baku TV", "APA", "АПА"
+    word = _lower(name)
+    if _SURNAME.search(word) or _ADJECTIVE.search(word):
+        return name, Evidence.NONE  # "сообщил Hajiyev", "передает Казахстанский отчет"
+    latin = _is_latin(name)
+    if latin and (parts[-1][1] or anchor.language == "ru"):
+        return name, Evidence.LIKELY  # "Trend-ə istinadən", "сообщил Report"
+    if _sentence_initial(text, first.start):
+        return name, Evidence.NONE  # "Nazirlik xəbər verir": any word is capitalised there
+    if anchor.animate_accusative and not latin and word[-1] in "ая":
+        return name, Evidence.NONE  # "со ссылкой на Эрдогана": an outlet would stand in the nominative
+    return name, Evidence.PLAIN
+
+
+def _from_anchor(text: str, anchor: Anchor, match: re.Match[str]) -> tuple[int, str] | None:
+    """Where the outlet named beside one anchor starts, and its name; None if no outlet is named there."""
+    if anchor.side is Side.AFTER:
+        if anchor.verb and _CITING_CLAUSE_BEFORE.search(text, max(0, match.start() - 120), match.start()):
+            return None
+        candidate = _candidate_after(_items_after(text, match.end()))
+    else:
+        candidate = _candidate_before(_items_before(text, match.start()))
+    if candidate is None:
+        return None
+    name, evidence = _evidence(text, candidate, anchor)
+    if evidence < anchor.needs:
+        return None
+    return candidate.items[0].start, name
+
+
+def find_citations(text: str, language: str | None = None) -> list[str]:
+    """The outlets ``text`` names as reporting or as the origin of the news, in order of appearance, each once.
+
+    ``language`` ("ru", "az", "en") narrows the phrases tried to that language's; None (or a language this module
+    has no phrases for) tries all of them.
+    """
+    if not text:
+        return []
+    lang = (language or "").split("-", 1)[0].casefold()
+    anchors = [a for a in ANCHORS if a.language == lang] if lang in LANGUAGES else ANCHORS
+    found: list[tuple[int, str]] = []
+    for anchor in anchors:
+        for match in anchor.pattern.finditer(text):
+            hit = _from_anchor(text, anchor, match)
+            if hit is not None:
+                found.append(hit)
+    outlets: list[str] = []
+    seen: set[str] = set()
+    for _, name in sorted(found, key=lambda hit: hit[0]):
+        key = name_key(name)
+        if key not in seen:
+            seen.add(key)
+            outlets.append(name)
+    return outlets

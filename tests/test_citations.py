@@ -1,0 +1,228 @@
+"""Citations: the outlets a source's text names as reporting, or as the origin of, the news."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.citations import find_citations
+
+CORPUS = Path(__file__).parent / "fixtures" / "attribution.tsv"
+
+
+def corpus_rows() -> list[tuple[str, str, list[str]]]:
+    """Real attribution/citation sentence forms with the outlets each names (copied from the team's corpus)."""
+    with CORPUS.open(encoding="utf-8", newline="") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    rows = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    return [(r["language"], r["sentence"], r["cited"].split("|") if r["cited"] else []) for r in rows]
+
+
+def test_corpus_is_read() -> None:
+    rows = corpus_rows()
+    assert len(rows) >= 17
+    assert {language for language, _, _ in rows} == {"ru", "az", "en"}
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), corpus_rows())
+def test_corpus(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), corpus_rows())
+def test_corpus_without_language(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence) == cited
+
+
+# Our own sentences, in the phrasing of the sources' news, with the outlets each names.
+Case = tuple[str, str, list[str]]
+
+OWN_CASES: list[Case] = [
+    # Russian
+    ("ru", "Как сообщает Азертадж, в центре Агдама открылся исторический рынок.", ["Азертадж"]),
+    ("ru", "Как передает АПА со ссылкой на зарубежные СМИ, стороны обсудили снижение ставки.", ["АПА"]),
+    ("ru", "Как сообщает Казинформ, в Астане прошла встреча министров.", ["Казинформ"]),
+    ("ru", "Переговоры сорваны, передает Report со ссылкой на источники.", ["Report"]),
+    ("ru", "Как информирует Trend-у источник в министерстве, решение уже принято.", ["Trend"]),
+    ("ru", "Об этом сообщило агентство Bloomberg со ссылкой на собственные источники.", ["Bloomberg"]),
+    ("ru", "Об этом сообщила газета «Известия».", ["Известия"]),
+    ("ru", "Об этом сообщил корреспонденту Report министр экономики.", ["Report"]),
+    ("ru", "Как пишет «Российская газета», закон вступит в силу в январе.", ["Российская газета"]),
+    ("ru", "Об этом пишет Politico.", ["Politico"]),
+    ("ru", "Как сообщает Telegram-канал Baku TV, пожар потушен.", ["Baku TV"]),
+    ("ru", "Как сообщает РИА Новости, встреча пройдет в Минске.", ["РИА Новости"]),
+    ("ru", "По данным Интерфакса, сделка закрыта.", ["Интерфакс"]),
+    ("ru", "По информации портала Haqqin.az, отставка уже подписана.", ["Haqqin.az"]),
+    ("ru", "Trend сообщает, что движение по мосту восстановлено.", ["Trend"]),
+    ("ru", "Minval, ссылаясь на агентство Туран, передает, что выборы пройдут осенью.", ["Minval", "Туран"]),
+    ("ru", "Источник: https://caliber.az/post/153813", ["caliber.az"]),
+    ("ru", "Об этом сообщает Лента.ру.", ["Лента.ру"]),
+    # Azerbaijani
+    ("az", "Trend-ə istinadən bildirilir ki, sənəddə ötən ilin göstəriciləri var.", ["Trend"]),
+    ("az", "Axar.az-a istinadla bildirilir ki, qiymətlər artıb.", ["Axar.az"]),
+    ("az", "Azərtaca istinadən bildirilir ki, görüş baş tutub.", ["Azərtac"]),
+    ("az", "Bu barədə APA xəbər verir.", ["APA"]),
+    ("az", "Bu barədə “Azərbaycan” qəzeti yazır.", ["Azərbaycan"]),
+    ("az", "Qafqazinfo-nun məlumatına görə, yol bağlanıb.", ["Qafqazinfo"]),
+    ("az", "Publika-ya istinadən xəbər verilir ki, tender elan olunub.", ["Publika"]),
+    ("az", "Bu barədə Reuters yazır.", ["Reuters"]),
+    ("az", "Modern.az saytından əldə olunan məlumata əsasən, Icma.az xəbər verir.", ["Modern.az", "Icma.az"]),
+    ("az", "Bu barədə «Report»-a istinadən məlumat verilir.", ["Report"]),
+    ("az", "Mənbə: Oxu.Az", ["Oxu.Az"]),
+    # English
+    ("en", "APA reports that the state programme has been extended to Kalbajar.", ["APA"]),
+    ("en", "According to Reuters, the talks collapsed late on Monday.", ["Reuters"]),
+    ("en", "The talks collapsed, reports Trend.", ["Trend"]),
+    ("en", "Bloomberg reported, citing sources familiar with the matter, that the deal is off.", ["Bloomberg"]),
+    ("en", "Xinhua, citing Azertac, said the visit went well.", ["Xinhua", "Azertac"]),
+    ("en", "Caliber.Az, citing Interfax, reports that the deal closed.", ["Caliber.Az", "Interfax"]),
+    ("en", "The New York Times reported on Monday that the talks stalled.", ["The New York Times"]),
+    ("en", "BBC News reports that the river burst its banks.", ["BBC News"]),
+    ("en", "Trend News Agency reports that the bridge reopened.", ["Trend News Agency"]),
+    ("en", "As reported by CNN, the storm hit the coast at dawn.", ["CNN"]),
+    ("en", "The storm hit the coast, according to the BBC.", ["BBC"]),
+    ("en", "Haqqin.az reports, citing the Interior Ministry, that two suspects were detained.", ["Haqqin.az"]),
+    ("en", "Source: Day.Az", ["Day.Az"]),
+]
+
+NEGATIVE_CASES: list[Case] = [
+    # People
+    ("ru", "Об этом сообщил Заур Мамедов.", []),
+    ("ru", "Об этом сообщил Эрдоган на пресс-конференции.", []),
+    ("ru", "Об этом сообщил Hikmet Hajiyev.", []),
+    ("ru", "Об этом сообщил Hajiyev журналистам.", []),
+    ("az", "Bu barədə Əliyevə istinadən məlumat verilib.", []),
+    ("ru", "Со ссылкой на Пескова агентство сообщило о встрече.", []),
+    ("ru", "Об этом пишет Трамп в своей соцсети.", []),
+    ("az", "Prezident İlham Əliyevə istinadən bildirilib ki, görüş olacaq.", []),
+    ("en", "According to John Smith, the talks collapsed.", []),
+    ("en", "Smith reports from Kyiv.", []),
+    # Vague sources and institutions
+    ("ru", "Источники сообщают, что сделка сорвана.", []),
+    ("ru", "Как сообщают источники в правительстве, отставка принята.", []),
+    ("ru", "Как сообщает Минобороны Азербайджана, обстрел продолжался всю ночь.", []),
+    ("ru", "По данным Росстата, инфляция замедлилась.", []),
+    ("ru", "По данным «Газпрома», поставки выросли.", []),
+    ("az", "Nazirliyin məlumatına görə, yol bağlanıb.", []),
+    ("az", "DİN-in məlumatına görə, yol bağlanıb.", []),
+    ("az", "Mənbələrə istinadən bildirilir ki, danışıqlar olacaq.", []),
+    ("az", "İran KİV-lərinə istinadən bildirilir ki, danışıqlar olacaq.", []),
+    ("az", "“Azərişıq” ASC-dən xəbər veriblər ki, işıq veriləcək.", []),
+    ("az", "Qurumdan xəbər veriblər ki, iş davam edir.", []),  # any sentence's first word is capitalised
+    ("en", "According to officials, the talks collapsed.", []),
+    ("en", "According to the ministry, the talks collapsed.", []),
+    ("en", "According to NATO, the exercises ended.", []),
+    ("en", "The Azerbaijani Defence Ministry reported shelling overnight.", []),
+    ("en", "Media reports say the storm hit the coast.", []),
+    # «Карабах», the club and the place, is no outlet
+    ("ru", "Как сообщает пресс-служба ФК «Карабах», матч перенесён.", []),
+    ("ru", "Футбольный клуб «Карабах» сообщает о подписании контракта с новым игроком.", []),
+    ("ru", "В «Карабахе» сообщили, что матч пройдёт без зрителей.", []),
+    ("az", "“Qarabağ” klubu xəbər verir ki, oyun təxirə salınıb.", []),
+    ("en", 'According to "Qarabag", the match was postponed.', []),
+    # A quoted phrase, a verb's object, no citation at all
+    ("ru", "«Мы победим» сообщает всем о своих намерениях.", []),
+    ("ru", "Россия передает Украине пленных.", []),
+    ("ru", "Сделка закрыта, передает Деловая пресса.", []),  # an adjective, not a name
+    ("ru", "Пезешкиан заявил о готовности к переговорам.", []),
+    ("az", "Nazir bildirib ki, layihə gələn il başa çatacaq.", []),
+    ("en", "The minister said the project would be finished next year.", []),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), OWN_CASES + NEGATIVE_CASES)
+def test_own_sentences(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
+def test_own_sentences_cover_every_language() -> None:
+    for language in ("ru", "az", "en"):
+        assert sum(1 for case in OWN_CASES if case[0] == language) >= 8
+        assert sum(1 for case in NEGATIVE_CASES if case[0] == language) >= 5
+
+
+def test_lookalike_cyrillic_letters_are_the_same_outlet() -> None:
+    cyrillic_a = "Caliber.\u0410z"  # "Caliber.Аz" with a Cyrillic А, as the site's body text writes it
+    text = f"Как сообщает {cyrillic_a}, переговоры продолжатся. Позже Caliber.Az сообщает о новом раунде."
+    assert find_citations(text) == [cyrillic_a]
+    assert find_citations("Caliber.Az reprints the article. Source: caliber.az") == ["Caliber.Az"]
+
+
+def test_names_compare_case_insensitively_and_without_case_endings() -> None:
+    text = "APA-nın məlumatına görə, yol bağlanıb. Bu barədə APA xəbər verir. Apa-ya istinadən bildirilir."
+    assert find_citations(text, "az") == ["APA"]
+
+
+def test_a_whole_body_in_order_of_appearance_each_once() -> None:
+    body = (
+        "В Баку прошла встреча министров. Как сообщает Report, стороны подписали меморандум.\n\n"
+        "Министр отметил важность сотрудничества.\n\n"
+        "По данным агентства Bloomberg, сделка оценивается в миллиард долларов, передает Trend.\n\n"
+        "Ранее Report уже сообщал об этом. Источник: Life.ru"
+    )
+    assert find_citations(body, "ru") == ["Report", "Bloomberg", "Trend", "Life.ru"]
+
+
+def test_language_narrows_the_phrases_tried() -> None:
+    sentence = "The minister said so, Report reports citing the ministry's press service."
+    assert find_citations(sentence, "en") == ["Report"]
+    assert find_citations(sentence, "ru") == []
+    assert find_citations("Bu barədə APA xəbər verir.", "en") == []
+    assert find_citations("Bu barədə APA xəbər verir.", "tr") == ["APA"]  # no phrases for it: all are tried
+
+
+def test_the_subject_of_ssylayas_na_is_cited_but_not_the_verbs_object() -> None:
+    # "X, ссылаясь на Y, передает Z": X reports, citing Y; Z is what X relays (the real pages' garbled "отчет").
+    assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Новый отчет.", "ru") == ["Icma.az", "Calibe.az"]
+    assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Kazinform.", "ru") == ["Icma.az", "Calibe.az"]
+    assert find_citations("Рынок вырос, передает Kazinform.", "ru") == ["Kazinform"]
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n", ".", "«»", "Как сообщает", "xəbər verir", "according to"])
+def test_nothing_to_find(text: str) -> None:
+    assert find_citations(text) == []
+
+
+def test_ten_kilobytes_without_citations() -> None:
+    paragraph = (
+        "Министр экономики заявил, что рост ВВП в прошлом году превысил ожидания. "
+        "Nazir bildirib ki, layihə gələn il başa çatacaq. "
+        "The minister said the project would be finished next year, and officials agreed.\n\n"
+    )
+    text = paragraph * (10_240 // len(paragraph) + 1)
+    assert len(text) >= 10_240
+    started = time.perf_counter()
+    assert find_citations(text) == []
+    assert time.perf_counter() - started < 1.0
+
+
+def test_ten_kilobytes_of_citations_finds_each_outlet_once() -> None:
+    paragraph = "Как сообщает Report, переговоры продолжатся. Trend-ə istinadən bildirilir. APA reports that.\n\n"
+    text = paragraph * (10_240 // len(paragraph) + 1)
+    assert find_citations(text) == ["Report", "Trend", "APA"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Как сообщает " + "А" * 50_000,
+        "сообщает " + "a." * 30_000,
+        "«" * 50_000 + " сообщает",
+        "Report" + " " * 50_000 + "reports",
+        "Abc " * 20_000 + "reports",
+        "-".join(["Ab"] * 30_000) + " reports",
+        ", citing" * 10_000,
+        ", ссылаясь на Калибр" * 4_000 + ", передает Отчет",
+        "APA-ya istinadən xəbər verir " * 2_000,
+    ],
+    ids=["long-word", "dots", "quotes", "spaces", "capitals", "hyphens", "commas", "citing-clauses", "many-anchors"],
+)
+def test_adversarial_input_stays_fast(text: str) -> None:
+    started = time.perf_counter()
+    result = find_citations(text)
+    assert time.perf_counter() - started < 3.0
+    assert len(result) <= 1
