@@ -62,6 +62,9 @@ class Anchor:
     """After "ссылаясь на": a plain Russian name in -а/-я there is a person's accusative ("на Пескова")."""
     verb: bool = False
     """A reporting verb: after "X, ссылаясь на Y," what follows it is its object, not an outlet."""
+    triggers: tuple[str, ...] = ()
+    """Lower-case stems one of which the text must hold for the pattern to be worth running (a case-insensitive
+    Unicode regex scan costs far more than a substring test)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,54 +81,89 @@ class Item:
 _S = r"[ \t\u00a0]{1,3}"
 _FLAGS = re.IGNORECASE | re.MULTILINE
 _RU_SAYS = r"(?:сообща(?:ет|ют)|переда(?:[её]т|ют)|информиру(?:ет|ют))"
+_RU_SAYS_STEMS = ("сообща", "переда", "информиру")
 
 
-def _anchor(language: str, pattern: str, side: Side, needs: Evidence, **options: bool) -> Anchor:
-    return Anchor(language, re.compile(pattern, _FLAGS), side, needs, **options)
+def _anchor(
+    language: str, pattern: str, side: Side, needs: Evidence, triggers: tuple[str, ...], **options: bool
+) -> Anchor:
+    return Anchor(language, re.compile(pattern, _FLAGS), side, needs, triggers=triggers, **options)
 
 
 ANCHORS: tuple[Anchor, ...] = (
     # Russian: "Как сообщает X", "..., передает X.", "информирует X" (a plain name will do in this frame) ...
-    _anchor("ru", rf"(?:\bкак{_S}|,[ \t\u00a0]{{0,3}}){_RU_SAYS}\b", Side.AFTER, Evidence.PLAIN, verb=True),
+    _anchor(
+        "ru", rf"(?:\bкак{_S}|,[ \t\u00a0]{{0,3}}){_RU_SAYS}\b", Side.AFTER, Evidence.PLAIN, _RU_SAYS_STEMS, verb=True
+    ),
     # ... and elsewhere, "Об этом сообщил X", "пишет X", only a name that looks like an outlet ("сообщил Report").
-    _anchor("ru", rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут))\b", Side.AFTER, Evidence.LIKELY, verb=True),
-    _anchor("ru", rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут)|отмечает)\b", Side.BEFORE, Evidence.LIKELY),
-    _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, animate_accusative=True),
-    _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, animate_accusative=True),
-    _anchor("ru", r",[ \t\u00a0]{0,3}ссылаясь\b", Side.BEFORE, Evidence.LIKELY),  # "X, ссылаясь на Y, отмечает"
-    _anchor("ru", r"\bисточник[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+    _anchor(
+        "ru",
+        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут))\b",
+        Side.AFTER,
+        Evidence.LIKELY,
+        (*_RU_SAYS_STEMS, "сообщил", "пиш"),
+        verb=True,
+    ),
+    _anchor(
+        "ru",
+        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут)|отмечает)\b",
+        Side.BEFORE,
+        Evidence.LIKELY,
+        (*_RU_SAYS_STEMS, "сообщил", "пиш", "отмечает"),
+    ),
+    _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылкой",), animate_accusative=True),
+    _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылаясь",), animate_accusative=True),
+    _anchor(
+        "ru", r",[ \t\u00a0]{0,3}ссылаясь\b", Side.BEFORE, Evidence.LIKELY, ("ссылаясь",)
+    ),  # "X, ссылаясь на Y, отмечает"
+    _anchor("ru", r"\bисточник[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("источник",)),
     _anchor(
         "ru",
         rf"\bпо{_S}(?:данным|информации|сведениям|сообщению|сообщениям)\b",
         Side.AFTER,
         Evidence.LIKELY,
+        ("данным", "информации", "сведениям", "сообщени"),
         quoted_ok=False,
     ),
     # Azerbaijani: "X xəbər verir", "X-a istinadən", "X-ın məlumatına görə", "X portalından əldə olunan məlumata
     # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X yazır", "“X”in məqaləsində".
-    _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN),
-    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN),
+    _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN, ("xəbər",)),
+    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",)),
     _anchor(
         "az",
         rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
         Side.BEFORE,
         Evidence.PLAIN,
+        ("məlumat", "xəbərinə"),
     ),
-    _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN),
-    _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN),
-    _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY),
-    _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY),
-    _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+    _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN, ("əldə",)),
+    _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN, ("müxbirinə",)),
+    _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY, ("yazı",)),
+    _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY, ("məqaləsində",)),
+    _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("mənbə",)),
     # English: "X reports", "X reported", "..., reports X", "according to X", "citing X", "X, citing Y",
     # "X reprints the article", "as reported by X", "Source: X".
-    _anchor("en", r"\b(?:reports|reported|writes|wrote|informs)\b", Side.BEFORE, Evidence.LIKELY),
-    _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN),
-    _anchor("en", r",[ \t\u00a0]{0,3}(?:reports|reported|writes|informs)\b", Side.AFTER, Evidence.LIKELY, verb=True),
-    _anchor("en", rf"\baccording{_S}to\b", Side.AFTER, Evidence.LIKELY, quoted_ok=False),
-    _anchor("en", rf"\breported{_S}by\b", Side.AFTER, Evidence.LIKELY),
-    _anchor("en", r"\bciting\b", Side.AFTER, Evidence.LIKELY),
-    _anchor("en", r",[ \t\u00a0]{0,3}citing\b", Side.BEFORE, Evidence.LIKELY),
-    _anchor("en", r"\bsource[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN),
+    _anchor(
+        "en",
+        r"\b(?:reports|reported|writes|wrote|informs)\b",
+        Side.BEFORE,
+        Evidence.LIKELY,
+        ("report", "writes", "wrote", "informs"),
+    ),
+    _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN, ("reprint",)),
+    _anchor(
+        "en",
+        r",[ \t\u00a0]{0,3}(?:reports|reported|writes|informs)\b",
+        Side.AFTER,
+        Evidence.LIKELY,
+        ("report", "writes", "informs"),
+        verb=True,
+    ),
+    _anchor("en", rf"\baccording{_S}to\b", Side.AFTER, Evidence.LIKELY, ("according",), quoted_ok=False),
+    _anchor("en", rf"\breported{_S}by\b", Side.AFTER, Evidence.LIKELY, ("reported",)),
+    _anchor("en", r"\bciting\b", Side.AFTER, Evidence.LIKELY, ("citing",)),
+    _anchor("en", r",[ \t\u00a0]{0,3}citing\b", Side.BEFORE, Evidence.LIKELY, ("citing",)),
+    _anchor("en", r"\bsource[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("source",)),
 )
 
 # "X, ссылаясь на Y, передает Z": the verb's subject is X, so what follows it (Z) is its object, not an outlet.
@@ -521,6 +559,25 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str]) -> tuple[int, 
     return candidate.items[0].start, name
 
 
+_LEAD, _TAIL = 16, 48
+"""How far an anchor's pattern reaches before and after its trigger stem ("как " before "сообщает")."""
+
+
+def _anchor_matches(anchor: Anchor, text: str, lowered: str) -> list[re.Match[str]]:
+    """The anchor's matches, looked for only around its trigger stems: a scan of the whole text with a Unicode
+    regex that starts with a word boundary costs ~100 us per pattern on a 3 KB body; ``str.find`` a fraction."""
+    found: dict[int, re.Match[str]] = {}
+    size = len(text)
+    for stem in anchor.triggers:
+        at = lowered.find(stem)
+        while at != -1:
+            match = anchor.pattern.search(text, max(0, at - _LEAD), min(size, at + len(stem) + _TAIL))
+            if match is not None:
+                found.setdefault(match.start(), match)
+            at = lowered.find(stem, at + 1)
+    return [found[start] for start in sorted(found)]
+
+
 def find_citations(text: str, language: str | None = None) -> list[str]:
     """The outlets ``text`` names as reporting or as the origin of the news, in order of appearance, each once.
 
@@ -532,8 +589,11 @@ def find_citations(text: str, language: str | None = None) -> list[str]:
     lang = (language or "").split("-", 1)[0].casefold()
     anchors = [a for a in ANCHORS if a.language == lang] if lang in LANGUAGES else ANCHORS
     found: list[tuple[int, str]] = []
+    lowered = text.lower().replace("i\u0307", "i")  # "İ".lower() is "i" + a combining dot
+    aligned = len(lowered) == len(text)
     for anchor in anchors:
-        for match in anchor.pattern.finditer(text):
+        matches = _anchor_matches(anchor, text, lowered) if aligned else anchor.pattern.finditer(text)
+        for match in matches:
             hit = _from_anchor(text, anchor, match)
             if hit is not None:
                 found.append(hit)
