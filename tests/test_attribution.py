@@ -1,0 +1,89 @@
+"""The attribution line, and the sanitiser's contract as the issue states it."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+from aggregator.crawl import project_settings
+from aggregator.items import ArticleItem
+from aggregator.settings import env_settings
+from pipelines.attribution import AttributionPipeline, AttributionTemplateError, attribution_line
+from pipelines.cleanup import is_boilerplate, sanitize_html
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("ru", "Icma.az, ссылаясь на сайт Caliber.az, отмечает."),
+        ("az", "Caliber.az portalından əldə olunan məlumata əsasən, Icma.az xəbər verir."),
+        ("en", "Icma.az reports, citing Caliber.az."),
+    ],
+)
+def test_attribution_line(language: str, line: str) -> None:
+    assert attribution_line(site="Icma.az", source="Caliber.az", language=language) == line
+
+
+def test_unknown_language_and_bad_templates_are_refused() -> None:
+    with pytest.raises(AttributionTemplateError, match="no attribution template for language 'tr'"):
+        attribution_line(site="Icma.az", source="Caliber.az", language="tr")
+    with pytest.raises(AttributionTemplateError, match="must contain"):
+        AttributionPipeline(templates={"ru": "{site} отмечает."})
+
+
+def test_pipeline_names_the_registry_source_not_the_page() -> None:
+    item = ArticleItem(
+        source="caliber", url="https://caliber.az/az/post/x", language="az",
+        body_text="APA-nın məlumatına görə, nazir bunu bildirib. Calibe.az-ın saytında yazılıb.",
+    )  # fmt: skip
+    out = AttributionPipeline(site="Example.az").process_item(item)
+    assert out.attribution_line == "Caliber.az portalından əldə olunan məlumata əsasən, Example.az xəbər verir."
+    assert out.cited_outlets[0] == "APA"
+    no_language = AttributionPipeline().process_item(ArticleItem(source="caliber", url="https://caliber.az/post/y"))
+    assert no_language.attribution_line == "Icma.az, ссылаясь на сайт Caliber.az, отмечает."  # the default edition
+
+
+def test_templates_and_site_name_from_the_environment() -> None:
+    found = env_settings({"AGGREGATOR_ATTRIBUTION_EN": "{site} republishes {source}.", "AGGREGATOR_SITE_NAME": "X.az"})
+    assert found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] == {"en": "{site} republishes {source}."}
+    settings = project_settings(found)
+    assert settings["AGGREGATOR_SITE_NAME"] == "X.az"
+
+
+def test_sanitize_html_contract() -> None:
+    html = """<div><p onclick="x()">Текст <a href="/post/2" target="_blank">ссылка</a>
+      <a href="JaVaScRiPt:alert(1)">плохо</a> <a href="mailto:a@b.c">почта</a></p>
+      <img class="lazy" src="/lazy.gif" data-src="/media/a.webp" alt="фото" width="5">
+      <span style="color:red">цвет</span><h5>малый</h5><table><tr><td>1</td></tr></table></div>"""
+    safe = sanitize_html(html, base_url="https://caliber.az/post/1")
+    tree = lxml.html.fragment_fromstring(safe, create_parent="div")
+    links = tree.findall(".//a")
+    assert links[0].get("href") == "https://caliber.az/post/2"
+    assert links[0].get("rel") == "nofollow noopener"
+    assert all(a.get("href") is None for a in links[1:])  # javascript: and mailto: are gone
+    img = tree.find(".//img")
+    assert img is not None and img.get("src") == "https://caliber.az/media/a.webp" and set(img.attrib) == {"src", "alt"}
+    assert {el.tag for el in tree.iter()} <= {"div", "p", "a", "img", "table", "tbody", "tr", "td"}
+    assert "цвет" in tree.text_content() and "малый" in tree.text_content()  # unwrapped, not lost
+
+
+@pytest.mark.parametrize(
+    ("text", "furniture"),
+    [
+        ("Подписывайтесь на наш Telegram-канал", True),
+        ("Читайте также: Генассамблея ООН завершила общие дебаты", True),
+        ("Həmçinin oxuyun: Azərbaycan Avropaya qaz ixracını artırır", True),
+        ("Read also: Demining teams at work", True),
+        ("Просмотров: 179", True),
+        ("Baxışların sayı: 1 204", True),
+        ("Share this article", True),
+        ("Caliber.Аz", True),  # the signature, typed with a Cyrillic А
+        ("Caliber.Az reprints the article.", False),  # a sentence of the article, not the signature
+        ("Любое использование материалов допускается только при наличии гиперссылки на Caliber.az", True),
+        ("Bütün hüquqlar qorunur.", True),
+        ("Министр напомнил, что все права защищены законом, и призвал граждан обращаться в суд. " * 3, False),
+        ("Президент подписал указ о поддержке подписчиков местных газет.", False),
+    ],
+)
+def test_boilerplate_paragraphs(text: str, furniture: bool) -> None:
+    assert is_boilerplate(text, frozenset({"caliber.az"})) is furniture
