@@ -213,7 +213,8 @@ def articles_list(
     table.add_column("title", overflow="fold", ratio=3)
     table.add_column("url", overflow="fold", ratio=2)
     for a in rows:
-        printed = escape(a.published_raw or "no date printed")
+        raw = a.published_raw or "no date printed"
+        printed = escape(raw if len(raw) <= 24 else raw[:23] + "…")
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else f"[dim]undated: {printed}[/dim]"
         table.add_row(str(a.id), a.source, published, a.language or "", a.title, a.url)
     out.print(table)
