@@ -297,24 +297,28 @@ def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datet
     if kind == "ago":
         unit = _unit(m.group("unit"))
         return (now - timedelta(**{unit: int(m.group("n"))})).astimezone(UTC) if unit else None
-    h, mi, s = m.group("h", "mi", "s")
+    if kind == "rel":
+        h, mi, s = m.group("h", "mi", "s")
+        at = time(int(h), int(mi), int(s) if s else 0)
+        return _localize(now.astimezone(tz).date() + timedelta(days=_DAY_OFFSETS[m.group("rel")]), at, tz)
+    if kind == "rfc":
+        d, word, y, h, mi, s, z = m.group("d", "mon", "y", "h", "mi", "s", "z")
+        tz = _offset_zone(z[0], int(z[1:3]), int(z[3:5] or 0)) if z[0] in "+-" else UTC
+        month = MONTHS.get(word)
+    else:
+        d, y, h, mi, s, sign, oh, om = m.group("d", "y", "h", "mi", "s", "sign", "oh", "om")
+        if sign:
+            tz = _offset_zone(sign, int(oh), int(om) if om else 0)
+        if kind == "numeric":
+            month = int(m.group("m"))
+        else:
+            word = m.group("mon")
+            month = MONTHS.get(word) or month_number(word)
+    if not month:
+        return None  # a word that is not a month: not this form
     hour = int(h) if h else 0  # the pattern admits 00-23 only
     minute = int(mi) if mi else 0
     second = int(s) if s else 0
-    if kind == "rel":
-        local_today = now.astimezone(tz).date()
-        return _localize(local_today + timedelta(days=_DAY_OFFSETS[m.group("rel")]), time(hour, minute, second), tz)
-    if kind == "rfc":
-        z = m.group("z")
-        tz = _offset_zone(z[0], int(z[1:3]), int(z[3:5] or 0)) if z[0] in "+-" else UTC
-    else:
-        sign, oh, om = m.group("sign", "oh", "om")
-        if sign:
-            tz = _offset_zone(sign, int(oh), int(om) if om else 0)
-    month = int(m.group("m")) if kind == "numeric" else month_number(m.group("mon"))
-    if not month:
-        return None  # a word that is not a month: not this form
-    d, y = m.group("d", "y")
     if y is None:
         at = time(hour, minute, second)
         day = _day_of_month(int(d), month, None, at, tz, now)
