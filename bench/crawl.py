@@ -10,6 +10,7 @@ Run from the repo root: ``python bench/crawl.py``. Prints figures, asserts nothi
    (``aggregator.crawl.project_settings``, ``AGGREGATOR_MIRROR`` = the server, ``LOG_LEVEL=WARNING``):
 
    a. bare: a ``CaliberSpider`` subclass whose ``parse_article`` yields nothing, ``ITEM_PIPELINES={}``;
+   x. extract (for information): the real ``caliber`` spider and its extractor, ``ITEM_PIPELINES={}``;
    b. full: the real ``caliber`` spider, every pipeline, into a fresh SQLite file.
 
    Pages per minute = Scrapy's ``response_received_count`` / ``elapsed_time_seconds`` (spider opened to
@@ -63,6 +64,9 @@ def child(kind: str, mirror: str, db_url: str, out: Path) -> None:
     if kind == "bare":
         overrides["ITEM_PIPELINES"] = {}
         spider: Any = BareCaliberSpider
+    elif kind == "extract":
+        overrides["ITEM_PIPELINES"] = {}  # the real spider and its extractor, items thrown away
+        spider = "caliber"
     else:
         from aggregator.store import Archive
 
@@ -180,14 +184,14 @@ def crawl_pair(root: Path, work: Path) -> dict[str, dict[str, Any]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "full": []}
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "extract": [], "full": []}
     try:
         wait_until_up(base, server)
         for run in range(ROUNDS):
-            for kind in ("bare", "full"):
+            for kind in ("bare", "extract", "full"):
                 r = run_child(kind, base, work, f"run{run}", server.pid)
                 runs[kind].append(r)
-                label = "(a) bare" if kind == "bare" else "(b) full"
+                label = {"bare": "(a) bare", "extract": "(x) extract", "full": "(b) full"}[kind]
                 print(f"    run {run + 1} {label}: {describe(r)}")
     finally:
         server.terminate()
@@ -201,10 +205,16 @@ def summarise(best: dict[str, dict[str, Any]]) -> None:
     a, b = best["bare"], best["full"]
     print(f"    best of {ROUNDS}:")
     print(f"      (a) bare spider, no pipelines: {a['ppm']:7.0f} pages/min   max RSS {a['maxrss_mib']:6.1f} MiB")
+    x = best["extract"]
+    print(f"      (x) caliber, no pipelines:     {x['ppm']:7.0f} pages/min   max RSS {x['maxrss_mib']:6.1f} MiB")
     print(f"      (b) caliber + all pipelines:   {b['ppm']:7.0f} pages/min   max RSS {b['maxrss_mib']:6.1f} MiB")
     ratio = b["ppm"] / a["ppm"] if a["ppm"] else 0.0
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"      ratio b/a: {ratio:.2f}   target >= {TARGET}: {verdict}")
+    print(
+        f"      for information: x/a {x['ppm'] / a['ppm']:.2f} (what extraction costs), "
+        f"b/x {b['ppm'] / x['ppm']:.2f} (what the pipelines and the store cost)"
+    )
     stored = b["stored"]
     print(
         f"      (b) stored {stored['articles']} articles, {stored['snapshots']} snapshots, {stored['rejects']} rejects "
@@ -235,7 +245,7 @@ def parent() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=("bare", "full"))
+    parser.add_argument("--child", choices=("bare", "extract", "full"))
     parser.add_argument("--mirror")
     parser.add_argument("--db")
     parser.add_argument("--out", type=Path)
