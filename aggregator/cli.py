@@ -30,10 +30,12 @@ app = typer.Typer(
 articles_app = typer.Typer(help="Look at archived articles.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the archive's database schema.", no_args_is_help=True)
 dates_app = typer.Typer(help="Check how printed dates are read.", no_args_is_help=True)
+rejects_app = typer.Typer(help="The quarantine: what crawls refused or could not fetch, and why.", no_args_is_help=True)
 mirror_app = typer.Typer(help="The offline mirror of the source sites.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 app.add_typer(db_app, name="db")
 app.add_typer(dates_app, name="dates")
+app.add_typer(rejects_app, name="rejects")
 app.add_typer(mirror_app, name="mirror")
 
 out = Console()
@@ -285,6 +287,104 @@ def _models() -> Any:
     from aggregator.store import models
 
     return models
+
+
+# -- rejects -------------------------------------------------------------------------------------------
+
+
+def _reject_summary(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "source": r.source,
+        "url": r.url,
+        "stage": r.stage,
+        "reason": r.reason,
+        "http_status": r.http_status,
+        "created_at": _iso(r.created_at),
+        "resolved_at": _iso(r.resolved_at),
+        "article_id": r.article_id,
+    }
+
+
+@rejects_app.command("list")
+def rejects_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source's rejects.")] = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Also those a retry has since archived.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """List quarantined items and failed fetches, newest first: stage, reason, URL."""
+    if source:
+        resolve_keys([source])
+    archive = _archive(ctx)
+    try:
+        rows = archive.list_rejects(source=source, limit=limit, include_resolved=include_resolved)
+    finally:
+        archive.close()
+    if as_json:
+        print(json.dumps([_reject_summary(r) for r in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} reject(s)", title_justify="left")
+    for column in ("id", "source", "when (UTC)", "stage", "reason", "url"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        when = r.created_at.strftime("%Y-%m-%d %H:%M")
+        reason = escape(r.reason) + (f" [green](archived as {r.article_id})[/green]" if r.resolved_at else "")
+        table.add_row(str(r.id), r.source or "-", when, r.stage, reason, escape(r.url))
+    out.print(table)
+
+
+@rejects_app.command("show")
+def rejects_show(
+    ctx: typer.Context,
+    reject_id: Annotated[int, typer.Argument(metavar="ID", help="The reject's id (see `rejects list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Everything kept about one reject: why, where, the item as it was refused, the size of the stored page."""
+    archive = _archive(ctx)
+    try:
+        reject = archive.get_reject(reject_id)
+    finally:
+        archive.close()
+    if reject is None:
+        fail(f"no reject with id {reject_id}")
+    data = _reject_summary(reject) | {
+        "crawl_run_id": reject.crawl_run_id,
+        "stored_page_bytes": len(reject.raw_body) if reject.raw_body else 0,
+        "item": reject.item,
+    }
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key in ("id", "source", "url", "stage", "reason", "http_status", "created_at", "resolved_at", "article_id",
+                "crawl_run_id", "stored_page_bytes"):  # fmt: skip
+        value = data[key]
+        out.print(f"[dim]{key:>17}[/dim]  {escape(str(value)) if value is not None else '-'}")
+    if reject.item:
+        out.print_json(json.dumps({k: v for k, v in reject.item.items() if k != "body_html"}, ensure_ascii=False))
+
+
+@rejects_app.command("retry")
+def rejects_retry(
+    ctx: typer.Context,
+    reject_id: Annotated[int, typer.Argument(metavar="ID", help="The reject to retry.")],
+) -> None:
+    """Re-run the current extractor and pipelines on the stored page (no network); archive it if now accepted."""
+    from aggregator.quarantine import NotRetryableError, retry_reject
+
+    archive = _archive(ctx)
+    try:
+        outcome = retry_reject(archive, reject_id)
+    except NotRetryableError as exc:
+        fail(str(exc))
+    finally:
+        archive.close()
+    if outcome.archived:
+        out.print(f"reject {reject_id}: archived as article {outcome.article_id}")
+        return
+    err.print(f"reject {reject_id}: still refused ({outcome.stage}): {outcome.reason}")
+    raise typer.Exit(1)
 
 
 # -- dates ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ class NoExtractorError(LookupError):
     pass
 
 
-def _processing_pipelines() -> list[Any]:
+def processing_pipelines() -> list[Any]:
     """The crawl's pipelines in order, without the store."""
     configured = project_settings().getdict("ITEM_PIPELINES")
     ordered = sorted((order, path) for path, order in configured.items() if order is not None)
@@ -53,7 +53,7 @@ def extract_page(
     """
     item = extract_item(body, url, headers=headers, fetched_at=fetched_at)
     rejected: dict[str, str] | None = None
-    for pipeline in _processing_pipelines():
+    for pipeline in processing_pipelines():
         try:
             item = pipeline.process_item(item)
         except Rejected as exc:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import lxml.html  # noqa: E402
 from scrapy.http import HtmlResponse  # noqa: E402
 
-from aggregator.extract import _processing_pipelines  # noqa: E402
+from aggregator.extract import processing_pipelines  # noqa: E402
 from pipelines.base import Rejected  # noqa: E402
 from spiders.caliber import CaliberArticle  # noqa: E402
 
@@ -85,7 +85,7 @@ def measure(pages: list[tuple[str, bytes, dict[str, str]]], repeat: int) -> dict
     """Pages per second of each job, one figure per round."""
     batch = pages * repeat
     bodies = [body for _, body, _ in batch]
-    pipelines = _processing_pipelines()
+    pipelines = processing_pipelines()
 
     def floor() -> int:
         for body in bodies:

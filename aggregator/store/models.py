@@ -152,6 +152,10 @@ class Reject(Base):
     """The response body, zlib-compressed, so a retry needs no network."""
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    """When a retry archived it (``aggregator rejects retry``); NULL while it is still refused."""
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    """The article a successful retry archived."""
 
 
 class CrawlRun(Base):

@@ -215,12 +215,34 @@ class Archive:
             stmt = select(Snapshot).where(Snapshot.article_id == article_id).order_by(Snapshot.fetched_at)
             return list(session.scalars(stmt))
 
-    def list_rejects(self, *, source: str | None = None, limit: int = 100) -> list[Reject]:
+    def list_rejects(
+        self, *, source: str | None = None, limit: int = 100, include_resolved: bool = False
+    ) -> list[Reject]:
         stmt = select(Reject).order_by(Reject.id.desc()).limit(limit)
         if source:
             stmt = stmt.where(Reject.source == source)
+        if not include_resolved:
+            stmt = stmt.where(Reject.resolved_at.is_(None))
         with self.session() as session:
             return list(session.scalars(stmt))
+
+    def get_reject(self, reject_id: int) -> Reject | None:
+        with self.session() as session:
+            return session.get(Reject, reject_id)
+
+    def resolve_reject(self, reject_id: int, article_id: int) -> None:
+        with self.session.begin() as session:
+            session.execute(
+                update(Reject).where(Reject.id == reject_id).values(resolved_at=utcnow(), article_id=article_id)
+            )
+
+    def refuse_again(self, reject_id: int, stage: str, reason: str) -> None:
+        with self.session.begin() as session:
+            session.execute(update(Reject).where(Reject.id == reject_id).values(stage=stage, reason=reason))
+
+    def article_id_for(self, url: str) -> int | None:
+        with self.session() as session:
+            return session.scalar(select(Article.id).where(Article.url == url))
 
     def count(self, model: type[Any], **where: Any) -> int:
         stmt = select(func.count()).select_from(model)

@@ -1,0 +1,85 @@
+"""The quarantine: rejects listed, shown and retried without the network, on both databases."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.quarantine import NotRetryableError, retry_reject
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from aggregator.store.models import Article
+from aggregator.store.repository import RejectRecord
+from tests.conftest import SAMPLE, run_cli
+from tests.crawl_checks import expected
+
+FETCHED = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('quarantine') / 'a.db'}"
+    done = run_cli("--db", url, "crawl", "--all", "--offline")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return url
+
+
+def test_rejects_list_and_show(crawled: str) -> None:
+    rows = json.loads(run_cli("--db", crawled, "rejects", "list", "--json").stdout)
+    refused = {r["url"]: r for r in rows if r["stage"] != "fetch"}
+    failed = {r["url"]: r for r in rows if r["stage"] == "fetch"}
+    assert set(refused) == {r["url"] for r in expected()["rejects"]}
+    assert {u: r["http_status"] for u, r in failed.items()} == {
+        e["url"]: e["status"] for e in expected()["http_errors"]
+    }
+    no_title = next(r for r in rows if r["reason"] == "no title")
+    shown = json.loads(run_cli("--db", crawled, "rejects", "show", str(no_title["id"]), "--json").stdout)
+    assert shown["item"]["url"] == no_title["url"] and shown["stored_page_bytes"] > 0
+    assert "no title" in run_cli("--db", crawled, "rejects", "list").stdout
+
+
+def test_retry_of_a_page_that_is_still_broken_says_so(crawled: str) -> None:
+    rows = json.loads(run_cli("--db", crawled, "rejects", "list", "--json").stdout)
+    no_title = next(r for r in rows if r["reason"] == "no title")
+    done = run_cli("--db", crawled, "rejects", "retry", str(no_title["id"]))
+    assert done.returncode == 1 and "still refused (validate): no title" in done.stderr
+    fetch = next(r for r in rows if r["stage"] == "fetch")
+    failed = run_cli("--db", crawled, "rejects", "retry", str(fetch["id"]))
+    assert failed.returncode == 2 and "the next crawl fetches it again" in failed.stderr
+
+
+def test_retry_after_a_fix_archives_the_page(db_url: str) -> None:
+    """A page refused by a bug that is now fixed (here: a pipeline error) is archived by a retry, offline."""
+    page = (SAMPLE / "caliber.az" / "post" / "153813.html").read_bytes()
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    item = {"source": "caliber", "url": "https://caliber.az/post/153813", "fetched_at": FETCHED.isoformat(),
+            "raw_encoding": "utf-8", "title": "…"}  # fmt: skip
+    archive.save([], [RejectRecord("caliber", item["url"], "error", "pipeline error: KeyError", 200, item, page)])
+    reject_id = archive.list_rejects()[0].id
+
+    outcome = retry_reject(archive, reject_id)
+    assert outcome.archived and outcome.article_id is not None
+    article = archive.get_article(outcome.article_id)
+    assert article is not None and article.url == "https://caliber.az/post/153813"
+    assert article.title == "Генассамблея ООН завершила общие дебаты рекордным числом выступлений"
+    assert article.published_at == datetime(2025, 10, 1, 21, 40, tzinfo=UTC)  # "now" is the original fetch time
+    assert article.attribution_line == "Icma.az, ссылаясь на сайт Caliber.az, отмечает."
+    assert archive.list_rejects() == []  # resolved: no longer listed ...
+    assert archive.list_rejects(include_resolved=True)[0].article_id == outcome.article_id  # ... but kept
+    assert archive.count(Article) == 1
+    with pytest.raises(NotRetryableError, match="already archived"):
+        retry_reject(archive, reject_id)
+    with pytest.raises(NotRetryableError, match="no reject with id 999"):
+        retry_reject(archive, 999)
+    archive.close()
+
+
+def test_rejects_errors_are_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    for args in (("rejects", "show", "42"), ("rejects", "retry", "42")):
+        done = run_cli("--db", db, *args)
+        assert done.returncode == 2 and done.stderr.strip() == "aggregator: error: no reject with id 42"
