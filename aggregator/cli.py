@@ -283,6 +283,37 @@ def articles_show(
         out.print(f"  #{s['id']} {s['fetched_at']}  {s['content_hash'][:12]}  {s['compressed_bytes']} bytes")
 
 
+@articles_app.command("history")
+def articles_history(
+    ctx: typer.Context,
+    article_id: Annotated[int, typer.Argument(metavar="ID", help="The article's id (see `articles list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of versions.")] = False,
+) -> None:
+    """Every version of an article that was fetched, oldest first, with what changed (a diff of title and body)."""
+    from aggregator.history import article_history
+
+    archive = _archive(ctx)
+    try:
+        if archive.get_article(article_id) is None:
+            fail(f"no article with id {article_id}")
+        versions = article_history(archive, article_id)
+    finally:
+        archive.close()
+    if as_json:
+        print(json.dumps([v.to_dict() for v in versions], ensure_ascii=False, indent=2))
+        return
+    for number, version in enumerate(versions, 1):
+        out.print(
+            f"[bold]version {number}[/bold]  fetched {version.fetched_at}  snapshot #{version.snapshot_id}  "
+            f"{version.content_hash[:12]}  {version.stored_bytes} bytes"
+            + (f"  ETag {version.etag}" if version.etag else "")
+        )
+        out.print(f"  {escape(version.title)}")
+        for line in version.diff[2:]:  # past the ---/+++ header
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            out.print(f"    [{style}]{escape(line)}[/{style}]")
+
+
 def _models() -> Any:
     from aggregator.store import models
 
