@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +38,38 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch the database to write-ahead logging (persistent in the file: once is enough). The switch needs an
+    exclusive lock and does not wait on busy_timeout, so two processes opening a new database at once retry."""
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, says when transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Every transaction takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction that reads and then
+    writes fails at once with "database is locked" when another process wrote meanwhile (SQLite cannot wait there
+    without risking a deadlock); an immediate one waits its turn (busy_timeout). It also makes DDL transactional,
+    so two processes upgrading one database take turns."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def connect(url: str, **kwargs: Any) -> Engine:
@@ -54,6 +81,7 @@ def connect(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -65,10 +93,19 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+SCHEMA_LOCK = 0x61676772  # any constant: the advisory lock key of schema upgrades on PostgreSQL
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (the latest by default)."""
+    """Bring the schema to ``revision`` (the latest by default).
+
+    On PostgreSQL, concurrent upgrades (two crawls starting on an empty database) wait for each other on an advisory
+    lock, and the second finds the work done.
+    """
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -82,8 +119,26 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Upgrade when the schema is behind the code (what ``crawl`` does before it starts)."""
-    if current_revision(engine) != head_revision(engine):
-        logger.info("Upgrading the archive schema at %s", engine.url.render_as_string(hide_password=True))
+def ensure_schema(engine: Engine, *, wait: float = 30.0) -> None:
+    """Upgrade when the schema is behind the code (what ``crawl`` does before it starts).
+
+    When another process upgrades the same database at the same moment (SQLite has no lock to wait on), this one's
+    upgrade fails on a table that now exists: it then waits for the other to reach the head revision.
+    """
+    head = head_revision(engine)
+    if current_revision(engine) == head:
+        return
+    logger.info("Upgrading the archive schema at %s", engine.url.render_as_string(hide_password=True))
+    try:
         upgrade(engine)
+    except SQLAlchemyError:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                if current_revision(engine) == head:
+                    logger.info("Another process upgraded the schema meanwhile")
+                    return
+            except SQLAlchemyError:
+                continue
+        raise
