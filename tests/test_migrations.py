@@ -1,0 +1,65 @@
+"""Migrations upgrade a database of an earlier revision that holds data, keeping the data, to the models' schema."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from aggregator.store.db import alembic_config, connect, current_revision, head_revision, upgrade
+from aggregator.store.models import Base
+
+SOURCE = {
+    "key": "caliber", "name": "Caliber.az", "homepage": "https://caliber.az", "domains": '["caliber.az"]',
+    "languages": '["ru"]', "timezone": "Asia/Baku",
+}  # fmt: skip
+ARTICLE = {
+    "id": 1, "source": "caliber", "url": "https://caliber.az/post/1", "fetched_url": "https://caliber.az/post/1/",
+    "language": "ru", "title": "Заголовок", "body_html": "<p>Текст</p>", "body_text": "Текст", "content_hash": "h1",
+    "at": "2026-01-01 10:00:00",
+}  # fmt: skip
+
+
+def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
+    engine = connect(db_url)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert revisions[0] == "0001" and revisions[-1] == head_revision(engine)
+
+    upgrade(engine, "0001")  # the first schema, then rows in it as a crawl of that release wrote them
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
+                "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
+            ),
+            SOURCE,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
+                "content_hash, archived_at, updated_at, last_seen_at) VALUES (:id, :source, :url, :fetched_url, "
+                ":language, :title, :body_html, :body_text, :content_hash, :at, :at, :at)"
+            ),
+            ARTICLE,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO rejects (source, url, stage, reason, created_at) "
+                "VALUES ('caliber', 'https://caliber.az/post/2', 'validate', 'no title', :at)"
+            ),
+            {"at": ARTICLE["at"]},
+        )
+
+    for revision in revisions[1:]:  # one step at a time, as releases would
+        upgrade(engine, revision)
+        assert current_revision(engine) == revision
+
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT title FROM articles WHERE id = 1")).scalar() == "Заголовок"
+        assert conn.execute(text("SELECT attribution_line FROM articles WHERE id = 1")).scalar() is None
+        assert tuple(conn.execute(text("SELECT reason, resolved_at FROM rejects")).one()) == ("no title", None)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    engine.dispose()
