@@ -138,6 +138,54 @@ def crawl(
         raise typer.Exit(1)
 
 
+@app.command()
+def reextract(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Only pages fetched since this ISO date or time (UTC if no zone)."
+        ),
+    ] = None,
+) -> None:
+    """Re-read the stored pages with today's extractors and pipelines, without the network, and update the articles."""
+    from datetime import UTC
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from aggregator.reextract import ReextractResult
+    from aggregator.reextract import reextract as run_reextract
+
+    if source:
+        resolve_keys([source])
+    start: datetime | None = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since: not an ISO 8601 date: {since!r}")
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    archive = _archive(ctx)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+            task = bar.add_task("re-extracting…")
+
+            def show(result: ReextractResult) -> None:
+                bar.update(task, description=f"re-extracting: {result.seen} pages, {result.changed} changed")
+
+            result = run_reextract(archive, source=source, since=start, progress=show)
+    finally:
+        archive.close()
+    out.print(
+        f"re-extracted {result.seen} stored page(s): {result.changed} article(s) changed, "
+        f"{result.unchanged} unchanged, {len(result.refused)} refused by today's pipelines"
+    )
+    for article_id, reason in result.refused[:20]:
+        out.print(f"  article {article_id}: {escape(reason)} (left as it was)")
+
+
 @app.command("sources")
 def sources_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,

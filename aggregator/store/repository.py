@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -225,6 +225,56 @@ class Archive:
             stmt = stmt.where(Reject.resolved_at.is_(None))
         with self.session() as session:
             return list(session.scalars(stmt))
+
+    def latest_snapshots(
+        self, *, source: str | None = None, since: datetime | None = None, batch: int = 200
+    ) -> Iterator[Snapshot]:
+        """The newest snapshot of every article (of ``source``; fetched since ``since``), in batches by article id."""
+        last_id = 0
+        while True:
+            newest = (
+                select(Snapshot.article_id, func.max(Snapshot.id).label("snapshot_id"))
+                .group_by(Snapshot.article_id)
+                .subquery()
+            )
+            stmt = (
+                select(Snapshot)
+                .join(newest, Snapshot.id == newest.c.snapshot_id)
+                .join(Article, Article.id == Snapshot.article_id)
+                .where(Snapshot.article_id > last_id)
+                .order_by(Snapshot.article_id)
+                .limit(batch)
+            )
+            if source:
+                stmt = stmt.where(Article.source == source)
+            if since:
+                stmt = stmt.where(Snapshot.fetched_at >= since)
+            with self.session() as session:
+                rows = list(session.scalars(stmt))
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].article_id
+
+    def update_extraction(self, article_id: int, item: ArticleItem) -> bool:
+        """Replace an article's extracted fields with a re-extraction of a stored page; True if anything changed.
+
+        No snapshot is added: the page is the same, only what we read from it changed.
+        """
+        values = _article_values(item, item.canonical_url or item.url, content_hash(item), utcnow())
+        for key in ("url", "archived_at", "last_seen_at", "fetched_url"):
+            values.pop(key)
+        with self.session.begin() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                return False
+            updated_at = values.pop("updated_at")
+            changed = any(getattr(article, key) != value for key, value in values.items())
+            if changed:
+                for key, value in values.items():
+                    setattr(article, key, value)
+                article.updated_at = updated_at
+            return changed
 
     def get_reject(self, reject_id: int) -> Reject | None:
         with self.session() as session:
