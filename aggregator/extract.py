@@ -20,6 +20,11 @@ class NoExtractorError(LookupError):
     pass
 
 
+def stored_page_headers(encoding: str | None) -> dict[str, str]:
+    """Headers to read a stored page back with the encoding it was decoded with when fetched."""
+    return {"Content-Type": f"text/html; charset={encoding}"} if encoding else {}
+
+
 def processing_pipelines() -> list[Any]:
     """The crawl's pipelines in order, without the store."""
     configured = project_settings().getdict("ITEM_PIPELINES")

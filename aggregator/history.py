@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from aggregator.extract import extract_page
+from aggregator.extract import extract_page, stored_page_headers
 from aggregator.store import Archive
 from aggregator.store.repository import decompress
 
@@ -38,8 +38,9 @@ def article_history(archive: Archive, article_id: int) -> list[Version]:
     versions: list[Version] = []
     previous: list[str] | None = None
     for snap in archive.snapshots(article_id):
-        headers = {"Content-Type": f"text/html; charset={snap.encoding}"} if snap.encoding else {}
-        record = extract_page(decompress(snap.raw_body), snap.url, headers=headers, fetched_at=snap.fetched_at)
+        record = extract_page(
+            decompress(snap.raw_body), snap.url, headers=stored_page_headers(snap.encoding), fetched_at=snap.fetched_at
+        )
         lines = _lines(record)
         diff = []
         if previous is not None:

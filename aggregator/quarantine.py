@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aggregator.extract import extract_item, processing_pipelines
+from aggregator.extract import extract_item, processing_pipelines, stored_page_headers
 from aggregator.items import ArticleItem
 from aggregator.store import Archive
 from aggregator.store.models import Reject
@@ -45,9 +45,8 @@ def _fresh_item(reject: Reject) -> ArticleItem:
     raw = decompress(reject.raw_body) if reject.raw_body else b""
     if raw:
         fetched = record.get("fetched_at")
-        headers = {"Content-Type": f"text/html; charset={record['raw_encoding']}"} if record.get("raw_encoding") else {}
         return extract_item(
-            raw, str(record.get("url") or reject.url), headers=headers,
+            raw, str(record.get("url") or reject.url), headers=stored_page_headers(record.get("raw_encoding")),
             fetched_at=datetime.fromisoformat(fetched) if fetched else None,
         )  # fmt: skip
     return item_from_record(record)

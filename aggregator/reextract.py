@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aggregator.extract import NoExtractorError, extract_item, processing_pipelines
+from aggregator.extract import NoExtractorError, extract_item, processing_pipelines, stored_page_headers
 from aggregator.store import Archive
 from aggregator.store.repository import decompress
 from pipelines.base import Rejected
@@ -35,10 +35,12 @@ def reextract(
     pipelines = processing_pipelines()
     for snapshot in archive.latest_snapshots(source=source, since=since):
         result.seen += 1
-        headers = {"Content-Type": f"text/html; charset={snapshot.encoding}"} if snapshot.encoding else {}
         try:
             item: Any = extract_item(
-                decompress(snapshot.raw_body), snapshot.url, headers=headers, fetched_at=snapshot.fetched_at
+                decompress(snapshot.raw_body),
+                snapshot.url,
+                headers=stored_page_headers(snapshot.encoding),
+                fetched_at=snapshot.fetched_at,
             )
             for pipeline in pipelines:
                 item = pipeline.process_item(item)
