@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -76,7 +77,11 @@ class Article(Base):
     """One row per canonical source URL: the current version of the article."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_source_published_at", "source", "published_at"),)
+    __table_args__ = (
+        Index("ix_articles_source_published_at", "source", "published_at"),
+        Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_archived_at", "archived_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(ForeignKey("sources.key"), index=False)
@@ -103,10 +108,37 @@ class Article(Base):
     """When the archived content last changed."""
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     """When a crawl last fetched it, changed or not."""
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    """The story this article tells, shared with near-duplicates from other sources."""
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The body text's similarity sketch (packed MinHash values), kept to verify bucket candidates."""
+    views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times the downstream site showed it (``POST /api/articles/{id}/views``)."""
 
     snapshots: Mapped[list[Snapshot]] = relationship(
         back_populates="article", order_by="Snapshot.fetched_at", cascade="all, delete-orphan"
     )
+
+
+class Story(Base):
+    """Near-duplicate articles (the same news text, usually from several sources) share a story."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoryBucket(Base):
+    """LSH buckets of the articles' sketches, in the database so a lookup costs the same at any archive size."""
+
+    __tablename__ = "story_buckets"
+
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """A signed 64-bit hash of the band's MinHash values."""
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Snapshot(Base):
@@ -172,3 +204,16 @@ class CrawlRun(Base):
     """running, finished, partial or failed."""
     finish_reason: Mapped[str | None] = mapped_column(String(100))
     stats: Mapped[dict[str, Any] | None]
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Responses received (articles, listings, feeds, robots.txt)."""
+    items_new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    items_updated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    items_unchanged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    http_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dates_unparsed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    health: Mapped[dict[str, Any] | None]
+    """The source's health after this run (coverage, item count against the median, error rate, verdict)."""
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    """Which process ran it, so a run left "running" by a killed process can be recognised as stale."""
