@@ -86,7 +86,7 @@ def _page(case: str) -> tuple[bytes, str]:
 
 def test_extraction_on_demand_goes_through_the_versions() -> None:
     old_body, old_url = _page("v1-az-old-template")
-    new_body, new_url = _page("v2-az-two-element-date")
+    new_body, _ = _page("v2-az-two-element-date")
     assert extractor_for("report", BEFORE, old_body) is ReportArticleV1
     assert extractor_for("report", AFTER, new_body) is ReportArticle
     old = extract_item(old_body, old_url, fetched_at=BEFORE)
