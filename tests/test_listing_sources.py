@@ -144,3 +144,19 @@ def test_every_sample_article_is_labelled_with_its_story(source: str) -> None:
     told = [key for key in labels.values() if key is not None]
     assert sorted(told) == sorted(STORY_KEYS)  # each shared story once, everything else a look-alike or unrelated
     assert set(labels.values()) <= STORY_KEYS | {None}
+
+
+def test_an_agency_naming_itself_is_no_citation() -> None:
+    from aggregator.items import ArticleItem
+    from pipelines.attribution import AttributionPipeline
+
+    text = (
+        "Азербайджан и Турция подписали соглашение, передает Report. Как сообщает Trend, работы завершат в 2027 году."
+    )
+    cited = [
+        AttributionPipeline()
+        .process_item(ArticleItem(source=key, url=get_source(key).homepage, language="ru", body_text=text))
+        .cited_outlets
+        for key in ("report", "trend", "caliber")
+    ]
+    assert cited == [["Trend"], ["Report"], ["Report", "Trend"]]
