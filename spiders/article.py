@@ -71,17 +71,12 @@ class ArticlePage:
         node = self.find(self.TITLE)
         return node_text(node if node is not None else self.tree.css_first(self.TITLE_FALLBACK))
 
-    def body_html(self) -> str | None:
-        node = self.find(self.BODY)
-        return node.inner_html if node is not None else None
-
     def body(self) -> tuple[str | None, str | None]:
-        html = self.body_html()
-        if html is None:
+        node = self.find(self.BODY)
+        if node is None:
             return None, None
-        fragment = LexborHTMLParser(html).body
-        paragraphs = (node_text(p) for p in fragment.css(self.BODY_PARAGRAPHS)) if fragment is not None else ()
-        return html, "\n\n".join(p for p in paragraphs if p)
+        paragraphs = (node_text(p) for p in node.css(self.BODY_PARAGRAPHS))
+        return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def published_raw(self) -> str | None:
         parts = (node_text(n) for n in self.root.css(self.DATE)) if self.root is not None else ()

@@ -11,8 +11,6 @@ import re
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
-
 from spiders.article import ArticlePage
 from spiders.listing import ListingSpider
 
@@ -33,6 +31,7 @@ class TrendArticle(ArticlePage):
     COVER = ".article-image img"
     CATEGORY = ".article-category"
     FIRST_PARAGRAPH = re.compile(r"(<p\b[^>]*>)(.*?)(</p>)", re.DOTALL)
+    TAGS = re.compile(r"<[^>]*>")
     # first label of the host -> language; anything else (www.) is the Russian edition
     EDITIONS: ClassVar[dict[str, str]] = {"az": "az", "en": "en"}
     DEFAULT_LANGUAGE = "ru"
@@ -41,20 +40,21 @@ class TrendArticle(ArticlePage):
         host = (urlsplit(self.response.url).hostname or "").lower()
         return self.EDITIONS.get(host.split(".", 1)[0], self.DEFAULT_LANGUAGE)
 
-    def body_html(self) -> str | None:
-        html = super().body_html()
-        if html is None:
-            return None
-        first = self.FIRST_PARAGRAPH.search(html)
-        if first is None:
-            return html
+    def body(self) -> tuple[str | None, str | None]:
+        html, text = super().body()
+        first = self.FIRST_PARAGRAPH.search(html) if html else None
+        if html is None or text is None or first is None:
+            return html, text
         opening, inner, closing = first.groups()
         stripped = DATELINE.sub("", inner, count=1)
         if stripped == inner:
-            return html
-        # A paragraph that was only the dateline goes altogether.
-        replacement = f"{opening}{stripped}{closing}" if LexborHTMLParser(stripped).text().strip() else ""
-        return html[: first.start()] + replacement + html[first.end() :]
+            return html, text
+        # A paragraph that was only the dateline goes altogether, in the HTML and in the text.
+        left = self.TAGS.sub("", stripped).replace("&nbsp;", " ").strip()
+        html = html[: first.start()] + (f"{opening}{stripped}{closing}" if left else "") + html[first.end() :]
+        head, _, rest = text.partition("\n\n")
+        head = DATELINE.sub("", head, count=1).strip()
+        return html, "\n\n".join(p for p in (head, rest) if p)
 
 
 class TrendSpider(ListingSpider):
