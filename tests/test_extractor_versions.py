@@ -17,7 +17,7 @@ from aggregator.store.models import Article, Snapshot
 from spiders.report import ReportArticle, ReportArticleV1, ReportSpider
 from spiders.versions import extractor_versions, pick_extractor
 from tests.conftest import ROOT, run_cli
-from tests.crawl_checks import check_archive, for_source
+from tests.crawl_checks import check_archive, expected
 
 BEFORE = datetime(2026, 2, 1, tzinfo=UTC)
 AFTER = datetime(2026, 11, 25, tzinfo=UTC)
@@ -99,7 +99,7 @@ def test_extraction_on_demand_goes_through_the_versions() -> None:
 def test_reextract_reads_old_snapshots_with_the_old_extractor(sqlite_url: str, tmp_path) -> None:
     done = run_cli("--db", sqlite_url, "crawl", "report", "--offline", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    old_layout = [a["url"] for a in for_source("report")["articles"] if a["layout"] == "v1"]
+    old_layout = [a["url"] for a in expected("report")["articles"] if a["layout"] == "v1"]
     assert len(old_layout) >= 2
     archive = Archive.open(sqlite_url)
     with archive.session.begin() as session:
@@ -116,4 +116,4 @@ def test_reextract_reads_old_snapshots_with_the_old_extractor(sqlite_url: str, t
     assert not result.refused, result.refused
     assert result.changed == len(ids)
     archive.close()
-    check_archive(sqlite_url, sources=["report"])
+    check_archive(sqlite_url, "report")

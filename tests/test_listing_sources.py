@@ -13,7 +13,7 @@ from pipelines.dates import parse_date
 from spiders.report import ReportSpider
 from spiders.trend import DATELINE, TrendArticle, TrendSpider
 from tests.conftest import ROOT
-from tests.crawl_checks import for_source
+from tests.crawl_checks import expected
 
 STORIES = ROOT / "tests" / "fixtures" / "stories"
 STORY_KEYS = {"gas-igdir", "demining-conference", "baku-rain"}
@@ -139,7 +139,7 @@ def test_dates_these_sites_print(text: str, fetched: str, expected: str) -> None
 @pytest.mark.parametrize("source", ["report", "trend"])
 def test_every_sample_article_is_labelled_with_its_story(source: str) -> None:
     labels = json.loads((STORIES / f"{source}.json").read_text(encoding="utf-8"))
-    articles = {a["url"] for a in for_source(source)["articles"]}
+    articles = {a["url"] for a in expected(source)["articles"]}
     assert set(labels) == articles
     told = [key for key in labels.values() if key is not None]
     assert sorted(told) == sorted(STORY_KEYS)  # each shared story once, everything else a look-alike or unrelated
