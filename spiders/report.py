@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
 
-from spiders.article import ArticlePage
+from spiders.extractor import SelectorArticle
+from spiders.feed_source import node_text
 from spiders.listing import ListingSpider
 
 
-class ReportArticleV1(ArticlePage):
+class ReportArticleV1(SelectorArticle):
     """The template before the 2026 redesign: date and time in one element."""
 
     SOURCE = "report"
-    MARKER = "news-inner__text"
+    VALID_FROM: ClassVar[datetime | None] = None
+    MARKER: ClassVar[str | None] = "news-inner__text"
     ROOT = ".news-inner"
     TITLE = "h1.news-inner__title"
     DATE = ".news-inner__date"
@@ -31,9 +32,10 @@ class ReportArticleV1(ArticlePage):
     EDITIONS: ClassVar[dict[str, str]] = {"ru": "ru"}
     DEFAULT_LANGUAGE = "az"
 
-    def language(self) -> str:
-        first = urlsplit(self.response.url).path.strip("/").split("/", 1)[0]
-        return self.EDITIONS.get(first, self.DEFAULT_LANGUAGE)
+    def published_raw(self) -> str | None:
+        """Every element DATE matches, joined: the current template prints date and time apart."""
+        parts = (node_text(n) for n in self.root.css(self.DATE)) if self.root is not None else ()
+        return " ".join(p for p in parts if p) or None
 
 
 class ReportArticle(ReportArticleV1):

@@ -11,7 +11,7 @@ import re
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from spiders.article import ArticlePage
+from spiders.extractor import SelectorArticle
 from spiders.listing import ListingSpider
 
 # The dateline as the first paragraph opens: a place (and, in English, a date) then the agency's name and a colon,
@@ -22,7 +22,7 @@ DATELINE = re.compile(
 )
 
 
-class TrendArticle(ArticlePage):
+class TrendArticle(SelectorArticle):
     SOURCE = "trend"
     ROOT = ".article-page"
     TITLE = "h1.article-title"
