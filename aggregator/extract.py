@@ -14,6 +14,7 @@ from aggregator.crawl import project_settings
 from aggregator.items import ArticleItem
 from aggregator.sources import source_for_url
 from pipelines.base import Rejected
+from spiders.versions import Extractor, extractor_versions, pick_extractor
 
 
 class NoExtractorError(LookupError):
@@ -32,20 +33,25 @@ def processing_pipelines() -> list[Any]:
     return [load_object(path)() for _, path in ordered if not path.endswith(".StorePipeline")]
 
 
+def extractor_for(source_key: str, fetched_at: datetime | None, body: bytes) -> type[Extractor]:
+    """The extractor version a crawl at ``fetched_at`` would have used for this page (``spiders.versions``)."""
+    spider_cls = SpiderLoader.from_settings(project_settings()).load(source_key)
+    versions = extractor_versions(spider_cls)
+    if not versions:
+        raise NoExtractorError(f"spider {source_key!r} has no extractor class")
+    return pick_extractor(versions, fetched_at, body)
+
+
 def extract_item(
     body: bytes, url: str, *, headers: Mapping[str, str] | None = None, fetched_at: datetime | None = None
 ) -> ArticleItem:
-    """The extractor's item for a page (before the pipelines)."""
+    """The extractor's item for a page (before the pipelines), read with the markup rules of its fetch time."""
     source = source_for_url(url)
     if source is None:
         raise NoExtractorError(f"no registered source owns {url}")
-    spider_cls = SpiderLoader.from_settings(project_settings()).load(source.key)
-    extractor = getattr(spider_cls, "extractor", None)
-    if extractor is None:
-        raise NoExtractorError(f"spider {source.key!r} has no extractor class")
+    extractor = extractor_for(source.key, fetched_at, body)
     response = HtmlResponse(url=url, body=body, headers=dict(headers or {}))
-    item: ArticleItem = extractor(response, fetched_at=fetched_at).to_item()
-    return item
+    return extractor(response, fetched_at=fetched_at).to_item()
 
 
 def extract_page(

@@ -91,6 +91,50 @@ SOURCES: tuple[Source, ...] = (
             "[class*=banner]",
         ),
     ),
+    Source(
+        key="report",
+        name="Report.az",
+        domains=("report.az",),
+        languages=("az", "ru"),
+        timezone="Asia/Baku",
+        homepage="https://report.az",
+        entry_urls=(
+            "https://report.az/",
+            "https://report.az/energetika/",
+            "https://report.az/ru/",
+            "https://report.az/ru/proisshestviya/",
+        ),
+        boilerplate=(
+            ".news-detail__share",
+            ".news-inner__share",
+            ".read-also",
+            ".news-tags",
+            "[class*=banner]",
+            "[class*=adv]",
+        ),
+    ),
+    Source(
+        key="trend",
+        name="Trend.az",
+        domains=("trend.az",),
+        languages=("ru", "az", "en"),
+        timezone="Asia/Baku",
+        homepage="https://www.trend.az",
+        entry_urls=(
+            "https://www.trend.az/",
+            "https://www.trend.az/azerbaijan/society/",
+            "https://az.trend.az/",
+            "https://en.trend.az/",
+        ),
+        boilerplate=(
+            ".article-share",
+            ".article-tags",
+            ".read-more-block",
+            ".subscribe-block",
+            "[class*=banner]",
+            "[class*=advert]",
+        ),
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SOURCES}
