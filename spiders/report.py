@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from aggregator.html import css
 from spiders.extractor import SelectorArticle
 from spiders.feed_source import node_text
 from spiders.listing import ListingSpider
@@ -34,7 +35,7 @@ class ReportArticleV1(SelectorArticle):
 
     def published_raw(self) -> str | None:
         """Every element DATE matches, joined: the current template prints date and time apart."""
-        parts = (node_text(n) for n in self.root.css(self.DATE)) if self.root is not None else ()
+        parts = (node_text(n) for n in css(self.root, self.DATE)) if self.root is not None else ()
         return " ".join(p for p in parts if p) or None
 
 
