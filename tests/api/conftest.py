@@ -52,19 +52,19 @@ def client(sample_db: str) -> Iterator[TestClient]:
 def item(slug: str, *, published: datetime | None, language: str = "ru", title: str | None = None, **extra: Any):
     """An article as the pipelines hand it to the store (for archives built through the repository API)."""
     fetched = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    return ArticleItem(
-        url=f"https://caliber.az/post/{slug}",
-        source="caliber",
-        language=language,
-        title=title or f"Статья {slug}",
-        body_html=f"<p>Текст статьи {slug}.</p>",
-        body_text=f"Текст статьи {slug}.",
-        published_at=published,
-        published_raw=published.isoformat() if published else "скоро",
-        fetched_at=fetched,
-        attribution_line="Icma.az, ссылаясь на сайт Caliber.az, отмечает.",
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "url": f"https://caliber.az/post/{slug}",
+        "source": "caliber",
+        "language": language,
+        "title": title or f"Статья {slug}",
+        "body_html": f"<p>Текст статьи {slug}.</p>",
+        "body_text": f"Текст статьи {slug}.",
+        "published_at": published,
+        "published_raw": published.isoformat() if published else "скоро",
+        "fetched_at": fetched,
+        "attribution_line": "Icma.az, ссылаясь на сайт Caliber.az, отмечает.",
+    }
+    return ArticleItem(**(fields | extra))
 
 
 def save(url: str, items: list[ArticleItem]) -> list[int]:

@@ -32,11 +32,11 @@ PAYLOADS = (
     "<svg onload=\"window.__xss='svg'\"><circle r=1></circle></svg>",
     '<a href="javascript:window.__xss=\'link\'" id="trap">ссылка</a>',
     '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
-    '<details open ontoggle="window.__xss=\'details\'"><summary>x</summary></details>',
-    '<body onload="window.__xss=\'body\'">',
-    '<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=\'mxss\'">',
+    "<details open ontoggle=\"window.__xss='details'\"><summary>x</summary></details>",
+    "<body onload=\"window.__xss='body'\">",
+    "<math><mtext><table><mglyph><style><img src=x onerror=\"window.__xss='mxss'\">",
 )
-HOSTILE_TITLE = '<img src=x onerror="window.__xss=\'title\'">Заголовок с подвохом'
+HOSTILE_TITLE = "<img src=x onerror=\"window.__xss='title'\">Заголовок с подвохом"
 
 
 @pytest.fixture(scope="module")
