@@ -5,6 +5,7 @@ JSON object ended by a NUL byte."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -92,10 +93,8 @@ class Chromium:
         return page
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self.send("Browser.close")
-        except (BrowserError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
