@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,6 +39,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_ID = 2**31 - 1  # articles.id is a 32-bit integer on PostgreSQL
 ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's id.")]
 FEED_SIZE = 50
+MOST_READ_TTL = 10.0
+"""Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
 
 
 # -- response shapes (for /openapi.json) ---------------------------------------------------------------
@@ -139,9 +142,25 @@ def read_only_engine(url: str) -> Engine:
 class Store:
     """The app's two engines; the writing one is only made when a view is first counted."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, most_read_ttl: float = MOST_READ_TTL) -> None:
         self.url = url
         self.read = read_only_engine(url)
+        self.most_read_ttl = most_read_ttl
+        self._most_read: dict[tuple[int, int], tuple[float, list[Any]]] = {}
+
+    def most_read(self, hours: int, limit: int) -> list[Any]:
+        """The most-read list, kept for a few seconds: every page shows it, and ranking a day's articles by views
+        on every page view would cost more than the rest of the page."""
+        now = time.monotonic()
+        kept = self._most_read.get((hours, limit))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        with self.read.connect() as conn:
+            rows = queries.most_read(conn, hours=hours, limit=limit)
+        if len(self._most_read) > 256:  # any hours/limit may be asked for: keep the cache small
+            self._most_read.clear()
+        self._most_read[(hours, limit)] = (now + self.most_read_ttl, rows)
+        return rows
 
     @cached_property
     def write(self) -> Engine:
@@ -238,9 +257,9 @@ def utc(value: datetime | None) -> datetime | None:
 # -- the app -------------------------------------------------------------------------------------------
 
 
-def create_app(db_url: str, *, site_name: str = "Icma.az") -> FastAPI:
+def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float = MOST_READ_TTL) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``)."""
-    store = Store(db_url)
+    store = Store(db_url, most_read_ttl)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -382,8 +401,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az") -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> Response:
         """The most viewed articles published or archived in the last `hours`."""
-        with store.read.connect() as conn:
-            rows = queries.most_read(conn, hours=hours, limit=limit)
+        rows = store.most_read(hours, limit)
         return cached_json(request, {"hours": hours, "items": [summary(r) for r in rows]})
 
     # -- feeds -----------------------------------------------------------------------------------------
@@ -451,7 +469,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az") -> FastAPI:
                 return Response(body, status_code=404, media_type="text/html; charset=utf-8")
             source = queries.get_source(conn, row.source)
             siblings = queries.story_siblings(conn, row.id, row.story_id)
-            popular = queries.most_read(conn, hours=24, limit=5)
+        popular = store.most_read(24, 5)
         lang = present.page_language(row.language)
         body = render(
             "article.html",

@@ -45,7 +45,7 @@ def sample_db(sample_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(sample_db: str) -> Iterator[TestClient]:
-    with TestClient(create_app(sample_db)) as test_client:
+    with TestClient(create_app(sample_db, most_read_ttl=0)) as test_client:
         yield test_client
 
 

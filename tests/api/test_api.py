@@ -273,3 +273,15 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         assert path in spec["paths"], path
     listing = spec["paths"]["/api/articles"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {"source", "language", "since", "story", "limit", "cursor"}
+
+
+def test_most_read_list_is_reused_for_a_few_seconds(sample_db: str) -> None:
+    with TestClient(create_app(sample_db, most_read_ttl=3600)) as client:
+        first = client.get("/api/most-read").json()["items"]
+        loser = first[-1]["id"]
+        for _ in range(3):
+            client.post(f"/api/articles/{loser}/views")
+        assert client.get("/api/most-read").json()["items"] == first  # the kept list
+        assert client.get(f"/api/articles/{loser}").json()["views"] == 3  # the article itself is current
+    with TestClient(create_app(sample_db, most_read_ttl=0)) as client:
+        assert client.get("/api/most-read").json()["items"][0]["id"] == loser
