@@ -237,6 +237,14 @@ def newest(rows: Iterable[Any]) -> datetime | None:
     return max((r.updated_at for r in rows), default=None)
 
 
+def source_entry(key: str) -> Any | None:
+    """The registry's entry (the name the attribution line prints); None for a source no longer registered."""
+    try:
+        return registry_source(key)
+    except UnknownSourceError:
+        return None
+
+
 def problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -343,8 +351,8 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
             row = queries.get_article(conn, article_id)
             if row is None:
                 return problem(404, f"no article with id {article_id}")
-            source = queries.get_source(conn, row.source)
             siblings = queries.story_siblings(conn, row.id, row.story_id)
+        source = source_entry(row.source)
         data = summary(row) | {
             "body_html": row.body_html,
             "body_text": row.body_text,
@@ -467,8 +475,8 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
                 labels = present.labels("ru")
                 body = render("not_found.html", labels=labels, lang="ru", article_id=article_id)
                 return Response(body, status_code=404, media_type="text/html; charset=utf-8")
-            source = queries.get_source(conn, row.source)
             siblings = queries.story_siblings(conn, row.id, row.story_id)
+        source = source_entry(row.source)
         popular = store.most_read(24, 5)
         lang = present.page_language(row.language)
         body = render(

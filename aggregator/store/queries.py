@@ -107,8 +107,9 @@ def _dated_part(filters: ArticleFilter, after: Position | None) -> Select[Any] |
     return stmt.order_by(Article.published_at.desc(), Article.id.desc())
 
 
-def _undated_part(filters: ArticleFilter, after: Position | None) -> Select[Any]:
-    stmt: Select[Any] = filters.common(select(*LIST_COLUMNS)).where(Article.published_at.is_(None))
+def _undated_part(filters: ArticleFilter, after: Position | None, *, unindexed: bool = False) -> Select[Any]:
+    undated = func.coalesce(Article.published_at, None) if unindexed else Article.published_at
+    stmt: Select[Any] = filters.common(select(*LIST_COLUMNS)).where(undated.is_(None))
     if filters.since:
         stmt = stmt.where(Article.archived_at >= filters.since)
     if filters.until:
@@ -124,9 +125,16 @@ def list_page(
     """One page of articles, newest first, after ``after``; and the position to ask for the next page from (None
     on the last page). Inserting articles between two requests neither repeats nor skips any on later pages."""
     rows: list[Any] = []
-    for part in (_dated_part(filters, after), _undated_part(filters, after)):
-        if part is not None:
-            rows.extend(conn.execute(part.limit(limit + 1)))
+    dated = _dated_part(filters, after)
+    if dated is not None:
+        rows.extend(conn.execute(dated.limit(limit + 1)))
+    undated = _undated_part(filters, after)
+    if len(rows) > limit:
+        # Only undated articles newer than the dated page's end can be on this page: the archive-time index reads that
+        # short range. (The "undated" test is then written so that no index serves it: SQLite, without statistics,
+        # would otherwise pick the published-time index and sort every undated article.)
+        undated = _undated_part(filters, after, unindexed=True).where(Article.archived_at >= article_time(rows[-1]))
+    rows.extend(conn.execute(undated.limit(limit + 1)))
     rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
     page = rows[:limit]
     more = len(rows) > limit
