@@ -14,11 +14,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, case, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Integer, Select, bindparam, case, func, or_, select, tuple_
 
-from aggregator.store.models import Article, Reject, Snapshot, Source
+from aggregator.store.models import Article, Reject, Snapshot, Source, UTCDateTime
 
 # The columns a list needs (no bodies: they are the bulk of a row).
 LIST_COLUMNS = (
@@ -55,14 +56,11 @@ class ArticleFilter:
     undated: bool = False
     """Only the articles whose date could not be read."""
 
-    def common(self, stmt: Any) -> Any:
-        if self.source:
-            stmt = stmt.where(Article.source == self.source)
-        if self.language:
-            stmt = stmt.where(Article.language == self.language)
-        if self.story is not None:
-            stmt = stmt.where(Article.story_id == self.story)
-        return stmt
+    def params(self) -> dict[str, Any]:
+        """The values the statements of ``_part`` bind."""
+        named: dict[str, Any] = {"source": self.source, "language": self.language, "story": self.story}
+        named |= {"since": self.since, "until": self.until}
+        return {name: value for name, value in named.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,29 +92,42 @@ def article_time(row: Any) -> datetime:
     return row.published_at or row.archived_at  # type: ignore[no-any-return]
 
 
-def _dated_part(filters: ArticleFilter, after: Position | None) -> Select[Any] | None:
-    if filters.undated:
-        return None
-    stmt: Select[Any] = filters.common(select(*LIST_COLUMNS)).where(Article.published_at.is_not(None))
-    if filters.since:
-        stmt = stmt.where(Article.published_at >= filters.since)
-    if filters.until:
-        stmt = stmt.where(Article.published_at < filters.until)
+@cache
+def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool) -> Select[Any]:
+    """The statement of one half of a page (dated articles by published time, or undated ones by archive time),
+    for one combination of filters: built once, with bound parameters, because building SQLAlchemy statements
+    costs more than running these on SQLite."""
+    moment = Article.archived_at if undated else Article.published_at
+    when = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    if undated:
+        # With ``bounded``, the archive-time index reads a short range; the "undated" test is then written so that no
+        # index serves it (SQLite, without statistics, would pick the published-time index and sort every row).
+        stmt = select(*LIST_COLUMNS).where(
+            (func.coalesce(Article.published_at, None) if bounded else Article.published_at).is_(None)
+        )
+    else:
+        stmt = select(*LIST_COLUMNS).where(Article.published_at.is_not(None))
+    for name, column in (("source", Article.source), ("language", Article.language), ("story", Article.story_id)):
+        if name in given:
+            stmt = stmt.where(column == bindparam(name))
+    if "since" in given:
+        stmt = stmt.where(moment >= when[0])
+    if "until" in given:
+        stmt = stmt.where(moment < when[1])
     if after:
-        stmt = stmt.where(tuple_(Article.published_at, Article.id) < tuple_(after.moment, after.id))
-    return stmt.order_by(Article.published_at.desc(), Article.id.desc())
+        position = tuple_(bindparam("after_moment", type_=UTCDateTime()), bindparam("after_id", type_=Integer()))
+        stmt = stmt.where(tuple_(moment, Article.id) < position)
+    if bounded:
+        stmt = stmt.where(Article.archived_at >= bindparam("bound", type_=UTCDateTime()))
+    return cast(
+        "Select[Any]", stmt.order_by(moment.desc(), Article.id.desc()).limit(bindparam("limit", type_=Integer()))
+    )
 
 
-def _undated_part(filters: ArticleFilter, after: Position | None, *, unindexed: bool = False) -> Select[Any]:
-    undated = func.coalesce(Article.published_at, None) if unindexed else Article.published_at
-    stmt: Select[Any] = filters.common(select(*LIST_COLUMNS)).where(undated.is_(None))
-    if filters.since:
-        stmt = stmt.where(Article.archived_at >= filters.since)
-    if filters.until:
-        stmt = stmt.where(Article.archived_at < filters.until)
-    if after:
-        stmt = stmt.where(tuple_(Article.archived_at, Article.id) < tuple_(after.moment, after.id))
-    return stmt.order_by(Article.archived_at.desc(), Article.id.desc())
+def _parts(filters: ArticleFilter, after: Position | None) -> list[tuple[bool, Select[Any]]]:
+    given = frozenset(filters.params())
+    dated = [] if filters.undated else [(False, _part(False, given, after is not None, False))]
+    return [*dated, (True, _part(True, given, after is not None, False))]
 
 
 def list_page(
@@ -124,17 +135,17 @@ def list_page(
 ) -> tuple[list[Any], Position | None]:
     """One page of articles, newest first, after ``after``; and the position to ask for the next page from (None
     on the last page). Inserting articles between two requests neither repeats nor skips any on later pages."""
+    params = filters.params() | {"limit": limit + 1}
+    if after:
+        params |= {"after_moment": after.moment, "after_id": after.id}
+    given = frozenset(filters.params())
     rows: list[Any] = []
-    dated = _dated_part(filters, after)
-    if dated is not None:
-        rows.extend(conn.execute(dated.limit(limit + 1)))
-    undated = _undated_part(filters, after)
-    if len(rows) > limit:
-        # Only undated articles newer than the dated page's end can be on this page: the archive-time index reads that
-        # short range. (The "undated" test is then written so that no index serves it: SQLite, without statistics,
-        # would otherwise pick the published-time index and sort every undated article.)
-        undated = _undated_part(filters, after, unindexed=True).where(Article.archived_at >= article_time(rows[-1]))
-    rows.extend(conn.execute(undated.limit(limit + 1)))
+    if not filters.undated:
+        rows.extend(conn.execute(_part(False, given, after is not None, False), params))
+    bounded = len(rows) > limit  # only undated articles newer than the dated page's end can be on this page
+    if bounded:
+        params["bound"] = article_time(rows[-1])
+    rows.extend(conn.execute(_part(True, given, after is not None, bounded), params))
     rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
     page = rows[:limit]
     more = len(rows) > limit
@@ -161,9 +172,9 @@ def iter_articles(engine: Engine, filters: ArticleFilter, *, batch: int = 500) -
 
 def count_articles(conn: Connection, filters: ArticleFilter) -> int:
     total = 0
-    for part in (_dated_part(filters, None), _undated_part(filters, None)):
-        if part is not None:
-            total += conn.execute(select(func.count()).select_from(part.order_by(None).subquery())).scalar_one()
+    for _, part in _parts(filters, None):
+        counted = select(func.count()).select_from(part.limit(None).order_by(None).subquery())
+        total += conn.execute(counted, filters.params()).scalar_one()
     return total
 
 
