@@ -285,3 +285,42 @@ def test_most_read_list_is_reused_for_a_few_seconds(sample_db: str) -> None:
         assert client.get(f"/api/articles/{loser}").json()["views"] == 3  # the article itself is current
     with TestClient(create_app(sample_db, most_read_ttl=0)) as client:
         assert client.get("/api/most-read").json()["items"][0]["id"] == loser
+
+
+def test_keyset_pages_and_stats_on_both_back_ends(db_url: str) -> None:
+    """Ties on the time, undated articles between dated ones, and pages of 2: the same order on SQLite and
+    PostgreSQL, every article once."""
+    from aggregator.store.queries import daily_stats
+
+    moment = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    ids = save(
+        db_url,
+        [item(f"tie-{n}", published=moment) for n in range(3)]
+        + [item(f"early-{n}", published=moment - timedelta(days=n + 1), language="en") for n in range(3)]
+        + [item("undated-1", published=None), item("undated-2", published=None)],
+    )
+    with TestClient(create_app(db_url)) as client:
+        walked = all_items(client, limit=2)
+        assert len(walked) == len(ids) == len({i["id"] for i in walked})
+        keys = [(listed_time(i), i["id"]) for i in walked]
+        assert keys == sorted(keys, reverse=True)
+        assert [i["published_at"] for i in walked[:2]] == [None, None]  # archived now: newer than any publication
+        english = all_items(client, language="en", limit=1)
+        assert [i["url"].rsplit("/", 1)[1] for i in english] == ["early-0", "early-1", "early-2"]
+        since = all_items(client, since=(moment - timedelta(days=1)).isoformat())
+        assert {i["url"].rsplit("/", 1)[1] for i in since} >= {"tie-0", "tie-1", "tie-2", "early-0"}
+        assert "early-1" not in {i["url"].rsplit("/", 1)[1] for i in since}
+        assert client.get(f"/api/articles/{ids[0]}").json()["id"] == ids[0]
+        assert parse_feed(client.get("/feeds/all.rss").content).bozo == 0
+    archive = Archive.open(db_url)
+    with archive.engine.connect() as conn:
+        stats = daily_stats(conn, days=2)
+    archive.close()
+    assert sum(c.articles for c in stats.values()) == len(ids)
+    assert sum(c.undated for c in stats.values()) == 2
+
+
+def parse_feed(content: bytes):
+    import feedparser
+
+    return feedparser.parse(content)
