@@ -442,13 +442,13 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
                 return problem(404, f"no source {source_key!r} in the archive")
             chosen = queries.ArticleFilter(source=source_key)
             rows, _ = queries.list_page(conn, chosen, limit=FEED_SIZE)
-            full = [queries.get_article(conn, r.id) for r in rows]
+            full = queries.get_articles(conn, [r.id for r in rows])
         body = rss_feed(
             site_name=site_name,
             source_name=source.name if source else None,
             self_url=str(request.url.replace(query=None)),
             home_url=str(request.url_for("index")),
-            articles=[a for a in full if a is not None],
+            articles=full,
             page_url=lambda article_id: str(request.url_for("news_page", article_id=article_id)),
         )
         return cached(request, body, "application/rss+xml; charset=utf-8", newest(rows))

@@ -161,11 +161,8 @@ def iter_articles(engine: Engine, filters: ArticleFilter, *, batch: int = 500) -
             page, after = list_page(conn, filters, limit=batch, after=after)
             if not page:
                 return
-            ids = [r.id for r in page]
-            full = {a.id: a for a in conn.execute(select(Article.__table__).where(Article.id.in_(ids)))}
-        for article_id in ids:
-            if article_id in full:
-                yield full[article_id]
+            full = get_articles(conn, [r.id for r in page])
+        yield from full
         if after is None:
             return
 
@@ -205,6 +202,12 @@ def most_read(conn: Connection, *, hours: int, limit: int, now: datetime | None 
 
 def get_article(conn: Connection, article_id: int) -> Any | None:
     return conn.execute(select(Article.__table__).where(Article.id == article_id)).first()
+
+
+def get_articles(conn: Connection, ids: list[int]) -> list[Any]:
+    """Whole rows for ``ids``, in that order (one query)."""
+    found = {row.id: row for row in conn.execute(select(Article.__table__).where(Article.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def get_source(conn: Connection, key: str) -> Any | None:
