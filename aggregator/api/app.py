@@ -502,7 +502,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
                 return Response(body, status_code=404, media_type="text/html; charset=utf-8")
             siblings = queries.story_siblings(conn, row.id, row.story_id)
         source = source_entry(row.source)
-        popular = store.most_read(24, 5)
+        popular = store.most_read(24, 5) or store.most_read(24 * 30, 5)  # a quiet day: the month's instead
         lang = present.page_language(row.language)
         body = render(
             "article.html",
