@@ -49,6 +49,20 @@ def client(sample_db: str) -> Iterator[TestClient]:
         yield test_client
 
 
+ATTRIBUTION = {
+    "ru": "Icma.az, ссылаясь на сайт {source}, отмечает.",
+    "az": "{source} portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
+    "en": "Icma.az reports, citing {source}.",
+}
+
+
+def attribution(language: str, source_key: str) -> str:
+    """The line an article of ``source_key`` in ``language`` must carry (the registry's name in it)."""
+    from aggregator.sources import get_source
+
+    return ATTRIBUTION[language].format(source=get_source(source_key).name)
+
+
 def item(slug: str, *, published: datetime | None, language: str = "ru", title: str | None = None, **extra: Any):
     """An article as the pipelines hand it to the store (for archives built through the repository API)."""
     fetched = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

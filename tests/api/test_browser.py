@@ -21,9 +21,8 @@ from sqlalchemy import select
 from aggregator.store import Archive
 from aggregator.store.models import Article
 from tests.api.browser import Chromium, find_chromium
-from tests.api.conftest import crawl_into
+from tests.api.conftest import attribution, crawl_into
 from tests.conftest import ROOT, services_required
-from tests.crawl_checks import ATTRIBUTION
 from tests.fixtures.xss.build import HOST, OTHER_LISTINGS, Vector, article_page, article_url, listing_page
 
 PAYLOADS = (
@@ -147,7 +146,7 @@ def test_article_page_renders_in_chromium_and_runs_no_injected_script(
     page.screenshot(tmp_path / "news.png")
     assert (tmp_path / "news.png").stat().st_size > 1000
     assert dom["title"] == "Статья с внедренным кодом"
-    assert dom["attribution"] == ATTRIBUTION["ru"]
+    assert dom["attribution"] == attribution("ru", "caliber")
     assert dom["views"] == "Просмотров: 1"
     assert dom["source"] == "Источник: https://caliber.az"
     assert dom["sourceHref"] == hostile.url
