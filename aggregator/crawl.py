@@ -132,6 +132,8 @@ def run_crawl(
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
         if not stats.get("response_received_count", 0):
             outcome.problems.append("no page was fetched")
+        if stats.get("feed/not_a_feed", 0):
+            outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
         outcomes.append(outcome)
     return outcomes
 

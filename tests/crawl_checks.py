@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from aggregator.sources import all_sources, get_source, source_for_url
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 
@@ -27,20 +28,37 @@ BOILERPLATE_TEXT = (
     "Advertisement",
 )  # fmt: skip
 ATTRIBUTION = {
-    "ru": "Icma.az, ссылаясь на сайт Caliber.az, отмечает.",
-    "az": "Caliber.az portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
-    "en": "Icma.az reports, citing Caliber.az.",
+    "ru": "Icma.az, ссылаясь на сайт {source}, отмечает.",
+    "az": "{source} portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
+    "en": "Icma.az reports, citing {source}.",
 }
 
 
+def source_key(url: str) -> str:
+    source = source_for_url(url)
+    assert source is not None, f"{url} belongs to no registered source"
+    return source.key
+
+
 @cache
-def expected() -> dict[str, list[dict[str, Any]]]:
+def _expected(sources: tuple[str, ...] | None) -> dict[str, list[dict[str, Any]]]:
     merged: dict[str, list[dict[str, Any]]] = {"articles": [], "rejects": [], "http_errors": []}
     for path in sorted(EXPECTED_DIR.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for key in merged:
-            merged[key].extend(data.get(key, []))
+            merged[key].extend(e for e in data.get(key, []) if sources is None or source_key(e["url"]) in sources)
     return merged
+
+
+def expected(*sources: str) -> dict[str, list[dict[str, Any]]]:
+    """The expectations of the given sources' samples (every source's when none is named)."""
+    return _expected(tuple(sorted(sources)) if sources else None)
+
+
+def sources_with_samples() -> list[str]:
+    """Registry keys of the sources whose bundled sample has expectations, in registry order."""
+    keys = {source_key(a["url"]) for a in expected()["articles"]}
+    return [s.key for s in all_sources() if s.key in keys]
 
 
 def session(db_url: str) -> Session:
@@ -55,16 +73,20 @@ def counts(db_url: str) -> dict[str, int]:
         }
 
 
-def check_archive(db_url: str) -> None:
-    """Every valid sample article archived exactly as expected; every broken page quarantined with its reason."""
-    want = expected()
+def check_archive(db_url: str, *sources: str) -> None:
+    """Every valid sample article archived exactly as expected; every broken page quarantined with its reason.
+
+    With ``sources``, only those sources were crawled: the archive holds theirs and nothing else.
+    """
+    want = expected(*sources)
     with session(db_url) as s:
         articles = {a.url: a for a in s.scalars(select(Article))}
         assert sorted(articles) == sorted(a["url"] for a in want["articles"])
         for exp in want["articles"]:
             got = articles[exp["url"]]
             where = exp["url"]
-            assert got.source == "caliber", where
+            source = get_source(source_key(exp["url"]))
+            assert got.source == source.key, where
             assert got.title == exp["title"], where
             assert got.language == exp["language"], where
             assert got.category == exp["category"], where
@@ -81,12 +103,12 @@ def check_archive(db_url: str) -> None:
                 assert marker not in got.body_html, (where, marker)
             for marker in BOILERPLATE_TEXT:
                 assert marker not in got.body_text, (where, marker)
-            assert got.attribution_line == ATTRIBUTION[exp["language"]], where
+            assert got.attribution_line == ATTRIBUTION[exp["language"]].format(source=source.name), where
             assert all(p.strip() != "Caliber.Az" for p in paragraphs), where  # the signature
             snapshot = s.scalars(select(Snapshot).where(Snapshot.article_id == got.id)).one()
             raw = zlib.decompress(snapshot.raw_body)
             assert exp["title"] in raw.decode(snapshot.encoding or "utf-8"), where
-            assert snapshot.url.startswith("https://caliber.az/"), where
+            assert snapshot.url.startswith(source.homepage + "/"), where
 
         rejects = list(s.scalars(select(Reject)))
         for exp in want["rejects"]:

@@ -1,4 +1,4 @@
-"""End-to-end: real Scrapy crawls of the bundled caliber.az sample, served on 127.0.0.1, into SQLite."""
+"""End-to-end: real Scrapy crawls of the bundled samples of every source, served on 127.0.0.1, into SQLite."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.crawl_checks import check_archive, counts, expected, runs
+from tests.crawl_checks import check_archive, counts, expected, runs, source_key, sources_with_samples
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def test_crawl_succeeds_and_summarises(crawled_twice: dict) -> None:
     first = crawled_twice["first"]
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Crawl summary" in first.stdout
-    assert "caliber" in first.stdout
+    for source in sources_with_samples():
+        assert source in first.stdout
 
 
 def test_every_valid_page_is_archived_as_expected(crawled_twice: dict) -> None:
@@ -50,18 +51,27 @@ def test_second_crawl_adds_no_rows(crawled_twice: dict) -> None:
 
 def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     recorded = runs(crawled_twice["url"])
-    assert [r.status for r in recorded] == ["finished", "finished"]
-    first, second = recorded
-    n = len(expected()["articles"])
-    assert first.stats["aggregator/articles_new"] == n
+    assert [r.status for r in recorded] == ["finished"] * (len(sources_with_samples()) + 1)
+    *firsts, second = recorded  # one run per source for --all, then caliber's second run
+    assert sorted(r.source for r in firsts) == sorted(sources_with_samples())
+    assert second.source == "caliber"
+    for first in firsts:
+        want = expected(first.source)
+        n = len(want["articles"])
+        assert first.stats["aggregator/articles_new"] == n, first.source
+        broken = len(want["rejects"])
+        rejected = sum(v for k, v in first.stats.items() if k.startswith("aggregator/rejected/"))
+        assert rejected == broken, first.source
+        assert first.stats["aggregator/http_errors"] == len(want["http_errors"]), first.source
+        undated = [a for a in want["articles"] if a["published_at"] is None]
+        assert first.stats.get("aggregator/dates_unparsed", 0) == len(undated), first.source
+        assert first.finished_at and first.finished_at >= first.started_at
+    caliber_first = next(r for r in firsts if r.source == "caliber")
+    assert caliber_first.stats["aggregator/rejected/validate"] == len(expected("caliber")["rejects"])
+    assert caliber_first.stats["aggregator/dates_unparsed"] == 1
+    n = len(expected("caliber")["articles"])
     assert second.stats.get("aggregator/articles_new", 0) == 0
     assert second.stats["aggregator/articles_unchanged"] == n
-    broken = len(expected()["rejects"])
-    assert first.stats["aggregator/rejected/validate"] == broken
-    assert first.stats["aggregator/http_errors"] == len(expected()["http_errors"])
-    undated = [a for a in expected()["articles"] if a["published_at"] is None]
-    assert first.stats["aggregator/dates_unparsed"] == len(undated) == 1
-    assert first.finished_at and first.finished_at >= first.started_at
 
 
 def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
@@ -73,7 +83,7 @@ def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
     assert {r["url"] for r in rows} == {a["url"] for a in expected()["articles"]}
     for row in rows:
         assert set(row) >= {"id", "source", "language", "title", "url", "published_at"}
-        assert row["source"] == "caliber"
+        assert row["source"] == source_key(row["url"])
     undated = json.loads(run_cli("--db", crawled_twice["url"], "articles", "list", "--undated", "--json").stdout)
     assert [r["url"] for r in undated] == [a["url"] for a in expected()["articles"] if a["published_at"] is None]
     shown = run_cli("--db", crawled_twice["url"], "articles", "show", str(rows[0]["id"]), "--json")
@@ -94,7 +104,7 @@ def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) ->
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    check_archive(url)
+    check_archive(url, "caliber")
 
 
 def test_crawl_from_a_mirror_url(mirror_url: str, tmp_path: Path) -> None:
