@@ -230,10 +230,44 @@ def _article_summary(a: Any) -> dict[str, Any]:
     }
 
 
+def _filter_options(
+    source: str | None,
+    language: str | None,
+    since: str | None,
+    until: str | None,
+    story: int | None,
+    undated: bool,
+) -> Any:
+    """The article filter the options ask for, or one clear error line for an unknown source or a bad date."""
+    from aggregator.present import parse_instant
+    from aggregator.store.queries import ArticleFilter
+
+    if source:
+        resolve_keys([source])
+    bounds: dict[str, datetime | None] = {"since": None, "until": None}
+    for name, text in (("since", since), ("until", until)):
+        if text:
+            try:
+                bounds[name] = parse_instant(text, end_of_day=name == "until")
+            except ValueError:
+                fail(f"--{name}: not an ISO 8601 date or time: {text!r}")
+    return ArticleFilter(source=source, language=language, story=story, undated=undated, **bounds)
+
+
+SINCE_HELP = "Only articles published (else archived) at or after this ISO date or time (UTC if no zone)."
+UNTIL_HELP = "... and before this ISO date or time (a bare date includes that day)."
+
+
 @articles_app.command("list")
 def articles_list(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only articles in this language (ru, az, en).")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help=SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
+    story: Annotated[int | None, typer.Option("--story", metavar="ID", help="Only the articles of this story.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
     undated: Annotated[
         bool, typer.Option("--undated", help="Only articles whose date could not be read (the text is kept).")
@@ -241,15 +275,14 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List archived articles, newest first: source, published time (UTC), title, source link."""
-    if source:
-        resolve_keys([source])
+    from aggregator.store.queries import count_articles, list_page
+
+    chosen = _filter_options(source, language, since, until, story, undated)
     archive = _archive(ctx)
     try:
-        rows = archive.list_articles(source=source, limit=limit, undated=undated)
-        where: dict[str, Any] = {"source": source} if source else {}
-        if undated:
-            where["published_at"] = None
-        total = archive.count(_models().Article, **where)
+        with archive.engine.connect() as conn:
+            rows, _ = list_page(conn, chosen, limit=limit)
+            total = count_articles(conn, chosen)
     finally:
         archive.close()
     if as_json:
@@ -266,7 +299,7 @@ def articles_list(
         raw = a.published_raw or "no date printed"
         printed = escape(raw if len(raw) <= 24 else raw[:23] + "…")
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else f"[dim]undated: {printed}[/dim]"
-        table.add_row(str(a.id), a.source, published, a.language or "", a.title, a.url)
+        table.add_row(str(a.id), a.source, published, a.language or "", escape(a.title), escape(a.url))
     out.print(table)
 
 
@@ -276,36 +309,56 @@ def articles_show(
     article_id: Annotated[int, typer.Argument(metavar="ID", help="The article's id (see `articles list`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
-    """Everything archived about one article: source link, times, text, and its snapshots."""
+    """Everything archived about one article: source link, times in UTC and Baku, attribution, story, versions."""
+    from aggregator.present import SITE_TIMEZONE, local_iso, printed_time
+    from aggregator.store import queries
+
     archive = _archive(ctx)
     try:
-        article = archive.get_article(article_id)
-        if article is None:
-            fail(f"no article with id {article_id}")
-        snapshots = archive.snapshots(article_id)
+        with archive.engine.connect() as conn:
+            article = queries.get_article(conn, article_id)
+            if article is None:
+                fail(f"no article with id {article_id}")
+            source = queries.get_source(conn, article.source)
+            siblings = queries.story_siblings(conn, article.id, article.story_id)
+            versions = queries.versions(conn, article_id)
     finally:
         archive.close()
+    times = {
+        name: {"utc": _iso(getattr(article, name)), "baku": local_iso(getattr(article, name))}
+        for name in ("published_at", "archived_at", "updated_at", "last_seen_at")
+    }
     data = _article_summary(article) | {
+        "source_name": source.name if source else article.source,
+        "source_homepage": source.homepage if source else None,
         "fetched_url": article.fetched_url,
         "published_raw": article.published_raw,
         "updated_at": _iso(article.updated_at),
         "last_seen_at": _iso(article.last_seen_at),
+        "times": times,
+        "archived_printed": printed_time(article.archived_at, article.language),
         "cover_image_url": article.cover_image_url,
         "attribution_line": article.attribution_line,
         "cited_outlets": article.cited_outlets or [],
+        "views": article.views,
+        "story_id": article.story_id,
+        "story_siblings": [
+            {"id": s.id, "source": s.source, "title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
+            for s in siblings
+        ],
         "body_text": article.body_text,
         "body_html": article.body_html,
-        "snapshots": [
+        "snapshots": [  # the versions fetched, oldest first
             {
-                "id": s.id,
-                "fetched_at": _iso(s.fetched_at),
-                "url": s.url,
-                "http_status": s.http_status,
-                "etag": s.etag,
-                "content_hash": s.content_hash,
-                "compressed_bytes": len(s.raw_body),
+                "id": v.id,
+                "fetched_at": _iso(v.fetched_at),
+                "url": v.url,
+                "http_status": v.http_status,
+                "etag": v.etag,
+                "content_hash": v.content_hash,
+                "compressed_bytes": v.stored_bytes,
             }
-            for s in snapshots
+            for v in versions
         ],
     }
     if as_json:
@@ -313,22 +366,31 @@ def articles_show(
         return
     out.print(f"[bold]{escape(article.title)}[/bold]")
     for label, key in (
-        ("id", "id"), ("source", "source"), ("language", "language"), ("source link", "url"),
-        ("fetched as", "fetched_url"), ("published", "published_at"), ("printed as", "published_raw"),
-        ("archived", "archived_at"), ("updated", "updated_at"), ("last seen", "last_seen_at"),
-        ("category", "category"), ("cover", "cover_image_url"), ("cites", "cited_outlets"),
+        ("id", "id"), ("source", "source_name"), ("language", "language"), ("source link", "url"),
+        ("fetched as", "fetched_url"), ("printed as", "published_raw"), ("category", "category"),
+        ("cover", "cover_image_url"), ("cites", "cited_outlets"), ("views", "views"), ("story", "story_id"),
     ):  # fmt: skip
         value = data[key]
         shown = ", ".join(value) if isinstance(value, list) else value
         out.print(f"[dim]{label:>12}[/dim]  {escape(str(shown)) if shown not in (None, '') else '-'}")
+    for name, label in (("published_at", "published"), ("archived_at", "archived"), ("updated_at", "updated"),
+                        ("last_seen_at", "last seen")):  # fmt: skip
+        both = times[name]
+        shown = f"{both['utc']} UTC · {both['baku']} {SITE_TIMEZONE}" if both["utc"] else "-"
+        out.print(f"[dim]{label:>12}[/dim]  {escape(shown)}")
+    out.print(f"[dim]{'page prints':>12}[/dim]  {escape(data['archived_printed'])}")
     out.print()
     if article.attribution_line:
         out.print(f"[italic]{escape(article.attribution_line)}[/italic]")
     out.print(escape(article.body_text))
     out.print()
-    out.print(f"[dim]{len(snapshots)} snapshot(s):[/dim]")
-    for s in data["snapshots"]:
-        out.print(f"  #{s['id']} {s['fetched_at']}  {s['content_hash'][:12]}  {s['compressed_bytes']} bytes")
+    if siblings:
+        out.print(f"[dim]story {article.story_id}: {len(siblings)} other article(s):[/dim]")
+        for s in siblings:
+            out.print(f"  #{s.id} {escape(s.source)}  {escape(s.title)}  {escape(s.url)}")
+    out.print(f"[dim]{len(versions)} version(s):[/dim]")
+    for v in data["snapshots"]:
+        out.print(f"  #{v['id']} {v['fetched_at']}  {v['content_hash'][:12]}  {v['compressed_bytes']} bytes")
 
 
 @articles_app.command("history")
@@ -568,3 +630,6 @@ def main() -> None:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"aggregator: database error: {detail}", file=sys.stderr)
         sys.exit(2)
+
+
+from aggregator.commands import inspect, serve  # noqa: E402, F401

@@ -1,0 +1,536 @@
+"""The read API, the feeds and the article page the downstream site serves, over one archive.
+
+Reads go through an engine that cannot write (SQLite ``query_only``, PostgreSQL read-only transactions); the views
+counter, the one write, has an engine of its own. Handlers build plain dicts and serialise them once: the pydantic
+models below document the responses in ``/openapi.json`` without re-validating every response.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec
+
+import jinja2
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy.engine import make_url
+
+from aggregator import present
+from aggregator.api.feeds import rss_feed
+from aggregator.sources import UnknownSourceError
+from aggregator.sources import get_source as registry_source
+from aggregator.store import queries
+from aggregator.store.db import connect, normalise_url
+from aggregator.store.models import Article
+
+P = ParamSpec("P")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_ID = 2**31 - 1  # articles.id is a 32-bit integer on PostgreSQL
+ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's id.")]
+FEED_SIZE = 50
+MOST_READ_TTL = 10.0
+"""Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
+
+
+# -- response shapes (for /openapi.json) ---------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    detail: str | list[dict[str, Any]]
+
+
+class ArticleSummary(BaseModel):
+    id: int
+    source: str
+    language: str | None
+    title: str
+    url: str = Field(description="The source link: the article's canonical URL on the source site.")
+    published_at: datetime | None = Field(description="UTC; null when the page's date could not be read.")
+    archived_at: datetime
+    category: str | None
+    story_id: int | None
+    views: int
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class SourceRef(BaseModel):
+    key: str
+    name: str
+    homepage: str
+
+
+class ArticleDetail(ArticleSummary):
+    body_html: str = Field(description="Sanitised HTML (an allow-list of tags; http(s) links only).")
+    body_text: str
+    attribution_line: str | None
+    source_info: SourceRef
+    cited_outlets: list[str]
+    published_raw: str | None = Field(description="The date as the page printed it.")
+    updated_at: datetime
+    cover_image_url: str | None
+    archived_at_printed: str = Field(description="The archive time as the article page prints it (Baku time).")
+    story_siblings: list[ArticleSummary]
+
+
+class SourceInfo(BaseModel):
+    key: str
+    name: str
+    homepage: str
+    languages: list[str]
+    timezone: str
+    domains: list[str]
+    articles: int
+    latest_archived_at: datetime | None
+    feed: str
+
+
+class MostRead(BaseModel):
+    hours: int
+    items: list[ArticleSummary]
+
+
+class ViewCount(BaseModel):
+    id: int
+    views: int
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such article or source."}}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Unchanged since the ETag given."}}
+
+
+# -- engines -------------------------------------------------------------------------------------------
+
+
+def read_only_engine(url: str) -> Engine:
+    """An engine that refuses writes, with a pool sized for the server's worker threads."""
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, pool_size=20, max_overflow=20)
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+
+        event.listen(engine, "connect", pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": "-c default_transaction_read_only=on"},
+    )
+
+
+class Store:
+    """The app's two engines; the writing one is only made when a view is first counted."""
+
+    def __init__(self, url: str, most_read_ttl: float = MOST_READ_TTL) -> None:
+        self.url = url
+        self.read = read_only_engine(url)
+        self.most_read_ttl = most_read_ttl
+        self._most_read: dict[tuple[int, int], tuple[float, list[Any]]] = {}
+
+    def most_read(self, hours: int, limit: int) -> list[Any]:
+        """The most-read list, kept for a few seconds: every page shows it, and ranking a day's articles by views
+        on every page view would cost more than the rest of the page."""
+        now = time.monotonic()
+        kept = self._most_read.get((hours, limit))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        with self.read.connect() as conn:
+            rows = queries.most_read(conn, hours=hours, limit=limit)
+        if len(self._most_read) > 256:  # any hours/limit may be asked for: keep the cache small
+            self._most_read.clear()
+        self._most_read[(hours, limit)] = (now + self.most_read_ttl, rows)
+        return rows
+
+    @cached_property
+    def write(self) -> Engine:
+        return connect(self.url)
+
+    def close(self) -> None:
+        self.read.dispose()
+        if "write" in self.__dict__:
+            self.write.dispose()
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+def summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": row.source,
+        "language": row.language,
+        "title": row.title,
+        "url": row.url,
+        "published_at": present.utc_iso(row.published_at),
+        "archived_at": present.utc_iso(row.archived_at),
+        "category": row.category,
+        "story_id": row.story_id,
+        "views": row.views,
+    }
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def _unchanged(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    """Whether the client's copy is current (If-None-Match wins over If-Modified-Since, as RFC 9110 says)."""
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+        return "*" in tags or etag.removeprefix("W/") in tags
+    since = request.headers.get("if-modified-since")
+    if since and last_modified is not None:
+        try:
+            client = parsedate_to_datetime(since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if client.tzinfo is None:
+            return False
+        return last_modified.replace(microsecond=0) <= client
+    return False
+
+
+def cached(
+    request: Request, body: bytes, media_type: str, last_modified: datetime | None = None, status: int = 200
+) -> Response:
+    """A read's response with its validators, or 304 when the client already has it."""
+    etag = _etag(body)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    if status == 200 and _unchanged(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def json_body(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def cached_json(request: Request, data: Any, last_modified: datetime | None = None) -> Response:
+    return cached(request, json_body(data), "application/json", last_modified)
+
+
+def newest(rows: Iterable[Any]) -> datetime | None:
+    return max((r.updated_at for r in rows), default=None)
+
+
+def source_entry(key: str) -> Any | None:
+    """The registry's entry (the name the attribution line prints); None for a source no longer registered."""
+    try:
+        return registry_source(key)
+    except UnknownSourceError:
+        return None
+
+
+def problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def query_problem(name: str, message: str) -> JSONResponse:
+    """A 422 shaped like FastAPI's own validation errors, for checks FastAPI cannot make (registry, cursor)."""
+    return JSONResponse({"detail": [{"type": "value_error", "loc": ["query", name], "msg": message}]}, status_code=422)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """An instant from a query (UTC when it names no zone)."""
+    if value is None:
+        return None
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# -- the app -------------------------------------------------------------------------------------------
+
+
+def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float = MOST_READ_TTL) -> FastAPI:
+    """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``)."""
+    store = Store(db_url, most_read_ttl)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="aggregator read API",
+        version="1",
+        description="Archived articles with their attribution, source links and archive times; feeds; pages.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.globals["site_name"] = site_name
+
+    inline = make_url(normalise_url(db_url)).get_backend_name() == "sqlite"
+
+    def reads(handler: Callable[P, Response]) -> Callable[P, Any]:
+        """Run a read on the event loop itself when the database is SQLite: its indexed reads take well under a
+        millisecond of CPU, less than handing them to a worker thread and back. PostgreSQL reads wait on the
+        network, so they stay in FastAPI's thread pool."""
+        if not inline:
+            return handler
+
+        @functools.wraps(handler)
+        async def on_loop(*args: P.args, **kwargs: P.kwargs) -> Response:
+            return handler(*args, **kwargs)
+
+        return on_loop
+
+    def render(template: str, **context: Any) -> bytes:
+        return pages.get_template(template).render(**context).encode()
+
+    @app.exception_handler(OverflowError)
+    async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [{"type": "value_error", "loc": ["query"], "msg": f"out of range: {exc}"}]}, status_code=422
+        )
+
+    def filters(
+        source: str | None, language: str | None, since: datetime | None, story: int | None
+    ) -> queries.ArticleFilter | JSONResponse:
+        if source is not None:
+            try:
+                registry_source(source)
+            except UnknownSourceError as exc:
+                return query_problem("source", str(exc))
+        return queries.ArticleFilter(source=source, language=language, since=utc(since), story=story)
+
+    # -- JSON ------------------------------------------------------------------------------------------
+
+    @app.get("/api/articles", response_model=ArticlePage, responses=NOT_MODIFIED, tags=["articles"])
+    @reads
+    def list_articles(
+        request: Request,
+        source: Annotated[str | None, Query(max_length=64, description="A source key (`/api/sources`).")] = None,
+        language: Annotated[str | None, Query(pattern="^[a-z]{2,3}$", description="ru, az, en, ...")] = None,
+        since: Annotated[
+            datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
+        ] = None,
+        story: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this story's articles.")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
+    ) -> Response:
+        """Articles, newest first (published time, else archive time), a page at a time.
+
+        Pages are keyset-paginated: articles archived between two requests neither repeat nor shift later pages.
+        """
+        chosen = filters(source, language, since, story)
+        if isinstance(chosen, JSONResponse):
+            return chosen
+        try:
+            after = queries.Position.decode(cursor) if cursor else None
+        except queries.InvalidCursorError as exc:
+            return query_problem("cursor", str(exc))
+        with store.read.connect() as conn:
+            rows, following = queries.list_page(conn, chosen, limit=limit, after=after)
+        data = {"items": [summary(r) for r in rows], "next_cursor": following.encode() if following else None}
+        return cached_json(request, data, newest(rows))
+
+    @app.get(
+        "/api/articles/{article_id}",
+        response_model=ArticleDetail,
+        responses={**NOT_FOUND, **NOT_MODIFIED},
+        tags=["articles"],
+    )
+    @reads
+    def show_article(request: Request, article_id: ArticleId) -> Response:
+        """One article: body, attribution line, source and source link, cited outlets, times, views, story."""
+        with store.read.connect() as conn:
+            row = queries.get_article(conn, article_id)
+            if row is None:
+                return problem(404, f"no article with id {article_id}")
+            siblings = queries.story_siblings(conn, row.id, row.story_id)
+        source = source_entry(row.source)
+        data = summary(row) | {
+            "body_html": row.body_html,
+            "body_text": row.body_text,
+            "attribution_line": row.attribution_line,
+            "source_info": {
+                "key": row.source,
+                "name": source.name if source else row.source,
+                "homepage": source.homepage if source else "",
+            },
+            "cited_outlets": list(row.cited_outlets or []),
+            "published_raw": row.published_raw,
+            "updated_at": present.utc_iso(row.updated_at),
+            "cover_image_url": row.cover_image_url,
+            "archived_at_printed": present.printed_time(row.archived_at, row.language),
+            "story_siblings": [summary(s) for s in siblings],
+        }
+        return cached_json(request, data, row.updated_at)
+
+    @app.post("/api/articles/{article_id}/views", response_model=ViewCount, responses=NOT_FOUND, tags=["articles"])
+    def count_view(article_id: ArticleId) -> Response:
+        """Count one view of the article (atomic in the database: concurrent views are all counted)."""
+        stmt = update(Article).where(Article.id == article_id).values(views=Article.views + 1).returning(Article.views)
+        with store.write.begin() as conn:
+            views = conn.execute(stmt).scalar_one_or_none()
+        if views is None:
+            return problem(404, f"no article with id {article_id}")
+        return JSONResponse({"id": article_id, "views": views})
+
+    @app.get("/api/sources", response_model=list[SourceInfo], responses=NOT_MODIFIED, tags=["sources"])
+    @reads
+    def list_sources(request: Request) -> Response:
+        """The sources in the archive, with their article counts and feeds."""
+        with store.read.connect() as conn:
+            rows = queries.list_sources(conn)
+        data = [
+            {
+                "key": r.key,
+                "name": r.name,
+                "homepage": r.homepage,
+                "languages": list(r.languages),
+                "timezone": r.timezone,
+                "domains": list(r.domains),
+                "articles": int(r.articles),
+                "latest_archived_at": present.utc_iso(_aware(r.latest)),
+                "feed": str(request.url_for("source_feed", source=r.key)),
+            }
+            for r in rows
+        ]
+        return cached_json(request, data)
+
+    @app.get("/api/most-read", response_model=MostRead, responses=NOT_MODIFIED, tags=["articles"])
+    @reads
+    def most_read(
+        request: Request,
+        hours: Annotated[int, Query(ge=1, le=24 * 366, description="The window: published or archived since.")] = 24,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> Response:
+        """The most viewed articles published or archived in the last `hours`."""
+        rows = store.most_read(hours, limit)
+        return cached_json(request, {"hours": hours, "items": [summary(r) for r in rows]})
+
+    # -- feeds -----------------------------------------------------------------------------------------
+
+    def feed(request: Request, source_key: str | None) -> Response:
+        with store.read.connect() as conn:
+            source = queries.get_source(conn, source_key) if source_key else None
+            if source_key and source is None:
+                return problem(404, f"no source {source_key!r} in the archive")
+            chosen = queries.ArticleFilter(source=source_key)
+            rows, _ = queries.list_page(conn, chosen, limit=FEED_SIZE)
+            full = queries.get_articles(conn, [r.id for r in rows])
+        body = rss_feed(
+            site_name=site_name,
+            source_name=source.name if source else None,
+            self_url=str(request.url.replace(query=None)),
+            home_url=str(request.url_for("index")),
+            articles=full,
+            page_url=lambda article_id: str(request.url_for("news_page", article_id=article_id)),
+        )
+        return cached(request, body, "application/rss+xml; charset=utf-8", newest(rows))
+
+    @app.get("/feeds/all.rss", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
+    @reads
+    def all_feed(request: Request) -> Response:
+        """RSS 2.0 of the latest articles of every source."""
+        return feed(request, None)
+
+    @app.get("/feeds/{source}.rss", response_class=Response, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["feeds"])
+    @reads
+    def source_feed(request: Request, source: Annotated[str, PathParam(max_length=64)]) -> Response:
+        """RSS 2.0 of one source's latest articles."""
+        return feed(request, source)
+
+    # -- pages -----------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, responses=NOT_MODIFIED, tags=["pages"])
+    @reads
+    def index(
+        request: Request,
+        cursor: Annotated[str | None, Query(max_length=200, description="Where the previous page ended.")] = None,
+    ) -> Response:
+        """The latest articles, with a link to older ones."""
+        try:
+            after = queries.Position.decode(cursor) if cursor else None
+        except queries.InvalidCursorError as exc:
+            return query_problem("cursor", str(exc))
+        with store.read.connect() as conn:
+            rows, following = queries.list_page(conn, queries.ArticleFilter(), limit=30, after=after)
+        items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
+        body = render(
+            "index.html",
+            labels=present.labels("ru"),
+            lang="ru",
+            items=items,
+            next_cursor=following.encode() if following else None,
+        )
+        return cached(request, body, "text/html; charset=utf-8", newest(rows))
+
+    @app.get("/news/{article_id}", response_class=HTMLResponse, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["pages"])
+    @reads
+    def news_page(request: Request, article_id: ArticleId) -> Response:
+        """The re-published article: attribution line, body, views, source link, archive time, most read."""
+        with store.read.connect() as conn:
+            row = queries.get_article(conn, article_id)
+            if row is None:
+                labels = present.labels("ru")
+                body = render("not_found.html", labels=labels, lang="ru", article_id=article_id)
+                return Response(body, status_code=404, media_type="text/html; charset=utf-8")
+            siblings = queries.story_siblings(conn, row.id, row.story_id)
+        source = source_entry(row.source)
+        popular = store.most_read(24, 5) or store.most_read(24 * 30, 5)  # a quiet day: the month's instead
+        lang = present.page_language(row.language)
+        body = render(
+            "article.html",
+            labels=present.labels(lang),
+            lang=lang,
+            article=row,
+            source_name=source.name if source else row.source,
+            source_homepage=source.homepage if source else row.url,
+            published=present.printed_time(row.published_at, lang),
+            archived=present.printed_time(row.archived_at, lang),
+            siblings=siblings,
+            popular=[{"row": r, "printed": present.printed_time(queries.article_time(r), lang)} for r in popular],
+        )
+        return cached(request, body, "text/html; charset=utf-8", row.updated_at)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app
+
+
+def _aware(value: Any) -> datetime | None:
+    """A MAX() over a UTC column comes back without the column's type on SQLite: a naive string or datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

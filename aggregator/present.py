@@ -1,0 +1,98 @@
+"""How the re-publisher shows an article: its page's labels in the article's language, and its times in Baku."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pipelines.dates import format_date, zone
+
+SITE_TIMEZONE = "Asia/Baku"
+"""The re-publisher's zone: archive times are printed in it, whatever the source's zone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    views: str
+    source: str
+    archived: str
+    """Followed by the archive time: "Эта новость заархивирована с источника 15 Сентября 2025 13:24"."""
+    most_read: str
+    latest: str
+    stories: str
+    not_found: str
+    next_page: str
+
+
+LABELS: dict[str, Labels] = {
+    "ru": Labels(
+        views="Просмотров",
+        source="Источник",
+        archived="Эта новость заархивирована с источника",
+        most_read="Самые читаемые",
+        latest="Последние новости",
+        stories="Эта же новость в других источниках",
+        not_found="Новость не найдена",
+        next_page="Дальше",
+    ),
+    "az": Labels(
+        views="Baxış sayı",
+        source="Mənbə",
+        archived="Bu xəbər mənbədən arxivləşdirilib",
+        most_read="Ən çox oxunanlar",
+        latest="Son xəbərlər",
+        stories="Bu xəbər digər mənbələrdə",
+        not_found="Xəbər tapılmadı",
+        next_page="Növbəti",
+    ),
+    "en": Labels(
+        views="Views",
+        source="Source",
+        archived="This news item was archived from the source on",
+        most_read="Most read",
+        latest="Latest news",
+        stories="The same news from other sources",
+        not_found="News item not found",
+        next_page="Next",
+    ),
+}
+
+
+def labels(language: str | None) -> Labels:
+    """The page's labels in ``language``; Russian (the site's main edition) for any other."""
+    return LABELS.get(language or "", LABELS["ru"])
+
+
+def page_language(language: str | None) -> str:
+    return language if language in LABELS else "ru"
+
+
+def printed_time(instant: datetime | None, language: str | None) -> str:
+    """An instant as the re-publisher prints it, in Baku time: "15 Сентября 2025 13:24"."""
+    if instant is None:
+        return ""
+    return format_date(instant, language=page_language(language), timezone=SITE_TIMEZONE)
+
+
+def utc_iso(instant: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a "Z": one spelling for every instant the API returns."""
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_iso(instant: datetime | None) -> str | None:
+    if instant is None:
+        return None
+    return instant.astimezone(zone(SITE_TIMEZONE)).isoformat()
+
+
+def parse_instant(text: str, *, end_of_day: bool = False) -> datetime:
+    """An operator's ``--since``/``--until``: an ISO date or date and time, UTC when it names no zone.
+
+    A bare date as an upper bound means the end of that day, so ``--until 2026-11-24`` includes the 24th.
+    """
+    value = datetime.fromisoformat(text.strip())
+    if end_of_day and len(text.strip()) == 10:
+        value = value + timedelta(days=1)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

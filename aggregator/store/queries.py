@@ -1,0 +1,301 @@
+"""Reads shared by the operator CLI and the read API: filtered article lists, keyset pages, stats, streaming export.
+
+Ordering is by the article's time (published, else archived) and id, newest first. That key is an expression no index
+holds, so a page is read as two index-ordered queries (dated articles by ``published_at``, undated ones by
+``archived_at``; SQLite keeps the rowid in every index, PostgreSQL reads the few rows it needs) merged here, which
+costs the same at any archive size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Integer, Select, bindparam, case, func, or_, select, tuple_
+
+from aggregator.store.models import Article, Reject, Snapshot, Source, UTCDateTime
+
+# The columns a list needs (no bodies: they are the bulk of a row).
+LIST_COLUMNS = (
+    Article.id,
+    Article.source,
+    Article.language,
+    Article.title,
+    Article.url,
+    Article.published_at,
+    Article.published_raw,
+    Article.archived_at,
+    Article.updated_at,
+    Article.category,
+    Article.story_id,
+    Article.views,
+)
+
+
+class InvalidCursorError(ValueError):
+    """A pagination cursor this code did not hand out."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFilter:
+    """Which articles: every field left as None does not filter."""
+
+    source: str | None = None
+    language: str | None = None
+    since: datetime | None = None
+    """Articles whose time (published, else archived) is at or after this instant."""
+    until: datetime | None = None
+    """... and strictly before this one."""
+    story: int | None = None
+    undated: bool = False
+    """Only the articles whose date could not be read."""
+
+    def params(self) -> dict[str, Any]:
+        """The values the statements of ``_part`` bind."""
+        named: dict[str, Any] = {"source": self.source, "language": self.language, "story": self.story}
+        named |= {"since": self.since, "until": self.until}
+        return {name: value for name, value in named.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page ended: the last article's time and id."""
+
+    moment: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.moment.astimezone(UTC).isoformat(), self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> Position:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            moment_text, article_id = json.loads(raw)
+            moment = datetime.fromisoformat(moment_text)
+            if moment.tzinfo is None or not isinstance(article_id, int) or not 0 < article_id < 2**31:
+                raise ValueError("not ours")
+            return cls(moment.astimezone(UTC), article_id)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+            raise InvalidCursorError(f"not a cursor this API gave out: {cursor[:40]!r}") from exc
+
+
+def article_time(row: Any) -> datetime:
+    """The time an article is listed and paged by."""
+    return row.published_at or row.archived_at  # type: ignore[no-any-return]
+
+
+@cache
+def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool) -> Select[Any]:
+    """The statement of one half of a page (dated articles by published time, or undated ones by archive time),
+    for one combination of filters: built once, with bound parameters, because building SQLAlchemy statements
+    costs more than running these on SQLite."""
+    moment = Article.archived_at if undated else Article.published_at
+    when = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    if undated:
+        # With ``bounded``, the archive-time index reads a short range; the "undated" test is then written so that no
+        # index serves it (SQLite, without statistics, would pick the published-time index and sort every row).
+        stmt = select(*LIST_COLUMNS).where(
+            (func.coalesce(Article.published_at, None) if bounded else Article.published_at).is_(None)
+        )
+    else:
+        stmt = select(*LIST_COLUMNS).where(Article.published_at.is_not(None))
+    for name, column in (("source", Article.source), ("language", Article.language), ("story", Article.story_id)):
+        if name in given:
+            stmt = stmt.where(column == bindparam(name))
+    if "since" in given:
+        stmt = stmt.where(moment >= when[0])
+    if "until" in given:
+        stmt = stmt.where(moment < when[1])
+    if after:
+        position = tuple_(bindparam("after_moment", type_=UTCDateTime()), bindparam("after_id", type_=Integer()))
+        stmt = stmt.where(tuple_(moment, Article.id) < position)
+    if bounded:
+        stmt = stmt.where(Article.archived_at >= bindparam("bound", type_=UTCDateTime()))
+    return cast(
+        "Select[Any]", stmt.order_by(moment.desc(), Article.id.desc()).limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def _parts(filters: ArticleFilter, after: Position | None) -> list[tuple[bool, Select[Any]]]:
+    given = frozenset(filters.params())
+    dated = [] if filters.undated else [(False, _part(False, given, after is not None, False))]
+    return [*dated, (True, _part(True, given, after is not None, False))]
+
+
+def list_page(
+    conn: Connection, filters: ArticleFilter, *, limit: int, after: Position | None = None
+) -> tuple[list[Any], Position | None]:
+    """One page of articles, newest first, after ``after``; and the position to ask for the next page from (None
+    on the last page). Inserting articles between two requests neither repeats nor skips any on later pages."""
+    params = filters.params() | {"limit": limit + 1}
+    if after:
+        params |= {"after_moment": after.moment, "after_id": after.id}
+    given = frozenset(filters.params())
+    rows: list[Any] = []
+    if not filters.undated:
+        rows.extend(conn.execute(_part(False, given, after is not None, False), params))
+    bounded = len(rows) > limit  # only undated articles newer than the dated page's end can be on this page
+    if bounded:
+        params["bound"] = article_time(rows[-1])
+    rows.extend(conn.execute(_part(True, given, after is not None, bounded), params))
+    rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, (Position(article_time(page[-1]), page[-1].id) if more and page else None)
+
+
+def iter_articles(engine: Engine, filters: ArticleFilter, *, batch: int = 500) -> Iterator[Any]:
+    """Every matching article (all columns), newest first, read a page at a time: memory stays that of one page
+    whatever the archive's size, and no transaction is held open between pages."""
+    after: Position | None = None
+    while True:
+        with engine.connect() as conn:
+            page, after = list_page(conn, filters, limit=batch, after=after)
+            if not page:
+                return
+            full = get_articles(conn, [r.id for r in page])
+        yield from full
+        if after is None:
+            return
+
+
+def count_articles(conn: Connection, filters: ArticleFilter) -> int:
+    total = 0
+    for _, part in _parts(filters, None):
+        counted = select(func.count()).select_from(part.limit(None).order_by(None).subquery())
+        total += conn.execute(counted, filters.params()).scalar_one()
+    return total
+
+
+def story_siblings(conn: Connection, article_id: int, story_id: int | None) -> list[Any]:
+    """The other articles telling the same story (sharing ``articles.story_id``), newest first."""
+    if story_id is None:
+        return []
+    stmt = (
+        select(*LIST_COLUMNS)
+        .where(Article.story_id == story_id, Article.id != article_id)
+        .order_by(Article.archived_at.desc(), Article.id.desc())
+        .limit(50)
+    )
+    return list(conn.execute(stmt))
+
+
+def most_read(conn: Connection, *, hours: int, limit: int, now: datetime | None = None) -> list[Any]:
+    """Articles published or archived in the last ``hours``, by views (ties: newest first)."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(hours=hours)
+    stmt = (
+        select(*LIST_COLUMNS)
+        .where(or_(Article.published_at >= cutoff, Article.archived_at >= cutoff))
+        .order_by(Article.views.desc(), Article.archived_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt))
+
+
+def get_article(conn: Connection, article_id: int) -> Any | None:
+    return conn.execute(select(Article.__table__).where(Article.id == article_id)).first()
+
+
+def get_articles(conn: Connection, ids: list[int]) -> list[Any]:
+    """Whole rows for ``ids``, in that order (one query)."""
+    found = {row.id: row for row in conn.execute(select(Article.__table__).where(Article.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def get_source(conn: Connection, key: str) -> Any | None:
+    return conn.execute(select(Source.__table__).where(Source.key == key)).first()
+
+
+def list_sources(conn: Connection) -> list[Any]:
+    """The sources in the archive, with how many articles each has and the newest one's archive time."""
+    counts = (
+        select(Article.source, func.count().label("articles"), func.max(Article.archived_at).label("latest"))
+        .group_by(Article.source)
+        .subquery()
+    )
+    stmt = (
+        select(Source.__table__, func.coalesce(counts.c.articles, 0).label("articles"), counts.c.latest)
+        .outerjoin(counts, counts.c.source == Source.key)
+        .order_by(Source.key)
+    )
+    return list(conn.execute(stmt))
+
+
+def versions(conn: Connection, article_id: int) -> list[Any]:
+    """The fetched versions (snapshots) of an article, oldest first, without their pages."""
+    stmt = (
+        select(
+            Snapshot.id,
+            Snapshot.fetched_at,
+            Snapshot.url,
+            Snapshot.http_status,
+            Snapshot.etag,
+            Snapshot.content_hash,
+            func.length(Snapshot.raw_body).label("stored_bytes"),
+        )
+        .where(Snapshot.article_id == article_id)
+        .order_by(Snapshot.fetched_at, Snapshot.id)
+    )
+    return list(conn.execute(stmt))
+
+
+# -- stats ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DayCounts:
+    articles: int = 0
+    undated: int = 0
+    rejects: int = 0
+
+
+def _day(conn: Connection, column: Any) -> Any:
+    """The UTC calendar day of a timestamp column, as the back end can group by it."""
+    if conn.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def daily_stats(
+    conn: Connection, *, days: int, source: str | None = None, today: date | None = None
+) -> dict[tuple[str, date], DayCounts]:
+    """Per (source, UTC day) of the last ``days`` days: articles archived, of those undated, and rejects."""
+    today = today or datetime.now(UTC).date()
+    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
+    result: dict[tuple[str, date], DayCounts] = {}
+
+    def day_of(value: Any) -> date:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+    article_day = _day(conn, Article.archived_at)
+    undated = func.sum(case((Article.published_at.is_(None), 1), else_=0))
+    stmt = (
+        select(Article.source, article_day.label("day"), func.count(), undated)
+        .where(Article.archived_at >= start)
+        .group_by(Article.source, article_day)
+    )
+    if source:
+        stmt = stmt.where(Article.source == source)
+    for key, day, count, missing in conn.execute(stmt):
+        counts = result.setdefault((key, day_of(day)), DayCounts())
+        counts.articles, counts.undated = int(count), int(missing or 0)
+    reject_day = _day(conn, Reject.created_at)
+    reject_source = func.coalesce(Reject.source, "-")
+    rejects = (
+        select(reject_source, reject_day.label("day"), func.count())
+        .where(Reject.created_at >= start)
+        .group_by(reject_source, reject_day)
+    )
+    if source:
+        rejects = rejects.where(Reject.source == source)
+    for key, day, count in conn.execute(rejects):
+        result.setdefault((key, day_of(day)), DayCounts()).rejects = int(count)
+    return result

@@ -1,0 +1,98 @@
+"""The re-published article page and the front page, server-rendered: read as HTML by a parser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import lxml.html
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from aggregator.api import create_app
+from aggregator.sources import get_source
+from aggregator.store import Archive
+from aggregator.store.models import Article
+from tests.api.conftest import attribution, item, save
+
+LABELS = {
+    "ru": ("Просмотров", "Источник", "Эта новость заархивирована с источника", "Самые читаемые"),
+    "az": ("Baxış sayı", "Mənbə", "Bu xəbər mənbədən arxivləşdirilib", "Ən çox oxunanlar"),
+    "en": ("Views", "Source", "This news item was archived from the source on", "Most read"),
+}
+MONTHS = {
+    "ru": "Января Февраля Марта Апреля Мая Июня Июля Августа Сентября Октября Ноября Декабря",
+    "az": "yanvar fevral mart aprel may iyun iyul avqust sentyabr oktyabr noyabr dekabr",
+    "en": "January February March April May June July August September October November December",
+}
+
+
+def printed(instant: datetime, language: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = instant.astimezone(ZoneInfo("Asia/Baku"))
+    month = MONTHS[language].split()[local.month - 1]
+    return f"{local.day:02d} {month} {local.year} {local:%H:%M}"
+
+
+def text(page, selector: str) -> str:
+    (element,) = page.cssselect(selector)
+    return " ".join(element.text_content().split())
+
+
+@pytest.mark.parametrize("language", ["ru", "az", "en"])
+def test_article_page_in_the_articles_language(client: TestClient, sample_db: str, language: str) -> None:
+    archive = Archive.open(sample_db)
+    with archive.session() as session:
+        article = session.scalars(select(Article).where(Article.language == language).order_by(Article.id)).first()
+    archive.close()
+    assert article is not None
+    for _ in range(3):
+        client.post(f"/api/articles/{article.id}/views")
+    answer = client.get(f"/news/{article.id}")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    page = lxml.html.fromstring(answer.text)
+    views, source, archived, most_read = LABELS[language]
+    assert page.get("lang") == language
+    assert text(page, "h1") == " ".join(article.title.split())
+    assert text(page, ".attribution") == attribution(language, article.source)
+    assert text(page, "#views") == f"{views}: 3"
+    assert text(page, "#source") == f"{source}: {get_source(article.source).homepage}"
+    (link,) = page.cssselect("#source a")
+    assert link.get("href") == article.url
+    assert text(page, "#archived") == f"{archived} {printed(article.archived_at, language)}"
+    assert text(page, "#most-read h2") == most_read
+    first_read = page.cssselect("#most-read li")[0]
+    assert first_read.cssselect("a")[0].get("href") == f"/news/{article.id}"  # the only one read: first
+    assert f"{views}: 3" in first_read.text_content()
+    body = page.cssselect("#body")[0]
+    assert body.cssselect("p"), "the body is rendered as HTML, not escaped text"
+    assert "&lt;p&gt;" not in answer.text
+
+
+def test_titles_and_attribution_are_escaped(sqlite_url: str) -> None:
+    hostile = '<img src=x onerror="window.__xss=1">Заголовок'
+    (article_id,) = save(sqlite_url, [item("hostile", published=datetime(2026, 11, 1, tzinfo=UTC), title=hostile)])
+    with TestClient(create_app(sqlite_url)) as client:
+        html = client.get(f"/news/{article_id}").text
+        front = client.get("/").text
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert "<img src=x" not in front
+    assert text(lxml.html.fromstring(html), "h1") == hostile
+
+
+def test_front_page_lists_the_latest(client: TestClient) -> None:
+    latest = client.get("/api/articles", params={"limit": 30}).json()
+    page = lxml.html.fromstring(client.get("/").text)
+    links = [a.get("href") for a in page.cssselect("#latest li a")]
+    assert links == [f"/news/{i['id']}" for i in latest["items"]]
+    (following,) = page.cssselect("#next")
+    second = lxml.html.fromstring(client.get(following.get("href")).text)
+    rest = client.get("/api/articles", params={"limit": 30, "cursor": latest["next_cursor"]}).json()["items"]
+    assert [a.get("href") for a in second.cssselect("#latest li a")] == [f"/news/{i['id']}" for i in rest]
+
+
+def test_missing_article_page(client: TestClient) -> None:
+    answer = client.get("/news/99999")
+    assert answer.status_code == 404 and "Новость не найдена" in answer.text
+    assert client.get("/news/x").status_code == 422
