@@ -78,7 +78,7 @@ class IncrementalMiddleware:
         self.db_url = db_url
         self.recheck = recheck
         self.known = KnownArticles()
-        self._skipped: set[int] = set()  # an article linked from several listings is counted once
+        self._counted: set[int] = set()  # an article linked from several listings is counted once
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -120,13 +120,16 @@ class IncrementalMiddleware:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"aggregator/{key}")
 
+    def _count_once(self, key: str, url: str) -> None:
+        digest = url_hash(url)
+        if digest not in self._counted:
+            self._counted.add(digest)
+            self._count(key)
+
     def _filter(self, request: Request) -> Request | None:
         url = real_url(request)
         if self.known.is_old(url):
-            key = url_hash(url)
-            if key not in self._skipped:
-                self._skipped.add(key)
-                self._count("skipped_known")
+            self._count_once("skipped_known", url)
             return None
         validators = self.known.validators(url)
         if validators is None:
@@ -139,7 +142,7 @@ class IncrementalMiddleware:
             headers["If-Modified-Since"] = modified
         if not headers:
             return request
-        self._count("rechecked")
+        self._count_once("rechecked", url)
         request.headers.update(headers)
         request.meta[CONDITIONAL_META] = True
         request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]

@@ -55,7 +55,17 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     n = len(expected()["articles"])
     assert first.stats["aggregator/articles_new"] == n
     assert second.stats.get("aggregator/articles_new", 0) == 0
-    assert second.stats["aggregator/articles_unchanged"] == n
+    # The second run is incremental: the sample's articles are years old, so none is fetched again, except the
+    # undated one (its age is its archive time: just now), re-fetched with a conditional request and not modified.
+    assert second.stats["aggregator/skipped_known"] == n - 1
+    assert second.stats["aggregator/not_modified"] == 1
+    assert second.stats.get("aggregator/articles_unchanged", 0) == 0
+    assert (first.pages, first.items_new, second.pages, second.items_new) == (
+        first.stats["response_received_count"],
+        n,
+        second.stats["response_received_count"],
+        0,
+    )
     broken = len(expected()["rejects"])
     assert first.stats["aggregator/rejected/validate"] == broken
     assert first.stats["aggregator/http_errors"] == len(expected()["http_errors"])
