@@ -178,7 +178,7 @@ def run_crawl(
             outcome.problems.append(f"{exceptions} spider exception(s): see the log")
         if stats.get("aggregator/store_errors", 0):
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
-        if not stats.get("response_received_count", 0):
+        if not stats.get("response_received_count", 0) and not shared_frontier:  # a worker may find it drained
             outcome.problems.append("no page was fetched")
         health = outcome.health
         if health and health.get("status") == "red":

@@ -112,8 +112,22 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 
     # -- the frontier ----------------------------------------------------------------------------------------
 
+    # scrapy-redis 0.9.1 passes ``spider=`` to the stats collector, which Scrapy 2.19 deprecates: the two methods
+    # that count are restated without it.
+
+    def enqueue_request(self, request: Request) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
     def next_request(self) -> Request | None:
-        request: Request | None = super().next_request()
+        request: Request | None = self.queue.pop(self.idle_before_close)
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
         self._empty_since = None if request is not None else (self._empty_since or time.monotonic())
         return request
 

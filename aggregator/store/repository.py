@@ -232,7 +232,11 @@ class Archive:
         if before_run is not None:
             stmt = stmt.where(CrawlRun.id < before_run)
         with self.session() as session:
-            return [int(h["items"]) for h in session.scalars(stmt) if isinstance(h, dict) and "items" in h]
+            return [
+                int(h["items"])
+                for h in session.scalars(stmt)
+                if isinstance(h, dict) and "items" in h and not h.get("shared_frontier")
+            ]
 
     def known_articles(
         self, source: str, *, recent_since: datetime
