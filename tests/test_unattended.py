@@ -243,6 +243,11 @@ def test_scrapyd_deploy_target_is_declared() -> None:
     config.read(ROOT / "scrapy.cfg")
     assert config["settings"]["default"] == "aggregator.settings"
     assert config["deploy"]["project"] == "aggregator" and config["deploy"]["url"].startswith("http")
+    # Scrapyd reads the settings module of a deployed egg from this entry point.
+    from importlib.metadata import entry_points
+
+    (settings,) = entry_points(group="scrapy", name="settings")
+    assert settings.value == "aggregator.settings"
 
 
 def test_copy_of_the_sample_is_untouched() -> None:
