@@ -77,6 +77,10 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
         settings.set(key, value, priority="cmdline")
     if overrides and "AGGREGATOR_CONTACT_URL" in overrides and "USER_AGENT" not in overrides:
         settings.set("USER_AGENT", user_agent(overrides["AGGREGATOR_CONTACT_URL"]), priority="cmdline")
+    if settings.get("AGGREGATOR_MIRROR") and "AUTOTHROTTLE_ENABLED" not in (overrides or {}):
+        # A mirror is our own copy of the sites: AutoThrottle's politeness is for the real ones, and against a server
+        # on 127.0.0.1 it only slows the crawl down to a fraction of what the crawler can do.
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
     redis_url = settings.get("AGGREGATOR_REDIS_URL")
     if redis_url:
         from aggregator.scaleout import redis_settings
