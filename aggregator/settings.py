@@ -128,7 +128,10 @@ SPIDERMON_SPIDER_CLOSE_MONITORS = ("aggregator.health.HealthSuite",)
 
 ROBOTSTXT_OBEY = True
 # Politeness: at most this many requests in flight per site, and AutoThrottle adapts the delay to the site's latency
-# (it only ever slows down below that limit).
+# (it only ever slows down below that limit). Checked with Scrapy 2.19: the per-site limit holds while a download
+# delay is in force (AutoThrottle always keeps one), but with no delay at all the downloader starts a burst of queued
+# requests before it counts them as in flight (13 at once against a limit of 2): keep AutoThrottle or a
+# DOWNLOAD_DELAY > 0 for real sites. Mirror crawls (ours, on 127.0.0.1) switch AutoThrottle off: see crawl.py.
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0

@@ -296,7 +296,7 @@ LABELS = {
 }
 
 
-def crawl_all(root: Path, work: Path, rounds: int) -> dict[str, Any]:
+def crawl_all(root: Path, work: Path, rounds: int, kinds: str = "axbecd") -> dict[str, Any]:
     """Start the mirror server, run every crawl, stop it; the best run of each kind."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -311,15 +311,17 @@ def crawl_all(root: Path, work: Path, rounds: int) -> dict[str, Any]:
         wait_until_up(base, server)
         for run in range(rounds):
             for kind in ("bare", "extract", "full"):
+                if {"bare": "a", "extract": "x", "full": "b"}[kind] not in kinds:
+                    continue
                 r = run_child(kind, base, work, f"run{run}", server.pid)
                 runs[kind].append(r)
                 print(f"    run {run + 1} {LABELS[kind]}: {describe(r)}")
-                if kind == "full":
+                if kind == "full" and "e" in kinds:
                     r = run_child("full", base, work, f"run{run}-again", server.pid, db_url=r["db_url"])
                     r["kind"] = "incremental"
                     runs["incremental"].append(r)
                     print(f"    run {run + 1} {LABELS['incremental']}: {describe(r)}")
-        pg = fresh_pg_database("c")
+        pg = fresh_pg_database("c") if "c" in kinds else None
         if pg:
             try:
                 r = run_child("full", base, work, "pg", server.pid, db_url=pg)
@@ -328,7 +330,7 @@ def crawl_all(root: Path, work: Path, rounds: int) -> dict[str, Any]:
                 print(f"    {LABELS['pg']}: {describe(r)}")
             finally:
                 drop_pg_database(pg)
-        pg = fresh_pg_database("d") if redis_ready() else None
+        pg = fresh_pg_database("d") if "d" in kinds and redis_ready() else None
         if pg:
             try:
                 r = two_workers(base, work, pg)
@@ -353,6 +355,11 @@ def crawl_all(root: Path, work: Path, rounds: int) -> dict[str, Any]:
 
 
 def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
+    if not {"bare", "extract", "full", "incremental"} <= set(best):
+        for kind, r in best.items():
+            if kind in LABELS:
+                print(f"      {LABELS[kind]:<22} {r['ppm']:7.0f} pages/min   max RSS {r['maxrss_mib']:6.1f} MiB")
+        return
     a, b, x = best["bare"], best["full"], best["extract"]
     print(f"    best of {rounds} (a, x, b, e); c and d once:")
     for kind in ("bare", "extract", "full", "pg", "workers"):
@@ -396,7 +403,7 @@ def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
         print(f"    the crawls logged {len(lines)} distinct line(s) at WARNING or above, e.g.: {lines[0][:200]}")
 
 
-def parent(n_articles: int, rounds: int) -> None:
+def parent(n_articles: int, rounds: int, kinds: str) -> None:
     import sitegen
 
     total = time.perf_counter()
@@ -410,7 +417,7 @@ def parent(n_articles: int, rounds: int) -> None:
             f"~{len(site.articles) // len(site.listings)} cards each); mirror server in its own process; "
             f"{os.cpu_count()} CPUs"
         )
-        summarise(crawl_all(work / "mirror", work, rounds), n_articles, rounds)
+        summarise(crawl_all(work / "mirror", work, rounds, kinds), n_articles, rounds)
     print(f"  total {time.perf_counter() - total:.0f}s")
 
 
@@ -418,6 +425,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=N_ARTICLES, help="articles in the generated mirror")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="runs of (a), (x), (b), (e); the best is kept")
+    parser.add_argument("--kinds", default="axbecd", help="which crawls to run, e.g. 'b' for the memory check")
     parser.add_argument("--child", choices=("bare", "extract", "full"))
     parser.add_argument("--mirror")
     parser.add_argument("--db")
@@ -427,7 +435,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.mirror, args.db, args.out, args.redis)
     else:
-        parent(args.articles, args.rounds)
+        parent(args.articles, args.rounds, args.kinds)
 
 
 if __name__ == "__main__":
