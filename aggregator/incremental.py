@@ -1,8 +1,9 @@
 """Incremental crawls: archived articles are not downloaded again, recent ones only with a conditional request.
 
 What the archive already holds is loaded once when the spider opens (two queries, whatever the number of
-requests): the URLs of articles older than ``AGGREGATOR_RECHECK_HOURS`` as a sorted array of 64-bit hashes
-(8 bytes an article: ~8 MB for a million), and, for the younger ones, the validators (ETag, Last-Modified) of their
+requests): the URLs of articles older than ``AGGREGATOR_RECHECK_HOURS``, streamed from the database, as a sorted
+array of 64-bit hashes (8 bytes an article: ~16 MB for a million with their fetched URLs; building it briefly needs
+a set of them, ~100 MB at that size), and, for the younger ones, the validators (ETag, Last-Modified) of their
 newest snapshot. A request for an old article is dropped before it is scheduled (so it never reaches a shared
 scale-out frontier either); a request for a recent one carries ``If-None-Match`` / ``If-Modified-Since``, and the
 site's ``304 Not Modified`` ends it quietly (``NotModified``), while a changed page flows on as a new version.
@@ -50,9 +51,9 @@ class KnownArticles:
 
     @classmethod
     def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None]]) -> KnownArticles:
-        hashes = sorted({url_hash(url) for url in old_urls})
+        hashes = array("q", (url_hash(url) for url in old_urls))  # 8 bytes an entry while it is read
         validators = {canonical_url(url): (etag, modified) for url, etag, modified in recent}
-        return cls(array("q", hashes), validators)
+        return cls(array("q", sorted(set(hashes))), validators)
 
     def is_old(self, url: str) -> bool:
         key = url_hash(url)

@@ -240,41 +240,45 @@ class Archive:
 
     def known_articles(
         self, source: str, *, recent_since: datetime
-    ) -> tuple[list[str], list[tuple[str, str | None, str | None]]]:
+    ) -> tuple[Iterator[str], list[tuple[str, str | None, str | None]]]:
         """The source's archived articles for an incremental crawl, in two queries.
 
-        Old ones (published, or else archived, before ``recent_since``): their URLs (canonical and as fetched).
-        Recent ones: URLs with the ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
+        Old ones (published, or else archived, before ``recent_since``): their URLs (canonical and as fetched),
+        streamed in chunks (a million articles are never all in memory as strings). Recent ones: URLs with the
+        ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
         """
         a = Article.__table__.c
+        s = Snapshot.__table__.c
         age = func.coalesce(a.published_at, a.archived_at)
-        old: list[str] = []
+        newest = (
+            select(s.article_id, func.max(s.id).label("snapshot_id"))
+            .join(Article.__table__, a.id == s.article_id)
+            .where(a.source == source, age >= recent_since)
+            .group_by(s.article_id)
+            .subquery()
+        )
+        stmt = (
+            select(a.url, a.fetched_url, s.etag, s.last_modified)
+            .join(newest, newest.c.article_id == a.id)
+            .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
+        )
+        recent: list[tuple[str, str | None, str | None]] = []
         with self.engine.connect() as conn:
-            for url, fetched in conn.execute(
-                select(a.url, a.fetched_url).where(a.source == source, age < recent_since)
-            ):
-                old.append(url)
-                if fetched and fetched != url:
-                    old.append(fetched)
-            s = Snapshot.__table__.c
-            newest = (
-                select(s.article_id, func.max(s.id).label("snapshot_id"))
-                .join(Article.__table__, a.id == s.article_id)
-                .where(a.source == source, age >= recent_since)
-                .group_by(s.article_id)
-                .subquery()
-            )
-            stmt = (
-                select(a.url, a.fetched_url, s.etag, s.last_modified)
-                .join(newest, newest.c.article_id == a.id)
-                .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
-            )
-            recent: list[tuple[str, str | None, str | None]] = []
             for url, fetched, etag, modified in conn.execute(stmt):
                 recent.append((url, etag, modified))
                 if fetched and fetched != url:
                     recent.append((fetched, etag, modified))
-        return old, recent
+        return self._old_urls(source, recent_since), recent
+
+    def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
+        a = Article.__table__.c
+        age = func.coalesce(a.published_at, a.archived_at)
+        stmt = select(a.url, a.fetched_url).where(a.source == source, age < before)
+        with self.engine.connect() as conn:
+            for url, fetched in conn.execution_options(yield_per=10_000).execute(stmt):
+                yield url
+                if fetched and fetched != url:
+                    yield fetched
 
     # -- reads ---------------------------------------------------------------------------------------
 
