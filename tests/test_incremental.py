@@ -73,3 +73,36 @@ def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
     assert 304 in recheck.meta["handle_httpstatus_list"]
     assert crawler.stats.get_value("aggregator/skipped_known") == 1
     assert crawler.stats.get_value("aggregator/rechecked") == 1
+
+
+def test_the_mirror_answers_conditional_requests_and_serves_overlays(tmp_path: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    from aggregator.mirror import serve_mirror
+    from tests.conftest import SAMPLE
+
+    edited = tmp_path / "edited" / "caliber.az" / "post"
+    edited.mkdir(parents=True)
+    (edited / "153813.html").write_text("<html><body>edited</body></html>", encoding="utf-8")
+
+    def get(base: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(f"{base}/caliber.az/post/153813", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    with serve_mirror(SAMPLE) as plain, serve_mirror(SAMPLE, overlays=(tmp_path / "edited",)) as overlaid:
+        status, headers, body = get(plain)
+        assert status == 200 and body and headers["ETag"] and headers["Last-Modified"]
+        assert get(plain, **{"If-None-Match": headers["ETag"]})[0] == 304
+        assert get(plain, **{"If-None-Match": '"other", ' + headers["ETag"]})[0] == 304
+        assert get(plain, **{"If-Modified-Since": headers["Last-Modified"]})[0] == 304
+        assert get(plain, **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})[0] == 200
+        # If-None-Match decides when both are sent (RFC 9110): a stale tag means a new body.
+        both = {"If-None-Match": '"stale"', "If-Modified-Since": headers["Last-Modified"]}
+        assert get(plain, **both)[0] == 200
+        status, changed, body = get(overlaid, **{"If-None-Match": headers["ETag"]})
+        assert status == 200 and body == b"<html><body>edited</body></html>" and changed["ETag"] != headers["ETag"]
