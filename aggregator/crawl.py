@@ -202,6 +202,7 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
         elapsed = outcome.stats.get("elapsed_time_seconds")
         timing = f" in {elapsed:.1f}s" if isinstance(elapsed, int | float) else ""
         if outcome.ok:
-            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}")
+            health = f", health {outcome.health['status']}" if outcome.health else ""
+            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}{health}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)
