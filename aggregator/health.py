@@ -12,7 +12,8 @@ at what the run saw:
   missing only when at least ``AGGREGATOR_HEALTH_MIN_MISSING`` articles lack it (an incremental run extracts few
   pages, and the one broken page a site always has, fetched again on every run, would otherwise make it red);
 - **dates**: the share of extracted articles whose printed date could not be read;
-- **HTTP errors**: failed fetches over requests sent.
+- **HTTP errors**: failed fetches over requests sent (judged from ``AGGREGATOR_HEALTH_MIN_MISSING`` failures on:
+  a small run's one 404 is not a broken site).
 
 The verdict ("green" or "red", with one reason per failed monitor) goes into the run's stats
 (``aggregator/health/*``), from which the store writes ``crawl_runs.health`` and ``aggregator crawl`` its exit
@@ -104,6 +105,7 @@ class Measures:
     coverage: dict[str, float | None]
     undated: float | None
     http_error_rate: float
+    http_errors: int = 0
     median: float | None = None
     """Median ``items`` of the previous runs (None without history)."""
     history: list[int] = field(default_factory=list)
@@ -122,6 +124,7 @@ class Measures:
             coverage=coverage,
             undated=undated,
             http_error_rate=errors / requests if requests else 0.0,
+            http_errors=errors,
             median=statistics.median(history) if history else None,
             history=history,
         )
@@ -202,8 +205,8 @@ class UndatedMonitor(_HealthMonitor):
 class HttpErrorMonitor(_HealthMonitor):
     def test_http_errors(self) -> None:
         """HTTP error rate."""
-        m = self.measures
-        if m.http_error_rate > self.limits.max_http_errors:
+        m, limits = self.measures, self.limits
+        if m.http_error_rate > limits.max_http_errors and m.http_errors >= limits.min_missing:
             self.fail(f"{m.http_error_rate:.0%} of the requests failed")
 
 
