@@ -117,25 +117,36 @@ def crawl(
         str | None,
         typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO)."),
     ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Fetch every article again, not only new ones and the recheck window.")
+    ] = False,
 ) -> None:
-    """Crawl sources into the archive, showing live progress and a summary; exits 1 if a source failed."""
+    """Crawl sources into the archive, showing live progress and a summary.
+
+    Exits 1 if a source failed or is unhealthy, 3 if a source was skipped because another run of it holds its lock.
+    """
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
     if offline and mirror:
         fail("--offline and --mirror exclude each other")
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
-    from aggregator.crawl import print_summary, run_crawl
+    from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.store import Archive
 
     db_url = _db_url(ctx)
     Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
     settings = {"LOG_LEVEL": log_level.upper()} if log_level else {}
     outcomes = run_crawl(
-        chosen, db_url=db_url, offline=offline, mirror=mirror, mirror_root=mirror_root, settings=settings
+        chosen,
+        db_url=db_url,
+        offline=offline,
+        mirror=mirror,
+        mirror_root=mirror_root,
+        settings=settings,
+        refresh=refresh,
     )
     print_summary(outcomes, out)
-    if not all(o.ok for o in outcomes):
-        raise typer.Exit(1)
+    raise typer.Exit(exit_status(outcomes))
 
 
 @app.command()
@@ -632,4 +643,4 @@ def main() -> None:
         sys.exit(2)
 
 
-from aggregator.commands import inspect, serve  # noqa: E402, F401
+from aggregator.commands import inspect, runs, schedule, serve  # noqa: E402, F401  (registers their commands)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from rich.table import Table
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
 from aggregator.settings import user_agent
@@ -33,16 +34,39 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""A source's crawl failed, or its health is red."""
+EXIT_BUSY = 3
+"""A source was not crawled because another run of it holds its lock (and nothing else went wrong)."""
+
+
 @dataclass
 class SourceOutcome:
     source: str
     finish_reason: str | None
     stats: dict[str, Any]
     problems: list[str] = field(default_factory=list)
+    busy: bool = False
+    """Not crawled: another run of the source was in progress."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.busy
+
+    @property
+    def health(self) -> dict[str, Any] | None:
+        verdict = self.stats.get("aggregator/health/verdict")
+        return verdict if isinstance(verdict, dict) else None
+
+
+def exit_status(outcomes: Sequence[SourceOutcome]) -> int:
+    if any(o.problems for o in outcomes):
+        return EXIT_FAILED
+    if any(o.busy for o in outcomes):
+        return EXIT_BUSY
+    return EXIT_OK
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -53,6 +77,17 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
         settings.set(key, value, priority="cmdline")
     if overrides and "AGGREGATOR_CONTACT_URL" in overrides and "USER_AGENT" not in overrides:
         settings.set("USER_AGENT", user_agent(overrides["AGGREGATOR_CONTACT_URL"]), priority="cmdline")
+    if settings.get("AGGREGATOR_MIRROR") and "AUTOTHROTTLE_ENABLED" not in (overrides or {}):
+        # A mirror is our own copy of the sites: AutoThrottle's politeness is for the real ones, and against a server
+        # on 127.0.0.1 it only slows the crawl down to a fraction of what the crawler can do.
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
+    redis_url = settings.get("AGGREGATOR_REDIS_URL")
+    if redis_url:
+        from aggregator.scaleout import redis_settings
+
+        idle = settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
+        for key, value in redis_settings(redis_url, idle).items():
+            settings.set(key, value, priority="cmdline")
     return settings
 
 
@@ -98,28 +133,45 @@ def run_crawl(
     settings: dict[str, Any] | None = None,
     console: Console | None = None,
     live: bool | None = None,
+    refresh: bool = False,
 ) -> list[SourceOutcome]:
-    """Crawl ``sources`` concurrently in this process (the Twisted reactor runs once per process)."""
+    """Crawl ``sources`` concurrently in this process (the Twisted reactor runs once per process).
+
+    Each source is crawled under its lock (``aggregator.locks``); a source another run holds is not crawled and
+    comes back ``busy``. Scale-out workers (``AGGREGATOR_REDIS_URL``) take no lock: sharing a source's frontier
+    among many processes is their point.
+    """
     console = console or Console(stderr=True)
     live = console.is_terminal if live is None else live
     overrides: dict[str, Any] = dict(settings or {})
     if db_url:
         overrides["AGGREGATOR_DB_URL"] = db_url
+    if refresh:
+        overrides["AGGREGATOR_REFRESH"] = True
     if live:
         overrides.setdefault("LOG_LEVEL", "WARNING")
-    with _offline_mirror(offline, mirror, mirror_root) as base:
+    scrapy_settings = project_settings(overrides)
+    shared_frontier = bool(scrapy_settings.get("AGGREGATOR_REDIS_URL"))
+    keys = [s.key for s in sources]
+    locking: AbstractContextManager[tuple[list[str], list[str]]] = (
+        nullcontext((keys, [])) if shared_frontier else source_locks(scrapy_settings["AGGREGATOR_DB_URL"], keys)
+    )
+    with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base:
         if base:
             overrides["AGGREGATOR_MIRROR"] = base
-        process = CrawlerProcess(project_settings(overrides))
+        if not shared_frontier:
+            overrides["AGGREGATOR_LOCKED_SOURCES"] = list(free)
         crawlers: dict[str, Crawler] = {}
-        for source in sources:
-            crawler = process.create_crawler(source.key)
-            crawlers[source.key] = crawler
-            process.crawl(crawler)
-        display = Live(_Board(crawlers), console=console, refresh_per_second=4, transient=True)
-        with display if live else nullcontext():
-            process.start()
-    outcomes = []
+        if free:
+            process = CrawlerProcess(project_settings(overrides))
+            for key in free:
+                crawler = process.create_crawler(key)
+                crawlers[key] = crawler
+                process.crawl(crawler)
+            display = Live(_Board(crawlers), console=console, refresh_per_second=4, transient=True)
+            with display if live else nullcontext():
+                process.start()
+    outcomes = [SourceOutcome(key, None, {}, busy=True) for key in busy]
     for key, crawler in crawlers.items():
         stats = crawler.stats.get_stats() if crawler.stats else {}
         outcome = SourceOutcome(key, stats.get("finish_reason"), stats)
@@ -130,21 +182,29 @@ def run_crawl(
             outcome.problems.append(f"{exceptions} spider exception(s): see the log")
         if stats.get("aggregator/store_errors", 0):
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
-        if not stats.get("response_received_count", 0):
+        if not stats.get("response_received_count", 0) and not shared_frontier:  # a worker may find it drained
             outcome.problems.append("no page was fetched")
         if stats.get("feed/not_a_feed", 0):
             outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
+        health = outcome.health
+        if health and health.get("status") == "red":
+            outcome.problems.append("unhealthy: " + "; ".join(health.get("problems") or ["see `aggregator health`"]))
         outcomes.append(outcome)
-    return outcomes
+    order = {key: i for i, key in enumerate(keys)}
+    return sorted(outcomes, key=lambda o: order.get(o.source, len(order)))
 
 
 def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = None) -> None:
     console = console or Console()
-    console.print(stats_table({o.source: o.stats for o in outcomes}, title="Crawl summary"))
+    console.print(stats_table({o.source: o.stats for o in outcomes if not o.busy}, title="Crawl summary"))
     for outcome in outcomes:
+        if outcome.busy:
+            print(f"{outcome.source}: skipped: another run of this source is in progress (locked)", file=sys.stderr)
+            continue
         elapsed = outcome.stats.get("elapsed_time_seconds")
         timing = f" in {elapsed:.1f}s" if isinstance(elapsed, int | float) else ""
         if outcome.ok:
-            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}")
+            health = f", health {outcome.health['status']}" if outcome.health else ""
+            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}{health}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)

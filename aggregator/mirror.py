@@ -19,7 +19,7 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,12 +127,17 @@ def real_url(request: Request) -> str:
 
 
 class MirrorTree:
-    """A folder with one sub-folder per host, and the special answers each host declares."""
+    """A folder with one sub-folder per host, and the special answers each host declares.
 
-    def __init__(self, root: Path) -> None:
+    ``overlays`` are trees of the same shape whose files replace the root's (first one first): the same site with
+    some pages edited or re-designed, without copying it.
+    """
+
+    def __init__(self, root: Path, overlays: tuple[Path, ...] = ()) -> None:
         self.root = root.resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"mirror folder {self.root} does not exist")
+        self.overlays = tuple(MirrorTree(o) for o in overlays)
 
     @cached_property
     def _overrides(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -147,6 +152,10 @@ class MirrorTree:
         return self._overrides.get(host, {}).get(path.rstrip("/") or "/", {})
 
     def find(self, host: str, path: str) -> Path | None:
+        for overlay in self.overlays:
+            found = overlay.find(host, path)
+            if found is not None:
+                return found
         base = (self.root / host).resolve()
         if not base.is_relative_to(self.root) or not base.is_dir():
             return None
@@ -186,19 +195,34 @@ class _MirrorHandler(BaseHTTPRequestHandler):
             body = f"<html><body><h1>{status} {HTTPStatus(status).phrase}</h1></body></html>".encode()
             ctype = "text/html; charset=utf-8"
         etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
-        if status == 200 and self.headers.get("If-None-Match") == etag:
+        modified = int(file.stat().st_mtime) if file is not None else 0
+        if status == 200 and file is not None and self._not_modified(etag, modified):
             status, body = 304, b""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if file is not None:
             self.send_header("ETag", etag)
-            self.send_header("Last-Modified", formatdate(file.stat().st_mtime, usegmt=True))
+            self.send_header("Last-Modified", formatdate(modified, usegmt=True))
         for name, value in override.get("headers", {}).items():
             self.send_header(name, str(value))
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+    def _not_modified(self, etag: str, modified: int) -> bool:
+        """RFC 9110: If-None-Match decides when present (a list or ``*``); else If-Modified-Since against the file."""
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+            return "*" in tags or etag in tags
+        since = self.headers.get("If-Modified-Since")
+        if since:
+            try:
+                return modified <= int(parsedate_to_datetime(since).timestamp())
+            except (TypeError, ValueError):
+                return False
+        return False
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("mirror: " + format, *args)
@@ -218,9 +242,11 @@ class _MirrorHTTPServer(ThreadingHTTPServer):
     tree: MirrorTree
 
 
-def make_server(root: Path, host: str = "127.0.0.1", port: int = 0) -> _MirrorHTTPServer:
+def make_server(
+    root: Path, host: str = "127.0.0.1", port: int = 0, overlays: tuple[Path, ...] = ()
+) -> _MirrorHTTPServer:
     server = _MirrorHTTPServer((host, port), _MirrorHandler)
-    server.tree = MirrorTree(root)
+    server.tree = MirrorTree(root, overlays)
     return server
 
 
@@ -230,9 +256,9 @@ def server_url(server: _MirrorHTTPServer) -> str:
 
 
 @contextmanager
-def serve_mirror(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``root`` in a background thread for the duration of the block; yields the base URL."""
-    server = make_server(root, host, port)
+def serve_mirror(root: Path, host: str = "127.0.0.1", port: int = 0, overlays: tuple[Path, ...] = ()) -> Iterator[str]:
+    """Serve ``root`` (with ``overlays`` over it) in a background thread for the block; yields the base URL."""
+    server = make_server(root, host, port, overlays)
     thread = threading.Thread(target=server.serve_forever, name="offline-mirror", daemon=True)
     thread.start()
     try:

@@ -34,6 +34,15 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
     if env.get("AGGREGATOR_STORE_BATCH"):
         found["AGGREGATOR_STORE_BATCH"] = int(env["AGGREGATOR_STORE_BATCH"])
+    if env.get("AGGREGATOR_REDIS_URL"):
+        found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
+    for name in ("AGGREGATOR_RECHECK_HOURS", "AGGREGATOR_STALE_RUN_HOURS", "AGGREGATOR_REDIS_IDLE_SECONDS"):
+        if env.get(name):
+            found[name] = float(env[name])
+    if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
+        found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
+    if "AGGREGATOR_REFRESH" in env:
+        found["AGGREGATOR_REFRESH"] = _flag(env["AGGREGATOR_REFRESH"])
     if "AGGREGATOR_TELNET" in env:
         found["TELNETCONSOLE_ENABLED"] = _flag(env["AGGREGATOR_TELNET"])
     if "AGGREGATOR_REMOTE_CONTROL" in env:
@@ -61,6 +70,29 @@ AGGREGATOR_CONTACT_URL = "https://icma.az/contact"
 """Where a site operator can reach us; named in the User-Agent."""
 AGGREGATOR_STORE_BATCH = 100
 """Items written to the store per transaction."""
+AGGREGATOR_RECHECK_HOURS = 48.0
+"""Archived articles younger than this are re-fetched with conditional requests (to catch edits); older ones are
+not fetched again."""
+AGGREGATOR_REFRESH = False
+"""Re-fetch every article, archived or not (``crawl --refresh``)."""
+AGGREGATOR_STALE_RUN_HOURS = 6.0
+"""A run still "running" after this long, from a process on another host, is taken as dead (abandoned)."""
+AGGREGATOR_REDIS_URL: str | None = None
+"""With a Redis URL, crawls share one frontier and duplicate filter there (scrapy-redis): scale-out."""
+AGGREGATOR_REDIS_IDLE_SECONDS = 10.0
+"""A scale-out worker exits when the shared frontier has been empty this long."""
+AGGREGATOR_HEALTH_HISTORY = 10
+"""Runs whose median item count a run is compared with."""
+AGGREGATOR_HEALTH_MIN_ITEMS_RATIO = 0.5
+"""A run with fewer items than this share of the median of the previous runs is unhealthy."""
+AGGREGATOR_HEALTH_MIN_COVERAGE = 0.95
+"""Share of items that must have a title, a body and a date."""
+AGGREGATOR_HEALTH_MIN_MISSING = 3
+"""A field's coverage is judged only when at least this many articles lack it."""
+AGGREGATOR_HEALTH_MAX_UNDATED = 0.05
+"""Largest share of items whose printed date could not be read."""
+AGGREGATOR_HEALTH_MAX_HTTP_ERRORS = 0.1
+"""Largest share of requests that may end in an HTTP error or a network failure."""
 
 # -- Scrapy --------------------------------------------------------------------------------------------
 
@@ -76,13 +108,34 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 900,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Before the mirror: a conditional request's 304 answer is turned into "not modified" for the spider.
+    "aggregator.incremental.NotModifiedMiddleware": 940,
     # Close to the downloader: the offsite and robots.txt checks see the real URL first.
     "aggregator.mirror.OfflineMirrorMiddleware": 950,
 }
 REQUEST_FINGERPRINTER_CLASS = "aggregator.urls.CanonicalRequestFingerprinter"
 LOG_FORMATTER = "aggregator.logformatter.AggregatorLogFormatter"
+SPIDER_MIDDLEWARES = {
+    # Late, next to the engine: sees every request a callback yields, including those of subclasses' callbacks.
+    "aggregator.incremental.IncrementalMiddleware": 950,
+}
+EXTENSIONS = {
+    "aggregator.health.HealthMonitoring": 500,
+    "aggregator.health.FieldCoverage": 510,
+}
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ("aggregator.health.HealthSuite",)
 
 ROBOTSTXT_OBEY = True
+# Politeness: at most this many requests in flight per site, and AutoThrottle adapts the delay to the site's latency
+# (it only ever slows down below that limit). Checked with Scrapy 2.19: the per-site limit holds while a download
+# delay is in force (AutoThrottle always keeps one), but with no delay at all the downloader starts a burst of queued
+# requests before it counts them as in flight (13 at once against a limit of 2): keep AutoThrottle or a
+# DOWNLOAD_DELAY > 0 for real sites. Mirror crawls (ours, on 127.0.0.1) switch AutoThrottle off: see crawl.py.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 # Article pages are found on listings; a <meta http-equiv="refresh"> in a page (even inside an article body, where
 # Scrapy would still see it) is not followed: it is a way for a page to replace itself with another one.
 METAREFRESH_ENABLED = False

@@ -1,9 +1,10 @@
-"""Crawl throughput: a 2,000-article synthetic caliber.az mirror, crawled bare and with the full pipeline.
+"""Crawl throughput: a synthetic caliber.az mirror crawled bare, with the full pipeline on SQLite and PostgreSQL,
+by two scrapy-redis workers, and once more incrementally.
 
-Run from the repo root: ``python bench/crawl.py``. Prints figures, asserts nothing.
+Run from the repo root: ``python bench/crawl.py [--articles 2000] [--rounds 2]``. Prints figures, asserts nothing.
 
-1. ``bench/sitegen.py`` writes the tree (2,000 article pages of 20-40 KB, seven listing pages at the registry's
-   entry URLs) into a temporary folder.
+1. ``bench/sitegen.py`` writes the tree (``--articles`` article pages of 20-40 KB, seven listing pages at the
+   registry's entry URLs) into a temporary folder.
 2. ``python -m aggregator mirror serve`` serves it on 127.0.0.1 from a separate process (so the server does not
    take the crawler's CPU).
 3. Each crawl runs in a child process of its own (this script with ``--child``), with the project's settings
@@ -11,13 +12,18 @@ Run from the repo root: ``python bench/crawl.py``. Prints figures, asserts nothi
 
    a. bare: a ``CaliberSpider`` subclass whose ``parse_article`` yields nothing, ``ITEM_PIPELINES={}``;
    x. extract (for information): the real ``caliber`` spider and its extractor, ``ITEM_PIPELINES={}``;
-   b. full: the real ``caliber`` spider, every pipeline, into a fresh SQLite file.
+   b. full: the real ``caliber`` spider, every pipeline, into a fresh SQLite file;
+   e. incremental: (b) again on the same SQLite file, over the unchanged mirror (only listings are fetched);
+   c. full on PostgreSQL (a fresh database; skipped when no server answers);
+   d. two scale-out workers at once (``AGGREGATOR_REDIS_URL``: scrapy-redis scheduler and duplicate filter) into
+      one fresh PostgreSQL database (skipped without Redis or PostgreSQL): pages/min over the wall time of both,
+      peak memory of the larger.
 
    Pages per minute = Scrapy's ``response_received_count`` / ``elapsed_time_seconds`` (spider opened to
    spider closed, so the final store flush is included; process start-up and imports are not). Peak memory is
    the child's ``ru_maxrss`` from ``os.wait4``. "crawler CPU busy" is the child's CPU time over wall time
    between spider_opened and spider_closed (near 100%: the crawler is CPU-bound; well below: it waits on the
-   server). Each crawl runs ``ROUNDS`` times, interleaved a, b, a, b; the faster run of each is reported.
+   server). a, x, b and e run ``--rounds`` times, interleaved; the faster run of each is reported.
 """
 
 from __future__ import annotations
@@ -42,12 +48,16 @@ sys.path.insert(0, str(ROOT))
 N_ARTICLES = 2000
 ROUNDS = 2
 TARGET = 0.8
+TARGET_INCREMENTAL = 0.1  # e's time over b's
+TARGET_RSS_MIB = 400  # (b) at 10,000 articles
+PG_URL = os.environ.get("AGGREGATOR_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("AGGREGATOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 # -- the child: one crawl ------------------------------------------------------------------------------
 
 
-def child(kind: str, mirror: str, db_url: str, out: Path) -> None:
+def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None = None) -> None:
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
@@ -61,6 +71,11 @@ def child(kind: str, mirror: str, db_url: str, out: Path) -> None:
             return iter(())
 
     overrides: dict[str, Any] = {"AGGREGATOR_MIRROR": mirror, "AGGREGATOR_DB_URL": db_url, "LOG_LEVEL": "WARNING"}
+    if redis_url:
+        overrides["AGGREGATOR_REDIS_URL"] = redis_url
+        overrides["AGGREGATOR_REDIS_IDLE_SECONDS"] = 2
+    if kind in {"bare", "extract"}:
+        overrides["SPIDERMON_ENABLED"] = False  # no items by design: the health checks would only complain
     if kind == "bare":
         overrides["ITEM_PIPELINES"] = {}
         spider: Any = BareCaliberSpider
@@ -78,11 +93,13 @@ def child(kind: str, mirror: str, db_url: str, out: Path) -> None:
     class Clock:
         opened = closed = cpu_opened = cpu_closed = 0.0
 
+        opened_at = closed_at = 0.0
+
         def on_opened(self, spider: Any) -> None:
-            self.opened, self.cpu_opened = time.perf_counter(), time.process_time()
+            self.opened, self.cpu_opened, self.opened_at = time.perf_counter(), time.process_time(), time.time()
 
         def on_closed(self, spider: Any, reason: str) -> None:
-            self.closed, self.cpu_closed = time.perf_counter(), time.process_time()
+            self.closed, self.cpu_closed, self.closed_at = time.perf_counter(), time.process_time(), time.time()
 
     clock = Clock()  # kept referenced: signal receivers are weak references
     crawler.signals.connect(clock.on_opened, signal=signals.spider_opened)
@@ -92,6 +109,8 @@ def child(kind: str, mirror: str, db_url: str, out: Path) -> None:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     result = {k: v if isinstance(v, int | float | str | bool) or v is None else str(v) for k, v in stats.items()}
     result["bench/wall_seconds"] = clock.closed - clock.opened
+    result["bench/opened_at"] = clock.opened_at
+    result["bench/closed_at"] = clock.closed_at
     result["bench/cpu_seconds"] = clock.cpu_closed - clock.cpu_opened
     out.write_text(json.dumps(result, indent=1))
 
@@ -128,22 +147,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int) -> dict[str, Any]:
-    db = work / f"{tag}-{kind}.db"
+def start_child(kind: str, base: str, db_url: str, work: Path, tag: str, redis_url: str | None = None) -> Any:
     out = work / f"{tag}-{kind}.json"
     log = work / f"{tag}-{kind}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--mirror", base]
-    cmd += ["--db", f"sqlite:///{db}", "--out", str(out)]
-    server_cpu = cpu_seconds(server_pid)
+    cmd += ["--db", db_url, "--out", str(out)]
+    if redis_url:
+        cmd += ["--redis", redis_url]
     with log.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=err, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    server_cpu = cpu_seconds(server_pid) - server_cpu
+    return proc, out, log
+
+
+def wait_child(kind: str, proc: Any, out: Path, log: Path) -> tuple[dict[str, Any], Any]:
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 or not out.is_file():
         sys.stderr.write(log.read_text(errors="replace")[-5000:])
         raise RuntimeError(f"crawl {kind} exited with {proc.returncode}")
-    stats = json.loads(out.read_text())
+    return json.loads(out.read_text()), usage
+
+
+def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int, db_url: str | None = None) -> dict[str, Any]:
+    db = work / f"{tag}-{kind}.db"
+    db_url = db_url or f"sqlite:///{db}"
+    server_cpu = cpu_seconds(server_pid)
+    proc, out, log = start_child(kind, base, db_url, work, tag)
+    stats, usage = wait_child(kind, proc, out, log)
+    server_cpu = cpu_seconds(server_pid) - server_cpu
     elapsed = float(stats.get("elapsed_time_seconds") or stats["bench/wall_seconds"])
     pages = int(stats.get("response_received_count", 0))
     result: dict[str, Any] = {
@@ -158,8 +189,9 @@ def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int) -> di
         "dropped": int(stats.get("item_dropped_count", 0)),
         "log_lines": [line for line in log.read_text(errors="replace").splitlines() if line.strip()],
     }
-    if kind == "full":
-        with sqlite3.connect(db) as conn:
+    result["db_url"] = db_url
+    if kind == "full" and db_url.startswith("sqlite:///"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
             result["stored"] = {
                 table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 for table in ("articles", "snapshots", "rejects")
@@ -174,8 +206,98 @@ def describe(r: dict[str, Any]) -> str:
     )
 
 
-def crawl_pair(root: Path, work: Path) -> dict[str, dict[str, Any]]:
-    """Start the mirror server, crawl it ROUNDS times (a, b, a, b), stop it; the best run of each kind."""
+def fresh_pg_database(tag: str) -> str | None:
+    """A new, empty PostgreSQL database for one crawl, or None when no server answers."""
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        return None
+    url = make_url(PG_URL)
+    params = {"host": url.host, "port": url.port or 5432, "user": url.username, "dbname": url.database}
+    name = f"aggregator_bench_{tag}_{os.getpid()}"
+    try:
+        with psycopg.connect(**params, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        print(f"    PostgreSQL at {url.host}:{url.port or 5432} not reachable ({str(exc).strip()[:80]}): skipped")
+        return None
+    return url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(db_url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    params = {"host": url.host, "port": url.port or 5432, "user": url.username, "dbname": make_url(PG_URL).database}
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def redis_ready() -> bool:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.flushdb()
+        return True
+    except Exception as exc:  # any failure means: no Redis here
+        print(f"    Redis at {REDIS_URL} not reachable ({str(exc)[:80]}): (d) skipped")
+        return False
+
+
+def stored_articles(db_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    from aggregator.store.db import normalise_url
+
+    engine = create_engine(normalise_url(db_url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def two_workers(base: str, work: Path, db_url: str) -> dict[str, Any]:
+    """(d): two scrapy-redis workers started together on one PostgreSQL database; wall time over both."""
+    started = time.perf_counter()
+    children = [start_child("full", base, db_url, work, f"worker{i}", REDIS_URL) for i in range(2)]
+    results = [wait_child("full", *child) for child in children]
+    wall = time.perf_counter() - started
+    pages = sum(int(stats.get("response_received_count", 0)) for stats, _ in results)
+    # Wall time from the first spider opened to the last closed (process start-up excluded, as for the others).
+    opened = min(float(stats["bench/opened_at"]) for stats, _ in results)
+    closed = max(float(stats["bench/closed_at"]) for stats, _ in results)
+    elapsed = closed - opened if closed > opened else wall
+    return {
+        "kind": "workers",
+        "pages": pages,
+        "elapsed": elapsed,
+        "ppm": pages / elapsed * 60 if elapsed else 0.0,
+        "maxrss_mib": max(usage.ru_maxrss for _, usage in results) / 1024,
+        "per_worker": [int(stats.get("response_received_count", 0)) for stats, _ in results],
+        "stored": stored_articles(db_url),
+        "log_lines": [
+            line for _, out, log in children for line in log.read_text(errors="replace").splitlines() if line.strip()
+        ],
+    }
+
+
+LABELS = {
+    "bare": "(a) bare",
+    "extract": "(x) extract",
+    "full": "(b) full SQLite",
+    "incremental": "(e) incremental",
+    "pg": "(c) full PostgreSQL",
+    "workers": "(d) 2 redis workers",
+}
+
+
+def crawl_all(root: Path, work: Path, rounds: int, kinds: str = "axbecd") -> dict[str, Any]:
+    """Start the mirror server, run every crawl, stop it; the best run of each kind."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -184,33 +306,89 @@ def crawl_pair(root: Path, work: Path) -> dict[str, dict[str, Any]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "extract": [], "full": []}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in LABELS}
     try:
         wait_until_up(base, server)
-        for run in range(ROUNDS):
+        for run in range(rounds):
             for kind in ("bare", "extract", "full"):
+                if {"bare": "a", "extract": "x", "full": "b"}[kind] not in kinds:
+                    continue
                 r = run_child(kind, base, work, f"run{run}", server.pid)
                 runs[kind].append(r)
-                label = {"bare": "(a) bare", "extract": "(x) extract", "full": "(b) full"}[kind]
-                print(f"    run {run + 1} {label}: {describe(r)}")
+                print(f"    run {run + 1} {LABELS[kind]}: {describe(r)}")
+                if kind == "full" and "e" in kinds:
+                    r = run_child("full", base, work, f"run{run}-again", server.pid, db_url=r["db_url"])
+                    r["kind"] = "incremental"
+                    runs["incremental"].append(r)
+                    print(f"    run {run + 1} {LABELS['incremental']}: {describe(r)}")
+        pg = fresh_pg_database("c") if "c" in kinds else None
+        if pg:
+            try:
+                r = run_child("full", base, work, "pg", server.pid, db_url=pg)
+                r["kind"], r["stored"] = "pg", {"articles": stored_articles(pg)}
+                runs["pg"].append(r)
+                print(f"    {LABELS['pg']}: {describe(r)}")
+            finally:
+                drop_pg_database(pg)
+        pg = fresh_pg_database("d") if "d" in kinds and redis_ready() else None
+        if pg:
+            try:
+                r = two_workers(base, work, pg)
+                runs["workers"].append(r)
+                print(
+                    f"    {LABELS['workers']}: {r['pages']:5d} pages in {r['elapsed']:6.2f}s = {r['ppm']:6.0f} "
+                    f"pages/min, max RSS {r['maxrss_mib']:5.1f} MiB, pages per worker {r['per_worker']}, "
+                    f"{r['stored']} articles stored"
+                )
+            finally:
+                drop_pg_database(pg)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    return {kind: max(rs, key=lambda r: r["ppm"]) for kind, rs in runs.items()} | {
-        "notes": {"lines": sorted({line for rs in runs.values() for r in rs for line in r["log_lines"]})}
+    best: dict[str, Any] = {
+        kind: max(rs, key=lambda r: r["ppm"]) if kind != "incremental" else min(rs, key=lambda r: r["elapsed"])
+        for kind, rs in runs.items()
+        if rs
     }
+    best["notes"] = {"lines": sorted({line for rs in runs.values() for r in rs for line in r["log_lines"]})}
+    return best
 
 
-def summarise(best: dict[str, dict[str, Any]]) -> None:
-    a, b = best["bare"], best["full"]
-    print(f"    best of {ROUNDS}:")
-    print(f"      (a) bare spider, no pipelines: {a['ppm']:7.0f} pages/min   max RSS {a['maxrss_mib']:6.1f} MiB")
-    x = best["extract"]
-    print(f"      (x) caliber, no pipelines:     {x['ppm']:7.0f} pages/min   max RSS {x['maxrss_mib']:6.1f} MiB")
-    print(f"      (b) caliber + all pipelines:   {b['ppm']:7.0f} pages/min   max RSS {b['maxrss_mib']:6.1f} MiB")
+def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
+    if not {"bare", "extract", "full", "incremental"} <= set(best):
+        for kind, r in best.items():
+            if kind in LABELS:
+                print(f"      {LABELS[kind]:<22} {r['ppm']:7.0f} pages/min   max RSS {r['maxrss_mib']:6.1f} MiB")
+        return
+    a, b, x = best["bare"], best["full"], best["extract"]
+    print(f"    best of {rounds} (a, x, b, e); c and d once:")
+    for kind in ("bare", "extract", "full", "pg", "workers"):
+        if kind in best:
+            r = best[kind]
+            print(f"      {LABELS[kind]:<22} {r['ppm']:7.0f} pages/min   max RSS {r['maxrss_mib']:6.1f} MiB")
+    e = best["incremental"]
+    print(
+        f"      {LABELS['incremental']:<22} {e['pages']:7d} pages in {e['elapsed']:.2f}s "
+        f"(b took {b['elapsed']:.2f}s)   max RSS {e['maxrss_mib']:6.1f} MiB"
+    )
     ratio = b["ppm"] / a["ppm"] if a["ppm"] else 0.0
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"      ratio b/a: {ratio:.2f}   target >= {TARGET}: {verdict}")
+    print(f"      ratio b/a: {ratio:.2f}   target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'}")
+    inc = e["elapsed"] / b["elapsed"] if b["elapsed"] else 0.0
+    verdict = "met" if inc < TARGET_INCREMENTAL else "NOT met"
+    print(f"      time e/b: {inc:.3f}   target < {TARGET_INCREMENTAL}: {verdict}")
+    if "pg" in best:
+        print(f"      ratio c/b (PostgreSQL against SQLite): {best['pg']['ppm'] / b['ppm']:.2f}")
+    if "workers" in best and "pg" in best:
+        d_c = best["workers"]["ppm"] / best["pg"]["ppm"]
+        print(f"      ratio d/c (two workers against one process, same machine): {d_c:.2f}")
+    rss = b["maxrss_mib"]
+    if n_articles >= 10000:
+        print(
+            f"      peak RSS of (b): {rss:.0f} MiB   target < {TARGET_RSS_MIB} MiB at 10,000 articles: "
+            f"{'met' if rss < TARGET_RSS_MIB else 'NOT met'}"
+        )
+    else:
+        print(f"      peak RSS of (b): {rss:.0f} MiB (the 400 MiB target is for --articles 10000)")
     print(
         f"      for information: x/a {x['ppm'] / a['ppm']:.2f} (what extraction costs), "
         f"b/x {b['ppm'] / x['ppm']:.2f} (what the pipelines and the store cost)"
@@ -225,13 +403,13 @@ def summarise(best: dict[str, dict[str, Any]]) -> None:
         print(f"    the crawls logged {len(lines)} distinct line(s) at WARNING or above, e.g.: {lines[0][:200]}")
 
 
-def parent() -> None:
+def parent(n_articles: int, rounds: int, kinds: str) -> None:
     import sitegen
 
     total = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="aggregator-bench-") as tmp:
         work = Path(tmp)
-        site = sitegen.generate(work / "mirror", N_ARTICLES)
+        site = sitegen.generate(work / "mirror", n_articles)
         size = site.article_bytes / len(site.articles) / 1024
         print(
             f"crawl: synthetic caliber.az mirror, {len(site.articles)} articles ({size:.1f} KiB average), "
@@ -239,21 +417,25 @@ def parent() -> None:
             f"~{len(site.articles) // len(site.listings)} cards each); mirror server in its own process; "
             f"{os.cpu_count()} CPUs"
         )
-        summarise(crawl_pair(work / "mirror", work))
+        summarise(crawl_all(work / "mirror", work, rounds, kinds), n_articles, rounds)
     print(f"  total {time.perf_counter() - total:.0f}s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=N_ARTICLES, help="articles in the generated mirror")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="runs of (a), (x), (b), (e); the best is kept")
+    parser.add_argument("--kinds", default="axbecd", help="which crawls to run, e.g. 'b' for the memory check")
     parser.add_argument("--child", choices=("bare", "extract", "full"))
     parser.add_argument("--mirror")
     parser.add_argument("--db")
+    parser.add_argument("--redis")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.mirror, args.db, args.out)
+        child(args.child, args.mirror, args.db, args.out, args.redis)
     else:
-        parent()
+        parent(args.articles, args.rounds, args.kinds)
 
 
 if __name__ == "__main__":

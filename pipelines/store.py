@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, Self
 
 from scrapy import Spider, signals
@@ -22,6 +25,7 @@ from twisted.python.failure import Failure
 from aggregator.items import ArticleItem, FetchFailure
 from aggregator.sources import all_sources
 from aggregator.store import Archive
+from aggregator.store.models import CrawlRun, utcnow
 from aggregator.store.repository import RejectRecord
 from pipelines.base import Pipeline
 
@@ -64,9 +68,31 @@ class StorePipeline(Pipeline):
         self.archive.sync_sources(all_sources())
         spider = self.crawler.spider
         name = spider.name if spider else "unknown"
-        self.run_id = self.archive.start_run(source=getattr(spider, "source_key", name), spider=name)
+        source = getattr(spider, "source_key", name)
+        self._abandon_stale_runs(source)
+        self.run_id = self.archive.start_run(source=source, spider=name, host=socket.gethostname(), pid=os.getpid())
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
+
+    def _abandon_stale_runs(self, source: str) -> None:
+        """Close the rows that runs killed mid-way (SIGKILL, power loss) left "running", so that ``runs`` and the
+        health history tell the truth: their process is gone from this host, they are older than
+        ``AGGREGATOR_STALE_RUN_HOURS``, or this run holds the source's lock (no live run of it can exist)."""
+        assert self.archive is not None
+        settings = self.crawler.settings
+        host = socket.gethostname()
+        locked = source in settings.getlist("AGGREGATOR_LOCKED_SOURCES")
+        oldest = utcnow() - timedelta(hours=settings.getfloat("AGGREGATOR_STALE_RUN_HOURS", 6.0))
+
+        def is_stale(run: CrawlRun) -> bool:
+            if locked or run.started_at < oldest:
+                return True
+            return run.host == host and run.pid is not None and not _alive(run.pid)
+
+        for run in self.archive.abandon_stale_runs(source, is_stale=is_stale):
+            logger.warning(
+                "Run %s of %s (pid %s on %s) was left running: marked failed", run.id, source, run.pid, run.host
+            )
 
     async def close_spider(self) -> None:
         self._submit()
@@ -77,8 +103,16 @@ class StorePipeline(Pipeline):
             self._writer.shutdown(wait=True)
         if self.archive is None or self.run_id is None:
             return
-        stats = {k: _jsonable(v) for k, v in (self.stats.get_stats() if self.stats else {}).items()}
-        self.archive.finish_run(self.run_id, status=RUN_STATUS.get(reason, "failed"), reason=reason, stats=stats)
+        raw = self.stats.get_stats() if self.stats else {}
+        health = raw.get("aggregator/health/verdict")
+        stats = {k: _jsonable(v) for k, v in raw.items() if k != "aggregator/health/verdict"}
+        self.archive.finish_run(
+            self.run_id,
+            status=RUN_STATUS.get(reason, "failed"),
+            reason=reason,
+            stats=stats,
+            health=health if isinstance(health, dict) else None,
+        )
         self.archive.close()
 
     # -- items ---------------------------------------------------------------------------------------
@@ -150,6 +184,16 @@ class StorePipeline(Pipeline):
         pending, self._pending = self._pending, []
         for future in pending:
             await asyncio.wrap_future(future)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,6 +10,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from aggregator.incremental import NotModified
 from aggregator.items import FetchFailure
 from aggregator.mirror import real_url
 from aggregator.sources import Source, get_source
@@ -35,7 +36,12 @@ class SourceSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed)
 
     def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure]:
-        """Errback of every request: the failure becomes a quarantine row and the crawl goes on."""
+        """Errback of every request: the failure becomes a quarantine row and the crawl goes on.
+
+        A 304 answer to an incremental crawl's conditional request is no failure: the archived version is current.
+        """
+        if isinstance(failure.value, NotModified):
+            return
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response
             status = response.status

@@ -71,7 +71,17 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     assert caliber_first.stats["aggregator/dates_unparsed"] == 1
     n = len(expected("caliber")["articles"])
     assert second.stats.get("aggregator/articles_new", 0) == 0
-    assert second.stats["aggregator/articles_unchanged"] == n
+    # The second run is incremental: the sample's articles are years old, so none is fetched again, except the
+    # undated one (its age is its archive time: just now), re-fetched with a conditional request and not modified.
+    assert second.stats["aggregator/skipped_known"] == n - 1
+    assert second.stats["aggregator/not_modified"] == 1
+    assert second.stats.get("aggregator/articles_unchanged", 0) == 0
+    assert (caliber_first.pages, caliber_first.items_new, second.pages, second.items_new) == (
+        caliber_first.stats["response_received_count"],
+        n,
+        second.stats["response_received_count"],
+        0,
+    )
 
 
 def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:

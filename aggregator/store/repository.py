@@ -180,20 +180,105 @@ class Archive:
                 )
         return result
 
-    def start_run(self, source: str, spider: str) -> int:
+    def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
         with self.session.begin() as session:
-            run = CrawlRun(source=source, spider=spider, started_at=utcnow(), status="running")
+            run = CrawlRun(source=source, spider=spider, started_at=utcnow(), status="running", host=host, pid=pid)
             session.add(run)
             session.flush()
             return run.id
 
-    def finish_run(self, run_id: int, *, status: str, reason: str | None, stats: dict[str, Any]) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        reason: str | None,
+        stats: dict[str, Any],
+        health: dict[str, Any] | None = None,
+    ) -> None:
+        """Close a run's row: end time, status, Scrapy's stats, the counts an operator sorts by, and its health."""
+        counts = {column: int(stats.get(key) or 0) for column, key in RUN_COUNTS.items()}
+        counts["items_unchanged"] += int(stats.get("aggregator/not_modified") or 0)
         with self.session.begin() as session:
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == run_id)
-                .values(finished_at=utcnow(), status=status, finish_reason=reason, stats=stats)
+                .values(finished_at=utcnow(), status=status, finish_reason=reason, stats=stats, health=health, **counts)
             )
+
+    def abandon_stale_runs(
+        self, source: str, *, is_stale: Any, reason: str = "abandoned: its process is gone"
+    ) -> list[CrawlRun]:
+        """Mark the runs of ``source`` left "running" that ``is_stale(run)`` says are dead as failed."""
+        with self.session.begin() as session:
+            running = list(
+                session.scalars(select(CrawlRun).where(CrawlRun.source == source, CrawlRun.status == "running"))
+            )
+            stale = [run for run in running if is_stale(run)]
+            for run in stale:
+                run.status = "failed"
+                run.finish_reason = reason[:100]
+                run.finished_at = utcnow()
+            return stale
+
+    def recent_item_counts(self, source: str, *, before_run: int | None = None, limit: int = 10) -> list[int]:
+        """Articles found by the source's last ``limit`` finished runs (newest first), for the health's median."""
+        stmt = (
+            select(CrawlRun.health)
+            .where(CrawlRun.source == source, CrawlRun.status.in_(("finished", "partial")))
+            .order_by(CrawlRun.id.desc())
+            .limit(limit)
+        )
+        if before_run is not None:
+            stmt = stmt.where(CrawlRun.id < before_run)
+        with self.session() as session:
+            return [
+                int(h["items"])
+                for h in session.scalars(stmt)
+                if isinstance(h, dict) and "items" in h and not h.get("shared_frontier")
+            ]
+
+    def known_articles(
+        self, source: str, *, recent_since: datetime
+    ) -> tuple[Iterator[str], list[tuple[str, str | None, str | None]]]:
+        """The source's archived articles for an incremental crawl, in two queries.
+
+        Old ones (published, or else archived, before ``recent_since``): their URLs (canonical and as fetched),
+        streamed in chunks (a million articles are never all in memory as strings). Recent ones: URLs with the
+        ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
+        """
+        a = Article.__table__.c
+        s = Snapshot.__table__.c
+        age = func.coalesce(a.published_at, a.archived_at)
+        newest = (
+            select(s.article_id, func.max(s.id).label("snapshot_id"))
+            .join(Article.__table__, a.id == s.article_id)
+            .where(a.source == source, age >= recent_since)
+            .group_by(s.article_id)
+            .subquery()
+        )
+        stmt = (
+            select(a.url, a.fetched_url, s.etag, s.last_modified)
+            .join(newest, newest.c.article_id == a.id)
+            .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
+        )
+        recent: list[tuple[str, str | None, str | None]] = []
+        with self.engine.connect() as conn:
+            for url, fetched, etag, modified in conn.execute(stmt):
+                recent.append((url, etag, modified))
+                if fetched and fetched != url:
+                    recent.append((fetched, etag, modified))
+        return self._old_urls(source, recent_since), recent
+
+    def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
+        a = Article.__table__.c
+        age = func.coalesce(a.published_at, a.archived_at)
+        stmt = select(a.url, a.fetched_url).where(a.source == source, age < before)
+        with self.engine.connect() as conn:
+            for url, fetched in conn.execution_options(yield_per=10_000).execute(stmt):
+                yield url
+                if fetched and fetched != url:
+                    yield fetched
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -308,6 +393,17 @@ class Archive:
         with self.session() as session:
             return list(session.scalars(stmt))
 
+
+RUN_COUNTS = {
+    "pages": "response_received_count",
+    "items_new": "aggregator/articles_new",
+    "items_updated": "aggregator/articles_updated",
+    "items_unchanged": "aggregator/articles_unchanged",
+    "rejected": "item_dropped_count",
+    "http_errors": "aggregator/http_errors",
+    "dates_unparsed": "aggregator/dates_unparsed",
+}
+"""``crawl_runs`` count column -> the Scrapy stats key it is read from."""
 
 ARTICLE_UPDATED_COLUMNS = (
     "source", "fetched_url", "language", "title", "body_html", "body_text", "published_at", "published_raw",

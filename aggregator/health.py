@@ -1,0 +1,269 @@
+"""A source's health after each run, judged by Spidermon monitors: a layout change must not pass silently.
+
+The most common failure of a news crawler is a site that changes its markup: pages still answer 200, the extractor
+finds nothing, and nothing complains. So after every run (Spidermon's ``spider_closed`` suite) four monitors look
+at what the run saw:
+
+- **items**: articles the listings led to (extracted, answered 304, or skipped as archived) against the median of
+  the source's last runs (``AGGREGATOR_HEALTH_HISTORY``); fewer than ``AGGREGATOR_HEALTH_MIN_ITEMS_RATIO`` of it,
+  or none at all, is a broken listing;
+- **coverage**: the share of extracted articles with a title, a body and a printed date (dropped ones included:
+  they are what a renamed class produces), each at least ``AGGREGATOR_HEALTH_MIN_COVERAGE``; a field counts as
+  missing only when at least ``AGGREGATOR_HEALTH_MIN_MISSING`` articles lack it (an incremental run extracts few
+  pages, and the one broken page a site always has, fetched again on every run, would otherwise make it red);
+- **dates**: the share of extracted articles whose printed date could not be read;
+- **HTTP errors**: failed fetches over requests sent (judged from ``AGGREGATOR_HEALTH_MIN_MISSING`` failures on:
+  a small run's one 404 is not a broken site).
+
+The verdict ("green" or "red", with one reason per failed monitor) goes into the run's stats
+(``aggregator/health/*``), from which the store writes ``crawl_runs.health`` and ``aggregator crawl`` its exit
+status; ``aggregator health`` shows the latest verdict per source.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.http import Response
+from spidermon import Monitor, MonitorSuite, monitors
+from spidermon.contrib.scrapy.extensions import Spidermon
+from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorRunner
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.items import ArticleItem
+
+logger = logging.getLogger(__name__)
+
+# Spidermon 1.27 reports through Spider.log(), which Scrapy 2.19 deprecates: one warning per run on an unattended
+# job's stderr, about code that is not ours.
+warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
+
+PREFIX = "aggregator/health/"
+FIELDS = ("title", "body", "date")
+
+
+class FieldCoverage:
+    """Counts, per run, the extracted articles and which of title, body and date each one had."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        crawler.signals.connect(extension.item_seen, signal=signals.item_scraped)
+        crawler.signals.connect(extension.item_seen, signal=signals.item_dropped)
+        return extension
+
+    def item_seen(self, item: Any, response: Response | None = None, spider: Spider | None = None, **_: Any) -> None:
+        if not isinstance(item, ArticleItem) or self.stats is None:
+            return
+        self.stats.inc_value(PREFIX + "extracted")
+        present = {
+            "title": bool((item.title or "").strip()),
+            "body": bool((item.body_text or "").strip() or (item.body_html or "").strip()),
+            "date": bool(item.published_at or (item.published_raw or "").strip() or item.published_meta),
+        }
+        for name, ok in present.items():
+            if ok:
+                self.stats.inc_value(PREFIX + name)
+
+
+@dataclass(slots=True)
+class Thresholds:
+    history: int = 10
+    min_items_ratio: float = 0.5
+    min_coverage: float = 0.95
+    min_missing: int = 3
+    max_undated: float = 0.05
+    max_http_errors: float = 0.1
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Thresholds:
+        return cls(
+            history=settings.getint("AGGREGATOR_HEALTH_HISTORY", 10),
+            min_items_ratio=settings.getfloat("AGGREGATOR_HEALTH_MIN_ITEMS_RATIO", 0.5),
+            min_coverage=settings.getfloat("AGGREGATOR_HEALTH_MIN_COVERAGE", 0.95),
+            min_missing=settings.getint("AGGREGATOR_HEALTH_MIN_MISSING", 3),
+            max_undated=settings.getfloat("AGGREGATOR_HEALTH_MAX_UNDATED", 0.05),
+            max_http_errors=settings.getfloat("AGGREGATOR_HEALTH_MAX_HTTP_ERRORS", 0.1),
+        )
+
+
+@dataclass(slots=True)
+class Measures:
+    """What a run saw, in the terms the monitors judge."""
+
+    items: int
+    """Articles the listings led to: extracted, answered 304, or skipped as already archived."""
+    extracted: int
+    coverage: dict[str, float | None]
+    undated: float | None
+    http_error_rate: float
+    http_errors: int = 0
+    median: float | None = None
+    """Median ``items`` of the previous runs (None without history)."""
+    history: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
+        extracted = int(stats.get(PREFIX + "extracted", 0))
+        items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
+        coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
+        undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
+        requests = int(stats.get("downloader/request_count", 0))
+        errors = int(stats.get("aggregator/http_errors", 0))
+        return cls(
+            items=items,
+            extracted=extracted,
+            coverage=coverage,
+            undated=undated,
+            http_error_rate=errors / requests if requests else 0.0,
+            http_errors=errors,
+            median=statistics.median(history) if history else None,
+            history=history,
+        )
+
+
+def item_history(crawler: Crawler, source: str) -> list[int]:
+    """``items`` of the source's last runs, from the archive (one query); empty when there is none yet."""
+    from aggregator.store import Archive
+
+    db_url = crawler.settings.get("AGGREGATOR_DB_URL")
+    if not db_url:
+        return []
+    limit = crawler.settings.getint("AGGREGATOR_HEALTH_HISTORY", 10)
+    try:
+        archive = Archive.open(db_url, migrate=False)
+        try:
+            return archive.recent_item_counts(source, limit=limit)
+        finally:
+            archive.close()
+    except SQLAlchemyError as exc:
+        logger.info("No run history for %s: %s", source, str(exc).splitlines()[0])
+        return []
+
+
+class _HealthMonitor(Monitor):  # type: ignore[misc]
+    """Reads the run's measures once per suite run (the suite computes them before the monitors run)."""
+
+    @property
+    def measures(self) -> Measures:
+        found: Measures = self.data.crawler._aggregator_health_measures
+        return found
+
+    @property
+    def limits(self) -> Thresholds:
+        return Thresholds.from_settings(self.data.crawler.settings)
+
+
+@monitors.name("items")
+class ItemCountMonitor(_HealthMonitor):
+    def test_items_against_median(self) -> None:
+        """Articles found against the median of the last runs."""
+        if self.data.crawler.settings.get("AGGREGATOR_REDIS_URL"):
+            self.skipTest("a scale-out worker's share of the frontier is arbitrary")
+        m = self.measures
+        if m.items == 0:
+            self.fail("no article found on the listings")
+        if m.median is not None and m.items < self.limits.min_items_ratio * m.median:
+            self.fail(f"{m.items} article(s) found, median of the last {len(m.history)} run(s) {m.median:g}")
+
+
+@monitors.name("coverage")
+class CoverageMonitor(_HealthMonitor):
+    def test_field_coverage(self) -> None:
+        """Title, body and date present."""
+        m, limits = self.measures, self.limits
+        low = [
+            f"{name} in {share:.0%}"
+            for name, share in m.coverage.items()
+            if share is not None
+            and share < limits.min_coverage
+            and round((1 - share) * m.extracted) >= limits.min_missing
+        ]
+        if low:
+            self.fail(f"of {m.extracted} article(s) only " + ", ".join(low) + " (layout change?)")
+
+
+@monitors.name("dates")
+class UndatedMonitor(_HealthMonitor):
+    def test_dates_parsed(self) -> None:
+        """Printed dates read."""
+        m = self.measures
+        limits = self.limits
+        if m.undated is not None and m.undated > limits.max_undated and m.undated * m.extracted >= limits.min_missing:
+            self.fail(f"{m.undated:.0%} of the dates could not be read")
+
+
+@monitors.name("http")
+class HttpErrorMonitor(_HealthMonitor):
+    def test_http_errors(self) -> None:
+        """HTTP error rate."""
+        m, limits = self.measures, self.limits
+        if m.http_error_rate > limits.max_http_errors and m.http_errors >= limits.min_missing:
+            self.fail(f"{m.http_error_rate:.0%} of the requests failed")
+
+
+class HealthSuite(MonitorSuite):  # type: ignore[misc]
+    """The run's health: measures from the stats and the archive, then the monitors, then the verdict in stats."""
+
+    monitors = (ItemCountMonitor, CoverageMonitor, UndatedMonitor, HttpErrorMonitor)
+
+    def init_data(self, data: Any) -> None:
+        crawler: Crawler = data["crawler"]
+        spider = data["spider"]
+        source = getattr(spider, "source_key", None) or spider.name
+        history = [n for n in item_history(crawler, source) if n]
+        crawler._aggregator_health_measures = Measures.from_stats(data["stats"], history)  # type: ignore[attr-defined]
+        self._run_data = data
+        super().init_data(data)
+
+    def on_monitors_finished(self, result: Any) -> None:
+        crawler: Crawler = self._run_data["crawler"]
+        measures: Measures = crawler._aggregator_health_measures  # type: ignore[attr-defined]
+        problems = [str(r.reason or _first_line(r.error)) for r in result.monitors_failed_results]
+        verdict = {"status": "red" if problems else "green", "problems": problems, **asdict(measures)}
+        if crawler.settings.get("AGGREGATOR_REDIS_URL"):
+            verdict["shared_frontier"] = True  # its item count is a share: not history for the median
+        del verdict["history"]
+        if crawler.stats is not None:
+            crawler.stats.set_value(PREFIX + "verdict", verdict)
+        if problems:
+            logger.warning("Health of %s is red: %s", self._run_data["spider"].name, "; ".join(problems))
+
+
+def _first_line(error: Any) -> str:
+    text = str(error or "").strip().splitlines()
+    return text[-1].removeprefix("AssertionError: ") if text else "failed"
+
+
+class _OneLineResult(SpiderMonitorResult):  # type: ignore[misc]
+    """Spidermon's report with each failed monitor as one line: the unittest traceback it prints by default reads
+    like a crash to an operator scanning an unattended job's log, when it is a verdict."""
+
+    def write_errors(self) -> None:
+        for status in self.step.error_statuses:
+            for item in self.step.items_for_status(status):
+                self.log_error(f"{item.status}: {item.item.name}: {_first_line(item.error)}")
+
+
+class _OneLineRunner(SpiderMonitorRunner):  # type: ignore[misc]
+    def create_result(self) -> _OneLineResult:
+        return _OneLineResult(self.spider)
+
+
+class HealthMonitoring(Spidermon):  # type: ignore[misc]
+    """Spidermon's extension, reporting failed monitors in one line each (see ``_OneLineResult``)."""
+
+    def _run_suites(self, spider: Any, suites: Any) -> None:
+        data = self._generate_data_for_spider(spider)
+        for suite in suites:
+            _OneLineRunner(spider=spider).run(suite, **data)

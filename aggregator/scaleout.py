@@ -1,0 +1,142 @@
+"""Scale-out: any number of crawl processes, on any number of hosts, sharing one frontier in Redis (scrapy-redis).
+
+With ``AGGREGATOR_REDIS_URL`` set, ``aggregator.crawl.project_settings`` switches Scrapy's scheduler to
+``SharedScheduler`` (scrapy-redis's, which keeps the request queue and the duplicate filter in Redis) and its
+duplicate filter to ``SharedDupeFilter`` (scrapy-redis's, over our canonical URLs). What scrapy-redis leaves to the
+operator, and we do here:
+
+- **When the frontier is drained.** A worker does not stop at the first empty queue (another worker may be parsing
+  a listing that will fill it): it stays until the shared queue has been empty for
+  ``AGGREGATOR_REDIS_IDLE_SECONDS``, then exits.
+- **Crawl generations.** The duplicate filter persists between workers (``SCHEDULER_PERSIST``: the first worker
+  to finish must not flush it under the others' feet), so it would also stop the next scheduled crawl from ever
+  fetching a listing again. Each worker registers itself in Redis with a heartbeat (a key that expires); a worker
+  that starts when no other is alive begins a new generation by clearing the duplicate filter (under a short Redis
+  lock, so that workers starting together agree), and the last one to leave clears it too.
+- **A killed worker loses nothing.** The requests a SIGKILLed worker had taken from the queue are gone from Redis,
+  but no article is lost: a new generation fetches the listings again, and the incremental crawl
+  (``aggregator.incremental``) fetches every linked article that is not archived yet. Articles are written in
+  whole transactions keyed by canonical URL, so nothing is half-written or stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Any, Self
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet.task import LoopingCall
+
+from aggregator.mirror import real_url
+from aggregator.urls import canonical_url
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TTL = 15
+
+
+def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
+    """The Scrapy settings that put a crawl's frontier in Redis."""
+    return {
+        "SCHEDULER": "aggregator.scaleout.SharedScheduler",
+        "DUPEFILTER_CLASS": "aggregator.scaleout.SharedDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": "aggregator:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": "aggregator:%(spider)s:dupefilter",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "REDIS_URL": redis_url,
+        "AGGREGATOR_REDIS_IDLE_SECONDS": idle_seconds,
+    }
+
+
+class SharedDupeFilter(RFPDupeFilter):  # type: ignore[misc]
+    """scrapy-redis's filter keyed like ours: the canonical real URL (two spellings of a link are one article)."""
+
+    def request_fingerprint(self, request: Request) -> str:
+        return f"{request.method} {canonical_url(real_url(request))}"
+
+
+class SharedScheduler(Scheduler):  # type: ignore[misc]
+    """scrapy-redis's scheduler, with an idle timeout, worker heartbeats and crawl generations (see the module)."""
+
+    idle_seconds: float = 10.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        scheduler: Self = super().from_crawler(crawler)
+        scheduler.idle_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
+        return scheduler
+
+    # -- workers and generations -------------------------------------------------------------------------
+
+    def _key(self, what: str) -> str:
+        return f"aggregator:{self.spider.name}:{what}"
+
+    def _beat(self) -> None:
+        self.server.set(self._key(f"worker:{self.worker}"), str(time.time()), ex=HEARTBEAT_TTL)
+
+    def _others_alive(self) -> bool:
+        mine = self._key(f"worker:{self.worker}")
+        return any(key != mine for key in self.server.scan_iter(match=self._key("worker:*")))
+
+    def open(self, spider: Spider) -> Any:
+        self.spider = spider
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._empty_since: float | None = None
+        lock = self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30)
+        with lock:
+            result = super().open(spider)
+            if not self._others_alive():
+                self.df.clear()
+                logger.info("%s: no other worker alive: a new crawl generation (duplicate filter cleared)", spider.name)
+            self._beat()
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
+        return result
+
+    def close(self, reason: str) -> Any:
+        if getattr(self, "_heartbeat", None) is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        with self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30):
+            self.server.delete(self._key(f"worker:{self.worker}"))
+            if not self._others_alive() and not len(self.queue):
+                self.df.clear()  # the last worker out: the next crawl starts afresh
+        return super().close(reason)
+
+    # -- the frontier ----------------------------------------------------------------------------------------
+
+    # scrapy-redis 0.9.1 passes ``spider=`` to the stats collector, which Scrapy 2.19 deprecates: the two methods
+    # that count are restated without it.
+
+    def enqueue_request(self, request: Request) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
+    def next_request(self) -> Request | None:
+        request: Request | None = self.queue.pop(self.idle_before_close)
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        self._empty_since = None if request is not None else (self._empty_since or time.monotonic())
+        return request
+
+    def has_pending_requests(self) -> bool:
+        """True while the shared queue holds requests, and for ``idle_seconds`` after it was last seen empty
+        (another worker may still be parsing a page that adds to it): then the worker may close."""
+        if len(self.queue):
+            self._empty_since = None
+            return True
+        if self._empty_since is None:
+            self._empty_since = time.monotonic()
+        return time.monotonic() - self._empty_since < self.idle_seconds

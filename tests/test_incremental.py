@@ -1,0 +1,108 @@
+"""The incremental filter: what is archived is loaded once per run, and no request costs a database query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import scrapy
+from scrapy.utils.test import get_crawler
+from sqlalchemy import Engine, event
+
+from aggregator.incremental import CONDITIONAL_META, IncrementalMiddleware, KnownArticles
+from aggregator.items import ArticleItem
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from spiders.caliber import CaliberSpider
+
+
+def test_known_articles_match_any_spelling_of_an_archived_url() -> None:
+    known = KnownArticles.build(
+        (f"https://caliber.az/post/{n}" for n in range(5000)),
+        [("https://caliber.az/en/post/fresh", '"v1"', "Tue, 24 Nov 2026 10:00:00 GMT")],
+    )
+    assert known.is_old("https://caliber.az/post/42")
+    assert known.is_old("http://www.caliber.az/post/42/?utm_source=x")  # the canonical form is what counts
+    assert not known.is_old("https://caliber.az/post/5000")
+    assert known.validators("https://caliber.az/en/post/fresh/") == ('"v1"', "Tue, 24 Nov 2026 10:00:00 GMT")
+    assert known.validators("https://caliber.az/post/42") is None
+    assert len(known) == 5001 and known.old.itemsize == 8
+
+
+def _item(path: str, published: datetime, etag: str | None) -> ArticleItem:
+    return ArticleItem(
+        source="caliber", url=f"https://caliber.az{path}", language="ru", title=f"Title {path}",
+        body_html="<p>Body</p>", body_text="Body", published_at=published, fetched_at=published, etag=etag,
+        raw_body=b"<html></html>",
+    )  # fmt: skip
+
+
+def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
+    archive = Archive.open(sqlite_url)
+    archive.sync_sources(all_sources())
+    now = datetime.now(UTC)
+    archive.save(
+        [_item("/post/old", now - timedelta(days=30), '"o"'), _item("/post/new", now - timedelta(hours=2), '"n"')]
+    )
+    archive.close()
+
+    crawler = get_crawler(CaliberSpider, {"AGGREGATOR_DB_URL": sqlite_url, "AGGREGATOR_RECHECK_HOURS": 48})
+    middleware = IncrementalMiddleware.from_crawler(crawler)
+    spider = CaliberSpider()
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "articles" in statement:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        middleware.spider_opened(spider)
+        loaded = len(statements)
+        requests = [scrapy.Request(f"https://caliber.az/post/{n}") for n in range(500)]
+        requests += [scrapy.Request("https://caliber.az/post/old/"), scrapy.Request("https://caliber.az/post/new")]
+        out = list(middleware.process_spider_output(scrapy.http.Response("https://caliber.az/"), iter(requests)))
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert loaded == 2  # old URLs, and recent ones with their validators
+    assert len(statements) == loaded  # 502 requests filtered without touching the database
+    urls = [r.url for r in out]
+    assert "https://caliber.az/post/old/" not in urls and len(out) == 501
+    (recheck,) = [r for r in out if r.url.endswith("/post/new")]
+    assert recheck.headers[b"If-None-Match"] == b'"n"' and recheck.meta[CONDITIONAL_META]
+    assert 304 in recheck.meta["handle_httpstatus_list"]
+    assert crawler.stats.get_value("aggregator/skipped_known") == 1
+    assert crawler.stats.get_value("aggregator/rechecked") == 1
+
+
+def test_the_mirror_answers_conditional_requests_and_serves_overlays(tmp_path: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    from aggregator.mirror import serve_mirror
+    from tests.conftest import SAMPLE
+
+    edited = tmp_path / "edited" / "caliber.az" / "post"
+    edited.mkdir(parents=True)
+    (edited / "153813.html").write_text("<html><body>edited</body></html>", encoding="utf-8")
+
+    def get(base: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(f"{base}/caliber.az/post/153813", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    with serve_mirror(SAMPLE) as plain, serve_mirror(SAMPLE, overlays=(tmp_path / "edited",)) as overlaid:
+        status, headers, body = get(plain)
+        assert status == 200 and body and headers["ETag"] and headers["Last-Modified"]
+        assert get(plain, **{"If-None-Match": headers["ETag"]})[0] == 304
+        assert get(plain, **{"If-None-Match": '"other", ' + headers["ETag"]})[0] == 304
+        assert get(plain, **{"If-Modified-Since": headers["Last-Modified"]})[0] == 304
+        assert get(plain, **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})[0] == 200
+        # If-None-Match decides when both are sent (RFC 9110): a stale tag means a new body.
+        both = {"If-None-Match": '"stale"', "If-Modified-Since": headers["Last-Modified"]}
+        assert get(plain, **both)[0] == 200
+        status, changed, body = get(overlaid, **{"If-None-Match": headers["ETag"]})
+        assert status == 200 and body == b"<html><body>edited</body></html>" and changed["ETag"] != headers["ETag"]

@@ -1,0 +1,192 @@
+"""Scale-out: three worker processes share one frontier in Redis (scrapy-redis) and store into PostgreSQL.
+
+The mirror is generated: ``bench/sitegen.py``'s caliber-shaped site, once for caliber and once more for each
+test-only source of ``tests/helpers/scaleout_sources.py`` (the same tree on its own host), >= 1,000 articles in all.
+Workers run ``aggregator crawl`` (through ``tests.helpers.scaleout_worker``, which adds the test-only sources)
+with ``AGGREGATOR_REDIS_URL`` set. Skipped with a reason when Redis or PostgreSQL is absent; failing when
+``AGGREGATOR_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from aggregator.mirror import serve_mirror
+from aggregator.store.db import normalise_url
+from aggregator.store.models import Article, CrawlRun, Snapshot
+from tests.conftest import ROOT, unavailable
+from tests.helpers.scaleout_sources import EXTRA_KEYS
+
+sys.path.insert(0, str(ROOT / "bench"))
+import sitegen
+
+PER_SOURCE = 340
+SOURCES = ("caliber", *EXTRA_KEYS)
+REDIS_URL = os.environ.get("AGGREGATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {REDIS_URL}", str(exc))
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def generated_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("generated")
+    sitegen.generate(root, PER_SOURCE)
+    template = root / sitegen.HOST
+    for key in EXTRA_KEYS:
+        host = f"{key}.test"
+        for path in template.rglob("*"):
+            if path.is_file():
+                target = root / host / path.relative_to(template)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(path.read_text(encoding="utf-8").replace(sitegen.HOST, host), encoding="utf-8")
+    with serve_mirror(root) as base:
+        yield base
+
+
+def worker(db: str, mirror: str, log: Path, redis_url: str | None) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    if redis_url:
+        env |= {"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_IDLE_SECONDS": "3"}
+    command = [sys.executable, "-m", "tests.helpers.scaleout_worker", "--db", db, "crawl", *SOURCES,
+               "--mirror", mirror, "--log-level", "WARNING"]  # fmt: skip
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def finish(procs: list[subprocess.Popen[bytes]], logs: list[Path], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    for proc, log in zip(procs, logs, strict=True):
+        proc.wait(timeout=max(1, deadline - time.monotonic()))
+        assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
+
+
+def stored(db: str) -> tuple[list[str], int]:
+    engine = create_engine(normalise_url(db))
+    try:
+        with engine.connect() as conn:
+            urls = list(conn.scalars(select(Article.url)))
+            snapshots = conn.scalar(select(func.count()).select_from(Snapshot)) or 0
+        return urls, snapshots
+    finally:
+        engine.dispose()
+
+
+def article_count(db: str) -> int:
+    engine = create_engine(normalise_url(db))
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(Article)) or 0
+    except Exception:  # the schema is not there yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def run_rows(db: str) -> list[CrawlRun]:
+    from sqlalchemy.orm import Session
+
+    with Session(create_engine(normalise_url(db))) as s:
+        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+
+
+@pytest.fixture
+def single_process_set(generated_mirror: str, postgres_url: str, tmp_path: Path) -> set[str]:
+    log = tmp_path / "single.log"
+    proc = worker(postgres_url, generated_mirror, log, None)
+    finish([proc], [log])
+    urls, _ = stored(postgres_url)
+    assert len(urls) == len(set(urls)) >= 1000
+    return set(urls)
+
+
+def fresh_database(postgres_url: str, name: str) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url)
+    params = {"host": url.host, "port": url.port or 5432, "user": url.username, "dbname": url.database}
+    target = f"{url.database}_{name}"
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}"')
+    return url.set(database=target).render_as_string(hide_password=False)
+
+
+def drop_database(db: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db)
+    with psycopg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, dbname="postgres", autocommit=True
+    ) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def test_three_workers_store_every_article_once_even_when_one_is_killed(
+    generated_mirror: str, redis_url: str, postgres_url: str, single_process_set: set[str], tmp_path: Path
+) -> None:
+    n = len(single_process_set)
+
+    # 1. Three workers, nothing killed: the union is the single-process set, each article stored once.
+    shared = fresh_database(postgres_url, "shared")
+    try:
+        logs = [tmp_path / f"w{i}.log" for i in range(3)]
+        finish([worker(shared, generated_mirror, log, redis_url) for log in logs], logs)
+        urls, snapshots = stored(shared)
+        assert len(urls) == len(set(urls)) == snapshots == n
+        assert set(urls) == single_process_set
+        runs = run_rows(shared)
+        assert len(runs) == 3 * len(SOURCES) and {r.status for r in runs} == {"finished"}
+        by_worker = {pid: sum(r.items_new for r in runs if r.pid == pid) for pid in {r.pid for r in runs}}
+        assert len(by_worker) == 3 and sum(by_worker.values()) == n
+        assert sum(1 for stored_here in by_worker.values() if stored_here) >= 2, by_worker  # the work was shared
+    finally:
+        drop_database(shared)
+
+    # 2. One worker SIGKILLed mid-run and restarted: nothing lost once it (or any worker) has run again.
+    killed_db = fresh_database(postgres_url, "killed")
+    try:
+        logs = [tmp_path / f"k{i}.log" for i in range(3)]
+        procs = [worker(killed_db, generated_mirror, log, redis_url) for log in logs]
+        deadline = time.monotonic() + 300
+        while article_count(killed_db) < n // 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert procs[0].poll() is None, "the crawl finished before a worker could be killed"
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(timeout=30)
+        assert article_count(killed_db) < n
+        restarted = worker(killed_db, generated_mirror, logs[0], redis_url)
+        finish([restarted, *procs[1:]], logs)
+        # The next run (what the schedule starts a few minutes later) begins a new frontier generation.
+        again = tmp_path / "again.log"
+        finish([worker(killed_db, generated_mirror, again, redis_url)], [again])
+        urls, snapshots = stored(killed_db)
+        assert len(urls) == len(set(urls)) == snapshots == n
+        assert set(urls) == single_process_set
+        statuses = [r.status for r in run_rows(killed_db)]
+        assert "running" not in statuses  # the killed worker's runs were recognised as abandoned
+        assert statuses.count("failed") == len(SOURCES)
+    finally:
+        drop_database(killed_db)

@@ -1,0 +1,260 @@
+"""Unattended crawls: incremental re-fetch, conditional requests, locks, stale runs, exit statuses, health, robots.txt.
+
+Every crawl here is a real ``aggregator crawl`` child process against the bundled sample served on 127.0.0.1,
+sometimes with an overlay tree whose files replace some of the sample's (an edited article, a re-designed layout,
+emptied listings, a robots.txt).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from aggregator.mirror import serve_mirror
+from aggregator.store.db import normalise_url
+from aggregator.store.models import Article, CrawlRun, Snapshot
+from tests.conftest import SAMPLE, run_cli
+from tests.crawl_checks import expected
+
+HOST = "caliber.az"
+EDITED = "post/153813.html"
+# Long enough that every sample article (2024-2025) is inside the recheck window.
+EVERYTHING_RECENT = {"AGGREGATOR_RECHECK_HOURS": "1000000"}
+
+
+def caliber(kind: str) -> list[dict]:
+    """The sample's expectations for caliber alone (the sample may hold other sources' sites too)."""
+    return [e for e in expected()[kind] if e["url"].startswith(f"https://{HOST}/")]
+
+
+def crawl(db: str, mirror: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("--db", db, "crawl", "caliber", "--mirror", mirror, *extra, env=env)
+
+
+def all_runs(db: str) -> list[CrawlRun]:
+    with Session(create_engine(normalise_url(db))) as s:
+        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+
+
+def overlay(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / name
+    (root / HOST).mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Three mirrors of the sample on 127.0.0.1: as it is, with one article edited, with every article re-designed."""
+    edited = overlay(tmp_path, "edited")
+    page = (SAMPLE / HOST / EDITED).read_text(encoding="utf-8")
+    (edited / HOST / "post").mkdir()
+    (edited / HOST / EDITED).write_text(
+        page.replace(
+            '<div class="post_body">', '<div class="post_body"><p>Обновлено: редакция дополнила материал.</p>'
+        ),
+        encoding="utf-8",
+    )
+    redesigned = overlay(tmp_path, "redesigned")
+    for path in (SAMPLE / HOST).rglob("*.html"):
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        if 'class="post_body"' not in text:
+            continue  # listings stay as they were: only the article markup is renamed
+        target = redesigned / path.relative_to(SAMPLE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        renamed = re.sub(r'class="post(_[a-z]+)?"', lambda m: f'class="story{m.group(1) or ""}x"', text)
+        target.write_text(renamed.replace("<h1", "<h2").replace("</h1>", "</h2>"), "utf-8", errors="surrogateescape")
+    with (
+        serve_mirror(SAMPLE) as plain,
+        serve_mirror(SAMPLE, overlays=(edited,)) as with_edit,
+        serve_mirror(SAMPLE, overlays=(redesigned,)) as broken,
+    ):
+        yield {"plain": plain, "edited": with_edit, "redesigned": broken}
+
+
+def test_second_run_rechecks_with_conditional_requests_and_catches_an_edit(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    first = crawl(db, served["plain"], env=EVERYTHING_RECENT)
+    assert first.returncode == 0, first.stderr[-3000:]
+    n = len(caliber("articles"))
+    second = crawl(db, served["edited"], env=EVERYTHING_RECENT)
+    assert second.returncode == 0, second.stderr[-3000:]
+    _, run = all_runs(db)
+    # Every archived article was asked for with its validators; the sample answered 304 for all but the edited one.
+    assert run.stats["aggregator/rechecked"] == n
+    assert run.stats["aggregator/not_modified"] == n - 1
+    assert (run.items_new, run.items_updated, run.items_unchanged) == (0, 1, n - 1)
+    assert run.stats.get("aggregator/skipped_known", 0) == 0
+    engine = create_engine(normalise_url(db))
+    with Session(engine) as s:
+        article = s.scalars(select(Article).where(Article.url == "https://caliber.az/post/153813")).one()
+        assert article.body_text.startswith("Обновлено: редакция дополнила материал.")
+        assert s.scalar(select(func.count()).where(Snapshot.article_id == article.id)) == 2
+        assert s.scalar(select(func.count()).select_from(Snapshot)) == n + 1
+
+
+def test_outside_the_recheck_window_only_listings_are_fetched_and_refresh_fetches_all(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert crawl(db, served["plain"]).returncode == 0
+    second = crawl(db, served["edited"])  # the edit is not seen: the article is older than the window
+    assert second.returncode == 0, second.stderr[-3000:]
+    refresh = crawl(db, served["edited"], "--refresh")
+    assert refresh.returncode == 0, refresh.stderr[-3000:]
+    first, incremental, refreshed = all_runs(db)
+    n = len(caliber("articles"))
+    listings = 7  # the registry's entry URLs
+    assert incremental.stats["aggregator/skipped_known"] + incremental.stats.get("aggregator/not_modified", 0) == n
+    article_pages = incremental.pages - listings - 1  # robots.txt
+    assert article_pages <= 1 + len(caliber("rejects")) + len(caliber("http_errors"))  # the undated + broken
+    assert incremental.items_updated == 0
+    assert refreshed.pages == first.pages
+    assert (refreshed.items_new, refreshed.items_updated, refreshed.items_unchanged) == (0, 1, n - 1)
+    assert "aggregator/skipped_known" not in refreshed.stats
+
+
+def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str) -> None:
+    from aggregator.locks import source_locks
+
+    with source_locks(db_url, ["caliber"]) as (locked, busy):
+        assert (locked, busy) == (["caliber"], [])
+        done = run_cli("--db", db_url, "crawl", "caliber", "--offline")
+        with source_locks(db_url, ["caliber"]) as (_, busy_again):
+            assert busy_again == ["caliber"]
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "caliber: skipped: another run of this source is in progress (locked)"
+    )
+    assert [r.source for r in all_runs(db_url)] == []  # it did not even start a run
+    with source_locks(db_url, ["caliber"]) as (locked, _):
+        assert locked == ["caliber"]  # released with the block
+
+
+def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) -> None:
+    from aggregator.store import Archive
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    archive = Archive.open(sqlite_url)
+    dead_here = archive.start_run("caliber", "caliber", host=socket.gethostname(), pid=gone.pid)
+    old_elsewhere = archive.start_run("caliber", "caliber", host="another-host", pid=1)
+    with archive.session.begin() as s:
+        s.get(CrawlRun, old_elsewhere).started_at = datetime.now(UTC) - timedelta(hours=30)
+    archive.close()
+    done = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline")
+    assert done.returncode == 0, done.stderr[-3000:]
+    by_id = {r.id: r for r in all_runs(sqlite_url)}
+    for stale in (dead_here, old_elsewhere):
+        assert by_id[stale].status == "failed"
+        assert by_id[stale].finish_reason.startswith("abandoned")
+    latest = max(by_id.values(), key=lambda r: r.id)
+    assert (latest.status, latest.host, latest.pid) == ("finished", socket.gethostname(), latest.pid)
+    assert latest.pid and latest.pid != gone.pid
+
+
+def test_a_redesigned_article_layout_turns_health_red_and_fails_the_job(served: dict[str, str], tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = crawl(db, served["redesigned"])
+    assert done.returncode == 1, done.stderr[-3000:]
+    reason = [line for line in done.stderr.splitlines() if line.startswith("caliber: ")]
+    assert len(reason) == 1 and "unhealthy" in reason[0] and "(layout change?)" in reason[0], done.stderr[-3000:]
+    (run,) = all_runs(db)
+    assert run.status == "finished" and run.health["status"] == "red"
+    assert run.health["coverage"]["title"] < 0.1 and run.health["coverage"]["body"] < 0.1
+    shown = run_cli("--db", db, "health")
+    assert shown.returncode == 1
+    assert "red" in shown.stdout and "caliber" in shown.stdout
+    rows = json.loads(run_cli("--db", db, "health", "--json").stdout)
+    assert rows[0]["source"] == "caliber" and rows[0]["status"] == "red"
+
+
+def test_health_is_green_on_the_sample_and_red_when_the_listings_lose_their_articles(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert crawl(db, served["plain"]).returncode == 0
+    emptied = overlay(tmp_path, "emptied")
+    for listing in ("index.html", "en.html", "az.html", "category/politika.html", "category/mir.html",
+                    "en/category/karabakh.html", "az/category/siyaset.html"):  # fmt: skip
+        target = emptied / HOST / listing
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("<html><body><div class='feed'></div></body></html>", encoding="utf-8")
+    with serve_mirror(SAMPLE, overlays=(emptied,)) as mirror:
+        done = crawl(db, mirror)
+    assert done.returncode == 1
+    assert "caliber: unhealthy: no article found on the listings" in done.stderr
+    green, red = all_runs(db)
+    assert green.health["status"] == "green" and green.health["items"] >= len(caliber("articles"))
+    assert red.health["status"] == "red" and red.health["median"] == green.health["items"]
+    listed = json.loads(run_cli("--db", db, "runs", "--json").stdout)
+    assert [(r["id"], r["health"]) for r in listed] == [(red.id, "red"), (green.id, "green")]
+    only = run_cli("--db", db, "runs", "--source", "caliber")
+    assert only.returncode == 0 and "finished" in only.stdout
+
+
+def test_exit_status_1_with_one_line_per_source_when_the_site_is_down(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    done = run_cli("--db", f"sqlite:///{tmp_path / 'a.db'}", "crawl", "caliber", "--mirror", f"http://127.0.0.1:{port}")
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("caliber: ")]
+    assert len(lines) == 1 and "no page was fetched" in lines[0]
+
+
+def test_robots_txt_disallow_is_obeyed(tmp_path: Path) -> None:
+    robots = overlay(tmp_path, "robots")
+    (robots / HOST / "robots.txt").write_text("User-agent: *\nDisallow: /post/153813\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(robots,)) as mirror:
+        done = crawl(db, mirror)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = all_runs(db)
+    assert run.stats["robotstxt/forbidden"] >= 1
+    assert run.items_new == len(caliber("articles")) - 1
+    with Session(create_engine(normalise_url(db))) as s:
+        urls = set(s.scalars(select(Article.url)))
+    assert "https://caliber.az/post/153813" not in urls
+
+
+def test_politeness_settings() -> None:
+    from aggregator.crawl import project_settings
+
+    settings = project_settings({"AGGREGATOR_CONTACT_URL": "https://example.org/crawler"})
+    assert settings.getbool("ROBOTSTXT_OBEY")
+    assert settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert 0 < settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 8
+    assert settings["USER_AGENT"].startswith("aggregator/") and "+https://example.org/crawler" in settings["USER_AGENT"]
+
+
+def test_scrapyd_deploy_target_is_declared() -> None:
+    from configparser import ConfigParser
+
+    from tests.conftest import ROOT
+
+    config = ConfigParser()
+    config.read(ROOT / "scrapy.cfg")
+    assert config["settings"]["default"] == "aggregator.settings"
+    assert config["deploy"]["project"] == "aggregator" and config["deploy"]["url"].startswith("http")
+    # Scrapyd reads the settings module of a deployed egg from this entry point.
+    from importlib.metadata import entry_points
+
+    (settings,) = entry_points(group="scrapy", name="settings")
+    assert settings.value == "aggregator.settings"
+
+
+def test_copy_of_the_sample_is_untouched() -> None:
+    """The overlays above never write into the bundled sample."""
+    assert "Обновлено" not in (SAMPLE / HOST / EDITED).read_text(encoding="utf-8")
