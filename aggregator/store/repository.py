@@ -16,8 +16,10 @@ from sqlalchemy.orm import sessionmaker
 
 from aggregator.items import ArticleItem
 from aggregator.sources import Source as RegistrySource
+from aggregator.store import story_index
 from aggregator.store.db import connect, ensure_schema
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, utcnow
+from aggregator.stories import sketch, story_text
 
 
 def content_hash(item: ArticleItem) -> str:
@@ -27,6 +29,11 @@ def content_hash(item: ArticleItem) -> str:
         digest.update((part or "").encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def minhash_of(item: ArticleItem) -> bytes:
+    """The item's sketch as the dedupe pipeline computed it, or computed now (items that skipped the pipeline)."""
+    return item.minhash or sketch(story_text(item.title, item.body_text)).pack()
 
 
 def compress(raw: bytes) -> bytes:
@@ -152,6 +159,7 @@ class Archive:
                     self._insert_snapshot,
                     [_snapshot_values(ids[url], item, digest, now) for url, item, digest in versions],
                 )
+                story_index.assign(conn, [(ids[url], minhash_of(item)) for url, item, _ in versions])
                 for url, _, _ in versions:
                     if url in known:
                         result.updated += 1
@@ -269,11 +277,16 @@ class Archive:
             if article is None:
                 return False
             updated_at = values.pop("updated_at")
+            minhash = minhash_of(item)
             changed = any(getattr(article, key) != value for key, value in values.items())
             if changed:
                 for key, value in values.items():
                     setattr(article, key, value)
                 article.updated_at = updated_at
+            if changed or article.minhash != minhash or article.story_id is None:
+                session.flush()
+                story_index.assign(session.connection(), [(article_id, minhash)])
+                session.expire(article)
             return changed
 
     def get_reject(self, reject_id: int) -> Reject | None:
