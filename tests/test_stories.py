@@ -1,4 +1,4 @@
-"""Stories: near-duplicate articles share one, look-alikes do not; on both databases, through crawls and re-extraction."""
+"""Stories: near-duplicates share one, look-alikes do not; on both databases, through crawls and re-extraction."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sqlalchemy import delete, select, update
 from aggregator.items import ArticleItem
 from aggregator.reextract import reextract
 from aggregator.sources import all_sources
-from aggregator.stories import BANDS, Sketch, sketch
 from aggregator.store import Archive
 from aggregator.store.models import Article, Story, StoryBucket
+from aggregator.stories import BANDS, Sketch, sketch
 from tests.conftest import ROOT, run_cli
 
 STORIES = ROOT / "tests" / "fixtures" / "stories"
@@ -94,7 +94,7 @@ def archive(db_url: str):
 
 def stories_of(archive: Archive) -> dict[str, int | None]:
     with archive.session() as s:
-        return {url: story for url, story in s.execute(select(Article.url, Article.story_id))}
+        return dict(s.execute(select(Article.url, Article.story_id)).tuples().all())
 
 
 def test_near_duplicates_share_a_story_in_the_archive(archive: Archive) -> None:
@@ -137,6 +137,14 @@ def test_a_changed_text_gets_its_buckets_replaced(archive: Archive) -> None:
     assert archive.count(Story) == 2  # no story is left without articles
 
 
+def write(barrier: threading.Barrier, errors: list[BaseException], archive: Archive, n: int, text: str) -> None:
+    try:
+        barrier.wait()
+        archive.save([article(n, text)])
+    except BaseException as exc:
+        errors.append(exc)
+
+
 def test_two_writers_at_once_make_one_story(db_url: str) -> None:
     """Each round, two archives (as two crawl processes would) save the two halves of a pair at the same moment."""
     writers = [Archive.open(db_url), Archive.open(db_url)]
@@ -146,17 +154,9 @@ def test_two_writers_at_once_make_one_story(db_url: str) -> None:
     for round_, (a, b) in enumerate(pairs):
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
-
-        def write(archive: Archive, n: int, text: str) -> None:
-            try:
-                barrier.wait()
-                archive.save([article(n, text)])
-            except BaseException as exc:  # noqa: BLE001
-                errors.append(exc)
-
         threads = [
-            threading.Thread(target=write, args=(writers[0], 10 * round_, by_id(a))),
-            threading.Thread(target=write, args=(writers[1], 10 * round_ + 1, by_id(b))),
+            threading.Thread(target=write, args=(barrier, errors, writers[0], 10 * round_, by_id(a))),
+            threading.Thread(target=write, args=(barrier, errors, writers[1], 10 * round_ + 1, by_id(b))),
         ]
         for t in threads:
             t.start()
