@@ -568,3 +568,6 @@ def main() -> None:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"aggregator: database error: {detail}", file=sys.stderr)
         sys.exit(2)
+
+
+from aggregator.commands import search, stories  # noqa: E402, F401  (registers the commands)

@@ -94,7 +94,7 @@ def archive(db_url: str):
 
 def stories_of(archive: Archive) -> dict[str, int | None]:
     with archive.session() as s:
-        return dict(s.execute(select(Article.url, Article.story_id)).tuples().all())
+        return {row.url: row.story_id for row in s.execute(select(Article.url, Article.story_id))}
 
 
 def test_near_duplicates_share_a_story_in_the_archive(archive: Archive) -> None:
@@ -205,6 +205,17 @@ def test_the_crawled_sample_has_the_labelled_stories(db_url: str, tmp_path: Path
         groups.setdefault(story, []).append(url)
     shared = [sorted(urls) for urls in groups.values() if len(urls) > 1]
     assert all(all(labels().get(u) for u in urls) for urls in shared), shared
+
+    listed = run_cli("--db", db_url, "stories", "list", "--source", "caliber", "--json")
+    assert listed.returncode == 0, listed.stderr
+    caliber_groups = sorted(sorted(a["url"] for a in s["articles"]) for s in json.loads(listed.stdout))
+    assert caliber_groups == sorted(shared)
+    if caliber_groups:
+        story_id = json.loads(listed.stdout)[0]["id"]
+        shown = json.loads(run_cli("--db", db_url, "stories", "show", str(story_id), "--json").stdout)
+        assert shown["id"] == story_id and shown["sources"] and len(shown["articles"]) >= 2
+    missing = run_cli("--db", db_url, "stories", "show", "999999")
+    assert missing.returncode == 2 and "no story with id 999999" in missing.stderr
 
     # Re-extraction rebuilds lost or stale stories from the stored pages.
     with archive.session.begin() as s:

@@ -10,15 +10,16 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, and_, case, column, func, insert, literal_column, or_, select, table, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from aggregator.items import ArticleItem
 from aggregator.sources import Source as RegistrySource
+from aggregator.store import search as fulltext
 from aggregator.store import story_index
 from aggregator.store.db import connect, ensure_schema
-from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, utcnow
+from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, Story, utcnow
 from aggregator.stories import sketch, story_text
 
 
@@ -62,6 +63,31 @@ class SaveResult:
     unchanged: int = 0
     rejected: int = 0
     new_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    article: Article
+    score: float
+    """Higher is better; comparable within one result list only (bm25 on SQLite, ts_rank on PostgreSQL)."""
+
+
+def _pg_search(query: str) -> Any:
+    """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
+    operators); an article is matched with the configuration its vector was built with."""
+    words = " ".join(fulltext.query_words(query))
+    if not words:
+        return None
+    vector: Any = literal_column(fulltext.PG_COLUMN)
+    russian = func.plainto_tsquery(literal_column("'russian'::regconfig"), words)
+    simple = func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
+    is_russian = Article.language == fulltext.RUSSIAN
+    matched = or_(
+        and_(is_russian, vector.op("@@")(russian)),
+        and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
+    )
+    score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
+    return select(Article, score.label("score")).where(matched).order_by(score.desc(), Article.id.desc())
 
 
 class Archive:
@@ -213,6 +239,85 @@ class Archive:
             stmt = stmt.where(Article.published_at.is_(None))
         with self.session() as session:
             return list(session.scalars(stmt))
+
+    def search(
+        self, query: str, *, source: str | None = None, since: datetime | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Articles matching every word of ``query`` in title or body, best first (see aggregator/store/search.py).
+
+        ``since`` compares with the publication time (the archive time for undated articles).
+        """
+        if self.engine.dialect.name == "postgresql":
+            stmt = _pg_search(query)
+        else:
+            match = fulltext.fts5_match(query)
+            if match is None:
+                return []
+            fts = table(fulltext.FTS_TABLE, column("rowid"))
+            score: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
+            stmt = (
+                select(Article, (-score).label("score"))
+                .select_from(fts.join(Article.__table__, Article.id == fts.c.rowid))
+                .where(text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match))
+                .order_by(score, Article.id.desc())
+            )
+        if stmt is None:
+            return []
+        if source:
+            stmt = stmt.where(Article.source == source)
+        if since:
+            stmt = stmt.where(func.coalesce(Article.published_at, Article.archived_at) >= since)
+        with self.session() as session:
+            return [SearchHit(article, float(score)) for article, score in session.execute(stmt.limit(limit))]
+
+    def list_stories(
+        self, *, source: str | None = None, min_articles: int = 2, limit: int = 20
+    ) -> list[tuple[Story, list[Article]]]:
+        """Stories told by at least ``min_articles`` articles (of ``source``, when given), latest news first."""
+        latest = func.max(func.coalesce(Article.published_at, Article.archived_at))
+        stmt = (
+            select(Article.story_id)
+            .where(Article.story_id.is_not(None))
+            .group_by(Article.story_id)
+            .having(func.count() >= min_articles)
+            .order_by(latest.desc(), Article.story_id.desc())
+            .limit(limit)
+        )
+        if source:
+            stmt = stmt.having(func.sum(case((Article.source == source, 1), else_=0)) > 0)
+        with self.session() as session:
+            ids = [story_id for story_id in session.scalars(stmt) if story_id is not None]
+            stories = {story.id: story for story in session.scalars(select(Story).where(Story.id.in_(ids)))}
+            members: dict[int, list[Article]] = {story_id: [] for story_id in ids}
+            for article in session.scalars(
+                select(Article).where(Article.story_id.in_(ids)).order_by(Article.published_at, Article.id)
+            ):
+                members[article.story_id or 0].append(article)
+        return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
+
+    def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
+        """A story with its articles, earliest first."""
+        with self.session() as session:
+            story = session.get(Story, story_id)
+            if story is None:
+                return None
+            stmt = select(Article).where(Article.story_id == story_id).order_by(Article.published_at, Article.id)
+            return story, list(session.scalars(stmt))
+
+    def with_siblings(self, article_id: int) -> tuple[Article, list[Article]] | None:
+        """One article and the other articles of its story (the downstream site's "also reported by")."""
+        with self.session() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                return None
+            if article.story_id is None:
+                return article, []
+            stmt = (
+                select(Article)
+                .where(Article.story_id == article.story_id, Article.id != article_id)
+                .order_by(Article.published_at, Article.id)
+            )
+            return article, list(session.scalars(stmt))
 
     def get_article(self, article_id: int) -> Article | None:
         with self.session() as session:
