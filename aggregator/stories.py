@@ -39,16 +39,15 @@ cut a different paragraph; the same template filled with other facts measures 0.
 MIN_SHINGLES = 12
 """Shorter texts (a caption, a one-line brief) are too little evidence to join a story."""
 
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
 _HEADER = struct.Struct("<BI")  # scheme, number of distinct shingles
 
 
 def _permutations() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """The hash family's coefficients, from a fixed seed (the same in every process)."""
     rng = np.random.Generator(np.random.PCG64(20260914))
-    a = rng.integers(1, 1 << 32, size=NUM_PERM, dtype=np.uint64)
-    b = rng.integers(0, 1 << 32, size=NUM_PERM, dtype=np.uint64)
+    a = rng.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd multipliers
+    b = rng.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
     return a, b
 
 
@@ -129,8 +128,8 @@ def sketch(text: str) -> Sketch:
         dtype=np.uint64,
         count=len(found),
     )
-    # (a * x + b) mod p with x, a, b < 2**32: the product stays below 2**64, so uint64 arithmetic is exact.
-    permuted = (np.outer(hashed, _A) + _B) % _MERSENNE & _MASK32
+    # Multiply-shift hashing: the high 32 bits of (a * x + b) mod 2**64 (uint64 arithmetic wraps), one per value.
+    permuted = (np.outer(hashed, _A) + _B) >> _SHIFT
     return Sketch(permuted.min(axis=0).astype(np.uint32), len(found))
 
 

@@ -6,7 +6,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -294,6 +294,18 @@ class Archive:
             ):
                 members[article.story_id or 0].append(article)
         return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
+
+    def most_read(self, *, hours: int = 24, limit: int = 20, now: datetime | None = None) -> list[Article]:
+        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index)."""
+        since = (now or utcnow()) - timedelta(hours=hours)
+        stmt = (
+            select(Article)
+            .where(Article.published_at >= since)
+            .order_by(Article.views.desc(), Article.published_at.desc())
+            .limit(limit)
+        )
+        with self.session() as session:
+            return list(session.scalars(stmt))
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
         """A story with its articles, earliest first."""

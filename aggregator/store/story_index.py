@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, utcnow
 from aggregator.stories import Sketch
@@ -51,7 +51,10 @@ def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list
         return []
     buckets = StoryBucket.__table__.c
     articles = Article.__table__.c
-    shared = select(buckets.article_id).where(tuple_(buckets.band, buckets.bucket).in_(pairs)).distinct()
+    # One equality pair per band, OR-ed: both SQLite (multi-index OR) and PostgreSQL (BitmapOr) probe the primary
+    # key once per pair; a row-value IN list made SQLite scan the whole table.
+    hits = or_(*(and_(buckets.band == band, buckets.bucket == bucket) for band, bucket in pairs))
+    shared = select(buckets.article_id).where(hits).distinct()
     if article_id is not None:
         shared = shared.where(buckets.article_id != article_id)
     rows = conn.execute(
