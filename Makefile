@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/dates.py
 	$(BIN)/python bench/cleanup.py
+	$(BIN)/python bench/store.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

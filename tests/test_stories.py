@@ -226,3 +226,27 @@ def test_the_crawled_sample_has_the_labelled_stories(db_url: str, tmp_path: Path
     check_story_labels(archive)
     assert archive.count(StoryBucket) > 0
     archive.close()
+
+
+def test_an_article_with_its_story_siblings_and_the_most_read(archive: Archive) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
+    items = [
+        article(1, by_id("az:flight-agency")),
+        article(2, by_id("az:flight-retold")),
+        article(3, by_id("en:chess-agency")),
+    ]
+    for n, it in enumerate(items):
+        it.published_at = now - timedelta(hours=30 if n == 0 else 2)
+    archive.save(items)
+    ids = {a.url.rsplit("-", 1)[1]: a.id for a in archive.list_articles()}
+    found = archive.with_siblings(ids["1"])
+    assert found is not None
+    assert [a.id for a in found[1]] == [ids["2"]]
+    assert archive.with_siblings(ids["3"])[1] == []  # type: ignore[index]
+    assert archive.with_siblings(999_999) is None
+    with archive.session.begin() as s:
+        for key, views in (("1", 900), ("2", 5), ("3", 40)):
+            s.execute(update(Article).where(Article.id == ids[key]).values(views=views))
+    assert [a.id for a in archive.most_read(hours=24, now=now)] == [ids["3"], ids["2"]]  # the 30-hour-old one is out
