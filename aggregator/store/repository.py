@@ -232,13 +232,25 @@ class Archive:
     # -- reads ---------------------------------------------------------------------------------------
 
     def list_articles(self, *, source: str | None = None, limit: int = 50, undated: bool = False) -> list[Article]:
-        stmt = select(Article).order_by(Article.published_at.desc().nulls_last(), Article.id.desc()).limit(limit)
+        """Newest first, undated articles last (newest archived first).
+
+        Dated and undated rows are read apart: ``ORDER BY published_at DESC NULLS LAST`` is not the order of a
+        PostgreSQL b-tree index (DESC puts NULLs first there), so it sorted the whole table on every call.
+        """
+        base = select(Article)
         if source:
-            stmt = stmt.where(Article.source == source)
-        if undated:
-            stmt = stmt.where(Article.published_at.is_(None))
+            base = base.where(Article.source == source)
+        undated_rows = base.where(Article.published_at.is_(None)).order_by(Article.id.desc())
         with self.session() as session:
-            return list(session.scalars(stmt))
+            if undated:
+                return list(session.scalars(undated_rows.limit(limit)))
+            dated = base.where(Article.published_at.is_not(None)).order_by(
+                Article.published_at.desc(), Article.id.desc()
+            )
+            rows = list(session.scalars(dated.limit(limit)))
+            if len(rows) < limit:
+                rows += session.scalars(undated_rows.limit(limit - len(rows)))
+            return rows
 
     def search(
         self, query: str, *, source: str | None = None, since: datetime | None = None, limit: int = 20
@@ -296,16 +308,22 @@ class Archive:
         return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
 
     def most_read(self, *, hours: int = 24, limit: int = 20, now: datetime | None = None) -> list[Article]:
-        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index)."""
+        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index).
+
+        The ids are ranked first and only the chosen rows loaded: ranking whole rows made the database carry every
+        recent article's text through the sort.
+        """
         since = (now or utcnow()) - timedelta(hours=hours)
-        stmt = (
-            select(Article)
+        ranked = (
+            select(Article.id)
             .where(Article.published_at >= since)
-            .order_by(Article.views.desc(), Article.published_at.desc())
+            .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
             .limit(limit)
         )
         with self.session() as session:
-            return list(session.scalars(stmt))
+            ids = list(session.scalars(ranked))
+            found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
         """A story with its articles, earliest first."""

@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, TextClause, delete, func, insert, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, utcnow
-from aggregator.stories import Sketch
+from aggregator.stories import BANDS, Sketch
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 
@@ -44,22 +44,30 @@ def lock_stories(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
 
 
+def _probe() -> TextClause:
+    """The bucket lookup, built once: one (band = ? AND bucket = ?) pair per band, OR-ed, so that SQLite (multi-index
+    OR) and PostgreSQL (BitmapOr) probe the primary key once per pair (a row-value IN list made SQLite scan the
+    table), and no expression is rebuilt per article (building 40 pairs in SQLAlchemy cost more than running them)."""
+    pairs = " OR ".join(f"(band = :band{i} AND bucket = :bucket{i})" for i in range(BANDS))
+    return text(f"SELECT DISTINCT article_id FROM story_buckets WHERE {pairs}")
+
+
+PROBE = _probe()
+
+
 def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list[Match]:
     """Articles sharing a bucket with ``sketch`` that verify as the same story, most similar first."""
     pairs = sketch.buckets()
     if not pairs:
         return []
-    buckets = StoryBucket.__table__.c
+    params: dict[str, int] = {}
+    for i, (band, bucket) in enumerate(pairs):
+        params[f"band{i}"], params[f"bucket{i}"] = band, bucket
+    ids = [found for found in conn.execute(PROBE, params).scalars() if found != article_id]
+    if not ids:
+        return []
     articles = Article.__table__.c
-    # One equality pair per band, OR-ed: both SQLite (multi-index OR) and PostgreSQL (BitmapOr) probe the primary
-    # key once per pair; a row-value IN list made SQLite scan the whole table.
-    hits = or_(*(and_(buckets.band == band, buckets.bucket == bucket) for band, bucket in pairs))
-    shared = select(buckets.article_id).where(hits).distinct()
-    if article_id is not None:
-        shared = shared.where(buckets.article_id != article_id)
-    rows = conn.execute(
-        select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(shared.scalar_subquery()))
-    )
+    rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(ids)))
     found = []
     for other_id, story_id, blob in rows:
         other = Sketch.unpack(blob)
