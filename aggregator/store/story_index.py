@@ -22,6 +22,7 @@ end of the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, delete, func, insert, select, text, update
@@ -112,7 +113,7 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     return assigned
 
 
-def _own_story(conn: Connection, article_id: int, previous: int | None, now: object) -> int:
+def _own_story(conn: Connection, article_id: int, previous: int | None, now: datetime) -> int:
     """The article's own story: the one it had when nobody else shares it, else a new one."""
     articles = Article.__table__.c
     if previous is not None:
