@@ -22,8 +22,8 @@ end of the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, TextClause, delete, func, insert, select, text, update
 
