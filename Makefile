@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/dates.py
 	$(BIN)/python bench/cleanup.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/store.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

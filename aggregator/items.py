@@ -40,11 +40,14 @@ class ArticleItem:
     """The re-publisher's line naming the source, in the article's language (attribution pipeline)."""
     cited_outlets: list[str] = field(default_factory=list)
     """Outlets the source's own text names as reporting or as the origin of the news (attribution pipeline)."""
+    minhash: bytes | None = field(default=None, repr=False)
+    """The body's packed similarity sketch (dedupe pipeline); the store groups near-duplicates into stories by it."""
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-friendly dict of the item without the raw body (for quarantine rows and ``--json``)."""
         data = asdict(self)
         data.pop("raw_body")
+        data.pop("minhash")
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat()

@@ -105,6 +105,7 @@ ITEM_PIPELINES = {
     "pipelines.cleanup.CleanupPipeline": 200,
     "pipelines.dates.DatesPipeline": 300,
     "pipelines.attribution.AttributionPipeline": 400,
+    "pipelines.dedupe.DedupePipeline": 500,
     "pipelines.store.StorePipeline": 900,
 }
 DOWNLOADER_MIDDLEWARES = {

@@ -36,7 +36,7 @@ REQUIRED_FIELDS = (
     "cover_image_url",
 )
 META_KEYS = {"url", "headers", "fetched_at", "description", "allow_empty"}
-ITEM_FIELDS = set(ArticleItem.__dataclass_fields__) - {"raw_body"}
+ITEM_FIELDS = set(ArticleItem.__dataclass_fields__) - {"raw_body", "minhash"}  # bytes, not in to_record()
 
 
 def ids(cases: list[PageCase]) -> list[str]:

@@ -23,6 +23,7 @@ from aggregator.store.db import (
 )
 from aggregator.store.models import Article, Base, Reject, Snapshot
 from aggregator.store.repository import RejectRecord
+from aggregator.store.search import include_name
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -61,7 +62,9 @@ def test_migrations_produce_exactly_the_models_schema(db_url: str) -> None:
     upgrade(engine)
     assert current_revision(engine) == head_revision(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), Base.metadata
+        )
     assert diff == []
     assert set(inspect(engine).get_table_names()) >= {
         "sources",

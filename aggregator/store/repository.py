@@ -6,18 +6,21 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, and_, case, column, func, insert, literal_column, or_, select, table, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from aggregator.items import ArticleItem
 from aggregator.sources import Source as RegistrySource
+from aggregator.store import search as fulltext
+from aggregator.store import story_index
 from aggregator.store.db import connect, ensure_schema
-from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, utcnow
+from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, Story, utcnow
+from aggregator.stories import sketch, story_text
 
 
 def content_hash(item: ArticleItem) -> str:
@@ -27,6 +30,11 @@ def content_hash(item: ArticleItem) -> str:
         digest.update((part or "").encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def minhash_of(item: ArticleItem) -> bytes:
+    """The item's sketch as the dedupe pipeline computed it, or computed now (items that skipped the pipeline)."""
+    return item.minhash or sketch(story_text(item.title, item.body_text)).pack()
 
 
 def compress(raw: bytes) -> bytes:
@@ -55,6 +63,31 @@ class SaveResult:
     unchanged: int = 0
     rejected: int = 0
     new_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    article: Article
+    score: float
+    """Higher is better; comparable within one result list only (bm25 on SQLite, ts_rank on PostgreSQL)."""
+
+
+def _pg_search(query: str) -> Any:
+    """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
+    operators); an article is matched with the configuration its vector was built with."""
+    words = " ".join(fulltext.query_words(query))
+    if not words:
+        return None
+    vector: Any = literal_column(fulltext.PG_COLUMN)
+    russian = func.plainto_tsquery(literal_column("'russian'::regconfig"), words)
+    simple = func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
+    is_russian = Article.language == fulltext.RUSSIAN
+    matched = or_(
+        and_(is_russian, vector.op("@@")(russian)),
+        and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
+    )
+    score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
+    return select(Article, score.label("score")).where(matched).order_by(score.desc(), Article.id.desc())
 
 
 class Archive:
@@ -152,6 +185,7 @@ class Archive:
                     self._insert_snapshot,
                     [_snapshot_values(ids[url], item, digest, now) for url, item, digest in versions],
                 )
+                story_index.assign(conn, [(ids[url], minhash_of(item)) for url, item, _ in versions])
                 for url, _, _ in versions:
                     if url in known:
                         result.updated += 1
@@ -283,13 +317,122 @@ class Archive:
     # -- reads ---------------------------------------------------------------------------------------
 
     def list_articles(self, *, source: str | None = None, limit: int = 50, undated: bool = False) -> list[Article]:
-        stmt = select(Article).order_by(Article.published_at.desc().nulls_last(), Article.id.desc()).limit(limit)
+        """Newest first, undated articles last (newest archived first).
+
+        Dated and undated rows are read apart: ``ORDER BY published_at DESC NULLS LAST`` is not the order of a
+        PostgreSQL b-tree index (DESC puts NULLs first there), so it sorted the whole table on every call.
+        """
+        base = select(Article)
+        if source:
+            base = base.where(Article.source == source)
+        undated_rows = base.where(Article.published_at.is_(None)).order_by(Article.id.desc())
+        with self.session() as session:
+            if undated:
+                return list(session.scalars(undated_rows.limit(limit)))
+            dated = base.where(Article.published_at.is_not(None)).order_by(
+                Article.published_at.desc(), Article.id.desc()
+            )
+            rows = list(session.scalars(dated.limit(limit)))
+            if len(rows) < limit:
+                rows += session.scalars(undated_rows.limit(limit - len(rows)))
+            return rows
+
+    def search(
+        self, query: str, *, source: str | None = None, since: datetime | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Articles matching every word of ``query`` in title or body, best first (see aggregator/store/search.py).
+
+        ``since`` compares with the publication time (the archive time for undated articles).
+        """
+        if self.engine.dialect.name == "postgresql":
+            stmt = _pg_search(query)
+        else:
+            match = fulltext.fts5_match(query)
+            if match is None:
+                return []
+            fts = table(fulltext.FTS_TABLE, column("rowid"))
+            score: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
+            stmt = (
+                select(Article, (-score).label("score"))
+                .select_from(fts.join(Article.__table__, Article.id == fts.c.rowid))
+                .where(text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match))
+                .order_by(score, Article.id.desc())
+            )
+        if stmt is None:
+            return []
         if source:
             stmt = stmt.where(Article.source == source)
-        if undated:
-            stmt = stmt.where(Article.published_at.is_(None))
+        if since:
+            stmt = stmt.where(func.coalesce(Article.published_at, Article.archived_at) >= since)
         with self.session() as session:
-            return list(session.scalars(stmt))
+            return [SearchHit(article, float(score)) for article, score in session.execute(stmt.limit(limit))]
+
+    def list_stories(
+        self, *, source: str | None = None, min_articles: int = 2, limit: int = 20
+    ) -> list[tuple[Story, list[Article]]]:
+        """Stories told by at least ``min_articles`` articles (of ``source``, when given), latest news first."""
+        latest = func.max(func.coalesce(Article.published_at, Article.archived_at))
+        stmt = (
+            select(Article.story_id)
+            .where(Article.story_id.is_not(None))
+            .group_by(Article.story_id)
+            .having(func.count() >= min_articles)
+            .order_by(latest.desc(), Article.story_id.desc())
+            .limit(limit)
+        )
+        if source:
+            stmt = stmt.having(func.sum(case((Article.source == source, 1), else_=0)) > 0)
+        with self.session() as session:
+            ids = [story_id for story_id in session.scalars(stmt) if story_id is not None]
+            stories = {story.id: story for story in session.scalars(select(Story).where(Story.id.in_(ids)))}
+            members: dict[int, list[Article]] = {story_id: [] for story_id in ids}
+            for article in session.scalars(
+                select(Article).where(Article.story_id.in_(ids)).order_by(Article.published_at, Article.id)
+            ):
+                members[article.story_id or 0].append(article)
+        return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
+
+    def most_read(self, *, hours: int = 24, limit: int = 20, now: datetime | None = None) -> list[Article]:
+        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index).
+
+        The ids are ranked first and only the chosen rows loaded: ranking whole rows made the database carry every
+        recent article's text through the sort.
+        """
+        since = (now or utcnow()) - timedelta(hours=hours)
+        ranked = (
+            select(Article.id)
+            .where(Article.published_at >= since)
+            .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
+            .limit(limit)
+        )
+        with self.session() as session:
+            ids = list(session.scalars(ranked))
+            found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
+    def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
+        """A story with its articles, earliest first."""
+        with self.session() as session:
+            story = session.get(Story, story_id)
+            if story is None:
+                return None
+            stmt = select(Article).where(Article.story_id == story_id).order_by(Article.published_at, Article.id)
+            return story, list(session.scalars(stmt))
+
+    def with_siblings(self, article_id: int) -> tuple[Article, list[Article]] | None:
+        """One article and the other articles of its story (the downstream site's "also reported by")."""
+        with self.session() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                return None
+            if article.story_id is None:
+                return article, []
+            stmt = (
+                select(Article)
+                .where(Article.story_id == article.story_id, Article.id != article_id)
+                .order_by(Article.published_at, Article.id)
+            )
+            return article, list(session.scalars(stmt))
 
     def get_article(self, article_id: int) -> Article | None:
         with self.session() as session:
@@ -354,11 +497,16 @@ class Archive:
             if article is None:
                 return False
             updated_at = values.pop("updated_at")
+            minhash = minhash_of(item)
             changed = any(getattr(article, key) != value for key, value in values.items())
             if changed:
                 for key, value in values.items():
                     setattr(article, key, value)
                 article.updated_at = updated_at
+            if changed or article.minhash != minhash or article.story_id is None:
+                session.flush()
+                story_index.assign(session.connection(), [(article_id, minhash)])
+                session.expire(article)
             return changed
 
     def get_reject(self, reject_id: int) -> Reject | None:

@@ -1,0 +1,66 @@
+"""``aggregator search``: ranked full-text search of the archive (the repository's ``Archive.search``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from aggregator.cli import _archive, _article_summary, app, fail, out
+from aggregator.sources import resolve_keys
+
+
+def parse_since(since: str | None) -> datetime | None:
+    if not since:
+        return None
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        fail(f"--since: not an ISO 8601 date: {since!r}")
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+@app.command("search")
+def search_cmd(
+    ctx: typer.Context,
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY", help="Words to find (all of them); quotes and operators are read as plain words."
+        ),
+    ],
+    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="DATE", help="Only articles published since this ISO date (UTC if no zone)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many results.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """Search titles and texts of archived articles, best match first (title words weigh more)."""
+    if source:
+        resolve_keys([source])
+    start = parse_since(since)
+    archive = _archive(ctx)
+    try:
+        hits = archive.search(query, source=source, since=start, limit=limit)
+    finally:
+        archive.close()
+    if as_json:
+        rows = [_article_summary(h.article) | {"score": round(h.score, 6)} for h in hits]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("source")
+    table.add_column("published (UTC)", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("url", overflow="fold", ratio=2)
+    for hit in hits:
+        a = hit.article
+        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
+        table.add_row(str(a.id), a.source, published, a.title, a.url)
+    out.print(table)

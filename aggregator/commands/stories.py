@@ -1,0 +1,91 @@
+"""``aggregator stories``: near-duplicate articles grouped across sources (see aggregator/stories.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from aggregator.cli import _archive, _article_summary, _iso, app, fail, out
+from aggregator.sources import resolve_keys
+
+stories_app = typer.Typer(
+    help="Stories: the same news told by several articles (usually from several sources).", no_args_is_help=True
+)
+app.add_typer(stories_app, name="stories")
+
+
+def _story(story: Any, articles: list[Any]) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "created_at": _iso(story.created_at),
+        "updated_at": _iso(story.updated_at),
+        "sources": sorted({a.source for a in articles}),
+        "articles": [_article_summary(a) for a in articles],
+    }
+
+
+@stories_app.command("list")
+def stories_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Only stories this source took part in.")] = None,
+    min_articles: Annotated[
+        int, typer.Option("--min-articles", min=1, help="Only stories told by at least this many articles.")
+    ] = 2,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many stories, latest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """List stories told by several articles, latest first, with their articles and sources."""
+    if source:
+        resolve_keys([source])
+    archive = _archive(ctx)
+    try:
+        found = archive.list_stories(source=source, min_articles=min_articles, limit=limit)
+    finally:
+        archive.close()
+    if as_json:
+        print(json.dumps([_story(s, articles) for s, articles in found], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(found)} stories", title_justify="left", show_lines=True)
+    table.add_column("story", justify="right")
+    table.add_column("sources")
+    table.add_column("articles (id, published UTC, title)", overflow="fold")
+    for story, articles in found:
+        lines = [
+            f"{a.id}  {a.published_at.strftime('%Y-%m-%d %H:%M') if a.published_at else 'undated'}  {a.title}"
+            for a in articles
+        ]
+        table.add_row(str(story.id), ", ".join(sorted({a.source for a in articles})), "\n".join(lines))
+    out.print(table)
+
+
+@stories_app.command("show")
+def stories_show(
+    ctx: typer.Context,
+    story_id: Annotated[int, typer.Argument(metavar="ID", help="The story's id (see `stories list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """One story: its articles, earliest first, with their sources and source links."""
+    archive = _archive(ctx)
+    try:
+        found = archive.story(story_id)
+    finally:
+        archive.close()
+    if found is None:
+        fail(f"no story with id {story_id}")
+    story, articles = found
+    if as_json:
+        print(json.dumps(_story(story, articles), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"story {story.id}: {len(articles)} article(s)", title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("source")
+    table.add_column("published (UTC)", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("url", overflow="fold", ratio=2)
+    for a in articles:
+        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
+        table.add_row(str(a.id), a.source, published, a.title, a.url)
+    out.print(table)

@@ -1,0 +1,52 @@
+"""Full-text search over articles' title and body: FTS5 on SQLite, ``tsvector`` with a GIN index on PostgreSQL.
+
+The search objects are dialect-specific DDL made by migration 0005, outside the models (SQLAlchemy has no type for
+an FTS5 table or a generated ``tsvector``): ``include_name`` tells Alembic's schema comparison to leave exactly
+these objects out, so autogenerate and the "migrated schema equals models" test keep meaning what they say.
+
+SQLite: ``articles_fts`` is an external-content FTS5 table over ``articles`` (title, body_text), kept in sync by
+triggers on insert, update and delete, ranked by bm25 with the title weighted ``TITLE_WEIGHT`` times the body.
+FTS5 has no Russian stemmer: words match in the forms written (diacritics folded).
+PostgreSQL: ``articles.search_vector`` is a generated column, the title (weight A) and the body (weight B) under
+the ``russian`` configuration where the article's language is ``ru`` and ``simple`` otherwise, with a GIN index;
+ranked by ``ts_rank``.
+
+A query is always plain text: it is split into words, and each word becomes a quoted FTS5 string or goes to
+``plainto_tsquery`` as a bound parameter, so quotes, operators (AND, OR, NEAR, ``*``, ``-``) and SQL are words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+FTS_TABLE = "articles_fts"
+PG_COLUMN = "search_vector"
+PG_INDEX = "ix_articles_search_vector"
+TITLE_WEIGHT = 10.0
+RUSSIAN = "ru"
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_words(query: str) -> list[str]:
+    return _WORD.findall(query)
+
+
+def fts5_match(query: str) -> str | None:
+    """An FTS5 MATCH expression requiring every word of ``query``, each a quoted string (never an operator)."""
+    words = query_words(query)
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's filter for schema comparison: everything but the search objects of migration 0005."""
+    if type_ == "table":
+        return not (name == FTS_TABLE or (name or "").startswith(FTS_TABLE + "_"))
+    if type_ == "column":
+        return not (name == PG_COLUMN and parent_names.get("table_name") == "articles")
+    if type_ == "index":
+        return name != PG_INDEX
+    return True

@@ -1,0 +1,135 @@
+"""Full-text search on SQLite (FTS5) and PostgreSQL (tsvector + GIN): ranked, filtered, in sync, plain-text queries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, update
+
+from aggregator.items import ArticleItem
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from aggregator.store.models import Article
+from tests.conftest import run_cli
+
+T0 = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
+
+
+def item(n: int, title: str, body: str, *, language: str = "ru", day: int = 14) -> ArticleItem:
+    return ArticleItem(
+        source="caliber",
+        url=f"https://caliber.az/post/q-{n}",
+        canonical_url=f"https://caliber.az/post/q-{n}",
+        language=language,
+        title=title,
+        body_html=f"<p>{body}</p>",
+        body_text=body,
+        published_at=T0.replace(day=day),
+        raw_body=f"<html>{n}</html>".encode(),
+    )
+
+
+ARTICLES = [
+    item(1, "Газопровод Игдыр – Нахчыван расширят", "Министры подписали соглашение в Анкаре."),
+    item(2, "Погода на выходные", "В Баку сухо. Газопровод тут ни при чём, но слово есть в тексте.", day=12),
+    item(3, "Caspian ferry enters service", "The ferry Shusha can carry 56 wagons.", language="en"),
+    item(4, "Pambıq yığımı başa çatıb", "Ölkədə pambıq yığımı başa çatıb, 312 min ton toplanıb.", language="az"),
+    item(5, "Ливень в Баку", "Сильный ливень затопил улицы; МЧС призвало не выходить из дома.", day=10),
+]
+
+
+@pytest.fixture
+def archive(db_url: str):
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    archive.save(ARTICLES)
+    yield archive
+    archive.close()
+
+
+def urls(hits) -> list[str]:
+    return [h.article.url.rsplit("/", 1)[1] for h in hits]
+
+
+def test_ranked_with_the_title_weighted(archive: Archive) -> None:
+    hits = archive.search("газопровод")
+    assert urls(hits) == ["q-1", "q-2"]  # in the title beats in the text
+    assert hits[0].score > hits[1].score
+    assert urls(archive.search("ferry Shusha")) == ["q-3"]
+    assert urls(archive.search("pambıq")) == ["q-4"]
+    assert archive.search("газопровод ferry") == []  # every word must occur
+    assert urls(archive.search("ГАЗОПРОВОД", limit=1)) == ["q-1"]
+
+
+def test_filters_by_source_and_date(archive: Archive) -> None:
+    assert urls(archive.search("газопровод", since=datetime(2026, 9, 13, tzinfo=UTC))) == ["q-1"]
+    assert archive.search("газопровод", source="no-such-source") == []
+    assert urls(archive.search("газопровод", source="caliber")) == ["q-1", "q-2"]
+
+
+def test_the_index_follows_updates_and_deletes(archive: Archive) -> None:
+    changed = item(5, "Ливень в Баку закончился", "Дождь прекратился к утру, улицы открыты.", day=10)
+    archive.save([changed])  # a changed version from a later crawl
+    assert archive.search("затопил") == []
+    assert urls(archive.search("прекратился")) == ["q-5"]
+    with archive.session.begin() as s:
+        s.execute(update(Article).where(Article.url.endswith("q-3")).values(title="Renamed"))
+        s.execute(delete(Article).where(Article.url.endswith("q-4")))
+    assert archive.search("pambıq") == []
+    assert urls(archive.search("renamed")) == ["q-3"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"', []),
+        ('газопровод" OR "1"="1', []),  # not an OR: "1" must occur too
+        ("газопровод'; DROP TABLE articles; --", []),
+        ("title:газопровод", []),  # not a column filter: "title" is a word to find
+        ("газопровод*", ["q-1", "q-2"]),  # not a prefix: the word as written
+        ("-газопровод", ["q-1", "q-2"]),  # not a negation
+        ("газопровод & !Анкаре | (x)", []),
+        ("", []),
+        ("   ", []),
+    ],
+)
+def test_queries_are_plain_text(archive: Archive, query: str, expected: list[str]) -> None:
+    assert urls(archive.search(query)) == expected  # never a syntax error, never SQL
+    assert archive.count(Article) == len(ARTICLES)
+
+
+def test_operator_words_are_words(archive: Archive) -> None:
+    # Were NOT an operator, the text without "Анкаре" (q-2) would be found. PostgreSQL drops "and"/"not" as stop
+    # words and finds q-1; SQLite requires them as words and finds nothing.
+    assert "q-2" not in urls(archive.search("газопровод AND NOT Анкаре"))
+    assert "q-2" not in urls(archive.search("газопровод OR ливень"))
+    assert urls(archive.search("NEAR газопровод")) in ([], ["q-1", "q-2"])
+
+
+def test_russian_stemming_on_postgresql(archive: Archive) -> None:
+    if archive.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's FTS5 has no Russian stemmer: words match as written")
+    assert urls(archive.search("газопровода")) == ["q-1", "q-2"]
+    assert urls(archive.search("улицами затопило")) == ["q-5"]
+    assert archive.search("carries") == []  # English text is indexed with "simple": no stemming
+
+
+def test_cli_search(sqlite_url: str) -> None:
+    archive = Archive.open(sqlite_url)
+    archive.sync_sources(all_sources())
+    archive.save(ARTICLES)
+    archive.close()
+    done = run_cli("--db", sqlite_url, "search", "газопровод", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["url"].rsplit("/", 1)[1] for r in rows] == ["q-1", "q-2"] and rows[0]["score"] > rows[1]["score"]
+    filtered = run_cli(
+        "--db", sqlite_url, "search", "газопровод", "--since", "2026-09-13", "--source", "caliber", "--json"
+    )
+    assert [r["url"].rsplit("/", 1)[1] for r in json.loads(filtered.stdout)] == ["q-1"]
+    table = run_cli("--db", sqlite_url, "search", '" OR 1=1 --')
+    assert table.returncode == 0 and "0 result(s)" in table.stdout
+    bad = run_cli("--db", sqlite_url, "search", "x", "--since", "yesterday")
+    assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
