@@ -101,9 +101,10 @@ _OFFSET = r"(?: \(?(?:utc|gmt) ?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))
 _RFC_ZONE = r"(?P<z>[+-]\d{2}(?:\d{2})?|gmt|ut|utc|z)"
 _Forms = tuple[tuple[str, re.Pattern[str]], ...]
 _EXACT_DATE_FIRST: _Forms = (
+    # RFC 822 without the weekday first: "named" would take its zone ("gmt") for a trailing weekday word.
+    ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
     ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}(?:,? {_WORD})?")),
     ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),
-    ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
 )
 _EXACT_TIME_FIRST: _Forms = (
     ("named", re.compile(rf"{_TIME},? (?:- )?{_NAMED}{_OFFSET}")),

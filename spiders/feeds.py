@@ -1,0 +1,165 @@
+"""RSS / Atom feeds -> the articles they announce, keyed on each item's link.
+
+Feeds of the source sites are careless: one site gives every item the same ``<guid>``, another gives none, titles
+carry HTML entities inside CDATA, dates end in a bare "+04", and a broken site answers its feed URL with its HTML
+home page. So an entry is identified by its canonical link alone, the text fields are decoded to plain text, the date
+is kept as printed for the dates pipeline, and a body that is not a feed raises ``FeedError`` (the caller records
+it as a failure of the source) instead of quietly yielding nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import feedparser
+from selectolax.lexbor import LexborHTMLParser
+
+from aggregator.urls import absolute, canonical_url
+
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+_IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*['\"]([^'\"]+)['\"]", re.I)
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+
+
+class FeedError(ValueError):
+    """The body is not an RSS or Atom feed (an HTML page, an error text, broken XML with no items)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    link: str
+    """Absolute canonical URL of the announced article (``aggregator.urls.canonical_url``): the entry's key."""
+    title: str | None
+    """Plain text: entities decoded, CDATA unwrapped, tags dropped, whitespace collapsed."""
+    summary: str | None
+    """The description / summary as plain text, like ``title``."""
+    published_raw: str | None
+    """The date exactly as the feed prints it (``Tue, 15 Sep 2026 01:52:20 +0400``); the dates pipeline parses it."""
+    image_url: str | None
+    """Absolute URL of the item's picture: an image enclosure, ``media:content`` / ``media:thumbnail``, else the
+    first ``<img>`` of the description."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed's entries and what was left out of them, so that a spider can count it in its stats."""
+
+    entries: list[FeedEntry]
+    without_link: int = 0
+    """Items skipped because they name no link (a guid alone is not a link: guids are unreliable)."""
+    duplicates: int = 0
+    """Items dropped because an earlier item has the same canonical link."""
+    version: str = field(default="")
+    """feedparser's name of the format (``rss20``, ``atom10``, ...)."""
+
+
+def feed_entries(body: bytes, base_url: str) -> list[FeedEntry]:
+    """The entries of a feed, one per canonical link, in feed order; raises FeedError if ``body`` is no feed."""
+    return parse_feed(body, base_url).entries
+
+
+def parse_feed(body: bytes, base_url: str) -> ParsedFeed:
+    """``feed_entries`` with the counts of items it left out."""
+    if _HTML_START.match(body[:4096].removeprefix(b"\xef\xbb\xbf")):
+        raise FeedError("not a feed: the body is an HTML page")
+    parsed = feedparser.parse(body, response_headers={"content-location": base_url})
+    if not parsed.get("version"):
+        start = " ".join(body[:60].decode("utf-8", "replace").split())
+        raise FeedError(
+            f"not a feed: no RSS or Atom document in a body starting {start!r}" if start else "not a feed: empty body"
+        )
+    entries: dict[str, FeedEntry] = {}
+    without_link = duplicates = 0
+    for raw in parsed.entries:
+        link = _link(raw, base_url)
+        if link is None:
+            without_link += 1
+            continue
+        if link in entries:
+            duplicates += 1
+            continue
+        entries[link] = FeedEntry(
+            link=link,
+            title=_plain(raw.get("title")),
+            summary=_plain(raw.get("summary")),
+            published_raw=_clean_raw(raw.get("published") or raw.get("updated")),
+            image_url=_image(raw, base_url),
+        )
+    return ParsedFeed(list(entries.values()), without_link, duplicates, str(parsed["version"]))
+
+
+def _link(entry: Any, base_url: str) -> str | None:
+    """The item's own link; feedparser copies a permalink guid into ``link`` when there is none, which we undo."""
+    href = entry.get("link")
+    if not href and entry.get("links"):
+        href = next((x.get("href") for x in entry["links"] if x.get("rel", "alternate") == "alternate"), None)
+    if not href:
+        return None
+    if entry.get("guidislink") and href == entry.get("id") and not _has_link_element(entry, href):
+        return None
+    url = absolute(base_url, html.unescape(str(href)))
+    if not url.startswith(("https://", "http://")):
+        return None
+    return canonical_url(url)
+
+
+def _has_link_element(entry: Any, href: str) -> bool:
+    # feedparser records a real <link> in ``links`` with rel=alternate; the guid fallback leaves no such record.
+    return any(x.get("href") == href and x.get("rel") == "alternate" for x in entry.get("links", ()))
+
+
+def _plain(value: Any) -> str | None:
+    """Text with no markup and no entities: CDATA may hold both, entity-encoded or not."""
+    if not value:
+        return None
+    text = str(value)
+    for _ in range(2):  # entities inside CDATA come out of feedparser still encoded: decode one level more
+        if "<" in text:
+            tree = LexborHTMLParser(f"<div>{text}</div>")
+            node = tree.css_first("div")
+            text = node.text(deep=True, separator=" ") if node is not None else text
+        if "&" not in text:
+            break
+        text = html.unescape(text)
+    text = " ".join(text.split())
+    return text or None
+
+
+def _clean_raw(value: Any) -> str | None:
+    if not value:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _image(entry: Any, base_url: str) -> str | None:
+    candidates: list[str] = []
+    for enclosure in entry.get("enclosures", ()):
+        href = enclosure.get("href")
+        kind = (enclosure.get("type") or "").lower()
+        if href and (kind.startswith("image/") or (not kind and _looks_like_image(href))):
+            candidates.append(href)
+    for key in ("media_content", "media_thumbnail"):
+        for media in entry.get(key, ()):
+            href = media.get("url")
+            kind = (media.get("type") or media.get("medium") or "").lower()
+            if href and (not kind or kind.startswith("image")):
+                candidates.append(href)
+    if not candidates:
+        match = _IMG_SRC.search(str(entry.get("summary") or ""))
+        if match:
+            candidates.append(html.unescape(match.group(1)))
+    for href in candidates:
+        url = absolute(base_url, href)
+        if url.startswith(("https://", "http://")):
+            return url
+    return None
+
+
+def _looks_like_image(href: str) -> bool:
+    return href.lower().split("?", 1)[0].endswith(_IMAGE_EXTENSIONS)
