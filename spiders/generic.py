@@ -67,6 +67,8 @@ class GenericArticle:
     CANONICAL = "link[rel=canonical]"
     H1 = "h1"
     TIME = "time"
+    # a printed date without <time>: the first element whose class says it is one, holding a digit
+    DATE_CLASSES = "[class*=date], [class*=time], [itemprop=datePublished]"
     # trafilatura: precision over recall (a re-publisher would rather lose a caption than print a menu)
     TRAFILATURA_OPTIONS: dict[str, Any] = {  # noqa: RUF012 - read only
         "output_format": "html",
@@ -164,6 +166,8 @@ class GenericArticle:
         if extracted:
             root = LexborHTMLParser(extracted).body
             if root is not None:
+                for heading in root.css("h1"):  # the headline, which the item carries as its title
+                    heading.decompose()
                 paragraphs = [t for t in (_text(p) for p in root.css("p, li, blockquote")) if t]
                 return root.inner_html, "\n\n".join(paragraphs) or _text(root)
         article_body = _first_str(self.ld.get("articleBody"))
@@ -178,8 +182,16 @@ class GenericArticle:
         if selected is not None:
             return _text(selected) or selected.attrs.get("datetime")
         scope = self.tree.body or self.tree.root
-        node = scope.css_first(self.TIME) if scope is not None else None
-        return _text(node) or (node.attrs.get("datetime") if node is not None else None) or self.published_meta()
+        if scope is None:
+            return self.published_meta()
+        node = scope.css_first(self.TIME)
+        printed = _text(node) or (node.attrs.get("datetime") if node is not None else None)
+        if not printed:
+            printed = next(
+                (t for t in (_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
+                None,
+            )
+        return printed or self.published_meta()
 
     def published_meta(self) -> str | None:
         return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))
@@ -293,7 +305,7 @@ class GenericSpider(SourceSpider):
             try:
                 entries = feed_entries(response.body, response.url)
             except FeedError as exc:
-                yield self.discovery_failed(response, f"not a feed: {exc}")
+                yield self.discovery_failed(response, str(exc))
                 return
             self._count("feeds")
             links = [entry.link for entry in entries]
