@@ -45,6 +45,18 @@ def _known_site(url: str) -> Iterator[None]:
         yield
 
 
+def extractor_name(url: str) -> str:
+    """Which extractor a crawl would run on ``url``: ``caliber (CaliberArticle)``, ``generic (GenericArticle)``."""
+    registered_source = source_for_url(url)
+    with _known_site(url):
+        source = source_for_url(url)
+        if source is None:
+            raise NoExtractorError(f"no registered source owns {url}")
+        spider_cls = get_spider_loader(project_settings()).load(source.key)
+        name = getattr(getattr(spider_cls, "extractor", None), "__name__", "none")
+    return f"{registered_source.key if registered_source else 'unregistered site'} ({name})"
+
+
 def extract_item(
     body: bytes, url: str, *, headers: Mapping[str, str] | None = None, fetched_at: datetime | None = None
 ) -> ArticleItem:
