@@ -117,6 +117,8 @@ class GenericArticle:
         return {}
 
     def _selected(self, field: str) -> LexborNode | None:
+        """The element a configured selector names. A configured field comes from its selector only: one that no
+        longer matches leaves the field empty, so a layout change shows (a refused or undated page), not hides."""
         selector = self.selectors.get(field)
         return self.tree.css_first(selector) if selector else None
 
@@ -142,9 +144,8 @@ class GenericArticle:
         return title
 
     def title(self) -> str | None:
-        selected = self._selected("title")
-        if selected is not None:
-            return _text(selected)
+        if "title" in self.selectors:
+            return _text(self._selected("title"))
         raw = (
             _first_str(self.ld.get("headline"))
             or self.meta.get("og:title")
@@ -178,9 +179,9 @@ class GenericArticle:
 
     def published_raw(self) -> str | None:
         """The date as the page prints it for readers; the metadata's stamp when it prints none."""
-        selected = self._selected("date")
-        if selected is not None:
-            return _text(selected) or selected.attrs.get("datetime")
+        if "date" in self.selectors:
+            selected = self._selected("date")
+            return (_text(selected) or selected.attrs.get("datetime")) if selected is not None else None
         scope = self.tree.body or self.tree.root
         if scope is None:
             return self.published_meta()
@@ -197,8 +198,10 @@ class GenericArticle:
         return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))
 
     def cover_image_url(self) -> str | None:
-        selected = self._selected("cover_image")
-        if selected is not None:
+        if "cover_image" in self.selectors:
+            selected = self._selected("cover_image")
+            if selected is None:
+                return None
             attrs = selected.attrs
             img = selected if selected.tag == "img" else selected.css_first("img")
             candidates = [attrs.get("content"), attrs.get("href")]
@@ -216,9 +219,8 @@ class GenericArticle:
         return absolute(self.response.url, url) if url else None
 
     def category(self) -> str | None:
-        selected = self._selected("category")
-        if selected is not None:
-            return _text(selected)
+        if "category" in self.selectors:
+            return _text(self._selected("category"))
         return self.meta.get("article:section") or _first_str(self.ld.get("articleSection"))
 
     def language(self) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.crawl_checks import check_archive, counts, expected, runs
+from aggregator.sources import all_sources
+from tests.crawl_checks import check_archive, counts, expected, runs, source_of
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +51,16 @@ def test_second_crawl_adds_no_rows(crawled_twice: dict) -> None:
 
 def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     recorded = runs(crawled_twice["url"])
-    assert [r.status for r in recorded] == ["finished", "finished"]
-    first, second = recorded
-    n = len(expected()["articles"])
+    assert [r.status for r in recorded] == ["finished"] * (len(all_sources()) + 1)  # --all, then caliber alone
+    first, second = [r for r in recorded if r.source == "caliber"]
+    n = len(expected("caliber")["articles"])
     assert first.stats["aggregator/articles_new"] == n
     assert second.stats.get("aggregator/articles_new", 0) == 0
     assert second.stats["aggregator/articles_unchanged"] == n
-    broken = len(expected()["rejects"])
+    broken = len(expected("caliber")["rejects"])
     assert first.stats["aggregator/rejected/validate"] == broken
-    assert first.stats["aggregator/http_errors"] == len(expected()["http_errors"])
-    undated = [a for a in expected()["articles"] if a["published_at"] is None]
+    assert first.stats["aggregator/http_errors"] == len(expected("caliber")["http_errors"])
+    undated = [a for a in expected("caliber")["articles"] if a["published_at"] is None]
     assert first.stats["aggregator/dates_unparsed"] == len(undated) == 1
     assert first.finished_at and first.finished_at >= first.started_at
 
@@ -71,9 +72,10 @@ def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert {r["url"] for r in rows} == {a["url"] for a in expected()["articles"]}
+    sources = {a["url"]: source_of(a) for a in expected()["articles"]}
     for row in rows:
         assert set(row) >= {"id", "source", "language", "title", "url", "published_at"}
-        assert row["source"] == "caliber"
+        assert row["source"] == sources[row["url"]]
     undated = json.loads(run_cli("--db", crawled_twice["url"], "articles", "list", "--undated", "--json").stdout)
     assert [r["url"] for r in undated] == [a["url"] for a in expected()["articles"] if a["published_at"] is None]
     shown = run_cli("--db", crawled_twice["url"], "articles", "show", str(rows[0]["id"]), "--json")
@@ -86,7 +88,7 @@ def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) ->
         [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert listed.returncode == 0, listed.stderr
-    assert "caliber" in listed.stdout.split()
+    assert {"caliber", "minval"} <= set(listed.stdout.split())  # minval: a registry entry run by the generic spider
     url = f"sqlite:///{tmp_path / 'scrapy.db'}"
     done = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_MIRROR={mirror_url}",
@@ -94,7 +96,7 @@ def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) ->
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    check_archive(url)
+    check_archive(url, "caliber")
 
 
 def test_crawl_from_a_mirror_url(mirror_url: str, tmp_path: Path) -> None:
