@@ -69,6 +69,9 @@ class GenericArticle:
     TIME = "time"
     # a printed date without <time>: the first element whose class says it is one, holding a digit
     DATE_CLASSES = "[class*=date], [class*=time], [itemprop=datePublished]"
+    MIN_MAIN_TEXT = 60
+    """Characters below which trafilatura's "main text" is a page's leftovers (a date line under a video player),
+    not an article: no body, so the page is refused rather than archived empty."""
     # trafilatura: precision over recall (a re-publisher would rather lose a caption than print a menu)
     TRAFILATURA_OPTIONS: dict[str, Any] = {  # noqa: RUF012 - read only
         "output_format": "html",
@@ -170,7 +173,9 @@ class GenericArticle:
                 for heading in root.css("h1"):  # the headline, which the item carries as its title
                     heading.decompose()
                 paragraphs = [t for t in (_text(p) for p in root.css("p, li, blockquote")) if t]
-                return root.inner_html, "\n\n".join(paragraphs) or _text(root)
+                text = "\n\n".join(paragraphs) or _text(root)
+                if text and len(text) >= self.MIN_MAIN_TEXT:
+                    return root.inner_html, text
         article_body = _first_str(self.ld.get("articleBody"))
         if article_body:
             paragraphs = [" ".join(p.split()) for p in article_body.splitlines() if p.strip()]
