@@ -568,4 +568,6 @@ def main() -> None:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"aggregator: database error: {detail}", file=sys.stderr)
         sys.exit(2)
+
+
 import aggregator.commands.extract  # noqa: E402, F401

@@ -131,8 +131,9 @@ def run_crawl(
         if stats.get("aggregator/store_errors", 0):
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
         if stats.get("aggregator/discovery_errors", 0):
+            unreadable = stats["aggregator/discovery_errors"]
             outcome.problems.append(
-                f"{stats['aggregator/discovery_errors']} feed(s) or sitemap(s) could not be read: see `aggregator rejects list`"
+                f"{unreadable} feed(s) or sitemap(s) could not be read: see `aggregator rejects list`"
             )
         if not stats.get("response_received_count", 0):
             outcome.problems.append("no page was fetched")

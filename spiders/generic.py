@@ -27,6 +27,7 @@ from aggregator.items import ArticleItem, FetchFailure
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
+from spiders.feeds import FeedError, feed_entries
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
@@ -288,8 +289,9 @@ class GenericSpider(SourceSpider):
             yield self.discovery_failed(response, str(exc))
             return
         if kind is None:
-            what = "an HTML page" if isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower() else None
-            yield self.discovery_failed(response, f"not a feed or sitemap: {what or 'not XML'}")
+            html_page = isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
+            what = "an HTML page" if html_page else "no RSS, Atom or sitemap document"
+            yield self.discovery_failed(response, f"not a feed or sitemap: {what}")
             return
         links: list[str] = []
         if kind == "sitemap":
@@ -307,8 +309,6 @@ class GenericSpider(SourceSpider):
             self._count("sitemaps")
             links = [entry.loc for entry in sitemap.entries]
         else:
-            from spiders.feeds import FeedError, feed_entries
-
             try:
                 entries = feed_entries(response.body, response.url)
             except FeedError as exc:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
 from aggregator.sources import all_sources
+from tests.conftest import ROOT, run_cli
 from tests.crawl_checks import check_archive, counts, expected, runs, source_of
 
 

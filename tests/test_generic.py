@@ -322,7 +322,9 @@ def test_extract_command_json_and_human(tmp_path: Path) -> None:
 
 def test_extract_command_errors_are_one_line(tmp_path: Path) -> None:
     missing = run_cli("extract", str(tmp_path / "none.html"), "--url", "https://example.org/a")
-    assert missing.returncode == 2 and missing.stderr.strip() == f"aggregator: error: no such file: {tmp_path}/none.html"
+    assert (
+        missing.returncode == 2 and missing.stderr.strip() == f"aggregator: error: no such file: {tmp_path}/none.html"
+    )
     (tmp_path / "p.html").write_text("<html></html>", encoding="utf-8")
     bad_url = run_cli("extract", str(tmp_path / "p.html"), "--url", "ftp://example.org/a")
     assert bad_url.returncode == 2 and "not an http(s) URL" in bad_url.stderr
