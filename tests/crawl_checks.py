@@ -11,11 +11,11 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from aggregator.sources import all_sources, get_source, source_for_url
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 
@@ -28,25 +28,37 @@ BOILERPLATE_TEXT = (
     "Advertisement",
 )  # fmt: skip
 ATTRIBUTION = {
-    "ru": "Icma.az, ссылаясь на сайт Caliber.az, отмечает.",
-    "az": "Caliber.az portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
-    "en": "Icma.az reports, citing Caliber.az.",
+    "ru": "Icma.az, ссылаясь на сайт {source}, отмечает.",
+    "az": "{source} portalından əldə olunan məlumata əsasən, Icma.az xəbər verir.",
+    "en": "Icma.az reports, citing {source}.",
 }
 
 
+def source_key(url: str) -> str:
+    source = source_for_url(url)
+    assert source is not None, f"{url} belongs to no registered source"
+    return source.key
+
+
 @cache
-def expected(source: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """What the sample should give, for every source or for one (an entry without ``source`` is caliber's)."""
+def _expected(sources: tuple[str, ...] | None) -> dict[str, list[dict[str, Any]]]:
     merged: dict[str, list[dict[str, Any]]] = {"articles": [], "rejects": [], "http_errors": []}
     for path in sorted(EXPECTED_DIR.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for key in merged:
-            merged[key].extend(e for e in data.get(key, []) if source is None or source_of(e) == source)
+            merged[key].extend(e for e in data.get(key, []) if sources is None or source_key(e["url"]) in sources)
     return merged
 
 
-def source_of(entry: dict[str, Any]) -> str:
-    return str(entry.get("source", "caliber"))
+def expected(*sources: str) -> dict[str, list[dict[str, Any]]]:
+    """The expectations of the given sources' samples (every source's when none is named)."""
+    return _expected(tuple(sorted(sources)) if sources else None)
+
+
+def sources_with_samples() -> list[str]:
+    """Registry keys of the sources whose bundled sample has expectations, in registry order."""
+    keys = {source_key(a["url"]) for a in expected()["articles"]}
+    return [s.key for s in all_sources() if s.key in keys]
 
 
 def session(db_url: str) -> Session:
@@ -61,16 +73,20 @@ def counts(db_url: str) -> dict[str, int]:
         }
 
 
-def check_archive(db_url: str, source: str | None = None) -> None:
-    """Every valid sample article archived exactly as expected; every broken page quarantined with its reason."""
-    want = expected(source)
+def check_archive(db_url: str, *sources: str) -> None:
+    """Every valid sample article archived exactly as expected; every broken page quarantined with its reason.
+
+    With ``sources``, only those sources were crawled: the archive holds theirs and nothing else.
+    """
+    want = expected(*sources)
     with session(db_url) as s:
-        articles = {a.url: a for a in s.scalars(select(Article)) if source is None or a.source == source}
+        articles = {a.url: a for a in s.scalars(select(Article))}
         assert sorted(articles) == sorted(a["url"] for a in want["articles"])
         for exp in want["articles"]:
             got = articles[exp["url"]]
             where = exp["url"]
-            assert got.source == source_of(exp), where
+            source = get_source(source_key(exp["url"]))
+            assert got.source == source.key, where
             assert got.title == exp["title"], where
             assert got.language == exp["language"], where
             assert got.category == exp["category"], where
@@ -87,12 +103,12 @@ def check_archive(db_url: str, source: str | None = None) -> None:
                 assert marker not in got.body_html, (where, marker)
             for marker in BOILERPLATE_TEXT:
                 assert marker not in got.body_text, (where, marker)
-            assert got.attribution_line == exp.get("attribution", ATTRIBUTION[exp["language"]]), where
+            assert got.attribution_line == ATTRIBUTION[exp["language"]].format(source=source.name), where
             assert all(p.strip() != "Caliber.Az" for p in paragraphs), where  # the signature
             snapshot = s.scalars(select(Snapshot).where(Snapshot.article_id == got.id)).one()
             raw = zlib.decompress(snapshot.raw_body)
             assert exp["title"] in raw.decode(snapshot.encoding or "utf-8"), where
-            assert urlsplit(snapshot.url).hostname == urlsplit(exp["url"]).hostname, where
+            assert snapshot.url.startswith(source.homepage + "/"), where
 
         rejects = list(s.scalars(select(Reject)))
         for exp in want["rejects"]:

@@ -258,6 +258,14 @@ def test_a_registry_entry_without_a_module_gets_the_generic_spider() -> None:
         loader.load("nope")
 
 
+def test_scrapy_knows_the_registry_entries_without_a_module() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert {"caliber", "minval"} <= set(listed.stdout.split())
+
+
 def test_sources_registered_for_a_block_only() -> None:
     assert source_for_url("https://city-wire.example/news/x") is None
     with registered(*SITES):
