@@ -130,13 +130,10 @@ def run_crawl(
             outcome.problems.append(f"{exceptions} spider exception(s): see the log")
         if stats.get("aggregator/store_errors", 0):
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
-        if stats.get("aggregator/discovery_errors", 0):
-            unreadable = stats["aggregator/discovery_errors"]
-            outcome.problems.append(
-                f"{unreadable} feed(s) or sitemap(s) could not be read: see `aggregator rejects list`"
-            )
         if not stats.get("response_received_count", 0):
             outcome.problems.append("no page was fetched")
+        if stats.get("feed/not_a_feed", 0):
+            outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
         outcomes.append(outcome)
     return outcomes
 

@@ -330,8 +330,10 @@ class GenericSpider(SourceSpider):
         yield self.extractor(response, source=self.source).to_item()
 
     def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
-        """A feed or sitemap that cannot be read: counted (the crawl reports it) and quarantined with the reason."""
-        self._count("discovery_errors")
+        """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which
+        fails the source in the crawl summary) and quarantined with the reason."""
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("feed/not_a_feed")
         self.logger.error("%s: %s", response.url, reason)
         return FetchFailure(self.source.key, response.url, reason, response.status)
 

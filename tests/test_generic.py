@@ -389,10 +389,8 @@ def test_unseen_sites_are_crawled_from_their_sitemaps_and_feeds(unseen_crawl: di
 def test_a_feed_that_is_an_html_page_is_a_counted_failure(unseen_crawl: dict) -> None:
     outcomes = unseen_crawl["outcomes"]
     assert outcomes["kaspiy"]["problems"] == [] and outcomes["prostye"]["problems"] == []
-    assert outcomes["citywire"]["problems"] == [
-        "1 feed(s) or sitemap(s) could not be read: see `aggregator rejects list`"
-    ]
-    assert outcomes["citywire"]["stats"]["aggregator/discovery_errors"] == 1
+    assert outcomes["citywire"]["problems"] == ["1 feed URL(s) answered with something not a feed"]
+    assert outcomes["citywire"]["stats"]["feed/not_a_feed"] == 1
     assert outcomes["citywire"]["stats"]["aggregator/articles_new"] == 2  # the Atom feed still worked
     assert outcomes["kaspiy"]["stats"]["aggregator/sitemaps"] == 3  # the index and the two it names on the site
     with session(unseen_crawl["url"]) as s:
@@ -416,4 +414,4 @@ def test_minval_end_to_end_from_the_bundled_sample(tmp_path: Path) -> None:
     assert run.stats["aggregator/articles_new"] == len(want["articles"]) == 8
     assert run.stats["aggregator/http_errors"] == len(want["http_errors"]) == 1
     assert run.stats["aggregator/feeds"] == 1
-    assert "aggregator/discovery_errors" not in run.stats
+    assert "feed/not_a_feed" not in run.stats

@@ -57,7 +57,7 @@ def main(db_url: str) -> int:
     report = {
         o.source: {
             "problems": o.problems,
-            "stats": {k: v for k, v in o.stats.items() if k.startswith("aggregator/")},
+            "stats": {k: v for k, v in o.stats.items() if k.startswith(("aggregator/", "feed/"))},
         }
         for o in outcomes
     }
