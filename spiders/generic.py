@@ -136,16 +136,17 @@ class GenericArticle:
 
     def _without_site_name(self, title: str) -> str:
         """``Headline | Minval.az`` -> ``Headline``: the site's name glued to a headline is not the headline."""
-        parts = _TITLE_SEPARATORS.split(title)
-        if len(parts) > 1:
-            names = self.site_names()
-            while len(parts) > 1 and parts[-1].strip().lower() in names:
-                parts.pop()
-            while len(parts) > 1 and parts[0].strip().lower() in names:
-                parts.pop(0)
-            if len(parts) < len(_TITLE_SEPARATORS.split(title)):
-                return " - ".join(p.strip() for p in parts) if len(parts) > 1 else parts[0].strip()
-        return title
+        names = self.site_names()
+        start, end = 0, len(title)
+        changed = True
+        while changed:  # "Site | Section | Headline | Site": cut site names at either end, separators and all
+            changed = False
+            separators = list(_TITLE_SEPARATORS.finditer(title, start, end))
+            if separators and title[separators[-1].end() : end].strip().lower() in names:
+                end, changed = separators[-1].start(), True
+            elif separators and title[start : separators[0].start()].strip().lower() in names:
+                start, changed = separators[0].end(), True
+        return title[start:end].strip() or title
 
     def title(self) -> str | None:
         if "title" in self.selectors:

@@ -220,6 +220,13 @@ def test_site_name_glued_to_the_title_is_dropped() -> None:
     dashed = body.replace("| Городские вести".encode(), b"- Vesti-goroda.example")
     response = HtmlResponse(url="https://vesti-goroda.example/a/1", body=dashed, encoding="utf-8")
     assert GenericArticle(response, FETCHED).title() == "Новый мост открыт"
+    # names at both ends go, a section stays, and a dash inside the headline is the headline's
+    framed = body.replace(
+        "Новый мост открыт | Городские вести".encode(),
+        "Городские вести | Город | Мост – открыт | Городские вести".encode(),
+    )
+    response = HtmlResponse(url="https://vesti-goroda.example/a/1", body=framed, encoding="utf-8")
+    assert GenericArticle(response, FETCHED).title() == "Город | Мост – открыт"
 
 
 def test_json_ld_in_a_list_and_its_article_body_as_the_last_resort() -> None:
