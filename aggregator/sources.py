@@ -74,6 +74,36 @@ SOURCES: tuple[Source, ...] = (
             "[class*=advert]",
         ),
     ),
+    Source(
+        key="haqqin",
+        name="Haqqin.az",
+        domains=("haqqin.az",),
+        languages=("ru",),
+        timezone="Asia/Baku",
+        homepage="https://haqqin.az",
+        entry_urls=("https://haqqin.az/rss_ru.xml",),
+        boilerplate=(
+            ".article__share",
+            ".article__tags",
+            ".read-also",
+            "[class*=banner]",
+            "[class*=adv]",
+        ),
+    ),
+    Source(
+        key="apa",
+        name="Apa.az",
+        domains=("apa.az",),
+        languages=("az", "ru"),
+        timezone="Asia/Baku",
+        homepage="https://apa.az",
+        entry_urls=("https://apa.az/rss", "https://apa.az/ru/rss"),
+        boilerplate=(
+            ".rek_banner",
+            ".links_block",
+            "[class*=banner]",
+        ),
+    ),
     # No module of its own: the generic spider reads its feed, the pages' metadata and their main text.
     Source(
         key="minval",

@@ -12,6 +12,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from aggregator.html import css, css_first
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
@@ -56,10 +57,10 @@ class CaliberArticle:
         self.fetched_at = fetched_at or datetime.now(UTC)
         self.tree = LexborHTMLParser(response.text)
         # Queries run inside the article's root: cheaper than the whole page, and deaf to sidebars.
-        self.root = self.tree.css_first(self.ROOT) or self.tree.body or self.tree.root
+        self.root = css_first(self.tree, self.ROOT) or self.tree.body or self.tree.root
 
     def find(self, selector: str) -> LexborNode | None:
-        return self.root.css_first(selector) if self.root is not None else None
+        return css_first(self.root, selector) if self.root is not None else None
 
     def language(self) -> str:
         path = self.response.url.split("://", 1)[-1].partition("/")[2]
@@ -68,18 +69,18 @@ class CaliberArticle:
 
     def title(self) -> str | None:
         node = self.find(self.TITLE)
-        return _text(node if node is not None else self.tree.css_first(self.TITLE_FALLBACK))
+        return _text(node if node is not None else css_first(self.tree, self.TITLE_FALLBACK))
 
     def body(self) -> tuple[str | None, str | None]:
         node = self.find(self.BODY)
         if node is None:
             return None, None
-        paragraphs = (_text(p) for p in node.css(self.BODY_PARAGRAPHS))
+        paragraphs = (_text(p) for p in css(node, self.BODY_PARAGRAPHS))
         return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def canonical_url(self) -> str | None:
         head = self.tree.head
-        node = head.css_first(self.CANONICAL) if head is not None else None
+        node = css_first(head, self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
         return absolute(self.response.url, href) if href else None
 

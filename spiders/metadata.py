@@ -12,6 +12,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from aggregator.html import css, css_first
+
 PUBLISHED_META = (
     'meta[property="article:published_time"]',
     'meta[name="article:published_time"]',
@@ -47,7 +49,7 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
     if head is not None:
         # One query for all of them (each query compiles its selector), then picked by preference.
         found: dict[str | None, str] = {}
-        for node in head.css(_PUBLISHED_META_ANY):
+        for node in css(head, _PUBLISHED_META_ANY):
             content = (node.attrs.get("content") or "").strip()
             key = node.attrs.get("property") or node.attrs.get("name") or node.attrs.get("itemprop")
             if content and key not in found:
@@ -57,7 +59,7 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
                 return found[key]
     # An article object's date wins over a WebPage's (SEO plugins' @graph give the page a date of its own).
     page_date: str | None = None
-    for script in tree.css(JSON_LD):
+    for script in css(tree, JSON_LD):
         try:
             data = json.loads(script.text(deep=True) or "null")
         except ValueError:
@@ -71,6 +73,6 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
     if page_date:
         return page_date
     scope = article if article is not None else tree.body
-    time_node = scope.css_first("time[datetime]") if scope is not None else None
+    time_node = css_first(scope, "time[datetime]") if scope is not None else None
     stamp = time_node.attrs.get("datetime") if time_node is not None else None
     return stamp.strip() if stamp and stamp.strip() else None

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.items import ArticleItem
+from aggregator.paths import mirror_dir
 from pipelines.base import Rejected
-from pipelines.cleanup import CleanupPipeline, clean_body
+from pipelines.cleanup import CleanupPipeline, clean_body, collapse, text_of_safe_html
 from pipelines.validate import ValidatePipeline
+from tests.fixtures.xss.build import load_vectors
 
 BOILERPLATE = (".post_signature", ".post_hits", ".post_categoty", "[class*=banner]", "[class*=reklam]",
                "[class*=advert]")  # fmt: skip
@@ -83,3 +88,63 @@ def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     assert cleaned.category == "KARABAKH"
     with pytest.raises(Rejected, match="no body"):
         CleanupPipeline().process_item(article(body_html='<div class="banner_x">ad</div>', body_text="ad"))
+
+
+# --- the body text is the safe HTML's text --------------------------------------------------------------------------
+# clean_body takes the text from the blocks it keeps rather than parsing its own output again; these tests hold the
+# two equal on hostile input, on the bundled sample's bodies and on generated markup.
+
+_TAGS = ("p", "div", "span", "blockquote", "li", "ul", "h2", "td", "b", "a", "font", "section", "figure",
+         "figcaption", "script", "style", "noscript", "svg", "iframe", "table", "tr")  # fmt: skip
+_WORDS = ("Баку", "Bakı", "news", "Читайте также:", "Caliber.Az", "&amp;", "&nbsp;", "<br>", "  ", "\n", "2024",
+          "Просмотров: 12", "<img data-src='/a.webp'>", "<img src='javascript:x'>", "<!-- c -->", "Ə")  # fmt: skip
+
+
+@st.composite
+def markup(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        if depth < 3 and draw(st.booleans()):
+            tag = draw(st.sampled_from(_TAGS))
+            parts.append(f"<{tag}>{draw(markup(depth + 1))}</{tag}>")
+        else:
+            parts.append(draw(st.sampled_from(_WORDS)))
+    return "".join(parts)
+
+
+def assert_text_is_the_safe_htmls(html: str) -> None:
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", boilerplate=BOILERPLATE)
+    assert text == text_of_safe_html(safe), html
+
+
+@settings(max_examples=500, deadline=None)
+@given(markup())
+def test_body_text_is_the_text_of_the_safe_html_on_generated_markup(html: str) -> None:
+    assert_text_is_the_safe_htmls(html)
+
+
+def test_body_text_is_the_text_of_the_safe_html_on_hostile_vectors() -> None:
+    for vector in load_vectors():
+        assert_text_is_the_safe_htmls(f"<p>Начало.</p>{vector.html}<p>Конец.</p>")
+        assert_text_is_the_safe_htmls(vector.html)
+
+
+def test_body_text_is_the_text_of_the_safe_html_on_the_sample() -> None:
+    bodies = 0
+    for page in sorted(mirror_dir().rglob("*.html")):
+        root = LexborHTMLParser(page.read_bytes()).body
+        for node in root.css(".post_body") if root is not None else []:
+            assert_text_is_the_safe_htmls(node.html or "")
+            bodies += 1
+    assert bodies >= 40
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "Ə", " ", "\n", "\t", "\u00a0", "\u2009", "\u3000", "\x85", "\u2028"])))
+def test_collapse_equals_split_and_join(text: str) -> None:
+    assert collapse(text) == " ".join(text.split())
+
+
+def test_only_the_plain_space_is_printable_whitespace() -> None:
+    # collapse's shortcut rests on this: a printable text holds no whitespace but plain spaces
+    assert [c for c in map(chr, range(0x110000)) if c.isspace() and c.isprintable()] == [" "]

@@ -23,8 +23,23 @@ def test_caliber_entry() -> None:
     assert source_for_url("https://example.org/") is None
 
 
+@pytest.mark.parametrize(
+    ("key", "name", "languages", "article"),
+    [
+        ("haqqin", "Haqqin.az", ("ru",), "https://haqqin.az/newsarchive/393110"),
+        ("apa", "Apa.az", ("az", "ru"), "https://apa.az/ru/energetika/slug-813140"),
+    ],
+)
+def test_feed_source_entries(key: str, name: str, languages: tuple[str, ...], article: str) -> None:
+    source = get_source(key)
+    assert (source.name, source.languages, source.timezone) == (name, languages, "Asia/Baku")
+    assert source.entry_urls and all(source.owns(url) for url in source.entry_urls)
+    assert source_for_url(article) is source
+    assert source.boilerplate
+
+
 def test_unknown_keys_say_what_is_known() -> None:
-    with pytest.raises(UnknownSourceError, match="known: caliber"):
+    with pytest.raises(UnknownSourceError, match=r"known: (\w+, )*caliber\b"):
         resolve_keys(["caliber", "nope"])
 
 

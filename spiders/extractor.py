@@ -1,0 +1,110 @@
+"""An article page -> ArticleItem, driven by class-constant selectors, for sites whose markup is plain.
+
+A site module subclasses ``SelectorArticle`` and sets its selectors; a site that needs more overrides a method.
+When the site changes its layout, the new layout is a subclass with the changed constants, so a layout change stays
+a few-line diff and the old class keeps extracting old snapshots.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from scrapy.http import TextResponse
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from aggregator.html import css, css_first
+from aggregator.items import ArticleItem
+from aggregator.urls import absolute
+from spiders.feed_source import node_text, response_header
+from spiders.metadata import published_metadata
+
+
+class SelectorArticle:
+    """One article page -> ArticleItem. Pure: no network, no settings, no spider state."""
+
+    SOURCE: ClassVar[str]
+    ROOT: ClassVar[str]
+    """The article's container: every other selector but CANONICAL and OG_IMAGE is looked up inside it."""
+    TITLE: ClassVar[str]
+    TITLE_FALLBACK: ClassVar[str] = "h1"
+    DATE: ClassVar[str]
+    BODY: ClassVar[str]
+    """The body container: its inner HTML is the body (cleanup drops the registry's boilerplate from it)."""
+    BODY_PARAGRAPHS: ClassVar[str] = "p"
+    COVER: ClassVar[str | None] = None
+    """An ``<img>`` whose ``src`` (or lazy ``data-src``) is the cover picture."""
+    OG_IMAGE: ClassVar[str] = 'meta[property="og:image"]'
+    CATEGORY: ClassVar[str | None] = None
+    CANONICAL: ClassVar[str] = "link[rel=canonical]"
+    # first path segment -> language; anything else is DEFAULT_LANGUAGE
+    EDITIONS: ClassVar[dict[str, str]] = {}
+    DEFAULT_LANGUAGE: ClassVar[str]
+
+    def __init__(self, response: TextResponse, fetched_at: datetime | None = None) -> None:
+        self.response = response
+        self.fetched_at = fetched_at or datetime.now(UTC)
+        self.tree = LexborHTMLParser(response.text)
+        # Queries run inside the article's root: cheaper than the whole page, and deaf to sidebars.
+        self.root = css_first(self.tree, self.ROOT) or self.tree.body or self.tree.root
+
+    def find(self, selector: str) -> LexborNode | None:
+        return css_first(self.root, selector) if self.root is not None else None
+
+    def language(self) -> str:
+        path = self.response.url.split("://", 1)[-1].partition("/")[2]
+        return self.EDITIONS.get(path.split("/", 1)[0], self.DEFAULT_LANGUAGE)
+
+    def title(self) -> str | None:
+        node = self.find(self.TITLE)
+        return node_text(node if node is not None else css_first(self.tree, self.TITLE_FALLBACK))
+
+    def body(self) -> tuple[str | None, str | None]:
+        node = self.find(self.BODY)
+        if node is None:
+            return None, None
+        paragraphs = (node_text(p) for p in css(node, self.BODY_PARAGRAPHS))
+        return node.inner_html, "\n\n".join(p for p in paragraphs if p)
+
+    def published_raw(self) -> str | None:
+        return node_text(self.find(self.DATE))
+
+    def cover_image_url(self) -> str | None:
+        node = self.find(self.COVER) if self.COVER else None
+        src = (node.attrs.get("data-src") or node.attrs.get("src")) if node is not None else None
+        if not src:
+            head = self.tree.head
+            meta = css_first(head, self.OG_IMAGE) if head is not None else None
+            src = meta.attrs.get("content") if meta is not None else None
+        return absolute(self.response.url, src) if src else None
+
+    def category(self) -> str | None:
+        return node_text(self.find(self.CATEGORY)) if self.CATEGORY else None
+
+    def canonical_url(self) -> str | None:
+        head = self.tree.head
+        node = css_first(head, self.CANONICAL) if head is not None else None
+        href = node.attrs.get("href") if node is not None else None
+        return absolute(self.response.url, href) if href else None
+
+    def to_item(self) -> ArticleItem:
+        body_html, body_text = self.body()
+        return ArticleItem(
+            source=self.SOURCE,
+            url=self.response.url,
+            language=self.language(),
+            canonical_url=self.canonical_url(),
+            title=self.title(),
+            body_html=body_html,
+            body_text=body_text,
+            published_raw=self.published_raw(),
+            published_meta=published_metadata(self.tree, self.root),
+            cover_image_url=self.cover_image_url(),
+            category=self.category(),
+            fetched_at=self.fetched_at,
+            http_status=self.response.status,
+            etag=response_header(self.response, b"ETag"),
+            last_modified=response_header(self.response, b"Last-Modified"),
+            raw_body=self.response.body,
+            raw_encoding=self.response.encoding,
+        )
