@@ -15,6 +15,7 @@ from aggregator.crawl import project_settings
 from aggregator.items import ArticleItem
 from aggregator.sources import registered, site_source, source_for_url
 from pipelines.base import Rejected
+from spiders.versions import Extractor, extractor_versions, pick_extractor
 
 
 class NoExtractorError(LookupError):
@@ -45,23 +46,32 @@ def _known_site(url: str) -> Iterator[None]:
         yield
 
 
-def extractor_name(url: str) -> str:
-    """Which extractor a crawl would run on ``url``: ``caliber (CaliberArticle)``, ``generic (GenericArticle)``."""
+def extractor_for(source_key: str, fetched_at: datetime | None, body: bytes) -> type[Extractor]:
+    """The extractor version a crawl at ``fetched_at`` would have used for this page (``spiders.versions``)."""
+    spider_cls = get_spider_loader(project_settings()).load(source_key)
+    versions = extractor_versions(spider_cls)
+    if not versions:
+        raise NoExtractorError(f"spider {source_key!r} has no extractor class")
+    return pick_extractor(versions, fetched_at, body)
+
+
+def extractor_name(url: str, body: bytes = b"", fetched_at: datetime | None = None) -> str:
+    """Which extractor a crawl would run on the page: ``caliber (CaliberArticle)``,
+    ``unregistered site (GenericArticle)``."""
     registered_source = source_for_url(url)
     with _known_site(url):
         source = source_for_url(url)
         if source is None:
             raise NoExtractorError(f"no registered source owns {url}")
-        spider_cls = get_spider_loader(project_settings()).load(source.key)
-        name = getattr(getattr(spider_cls, "extractor", None), "__name__", "none")
+        name = extractor_for(source.key, fetched_at, body).__name__
     return f"{registered_source.key if registered_source else 'unregistered site'} ({name})"
 
 
 def extract_item(
     body: bytes, url: str, *, headers: Mapping[str, str] | None = None, fetched_at: datetime | None = None
 ) -> ArticleItem:
-    """The extractor's item for a page (before the pipelines): the source's extractor for a registered site, the
-    generic one for any other site."""
+    """The extractor's item for a page (before the pipelines), read with the markup rules of its fetch time: the
+    source's extractor for a registered site, the generic one for any other site."""
     with _known_site(url):
         return _extract_item(body, url, headers=headers, fetched_at=fetched_at)
 
@@ -72,13 +82,9 @@ def _extract_item(
     source = source_for_url(url)
     if source is None:
         raise NoExtractorError(f"no registered source owns {url}")
-    spider_cls = get_spider_loader(project_settings()).load(source.key)
-    extractor = getattr(spider_cls, "extractor", None)
-    if extractor is None:
-        raise NoExtractorError(f"spider {source.key!r} has no extractor class")
+    extractor = extractor_for(source.key, fetched_at, body)
     response = HtmlResponse(url=url, body=body, headers=dict(headers or {}))
-    item: ArticleItem = extractor(response, fetched_at=fetched_at).to_item()
-    return item
+    return extractor(response, fetched_at=fetched_at).to_item()
 
 
 def extract_page(

@@ -30,7 +30,8 @@ def reextract(
     since: datetime | None = None,
     progress: Callable[[ReextractResult], None] | None = None,
 ) -> ReextractResult:
-    """Re-read each article's newest stored page with the current code (the fetch time stays "now" for dates)."""
+    """Re-read each article's newest stored page with the current code, as of its fetch time: dates are read against
+    it, and the extractor is the version in force then (``spiders.versions``)."""
     result = ReextractResult()
     pipelines = processing_pipelines()
     for snapshot in archive.latest_snapshots(source=source, since=since):

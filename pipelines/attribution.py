@@ -13,7 +13,8 @@ from typing import Any, Self
 from scrapy.crawler import Crawler
 
 from aggregator.items import ArticleItem
-from aggregator.sources import get_source
+from aggregator.sources import Source, get_source
+from aggregator.text import name_key
 from pipelines.base import Pipeline
 from pipelines.citations import find_citations
 
@@ -70,7 +71,21 @@ class AttributionPipeline(Pipeline):
         item.attribution_line = attribution_line(
             site=self.site, source=source.name, language=language, templates=self.templates
         )
-        item.cited_outlets = find_citations(item.body_text or "", item.language)
+        # An agency names itself in its own copy ("..., передает Report"): that is no citation of another outlet.
+        own = _own_names(source)
+        item.cited_outlets = [
+            o for o in find_citations(item.body_text or "", item.language) if _name_stem(o) not in own
+        ]
         if item.cited_outlets:
             self.count("articles_citing")
         return item
+
+
+def _name_stem(name: str) -> str:
+    """An outlet's name without its domain ending, for comparison: "Report.az", "report", "REPORT" -> "report"."""
+    key = name_key(name)
+    return key.rsplit(".", 1)[0] if "." in key else key
+
+
+def _own_names(source: Source) -> frozenset[str]:
+    return frozenset({_name_stem(source.name), *(_name_stem(d) for d in source.domains)})

@@ -45,10 +45,9 @@ def extract(
     if not page.is_file():
         fail(f"no such file: {page}")
     try:
-        record = extract_page(
-            page.read_bytes(), url, headers=stored_page_headers(charset), fetched_at=_when(fetched_at)
-        )
-        extractor = extractor_name(url)
+        body, when = page.read_bytes(), _when(fetched_at)
+        record = extract_page(body, url, headers=stored_page_headers(charset), fetched_at=when)
+        extractor = extractor_name(url, body, when)
     except NoExtractorError as exc:
         fail(str(exc))
     if as_json:
