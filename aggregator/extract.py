@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from scrapy.http import HtmlResponse
-from scrapy.spiderloader import SpiderLoader
+from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
 from aggregator.crawl import project_settings
 from aggregator.items import ArticleItem
-from aggregator.sources import source_for_url
+from aggregator.sources import registered, site_source, source_for_url
 from pipelines.base import Rejected
 from spiders.versions import Extractor, extractor_versions, pick_extractor
 
@@ -33,19 +34,51 @@ def processing_pipelines() -> list[Any]:
     return [load_object(path)() for _, path in ordered if not path.endswith(".StorePipeline")]
 
 
+@contextmanager
+def _known_site(url: str) -> Iterator[None]:
+    """The registry, plus a stand-in entry for the URL's site when no source owns it (the generic extractor's)."""
+    if source_for_url(url) is not None:
+        yield
+        return
+    if not url.startswith(("http://", "https://")):
+        raise NoExtractorError(f"not an http(s) URL: {url}")
+    with registered(site_source(url)):
+        yield
+
+
 def extractor_for(source_key: str, fetched_at: datetime | None, body: bytes) -> type[Extractor]:
     """The extractor version a crawl at ``fetched_at`` would have used for this page (``spiders.versions``)."""
-    spider_cls = SpiderLoader.from_settings(project_settings()).load(source_key)
+    spider_cls = get_spider_loader(project_settings()).load(source_key)
     versions = extractor_versions(spider_cls)
     if not versions:
         raise NoExtractorError(f"spider {source_key!r} has no extractor class")
     return pick_extractor(versions, fetched_at, body)
 
 
+def extractor_name(url: str, body: bytes = b"", fetched_at: datetime | None = None) -> str:
+    """Which extractor a crawl would run on the page: ``caliber (CaliberArticle)``,
+    ``unregistered site (GenericArticle)``."""
+    registered_source = source_for_url(url)
+    with _known_site(url):
+        source = source_for_url(url)
+        if source is None:
+            raise NoExtractorError(f"no registered source owns {url}")
+        name = extractor_for(source.key, fetched_at, body).__name__
+    return f"{registered_source.key if registered_source else 'unregistered site'} ({name})"
+
+
 def extract_item(
     body: bytes, url: str, *, headers: Mapping[str, str] | None = None, fetched_at: datetime | None = None
 ) -> ArticleItem:
-    """The extractor's item for a page (before the pipelines), read with the markup rules of its fetch time."""
+    """The extractor's item for a page (before the pipelines), read with the markup rules of its fetch time: the
+    source's extractor for a registered site, the generic one for any other site."""
+    with _known_site(url):
+        return _extract_item(body, url, headers=headers, fetched_at=fetched_at)
+
+
+def _extract_item(
+    body: bytes, url: str, *, headers: Mapping[str, str] | None, fetched_at: datetime | None
+) -> ArticleItem:
     source = source_for_url(url)
     if source is None:
         raise NoExtractorError(f"no registered source owns {url}")
@@ -60,16 +93,18 @@ def extract_page(
     """The item after the processing pipelines, as a JSON-friendly dict.
 
     A page the pipelines refuse gives ``{"rejected": {"stage": ..., "reason": ...}, ...}`` with the item as
-    far as it got.
+    far as it got. A URL no registered source owns is read by the generic extractor, as a site named after its
+    host would be once it has a registry entry.
     """
-    item = extract_item(body, url, headers=headers, fetched_at=fetched_at)
-    rejected: dict[str, str] | None = None
-    for pipeline in processing_pipelines():
-        try:
-            item = pipeline.process_item(item)
-        except Rejected as exc:
-            rejected = {"stage": exc.stage, "reason": exc.reason}
-            break
+    with _known_site(url):
+        item = _extract_item(body, url, headers=headers, fetched_at=fetched_at)
+        rejected: dict[str, str] | None = None
+        for pipeline in processing_pipelines():
+            try:
+                item = pipeline.process_item(item)
+            except Rejected as exc:
+                rejected = {"stage": exc.stage, "reason": exc.reason}
+                break
     record = item.to_record()
     record["rejected"] = rejected
     return record

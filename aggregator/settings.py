@@ -99,6 +99,8 @@ AGGREGATOR_HEALTH_MAX_HTTP_ERRORS = 0.1
 BOT_NAME = "aggregator"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# Registry entries without a module of their own get the generic feed/sitemap spider (spiders/generic.py).
+SPIDER_LOADER_CLASS = "aggregator.spiderloader.RegistrySpiderLoader"
 
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,

@@ -6,9 +6,14 @@ them from here (``get_source("caliber").name`` is what the attribution line prin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+SELECTOR_FIELDS = ("title", "body", "date", "cover_image", "category")
+"""Fields a registry entry may give a CSS selector for, over what the generic extractor finds by itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,14 @@ class Source:
     homepage: str
     boilerplate: tuple[str, ...] = field(default=())
     """CSS selectors of elements inside the article body that are the site's furniture, not the article."""
+    selectors: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """For a source without a spider module of its own (the generic spider): CSS selectors that win over the
+    metadata and main-text extraction, per field of ``SELECTOR_FIELDS``. A layout fix is then a registry edit."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.selectors) - set(SELECTOR_FIELDS))
+        if unknown:
+            raise ValueError(f"source {self.key!r}: unknown selector field(s) {unknown} (known: {SELECTOR_FIELDS})")
 
     def owns(self, url: str) -> bool:
         """Whether ``url`` is on one of the source's domains."""
@@ -135,9 +148,20 @@ SOURCES: tuple[Source, ...] = (
             "[class*=advert]",
         ),
     ),
+    # No module of its own: the generic spider reads its feed, the pages' metadata and their main text.
+    Source(
+        key="minval",
+        name="Minval.az",
+        domains=("minval.az",),
+        languages=("ru",),
+        timezone="Asia/Baku",
+        homepage="https://minval.az",
+        entry_urls=("https://minval.az/rss",),
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SOURCES}
+_EXTRA: ContextVar[tuple[Source, ...]] = ContextVar("extra_sources", default=())
 
 
 class UnknownSourceError(KeyError):
@@ -150,16 +174,55 @@ def get_source(key: str) -> Source:
     try:
         return _BY_KEY[key]
     except KeyError:
-        raise UnknownSourceError(key) from None
+        extra = next((s for s in _EXTRA.get() if s.key == key), None)
+        if extra is None:
+            raise UnknownSourceError(key) from None
+        return extra
 
 
 def all_sources() -> tuple[Source, ...]:
-    return SOURCES
+    return SOURCES + _EXTRA.get()
 
 
 def source_for_url(url: str) -> Source | None:
     """The registered source a URL belongs to, if any."""
-    return next((s for s in SOURCES if s.owns(url)), None)
+    return next((s for s in all_sources() if s.owns(url)), None)
+
+
+@contextmanager
+def registered(*sources: Source) -> Iterator[None]:
+    """Sources known for the duration of the block, as if they were in the registry (for this context only).
+
+    Lets a site be tried before it gets an entry: ``aggregator extract`` on a page of an unregistered site, or a
+    crawl of a made-up site in the tests. A key or domain of the registry cannot be shadowed.
+    """
+    for source in sources:
+        if source.key in _BY_KEY or any(d in s.domains for s in SOURCES for d in source.domains):
+            raise ValueError(f"source {source.key!r} clashes with a registry entry")
+    token = _EXTRA.set(_EXTRA.get() + sources)
+    try:
+        yield
+    finally:
+        _EXTRA.reset(token)
+
+
+def site_source(url: str) -> Source:
+    """A stand-in entry for a site that is not in the registry, named after its host (``www.`` dropped).
+
+    What the generic extractor assumes of a site it knows nothing about: the host's name, Russian first (the
+    archive's main language; the page's own ``lang`` wins), Baku time for dates printed without a zone.
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    host = host.removeprefix("www.")
+    return Source(
+        key=host,
+        name=host[:1].upper() + host[1:],
+        domains=(host,),
+        languages=("ru", "az", "en"),
+        timezone="Asia/Baku",
+        homepage=f"https://{host}",
+        entry_urls=(),
+    )
 
 
 def resolve_keys(keys: Iterable[str]) -> list[Source]:

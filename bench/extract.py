@@ -1,5 +1,8 @@
 """Extractor throughput: caliber article pages per second through ``CaliberArticle(response).to_item()``,
-against ``lxml.html.fromstring(body)`` alone on the same bodies (the parse floor), in one run.
+against ``lxml.html.fromstring(body)`` alone on the same bodies (the parse floor), in one run; then the generic
+path (``GenericArticle(response).to_item()``: metadata, JSON-LD and trafilatura's main text) against the same floor,
+on the bundled minval.az pages (the source it reads in a crawl), on the caliber.az sample read as if it were an
+unknown site, and on the synthetic pages.
 
 Run from the repo root: ``python bench/extract.py``. Prints figures, asserts nothing.
 
@@ -15,7 +18,7 @@ What each timed batch includes:
 Every round times all three on every page (the set repeated ``REPEAT`` times), in an order rotated from round to
 round; the table gives the best and the median round. The target (extractor at no less than half the floor's
 rate) is judged on the bundled sample pages; the same table on synthetic pages of real size (bench/sitegen.py,
-20-40 KB) follows for information.
+20-40 KB) follows for information. The generic path has no target: its rate and its ratio to the floor are printed.
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ from scrapy.http import HtmlResponse  # noqa: E402
 from aggregator.extract import processing_pipelines  # noqa: E402
 from pipelines.base import Rejected  # noqa: E402
 from spiders.caliber import CaliberArticle  # noqa: E402
+from spiders.generic import GenericArticle  # noqa: E402
 
 SITE = ROOT / "data" / "mirror" / "caliber.az"
+GENERIC_SITE = ROOT / "data" / "mirror" / "minval.az"
+GENERIC_ROUNDS = 5
+GENERIC_REPEAT = 3
 ROUNDS = 9
 REPEAT = 20  # the sample set repeated per batch, so a batch lasts long enough to time
 TARGET = 0.5
@@ -158,6 +165,54 @@ def synthetic_pages(n: int) -> list[tuple[str, bytes, dict[str, str]]]:
     return [(a.url, sitegen.article_page(a, articles, rng).encode(), {"Content-Type": DEFAULT_CTYPE}) for a in articles]
 
 
+def generic_pages() -> list[tuple[str, bytes, dict[str, str]]]:
+    """(real URL, body, headers) of the bundled pages of the source the generic spider reads."""
+    return [
+        (f"https://{GENERIC_SITE.name}/news/{path.stem}", path.read_bytes(), {"Content-Type": DEFAULT_CTYPE})
+        for path in sorted(GENERIC_SITE.glob("news/*.html"))
+    ]
+
+
+def measure_generic(pages: list[tuple[str, bytes, dict[str, str]]], repeat: int) -> dict[str, list[float]]:
+    """Pages per second of the floor and of the generic extractor, one figure per round, alternating the order."""
+    batch = pages * repeat
+    bodies = [body for _, body, _ in batch]
+
+    def floor() -> int:
+        for body in bodies:
+            lxml.html.fromstring(body)
+        return len(bodies)
+
+    def generic(fresh: list[HtmlResponse]) -> Callable[[], int]:
+        def run() -> int:
+            for response in fresh:
+                GenericArticle(response).to_item()
+            return len(fresh)
+
+        return run
+
+    generic(responses(pages))()  # warm up: trafilatura's imports and caches
+    rates: dict[str, list[float]] = {"floor": [], "generic": []}
+    for r in range(GENERIC_ROUNDS):
+        jobs = {"floor": floor, "generic": generic(responses(batch))}
+        for name in ("floor", "generic") if r % 2 == 0 else ("generic", "floor"):
+            rates[name].append(timed(jobs[name]))
+    return rates
+
+
+def report_generic(rates: dict[str, list[float]]) -> None:
+    best = {name: max(v) for name, v in rates.items()}
+    median = {name: statistics.median(v) for name, v in rates.items()}
+    print(f"  {'':40} {'best pages/s':>13} {'median pages/s':>15} {'us/page (best)':>15}")
+    labels = {"floor": LABELS["floor"], "generic": "GenericArticle(response).to_item()"}
+    for name in ("floor", "generic"):
+        print(f"  {labels[name]:40} {best[name]:13.0f} {median[name]:15.0f} {1e6 / best[name]:15.1f}")
+    print(
+        f"  ratio generic / floor:              {best['generic'] / best['floor']:.3f} (best)  "
+        f"{median['generic'] / median['floor']:.3f} (median)   (no target: printed, not asserted)"
+    )
+
+
 def main() -> None:
     started = time.perf_counter()
     pages = sample_pages()
@@ -175,6 +230,18 @@ def main() -> None:
         f"({size:.1f} KiB average, the size of real caliber.az pages):"
     )
     report(measure(synthetic, 1), headline=False)
+
+    generic = generic_pages()
+    size = sum(len(b) for _, b, _ in generic) / len(generic) / 1024
+    print(
+        f"generic path (metadata + trafilatura): {len(generic)} bundled {GENERIC_SITE.name} pages "
+        f"({size:.1f} KiB average), {len(generic) * GENERIC_REPEAT} pages a batch, {GENERIC_ROUNDS} rounds"
+    )
+    report_generic(measure_generic(generic, GENERIC_REPEAT))
+    print(f"generic path on the {len(pages)} {SITE.name} sample pages, read as an unknown site:")
+    report_generic(measure_generic(pages, GENERIC_REPEAT))
+    print(f"generic path on the {len(synthetic)} synthetic pages:")
+    report_generic(measure_generic(synthetic, 1))
     print(f"  total {time.perf_counter() - started:.0f}s")
 
 

@@ -57,6 +57,8 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
         for key in _PUBLISHED_META_KEYS:
             if key in found:
                 return found[key]
+    # An article object's date wins over a WebPage's (SEO plugins' @graph give the page a date of its own).
+    page_date: str | None = None
     for script in css(tree, JSON_LD):
         try:
             data = json.loads(script.text(deep=True) or "null")
@@ -65,7 +67,11 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
         for obj in _json_ld_objects(data):
             value = obj.get("datePublished")
             if isinstance(value, str) and value.strip() and _is_article(obj):
-                return value.strip()
+                if obj.get("@type") != "WebPage":
+                    return value.strip()
+                page_date = page_date or value.strip()
+    if page_date:
+        return page_date
     scope = article if article is not None else tree.body
     time_node = css_first(scope, "time[datetime]") if scope is not None else None
     stamp = time_node.attrs.get("datetime") if time_node is not None else None

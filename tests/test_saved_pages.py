@@ -10,7 +10,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from scrapy.spiderloader import SpiderLoader
+from scrapy.spiderloader import get_spider_loader
 
 from aggregator.crawl import project_settings
 from aggregator.items import ArticleItem
@@ -44,7 +44,7 @@ def ids(cases: list[PageCase]) -> list[str]:
 
 
 def spider_names() -> list[str]:
-    return SpiderLoader.from_settings(project_settings()).list()
+    return get_spider_loader(project_settings()).list()
 
 
 def empty(value: object) -> bool:

@@ -1,0 +1,343 @@
+"""The generic spider: any registered site without a module of its own, from its feeds and sitemaps.
+
+Navigation: each entry URL is a feed (RSS/Atom) or a sitemap (``<urlset>``, Google News, ``<sitemapindex>``, gzipped
+or not), told apart by its first element; articles are the source's links they list. A feed or sitemap that turns out
+to be an HTML page is a counted failure with a quarantine row, not a crash.
+
+Extraction (``GenericArticle``): the registry entry's CSS selectors first, then structured metadata (JSON-LD
+``NewsArticle``/``Article``, also inside ``@graph`` and lists; OpenGraph; ``article:*`` meta tags; ``<time>``),
+then the page's main text from trafilatura, for sites whose markup nobody has studied.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+import trafilatura
+from scrapy.http import Response, TextResponse
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from aggregator.items import ArticleItem, FetchFailure
+from aggregator.sources import Source, site_source, source_for_url
+from aggregator.urls import absolute
+from spiders.base import SourceSpider
+from spiders.feeds import FeedError, feed_entries
+from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
+from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:·-]\s+|\s*\|\s*")
+_LAZY_IMAGE = ("data-src", "data-lazy-src", "data-original", "src")
+
+
+def _text(node: LexborNode | None) -> str | None:
+    if node is None:
+        return None
+    text = " ".join(node.text(deep=True, separator=" ").split())
+    return text or None
+
+
+def _language_code(value: str | None) -> str | None:
+    """``ru-RU`` / ``ru_RU`` / ``RU`` -> ``ru``."""
+    code = re.split(r"[-_]", (value or "").strip(), maxsplit=1)[0].lower()
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else None
+
+
+def _first_str(value: Any, *keys: str) -> str | None:
+    """A string out of a JSON-LD value that may be a string, an object (``{"url": ...}``) or a list of either."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        return next((s for s in (_first_str(v, *keys) for v in value) if s), None)
+    if isinstance(value, dict):
+        return next((s for s in (_first_str(value.get(k), *keys) for k in keys) if s), None)
+    return None
+
+
+class GenericArticle:
+    """One article page of a site we have no module for -> ArticleItem. Pure: no network, settings or state."""
+
+    JSON_LD = JSON_LD
+    OG = 'meta[property^="og:"], meta[name^="og:"], meta[property^="article:"], meta[name^="article:"]'
+    TWITTER_IMAGE = 'meta[name="twitter:image"], meta[property="twitter:image"]'
+    CANONICAL = "link[rel=canonical]"
+    H1 = "h1"
+    TIME = "time"
+    # a printed date without <time>: the first element whose class says it is one, holding a digit
+    DATE_CLASSES = "[class*=date], [class*=time], [itemprop=datePublished]"
+    MIN_MAIN_TEXT = 60
+    """Characters below which trafilatura's "main text" is a page's leftovers (a date line under a video player),
+    not an article: no body, so the page is refused rather than archived empty."""
+    # trafilatura: precision over recall (a re-publisher would rather lose a caption than print a menu)
+    TRAFILATURA_OPTIONS: dict[str, Any] = {  # noqa: RUF012 - read only
+        "output_format": "html",
+        "include_comments": False,
+        "include_tables": True,
+        "include_images": True,
+        "include_links": True,
+        "favor_precision": True,
+        "with_metadata": False,
+        "deduplicate": False,
+    }
+
+    def __init__(self, response: TextResponse, fetched_at: datetime | None = None, source: Source | None = None):
+        self.response = response
+        self.fetched_at = fetched_at or datetime.now(UTC)
+        self.source = source or source_for_url(response.url) or site_source(response.url)
+        self.selectors = self.source.selectors
+        self.tree = LexborHTMLParser(response.text)
+        self.meta = self._meta_tags()
+        self.ld = self._json_ld_article()
+
+    # -- what the page states about itself -----------------------------------------------------------
+
+    def _meta_tags(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        head = self.tree.head or self.tree.root
+        if head is None:
+            return found
+        for node in head.css(f"{self.OG}, {self.TWITTER_IMAGE}"):
+            key = (node.attrs.get("property") or node.attrs.get("name") or "").strip().lower()
+            content = (node.attrs.get("content") or "").strip()
+            if key and content and key not in found:
+                found[key] = content
+        return found
+
+    def _json_ld_article(self) -> dict[str, Any]:
+        """The first NewsArticle / Article object of the page's JSON-LD, or an empty dict."""
+        for script in self.tree.css(self.JSON_LD):
+            try:
+                data = json.loads(script.text(deep=True) or "null")
+            except ValueError:
+                continue
+            for obj in _json_ld_objects(data):
+                if _is_article(obj) and obj.get("@type") != "WebPage":
+                    return obj
+        return {}
+
+    def _selected(self, field: str) -> LexborNode | None:
+        """The element a configured selector names. A configured field comes from its selector only: one that no
+        longer matches leaves the field empty, so a layout change shows (a refused or undated page), not hides."""
+        selector = self.selectors.get(field)
+        return self.tree.css_first(selector) if selector else None
+
+    # -- fields --------------------------------------------------------------------------------------
+
+    def site_names(self) -> set[str]:
+        names = {self.source.name.lower(), *(d.lower() for d in self.source.domains)}
+        if self.meta.get("og:site_name"):
+            names.add(self.meta["og:site_name"].lower())
+        return names
+
+    def _without_site_name(self, title: str) -> str:
+        """``Headline | Minval.az`` -> ``Headline``: the site's name glued to a headline is not the headline."""
+        names = self.site_names()
+        start, end = 0, len(title)
+        changed = True
+        while changed:  # "Site | Section | Headline | Site": cut site names at either end, separators and all
+            changed = False
+            separators = list(_TITLE_SEPARATORS.finditer(title, start, end))
+            if separators and title[separators[-1].end() : end].strip().lower() in names:
+                end, changed = separators[-1].start(), True
+            elif separators and title[start : separators[0].start()].strip().lower() in names:
+                start, changed = separators[0].end(), True
+        return title[start:end].strip() or title
+
+    def title(self) -> str | None:
+        if "title" in self.selectors:
+            return _text(self._selected("title"))
+        raw = (
+            _first_str(self.ld.get("headline"))
+            or self.meta.get("og:title")
+            or _text(self.tree.css_first(self.H1))
+            or _text(self.tree.css_first("title"))
+        )
+        return self._without_site_name(" ".join(html.unescape(raw).split())) if raw else None
+
+    def body(self) -> tuple[str | None, str | None]:
+        selector = self.selectors.get("body")
+        if selector:
+            nodes = self.tree.css(selector)
+            if not nodes:
+                return None, None
+            inner = "".join(n.inner_html or "" for n in nodes)
+            paragraphs = [t for n in nodes for t in (_text(p) for p in n.css("p")) if t]
+            return inner, "\n\n".join(paragraphs) or _text(nodes[0])
+        extracted = trafilatura.extract(self.response.text, url=self.response.url, **self.TRAFILATURA_OPTIONS)
+        if extracted:
+            root = LexborHTMLParser(extracted).body
+            if root is not None:
+                for heading in root.css("h1"):  # the headline, which the item carries as its title
+                    heading.decompose()
+                paragraphs = [t for t in (_text(p) for p in root.css("p, li, blockquote")) if t]
+                text = "\n\n".join(paragraphs) or _text(root)
+                if text and len(text) >= self.MIN_MAIN_TEXT:
+                    return root.inner_html, text
+        article_body = _first_str(self.ld.get("articleBody"))
+        if article_body:
+            paragraphs = [" ".join(p.split()) for p in article_body.splitlines() if p.strip()]
+            return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
+        return None, None
+
+    def published_raw(self) -> str | None:
+        """The date as the page prints it for readers; the metadata's stamp when it prints none."""
+        if "date" in self.selectors:
+            selected = self._selected("date")
+            return (_text(selected) or selected.attrs.get("datetime")) if selected is not None else None
+        scope = self.tree.body or self.tree.root
+        if scope is None:
+            return self.published_meta()
+        node = scope.css_first(self.TIME)
+        printed = _text(node) or (node.attrs.get("datetime") if node is not None else None)
+        if not printed:
+            printed = next(
+                (t for t in (_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
+                None,
+            )
+        return printed or self.published_meta()
+
+    def published_meta(self) -> str | None:
+        return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))
+
+    def cover_image_url(self) -> str | None:
+        if "cover_image" in self.selectors:
+            selected = self._selected("cover_image")
+            if selected is None:
+                return None
+            attrs = selected.attrs
+            img = selected if selected.tag == "img" else selected.css_first("img")
+            candidates = [attrs.get("content"), attrs.get("href")]
+            if img is not None:
+                candidates += [img.attrs.get(a) for a in _LAZY_IMAGE]
+            url = next((c.strip() for c in candidates if c and c.strip() and not c.startswith("data:")), None)
+            return absolute(self.response.url, url) if url else None
+        url = (
+            self.meta.get("og:image")
+            or self.meta.get("og:image:url")
+            or _first_str(self.ld.get("image"), "url", "contentUrl")
+            or _first_str(self.ld.get("thumbnailUrl"))
+            or self.meta.get("twitter:image")
+        )
+        return absolute(self.response.url, url) if url else None
+
+    def category(self) -> str | None:
+        if "category" in self.selectors:
+            return _text(self._selected("category"))
+        return self.meta.get("article:section") or _first_str(self.ld.get("articleSection"))
+
+    def language(self) -> str:
+        """The page's declared language when the source publishes in it, else the source's first language."""
+        root = self.tree.css_first("html")
+        declared = (
+            _language_code(root.attrs.get("lang") if root is not None else None)
+            or _language_code(self.meta.get("og:locale"))
+            or _language_code(_first_str(self.ld.get("inLanguage"), "alternateName", "name"))
+        )
+        languages = self.source.languages
+        return declared if declared and (declared in languages or not languages) else languages[0]
+
+    def canonical_url(self) -> str | None:
+        head = self.tree.head
+        node = head.css_first(self.CANONICAL) if head is not None else None
+        href = (node.attrs.get("href") if node is not None else None) or self.meta.get("og:url")
+        return absolute(self.response.url, href.strip()) if href and href.strip() else None
+
+    def to_item(self) -> ArticleItem:
+        headers = self.response.headers
+        body_html, body_text = self.body()
+        return ArticleItem(
+            source=self.source.key,
+            url=self.response.url,
+            language=self.language(),
+            canonical_url=self.canonical_url(),
+            title=self.title(),
+            body_html=body_html,
+            body_text=body_text,
+            published_raw=self.published_raw(),
+            published_meta=self.published_meta(),
+            cover_image_url=self.cover_image_url(),
+            category=self.category(),
+            fetched_at=self.fetched_at,
+            http_status=self.response.status,
+            etag=_header(headers, b"ETag"),
+            last_modified=_header(headers, b"Last-Modified"),
+            raw_body=self.response.body,
+            raw_encoding=self.response.encoding,
+        )
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class GenericSpider(SourceSpider):
+    """Feeds and sitemaps in, article pages out. No ``name``: the spider loader makes one subclass per registry
+    entry that has no module (``aggregator.spiderloader``), named after the entry's key."""
+
+    extractor = GenericArticle
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """An entry URL or a sitemap an index named: a feed or a sitemap, whatever the URL looks like."""
+        try:
+            kind = discovery_kind(response.body)
+        except SitemapError as exc:
+            yield self.discovery_failed(response, str(exc))
+            return
+        if kind is None:
+            html_page = isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
+            what = "an HTML page" if html_page else "no RSS, Atom or sitemap document"
+            yield self.discovery_failed(response, f"not a feed or sitemap: {what}")
+            return
+        links: list[str] = []
+        if kind == "sitemap":
+            try:
+                sitemap = parse_sitemap(response.body, response.url)
+            except SitemapError as exc:
+                yield self.discovery_failed(response, str(exc))
+                return
+            if sitemap.kind == "sitemapindex":
+                self._count("sitemaps")
+                for entry in sitemap.entries:
+                    if self.source.owns(entry.loc):
+                        yield scrapy.Request(entry.loc, callback=self.parse, errback=self.fetch_failed)
+                return
+            self._count("sitemaps")
+            links = [entry.loc for entry in sitemap.entries]
+        else:
+            try:
+                entries = feed_entries(response.body, response.url)
+            except FeedError as exc:
+                yield self.discovery_failed(response, str(exc))
+                return
+            self._count("feeds")
+            links = [entry.link for entry in entries]
+        for link in dict.fromkeys(links):
+            url = response.urljoin(link.strip())
+            if self.source.owns(url):
+                yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        failure = self.not_html(response)
+        if failure is not None:
+            yield failure
+            return
+        assert isinstance(response, TextResponse)
+        yield self.extractor(response, source=self.source).to_item()
+
+    def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
+        """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which
+        fails the source in the crawl summary) and quarantined with the reason."""
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("feed/not_a_feed")
+        self.logger.error("%s: %s", response.url, reason)
+        return FetchFailure(self.source.key, response.url, reason, response.status)
+
+    def _count(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"aggregator/{key}")

@@ -1,0 +1,115 @@
+"""Sitemaps for discovery: ``<urlset>`` (plain or Google News) and ``<sitemapindex>``, gzipped or not.
+
+Also tells a sitemap from a feed from a page that is neither, by its first element, so that the generic spider can
+hand a feed to the feed parser and count an HTML page served at a feed's or sitemap's address as a failure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from lxml import etree
+from scrapy.utils.gz import gunzip
+
+from aggregator.urls import absolute
+
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+"""The sitemap protocol's own limit for one file, uncompressed; a bigger body is refused, not inflated."""
+
+DiscoveryKind = Literal["sitemap", "feed"]
+_FIRST_ELEMENT = re.compile(rb"<\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+_PROLOG = re.compile(rb"\A(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>|\xef\xbb\xbf)*", re.DOTALL | re.IGNORECASE)
+_KINDS: dict[bytes, DiscoveryKind] = {
+    b"urlset": "sitemap",
+    b"sitemapindex": "sitemap",
+    b"rss": "feed",
+    b"feed": "feed",
+    b"rdf": "feed",
+}
+_NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
+
+
+class SitemapError(ValueError):
+    """The body is not a sitemap (an HTML page, a broken download)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SitemapEntry:
+    loc: str
+    """Absolute URL of a page (``<urlset>``) or of another sitemap (``<sitemapindex>``)."""
+    lastmod: str | None = None
+    news_title: str | None = None
+    """``<news:title>`` of a Google News sitemap."""
+    news_published: str | None = None
+    """``<news:publication_date>`` as printed (W3C datetime)."""
+    news_language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sitemap:
+    kind: Literal["urlset", "sitemapindex"]
+    entries: tuple[SitemapEntry, ...]
+
+
+def decompressed(body: bytes) -> bytes:
+    """The body, inflated when it is a gzip file (``sitemap.xml.gz`` served as-is, without Content-Encoding)."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        return gunzip(body, max_size=MAX_SITEMAP_BYTES)
+    except (OSError, EOFError, ValueError) as exc:  # scrapy's _DecompressionMaxSizeExceeded is a ValueError
+        raise SitemapError(f"unreadable gzip body: {exc}") from None
+
+
+def discovery_kind(body: bytes) -> DiscoveryKind | None:
+    """``"sitemap"`` or ``"feed"`` by the document's first element, None for anything else (an HTML page)."""
+    head = decompressed(body)[:4096]
+    start = _PROLOG.match(head)
+    match = _FIRST_ELEMENT.match(head, start.end() if start else 0)
+    return _KINDS.get(match.group(1).lower()) if match else None
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child_text(node: etree._Element, name: str, namespace: str | None = None) -> str | None:
+    for child in node:
+        if _local(child.tag) == name and (namespace is None or str(child.tag).startswith("{" + namespace)):
+            text = (child.text or "").strip()
+            return text or None
+    return None
+
+
+def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
+    """Every ``<loc>`` of a sitemap or sitemap index, with its date and Google News fields, in document order."""
+    data = decompressed(body)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise SitemapError(f"not XML: {exc}") from None
+    kind = _local(root.tag) if root is not None else ""
+    if kind not in ("urlset", "sitemapindex"):
+        raise SitemapError(f"not a sitemap (root element <{kind or '?'}>)")
+    entries = []
+    for node in root:
+        if _local(node.tag) not in ("url", "sitemap"):
+            continue
+        loc = _child_text(node, "loc")
+        if not loc:
+            continue
+        news = next((c for c in node if _local(c.tag) == "news"), None)
+        publication = next((c for c in news if _local(c.tag) == "publication"), None) if news is not None else None
+        entries.append(
+            SitemapEntry(
+                loc=absolute(base_url, loc),
+                lastmod=_child_text(node, "lastmod"),
+                news_title=_child_text(news, "title", _NEWS) if news is not None else None,
+                news_published=_child_text(news, "publication_date", _NEWS) if news is not None else None,
+                news_language=_child_text(publication, "language") if publication is not None else None,
+            )
+        )
+    return Sitemap("urlset" if kind == "urlset" else "sitemapindex", tuple(entries))
