@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from hashlib import sha1
 from typing import Self
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -25,8 +26,12 @@ def absolute(base_url: str, href: str) -> str:
     return href if href.startswith(("https://", "http://")) else urljoin(base_url, href)
 
 
+@lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
     """The one form of an article URL under which the archive keeps it.
+
+    Cached: a crawl canonicalises each URL when it schedules the request (the fingerprint) and again when the
+    cleanup pipeline reads the item fetched from it, and w3lib's canonicalisation is the slow part of both.
 
     https, lower-case host without ``www.``, no default port, no fragment, no tracking parameters, remaining
     query parameters sorted, percent-encoding normalised (w3lib), and no trailing slash: ``/en/post/142379/``

@@ -29,9 +29,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 from scrapy.http import HtmlResponse  # noqa: E402
 
 from pipelines.attribution import AttributionPipeline  # noqa: E402
+from pipelines.citations import find_citations  # noqa: E402
 from pipelines.cleanup import CleanupPipeline  # noqa: E402
 from spiders.caliber import CaliberArticle  # noqa: E402
 
+ADVERSARIAL = (
+    ("long-word", "Как сообщает " + "А" * 50_000),
+    ("dots", "сообщает " + "a." * 30_000),
+    ("quotes", "«" * 50_000 + " сообщает"),
+    ("spaces", "Report" + " " * 50_000 + "reports"),
+    ("capitals", "Abc " * 20_000 + "reports"),
+    ("hyphens", "-".join(["Ab"] * 30_000) + " reports"),
+    ("commas", ", citing" * 10_000),
+    ("citing-clauses", ", ссылаясь на Калибр" * 4_000 + ", передает Отчет"),
+    ("many-anchors", "APA-ya istinadən xəbər verir " * 2_000),
+)
+"""The inputs tests/test_citations.py feeds find_citations to catch runaway regex backtracking."""
 N_PAGES = 2000
 ROUNDS = 5
 
@@ -81,6 +94,11 @@ def main() -> None:
     verdict = "met" if ratio < 1 else "NOT met"
     print(f"  cost ratio (cleanup + attribution) / extraction: {ratio:.2f}   target < 1: {verdict}")
     print(f"  articles whose text cites an outlet: {cited} of {len(fresh)}")
+    print("  adversarial texts through find_citations (tests check their answers; the time is here):")
+    for name, text in ADVERSARIAL:
+        t0 = time.perf_counter()
+        find_citations(text)
+        print(f"    {name:15s} {len(text) / 1024:6.0f} KiB  {(time.perf_counter() - t0) * 1e3:7.1f} ms")
     print(f"  total {time.perf_counter() - started:.0f}s")
 
 

@@ -75,6 +75,7 @@ _TAGS = set(ALLOWED_TAGS)
 _ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
 _BLOCK_SELECTOR = ",".join(BLOCKS)
 _CONTAINER_SELECTOR = ",".join(b for b in BLOCKS if b != "p")  # blocks that may hold other blocks
+_STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING = "table,thead,tbody,tfoot,tr,td,th,caption,colgroup,col"
 _CLEANER = nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(URL_SCHEMES), link_rel=LINK_REL)
 """Built once: passing the allow-list to ``nh3.clean`` converts it again on every call (~15 us a body)."""
@@ -127,21 +128,21 @@ def _dropped_selector(boilerplate: tuple[str, ...]) -> str:
     return ",".join((*ALWAYS_DROPPED, *boilerplate))
 
 
-def _innermost_blocks(root: LexborNode) -> tuple[list[LexborNode], bool]:
-    """Block elements that hold no other block, in order (a quote's paragraphs count once, not twice), and
-    whether any block holds another."""
+def _innermost_blocks(root: LexborNode) -> tuple[list[LexborNode], set[str]]:
+    """Block elements that hold no other block, in order (a quote's paragraphs count once, not twice), and the
+    tags of the blocks that hold others."""
     blocks = css(root, _BLOCK_SELECTOR)
     if css_first(root, _CONTAINER_SELECTOR) is None:
-        return blocks, False  # only paragraph-like blocks, which do not nest: the common case, no walk needed
+        return blocks, set()  # only paragraph-like blocks, which do not nest: the common case, no walk needed
     block_ids = {node.mem_id for node in blocks}
-    outer: set[int] = set()
+    outer: dict[int, str] = {}
     for node in blocks:
         parent = node.parent
         while parent is not None and parent.mem_id != root.mem_id:
             if parent.mem_id in block_ids:
-                outer.add(parent.mem_id)
+                outer[parent.mem_id] = parent.tag or ""
             parent = parent.parent
-    return [node for node in blocks if node.mem_id not in outer], bool(outer)
+    return [node for node in blocks if node.mem_id not in outer], set(outer.values())
 
 
 def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> bool:
@@ -176,16 +177,20 @@ def clean_body(
     for node in css(root, _dropped_selector(tuple(boilerplate))):
         node.remove()
     texts: list[str] = []
-    blocks, nested = _innermost_blocks(root)
+    blocks, outer = _innermost_blocks(root)
+    removed = False
     for block in blocks:
         text = collapse(block.text(deep=True, separator=""))
         if (not text and css_first(block, "img") is None) or is_boilerplate(text, source_names):
             block.remove()
+            removed = True
         elif text:
             texts.append(text)
     safe = _sanitize_tree(root, base_url, dropped=True)
-    if nested or not texts or css_first(root, _REPARENTING) is not None:
-        # Blocks inside blocks (a quote's paragraphs, a heading in a heading) and tables (whose misplaced content a
+    stable = not outer or (outer <= _STABLE_CONTAINERS and not removed)
+    if not stable or not texts or css_first(root, _REPARENTING) is not None:
+        # Blocks inside blocks other than a quote's paragraphs (a heading in a heading through an unwrapped
+        # <div>), a quote that lost a paragraph (now a paragraph itself) and tables (whose misplaced content a
         # parser moves out) can come out of the sanitiser in a shape a parser nests differently, and a body
         # without paragraphs is all loose text: read those back from the safe HTML.
         return safe, text_of_safe_html(safe)
