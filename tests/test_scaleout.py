@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from aggregator.mirror import serve_mirror
+from aggregator.scaleout import HEARTBEAT_TTL
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
 from tests.conftest import ROOT, unavailable
@@ -179,7 +180,9 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
         assert article_count(killed_db) < n
         restarted = worker(killed_db, generated_mirror, logs[0], redis_url)
         finish([restarted, *procs[1:]], logs)
-        # The next run (what the schedule starts a few minutes later) begins a new frontier generation.
+        # The next run (what the schedule starts a few minutes later, when the killed worker's heartbeat has long
+        # expired) begins a new frontier generation.
+        time.sleep(HEARTBEAT_TTL + 1)
         again = tmp_path / "again.log"
         finish([worker(killed_db, generated_mirror, again, redis_url)], [again])
         urls, snapshots = stored(killed_db)
