@@ -259,3 +259,19 @@ def test_an_article_with_its_story_siblings_and_the_most_read(archive: Archive) 
         for key, views in (("1", 900), ("2", 5), ("3", 40)):
             s.execute(update(Article).where(Article.id == ids[key]).values(views=views))
     assert [a.id for a in archive.most_read(hours=24, now=now)] == [ids["3"], ids["2"]]  # the 30-hour-old one is out
+
+
+def test_an_article_bridging_two_stories_joins_them_whatever_the_order(archive: Archive) -> None:
+    # Three versions of one copy, each overlapping the next: A ~ B and B ~ C, but A and C alone are too far apart.
+    # Crawled A, C, then B (sources crawled in another order), the three still end up one story.
+    words = [f"слово{i}" for i in range(200)]
+    a, b, c = (" ".join(words[start : start + 100]) for start in (0, 30, 70))
+    assert not sketch(a).same_story(sketch(c)) and sketch(a).same_story(sketch(b)) and sketch(b).same_story(sketch(c))
+    archive.save([article(1, a)])
+    archive.save([article(3, c)])
+    before = stories_of(archive)
+    assert before["https://caliber.az/post/s-1"] != before["https://caliber.az/post/s-3"]
+    archive.save([article(2, b)])
+    got = stories_of(archive)
+    assert len(set(got.values())) == 1
+    assert archive.count(Story) == 1

@@ -9,7 +9,9 @@ Rules:
 - a new or changed article joins the story of its most similar verified candidate (``aggregator.stories``);
 - an article whose text changed gets its buckets replaced and is matched again; when nothing matches any longer it
   keeps its story only if no other article shares it, otherwise it starts a new one;
-- stories are not merged: when an article matches two stories it joins the more similar one.
+- an article that matches articles of several stories joins them into one (the oldest): a story is a connected
+  group of near-duplicates, so the grouping does not depend on the order in which sources were crawled (the agency
+  copy's versions A ~ B and B ~ C are one story even when A and C, crawled first, matched nothing).
 
 Concurrent writers: on SQLite every write transaction holds the database's write lock from its start
 (``BEGIN IMMEDIATE``), so matching always sees every committed article. On PostgreSQL the matching step of a batch
@@ -95,11 +97,19 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     for article_id, blob in items:
         sketch = Sketch.unpack(blob)
         matches = candidates(conn, article_id, sketch) if sketch is not None else []
-        story_id = next((m.story_id for m in matches if m.story_id is not None), None)
+        matched = sorted({m.story_id for m in matches if m.story_id is not None})
+        story_id = matched[0] if matched else None
         if story_id is None:
             story_id = _own_story(conn, article_id, current.get(article_id), now)
         else:
             conn.execute(update(Story).where(Story.id == story_id).values(updated_at=now))
+            if len(matched) > 1:  # this article bridges stories: one story from now on
+                others = matched[1:]
+                conn.execute(update(Article).where(Article.story_id.in_(others)).values(story_id=story_id))
+                conn.execute(delete(Story).where(Story.id.in_(others)))
+                for key, value in list(assigned.items()):
+                    if value in others:
+                        assigned[key] = story_id
         conn.execute(update(Article).where(Article.id == article_id).values(story_id=story_id, minhash=blob))
         if sketch is not None and sketch.eligible:
             conn.execute(
