@@ -43,3 +43,11 @@ def css_first(scope: LexborNode | LexborHTMLParser, query: str) -> LexborNode | 
         return None
     found: list[LexborNode] = _engine().find_first(query, node)
     return found[0] if found else None
+
+
+def node_text(node: LexborNode | None) -> str | None:
+    """The node's text with whitespace collapsed; None for a missing node or an empty one."""
+    if node is None:
+        return None
+    text = " ".join(node.text(deep=True, separator=" ").split())
+    return text or None

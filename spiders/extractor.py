@@ -13,10 +13,10 @@ from typing import ClassVar
 from scrapy.http import TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import css, css_first
+from aggregator.html import css, css_first, node_text
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
-from spiders.feed_source import node_text, response_header
+from spiders.feed_source import response_header
 from spiders.metadata import published_metadata
 
 

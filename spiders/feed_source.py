@@ -14,19 +14,10 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from selectolax.lexbor import LexborNode
 
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
 from spiders.feeds import FeedError, parse_feed
-
-
-def node_text(node: LexborNode | None) -> str | None:
-    """The node's text with whitespace collapsed; None for a missing node or an empty one."""
-    if node is None:
-        return None
-    text = " ".join(node.text(deep=True, separator=" ").split())
-    return text or None
 
 
 def response_header(response: Response, name: bytes) -> str | None:

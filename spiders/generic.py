@@ -23,6 +23,7 @@ import trafilatura
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from aggregator.html import node_text
 from aggregator.items import ArticleItem, FetchFailure
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
@@ -33,13 +34,6 @@ from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·-]\s+|\s*\|\s*")
 _LAZY_IMAGE = ("data-src", "data-lazy-src", "data-original", "src")
-
-
-def _text(node: LexborNode | None) -> str | None:
-    if node is None:
-        return None
-    text = " ".join(node.text(deep=True, separator=" ").split())
-    return text or None
 
 
 def _language_code(value: str | None) -> str | None:
@@ -150,12 +144,12 @@ class GenericArticle:
 
     def title(self) -> str | None:
         if "title" in self.selectors:
-            return _text(self._selected("title"))
+            return node_text(self._selected("title"))
         raw = (
             _first_str(self.ld.get("headline"))
             or self.meta.get("og:title")
-            or _text(self.tree.css_first(self.H1))
-            or _text(self.tree.css_first("title"))
+            or node_text(self.tree.css_first(self.H1))
+            or node_text(self.tree.css_first("title"))
         )
         return self._without_site_name(" ".join(html.unescape(raw).split())) if raw else None
 
@@ -166,16 +160,16 @@ class GenericArticle:
             if not nodes:
                 return None, None
             inner = "".join(n.inner_html or "" for n in nodes)
-            paragraphs = [t for n in nodes for t in (_text(p) for p in n.css("p")) if t]
-            return inner, "\n\n".join(paragraphs) or _text(nodes[0])
+            paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
+            return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
         extracted = trafilatura.extract(self.response.text, url=self.response.url, **self.TRAFILATURA_OPTIONS)
         if extracted:
             root = LexborHTMLParser(extracted).body
             if root is not None:
                 for heading in root.css("h1"):  # the headline, which the item carries as its title
                     heading.decompose()
-                paragraphs = [t for t in (_text(p) for p in root.css("p, li, blockquote")) if t]
-                text = "\n\n".join(paragraphs) or _text(root)
+                paragraphs = [t for t in (node_text(p) for p in root.css("p, li, blockquote")) if t]
+                text = "\n\n".join(paragraphs) or node_text(root)
                 if text and len(text) >= self.MIN_MAIN_TEXT:
                     return root.inner_html, text
         article_body = _first_str(self.ld.get("articleBody"))
@@ -188,15 +182,15 @@ class GenericArticle:
         """The date as the page prints it for readers; the metadata's stamp when it prints none."""
         if "date" in self.selectors:
             selected = self._selected("date")
-            return (_text(selected) or selected.attrs.get("datetime")) if selected is not None else None
+            return (node_text(selected) or selected.attrs.get("datetime")) if selected is not None else None
         scope = self.tree.body or self.tree.root
         if scope is None:
             return self.published_meta()
         node = scope.css_first(self.TIME)
-        printed = _text(node) or (node.attrs.get("datetime") if node is not None else None)
+        printed = node_text(node) or (node.attrs.get("datetime") if node is not None else None)
         if not printed:
             printed = next(
-                (t for t in (_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
+                (t for t in (node_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
                 None,
             )
         return printed or self.published_meta()
@@ -227,7 +221,7 @@ class GenericArticle:
 
     def category(self) -> str | None:
         if "category" in self.selectors:
-            return _text(self._selected("category"))
+            return node_text(self._selected("category"))
         return self.meta.get("article:section") or _first_str(self.ld.get("articleSection"))
 
     def language(self) -> str:

@@ -11,9 +11,8 @@ import re
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from aggregator.html import css
+from aggregator.html import css, node_text
 from spiders.extractor import SelectorArticle
-from spiders.feed_source import node_text
 from spiders.listing import ListingSpider
 
 
