@@ -22,7 +22,13 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings the environment asks for (only those it sets)."""
     env = os.environ if environ is None else environ
     found: dict[str, Any] = {}
-    for name in ("AGGREGATOR_DB_URL", "AGGREGATOR_MIRROR", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL"):
+    for name in (
+        "AGGREGATOR_DB_URL",
+        "AGGREGATOR_MIRROR",
+        "AGGREGATOR_SITE_NAME",
+        "AGGREGATOR_CONTACT_URL",
+        "AGGREGATOR_STORE_WRITER",
+    ):
         if env.get(name):
             found[name] = env[name]
     templates = {
@@ -70,6 +76,9 @@ AGGREGATOR_CONTACT_URL = "https://icma.az/contact"
 """Where a site operator can reach us; named in the User-Agent."""
 AGGREGATOR_STORE_BATCH = 100
 """Items written to the store per transaction."""
+AGGREGATOR_STORE_WRITER = "process"
+"""Who writes the batches: a writer ``process`` beside the crawl (the default: the writes take neither the
+crawler's CPU nor its GIL) or a ``thread`` of the crawling process (one process fewer)."""
 AGGREGATOR_RECHECK_HOURS = 48.0
 """Archived articles younger than this are re-fetched with conditional requests (to catch edits); older ones are
 not fetched again."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-SCHEME = 1
+SCHEME = 2
 """Version of the sketch layout and parameters, stored in each packed sketch."""
 SHINGLE_WORDS = 5
 NUM_PERM = 256
@@ -60,11 +60,44 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("ё", "е"))
 
 
-def shingles(text: str) -> set[bytes]:
+_POSITION = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD][
+        :SHINGLE_WORDS
+    ],
+    dtype=np.uint64,
+)
+"""Odd 64-bit multipliers, one per position in a shingle: a shingle's hash depends on its words' order."""
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
+    """The distinct 32-bit hashes of the text's ``SHINGLE_WORDS``-word shingles (one for a shorter text).
+
+    Each distinct word is hashed once (BLAKE2b); a shingle's hash is the position-weighted sum of its words' hashes
+    (uint64 arithmetic, wrapping), folded to 32 bits: one vectorised pass instead of joining and hashing every
+    shingle's string.
+    """
     tokens = words(text)
-    if len(tokens) < SHINGLE_WORDS:
-        return {" ".join(tokens).encode()} if tokens else set()
-    return {" ".join(tokens[i : i + SHINGLE_WORDS]).encode() for i in range(len(tokens) - SHINGLE_WORDS + 1)}
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(w, len(index)) for w in tokens), dtype=np.intp, count=len(tokens))
+    per_word = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8, person=b"aggr-word").digest(), "little")
+            for w in index
+        ),
+        dtype=np.uint64,
+        count=len(index),
+    )[ids]
+    width = min(SHINGLE_WORDS, len(tokens))
+    n = len(tokens) - width + 1
+    combined = per_word[:n] * _POSITION[0]
+    for k in range(1, width):
+        combined += per_word[k : k + n] * _POSITION[k]
+    combined = np.unique(combined)
+    folded: npt.NDArray[np.uint64] = (combined ^ (combined >> _SHIFT)) & _LOW32
+    return folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +153,15 @@ def _digest(data: bytes) -> bytes:
 
 
 def sketch(text: str) -> Sketch:
-    found = shingles(text)
-    if not found:
+    hashed = shingle_hashes(text)
+    if not len(hashed):
         return Sketch(np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32), 0)
-    hashed = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s, digest_size=4).digest(), "little") for s in found),
-        dtype=np.uint64,
-        count=len(found),
-    )
-    # Multiply-shift hashing: the high 32 bits of (a * x + b) mod 2**64 (uint64 arithmetic wraps), one per value.
-    permuted = (np.outer(hashed, _A) + _B) >> _SHIFT
-    return Sketch(permuted.min(axis=0).astype(np.uint32), len(found))
+    # Multiply-shift hashing: the high 32 bits of (a * x + b) mod 2**64 (uint64 arithmetic wraps), one per value;
+    # computed in place in one buffer (the n x NUM_PERM products are the bulk of the work).
+    permuted = np.multiply.outer(hashed, _A)
+    permuted += _B
+    permuted >>= _SHIFT
+    return Sketch(permuted.min(axis=0).astype(np.uint32), len(hashed))
 
 
 def story_text(title: str | None, body_text: str | None) -> str:

@@ -21,8 +21,9 @@ Run from the repo root: ``python bench/crawl.py [--articles 2000] [--rounds 2]``
 
    Pages per minute = Scrapy's ``response_received_count`` / ``elapsed_time_seconds`` (spider opened to
    spider closed, so the final store flush is included; process start-up and imports are not). Peak memory is
-   the child's ``ru_maxrss`` from ``os.wait4``. "crawler CPU busy" is the child's CPU time over wall time
-   between spider_opened and spider_closed (near 100%: the crawler is CPU-bound; well below: it waits on the
+   the child's own ``ru_maxrss`` plus that of its store writer process (both alive for the whole crawl).
+   "crawler CPU busy" is the child's CPU time (not its writer's) over wall time between spider_opened and
+   spider_closed (near 100%: the crawler is CPU-bound; well below: it waits on the
    server). a, x, b and e run ``--rounds`` times, interleaved; the faster run of each is reported.
 """
 
@@ -98,8 +99,16 @@ def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None 
         def on_opened(self, spider: Any) -> None:
             self.opened, self.cpu_opened, self.opened_at = time.perf_counter(), time.process_time(), time.time()
 
+        children_hwm_kib = 0
+        children_cpu = 0.0
+
         def on_closed(self, spider: Any, reason: str) -> None:
             self.closed, self.cpu_closed, self.closed_at = time.perf_counter(), time.process_time(), time.time()
+            # Connected before the store pipeline's handler, so its writer process is still alive: its own peak
+            # memory and CPU time (the multiprocessing resource tracker's too, a few MiB).
+            for pid in live_children():
+                self.children_hwm_kib += peak_rss_kib(pid)
+                self.children_cpu += cpu_seconds(pid)
 
     clock = Clock()  # kept referenced: signal receivers are weak references
     crawler.signals.connect(clock.on_opened, signal=signals.spider_opened)
@@ -112,6 +121,11 @@ def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None 
     result["bench/opened_at"] = clock.opened_at
     result["bench/closed_at"] = clock.closed_at
     result["bench/cpu_seconds"] = clock.cpu_closed - clock.cpu_opened
+    import resource
+
+    result["bench/crawler_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["bench/writer_maxrss_kib"] = clock.children_hwm_kib
+    result["bench/writer_cpu_seconds"] = clock.children_cpu
     out.write_text(json.dumps(result, indent=1))
 
 
@@ -136,6 +150,28 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 3
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     raise RuntimeError(f"the mirror server at {base} did not answer within {timeout}s")
+
+
+def live_children() -> list[int]:
+    """This process's live child processes (Linux /proc; none elsewhere)."""
+    pids: list[int] = []
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            pids += [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def peak_rss_kib(pid: int) -> int:
+    """A live process's peak resident memory (``VmHWM``), in KiB; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -173,7 +209,7 @@ def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int, db_ur
     db_url = db_url or f"sqlite:///{db}"
     server_cpu = cpu_seconds(server_pid)
     proc, out, log = start_child(kind, base, db_url, work, tag)
-    stats, usage = wait_child(kind, proc, out, log)
+    stats, _ = wait_child(kind, proc, out, log)
     server_cpu = cpu_seconds(server_pid) - server_cpu
     elapsed = float(stats.get("elapsed_time_seconds") or stats["bench/wall_seconds"])
     pages = int(stats.get("response_received_count", 0))
@@ -182,7 +218,10 @@ def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int, db_ur
         "pages": pages,
         "elapsed": elapsed,
         "ppm": pages / elapsed * 60 if elapsed else 0.0,
-        "maxrss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        # KiB on Linux; the crawler's and its writer process's peaks added (an upper bound of their joint peak)
+        "maxrss_mib": (stats["bench/crawler_maxrss_kib"] + stats["bench/writer_maxrss_kib"]) / 1024,
+        "writer_mib": stats["bench/writer_maxrss_kib"] / 1024,
+        "writer_cpu": stats["bench/writer_cpu_seconds"],
         "busy": stats["bench/cpu_seconds"] / stats["bench/wall_seconds"] if stats["bench/wall_seconds"] else 0.0,
         "server_cpu": server_cpu,
         "items": int(stats.get("item_scraped_count", 0)),
@@ -200,9 +239,12 @@ def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int, db_ur
 
 
 def describe(r: dict[str, Any]) -> str:
+    writer = f" (writer {r['writer_mib']:.0f})" if r.get("writer_mib", 0) > 1 else ""
+    cpu = f", writer CPU {r['writer_cpu']:4.1f}s" if r.get("writer_cpu", 0) > 0.05 else ""
     return (
         f"{r['pages']:5d} pages in {r['elapsed']:6.2f}s = {r['ppm']:6.0f} pages/min, "
-        f"max RSS {r['maxrss_mib']:5.1f} MiB, crawler CPU busy {r['busy']:4.0%}, server CPU {r['server_cpu']:4.1f}s"
+        f"max RSS {r['maxrss_mib']:5.1f} MiB{writer}, crawler CPU busy {r['busy']:4.0%}{cpu}, "
+        f"server CPU {r['server_cpu']:4.1f}s"
     )
 
 
@@ -277,7 +319,8 @@ def two_workers(base: str, work: Path, db_url: str) -> dict[str, Any]:
         "pages": pages,
         "elapsed": elapsed,
         "ppm": pages / elapsed * 60 if elapsed else 0.0,
-        "maxrss_mib": max(usage.ru_maxrss for _, usage in results) / 1024,
+        "maxrss_mib": max(stats["bench/crawler_maxrss_kib"] + stats["bench/writer_maxrss_kib"] for stats, _ in results)
+        / 1024,
         "per_worker": [int(stats.get("response_received_count", 0)) for stats, _ in results],
         "stored": stored_articles(db_url),
         "log_lines": [

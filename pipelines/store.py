@@ -1,8 +1,10 @@
 """Store: write articles, their raw snapshots and every rejection to the archive, in batched transactions.
 
-Batches are written by one writer thread, so compressing snapshots and waiting on the database never stall
-Scrapy's reactor; an item whose batch is being written waits for it (back-pressure), and closing the spider
-waits for every batch. Also the crawl's bookkeeping: a ``crawl_runs`` row per run, and a quarantine row for each
+Batches are written by the archive's writer (``aggregator.store.writer``: a process beside the crawl by default,
+so the writes take neither the crawler's CPU nor its GIL). An item whose batch is being written waits for it
+(back-pressure), and closing the spider waits for every batch.
+
+Also the crawl's bookkeeping: a ``crawl_runs`` row per run, and a quarantine row for each
 item any pipeline refused (``item_dropped``) or failed on (``item_error``) and each page that could not be fetched.
 """
 
@@ -13,7 +15,7 @@ import logging
 import os
 import socket
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from datetime import timedelta
 from typing import Any, Self
 
@@ -26,7 +28,8 @@ from aggregator.items import ArticleItem, FetchFailure
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun, utcnow
-from aggregator.store.repository import RejectRecord
+from aggregator.store.repository import RejectRecord, SaveResult
+from aggregator.store.writer import WRITER_KINDS, WRITERS, connect, write_batch
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -37,17 +40,20 @@ RUN_STATUS = {"finished": "finished", "shutdown": "partial", "cancelled": "parti
 class StorePipeline(Pipeline):
     stage = "store"
 
-    def __init__(self, crawler: Crawler, db_url: str, batch_size: int) -> None:
+    def __init__(self, crawler: Crawler, db_url: str, batch_size: int, writer: str = "process") -> None:
         super().__init__(crawler.stats)
+        if writer not in WRITER_KINDS:
+            raise ValueError(f"AGGREGATOR_STORE_WRITER must be one of {', '.join(WRITER_KINDS)}, not {writer!r}")
         self.crawler = crawler
         self.db_url = db_url
         self.batch_size = max(1, batch_size)
+        self.writer_kind = writer
         self.archive: Archive | None = None
         self.run_id: int | None = None
         self._articles: list[ArticleItem] = []
         self._rejects: list[RejectRecord] = []
-        self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
+        self._writer: Executor | None = None
+        self._pending: list[tuple[Future[SaveResult | str], int]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -55,6 +61,7 @@ class StorePipeline(Pipeline):
             crawler,
             db_url=crawler.settings.get("AGGREGATOR_DB_URL"),
             batch_size=crawler.settings.getint("AGGREGATOR_STORE_BATCH", 100),
+            writer=crawler.settings.get("AGGREGATOR_STORE_WRITER", "process"),
         )
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
@@ -71,7 +78,8 @@ class StorePipeline(Pipeline):
         source = getattr(spider, "source_key", name)
         self._abandon_stale_runs(source)
         self.run_id = self.archive.start_run(source=source, spider=name, host=socket.gethostname(), pid=os.getpid())
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        self._writer = WRITERS.acquire(self.writer_kind)
+        self._writer.submit(connect, self.db_url)  # the writer connects while the first pages are fetched
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
 
     def _abandon_stale_runs(self, source: str) -> None:
@@ -100,7 +108,9 @@ class StorePipeline(Pipeline):
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._harvest(wait=True)
+            WRITERS.release(self.writer_kind)
+            self._writer = None
         if self.archive is None or self.run_id is None:
             return
         raw = self.stats.get_stats() if self.stats else {}
@@ -155,35 +165,43 @@ class StorePipeline(Pipeline):
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def _submit(self) -> Future[None] | None:
-        """Hand the buffered batch to the writer thread (batches are written one at a time, in order)."""
+    def _submit(self) -> Future[SaveResult | str] | None:
+        """Hand the buffered batch to the writer (batches are written one at a time, in order)."""
         if self._writer is None or not (self._articles or self._rejects):
             return None
         articles, rejects = self._articles, self._rejects
         self._articles, self._rejects = [], []
-        future = self._writer.submit(self._write, articles, rejects)
-        self._pending = [f for f in self._pending if not f.done()] + [future]
+        future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id)
+        self._harvest()
+        self._pending.append((future, len(articles) + len(rejects)))
         return future
 
-    def _write(self, articles: list[ArticleItem], rejects: list[RejectRecord]) -> None:
-        """Runs on the writer thread; the only code that counts these stats, so counting here is safe."""
-        assert self.archive is not None
-        try:
-            result = self.archive.save(articles, rejects, run_id=self.run_id)
-        except Exception:
-            logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
-            self.count("store_errors", len(articles) + len(rejects))
-            return
-        self.count("articles_new", result.new)
-        self.count("articles_updated", result.updated)
-        self.count("articles_unchanged", result.unchanged)
-        self.count("quarantined", result.rejected)
+    def _harvest(self, wait: bool = False) -> None:
+        """Count what the written batches did, in the crawling thread (the only place stats are counted)."""
+        still: list[tuple[Future[SaveResult | str], int]] = []
+        for future, size in self._pending:
+            if not wait and not future.done():
+                still.append((future, size))
+                continue
+            try:
+                result = future.result()
+            except Exception as exc:  # the writer process died (killed, out of memory): this batch is not stored
+                result = f"the archive writer failed: {type(exc).__name__}: {exc}"
+            if isinstance(result, str):
+                logger.error("Could not write a batch of %d item(s) to the archive: %s", size, result)
+                self.count("store_errors", size)
+                continue
+            self.count("articles_new", result.new)
+            self.count("articles_updated", result.updated)
+            self.count("articles_unchanged", result.unchanged)
+            self.count("quarantined", result.rejected)
+        self._pending = still
 
     async def drain(self) -> None:
         """Wait until every submitted batch is written."""
-        pending, self._pending = self._pending, []
-        for future in pending:
+        for future, _ in list(self._pending):
             await asyncio.wrap_future(future)
+        self._harvest(wait=True)
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,106 @@
+"""The archive's writer: where the store pipeline's batches are written, beside the crawl.
+
+By default a writer process (one per crawling process, shared by every spider in it): compressing snapshots,
+sketching bodies, matching stories and waiting on the database then take neither the crawler's CPU nor its GIL, so
+on a machine with two cores the crawl and the writes run side by side. ``AGGREGATOR_STORE_WRITER=thread`` writes
+from a thread of the crawling process instead (one process fewer). This module imports neither Scrapy nor Twisted:
+it is all that the writer process loads (besides the crawling program's main module, which ``spawn`` re-imports).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import traceback
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+from aggregator.items import ArticleItem
+from aggregator.store.repository import Archive, RejectRecord, SaveResult
+from aggregator.stories import sketch, story_text
+
+logger = logging.getLogger(__name__)
+
+WRITER_KINDS = ("process", "thread")
+
+
+class SharedWriters:
+    """One writer per crawling process and kind, shared by the store pipelines of every spider it runs (``crawl
+    --all`` runs them all in one process): started by the first spider to open, shut down when the last closes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executors: dict[str, Executor] = {}
+        self._users: dict[str, int] = {}
+
+    def acquire(self, kind: str) -> Executor:
+        with self._lock:
+            executor = self._executors.get(kind)
+            if executor is None:
+                if kind == "process":
+                    # spawn, not fork: the crawling process has threads (Twisted's pool, the reactor) that a fork
+                    # would copy in whatever state they are in.
+                    executor = ProcessPoolExecutor(
+                        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_writer_started
+                    )
+                else:
+                    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+                self._executors[kind] = executor
+            self._users[kind] = self._users.get(kind, 0) + 1
+            return executor
+
+    def release(self, kind: str) -> None:
+        with self._lock:
+            self._users[kind] -= 1
+            if self._users[kind]:
+                return
+            executor = self._executors.pop(kind)
+        executor.submit(_close_archives).result()
+        executor.shutdown(wait=True)
+
+
+WRITERS = SharedWriters()
+
+# -- what runs in the writer (its process, or its thread) -----------------------------------------------------
+
+_archives: dict[str, Archive] = {}
+_archives_lock = threading.Lock()
+
+
+def _writer_started() -> None:
+    """A writer process leaves interrupts to its parent: Ctrl-C stops the crawl, which then drains the writer."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _open_archive(db_url: str) -> Archive:
+    with _archives_lock:
+        archive = _archives.get(db_url)
+        if archive is None:
+            archive = _archives[db_url] = Archive.open(db_url, migrate=False)  # the pipeline migrated it
+        return archive
+
+
+def connect(db_url: str) -> None:
+    _open_archive(db_url)
+
+
+def _close_archives() -> None:
+    with _archives_lock:
+        for archive in _archives.values():
+            archive.close()
+        _archives.clear()
+
+
+def write_batch(
+    db_url: str, articles: list[ArticleItem], rejects: list[RejectRecord], run_id: int | None
+) -> SaveResult | str:
+    """Write one batch; a failure comes back as its one-line summary (database errors do not always pickle)."""
+    try:
+        for item in articles:  # sketched here when the dedupe step left it to the writer: before the transaction
+            if item.minhash is None:
+                item.minhash = sketch(story_text(item.title, item.body_text)).pack()
+        return _open_archive(db_url).save(articles, rejects, run_id=run_id)
+    except Exception as exc:
+        logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
+        return "".join(traceback.format_exception_only(type(exc), exc)).strip()
