@@ -102,3 +102,44 @@ def source_locks(db_url: str, sources: Sequence[str]) -> Iterator[tuple[list[str
         yield locks.acquire(sources)
     finally:
         locks.release()
+
+
+class RunLock:
+    """Scrapy extension: a run started by plain ``scrapy crawl`` (Scrapyd's jobs, a developer's shell) takes its
+    source's lock too, so it never overlaps another run of the source.
+
+    ``aggregator crawl`` locks its sources before it starts the crawl (``AGGREGATOR_LOCKED_SOURCES``) and
+    scale-out workers share a frontier on purpose (``AGGREGATOR_REDIS_URL``): for those this extension stays off.
+    Otherwise it locks the spider's source when the crawler is built, before any pipeline opens (so a refused run
+    leaves no trace in the archive), raises ``SourceBusy`` (Scrapy exits with status 1, the reason in the log) when
+    another run holds it, and releases it when the crawl's engine stops.
+    """
+
+    def __init__(self, db_url: str, source: str) -> None:
+        self.source = source
+        self._locks = SourceLocks(db_url)
+        _, busy = self._locks.acquire([source])
+        if busy:
+            self._locks.release()
+            raise SourceBusy(f"{source}: another run of this source is in progress (locked); this run does not start")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunLock:
+        from scrapy import signals
+        from scrapy.exceptions import NotConfigured
+
+        settings = crawler.settings
+        source = getattr(crawler.spider, "source_key", None) or getattr(crawler.spidercls, "name", None)
+        if not source or settings.get("AGGREGATOR_REDIS_URL"):
+            raise NotConfigured("scale-out workers share their sources' frontier: no per-run lock")
+        if source in settings.getlist("AGGREGATOR_LOCKED_SOURCES"):
+            raise NotConfigured("the aggregator command holds this source's lock")
+        if not settings.getbool("AGGREGATOR_RUN_LOCK", True):
+            raise NotConfigured("AGGREGATOR_RUN_LOCK is off: runs of one source may overlap")
+        extension = cls(settings["AGGREGATOR_DB_URL"], source)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
+        crawler.aggregator_holds_lock = True  # the store pipeline may then close runs this one's lock proves dead
+        return extension
+
+    def engine_stopped(self) -> None:
+        self._locks.release()

@@ -49,6 +49,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
     if "AGGREGATOR_REFRESH" in env:
         found["AGGREGATOR_REFRESH"] = _flag(env["AGGREGATOR_REFRESH"])
+    if "AGGREGATOR_RUN_LOCK" in env:
+        found["AGGREGATOR_RUN_LOCK"] = _flag(env["AGGREGATOR_RUN_LOCK"])
     if "AGGREGATOR_TELNET" in env:
         found["TELNETCONSOLE_ENABLED"] = _flag(env["AGGREGATOR_TELNET"])
     if "AGGREGATOR_REMOTE_CONTROL" in env:
@@ -76,6 +78,9 @@ AGGREGATOR_CONTACT_URL = "https://icma.az/contact"
 """Where a site operator can reach us; named in the User-Agent."""
 AGGREGATOR_STORE_BATCH = 100
 """Items written to the store per transaction."""
+AGGREGATOR_RUN_LOCK = True
+"""A run started by plain ``scrapy crawl`` (Scrapyd) takes its source's lock, as ``aggregator crawl`` does; off, two
+runs of one source may overlap (the store stays consistent, it only does the work twice)."""
 AGGREGATOR_STORE_WRITER = "process"
 """Who writes the batches: a writer ``process`` beside the crawl (the default: the writes take neither the
 crawler's CPU nor its GIL) or a ``thread`` of the crawling process (one process fewer)."""
@@ -132,6 +137,8 @@ SPIDER_MIDDLEWARES = {
     "aggregator.incremental.IncrementalMiddleware": 950,
 }
 EXTENSIONS = {
+    # First: a run that cannot have its source's lock stops before anything else starts (aggregator/locks.py).
+    "aggregator.locks.RunLock": 0,
     "aggregator.health.HealthMonitoring": 500,
     "aggregator.health.FieldCoverage": 510,
 }

@@ -89,7 +89,9 @@ class StorePipeline(Pipeline):
         assert self.archive is not None
         settings = self.crawler.settings
         host = socket.gethostname()
-        locked = source in settings.getlist("AGGREGATOR_LOCKED_SOURCES")
+        locked = source in settings.getlist("AGGREGATOR_LOCKED_SOURCES") or getattr(
+            self.crawler, "aggregator_holds_lock", False
+        )
         oldest = utcnow() - timedelta(hours=settings.getfloat("AGGREGATOR_STALE_RUN_HOURS", 6.0))
 
         def is_stale(run: CrawlRun) -> bool:

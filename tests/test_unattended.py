@@ -8,6 +8,7 @@ emptied listings, a robots.txt).
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import expected
 
 HOST = "caliber.az"
@@ -140,6 +141,38 @@ def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str
     assert [r.source for r in all_runs(db_url)] == []  # it did not even start a run
     with source_locks(db_url, ["caliber"]) as (locked, _):
         assert locked == ["caliber"]  # released with the block
+
+
+def test_plain_scrapy_crawl_takes_the_lock_too(db_url: str, tmp_path: Path) -> None:
+    """Scrapyd runs `scrapy crawl`: such a run locks its source, and one that finds the source busy does not start."""
+    from scrapy.utils.test import get_crawler
+
+    from aggregator.crawl import project_settings
+    from aggregator.locks import RunLock, source_locks
+    from aggregator.store import Archive
+    from spiders.caliber import CaliberSpider
+
+    Archive.open(db_url).close()  # an archive that exists, so that the refused run could have left a row
+    overrides = {"AGGREGATOR_DB_URL": db_url, "TWISTED_REACTOR_ENABLED": False}
+    # Building a crawler builds its extensions, as `scrapy crawl` does before it opens the spider.
+    crawler = get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict())
+    [lock] = [e for e in crawler.extensions.middlewares if isinstance(e, RunLock)]
+    with source_locks(db_url, ["caliber"]) as (_, busy):
+        assert busy == ["caliber"]
+    lock.engine_stopped()
+    with source_locks(db_url, ["caliber"]) as (locked, _):
+        assert locked == ["caliber"]
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+        refused = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_DB_URL={db_url}",
+             "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    assert "caliber: another run of this source is in progress (locked); this run does not start" in refused.stderr
+    assert "Spider opened" not in refused.stderr
+    assert all_runs(db_url) == []  # refused before any pipeline opened: no run row
 
 
 def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) -> None:
