@@ -63,3 +63,13 @@ class FetchFailure:
     reason: str
     http_status: int | None = None
     referer: str | None = None
+
+
+@dataclass(slots=True)
+class NotModifiedPage:
+    """An archived article that answered our conditional request with 304: unchanged, and seen now (the store
+    records when, as for a fetched page whose content did not change)."""
+
+    source: str
+    url: str
+    """The article's canonical URL (the archive's key)."""

@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from aggregator.items import ArticleItem, FetchFailure
+from aggregator.items import ArticleItem, FetchFailure, NotModifiedPage
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun, utcnow
@@ -52,6 +52,7 @@ class StorePipeline(Pipeline):
         self.run_id: int | None = None
         self._articles: list[ArticleItem] = []
         self._rejects: list[RejectRecord] = []
+        self._seen: list[str] = []
         self._writer: Executor | None = None
         self._pending: list[tuple[Future[SaveResult | str], int]] = []
 
@@ -138,7 +139,9 @@ class StorePipeline(Pipeline):
             self._rejects.append(
                 RejectRecord(item.source, item.url, "fetch", item.reason, http_status=item.http_status)
             )
-        if len(self._articles) + len(self._rejects) >= self.batch_size:
+        elif isinstance(item, NotModifiedPage):
+            self._seen.append(item.url)
+        if len(self._articles) + len(self._rejects) + len(self._seen) >= self.batch_size:
             future = self._submit()
             if future is not None:
                 await asyncio.wrap_future(future)
@@ -169,13 +172,13 @@ class StorePipeline(Pipeline):
 
     def _submit(self) -> Future[SaveResult | str] | None:
         """Hand the buffered batch to the writer (batches are written one at a time, in order)."""
-        if self._writer is None or not (self._articles or self._rejects):
+        if self._writer is None or not (self._articles or self._rejects or self._seen):
             return None
-        articles, rejects = self._articles, self._rejects
-        self._articles, self._rejects = [], []
-        future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id)
+        articles, rejects, seen = self._articles, self._rejects, self._seen
+        self._articles, self._rejects, self._seen = [], [], []
+        future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen)
         self._harvest()
-        self._pending.append((future, len(articles) + len(rejects)))
+        self._pending.append((future, len(articles) + len(rejects) + len(seen)))
         return future
 
     def _harvest(self, wait: bool = False) -> None:

@@ -11,9 +11,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.incremental import NotModified
-from aggregator.items import FetchFailure
+from aggregator.items import FetchFailure, NotModifiedPage
 from aggregator.mirror import real_url
 from aggregator.sources import Source, get_source
+from aggregator.urls import canonical_url
 
 
 class SourceSpider(scrapy.Spider):
@@ -35,12 +36,15 @@ class SourceSpider(scrapy.Spider):
         for url in self.source.entry_urls:
             yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed)
 
-    def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+    def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure | NotModifiedPage]:
         """Errback of every request: the failure becomes a quarantine row and the crawl goes on.
 
         A 304 answer to an incremental crawl's conditional request is no failure: the archived version is current.
         """
         if isinstance(failure.value, NotModified):
+            request = getattr(failure, "request", None)
+            if request is not None:
+                yield NotModifiedPage(self.source.key, canonical_url(real_url(request)))
             return
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response

@@ -103,6 +103,9 @@ def test_second_run_rechecks_with_conditional_requests_and_catches_an_edit(
         assert article.body_text.startswith("Обновлено: редакция дополнила материал.")
         assert s.scalar(select(func.count()).where(Snapshot.article_id == article.id)) == 2
         assert s.scalar(select(func.count()).select_from(Snapshot)) == n + 1
+        # A 304 is a sighting too: every article, answered 304 or fetched, was last seen during the second run.
+        seen = s.scalars(select(Article.last_seen_at).where(Article.url.startswith(f"https://{HOST}/"))).all()
+        assert len(seen) == n and all(t >= run.started_at for t in seen), (run.started_at, sorted(seen)[:3])
 
 
 def test_outside_the_recheck_window_only_listings_are_fetched_and_refresh_fetches_all(

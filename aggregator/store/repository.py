@@ -214,6 +214,11 @@ class Archive:
                 )
         return result
 
+    def mark_seen(self, urls: Sequence[str]) -> None:
+        """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(Article).where(Article.url.in_(list(urls))).values(last_seen_at=utcnow()))
+
     def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
         with self.session.begin() as session:
             run = CrawlRun(source=source, spider=spider, started_at=utcnow(), status="running", host=host, pid=pid)

@@ -93,14 +93,23 @@ def _close_archives() -> None:
 
 
 def write_batch(
-    db_url: str, articles: list[ArticleItem], rejects: list[RejectRecord], run_id: int | None
+    db_url: str,
+    articles: list[ArticleItem],
+    rejects: list[RejectRecord],
+    run_id: int | None,
+    seen: list[str] | None = None,
 ) -> SaveResult | str:
-    """Write one batch; a failure comes back as its one-line summary (database errors do not always pickle)."""
+    """Write one batch (and when the articles answered 304 were last seen); a failure comes back as its one-line
+    summary (database errors do not always pickle)."""
     try:
         for item in articles:  # sketched here when the dedupe step left it to the writer: before the transaction
             if item.minhash is None:
                 item.minhash = sketch(story_text(item.title, item.body_text)).pack()
-        return _open_archive(db_url).save(articles, rejects, run_id=run_id)
+        archive = _open_archive(db_url)
+        result = archive.save(articles, rejects, run_id=run_id) if articles or rejects else SaveResult()
+        if seen:
+            archive.mark_seen(seen)
+        return result
     except Exception as exc:
         logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
         return "".join(traceback.format_exception_only(type(exc), exc)).strip()
