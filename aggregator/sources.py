@@ -6,6 +6,7 @@ them from here (``get_source("caliber").name`` is what the attribution line prin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,11 +37,25 @@ class Source:
     selectors: Mapping[str, str] = field(default_factory=dict, hash=False)
     """For a source without a spider module of its own (the generic spider): CSS selectors that win over the
     metadata and main-text extraction, per field of ``SELECTOR_FIELDS``. A layout fix is then a registry edit."""
+    article_urls: str | None = None
+    """For the generic spider: a regular expression that an article's URL matches (searched, not anchored). Links
+    from feeds and sitemaps that do not match are not fetched: a site's sitemap lists its section fronts, tag and
+    static pages beside the articles. Unset, every link on the source's domains is fetched, and a page whose
+    ``og:type`` says it is no article is skipped."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.selectors) - set(SELECTOR_FIELDS))
         if unknown:
             raise ValueError(f"source {self.key!r}: unknown selector field(s) {unknown} (known: {SELECTOR_FIELDS})")
+        if self.article_urls:
+            try:
+                re.compile(self.article_urls)
+            except re.error as exc:
+                raise ValueError(f"source {self.key!r}: article_urls is not a regular expression: {exc}") from None
+
+    @property
+    def article_pattern(self) -> re.Pattern[str] | None:
+        return re.compile(self.article_urls) if self.article_urls else None  # re caches the compiled pattern
 
     def owns(self, url: str) -> bool:
         """Whether ``url`` is on one of the source's domains."""

@@ -36,6 +36,10 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·-]\s+|\s*\|\s*")
 _LAZY_IMAGE = ("data-src", "data-lazy-src", "data-original", "src")
 
 
+ARTICLE_OG_TYPES = frozenset({"article", "news", "newsarticle"})
+"""``og:type`` values that say "an article" (the protocol's is ``article``; some sites write the others)."""
+
+
 def _language_code(value: str | None) -> str | None:
     """``ru-RU`` / ``ru_RU`` / ``RU`` -> ``ru``."""
     code = re.split(r"[-_]", (value or "").strip(), maxsplit=1)[0].lower()
@@ -113,6 +117,14 @@ class GenericArticle:
                 if _is_article(obj) and obj.get("@type") != "WebPage":
                     return obj
         return {}
+
+    @property
+    def declared_not_article(self) -> bool:
+        """The page says it is something else: an ``og:type`` other than article (a section front, the contact
+        page: ``website``) and no JSON-LD article. Sitemaps list such pages beside the articles; a page that says
+        nothing about itself is not judged here (the registry's ``article_urls`` pattern can tell)."""
+        declared = self.meta.get("og:type", "").strip().lower()
+        return bool(declared) and declared not in ARTICLE_OG_TYPES and not self.ld
 
     def _selected(self, field: str) -> LexborNode | None:
         """The element a configured selector names. A configured field comes from its selector only: one that no
@@ -311,10 +323,15 @@ class GenericSpider(SourceSpider):
                 return
             self._count("feeds")
             links = [entry.link for entry in entries]
+        pattern = self.source.article_pattern
         for link in dict.fromkeys(links):
             url = response.urljoin(link.strip())
-            if self.source.owns(url):
-                yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+            if not self.source.owns(url):
+                continue
+            if pattern is not None and not pattern.search(url):
+                self._count("not_articles")  # the registry says what an article's URL looks like: not fetched
+                continue
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -322,7 +339,12 @@ class GenericSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
-        yield self.extractor(response, source=self.source).to_item()
+        page = self.extractor(response, source=self.source)
+        if page.declared_not_article:
+            self._count("not_articles")  # a section front or a static page a sitemap listed: not archived
+            self.logger.debug("%s: not an article (og:type %s)", response.url, page.meta.get("og:type"))
+            return
+        yield page.to_item()
 
     def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
         """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which

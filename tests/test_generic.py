@@ -254,6 +254,43 @@ def test_json_ld_in_a_list_and_its_article_body_as_the_last_resort() -> None:
 # -- the registry, the spider loader and extraction on demand -----------------------------------------
 
 
+def test_a_page_that_says_it_is_no_article_is_told_apart() -> None:
+    assert GenericArticle(page(KASPIY, "/economy"), FETCHED, KASPIY).declared_not_article  # og:type website
+    assert GenericArticle(page(KASPIY, "/contacts"), FETCHED, KASPIY).declared_not_article
+    assert not GenericArticle(page(KASPIY, "/2026/11/23/kaspij-uroven-vody"), FETCHED, KASPIY).declared_not_article
+    assert not GenericArticle(
+        page(CITYWIRE, "/news/metro-green-line-extension"), FETCHED, CITYWIRE
+    ).declared_not_article  # og:type article
+    assert not GenericArticle(page(PROSTYE, "/novosti/8812"), FETCHED, PROSTYE).declared_not_article  # says nothing
+
+
+def test_the_registry_article_url_pattern_leaves_other_sitemap_links_unfetched() -> None:
+    from dataclasses import replace
+
+    from scrapy.http import XmlResponse
+    from scrapy.utils.test import get_crawler
+
+    source = replace(PROSTYE, key="prostye2", domains=("prostye2.example",), article_urls=r"/novosti/\d+$")
+    sitemap = b"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc>https://prostye2.example/novosti/8812</loc></url>
+  <url><loc>https://prostye2.example/novosti/</loc></url>
+  <url><loc>https://prostye2.example/tag/sport</loc></url>
+  <url><loc>https://prostye2.example/novosti/8815</loc></url>
+</urlset>"""
+    with registered(source):
+        spidercls = get_spider_loader(project_settings()).load("prostye2")
+        crawler = get_crawler(spidercls, {"TWISTED_REACTOR_ENABLED": False})
+        spider = spidercls.from_crawler(crawler)
+        crawler.spider = spider
+        crawler.stats.open_spider()
+        out = list(spider.parse(XmlResponse(url="https://prostye2.example/sitemap.xml", body=sitemap)))
+    assert [r.url for r in out] == ["https://prostye2.example/novosti/8812", "https://prostye2.example/novosti/8815"]
+    assert crawler.stats.get_value("aggregator/not_articles") == 2
+    with pytest.raises(ValueError, match="article_urls is not a regular expression"):
+        replace(PROSTYE, article_urls="(")
+
+
 def test_a_registry_entry_without_a_module_gets_the_generic_spider() -> None:
     loader = get_spider_loader(project_settings())
     assert {"caliber", "minval"} <= set(loader.list())
@@ -400,6 +437,9 @@ def test_a_feed_that_is_an_html_page_is_a_counted_failure(unseen_crawl: dict) ->
     assert outcomes["citywire"]["stats"]["feed/not_a_feed"] == 1
     assert outcomes["citywire"]["stats"]["aggregator/articles_new"] == 2  # the Atom feed still worked
     assert outcomes["kaspiy"]["stats"]["aggregator/sitemaps"] == 3  # the index and the two it names on the site
+    # The plain sitemap lists a section front and the contact page too: fetched, recognised by their og:type, and
+    # not archived (the article set above holds neither).
+    assert outcomes["kaspiy"]["stats"]["aggregator/not_articles"] == 2
     with session(unseen_crawl["url"]) as s:
         rejects = list(s.scalars(select(Reject)))
     assert [(r.source, r.url, r.stage, r.reason) for r in rejects] == [
