@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -43,6 +44,14 @@ ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's
 FEED_SIZE = 50
 MOST_READ_TTL = 10.0
 """Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
+SQLITE_MMAP_BYTES = 2 << 30
+"""How much of an SQLite archive the read engine maps into memory (address space, not memory: the OS pages it in;
+SQLite's own ceiling is just under 2 GiB)."""
+SQLITE_CACHE_KIB = 32 << 10
+"""Each read connection's own page cache (SQLite's default is 2 MiB)."""
+SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
+SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
+"""How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
 
 
 # -- response shapes (for /openapi.json) ---------------------------------------------------------------
@@ -128,6 +137,10 @@ def read_only_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA query_only=ON")
+            # Read the file through a memory map: pages come straight from the OS page cache, shared by every
+            # connection and worker process, instead of a read() and a copy into each connection's small cache.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
         event.listen(engine, "connect", pragmas)
@@ -289,6 +302,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are read once: no stat() of the file on every page
     )
     pages.globals["site_name"] = site_name
 
@@ -524,6 +538,11 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
         return JSONResponse({"detail": errors}, status_code=422)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``aggregator serve --workers N``'s processes (uvicorn imports this factory in each)."""
+    return create_app(os.environ[SERVE_DB_URL], site_name=os.environ.get(SERVE_SITE_NAME, "Icma.az"))
 
 
 def _aware(value: Any) -> datetime | None:
