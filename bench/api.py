@@ -1,19 +1,24 @@
-"""Read API latency: a 100,000-article SQLite archive served by `aggregator serve` (uvicorn, one process), loaded
-from a second process on 127.0.0.1 at concurrency 16.
+"""Read API latency: a 100,000-article SQLite archive served by `aggregator serve`, loaded from a second process on
+127.0.0.1 at concurrency 16.
 
-Run from the repo root: ``python bench/api.py``. Prints figures, asserts nothing.
+Run from the repo root: ``python bench/api.py [--workers N] [--rounds N] [--archive FILE]``. Prints figures as it
+goes, asserts nothing; about a minute on 2 cores (see bench/README.md).
 
-1. The archive is written through the repository's batched upsert (``Archive.save``, 5,000 articles a batch):
-   Russian, Azerbaijani and English articles of ~2 KB, published over two years (1% undated), each archived an hour
-   after it was published (an UPDATE afterwards: ``save`` stamps them all "now"), a few views each.
-2. ``aggregator serve`` runs it in a child process.
+1. The archive: migrated to head, then 100,000 distinct articles (five sources; Russian, Azerbaijani and English;
+   ~1.5 KB of text; over two years, 1% undated, 1% in stories of three) written through the repository's upsert
+   statement, 10,000 a transaction. Not through ``Archive.save``: its story matching would take minutes, and the
+   API reads only ``story_id``.
+2. ``aggregator serve --workers N`` runs it in a child process (its log in a file); the load starts once every
+   worker is up.
 3. The load generator (this script with ``--load``) runs in another child process: 16 keep-alive HTTP/1.1
-   connections (asyncio streams, no client library in the way), each sending its next request as soon as the
-   previous answer is read. Per endpoint: a 1 s warm-up, then ``SECONDS`` of measured requests.
+   connections (asyncio streams on uvloop, no client library in the way), each sending its next request as soon as
+   the previous answer is read. Per endpoint: a 1 s warm-up, then ``SECONDS`` of measured requests, every one
+   counted (non-200 answers, timeouts and dropped connections are errors).
    - ``/api/articles``: the first page, a language's first page, or a page further on (a cursor from a pool
      gathered beforehand), 20 items;
    - ``/api/articles/{id}`` and ``/news/{id}``: a random article.
-4. Per endpoint: requests, requests/s, p50 and p99 latency, and whether p99 < 50 ms (target).
+4. Per endpoint: requests, errors, 200s per second, p50/p99/max latency, the server's CPU time per request, the
+   load average before and after, and whether p99 < 50 ms (target).
 """
 
 from __future__ import annotations
