@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +132,17 @@ def test_serve_with_several_worker_processes(sample_db: str, tmp_path: Path) -> 
         server.wait(timeout=60)
     assert server.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def test_json_instants_are_spelled_as_utc_iso() -> None:
+    from aggregator.api.app import json_body
+    from aggregator.present import utc_iso
+
+    instants = [
+        datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 10, 0, 1, 5, tzinfo=UTC),
+        datetime(2026, 11, 25, 14, 0, tzinfo=timezone(timedelta(hours=4))).astimezone(UTC),
+    ]
+    data = {"at": instants, "text": "Статья «ё» </script>", "none": None}
+    assert json.loads(json_body(data)) == {"at": [utc_iso(i) for i in instants], "text": data["text"], "none": None}
+    assert "Статья".encode() in json_body(data)  # UTF-8, not \\u escapes
