@@ -159,7 +159,8 @@ def run(conn: Connection, stmt: AnySelect, params: dict[str, Any]) -> list[Any]:
 
     On SQLite the statement runs on the driver's cursor, compiled once, with SQLAlchemy's own conversions of its
     parameters and columns: an indexed read there takes some 20 µs, and SQLAlchemy's execution around it
-    (the statement's cache key, the execution context, the result's metadata) two to four times that.
+    (the statement's cache key, the execution context, the result's metadata) two to four times that. These reads
+    bypass SQLAlchemy's execution events (``echo`` does not log them); they begin no transaction of their own.
     """
     if conn.dialect.name != "sqlite":
         return list(conn.execute(stmt, params))
