@@ -78,7 +78,9 @@ def utc_iso(instant: datetime | None) -> str | None:
     """ISO 8601 in UTC with a "Z": one spelling for every instant the API returns."""
     if instant is None:
         return None
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if instant.tzinfo is not UTC:  # the store's instants are UTC already
+        instant = instant.astimezone(UTC)
+    return instant.isoformat()[:-6] + "Z"
 
 
 def local_iso(instant: datetime | None) -> str | None:

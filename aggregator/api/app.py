@@ -8,8 +8,9 @@ models below document the responses in ``/openapi.json`` without re-validating e
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
-import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec
 
 import jinja2
+import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -43,6 +45,14 @@ ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's
 FEED_SIZE = 50
 MOST_READ_TTL = 10.0
 """Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
+SQLITE_MMAP_BYTES = 2 << 30
+"""How much of an SQLite archive the read engine maps into memory (address space, not memory: the OS pages it in;
+SQLite's own ceiling is just under 2 GiB)."""
+SQLITE_CACHE_KIB = 32 << 10
+"""Each read connection's own page cache (SQLite's default is 2 MiB)."""
+SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
+SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
+"""How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
 
 
 # -- response shapes (for /openapi.json) ---------------------------------------------------------------
@@ -128,6 +138,10 @@ def read_only_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA query_only=ON")
+            # Read the file through a memory map: pages come straight from the OS page cache, shared by every
+            # connection and worker process, instead of a read() and a copy into each connection's small cache.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
         event.listen(engine, "connect", pragmas)
@@ -184,8 +198,8 @@ def summary(row: Any) -> dict[str, Any]:
         "language": row.language,
         "title": row.title,
         "url": row.url,
-        "published_at": present.utc_iso(row.published_at),
-        "archived_at": present.utc_iso(row.archived_at),
+        "published_at": row.published_at,  # json_body writes instants as present.utc_iso does
+        "archived_at": row.archived_at,
         "category": row.category,
         "story_id": row.story_id,
         "views": row.views,
@@ -228,7 +242,9 @@ def cached(
 
 
 def json_body(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON (orjson); instants (UTC, as the store returns them) as ISO 8601 with a "Z", the spelling
+    of ``present.utc_iso``. Five times cheaper than the json module with ``utc_iso`` on every instant of a page."""
+    return orjson.dumps(data, option=orjson.OPT_UTC_Z)
 
 
 def cached_json(request: Request, data: Any, last_modified: datetime | None = None) -> Response:
@@ -273,7 +289,13 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What the server holds from here on (modules, routes, models, SQLAlchemy's tables and caches: some 150,000
+        # objects) lives as long as the process: moved out of the collector's sight, a full collection no longer
+        # walks them all and stalls every request in flight (over 50 ms otherwise, every few thousand requests).
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
         store.close()
 
     app = FastAPI(
@@ -289,6 +311,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are read once: no stat() of the file on every page
     )
     pages.globals["site_name"] = site_name
 
@@ -383,7 +406,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
             },
             "cited_outlets": list(row.cited_outlets or []),
             "published_raw": row.published_raw,
-            "updated_at": present.utc_iso(row.updated_at),
+            "updated_at": row.updated_at,
             "cover_image_url": row.cover_image_url,
             "archived_at_printed": present.printed_time(row.archived_at, row.language),
             "story_siblings": [summary(s) for s in siblings],
@@ -415,7 +438,7 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
                 "timezone": r.timezone,
                 "domains": list(r.domains),
                 "articles": int(r.articles),
-                "latest_archived_at": present.utc_iso(_aware(r.latest)),
+                "latest_archived_at": _aware(r.latest),
                 "feed": str(request.url_for("source_feed", source=r.key)),
             }
             for r in rows
@@ -524,6 +547,11 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
         return JSONResponse({"detail": errors}, status_code=422)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``aggregator serve --workers N``'s processes (uvicorn imports this factory in each)."""
+    return create_app(os.environ[SERVE_DB_URL], site_name=os.environ.get(SERVE_SITE_NAME, "Icma.az"))
 
 
 def _aware(value: Any) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -14,16 +15,35 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes sharing the port, each with its own connections to the archive (one a core).",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request (uvicorn's access log).")
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the read API (/api/...), RSS feeds (/feeds/...) and article pages (/news/ID) for the downstream site."""
     import uvicorn
 
-    from aggregator.api import create_app
+    from aggregator.api import app as api
     from aggregator.crawl import project_settings
 
     _archive(ctx).close()  # upgrade the schema, and fail early on an unusable database
+    db_url = _db_url(ctx)
     site_name = str(project_settings().get("AGGREGATOR_SITE_NAME"))
-    application = create_app(_db_url(ctx), site_name=site_name)
-    out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs, Ctrl-C to stop)")
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    processes = f", {workers} processes" if workers > 1 else ""
+    out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)")
+    options = {"host": host, "port": port, "log_level": log_level.lower(), "access_log": access_log}
+    if workers == 1:
+        uvicorn.run(api.create_app(db_url, site_name=site_name), **options)  # type: ignore[arg-type]
+        return
+    # Several processes: uvicorn starts each from an import string, and each builds its app from the environment.
+    os.environ[api.SERVE_DB_URL], os.environ[api.SERVE_SITE_NAME] = db_url, site_name
+    uvicorn.run(f"{api.__name__}:{api.app_from_environment.__name__}", factory=True, workers=workers, **options)  # type: ignore[arg-type]

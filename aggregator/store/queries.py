@@ -11,13 +11,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Integer, Select, bindparam, case, func, or_, select, tuple_
+from sqlalchemy import (
+    Compiled,
+    Connection,
+    Dialect,
+    Engine,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 
 from aggregator.store.models import Article, Reject, Snapshot, Source, UTCDateTime
 
@@ -87,6 +101,76 @@ class Position:
             raise InvalidCursorError(f"not a cursor this API gave out: {cursor[:40]!r}") from exc
 
 
+AnySelect = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _SQLitePlan:
+    """A statement of this module compiled once for SQLite, with SQLAlchemy's own conversions of its parameters and
+    result columns, to run on the driver's cursor."""
+
+    compiled: Compiled
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    row: Any
+    """A named tuple of the statement's columns (attribute access, as SQLAlchemy's rows)."""
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def of(cls, stmt: AnySelect, dialect: Dialect) -> _SQLitePlan:
+        compiled = stmt.compile(dialect=dialect)
+        if compiled.post_compile_params:  # an expanding IN (...) is rendered per execution: not for this path
+            raise ValueError(f"not a statement for a plan: {compiled}")
+        names = tuple(compiled.positiontup or ())
+        binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        columns = list(stmt.selected_columns)
+        results = tuple(
+            (i, processor)
+            for i, column in enumerate(columns)
+            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+        )
+        row = namedtuple("Row", [str(column.key) for column in columns])  # type: ignore[misc]
+        return cls(compiled, str(compiled), names, binds, row, results)
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        values = self.compiled.construct_params(params) or {}
+        arguments = [
+            value if process is None else process(value)
+            for value, process in zip([values[name] for name in self.names], self.binds, strict=True)
+        ]
+        raw = conn.connection.driver_connection.execute(self.sql, arguments).fetchall()  # type: ignore[union-attr]
+        if not self.results:
+            return [self.row._make(r) for r in raw]
+        rows = []
+        for r in raw:
+            fields = list(r)
+            for i, process in self.results:
+                fields[i] = process(fields[i])
+            rows.append(self.row._make(fields))
+        return rows
+
+
+_plans: dict[tuple[AnySelect, Dialect], _SQLitePlan] = {}
+
+
+def run(conn: Connection, stmt: AnySelect, params: dict[str, Any]) -> list[Any]:
+    """The rows of one of this module's prebuilt statements (``list(conn.execute(stmt, params))``).
+
+    On SQLite the statement runs on the driver's cursor, compiled once, with SQLAlchemy's own conversions of its
+    parameters and columns: an indexed read there takes some 20 µs, and SQLAlchemy's execution around it
+    (the statement's cache key, the execution context, the result's metadata) two to four times that. These reads
+    bypass SQLAlchemy's execution events (``echo`` does not log them); they begin no transaction of their own.
+    """
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(stmt, params))
+    key = (stmt, conn.dialect)
+    plan = _plans.get(key)
+    if plan is None:  # the statements are module-level or cached: a handful of plans per dialect
+        plan = _plans[key] = _SQLitePlan.of(stmt, conn.dialect)
+    return plan.run(conn, params)
+
+
 def article_time(row: Any) -> datetime:
     """The time an article is listed and paged by."""
     return row.published_at or row.archived_at  # type: ignore[no-any-return]
@@ -141,11 +225,11 @@ def list_page(
     given = frozenset(filters.params())
     rows: list[Any] = []
     if not filters.undated:
-        rows.extend(conn.execute(_part(False, given, after is not None, False), params))
+        rows.extend(run(conn, _part(False, given, after is not None, False), params))
     bounded = len(rows) > limit  # only undated articles newer than the dated page's end can be on this page
     if bounded:
         params["bound"] = article_time(rows[-1])
-    rows.extend(conn.execute(_part(True, given, after is not None, bounded), params))
+    rows.extend(run(conn, _part(True, given, after is not None, bounded), params))
     rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
     page = rows[:limit]
     more = len(rows) > limit
@@ -175,33 +259,47 @@ def count_articles(conn: Connection, filters: ArticleFilter) -> int:
     return total
 
 
+# The statements below are built once, with bound parameters: building a SQLAlchemy statement (and its cache key
+# from ORM attributes) costs several times more than running an indexed read on SQLite.
+ARTICLES = Article.__table__
+_SIBLINGS = (
+    select(*LIST_COLUMNS)
+    .where(
+        ARTICLES.c.story_id == bindparam("story", type_=Integer()), ARTICLES.c.id != bindparam("id", type_=Integer())
+    )
+    .order_by(ARTICLES.c.archived_at.desc(), ARTICLES.c.id.desc())
+    .limit(50)
+)
+_MOST_READ = (
+    select(*LIST_COLUMNS)
+    .where(
+        or_(
+            ARTICLES.c.published_at >= bindparam("cutoff", type_=UTCDateTime()),
+            ARTICLES.c.archived_at >= bindparam("cutoff", type_=UTCDateTime()),
+        )
+    )
+    .order_by(ARTICLES.c.views.desc(), ARTICLES.c.archived_at.desc(), ARTICLES.c.id.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
+_ARTICLE = select(ARTICLES).where(ARTICLES.c.id == bindparam("id", type_=Integer()))
+
+
 def story_siblings(conn: Connection, article_id: int, story_id: int | None) -> list[Any]:
     """The other articles telling the same story (sharing ``articles.story_id``), newest first."""
     if story_id is None:
         return []
-    stmt = (
-        select(*LIST_COLUMNS)
-        .where(Article.story_id == story_id, Article.id != article_id)
-        .order_by(Article.archived_at.desc(), Article.id.desc())
-        .limit(50)
-    )
-    return list(conn.execute(stmt))
+    return run(conn, _SIBLINGS, {"story": story_id, "id": article_id})
 
 
 def most_read(conn: Connection, *, hours: int, limit: int, now: datetime | None = None) -> list[Any]:
     """Articles published or archived in the last ``hours``, by views (ties: newest first)."""
     cutoff = (now or datetime.now(UTC)) - timedelta(hours=hours)
-    stmt = (
-        select(*LIST_COLUMNS)
-        .where(or_(Article.published_at >= cutoff, Article.archived_at >= cutoff))
-        .order_by(Article.views.desc(), Article.archived_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    return list(conn.execute(stmt))
+    return run(conn, _MOST_READ, {"cutoff": cutoff, "limit": limit})
 
 
 def get_article(conn: Connection, article_id: int) -> Any | None:
-    return conn.execute(select(Article.__table__).where(Article.id == article_id)).first()
+    found = run(conn, _ARTICLE, {"id": article_id})
+    return found[0] if found else None
 
 
 def get_articles(conn: Connection, ids: list[int]) -> list[Any]:
