@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from scrapy.http import TextResponse
+from scrapy.http import Headers, TextResponse
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 from w3lib.encoding import http_content_type_encoding, read_bom
 
@@ -178,6 +178,19 @@ def _content_type_encoding(content_type: bytes) -> str | None:
     return http_content_type_encoding(content_type.decode("latin-1"))
 
 
+def raw_header(headers: Any, name: bytes) -> bytes | None:
+    """``headers.get(name)``: the last value of a header, None when absent.
+
+    On Scrapy's ``Headers``, without its generic key and default normalisation (as much as the rest of a short
+    page's Python work on headers): it keeps each header's values in a list under ``name.title()``.
+    """
+    if type(headers) is Headers:
+        values = dict.get(headers, name.title())
+        return values[-1] if values else None
+    value: bytes | None = headers.get(name)
+    return value
+
+
 def page_encoding(response: TextResponse) -> str:
     """``response.encoding``, the same answer with less work on the usual page.
 
@@ -190,7 +203,7 @@ def page_encoding(response: TextResponse) -> str:
         _standard_encoding(type(response))
         and response._encoding is None
         and read_bom(response.body)[0] is None
-        and (found := _content_type_encoding(response.headers.get(b"Content-Type") or b""))
+        and (found := _content_type_encoding(raw_header(response.headers, b"Content-Type") or b""))
     ):
         return found
     return response.encoding

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Headers, Response, TextResponse
+from scrapy.http import Response, TextResponse
 
+from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
 from spiders.feeds import FeedError, parse_feed
@@ -22,13 +23,7 @@ from spiders.feeds import FeedError, parse_feed
 
 def header_value(headers: Any, name: bytes) -> str | None:
     """The last value of a response header, as ``headers.get(name)`` decoded from Latin-1; None when absent."""
-    if type(headers) is Headers:
-        # What Headers.get does, without its generic key and default normalisation (a third of an extractor's
-        # Python time on a short page): Headers keeps every header's values in a list under ``name.title()``.
-        values = dict.get(headers, name.title())
-        value = values[-1] if values else None
-    else:
-        value = headers.get(name)
+    value = raw_header(headers, name)
     return value.decode("latin-1") if value else None
 
 

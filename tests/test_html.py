@@ -8,15 +8,28 @@ plain form it replaces, on the saved pages, the bundled mirror and pages written
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy.http import Headers, HtmlResponse, TextResponse, XmlResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import TagGroup, collapse_whitespace, css, css_first, page_encoding, parse_page, subject_tag
+from aggregator.html import (
+    TagGroup,
+    collapse_whitespace,
+    css,
+    css_first,
+    page_encoding,
+    parse_page,
+    raw_header,
+    subject_tag,
+)
 from spiders.feed_source import header_value
 from spiders.metadata import _PUBLISHED_META_ANY, _PUBLISHED_META_KEYS, CANONICAL, OG_IMAGE, HeadMeta
+from spiders.trend import host_of
+from spiders.versions import pick_extractor
 from tests.regenerate_pages import all_cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +139,7 @@ def test_header_value_is_headers_get() -> None:
         value = headers.get(name)
         assert header_value(headers, name) == (value.decode("latin-1") if value else None)
     assert header_value({b"ETag": b"y"}, b"ETag") == "y"  # any mapping with get()
+    assert raw_header(headers, b"last-modified") == headers.get(b"last-modified")
 
 
 # -- TagGroup ----------------------------------------------------------------------------------------------------
@@ -217,3 +231,50 @@ def test_head_meta_is_one_query_per_thing() -> None:
             meta.published,
         )
         assert got == plain_head(tree), html[:120]
+
+
+# -- trend's host, and the single version ------------------------------------------------------------------------
+
+
+def test_host_of_is_urlsplit_hostname() -> None:
+    urls = [
+        "https://www.trend.az/azerbaijan/society/4101188.html",
+        "http://AZ.Trend.az?x=1",
+        "https://en.trend.az#f",
+        "https://u:p@x.az:80/",
+        "https://[::1]/",
+        "https://x%41.az/",
+        " https://x.az/",
+        "https://x.az /",
+        "https://x.az\t/",
+        "HTTPS://X.AZ/",
+        "https://",
+        "https:///x",
+        "https://ж.az/",
+        "ftp://x/",
+    ]
+    rng = random.Random(3)
+    alphabet = list("hts:/.azw@?#[]%: \tX\x00\x7fж")
+    for _ in range(20_000):
+        scheme = rng.choice(("https://", "http://"))
+        urls.append(scheme + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10))))
+    for url in urls:
+        try:
+            expected: str | None = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            expected = None
+        try:
+            got: str | None = host_of(url)
+        except ValueError:
+            got = None
+        assert got == expected, url
+
+
+def test_one_version_is_picked_without_the_clock() -> None:
+    class Only:
+        VALID_FROM = datetime(2030, 1, 1, tzinfo=UTC)
+        MARKER = "only-marker"
+
+    for fetched in (None, datetime(2020, 1, 1, tzinfo=UTC)):
+        for body in (b"", b"only-marker"):
+            assert pick_extractor((Only,), fetched, body) is Only  # type: ignore[arg-type]
