@@ -22,9 +22,10 @@ What each timed batch includes:
   ``aggregator.extract.extract_page`` runs; pipelines built once, as in a crawl; no ``to_record()``).
 
 Timing is CPU time of this process (``time.process_time``), so that other processes on the machine do not count,
-and every round times each site's floor and extractor next to each other, in an order that rotates from round to
-round. Per site: the best round of each job, and the median of the per-round ratios. The target (extractor at no
-less than half the floor's rate) must hold for both, the best-of-rounds ratio and the median round's.
+and every round times each site's floor and extractor next to each other, in an order that alternates from round
+to round (``+pipelines`` is timed afterwards, in 3 rounds). Per site: the best round of each job, and the median
+of the per-round ratios. The target (extractor at no less than half the floor's rate) must hold for both, the
+best-of-rounds ratio and the median round's.
 
 For information: the caliber extractor on synthetic pages of real size (bench/sitegen.py, 20-40 KB); and the
 generic path, which has no target, on the bundled minval.az pages, on the caliber.az sample read as an unknown site
@@ -69,6 +70,7 @@ SITES = ("caliber", "haqqin", "apa", "report", "trend")
 GENERIC_SITE = MIRROR / "minval.az"
 ROUNDS = 9
 BATCH = 1500  # pages a timed batch holds at least (a site's sample repeated), ~0.1-0.3 s of CPU
+PIPELINE_ROUNDS = 3
 GENERIC_ROUNDS = 5
 GENERIC_REPEAT = 3
 TARGET = 0.5
@@ -248,7 +250,9 @@ def crawl_jobs(site: Site, batch: list[Page], pipelines: list[Any]) -> dict[str,
 
 
 def measure_sites(sites: list[Site]) -> dict[str, Rates]:
-    """Every round times every site's three jobs, the sites in turn, so that a slow spell hits all of them."""
+    """Every round times every site's floor and extractor, the sites in turn (so that a slow spell hits all of
+    them), the two jobs in an order alternating from round to round; then ``+pipelines``, for information, in
+    fewer rounds (it costs several times the extractor)."""
     pipelines = processing_pipelines()
     plans: dict[str, tuple[dict[str, Callable[[], Callable[[], object]]], int]] = {}
     for site in sites:
@@ -260,9 +264,11 @@ def measure_sites(sites: list[Site]) -> dict[str, Rates]:
     seconds: dict[str, dict[str, list[float]]] = {s.key: {name: [] for name in JOBS} for s in sites}
     for r in range(ROUNDS):
         for key, (jobs, _) in plans.items():
-            shift = r % len(JOBS)
-            for name in JOBS[shift:] + JOBS[:shift]:
+            for name in ("floor", "extractor") if r % 2 == 0 else ("extractor", "floor"):
                 seconds[key][name].append(cpu_seconds(jobs[name]()))
+    for _ in range(PIPELINE_ROUNDS):
+        for key, (jobs, _) in plans.items():
+            seconds[key]["pipelines"].append(cpu_seconds(jobs["pipelines"]()))
     return {key: Rates(n, seconds[key]) for key, (_, n) in plans.items()}
 
 
@@ -291,11 +297,12 @@ def report_sites(sites: list[Site], rates: dict[str, Rates]) -> None:
 
 def measure_synthetic(pages: list[Page]) -> Rates:
     caliber = site_pages("caliber")
-    site = Site("caliber", caliber.spider, pages, Counter())
-    jobs = crawl_jobs(site, pages, processing_pipelines())
+    jobs = crawl_jobs(Site("caliber", caliber.spider, pages, Counter()), pages, processing_pipelines())
     for job in jobs.values():
         job()()
-    return run_rounds(jobs, len(pages), ROUNDS)
+    rates = run_rounds({name: jobs[name] for name in ("floor", "extractor")}, len(pages), ROUNDS)
+    rates.seconds["pipelines"] = [cpu_seconds(jobs["pipelines"]()) for _ in range(PIPELINE_ROUNDS)]
+    return rates
 
 
 def measure_generic(pages: list[Page], repeat: int) -> Rates:
@@ -334,6 +341,7 @@ def main() -> None:
         f">= {BATCH} pages a batch (the sample repeated), fresh responses every round"
     )
     report_sites(sites, measure_sites(sites))
+    print(f"  ({time.perf_counter() - started:.0f}s so far)")
 
     synthetic = synthetic_pages(SYNTHETIC)
     print(

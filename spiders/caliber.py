@@ -17,7 +17,8 @@ from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
 from spiders.feed_source import header_value
-from spiders.metadata import CANONICAL, HeadMeta, published_metadata
+from spiders.metadata import CANONICAL as CANONICAL_LINK
+from spiders.metadata import HeadMeta, published_metadata
 
 _BACKGROUND_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", re.IGNORECASE)
 
@@ -48,7 +49,7 @@ class CaliberArticle:
     BODY_PARAGRAPHS = "p"  # inside BODY
     COVER = ".post_cover"
     CATEGORY = ".post_categoty"  # sic: the site's own spelling
-    CANONICAL = CANONICAL
+    CANONICAL = CANONICAL_LINK
     # first path segment -> language; anything else is the Russian edition
     EDITIONS: ClassVar[dict[str, str]] = {"en": "en", "az": "az"}
     DEFAULT_LANGUAGE = "ru"
@@ -89,7 +90,7 @@ class CaliberArticle:
         return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def canonical_url(self) -> str | None:
-        if self.CANONICAL == CANONICAL:
+        if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
             node = self.head_meta.canonical
         else:
             head = self.tree.head

@@ -17,7 +17,9 @@ from aggregator.html import TagGroup, css, css_first, node_text, page_encoding, 
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.feed_source import response_header
-from spiders.metadata import CANONICAL, OG_IMAGE, HeadMeta, published_metadata
+from spiders.metadata import CANONICAL as CANONICAL_LINK
+from spiders.metadata import OG_IMAGE as OG_IMAGE_META
+from spiders.metadata import HeadMeta, published_metadata
 
 _FIELD_GROUPS: dict[type[SelectorArticle], TagGroup] = {}
 
@@ -45,9 +47,9 @@ class SelectorArticle:
     BODY_PARAGRAPHS: ClassVar[str] = "p"
     COVER: ClassVar[str | None] = None
     """An ``<img>`` whose ``src`` (or lazy ``data-src``) is the cover picture."""
-    OG_IMAGE: ClassVar[str] = OG_IMAGE
+    OG_IMAGE: ClassVar[str] = OG_IMAGE_META
     CATEGORY: ClassVar[str | None] = None
-    CANONICAL: ClassVar[str] = CANONICAL
+    CANONICAL: ClassVar[str] = CANONICAL_LINK
     # first path segment -> language; anything else is DEFAULT_LANGUAGE
     EDITIONS: ClassVar[dict[str, str]] = {}
     DEFAULT_LANGUAGE: ClassVar[str]
@@ -113,7 +115,7 @@ class SelectorArticle:
         node = self.find(self.COVER) if self.COVER else None
         src = (node.attrs.get("data-src") or node.attrs.get("src")) if node is not None else None
         if not src:
-            if self.OG_IMAGE == OG_IMAGE:
+            if self.OG_IMAGE == OG_IMAGE_META:  # found with the other head metadata
                 meta = self.head_meta.og_image
             else:
                 head = self.tree.head
@@ -125,7 +127,7 @@ class SelectorArticle:
         return node_text(self.find(self.CATEGORY)) if self.CATEGORY else None
 
     def canonical_url(self) -> str | None:
-        if self.CANONICAL == CANONICAL:
+        if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
             node = self.head_meta.canonical
         else:
             head = self.tree.head
