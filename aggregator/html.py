@@ -1,35 +1,40 @@
-"""CSS queries on lexbor trees through one selector engine per thread.
+"""CSS queries on lexbor trees through one selector engine per thread, and the parse of a fetched page.
 
 selectolax builds a CSS parser and matcher for every document on its first query, which costs about as much as
 parsing a short article body (~40 us). The engine holds no document state between queries, so one per thread
 serves every page: extractors and the cleanup pipeline query through ``css``/``css_first`` here instead of
 ``node.css``. One per thread, because a query keeps its matches on the engine while it runs.
+
+Each query still parses its selector (~2 us, more than matching it on an article), so extractors make few of
+them: one selector list for several things, sorted out afterwards, where the sorting is exact.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
+from scrapy.http import Headers, TextResponse
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
+from w3lib.encoding import http_content_type_encoding, read_bom
 
 _local = threading.local()
 
 
 def _engine() -> Any:
-    engine = getattr(_local, "engine", None)
-    if engine is None:
+    try:
+        return _local.engine
+    except AttributeError:
         engine = _local.engine = LexborCSSSelector()  # type: ignore[no-untyped-call]
-    return engine
-
-
-def _node(scope: LexborNode | LexborHTMLParser) -> LexborNode | None:
-    return scope.root if isinstance(scope, LexborHTMLParser) else scope
+        return engine
 
 
 def css(scope: LexborNode | LexborHTMLParser, query: str) -> list[LexborNode]:
     """Every element under ``scope`` that ``query`` matches, in document order (as ``scope.css(query)``)."""
-    node = _node(scope)
+    node = scope.root if isinstance(scope, LexborHTMLParser) else scope
     if node is None:  # an empty document
         return []
     found: list[LexborNode] = _engine().find(query, node)
@@ -38,16 +43,167 @@ def css(scope: LexborNode | LexborHTMLParser, query: str) -> list[LexborNode]:
 
 def css_first(scope: LexborNode | LexborHTMLParser, query: str) -> LexborNode | None:
     """The first element under ``scope`` that ``query`` matches, or None (as ``scope.css_first(query)``)."""
-    node = _node(scope)
+    node = scope.root if isinstance(scope, LexborHTMLParser) else scope
     if node is None:
         return None
     found: list[LexborNode] = _engine().find_first(query, node)
     return found[0] if found else None
 
 
+def collapse_whitespace(text: str) -> str:
+    """``" ".join(text.split())``: runs of whitespace as one space, none at either end.
+
+    Most text needs nothing done, and saying so is cheaper than splitting it into words: a printable string holds
+    no whitespace but the ASCII space (every other character ``str.split`` splits on is a control or separator
+    character, which ``isprintable`` refuses), so with no two spaces in a row and none at an end it is its own
+    answer.
+    """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def node_text(node: LexborNode | None) -> str | None:
     """The node's text with whitespace collapsed; None for a missing node or an empty one."""
     if node is None:
         return None
-    text = " ".join(node.text(deep=True, separator=" ").split())
-    return text or None
+    return collapse_whitespace(node.text(deep=True, separator=" ")) or None
+
+
+_COMPOUND = r"(?:[a-z][a-z0-9]*(?:[.#]-?[A-Za-z_][\w-]*)*|(?:[.#]-?[A-Za-z_][\w-]*)+)"
+# compounds of a type and/or classes and ids, joined by descendant or child combinators; the last one's type
+_TYPED_SELECTOR = re.compile(rf"(?:{_COMPOUND}\s*(?:>\s*|\s))*([a-z][a-z0-9]*)(?:[.#]-?[A-Za-z_][\w-]*)*", re.ASCII)
+
+
+def subject_tag(selector: str) -> str | None:
+    """The element type a selector's matches all have (``h1`` of ``h1.title``, ``img`` of ``.cover img``), for
+    selectors of the plain form this module sorts by it; None for any other selector."""
+    match = _TYPED_SELECTOR.fullmatch(selector.strip())
+    return match.group(1) if match else None
+
+
+class TagGroup:
+    """Selectors whose matches are of different element types, answered by one query.
+
+    A query parses its selector afresh (lexbor keeps no compiled form), and that parse and its memory pool cost
+    more than the matching on an article page (~2 us a query). Selectors whose subjects have distinct types
+    (``h1.title``, ``span.date``, ``.cover img``) can share one: every element the selector list matches was
+    matched by the one selector of its type, since a type selector matches no element of another type. ``select``
+    gives each selector's matches in document order, as ``css(scope, selector)`` would; selectors of no plain type,
+    or of a type another one has too, are not in the group (``selectors``) and keep their own queries.
+    """
+
+    __slots__ = ("_by_tag", "query", "selectors")
+
+    def __init__(self, selectors: Iterable[str]) -> None:
+        by_tag: dict[str, str] = {}
+        shared: set[str] = set()
+        for selector in dict.fromkeys(selectors):
+            tag = subject_tag(selector)
+            if tag is None:
+                continue
+            if tag in by_tag:
+                shared.add(tag)
+            by_tag[tag] = selector
+        self._by_tag = {tag: selector for tag, selector in by_tag.items() if tag not in shared}
+        self.selectors = tuple(self._by_tag.values())
+        self.query = ",".join(self.selectors)
+
+    def select(self, scope: LexborNode | None) -> dict[str, list[LexborNode]] | None:
+        """Each selector's matches under ``scope``; None if a match's type is not one of the group's (an element
+        of another namespace, whose name lexbor may compare differently): the caller then queries each selector."""
+        found: dict[str, list[LexborNode]] = {selector: [] for selector in self.selectors}
+        if scope is None or not self.selectors:
+            return found
+        by_tag = self._by_tag
+        for node in css(scope, self.query):
+            tag = node.tag or ""
+            selector = by_tag.get(tag)
+            if selector is None:
+                return None
+            found[selector].append(node)
+        return found
+
+
+def is_inside(node: LexborNode, scope: LexborNode) -> bool:
+    """Whether ``node`` is ``scope`` or one of its descendants."""
+    target = scope.mem_id
+    current: LexborNode | None = node
+    while current is not None:
+        if current.mem_id == target:
+            return True
+        current = current.parent
+    return False
+
+
+def parse_page(response: TextResponse, encoding: str | None = None) -> LexborHTMLParser:
+    """The lexbor tree of ``response.text``.
+
+    A page that is valid UTF-8 without a byte-order mark is handed to lexbor as its bytes: ``response.text`` would
+    be exactly those bytes decoded, and lexbor would encode them back to UTF-8, so the tree is the same, without the
+    decode (w3lib's, ~10 us on a 5 KiB page) and the encode. Any other page goes through ``response.text``.
+    ``encoding`` is ``response.encoding`` when the caller has it already.
+    """
+    body = response.body
+    if (encoding or response.encoding) == "utf-8" and read_bom(body)[0] is None:
+        if body.isascii():
+            return LexborHTMLParser(body)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return LexborHTMLParser(body)
+    return LexborHTMLParser(response.text)
+
+
+_STANDARD_ENCODING: dict[type[TextResponse], bool] = {}
+
+
+def _standard_encoding(cls: type[TextResponse]) -> bool:
+    """Whether ``cls`` decides its encoding as Scrapy's ``TextResponse`` does (no subclass changed how)."""
+    known = _STANDARD_ENCODING.get(cls)
+    if known is None:
+        known = _STANDARD_ENCODING[cls] = (
+            "_encoding" in TextResponse.__slots__
+            and cls.encoding is TextResponse.encoding  # type: ignore[comparison-overlap]
+            and cls._declared_encoding is TextResponse._declared_encoding
+            and cls._headers_encoding is TextResponse._headers_encoding
+        )
+    return known
+
+
+@lru_cache(maxsize=256)
+def _content_type_encoding(content_type: bytes) -> str | None:
+    return http_content_type_encoding(content_type.decode("latin-1"))
+
+
+def raw_header(headers: Any, name: bytes) -> bytes | None:
+    """``headers.get(name)``: the last value of a header, None when absent.
+
+    On Scrapy's ``Headers``, without its generic key and default normalisation (as much as the rest of a short
+    page's Python work on headers): it keeps each header's values in a list under ``name.title()``.
+    """
+    if type(headers) is Headers:
+        values = dict.get(headers, name.title())
+        return values[-1] if values else None
+    value: bytes | None = headers.get(name)
+    return value
+
+
+def page_encoding(response: TextResponse) -> str:
+    """``response.encoding``, the same answer with less work on the usual page.
+
+    Scrapy tries, in order: an encoding given to the response, the body's byte-order mark, the Content-Type
+    header's charset, the body's ``<meta charset>``, then inference. The header's answer depends on the header's
+    value only, so it is kept per value here instead of being worked out again (a regex and a codec lookup, ~8 us)
+    for every page; anything else is left to ``response.encoding``.
+    """
+    if (
+        _standard_encoding(type(response))
+        and response._encoding is None
+        and read_bom(response.body)[0] is None
+        and (found := _content_type_encoding(raw_header(response.headers, b"Content-Type") or b""))
+    ):
+        return found
+    return response.encoding

@@ -10,13 +10,15 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
-from aggregator.html import css, css_first
+from aggregator.html import css, css_first, page_encoding, parse_page
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
-from spiders.metadata import published_metadata
+from spiders.feed_source import header_value
+from spiders.metadata import CANONICAL as CANONICAL_LINK
+from spiders.metadata import HeadMeta, published_metadata
 
 _BACKGROUND_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", re.IGNORECASE)
 
@@ -47,7 +49,7 @@ class CaliberArticle:
     BODY_PARAGRAPHS = "p"  # inside BODY
     COVER = ".post_cover"
     CATEGORY = ".post_categoty"  # sic: the site's own spelling
-    CANONICAL = "link[rel=canonical]"
+    CANONICAL = CANONICAL_LINK
     # first path segment -> language; anything else is the Russian edition
     EDITIONS: ClassVar[dict[str, str]] = {"en": "en", "az": "az"}
     DEFAULT_LANGUAGE = "ru"
@@ -55,9 +57,18 @@ class CaliberArticle:
     def __init__(self, response: TextResponse, fetched_at: datetime | None = None) -> None:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(UTC)
-        self.tree = LexborHTMLParser(response.text)
+        self.encoding = page_encoding(response)
+        self.tree = parse_page(response, self.encoding)
         # Queries run inside the article's root: cheaper than the whole page, and deaf to sidebars.
         self.root = css_first(self.tree, self.ROOT) or self.tree.body or self.tree.root
+        self._head: HeadMeta | None = None
+
+    @property
+    def head_meta(self) -> HeadMeta:
+        """Canonical link and the meta tags' date, in one query of ``<head>``."""
+        if self._head is None:
+            self._head = HeadMeta(self.tree)
+        return self._head
 
     def find(self, selector: str) -> LexborNode | None:
         return css_first(self.root, selector) if self.root is not None else None
@@ -79,8 +90,11 @@ class CaliberArticle:
         return node.inner_html, "\n\n".join(p for p in paragraphs if p)
 
     def canonical_url(self) -> str | None:
-        head = self.tree.head
-        node = css_first(head, self.CANONICAL) if head is not None else None
+        if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
+            node = self.head_meta.canonical
+        else:
+            head = self.tree.head
+            node = css_first(head, self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
         return absolute(self.response.url, href) if href else None
 
@@ -96,7 +110,7 @@ class CaliberArticle:
             body_html=body_html,
             body_text=body_text,
             published_raw=_text(self.find(self.DATE)),
-            published_meta=published_metadata(self.tree, self.root),
+            published_meta=published_metadata(self.tree, self.root, self.head_meta),
             cover_image_url=background_image(self.find(self.COVER), self.response.url),
             category=_text(self.find(self.CATEGORY)),
             fetched_at=self.fetched_at,
@@ -104,13 +118,12 @@ class CaliberArticle:
             etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"),
             raw_body=self.response.body,
-            raw_encoding=self.response.encoding,
+            raw_encoding=self.encoding,
         )
 
 
 def _header(headers: Any, name: bytes) -> str | None:
-    value = headers.get(name)
-    return value.decode("latin-1") if value else None
+    return header_value(headers, name)
 
 
 class CaliberSpider(SourceSpider):

@@ -11,13 +11,26 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from scrapy.http import TextResponse
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
-from aggregator.html import css, css_first, node_text
+from aggregator.html import TagGroup, css, css_first, node_text, page_encoding, parse_page
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.feed_source import response_header
-from spiders.metadata import published_metadata
+from spiders.metadata import CANONICAL as CANONICAL_LINK
+from spiders.metadata import OG_IMAGE as OG_IMAGE_META
+from spiders.metadata import HeadMeta, published_metadata
+
+_FIELD_GROUPS: dict[type[SelectorArticle], TagGroup] = {}
+
+
+def _field_group(extractor: type[SelectorArticle]) -> TagGroup:
+    """The class's field selectors that one query in the root answers together (see ``TagGroup``)."""
+    group = _FIELD_GROUPS.get(extractor)
+    if group is None:
+        fields = (extractor.TITLE, extractor.DATE, extractor.BODY, extractor.COVER, extractor.CATEGORY)
+        group = _FIELD_GROUPS[extractor] = TagGroup(s for s in fields if s)
+    return group
 
 
 class SelectorArticle:
@@ -34,9 +47,9 @@ class SelectorArticle:
     BODY_PARAGRAPHS: ClassVar[str] = "p"
     COVER: ClassVar[str | None] = None
     """An ``<img>`` whose ``src`` (or lazy ``data-src``) is the cover picture."""
-    OG_IMAGE: ClassVar[str] = 'meta[property="og:image"]'
+    OG_IMAGE: ClassVar[str] = OG_IMAGE_META
     CATEGORY: ClassVar[str | None] = None
-    CANONICAL: ClassVar[str] = "link[rel=canonical]"
+    CANONICAL: ClassVar[str] = CANONICAL_LINK
     # first path segment -> language; anything else is DEFAULT_LANGUAGE
     EDITIONS: ClassVar[dict[str, str]] = {}
     DEFAULT_LANGUAGE: ClassVar[str]
@@ -44,12 +57,41 @@ class SelectorArticle:
     def __init__(self, response: TextResponse, fetched_at: datetime | None = None) -> None:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(UTC)
-        self.tree = LexborHTMLParser(response.text)
+        self.encoding = page_encoding(response)
+        self.tree = parse_page(response, self.encoding)
         # Queries run inside the article's root: cheaper than the whole page, and deaf to sidebars.
         self.root = css_first(self.tree, self.ROOT) or self.tree.body or self.tree.root
+        self._head: HeadMeta | None = None
+        self._fields: dict[str, list[LexborNode]] | None = None
+
+    @property
+    def head_meta(self) -> HeadMeta:
+        """Canonical link, og:image and the meta tags' date, in one query of ``<head>``."""
+        if self._head is None:
+            self._head = HeadMeta(self.tree)
+        return self._head
+
+    def _field_matches(self) -> dict[str, list[LexborNode]]:
+        """The matches in the root of the field selectors one query answers (empty when none or one do)."""
+        if self._fields is None:
+            group = _field_group(type(self))
+            found = group.select(self.root) if len(group.selectors) > 1 else None
+            self._fields = found if found is not None else {}
+        return self._fields
 
     def find(self, selector: str) -> LexborNode | None:
+        """The first element in the article's root that ``selector`` matches."""
+        found = self._field_matches().get(selector)
+        if found is not None:
+            return found[0] if found else None
         return css_first(self.root, selector) if self.root is not None else None
+
+    def find_all(self, selector: str) -> list[LexborNode]:
+        """Every element in the article's root that ``selector`` matches, in document order."""
+        found = self._field_matches().get(selector)
+        if found is not None:
+            return found
+        return css(self.root, selector) if self.root is not None else []
 
     def language(self) -> str:
         path = self.response.url.split("://", 1)[-1].partition("/")[2]
@@ -73,8 +115,11 @@ class SelectorArticle:
         node = self.find(self.COVER) if self.COVER else None
         src = (node.attrs.get("data-src") or node.attrs.get("src")) if node is not None else None
         if not src:
-            head = self.tree.head
-            meta = css_first(head, self.OG_IMAGE) if head is not None else None
+            if self.OG_IMAGE == OG_IMAGE_META:  # found with the other head metadata
+                meta = self.head_meta.og_image
+            else:
+                head = self.tree.head
+                meta = css_first(head, self.OG_IMAGE) if head is not None else None
             src = meta.attrs.get("content") if meta is not None else None
         return absolute(self.response.url, src) if src else None
 
@@ -82,8 +127,11 @@ class SelectorArticle:
         return node_text(self.find(self.CATEGORY)) if self.CATEGORY else None
 
     def canonical_url(self) -> str | None:
-        head = self.tree.head
-        node = css_first(head, self.CANONICAL) if head is not None else None
+        if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
+            node = self.head_meta.canonical
+        else:
+            head = self.tree.head
+            node = css_first(head, self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
         return absolute(self.response.url, href) if href else None
 
@@ -98,7 +146,7 @@ class SelectorArticle:
             body_html=body_html,
             body_text=body_text,
             published_raw=self.published_raw(),
-            published_meta=published_metadata(self.tree, self.root),
+            published_meta=published_metadata(self.tree, self.root, self.head_meta),
             cover_image_url=self.cover_image_url(),
             category=self.category(),
             fetched_at=self.fetched_at,
@@ -106,5 +154,5 @@ class SelectorArticle:
             etag=response_header(self.response, b"ETag"),
             last_modified=response_header(self.response, b"Last-Modified"),
             raw_body=self.response.body,
-            raw_encoding=self.response.encoding,
+            raw_encoding=self.encoding,
         )

@@ -15,14 +15,20 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import Response, TextResponse
 
+from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
 from spiders.feeds import FeedError, parse_feed
 
 
-def response_header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
+def header_value(headers: Any, name: bytes) -> str | None:
+    """The last value of a response header, as ``headers.get(name)`` decoded from Latin-1; None when absent."""
+    value = raw_header(headers, name)
     return value.decode("latin-1") if value else None
+
+
+def response_header(response: Response, name: bytes) -> str | None:
+    return header_value(response.headers, name)
 
 
 class FeedSourceSpider(SourceSpider):

@@ -12,7 +12,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import css, css_first
+from aggregator.html import css, is_inside
 
 PUBLISHED_META = (
     'meta[property="article:published_time"]',
@@ -24,6 +24,10 @@ PUBLISHED_META = (
 _PUBLISHED_META_ANY = ",".join(PUBLISHED_META)
 _PUBLISHED_META_KEYS = ("article:published_time", "datePublished", "pubdate", "publish-date")
 JSON_LD = 'script[type="application/ld+json"]'
+TIME = "time[datetime]"
+_JSON_LD_OR_TIME = f"{JSON_LD},{TIME}"
+CANONICAL = "link[rel=canonical]"
+OG_IMAGE = 'meta[property="og:image"]'
 ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting", "WebPage"}
 
 
@@ -43,23 +47,81 @@ def _is_article(obj: dict[str, Any]) -> bool:
     return bool(kinds & ARTICLE_TYPES)
 
 
-def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None) -> str | None:
-    """The publication date the page's metadata states, as printed there (usually ISO 8601), or None."""
-    head = tree.head
-    if head is not None:
-        # One query for all of them (each query compiles its selector), then picked by preference.
+class HeadMeta:
+    """What an extractor reads from ``<head>``, found with one query: the first ``link[rel=canonical]``, the first
+    ``meta[property="og:image"]`` and the publication date of the meta tags (``PUBLISHED_META``).
+
+    Sorting the matches of the one selector list is exact: only the canonical selector matches a ``link``, and a
+    ``meta`` matches the og:image one exactly when its ``property`` is ``og:image`` (lexbor compares that value as
+    it is written, unlike ``rel``). The date is picked from the matches as ``published_metadata`` always has; an
+    og:image tag among them never counts, since its key is ``og:image``.
+    """
+
+    __slots__ = ("canonical", "og_image", "published")
+
+    QUERY = f"{CANONICAL},{OG_IMAGE},{_PUBLISHED_META_ANY}"
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self.canonical: LexborNode | None = None
+        self.og_image: LexborNode | None = None
+        self.published: str | None = None
+        head = tree.head
+        if head is None:
+            return
         found: dict[str | None, str] = {}
-        for node in css(head, _PUBLISHED_META_ANY):
-            content = (node.attrs.get("content") or "").strip()
-            key = node.attrs.get("property") or node.attrs.get("name") or node.attrs.get("itemprop")
+        for node in css(head, self.QUERY):
+            if node.tag == "link":
+                if self.canonical is None:
+                    self.canonical = node
+                continue
+            attrs = node.attrs
+            prop = attrs.get("property")
+            if prop == "og:image" and self.og_image is None:
+                self.og_image = node
+            content = (attrs.get("content") or "").strip()
+            key = prop or attrs.get("name") or attrs.get("itemprop")
             if content and key not in found:
                 found[key] = content
-        for key in _PUBLISHED_META_KEYS:
-            if key in found:
-                return found[key]
+        self.published = next((found[key] for key in _PUBLISHED_META_KEYS if key in found), None)
+
+
+def _head_published(tree: LexborHTMLParser) -> str | None:
+    head = tree.head
+    if head is None:
+        return None
+    # One query for all of them (each query compiles its selector), then picked by preference.
+    found: dict[str | None, str] = {}
+    for node in css(head, _PUBLISHED_META_ANY):
+        content = (node.attrs.get("content") or "").strip()
+        key = node.attrs.get("property") or node.attrs.get("name") or node.attrs.get("itemprop")
+        if content and key not in found:
+            found[key] = content
+    return next((found[key] for key in _PUBLISHED_META_KEYS if key in found), None)
+
+
+def published_metadata(
+    tree: LexborHTMLParser, article: LexborNode | None = None, head: HeadMeta | None = None
+) -> str | None:
+    """The publication date the page's metadata states, as printed there (usually ISO 8601), or None.
+
+    ``head``: the page's ``HeadMeta`` when the caller has it (its date is the meta tags' one).
+    """
+    stamp = head.published if head is not None else _head_published(tree)
+    if stamp:
+        return stamp
+    scope = article if article is not None else tree.body
+    # The JSON-LD scripts of the whole page and the <time datetime> elements in one query; a <time> counts only
+    # inside the article.
+    scripts: list[LexborNode] = []
+    time_node: LexborNode | None = None
+    for node in css(tree, _JSON_LD_OR_TIME):
+        if node.tag == "script":
+            scripts.append(node)
+        elif time_node is None and scope is not None and is_inside(node, scope):
+            time_node = node
     # An article object's date wins over a WebPage's (SEO plugins' @graph give the page a date of its own).
     page_date: str | None = None
-    for script in css(tree, JSON_LD):
+    for script in scripts:
         try:
             data = json.loads(script.text(deep=True) or "null")
         except ValueError:
@@ -72,7 +134,5 @@ def published_metadata(tree: LexborHTMLParser, article: LexborNode | None = None
                 page_date = page_date or value.strip()
     if page_date:
         return page_date
-    scope = article if article is not None else tree.body
-    time_node = css_first(scope, "time[datetime]") if scope is not None else None
     stamp = time_node.attrs.get("datetime") if time_node is not None else None
     return stamp.strip() if stamp and stamp.strip() else None

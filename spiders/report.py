@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from aggregator.html import css, node_text
+from aggregator.html import node_text
 from spiders.extractor import SelectorArticle
 from spiders.listing import ListingSpider
 
@@ -34,7 +34,7 @@ class ReportArticleV1(SelectorArticle):
 
     def published_raw(self) -> str | None:
         """Every element DATE matches, joined: the current template prints date and time apart."""
-        parts = (node_text(n) for n in css(self.root, self.DATE)) if self.root is not None else ()
+        parts = (node_text(n) for n in self.find_all(self.DATE))
         return " ".join(p for p in parts if p) or None
 
 

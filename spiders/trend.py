@@ -22,6 +22,19 @@ DATELINE = re.compile(
 )
 
 
+def host_of(url: str) -> str:
+    """``(urlsplit(url).hostname or "").lower()``, with a shortcut for the plain ``http(s)://host/...`` URLs a
+    crawl fetches: printable ASCII without spaces, and no user, port, bracket or ``%`` in the host."""
+    scheme_end = 8 if url.startswith("https://") else 7 if url.startswith("http://") else 0
+    if scheme_end and url.isascii() and url.isprintable() and " " not in url:
+        netloc = url[scheme_end:]
+        for end in "/?#":
+            netloc = netloc.partition(end)[0]
+        if not any(c in netloc for c in "@:[]%"):
+            return netloc.lower()
+    return (urlsplit(url).hostname or "").lower()
+
+
 class TrendArticle(SelectorArticle):
     SOURCE = "trend"
     ROOT = ".article-page"
@@ -30,28 +43,39 @@ class TrendArticle(SelectorArticle):
     BODY = "div.article-content.article-paddings"
     COVER = ".article-image img"
     CATEGORY = ".article-category"
-    FIRST_PARAGRAPH = re.compile(r"(<p\b[^>]*>)(.*?)(</p>)", re.DOTALL)
+    FIRST_PARAGRAPH_OPENING = re.compile(r"<p\b[^>]*>")
     TAGS = re.compile(r"<[^>]*>")
     # first label of the host -> language; anything else (www.) is the Russian edition
     EDITIONS: ClassVar[dict[str, str]] = {"az": "az", "en": "en"}
     DEFAULT_LANGUAGE = "ru"
 
     def language(self) -> str:
-        host = (urlsplit(self.response.url).hostname or "").lower()
-        return self.EDITIONS.get(host.split(".", 1)[0], self.DEFAULT_LANGUAGE)
+        return self.EDITIONS.get(host_of(self.response.url).split(".", 1)[0], self.DEFAULT_LANGUAGE)
+
+    def first_paragraph(self, html: str) -> tuple[int, int, int, int] | None:
+        """Where the first ``<p ...>`` that a ``</p>`` follows opens, its inner HTML starts and ends, and its
+        ``</p>`` ends; None when there is none. (Only the first opening tag can be it: a ``</p>`` after a later
+        one is after the first one too.)"""
+        opening = self.FIRST_PARAGRAPH_OPENING.search(html)
+        if opening is None:
+            return None
+        closing = html.find("</p>", opening.end())
+        return None if closing < 0 else (opening.start(), opening.end(), closing, closing + 4)
 
     def body(self) -> tuple[str | None, str | None]:
         html, text = super().body()
-        first = self.FIRST_PARAGRAPH.search(html) if html else None
+        first = self.first_paragraph(html) if html else None
         if html is None or text is None or first is None:
             return html, text
-        opening, inner, closing = first.groups()
+        start, inner_start, inner_end, end = first
+        inner = html[inner_start:inner_end]
         stripped = DATELINE.sub("", inner, count=1)
         if stripped == inner:
             return html, text
         # A paragraph that was only the dateline goes altogether, in the HTML and in the text.
         left = self.TAGS.sub("", stripped).replace("&nbsp;", " ").strip()
-        html = html[: first.start()] + (f"{opening}{stripped}{closing}" if left else "") + html[first.end() :]
+        opening, closing = html[start:inner_start], html[inner_end:end]
+        html = html[:start] + (f"{opening}{stripped}{closing}" if left else "") + html[end:]
         head, _, rest = text.partition("\n\n")
         head = DATELINE.sub("", head, count=1).strip()
         return html, "\n\n".join(p for p in (head, rest) if p)

@@ -56,6 +56,8 @@ def pick_extractor(
     lacks its marker and carries another version's, in which case the newest version whose markup it has."""
     if not versions:
         raise ValueError("no extractor versions to pick from")
+    if len(versions) == 1:  # what the rules below come to with one version, without reading the clock
+        return versions[0]
     when = fetched_at or datetime.now(UTC)
     in_force = [v for v in versions if (start := valid_from(v)) is None or start <= when]
     chosen = in_force[-1] if in_force else versions[0]
