@@ -137,13 +137,9 @@ class StoryBucket(Base):
     """LSH buckets of the articles' sketches, in the database so a lookup costs the same at any archive size."""
 
     __tablename__ = "story_buckets"
-    __table_args__ = (
-        Index("ix_story_buckets_article_id", "article_id"),
-        # SQLite keeps the rows in the primary key's b-tree itself (no rowid table beside it): the 40 rows an
-        # article adds land in one b-tree, not two. The article_id index serves replacing an article's buckets
-        # and the ON DELETE CASCADE (both scanned the whole table before).
-        {"sqlite_with_rowid": False},
-    )
+    # SQLite keeps the rows in the primary key's b-tree itself (no rowid table beside it): the 40 rows an article
+    # adds are written into one b-tree, not two. An article's rows are found from its stored sketch (story_index).
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     band: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)

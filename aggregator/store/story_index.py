@@ -126,10 +126,15 @@ def _age(story_id: int) -> tuple[bool, int]:
     return story_id < 0, abs(story_id)
 
 
+_DELETE_BUCKET = delete(StoryBucket).where(
+    StoryBucket.band == bindparam("b"), StoryBucket.bucket == bindparam("h"), StoryBucket.article_id == bindparam("a")
+)
+"""An article's buckets are found from its stored sketch (no index by article: it doubled the cost of writing
+them). Rows of a sketch of another scheme (``aggregator.stories.SCHEME``) cannot be found that way and stay: a
+lookup may then list the article as a candidate, and its current sketch's verification turns it down."""
+
 _SET_STORY = (
-    update(Article.__table__)
-    .where(Article.__table__.c.id == bindparam("a_id"))
-    .values(story_id=bindparam("s_id"), minhash=bindparam("m"))
+    update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
 )
 
 
@@ -145,12 +150,25 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     articles = Article.__table__.c
     ids = list(dict.fromkeys(article_id for article_id, _ in items))
     current: dict[int, int | None] = {}
+    stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
     for chunk in _chunks(ids):
-        current.update(conn.execute(select(articles.id, articles.story_id).where(articles.id.in_(chunk))).all())
-        conn.execute(delete(StoryBucket).where(StoryBucket.article_id.in_(chunk)))
+        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
+        for article_id, story_id, previous_blob in rows:
+            current[article_id] = story_id
+            old_sketch = Sketch.unpack(previous_blob)
+            if old_sketch is not None:
+                stale.extend((band, bucket, article_id) for band, bucket in old_sketch.buckets())
+    if stale:
+        conn.execute(_DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in stale])
     sketches = {article_id: Sketch.unpack(blob) for article_id, blob in items}
     pairs_of = {article_id: s.buckets() if s is not None else [] for article_id, s in sketches.items()}
-    in_archive = probe_many(conn, sorted({pair for pairs in pairs_of.values() for pair in pairs}))
+    buckets = sorted(  # the rows to write, in key order: neighbouring rows share index pages
+        (band, bucket, article_id)
+        for article_id, sketch in sketches.items()
+        if sketch is not None and sketch.eligible
+        for band, bucket in pairs_of[article_id]
+    )
+    in_archive = probe_many(conn, list(dict.fromkeys((band, bucket) for band, bucket, _ in buckets)))
 
     # What matching needs of the archive's candidates: their sketch and story (kept up to date as stories merge).
     known: dict[int, Sketch | None] = {}
@@ -171,18 +189,20 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
         sketch = sketches[article_id]
         matched: set[int] = set()
         if sketch is not None:
-            checked: set[int] = set()
+            sharing: set[int] = set()  # most pairs find nobody: no per-pair work beyond two dict lookups
             for pair in pairs_of[article_id]:
-                for other in (*in_archive.get(pair, ()), *batch_buckets.get(pair, ())):
-                    if other == article_id or other in checked:
-                        continue
-                    checked.add(other)
-                    other_sketch = sketches[other] if other in assigned else known.get(other)
-                    if other_sketch is None or not sketch.same_story(other_sketch):
-                        continue
-                    story = assigned[other] if other in assigned else story_of.get(other)
-                    if story is not None:
-                        matched.add(story)
+                if found := in_archive.get(pair):
+                    sharing.update(found)
+                if found := batch_buckets.get(pair):
+                    sharing.update(found)
+            sharing.discard(article_id)
+            for other in sorted(sharing):
+                other_sketch = sketches[other] if other in assigned else known.get(other)
+                if other_sketch is None or not sketch.same_story(other_sketch):
+                    continue
+                story = assigned[other] if other in assigned else story_of.get(other)
+                if story is not None:
+                    matched.add(story)
         if matched:
             story_id, *others = sorted(matched, key=_age)
             if story_id > 0:
@@ -209,7 +229,9 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     new_stories: dict[int, int] = {}
     placeholders = sorted({s for s in assigned.values() if s < 0}, key=_age)
     if placeholders:
-        rows = conn.execute(insert(Story).returning(Story.id), [{"created_at": now, "updated_at": now}] * len(placeholders))
+        rows = conn.execute(
+            insert(Story).returning(Story.id), [{"created_at": now, "updated_at": now}] * len(placeholders)
+        )
         new_stories = dict(zip(placeholders, sorted(rows.scalars()), strict=True))  # ids in creation order
     final = {article_id: new_stories.get(s, s) for article_id, s in assigned.items()}
     blobs = dict(items)
@@ -217,13 +239,7 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     touched -= merged
     if touched:
         conn.execute(update(Story).where(Story.id.in_(sorted(touched))).values(updated_at=now))
-    buckets = sorted(
-        (band, bucket, article_id)
-        for article_id, sketch in sketches.items()
-        if sketch is not None and sketch.eligible
-        for band, bucket in pairs_of[article_id]
-    )
-    if buckets:  # in key order: neighbouring rows share index pages
+    if buckets:
         marker = "%s" if conn.dialect.paramstyle in {"format", "pyformat"} else "?"
         conn.exec_driver_sql(
             f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})", buckets

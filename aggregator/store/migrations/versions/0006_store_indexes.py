@@ -1,5 +1,4 @@
-"""Store indexes for the write path and the downstream site's reads: story buckets without rowid on SQLite and by
-article, most-read by publication time and views
+"""Story buckets without rowid on SQLite; most-read by publication time and views
 
 Revision ID: 0006
 Revises: 0005
@@ -7,8 +6,6 @@ Create Date: 2026-11-25 15:40:00
 
 - ``story_buckets`` on SQLite becomes a WITHOUT ROWID table (the primary key's b-tree holds the rows: one b-tree
   written per bucket row instead of a rowid table plus the key's index), rebuilt in key order;
-- ``ix_story_buckets_article_id``: replacing a changed article's buckets, and the cascade when an article is
-  deleted, looked at every row of the table without it;
 - ``ix_articles_published_at_views`` (published_at, views, id): "most read in the last 24 hours" from the index
   alone.
 """
@@ -44,12 +41,10 @@ def _rebuild_buckets(options: str) -> None:
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_buckets(" WITHOUT ROWID")
-    op.create_index('ix_story_buckets_article_id', 'story_buckets', ['article_id'], unique=False)
     op.create_index('ix_articles_published_at_views', 'articles', ['published_at', 'views', 'id'], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index('ix_articles_published_at_views', table_name='articles')
-    op.drop_index('ix_story_buckets_article_id', table_name='story_buckets')
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_buckets("")
