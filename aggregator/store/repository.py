@@ -167,7 +167,7 @@ class Archive:
         urls = list(latest)
         with self.engine.begin() as conn:
             known: dict[str, tuple[int, str]] = {}
-            for chunk in story_index._chunks(urls):
+            for chunk in story_index.chunks(urls):
                 stmt = select(articles.url, articles.id, articles.content_hash).where(articles.url.in_(chunk))
                 known.update((url, (article_id, digest)) for url, article_id, digest in conn.execute(stmt))
             rows: list[dict[str, Any]] = []
@@ -195,7 +195,7 @@ class Archive:
                     else:
                         result.new += 1
                         result.new_ids.append(ids[url])
-            for chunk in story_index._chunks(unchanged):
+            for chunk in story_index.chunks(unchanged):
                 conn.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=now))
             if rejects:
                 conn.execute(

@@ -38,7 +38,7 @@ from aggregator.stories import BANDS, Sketch
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 CHUNK = 5_000
-"""Ids per ``IN (...)`` list (SQLite allows 32,766 bound values a statement, old builds 999: see ``_chunks``)."""
+"""Values per ``IN (...)`` list, so a batch of any size stays under SQLite's 32,766 bound values a statement."""
 PROBE_CHUNK = 20_000
 """(band, bucket) pairs per batched probe (500 articles' worth)."""
 
@@ -102,7 +102,7 @@ def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list
     return found
 
 
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -111,7 +111,7 @@ def probe_many(conn: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple
     """The articles in each of ``pairs``' buckets (distinct pairs, best sorted), one query per PROBE_CHUNK pairs."""
     found: dict[tuple[int, int], list[int]] = {}
     probe = PROBE_MANY["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    for chunk in _chunks(pairs, PROBE_CHUNK):
+    for chunk in chunks(pairs, PROBE_CHUNK):
         if conn.dialect.name == "postgresql":
             params: dict[str, Any] = {"bands": [b for b, _ in chunk], "buckets": [h for _, h in chunk]}
         else:
@@ -151,7 +151,7 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     ids = list(dict.fromkeys(article_id for article_id, _ in items))
     current: dict[int, int | None] = {}
     stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
         for article_id, story_id, previous_blob in rows:
             current[article_id] = story_id
@@ -174,7 +174,7 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     known: dict[int, Sketch | None] = {}
     story_of: dict[int, int | None] = {}
     found_ids = sorted({other for found in in_archive.values() for other in found})
-    for chunk in _chunks(found_ids):
+    for chunk in chunks(found_ids):
         rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
         for other_id, story_id, blob in rows:
             known[other_id], story_of[other_id] = Sketch.unpack(blob), story_id
