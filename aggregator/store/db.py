@@ -38,6 +38,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SQLITE_CACHE_KIB = 65_536
+"""Page cache of each SQLite connection, in KiB (SQLite's default is 2,000)."""
+
+
 def _wal(cursor: Any, attempts: int = 100) -> None:
     """Switch the database to write-ahead logging (persistent in the file: once is enough). The switch needs an
     exclusive lock and does not wait on busy_timeout, so two processes opening a new database at once retry."""
@@ -61,6 +65,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A writer's batch touches pages all over the story buckets' and the indexes' b-trees: with SQLite's default
+    # 2 MiB page cache it spilled dirty pages to the WAL mid-transaction and read them back. The cache only grows
+    # with the pages a connection really touches (a small archive never fills it).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

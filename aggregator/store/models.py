@@ -81,6 +81,9 @@ class Article(Base):
         Index("ix_articles_source_published_at", "source", "published_at"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_archived_at", "archived_at"),
+        Index("ix_articles_published_at_views", "published_at", "views", "id"),
+        # "Most read in the last N hours" ranks a range of published_at by views: this index answers it alone
+        # (index-only), where the published_at index made the database read every recent row's text.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +137,9 @@ class StoryBucket(Base):
     """LSH buckets of the articles' sketches, in the database so a lookup costs the same at any archive size."""
 
     __tablename__ = "story_buckets"
+    # SQLite keeps the rows in the primary key's b-tree itself (no rowid table beside it): the 40 rows an article
+    # adds are written into one b-tree, not two. An article's rows are found from its stored sketch (story_index).
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it once)
 
     band: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)

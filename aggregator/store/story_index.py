@@ -2,7 +2,10 @@
 
 Matching one article costs one indexed query on its (band, bucket) pairs (the table's primary key starts with
 them), then a check of the few candidates' stored sketches: the cost depends on how many near-duplicates there
-are, not on the size of the archive.
+are, not on the size of the archive. A batch is matched with a handful of statements whatever its size: one probe
+for every pair of the batch (in key order), one read of the candidates' sketches, the batch's articles matched
+against each other in memory in their order, then the new stories, the articles' story ids and the buckets
+written with one executemany each.
 
 Rules:
 - every article with a body gets a story; an article with no near-duplicate is a story of its own;
@@ -23,16 +26,21 @@ end of the batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, TextClause, delete, func, insert, select, text, update
+from sqlalchemy import Connection, TextClause, bindparam, delete, insert, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, utcnow
 from aggregator.stories import BANDS, Sketch
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
+CHUNK = 5_000
+"""Values per ``IN (...)`` list, so a batch of any size stays under SQLite's 32,766 bound values a statement."""
+PROBE_CHUNK = 20_000
+"""(band, bucket) pairs per batched probe (500 articles' worth)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,20 @@ def _probe() -> TextClause:
 
 PROBE = _probe()
 
+PROBE_MANY = {
+    # The pairs drive a nested loop over the primary key (CROSS JOIN keeps SQLite from reordering the join): one
+    # index probe per pair, whatever the table's size.
+    "sqlite": text(
+        "SELECT s.band, s.bucket, s.article_id FROM json_each(:pairs) AS p CROSS JOIN story_buckets AS s "
+        "ON s.band = json_extract(p.value, '$[0]') AND s.bucket = json_extract(p.value, '$[1]')"
+    ),
+    "postgresql": text(
+        "SELECT s.band, s.bucket, s.article_id "
+        "FROM unnest(CAST(:bands AS integer[]), CAST(:buckets AS bigint[])) AS p(band, bucket) "
+        "JOIN story_buckets AS s ON s.band = p.band AND s.bucket = p.bucket"
+    ),
+}
+
 
 def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list[Match]:
     """Articles sharing a bucket with ``sketch`` that verify as the same story, most similar first."""
@@ -80,57 +102,169 @@ def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list
     return found
 
 
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def probe_many(conn: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
+    """The articles in each of ``pairs``' buckets (distinct pairs, best sorted), one query per PROBE_CHUNK pairs."""
+    found: dict[tuple[int, int], list[int]] = {}
+    probe = PROBE_MANY["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    for chunk in chunks(pairs, PROBE_CHUNK):
+        if conn.dialect.name == "postgresql":
+            params: dict[str, Any] = {"bands": [b for b, _ in chunk], "buckets": [h for _, h in chunk]}
+        else:
+            params = {"pairs": json.dumps(chunk)}
+        for band, bucket, article_id in conn.execute(probe, params):
+            found.setdefault((band, bucket), []).append(article_id)
+    return found
+
+
+def _age(story_id: int) -> tuple[bool, int]:
+    """Oldest first: the archive's stories by id, then the ones this batch creates (negative, in creation order)."""
+    return story_id < 0, abs(story_id)
+
+
+_DELETE_BUCKET = delete(StoryBucket).where(
+    StoryBucket.band == bindparam("b"), StoryBucket.bucket == bindparam("h"), StoryBucket.article_id == bindparam("a")
+)
+"""An article's buckets are found from its stored sketch (no index by article: it doubled the cost of writing
+them). Rows of a sketch of another scheme (``aggregator.stories.SCHEME``) cannot be found that way and stay: a
+lookup may then list the article as a candidate, and its current sketch's verification turns it down."""
+
+_SET_STORY = (
+    update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
+)
+
+
 def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[int, int]:
     """Match each (article id, packed sketch) of a batch, in order, and record its story and buckets.
 
-    Runs inside the caller's transaction; returns article id -> story id.
+    Each article is matched against the archive and the batch's earlier articles, as if they were written one by
+    one. Runs inside the caller's transaction; returns article id -> story id.
     """
     if not items:
         return {}
     lock_stories(conn)
     articles = Article.__table__.c
-    ids = [article_id for article_id, _ in items]
-    current = dict(conn.execute(select(articles.id, articles.story_id).where(articles.id.in_(ids))).all())
-    conn.execute(delete(StoryBucket).where(StoryBucket.article_id.in_(ids)))
+    ids = list(dict.fromkeys(article_id for article_id, _ in items))
+    current: dict[int, int | None] = {}
+    stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
+    for chunk in chunks(ids):
+        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
+        for article_id, story_id, previous_blob in rows:
+            current[article_id] = story_id
+            old_sketch = Sketch.unpack(previous_blob)
+            if old_sketch is not None:
+                stale.extend((band, bucket, article_id) for band, bucket in old_sketch.buckets())
+    if stale:
+        conn.execute(_DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in stale])
+    sketches = {article_id: Sketch.unpack(blob) for article_id, blob in items}
+    pairs_of = {article_id: s.buckets() if s is not None else [] for article_id, s in sketches.items()}
+    buckets = sorted(  # the rows to write, in key order: neighbouring rows share index pages
+        (band, bucket, article_id)
+        for article_id, sketch in sketches.items()
+        if sketch is not None and sketch.eligible
+        for band, bucket in pairs_of[article_id]
+    )
+    in_archive = probe_many(conn, list(dict.fromkeys((band, bucket) for band, bucket, _ in buckets)))
+
+    # What matching needs of the archive's candidates: their sketch and story (kept up to date as stories merge).
+    known: dict[int, Sketch | None] = {}
+    story_of: dict[int, int | None] = {}
+    found_ids = sorted({other for found in in_archive.values() for other in found})
+    for chunk in chunks(found_ids):
+        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
+        for other_id, story_id, blob in rows:
+            known[other_id], story_of[other_id] = Sketch.unpack(blob), story_id
+
     now = utcnow()
-    assigned: dict[int, int] = {}
-    for article_id, blob in items:
-        sketch = Sketch.unpack(blob)
-        matches = candidates(conn, article_id, sketch) if sketch is not None else []
-        matched = sorted({m.story_id for m in matches if m.story_id is not None})
-        story_id = matched[0] if matched else None
-        if story_id is None:
-            story_id = _own_story(conn, article_id, current.get(article_id), now)
+    batch_buckets: dict[tuple[int, int], list[int]] = {}  # the buckets of the batch's articles matched so far
+    assigned: dict[int, int] = {}  # article -> story; negative: a story this batch creates
+    created = 0
+    touched: set[int] = set()
+    merged: set[int] = set()
+    for article_id, _ in items:
+        sketch = sketches[article_id]
+        matched: set[int] = set()
+        if sketch is not None:
+            sharing: set[int] = set()  # most pairs find nobody: no per-pair work beyond two dict lookups
+            for pair in pairs_of[article_id]:
+                if found := in_archive.get(pair):
+                    sharing.update(found)
+                if found := batch_buckets.get(pair):
+                    sharing.update(found)
+            sharing.discard(article_id)
+            for other in sorted(sharing):
+                other_sketch = sketches[other] if other in assigned else known.get(other)
+                if other_sketch is None or not sketch.same_story(other_sketch):
+                    continue
+                story = assigned[other] if other in assigned else story_of.get(other)
+                if story is not None:
+                    matched.add(story)
+        if matched:
+            story_id, *others = sorted(matched, key=_age)
+            if story_id > 0:
+                touched.add(story_id)
+            if others:  # this article bridges stories: one story from now on
+                _merge(conn, story_id, others)
+                merged.update(others)
+                for mapping in (assigned, story_of):
+                    for key, value in mapping.items():
+                        if value in others:
+                            mapping[key] = story_id
         else:
-            conn.execute(update(Story).where(Story.id == story_id).values(updated_at=now))
-            if len(matched) > 1:  # this article bridges stories: one story from now on
-                others = matched[1:]
-                conn.execute(update(Article).where(Article.story_id.in_(others)).values(story_id=story_id))
-                conn.execute(delete(Story).where(Story.id.in_(others)))
-                for key, value in list(assigned.items()):
-                    if value in others:
-                        assigned[key] = story_id
-        conn.execute(update(Article).where(Article.id == article_id).values(story_id=story_id, minhash=blob))
-        if sketch is not None and sketch.eligible:
-            conn.execute(
-                insert(StoryBucket), [{"band": b, "bucket": h, "article_id": article_id} for b, h in sketch.buckets()]
-            )
+            previous = current.get(article_id)
+            if previous is not None and previous not in merged and not _shared(conn, article_id, previous, assigned):
+                story_id = previous  # its own story: nobody else shares it
+            else:
+                created += 1
+                story_id = -created
         assigned[article_id] = story_id
-    left = {story for article_id, story in current.items() if story is not None and assigned.get(article_id) != story}
+        if sketch is not None and sketch.eligible:
+            for pair in pairs_of[article_id]:
+                batch_buckets.setdefault(pair, []).append(article_id)
+
+    new_stories: dict[int, int] = {}
+    placeholders = sorted({s for s in assigned.values() if s < 0}, key=_age)
+    if placeholders:
+        rows = conn.execute(
+            insert(Story).returning(Story.id), [{"created_at": now, "updated_at": now}] * len(placeholders)
+        )
+        new_stories = dict(zip(placeholders, sorted(rows.scalars()), strict=True))  # ids in creation order
+    final = {article_id: new_stories.get(s, s) for article_id, s in assigned.items()}
+    blobs = dict(items)
+    conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a]} for a, s in final.items()])
+    touched -= merged
+    if touched:
+        conn.execute(update(Story).where(Story.id.in_(sorted(touched))).values(updated_at=now))
+    if buckets:
+        marker = "%s" if conn.dialect.paramstyle in {"format", "pyformat"} else "?"
+        conn.exec_driver_sql(
+            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})", buckets
+        )
+    left = {story for article_id, story in current.items() if story is not None and final.get(article_id) != story}
     if left:  # stories their only article moved out of
         members = select(articles.story_id).where(articles.story_id.in_(left)).distinct().scalar_subquery()
         conn.execute(delete(Story).where(Story.id.in_(left), Story.id.not_in(members)))
-    return assigned
+    return final
 
 
-def _own_story(conn: Connection, article_id: int, previous: int | None, now: datetime) -> int:
-    """The article's own story: the one it had when nobody else shares it, else a new one."""
+def _merge(conn: Connection, story_id: int, others: list[int]) -> None:
+    """Move the articles of ``others`` to ``story_id`` and drop those stories (the ones already in the archive:
+    stories of this batch exist only in ``assign``'s bookkeeping until it ends)."""
+    stored = [other for other in others if other > 0]
+    if stored:
+        conn.execute(update(Article).where(Article.story_id.in_(stored)).values(story_id=story_id))
+        conn.execute(delete(Story).where(Story.id.in_(stored)))
+
+
+def _shared(conn: Connection, article_id: int, story_id: int, assigned: dict[int, int]) -> bool:
+    """Whether another article tells ``story_id``: in the archive (as this batch left it so far) or in the batch."""
     articles = Article.__table__.c
-    if previous is not None:
-        others = conn.execute(
-            select(func.count()).where(articles.story_id == previous, articles.id != article_id)
-        ).scalar_one()
-        if others == 0:
-            return previous
-    story_id = conn.execute(insert(Story).values(created_at=now, updated_at=now).returning(Story.id)).scalar_one()
-    return int(story_id)
+    members = set(conn.execute(select(articles.id).where(articles.story_id == story_id)).scalars())
+    members |= {other for other, story in assigned.items() if story == story_id}
+    members -= {other for other, story in assigned.items() if story != story_id}
+    members.discard(article_id)
+    return bool(members)
