@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.citations import ANCHORS, _from_anchor, find_citations
+from pipelines.citations import (
+    _INLINE_SPACE,
+    _TOKEN,
+    ANCHORS,
+    MAX_NAME_WORDS,
+    WINDOW,
+    Item,
+    _from_anchor,
+    _items_before,
+    _letters,
+    _stem_positions,
+    _triggers,
+    find_citations,
+)
 
 CORPUS = Path(__file__).parent / "fixtures" / "attribution.tsv"
 
@@ -255,3 +269,73 @@ def test_shortcut_agrees_on_every_corpus_sentence() -> None:
 @given(st.lists(st.sampled_from(_PIECES), max_size=14), st.lists(st.sampled_from(("", " ", "\t", "  ")), min_size=14))
 def test_shortcut_agrees_on_generated_text(pieces: list[str], spaces: list[str]) -> None:
     assert_shortcut_agrees("".join(p + s for p, s in zip(pieces, spaces, strict=False)))
+
+
+# --- the cheaper ways to the same tokens and positions ---------------------------------------------------------------
+# _items_before tokenises only the window's tail when it can, _stem_positions looks for stems through their common
+# beginnings, _letters counts a run of letters with a regex: these hold each equal to the plain way.
+
+
+def items_before_by_tokenising_all(text: str, pos: int) -> list[Item]:
+    tokens = list(_TOKEN.finditer(text, max(0, pos - WINDOW), pos))
+    if not tokens:
+        return []
+    last = tokens[-1]
+    gap = text[last.end() : pos]
+    if last.lastgroup == "other" or (gap and not _INLINE_SPACE.fullmatch(gap)):
+        return []
+    run: list[re.Match[str]] = []
+    for m in reversed(tokens):
+        if m.lastgroup == "other" or (run and not _INLINE_SPACE.fullmatch(text[m.end() : run[-1].start()])):
+            break
+        run.append(m)
+        if len(run) == MAX_NAME_WORDS + 2:
+            break
+    return [Item(m.lastgroup or "other", m.group(), m.start()) for m in reversed(run)]
+
+
+_LONG_PIECES = (*_PIECES, "Баку", "министр заявил", "что", "a", "O'Neil", "Azərbaycan'ın", "«Новая", "газета»",
+                "“Yeni", "Müsavat”", "„x“", "https://x.az/a.b", "x.az.", "½", "²", "_", "&", "(", ")", ";", "!",
+                "?", "«Аа Ббббббббббббббббббббббббббббббббббббббб»", "“Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb”",
+                "„Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb“", "'Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'",
+                "Вв Гг Дд")  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(st.sampled_from(_LONG_PIECES), max_size=60), st.lists(st.sampled_from(("", " ", "\t", "  ")), min_size=60)
+)
+def test_items_before_equal_tokenising_the_whole_window(pieces: list[str], spaces: list[str]) -> None:
+    text = "".join(p + s for p, s in zip(pieces, spaces, strict=False))
+    for pos in range(len(text) + 1):
+        assert _items_before(text, pos) == items_before_by_tokenising_all(text, pos), (text, pos)
+
+
+def test_items_before_equal_tokenising_the_whole_window_on_the_corpus() -> None:
+    text = " ".join(sentence for _, sentence, _ in corpus_rows() + OWN_CASES + NEGATIVE_CASES)
+    # A quoted name holding the last space well before the anchor: the tail alone would cut it in two.
+    for quotes in ("«»", "“”", "„“", "''", '""', "‘’"):
+        text += f" {quotes[0]}Аа Бббббббббббббббббббббббббббббббббббббббббб{quotes[1]} Вв Гг Дд Ее сообщили."
+    for pos in range(len(text) + 1):
+        assert _items_before(text, pos) == items_before_by_tokenising_all(text, pos), pos
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_LONG_PIECES), max_size=30))
+def test_stem_positions_are_every_occurrence(pieces: list[str]) -> None:
+    lowered = " ".join(pieces).lower()
+    for language in ("ru", "az", "en", "xx"):
+        stems = _triggers(language)
+        positions = _stem_positions(lowered, stems)
+        assert set(positions) == set(stems)
+        for stem in stems:
+            assert positions[stem] == [i for i in range(len(lowered)) if lowered.startswith(stem, i)]
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "Ə", "я", "²", "½", "_", "1", " ", "-", "&", "’"]), max_size=60))
+def test_letters_counts_the_letters_a_walk_would(text: str) -> None:
+    for at in range(len(text) + 1):
+        end = at
+        while end < len(text) and text[end].isalpha():
+            end += 1
+        assert _letters(text, at) == min(end - at, 41)
