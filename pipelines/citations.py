@@ -744,6 +744,35 @@ def _anchor_matches(anchor: Anchor, text: str, positions: dict[str, list[int]]) 
     return [found[start] for start in sorted(found)] if len(found) > 1 else list(found.values())
 
 
+_CYRILLIC_LOWER = bytes(b + 0x20 if 0x10 <= b < 0x30 else b for b in range(256))
+"""On UTF-16-LE bytes: "А".."Я" (U+0410..U+042F) to "а".."я" (U+0430..U+044F), and other characters to ones that
+are none of "а".."я"."""
+
+
+@lru_cache(maxsize=8)
+def _cyrillic_only(stems: frozenset[str]) -> bool:
+    return all("\u0430" <= c <= "\u044f" for stem in stems for c in stem)
+
+
+def _folded_cyrillic(text: str) -> str | None:
+    """A string as long as ``text`` that holds a stem of letters "а".."я" exactly where ``text.lower()`` (with "İ"
+    as "i") holds it; None for a text it cannot fold (a combining dot above, characters beyond the BMP).
+
+    For the stems of Russian phrases, and cheaper than ``str.lower``, which looks up every character's case. Exact:
+    of all characters only "А".."Я" lower to "а".."я", and only "İ" lowers to more than one character (the tests scan
+    every code point for both), so without a combining dot ``text.lower()`` keeps every position; and on UTF-16-LE
+    bytes the translation gives a high byte 0x04 only to characters that had it, and a low byte 0x30..0x4F to those
+    with 0x10..0x4F: a character comes out as "а".."я" if and only if it was that letter or its capital.
+    """
+    if "\u0307" in text:
+        return None
+    encoded = text.encode("utf-16-le", "surrogatepass")
+    if len(encoded) != 2 * len(text):
+        return None
+    folded = encoded.translate(_CYRILLIC_LOWER).decode("utf-16-le", "surrogatepass")
+    return folded if len(folded) == len(text) else None
+
+
 @lru_cache(maxsize=8)
 def _triggers(language: str) -> frozenset[str]:
     """The trigger stems of the anchors ``find_citations`` tries for ``language`` (all of them for another one)."""
@@ -763,9 +792,12 @@ def find_citations(text: str, language: str | None = None) -> list[str]:
     lang = (language or "").split("-", 1)[0].casefold()
     anchors = [a for a in ANCHORS if a.language == lang] if lang in LANGUAGES else ANCHORS
     found: list[tuple[int, str]] = []
-    lowered = text.lower().replace("i\u0307", "i")  # "İ".lower() is "i" + a combining dot
+    stems = _triggers(lang)
+    lowered = _folded_cyrillic(text) if _cyrillic_only(stems) else None
+    if lowered is None:
+        lowered = text.lower().replace("i\u0307", "i")  # "İ".lower() is "i" + a combining dot
     aligned = len(lowered) == len(text)
-    positions = _stem_positions(lowered, _triggers(lang)) if aligned else {}
+    positions = _stem_positions(lowered, stems) if aligned else {}
     for anchor in anchors:
         matches = _anchor_matches(anchor, text, positions) if aligned else anchor.pattern.finditer(text)
         for match in matches:

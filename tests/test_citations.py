@@ -17,6 +17,7 @@ from pipelines.citations import (
     MAX_NAME_WORDS,
     WINDOW,
     Item,
+    _folded_cyrillic,
     _from_anchor,
     _items_before,
     _letters,
@@ -339,3 +340,40 @@ def test_letters_counts_the_letters_a_walk_would(text: str) -> None:
         while end < len(text) and text[end].isalpha():
             end += 1
         assert _letters(text, at) == min(end - at, 41)
+
+
+def test_only_capital_i_with_dot_lowers_to_more_than_one_character() -> None:
+    # _folded_cyrillic rests on this: without a combining dot, text.lower() keeps every character's position
+    characters = [chr(c) for c in range(0x110000)]
+    assert [c for c in characters if len(c.lower()) != 1] == ["\u0130"]
+    assert [c for c in characters if "\u0307" in c.lower()] == ["\u0130", "\u0307"]
+
+
+def test_only_cyrillic_capitals_lower_to_cyrillic_small_letters() -> None:
+    # ... and on this: a character lowers to one of "а".."я" only when it is that letter or its capital
+    small = {chr(c) for c in range(0x430, 0x450)}
+    lowering = {}
+    for c in map(chr, range(0x110000)):
+        if c.lower() in small:
+            lowering.setdefault(c.lower(), set()).add(c)
+    assert lowering == {x: {x, chr(ord(x) - 0x20)} for x in small}
+
+
+_ODD = ("А", "Я", "а", "я", "Ѐ", "Џ", "ѐ", "џ", "Є", "є", "Ё", "ё", "İ", "I", "i", "\u0307", "ı", "Σ", "ς",
+        "\u2010", "–", "\u0410\u0307", "\U0001f600", "\ud800", "\udc00", "\x10", "\x30", "0", "P", "p", "Ā", "Ű",
+        "Ԁ", "ԑ", "Ⰰ", "\u2c30")  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(_ODD + tuple(_triggers("ru")) + tuple(s.upper() for s in _triggers("ru"))), max_size=30)
+)
+def test_folded_cyrillic_holds_the_russian_stems_where_lowering_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    folded = _folded_cyrillic(text)
+    lowered = text.lower().replace("i\u0307", "i")
+    if folded is None:
+        return
+    assert len(folded) == len(text) == len(lowered)
+    stems = _triggers("ru")
+    assert _stem_positions(folded, stems) == _stem_positions(lowered, stems)
