@@ -117,8 +117,12 @@ def _fix_media_nodes(nodes: Iterable[LexborNode], base_url: str) -> None:
         if node.tag == "a":
             attrs["href"] = absolute(base_url, attrs.get("href") or "")
             continue
-        lazy = next((attrs.get(a) for a in LAZY_SRC_ATTRIBUTES if attrs.get(a)), None)
-        src = (lazy or attrs.get("src") or "").strip()
+        src = None
+        for name in LAZY_SRC_ATTRIBUTES:
+            src = attrs.get(name)
+            if src:
+                break
+        src = (src or attrs.get("src") or "").strip()
         if not src or src.startswith("data:"):
             node.remove()
             continue
@@ -184,6 +188,12 @@ def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> boo
         if hint in lowered:
             return BOILERPLATE_PARAGRAPHS.search(lowered) is not None
     return False
+
+
+@lru_cache(maxsize=8192)
+def _owns(source: Source, url: str) -> bool:
+    """``source.owns(url)``, cached like ``canonical_url``: a page declares the same canonical URL at every fetch."""
+    return source.owns(url)
 
 
 @lru_cache(maxsize=64)
@@ -265,7 +275,7 @@ class CleanupPipeline(Pipeline):
             return item
         source = get_source(item.source)
         item.title = collapse(item.title)
-        declared = item.canonical_url if item.canonical_url and source.owns(item.canonical_url) else None
+        declared = item.canonical_url if item.canonical_url and _owns(source, item.canonical_url) else None
         item.canonical_url = canonical_url(declared or item.url)
         if item.cover_image_url:
             item.cover_image_url = absolute(item.url, item.cover_image_url)
