@@ -401,13 +401,18 @@ def _sentence_initial(text: str, pos: int) -> bool:
 
 def _bare(item: Item) -> tuple[str, bool]:
     """The name an item writes, without quotes or case endings, and whether a hyphenated ending was cut."""
-    if item.kind == "url":
-        host = re.sub(r"^https?://", "", item.text).split("/", 1)[0]
+    return _bare_text(item.kind, item.text)
+
+
+@lru_cache(maxsize=8192)
+def _bare_text(kind: str, text: str) -> tuple[str, bool]:
+    if kind == "url":
+        host = re.sub(r"^https?://", "", text).split("/", 1)[0]
         return host.removeprefix("www."), False
-    if item.kind == "quoted":
-        quoted = _QUOTED_BODY.match(item.text)
-        return _known_base(" ".join(quoted.group("body").split()) if quoted else item.text), False
-    word = item.text
+    if kind == "quoted":
+        quoted = _QUOTED_BODY.match(text)
+        return _known_base(" ".join(quoted.group("body").split()) if quoted else text), False
+    word = text
     for possessive in ("'s", "’s"):
         if word.endswith(possessive):
             return word[: -len(possessive)], False
@@ -506,12 +511,17 @@ def _is_stopped(name: str) -> bool:
 
 def _known_prefix(items: Sequence[Item], *, from_end: bool) -> int:
     """How many leading (or trailing) items spell a known multi-word outlet ("BBC News", "The New York Times")."""
-    known = _known_outlets()
     for n in range(min(MAX_NAME_WORDS, len(items)), 1, -1):
         part = items[-n:] if from_end else items[:n]
-        if all(i.kind == "word" for i in part) and name_key(" ".join(_bare(i)[0] for i in part)) in known:
+        if all(i.kind == "word" for i in part) and _is_known(tuple(_bare(i)[0] for i in part)):
             return n
     return 0
+
+
+@lru_cache(maxsize=8192)
+def _is_known(words: tuple[str, ...]) -> bool:
+    """Whether ``words`` spell a known outlet's name."""
+    return name_key(" ".join(words)) in _known_outlets()
 
 
 class _Candidate(NamedTuple):
