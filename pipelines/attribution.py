@@ -8,6 +8,7 @@ from ``AGGREGATOR_SITE_NAME`` and the source's name from the registry: never fro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
@@ -87,5 +88,6 @@ def _name_stem(name: str) -> str:
     return key.rsplit(".", 1)[0] if "." in key else key
 
 
+@lru_cache(maxsize=64)
 def _own_names(source: Source) -> frozenset[str]:
     return frozenset({_name_stem(source.name), *(_name_stem(d) for d in source.domains)})

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from aggregator.sources import all_sources
 from aggregator.text import fold_lookalikes, name_key
@@ -67,9 +68,9 @@ class Anchor:
     Unicode regex scan costs far more than a substring test)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One word, quoted name or URL of the text, with where it starts."""
+class Item(NamedTuple):
+    """One word, quoted name or URL of the text, with where it starts (a named tuple: made by the hundred per
+    body, and a frozen dataclass costs several times as much to create)."""
 
     kind: str  # "word", "quoted" or "url"
     text: str
@@ -316,16 +317,67 @@ def _items_after(text: str, pos: int) -> list[Item]:
 def _items_before(text: str, pos: int) -> list[Item]:
     """The words right before ``pos`` that follow each other with nothing but spaces between them.
 
-    Walks the window's tokens backwards from ``pos`` and builds items only for that last run: most of the window
-    is the sentence before the name, and making an item of every one of its words cost more than the rest of the
-    search."""
-    tokens = list(_TOKEN.finditer(text, max(0, pos - WINDOW), pos))
+    What tokenising the window before ``pos`` gives, only cheaper: each token ends with a non-space character and
+    every non-space character is in a token, so the window's last token ends at its last non-space character, and a
+    character that only punctuation ends (",", or "." with no URL in the window) answers at once. Else the tail of
+    the window is tokenised first, from a space no quoted name can span (only a quoted name holds a space): tokens
+    from there are the window's last ones, so when the run ends inside them the answer is the same."""
+    start = max(0, pos - WINDOW)
+    end = pos
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end == start:
+        return []  # nothing but spaces: no token
+    gap = text[end:pos]
+    if gap and not _INLINE_SPACE.fullmatch(gap):
+        return []  # the name and the anchor are on different lines
+    last = text[end - 1]
+    punctuation = not (last == "&" or last == "_" or last.isalnum() or last in _CLOSING_QUOTES)
+    if punctuation and (last in _NOT_IN_URLS or text.find("://", start, pos) == -1):
+        return []  # punctuation right before the anchor: it ends no word, quoted name or URL
+    sync = text.rfind(" ", start, end - _TAIL_WINDOW) if end - _TAIL_WINDOW > start else -1
+    if sync != -1 and _no_quoted_name_across(text, start, sync, pos):
+        run = _last_run(text, list(_TOKEN.finditer(text, sync, pos)))
+        if run is not None:
+            return run
+    return _last_run(text, list(_TOKEN.finditer(text, start, pos)), whole=True) or []
+
+
+def _no_quoted_name_across(text: str, start: int, at: int, end: int) -> bool:
+    """Whether no quoted-name token of ``text[start:end]`` holds position ``at``. Such a token holds no quote
+    between its opening quote and ``at``, so the last quote before ``at`` would open it: none within a quoted name's
+    reach, a closing-only quote, and a "«" whose token ends before ``at`` (a "«" starts a token wherever it stands:
+    no other kind of token holds one) all answer yes; other quotes answer no (the caller tokenises all)."""
+    quotes = list(_QUOTE_CHARS.finditer(text, max(start, at - _QUOTED_SPAN), at))
+    if not quotes:
+        return True
+    last = quotes[-1]
+    if last.group() in "»”":
+        return True
+    if last.group() == "«":
+        quoted = _QUOTED_TOKEN.match(text, last.start(), end)
+        return quoted is None or quoted.end() <= at
+    return False
+
+
+_TAIL_WINDOW = 48
+"""How far before the anchor ``_items_before`` first tokenises (a run of up to six names fits, as a rule)."""
+_QUOTED_SPAN = 64
+"""More than the longest quoted name (an opening quote, 60 characters, a closing one)."""
+_QUOTE_CHARS = re.compile(r"[«»“”„\"'‘’]")
+_QUOTED_TOKEN = re.compile(_QUOTED)
+_CLOSING_QUOTES = frozenset("»”“\"'’")
+_NOT_IN_URLS = frozenset(',;()<>«»"“”')
+
+
+def _last_run(text: str, tokens: list[re.Match[str]], *, whole: bool = False) -> list[Item] | None:
+    """The items of the last run of ``tokens`` (``_items_before``); None when the run takes up all of them and
+    ``tokens`` are not the ``whole`` window (an earlier token may belong to it)."""
     if not tokens:
         return []
     last = tokens[-1]
-    gap = text[last.end() : pos]
-    if last.lastgroup == "other" or (gap and not _INLINE_SPACE.fullmatch(gap)):
-        return []  # punctuation right before the anchor, or the name and the anchor are on different lines
+    if last.lastgroup == "other":
+        return []  # punctuation right before the anchor
     run: list[re.Match[str]] = []
     for m in reversed(tokens):
         if m.lastgroup == "other" or (run and not _INLINE_SPACE.fullmatch(text[m.end() : run[-1].start()])):
@@ -333,6 +385,9 @@ def _items_before(text: str, pos: int) -> list[Item]:
         run.append(m)
         if len(run) == MAX_NAME_WORDS + 2:
             break
+    else:
+        if not whole:
+            return None
     return [Item(m.lastgroup or "other", m.group(), m.start()) for m in reversed(run)]
 
 
@@ -346,13 +401,18 @@ def _sentence_initial(text: str, pos: int) -> bool:
 
 def _bare(item: Item) -> tuple[str, bool]:
     """The name an item writes, without quotes or case endings, and whether a hyphenated ending was cut."""
-    if item.kind == "url":
-        host = re.sub(r"^https?://", "", item.text).split("/", 1)[0]
+    return _bare_text(item.kind, item.text)
+
+
+@lru_cache(maxsize=8192)
+def _bare_text(kind: str, text: str) -> tuple[str, bool]:
+    if kind == "url":
+        host = re.sub(r"^https?://", "", text).split("/", 1)[0]
         return host.removeprefix("www."), False
-    if item.kind == "quoted":
-        quoted = _QUOTED_BODY.match(item.text)
-        return _known_base(" ".join(quoted.group("body").split()) if quoted else item.text), False
-    word = item.text
+    if kind == "quoted":
+        quoted = _QUOTED_BODY.match(text)
+        return _known_base(" ".join(quoted.group("body").split()) if quoted else text), False
+    word = text
     for possessive in ("'s", "’s"):
         if word.endswith(possessive):
             return word[: -len(possessive)], False
@@ -451,16 +511,20 @@ def _is_stopped(name: str) -> bool:
 
 def _known_prefix(items: Sequence[Item], *, from_end: bool) -> int:
     """How many leading (or trailing) items spell a known multi-word outlet ("BBC News", "The New York Times")."""
-    known = _known_outlets()
     for n in range(min(MAX_NAME_WORDS, len(items)), 1, -1):
         part = items[-n:] if from_end else items[:n]
-        if all(i.kind == "word" for i in part) and name_key(" ".join(_bare(i)[0] for i in part)) in known:
+        if all(i.kind == "word" for i in part) and _is_known(tuple(_bare(i)[0] for i in part)):
             return n
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+@lru_cache(maxsize=8192)
+def _is_known(words: tuple[str, ...]) -> bool:
+    """Whether ``words`` spell a known outlet's name."""
+    return name_key(" ".join(words)) in _known_outlets()
+
+
+class _Candidate(NamedTuple):
     items: tuple[Item, ...]
     """The words of the name (one, or a few: "BBC News", "Baku TV")."""
     before: Item | None
@@ -559,6 +623,25 @@ _WORD_END = frozenset(',;!?»)"')
 """Characters that end a word token for sure (a "." or ":" may continue it as a domain or a URL)."""
 
 
+_LONGEST_WORD = 40
+_LETTER_RUN = re.compile(rf"[^\W\d_]{{1,{_LONGEST_WORD + 1}}}")
+"""Letters and the few other characters that are word characters but neither digits nor "_" ("²", "½")."""
+
+
+def _letters(text: str, at: int = 0) -> int:
+    """How many letters (``str.isalpha``) follow each other from ``at``, counted up to one more than
+    ``_LONGEST_WORD``: a regex for the run, and a walk only when it holds a non-letter like "²"."""
+    run = _LETTER_RUN.match(text, at)
+    if run is None:
+        return 0
+    if run.group().isalpha():
+        return run.end() - at
+    end = at
+    while end < run.end() and text[end].isalpha():
+        end += 1
+    return end - at
+
+
 def _common_word_beside(text: str, pos: int, side: Side) -> bool:
     """Whether the token beside an anchor is a plain lower-case word of a non-Latin script that is no outlet noun
     ("аналитики сообщили, что"): no outlet can be named there, and most anchors stand there, so the window need not
@@ -572,22 +655,18 @@ def _common_word_beside(text: str, pos: int, side: Side) -> bool:
             end -= 1
         if not 1 <= pos - end <= 20:
             return False
-        start = end
-        while start > 0 and text[start - 1].isalpha():
-            start -= 1
+        start = end - _letters(text[max(0, end - _LONGEST_WORD - 1) : end][::-1])
         if start > 0 and not text[start - 1].isspace():
             return False
     else:
         start = pos
         while start < size and text[start] in _INLINE:
             start += 1
-        end = start
-        while end < size and text[end].isalpha():
-            end += 1
+        end = start + _letters(text, start)
         if end < size and not (text[end].isspace() or text[end] in _WORD_END):
             return False
     word = text[start:end]
-    if not word or len(word) > 40 or not word[0].islower() or _is_latin(word):
+    if not word or len(word) > _LONGEST_WORD or not word[0].islower() or _is_latin(word):
         return False
     return not (side is Side.AFTER and (word in ARTICLES or _is_outlet_noun(Item("word", word, start))))
 
@@ -617,29 +696,99 @@ _LEAD, _TAIL = 16, 48
 """How far an anchor's pattern reaches before and after its trigger stem ("как " before "сообщает")."""
 
 
-def _stem_positions(lowered: str, stem: str) -> list[int]:
-    positions = []
-    at = lowered.find(stem)
-    while at != -1:
-        positions.append(at)
-        at = lowered.find(stem, at + 1)
+_SHARED_PREFIX = 4
+"""Stems that begin alike ("сообща", "сообщил", "сообщени") are looked for through their common beginning, once."""
+
+
+@lru_cache(maxsize=16)
+def _stem_groups(stems: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``stems`` as (common beginning, the stems that begin with it), each stem in one group: a group's beginning
+    is at least ``_SHARED_PREFIX`` letters long, or a lone stem."""
+    groups: list[tuple[str, list[str]]] = []
+    for stem in sorted(stems):
+        if groups:
+            prefix, members = groups[-1]
+            common = next((i for i, (a, b) in enumerate(zip(prefix, stem, strict=False)) if a != b), len(prefix))
+            if common >= _SHARED_PREFIX:
+                groups[-1] = (prefix[:common], [*members, stem])
+                continue
+        groups.append((stem, [stem]))
+    return tuple((prefix, tuple(members)) for prefix, members in groups)
+
+
+def _stem_positions(lowered: str, stems: frozenset[str]) -> dict[str, list[int]]:
+    """Where each stem starts in ``lowered`` (every occurrence, overlapping ones too), by stem."""
+    positions: dict[str, list[int]] = {}
+    find, startswith = lowered.find, lowered.startswith
+    for prefix, members in _stem_groups(stems):
+        at = find(prefix)
+        if len(members) == 1:
+            found = positions[prefix] = []
+            while at != -1:
+                found.append(at)
+                at = find(prefix, at + 1)
+            continue
+        for stem in members:
+            positions[stem] = []
+        while at != -1:
+            for stem in members:
+                if startswith(stem, at):
+                    positions[stem].append(at)
+            at = find(prefix, at + 1)
     return positions
 
 
-def _anchor_matches(anchor: Anchor, text: str, lowered: str, positions: dict[str, list[int]]) -> list[re.Match[str]]:
-    """The anchor's matches, looked for only around its trigger stems: a scan of the whole text with a Unicode
-    regex that starts with a word boundary costs ~100 us per pattern on a 3 KB body; ``str.find`` a fraction.
-    ``positions`` caches each stem's places in the text across the anchors that share it."""
+def _anchor_matches(anchor: Anchor, text: str, positions: dict[str, list[int]]) -> list[re.Match[str]]:
+    """The anchor's matches, looked for only around its trigger stems (``positions``, from ``_stem_positions``): a
+    scan of the whole text with a Unicode regex that starts with a word boundary costs ~100 us per pattern on a
+    3 KB body; ``str.find`` a fraction."""
     found: dict[int, re.Match[str]] = {}
     size = len(text)
+    search = anchor.pattern.search
     for stem in anchor.triggers:
-        if stem not in positions:
-            positions[stem] = _stem_positions(lowered, stem)
+        reach = len(stem) + _TAIL
         for at in positions[stem]:
-            match = anchor.pattern.search(text, max(0, at - _LEAD), min(size, at + len(stem) + _TAIL))
+            match = search(text, at - _LEAD if at > _LEAD else 0, min(size, at + reach))
             if match is not None:
                 found.setdefault(match.start(), match)
-    return [found[start] for start in sorted(found)]
+    return [found[start] for start in sorted(found)] if len(found) > 1 else list(found.values())
+
+
+_CYRILLIC_LOWER = bytes(b + 0x20 if 0x10 <= b < 0x30 else b for b in range(256))
+"""On UTF-16-LE bytes: "А".."Я" (U+0410..U+042F) to "а".."я" (U+0430..U+044F), and other characters to ones that
+are none of "а".."я"."""
+
+
+@lru_cache(maxsize=8)
+def _cyrillic_only(stems: frozenset[str]) -> bool:
+    return all("\u0430" <= c <= "\u044f" for stem in stems for c in stem)
+
+
+def _folded_cyrillic(text: str) -> str | None:
+    """A string as long as ``text`` that holds a stem of letters "а".."я" exactly where ``text.lower()`` (with "İ"
+    as "i") holds it; None for a text it cannot fold (a combining dot above, characters beyond the BMP).
+
+    For the stems of Russian phrases, and cheaper than ``str.lower``, which looks up every character's case. Exact:
+    of all characters only "А".."Я" lower to "а".."я", and only "İ" lowers to more than one character (the tests scan
+    every code point for both), so without a combining dot ``text.lower()`` keeps every position; and on UTF-16-LE
+    bytes the translation gives a high byte 0x04 only to characters that had it, and a low byte 0x30..0x4F to those
+    with 0x10..0x4F: a character comes out as "а".."я" if and only if it was that letter or its capital.
+    """
+    if "\u0307" in text:
+        return None
+    encoded = text.encode("utf-16-le", "surrogatepass")
+    if len(encoded) != 2 * len(text):
+        return None
+    folded = encoded.translate(_CYRILLIC_LOWER).decode("utf-16-le", "surrogatepass")
+    return folded if len(folded) == len(text) else None
+
+
+@lru_cache(maxsize=8)
+def _triggers(language: str) -> frozenset[str]:
+    """The trigger stems of the anchors ``find_citations`` tries for ``language`` (all of them for another one)."""
+    return frozenset(
+        stem for a in ANCHORS if language not in LANGUAGES or a.language == language for stem in a.triggers
+    )
 
 
 def find_citations(text: str, language: str | None = None) -> list[str]:
@@ -653,11 +802,14 @@ def find_citations(text: str, language: str | None = None) -> list[str]:
     lang = (language or "").split("-", 1)[0].casefold()
     anchors = [a for a in ANCHORS if a.language == lang] if lang in LANGUAGES else ANCHORS
     found: list[tuple[int, str]] = []
-    lowered = text.lower().replace("i\u0307", "i")  # "İ".lower() is "i" + a combining dot
+    stems = _triggers(lang)
+    lowered = _folded_cyrillic(text) if _cyrillic_only(stems) else None
+    if lowered is None:
+        lowered = text.lower().replace("i\u0307", "i")  # "İ".lower() is "i" + a combining dot
     aligned = len(lowered) == len(text)
-    positions: dict[str, list[int]] = {}
+    positions = _stem_positions(lowered, stems) if aligned else {}
     for anchor in anchors:
-        matches = _anchor_matches(anchor, text, lowered, positions) if aligned else anchor.pattern.finditer(text)
+        matches = _anchor_matches(anchor, text, positions) if aligned else anchor.pattern.finditer(text)
         for match in matches:
             hit = _from_anchor(text, anchor, match)
             if hit is not None:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.citations import ANCHORS, _from_anchor, find_citations
+from pipelines.citations import (
+    _INLINE_SPACE,
+    _TOKEN,
+    ANCHORS,
+    MAX_NAME_WORDS,
+    WINDOW,
+    Item,
+    _folded_cyrillic,
+    _from_anchor,
+    _items_before,
+    _letters,
+    _stem_positions,
+    _triggers,
+    find_citations,
+)
 
 CORPUS = Path(__file__).parent / "fixtures" / "attribution.tsv"
 
@@ -255,3 +270,110 @@ def test_shortcut_agrees_on_every_corpus_sentence() -> None:
 @given(st.lists(st.sampled_from(_PIECES), max_size=14), st.lists(st.sampled_from(("", " ", "\t", "  ")), min_size=14))
 def test_shortcut_agrees_on_generated_text(pieces: list[str], spaces: list[str]) -> None:
     assert_shortcut_agrees("".join(p + s for p, s in zip(pieces, spaces, strict=False)))
+
+
+# --- the cheaper ways to the same tokens and positions ---------------------------------------------------------------
+# _items_before tokenises only the window's tail when it can, _stem_positions looks for stems through their common
+# beginnings, _letters counts a run of letters with a regex: these hold each equal to the plain way.
+
+
+def items_before_by_tokenising_all(text: str, pos: int) -> list[Item]:
+    tokens = list(_TOKEN.finditer(text, max(0, pos - WINDOW), pos))
+    if not tokens:
+        return []
+    last = tokens[-1]
+    gap = text[last.end() : pos]
+    if last.lastgroup == "other" or (gap and not _INLINE_SPACE.fullmatch(gap)):
+        return []
+    run: list[re.Match[str]] = []
+    for m in reversed(tokens):
+        if m.lastgroup == "other" or (run and not _INLINE_SPACE.fullmatch(text[m.end() : run[-1].start()])):
+            break
+        run.append(m)
+        if len(run) == MAX_NAME_WORDS + 2:
+            break
+    return [Item(m.lastgroup or "other", m.group(), m.start()) for m in reversed(run)]
+
+
+_LONG_PIECES = (*_PIECES, "Баку", "министр заявил", "что", "a", "O'Neil", "Azərbaycan'ın", "«Новая", "газета»",
+                "“Yeni", "Müsavat”", "„x“", "https://x.az/a.b", "x.az.", "½", "²", "_", "&", "(", ")", ";", "!",
+                "?", "«Аа Ббббббббббббббббббббббббббббббббббббббб»", "“Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb”",
+                "„Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb“", "'Aa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'",
+                "Вв Гг Дд")  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(st.sampled_from(_LONG_PIECES), max_size=60), st.lists(st.sampled_from(("", " ", "\t", "  ")), min_size=60)
+)
+def test_items_before_equal_tokenising_the_whole_window(pieces: list[str], spaces: list[str]) -> None:
+    text = "".join(p + s for p, s in zip(pieces, spaces, strict=False))
+    for pos in range(len(text) + 1):
+        assert _items_before(text, pos) == items_before_by_tokenising_all(text, pos), (text, pos)
+
+
+def test_items_before_equal_tokenising_the_whole_window_on_the_corpus() -> None:
+    text = " ".join(sentence for _, sentence, _ in corpus_rows() + OWN_CASES + NEGATIVE_CASES)
+    # A quoted name holding the last space well before the anchor: the tail alone would cut it in two.
+    for quotes in ("«»", "“”", "„“", "''", '""', "‘’"):
+        text += f" {quotes[0]}Аа Бббббббббббббббббббббббббббббббббббббббббб{quotes[1]} Вв Гг Дд Ее сообщили."
+    for pos in range(len(text) + 1):
+        assert _items_before(text, pos) == items_before_by_tokenising_all(text, pos), pos
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_LONG_PIECES), max_size=30))
+def test_stem_positions_are_every_occurrence(pieces: list[str]) -> None:
+    lowered = " ".join(pieces).lower()
+    for language in ("ru", "az", "en", "xx"):
+        stems = _triggers(language)
+        positions = _stem_positions(lowered, stems)
+        assert set(positions) == set(stems)
+        for stem in stems:
+            assert positions[stem] == [i for i in range(len(lowered)) if lowered.startswith(stem, i)]
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "Ə", "я", "²", "½", "_", "1", " ", "-", "&", "’"]), max_size=60))
+def test_letters_counts_the_letters_a_walk_would(text: str) -> None:
+    for at in range(len(text) + 1):
+        end = at
+        while end < len(text) and text[end].isalpha():
+            end += 1
+        assert _letters(text, at) == min(end - at, 41)
+
+
+def test_only_capital_i_with_dot_lowers_to_more_than_one_character() -> None:
+    # _folded_cyrillic rests on this: without a combining dot, text.lower() keeps every character's position
+    characters = [chr(c) for c in range(0x110000)]
+    assert [c for c in characters if len(c.lower()) != 1] == ["\u0130"]
+    assert [c for c in characters if "\u0307" in c.lower()] == ["\u0130", "\u0307"]
+
+
+def test_only_cyrillic_capitals_lower_to_cyrillic_small_letters() -> None:
+    # ... and on this: a character lowers to one of "а".."я" only when it is that letter or its capital
+    small = {chr(c) for c in range(0x430, 0x450)}
+    lowering = {}
+    for c in map(chr, range(0x110000)):
+        if c.lower() in small:
+            lowering.setdefault(c.lower(), set()).add(c)
+    assert lowering == {x: {x, chr(ord(x) - 0x20)} for x in small}
+
+
+_ODD = ("А", "Я", "а", "я", "Ѐ", "Џ", "ѐ", "џ", "Є", "є", "Ё", "ё", "İ", "I", "i", "\u0307", "ı", "Σ", "ς",
+        "\u2010", "–", "\u0410\u0307", "\U0001f600", "\ud800", "\udc00", "\x10", "\x30", "0", "P", "p", "Ā", "Ű",
+        "Ԁ", "ԑ", "Ⰰ", "\u2c30")  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(_ODD + tuple(_triggers("ru")) + tuple(s.upper() for s in _triggers("ru"))), max_size=30)
+)
+def test_folded_cyrillic_holds_the_russian_stems_where_lowering_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    folded = _folded_cyrillic(text)
+    lowered = text.lower().replace("i\u0307", "i")
+    if folded is None:
+        return
+    assert len(folded) == len(text) == len(lowered)
+    stems = _triggers("ru")
+    assert _stem_positions(folded, stems) == _stem_positions(lowered, stems)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +12,15 @@ from selectolax.lexbor import LexborHTMLParser
 from aggregator.items import ArticleItem
 from aggregator.paths import mirror_dir
 from pipelines.base import Rejected
-from pipelines.cleanup import CleanupPipeline, clean_body, collapse, text_of_safe_html
+from pipelines.cleanup import (
+    BOILERPLATE_PARAGRAPHS,
+    BOILERPLATE_PATTERNS,
+    CleanupPipeline,
+    clean_body,
+    collapse,
+    is_boilerplate,
+    text_of_safe_html,
+)
 from pipelines.validate import ValidatePipeline
 from tests.fixtures.xss.build import load_vectors
 
@@ -149,3 +159,22 @@ def test_collapse_equals_split_and_join(text: str) -> None:
 def test_only_the_plain_space_is_printable_whitespace() -> None:
     # collapse's shortcut rests on this: a printable text holds no whitespace but plain spaces
     assert [c for c in map(chr, range(0x110000)) if c.isspace() and c.isprintable()] == [" "]
+
+
+# --- the boilerplate test's shortcut ---------------------------------------------------------------------------------
+# is_boilerplate runs the regex only on a block holding one of the words each pattern lists as in all its matches.
+
+_PATTERN_WORDS = {w for pattern, _ in BOILERPLATE_PATTERNS for w in re.findall(r"[^\W\d_]+", pattern)} - {"b", "s", "d"}
+_BOILERPLATE_PIECES = (*sorted(_PATTERN_WORDS), " ", " ", "  ", ":", "-", "©", "2024", "1 204", ".", "\t")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_BOILERPLATE_PIECES), max_size=9))
+def test_every_boilerplate_match_holds_one_of_its_patterns_words(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for pattern, words in BOILERPLATE_PATTERNS:
+        if re.search(pattern, text):
+            assert any(w in text for w in words), (pattern, text)
+    assert is_boilerplate(text) is (
+        bool(text) and len(text) <= 240 and bool(BOILERPLATE_PARAGRAPHS.search(text.lower()))
+    )
