@@ -50,6 +50,20 @@ def crawl(mirror: str, db_url: str, *extra: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+def children(pid: int) -> list[int]:
+    """A live process's child processes (Linux /proc)."""
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def counts(db_url: str) -> tuple[int, int]:
     engine = create_engine(normalise_url(db_url))
     try:
@@ -73,9 +87,16 @@ def test_sigkill_mid_run_then_rerun(db_url: str, tmp_path: Path) -> None:
         while counts(db_url)[0] < 20 and time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.05)
         assert first.poll() is None, "the crawl finished before it could be killed: slow it down further"
+        writers = children(first.pid)
+        assert writers, "the crawl has no archive writer process"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         assert first.returncode == -signal.SIGKILL
+        # Its archive writer goes with it (and with it any batch it was writing, rolled back whole).
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in writers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in writers), "the killed crawl's writer process outlived it"
 
         articles, snapshots = counts(db_url)
         assert 0 < articles < N

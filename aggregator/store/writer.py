@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 import traceback
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -23,6 +25,7 @@ from aggregator.stories import sketch, story_text
 logger = logging.getLogger(__name__)
 
 WRITER_KINDS = ("process", "thread")
+PARENT_CHECK_SECONDS = 0.5
 
 
 class SharedWriters:
@@ -42,7 +45,10 @@ class SharedWriters:
                     # spawn, not fork: the crawling process has threads (Twisted's pool, the reactor) that a fork
                     # would copy in whatever state they are in.
                     executor = ProcessPoolExecutor(
-                        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_writer_started
+                        max_workers=1,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_writer_started,
+                        initargs=(os.getpid(),),
                     )
                 else:
                     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
@@ -68,9 +74,21 @@ _archives: dict[str, Archive] = {}
 _archives_lock = threading.Lock()
 
 
-def _writer_started() -> None:
-    """A writer process leaves interrupts to its parent: Ctrl-C stops the crawl, which then drains the writer."""
+def _writer_started(parent: int) -> None:
+    """A writer process leaves interrupts to its parent (Ctrl-C stops the crawl, which then drains the writer), and
+    ends when its parent is gone: a crawl killed with SIGKILL cannot tell it to, and the pipe it reads its batches
+    from stays open (the process holds both of its ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="archive-writer-parent", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Exit once the parent process is gone. A batch being written then is rolled back with its transaction (the
+    killed crawl fetches those pages again next time), so the archive holds it whole or not at all."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    logger.warning("The crawl (pid %d) is gone: its archive writer exits", parent)
+    os._exit(1)
 
 
 def _open_archive(db_url: str) -> Archive:
