@@ -13,12 +13,17 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from aggregator.items import ArticleItem
+from aggregator.store import db
 from aggregator.store.repository import Archive, RejectRecord, SaveResult
 from aggregator.stories import sketch, story_text
 
@@ -26,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 WRITER_KINDS = ("process", "thread")
 PARENT_CHECK_SECONDS = 0.5
+WRITER_SQLITE_CACHE_KIB = 16_384
 
 
 class SharedWriters:
@@ -50,6 +56,8 @@ class SharedWriters:
                         initializer=_writer_started,
                         initargs=(os.getpid(),),
                     )
+                    with _bare_main():  # the process starts here, in the first call (and is sent what to import)
+                        executor.submit(_started)
                 else:
                     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
                 self._executors[kind] = executor
@@ -68,6 +76,20 @@ class SharedWriters:
 
 WRITERS = SharedWriters()
 
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """While a writer process starts, the program's main module is an empty one: ``spawn`` re-imports the main
+    module in the new process (the ``aggregator`` command's would load the whole CLI there, ~15 MiB), and the
+    writer needs nothing of it (what it runs is named by this module's path)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 # -- what runs in the writer (its process, or its thread) -----------------------------------------------------
 
 _archives: dict[str, Archive] = {}
@@ -79,6 +101,9 @@ def _writer_started(parent: int) -> None:
     ends when its parent is gone: a crawl killed with SIGKILL cannot tell it to, and the pipe it reads its batches
     from stays open (the process holds both of its ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The crawl's batches (AGGREGATOR_STORE_BATCH, 100 articles) dirty a few MiB of pages: a quarter of the page
+    # cache bulk imports get is plenty, and the crawl's memory is the crawler's plus this process's.
+    db.SQLITE_CACHE_KIB = WRITER_SQLITE_CACHE_KIB
     threading.Thread(target=_exit_with, args=(parent,), name="archive-writer-parent", daemon=True).start()
 
 
@@ -97,6 +122,10 @@ def _open_archive(db_url: str) -> Archive:
         if archive is None:
             archive = _archives[db_url] = Archive.open(db_url, migrate=False)  # the pipeline migrated it
         return archive
+
+
+def _started() -> None:
+    """The first call, which starts the process."""
 
 
 def connect(db_url: str) -> None:
