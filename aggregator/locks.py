@@ -130,12 +130,15 @@ class RunLock:
 
         settings = crawler.settings
         source = getattr(crawler.spider, "source_key", None) or getattr(crawler.spidercls, "name", None)
+        # Off without a word (Scrapy logs a NotConfigured that carries a message as a warning): scale-out workers
+        # share their sources' frontier on purpose, the aggregator command holds the lock already, or
+        # AGGREGATOR_RUN_LOCK is off (runs of one source may overlap).
         if not source or settings.get("AGGREGATOR_REDIS_URL"):
-            raise NotConfigured("scale-out workers share their sources' frontier: no per-run lock")
+            raise NotConfigured
         if source in settings.getlist("AGGREGATOR_LOCKED_SOURCES"):
-            raise NotConfigured("the aggregator command holds this source's lock")
+            raise NotConfigured
         if not settings.getbool("AGGREGATOR_RUN_LOCK", True):
-            raise NotConfigured("AGGREGATOR_RUN_LOCK is off: runs of one source may overlap")
+            raise NotConfigured
         extension = cls(settings["AGGREGATOR_DB_URL"], source)
         crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         crawler.aggregator_holds_lock = True  # the store pipeline may then close runs this one's lock proves dead
