@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -19,8 +20,13 @@ from spiders.caliber import CaliberSpider
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-def make_pipeline(db_url: str, batch: int = 2) -> StorePipeline:
-    overrides = {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_STORE_BATCH": batch, "TWISTED_REACTOR_ENABLED": False}
+def make_pipeline(db_url: str, batch: int = 2, writer: str = "process") -> StorePipeline:
+    overrides = {
+        "AGGREGATOR_DB_URL": db_url,
+        "AGGREGATOR_STORE_BATCH": batch,
+        "AGGREGATOR_STORE_WRITER": writer,
+        "TWISTED_REACTOR_ENABLED": False,
+    }
     settings = project_settings(overrides).copy_to_dict()
     crawler = get_crawler(CaliberSpider, settings)
     crawler.spider = CaliberSpider()
@@ -36,8 +42,9 @@ def article(n: int) -> ArticleItem:
     )  # fmt: skip
 
 
-def test_batches_runs_and_quarantine(sqlite_url: str) -> None:
-    pipeline = make_pipeline(sqlite_url, batch=2)
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_batches_runs_and_quarantine(sqlite_url: str, writer: str) -> None:
+    pipeline = make_pipeline(sqlite_url, batch=2, writer=writer)
     pipeline.open_spider()
     archive = Archive.open(sqlite_url)
 
@@ -66,6 +73,7 @@ def test_batches_runs_and_quarantine(sqlite_url: str) -> None:
     assert run.status == "finished" and run.finish_reason == "finished"
     assert run.stats["aggregator/articles_new"] == 2
     assert run.stats["aggregator/http_errors"] == 1
+    assert all(a.minhash for a in archive.list_articles())  # sketched by the writer, before its transaction
     archive.close()
 
 
