@@ -94,25 +94,28 @@ def main_options(
 
 # -- crawl ---------------------------------------------------------------------------------------------
 
+# What to crawl and where from: shared by `crawl` and `schedule`.
+SourcesArg = Annotated[list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Crawl every registered source.")]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
+]
+MirrorOpt = Annotated[
+    str | None, typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree.")
+]
+MirrorRootOpt = Annotated[
+    Path | None, typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror.")
+]
+
 
 @app.command()
 def crawl(
     ctx: typer.Context,
-    sources: Annotated[
-        list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")
-    ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Crawl every registered source.")] = False,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
-    ] = False,
-    mirror: Annotated[
-        str | None,
-        typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree."),
-    ] = None,
-    mirror_root: Annotated[
-        Path | None,
-        typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror."),
-    ] = None,
+    sources: SourcesArg = None,
+    all_: AllOpt = False,
+    offline: OfflineOpt = False,
+    mirror: MirrorOpt = None,
+    mirror_root: MirrorRootOpt = None,
     log_level: Annotated[
         str | None,
         typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO)."),

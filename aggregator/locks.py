@@ -133,16 +133,22 @@ class RunLock:
         # Off without a word (Scrapy logs a NotConfigured that carries a message as a warning): scale-out workers
         # share their sources' frontier on purpose, the aggregator command holds the lock already, or
         # AGGREGATOR_RUN_LOCK is off (runs of one source may overlap).
-        if not source or settings.get("AGGREGATOR_REDIS_URL"):
-            raise NotConfigured
-        if source in settings.getlist("AGGREGATOR_LOCKED_SOURCES"):
-            raise NotConfigured
-        if not settings.getbool("AGGREGATOR_RUN_LOCK", True):
+        if (
+            not source
+            or settings.get("AGGREGATOR_REDIS_URL")
+            or source in settings.getlist("AGGREGATOR_LOCKED_SOURCES")
+            or not settings.getbool("AGGREGATOR_RUN_LOCK", True)
+        ):
             raise NotConfigured
         extension = cls(settings["AGGREGATOR_DB_URL"], source)
         crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
-        crawler.aggregator_holds_lock = True  # the store pipeline may then close runs this one's lock proves dead
         return extension
+
+    @staticmethod
+    def held_by(crawler: Any) -> bool:
+        """Whether this crawl holds its source's lock through the extension (built before any pipeline)."""
+        extensions = getattr(crawler, "extensions", None)
+        return any(isinstance(e, RunLock) for e in getattr(extensions, "middlewares", ()))
 
     def engine_stopped(self) -> None:
         self._locks.release()

@@ -110,7 +110,7 @@ def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None 
             """The crawler's and its children's resident memory added up, every 50 ms: their joint peak."""
             while not self.closed:
                 pids = ["self", *map(str, live_children())]
-                self.joint_peak_kib = max(self.joint_peak_kib, sum(resident_kib(pid) for pid in pids))
+                self.joint_peak_kib = max(self.joint_peak_kib, sum(status_kib(pid, "VmRSS") for pid in pids))
                 time.sleep(0.05)
 
         def on_closed(self, spider: Any, reason: str) -> None:
@@ -118,7 +118,7 @@ def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None 
             # Connected before the store pipeline's handler, so its writer process is still alive: its own peak
             # memory and CPU time (the multiprocessing resource tracker's too, a few MiB).
             for pid in live_children():
-                self.children_hwm_kib += peak_rss_kib(pid)
+                self.children_hwm_kib += status_kib(pid, "VmHWM")
                 self.children_cpu += cpu_seconds(pid)
 
     clock = Clock()  # kept referenced: signal receivers are weak references
@@ -175,22 +175,12 @@ def live_children() -> list[int]:
     return pids
 
 
-def resident_kib(pid: str) -> int:
-    """A live process's resident memory now (``VmRSS``), in KiB; 0 when unknown."""
+def status_kib(pid: int | str, field: str) -> int:
+    """A memory figure of a live process from ``/proc/PID/status`` (``VmRSS`` now, ``VmHWM`` its peak), in KiB; 0
+    when unknown."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def peak_rss_kib(pid: int) -> int:
-    """A live process's peak resident memory (``VmHWM``), in KiB; 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass

@@ -25,6 +25,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from aggregator.items import ArticleItem, FetchFailure, NotModifiedPage
+from aggregator.locks import RunLock
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun, utcnow
@@ -90,9 +91,7 @@ class StorePipeline(Pipeline):
         assert self.archive is not None
         settings = self.crawler.settings
         host = socket.gethostname()
-        locked = source in settings.getlist("AGGREGATOR_LOCKED_SOURCES") or getattr(
-            self.crawler, "aggregator_holds_lock", False
-        )
+        locked = source in settings.getlist("AGGREGATOR_LOCKED_SOURCES") or RunLock.held_by(self.crawler)
         oldest = utcnow() - timedelta(hours=settings.getfloat("AGGREGATOR_STALE_RUN_HOURS", 6.0))
 
         def is_stale(run: CrawlRun) -> bool:
@@ -141,7 +140,7 @@ class StorePipeline(Pipeline):
             )
         elif isinstance(item, NotModifiedPage):
             self._seen.append(item.url)
-        if len(self._articles) + len(self._rejects) + len(self._seen) >= self.batch_size:
+        if self._buffered() >= self.batch_size:
             future = self._submit()
             if future is not None:
                 await asyncio.wrap_future(future)
@@ -172,14 +171,18 @@ class StorePipeline(Pipeline):
 
     def _submit(self) -> Future[SaveResult | str] | None:
         """Hand the buffered batch to the writer (batches are written one at a time, in order)."""
-        if self._writer is None or not (self._articles or self._rejects or self._seen):
+        size = self._buffered()
+        if self._writer is None or not size:
             return None
         articles, rejects, seen = self._articles, self._rejects, self._seen
         self._articles, self._rejects, self._seen = [], [], []
         future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen)
         self._harvest()
-        self._pending.append((future, len(articles) + len(rejects) + len(seen)))
+        self._pending.append((future, size))
         return future
+
+    def _buffered(self) -> int:
+        return len(self._articles) + len(self._rejects) + len(self._seen)
 
     def _harvest(self, wait: bool = False) -> None:
         """Count what the written batches did, in the crawling thread (the only place stats are counted)."""

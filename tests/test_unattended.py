@@ -160,6 +160,7 @@ def test_plain_scrapy_crawl_takes_the_lock_too(db_url: str, tmp_path: Path) -> N
     # Building a crawler builds its extensions, as `scrapy crawl` does before it opens the spider.
     crawler = get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict())
     [lock] = [e for e in crawler.extensions.middlewares if isinstance(e, RunLock)]
+    assert RunLock.held_by(crawler)  # so its store pipeline may close the runs that lock proves dead
     with source_locks(db_url, ["caliber"]) as (_, busy):
         assert busy == ["caliber"]
     lock.engine_stopped()

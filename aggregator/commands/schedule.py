@@ -16,13 +16,12 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from aggregator.cli import app, fail
+from aggregator.cli import AllOpt, MirrorOpt, MirrorRootOpt, OfflineOpt, SourcesArg, app, fail
 from aggregator.sources import resolve_keys
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -44,22 +43,12 @@ def _say(message: str) -> None:
 @app.command("schedule")
 def schedule_cmd(
     ctx: typer.Context,
-    sources: Annotated[
-        list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")
-    ] = None,
+    sources: SourcesArg = None,
     every: Annotated[str, typer.Option("--every", help="Interval between run starts: 30s, 10m, 1h.")] = "10m",
-    all_: Annotated[bool, typer.Option("--all", help="Crawl every registered source.")] = False,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
-    ] = False,
-    mirror: Annotated[
-        str | None,
-        typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree."),
-    ] = None,
-    mirror_root: Annotated[
-        Path | None,
-        typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror."),
-    ] = None,
+    all_: AllOpt = False,
+    offline: OfflineOpt = False,
+    mirror: MirrorOpt = None,
+    mirror_root: MirrorRootOpt = None,
     max_runs: Annotated[
         int | None, typer.Option("--max-runs", min=1, help="Stop after this many runs (default: run forever).")
     ] = None,

@@ -4,7 +4,8 @@ By default a writer process (one per crawling process, shared by every spider in
 sketching bodies, matching stories and waiting on the database then take neither the crawler's CPU nor its GIL, so
 on a machine with two cores the crawl and the writes run side by side. ``AGGREGATOR_STORE_WRITER=thread`` writes
 from a thread of the crawling process instead (one process fewer). This module imports neither Scrapy nor Twisted:
-it is all that the writer process loads (besides the crawling program's main module, which ``spawn`` re-imports).
+it is all that the writer process loads (``spawn`` would re-import the program's main module too: see
+``_bare_main``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from contextlib import contextmanager
 
 from aggregator.items import ArticleItem
 from aggregator.store import db
-from aggregator.store.repository import Archive, RejectRecord, SaveResult
-from aggregator.stories import sketch, story_text
+from aggregator.store.repository import Archive, RejectRecord, SaveResult, minhash_of
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +150,7 @@ def write_batch(
     summary (database errors do not always pickle)."""
     try:
         for item in articles:  # sketched here when the dedupe step left it to the writer: before the transaction
-            if item.minhash is None:
-                item.minhash = sketch(story_text(item.title, item.body_text)).pack()
+            item.minhash = minhash_of(item)
         archive = _open_archive(db_url)
         result = archive.save(articles, rejects, run_id=run_id) if articles or rejects else SaveResult()
         if seen:
