@@ -178,7 +178,7 @@ def load(archive: Archive, size: int) -> dict[str, Any]:
             statement_s += time.perf_counter() - statement_began
     articles_s = time.perf_counter() - began
 
-    # Buckets: real sketches for the near-duplicate families, random 64-bit values (what unrelated texts give)
+    # Buckets: real sketches for the near-duplicate families, random 32-bit values (what unrelated texts give)
     # for every other article, inserted band by band in key order.
     began = time.perf_counter()
     families = max(1, int(size * FAMILIES_SHARE / FAMILY_SIZE))
@@ -204,7 +204,7 @@ def load(archive: Archive, size: int) -> dict[str, Any]:
         if engine.dialect.name == "sqlite":
             cursor.execute("BEGIN IMMEDIATE")  # the driver is in autocommit mode (see aggregator/store/db.py)
         for band in range(BANDS):
-            values = corpus.np.integers(-(2**63), 2**63 - 1, size=len(random_ids), dtype=np.int64)
+            values = corpus.np.integers(0, 2**32, size=len(random_ids), dtype=np.int64)  # a band is a 32-bit value
             order = np.argsort(values, kind="stable")
             pairs = list(zip(values[order].tolist(), random_ids[order].tolist(), strict=True))
             pairs += [(real_buckets[a][band][1], a) for a in real]

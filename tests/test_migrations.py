@@ -10,6 +10,7 @@ from sqlalchemy import text
 from aggregator.store.db import alembic_config, connect, current_revision, head_revision, upgrade
 from aggregator.store.models import Base
 from aggregator.store.search import include_name
+from aggregator.stories import Sketch
 
 SOURCE = {
     "key": "caliber", "name": "Caliber.az", "homepage": "https://caliber.az", "domains": '["caliber.az"]',
@@ -65,4 +66,57 @@ def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), Base.metadata
         )
     assert diff == []
+    engine.dispose()
+
+
+def test_story_buckets_are_rebuilt_from_the_stored_sketches(db_url: str) -> None:
+    """0007 changes which bucket rows an article has: they are recomputed from its stored sketch, both ways."""
+    from alembic import command
+
+    from aggregator.stories import BANDS, sketch
+
+    engine = connect(db_url)
+    upgrade(engine, "0006")
+    text_of_story = " ".join(f"слово{n} текст{n % 7} новость{n % 5}" for n in range(40))
+    blob = sketch(text_of_story).pack()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
+                "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
+            ),
+            SOURCE,
+        )
+        for article_id, minhash in ((1, blob), (2, b"\x01" + blob[1:]), (3, None)):  # scheme 2, scheme 1, none
+            conn.execute(
+                text(
+                    "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
+                    "content_hash, archived_at, updated_at, last_seen_at, views, minhash) VALUES (:id, :source, "
+                    ":url, :fetched_url, :language, :title, :body_html, :body_text, :content_hash, :at, :at, :at, 0,"
+                    " :minhash)"
+                ),
+                {**ARTICLE, "id": article_id, "url": f"{ARTICLE['url']}{article_id}", "minhash": minhash},
+            )
+        conn.execute(  # the old layout's rows (any values: they are replaced)
+            text("INSERT INTO story_buckets (band, bucket, article_id) VALUES (:b, :h, :a)"),
+            [{"b": band, "h": 1000 + band, "a": a} for a in (1, 2) for band in range(40)],
+        )
+
+    def buckets() -> set[tuple[int, int, int]]:
+        with engine.connect() as conn:
+            return {tuple(row) for row in conn.execute(text("SELECT band, bucket, article_id FROM story_buckets"))}
+
+    upgrade(engine)
+    expected = {(band, bucket, 1) for band, bucket in Sketch.unpack(blob).buckets()}  # type: ignore[union-attr]
+    assert len(expected) == BANDS == 12 and buckets() == expected
+
+    with engine.begin() as conn:  # the previous layout comes back on a downgrade: 40 hashed bands, same article
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+    old = buckets()
+    assert {a for _, _, a in old} == {1} and sorted(b for b, _, _ in old) == list(range(40))
+    assert not old & expected
+    upgrade(engine)
+    assert buckets() == expected
     engine.dispose()

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, TextClause, bindparam, delete, insert, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, utcnow
@@ -138,28 +139,65 @@ _SET_STORY = (
 )
 
 
-def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[int, int]:
-    """Match each (article id, packed sketch) of a batch, in order, and record its story and buckets.
+@dataclass(slots=True)
+class Plan:
+    """What matching a batch decided, before its articles are written (see ``match``)."""
 
-    Each article is matched against the archive and the batch's earlier articles, as if they were written one by
-    one. Runs inside the caller's transaction; returns article id -> story id.
+    stories: dict[int, int]
+    """Article key -> story id (stories the batch created exist already)."""
+    buckets: list[tuple[int, int, int]]
+    """(band, bucket, article key) rows to write, in key order."""
+    left: set[int]
+    """Stories an article moved out of: dropped by ``record`` if nobody tells them any longer."""
+
+
+def current_stories(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[int | None, bytes | None]]:
+    """Archived articles' story and stored sketch (what ``match`` needs of articles it re-matches)."""
+    articles = Article.__table__.c
+    found: dict[int, tuple[int | None, bytes | None]] = {}
+    for chunk in chunks(list(dict.fromkeys(ids))):
+        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
+        found.update((article_id, (story_id, blob)) for article_id, story_id, blob in rows)
+    return found
+
+
+def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[int, int]:
+    """Match archived articles (id, packed sketch) again, in order, and record their story, sketch and buckets.
+
+    Runs inside the caller's transaction; returns article id -> story id. (A batch of new fetches goes through
+    ``match`` and ``record`` around its upsert instead, which writes the story and sketch with the row.)
     """
     if not items:
         return {}
     lock_stories(conn)
+    plan = match(conn, items, current_stories(conn, [article_id for article_id, _ in items]))
+    blobs = dict(items)
+    conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a]} for a, s in plan.stories.items()])
+    record(conn, plan, {article_id: article_id for article_id in plan.stories})
+    return plan.stories
+
+
+def match(
+    conn: Connection, items: Sequence[tuple[int, bytes | None]], current: dict[int, tuple[int | None, bytes | None]]
+) -> Plan:
+    """Match each (article key, packed sketch) of a batch, in order, against the archive and the batch's earlier
+    articles, as if they were written one by one; create the stories it needs and drop the buckets of the articles'
+    previous text.
+
+    A key is the article's id when it is archived (``current`` then holds its story and stored sketch, as
+    ``current_stories`` reads them) and a negative number for an article the batch adds. The caller holds the story
+    lock (``lock_stories``), writes the articles with their story and sketch, then calls ``record``.
+    """
     articles = Article.__table__.c
-    ids = list(dict.fromkeys(article_id for article_id, _ in items))
-    current: dict[int, int | None] = {}
     stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
-    for chunk in chunks(ids):
-        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
-        for article_id, story_id, previous_blob in rows:
-            current[article_id] = story_id
-            old_sketch = Sketch.unpack(previous_blob)
-            if old_sketch is not None:
-                stale.extend((band, bucket, article_id) for band, bucket in old_sketch.buckets())
+    for article_id, _ in items:
+        old_sketch = Sketch.unpack(current[article_id][1]) if article_id in current else None
+        if old_sketch is not None:
+            stale.extend((band, bucket, article_id) for band, bucket in old_sketch.buckets())
     if stale:
-        conn.execute(_DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in stale])
+        conn.execute(
+            _DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in set(stale)]
+        )
     sketches = {article_id: Sketch.unpack(blob) for article_id, blob in items}
     pairs_of = {article_id: s.buckets() if s is not None else [] for article_id, s in sketches.items()}
     buckets = sorted(  # the rows to write, in key order: neighbouring rows share index pages
@@ -179,6 +217,7 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
         for other_id, story_id, blob in rows:
             known[other_id], story_of[other_id] = Sketch.unpack(blob), story_id
 
+    leads = _leads(buckets, in_archive)
     now = utcnow()
     batch_buckets: dict[tuple[int, int], list[int]] = {}  # the buckets of the batch's articles matched so far
     assigned: dict[int, int] = {}  # article -> story; negative: a story this batch creates
@@ -188,9 +227,10 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     for article_id, _ in items:
         sketch = sketches[article_id]
         matched: set[int] = set()
-        if sketch is not None:
-            sharing: set[int] = set()  # most pairs find nobody: no per-pair work beyond two dict lookups
-            for pair in pairs_of[article_id]:
+        mine = leads.get(article_id, ())
+        if sketch is not None and mine:
+            sharing: set[int] = set()
+            for pair in mine:
                 if found := in_archive.get(pair):
                     sharing.update(found)
                 if found := batch_buckets.get(pair):
@@ -215,16 +255,15 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
                         if value in others:
                             mapping[key] = story_id
         else:
-            previous = current.get(article_id)
+            previous = current[article_id][0] if article_id in current else None
             if previous is not None and previous not in merged and not _shared(conn, article_id, previous, assigned):
                 story_id = previous  # its own story: nobody else shares it
             else:
                 created += 1
                 story_id = -created
         assigned[article_id] = story_id
-        if sketch is not None and sketch.eligible:
-            for pair in pairs_of[article_id]:
-                batch_buckets.setdefault(pair, []).append(article_id)
+        for pair in mine:
+            batch_buckets.setdefault(pair, []).append(article_id)
 
     new_stories: dict[int, int] = {}
     placeholders = sorted({s for s in assigned.values() if s < 0}, key=_age)
@@ -234,21 +273,53 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
         )
         new_stories = dict(zip(placeholders, sorted(rows.scalars()), strict=True))  # ids in creation order
     final = {article_id: new_stories.get(s, s) for article_id, s in assigned.items()}
-    blobs = dict(items)
-    conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a]} for a, s in final.items()])
     touched -= merged
     if touched:
         conn.execute(update(Story).where(Story.id.in_(sorted(touched))).values(updated_at=now))
-    if buckets:
+    left = {
+        story
+        for article_id, (story, _) in current.items()
+        if story is not None and article_id in final and final[article_id] != story
+    }
+    return Plan(final, buckets, left)
+
+
+def _leads(
+    buckets: list[tuple[int, int, int]], in_archive: dict[tuple[int, int], list[int]]
+) -> dict[int, list[tuple[int, int]]]:
+    """Each article's pairs that can lead to another article: found in the archive, or shared with another article
+    of the batch. Most articles have none, and skip matching altogether (found in one vectorised pass over the
+    batch's sorted rows, instead of a dictionary lookup per pair and article)."""
+    if not buckets:
+        return {}
+    rows = np.array(buckets, dtype=np.int64)
+    pairs = (rows[:, 0] << 32) | rows[:, 1]  # a band's bucket is a 32-bit value (aggregator.stories)
+    twice = np.zeros(len(pairs), dtype=bool)
+    same = pairs[1:] == pairs[:-1]  # sorted rows: a pair's articles are neighbours
+    twice[1:] |= same
+    twice[:-1] |= same
+    if in_archive:
+        found = np.fromiter(((band << 32) | bucket for band, bucket in in_archive), dtype=np.int64)
+        twice |= np.isin(pairs, found)
+    leads: dict[int, list[tuple[int, int]]] = {}
+    for band, bucket, key in rows[twice].tolist():
+        leads.setdefault(key, []).append((band, bucket))
+    return leads
+
+
+def record(conn: Connection, plan: Plan, ids: dict[int, int]) -> None:
+    """After the batch's articles are written: their buckets (article key -> id by ``ids``), and the stories their
+    only article moved out of dropped."""
+    if plan.buckets:
+        rows = sorted((band, bucket, ids[key]) for band, bucket, key in plan.buckets)  # new articles' ids are new
         marker = "%s" if conn.dialect.paramstyle in {"format", "pyformat"} else "?"
         conn.exec_driver_sql(
-            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})", buckets
+            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})", rows
         )
-    left = {story for article_id, story in current.items() if story is not None and final.get(article_id) != story}
-    if left:  # stories their only article moved out of
-        members = select(articles.story_id).where(articles.story_id.in_(left)).distinct().scalar_subquery()
-        conn.execute(delete(Story).where(Story.id.in_(left), Story.id.not_in(members)))
-    return final
+    if plan.left:
+        articles = Article.__table__.c
+        members = select(articles.story_id).where(articles.story_id.in_(plan.left)).distinct().scalar_subquery()
+        conn.execute(delete(Story).where(Story.id.in_(plan.left), Story.id.not_in(members)))
 
 
 def _merge(conn: Connection, story_id: int, others: list[int]) -> None:
