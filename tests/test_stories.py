@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, select, update
 
@@ -17,7 +18,8 @@ from aggregator.reextract import reextract
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import Article, Story, StoryBucket
-from aggregator.stories import BANDS, Sketch, sketch
+from aggregator.store.story_index import HOT_BUCKET, candidates
+from aggregator.stories import BANDS, NUM_PERM, Sketch, sketch
 from tests.conftest import ROOT, run_cli
 
 STORIES = ROOT / "tests" / "fixtures" / "stories"
@@ -275,3 +277,81 @@ def test_an_article_bridging_two_stories_joins_them_whatever_the_order(archive: 
     got = stories_of(archive)
     assert len(set(got.values())) == 1
     assert archive.count(Story) == 1
+
+
+def crafted(values: np.ndarray) -> bytes:
+    """A packed sketch with the given values (of a 200-shingle text): what matching reads of an article."""
+    return Sketch(values.astype(np.uint32), 200).pack()
+
+
+def test_a_bucket_many_unrelated_articles_share_is_left_out_of_matching(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles that share one phrase and nothing else (a standard sentence) fill one bucket of one band: past
+    HOT_BUCKET articles it is no evidence, and a new article that shares only it verifies no candidate; a true
+    re-telling still finds its original through its other bands."""
+    rng = np.random.default_rng(7)
+    shared_phrase = 12345
+
+    def values() -> np.ndarray:
+        drawn = rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64)
+        drawn[0] = shared_phrase
+        return drawn
+
+    originals = [values() for _ in range(HOT_BUCKET + 5)]
+    items = []
+    for n, drawn in enumerate(originals):
+        item = article(n, f"текст {n}")
+        item.minhash = crafted(drawn)
+        items.append(item)
+    archive.save(items)
+    assert len(set(stories_of(archive).values())) == len(originals)  # one phrase in common is not one story
+
+    verified: list[int] = []
+    same_story = Sketch.same_story
+
+    def counting(self: Sketch, other: Sketch) -> bool:
+        verified.append(1)
+        return same_story(self, other)
+
+    monkeypatch.setattr(Sketch, "same_story", counting)
+    unrelated = article(1000, "другой текст")
+    unrelated.minhash = crafted(values())
+    with archive.engine.connect() as conn:
+        assert candidates(conn, None, Sketch.unpack(unrelated.minhash)) == []  # type: ignore[arg-type]
+    archive.save([unrelated])
+    assert verified == []
+
+    retold = originals[3].copy()
+    changed = rng.choice(np.arange(1, NUM_PERM), size=NUM_PERM // 3, replace=False)
+    retold[changed] = rng.integers(0, 2**32, size=len(changed), dtype=np.uint64)
+    copy = article(1001, "пересказ")
+    copy.minhash = crafted(retold)
+    with archive.engine.connect() as conn:
+        found = candidates(conn, None, Sketch.unpack(copy.minhash))  # type: ignore[arg-type]
+    assert [m.article_id for m in found] == [archive.article_id_for("https://caliber.az/post/s-3")]
+    archive.save([copy])
+    got = stories_of(archive)
+    assert got["https://caliber.az/post/s-1001"] == got["https://caliber.az/post/s-3"]
+    assert 0 < len(verified) <= 3  # the original, from its own bands only
+
+
+def test_two_writers_saving_one_article_at_once(db_url: str) -> None:
+    """The same page fetched by two crawls at the same moment: one article, one story, its buckets once."""
+    writers = [Archive.open(db_url), Archive.open(db_url)]
+    writers[0].sync_sources(all_sources())
+    texts = [by_id(name) for name in ("ru:quake-agency", "en:ferry-agency", "az:harvest-agency", "ru:metro-agency")]
+    for round_, text_ in enumerate(texts):
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=write, args=(barrier, errors, w, 100 + round_, text_)) for w in writers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+    assert writers[0].count(Article) == len(texts)
+    assert writers[0].count(Story) == len(texts)
+    assert writers[0].count(StoryBucket) == len(texts) * BANDS
+    for w in writers:
+        w.close()
