@@ -294,7 +294,7 @@ def articles_list(
     chosen = _filter_options(source, language, since, until, story, undated)
     archive = _archive(ctx)
     try:
-        with archive.engine.connect() as conn:
+        with archive.reader.connect() as conn:
             rows, _ = list_page(conn, chosen, limit=limit)
             total = count_articles(conn, chosen)
     finally:
@@ -329,7 +329,7 @@ def articles_show(
 
     archive = _archive(ctx)
     try:
-        with archive.engine.connect() as conn:
+        with archive.reader.connect() as conn:
             article = queries.get_article(conn, article_id)
             if article is None:
                 fail(f"no article with id {article_id}")

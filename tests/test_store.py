@@ -149,3 +149,33 @@ def test_database_urls_are_checked() -> None:
         normalise_url("mysql://root@127.0.0.1/test")
     with pytest.raises(DatabaseError, match="not a database URL"):
         normalise_url("no such thing")
+
+
+def test_reads_neither_wait_for_nor_hold_up_a_writer_on_sqlite(tmp_path) -> None:
+    """An operator's query while a crawl's batch holds SQLite's write lock reads the last committed state at once
+    (WAL), instead of queueing behind the batch for up to the busy timeout; and it takes no write lock itself."""
+    import sqlite3
+    import time
+
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    archive = Archive.open(url)
+    archive.sync_sources(all_sources())
+    archive.save([item(1)])
+    writer = sqlite3.connect(tmp_path / "archive.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a crawl's batch in progress
+    writer.execute("UPDATE articles SET title = 'in progress'")
+    try:
+        began = time.monotonic()
+        titles = [a.title for a in archive.list_articles()]
+        assert archive.count(Article) == 1 and archive.search("Текст") != []
+        assert time.monotonic() - began < 5
+        assert titles == ["Заголовок 1"]  # the committed state, not the batch's
+        with archive.reading() as session:  # a read transaction open while the writer commits
+            assert session.get(Article, 1) is not None
+            writer.execute("COMMIT")
+    finally:
+        if writer.in_transaction:
+            writer.execute("ROLLBACK")
+        writer.close()
+    assert archive.get_article(1).title == "in progress"  # type: ignore[union-attr]
+    archive.close()

@@ -42,7 +42,7 @@ def stats(
     today = datetime.now(UTC).date()
     archive = _archive(ctx)
     try:
-        with archive.engine.connect() as conn:
+        with archive.reader.connect() as conn:
             counts = daily_stats(conn, days=days, source=source, today=today)
     finally:
         archive.close()
@@ -101,13 +101,13 @@ def export(
     try:
         if output is None:
             try:
-                export_articles(archive.engine, chosen, fmt, sys.stdout)
+                export_articles(archive.reader, chosen, fmt, sys.stdout)
                 sys.stdout.flush()
             except BrokenPipeError:  # `aggregator export | head`: the reader has all it wanted
                 sys.stdout = None  # type: ignore[assignment]  # no second error when Python flushes at exit
             return
         with output.open("w", encoding="utf-8", newline="") as stream:
-            written = export_articles(archive.engine, chosen, fmt, stream)
+            written = export_articles(archive.reader, chosen, fmt, stream)
     finally:
         archive.close()
     if output is not None:

@@ -71,12 +71,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "aggregator_read_only"
+"""Execution option of the engines ``reader`` returns."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    """Every transaction takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction that reads and then
-    writes fails at once with "database is locked" when another process wrote meanwhile (SQLite cannot wait there
-    without risking a deadlock); an immediate one waits its turn (busy_timeout). It also makes DDL transactional,
-    so two processes upgrading one database take turns."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Every transaction that may write takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction that
+    reads and then writes fails at once with "database is locked" when another process wrote meanwhile (SQLite
+    cannot wait there without risking a deadlock); an immediate one waits its turn (busy_timeout). It also makes DDL
+    transactional, so two processes upgrading one database take turns.
+
+    Reads (``reader``) begin deferred: in WAL mode they read the last committed state without any lock, so an
+    operator's query neither waits for a crawl's batch nor holds the crawl's writer up while it runs."""
+    connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (and pool) for transactions that only read: on SQLite they take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def connect(url: str, **kwargs: Any) -> Engine:

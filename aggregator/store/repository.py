@@ -18,7 +18,7 @@ from aggregator.items import ArticleItem
 from aggregator.sources import Source as RegistrySource
 from aggregator.store import search as fulltext
 from aggregator.store import story_index
-from aggregator.store.db import connect, ensure_schema
+from aggregator.store.db import connect, ensure_schema, reader
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, Story, utcnow
 from aggregator.stories import sketch, story_text
 
@@ -102,6 +102,10 @@ class Archive:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
+        """Sessions that write (``with archive.session.begin()``)."""
+        self.reader = reader(engine)
+        """The engine for reads: on SQLite they take no lock, so they neither wait for nor hold up a crawl's writes."""
+        self.reading = sessionmaker(self.reader, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Archive:
@@ -291,7 +295,7 @@ class Archive:
         )
         if before_run is not None:
             stmt = stmt.where(CrawlRun.id < before_run)
-        with self.session() as session:
+        with self.reading() as session:
             return [
                 int(h["items"])
                 for h in session.scalars(stmt)
@@ -323,7 +327,7 @@ class Archive:
             .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
         )
         recent: list[tuple[str, str | None, str | None]] = []
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for url, fetched, etag, modified in conn.execute(stmt):
                 recent.append((url, etag, modified))
                 if fetched and fetched != url:
@@ -334,7 +338,7 @@ class Archive:
         a = Article.__table__.c
         age = func.coalesce(a.published_at, a.archived_at)
         stmt = select(a.url, a.fetched_url).where(a.source == source, age < before)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for url, fetched in conn.execution_options(yield_per=10_000).execute(stmt):
                 yield url
                 if fetched and fetched != url:
@@ -352,7 +356,7 @@ class Archive:
         if source:
             base = base.where(Article.source == source)
         undated_rows = base.where(Article.published_at.is_(None)).order_by(Article.id.desc())
-        with self.session() as session:
+        with self.reading() as session:
             if undated:
                 return list(session.scalars(undated_rows.limit(limit)))
             dated = base.where(Article.published_at.is_not(None)).order_by(
@@ -390,7 +394,7 @@ class Archive:
             stmt = stmt.where(Article.source == source)
         if since:
             stmt = stmt.where(func.coalesce(Article.published_at, Article.archived_at) >= since)
-        with self.session() as session:
+        with self.reading() as session:
             return [SearchHit(article, float(score)) for article, score in session.execute(stmt.limit(limit))]
 
     def list_stories(
@@ -408,7 +412,7 @@ class Archive:
         )
         if source:
             stmt = stmt.having(func.sum(case((Article.source == source, 1), else_=0)) > 0)
-        with self.session() as session:
+        with self.reading() as session:
             ids = [story_id for story_id in session.scalars(stmt) if story_id is not None]
             stories = {story.id: story for story in session.scalars(select(Story).where(Story.id.in_(ids)))}
             members: dict[int, list[Article]] = {story_id: [] for story_id in ids}
@@ -431,14 +435,14 @@ class Archive:
             .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
             .limit(limit)
         )
-        with self.session() as session:
+        with self.reading() as session:
             ids = list(session.scalars(ranked))
             found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
         return [found[i] for i in ids if i in found]
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
         """A story with its articles, earliest first."""
-        with self.session() as session:
+        with self.reading() as session:
             story = session.get(Story, story_id)
             if story is None:
                 return None
@@ -447,7 +451,7 @@ class Archive:
 
     def with_siblings(self, article_id: int) -> tuple[Article, list[Article]] | None:
         """One article and the other articles of its story (the downstream site's "also reported by")."""
-        with self.session() as session:
+        with self.reading() as session:
             article = session.get(Article, article_id)
             if article is None:
                 return None
@@ -461,11 +465,11 @@ class Archive:
             return article, list(session.scalars(stmt))
 
     def get_article(self, article_id: int) -> Article | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.get(Article, article_id)
 
     def snapshots(self, article_id: int) -> list[Snapshot]:
-        with self.session() as session:
+        with self.reading() as session:
             stmt = select(Snapshot).where(Snapshot.article_id == article_id).order_by(Snapshot.fetched_at)
             return list(session.scalars(stmt))
 
@@ -477,7 +481,7 @@ class Archive:
             stmt = stmt.where(Reject.source == source)
         if not include_resolved:
             stmt = stmt.where(Reject.resolved_at.is_(None))
-        with self.session() as session:
+        with self.reading() as session:
             return list(session.scalars(stmt))
 
     def latest_snapshots(
@@ -503,7 +507,7 @@ class Archive:
                 stmt = stmt.where(Article.source == source)
             if since:
                 stmt = stmt.where(Snapshot.fetched_at >= since)
-            with self.session() as session:
+            with self.reading() as session:
                 rows = list(session.scalars(stmt))
             if not rows:
                 return
@@ -536,7 +540,7 @@ class Archive:
             return changed
 
     def get_reject(self, reject_id: int) -> Reject | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.get(Reject, reject_id)
 
     def resolve_reject(self, reject_id: int, article_id: int) -> None:
@@ -550,21 +554,21 @@ class Archive:
             session.execute(update(Reject).where(Reject.id == reject_id).values(stage=stage, reason=reason))
 
     def article_id_for(self, url: str) -> int | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.scalar(select(Article.id).where(Article.url == url))
 
     def count(self, model: type[Any], **where: Any) -> int:
         stmt = select(func.count()).select_from(model)
         for name, value in where.items():
             stmt = stmt.where(getattr(model, name) == value)
-        with self.session() as session:
+        with self.reading() as session:
             return int(session.execute(stmt).scalar_one())
 
     def list_runs(self, *, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
         stmt = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
         if source:
             stmt = stmt.where(CrawlRun.source == source)
-        with self.session() as session:
+        with self.reading() as session:
             return list(session.scalars(stmt))
 
 
