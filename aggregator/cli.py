@@ -604,11 +604,21 @@ def dates_parse(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the archive's tables to the latest schema."""
+    import logging
+
     from aggregator.store.db import connect, current_revision, upgrade
 
+    # Each step as Alembic runs it, and the progress a long one reports (0007 on a big archive takes minutes).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda record: not record.getMessage().startswith(("Context impl", "Will assume")))
+    steps = logging.getLogger("alembic.runtime.migration")
+    steps.addHandler(handler)
+    steps.setLevel(logging.INFO)
     engine = connect(_db_url(ctx))
     try:
         upgrade(engine)
+        steps.removeHandler(handler)
         out.print(f"schema at revision {current_revision(engine)}: {engine.url.render_as_string()}")
     finally:
         engine.dispose()

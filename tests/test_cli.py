@@ -70,6 +70,9 @@ def test_db_upgrade_creates_the_schema_where_asked(tmp_path: Path) -> None:
 
     assert f"schema at revision {head_revision(connect(f'sqlite:///{target}'))}" in done.stdout
     assert target.is_file()
+    assert "Running upgrade 0006 -> 0007" in done.stderr  # each step is shown as it runs
+    again = run_cli("--db", f"sqlite:///{target}", "db", "upgrade")
+    assert again.returncode == 0 and "Running upgrade" not in again.stderr
 
 
 def test_db_url_from_the_environment(tmp_path: Path) -> None:

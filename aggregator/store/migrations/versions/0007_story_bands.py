@@ -12,6 +12,7 @@ code later becomes.
 """
 
 import hashlib
+import logging
 import struct
 from collections.abc import Iterator, Sequence
 
@@ -28,6 +29,7 @@ HEADER = struct.Struct("<BI")
 NUM_PERM = 256
 MIN_SHINGLES = 12
 BATCH = 5_000
+log = logging.getLogger("alembic.runtime.migration")
 
 
 def _values(blob: bytes | None) -> tuple[int, ...] | None:
@@ -70,8 +72,9 @@ def _sketches(conn: sa.Connection) -> Iterator[list[tuple[int, bytes]]]:
 
 def _rebuild(layout) -> None:  # type: ignore[no-untyped-def]
     conn = op.get_bind()
-    conn.execute(sa.text("DELETE FROM story_buckets"))
+    conn.execute(sa.text("TRUNCATE story_buckets" if conn.dialect.name == "postgresql" else "DELETE FROM story_buckets"))
     insert = sa.text("INSERT INTO story_buckets (band, bucket, article_id) VALUES (:b, :h, :a)")
+    done = 0
     for batch in _sketches(conn):
         rows = [
             {"b": band, "h": bucket, "a": article_id}
@@ -81,6 +84,9 @@ def _rebuild(layout) -> None:  # type: ignore[no-untyped-def]
         ]
         if rows:
             conn.execute(insert, sorted(rows, key=lambda r: (r["b"], r["h"], r["a"])))
+        done += len(batch)
+        if done % 100_000 < BATCH:  # a big archive takes minutes: say how far it is
+            log.info("story buckets rebuilt for %d articles", done)
 
 
 def upgrade() -> None:
