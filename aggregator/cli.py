@@ -618,9 +618,9 @@ def db_upgrade(ctx: typer.Context) -> None:
     engine = connect(_db_url(ctx))
     try:
         upgrade(engine)
-        steps.removeHandler(handler)
         out.print(f"schema at revision {current_revision(engine)}: {engine.url.render_as_string()}")
     finally:
+        steps.removeHandler(handler)
         engine.dispose()
 
 

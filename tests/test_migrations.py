@@ -21,6 +21,10 @@ ARTICLE = {
     "language": "ru", "title": "Заголовок", "body_html": "<p>Текст</p>", "body_text": "Текст", "content_hash": "h1",
     "at": "2026-01-01 10:00:00",
 }  # fmt: skip
+INSERT_SOURCE = text(
+    "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
+    "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
+)
 
 
 def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
@@ -31,13 +35,7 @@ def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
 
     upgrade(engine, "0001")  # the first schema, then rows in it as a crawl of that release wrote them
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
-                "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
-            ),
-            SOURCE,
-        )
+        conn.execute(INSERT_SOURCE, SOURCE)
         conn.execute(
             text(
                 "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
@@ -80,13 +78,7 @@ def test_story_buckets_are_rebuilt_from_the_stored_sketches(db_url: str) -> None
     text_of_story = " ".join(f"слово{n} текст{n % 7} новость{n % 5}" for n in range(40))
     blob = sketch(text_of_story).pack()
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
-                "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
-            ),
-            SOURCE,
-        )
+        conn.execute(INSERT_SOURCE, SOURCE)
         for article_id, minhash in ((1, blob), (2, b"\x01" + blob[1:]), (3, None)):  # scheme 2, scheme 1, none
             conn.execute(
                 text(
