@@ -93,6 +93,22 @@ def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
     return folded
 
 
+_PACKED = np.dtype([("scheme", "u1"), ("size", "<u4"), ("values", "<u4", (NUM_PERM,))])
+"""A packed sketch (``Sketch.pack``) as a numpy record: many are read at once by ``band_values``."""
+
+
+def band_values(blobs: list[bytes | None]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The band values of many packed sketches in one pass: (positions in ``blobs`` of the sketches that have
+    buckets, their first ``BANDS`` values as an (n, BANDS) array). The same pairs as each ``Sketch.unpack(blob)
+    .buckets()``, without building the sketches (a batch of thousands of articles matches only a few)."""
+    sized = [i for i, blob in enumerate(blobs) if blob and len(blob) == _PACKED.itemsize]
+    if not sized:
+        return np.empty(0, dtype=np.intp), np.empty((0, BANDS), dtype=np.int64)
+    records = np.frombuffer(b"".join([blobs[i] for i in sized]), dtype=_PACKED)  # type: ignore[misc]
+    keep = (records["scheme"] == SCHEME) & (records["size"] >= MIN_SHINGLES)
+    return np.asarray(sized, dtype=np.intp)[keep], records["values"][keep, :BANDS].astype(np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class Sketch:
     values: npt.NDArray[np.uint32]

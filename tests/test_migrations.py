@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from aggregator.store import Archive
 from aggregator.store.db import alembic_config, connect, current_revision, head_revision, upgrade
 from aggregator.store.models import Base
 from aggregator.store.search import include_name
@@ -69,7 +71,6 @@ def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
 
 def test_story_buckets_are_rebuilt_from_the_stored_sketches(db_url: str) -> None:
     """0007 changes which bucket rows an article has: they are recomputed from its stored sketch, both ways."""
-    from alembic import command
 
     from aggregator.stories import BANDS, sketch
 
@@ -111,4 +112,46 @@ def test_story_buckets_are_rebuilt_from_the_stored_sketches(db_url: str) -> None
     assert not old & expected
     upgrade(engine)
     assert buckets() == expected
+    engine.dispose()
+
+
+def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
+    """0008 makes the SQLite search index again without word positions: what was archived is still found, both ways;
+    the snapshots' second index on article_id goes."""
+    engine = connect(db_url)
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(
+            text(
+                "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
+                "content_hash, archived_at, updated_at, last_seen_at, views) VALUES (:id, :source, :url, :fetched_url, "
+                ":language, :title, :body_html, :body_text, :content_hash, :at, :at, :at, 0)"
+            ),
+            ARTICLE,
+        )
+
+    def found() -> list[int]:
+        archive = Archive(engine)
+        return [hit.article.id for hit in archive.search("текст")]
+
+    def indexes() -> set[str]:
+        return {ix["name"] for ix in inspect(engine).get_indexes("snapshots")}
+
+    def fts_sql() -> str:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'")).scalar() or ""
+
+    assert found() == [1] and "ix_snapshots_article_id" in indexes()
+    upgrade(engine, "0008")
+    assert found() == [1] and "ix_snapshots_article_id" not in indexes()
+    if engine.dialect.name == "sqlite":
+        assert "detail=column" in fts_sql()
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007")
+    assert found() == [1] and "ix_snapshots_article_id" in indexes()
+    if engine.dialect.name == "sqlite":
+        assert "detail" not in fts_sql()
     engine.dispose()

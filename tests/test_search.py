@@ -91,6 +91,7 @@ def test_the_index_follows_updates_and_deletes(archive: Archive) -> None:
         ("газопровод*", ["q-1", "q-2"]),  # not a prefix: the word as written
         ("-газопровод", ["q-1", "q-2"]),  # not a negation
         ("газопровод & !Анкаре | (x)", []),
+        ("газопровод_Анкаре", ["q-1"]),  # two words, as the index splits them (one would be a phrase: an error)
         ("", []),
         ("   ", []),
     ],

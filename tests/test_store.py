@@ -179,3 +179,60 @@ def test_reads_neither_wait_for_nor_hold_up_a_writer_on_sqlite(tmp_path) -> None
         writer.close()
     assert archive.get_article(1).title == "in progress"  # type: ignore[union-attr]
     archive.close()
+
+
+def _articles_in_the_file_alone(path, folder) -> int:
+    """How many articles the database file holds without its write-ahead log (what a checkpoint copied there)."""
+    import shutil
+    import sqlite3
+
+    copy = folder / "file-alone.db"
+    copy.unlink(missing_ok=True)
+    shutil.copyfile(path, copy)
+    connection = sqlite3.connect(copy)
+    try:
+        if connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'articles'").fetchone()[0] == 0:
+            return 0  # the schema itself is still only in the log
+        return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def _big_batch(count: int) -> list[ArticleItem]:
+    """Articles whose pages do not compress: a batch of them takes the log past SQLite's 1,000-page checkpoint."""
+    import random
+
+    rng = random.Random(7)
+    return [item(n, raw_body=rng.randbytes(24_000)) for n in range(count)]
+
+
+def test_commits_leave_the_checkpoint_to_a_thread_on_sqlite(tmp_path, monkeypatch) -> None:
+    """A batch's commit returns without copying the log into the database file (SQLite's automatic checkpoint
+    waits on the disk inside the commit that takes the log past 1,000 pages); the archive's checkpointer thread
+    copies it, and closing the archive copies what is left."""
+    from aggregator.store import db
+
+    monkeypatch.setattr(db, "CHECKPOINT_INTERVAL", 3600.0)  # the thread waits: only close() checkpoints
+    path = tmp_path / "archive.db"
+    archive = Archive.open(f"sqlite:///{path}")
+    archive.sync_sources(all_sources())
+    archive.save(_big_batch(250))  # ~6 MB of pages: 1,500 pages of log
+    assert (tmp_path / "archive.db-wal").stat().st_size > 4_096_000
+    assert _articles_in_the_file_alone(path, tmp_path) == 0  # still only in the log
+    assert archive.count(Article) == 250  # and read through it
+    archive.close()
+    assert _articles_in_the_file_alone(path, tmp_path) == 250
+
+
+def test_the_checkpointer_copies_the_log_while_the_archive_is_open(tmp_path) -> None:
+    import time
+
+    path = tmp_path / "archive.db"
+    archive = Archive.open(f"sqlite:///{path}")
+    archive.sync_sources(all_sources())
+    archive.save(_big_batch(50))
+    deadline = time.monotonic() + 10
+    while _articles_in_the_file_alone(path, tmp_path) != 50:
+        assert time.monotonic() < deadline, "the log was not checkpointed within 10 s"
+        time.sleep(0.05)
+    archive.close()

@@ -154,7 +154,8 @@ class Snapshot(Base):
     __table_args__ = (UniqueConstraint("article_id", "content_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    """Indexed by the unique constraint (article_id, content_hash), which begins with it."""
     url: Mapped[str] = mapped_column(String(2000))
     """The URL the response came from (the real site's)."""
     fetched_at: Mapped[datetime]

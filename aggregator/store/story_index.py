@@ -27,16 +27,16 @@ article's buckets twice. The lock is held to the commit, which is the end of the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, utcnow
-from aggregator.stories import Sketch
+from aggregator.stories import BANDS, Sketch, band_values
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 CHUNK = 5_000
@@ -62,11 +62,11 @@ def lock_stories(conn: Connection) -> None:
 
 
 PROBE_MANY = {
-    # The pairs drive a nested loop over the primary key (CROSS JOIN keeps SQLite from reordering the join): one
-    # index probe per pair, whatever the table's size.
+    # The pairs, each as one number (band << 32 | bucket), drive a nested loop over the primary key (CROSS JOIN
+    # keeps SQLite from reordering the join): one index probe per pair, whatever the table's size.
     "sqlite": text(
         "SELECT s.band, s.bucket, s.article_id FROM json_each(:pairs) AS p CROSS JOIN story_buckets AS s "
-        "ON s.band = json_extract(p.value, '$[0]') AND s.bucket = json_extract(p.value, '$[1]')"
+        "ON s.band = (p.value >> 32) AND s.bucket = (p.value & 4294967295)"
     ),
     "postgresql": text(
         "SELECT s.band, s.bucket, s.article_id "
@@ -76,12 +76,17 @@ PROBE_MANY = {
 }
 
 
+def pair_key(band: int, bucket: int) -> int:
+    """A (band, bucket) pair as one number: a band's bucket is a 32-bit value (``aggregator.stories``)."""
+    return (band << 32) | bucket
+
+
 def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list[Match]:
     """Articles sharing a bucket with ``sketch`` that verify as the same story, most similar first."""
     pairs = sketch.buckets()
     if not pairs:
         return []
-    found = _telling(probe_many(conn, pairs))
+    found = _telling(probe_many(conn, np.array([pair_key(band, bucket) for band, bucket in pairs], dtype=np.int64)))
     ids = sorted({other for members in found.values() for other in members if other != article_id})
     if not ids:
         return []
@@ -96,7 +101,7 @@ def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list
     return matches
 
 
-def _telling(found: dict[tuple[int, int], list[int]]) -> dict[tuple[int, int], list[int]]:
+def _telling(found: dict[int, list[int]]) -> dict[int, list[int]]:
     """The buckets that say something: a bucket of more than ``HOT_BUCKET`` articles is left out of matching."""
     return {pair: members for pair, members in found.items() if len(members) <= HOT_BUCKET}
 
@@ -106,17 +111,19 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
-def probe_many(conn: Connection, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
-    """The articles in each of ``pairs``' buckets (distinct pairs, best sorted), one query per PROBE_CHUNK pairs."""
-    found: dict[tuple[int, int], list[int]] = {}
+def probe_many(conn: Connection, keys: npt.NDArray[np.int64]) -> dict[int, list[int]]:
+    """The articles in each bucket of ``keys`` (distinct ``pair_key`` numbers, best sorted), one query per
+    PROBE_CHUNK of them."""
+    found: dict[int, list[int]] = {}
     probe = PROBE_MANY["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    for chunk in chunks(pairs, PROBE_CHUNK):
+    for start in range(0, len(keys), PROBE_CHUNK):
+        chunk = keys[start : start + PROBE_CHUNK]
         if conn.dialect.name == "postgresql":
-            params: dict[str, Any] = {"bands": [b for b, _ in chunk], "buckets": [h for _, h in chunk]}
+            params: dict[str, Any] = {"bands": (chunk >> 32).tolist(), "buckets": (chunk & 0xFFFFFFFF).tolist()}
         else:
-            params = {"pairs": json.dumps(chunk)}
+            params = {"pairs": "[" + ",".join(map(str, chunk.tolist())) + "]"}
         for band, bucket, article_id in conn.execute(probe, params):
-            found.setdefault((band, bucket), []).append(article_id)
+            found.setdefault(pair_key(band, bucket), []).append(article_id)
     return found
 
 
@@ -143,8 +150,8 @@ class Plan:
 
     stories: dict[int, int]
     """Article key -> story id (stories the batch created exist already)."""
-    buckets: list[tuple[int, int, int]]
-    """(band, bucket, article key) rows to write, in key order."""
+    buckets: npt.NDArray[np.int64]
+    """(band, bucket, article key) rows to write, an (n, 3) array in key order."""
     left: set[int]
     """Stories an article moved out of: dropped by ``record`` if nobody tells them any longer."""
 
@@ -196,15 +203,9 @@ def match(
         conn.execute(
             _DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in set(stale)]
         )
-    sketches = {article_id: Sketch.unpack(blob) for article_id, blob in items}
-    pairs_of = {article_id: s.buckets() if s is not None else [] for article_id, s in sketches.items()}
-    buckets = sorted(  # the rows to write, in key order: neighbouring rows share index pages
-        (band, bucket, article_id)
-        for article_id, sketch in sketches.items()
-        if sketch is not None and sketch.eligible
-        for band, bucket in pairs_of[article_id]
-    )
-    in_archive = _telling(probe_many(conn, list(dict.fromkeys((band, bucket) for band, bucket, _ in buckets))))
+    buckets = _bucket_rows(items)
+    keys = np.unique((buckets[:, 0] << 32) | buckets[:, 1])
+    in_archive = _telling(probe_many(conn, keys))
 
     # What matching needs of the archive's candidates: their sketch and story (kept up to date as stories merge).
     known: dict[int, Sketch | None] = {}
@@ -216,17 +217,19 @@ def match(
             known[other_id], story_of[other_id] = Sketch.unpack(blob), story_id
 
     leads = _leads(buckets, in_archive)
+    blobs = dict(items)
+    sketches = {article_id: Sketch.unpack(blobs[article_id]) for article_id in leads}  # the only ones compared
     now = utcnow()
-    batch_buckets: dict[tuple[int, int], list[int]] = {}  # the buckets of the batch's articles matched so far
+    batch_buckets: dict[int, list[int]] = {}  # the buckets of the batch's articles matched so far
     assigned: dict[int, int] = {}  # article -> story; negative: a story this batch creates
     created = 0
     touched: set[int] = set()
     merged: set[int] = set()
     for article_id, _ in items:
-        sketch = sketches[article_id]
         matched: set[int] = set()
         mine = leads.get(article_id, ())
-        if sketch is not None and mine:
+        sketch = sketches[article_id] if mine else None
+        if sketch is not None:
             sharing: set[int] = set()
             for pair in mine:
                 if found := in_archive.get(pair):
@@ -282,37 +285,51 @@ def match(
     return Plan(final, buckets, left)
 
 
-def _leads(
-    buckets: list[tuple[int, int, int]], in_archive: dict[tuple[int, int], list[int]]
-) -> dict[int, list[tuple[int, int]]]:
-    """Each article's pairs that can lead to another article: found in the archive, or shared with another article
-    of the batch. Most articles have none, and skip matching altogether (found in one vectorised pass over the
-    batch's sorted rows, instead of a dictionary lookup per pair and article)."""
-    if not buckets:
+def _bucket_rows(items: Sequence[tuple[int, bytes | None]]) -> npt.NDArray[np.int64]:
+    """The (band, bucket, article key) rows of a batch's sketches, sorted (neighbouring rows share index pages):
+    read from the packed sketches in one vectorised pass."""
+    positions, values = band_values([blob for _, blob in items])
+    keys = np.fromiter((key for key, _ in items), dtype=np.int64, count=len(items))[positions]
+    rows = np.empty((values.size, 3), dtype=np.int64)
+    rows[:, 0] = np.tile(np.arange(BANDS, dtype=np.int64), len(positions))
+    rows[:, 1] = values.ravel()
+    rows[:, 2] = np.repeat(keys, BANDS)
+    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+
+
+def _leads(buckets: npt.NDArray[np.int64], in_archive: dict[int, list[int]]) -> dict[int, list[int]]:
+    """Each article's pairs (``pair_key``) that can lead to another article: found in the archive, or shared with
+    another article of the batch. Most articles have none, and skip matching altogether (found in one vectorised
+    pass over the batch's sorted rows, instead of a dictionary lookup per pair and article)."""
+    if not len(buckets):
         return {}
-    rows = np.array(buckets, dtype=np.int64)
-    pairs = (rows[:, 0] << 32) | rows[:, 1]  # a band's bucket is a 32-bit value (aggregator.stories)
+    pairs = (buckets[:, 0] << 32) | buckets[:, 1]
     twice = np.zeros(len(pairs), dtype=bool)
     same = pairs[1:] == pairs[:-1]  # sorted rows: a pair's articles are neighbours
     twice[1:] |= same
     twice[:-1] |= same
     if in_archive:
-        found = np.fromiter(((band << 32) | bucket for band, bucket in in_archive), dtype=np.int64)
-        twice |= np.isin(pairs, found)
-    leads: dict[int, list[tuple[int, int]]] = {}
-    for band, bucket, key in rows[twice].tolist():
-        leads.setdefault(key, []).append((band, bucket))
+        twice |= np.isin(pairs, np.fromiter(in_archive, dtype=np.int64, count=len(in_archive)))
+    leads: dict[int, list[int]] = {}
+    for pair, key in zip(pairs[twice].tolist(), buckets[twice, 2].tolist(), strict=True):
+        leads.setdefault(key, []).append(pair)
     return leads
 
 
 def record(conn: Connection, plan: Plan, ids: dict[int, int]) -> None:
     """After the batch's articles are written: their buckets (article key -> id by ``ids``), and the stories their
     only article moved out of dropped."""
-    if plan.buckets:
-        rows = sorted((band, bucket, ids[key]) for band, bucket, key in plan.buckets)  # new articles' ids are new
+    if len(plan.buckets):
+        keys = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        order = np.argsort(keys)
+        found = order[np.searchsorted(keys, plan.buckets[:, 2], sorter=order)]
+        rows = plan.buckets.copy()
+        rows[:, 2] = np.fromiter(ids.values(), dtype=np.int64, count=len(ids))[found]
+        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]  # new articles' ids are new: sort again
         marker = "%s" if conn.dialect.paramstyle in {"format", "pyformat"} else "?"
         conn.exec_driver_sql(
-            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})", rows
+            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})",
+            list(map(tuple, rows.tolist())),
         )
     if plan.left:
         articles = Article.__table__.c
