@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, select, text, update
 
-from aggregator.store.models import Article, Story, StoryBucket, utcnow
+from aggregator.store.models import Article, Story, StoryBucket, UTCDateTime, utcnow
 from aggregator.stories import BANDS, Sketch, band_values
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
@@ -142,6 +142,19 @@ lookup may then list the article as a candidate, and its current sketch's verifi
 _SET_STORY = (
     update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
 )
+
+
+_NEW_STORIES = {
+    # n new stories in one statement with the time bound once (a row of parameters per story cost more than the
+    # insert), their ids returned
+    False: text(
+        "INSERT INTO stories (created_at, updated_at) SELECT :now, :now FROM json_each(:slots) RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime())),
+    True: text(
+        "INSERT INTO stories (created_at, updated_at) SELECT :now, :now FROM generate_series(1, :n) RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime())),
+}
+"""By dialect (PostgreSQL or not)."""
 
 
 @dataclass(slots=True)
@@ -269,9 +282,11 @@ def match(
     new_stories: dict[int, int] = {}
     placeholders = sorted({s for s in assigned.values() if s < 0}, key=_age)
     if placeholders:
-        rows = conn.execute(
-            insert(Story).returning(Story.id), [{"created_at": now, "updated_at": now}] * len(placeholders)
-        )
+        if conn.dialect.name == "postgresql":
+            params: dict[str, Any] = {"now": now, "n": len(placeholders)}
+        else:
+            params = {"now": now, "slots": "[" + ",".join("0" * len(placeholders)) + "]"}
+        rows = conn.execute(_NEW_STORIES[conn.dialect.name == "postgresql"], params)
         new_stories = dict(zip(placeholders, sorted(rows.scalars()), strict=True))  # ids in creation order
     final = {article_id: new_stories.get(s, s) for article_id, s in assigned.items()}
     touched -= merged
@@ -327,10 +342,14 @@ def record(conn: Connection, plan: Plan, ids: dict[int, int]) -> None:
         rows[:, 2] = np.fromiter(ids.values(), dtype=np.int64, count=len(ids))[found]
         rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]  # new articles' ids are new: sort again
         marker = "%s" if conn.dialect.paramstyle in {"format", "pyformat"} else "?"
-        conn.exec_driver_sql(
-            f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})",
-            list(map(tuple, rows.tolist())),
-        )
+        cursor = conn.connection.cursor()  # the driver's own executemany takes the rows as lists, as numpy gives them
+        try:
+            cursor.executemany(
+                f"INSERT INTO story_buckets (band, bucket, article_id) VALUES ({marker}, {marker}, {marker})",
+                rows.tolist(),
+            )
+        finally:
+            cursor.close()
     if plan.left:
         articles = Article.__table__.c
         members = select(articles.story_id).where(articles.story_id.in_(plan.left)).distinct().scalar_subquery()
