@@ -100,7 +100,6 @@ class Checkpointer:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.checkpoints = 0
         self._last_commit = -1.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -129,7 +128,6 @@ class Checkpointer:
     def _checkpoint(self, connection: sqlite3.Connection) -> None:
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
         except sqlite3.Error:  # the next look tries again; the log stays whole meanwhile
             logger.warning("Background checkpoint of %s failed", self.path, exc_info=True)
 

@@ -303,8 +303,9 @@ def match(
 def _bucket_rows(items: Sequence[tuple[int, bytes | None]]) -> npt.NDArray[np.int64]:
     """The (band, bucket, article key) rows of a batch's sketches, sorted (neighbouring rows share index pages):
     read from the packed sketches in one vectorised pass."""
-    positions, values = band_values([blob for _, blob in items])
-    keys = np.fromiter((key for key, _ in items), dtype=np.int64, count=len(items))[positions]
+    latest = dict(items)  # a key given twice: its last sketch, as matching reads it
+    positions, values = band_values(list(latest.values()))
+    keys = np.fromiter(latest, dtype=np.int64, count=len(latest))[positions]
     rows = np.empty((values.size, 3), dtype=np.int64)
     rows[:, 0] = np.tile(np.arange(BANDS, dtype=np.int64), len(positions))
     rows[:, 1] = values.ravel()
