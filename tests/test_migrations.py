@@ -23,6 +23,12 @@ ARTICLE = {
     "language": "ru", "title": "Заголовок", "body_html": "<p>Текст</p>", "body_text": "Текст", "content_hash": "h1",
     "at": "2026-01-01 10:00:00",
 }  # fmt: skip
+INSERT_ARTICLE = text(
+    "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, content_hash, "
+    "archived_at, updated_at, last_seen_at) VALUES (:id, :source, :url, :fetched_url, :language, :title, "
+    ":body_html, :body_text, :content_hash, :at, :at, :at)"
+)
+"""An article row as the first schema (0001) holds it: every later revision accepts it too."""
 INSERT_SOURCE = text(
     "INSERT INTO sources (key, name, homepage, domains, languages, timezone) "
     "VALUES (:key, :name, :homepage, :domains, :languages, :timezone)"
@@ -38,14 +44,7 @@ def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
     upgrade(engine, "0001")  # the first schema, then rows in it as a crawl of that release wrote them
     with engine.begin() as conn:
         conn.execute(INSERT_SOURCE, SOURCE)
-        conn.execute(
-            text(
-                "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
-                "content_hash, archived_at, updated_at, last_seen_at) VALUES (:id, :source, :url, :fetched_url, "
-                ":language, :title, :body_html, :body_text, :content_hash, :at, :at, :at)"
-            ),
-            ARTICLE,
-        )
+        conn.execute(INSERT_ARTICLE, ARTICLE)
         conn.execute(
             text(
                 "INSERT INTO rejects (source, url, stage, reason, created_at) "
@@ -81,15 +80,8 @@ def test_story_buckets_are_rebuilt_from_the_stored_sketches(db_url: str) -> None
     with engine.begin() as conn:
         conn.execute(INSERT_SOURCE, SOURCE)
         for article_id, minhash in ((1, blob), (2, b"\x01" + blob[1:]), (3, None)):  # scheme 2, scheme 1, none
-            conn.execute(
-                text(
-                    "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
-                    "content_hash, archived_at, updated_at, last_seen_at, views, minhash) VALUES (:id, :source, "
-                    ":url, :fetched_url, :language, :title, :body_html, :body_text, :content_hash, :at, :at, :at, 0,"
-                    " :minhash)"
-                ),
-                {**ARTICLE, "id": article_id, "url": f"{ARTICLE['url']}{article_id}", "minhash": minhash},
-            )
+            conn.execute(INSERT_ARTICLE, {**ARTICLE, "id": article_id, "url": f"{ARTICLE['url']}{article_id}"})
+            conn.execute(text("UPDATE articles SET minhash = :m WHERE id = :id"), {"m": minhash, "id": article_id})
         conn.execute(  # the old layout's rows (any values: they are replaced)
             text("INSERT INTO story_buckets (band, bucket, article_id) VALUES (:b, :h, :a)"),
             [{"b": band, "h": 1000 + band, "a": a} for a in (1, 2) for band in range(40)],
@@ -122,14 +114,7 @@ def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
     upgrade(engine, "0007")
     with engine.begin() as conn:
         conn.execute(INSERT_SOURCE, SOURCE)
-        conn.execute(
-            text(
-                "INSERT INTO articles (id, source, url, fetched_url, language, title, body_html, body_text, "
-                "content_hash, archived_at, updated_at, last_seen_at, views) VALUES (:id, :source, :url, :fetched_url, "
-                ":language, :title, :body_html, :body_text, :content_hash, :at, :at, :at, 0)"
-            ),
-            ARTICLE,
-        )
+        conn.execute(INSERT_ARTICLE, ARTICLE)  # views: its server default (0004)
 
     def found() -> list[int]:
         archive = Archive(engine)

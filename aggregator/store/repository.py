@@ -49,7 +49,7 @@ def compress(raw: bytes) -> bytes:
 
 
 def compress_all(pages: Sequence[bytes]) -> list[bytes]:
-    return [zlib.compress(raw, COMPRESSION_LEVEL) for raw in pages]
+    return [compress(raw) for raw in pages]
 
 
 def decompress(blob: bytes) -> bytes:

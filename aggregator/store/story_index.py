@@ -147,14 +147,13 @@ _SET_STORY = (
 _NEW_STORIES = {
     # n new stories in one statement with the time bound once (a row of parameters per story cost more than the
     # insert), their ids returned
-    False: text(
+    "sqlite": text(
         "INSERT INTO stories (created_at, updated_at) SELECT :now, :now FROM json_each(:slots) RETURNING id"
     ).bindparams(bindparam("now", type_=UTCDateTime())),
-    True: text(
+    "postgresql": text(
         "INSERT INTO stories (created_at, updated_at) SELECT :now, :now FROM generate_series(1, :n) RETURNING id"
     ).bindparams(bindparam("now", type_=UTCDateTime())),
 }
-"""By dialect (PostgreSQL or not)."""
 
 
 @dataclass(slots=True)
@@ -282,11 +281,12 @@ def match(
     new_stories: dict[int, int] = {}
     placeholders = sorted({s for s in assigned.values() if s < 0}, key=_age)
     if placeholders:
-        if conn.dialect.name == "postgresql":
+        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+        if dialect == "postgresql":
             params: dict[str, Any] = {"now": now, "n": len(placeholders)}
         else:
             params = {"now": now, "slots": "[" + ",".join("0" * len(placeholders)) + "]"}
-        rows = conn.execute(_NEW_STORIES[conn.dialect.name == "postgresql"], params)
+        rows = conn.execute(_NEW_STORIES[dialect], params)
         new_stories = dict(zip(placeholders, sorted(rows.scalars()), strict=True))  # ids in creation order
     final = {article_id: new_stories.get(s, s) for article_id, s in assigned.items()}
     touched -= merged
