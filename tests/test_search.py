@@ -69,6 +69,29 @@ def test_filters_by_source_and_date(archive: Archive) -> None:
     assert urls(archive.search("газопровод", source="caliber")) == ["q-1", "q-2"]
 
 
+def test_only_the_latest_matches_are_ranked(archive: Archive) -> None:
+    """A search ranks the ``window`` most recently archived matches that pass its filters, so a word every article
+    holds costs the same at any archive size: an older, better match outside the window is not found."""
+    assert urls(archive.search("газопровод", window=2)) == ["q-1", "q-2"]  # both in the window: best first
+    assert urls(archive.search("газопровод", window=1)) == ["q-2"]  # q-1 ranks higher but was archived earlier
+    newer = ArticleItem(
+        source="apa",
+        url="https://apa.az/news/q-6",
+        canonical_url="https://apa.az/news/q-6",
+        language="ru",
+        title="Новости",
+        body_html="<p>Газопровод снова в новостях.</p>",
+        body_text="Газопровод снова в новостях.",
+        published_at=T0.replace(day=11),
+        raw_body=b"<html>6</html>",
+    )
+    archive.save([newer])
+    assert urls(archive.search("газопровод", window=1)) == ["q-6"]
+    # The filters choose the matches before the window does: the latest match of the source, of the period.
+    assert urls(archive.search("газопровод", window=1, source="caliber")) == ["q-2"]
+    assert urls(archive.search("газопровод", window=1, since=datetime(2026, 9, 13, tzinfo=UTC))) == ["q-1"]
+
+
 def test_the_index_follows_updates_and_deletes(archive: Archive) -> None:
     changed = item(5, "Ливень в Баку закончился", "Дождь прекратился к утру, улицы открыты.", day=10)
     archive.save([changed])  # a changed version from a later crawl

@@ -83,9 +83,10 @@ class SearchHit:
     """Higher is better; comparable within one result list only (bm25 on SQLite, ts_rank on PostgreSQL)."""
 
 
-def _pg_search(query: str) -> Any:
+def _pg_search(query: str, filters: list[Any], window: int) -> Any:
     """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
-    operators); an article is matched with the configuration its vector was built with."""
+    operators); an article is matched with the configuration its vector was built with. The latest ``window``
+    matches are chosen by id first and only they are ranked (``ts_rank`` reads each one's vector)."""
     words = " ".join(fulltext.query_words(query))
     if not words:
         return None
@@ -97,8 +98,34 @@ def _pg_search(query: str) -> Any:
         and_(is_russian, vector.op("@@")(russian)),
         and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
     )
+    recent = select(Article.id).where(matched, *filters).order_by(Article.id.desc()).limit(window).subquery()
     score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
-    return select(Article, score.label("score")).where(matched).order_by(score.desc(), Article.id.desc())
+    return (
+        select(Article, score.label("score"))
+        .join(recent, Article.id == recent.c.id)
+        .order_by(score.desc(), Article.id.desc())
+    )
+
+
+def _fts5_search(query: str, filters: list[Any], window: int) -> Any:
+    """bm25 of the latest ``window`` matches, from the FTS5 table walked in descending rowid order (which FTS5
+    does without sorting, and stops at the window); the articles table is joined in only for the filters."""
+    match = fulltext.fts5_match(query)
+    if match is None:
+        return None
+    fts = table(fulltext.FTS_TABLE, column("rowid"))
+    bm25: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
+    matches = select(fts.c.rowid.label("id"), (-bm25).label("score")).where(
+        text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match)
+    )
+    if filters:
+        matches = matches.select_from(fts.join(Article.__table__, Article.id == fts.c.rowid)).where(*filters)
+    recent = matches.order_by(fts.c.rowid.desc()).limit(window).subquery()
+    return (
+        select(Article, recent.c.score)
+        .join(recent, Article.id == recent.c.id)
+        .order_by(recent.c.score.desc(), Article.id.desc())
+    )
 
 
 class Archive:
@@ -385,32 +412,30 @@ class Archive:
             return rows
 
     def search(
-        self, query: str, *, source: str | None = None, since: datetime | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        window: int = fulltext.SEARCH_WINDOW,
     ) -> list[SearchHit]:
-        """Articles matching every word of ``query`` in title or body, best first (see aggregator/store/search.py).
+        """Articles matching every word of ``query`` in title or body, best first among the ``window`` most recently
+        archived matches that pass the filters (see aggregator/store/search.py).
 
         ``since`` compares with the publication time (the archive time for undated articles).
         """
+        filters: list[Any] = []
+        if source:
+            filters.append(Article.source == source)
+        if since:
+            filters.append(func.coalesce(Article.published_at, Article.archived_at) >= since)
         if self.engine.dialect.name == "postgresql":
-            stmt = _pg_search(query)
+            stmt = _pg_search(query, filters, window)
         else:
-            match = fulltext.fts5_match(query)
-            if match is None:
-                return []
-            fts = table(fulltext.FTS_TABLE, column("rowid"))
-            score: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
-            stmt = (
-                select(Article, (-score).label("score"))
-                .select_from(fts.join(Article.__table__, Article.id == fts.c.rowid))
-                .where(text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match))
-                .order_by(score, Article.id.desc())
-            )
+            stmt = _fts5_search(query, filters, window)
         if stmt is None:
             return []
-        if source:
-            stmt = stmt.where(Article.source == source)
-        if since:
-            stmt = stmt.where(func.coalesce(Article.published_at, Article.archived_at) >= since)
         with self.reading() as session:
             return [SearchHit(article, float(score)) for article, score in session.execute(stmt.limit(limit))]
 

@@ -11,6 +11,10 @@ PostgreSQL: ``articles.search_vector`` is a generated column, the title (weight 
 the ``russian`` configuration where the article's language is ``ru`` and ``simple`` otherwise, with a GIN index;
 ranked by ``ts_rank``.
 
+A word that most articles hold would have every one of its matches ranked (3.6 s for a word in all of 1,000,000
+articles on SQLite): a search ranks the ``SEARCH_WINDOW`` most recently archived matches that pass its filters (all of
+them when there are fewer), so its cost is bounded at any archive size and a common word finds recent news first.
+
 A query is always plain text: it is split into words, and each word becomes a quoted FTS5 string or goes to
 ``plainto_tsquery`` as a bound parameter, so quotes, operators (AND, OR, NEAR, ``*``, ``-``) and SQL are words.
 """
@@ -24,6 +28,8 @@ FTS_TABLE = "articles_fts"
 PG_COLUMN = "search_vector"
 PG_INDEX = "ix_articles_search_vector"
 TITLE_WEIGHT = 10.0
+SEARCH_WINDOW = 2_000
+"""Matches ranked by a search at most: the most recently archived (highest ids) among those its filters keep."""
 RUSSIAN = "ru"
 
 _WORD = re.compile(r"[^\W_]+")
