@@ -72,8 +72,9 @@ def test_filters_by_source_and_date(archive: Archive) -> None:
 def test_only_the_latest_matches_are_ranked(archive: Archive) -> None:
     """A search ranks the ``window`` most recently archived matches that pass its filters, so a word every article
     holds costs the same at any archive size: an older, better match outside the window is not found."""
-    assert urls(archive.search("газопровод", window=2)) == ["q-1", "q-2"]  # both in the window: best first
-    assert urls(archive.search("газопровод", window=1)) == ["q-2"]  # q-1 ranks higher but was archived earlier
+    assert urls(archive.search("газопровод", window=2, limit=1)) == ["q-1"]  # both in the window: best first
+    assert urls(archive.search("газопровод", window=1, limit=1)) == ["q-2"]  # q-1 is better but archived earlier
+    assert urls(archive.search("газопровод", window=1)) == ["q-1", "q-2"]  # never fewer than ``limit`` ranked
     newer = ArticleItem(
         source="apa",
         url="https://apa.az/news/q-6",
@@ -86,10 +87,11 @@ def test_only_the_latest_matches_are_ranked(archive: Archive) -> None:
         raw_body=b"<html>6</html>",
     )
     archive.save([newer])
-    assert urls(archive.search("газопровод", window=1)) == ["q-6"]
+    assert urls(archive.search("газопровод", window=1, limit=1)) == ["q-6"]
     # The filters choose the matches before the window does: the latest match of the source, of the period.
-    assert urls(archive.search("газопровод", window=1, source="caliber")) == ["q-2"]
-    assert urls(archive.search("газопровод", window=1, since=datetime(2026, 9, 13, tzinfo=UTC))) == ["q-1"]
+    assert urls(archive.search("газопровод", window=1, limit=1, source="caliber")) == ["q-2"]
+    since = datetime(2026, 9, 13, tzinfo=UTC)
+    assert urls(archive.search("газопровод", window=1, limit=1, since=since)) == ["q-1"]
 
 
 def test_the_index_follows_updates_and_deletes(archive: Archive) -> None:

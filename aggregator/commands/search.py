@@ -40,7 +40,8 @@ def search_cmd(
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """Search titles and texts of archived articles, best match first (title words weigh more)."""
+    """Search titles and texts of archived articles, best match first (title words weigh more) among the latest
+    matches (2,000, or --limit when larger)."""
     if source:
         resolve_keys([source])
     start = parse_since(since)

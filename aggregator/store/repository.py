@@ -421,7 +421,8 @@ class Archive:
         window: int = fulltext.SEARCH_WINDOW,
     ) -> list[SearchHit]:
         """Articles matching every word of ``query`` in title or body, best first among the ``window`` most recently
-        archived matches that pass the filters (see aggregator/store/search.py).
+        archived matches that pass the filters (see aggregator/store/search.py); the window is never smaller than
+        ``limit``.
 
         ``since`` compares with the publication time (the archive time for undated articles).
         """
@@ -431,9 +432,9 @@ class Archive:
         if since:
             filters.append(func.coalesce(Article.published_at, Article.archived_at) >= since)
         if self.engine.dialect.name == "postgresql":
-            stmt = _pg_search(query, filters, window)
+            stmt = _pg_search(query, filters, max(window, limit))
         else:
-            stmt = _fts5_search(query, filters, window)
+            stmt = _fts5_search(query, filters, max(window, limit))
         if stmt is None:
             return []
         with self.reading() as session:
