@@ -26,6 +26,7 @@ Run from the repo root: ``python bench/crawl.py [--articles 2000] [--rounds 2]``
    "crawler CPU busy" is the child's CPU time (not its writer's) over wall time between spider_opened and
    spider_closed (near 100%: the crawler is CPU-bound; well below: it waits on the
    server). a, x, b and e run ``--rounds`` times, interleaved; the faster run of each is reported.
+4. (b)'s CPU time per page (crawler, writer, server), and the b/a that it allows on this machine's CPUs.
 """
 
 from __future__ import annotations
@@ -238,6 +239,7 @@ def run_child(kind: str, base: str, work: Path, tag: str, server_pid: int, db_ur
         "writer_mib": stats["bench/writer_maxrss_kib"] / 1024,
         "writer_cpu": stats["bench/writer_cpu_seconds"],
         "busy": stats["bench/cpu_seconds"] / stats["bench/wall_seconds"] if stats["bench/wall_seconds"] else 0.0,
+        "crawler_cpu": stats["bench/cpu_seconds"],
         "server_cpu": server_cpu,
         "items": int(stats.get("item_scraped_count", 0)),
         "dropped": int(stats.get("item_dropped_count", 0)),
@@ -453,6 +455,7 @@ def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
         f"      for information: x/a {x['ppm'] / a['ppm']:.2f} (what extraction costs), "
         f"b/x {b['ppm'] / x['ppm']:.2f} (what the pipelines and the store cost)"
     )
+    print_cpu_bound(a, b)
     stored = b["stored"]
     print(
         f"      (b) stored {stored['articles']} articles, {stored['snapshots']} snapshots, {stored['rejects']} rejects "
@@ -461,6 +464,28 @@ def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
     lines = best["notes"]["lines"]
     if lines:
         print(f"    the crawls logged {len(lines)} distinct line(s) at WARNING or above, e.g.: {lines[0][:200]}")
+
+
+def print_cpu_bound(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """What (b)'s CPU time allows on this machine. With its work where it is, (b) can go no faster than its crawling
+    process's own CPU time; however the work were spread over the CPUs, no faster than its total CPU time (crawler,
+    store writer, mirror server) over their number."""
+    pages, cpus = b["pages"], os.cpu_count() or 1
+    if not pages or not a["ppm"]:
+        return
+    parts = {"crawler": b["crawler_cpu"], "writer": b["writer_cpu"], "mirror server": b["server_cpu"]}
+    total = sum(parts.values())
+    each = ", ".join(f"{name} {seconds / pages * 1000:.2f}" for name, seconds in parts.items())
+    print(f"      (b)'s CPU per page: {total / pages * 1000:.2f} ms ({each})")
+    for what, floor in (
+        ("with the work where it is", b["crawler_cpu"]),
+        (f"spread perfectly on {cpus} CPUs", total / cpus),
+    ):
+        best = pages / floor * 60
+        print(
+            f"        {what}: >= {floor / pages * 1000:.2f} ms a page, <= {best:.0f} pages/min, "
+            f"b/a <= {best / a['ppm']:.2f}"
+        )
 
 
 def parent(n_articles: int, rounds: int, kinds: str) -> None:
