@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from scrapy import Request
@@ -24,22 +25,24 @@ def formatter(level: str) -> AggregatorLogFormatter:
     return AggregatorLogFormatter.from_crawler(get_crawler(CaliberSpider, {"LOG_LEVEL": level}))
 
 
+def lines(fmt: AggregatorLogFormatter) -> tuple[Any, Any]:
+    """What the formatter gives for a crawled page and for the item scraped from it."""
+    response = HtmlResponse(URL, body=b"<html></html>", request=Request(URL))
+    spider = CaliberSpider()
+    return (
+        fmt.crawled(response.request, response, spider),
+        fmt.scraped(ArticleItem(source="caliber", url=URL), response, spider),
+    )
+
+
 @pytest.mark.parametrize("level", ["INFO", "WARNING", "ERROR"])
 def test_page_and_item_lines_are_not_made_above_debug(level: str) -> None:
     """Scrapy's loggers stay at DEBUG whatever LOG_LEVEL says: a line the handler would drop is not made at all."""
-    fmt = formatter(level)
-    response = HtmlResponse(URL, body=b"<html></html>", request=Request(URL))
-    spider = CaliberSpider()
-    assert fmt.crawled(response.request, response, spider) is None
-    assert fmt.scraped(ArticleItem(source="caliber", url=URL), response, spider) is None
+    assert lines(formatter(level)) == (None, None)
 
 
 def test_debug_keeps_the_page_and_item_lines() -> None:
-    fmt = formatter("DEBUG")
-    response = HtmlResponse(URL, body=b"<html></html>", request=Request(URL))
-    spider = CaliberSpider()
-    crawled = fmt.crawled(response.request, response, spider)
-    scraped = fmt.scraped(ArticleItem(source="caliber", url=URL), response, spider)
+    crawled, scraped = lines(formatter("DEBUG"))
     assert crawled is not None and crawled["level"] == logging.DEBUG and "Crawled" in crawled["msg"]
     assert scraped is not None and scraped["level"] == logging.DEBUG and "Scraped" in scraped["msg"]
 
