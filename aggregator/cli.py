@@ -456,6 +456,8 @@ def _reject_summary(r: Any) -> dict[str, Any]:
         "reason": r.reason,
         "http_status": r.http_status,
         "created_at": _iso(r.created_at),
+        "attempts": r.attempts,
+        "last_seen_at": _iso(r.last_seen_at or r.created_at),
         "resolved_at": _iso(r.resolved_at),
         "article_id": r.article_id,
     }
@@ -481,12 +483,12 @@ def rejects_list(
         print(json.dumps([_reject_summary(r) for r in rows], ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(rows)} reject(s)", title_justify="left")
-    for column in ("id", "source", "when (UTC)", "stage", "reason", "url"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "source", "last (UTC)", "times", "stage", "reason", "url"):
+        table.add_column(column, overflow="fold", justify="right" if column == "times" else "left")
     for r in rows:
-        when = r.created_at.strftime("%Y-%m-%d %H:%M")
+        when = (r.last_seen_at or r.created_at).strftime("%Y-%m-%d %H:%M")
         reason = escape(r.reason) + (f" [green](archived as {r.article_id})[/green]" if r.resolved_at else "")
-        table.add_row(str(r.id), r.source or "-", when, r.stage, reason, escape(r.url))
+        table.add_row(str(r.id), r.source or "-", when, str(r.attempts), r.stage, reason, escape(r.url))
     out.print(table)
 
 
@@ -512,8 +514,8 @@ def rejects_show(
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    for key in ("id", "source", "url", "stage", "reason", "http_status", "created_at", "resolved_at", "article_id",
-                "crawl_run_id", "stored_page_bytes"):  # fmt: skip
+    for key in ("id", "source", "url", "stage", "reason", "http_status", "created_at", "attempts", "last_seen_at",
+                "resolved_at", "article_id", "crawl_run_id", "stored_page_bytes"):  # fmt: skip
         value = data[key]
         out.print(f"[dim]{key:>17}[/dim]  {escape(str(value)) if value is not None else '-'}")
     if reject.item:

@@ -7,6 +7,12 @@ a set of them, ~100 MB at that size), and, for the younger ones, the validators 
 newest snapshot. A request for an old article is dropped before it is scheduled (so it never reaches a shared
 scale-out frontier either); a request for a recent one carries ``If-None-Match`` / ``If-Modified-Since``, and the
 site's ``304 Not Modified`` ends it quietly (``NotModified``), while a changed page flows on as a new version.
+
+Pages a crawl refused (the quarantine's open rejects: no title, no body, HTTP 404, ...) are left alone for a while
+after each refusal (``refusal_wait``: an hour after the first, doubling with each refusal in a row, at most a day),
+so that a crawl scheduled every few minutes does not fetch a broken page, and keep a row for it, at every run; a
+server error or a failed connection is retried at the next run once before the wait begins.
+
 ``AGGREGATOR_REFRESH`` (``crawl --refresh``) switches all of it off.
 """
 
@@ -40,6 +46,22 @@ def url_hash(url: str) -> int:
     return int.from_bytes(blake2b(canonical_url(url).encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def refusal_wait(attempts: int, *, transient: bool, first: timedelta, longest: timedelta) -> timedelta:
+    """How long after its latest refusal a page is not fetched again: ``first`` after one refusal of its content or
+    a 4xx answer, doubling with each refusal in a row, at most ``longest``. A server error or a failed connection
+    (``transient``: it may be over by the next run) is retried at once the first time, and waited on after that."""
+    steps = attempts - 1 if transient else attempts
+    if steps <= 0:
+        return timedelta(0)
+    wait: timedelta = first * (2 ** min(steps - 1, 32))
+    return min(longest, wait)
+
+
+def is_transient(stage: str, http_status: int | None) -> bool:
+    """A fetch that failed on the server's side or on the way (5xx, a timeout, a refused connection)."""
+    return stage == "fetch" and (http_status is None or http_status >= 500)
+
+
 @dataclass(slots=True)
 class KnownArticles:
     """What a run needs to know about the archive, loaded once: old articles to skip, recent ones to recheck."""
@@ -48,6 +70,8 @@ class KnownArticles:
     """Sorted hashes (``url_hash``) of articles not fetched again."""
     recent: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     """Canonical URL of a recent article -> (ETag, Last-Modified) of its newest snapshot."""
+    waiting: frozenset[int] = frozenset()
+    """Hashes (``url_hash``) of refused pages whose wait (``refusal_wait``) is not over."""
 
     @classmethod
     def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None]]) -> KnownArticles:
@@ -59,6 +83,23 @@ class KnownArticles:
         key = url_hash(url)
         i = bisect_left(self.old, key)
         return i < len(self.old) and self.old[i] == key
+
+    def is_waiting(self, url: str) -> bool:
+        return bool(self.waiting) and url_hash(url) in self.waiting
+
+    @staticmethod
+    def waiting_pages(
+        refused: Iterable[tuple[str, str, int | None, int, datetime]],
+        now: datetime,
+        first: timedelta,
+        longest: timedelta,
+    ) -> frozenset[int]:
+        """The refused pages (``Archive.refused_pages`` rows) not to fetch at ``now``."""
+        return frozenset(
+            url_hash(url)
+            for url, stage, status, attempts, last in refused
+            if last + refusal_wait(attempts, transient=is_transient(stage, status), first=first, longest=longest) > now
+        )
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         return self.recent.get(canonical_url(url))
@@ -74,10 +115,19 @@ class NotModified(IgnoreRequest):
 class IncrementalMiddleware:
     """Spider middleware: drops requests for old archived articles, makes those for recent ones conditional."""
 
-    def __init__(self, crawler: Crawler, db_url: str, recheck: timedelta) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        db_url: str,
+        recheck: timedelta,
+        refused_wait: timedelta = timedelta(hours=1),
+        refused_longest: timedelta = timedelta(hours=24),
+    ) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.recheck = recheck
+        self.refused_wait = refused_wait
+        self.refused_longest = refused_longest
         self.known = KnownArticles()
         self._counted: set[int] = set()  # an article linked from several listings is counted once
 
@@ -85,8 +135,14 @@ class IncrementalMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if crawler.settings.getbool("AGGREGATOR_REFRESH"):
             raise NotConfigured("refresh: every article is fetched again")
-        hours = crawler.settings.getfloat("AGGREGATOR_RECHECK_HOURS", 48.0)
-        middleware = cls(crawler, crawler.settings.get("AGGREGATOR_DB_URL"), timedelta(hours=hours))
+        settings = crawler.settings
+        middleware = cls(
+            crawler,
+            settings.get("AGGREGATOR_DB_URL"),
+            timedelta(hours=settings.getfloat("AGGREGATOR_RECHECK_HOURS", 48.0)),
+            refused_wait=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_HOURS", 1.0)),
+            refused_longest=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_MAX_HOURS", 24.0)),
+        )
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         return middleware
 
@@ -96,12 +152,14 @@ class IncrementalMiddleware:
             return
         from aggregator.store import Archive
 
-        cutoff = datetime.now(UTC) - self.recheck
+        now = datetime.now(UTC)
         try:
             archive = Archive.open(self.db_url, migrate=False)
             try:
-                old, recent = archive.known_articles(source, recent_since=cutoff)
+                old, recent = archive.known_articles(source, recent_since=now - self.recheck)
                 self.known = KnownArticles.build(old, recent)
+                refused = archive.refused_pages(source)
+                self.known.waiting = KnownArticles.waiting_pages(refused, now, self.refused_wait, self.refused_longest)
             finally:
                 archive.close()
         except SQLAlchemyError as exc:  # no archive yet (or no schema): nothing is known, everything is fetched
@@ -110,11 +168,14 @@ class IncrementalMiddleware:
         if self.crawler.stats is not None:
             self.crawler.stats.set_value("aggregator/known_old", len(self.known.old))
             self.crawler.stats.set_value("aggregator/known_recent", len(self.known.recent))
+            self.crawler.stats.set_value("aggregator/known_refused", len(self.known.waiting))
         logger.info(
-            "%s: %d archived article(s) not fetched again, %d rechecked if linked",
+            "%s: %d archived article(s) not fetched again, %d rechecked if linked, %d refused page(s) left alone "
+            "for now",
             source,
             len(self.known.old),
             len(self.known.recent),
+            len(self.known.waiting),
         )
 
     def _count(self, key: str) -> None:
@@ -131,6 +192,9 @@ class IncrementalMiddleware:
         url = real_url(request)
         if self.known.is_old(url):
             self._count_once("skipped_known", url)
+            return None
+        if self.known.is_waiting(url):
+            self._count_once("skipped_refused", url)
             return None
         validators = self.known.validators(url)
         if validators is None:

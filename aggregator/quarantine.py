@@ -62,7 +62,7 @@ def retry_reject(archive: Archive, reject_id: int) -> RetryOutcome:
     if reject.item is None and not reject.raw_body:
         raise NotRetryableError(
             f"reject {reject_id} is a failed fetch ({reject.reason}): nothing was stored to retry; the next crawl "
-            "fetches it again"
+            "fetches it again once its wait is over (AGGREGATOR_REFUSED_RETRY_HOURS), `crawl --refresh` at once"
         )
     item: Any = _fresh_item(reject)
     try:

@@ -42,7 +42,13 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["AGGREGATOR_STORE_BATCH"] = int(env["AGGREGATOR_STORE_BATCH"])
     if env.get("AGGREGATOR_REDIS_URL"):
         found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
-    for name in ("AGGREGATOR_RECHECK_HOURS", "AGGREGATOR_STALE_RUN_HOURS", "AGGREGATOR_REDIS_IDLE_SECONDS"):
+    for name in (
+        "AGGREGATOR_RECHECK_HOURS",
+        "AGGREGATOR_REFUSED_RETRY_HOURS",
+        "AGGREGATOR_REFUSED_RETRY_MAX_HOURS",
+        "AGGREGATOR_STALE_RUN_HOURS",
+        "AGGREGATOR_REDIS_IDLE_SECONDS",
+    ):
         if env.get(name):
             found[name] = float(env[name])
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
@@ -87,6 +93,12 @@ crawler's CPU nor its GIL) or a ``thread`` of the crawling process (one process 
 AGGREGATOR_RECHECK_HOURS = 48.0
 """Archived articles younger than this are re-fetched with conditional requests (to catch edits); older ones are
 not fetched again."""
+AGGREGATOR_REFUSED_RETRY_HOURS = 1.0
+"""A page a crawl refused (see ``aggregator rejects list``) is not fetched again for this long after its first
+refusal, twice as long after each further refusal in a row (a server error or a failed connection is retried at
+the next run once first)."""
+AGGREGATOR_REFUSED_RETRY_MAX_HOURS = 24.0
+"""The longest wait between fetches of a page that keeps being refused."""
 AGGREGATOR_REFRESH = False
 """Re-fetch every article, archived or not (``crawl --refresh``)."""
 AGGREGATOR_STALE_RUN_HOURS = 6.0

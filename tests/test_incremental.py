@@ -9,10 +9,11 @@ import scrapy
 from scrapy.utils.test import get_crawler
 from sqlalchemy import Engine, event
 
-from aggregator.incremental import CONDITIONAL_META, IncrementalMiddleware, KnownArticles
+from aggregator.incremental import CONDITIONAL_META, IncrementalMiddleware, KnownArticles, refusal_wait
 from aggregator.items import ArticleItem
 from aggregator.sources import all_sources
 from aggregator.store import Archive
+from aggregator.store.repository import RejectRecord
 from spiders.caliber import CaliberSpider
 
 
@@ -42,7 +43,8 @@ def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
     archive.sync_sources(all_sources())
     now = datetime.now(UTC)
     archive.save(
-        [_item("/post/old", now - timedelta(days=30), '"o"'), _item("/post/new", now - timedelta(hours=2), '"n"')]
+        [_item("/post/old", now - timedelta(days=30), '"o"'), _item("/post/new", now - timedelta(hours=2), '"n"')],
+        [RejectRecord("caliber", "https://caliber.az/post/broken", "validate", "no title", 200)],
     )
     archive.close()
 
@@ -52,7 +54,7 @@ def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "articles" in statement:
+        if statement.lstrip().upper().startswith("SELECT") and ("articles" in statement or "rejects" in statement):
             statements.append(statement)
 
     event.listen(Engine, "before_cursor_execute", count)
@@ -61,11 +63,12 @@ def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
         loaded = len(statements)
         requests = [scrapy.Request(f"https://caliber.az/post/{n}") for n in range(500)]
         requests += [scrapy.Request("https://caliber.az/post/old/"), scrapy.Request("https://caliber.az/post/new")]
+        requests += [scrapy.Request("https://caliber.az/post/broken/")]  # refused a moment ago: left alone
         out = list(middleware.process_spider_output(scrapy.http.Response("https://caliber.az/"), iter(requests)))
     finally:
         event.remove(Engine, "before_cursor_execute", count)
-    assert loaded == 2  # old URLs, and recent ones with their validators
-    assert len(statements) == loaded  # 502 requests filtered without touching the database
+    assert loaded == 3  # old URLs, recent ones with their validators, refused pages
+    assert len(statements) == loaded  # 503 requests filtered without touching the database
     urls = [r.url for r in out]
     assert "https://caliber.az/post/old/" not in urls and len(out) == 501
     (recheck,) = [r for r in out if r.url.endswith("/post/new")]
@@ -73,6 +76,32 @@ def test_one_load_per_run_and_no_query_per_request(sqlite_url: str) -> None:
     assert 304 in recheck.meta["handle_httpstatus_list"]
     assert crawler.stats.get_value("aggregator/skipped_known") == 1
     assert crawler.stats.get_value("aggregator/rechecked") == 1
+    assert crawler.stats.get_value("aggregator/skipped_refused") == 1
+
+
+def test_a_refused_page_waits_longer_after_each_refusal() -> None:
+    hour, day = timedelta(hours=1), timedelta(hours=24)
+    content = [refusal_wait(n, transient=False, first=hour, longest=day) for n in range(1, 8)]
+    assert content == [hour * h for h in (1, 2, 4, 8, 16, 24, 24)]
+    # A server error or a failed connection may be over by the next run: retried at once, then waited on.
+    server = [refusal_wait(n, transient=True, first=hour, longest=day) for n in range(1, 5)]
+    assert server == [timedelta(0), hour, 2 * hour, 4 * hour]
+    assert refusal_wait(10_000, transient=False, first=hour, longest=day) == day
+
+
+def test_known_articles_leave_alone_only_the_refused_pages_still_waiting() -> None:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    refused = [
+        ("https://caliber.az/post/no-title", "validate", 200, 1, now - timedelta(minutes=30)),  # waits an hour
+        ("https://caliber.az/post/gone", "fetch", 404, 1, now - timedelta(minutes=90)),  # its hour is over
+        ("https://caliber.az/post/down", "fetch", 500, 1, now - timedelta(minutes=5)),  # retried at once
+        ("https://caliber.az/post/still-down", "fetch", 503, 2, now - timedelta(minutes=5)),  # then waited on
+        ("https://caliber.az/post/timeout", "fetch", None, 3, now - timedelta(minutes=90)),  # two hours
+    ]
+    known = KnownArticles(waiting=KnownArticles.waiting_pages(refused, now, timedelta(hours=1), timedelta(hours=24)))
+    waiting = {url.rsplit("/", 1)[1] for url, *_ in refused if known.is_waiting(url)}
+    assert waiting == {"no-title", "still-down", "timeout"}
+    assert known.is_waiting("http://www.caliber.az/post/no-title/?utm_source=x")  # any spelling of the URL
 
 
 def test_the_mirror_answers_conditional_requests_and_serves_overlays(tmp_path: Any) -> None:

@@ -38,7 +38,9 @@ def test_rejects_list_and_show(crawled: str) -> None:
     no_title = next(r for r in rows if r["reason"] == "no title")
     shown = json.loads(run_cli("--db", crawled, "rejects", "show", str(no_title["id"]), "--json").stdout)
     assert shown["item"]["url"] == no_title["url"] and shown["stored_page_bytes"] > 0
-    assert "no title" in run_cli("--db", crawled, "rejects", "list").stdout
+    assert no_title["attempts"] == 1 and no_title["last_seen_at"] == no_title["created_at"]
+    listed = run_cli("--db", crawled, "rejects", "list").stdout
+    assert "no title" in listed and "times" in listed
 
 
 def test_retry_of_a_page_that_is_still_broken_says_so(crawled: str) -> None:

@@ -143,6 +143,54 @@ def test_rejects_keep_reason_item_and_raw_page(archive: Archive) -> None:
     assert archive.list_runs()[0].status == "finished"
 
 
+def test_a_page_refused_again_for_the_same_reason_is_counted_on_its_row(archive: Archive) -> None:
+    """A scheduled crawl meets a broken page at every run: one row per page and reason, not one per run."""
+    first, second = archive.start_run("caliber", "caliber"), archive.start_run("caliber", "caliber")
+    bad = item(3, title="")
+    gone = "https://caliber.az/post/gone"
+    archive.save([], [RejectRecord("caliber", bad.url, "validate", "no title", 200, bad.to_record(), bad.raw_body)])
+    archive.save([], [RejectRecord("caliber", gone, "fetch", "HTTP 404", 404)], run_id=first)
+    (row_404,) = [r for r in archive.list_rejects() if r.url == gone]
+    assert (row_404.attempts, row_404.last_seen_at) == (1, row_404.created_at)
+    # The same refusals again (one of them twice in the batch), and the 404 page now answering 500.
+    newer = item(3, title="", raw_body=b"<html>newer</html>")
+    again = [
+        RejectRecord("caliber", bad.url, "validate", "no title", 200, newer.to_record(), newer.raw_body),
+        RejectRecord("caliber", gone, "fetch", "HTTP 404", 404),
+        RejectRecord("caliber", gone, "fetch", "HTTP 404", 404),
+        RejectRecord("caliber", gone, "fetch", "HTTP 500", 500),
+    ]
+    archive.save([], again, run_id=second)
+    rows = {(r.url, r.reason): r for r in archive.list_rejects()}
+    assert set(rows) == {(bad.url, "no title"), (gone, "HTTP 404"), (gone, "HTTP 500")}
+    assert rows[gone, "HTTP 404"].attempts == 3 and rows[gone, "HTTP 404"].crawl_run_id == second
+    assert rows[gone, "HTTP 404"].last_seen_at > rows[gone, "HTTP 404"].created_at
+    assert rows[gone, "HTTP 500"].attempts == 1
+    assert rows[bad.url, "no title"].attempts == 2
+    assert zlib.decompress(rows[bad.url, "no title"].raw_body) == b"<html>newer</html>"  # the newest page is kept
+    assert archive.count(Reject) == 3
+    refused = {(url, stage, status, attempts) for url, stage, status, attempts, _ in archive.refused_pages("caliber")}
+    assert refused == {(bad.url, "validate", 200, 2), (gone, "fetch", 404, 3), (gone, "fetch", 500, 1)}
+    assert archive.refused_pages("apa") == []
+
+
+def test_a_refused_page_archived_later_resolves_its_rejects(archive: Archive) -> None:
+    fixed = item(4)
+    archive.save([], [RejectRecord("caliber", fixed.url, "validate", "no body", 200)])  # fetched as story-4/
+    archive.save([], [RejectRecord("caliber", "https://caliber.az/post/other", "fetch", "HTTP 404", 404)])
+    archive.save([fixed])  # the site fixed the page: this crawl archives it
+    (article_id,) = [a.id for a in archive.list_articles()]
+    (resolved,) = archive.list_rejects(include_resolved=True)[1:]
+    assert resolved.url == fixed.url and resolved.resolved_at is not None and resolved.article_id == article_id
+    assert [r.url for r in archive.list_rejects()] == ["https://caliber.az/post/other"]  # still open
+    assert [url for url, *_ in archive.refused_pages("caliber")] == ["https://caliber.az/post/other"]
+    # Refused again after it was archived: a new open row, not the resolved one bumped.
+    archive.save([], [RejectRecord("caliber", fixed.url, "validate", "no body", 200)])
+    newest = archive.list_rejects()[0]
+    assert (newest.url, newest.attempts, newest.resolved_at) == (fixed.url, 1, None)
+    assert archive.count(Reject) == 3
+
+
 def test_database_urls_are_checked() -> None:
     assert normalise_url("postgresql://postgres@127.0.0.1/test").startswith("postgresql+psycopg://")
     with pytest.raises(DatabaseError, match="unsupported"):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
-from aggregator.store.models import Article, CrawlRun, Snapshot
+from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import expected
 
@@ -122,11 +122,40 @@ def test_outside_the_recheck_window_only_listings_are_fetched_and_refresh_fetche
     listings = 7  # the registry's entry URLs
     assert incremental.stats["aggregator/skipped_known"] + incremental.stats.get("aggregator/not_modified", 0) == n
     article_pages = incremental.pages - listings - 1  # robots.txt
-    assert article_pages <= 1 + len(caliber("rejects")) + len(caliber("http_errors"))  # the undated + broken
+    # The undated article (its age is its archive time: rechecked), and the page that answered 500 (retried once at
+    # the next run); the other broken pages wait (test_refused_pages_are_left_alone_for_a_while_and_keep_one_row_each).
+    assert article_pages <= 1 + len([e for e in caliber("http_errors") if e["status"] >= 500])
     assert incremental.items_updated == 0
     assert refreshed.pages == first.pages
     assert (refreshed.items_new, refreshed.items_updated, refreshed.items_unchanged) == (0, 1, n - 1)
     assert "aggregator/skipped_known" not in refreshed.stats
+
+
+def test_refused_pages_are_left_alone_for_a_while_and_keep_one_row_each(served: dict[str, str], tmp_path: Path) -> None:
+    """A crawl scheduled every few minutes meets the sample's broken pages at every run: each is fetched again only
+    once its wait is over (a server error once at once), and keeps one quarantine row however often it is refused."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    broken = {e["url"] for e in caliber("rejects")} | {e["url"] for e in caliber("http_errors")}
+    server_errors = {e["url"] for e in caliber("http_errors") if e["status"] >= 500}
+    assert server_errors and broken - server_errors
+    for env in ({}, {}, {"AGGREGATOR_REFUSED_RETRY_HOURS": "0"}, {}):
+        done = crawl(db, served["plain"], env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+    first, second, waited_out, fourth = all_runs(db)
+    assert "aggregator/skipped_refused" not in first.stats
+    # The next run: only the server error is fetched again (it may have been a passing fault).
+    assert second.stats["aggregator/skipped_refused"] == len(broken - server_errors)
+    assert second.stats["aggregator/known_refused"] == len(broken - server_errors)
+    # With no wait, every broken page is fetched and refused again; then all of them wait, the server error too.
+    assert "aggregator/skipped_refused" not in waited_out.stats
+    assert fourth.stats["aggregator/skipped_refused"] == len(broken)
+    assert fourth.pages == second.pages - len(server_errors)
+    with Session(create_engine(normalise_url(db))) as s:
+        rows = list(s.scalars(select(Reject).where(Reject.url.in_(broken))))
+    assert sorted(r.url for r in rows) == sorted(broken)  # one row a page
+    attempts = {r.url: r.attempts for r in rows}
+    assert attempts == {url: 3 if url in server_errors else 2 for url in broken}
+    assert all(r.crawl_run_id == waited_out.id for r in rows)
 
 
 def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str) -> None:

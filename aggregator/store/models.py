@@ -177,7 +177,7 @@ class Reject(Base):
     """Quarantine: what a crawl refused or could not fetch, why, and the item, so nothing is silently lost."""
 
     __tablename__ = "rejects"
-    __table_args__ = (Index("ix_rejects_source_created_at", "source", "created_at"),)
+    __table_args__ = (Index("ix_rejects_source_created_at", "source", "created_at"), Index("ix_rejects_url", "url"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(64))
@@ -192,8 +192,16 @@ class Reject(Base):
     """The response body, zlib-compressed, so a retry needs no network."""
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When the page was first refused (for this stage and reason)."""
+    attempts: Mapped[int] = mapped_column(default=1, server_default="1")
+    """How many fetches of the page were refused in a row for this stage and reason: a crawl that meets the same
+    refusal again counts it here (with the newest item, page and run) instead of adding a row."""
+    last_seen_at: Mapped[datetime | None]
+    """When the page was last refused so; incremental crawls wait before fetching it again, longer after each
+    refusal (``aggregator.incremental``)."""
     resolved_at: Mapped[datetime | None]
-    """When a retry archived it (``aggregator rejects retry``); NULL while it is still refused."""
+    """When the page was archived after all (``aggregator rejects retry``, or a later crawl that accepted it); NULL
+    while it is still refused."""
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     """The article a successful retry archived."""
 

@@ -11,7 +11,22 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, column, func, insert, literal_column, or_, select, table, text, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -128,6 +143,87 @@ def _fts5_search(query: str, filters: list[Any], window: int) -> Any:
     )
 
 
+def _open_rejects(conn: Any, urls: Iterable[str]) -> list[tuple[int, str | None, str, str, str]]:
+    """(id, source, url, stage, reason) of the rejects of these URLs that no crawl or retry has archived yet."""
+    r = Reject.__table__.c
+    rows: list[tuple[int, str | None, str, str, str]] = []
+    for chunk in story_index.chunks(sorted(set(urls))):
+        stmt = select(r.id, r.source, r.url, r.stage, r.reason).where(r.url.in_(chunk), r.resolved_at.is_(None))
+        rows += [(i, source, url, stage, reason) for i, source, url, stage, reason in conn.execute(stmt.order_by(r.id))]
+    return rows
+
+
+def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int], now: datetime) -> None:
+    """A page refused before and archived now (the site fixed it, or a new release reads it): its open rejects are
+    resolved as that article. One indexed query per batch, which finds nothing in the usual case."""
+    article_of: dict[str, int] = {}
+    for item in items:
+        article_id = ids.get(item.canonical_url or item.url)
+        if article_id is not None:
+            article_of[item.url] = article_of[item.canonical_url or item.url] = article_id
+    found = _open_rejects(conn, article_of)
+    if found:
+        conn.execute(
+            update(Reject)
+            .where(Reject.id == bindparam("reject_id"))
+            .values(resolved_at=now, article_id=bindparam("a")),
+            [{"reject_id": reject_id, "a": article_of[url]} for reject_id, _, url, _, _ in found],
+        )
+
+
+def _save_rejects(conn: Any, rejects: Sequence[RejectRecord], run_id: int | None, now: datetime) -> None:
+    """A refusal already open for the same page, stage and reason is counted on its row (``attempts``, with the
+    newest item, page and run); any other is a new row. A scheduled crawl that meets a broken page at every run
+    thus keeps one row for it, not one a run."""
+    latest: dict[tuple[str | None, str, str, str], tuple[RejectRecord, int]] = {}
+    for record in rejects:  # the same refusal twice in one batch: one row, counted twice
+        key = (record.source, record.url, record.stage, record.reason)
+        latest[key] = (record, latest[key][1] + 1 if key in latest else 1)
+    open_ids = {(source, url, stage, reason): reject_id for reject_id, source, url, stage, reason in _open_rejects(
+        conn, (record.url for record in rejects)
+    )}  # fmt: skip
+    fresh: list[dict[str, Any]] = []
+    bumped: list[dict[str, Any]] = []
+    for key, (r, times) in latest.items():
+        values = {
+            "http_status": r.http_status,
+            "item": r.item,
+            "raw_body": compress(r.raw_body) if r.raw_body else None,
+            "crawl_run_id": run_id,
+            "last_seen_at": now,
+        }
+        if key in open_ids:
+            bumped.append(
+                {f"new_{name}": value for name, value in values.items()} | {"reject_id": open_ids[key], "times": times}
+            )
+        else:
+            fresh.append(
+                values
+                | {
+                    "source": r.source,
+                    "url": r.url,
+                    "stage": r.stage,
+                    "reason": r.reason,
+                    "created_at": now,
+                    "attempts": times,
+                }
+            )
+    if fresh:
+        conn.execute(insert(Reject), fresh)
+    if bumped:
+        table = Reject.__table__
+        columns = ("http_status", "item", "raw_body", "crawl_run_id", "last_seen_at")
+        conn.execute(
+            update(Reject)
+            .where(Reject.id == bindparam("reject_id"))
+            .values(
+                attempts=Reject.attempts + bindparam("times", type_=Integer),
+                **{name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns},
+            ),
+            bumped,
+        )
+
+
 class Archive:
     """Repository over one database; safe to share between the pipelines of one process."""
 
@@ -240,13 +336,14 @@ class Archive:
                 rows.append(_article_values(item, url, digest, now))
                 versions.append((url, item, digest))
             result.unchanged = len(unchanged)
+            ids: dict[str, int] = {}
             if rows:
                 pages = self._compressor.submit(compress_all, [item.raw_body for _, item, _ in versions])
                 sketches = {url: minhash_of(item) for url, item, _ in versions}
                 plan = story_index.match(conn, [(keys[url], sketches[url]) for url, _, _ in versions], current)
                 for values in rows:  # the story and sketch go in with the row (no second write of it)
                     values["story_id"], values["minhash"] = plan.stories[keys[values["url"]]], sketches[values["url"]]
-                ids: dict[str, int] = {url: article_id for article_id, url in conn.execute(self._upsert_article, rows)}
+                ids = {url: article_id for article_id, url in conn.execute(self._upsert_article, rows)}
                 conn.execute(
                     self._insert_snapshot,
                     [
@@ -263,24 +360,10 @@ class Archive:
                         result.new_ids.append(ids[url])
             for chunk in story_index.chunks(unchanged):
                 conn.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=now))
+            archived = {url: article_id for url, (article_id, _) in known.items()} | ids
+            _resolve_rejects(conn, latest.values(), archived, now)
             if rejects:
-                conn.execute(
-                    insert(Reject),
-                    [
-                        {
-                            "source": r.source,
-                            "url": r.url,
-                            "stage": r.stage,
-                            "reason": r.reason,
-                            "http_status": r.http_status,
-                            "item": r.item,
-                            "raw_body": compress(r.raw_body) if r.raw_body else None,
-                            "crawl_run_id": run_id,
-                            "created_at": now,
-                        }
-                        for r in rejects
-                    ],
-                )
+                _save_rejects(conn, rejects, run_id, now)
         return result
 
     def mark_seen(self, urls: Sequence[str]) -> None:
@@ -377,6 +460,16 @@ class Archive:
                 if fetched and fetched != url:
                     recent.append((fetched, etag, modified))
         return self._old_urls(source, recent_since), recent
+
+    def refused_pages(self, source: str) -> list[tuple[str, str, int | None, int, datetime]]:
+        """The source's open rejects for an incremental crawl, in one query: (URL, stage, HTTP status, refusals in a
+        row, when last refused)."""
+        r = Reject.__table__.c
+        stmt = select(r.url, r.stage, r.http_status, r.attempts, func.coalesce(r.last_seen_at, r.created_at)).where(
+            r.source == source, r.resolved_at.is_(None)
+        )
+        with self.reader.connect() as conn:
+            return [(url, stage, status, attempts, last) for url, stage, status, attempts, last in conn.execute(stmt)]
 
     def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
         a = Article.__table__.c
