@@ -525,23 +525,75 @@ def rejects_show(
 @rejects_app.command("retry")
 def rejects_retry(
     ctx: typer.Context,
-    reject_id: Annotated[int, typer.Argument(metavar="ID", help="The reject to retry.")],
+    reject_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="[ID]...", help="The rejects to retry (see `rejects list`).")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every open reject with a stored page (after a fix to a spider or pipeline).")
+    ] = False,
+    source: Annotated[str | None, typer.Option("--source", help="With --all: only this source's rejects.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what became of each reject as a JSON object.")] = False,
 ) -> None:
-    """Re-run the current extractor and pipelines on the stored page (no network); archive it if now accepted."""
-    from aggregator.quarantine import NotRetryableError, retry_reject
+    """Re-run the current extractor and pipelines on the stored pages (no network); archive what they now accept."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from aggregator.quarantine import NotRetryableError, RetryBatch, retry_reject, retry_rejects
+
+    if every == bool(reject_ids):
+        fail("give the IDs of the rejects to retry, or --all")
+    if source and not every:
+        fail("--source goes with --all")
+    if source:
+        resolve_keys([source])
     archive = _archive(ctx)
     try:
-        outcome = retry_reject(archive, reject_id)
-    except NotRetryableError as exc:
-        fail(str(exc))
+        if reject_ids and len(reject_ids) == 1 and not as_json:
+            (reject_id,) = reject_ids
+            try:
+                outcome = retry_reject(archive, reject_id)
+            except NotRetryableError as exc:
+                fail(str(exc))
+            if outcome.archived:
+                out.print(f"reject {reject_id}: archived as article {outcome.article_id}")
+                return
+            err.print(f"reject {reject_id}: still refused ({outcome.stage}): {outcome.reason}")
+            raise typer.Exit(1)
+        ids = list(reject_ids or []) or archive.retryable_reject_ids(source=source)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+            task = bar.add_task("retrying…")
+
+            def show(batch: RetryBatch) -> None:
+                bar.update(task, description=f"retrying: {batch.seen} of {len(ids)}, {len(batch.archived)} archived")
+
+            batch = retry_rejects(archive, ids, progress=show)
     finally:
         archive.close()
-    if outcome.archived:
-        out.print(f"reject {reject_id}: archived as article {outcome.article_id}")
-        return
-    err.print(f"reject {reject_id}: still refused ({outcome.stage}): {outcome.reason}")
-    raise typer.Exit(1)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "archived": [{"id": o.reject_id, "article_id": o.article_id} for o in batch.archived],
+                    "refused": [{"id": o.reject_id, "stage": o.stage, "reason": o.reason} for o in batch.refused],
+                    "skipped": [{"id": reject_id, "why": why} for reject_id, why in batch.skipped],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        out.print(
+            f"retried {batch.seen} reject(s): {len(batch.archived)} archived, {len(batch.refused)} still refused, "
+            f"{len(batch.skipped)} skipped"
+        )
+        reasons: dict[tuple[str, str], int] = {}
+        for o in batch.refused:
+            reasons[(o.stage or "", o.reason or "")] = reasons.get((o.stage or "", o.reason or ""), 0) + 1
+        for (stage, reason), n in sorted(reasons.items(), key=lambda kv: -kv[1])[:20]:
+            out.print(f"  still refused ({stage}): {escape(reason)}: {n}")
+        for _, why in batch.skipped[:20]:
+            out.print(f"  skipped: {escape(why)}", soft_wrap=True)
+    if batch.refused:
+        raise typer.Exit(1)
 
 
 # -- dates ---------------------------------------------------------------------------------------------

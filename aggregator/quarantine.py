@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,7 +53,7 @@ def _fresh_item(reject: Reject) -> ArticleItem:
     return item_from_record(record)
 
 
-def retry_reject(archive: Archive, reject_id: int) -> RetryOutcome:
+def retry_reject(archive: Archive, reject_id: int, pipelines: list[Any] | None = None) -> RetryOutcome:
     """Run the current extractor and pipelines on a quarantined page; archive it if they now accept it."""
     reject = archive.get_reject(reject_id)
     if reject is None:
@@ -66,7 +67,7 @@ def retry_reject(archive: Archive, reject_id: int) -> RetryOutcome:
         )
     item: Any = _fresh_item(reject)
     try:
-        for pipeline in processing_pipelines():
+        for pipeline in processing_pipelines() if pipelines is None else pipelines:
             item = pipeline.process_item(item)
     except Rejected as refused:
         archive.refuse_again(reject_id, refused.stage, refused.reason)
@@ -76,3 +77,35 @@ def retry_reject(archive: Archive, reject_id: int) -> RetryOutcome:
     assert article_id is not None
     archive.resolve_reject(reject_id, article_id)
     return RetryOutcome(reject_id, archived=True, article_id=article_id)
+
+
+@dataclass(slots=True)
+class RetryBatch:
+    """What a retry of many rejects did."""
+
+    archived: list[RetryOutcome] = dataclasses.field(default_factory=list)
+    refused: list[RetryOutcome] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    """(reject id, why): already archived (another reject of the same page was), or nothing stored to retry."""
+
+    @property
+    def seen(self) -> int:
+        return len(self.archived) + len(self.refused) + len(self.skipped)
+
+
+def retry_rejects(
+    archive: Archive, reject_ids: list[int], progress: Callable[[RetryBatch], None] | None = None
+) -> RetryBatch:
+    """``retry_reject`` for each reject in turn (one row in memory at a time), with the pipelines built once."""
+    pipelines = processing_pipelines()
+    batch = RetryBatch()
+    for reject_id in reject_ids:
+        try:
+            outcome = retry_reject(archive, reject_id, pipelines)
+        except NotRetryableError as exc:
+            batch.skipped.append((reject_id, str(exc)))
+        else:
+            (batch.archived if outcome.archived else batch.refused).append(outcome)
+        if progress is not None:
+            progress(batch)
+    return batch

@@ -80,6 +80,47 @@ def test_retry_after_a_fix_archives_the_page(db_url: str) -> None:
     archive.close()
 
 
+def test_retry_all_after_a_fix_archives_every_page_the_fix_accepts(db_url: str) -> None:
+    """A fix deployed after a bad day: every open reject with a stored page is retried in one command, offline."""
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+
+    def refused(path: str, reason: str, source: str = "caliber") -> RejectRecord:
+        url = f"https://caliber.az/post/{path}"
+        item = {"source": source, "url": url, "fetched_at": FETCHED.isoformat(), "raw_encoding": "utf-8"}
+        page = (SAMPLE / "caliber.az" / "post" / f"{path}.html").read_bytes()
+        return RejectRecord(source, url, "error", reason, 200, item, page)
+
+    archive.save([], [refused("153813", "pipeline error: KeyError"), refused("154207", "pipeline error: KeyError")])
+    archive.save([], [refused("153813", "pipeline error: ValueError")])  # the same page, another reason: two rows
+    archive.save([], [refused("156118", "pipeline error: KeyError")])  # still refused today: it has no title
+    archive.save([], [RejectRecord("caliber", "https://caliber.az/post/gone", "fetch", "HTTP 404", 404)])
+    assert len(archive.list_rejects()) == 5
+    archive.close()
+
+    done = run_cli("--db", db_url, "rejects", "retry", "--all", "--source", "caliber", "--json")
+    assert done.returncode == 1, done.stderr  # one page is still refused
+    result = json.loads(done.stdout)
+    assert len(result["archived"]) == 2 and all(a["article_id"] for a in result["archived"])
+    assert [(r["stage"], r["reason"]) for r in result["refused"]] == [("validate", "no title")]
+    # The second reject of 153813 was resolved when the first one's retry archived the page.
+    first = result["archived"][0]
+    assert [s["why"] for s in result["skipped"]] == [
+        f"reject {first['id'] + 2} was already archived as article {first['article_id']}"
+    ]
+    archive = Archive.open(db_url)
+    try:
+        left = archive.list_rejects()
+        assert {(r.url.rsplit("/", 1)[1], r.stage) for r in left} == {("156118", "validate"), ("gone", "fetch")}
+        assert archive.count(Article) == 2
+    finally:
+        archive.close()
+    again = run_cli("--db", db_url, "rejects", "retry", "--all")
+    assert again.returncode == 1 and "retried 1 reject(s): 0 archived, 1 still refused" in again.stdout
+    assert "still refused (validate): no title: 1" in again.stdout
+    assert run_cli("--db", db_url, "rejects", "retry").returncode == 2  # neither IDs nor --all
+
+
 def test_rejects_errors_are_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     for args in (("rejects", "show", "42"), ("rejects", "retry", "42")):

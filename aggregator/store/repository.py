@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     Integer,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     column,
     func,
     insert,
@@ -674,6 +676,15 @@ class Archive:
                 story_index.assign(session.connection(), [(article_id, minhash)])
                 session.expire(article)
             return changed
+
+    def retryable_reject_ids(self, *, source: str | None = None) -> list[int]:
+        """Open rejects with something stored to retry (the page, or the refused item), oldest first."""
+        item = func.coalesce(cast(Reject.item, Text), "null")  # the JSON type stores None as JSON's null
+        stmt = select(Reject.id).where(Reject.resolved_at.is_(None), or_(Reject.raw_body.is_not(None), item != "null"))
+        if source:
+            stmt = stmt.where(Reject.source == source)
+        with self.reader.connect() as conn:
+            return [reject_id for (reject_id,) in conn.execute(stmt.order_by(Reject.id))]
 
     def get_reject(self, reject_id: int) -> Reject | None:
         with self.reading() as session:
