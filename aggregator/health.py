@@ -15,6 +15,11 @@ at what the run saw:
 - **HTTP errors**: failed fetches over requests sent (judged from ``AGGREGATOR_HEALTH_MIN_MISSING`` failures on:
   a small run's one 404 is not a broken site).
 
+A refused page that an incremental run leaves alone for now (``aggregator.incremental``: it waits longer after each
+refusal) counts in that run's measures as it was when last refused (``count_left_alone``): an article missing the
+field its refusal names, or a failed request. Otherwise a source whose layout broke would turn green again at the
+next run, which fetches none of the pages that showed it.
+
 The verdict ("green" or "red", with one reason per failed monitor) goes into the run's stats
 (``aggregator/health/*``), from which the store writes ``crawl_runs.health`` and ``aggregator crawl`` its exit
 status; ``aggregator health`` shows the latest verdict per source.
@@ -76,6 +81,24 @@ class FieldCoverage:
                 self.stats.inc_value(PREFIX + name)
 
 
+MISSING_BY_REASON = {"no title": "title", "no body": "body"}
+"""The field a refusal's reason names as missing (``pipelines.validate`` and ``pipelines.cleanup`` word them)."""
+LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
+
+
+def count_left_alone(stats: Any, stage: str, reason: str) -> None:
+    """Count a refused page this run does not fetch as it was when last refused: a failed fetch as a failed request,
+    any other refusal as an extracted article that lacked the field its reason names (``no title``, ``no body``)."""
+    if stage == "fetch":
+        stats.inc_value(LEFT_ALONE_HTTP_ERRORS)
+        return
+    missing = next((name for prefix, name in MISSING_BY_REASON.items() if reason.startswith(prefix)), None)
+    stats.inc_value(PREFIX + "extracted")
+    for name in FIELDS:
+        if name != missing:
+            stats.inc_value(PREFIX + name)
+
+
 @dataclass(slots=True)
 class Thresholds:
     history: int = 10
@@ -102,7 +125,8 @@ class Measures:
     """What a run saw, in the terms the monitors judge."""
 
     items: int
-    """Articles the listings led to: extracted, answered 304, or skipped as already archived."""
+    """Articles the listings led to: extracted (or left alone as refused), answered 304, or skipped as already
+    archived."""
     extracted: int
     coverage: dict[str, float | None]
     undated: float | None
@@ -118,8 +142,9 @@ class Measures:
         items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
         coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
         undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
-        requests = int(stats.get("downloader/request_count", 0))
-        errors = int(stats.get("aggregator/http_errors", 0))
+        left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
+        requests = int(stats.get("downloader/request_count", 0)) + left_alone
+        errors = int(stats.get("aggregator/http_errors", 0)) + left_alone
         return cls(
             items=items,
             extracted=extracted,

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -33,8 +33,12 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator.health import count_left_alone
 from aggregator.mirror import real_url
 from aggregator.urls import canonical_url
+
+if TYPE_CHECKING:
+    from aggregator.store.repository import RefusedPage
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +74,8 @@ class KnownArticles:
     """Sorted hashes (``url_hash``) of articles not fetched again."""
     recent: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     """Canonical URL of a recent article -> (ETag, Last-Modified) of its newest snapshot."""
-    waiting: frozenset[int] = frozenset()
-    """Hashes (``url_hash``) of refused pages whose wait (``refusal_wait``) is not over."""
+    waiting: dict[int, RefusedPage] = field(default_factory=dict)
+    """Refused pages whose wait (``refusal_wait``) is not over, by ``url_hash``."""
 
     @classmethod
     def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None]]) -> KnownArticles:
@@ -84,22 +88,23 @@ class KnownArticles:
         i = bisect_left(self.old, key)
         return i < len(self.old) and self.old[i] == key
 
-    def is_waiting(self, url: str) -> bool:
-        return bool(self.waiting) and url_hash(url) in self.waiting
+    def waiting_for(self, url: str) -> RefusedPage | None:
+        """The refusal a page is left alone for, if it is."""
+        return self.waiting.get(url_hash(url)) if self.waiting else None
 
     @staticmethod
     def waiting_pages(
-        refused: Iterable[tuple[str, str, int | None, int, datetime]],
-        now: datetime,
-        first: timedelta,
-        longest: timedelta,
-    ) -> frozenset[int]:
-        """The refused pages (``Archive.refused_pages`` rows) not to fetch at ``now``."""
-        return frozenset(
-            url_hash(url)
-            for url, stage, status, attempts, last in refused
-            if last + refusal_wait(attempts, transient=is_transient(stage, status), first=first, longest=longest) > now
-        )
+        refused: Iterable[RefusedPage], now: datetime, first: timedelta, longest: timedelta
+    ) -> dict[int, RefusedPage]:
+        """The refused pages (``Archive.refused_pages``) not to fetch at ``now``, by ``url_hash``."""
+        waiting: dict[int, RefusedPage] = {}
+        for page in refused:
+            wait = refusal_wait(
+                page.attempts, transient=is_transient(page.stage, page.http_status), first=first, longest=longest
+            )
+            if page.last_refused + wait > now:
+                waiting[url_hash(page.url)] = page
+        return waiting
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         return self.recent.get(canonical_url(url))
@@ -182,19 +187,24 @@ class IncrementalMiddleware:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"aggregator/{key}")
 
-    def _count_once(self, key: str, url: str) -> None:
+    def _count_once(self, key: str, url: str) -> bool:
+        """Count the URL under ``key`` the first time it is met in this run; whether it was the first time."""
         digest = url_hash(url)
-        if digest not in self._counted:
-            self._counted.add(digest)
-            self._count(key)
+        if digest in self._counted:
+            return False
+        self._counted.add(digest)
+        self._count(key)
+        return True
 
     def _filter(self, request: Request) -> Request | None:
         url = real_url(request)
         if self.known.is_old(url):
             self._count_once("skipped_known", url)
             return None
-        if self.known.is_waiting(url):
-            self._count_once("skipped_refused", url)
+        refused = self.known.waiting_for(url)
+        if refused is not None:
+            if self._count_once("skipped_refused", url) and self.crawler.stats is not None:
+                count_left_alone(self.crawler.stats, refused.stage, refused.reason)
             return None
         validators = self.known.validators(url)
         if validators is None:

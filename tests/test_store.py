@@ -169,8 +169,13 @@ def test_a_page_refused_again_for_the_same_reason_is_counted_on_its_row(archive:
     assert rows[bad.url, "no title"].attempts == 2
     assert zlib.decompress(rows[bad.url, "no title"].raw_body) == b"<html>newer</html>"  # the newest page is kept
     assert archive.count(Reject) == 3
-    refused = {(url, stage, status, attempts) for url, stage, status, attempts, _ in archive.refused_pages("caliber")}
-    assert refused == {(bad.url, "validate", 200, 2), (gone, "fetch", 404, 3), (gone, "fetch", 500, 1)}
+    refused = {(p.url, p.stage, p.reason, p.http_status, p.attempts) for p in archive.refused_pages("caliber")}
+    assert refused == {
+        (bad.url, "validate", "no title", 200, 2),
+        (gone, "fetch", "HTTP 404", 404, 3),
+        (gone, "fetch", "HTTP 500", 500, 1),
+    }
+    assert all(p.last_refused == rows[p.url, p.reason].last_seen_at for p in archive.refused_pages("caliber"))
     assert archive.refused_pages("apa") == []
 
 
@@ -183,7 +188,7 @@ def test_a_refused_page_archived_later_resolves_its_rejects(archive: Archive) ->
     (resolved,) = archive.list_rejects(include_resolved=True)[1:]
     assert resolved.url == fixed.url and resolved.resolved_at is not None and resolved.article_id == article_id
     assert [r.url for r in archive.list_rejects()] == ["https://caliber.az/post/other"]  # still open
-    assert [url for url, *_ in archive.refused_pages("caliber")] == ["https://caliber.az/post/other"]
+    assert [p.url for p in archive.refused_pages("caliber")] == ["https://caliber.az/post/other"]
     # Refused again after it was archived: a new open row, not the resolved one bumped.
     archive.save([], [RejectRecord("caliber", fixed.url, "validate", "no body", 200)])
     newest = archive.list_rejects()[0]

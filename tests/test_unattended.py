@@ -244,6 +244,12 @@ def test_a_redesigned_article_layout_turns_health_red_and_fails_the_job(served: 
     assert "red" in shown.stdout and "caliber" in shown.stdout
     rows = json.loads(run_cli("--db", db, "health", "--json").stdout)
     assert rows[0]["source"] == "caliber" and rows[0]["status"] == "red"
+    # The next run fetches none of the refused pages (they wait), and judges them as they were: still red.
+    again = crawl(db, served["redesigned"])
+    assert again.returncode == 1 and "(layout change?)" in again.stderr, again.stderr[-3000:]
+    _, rerun = all_runs(db)
+    assert rerun.stats["aggregator/skipped_refused"] >= len(caliber("articles"))
+    assert rerun.health["coverage"]["title"] < 0.1 and rerun.health["extracted"] == run.health["extracted"]
 
 
 def test_health_is_green_on_the_sample_and_red_when_the_listings_lose_their_articles(

@@ -84,6 +84,18 @@ class RejectRecord:
     raw_body: bytes | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedPage:
+    """An open reject as an incremental crawl needs it: what was refused, why, how often in a row and when last."""
+
+    url: str
+    stage: str
+    reason: str
+    http_status: int | None
+    attempts: int
+    last_refused: datetime
+
+
 @dataclass(slots=True)
 class SaveResult:
     new: int = 0
@@ -463,15 +475,15 @@ class Archive:
                     recent.append((fetched, etag, modified))
         return self._old_urls(source, recent_since), recent
 
-    def refused_pages(self, source: str) -> list[tuple[str, str, int | None, int, datetime]]:
-        """The source's open rejects for an incremental crawl, in one query: (URL, stage, HTTP status, refusals in a
-        row, when last refused)."""
+    def refused_pages(self, source: str) -> list[RefusedPage]:
+        """The source's open rejects for an incremental crawl, in one query."""
         r = Reject.__table__.c
-        stmt = select(r.url, r.stage, r.http_status, r.attempts, func.coalesce(r.last_seen_at, r.created_at)).where(
+        last = func.coalesce(r.last_seen_at, r.created_at)
+        stmt = select(r.url, r.stage, r.reason, r.http_status, r.attempts, last).where(
             r.source == source, r.resolved_at.is_(None)
         )
         with self.reader.connect() as conn:
-            return [(url, stage, status, attempts, last) for url, stage, status, attempts, last in conn.execute(stmt)]
+            return [RefusedPage(*row) for row in conn.execute(stmt)]
 
     def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
         a = Article.__table__.c

@@ -1,0 +1,57 @@
+"""Health measures of an incremental run: the refused pages it leaves alone count as they were when last refused."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
+
+from aggregator.health import PREFIX, FieldCoverage, Measures, count_left_alone
+from aggregator.items import ArticleItem
+from pipelines.base import Rejected
+from pipelines.cleanup import CleanupPipeline
+from pipelines.validate import ValidatePipeline
+
+
+def _stats() -> MemoryStatsCollector:
+    return MemoryStatsCollector(get_crawler())
+
+
+def _article(**fields: object) -> ArticleItem:
+    base: dict = {"source": "caliber", "url": "https://caliber.az/post/x", "title": "Заголовок",
+                  "body_html": "<p>Текст</p>", "body_text": "Текст",
+                  "published_raw": "01 Марта 2026 14:00"}  # fmt: skip
+    return ArticleItem(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "fields"),
+    [
+        (ValidatePipeline(), {"title": ""}),
+        (ValidatePipeline(), {"body_html": "", "body_text": ""}),
+        (ValidatePipeline(), {"url": "https://evil.example/post/x"}),
+        (CleanupPipeline(), {"body_html": "<p>Читайте также</p>", "body_text": "Читайте также"}),
+    ],
+)
+def test_a_page_left_alone_counts_as_the_refused_item_did(pipeline: object, fields: dict) -> None:
+    """What count_left_alone records for a refusal's stage and reason equals what the refused item itself gave the
+    field coverage when it was refused (the reasons are the pipelines' own words)."""
+    item = _article(**fields)
+    with pytest.raises(Rejected) as refused:
+        pipeline.process_item(item)  # type: ignore[attr-defined]
+    crawler = get_crawler()
+    FieldCoverage(crawler).item_seen(item)  # what item_dropped counted: the item as the pipeline left it
+    left_alone = _stats()
+    count_left_alone(left_alone, refused.value.stage, refused.value.reason)
+    assert left_alone.get_stats() == crawler.stats.get_stats()
+
+
+def test_failed_fetches_left_alone_keep_the_http_error_rate_of_the_run_that_met_them() -> None:
+    """A site whose article pages all answer 500: the next runs do not fetch them, and stay red for it."""
+    stats = _stats()
+    stats.set_value("downloader/request_count", 8)  # robots.txt and the listings only
+    for _ in range(20):
+        count_left_alone(stats, "fetch", "HTTP 500")
+    measures = Measures.from_stats(stats.get_stats(), history=[])
+    assert (measures.http_errors, round(measures.http_error_rate, 2)) == (20, round(20 / 28, 2))
+    assert measures.extracted == 0 and PREFIX + "extracted" not in stats.get_stats()
