@@ -205,6 +205,8 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
         timing = f" in {elapsed:.1f}s" if isinstance(elapsed, int | float) else ""
         if outcome.ok:
             health = f", health {outcome.health['status']}" if outcome.health else ""
-            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}{health}")
+            left_alone = int(outcome.stats.get("aggregator/skipped_refused", 0))
+            waiting = f", {left_alone} refused page(s) left alone for now (`rejects list`)" if left_alone else ""
+            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}{health}{waiting}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)

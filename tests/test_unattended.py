@@ -138,9 +138,13 @@ def test_refused_pages_are_left_alone_for_a_while_and_keep_one_row_each(served: 
     broken = {e["url"] for e in caliber("rejects")} | {e["url"] for e in caliber("http_errors")}
     server_errors = {e["url"] for e in caliber("http_errors") if e["status"] >= 500}
     assert server_errors and broken - server_errors
+    said = []
     for env in ({}, {}, {"AGGREGATOR_REFUSED_RETRY_HOURS": "0"}, {}):
         done = crawl(db, served["plain"], env=env)
         assert done.returncode == 0, done.stderr[-3000:]
+        said.append(" ".join(done.stdout.split()))
+    assert f"{len(broken - server_errors)} refused page(s) left alone for now" in said[1]
+    assert "left alone" not in said[0] + said[2]
     first, second, waited_out, fourth = all_runs(db)
     assert "aggregator/skipped_refused" not in first.stats
     # The next run: only the server error is fetched again (it may have been a passing fault).
