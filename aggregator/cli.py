@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -585,10 +586,8 @@ def rejects_retry(
             f"retried {batch.seen} reject(s): {len(batch.archived)} archived, {len(batch.refused)} still refused, "
             f"{len(batch.skipped)} skipped"
         )
-        reasons: dict[tuple[str, str], int] = {}
-        for o in batch.refused:
-            reasons[(o.stage or "", o.reason or "")] = reasons.get((o.stage or "", o.reason or ""), 0) + 1
-        for (stage, reason), n in sorted(reasons.items(), key=lambda kv: -kv[1])[:20]:
+        reasons = Counter((o.stage or "", o.reason or "") for o in batch.refused)
+        for (stage, reason), n in reasons.most_common(20):
             out.print(f"  still refused ({stage}): {escape(reason)}: {n}")
         for _, why in batch.skipped[:20]:
             out.print(f"  skipped: {escape(why)}", soft_wrap=True)

@@ -83,14 +83,17 @@ class KnownArticles:
         validators = {canonical_url(url): (etag, modified) for url, etag, modified in recent}
         return cls(array("q", sorted(set(hashes))), validators)
 
-    def is_old(self, url: str) -> bool:
-        key = url_hash(url)
+    def is_old(self, url: str, key: int | None = None) -> bool:
+        """Whether the URL is an old archived article (``key``: its ``url_hash``, when the caller has it)."""
+        key = url_hash(url) if key is None else key
         i = bisect_left(self.old, key)
         return i < len(self.old) and self.old[i] == key
 
-    def waiting_for(self, url: str) -> RefusedPage | None:
-        """The refusal a page is left alone for, if it is."""
-        return self.waiting.get(url_hash(url)) if self.waiting else None
+    def waiting_for(self, url: str, key: int | None = None) -> RefusedPage | None:
+        """The refusal a page is left alone for, if it is (``key`` as for ``is_old``)."""
+        if not self.waiting:
+            return None
+        return self.waiting.get(url_hash(url) if key is None else key)
 
     @staticmethod
     def waiting_pages(
@@ -187,9 +190,8 @@ class IncrementalMiddleware:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"aggregator/{key}")
 
-    def _count_once(self, key: str, url: str) -> bool:
-        """Count the URL under ``key`` the first time it is met in this run; whether it was the first time."""
-        digest = url_hash(url)
+    def _count_once(self, key: str, digest: int) -> bool:
+        """Count the URL (its ``url_hash``) under ``key`` the first time it is met in this run; whether it was."""
         if digest in self._counted:
             return False
         self._counted.add(digest)
@@ -198,12 +200,13 @@ class IncrementalMiddleware:
 
     def _filter(self, request: Request) -> Request | None:
         url = real_url(request)
-        if self.known.is_old(url):
-            self._count_once("skipped_known", url)
+        digest = url_hash(url)  # once a request: canonicalising and hashing is this filter's main cost
+        if self.known.is_old(url, digest):
+            self._count_once("skipped_known", digest)
             return None
-        refused = self.known.waiting_for(url)
+        refused = self.known.waiting_for(url, digest)
         if refused is not None:
-            if self._count_once("skipped_refused", url) and self.crawler.stats is not None:
+            if self._count_once("skipped_refused", digest) and self.crawler.stats is not None:
                 count_left_alone(self.crawler.stats, refused.stage, refused.reason)
             return None
         validators = self.known.validators(url)
@@ -217,7 +220,7 @@ class IncrementalMiddleware:
             headers["If-Modified-Since"] = modified
         if not headers:
             return request
-        self._count_once("rechecked", url)
+        self._count_once("rechecked", digest)
         request.headers.update(headers)
         request.meta[CONDITIONAL_META] = True
         request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]

@@ -160,10 +160,10 @@ def _fts5_search(query: str, filters: list[Any], window: int) -> Any:
 def _open_rejects(conn: Any, urls: Iterable[str]) -> list[tuple[int, str | None, str, str, str]]:
     """(id, source, url, stage, reason) of the rejects of these URLs that no crawl or retry has archived yet."""
     r = Reject.__table__.c
-    rows: list[tuple[int, str | None, str, str, str]] = []
+    rows: list[Any] = []
     for chunk in story_index.chunks(sorted(set(urls))):
         stmt = select(r.id, r.source, r.url, r.stage, r.reason).where(r.url.in_(chunk), r.resolved_at.is_(None))
-        rows += [(i, source, url, stage, reason) for i, source, url, stage, reason in conn.execute(stmt.order_by(r.id))]
+        rows += conn.execute(stmt.order_by(r.id)).all()
     return rows
 
 
