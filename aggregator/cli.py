@@ -347,6 +347,7 @@ def articles_show(
         "source_name": source.name if source else article.source,
         "source_homepage": source.homepage if source else None,
         "fetched_url": article.fetched_url,
+        "linked_url": article.linked_url,
         "published_raw": article.published_raw,
         "updated_at": _iso(article.updated_at),
         "last_seen_at": _iso(article.last_seen_at),
@@ -382,7 +383,8 @@ def articles_show(
     out.print(f"[bold]{escape(article.title)}[/bold]")
     for label, key in (
         ("id", "id"), ("source", "source_name"), ("language", "language"), ("source link", "url"),
-        ("fetched as", "fetched_url"), ("printed as", "published_raw"), ("category", "category"),
+        ("fetched as", "fetched_url"), ("linked as", "linked_url"), ("printed as", "published_raw"),
+        ("category", "category"),
         ("cover", "cover_image_url"), ("cites", "cited_outlets"), ("views", "views"), ("story", "story_id"),
     ):  # fmt: skip
         value = data[key]

@@ -13,6 +13,10 @@ after each refusal (``refusal_wait``: an hour after the first, doubling with eac
 so that a crawl scheduled every few minutes does not fetch a broken page, and keep a row for it, at every run; a
 server error or a failed connection is retried at the next run once before the wait begins.
 
+A page reached through a redirect from another address (a moved slug, a numeric link to a named page) is known by
+the address the listing links as well (``LinkedUrlMiddleware``, ``linked_url`` in the store), whether it was
+archived or refused: without it, such a page would be fetched again at every run.
+
 ``AGGREGATOR_REFRESH`` (``crawl --refresh``) switches all of it off.
 """
 
@@ -34,8 +38,9 @@ from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.health import count_left_alone
+from aggregator.items import ArticleItem, FetchFailure
 from aggregator.mirror import real_url
-from aggregator.urls import canonical_url
+from aggregator.urls import canonical_url, linked_url
 
 if TYPE_CHECKING:
     from aggregator.store.repository import RefusedPage
@@ -107,6 +112,8 @@ class KnownArticles:
             )
             if page.last_refused + wait > now:
                 waiting[url_hash(page.url)] = page
+                if page.linked_url:
+                    waiting[url_hash(page.linked_url)] = page
         return waiting
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
@@ -240,6 +247,34 @@ class IncrementalMiddleware:
             out = self._each(item)
             if out is not None:
                 yield out
+
+
+class LinkedUrlMiddleware:
+    """Spider middleware: an article (or a page refused at fetch) reached through a redirect carries the address the
+    crawl asked for (``linked_url``), so that the store, and the next incremental run, know the page by it too."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls()
+
+    @staticmethod
+    def _mark(linked: str, item: Any) -> Any:
+        if isinstance(item, ArticleItem | FetchFailure) and item.linked_url is None:
+            item.linked_url = linked
+        return item
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        linked = linked_url(response.meta, response.url)
+        if linked is None:
+            yield from result
+            return
+        for item in result:
+            yield self._mark(linked, item)
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        linked = linked_url(response.meta, response.url)
+        async for item in result:
+            yield item if linked is None else self._mark(linked, item)
 
 
 class NotModifiedMiddleware:

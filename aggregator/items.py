@@ -33,6 +33,9 @@ class ArticleItem:
     raw_body: bytes = field(default=b"", repr=False)
     """The response body as received, kept for the archive's snapshots."""
     raw_encoding: str | None = None
+    linked_url: str | None = None
+    """The URL the crawl asked for when the site redirected it here from another address (``urls.linked_url``):
+    incremental crawls know the article by it too, so a listing that links it there does not fetch it again."""
     # Filled by the pipelines.
     published_at: datetime | None = None
     """Aware UTC instant of ``published_raw`` (dates pipeline)."""
@@ -63,6 +66,8 @@ class FetchFailure:
     reason: str
     http_status: int | None = None
     referer: str | None = None
+    linked_url: str | None = None
+    """As ``ArticleItem.linked_url``: the address the crawl asked for, when a redirect led to ``url``."""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,8 @@ so everything downstream (canonical URLs, source links, de-duplication) sees the
 ``MirrorServer`` serves such a tree (``<root>/<host>/<path>``): a request path is looked up as the file itself,
 then ``<path>.html``, then ``<path>/index.html``, and a trailing slash is ignored, so the tree can also be
 served by nginx with ``try_files $uri $uri.html $uri/index.html``. ``<root>/<host>/_mirror.toml`` declares
-answers that are not a plain 200 (a status, a Content-Type without charset, extra headers).
+answers that are not a plain 200 (a status, a Content-Type without charset, extra headers such as a redirect's
+``Location``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scrapy.http import Response
 logger = logging.getLogger(__name__)
 
 ORIGINAL_URL_META = "mirror_original_url"
+_MIRROR_URL_META = "mirror_url"
 _KEPT_META = "mirror_kept"
 _WAIVED = ("allow_offsite", "dont_obey_robotstxt")
 
@@ -82,14 +84,15 @@ class OfflineMirrorMiddleware:
         if urlsplit(request.url).netloc == self._netloc:
             return None  # already rewritten
         meta = dict(request.meta)
-        meta[ORIGINAL_URL_META] = request.url
+        mirrored = to_mirror(request.url, self.base)
+        meta[ORIGINAL_URL_META], meta[_MIRROR_URL_META] = request.url, mirrored
         meta[_KEPT_META] = {k: meta[k] for k in _WAIVED if k in meta} | {"dont_filter": request.dont_filter}
         meta.setdefault("download_slot", urlsplit(request.url).hostname)  # keep per-site politeness
         # The duplicate filter, the offsite check and robots.txt already passed the real URL: waive them for the
         # rewritten request, which would otherwise be refused as a duplicate of itself or as offsite.
         meta["allow_offsite"] = True
         meta["dont_obey_robotstxt"] = True
-        return request.replace(url=to_mirror(request.url, self.base), meta=meta, dont_filter=True)
+        return request.replace(url=mirrored, meta=meta, dont_filter=True)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         self._restore_waivers(request)
@@ -97,12 +100,17 @@ class OfflineMirrorMiddleware:
         real = from_mirror(response.url, self.base, urlsplit(original).scheme if original else "https")
         if real is None:
             return response
+        # A redirect was followed from the mirror's URL: the chain is kept as the real URLs (as without the mirror).
+        chain = request.meta.get("redirect_urls")
+        if chain:
+            request.meta["redirect_urls"] = [from_mirror(url, self.base) or url for url in chain]
         headers = response.headers.copy()
         location = headers.get(b"Location")
         if location:
-            mapped = from_mirror(urljoin(response.url, location.decode("latin-1")), self.base)
-            if mapped:
-                headers[b"Location"] = mapped.encode("latin-1")
+            # Resolved against the real URL: a path ("/post/x") names a page of the same site, not of the mirror's
+            # root; a mirror URL the server wrote in full is mapped back to the real one.
+            target = urljoin(real, location.decode("latin-1"))
+            headers[b"Location"] = (from_mirror(target, self.base) or target).encode("latin-1")
         return response.replace(url=real, headers=headers)
 
     @staticmethod
@@ -119,8 +127,16 @@ class OfflineMirrorMiddleware:
 
 
 def real_url(request: Request) -> str:
-    """The real URL of a request, whether or not the mirror rewrote it."""
-    return str(request.meta.get(ORIGINAL_URL_META, request.url))
+    """The real URL of a request, whether or not the mirror rewrote it.
+
+    A redirect built from a rewritten request inherits its meta: its own URL (a real one) is the truth then, not
+    the original URL it carries along, which the mirror wrote for the request it redirected from.
+    """
+    meta = request.meta
+    original = meta.get(ORIGINAL_URL_META)
+    if original is None or meta.get(_MIRROR_URL_META) != request.url:
+        return request.url
+    return str(original)
 
 
 # -- the static server ---------------------------------------------------------------------------------
@@ -130,7 +146,8 @@ class MirrorTree:
     """A folder with one sub-folder per host, and the special answers each host declares.
 
     ``overlays`` are trees of the same shape whose files replace the root's (first one first): the same site with
-    some pages edited or re-designed, without copying it.
+    some pages edited or re-designed, without copying it. An overlay's ``_mirror.toml`` answers replace the root's
+    for the same paths (a page moved elsewhere, say).
     """
 
     def __init__(self, root: Path, overlays: tuple[Path, ...] = ()) -> None:
@@ -149,7 +166,12 @@ class MirrorTree:
         return table
 
     def override(self, host: str, path: str) -> dict[str, Any]:
-        return self._overrides.get(host, {}).get(path.rstrip("/") or "/", {})
+        key = path.rstrip("/") or "/"
+        for overlay in self.overlays:
+            found = overlay.override(host, key)
+            if found:
+                return found
+        return self._overrides.get(host, {}).get(key, {})
 
     def find(self, host: str, path: str) -> Path | None:
         for overlay in self.overlays:

@@ -46,11 +46,14 @@ def _fresh_item(reject: Reject) -> ArticleItem:
     raw = decompress(reject.raw_body) if reject.raw_body else b""
     if raw:
         fetched = record.get("fetched_at")
-        return extract_item(
+        item = extract_item(
             raw, str(record.get("url") or reject.url), headers=stored_page_headers(record.get("raw_encoding")),
             fetched_at=datetime.fromisoformat(fetched) if fetched else None,
         )  # fmt: skip
-    return item_from_record(record)
+    else:
+        item = item_from_record(record)
+    item.linked_url = item.linked_url or reject.linked_url  # the address the listing links, kept with the article
+    return item
 
 
 def retry_reject(archive: Archive, reject_id: int, pipelines: list[Any] | None = None) -> RetryOutcome:

@@ -147,6 +147,8 @@ LOG_FORMATTER = "aggregator.logformatter.AggregatorLogFormatter"
 SPIDER_MIDDLEWARES = {
     # Late, next to the engine: sees every request a callback yields, including those of subclasses' callbacks.
     "aggregator.incremental.IncrementalMiddleware": 950,
+    # An article reached through a redirect keeps the address its listing links (incremental runs skip it there).
+    "aggregator.incremental.LinkedUrlMiddleware": 960,
 }
 EXTENSIONS = {
     # First: a run that cannot have its source's lock stops before anything else starts (aggregator/locks.py).

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from hashlib import sha1
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from weakref import WeakKeyDictionary
 
@@ -52,6 +53,17 @@ def canonical_url(url: str) -> str:
     )
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, query, ""))
+
+
+def linked_url(meta: Mapping[str, Any], fetched_url: str) -> str | None:
+    """The URL the crawl asked for when the site redirected it to ``fetched_url``, another page's address (a moved
+    slug, a numeric link to a named page): what the listing will link again next time. None when the page was not
+    redirected, or only to another form of its own URL (http -> https, ``www.``, a trailing slash)."""
+    chain = meta.get("redirect_urls")
+    if not chain:
+        return None
+    first = str(chain[0])
+    return first if canonical_url(first) != canonical_url(fetched_url) else None
 
 
 class CanonicalRequestFingerprinter:

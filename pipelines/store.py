@@ -136,7 +136,14 @@ class StorePipeline(Pipeline):
         elif isinstance(item, FetchFailure):
             self.count("http_errors")
             self._rejects.append(
-                RejectRecord(item.source, item.url, "fetch", item.reason, http_status=item.http_status)
+                RejectRecord(
+                    item.source,
+                    item.url,
+                    "fetch",
+                    item.reason,
+                    http_status=item.http_status,
+                    linked_url=item.linked_url,
+                )
             )
         elif isinstance(item, NotModifiedPage):
             self._seen.append(item.url)
@@ -159,7 +166,7 @@ class StorePipeline(Pipeline):
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
             record = RejectRecord(
-                item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body
+                item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body, item.linked_url
             )
         else:
             record = RejectRecord(None, str(getattr(item, "url", "")), stage, reason)

@@ -14,7 +14,7 @@ from aggregator.incremental import NotModified
 from aggregator.items import FetchFailure, NotModifiedPage
 from aggregator.mirror import real_url
 from aggregator.sources import Source, get_source
-from aggregator.urls import canonical_url
+from aggregator.urls import canonical_url, linked_url
 
 
 class SourceSpider(scrapy.Spider):
@@ -49,12 +49,14 @@ class SourceSpider(scrapy.Spider):
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response
             status = response.status
-            yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status)
+            linked = linked_url(response.meta, response.url)
+            yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status, linked_url=linked)
             return
         request = getattr(failure, "request", None)
         url = real_url(request) if request is not None else ""
         error = failure.value
-        yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "))
+        linked = linked_url(request.meta, url) if request is not None else None
+        yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "), linked_url=linked)
 
     def not_html(self, response: Response) -> FetchFailure | None:
         """A failure record when a page we expected to be HTML is not text at all."""

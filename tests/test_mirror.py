@@ -35,11 +35,14 @@ def test_middleware_rewrites_requests_and_restores_response_urls() -> None:
     assert rewritten.meta["download_slot"] == "caliber.az"
     assert mw.process_request(rewritten) is None  # already on the mirror: passes through
     response = HtmlResponse(
-        url=rewritten.url, body=b"<html></html>", headers={"Location": "/caliber.az/en/post/142379"}
+        url=rewritten.url, body=b"<html></html>", headers={"Location": f"{BASE}/caliber.az/en/post/142379"}
     )
     restored = mw.process_response(rewritten, response)
     assert restored.url == "https://caliber.az/en/post/142379/"
-    assert restored.headers[b"Location"] == b"https://caliber.az/en/post/142379"
+    assert restored.headers[b"Location"] == b"https://caliber.az/en/post/142379"  # the server's own URL, mapped
+    # A path is the site's, as a real site sends it (``_mirror.toml`` headers): resolved against the real URL.
+    moved = HtmlResponse(url=rewritten.url, body=b"", status=301, headers={"Location": "/en/post/142380"})
+    assert mw.process_response(rewritten, moved).headers[b"Location"] == b"https://caliber.az/en/post/142380"
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,21 @@ def test_server_answers_conditional_requests(tree: Path) -> None:
         _, headers, _ = fetch(f"{base}/example.az/post/one")
         assert headers["ETag"] and headers["Last-Modified"]
         assert fetch(f"{base}/example.az/post/one", {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_a_followed_redirect_keeps_its_chain_as_real_urls() -> None:
+    """``redirect_urls`` (what the spider reads to know the address its listing linked) names the real pages."""
+    mw = OfflineMirrorMiddleware(BASE)
+    first = mw.process_request(Request("https://caliber.az/post/5"))
+    assert first is not None
+    redirect = mw.process_request(
+        first.replace(url="https://caliber.az/post/old-slug", meta={**first.meta, "redirect_urls": [first.url]})
+    )
+    assert redirect is not None
+    response = HtmlResponse(url=redirect.url, body=b"<html></html>", request=redirect)
+    restored = mw.process_response(redirect, response)
+    assert restored.url == "https://caliber.az/post/old-slug"
+    assert restored.meta["redirect_urls"] == ["https://caliber.az/post/5"]
 
 
 def test_a_redirect_from_the_mirror_faces_the_offsite_and_duplicate_checks() -> None:

@@ -196,6 +196,34 @@ def test_a_refused_page_archived_later_resolves_its_rejects(archive: Archive) ->
     assert archive.count(Reject) == 3
 
 
+def test_pages_reached_through_a_redirect_are_known_by_the_linked_address(archive: Archive) -> None:
+    """What a listing links (``linked_url``) is kept with the article and the reject, and an incremental crawl is
+    given it among the archived URLs and the refused pages; a later fetch without a redirect keeps it."""
+    old_slug, numeric = "https://caliber.az/post/old-slug-5", "https://caliber.az/post/5"
+    moved = item(5, linked_url=old_slug)
+    gone = "https://caliber.az/post/gone-now"
+    archive.save(
+        [moved], [RejectRecord("caliber", gone, "fetch", "HTTP 404", 404, linked_url="https://caliber.az/p/9")]
+    )
+    (article,) = archive.list_articles()
+    assert article.linked_url == old_slug
+    old, recent = archive.known_articles("caliber", recent_since=T0 + timedelta(days=1))
+    assert old_slug in set(old)
+    old, recent = archive.known_articles("caliber", recent_since=T0 - timedelta(days=1))
+    assert (old_slug, '"e5"', None) in recent
+    assert [(p.url, p.linked_url) for p in archive.refused_pages("caliber")] == [(gone, "https://caliber.az/p/9")]
+    # Fetched again at its own address, changed: the linked address stays.
+    archive.save([item(5, body_html="<p>Новый текст</p>")])
+    assert archive.list_articles()[0].linked_url == old_slug
+    # Unchanged, reached now from another address: that one is the latest a listing linked.
+    archive.save([item(5, body_html="<p>Новый текст</p>", linked_url=numeric)])
+    assert archive.list_articles()[0].linked_url == numeric
+    # A page refused at its old address, archived through the redirect: that reject is resolved as the article.
+    archive.save([], [RejectRecord("caliber", "https://caliber.az/post/6", "validate", "no body", 200)])
+    archive.save([item(6, linked_url="https://caliber.az/post/6")])
+    assert [r.url for r in archive.list_rejects()] == [gone]
+
+
 def test_database_urls_are_checked() -> None:
     assert normalise_url("postgresql://postgres@127.0.0.1/test").startswith("postgresql+psycopg://")
     with pytest.raises(DatabaseError, match="unsupported"):

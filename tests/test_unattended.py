@@ -162,6 +162,43 @@ def test_refused_pages_are_left_alone_for_a_while_and_keep_one_row_each(served: 
     assert all(r.crawl_run_id == waited_out.id for r in rows)
 
 
+def test_pages_reached_through_a_redirect_are_known_by_the_address_the_listing_links(tmp_path: Path) -> None:
+    """The site moved an article and a broken page to new addresses and redirects the old ones, which its listings
+    still link: the next run knows both by the linked address, and fetches neither (nor follows the redirects)."""
+    moved, refused = "turciya-snizila-klyuchevuyu-stavku", "zayavlenie-mid-po-itogam-vstrechi-v-bryussele"
+    root = overlay(tmp_path, "moved")
+    (root / HOST / "post").mkdir()
+    page = (SAMPLE / HOST / "post" / f"{moved}.html").read_text(encoding="utf-8")
+    (root / HOST / "post" / f"{moved}-na-2-punkta.html").write_text(
+        page.replace(f"/post/{moved}", f"/post/{moved}-na-2-punkta"), encoding="utf-8"
+    )
+    (root / HOST / "post" / f"{refused}-2.html").write_bytes((SAMPLE / HOST / "post" / f"{refused}.html").read_bytes())
+    (root / HOST / "_mirror.toml").write_text(
+        f'[[response]]\npath = "/post/{moved}"\nstatus = 301\n'
+        f'headers = {{ Location = "https://caliber.az/post/{moved}-na-2-punkta" }}\n'  # absolute, as most sites
+        f'[[response]]\npath = "/post/{refused}"\nstatus = 301\nheaders = {{ Location = "/post/{refused}-2" }}\n',
+        encoding="utf-8",
+    )
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(root,)) as mirror:
+        for _ in range(2):
+            done = crawl(db, mirror)
+            assert done.returncode == 0, done.stderr[-3000:]
+    first, second = all_runs(db)
+    assert first.stats["downloader/response_status_count/301"] == 2
+    with Session(create_engine(normalise_url(db))) as s:
+        article = s.scalars(select(Article).where(Article.url == f"https://{HOST}/post/{moved}-na-2-punkta")).one()
+        assert article.linked_url == f"https://{HOST}/post/{moved}"
+        assert s.scalar(select(func.count()).where(Article.url == f"https://{HOST}/post/{moved}")) == 0
+        reject = s.scalars(select(Reject).where(Reject.url == f"https://{HOST}/post/{refused}-2")).one()
+        assert (reject.linked_url, reject.reason, reject.attempts) == (f"https://{HOST}/post/{refused}", "no body", 1)
+    # The second run asked for neither old address: no redirect was followed, nothing was archived or refused again.
+    assert second.stats.get("downloader/response_status_count/301", 0) == 0
+    assert second.items_new == second.items_updated == 0
+    broken = [e for e in caliber("rejects") + caliber("http_errors") if e.get("status", 0) < 500]
+    assert second.stats["aggregator/skipped_refused"] == len(broken)  # the moved one among them, by its old address
+
+
 def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str) -> None:
     from aggregator.locks import source_locks
 

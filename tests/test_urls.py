@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from scrapy import Request
 
-from aggregator.mirror import ORIGINAL_URL_META
-from aggregator.urls import CanonicalRequestFingerprinter, canonical_url
+from aggregator.mirror import ORIGINAL_URL_META, OfflineMirrorMiddleware, real_url
+from aggregator.urls import CanonicalRequestFingerprinter, canonical_url, linked_url
 
 
 @pytest.mark.parametrize(
@@ -38,5 +38,26 @@ def test_fingerprint_is_the_same_for_forms_of_one_article() -> None:
 
 def test_fingerprint_of_a_mirrored_request_is_the_real_urls() -> None:
     fp = CanonicalRequestFingerprinter()
-    mirrored = Request("http://127.0.0.1:9/caliber.az/post/x", meta={ORIGINAL_URL_META: "https://caliber.az/post/x"})
+    mirrored = OfflineMirrorMiddleware("http://127.0.0.1:9").process_request(Request("https://caliber.az/post/x"))
+    assert mirrored is not None and mirrored.meta[ORIGINAL_URL_META] == "https://caliber.az/post/x"
     assert fp.fingerprint(mirrored) == fp.fingerprint(Request("https://caliber.az/post/x"))
+
+
+def test_a_redirect_built_from_a_mirrored_request_is_known_by_its_own_url() -> None:
+    """RedirectMiddleware copies the meta, the mirror's original URL included: the redirect's fingerprint must be
+    its own URL's, or the duplicate filter drops it as the page it was redirected from."""
+    fp = CanonicalRequestFingerprinter()
+    mirrored = OfflineMirrorMiddleware("http://127.0.0.1:9").process_request(Request("https://caliber.az/post/old"))
+    assert mirrored is not None
+    redirect = mirrored.replace(url="https://caliber.az/post/new")
+    assert redirect.meta[ORIGINAL_URL_META] == "https://caliber.az/post/old"  # carried along
+    assert real_url(redirect) == "https://caliber.az/post/new"
+    assert fp.fingerprint(redirect) == fp.fingerprint(Request("https://caliber.az/post/new"))
+
+
+def test_the_linked_url_is_only_another_page_s_address() -> None:
+    chain = {"redirect_urls": ["https://caliber.az/post/5", "https://caliber.az/post/five"]}
+    assert linked_url(chain, "https://caliber.az/post/old-slug") == "https://caliber.az/post/5"
+    assert linked_url({}, "https://caliber.az/post/5") is None  # not redirected
+    # Another form of the same address (scheme, www., trailing slash) is the same page: nothing to remember.
+    assert linked_url({"redirect_urls": ["http://www.caliber.az/post/5/"]}, "https://caliber.az/post/5") is None

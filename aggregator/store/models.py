@@ -93,6 +93,9 @@ class Article(Base):
     """The source link: the article's canonical URL on the source site."""
     fetched_url: Mapped[str] = mapped_column(String(2000))
     """The URL as last fetched (before canonicalisation)."""
+    linked_url: Mapped[str | None] = mapped_column(String(2000))
+    """The address the crawl asked for when the site redirected it to ``fetched_url`` from elsewhere (a moved
+    slug): incremental crawls know the article by it too. NULL when it was not redirected."""
     language: Mapped[str | None] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
@@ -182,6 +185,8 @@ class Reject(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(2000))
+    linked_url: Mapped[str | None] = mapped_column(String(2000))
+    """As ``Article.linked_url``: the address the crawl asked for, when a redirect led to ``url``."""
     stage: Mapped[str] = mapped_column(String(32))
     """Where it was refused: ``fetch`` (HTTP or network error), a pipeline's name, or ``error``."""
     reason: Mapped[str] = mapped_column(Text)

@@ -82,6 +82,8 @@ class RejectRecord:
     http_status: int | None = None
     item: dict[str, Any] | None = None
     raw_body: bytes | None = None
+    linked_url: str | None = None
+    """The address the crawl asked for, when a redirect led to ``url`` (``ArticleItem.linked_url``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class RefusedPage:
     http_status: int | None
     attempts: int
     last_refused: datetime
+    linked_url: str | None = None
+    """The address the crawl asked for, when a redirect led to ``url``: the page is left alone there too."""
 
 
 @dataclass(slots=True)
@@ -175,6 +179,8 @@ def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int
         article_id = ids.get(item.canonical_url or item.url)
         if article_id is not None:
             article_of[item.url] = article_of[item.canonical_url or item.url] = article_id
+            if item.linked_url:  # refused there before the site redirected it here
+                article_of[item.linked_url] = article_id
     found = _open_rejects(conn, article_of)
     if found:
         conn.execute(
@@ -205,6 +211,7 @@ def _save_rejects(conn: Any, rejects: Sequence[RejectRecord], run_id: int | None
             "raw_body": compress(r.raw_body) if r.raw_body else None,
             "crawl_run_id": run_id,
             "last_seen_at": now,
+            "linked_url": r.linked_url,
         }
         if key in open_ids:
             bumped.append(
@@ -226,7 +233,7 @@ def _save_rejects(conn: Any, rejects: Sequence[RejectRecord], run_id: int | None
         conn.execute(insert(Reject), fresh)
     if bumped:
         table = Reject.__table__
-        columns = ("http_status", "item", "raw_body", "crawl_run_id", "last_seen_at")
+        columns = ("http_status", "item", "raw_body", "crawl_run_id", "last_seen_at", "linked_url")
         conn.execute(
             update(Reject)
             .where(Reject.id == bindparam("reject_id"))
@@ -302,9 +309,10 @@ class Archive:
         """
         table = Article.__table__
         stmt = self._insert()(table)
-        return stmt.on_conflict_do_update(
-            index_elements=[table.c.url], set_={c: stmt.excluded[c] for c in ARTICLE_UPDATED_COLUMNS}
-        ).returning(table.c.id, table.c.url)
+        updated: dict[str, Any] = {c: stmt.excluded[c] for c in ARTICLE_UPDATED_COLUMNS}
+        # A fetch that was not redirected keeps the address a listing linked before (other listings may still).
+        updated["linked_url"] = func.coalesce(stmt.excluded.linked_url, table.c.linked_url)
+        return stmt.on_conflict_do_update(index_elements=[table.c.url], set_=updated).returning(table.c.id, table.c.url)
 
     @cached_property
     def _insert_snapshot(self) -> Any:
@@ -329,22 +337,28 @@ class Archive:
             story_index.lock_stories(conn)  # PostgreSQL: writers take turns from here (SQLite's BEGIN IMMEDIATE)
             known: dict[str, tuple[int, str]] = {}
             current: dict[int, tuple[int | None, bytes | None]] = {}
+            linked: dict[str, str | None] = {}
             for chunk in story_index.chunks(urls):
                 stmt = select(
-                    articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash
-                ).where(articles.url.in_(chunk))
-                for url, article_id, digest, story_id, blob in conn.execute(stmt):
+                    articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash,
+                    articles.linked_url,
+                ).where(articles.url.in_(chunk))  # fmt: skip
+                for url, article_id, digest, story_id, blob, linked_url in conn.execute(stmt):
                     known[url] = (article_id, digest)
                     current[article_id] = (story_id, blob)
+                    linked[url] = linked_url
             rows: list[dict[str, Any]] = []
             versions: list[tuple[str, ArticleItem, str]] = []
             unchanged: list[int] = []
+            relinked: list[dict[str, Any]] = []  # unchanged, but reached now through a redirect from a new address
             keys: dict[str, int] = {}  # the article's id, or a negative key for a new one (story_index.match)
             for url, item in latest.items():
                 digest = content_hash(item)
                 previous = known.get(url)
                 if previous is not None and previous[1] == digest:
                     unchanged.append(previous[0])
+                    if item.linked_url and item.linked_url != linked[url]:
+                        relinked.append({"article_id": previous[0], "new_linked_url": item.linked_url})
                     continue
                 keys[url] = previous[0] if previous is not None else -1 - len(keys)
                 rows.append(_article_values(item, url, digest, now))
@@ -374,6 +388,13 @@ class Archive:
                         result.new_ids.append(ids[url])
             for chunk in story_index.chunks(unchanged):
                 conn.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=now))
+            if relinked:
+                conn.execute(
+                    update(Article)
+                    .where(Article.id == bindparam("article_id"))
+                    .values(linked_url=bindparam("new_linked_url")),
+                    relinked,
+                )
             archived = {url: article_id for url, (article_id, _) in known.items()} | ids
             _resolve_rejects(conn, latest.values(), archived, now)
             if rejects:
@@ -448,9 +469,9 @@ class Archive:
     ) -> tuple[Iterator[str], list[tuple[str, str | None, str | None]]]:
         """The source's archived articles for an incremental crawl, in two queries.
 
-        Old ones (published, or else archived, before ``recent_since``): their URLs (canonical and as fetched),
-        streamed in chunks (a million articles are never all in memory as strings). Recent ones: URLs with the
-        ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
+        Old ones (published, or else archived, before ``recent_since``): their URLs (canonical, as fetched, and as
+        linked before a redirect), streamed in chunks (a million articles are never all in memory as strings).
+        Recent ones: URLs with the ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
         """
         a = Article.__table__.c
         s = Snapshot.__table__.c
@@ -463,23 +484,24 @@ class Archive:
             .subquery()
         )
         stmt = (
-            select(a.url, a.fetched_url, s.etag, s.last_modified)
+            select(a.url, a.fetched_url, a.linked_url, s.etag, s.last_modified)
             .join(newest, newest.c.article_id == a.id)
             .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
         )
         recent: list[tuple[str, str | None, str | None]] = []
         with self.reader.connect() as conn:
-            for url, fetched, etag, modified in conn.execute(stmt):
+            for url, fetched, linked, etag, modified in conn.execute(stmt):
                 recent.append((url, etag, modified))
-                if fetched and fetched != url:
-                    recent.append((fetched, etag, modified))
+                for other in (fetched, linked):
+                    if other and other != url:
+                        recent.append((other, etag, modified))
         return self._old_urls(source, recent_since), recent
 
     def refused_pages(self, source: str) -> list[RefusedPage]:
         """The source's open rejects for an incremental crawl, in one query."""
         r = Reject.__table__.c
         last = func.coalesce(r.last_seen_at, r.created_at)
-        stmt = select(r.url, r.stage, r.reason, r.http_status, r.attempts, last).where(
+        stmt = select(r.url, r.stage, r.reason, r.http_status, r.attempts, last, r.linked_url).where(
             r.source == source, r.resolved_at.is_(None)
         )
         with self.reader.connect() as conn:
@@ -488,12 +510,14 @@ class Archive:
     def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
         a = Article.__table__.c
         age = func.coalesce(a.published_at, a.archived_at)
-        stmt = select(a.url, a.fetched_url).where(a.source == source, age < before)
+        stmt = select(a.url, a.fetched_url, a.linked_url).where(a.source == source, age < before)
         with self.reader.connect() as conn:
-            for url, fetched in conn.execution_options(yield_per=10_000).execute(stmt):
+            for url, fetched, linked in conn.execution_options(yield_per=10_000).execute(stmt):
                 yield url
                 if fetched and fetched != url:
                     yield fetched
+                if linked:
+                    yield linked
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -770,6 +794,7 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "source": item.source,
         "url": url,
         "fetched_url": item.url,
+        "linked_url": item.linked_url,
         "language": item.language,
         "title": item.title or "",
         "body_html": item.body_html or "",
