@@ -142,3 +142,40 @@ def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
     if engine.dialect.name == "sqlite":
         assert "detail" not in fts_sql()
     engine.dispose()
+
+
+def test_rejects_repeated_before_refusals_were_counted_are_merged(db_url: str) -> None:
+    """Before 0009 each refusal of a page was a row: 0011 leaves one open row per page, stage and reason, counting
+    them all since the first; resolved rows stay."""
+    engine = connect(db_url)
+    upgrade(engine, "0008")
+    insert = text(
+        "INSERT INTO rejects (source, url, stage, reason, created_at, resolved_at) "
+        "VALUES (:source, :url, :stage, :reason, :at, :resolved)"
+    )
+    broken, gone = "https://caliber.az/post/2", "https://caliber.az/post/3"
+    rows = [
+        ("caliber", broken, "validate", "no title", "2026-01-01 10:00:00", "2026-01-01 11:00:00"),  # resolved
+        ("caliber", broken, "validate", "no title", "2026-01-02 10:00:00", None),
+        ("caliber", broken, "validate", "no title", "2026-01-02 10:10:00", None),
+        ("caliber", broken, "validate", "no title", "2026-01-02 10:20:00", None),
+        ("caliber", broken, "validate", "no body", "2026-01-02 10:30:00", None),
+        (None, gone, "fetch", "HTTP 404", "2026-01-02 10:00:00", None),  # no source: matched as NULL
+        (None, gone, "fetch", "HTTP 404", "2026-01-02 10:10:00", None),
+    ]
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        names = ("source", "url", "stage", "reason", "at", "resolved")
+        conn.execute(insert, [dict(zip(names, row, strict=True)) for row in rows])
+    upgrade(engine, "0011")
+    with engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT id, url, reason, attempts, created_at, resolved_at FROM rejects ORDER BY id")
+        ).all()
+    summary = [(r.id, r.url, r.reason, r.attempts, str(r.created_at)[:19], r.resolved_at is None) for r in left]
+    assert summary == [
+        (1, broken, "no title", 1, "2026-01-01 10:00:00", False),
+        (4, broken, "no title", 3, "2026-01-02 10:00:00", True),  # the newest row, counting all three
+        (5, broken, "no body", 1, "2026-01-02 10:30:00", True),
+        (7, gone, "HTTP 404", 2, "2026-01-02 10:00:00", True),
+    ]
