@@ -88,6 +88,8 @@ class OfflineMirrorMiddleware:
         meta[ORIGINAL_URL_META], meta[_MIRROR_URL_META] = request.url, mirrored
         meta[_KEPT_META] = {k: meta[k] for k in _WAIVED if k in meta} | {"dont_filter": request.dont_filter}
         meta.setdefault("download_slot", urlsplit(request.url).hostname)  # keep per-site politeness
+        if meta.get("redirect_urls"):  # a redirect from a rewritten request: its chain is told in real URLs
+            meta["redirect_urls"] = [from_mirror(url, self.base) or url for url in meta["redirect_urls"]]
         # The duplicate filter, the offsite check and robots.txt already passed the real URL: waive them for the
         # rewritten request, which would otherwise be refused as a duplicate of itself or as offsite.
         meta["allow_offsite"] = True
@@ -100,10 +102,6 @@ class OfflineMirrorMiddleware:
         real = from_mirror(response.url, self.base, urlsplit(original).scheme if original else "https")
         if real is None:
             return response
-        # A redirect was followed from the mirror's URL: the chain is kept as the real URLs (as without the mirror).
-        chain = request.meta.get("redirect_urls")
-        if chain:
-            request.meta["redirect_urls"] = [from_mirror(url, self.base) or url for url in chain]
         headers = response.headers.copy()
         location = headers.get(b"Location")
         if location:

@@ -105,6 +105,7 @@ def test_a_followed_redirect_keeps_its_chain_as_real_urls() -> None:
         first.replace(url="https://caliber.az/post/old-slug", meta={**first.meta, "redirect_urls": [first.url]})
     )
     assert redirect is not None
+    assert redirect.meta["redirect_urls"] == ["https://caliber.az/post/5"]  # also when the fetch fails
     response = HtmlResponse(url=redirect.url, body=b"<html></html>", request=redirect)
     restored = mw.process_response(redirect, response)
     assert restored.url == "https://caliber.az/post/old-slug"
