@@ -157,11 +157,12 @@ def sketch(text: str) -> Sketch:
     if not len(hashed):
         return Sketch(np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32), 0)
     # Multiply-shift hashing: the high 32 bits of (a * x + b) mod 2**64 (uint64 arithmetic wraps), one per value;
-    # computed in place in one buffer (the n x NUM_PERM products are the bulk of the work).
+    # computed in place in one buffer (the n x NUM_PERM products are the bulk of the work). The shift keeps the
+    # order, so the least high half is the high half of the least value: shifting the NUM_PERM minima instead of the
+    # n x NUM_PERM products gives the same sketch with one pass over them fewer.
     permuted = np.multiply.outer(hashed, _A)
     permuted += _B
-    permuted >>= _SHIFT
-    return Sketch(permuted.min(axis=0).astype(np.uint32), len(hashed))
+    return Sketch((permuted.min(axis=0) >> _SHIFT).astype(np.uint32), len(hashed))
 
 
 def story_text(title: str | None, body_text: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import subprocess
@@ -19,7 +20,7 @@ from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import Article, Story, StoryBucket
 from aggregator.store.story_index import HOT_BUCKET, candidates
-from aggregator.stories import BANDS, NUM_PERM, Sketch, sketch
+from aggregator.stories import BANDS, NUM_PERM, SCHEME, Sketch, sketch
 from tests.conftest import ROOT, run_cli
 
 STORIES = ROOT / "tests" / "fixtures" / "stories"
@@ -67,6 +68,17 @@ def test_the_sketch_is_the_same_in_every_process() -> None:
     assert bytes.fromhex(other) == sketch(text).pack()
     unpacked = Sketch.unpack(sketch(text).pack())
     assert unpacked is not None and unpacked.jaccard(sketch(text)) == 1.0
+
+
+PINNED_DIGESTS = {2: "971270c4a81fb3ee04bda786ef38e258cfaa7273766834c2385122f1a34fe1ae"}
+"""Per sketch scheme, the SHA-256 of the packed sketch of the first labelled text as that scheme computed it when its
+sketches were first stored. Archived sketches are compared with new ones: a release that computes them otherwise
+must bump SCHEME (and pin the new scheme's digest here)."""
+
+
+def test_the_sketch_is_the_same_in_every_release_of_its_scheme() -> None:
+    packed = sketch(labelled_texts()[0]["text"]).pack()
+    assert hashlib.sha256(packed).hexdigest() == PINNED_DIGESTS.get(SCHEME), f"scheme {SCHEME} computes other sketches"
 
 
 def by_id(name: str) -> str:
