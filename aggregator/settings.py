@@ -48,9 +48,12 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AGGREGATOR_REFUSED_RETRY_MAX_HOURS",
         "AGGREGATOR_STALE_RUN_HOURS",
         "AGGREGATOR_REDIS_IDLE_SECONDS",
+        "AGGREGATOR_RUNS_KEEP_DAYS",
     ):
         if env.get(name):
             found[name] = float(env[name])
+    if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
+        found["AGGREGATOR_RUNS_KEEP_MIN"] = int(env["AGGREGATOR_RUNS_KEEP_MIN"])
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
         found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
     if "AGGREGATOR_REFRESH" in env:
@@ -103,6 +106,12 @@ AGGREGATOR_REFRESH = False
 """Re-fetch every article, archived or not (``crawl --refresh``)."""
 AGGREGATOR_STALE_RUN_HOURS = 6.0
 """A run still "running" after this long, from a process on another host, is taken as dead (abandoned)."""
+AGGREGATOR_RUNS_KEEP_DAYS = 90.0
+"""A run's row (``aggregator runs``) is deleted this long after it started, at the end of a later run of its source
+(``aggregator db prune-runs`` does it by hand); 0 keeps every row."""
+AGGREGATOR_RUNS_KEEP_MIN = 20
+"""Each source keeps its newest this many runs whatever their age (never fewer than ``AGGREGATOR_HEALTH_HISTORY``,
+whose median the health check needs)."""
 AGGREGATOR_REDIS_URL: str | None = None
 """With a Redis URL, crawls share one frontier and duplicate filter there (scrapy-redis): scale-out."""
 AGGREGATOR_REDIS_IDLE_SECONDS = 10.0

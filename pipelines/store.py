@@ -22,6 +22,7 @@ from typing import Any, Self
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from aggregator.items import ArticleItem, FetchFailure, NotModifiedPage
@@ -51,6 +52,7 @@ class StorePipeline(Pipeline):
         self.writer_kind = writer
         self.archive: Archive | None = None
         self.run_id: int | None = None
+        self.source: str | None = None
         self._articles: list[ArticleItem] = []
         self._rejects: list[RejectRecord] = []
         self._seen: list[str] = []
@@ -77,7 +79,7 @@ class StorePipeline(Pipeline):
         self.archive.sync_sources(all_sources())
         spider = self.crawler.spider
         name = spider.name if spider else "unknown"
-        source = getattr(spider, "source_key", name)
+        source = self.source = getattr(spider, "source_key", name)
         self._abandon_stale_runs(source)
         self.run_id = self.archive.start_run(source=source, spider=name, host=socket.gethostname(), pid=os.getpid())
         self._writer = WRITERS.acquire(self.writer_kind)
@@ -125,7 +127,27 @@ class StorePipeline(Pipeline):
             stats=stats,
             health=health if isinstance(health, dict) else None,
         )
+        self._prune_runs()
         self.archive.close()
+
+    def _prune_runs(self) -> None:
+        """Delete this source's run rows older than ``AGGREGATOR_RUNS_KEEP_DAYS``: a crawl scheduled every few
+        minutes would otherwise add tens of thousands a year. A failure here costs nothing but the pruning."""
+        assert self.archive is not None
+        settings = self.crawler.settings
+        days = settings.getfloat("AGGREGATOR_RUNS_KEEP_DAYS", 90.0)
+        if days <= 0:
+            return
+        source = self.source
+        try:
+            removed = self.archive.prune_runs(
+                older_than=utcnow() - timedelta(days=days), keep=runs_to_keep(settings), source=source
+            )
+        except Exception as exc:  # the run itself is recorded already
+            logger.warning("Could not delete the old run rows of %s: %s: %s", source, type(exc).__name__, exc)
+            return
+        if removed:
+            logger.info("Deleted %d run row(s) of %s older than %g days", sum(removed.values()), source, days)
 
     # -- items ---------------------------------------------------------------------------------------
 
@@ -217,6 +239,11 @@ class StorePipeline(Pipeline):
         for future, _ in list(self._pending):
             await asyncio.wrap_future(future)
         self._harvest(wait=True)
+
+
+def runs_to_keep(settings: BaseSettings) -> int:
+    """How many newest runs each source keeps whatever their age: enough for the health check's history."""
+    return max(settings.getint("AGGREGATOR_RUNS_KEEP_MIN", 20), settings.getint("AGGREGATOR_HEALTH_HISTORY", 10))
 
 
 def _alive(pid: int) -> bool:

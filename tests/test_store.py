@@ -21,7 +21,7 @@ from aggregator.store.db import (
     normalise_url,
     upgrade,
 )
-from aggregator.store.models import Article, Base, Reject, Snapshot
+from aggregator.store.models import Article, Base, CrawlRun, Reject, Snapshot
 from aggregator.store.repository import RejectRecord
 from aggregator.store.search import include_name
 
@@ -317,3 +317,36 @@ def test_the_checkpointer_copies_the_log_while_the_archive_is_open(tmp_path) -> 
         assert time.monotonic() < deadline, "the log was not checkpointed within 10 s"
         time.sleep(0.05)
     archive.close()
+
+
+def _aged_runs(archive: Archive, source: str, ages_days: list[float], status: str = "finished") -> list[int]:
+    """Runs of ``source`` started that many days ago, oldest first (ids ascending, as real runs get them)."""
+    ids = []
+    for age in ages_days:
+        run = archive.start_run(source, source)
+        archive.finish_run(run, status=status, reason=status, stats={"pages": 1})
+        with archive.session.begin() as s:
+            s.get(CrawlRun, run).started_at = datetime.now(UTC) - timedelta(days=age)
+        ids.append(run)
+    return ids
+
+
+def test_old_runs_are_pruned_but_each_source_keeps_its_newest_and_running_ones(archive: Archive) -> None:
+    caliber = _aged_runs(archive, "caliber", [200.0] * 25 + [1.0] * 5)
+    with archive.session.begin() as s:  # a run still going (its process alive) is never deleted, however old
+        s.get(CrawlRun, caliber[3]).status = "running"
+    haqqin = _aged_runs(archive, "haqqin", [300.0] * 3)  # fewer runs than it keeps: all stay
+    archive.save([], [RejectRecord("caliber", "https://caliber.az/post/gone", "fetch", "HTTP 404", 404)], caliber[5])
+    cutoff = datetime.now(UTC) - timedelta(days=90)
+
+    assert archive.prune_runs(older_than=cutoff, keep=10, dry_run=True) == {"caliber": 19}
+    assert len(archive.list_runs(limit=100)) == 33  # a dry run deletes nothing
+    assert archive.prune_runs(older_than=cutoff, keep=10, source="haqqin") == {}
+    assert archive.prune_runs(older_than=cutoff, keep=10) == {"caliber": 19}
+
+    left = {r.id for r in archive.list_runs(limit=100)}
+    assert left == {caliber[3], *caliber[20:], *haqqin}
+    (reject,) = archive.list_rejects()  # the reject outlives its run
+    assert reject.url == "https://caliber.az/post/gone" and reject.crawl_run_id is None
+    assert archive.prune_runs(older_than=cutoff, keep=10) == {}  # nothing left to delete
+    assert archive.prune_runs(older_than=cutoff, keep=0, source="haqqin") == {"haqqin": 3}

@@ -271,6 +271,44 @@ def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) 
     assert latest.pid and latest.pid != gone.pid
 
 
+def test_a_crawl_deletes_its_sources_old_run_rows_and_prune_runs_does_it_by_hand(sqlite_url: str) -> None:
+    """A schedule every ten minutes adds 50,000 run rows a year a source: a run deletes its source's rows older than
+    AGGREGATOR_RUNS_KEEP_DAYS (keeping the newest AGGREGATOR_RUNS_KEEP_MIN); other sources' wait for their runs."""
+    from aggregator.store import Archive
+
+    archive = Archive.open(sqlite_url)
+    old: dict[str, list[int]] = {"caliber": [], "haqqin": []}
+    for source, n in (("caliber", 15), ("haqqin", 15)):
+        for _ in range(n):
+            run = archive.start_run(source, source)
+            archive.finish_run(run, status="finished", reason="finished", stats={})
+            old[source].append(run)
+    with archive.session.begin() as s:
+        for run_id in old["caliber"] + old["haqqin"]:
+            s.get(CrawlRun, run_id).started_at = datetime.now(UTC) - timedelta(days=120)
+    archive.close()
+
+    done = run_cli(
+        "--db", sqlite_url, "crawl", "caliber", "--offline", env={"AGGREGATOR_RUNS_KEEP_MIN": "12"}
+    )  # the health history (10) is kept in any case
+    assert done.returncode == 0, done.stderr[-3000:]
+    left = {r.id for r in all_runs(sqlite_url)}
+    newest = max(left)
+    assert left == {*old["caliber"][-11:], newest, *old["haqqin"]}  # 12 caliber runs with this one; haqqin untouched
+
+    preview = run_cli("--db", sqlite_url, "db", "prune-runs", "--keep", "2", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "caliber: would delete 10 run row(s)" in preview.stdout
+    assert "haqqin: would delete 13 run row(s)" in preview.stdout
+    assert {r.id for r in all_runs(sqlite_url)} == left
+    pruned = run_cli("--db", sqlite_url, "db", "prune-runs", "--keep", "2", "--source", "haqqin")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "haqqin: deleted 13 run row(s)" in pruned.stdout and "caliber" not in pruned.stdout
+    assert {r.id for r in all_runs(sqlite_url)} == {*old["caliber"][-11:], newest, *old["haqqin"][-2:]}
+    kept_for_good = run_cli("--db", sqlite_url, "db", "prune-runs", env={"AGGREGATOR_RUNS_KEEP_DAYS": "0"})
+    assert "kept for good" in kept_for_good.stdout
+
+
 def test_a_redesigned_article_layout_turns_health_red_and_fails_the_job(served: dict[str, str], tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     done = crawl(db, served["redesigned"])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import _archive, app, out
+from aggregator.cli import _archive, app, db_app, out
 from aggregator.sources import all_sources, resolve_keys
 
 
@@ -134,3 +134,48 @@ def health_cmd(
         out.print(table)
     if any(row.get("status") == "red" for row in rows):
         raise typer.Exit(1)
+
+
+@db_app.command("prune-runs")
+def db_prune_runs(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", min=0, help="Age in days (default: AGGREGATOR_RUNS_KEEP_DAYS, 90)."),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep", min=0, help="Runs each source keeps whatever their age (default: AGGREGATOR_RUNS_KEEP_MIN, 20)."
+        ),
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+) -> None:
+    """Delete old crawl-run rows (crawls do it at their end for their source): rejects stay, without their run."""
+    from aggregator.crawl import project_settings
+    from aggregator.store.models import utcnow
+    from pipelines.store import runs_to_keep
+
+    if source:
+        resolve_keys([source])
+    settings = project_settings()
+    days = settings.getfloat("AGGREGATOR_RUNS_KEEP_DAYS", 90.0) if older_than is None else older_than
+    if days <= 0 and older_than is None:
+        out.print("AGGREGATOR_RUNS_KEEP_DAYS is 0: run rows are kept for good (give --older-than to delete some)")
+        return
+    kept = runs_to_keep(settings) if keep is None else keep
+    archive = _archive(ctx)
+    try:
+        removed = archive.prune_runs(
+            older_than=utcnow() - timedelta(days=days), keep=kept, source=source, dry_run=dry_run
+        )
+    finally:
+        archive.close()
+    verb = "would delete" if dry_run else "deleted"
+    for key, count in removed.items():
+        out.print(f"{key}: {verb} {count} run row(s)")
+    out.print(
+        f"{verb} {sum(removed.values())} run row(s) started more than {days:g} days ago "
+        f"(each source keeps its newest {kept})"
+    )

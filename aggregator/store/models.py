@@ -180,7 +180,12 @@ class Reject(Base):
     """Quarantine: what a crawl refused or could not fetch, why, and the item, so nothing is silently lost."""
 
     __tablename__ = "rejects"
-    __table_args__ = (Index("ix_rejects_source_created_at", "source", "created_at"), Index("ix_rejects_url", "url"))
+    __table_args__ = (
+        Index("ix_rejects_source_created_at", "source", "created_at"),
+        Index("ix_rejects_url", "url"),
+        # Deleting old runs sets their rejects' crawl_run_id to NULL: without it, a search of every reject per run.
+        Index("ix_rejects_crawl_run_id", "crawl_run_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(64))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     func,
     insert,
     literal_column,
@@ -746,6 +747,36 @@ class Archive:
             stmt = stmt.where(getattr(model, name) == value)
         with self.reading() as session:
             return int(session.execute(stmt).scalar_one())
+
+    def prune_runs(
+        self, *, older_than: datetime, keep: int, source: str | None = None, dry_run: bool = False
+    ) -> dict[str, int]:
+        """Delete the run rows started before ``older_than``, except each source's newest ``keep`` (whatever their
+        age: a source that runs rarely keeps its history) and runs still "running". Their rejects stay, with no run.
+        Returns how many each source lost (or would lose, with ``dry_run``); sources that lose none are left out."""
+        removed: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            keys = [source] if source else list(conn.scalars(select(CrawlRun.source).distinct()))
+            for key in sorted(keys):
+                where = [CrawlRun.source == key, CrawlRun.started_at < older_than, CrawlRun.status != "running"]
+                if keep > 0:
+                    newest_kept = conn.scalar(
+                        select(CrawlRun.id)
+                        .where(CrawlRun.source == key)
+                        .order_by(CrawlRun.id.desc())
+                        .offset(keep - 1)
+                        .limit(1)
+                    )
+                    if newest_kept is None:  # the source has no more than ``keep`` runs
+                        continue
+                    where.append(CrawlRun.id < newest_kept)
+                if dry_run:
+                    count = int(conn.scalar(select(func.count()).select_from(CrawlRun).where(*where)) or 0)
+                else:
+                    count = conn.execute(delete(CrawlRun).where(*where)).rowcount
+                if count:
+                    removed[key] = count
+        return removed
 
     def list_runs(self, *, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
         stmt = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
