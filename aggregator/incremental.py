@@ -213,7 +213,9 @@ class IncrementalMiddleware:
             return None
         refused = self.known.waiting_for(url, digest)
         if refused is not None:
-            if self._count_once("skipped_refused", digest) and self.crawler.stats is not None:
+            # Counted once a page, whether its listings link it at the address it was refused at, the one it was
+            # reached from through a redirect, or both.
+            if self._count_once("skipped_refused", url_hash(refused.url)) and self.crawler.stats is not None:
                 count_left_alone(self.crawler.stats, refused.stage, refused.reason)
             return None
         validators = self.known.validators(url)

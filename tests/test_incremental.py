@@ -109,3 +109,23 @@ def test_known_articles_leave_alone_only_the_refused_pages_still_waiting() -> No
     waiting = {p.url.rsplit("/", 1)[1] for p in refused if known.waiting_for(p.url)}
     assert waiting == {"no-title", "still-down", "timeout"}
     assert known.waiting_for("http://www.caliber.az/post/no-title/?utm_source=x") == refused[0]  # any spelling
+
+
+def test_a_refused_page_linked_at_both_its_addresses_is_left_alone_and_counted_once() -> None:
+    """A page refused behind a redirect is known by the address it ended at and the one the crawl asked for; a run
+    whose listings link both counts it once, in the stats and in the health's left-alone failures."""
+    from aggregator.health import LEFT_ALONE_HTTP_ERRORS
+
+    now = datetime.now(UTC)
+    moved = RefusedPage(
+        "https://caliber.az/post/new-slug", "fetch", "HTTP 404", 404, 1, now, "https://caliber.az/post/old-slug"
+    )
+    crawler = get_crawler(CaliberSpider, {"AGGREGATOR_DB_URL": "", "AGGREGATOR_RECHECK_HOURS": 48})
+    middleware = IncrementalMiddleware.from_crawler(crawler)
+    middleware.known.waiting = KnownArticles.waiting_pages([moved], now, timedelta(hours=1), timedelta(hours=24))
+    linked = ["https://caliber.az/post/old-slug", "https://caliber.az/post/new-slug/", "https://caliber.az/post/x"]
+    requests = [scrapy.Request(url) for url in linked]
+    out = list(middleware.process_spider_output(scrapy.http.Response("https://caliber.az/"), iter(requests)))
+    assert [r.url for r in out] == ["https://caliber.az/post/x"]
+    assert crawler.stats.get_value("aggregator/skipped_refused") == 1
+    assert crawler.stats.get_value(LEFT_ALONE_HTTP_ERRORS) == 1
