@@ -11,6 +11,7 @@ item any pipeline refused (``item_dropped``) or failed on (``item_error``) and e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -113,8 +114,11 @@ class StorePipeline(Pipeline):
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._writer is not None:
             self._harvest(wait=True)
-            WRITERS.release(self.writer_kind)
             self._writer = None
+            try:
+                WRITERS.release(self.writer_kind)
+            except Exception as exc:  # the writer process died (killed, out of memory): the run is recorded anyway
+                logger.error("The archive writer failed while closing: %s: %s", type(exc).__name__, exc)
         if self.archive is None or self.run_id is None:
             return
         raw = self.stats.get_stats() if self.stats else {}
@@ -172,7 +176,7 @@ class StorePipeline(Pipeline):
         if self._buffered() >= self.batch_size:
             future = self._submit()
             if future is not None:
-                await asyncio.wrap_future(future)
+                await _settled(future)
         return item
 
     def item_dropped(self, item: Any, response: Response | None, exception: Exception, spider: Spider) -> None:
@@ -205,7 +209,12 @@ class StorePipeline(Pipeline):
             return None
         articles, rejects, seen = self._articles, self._rejects, self._seen
         self._articles, self._rejects, self._seen = [], [], []
-        future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen)
+        try:
+            future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen)
+        except Exception as exc:  # the writer process is gone (killed, out of memory): this batch is not stored
+            logger.error("Could not write a batch of %d item(s) to the archive: %s", size, _writer_failed(exc))
+            self.count("store_errors", size)
+            return None
         self._harvest()
         self._pending.append((future, size))
         return future
@@ -223,7 +232,7 @@ class StorePipeline(Pipeline):
             try:
                 result = future.result()
             except Exception as exc:  # the writer process died (killed, out of memory): this batch is not stored
-                result = f"the archive writer failed: {type(exc).__name__}: {exc}"
+                result = _writer_failed(exc)
             if isinstance(result, str):
                 logger.error("Could not write a batch of %d item(s) to the archive: %s", size, result)
                 self.count("store_errors", size)
@@ -237,8 +246,18 @@ class StorePipeline(Pipeline):
     async def drain(self) -> None:
         """Wait until every submitted batch is written."""
         for future, _ in list(self._pending):
-            await asyncio.wrap_future(future)
+            await _settled(future)
         self._harvest(wait=True)
+
+
+async def _settled(future: Future[Any]) -> None:
+    """Wait for a batch (back-pressure); whether it was written is counted by ``_harvest``, not raised here."""
+    with contextlib.suppress(Exception):
+        await asyncio.wrap_future(future)
+
+
+def _writer_failed(exc: BaseException) -> str:
+    return f"the archive writer failed: {type(exc).__name__}: {exc}"
 
 
 def runs_to_keep(settings: BaseSettings) -> int:

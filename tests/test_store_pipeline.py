@@ -107,3 +107,34 @@ def test_a_failing_database_is_counted_not_fatal(tmp_path) -> None:
 
     asyncio.run(crawl())
     assert pipeline.stats.get_value("aggregator/store_errors") == 1
+
+
+def test_a_writer_killed_mid_run_costs_its_batches_but_the_run_is_recorded(sqlite_url: str, caplog) -> None:
+    """Out of memory, or killed by hand: the batches the writer process had not written are counted and logged as
+    store errors (their pages are fetched again next time), and the run row is closed all the same."""
+    import multiprocessing
+    import os
+    import signal
+
+    pipeline = make_pipeline(sqlite_url, batch=1)
+    pipeline.open_spider()
+
+    async def crawl() -> None:
+        await pipeline.process_item(article(1))  # written
+        for writer in multiprocessing.active_children():
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.join()
+        await pipeline.process_item(article(2))  # the writer is gone: not written, and the crawl goes on
+        await pipeline.process_item(article(3))
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
+    pipeline.spider_closed(pipeline.crawler.spider, "finished")
+    assert pipeline.stats.get_value("aggregator/store_errors") == 2
+    assert "the archive writer failed" in caplog.text
+    archive = Archive.open(sqlite_url)
+    assert [a.url for a in archive.list_articles()] == ["https://caliber.az/post/n-1"]
+    run = archive.list_runs()[0]
+    assert run.status == "finished" and run.finished_at is not None
+    assert run.stats["aggregator/store_errors"] == 2
+    archive.close()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -269,6 +271,40 @@ def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) 
     latest = max(by_id.values(), key=lambda r: r.id)
     assert (latest.status, latest.host, latest.pid) == ("finished", socket.gethostname(), latest.pid)
     assert latest.pid and latest.pid != gone.pid
+
+
+def test_sigterm_to_the_whole_process_group_stops_the_crawl_cleanly(sqlite_url: str) -> None:
+    """systemd stops a unit by sending SIGTERM to every process in it, the archive writer too: the writer must
+    outlive the crawl's graceful stop, so the pages fetched so far are stored and the run row is closed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    with serve_mirror(SAMPLE) as mirror:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_DB_URL={sqlite_url}",
+             "-s", f"AGGREGATOR_MIRROR={mirror}", "-s", "AGGREGATOR_STORE_BATCH=3",
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "DOWNLOAD_DELAY=0.25", "-s", "LOG_LEVEL=INFO"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        engine = create_engine(normalise_url(sqlite_url))
+        deadline = time.monotonic() + 120
+        stored = 0
+        while time.monotonic() < deadline and proc.poll() is None and stored < 6:  # some batches written
+            try:
+                with engine.connect() as conn:
+                    stored = conn.execute(select(func.count()).select_from(Article)).scalar_one()
+            except Exception:  # no schema yet
+                pass
+            time.sleep(0.05)
+        engine.dispose()
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        os.killpg(proc.pid, signal.SIGTERM)  # the crawl and its writer process, as systemd does
+        _, err = proc.communicate(timeout=120)
+    (run,) = all_runs(sqlite_url)
+    assert run.status == "partial" and run.finish_reason == "shutdown", err[-3000:]
+    assert "store_errors" not in err and "archive writer failed" not in err, err[-3000:]
+    with Session(create_engine(normalise_url(sqlite_url))) as s:
+        archived = s.scalar(select(func.count()).select_from(Article))
+    assert run.stats["aggregator/articles"] == archived >= stored  # every article scraped before the stop is stored
+    assert archived < len(caliber("articles"))  # stopped mid-way
 
 
 def test_a_crawl_deletes_its_sources_old_run_rows_and_prune_runs_does_it_by_hand(sqlite_url: str) -> None:

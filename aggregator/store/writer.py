@@ -97,10 +97,16 @@ _archives_lock = threading.Lock()
 
 
 def _writer_started(parent: int) -> None:
-    """A writer process leaves interrupts to its parent (Ctrl-C stops the crawl, which then drains the writer), and
-    ends when its parent is gone: a crawl killed with SIGKILL cannot tell it to, and the pipe it reads its batches
-    from stays open (the process holds both of its ends)."""
+    """A writer process leaves interrupts and termination requests to its parent, and ends when its parent is gone:
+    a crawl killed with SIGKILL cannot tell it to, and the pipe it reads its batches from stays open (the process
+    holds both of its ends).
+
+    Ctrl-C reaches every process of the terminal's foreground group, and ``systemctl stop`` sends SIGTERM to every
+    process of the unit: the crawl then stops gracefully, storing what it has fetched, and this process must live
+    until it has written that and is shut down (a SIGKILL, systemd's after its stop timeout, still ends it).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # The crawl's batches (AGGREGATOR_STORE_BATCH, 100 articles) dirty a few MiB of pages: a quarter of the page
     # cache bulk imports get is plenty, and the crawl's memory is the crawler's plus this process's.
     db.SQLITE_CACHE_KIB = WRITER_SQLITE_CACHE_KIB
