@@ -162,6 +162,9 @@ SPIDER_MIDDLEWARES = {
 EXTENSIONS = {
     # First: a run that cannot have its source's lock stops before anything else starts (aggregator/locks.py).
     "aggregator.locks.RunLock": 0,
+    # A SIGTERM after the first stop signal (systemd's to every process, the one `aggregator schedule` passes on)
+    # does not turn the graceful stop into an unclean one (aggregator/shutdown.py).
+    "aggregator.shutdown.GracefulStop": 10,
     "aggregator.health.HealthMonitoring": 500,
     "aggregator.health.FieldCoverage": 510,
 }

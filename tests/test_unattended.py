@@ -273,9 +273,12 @@ def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) 
     assert latest.pid and latest.pid != gone.pid
 
 
-def test_sigterm_to_the_whole_process_group_stops_the_crawl_cleanly(sqlite_url: str) -> None:
-    """systemd stops a unit by sending SIGTERM to every process in it, the archive writer too: the writer must
-    outlive the crawl's graceful stop, so the pages fetched so far are stored and the run row is closed."""
+@pytest.mark.parametrize("first", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_to_every_process_then_sigterm_again_stops_the_crawl_cleanly(sqlite_url: str, first: str) -> None:
+    """`systemctl stop` sends SIGTERM to every process of the unit, the archive writer too, and Ctrl-C sends SIGINT to
+    the terminal's process group; under `aggregator schedule` the crawl then gets the SIGTERM its scheduler passes
+    on as well. The writer must outlive the crawl's graceful stop and the second signal must not force an unclean
+    one: the pages fetched so far are stored and the run row is closed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     with serve_mirror(SAMPLE) as mirror:
         proc = subprocess.Popen(
@@ -296,8 +299,11 @@ def test_sigterm_to_the_whole_process_group_stops_the_crawl_cleanly(sqlite_url: 
             time.sleep(0.05)
         engine.dispose()
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        os.killpg(proc.pid, signal.SIGTERM)  # the crawl and its writer process, as systemd does
+        os.killpg(proc.pid, getattr(signal, first))  # the crawl and its writer process
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)  # what `aggregator schedule` passes on to its crawl
         _, err = proc.communicate(timeout=120)
+    assert "forcing unclean shutdown" not in err and "SIGTERM again while stopping gracefully: ignored" in err
     (run,) = all_runs(sqlite_url)
     assert run.status == "partial" and run.finish_reason == "shutdown", err[-3000:]
     assert "store_errors" not in err and "archive writer failed" not in err, err[-3000:]

@@ -1,0 +1,79 @@
+"""A graceful stop stays graceful when SIGTERM comes more than once.
+
+Scrapy stops gracefully at the first SIGINT or SIGTERM and forces an unclean shutdown at the second: the run is
+not closed (its row stays "running"), and what the crawl fetched but had not stored yet is lost. That suits a user
+at a terminal pressing Ctrl-C twice, but unattended crawls get a second SIGTERM they never asked for:
+
+- ``systemctl stop`` sends SIGTERM to every process of the unit, and ``aggregator schedule`` passes the one it gets
+  on to its running crawl: that crawl gets two;
+- Ctrl-C reaches ``aggregator schedule`` and its crawl (one terminal process group): the crawl gets SIGINT, then the
+  SIGTERM its scheduler passes on.
+
+With ``GracefulStop`` (an extension), a SIGTERM that comes after the first stop signal is ignored with a log line:
+a second SIGINT still forces the stop, and so does SIGKILL (what systemd and container runtimes send when a stop
+takes too long).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+from typing import Any, Self
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+_OURS = "_aggregator_graceful_stop"
+_stopping = False
+
+
+class GracefulStop:
+    """Extension: once the crawl's reactor runs, wraps Scrapy's SIGINT and SIGTERM handlers (once a process)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls()
+        crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        return extension
+
+    def engine_started(self) -> None:
+        from twisted.internet import reactor, task
+
+        # Scrapy installs its handlers when the reactor has started; a call at the reactor's next turn comes after.
+        task.deferLater(reactor, 0, install)
+
+
+def install() -> None:
+    """Wrap the handlers Scrapy installed for SIGINT and SIGTERM (none: nothing to do, the default action stays)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(signum)
+        if callable(current) and not getattr(current, _OURS, False):
+            signal.signal(signum, _relay(current))
+
+
+def _relay(handler: Any) -> Any:
+    def relay(signum: int, frame: FrameType | None) -> None:
+        global _stopping
+        if signum == signal.SIGTERM and _stopping:
+            _log_later("SIGTERM again while stopping gracefully: ignored (a second SIGINT or SIGKILL forces the stop)")
+            return
+        _stopping = True
+        handler(signum, frame)
+        # Scrapy's handler has put its forcing one in place for every signal: SIGTERM goes on asking for the
+        # graceful stop, SIGINT (a user's second Ctrl-C) forces it.
+        current = signal.getsignal(signal.SIGTERM)
+        if callable(current) and not getattr(current, _OURS, False):
+            signal.signal(signal.SIGTERM, _relay(current))
+
+    setattr(relay, _OURS, True)
+    return relay
+
+
+def _log_later(message: str) -> None:
+    """Log from the reactor's thread: a signal handler may interrupt a write to the very stream it would log to."""
+    from twisted.internet import reactor
+
+    reactor.callFromThread(logger.warning, message)
