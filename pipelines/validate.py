@@ -1,4 +1,5 @@
-"""Validate: refuse items that are not articles we can archive (no title, no body, a URL off the source)."""
+"""Validate: refuse items that are not articles we can archive (no title, no body, a URL off the source or too long
+for the archive)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from scrapy.crawler import Crawler
 
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
+from aggregator.store.models import URL_LENGTH
 from pipelines.base import Pipeline
 
 
@@ -22,6 +24,9 @@ class ValidatePipeline(Pipeline):
         if not isinstance(item, ArticleItem):
             return item
         source = get_source(item.source)
+        for url in (item.url, item.canonical_url):
+            if url and len(url) > URL_LENGTH:  # the archive could not keep it: say so here, not as a failed batch
+                raise self.reject(f"URL longer than {URL_LENGTH} characters ({len(url)})")
         if not source.owns(item.url):
             raise self.reject(f"URL outside source domains: {item.url}")
         if item.canonical_url and not source.owns(item.canonical_url):

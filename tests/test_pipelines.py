@@ -43,6 +43,8 @@ def article(**fields) -> ArticleItem:
         ({"body_html": "<p> </p>", "body_text": ""}, "no body"),
         ({"url": "https://evil.example/post/x"}, "URL outside source domains"),
         ({"canonical_url": "https://www.other.example/a"}, "URL outside source domains"),
+        ({"url": "https://caliber.az/post/x?" + "utm=1&" * 400}, "URL longer than 2000 characters (2426)"),
+        ({"canonical_url": "https://caliber.az/" + "x" * 2000}, "URL longer than 2000 characters"),
     ],
 )
 def test_validate_refuses_with_a_reason(fields: dict, reason: str) -> None:

@@ -350,3 +350,59 @@ def test_old_runs_are_pruned_but_each_source_keeps_its_newest_and_running_ones(a
     assert reject.url == "https://caliber.az/post/gone" and reject.crawl_run_id is None
     assert archive.prune_runs(older_than=cutoff, keep=10) == {}  # nothing left to delete
     assert archive.prune_runs(older_than=cutoff, keep=0, source="haqqin") == {"haqqin": 3}
+
+
+def test_what_a_source_prints_is_stored_as_every_back_end_can_keep_it(archive: Archive) -> None:
+    """PostgreSQL refuses NUL characters and values longer than a column, which SQLite keeps: one such value used to
+    fail the whole batch it was in. The store keeps the article, cleaned, on both."""
+    odd = item(
+        1,
+        title="Заго\x00ловок",
+        body_html="<p>Те\x00кст</p>",
+        body_text="Те\x00кст",
+        published_raw="01 Марта 2026 " + "и ещё " * 60,
+        category="Поли\x00тика" + "!" * 300,
+        cover_image_url="data:image/png;base64," + "A" * 3000,
+        linked_url="https://caliber.az/post/old?" + "x" * 2100,
+        cited_outlets=["Re\x00uters"],
+    )
+    archive.save([odd, item(2)])
+    stored = {a.url: a for a in archive.list_articles()}
+    one = stored["https://caliber.az/post/story-1"]
+    assert (one.title, one.body_text, one.body_html) == ("Заголовок", "Текст", "<p>Текст</p>")
+    assert one.published_raw == ("01 Марта 2026 " + "и ещё " * 60)[:200] and len(one.category) == 200
+    assert one.category.startswith("Политика!") and one.cited_outlets == ["Reuters"]
+    assert one.cover_image_url is None and one.linked_url is None  # too long to be of use: left out
+    assert "https://caliber.az/post/story-2" in stored
+
+    long_url = "https://caliber.az/post/x?" + "utm=1&" * 400
+    refused = item(3, title="\x00", url=long_url)
+    archive.save([], [RejectRecord("caliber", long_url, "validate", "no ti\x00tle", 200, refused.to_record())])
+    (reject,) = archive.list_rejects()
+    assert reject.url == long_url[:2000] and reject.item["url"] == long_url  # the item keeps it whole
+    assert reject.reason == "no title" and reject.item["title"] == ""
+
+
+def test_an_article_the_database_refuses_costs_only_itself(db_url: str) -> None:
+    """One article the database cannot take (here a naive date, refused by the store's type) made the whole batch
+    fail: the writer then writes the batch one article at a time, and the refused one becomes a reject."""
+    from aggregator.store.writer import write_batch
+
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    run = archive.start_run("caliber", "caliber")
+    bad = item(2, published_at=datetime(2026, 3, 1, 14, 0))  # no time zone
+    gone = RejectRecord("caliber", "https://caliber.az/post/gone", "fetch", "HTTP 404", 404)
+    result = write_batch(db_url, [item(1), bad, item(3)], [gone], run)
+    assert not isinstance(result, str), result
+    assert (result.new, result.rejected) == (2, 2)
+    assert {a.url for a in archive.list_articles()} == {
+        "https://caliber.az/post/story-1",
+        "https://caliber.az/post/story-3",
+    }
+    rejects = {r.url: r for r in archive.list_rejects()}
+    stored = rejects[bad.url]
+    assert stored.stage == "store" and stored.reason.startswith("could not be stored: ") and "naive" in stored.reason
+    assert stored.item["title"] == "Заголовок 2" and zlib.decompress(stored.raw_body) == bad.raw_body
+    assert stored.crawl_run_id == run and rejects[gone.url].reason == "HTTP 404"
+    archive.close()

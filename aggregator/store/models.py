@@ -31,6 +31,12 @@ NAMING_CONVENTION = {
 }
 
 
+URL_LENGTH = 2000
+"""The longest URL a row keeps (PostgreSQL enforces the column's length; SQLite does not)."""
+SHORT_TEXT_LENGTH = 200
+"""The longest printed date (``published_raw``) or category a row keeps."""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every back end (SQLite keeps no zone: store naive UTC, return aware)."""
 
@@ -89,11 +95,11 @@ class Article(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(ForeignKey("sources.key"), index=False)
-    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
     """The source link: the article's canonical URL on the source site."""
-    fetched_url: Mapped[str] = mapped_column(String(2000))
+    fetched_url: Mapped[str] = mapped_column(String(URL_LENGTH))
     """The URL as last fetched (before canonicalisation)."""
-    linked_url: Mapped[str | None] = mapped_column(String(2000))
+    linked_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     """The address the crawl asked for when the site redirected it to ``fetched_url`` from elsewhere (a moved
     slug): incremental crawls know the article by it too. NULL when it was not redirected."""
     language: Mapped[str | None] = mapped_column(String(8))
@@ -101,9 +107,9 @@ class Article(Base):
     body_html: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime | None]
-    published_raw: Mapped[str | None] = mapped_column(String(200))
-    cover_image_url: Mapped[str | None] = mapped_column(String(2000))
-    category: Mapped[str | None] = mapped_column(String(200))
+    published_raw: Mapped[str | None] = mapped_column(String(SHORT_TEXT_LENGTH))
+    cover_image_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    category: Mapped[str | None] = mapped_column(String(SHORT_TEXT_LENGTH))
     content_hash: Mapped[str] = mapped_column(String(64))
     attribution_line: Mapped[str | None] = mapped_column(Text)
     """The re-publisher's line naming the source, in the article's language."""
@@ -160,7 +166,7 @@ class Snapshot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     """Indexed by the unique constraint (article_id, content_hash), which begins with it."""
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
     """The URL the response came from (the real site's)."""
     fetched_at: Mapped[datetime]
     http_status: Mapped[int]
@@ -189,8 +195,8 @@ class Reject(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(64))
-    url: Mapped[str] = mapped_column(String(2000))
-    linked_url: Mapped[str | None] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    linked_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     """As ``Article.linked_url``: the address the crawl asked for, when a redirect led to ``url``."""
     stage: Mapped[str] = mapped_column(String(32))
     """Where it was refused: ``fetch`` (HTTP or network error), a pipeline's name, or ``error``."""

@@ -38,7 +38,17 @@ from aggregator.sources import Source as RegistrySource
 from aggregator.store import search as fulltext
 from aggregator.store import story_index
 from aggregator.store.db import connect, dispose, ensure_schema, reader
-from aggregator.store.models import Article, CrawlRun, Reject, Snapshot, Source, Story, utcnow
+from aggregator.store.models import (
+    SHORT_TEXT_LENGTH,
+    URL_LENGTH,
+    Article,
+    CrawlRun,
+    Reject,
+    Snapshot,
+    Source,
+    Story,
+    utcnow,
+)
 from aggregator.stories import sketch, story_text
 
 
@@ -192,11 +202,27 @@ def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int
         )
 
 
+def _storable_reject(record: RejectRecord) -> RejectRecord:
+    """A refusal as every back end can keep it: a URL too long for the column is cut (the item keeps it whole), and
+    no NUL characters."""
+    return RejectRecord(
+        record.source,
+        record.url.replace("\x00", "")[:URL_LENGTH],
+        record.stage,
+        storable(record.reason) or "",
+        record.http_status,
+        _storable_json(record.item),
+        record.raw_body,
+        _fitting_url(storable(record.linked_url)),
+    )
+
+
 def _save_rejects(conn: Any, rejects: Sequence[RejectRecord], run_id: int | None, now: datetime) -> None:
     """A refusal already open for the same page, stage and reason is counted on its row (``attempts``, with the
     newest item, page and run); any other is a new row. A scheduled crawl that meets a broken page at every run
     thus keeps one row for it, not one a run."""
     latest: dict[tuple[str | None, str, str, str], tuple[RejectRecord, int]] = {}
+    rejects = [_storable_reject(record) for record in rejects]
     for record in rejects:  # the same refusal twice in one batch: one row, counted twice
         key = (record.source, record.url, record.stage, record.reason)
         latest[key] = (record, latest[key][1] + 1 if key in latest else 1)
@@ -820,23 +846,52 @@ def _snapshot_values(article_id: int, item: ArticleItem, digest: str, now: datet
     }
 
 
+def storable(text: str | None) -> str | None:
+    """Text as every back end can store it: PostgreSQL refuses the NUL character (a JSON-LD ``\\u0000``, a stray
+    byte in a page), which SQLite would keep."""
+    return text.replace("\x00", "") if text and "\x00" in text else text
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [_storable_json(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): _storable_json(v) for k, v in value.items()}
+    return value
+
+
+def _fitting_url(url: str | None) -> str | None:
+    """An optional URL, or None when it is longer than a row keeps (a ``data:`` cover image, a tracking query)."""
+    return url if url is None or len(url) <= URL_LENGTH else None
+
+
+def _short(text: str | None) -> str | None:
+    text = storable(text)
+    return text[:SHORT_TEXT_LENGTH] if text else text
+
+
 def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> dict[str, Any]:
+    """An article row. What a source prints is stored as every back end can keep it: without NUL characters, an
+    over-long printed date or category cut short, an over-long cover image or linked address left out (the URLs
+    that identify the article are checked by the validate step, which refuses a page whose URL does not fit)."""
     return {
         "source": item.source,
         "url": url,
         "fetched_url": item.url,
-        "linked_url": item.linked_url,
+        "linked_url": _fitting_url(item.linked_url),
         "language": item.language,
-        "title": item.title or "",
-        "body_html": item.body_html or "",
-        "body_text": item.body_text or "",
+        "title": storable(item.title) or "",
+        "body_html": storable(item.body_html) or "",
+        "body_text": storable(item.body_text) or "",
         "published_at": item.published_at,
-        "published_raw": item.published_raw,
-        "cover_image_url": item.cover_image_url,
-        "category": item.category,
+        "published_raw": _short(item.published_raw),
+        "cover_image_url": _fitting_url(storable(item.cover_image_url)),
+        "category": _short(item.category),
         "content_hash": digest,
-        "attribution_line": item.attribution_line,
-        "cited_outlets": list(item.cited_outlets),
+        "attribution_line": storable(item.attribution_line),
+        "cited_outlets": [storable(name) for name in item.cited_outlets],
         "archived_at": now,
         "updated_at": now,
         "last_seen_at": now,

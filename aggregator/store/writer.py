@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from aggregator.items import ArticleItem
 from aggregator.store import db
 from aggregator.store.repository import Archive, RejectRecord, SaveResult, minhash_of
@@ -158,10 +160,58 @@ def write_batch(
         for item in articles:  # sketched here when the dedupe step left it to the writer: before the transaction
             item.minhash = minhash_of(item)
         archive = _open_archive(db_url)
-        result = archive.save(articles, rejects, run_id=run_id) if articles or rejects else SaveResult()
+        try:
+            result = archive.save(articles, rejects, run_id=run_id) if articles or rejects else SaveResult()
+        except Exception as exc:
+            if len(articles) < 2 and not (articles and rejects):
+                raise
+            result = _one_at_a_time(archive, articles, rejects, run_id, exc)
         if seen:
             archive.mark_seen(seen)
         return result
     except Exception as exc:
         logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
-        return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return _summary(exc)
+
+
+def _one_at_a_time(
+    archive: Archive, articles: list[ArticleItem], rejects: list[RejectRecord], run_id: int | None, error: Exception
+) -> SaveResult:
+    """The batch failed as a whole: each article alone, so that one the database refuses (a value it cannot keep)
+    costs only itself. Such an article becomes a reject of the ``store`` stage, with the error, its item and its page
+    (retried like any other refusal); the batch's rejects follow. A database that refuses everything (it is down)
+    raises as before."""
+    logger.warning("A batch of %d article(s) could not be written (%s): writing them one at a time", len(articles),
+                   _summary(error))  # fmt: skip
+    result = SaveResult()
+    refused = list(rejects)
+    for item in articles:
+        try:
+            one = archive.save([item], run_id=run_id)
+        except (OperationalError, InterfaceError):
+            raise  # the database, not this article (gone, locked, out of space): the batch fails as a whole
+        except Exception as exc:
+            logger.error("Could not store %s: %s", item.url, _summary(exc))
+            reason = f"could not be stored: {_summary(exc)}"
+            record = item.to_record()
+            refused.append(
+                RejectRecord(
+                    item.source, item.url, "store", reason, item.http_status, record, item.raw_body, item.linked_url
+                )
+            )
+            continue
+        result.new += one.new
+        result.updated += one.updated
+        result.unchanged += one.unchanged
+        result.new_ids += one.new_ids
+    if refused:
+        result.rejected = archive.save([], refused, run_id=run_id).rejected
+    return result
+
+
+def _summary(exc: BaseException) -> str:
+    """One line: the driver's own message for a database error (SQLAlchemy's adds the statement and parameters)."""
+    orig = getattr(exc, "orig", None)
+    error = orig if isinstance(orig, BaseException) else exc
+    lines = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
