@@ -38,7 +38,7 @@ from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.health import count_left_alone
-from aggregator.items import ArticleItem, FetchFailure
+from aggregator.items import ArticleItem, ExtractionFailure, FetchFailure
 from aggregator.mirror import real_url
 from aggregator.urls import canonical_url, linked_url
 
@@ -261,7 +261,7 @@ class LinkedUrlMiddleware:
 
     @staticmethod
     def _mark(linked: str, item: Any) -> Any:
-        if isinstance(item, ArticleItem | FetchFailure) and item.linked_url is None:
+        if isinstance(item, ArticleItem | FetchFailure | ExtractionFailure) and item.linked_url is None:
             item.linked_url = linked
         return item
 

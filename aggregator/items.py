@@ -71,6 +71,31 @@ class FetchFailure:
 
 
 @dataclass(slots=True)
+class ExtractionFailure:
+    """A fetched page whose callback raised (an extractor meeting a shape its code did not expect): kept with the page,
+    so that ``aggregator rejects retry`` can extract it again once the extractor is fixed."""
+
+    source: str
+    url: str
+    reason: str
+    http_status: int = 200
+    raw_body: bytes = field(default=b"", repr=False)
+    raw_encoding: str | None = None
+    fetched_at: datetime | None = None
+    linked_url: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """What a quarantine row keeps as its item: enough to extract the stored page again."""
+        return {
+            "source": self.source,
+            "url": self.url,
+            "http_status": self.http_status,
+            "raw_encoding": self.raw_encoding,
+            "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
+        }
+
+
+@dataclass(slots=True)
 class NotModifiedPage:
     """An archived article that answered our conditional request with 304: unchanged, and seen now (the store
     records when, as for a fetched page whose content did not change)."""

@@ -158,6 +158,8 @@ SPIDER_MIDDLEWARES = {
     "aggregator.incremental.IncrementalMiddleware": 950,
     # An article reached through a redirect keeps the address its listing links (incremental runs skip it there).
     "aggregator.incremental.LinkedUrlMiddleware": 960,
+    # Next to the spider: a page whose callback raised is quarantined with its page (aggregator/callback_errors.py).
+    "aggregator.callback_errors.CallbackErrorMiddleware": 990,
 }
 EXTENSIONS = {
     # First: a run that cannot have its source's lock stops before anything else starts (aggregator/locks.py).

@@ -26,7 +26,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from aggregator.items import ArticleItem, FetchFailure, NotModifiedPage
+from aggregator.items import ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
 from aggregator.locks import RunLock
 from aggregator.sources import all_sources
 from aggregator.store import Archive
@@ -169,6 +169,19 @@ class StorePipeline(Pipeline):
                     item.reason,
                     http_status=item.http_status,
                     linked_url=item.linked_url,
+                )
+            )
+        elif isinstance(item, ExtractionFailure):
+            self._rejects.append(
+                RejectRecord(
+                    item.source,
+                    item.url,
+                    "extract",
+                    item.reason,
+                    item.http_status,
+                    item.to_record(),
+                    item.raw_body,
+                    item.linked_url,
                 )
             )
         elif isinstance(item, NotModifiedPage):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,3 +127,88 @@ def test_rejects_errors_are_one_line(tmp_path: Path) -> None:
     for args in (("rejects", "show", "42"), ("rejects", "retry", "42")):
         done = run_cli("--db", db, *args)
         assert done.returncode == 2 and done.stderr.strip() == "aggregator: error: no reject with id 42"
+
+
+CRASHING_CRAWL = """
+import sys
+from scrapy.crawler import CrawlerProcess
+from aggregator.crawl import project_settings
+from aggregator.store import Archive
+from spiders.caliber import CaliberArticle, CaliberSpider
+
+class CrashingArticle(CaliberArticle):
+    def to_item(self):
+        if self.response.url.rstrip("/").endswith("/post/153813"):  # a listing links it with a slash too
+            raise IndexError("list index out of range")  # a bug meeting a page it did not expect
+        return super().to_item()
+
+class CrashingCaliberSpider(CaliberSpider):
+    extractor = CrashingArticle
+
+db, mirror = sys.argv[1:3]
+Archive.open(db).close()
+process = CrawlerProcess(project_settings({"AGGREGATOR_DB_URL": db, "AGGREGATOR_MIRROR": mirror}))
+process.crawl(CrashingCaliberSpider)
+process.start()
+"""
+
+
+def test_a_page_whose_extractor_raises_is_quarantined_with_its_page_and_retried_after_a_fix(sqlite_url: str) -> None:
+    """Scrapy only logs a callback's exception: the page was in no table. It is a reject of the extract stage now,
+    with the error and the raw page, and a retry with the (fixed) extractor archives it."""
+    import subprocess
+    import sys
+
+    from aggregator.mirror import serve_mirror
+    from tests.conftest import ROOT
+
+    with serve_mirror(SAMPLE) as mirror:
+        done = subprocess.run(
+            [sys.executable, "-c", CRASHING_CRAWL, sqlite_url, mirror],
+            cwd=ROOT, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"Spider error processing <200 https://caliber\.az/post/153813/?>", done.stderr)
+    assert "IndexError: list index out of range" in done.stderr  # the traceback is logged
+    archive = Archive.open(sqlite_url)
+    (crashed,) = [r for r in archive.list_rejects() if r.stage == "extract"]
+    assert crashed.url.rstrip("/") == "https://caliber.az/post/153813"
+    assert crashed.reason == "extraction failed: IndexError: list index out of range"
+    assert crashed.raw_body and crashed.item["raw_encoding"] and crashed.crawl_run_id is not None
+    run = archive.list_runs()[0]
+    assert run.stats["aggregator/callback_errors"] == 1 and run.status == "finished"
+    archived = archive.count(Article)
+    outcome = retry_reject(archive, crashed.id)  # the crawl's extractor is the fixed one
+    assert outcome.archived
+    article = archive.get_article(outcome.article_id)
+    assert article is not None
+    assert article.title == "Генассамблея ООН завершила общие дебаты рекордным числом выступлений"
+    assert archive.count(Article) == archived + 1
+    archive.close()
+
+
+def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None:
+    """A listing, feed or sitemap whose parse raised is read again at the next run: Scrapy's own handling for it."""
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from aggregator.callback_errors import CallbackErrorMiddleware
+    from spiders.caliber import CaliberSpider
+
+    crawler = get_crawler(CaliberSpider)
+    spider = crawler.spider = CaliberSpider()
+    middleware = CallbackErrorMiddleware.from_crawler(crawler)
+    listing = Request("https://caliber.az/", callback=spider.parse)
+    page = HtmlResponse(listing.url, body=b"<html></html>", encoding="utf-8", request=listing)
+    assert middleware.process_spider_exception(page, ValueError("boom"), spider) is None
+    article = Request("https://caliber.az/post/1", callback=spider.parse_article)
+    page = HtmlResponse(article.url, body=b"<html>x</html>", encoding="utf-8", request=article)
+    (failure,) = middleware.process_spider_exception(page, ValueError("boom"), spider) or []
+    assert (failure.source, failure.url, failure.reason) == (
+        "caliber",
+        article.url,
+        "extraction failed: ValueError: boom",
+    )
+    assert failure.raw_body == b"<html>x</html>" and failure.raw_encoding == "utf-8"
+    assert crawler.stats.get_value("aggregator/callback_errors") == 1
