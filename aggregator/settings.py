@@ -54,6 +54,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             found[name] = float(env[name])
     if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
         found["AGGREGATOR_RUNS_KEEP_MIN"] = int(env["AGGREGATOR_RUNS_KEEP_MIN"])
+    if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
+        found["DOWNLOAD_MAXSIZE"] = int(float(env["AGGREGATOR_MAX_DOWNLOAD_MB"]) * 1024 * 1024)
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
         found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
     if "AGGREGATOR_REFRESH" in env:
@@ -190,6 +192,11 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 CONCURRENT_ITEMS = 8  # the default (100) starts that many tasks per response for one item each
 DOWNLOAD_TIMEOUT = 30
+# A response larger than this is cut off and recorded as a failed fetch (Scrapy's default, 1 GiB, lets one broken
+# or hostile server fill the crawler's memory, times the requests in flight). News pages weigh well under 1 MiB; a
+# sitemap file may hold 50 MB by the protocol's own limit.
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -422,10 +422,28 @@ def test_robots_txt_disallow_is_obeyed(tmp_path: Path) -> None:
     assert "https://caliber.az/post/153813" not in urls
 
 
+def test_a_page_larger_than_the_download_limit_is_a_failed_fetch_and_the_crawl_goes_on(tmp_path: Path) -> None:
+    """Scrapy would buffer up to 1 GiB a response: a broken or hostile server could fill the crawler's memory."""
+    huge = overlay(tmp_path, "huge")
+    (huge / HOST / "post").mkdir()
+    page = (SAMPLE / HOST / EDITED).read_text(encoding="utf-8")
+    padding = "<p>" + "Текст. " * 180_000 + "</p>"  # ~2.3 MiB
+    (huge / HOST / EDITED).write_text(page.replace("</body>", padding + "</body>"), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(huge,)) as mirror:
+        done = crawl(db, mirror, env={"AGGREGATOR_MAX_DOWNLOAD_MB": "1"})
+    (run,) = all_runs(db)
+    assert run.items_new == len(caliber("articles")) - 1, done.stderr[-3000:]
+    with Session(create_engine(normalise_url(db))) as s:
+        (refused,) = s.scalars(select(Reject).where(Reject.url.like("%/post/153813%")))
+    assert refused.stage == "fetch" and "larger than download max size (1048576)" in refused.reason
+
+
 def test_politeness_settings() -> None:
     from aggregator.crawl import project_settings
 
     settings = project_settings({"AGGREGATOR_CONTACT_URL": "https://example.org/crawler"})
+    assert settings.getint("DOWNLOAD_MAXSIZE") == 64 * 1024 * 1024  # not Scrapy's 1 GiB
     assert settings.getbool("ROBOTSTXT_OBEY")
     assert settings.getbool("AUTOTHROTTLE_ENABLED")
     assert 0 < settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 8
