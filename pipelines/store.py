@@ -140,9 +140,9 @@ class StorePipeline(Pipeline):
         assert self.archive is not None
         settings = self.crawler.settings
         days = settings.getfloat("AGGREGATOR_RUNS_KEEP_DAYS", 90.0)
-        if days <= 0:
-            return
         source = self.source
+        if days <= 0 or source is None:  # no source: never every source's rows
+            return
         try:
             removed = self.archive.prune_runs(
                 older_than=utcnow() - timedelta(days=days), keep=runs_to_keep(settings), source=source

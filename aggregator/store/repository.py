@@ -209,11 +209,11 @@ def _storable_reject(record: RejectRecord) -> RejectRecord:
         record.source,
         record.url.replace("\x00", "")[:URL_LENGTH],
         record.stage,
-        storable(record.reason) or "",
+        _storable(record.reason) or "",
         record.http_status,
         _storable_json(record.item),
         record.raw_body,
-        _fitting_url(storable(record.linked_url)),
+        _fitting_url(_storable(record.linked_url)),
     )
 
 
@@ -846,7 +846,7 @@ def _snapshot_values(article_id: int, item: ArticleItem, digest: str, now: datet
     }
 
 
-def storable(text: str | None) -> str | None:
+def _storable(text: str | None) -> str | None:
     """Text as every back end can store it: PostgreSQL refuses the NUL character (a JSON-LD ``\\u0000``, a stray
     byte in a page), which SQLite would keep."""
     return text.replace("\x00", "") if text and "\x00" in text else text
@@ -854,11 +854,11 @@ def storable(text: str | None) -> str | None:
 
 def _storable_json(value: Any) -> Any:
     if isinstance(value, str):
-        return storable(value)
+        return _storable(value)
     if isinstance(value, list):
         return [_storable_json(v) for v in value]
     if isinstance(value, dict):
-        return {storable(k): _storable_json(v) for k, v in value.items()}
+        return {_storable(k): _storable_json(v) for k, v in value.items()}
     return value
 
 
@@ -868,7 +868,7 @@ def _fitting_url(url: str | None) -> str | None:
 
 
 def _short(text: str | None) -> str | None:
-    text = storable(text)
+    text = _storable(text)
     return text[:SHORT_TEXT_LENGTH] if text else text
 
 
@@ -882,16 +882,16 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "fetched_url": item.url,
         "linked_url": _fitting_url(item.linked_url),
         "language": item.language,
-        "title": storable(item.title) or "",
-        "body_html": storable(item.body_html) or "",
-        "body_text": storable(item.body_text) or "",
+        "title": _storable(item.title) or "",
+        "body_html": _storable(item.body_html) or "",
+        "body_text": _storable(item.body_text) or "",
         "published_at": item.published_at,
         "published_raw": _short(item.published_raw),
-        "cover_image_url": _fitting_url(storable(item.cover_image_url)),
+        "cover_image_url": _fitting_url(_storable(item.cover_image_url)),
         "category": _short(item.category),
         "content_hash": digest,
-        "attribution_line": storable(item.attribution_line),
-        "cited_outlets": [storable(name) for name in item.cited_outlets],
+        "attribution_line": _storable(item.attribution_line),
+        "cited_outlets": [_storable(name) for name in item.cited_outlets],
         "archived_at": now,
         "updated_at": now,
         "last_seen_at": now,
