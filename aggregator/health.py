@@ -42,7 +42,7 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorRunner
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.items import ArticleItem
+from aggregator.items import ArticleItem, ExtractionFailure
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ class FieldCoverage:
         return extension
 
     def item_seen(self, item: Any, response: Response | None = None, spider: Spider | None = None, **_: Any) -> None:
+        if isinstance(item, ExtractionFailure) and self.stats is not None:
+            # A page the extractor crashed on is an article it got nothing from: a redesign that makes it raise on
+            # every page turns the coverage red, as one that makes it find nothing does.
+            self.stats.inc_value(PREFIX + "extracted")
+            return
         if not isinstance(item, ArticleItem) or self.stats is None:
             return
         self.stats.inc_value(PREFIX + "extracted")
@@ -88,12 +93,15 @@ LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
 
 def count_left_alone(stats: Any, stage: str, reason: str) -> None:
     """Count a refused page this run does not fetch as it was when last refused: a failed fetch as a failed request,
-    any other refusal as an extracted article that lacked the field its reason names (``no title``, ``no body``)."""
+    a crashed extraction as an article with none of the fields, any other refusal as an extracted article that
+    lacked the field its reason names (``no title``, ``no body``)."""
     if stage == "fetch":
         stats.inc_value(LEFT_ALONE_HTTP_ERRORS)
         return
-    missing = next((name for prefix, name in MISSING_BY_REASON.items() if reason.startswith(prefix)), None)
     stats.inc_value(PREFIX + "extracted")
+    if stage == "extract":  # the extractor crashed on it: nothing was extracted
+        return
+    missing = next((name for prefix, name in MISSING_BY_REASON.items() if reason.startswith(prefix)), None)
     for name in FIELDS:
         if name != missing:
             stats.inc_value(PREFIX + name)

@@ -55,3 +55,23 @@ def test_failed_fetches_left_alone_keep_the_http_error_rate_of_the_run_that_met_
     measures = Measures.from_stats(stats.get_stats(), history=[])
     assert (measures.http_errors, round(measures.http_error_rate, 2)) == (20, round(20 / 28, 2))
     assert measures.extracted == 0 and PREFIX + "extracted" not in stats.get_stats()
+
+
+def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_fields() -> None:
+    """A redesign that makes the extractor raise on every page must turn the coverage red, as one that makes it find
+    nothing does; and the run that leaves such a page alone counts it the same way."""
+    from aggregator.items import ExtractionFailure
+
+    crawler = get_crawler()
+    coverage = FieldCoverage(crawler)
+    for n in range(10):
+        coverage.item_seen(ExtractionFailure("caliber", f"https://caliber.az/post/{n}", "extraction failed: KeyError"))
+    coverage.item_seen(_article())
+    measures = Measures.from_stats(crawler.stats.get_stats(), history=[])
+    assert measures.extracted == measures.items == 11
+    assert measures.coverage == {"title": 1 / 11, "body": 1 / 11, "date": 1 / 11}
+    left_alone = _stats()
+    for _ in range(10):
+        count_left_alone(left_alone, "extract", "extraction failed: KeyError")
+    count_left_alone(left_alone, "validate", "nothing missing")
+    assert left_alone.get_stats() == crawler.stats.get_stats()
