@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from types import FrameType
 from typing import Any, Self
 
@@ -48,6 +49,8 @@ class GracefulStop:
 
 def install() -> None:
     """Wrap the handlers Scrapy installed for SIGINT and SIGTERM (none: nothing to do, the default action stays)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a reactor in another thread (Scrapy embedded in a program): signals are that program's business
     for signum in (signal.SIGINT, signal.SIGTERM):
         current = signal.getsignal(signum)
         if callable(current) and not getattr(current, _OURS, False):

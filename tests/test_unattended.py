@@ -313,6 +313,36 @@ def test_a_stop_signal_to_every_process_then_sigterm_again_stops_the_crawl_clean
     assert archived < len(caliber("articles"))  # stopped mid-way
 
 
+def test_graceful_stop_wraps_the_handlers_once_and_only_from_the_main_thread() -> None:
+    """Signals can only be set from the main thread: a reactor run elsewhere (Scrapy embedded in a program) leaves
+    them to that program. Run in a child process, whose handlers the test may change."""
+    code = """if True:
+        import signal, threading
+        from aggregator import shutdown
+        before = signal.getsignal(signal.SIGINT)
+        errors = []
+
+        def install_elsewhere():
+            try:
+                shutdown.install()
+            except Exception as exc:  # signal.signal refuses any thread but the main one
+                errors.append(exc)
+
+        worker = threading.Thread(target=install_elsewhere)
+        worker.start()
+        worker.join()
+        assert not errors and signal.getsignal(signal.SIGINT) is before, errors
+        shutdown.install()
+        wrapped = signal.getsignal(signal.SIGINT)
+        assert getattr(wrapped, "_aggregator_graceful_stop", False), "not wrapped"
+        shutdown.install()
+        assert signal.getsignal(signal.SIGINT) is wrapped, "wrapped twice"
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # no handler to wrap: the default action stays
+    """
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_crawl_deletes_its_sources_old_run_rows_and_prune_runs_does_it_by_hand(sqlite_url: str) -> None:
     """A schedule every ten minutes adds 50,000 run rows a year a source: a run deletes its source's rows older than
     AGGREGATOR_RUNS_KEEP_DAYS (keeping the newest AGGREGATOR_RUNS_KEEP_MIN); other sources' wait for their runs."""
