@@ -172,18 +172,7 @@ class StorePipeline(Pipeline):
                 )
             )
         elif isinstance(item, ExtractionFailure):
-            self._rejects.append(
-                RejectRecord(
-                    item.source,
-                    item.url,
-                    "extract",
-                    item.reason,
-                    item.http_status,
-                    item.to_record(),
-                    item.raw_body,
-                    item.linked_url,
-                )
-            )
+            self._rejects.append(RejectRecord.of_page(item, "extract", item.reason))
         elif isinstance(item, NotModifiedPage):
             self._seen.append(item.url)
         if self._buffered() >= self.batch_size:
@@ -204,9 +193,7 @@ class StorePipeline(Pipeline):
 
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
-            record = RejectRecord(
-                item.source, item.url, stage, reason, item.http_status, item.to_record(), item.raw_body, item.linked_url
-            )
+            record = RejectRecord.of_page(item, stage, reason)
         else:
             record = RejectRecord(None, str(getattr(item, "url", "")), stage, reason)
         self._rejects.append(record)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
-from aggregator.items import ArticleItem
+from aggregator.items import ArticleItem, ExtractionFailure
 from aggregator.sources import Source as RegistrySource
 from aggregator.store import search as fulltext
 from aggregator.store import story_index
@@ -95,6 +95,13 @@ class RejectRecord:
     raw_body: bytes | None = None
     linked_url: str | None = None
     """The address the crawl asked for, when a redirect led to ``url`` (``ArticleItem.linked_url``)."""
+
+    @classmethod
+    def of_page(cls, page: ArticleItem | ExtractionFailure, stage: str, reason: str) -> RejectRecord:
+        """A refused page with what a retry needs: its item as a record and its raw body."""
+        return cls(
+            page.source, page.url, stage, reason, page.http_status, page.to_record(), page.raw_body, page.linked_url
+        )
 
 
 @dataclass(frozen=True, slots=True)

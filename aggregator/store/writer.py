@@ -192,13 +192,7 @@ def _one_at_a_time(
             raise  # the database, not this article (gone, locked, out of space): the batch fails as a whole
         except Exception as exc:
             logger.error("Could not store %s: %s", item.url, _summary(exc))
-            reason = f"could not be stored: {_summary(exc)}"
-            record = item.to_record()
-            refused.append(
-                RejectRecord(
-                    item.source, item.url, "store", reason, item.http_status, record, item.raw_body, item.linked_url
-                )
-            )
+            refused.append(RejectRecord.of_page(item, "store", f"could not be stored: {_summary(exc)}"))
             continue
         result.new += one.new
         result.updated += one.updated
