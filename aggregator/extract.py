@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from scrapy.http import HtmlResponse
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
 from aggregator.crawl import project_settings
+from aggregator.encoding import html_response
 from aggregator.items import ArticleItem
 from aggregator.sources import registered, site_source, source_for_url
 from pipelines.base import Rejected
@@ -83,7 +83,7 @@ def _extract_item(
     if source is None:
         raise NoExtractorError(f"no registered source owns {url}")
     extractor = extractor_for(source.key, fetched_at, body)
-    response = HtmlResponse(url=url, body=body, headers=dict(headers or {}))
+    response = html_response(url, body, headers)
     return extractor(response, fetched_at=fetched_at).to_item()
 
 

@@ -148,6 +148,9 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 900,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Last to see a response, after decompression: a page in another encoding than it declares is read in its own
+    # (aggregator/encoding.py).
+    "aggregator.encoding.CharsetMiddleware": 100,
     # Before the mirror: a conditional request's 304 answer is turned into "not modified" for the spider.
     "aggregator.incremental.NotModifiedMiddleware": 940,
     # Close to the downloader: the offsite and robots.txt checks see the real URL first.

@@ -1,5 +1,5 @@
 """Validate: refuse items that are not articles we can archive (no title, no body, a URL off the source or too long
-for the archive)."""
+for the archive, text that did not decode)."""
 
 from __future__ import annotations
 
@@ -35,4 +35,20 @@ class ValidatePipeline(Pipeline):
             raise self.reject("no title")
         if not (item.body_html or "").strip() or not (item.body_text or "").strip():
             raise self.reject("no body")
+        if reason := undecodable(item):
+            raise self.reject(reason)
         return item
+
+
+def undecodable(item: ArticleItem) -> str | None:
+    """Why the item's text is garbled, if it is: U+FFFD, the mark of bytes the page's encoding could not decode, in
+    more than a few places and 2% of the text (a page in one encoding that declares another, see
+    aggregator/encoding.py)."""
+    title, body = item.title or "", item.body_text or ""
+    broken = title.count("\ufffd") + body.count("\ufffd")
+    if broken <= 3 or broken * 50 <= len(title) + len(body):  # a legacy page read as UTF-8 is mostly U+FFFD
+        return None
+    return (
+        f"undecodable text: {broken} of {len(title) + len(body)} characters of the title and body are U+FFFD "
+        f"(read as {item.raw_encoding or 'an unknown encoding'}; is the page in another encoding than it declares?)"
+    )

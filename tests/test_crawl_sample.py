@@ -69,6 +69,8 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     caliber_first = next(r for r in firsts if r.source == "caliber")
     assert caliber_first.stats["aggregator/rejected/validate"] == len(expected("caliber")["rejects"])
     assert caliber_first.stats["aggregator/dates_unparsed"] == 1
+    # One page is in windows-1251 behind a header that says utf-8: read in its own encoding, and counted.
+    assert caliber_first.stats["aggregator/charset_corrected"] == 1
     n = len(expected("caliber")["articles"])
     assert second.stats.get("aggregator/articles_new", 0) == 0
     # The second run is incremental: the sample's articles are years old, so none is fetched again, except the

@@ -1,0 +1,109 @@
+"""Pages whose bytes are in another encoding than they declare (aggregator/encoding.py)."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse, TextResponse, XmlResponse
+from scrapy.utils.test import get_crawler
+
+from aggregator.encoding import CORRECTED_STAT, CharsetMiddleware, html_response, true_encoding
+from aggregator.items import ArticleItem
+from pipelines.base import Rejected
+from pipelines.validate import ValidatePipeline
+
+RU = "<p>В Шеки открылся международный фестиваль шелка: мастера из девяти стран.</p>"
+AZ = "<p>Şəkidə beynəlxalq ipək festivalı açılıb: doqquz ölkədən ustalar gəlib.</p>"
+META_1251 = '<meta charset="windows-1251">'
+
+
+def response(body: bytes, content_type: str | None, cls: type[TextResponse] = HtmlResponse) -> TextResponse:
+    headers = {"Content-Type": content_type} if content_type else {}
+    return cls(url="https://caliber.az/post/x", body=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "found"),
+    [
+        # The server's default charset over a legacy page that names its own in <meta charset>.
+        ((META_1251 + RU).encode("cp1251"), "text/html; charset=utf-8", "cp1251"),
+        ((META_1251 + RU).encode("cp1251"), "text/html; charset=UTF8", "cp1251"),
+        # A legacy charset declared for a page written in UTF-8: its non-ASCII bytes are all valid UTF-8.
+        (RU.encode(), "text/html; charset=windows-1251", "utf-8"),
+        (AZ.encode(), "text/html; charset=iso-8859-1", "utf-8"),
+        (("<meta charset='windows-1254'>" + AZ).encode(), "text/html", "utf-8"),
+    ],
+)
+def test_a_page_in_another_encoding_than_it_declares_is_read_in_its_own(
+    body: bytes, content_type: str, found: str
+) -> None:
+    page = response(body, content_type)
+    assert true_encoding(page) == found
+    mended = html_response(page.url, body, {"Content-Type": content_type})
+    assert mended.encoding == found
+    assert "\ufffd" not in mended.text
+    assert ("Шеки" in mended.text) or ("Şəkidə" in mended.text)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (RU.encode(), "text/html; charset=utf-8"),  # the usual page
+        (b"<p>plain ASCII</p>", "text/html; charset=windows-1251"),  # nothing to tell the encodings apart
+        ((META_1251 + RU).encode("cp1251"), "text/html"),  # declared by <meta> only: Scrapy reads it right
+        ((META_1251 + RU).encode("cp1251"), "text/html; charset=windows-1251"),
+        (RU.encode("cp1251"), "text/html; charset=utf-8"),  # not UTF-8, and nothing names another encoding
+        # A UTF-8 page with a truncated character: still read as UTF-8, whatever its <meta> says.
+        ((META_1251 + RU).encode() + b"\xd0", "text/html; charset=utf-8"),
+        (b"\xef\xbb\xbf" + RU.encode(), "text/html; charset=windows-1251"),  # a byte-order mark is the last word
+        (RU.encode("utf-16-le"), "text/html; charset=utf-16"),
+        (b"", "text/html; charset=utf-8"),
+    ],
+)
+def test_a_page_in_the_encoding_it_declares_is_left_alone(body: bytes, content_type: str) -> None:
+    page = response(body, content_type)
+    assert true_encoding(page) is None
+    assert html_response(page.url, body, {"Content-Type": content_type}).encoding == page.encoding
+
+
+def test_the_middleware_mends_html_responses_counts_them_and_leaves_the_rest() -> None:
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    middleware = CharsetMiddleware.from_crawler(crawler)
+    request = Request("https://caliber.az/post/x")
+    body = (META_1251 + RU).encode("cp1251")
+    mended = middleware.process_response(request, response(body, "text/html; charset=utf-8"))
+    assert isinstance(mended, HtmlResponse)
+    assert mended.encoding == "cp1251" and "Шеки" in mended.text
+    assert mended.url == request.url and mended.body == body  # the archive keeps the bytes as fetched
+    assert crawler.stats.get_value(CORRECTED_STAT) == 1
+    usual = response(RU.encode(), "text/html; charset=utf-8")
+    assert middleware.process_response(request, usual) is usual
+    feed = response(RU.encode(), "application/rss+xml; charset=windows-1251", XmlResponse)
+    assert middleware.process_response(request, feed) is feed  # XML declares its encoding its own way
+    assert crawler.stats.get_value(CORRECTED_STAT) == 1
+
+
+def article(title: str, body_text: str) -> ArticleItem:
+    return ArticleItem(
+        source="caliber",
+        language="ru",
+        url="https://caliber.az/post/x",
+        title=title,
+        body_html=f"<p>{body_text}</p>",
+        body_text=body_text,
+        raw_encoding="utf-8",
+    )
+
+
+def test_validation_refuses_garbled_text_but_not_a_stray_replacement_character() -> None:
+    validate = ValidatePipeline(get_crawler().stats)
+    garbled = RU.encode("cp1251").decode("utf-8", "replace")
+    with pytest.raises(Rejected) as refused:
+        validate.process_item(article("Заголовок", garbled))
+    assert refused.value.reason.startswith("undecodable text:")
+    assert "read as utf-8" in refused.value.reason
+    with pytest.raises(Rejected):
+        validate.process_item(article(garbled[:40], "Текст статьи " * 3))
+    one_broken = "Текст статьи, в котором один символ сломан: \ufffd. " * 3
+    assert validate.process_item(article("Заголовок", one_broken)).title == "Заголовок"
