@@ -15,6 +15,8 @@ from rich.table import Table
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from aggregator.backoff import FINISH_REASON as RATE_LIMITED
+from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
@@ -175,7 +177,12 @@ def run_crawl(
     for key, crawler in crawlers.items():
         stats = crawler.stats.get_stats() if crawler.stats else {}
         outcome = SourceOutcome(key, stats.get("finish_reason"), stats)
-        if outcome.finish_reason != "finished":
+        if outcome.finish_reason == RATE_LIMITED:
+            outcome.problems.append(
+                f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
+                "Retry-After): this run stopped early; the next one fetches what it did not"
+            )
+        elif outcome.finish_reason != "finished":
             outcome.problems.append(f"crawl ended with {outcome.finish_reason!r}")
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:

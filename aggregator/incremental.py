@@ -67,8 +67,9 @@ def refusal_wait(attempts: int, *, transient: bool, first: timedelta, longest: t
 
 
 def is_transient(stage: str, http_status: int | None) -> bool:
-    """A fetch that failed on the server's side or on the way (5xx, a timeout, a refused connection)."""
-    return stage == "fetch" and (http_status is None or http_status >= 500)
+    """A fetch that failed on the server's side or on the way (5xx, a timeout, a refused connection), or that the
+    site rate-limited (429): the page itself may well be fine."""
+    return stage == "fetch" and (http_status is None or http_status >= 500 or http_status == 429)
 
 
 @dataclass(slots=True)

@@ -49,6 +49,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AGGREGATOR_STALE_RUN_HOURS",
         "AGGREGATOR_REDIS_IDLE_SECONDS",
         "AGGREGATOR_RUNS_KEEP_DAYS",
+        "AGGREGATOR_RATE_LIMIT_WAIT",
+        "AGGREGATOR_RETRY_AFTER_MAX",
     ):
         if env.get(name):
             found[name] = float(env[name])
@@ -104,6 +106,11 @@ refusal, twice as long after each further refusal in a row (a server error or a 
 the next run once first)."""
 AGGREGATOR_REFUSED_RETRY_MAX_HOURS = 24.0
 """The longest wait between fetches of a page that keeps being refused."""
+AGGREGATOR_RATE_LIMIT_WAIT = 60.0
+"""Seconds a site that answers 429 (Too Many Requests) without ``Retry-After`` is left alone (aggregator/backoff.py)."""
+AGGREGATOR_RETRY_AFTER_MAX = 300.0
+"""The longest ``Retry-After`` a run waits out; a site that asks for longer stops the run (finish reason
+``rate_limited``), and the next run goes on."""
 AGGREGATOR_REFRESH = False
 """Re-fetch every article, archived or not (``crawl --refresh``)."""
 AGGREGATOR_STALE_RUN_HOURS = 6.0
@@ -151,6 +158,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Last to see a response, after decompression: a page in another encoding than it declares is read in its own
     # (aggregator/encoding.py).
     "aggregator.encoding.CharsetMiddleware": 100,
+    # Before Scrapy's retry (550) sends a 429 or 503 page back to be fetched again: the site is paused first for as
+    # long as its Retry-After asks (aggregator/backoff.py).
+    "aggregator.backoff.RetryAfterMiddleware": 560,
     # Before the mirror: a conditional request's 304 answer is turned into "not modified" for the spider.
     "aggregator.incremental.NotModifiedMiddleware": 940,
     # Close to the downloader: the offsite and robots.txt checks see the real URL first.

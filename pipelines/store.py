@@ -37,7 +37,7 @@ from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
 
-RUN_STATUS = {"finished": "finished", "shutdown": "partial", "cancelled": "partial"}
+RUN_STATUS = {"finished": "finished", "shutdown": "partial", "cancelled": "partial", "rate_limited": "partial"}
 
 
 class StorePipeline(Pipeline):

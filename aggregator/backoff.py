@@ -1,0 +1,168 @@
+"""A site that asks the crawler to slow down is obeyed.
+
+Scrapy retries an HTTP 429 (Too Many Requests) or 503 (Service Unavailable) at once and does not read the
+``Retry-After`` header that comes with it, and AutoThrottle does not slow down on either: a site that rate-limits
+the crawler gets the next requests straight away. ``RetryAfterMiddleware`` (a downloader middleware) reads the
+answer instead:
+
+- a 429 or 503 with ``Retry-After`` (seconds, or an HTTP date), or a 429 without it (then
+  ``AGGREGATOR_RATE_LIMIT_WAIT`` seconds, 60 by default), pauses every request to that site (its download slot) for
+  that long. Scrapy's retry then fetches the page again after the pause (``RETRY_TIMES``), and the rest of the site's
+  pages wait too. Each pause counts in ``aggregator/rate_limited``.
+- a wait longer than ``AGGREGATOR_RETRY_AFTER_MAX`` seconds (300 by default) is not waited out: the run stops with
+  the finish reason ``rate_limited`` (its row is "partial", ``aggregator crawl`` exits 1 and says why), and
+  ``aggregator/rate_limited_until`` in its stats says until when the site asked to be left alone. What the run did
+  not fetch is not archived yet, so the next run fetches it.
+- a 503 without ``Retry-After`` is an ordinary server error (retried by Scrapy, then a failed fetch).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from time import monotonic
+from typing import Any, Self
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import deferred_from_coro
+
+from aggregator.html import raw_header
+
+logger = logging.getLogger(__name__)
+
+PAUSED_STAT = "aggregator/rate_limited"
+UNTIL_STAT = "aggregator/rate_limited_until"
+FINISH_REASON = "rate_limited"
+SLOW_DOWN = frozenset({429, 503})
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait that a ``Retry-After`` header value asks for (RFC 9110: delay-seconds or an HTTP date);
+    None when it is absent or unreadable. A date in the past asks for no wait."""
+    if value is None or not (value := value.strip()):
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are in GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RetryAfterMiddleware:
+    """Downloader middleware: pause a site that answers 429 (or 503 with ``Retry-After``); stop the run when the
+    site asks for a longer wait than the run should sit out."""
+
+    def __init__(self, crawler: Crawler, default_wait: float, longest_wait: float) -> None:
+        self.crawler = crawler
+        self.default_wait = default_wait
+        self.longest_wait = longest_wait
+        self.autothrottle = crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
+        self._paused: dict[str, tuple[float, float]] = {}  # slot key -> (its delay before the pause, pause's end)
+        self._stopping = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        middleware = cls(
+            crawler,
+            default_wait=settings.getfloat("AGGREGATOR_RATE_LIMIT_WAIT", 60.0),
+            longest_wait=settings.getfloat("AGGREGATOR_RETRY_AFTER_MAX", 300.0),
+        )
+        crawler.signals.connect(middleware._closed, signal=signals.spider_closed)
+        return middleware
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if response.status not in SLOW_DOWN:
+            if self._paused:
+                self._recover(request)
+            return response
+        header = raw_header(response.headers, b"Retry-After")
+        asked = retry_after(header.decode("latin-1") if header else None)
+        if asked is None:
+            if response.status != 429:
+                return response  # a plain server error
+            wait = self.default_wait
+        else:
+            wait = asked
+        site = self._slot_key(request)
+        if wait > self.longest_wait:
+            self._stop(site, response, wait)
+        else:
+            self._pause(request, site, response.status, wait)
+        return response
+
+    # -- pausing a site ------------------------------------------------------------------------------
+
+    def _slot_key(self, request: Request) -> str:
+        engine = self.crawler.engine
+        if engine is not None:
+            return str(engine.downloader.get_slot_key(request))
+        return str(request.meta.get("download_slot") or "")
+
+    def _pause(self, request: Request, site: str, status: int, wait: float) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(PAUSED_STAT)
+        engine = self.crawler.engine
+        slot = engine.downloader.slots.get(site) if engine is not None else None
+        if slot is None:
+            return
+        # The downloader waits until `delay` has passed since `lastseen` before a slot's next request, and does not
+        # look at all while the delay is 0: a delay of a millisecond (given back at the next good answer) makes it
+        # look, and a `lastseen` that far in the future makes it wait the whole pause.
+        until = monotonic() + wait
+        original, until_before = self._paused.get(site, (slot.delay, 0.0))
+        self._paused[site] = (original, max(until, until_before))
+        slot.delay = max(slot.delay, 0.001)
+        slot.lastseen = max(slot.lastseen, until)
+        logger.info("%s answered %d: no request to it for %.0f s (%s)", site, status, wait, request.url)
+
+    def _recover(self, request: Request) -> None:
+        """A good answer after the pause is over gives the site back its delay (answers to requests sent before
+        the pause may still come in during it: the delay stays until the pause has passed)."""
+        site = self._slot_key(request)
+        paused = self._paused.get(site)
+        if paused is None or monotonic() < paused[1]:
+            return
+        del self._paused[site]
+        engine = self.crawler.engine
+        slot = engine.downloader.slots.get(site) if engine is not None else None
+        if slot is not None and not self.autothrottle:  # AutoThrottle sets the delay itself
+            slot.delay = paused[0]
+
+    # -- giving up for this run ----------------------------------------------------------------------
+
+    def _stop(self, site: str, response: Response, wait: float) -> None:
+        assert self.crawler.stats is not None
+        until = datetime.now(UTC) + timedelta(seconds=wait)
+        self.crawler.stats.max_value(UNTIL_STAT, until.isoformat(timespec="seconds"))
+        if self._stopping:
+            return
+        self._stopping = True
+        logger.warning(
+            "%s answered %d and asks for no request before %s (Retry-After, %.0f s: longer than "
+            "AGGREGATOR_RETRY_AFTER_MAX, %.0f s): this run stops; the next one fetches what it did not",
+            site,
+            response.status,
+            until.isoformat(timespec="seconds"),
+            wait,
+            self.longest_wait,
+        )
+        engine = self.crawler.engine
+        if engine is not None:
+            # Not from inside the downloader's own call chain: the engine closes the spider on its next turn.
+            call_later(0, self._close, engine)
+
+    @staticmethod
+    def _close(engine: Any) -> None:
+        deferred_from_coro(engine.close_spider_async(reason=FINISH_REASON))
+
+    def _closed(self, spider: Spider, reason: str) -> None:
+        self._paused.clear()
