@@ -13,12 +13,15 @@ answer instead:
   the finish reason ``rate_limited`` (its row is "partial", ``aggregator crawl`` exits 1 and says why), and
   ``aggregator/rate_limited_until`` in its stats says until when the site asked to be left alone. What the run did
   not fetch is not archived yet, so the next run fetches it.
+- until that time has come, ``aggregator crawl`` (and ``aggregator schedule``) does not start the source again
+  (``resting_sources``): it is skipped, as a locked one is, with the time on stderr.
 - a 503 without ``Retry-After`` is an ordinary server error (retried by Scrapy, then a failed fetch).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from time import monotonic
@@ -54,6 +57,33 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if when.tzinfo is None:  # RFC 9110 dates are in GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def resting_sources(db_url: str, keys: Sequence[str], now: datetime | None = None) -> dict[str, datetime]:
+    """The sources among ``keys`` whose latest run a site stopped with a Retry-After that has not passed yet, with
+    the time it named."""
+    from aggregator.store import Archive
+
+    now = now or datetime.now(UTC)
+    resting: dict[str, datetime] = {}
+    archive = Archive.open(db_url)
+    try:
+        for key in keys:
+            latest = archive.list_runs(source=key, limit=1)
+            until = (latest[0].stats or {}).get(UNTIL_STAT) if latest else None
+            if not isinstance(until, str):
+                continue
+            try:
+                when = datetime.fromisoformat(until)
+            except ValueError:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            if when > now:
+                resting[key] = when
+    finally:
+        archive.close()
+    return resting
 
 
 class RetryAfterMiddleware:

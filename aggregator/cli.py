@@ -127,7 +127,8 @@ def crawl(
 ) -> None:
     """Crawl sources into the archive, showing live progress and a summary.
 
-    Exits 1 if a source failed or is unhealthy, 3 if a source was skipped because another run of it holds its lock.
+    Exits 1 if a source failed or is unhealthy, 3 if a source was skipped because another run of it holds its lock
+    or its site asked (Retry-After) for no request yet.
     """
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from scrapy.settings import Settings
 
 from aggregator.backoff import FINISH_REASON as RATE_LIMITED
 from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
+from aggregator.backoff import resting_sources
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
@@ -41,7 +43,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 """A source's crawl failed, or its health is red."""
 EXIT_BUSY = 3
-"""A source was not crawled because another run of it holds its lock (and nothing else went wrong)."""
+"""A source was not crawled because another run of it holds its lock, or because its site asked for no request
+before a time that has not come yet (and nothing else went wrong)."""
 
 
 @dataclass
@@ -52,10 +55,16 @@ class SourceOutcome:
     problems: list[str] = field(default_factory=list)
     busy: bool = False
     """Not crawled: another run of the source was in progress."""
+    resting_until: datetime | None = None
+    """Not crawled: the site asked, in its Retry-After, for no request before this time (aggregator/backoff.py)."""
+
+    @property
+    def skipped(self) -> bool:
+        return self.busy or self.resting_until is not None
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.busy
+        return not self.problems and not self.skipped
 
     @property
     def health(self) -> dict[str, Any] | None:
@@ -66,7 +75,7 @@ class SourceOutcome:
 def exit_status(outcomes: Sequence[SourceOutcome]) -> int:
     if any(o.problems for o in outcomes):
         return EXIT_FAILED
-    if any(o.busy for o in outcomes):
+    if any(o.skipped for o in outcomes):
         return EXIT_BUSY
     return EXIT_OK
 
@@ -159,6 +168,8 @@ def run_crawl(
         nullcontext((keys, [])) if shared_frontier else source_locks(scrapy_settings["AGGREGATOR_DB_URL"], keys)
     )
     with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base:
+        resting = resting_sources(scrapy_settings["AGGREGATOR_DB_URL"], free)
+        free = [key for key in free if key not in resting]
         if base:
             overrides["AGGREGATOR_MIRROR"] = base
         if not shared_frontier:
@@ -174,6 +185,7 @@ def run_crawl(
             with display if live else nullcontext():
                 process.start()
     outcomes = [SourceOutcome(key, None, {}, busy=True) for key in busy]
+    outcomes += [SourceOutcome(key, None, {}, resting_until=until) for key, until in resting.items()]
     for key, crawler in crawlers.items():
         stats = crawler.stats.get_stats() if crawler.stats else {}
         outcome = SourceOutcome(key, stats.get("finish_reason"), stats)
@@ -203,10 +215,18 @@ def run_crawl(
 
 def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = None) -> None:
     console = console or Console()
-    console.print(stats_table({o.source: o.stats for o in outcomes if not o.busy}, title="Crawl summary"))
+    console.print(stats_table({o.source: o.stats for o in outcomes if not o.skipped}, title="Crawl summary"))
     for outcome in outcomes:
         if outcome.busy:
             print(f"{outcome.source}: skipped: another run of this source is in progress (locked)", file=sys.stderr)
+            continue
+        if outcome.resting_until is not None:
+            until = outcome.resting_until.isoformat(timespec="seconds")
+            print(
+                f"{outcome.source}: skipped: its site asked for no request before {until} (Retry-After); "
+                "the first run after that goes on",
+                file=sys.stderr,
+            )
             continue
         elapsed = outcome.stats.get("elapsed_time_seconds")
         timing = f" in {elapsed:.1f}s" if isinstance(elapsed, int | float) else ""

@@ -87,8 +87,8 @@ def slow_down_mirror(limited: dict[str, list[str]]) -> Iterator[_SlowDownServer]
         thread.join(timeout=5)
 
 
-def crawl(db: str, mirror: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("--db", db, "crawl", "caliber", "--mirror", mirror)
+def crawl(db: str, mirror: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("--db", db, "crawl", "caliber", "--mirror", mirror, env=env)
 
 
 def runs(db: str) -> list[CrawlRun]:
@@ -120,14 +120,15 @@ def test_a_site_that_answers_429_is_left_alone_as_long_as_it_asks(tmp_path: Path
     assert during == [], [(round(t - limited_at, 3), path, status) for t, path, status in log if t > limited_at + 0.1]
 
 
-def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_and_the_next_run_goes_on(
+def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_and_rests_until_then(
     tmp_path: Path,
 ) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    limited = {"/caliber.az/": ["3600"] * 10}  # the home page: the first listing the spider reads
+    longest = {"AGGREGATOR_RETRY_AFTER_MAX": "1"}  # so that the test waits out a Retry-After "longer" than that
+    limited = {"/caliber.az/": ["5"] * 10}  # the home page: the first listing the spider reads
     with slow_down_mirror(limited) as server:
         began = datetime.now(UTC)
-        stopped = crawl(db, server_url(server))
+        stopped = crawl(db, server_url(server), env=longest)
         asked = [path for _, path, status in server.log if status == 429]
     assert stopped.returncode == 1
     assert "caliber: the site asked for no request before" in stopped.stderr
@@ -137,11 +138,20 @@ def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_an
     assert run.stats is not None
     assert run.status == "partial" and run.stats["finish_reason"] == "rate_limited"
     until = datetime.fromisoformat(run.stats[UNTIL_STAT])
-    assert began + timedelta(seconds=3590) <= until <= datetime.now(UTC) + timedelta(seconds=3600)
+    assert began + timedelta(seconds=4) <= until <= datetime.now(UTC) + timedelta(seconds=5)
     assert len(archived(db)) < len(caliber_articles())
-    # The site is back: the next run archives the whole sample.
+    # Before that time, the source is not crawled at all: skipped like a locked one, with the time.
     with slow_down_mirror({}) as server:
-        again = crawl(db, server_url(server))
+        early = crawl(db, server_url(server), env=longest)
+        early_requests = len(server.log)
+    if datetime.now(UTC) < until:  # (a slow machine may have got there already)
+        assert early.returncode == 3, early.stderr[-3000:]
+        assert f"caliber: skipped: its site asked for no request before {until.isoformat()}" in early.stderr
+        assert early_requests == 0 and len(runs(db)) == 1
+    # After it, the next run archives the whole sample.
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
+    with slow_down_mirror({}) as server:
+        again = crawl(db, server_url(server), env=longest)
     assert again.returncode == 0, again.stderr[-3000:]
     assert archived(db) >= {e["url"] for e in caliber_articles()}
 
