@@ -51,6 +51,7 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AGGREGATOR_RUNS_KEEP_DAYS",
         "AGGREGATOR_RATE_LIMIT_WAIT",
         "AGGREGATOR_RETRY_AFTER_MAX",
+        "AGGREGATOR_HEALTH_MAX_AGE_HOURS",
     ):
         if env.get(name):
             found[name] = float(env[name])
@@ -111,6 +112,9 @@ AGGREGATOR_RATE_LIMIT_WAIT = 60.0
 AGGREGATOR_RETRY_AFTER_MAX = 300.0
 """The longest ``Retry-After`` a run waits out; a site that asks for longer stops the run (finish reason
 ``rate_limited``), and the next run goes on."""
+AGGREGATOR_HEALTH_MAX_AGE_HOURS = 24.0
+"""``aggregator health`` and ``/api/health`` call a source red when its latest judged run is older than this (its
+schedule has stopped); 0 never does."""
 AGGREGATOR_REFRESH = False
 """Re-fetch every article, archived or not (``crawl --refresh``)."""
 AGGREGATOR_STALE_RUN_HOURS = 6.0

@@ -14,11 +14,11 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec
+from typing import Annotated, Any, Literal, ParamSpec
 
 import jinja2
 import orjson
@@ -27,12 +27,14 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, create_engine, event, literal, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import present
 from aggregator.api.feeds import rss_feed
-from aggregator.sources import UnknownSourceError
+from aggregator.health_report import DEFAULT_MAX_AGE, source_health
+from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
 from aggregator.store.db import connect, normalise_url
@@ -109,6 +111,36 @@ class SourceInfo(BaseModel):
     articles: int
     latest_archived_at: datetime | None
     feed: str
+
+
+class Liveness(BaseModel):
+    status: Literal["ok", "error"]
+    database: str = Field(description='"ok", or the kind of error the archive answered with.')
+
+
+class SourceHealth(BaseModel):
+    """A source's verdict after its latest judged run (``aggregator health``); ``status`` null before any."""
+
+    source: str
+    status: Literal["green", "red"] | None
+    problems: list[str]
+    run: int | None
+    run_status: str | None
+    finished_at: datetime | None
+    latest_run_started_at: datetime | None
+    items: int | None = None
+    extracted: int | None = None
+    median: float | None = None
+    coverage: dict[str, float | None] | None = None
+    undated: float | None = None
+    http_error_rate: float | None = None
+    http_errors: int | None = None
+
+
+class CrawlHealth(BaseModel):
+    status: Literal["green", "red"]
+    red: list[str] = Field(description="The sources that are red.")
+    sources: list[SourceHealth]
 
 
 class MostRead(BaseModel):
@@ -283,9 +315,23 @@ def utc(value: datetime | None) -> datetime | None:
 # -- the app -------------------------------------------------------------------------------------------
 
 
-def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float = MOST_READ_TTL) -> FastAPI:
-    """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``)."""
+def create_app(
+    db_url: str,
+    *,
+    site_name: str = "Icma.az",
+    most_read_ttl: float = MOST_READ_TTL,
+    health_max_age: timedelta | Literal["environment"] | None = "environment",
+) -> FastAPI:
+    """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
+
+    ``health_max_age``: how old a source's latest judged run may be before ``/api/health`` calls it red (None:
+    any age); by default ``AGGREGATOR_HEALTH_MAX_AGE_HOURS`` from the environment, else 24 hours.
+    """
     store = Store(db_url, most_read_ttl)
+    if health_max_age == "environment":
+        hours = float(os.environ.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS") or DEFAULT_MAX_AGE.total_seconds() / 3600)
+        health_max_age = timedelta(hours=hours) if hours > 0 else None
+    oldest_verdict: timedelta | None = health_max_age
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -444,6 +490,28 @@ def create_app(db_url: str, *, site_name: str = "Icma.az", most_read_ttl: float 
             for r in rows
         ]
         return cached_json(request, data)
+
+    @app.get("/healthz", response_model=Liveness, responses={503: {"model": Liveness}}, tags=["health"])
+    def liveness() -> Response:
+        """For a load balancer or an orchestrator: 200 when the archive answers a query, 503 when it does not."""
+        try:
+            with store.read.connect() as conn:
+                conn.execute(select(literal(1))).scalar_one()
+        except SQLAlchemyError as exc:
+            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/api/health", response_model=CrawlHealth, responses={503: {"model": CrawlHealth}}, tags=["health"])
+    def crawl_health() -> Response:
+        """Each source's crawl health (what `aggregator health` shows), for a monitor: 200 when no source is red,
+        503 when one is, including a source whose latest judged run is older than the maximum age (its schedule
+        has stopped). Not for a load balancer's check (`/healthz` is): a broken source is no reason to stop
+        serving the archive."""
+        with store.read.connect() as conn:
+            rows = source_health(conn, [s.key for s in all_sources()], max_age=oldest_verdict)
+        red = [r["source"] for r in rows if r["status"] == "red"]
+        data = {"status": "red" if red else "green", "red": red, "sources": rows}
+        return JSONResponse(data, status_code=503 if red else 200)
 
     @app.get("/api/most-read", response_model=MostRead, responses=NOT_MODIFIED, tags=["articles"])
     @reads

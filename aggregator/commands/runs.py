@@ -89,34 +89,54 @@ def _share(value: Any) -> str:
 def health_cmd(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            metavar="AGE",
+            help="A source whose latest judged run is older than this (30m, 2h, 1d; 0: never) is red "
+            "(default: AGGREGATOR_HEALTH_MAX_AGE_HOURS, 24h).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """Each source's health after its latest run: articles against the median, field coverage, dates, HTTP errors.
+    """Each source's health after its latest run: articles against the median, field coverage, dates, HTTP errors,
+    and whether its runs have stopped.
 
     Exits 1 when a source is red.
     """
+    from aggregator.commands.schedule import parse_interval
+    from aggregator.crawl import project_settings
+    from aggregator.health_report import source_health
+
     keys = [s.key for s in resolve_keys([source])] if source else [s.key for s in all_sources()]
+    if max_age is None:
+        hours = project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", 24.0)
+        oldest = timedelta(hours=hours) if hours > 0 else None
+    elif max_age.strip() == "0":
+        oldest = None
+    else:
+        try:
+            oldest = timedelta(seconds=parse_interval(max_age))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--max-age") from None
     archive = _archive(ctx)
     try:
-        latest = {}
-        for key in keys:
-            runs = [r for r in archive.list_runs(source=key, limit=20) if r.health]
-            if runs:
-                latest[key] = runs[0]
+        with archive.engine.connect() as conn:
+            rows = source_health(conn, keys, max_age=oldest)
     finally:
         archive.close()
-    rows = [
-        {"source": key, "run": run.id, "finished_at": _iso(run.finished_at), "run_status": run.status, **run.health}
-        for key, run in latest.items()
-    ]
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps([r for r in rows if r["run"] is not None], ensure_ascii=False, indent=2))
     else:
         table = Table(title="Source health (latest run)", title_justify="left")
         for column in ("source", "health", "run", "finished (UTC)", "articles", "median", "title", "body", "date",
                        "undated", "http errors", "problems"):  # fmt: skip
             table.add_column(column)
         for row in rows:
+            if row["run"] is None:
+                table.add_row(row["source"], "–", "", "", "", "", "", "", "", "", "", "no run recorded yet")
+                continue
             status = "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]"
             coverage = row.get("coverage") or {}
             median = row.get("median")
@@ -128,9 +148,6 @@ def health_cmd(
                 _share(row.get("undated")), _share(row.get("http_error_rate")),
                 escape("; ".join(row.get("problems") or [])),
             )  # fmt: skip
-        for key in keys:
-            if key not in latest:
-                table.add_row(key, "–", "", "", "", "", "", "", "", "", "", "no run recorded yet")
         out.print(table)
     if any(row.get("status") == "red" for row in rows):
         raise typer.Exit(1)

@@ -273,7 +273,8 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     for path in ("/api/articles", "/api/articles/{article_id}", "/api/articles/{article_id}/views", "/api/sources",
-                 "/api/most-read", "/feeds/all.rss", "/feeds/{source}.rss", "/news/{article_id}", "/"):  # fmt: skip
+                 "/api/most-read", "/feeds/all.rss", "/feeds/{source}.rss", "/news/{article_id}", "/", "/healthz",
+                 "/api/health"):  # fmt: skip
         assert path in spec["paths"], path
     listing = spec["paths"]["/api/articles"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {"source", "language", "since", "story", "limit", "cursor"}
