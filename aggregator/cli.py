@@ -304,18 +304,32 @@ def articles_list(
     if as_json:
         print(json.dumps([_article_summary(a) for a in rows], ensure_ascii=False, indent=2))
         return
+    # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
+    wide = out.width >= 150
     table = Table(title=f"{len(rows)} of {total} archived articles", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("source")
-    table.add_column("published (UTC)", no_wrap=True)
+    table.add_column("published (UTC)", no_wrap=not wide, max_width=None if wide else 16)
     table.add_column("lang")
-    table.add_column("title", overflow="fold", ratio=3)
-    table.add_column("url", overflow="fold", ratio=2)
+    if wide:
+        table.add_column("title", overflow="fold", ratio=3)
+        table.add_column("url", overflow="fold", ratio=2)
+    else:
+        table.add_column("title / source link", overflow="fold")
     for a in rows:
         raw = a.published_raw or "no date printed"
-        printed = escape(raw if len(raw) <= 24 else raw[:23] + "…")
-        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else f"[dim]undated: {printed}[/dim]"
-        table.add_row(str(a.id), a.source, published, a.language or "", escape(a.title), escape(a.url))
+        if a.published_at:
+            published = a.published_at.strftime("%Y-%m-%d %H:%M")
+        elif wide:
+            published = f"[dim]undated: {escape(raw if len(raw) <= 24 else raw[:23] + '…')}[/dim]"
+        else:
+            published = f"[dim]undated\n{escape(raw if len(raw) <= 16 else raw[:15] + '…')}[/dim]"
+        if wide:
+            table.add_row(str(a.id), a.source, published, a.language or "", escape(a.title), escape(a.url))
+        else:
+            table.add_row(
+                str(a.id), a.source, published, a.language or "", f"{escape(a.title)}\n[dim]{escape(a.url)}[/dim]"
+            )
     out.print(table)
 
 

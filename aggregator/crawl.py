@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -116,10 +117,13 @@ class _Board:
 
 
 def stats_table(per_source: dict[str, dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("source")
+    """Counters per source; fits an 80-column terminal with every header whole (a two-word one wraps there)."""
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
+    )
+    table.add_column("source", no_wrap=True)
     for label, _ in COUNTERS:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", min_width=max(len(word) for word in label.split()))
     for key, stats in per_source.items():
         table.add_row(key, *(str(stats.get(stat, 0)) for _, stat in COUNTERS))
     return table

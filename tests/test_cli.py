@@ -137,3 +137,27 @@ def test_articles_list_undated(tmp_path: Path) -> None:
     assert [r["url"] for r in rows] == ["https://caliber.az/post/undated"]
     table = run_cli("--db", url, "articles", "list", "--undated")
     assert "1 of 1 archived articles" in table.stdout and "undated: скоро" in table.stdout
+    # An 80-column terminal: the link goes under the title, nothing is cut, no line is wider than the terminal.
+    narrow = run_cli("--db", url, "articles", "list", env={"COLUMNS": "80"}).stdout
+    lines = narrow.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for title, link in (("Dated", "https://caliber.az/post/dated"), ("Undated", "https://caliber.az/post/undated")):
+        (at,) = [i for i, line in enumerate(lines) if f"│ {title} " in line]
+        assert link in lines[at + 1]
+    assert "2024-03-23 14:14" in narrow and "undated" in narrow and "скоро" in narrow
+
+
+def test_the_crawl_summary_fits_an_80_column_terminal() -> None:
+    from rich.console import Console
+
+    from aggregator.crawl import COUNTERS, stats_table
+
+    console = Console(width=80, record=True, force_terminal=False)
+    stats = {stat: 12345 for _, stat in COUNTERS}
+    console.print(stats_table({"caliber": stats, "minval": stats}, title="Crawl summary"))
+    text = console.export_text()
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    for label, _ in COUNTERS:
+        for word in label.split():
+            assert word in text, word
+    assert text.count("12345") == 2 * len(COUNTERS)
