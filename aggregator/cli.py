@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from collections import Counter
@@ -550,6 +551,15 @@ def rejects_retry(
         bool, typer.Option("--all", help="Every open reject with a stored page (after a fix to a spider or pipeline).")
     ] = False,
     source: Annotated[str | None, typer.Option("--source", help="With --all: only this source's rejects.")] = None,
+    charset: Annotated[
+        str | None,
+        typer.Option(
+            "--charset",
+            metavar="ENCODING",
+            help="Read the stored pages in this encoding (e.g. windows-1251): for pages refused as undecodable "
+            "text, which declare another one than their bytes are in.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what became of each reject as a JSON object.")] = False,
 ) -> None:
     """Re-run the current extractor and pipelines on the stored pages (no network); archive what they now accept."""
@@ -563,12 +573,17 @@ def rejects_retry(
         fail("--source goes with --all")
     if source:
         resolve_keys([source])
+    if charset:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            fail(f"unknown encoding: {charset!r}")
     archive = _archive(ctx)
     try:
         if reject_ids and len(reject_ids) == 1 and not as_json:
             (reject_id,) = reject_ids
             try:
-                outcome = retry_reject(archive, reject_id)
+                outcome = retry_reject(archive, reject_id, charset=charset)
             except NotRetryableError as exc:
                 fail(str(exc))
             if outcome.archived:
@@ -583,7 +598,7 @@ def rejects_retry(
             def show(batch: RetryBatch) -> None:
                 bar.update(task, description=f"retrying: {batch.seen} of {len(ids)}, {len(batch.archived)} archived")
 
-            batch = retry_rejects(archive, ids, progress=show)
+            batch = retry_rejects(archive, ids, progress=show, charset=charset)
     finally:
         archive.close()
     if as_json:

@@ -40,14 +40,18 @@ def item_from_record(record: dict[str, Any], raw_body: bytes = b"") -> ArticleIt
     return ArticleItem(**values)
 
 
-def _fresh_item(reject: Reject) -> ArticleItem:
-    """Re-extracted from the stored page when there is one (the fix may be in the extractor), else the stored item."""
+def _fresh_item(reject: Reject, charset: str | None = None) -> ArticleItem:
+    """Re-extracted from the stored page when there is one (the fix may be in the extractor), else the stored item.
+
+    The page is read with the encoding it was read with when fetched, or ``charset``: the operator's word for a
+    page that declared another one than its bytes are in (refused as "undecodable text")."""
     record = reject.item or {}
     raw = decompress(reject.raw_body) if reject.raw_body else b""
     if raw:
         fetched = record.get("fetched_at")
         item = extract_item(
-            raw, str(record.get("url") or reject.url), headers=stored_page_headers(record.get("raw_encoding")),
+            raw, str(record.get("url") or reject.url),
+            headers=stored_page_headers(charset or record.get("raw_encoding")),
             fetched_at=datetime.fromisoformat(fetched) if fetched else None,
         )  # fmt: skip
     else:
@@ -56,8 +60,11 @@ def _fresh_item(reject: Reject) -> ArticleItem:
     return item
 
 
-def retry_reject(archive: Archive, reject_id: int, pipelines: list[Any] | None = None) -> RetryOutcome:
-    """Run the current extractor and pipelines on a quarantined page; archive it if they now accept it."""
+def retry_reject(
+    archive: Archive, reject_id: int, pipelines: list[Any] | None = None, charset: str | None = None
+) -> RetryOutcome:
+    """Run the current extractor and pipelines on a quarantined page (read in ``charset`` if given); archive it if
+    they now accept it."""
     reject = archive.get_reject(reject_id)
     if reject is None:
         raise NotRetryableError(f"no reject with id {reject_id}")
@@ -68,7 +75,9 @@ def retry_reject(archive: Archive, reject_id: int, pipelines: list[Any] | None =
             f"reject {reject_id} is a failed fetch ({reject.reason}): nothing was stored to retry; the next crawl "
             "fetches it again once its wait is over (AGGREGATOR_REFUSED_RETRY_HOURS), `crawl --refresh` at once"
         )
-    item: Any = _fresh_item(reject)
+    if charset and not reject.raw_body:
+        raise NotRetryableError(f"reject {reject_id} has no stored page to read in {charset}")
+    item: Any = _fresh_item(reject, charset)
     try:
         for pipeline in processing_pipelines() if pipelines is None else pipelines:
             item = pipeline.process_item(item)
@@ -97,14 +106,17 @@ class RetryBatch:
 
 
 def retry_rejects(
-    archive: Archive, reject_ids: list[int], progress: Callable[[RetryBatch], None] | None = None
+    archive: Archive,
+    reject_ids: list[int],
+    progress: Callable[[RetryBatch], None] | None = None,
+    charset: str | None = None,
 ) -> RetryBatch:
     """``retry_reject`` for each reject in turn (one row in memory at a time), with the pipelines built once."""
     pipelines = processing_pipelines()
     batch = RetryBatch()
     for reject_id in reject_ids:
         try:
-            outcome = retry_reject(archive, reject_id, pipelines)
+            outcome = retry_reject(archive, reject_id, pipelines, charset)
         except NotRetryableError as exc:
             batch.skipped.append((reject_id, str(exc)))
         else:

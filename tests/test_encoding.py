@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse, XmlResponse
@@ -9,8 +13,10 @@ from scrapy.utils.test import get_crawler
 
 from aggregator.encoding import CORRECTED_STAT, CharsetMiddleware, html_response, true_encoding
 from aggregator.items import ArticleItem
+from aggregator.mirror import serve_mirror
 from pipelines.base import Rejected
 from pipelines.validate import ValidatePipeline
+from tests.conftest import SAMPLE, run_cli
 
 RU = "<p>В Шеки открылся международный фестиваль шелка: мастера из девяти стран.</p>"
 AZ = "<p>Şəkidə beynəlxalq ipək festivalı açılıb: doqquz ölkədən ustalar gəlib.</p>"
@@ -107,3 +113,31 @@ def test_validation_refuses_garbled_text_but_not_a_stray_replacement_character()
         validate.process_item(article(garbled[:40], "Текст статьи " * 3))
     one_broken = "Текст статьи, в котором один символ сломан: \ufffd. " * 3
     assert validate.process_item(article("Заголовок", one_broken)).title == "Заголовок"
+
+
+def test_a_page_refused_as_undecodable_is_archived_by_a_retry_in_its_real_encoding(tmp_path: Path) -> None:
+    """A crawl refuses the windows-1251 page that names no encoding but the header's utf-8; the operator who knows
+    the site's encoding retries it with ``--charset``."""
+    slug = "post/v-sheki-otkrylsya-festival-shelka.html"
+    page = (SAMPLE / "caliber.az" / slug).read_bytes()
+    overlay = tmp_path / "no-meta"
+    (overlay / "caliber.az" / "post").mkdir(parents=True)
+    (overlay / "caliber.az" / slug).write_bytes(page.replace(b'<meta charset="windows-1251">\n', b""))
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(overlay,)) as mirror:
+        crawled = run_cli("--db", db, "crawl", "caliber", "--mirror", mirror)
+    assert "Traceback" not in crawled.stderr
+    url = "https://caliber.az/post/v-sheki-otkrylsya-festival-shelka"
+    refused = [r for r in json.loads(run_cli("--db", db, "rejects", "list", "--json").stdout) if r["url"] == url]
+    assert len(refused) == 1 and refused[0]["reason"].startswith("undecodable text:"), refused
+    reject_id = str(refused[0]["id"])
+    again = run_cli("--db", db, "rejects", "retry", reject_id)  # read as before: still garbled
+    assert again.returncode == 1 and "undecodable text" in again.stderr
+    assert run_cli("--db", db, "rejects", "retry", reject_id, "--charset", "no-such-code").returncode == 2
+    mended = run_cli("--db", db, "rejects", "retry", reject_id, "--charset", "windows-1251")
+    assert mended.returncode == 0, mended.stderr
+    article_id = re.search(r"archived as article (\d+)", mended.stdout)
+    assert article_id is not None
+    shown = json.loads(run_cli("--db", db, "articles", "show", article_id.group(1), "--json").stdout)
+    assert shown["title"] == "В Шеки открылся международный фестиваль шелка"
+    assert shown["published_at"].startswith("2025-05-14T13:20")
