@@ -40,6 +40,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 
 
 # Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
+TIME_LIMIT = "closespider_timeout"
+"""Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 """A source's crawl failed, or its health is red."""
@@ -56,6 +59,8 @@ class SourceOutcome:
     problems: list[str] = field(default_factory=list)
     busy: bool = False
     """Not crawled: another run of the source was in progress."""
+    time_limit: float | None = None
+    """The run's time limit in seconds (``AGGREGATOR_MAX_RUN_MINUTES``), None for none."""
     resting_until: datetime | None = None
     """Not crawled: the site asked, in its Retry-After, for no request before this time (aggregator/backoff.py)."""
 
@@ -193,12 +198,13 @@ def run_crawl(
     for key, crawler in crawlers.items():
         stats = crawler.stats.get_stats() if crawler.stats else {}
         outcome = SourceOutcome(key, stats.get("finish_reason"), stats)
+        outcome.time_limit = crawler.settings.getfloat("CLOSESPIDER_TIMEOUT") or None
         if outcome.finish_reason == RATE_LIMITED:
             outcome.problems.append(
                 f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
                 "Retry-After): this run stopped early; the next one fetches what it did not"
             )
-        elif outcome.finish_reason != "finished":
+        elif outcome.finish_reason not in ("finished", TIME_LIMIT):  # a run at its time limit is cut, not broken
             outcome.problems.append(f"crawl ended with {outcome.finish_reason!r}")
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:
@@ -238,6 +244,10 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             health = f", health {outcome.health['status']}" if outcome.health else ""
             left_alone = int(outcome.stats.get("aggregator/skipped_refused", 0))
             waiting = f", {left_alone} refused page(s) left alone for now (`rejects list`)" if left_alone else ""
-            console.print(f"[green]✓[/green] {outcome.source}: {outcome.finish_reason}{timing}{health}{waiting}")
+            reason = outcome.finish_reason
+            if reason == TIME_LIMIT:
+                limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""
+                reason = f"stopped at the run time limit{limit}; the next run goes on"
+            console.print(f"[green]✓[/green] {outcome.source}: {reason}{timing}{health}{waiting}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)

@@ -59,6 +59,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["AGGREGATOR_RUNS_KEEP_MIN"] = int(env["AGGREGATOR_RUNS_KEEP_MIN"])
     if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
         found["DOWNLOAD_MAXSIZE"] = int(float(env["AGGREGATOR_MAX_DOWNLOAD_MB"]) * 1024 * 1024)
+    if env.get("AGGREGATOR_MAX_RUN_MINUTES"):
+        found["CLOSESPIDER_TIMEOUT"] = float(env["AGGREGATOR_MAX_RUN_MINUTES"]) * 60
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
         found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
     if "AGGREGATOR_REFRESH" in env:
@@ -215,6 +217,10 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_TIMES = 2
+# A run stops after an hour (AGGREGATOR_MAX_RUN_MINUTES; 0: never), as "partial": a schedule's runs are not stacked,
+# so one that went on and on (a huge first sitemap, a site answering slowly) would hold back every later one. What
+# it did not fetch is not archived, so the next run fetches it.
+CLOSESPIDER_TIMEOUT = 60 * 60
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

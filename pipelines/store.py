@@ -37,7 +37,13 @@ from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
 
-RUN_STATUS = {"finished": "finished", "shutdown": "partial", "cancelled": "partial", "rate_limited": "partial"}
+RUN_STATUS = {
+    "finished": "finished",
+    "shutdown": "partial",
+    "cancelled": "partial",
+    "rate_limited": "partial",  # aggregator/backoff.py
+    "closespider_timeout": "partial",  # AGGREGATOR_MAX_RUN_MINUTES
+}
 
 
 class StorePipeline(Pipeline):

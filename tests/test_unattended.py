@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from aggregator.mirror import serve_mirror
+from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, serve_mirror, server_url
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from tests.conftest import ROOT, SAMPLE, run_cli
@@ -469,11 +470,50 @@ def test_a_page_larger_than_the_download_limit_is_a_failed_fetch_and_the_crawl_g
     assert refused.stage == "fetch" and "larger than download max size (1048576)" in refused.reason
 
 
+class _SlowHandler(_MirrorHandler):
+    """The sample, each article page answered after a pause: a site that keeps a crawl busy."""
+
+    def _answer(self, *, send_body: bool) -> None:
+        if "/post/" in self.path:
+            time.sleep(1.0)
+        super()._answer(send_body=send_body)
+
+
+def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_path: Path) -> None:
+    server = _MirrorHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.tree = MirrorTree(SAMPLE)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    try:
+        # 1.8 s, of the 4 s or more that 53 article pages a second each take, 16 at a time at the most.
+        cut = crawl(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.03"})
+        assert cut.returncode == 0, cut.stderr[-3000:]  # cut short on purpose, not broken
+        assert "caliber: stopped at the run time limit (0.03 min); the next run goes on" in cut.stdout
+        (first,) = all_runs(db)
+        assert first.status == "partial" and first.finish_reason == "closespider_timeout"
+        assert 0 < first.items_new < len(caliber("articles"))
+        rest = crawl(db, server_url(server))  # the default limit: an hour
+        assert rest.returncode == 0, rest.stderr[-3000:]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    second = all_runs(db)[1]
+    assert second.status == "finished"
+    assert first.items_new + second.items_new == len(caliber("articles"))
+
+
 def test_politeness_settings() -> None:
     from aggregator.crawl import project_settings
 
     settings = project_settings({"AGGREGATOR_CONTACT_URL": "https://example.org/crawler"})
     assert settings.getint("DOWNLOAD_MAXSIZE") == 64 * 1024 * 1024  # not Scrapy's 1 GiB
+    assert settings.getfloat("CLOSESPIDER_TIMEOUT") == 3600  # a run stops after an hour (Scrapy: never)
+    from aggregator.settings import env_settings
+
+    assert env_settings({"AGGREGATOR_MAX_RUN_MINUTES": "0"})["CLOSESPIDER_TIMEOUT"] == 0
+    assert env_settings({"AGGREGATOR_MAX_RUN_MINUTES": "90"})["CLOSESPIDER_TIMEOUT"] == 5400
     assert settings.getbool("ROBOTSTXT_OBEY")
     assert settings.getbool("AUTOTHROTTLE_ENABLED")
     assert 0 < settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 8
