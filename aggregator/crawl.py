@@ -39,10 +39,10 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 )
 
 
-# Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
 TIME_LIMIT = "closespider_timeout"
 """Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
 
+# Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
 EXIT_OK = 0
 EXIT_FAILED = 1
 """A source's crawl failed, or its health is red."""
