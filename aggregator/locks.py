@@ -27,6 +27,10 @@ class SourceBusy(Exception):
     """Another run of the source holds its lock."""
 
 
+class SourceResting(Exception):
+    """The source's site asked (Retry-After) for no request before a time that has not come yet."""
+
+
 def lock_key(source: str) -> int:
     """A stable signed 64-bit advisory-lock key for a source (the same on every host)."""
     digest = hashlib.blake2b(f"aggregator-run:{source}".encode(), digest_size=8).digest()
@@ -112,7 +116,8 @@ class RunLock:
     scale-out workers share a frontier on purpose (``AGGREGATOR_REDIS_URL``): for those this extension stays off.
     Otherwise it locks the spider's source when the crawler is built, before any pipeline opens (so a refused run
     leaves no trace in the archive), raises ``SourceBusy`` (Scrapy exits with status 1, the reason in the log) when
-    another run holds it, and releases it when the crawl's engine stops.
+    another run holds it, or ``SourceResting`` while the source's site has asked for a rest (aggregator/backoff.py),
+    and releases it when the crawl's engine stops.
     """
 
     def __init__(self, db_url: str, source: str) -> None:
@@ -122,6 +127,15 @@ class RunLock:
         if busy:
             self._locks.release()
             raise SourceBusy(f"{source}: another run of this source is in progress (locked); this run does not start")
+        from aggregator.backoff import resting_sources
+
+        until = resting_sources(db_url, [source]).get(source)
+        if until is not None:
+            self._locks.release()
+            raise SourceResting(
+                f"{source}: its site asked for no request before {until.isoformat(timespec='seconds')} "
+                "(Retry-After); this run does not start"
+            )
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunLock:

@@ -28,10 +28,13 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from aggregator.backoff import PAUSED_STAT, UNTIL_STAT, RetryAfterMiddleware, retry_after
+from aggregator.crawl import project_settings
 from aggregator.incremental import is_transient
+from aggregator.locks import SourceResting
 from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, server_url
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun
+from spiders.caliber import CaliberSpider
 from tests.conftest import SAMPLE, run_cli
 from tests.crawl_checks import expected
 
@@ -148,6 +151,10 @@ def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_an
         assert early.returncode == 3, early.stderr[-3000:]
         assert f"caliber: skipped: its site asked for no request before {until.isoformat()}" in early.stderr
         assert early_requests == 0 and len(runs(db)) == 1
+        # A plain `scrapy crawl` (Scrapyd's jobs) does not start either: its lock extension says why.
+        overrides = {"AGGREGATOR_DB_URL": db, "TWISTED_REACTOR_ENABLED": False}
+        with pytest.raises(SourceResting, match=r"caliber: its site asked for no request before .*Retry-After"):
+            get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict())
     # After it, the next run archives the whole sample.
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
     with slow_down_mirror({}) as server:
