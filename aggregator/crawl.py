@@ -18,8 +18,10 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from aggregator.backoff import FINISH_REASON as RATE_LIMITED
+from aggregator.backoff import PAUSED_STAT as RATE_LIMITED_PAUSES
 from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
 from aggregator.backoff import resting_sources
+from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
@@ -244,6 +246,10 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             health = f", health {outcome.health['status']}" if outcome.health else ""
             left_alone = int(outcome.stats.get("aggregator/skipped_refused", 0))
             waiting = f", {left_alone} refused page(s) left alone for now (`rejects list`)" if left_alone else ""
+            paused = int(outcome.stats.get(RATE_LIMITED_PAUSES, 0))
+            waiting += f", paused {paused} time(s) as the site asked (429/Retry-After)" if paused else ""
+            mended = int(outcome.stats.get(CHARSET_CORRECTED, 0))
+            waiting += f", {mended} page(s) read in another encoding than they declare" if mended else ""
             reason = outcome.finish_reason
             if reason == TIME_LIMIT:
                 limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""

@@ -110,6 +110,7 @@ def test_a_site_that_answers_429_is_left_alone_as_long_as_it_asks(tmp_path: Path
         done = crawl(db, server_url(server))
         log = list(server.log)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "caliber: finished" in done.stdout and "paused 1 time(s) as the site asked (429/Retry-After)" in done.stdout
     (run,) = runs(db)
     assert run.stats is not None
     assert run.status == "finished" and run.stats[PAUSED_STAT] == 1

@@ -33,6 +33,9 @@ def test_crawl_succeeds_and_summarises(crawled_twice: dict) -> None:
     first = crawled_twice["first"]
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Crawl summary" in first.stdout
+    assert (
+        "caliber: finished" in first.stdout and "1 page(s) read in another encoding than they declare" in first.stdout
+    )
     for source in sources_with_samples():
         assert source in first.stdout
 
