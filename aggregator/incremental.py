@@ -39,7 +39,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.health import count_left_alone
 from aggregator.items import ArticleItem, ExtractionFailure, FetchFailure
-from aggregator.mirror import real_url
 from aggregator.urls import canonical_url, linked_url
 
 if TYPE_CHECKING:
@@ -207,7 +206,7 @@ class IncrementalMiddleware:
         return True
 
     def _filter(self, request: Request) -> Request | None:
-        url = real_url(request)
+        url = request.url
         digest = url_hash(url)  # once a request: canonicalising and hashing is this filter's main cost
         if self.known.is_old(url, digest):
             self._count_once("skipped_known", digest)

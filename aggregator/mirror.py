@@ -1,8 +1,8 @@
 """The offline mirror: crawl a local copy of the source sites as if it were the real thing.
 
-With ``AGGREGATOR_MIRROR=http://127.0.0.1:PORT`` the downloader middleware fetches ``https://caliber.az/post/x``
-from ``http://127.0.0.1:PORT/caliber.az/post/x`` and hands the spider a response that carries the real URL again,
-so everything downstream (canonical URLs, source links, de-duplication) sees the real site.
+With ``AGGREGATOR_MIRROR=http://127.0.0.1:PORT`` the download handler fetches ``https://caliber.az/post/x`` from
+``http://127.0.0.1:PORT/caliber.az/post/x`` and hands Scrapy a response that carries the real URL, so everything
+else (the duplicate filter, robots.txt, redirects, canonical URLs, source links) sees the real site.
 
 ``MirrorServer`` serves such a tree (``<root>/<host>/<path>``): a request path is looked up as the file itself,
 then ``<path>.html``, then ``<path>/index.html``, and a trailing slash is ignored, so the tree can also be
@@ -25,20 +25,15 @@ from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.utils.misc import build_from_crawler, load_object
 
 logger = logging.getLogger(__name__)
-
-ORIGINAL_URL_META = "mirror_original_url"
-_MIRROR_URL_META = "mirror_url"
-_KEPT_META = "mirror_kept"
-_WAIVED = ("allow_offsite", "dont_obey_robotstxt")
 
 
 # -- URL mapping ---------------------------------------------------------------------------------------
@@ -65,76 +60,62 @@ def from_mirror(url: str, base: str, scheme: str = "https") -> str | None:
     return urlunsplit((scheme, host, "/" + path, parts.query, parts.fragment))
 
 
-class OfflineMirrorMiddleware:
-    """Downloader middleware that maps real URLs onto the mirror and responses back onto the real URLs."""
+class MirrorDownloadHandler:
+    """Scrapy's download handler for ``http`` and ``https``: with ``AGGREGATOR_MIRROR`` set, every request is
+    fetched from the mirror and answered with a response that carries the real URL.
 
-    def __init__(self, base: str) -> None:
+    The rest of Scrapy never sees a mirror URL: the duplicate filter, the offsite check, robots.txt, redirects and
+    each site's download slot (its politeness) work on the real URLs, as on the real sites, and each page is
+    scheduled once. A ``Location`` the mirror sends is mapped back onto the real site. Without a mirror,
+    ``from_crawler`` hands Scrapy its own handler, untouched.
+    """
+
+    lazy = False
+
+    def __init__(self, base: str, http: Any) -> None:
         self.base = base.rstrip("/")
         self._netloc = urlsplit(self.base).netloc
+        self._http = http  # Scrapy's own handler, which fetches from the mirror
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
+    def from_crawler(cls, crawler: Crawler) -> Any:
         base = crawler.settings.get("AGGREGATOR_MIRROR")
         if not base:
-            raise NotConfigured("AGGREGATOR_MIRROR is not set")
-        logger.info("Offline mirror: fetching every page from %s", base)
-        return cls(base)
+            return _plain_handler(crawler)
+        if not getattr(crawler, "_aggregator_mirror_logged", False):
+            crawler._aggregator_mirror_logged = True  # type: ignore[attr-defined]
+            logger.info("Offline mirror: fetching every page from %s", base)
+        return cls(base, _plain_handler(crawler))
 
-    def process_request(self, request: Request, spider: Spider | None = None) -> Request | None:
-        if urlsplit(request.url).netloc == self._netloc:
-            return None  # already rewritten
-        meta = dict(request.meta)
-        mirrored = to_mirror(request.url, self.base)
-        meta[ORIGINAL_URL_META], meta[_MIRROR_URL_META] = request.url, mirrored
-        meta[_KEPT_META] = {k: meta[k] for k in _WAIVED if k in meta} | {"dont_filter": request.dont_filter}
-        meta.setdefault("download_slot", urlsplit(request.url).hostname)  # keep per-site politeness
-        if meta.get("redirect_urls"):  # a redirect from a rewritten request: its chain is told in real URLs
-            meta["redirect_urls"] = [from_mirror(url, self.base) or url for url in meta["redirect_urls"]]
-        # The duplicate filter, the offsite check and robots.txt already passed the real URL: waive them for the
-        # rewritten request, which would otherwise be refused as a duplicate of itself or as offsite.
-        meta["allow_offsite"] = True
-        meta["dont_obey_robotstxt"] = True
-        return request.replace(url=mirrored, meta=meta, dont_filter=True)
-
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
-        self._restore_waivers(request)
-        original = request.meta.get(ORIGINAL_URL_META)
-        real = from_mirror(response.url, self.base, urlsplit(original).scheme if original else "https")
-        if real is None:
+    async def download_request(self, request: Request) -> Response:
+        if urlsplit(request.url).netloc == self._netloc:  # a request for the mirror itself
+            response: Response = await self._http.download_request(request)
             return response
-        headers = response.headers.copy()
+        real = request.url
+        mirrored = request.replace(url=to_mirror(real, self.base))
+        try:
+            response = await self._http.download_request(mirrored)
+        finally:
+            # What Scrapy's handler notes in the meta goes to the request the rest of Scrapy holds: AutoThrottle
+            # reads its download_latency, and without it keeps the slot at its start delay.
+            request.meta.update(mirrored.meta)
+        headers = response.headers
         location = headers.get(b"Location")
         if location:
             # Resolved against the real URL: a path ("/post/x") names a page of the same site, not of the mirror's
             # root; a mirror URL the server wrote in full is mapped back to the real one.
             target = urljoin(real, location.decode("latin-1"))
+            headers = headers.copy()
             headers[b"Location"] = (from_mirror(target, self.base) or target).encode("latin-1")
         return response.replace(url=real, headers=headers)
 
-    @staticmethod
-    def _restore_waivers(request: Request) -> None:
-        """Give the request back its own checks: a redirect built from it must face them (an HTTP or meta redirect
-        to another site is offsite, to a page already seen a duplicate), as it would without the mirror."""
-        kept = request.meta.pop(_KEPT_META, None)
-        if kept is None:
-            return
-        request.dont_filter = kept.pop("dont_filter")
-        for key in _WAIVED:
-            request.meta.pop(key, None)
-        request.meta.update(kept)
+    async def close(self) -> None:
+        await self._http.close()
 
 
-def real_url(request: Request) -> str:
-    """The real URL of a request, whether or not the mirror rewrote it.
-
-    A redirect built from a rewritten request inherits its meta: its own URL (a real one) is the truth then, not
-    the original URL it carries along, which the mirror wrote for the request it redirected from.
-    """
-    meta = request.meta
-    original = meta.get(ORIGINAL_URL_META)
-    if original is None or meta.get(_MIRROR_URL_META) != request.url:
-        return request.url
-    return str(original)
+def _plain_handler(crawler: Crawler) -> Any:
+    """Scrapy's own handler for http and https (``DOWNLOAD_HANDLERS_BASE``)."""
+    return build_from_crawler(load_object(crawler.settings.getdict("DOWNLOAD_HANDLERS_BASE")["https"]), crawler)
 
 
 # -- the static server ---------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
-from aggregator.mirror import real_url
 from aggregator.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class SharedDupeFilter(RFPDupeFilter):  # type: ignore[misc]
     """scrapy-redis's filter keyed like ours: the canonical real URL (two spellings of a link are one article)."""
 
     def request_fingerprint(self, request: Request) -> str:
-        return f"{request.method} {canonical_url(real_url(request))}"
+        return f"{request.method} {canonical_url(request.url)}"
 
 
 class SharedScheduler(Scheduler):  # type: ignore[misc]

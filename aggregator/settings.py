@@ -167,10 +167,14 @@ DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's retry (550) sends a 429 or 503 page back to be fetched again: the site is paused first for as
     # long as its Retry-After asks (aggregator/backoff.py).
     "aggregator.backoff.RetryAfterMiddleware": 560,
-    # Before the mirror: a conditional request's 304 answer is turned into "not modified" for the spider.
+    # Close to the downloader: a conditional request's 304 answer is turned into "not modified" for the spider.
     "aggregator.incremental.NotModifiedMiddleware": 940,
-    # Close to the downloader: the offsite and robots.txt checks see the real URL first.
-    "aggregator.mirror.OfflineMirrorMiddleware": 950,
+}
+# With AGGREGATOR_MIRROR set, pages come from the offline mirror under their real URLs (aggregator/mirror.py);
+# without it, these are Scrapy's own handlers.
+DOWNLOAD_HANDLERS = {
+    "http": "aggregator.mirror.MirrorDownloadHandler",
+    "https": "aggregator.mirror.MirrorDownloadHandler",
 }
 REQUEST_FINGERPRINTER_CLASS = "aggregator.urls.CanonicalRequestFingerprinter"
 LOG_FORMATTER = "aggregator.logformatter.AggregatorLogFormatter"

@@ -13,8 +13,6 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from w3lib.url import canonicalize_url
 
-from aggregator.mirror import real_url
-
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "yclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "_openstat", "ref", "amp"}
 )
@@ -84,7 +82,7 @@ class CanonicalRequestFingerprinter:
         if cached is None:
             digest = sha1(usedforsecurity=False)
             digest.update(request.method.encode())
-            digest.update(b"\0" + canonical_url(real_url(request)).encode())
+            digest.update(b"\0" + canonical_url(request.url).encode())
             digest.update(b"\0" + (request.body or b""))
             cached = self._cache[request] = digest.digest()
         return cached

@@ -12,7 +12,6 @@ from twisted.python.failure import Failure
 
 from aggregator.incremental import NotModified
 from aggregator.items import FetchFailure, NotModifiedPage
-from aggregator.mirror import real_url
 from aggregator.sources import Source, get_source
 from aggregator.urls import canonical_url, linked_url
 
@@ -44,7 +43,7 @@ class SourceSpider(scrapy.Spider):
         if isinstance(failure.value, NotModified):
             request = getattr(failure, "request", None)
             if request is not None:
-                yield NotModifiedPage(self.source.key, canonical_url(real_url(request)))
+                yield NotModifiedPage(self.source.key, canonical_url(request.url))
             return
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response
@@ -53,7 +52,7 @@ class SourceSpider(scrapy.Spider):
             yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status, linked_url=linked)
             return
         request = getattr(failure, "request", None)
-        url = real_url(request) if request is not None else ""
+        url = request.url if request is not None else ""
         error = failure.value
         linked = linked_url(request.meta, url) if request is not None else None
         yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "), linked_url=linked)

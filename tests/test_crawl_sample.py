@@ -69,6 +69,8 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
         undated = [a for a in want["articles"] if a["published_at"] is None]
         assert first.stats.get("aggregator/dates_unparsed", 0) == len(undated), first.source
         assert first.finished_at and first.finished_at >= first.started_at
+    for run in firsts:  # each page is requested once: the mirror answers under the real URL, no second request
+        assert run.stats["downloader/request_count"] == run.stats["downloader/response_count"], run.source
     caliber_first = next(r for r in firsts if r.source == "caliber")
     assert caliber_first.stats["aggregator/rejected/validate"] == len(expected("caliber")["rejects"])
     assert caliber_first.stats["aggregator/dates_unparsed"] == 1

@@ -1,7 +1,8 @@
-"""The offline mirror: URL mapping, the middleware, and the static server's answers."""
+"""The offline mirror: URL mapping, the download handler, and the static server's answers."""
 
 from __future__ import annotations
 
+import asyncio
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
-from aggregator.mirror import ORIGINAL_URL_META, OfflineMirrorMiddleware, from_mirror, serve_mirror, to_mirror
+from aggregator import mirror
+from aggregator.mirror import MirrorDownloadHandler, from_mirror, serve_mirror, to_mirror
 
 BASE = "http://127.0.0.1:8800"
 
@@ -25,24 +28,50 @@ def test_urls_map_onto_the_mirror_and_back() -> None:
     assert from_mirror("https://caliber.az/x", BASE) is None
 
 
-def test_middleware_rewrites_requests_and_restores_response_urls() -> None:
-    mw = OfflineMirrorMiddleware(BASE)
-    request = Request("https://caliber.az/en/post/142379/")
-    rewritten = mw.process_request(request)
-    assert rewritten is not None
-    assert rewritten.url == "http://127.0.0.1:8800/caliber.az/en/post/142379/"
-    assert rewritten.meta[ORIGINAL_URL_META] == request.url
-    assert rewritten.meta["download_slot"] == "caliber.az"
-    assert mw.process_request(rewritten) is None  # already on the mirror: passes through
-    response = HtmlResponse(
-        url=rewritten.url, body=b"<html></html>", headers={"Location": f"{BASE}/caliber.az/en/post/142379"}
-    )
-    restored = mw.process_response(rewritten, response)
-    assert restored.url == "https://caliber.az/en/post/142379/"
-    assert restored.headers[b"Location"] == b"https://caliber.az/en/post/142379"  # the server's own URL, mapped
+class _Recorder:
+    """Stands in for Scrapy's HTTP handler: records what it is asked for, answers with a canned response."""
+
+    def __init__(self, headers: dict[str, str] | None = None, status: int = 200) -> None:
+        self.asked: list[Request] = []
+        self.headers, self.status = headers or {}, status
+
+    async def download_request(self, request: Request) -> HtmlResponse:
+        self.asked.append(request)
+        request.meta["download_latency"] = 0.25  # as Scrapy's handler notes it
+        return HtmlResponse(url=request.url, status=self.status, body=b"<html></html>", headers=self.headers)
+
+    async def close(self) -> None:
+        pass
+
+
+def handler(inner: _Recorder) -> MirrorDownloadHandler:
+    return MirrorDownloadHandler(BASE, inner)
+
+
+def test_the_handler_fetches_from_the_mirror_and_answers_with_the_real_url() -> None:
+    inner = _Recorder({"Location": f"{BASE}/caliber.az/en/post/142379"}, status=301)
+    request = Request("https://caliber.az/en/post/142379/", meta={"download_timeout": 7})
+    response = asyncio.run(handler(inner).download_request(request))
+    (asked,) = inner.asked
+    assert asked.url == "http://127.0.0.1:8800/caliber.az/en/post/142379/" and asked.meta["download_timeout"] == 7
+    assert response.url == "https://caliber.az/en/post/142379/"
+    assert request.meta["download_latency"] == 0.25  # for AutoThrottle, which reads it from this request
+    assert response.headers[b"Location"] == b"https://caliber.az/en/post/142379"  # the server's own URL, mapped
     # A path is the site's, as a real site sends it (``_mirror.toml`` headers): resolved against the real URL.
-    moved = HtmlResponse(url=rewritten.url, body=b"", status=301, headers={"Location": "/en/post/142380"})
-    assert mw.process_response(rewritten, moved).headers[b"Location"] == b"https://caliber.az/en/post/142380"
+    moved = asyncio.run(handler(_Recorder({"Location": "/en/post/142380"}, 301)).download_request(request))
+    assert moved.headers[b"Location"] == b"https://caliber.az/en/post/142380"
+    # A request for the mirror itself goes as it is.
+    direct = _Recorder()
+    asyncio.run(handler(direct).download_request(Request(f"{BASE}/caliber.az/robots.txt")))
+    assert direct.asked[0].url == f"{BASE}/caliber.az/robots.txt"
+
+
+def test_the_handler_wraps_scrapys_own_and_only_with_a_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = _Recorder()  # Scrapy's own HTTP handler wants a running reactor to be built
+    monkeypatch.setattr(mirror, "_plain_handler", lambda crawler: plain)
+    assert MirrorDownloadHandler.from_crawler(get_crawler()) is plain
+    mirrored = MirrorDownloadHandler.from_crawler(get_crawler(settings_dict={"AGGREGATOR_MIRROR": BASE}))
+    assert isinstance(mirrored, MirrorDownloadHandler) and mirrored._http is plain
 
 
 @pytest.fixture(scope="module")
@@ -94,32 +123,3 @@ def test_server_answers_conditional_requests(tree: Path) -> None:
         _, headers, _ = fetch(f"{base}/example.az/post/one")
         assert headers["ETag"] and headers["Last-Modified"]
         assert fetch(f"{base}/example.az/post/one", {"If-None-Match": headers["ETag"]})[0] == 304
-
-
-def test_a_followed_redirect_keeps_its_chain_as_real_urls() -> None:
-    """``redirect_urls`` (what the spider reads to know the address its listing linked) names the real pages."""
-    mw = OfflineMirrorMiddleware(BASE)
-    first = mw.process_request(Request("https://caliber.az/post/5"))
-    assert first is not None
-    redirect = mw.process_request(
-        first.replace(url="https://caliber.az/post/old-slug", meta={**first.meta, "redirect_urls": [first.url]})
-    )
-    assert redirect is not None
-    assert redirect.meta["redirect_urls"] == ["https://caliber.az/post/5"]  # also when the fetch fails
-    response = HtmlResponse(url=redirect.url, body=b"<html></html>", request=redirect)
-    restored = mw.process_response(redirect, response)
-    assert restored.url == "https://caliber.az/post/old-slug"
-    assert restored.meta["redirect_urls"] == ["https://caliber.az/post/5"]
-
-
-def test_a_redirect_from_the_mirror_faces_the_offsite_and_duplicate_checks() -> None:
-    """The waivers the rewritten request needs must not pass on to a redirect built from it."""
-    mw = OfflineMirrorMiddleware(BASE)
-    rewritten = mw.process_request(Request("https://caliber.az/post/x", meta={"depth": 1}))
-    assert rewritten is not None and rewritten.dont_filter and rewritten.meta["allow_offsite"]
-    response = HtmlResponse(url=rewritten.url, status=301, headers={"Location": "https://evil.example/"})
-    mw.process_response(rewritten, response)
-    redirect = rewritten.replace(url="https://evil.example/")  # what RedirectMiddleware builds
-    assert redirect.dont_filter is False
-    assert "allow_offsite" not in redirect.meta and "dont_obey_robotstxt" not in redirect.meta
-    assert redirect.meta["depth"] == 1

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from scrapy import Request
 
-from aggregator.mirror import ORIGINAL_URL_META, OfflineMirrorMiddleware, real_url
 from aggregator.urls import CanonicalRequestFingerprinter, canonical_url, linked_url
 
 
@@ -34,25 +33,6 @@ def test_fingerprint_is_the_same_for_forms_of_one_article() -> None:
     tracked = fp.fingerprint(Request("https://caliber.az/en/post/142379?utm_source=x"))
     other = fp.fingerprint(Request("https://caliber.az/en/post/142380"))
     assert slash == bare == tracked != other
-
-
-def test_fingerprint_of_a_mirrored_request_is_the_real_urls() -> None:
-    fp = CanonicalRequestFingerprinter()
-    mirrored = OfflineMirrorMiddleware("http://127.0.0.1:9").process_request(Request("https://caliber.az/post/x"))
-    assert mirrored is not None and mirrored.meta[ORIGINAL_URL_META] == "https://caliber.az/post/x"
-    assert fp.fingerprint(mirrored) == fp.fingerprint(Request("https://caliber.az/post/x"))
-
-
-def test_a_redirect_built_from_a_mirrored_request_is_known_by_its_own_url() -> None:
-    """RedirectMiddleware copies the meta, the mirror's original URL included: the redirect's fingerprint must be
-    its own URL's, or the duplicate filter drops it as the page it was redirected from."""
-    fp = CanonicalRequestFingerprinter()
-    mirrored = OfflineMirrorMiddleware("http://127.0.0.1:9").process_request(Request("https://caliber.az/post/old"))
-    assert mirrored is not None
-    redirect = mirrored.replace(url="https://caliber.az/post/new")
-    assert redirect.meta[ORIGINAL_URL_META] == "https://caliber.az/post/old"  # carried along
-    assert real_url(redirect) == "https://caliber.az/post/new"
-    assert fp.fingerprint(redirect) == fp.fingerprint(Request("https://caliber.az/post/new"))
 
 
 def test_the_linked_url_is_only_another_page_s_address() -> None:
