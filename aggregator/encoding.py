@@ -50,19 +50,21 @@ def true_encoding(response: TextResponse) -> str | None:
         return None
     declared = resolve_encoding(page_encoding(response)) or ""
     if declared == "utf-8":
+        # Only a <meta charset> naming another encoding can mend such a page: the usual page (its <meta> says UTF-8
+        # or nothing) is not decoded here at all, which would cost ~20 us on a 30 KiB page.
+        named = html_body_declared_encoding(body)
+        other = resolve_encoding(named) if named else None
+        if not other or other == "utf-8" or other.startswith(_MULTI_BYTE):
+            return None
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
-            return None  # the usual page
+            return None  # valid UTF-8 after all: the header is right and the <meta> is stale
         if _mostly_utf8(body):
             return None  # a UTF-8 page with a broken character or two: better read as what it mostly is
-        named = html_body_declared_encoding(body)
-        other = resolve_encoding(named) if named else None
-        if other and other != "utf-8" and not other.startswith(_MULTI_BYTE):
-            return other
-        return None
+        return other
     if declared.startswith(_MULTI_BYTE) or b"\x00" in body:
         return None
     try:

@@ -19,11 +19,20 @@ from aggregator.store.models import CrawlRun
 
 HISTORY = 20
 """Runs looked at per source for the latest one with a verdict (a run that failed early has none)."""
-DEFAULT_MAX_AGE = timedelta(hours=24)
+DEFAULT_MAX_AGE_HOURS = 24.0
+
+
+def max_age(hours: float) -> timedelta | None:
+    """``AGGREGATOR_HEALTH_MAX_AGE_HOURS`` as ``source_health``'s ``max_age``: 0 (or less) is no limit."""
+    return timedelta(hours=hours) if hours > 0 else None
 
 
 def source_health(
-    conn: Connection, keys: Sequence[str], *, now: datetime | None = None, max_age: timedelta | None = DEFAULT_MAX_AGE
+    conn: Connection,
+    keys: Sequence[str],
+    *,
+    now: datetime | None = None,
+    max_age: timedelta | None = timedelta(hours=DEFAULT_MAX_AGE_HOURS),
 ) -> list[dict[str, Any]]:
     """One row per source in ``keys``: the verdict of its latest judged run (``status`` green or red, the run's
     measures, ``problems``), ``status`` None when it has none yet. With ``max_age``, a verdict older than that is

@@ -59,6 +59,7 @@ def test_a_page_in_another_encoding_than_it_declares_is_read_in_its_own(
         ((META_1251 + RU).encode("cp1251"), "text/html"),  # declared by <meta> only: Scrapy reads it right
         ((META_1251 + RU).encode("cp1251"), "text/html; charset=windows-1251"),
         (RU.encode("cp1251"), "text/html; charset=utf-8"),  # not UTF-8, and nothing names another encoding
+        ((META_1251 + RU).encode(), "text/html; charset=utf-8"),  # valid UTF-8: the header is right, the <meta> stale
         # A UTF-8 page with a truncated character: still read as UTF-8, whatever its <meta> says.
         ((META_1251 + RU).encode() + b"\xd0", "text/html; charset=utf-8"),
         (b"\xef\xbb\xbf" + RU.encode(), "text/html; charset=windows-1251"),  # a byte-order mark is the last word

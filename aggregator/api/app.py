@@ -33,7 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import present
 from aggregator.api.feeds import rss_feed
-from aggregator.health_report import DEFAULT_MAX_AGE, source_health
+from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, max_age, source_health
+from aggregator.settings import env_settings
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
@@ -329,8 +330,7 @@ def create_app(
     """
     store = Store(db_url, most_read_ttl)
     if health_max_age == "environment":
-        hours = float(os.environ.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS") or DEFAULT_MAX_AGE.total_seconds() / 3600)
-        health_max_age = timedelta(hours=hours) if hours > 0 else None
+        health_max_age = max_age(env_settings().get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     oldest_verdict: timedelta | None = health_max_age
 
     @asynccontextmanager

@@ -107,12 +107,12 @@ def health_cmd(
     """
     from aggregator.commands.schedule import parse_interval
     from aggregator.crawl import project_settings
-    from aggregator.health_report import source_health
+    from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, source_health
+    from aggregator.health_report import max_age as health_max_age
 
     keys = [s.key for s in resolve_keys([source])] if source else [s.key for s in all_sources()]
     if max_age is None:
-        hours = project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", 24.0)
-        oldest = timedelta(hours=hours) if hours > 0 else None
+        oldest = health_max_age(project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     elif max_age.strip() == "0":
         oldest = None
     else:
