@@ -14,8 +14,10 @@ so that a crawl scheduled every few minutes does not fetch a broken page, and ke
 server error or a failed connection is retried at the next run once before the wait begins.
 
 A page reached through a redirect from another address (a moved slug, a numeric link to a named page) is known by
-the address the listing links as well (``LinkedUrlMiddleware``, ``linked_url`` in the store), whether it was
-archived or refused: without it, such a page would be fetched again at every run.
+every address the listings link that leads to it (``LinkedUrlMiddleware``; ``linked_url`` and the ``redirects``
+table in the store), whether it was archived or refused: without it, such a page would be fetched again at every
+run. That includes a redirect the run did not follow because it led to a page already fetched in the run (the
+store pipeline keeps it when Scrapy's duplicate filter drops the redirected request).
 
 ``AGGREGATOR_REFRESH`` (``crawl --refresh``) switches all of it off.
 """
@@ -29,6 +31,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from heapq import merge
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider, signals
@@ -81,6 +84,8 @@ class KnownArticles:
     """Canonical URL of a recent article -> (ETag, Last-Modified) of its newest snapshot."""
     waiting: dict[int, RefusedPage] = field(default_factory=dict)
     """Refused pages whose wait (``refusal_wait``) is not over, by ``url_hash``."""
+    aliases: dict[int, int] = field(default_factory=dict)
+    """``url_hash`` of an address that redirects to an archived article -> the article's (``add_redirects``)."""
 
     @classmethod
     def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None]]) -> KnownArticles:
@@ -118,6 +123,29 @@ class KnownArticles:
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         return self.recent.get(canonical_url(url))
+
+    def add_redirects(self, redirects: Iterable[tuple[str, str]]) -> None:
+        """Know each page by every address the site redirects to it (``Archive.redirects``): an address leading to an
+        old article is skipped like it, one leading to a recent article is rechecked with its validators (the site
+        answers the redirected request with 304), one leading to a refused page waits with it. Call it last."""
+        extra: set[int] = set()
+        for url, target in redirects:
+            key, target_key = url_hash(url), url_hash(target)
+            if self.is_old(target, target_key):
+                if not self.is_old(url, key):
+                    extra.add(key)
+                self.aliases[key] = target_key
+            elif (validators := self.validators(target)) is not None:
+                self.recent.setdefault(canonical_url(url), validators)
+                self.aliases[key] = target_key
+            elif (refused := self.waiting_for(target, target_key)) is not None:
+                self.waiting.setdefault(key, refused)
+        if extra:  # a few: merged into the sorted array, not a set of a million hashes
+            self.old = array("q", merge(self.old, sorted(extra)))
+
+    def page_key(self, key: int) -> int:
+        """The ``url_hash`` of the page an address leads to: a page linked at several addresses is counted once."""
+        return self.aliases.get(key, key)
 
     def __len__(self) -> int:
         return len(self.old) + len(self.recent)
@@ -175,6 +203,7 @@ class IncrementalMiddleware:
                 self.known = KnownArticles.build(old, recent)
                 refused = archive.refused_pages(source)
                 self.known.waiting = KnownArticles.waiting_pages(refused, now, self.refused_wait, self.refused_longest)
+                self.known.add_redirects(archive.redirects(source))
             finally:
                 archive.close()
         except SQLAlchemyError as exc:  # no archive yet (or no schema): nothing is known, everything is fetched
@@ -209,7 +238,7 @@ class IncrementalMiddleware:
         url = request.url
         digest = url_hash(url)  # once a request: canonicalising and hashing is this filter's main cost
         if self.known.is_old(url, digest):
-            self._count_once("skipped_known", digest)
+            self._count_once("skipped_known", self.known.page_key(digest))
             return None
         refused = self.known.waiting_for(url, digest)
         if refused is not None:
@@ -229,7 +258,7 @@ class IncrementalMiddleware:
             headers["If-Modified-Since"] = modified
         if not headers:
             return request
-        self._count_once("rechecked", digest)
+        self._count_once("rechecked", self.known.page_key(digest))
         request.headers.update(headers)
         request.meta[CONDITIONAL_META] = True
         request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]

@@ -31,8 +31,9 @@ from aggregator.locks import RunLock
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun, utcnow
-from aggregator.store.repository import RejectRecord, SaveResult
+from aggregator.store.repository import RedirectRecord, RejectRecord, SaveResult
 from aggregator.store.writer import WRITER_KINDS, WRITERS, connect, write_batch
+from aggregator.urls import linked_url
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class StorePipeline(Pipeline):
         self._articles: list[ArticleItem] = []
         self._rejects: list[RejectRecord] = []
         self._seen: list[str] = []
+        self._redirects: list[RedirectRecord] = []
         self._writer: Executor | None = None
         self._pending: list[tuple[Future[SaveResult | str], int]] = []
 
@@ -76,6 +78,7 @@ class StorePipeline(Pipeline):
         )
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
+        crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
@@ -197,6 +200,13 @@ class StorePipeline(Pipeline):
         self.count("rejected/error")
         self._quarantine(item, "error", f"pipeline error: {summary}")
 
+    def request_dropped(self, request: Any, spider: Spider) -> None:
+        """A redirect that led to a page this run had already asked for (the duplicate filter dropped it): kept, so
+        that the next run knows the page by the address the listing links (``aggregator.incremental``)."""
+        linked = linked_url(request.meta, request.url)
+        if linked:
+            self._redirects.append(RedirectRecord(self.source, linked, request.url))
+
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
             record = RejectRecord.of_page(item, stage, reason)
@@ -213,10 +223,10 @@ class StorePipeline(Pipeline):
         size = self._buffered()
         if self._writer is None or not size:
             return None
-        articles, rejects, seen = self._articles, self._rejects, self._seen
-        self._articles, self._rejects, self._seen = [], [], []
+        articles, rejects, seen, redirects = self._articles, self._rejects, self._seen, self._redirects
+        self._articles, self._rejects, self._seen, self._redirects = [], [], [], []
         try:
-            future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen)
+            future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen, redirects)
         except Exception as exc:  # the writer process is gone (killed, out of memory): this batch is not stored
             logger.error("Could not write a batch of %d item(s) to the archive: %s", size, _writer_failed(exc))
             self.count("store_errors", size)
@@ -226,7 +236,7 @@ class StorePipeline(Pipeline):
         return future
 
     def _buffered(self) -> int:
-        return len(self._articles) + len(self._rejects) + len(self._seen)
+        return len(self._articles) + len(self._rejects) + len(self._seen) + len(self._redirects)
 
     def _harvest(self, wait: bool = False) -> None:
         """Count what the written batches did, in the crawling thread (the only place stats are counted)."""

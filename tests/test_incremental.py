@@ -129,3 +129,46 @@ def test_a_refused_page_linked_at_both_its_addresses_is_left_alone_and_counted_o
     assert [r.url for r in out] == ["https://caliber.az/post/x"]
     assert crawler.stats.get_value("aggregator/skipped_refused") == 1
     assert crawler.stats.get_value(LEFT_ALONE_HTTP_ERRORS) == 1
+
+
+def test_a_page_is_known_by_every_address_that_redirects_to_it() -> None:
+    """``add_redirects``: an address leading to an old article is skipped (and counted as that article), one leading
+    to a recent article is rechecked with its validators, one leading to a refused page waits with it, one leading to
+    a page the archive does not hold (a listing, a page since forgotten) is fetched."""
+    now = datetime.now(UTC)
+    known = KnownArticles.build(
+        (f"https://caliber.az/post/{n}" for n in range(1000)), [("https://caliber.az/post/fresh", '"v1"', None)]
+    )
+    broken = RefusedPage("https://caliber.az/post/broken", "validate", "no body", 200, 1, now)
+    known.waiting = KnownArticles.waiting_pages([broken], now, timedelta(hours=1), timedelta(hours=24))
+    known.add_redirects(
+        [
+            ("https://caliber.az/post/old-slug", "https://caliber.az/post/7/"),
+            ("https://caliber.az/post/older-slug", "https://caliber.az/post/7"),
+            ("https://caliber.az/post/8", "https://caliber.az/post/9"),  # already old itself
+            ("https://caliber.az/post/fresh-old-slug", "https://caliber.az/post/fresh"),
+            ("https://caliber.az/post/broken-old-slug", "https://caliber.az/post/broken"),
+            ("https://caliber.az/category/old", "https://caliber.az/category/new"),
+        ]
+    )
+    assert known.is_old("https://caliber.az/post/old-slug") and known.is_old("https://caliber.az/post/older-slug/")
+    assert len(known.old) == 1002 and list(known.old) == sorted(known.old)
+    assert known.validators("https://caliber.az/post/fresh-old-slug") == ('"v1"', None)
+    assert known.waiting_for("https://caliber.az/post/broken-old-slug") == broken
+    assert (
+        not known.is_old("https://caliber.az/category/old")
+        and known.validators("https://caliber.az/category/old") is None
+    )
+
+    crawler = get_crawler(CaliberSpider, {"AGGREGATOR_DB_URL": "", "AGGREGATOR_RECHECK_HOURS": 48})
+    middleware = IncrementalMiddleware.from_crawler(crawler)
+    middleware.known = known
+    linked = ["https://caliber.az/post/7", "https://caliber.az/post/old-slug", "https://caliber.az/post/older-slug",
+              "https://caliber.az/post/fresh", "https://caliber.az/post/fresh-old-slug"]  # fmt: skip
+    out = list(
+        middleware.process_spider_output(scrapy.http.Response("https://caliber.az/"), map(scrapy.Request, linked))
+    )
+    assert [r.url for r in out] == ["https://caliber.az/post/fresh", "https://caliber.az/post/fresh-old-slug"]
+    assert all(r.headers.get("If-None-Match") == b'"v1"' for r in out)
+    assert crawler.stats.get_value("aggregator/skipped_known") == 1  # one article, at three addresses
+    assert crawler.stats.get_value("aggregator/rechecked") == 1

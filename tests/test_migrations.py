@@ -179,3 +179,29 @@ def test_rejects_repeated_before_refusals_were_counted_are_merged(db_url: str) -
         (5, broken, "no body", 1, "2026-01-02 10:30:00", True),
         (7, gone, "HTTP 404", 2, "2026-01-02 10:00:00", True),
     ]
+
+
+def test_the_addresses_articles_were_linked_at_become_redirects(db_url: str) -> None:
+    """0013 copies each article's linked address into ``redirects`` (one row an address: the later article's where
+    two name the same), leading to the address the article was fetched at."""
+    engine = connect(db_url)
+    upgrade(engine, "0012")
+    moved = {**ARTICLE, "id": 2, "url": "https://caliber.az/post/new", "fetched_url": "https://caliber.az/post/new"}
+    moved_again = {
+        **moved,
+        "id": 3,
+        "url": "https://caliber.az/post/newer",
+        "fetched_url": "https://caliber.az/post/newer",
+    }
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(INSERT_ARTICLE, [ARTICLE, moved, moved_again])
+        set_linked = text("UPDATE articles SET linked_url = :linked WHERE id = :id")
+        conn.execute(set_linked, [{"id": 2, "linked": "https://caliber.az/post/155"},
+                                  {"id": 3, "linked": "https://caliber.az/post/155"}])  # fmt: skip
+    upgrade(engine, "0013")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT source, url, target, last_seen_at FROM redirects")).all()
+    assert [(r.source, r.url, r.target, str(r.last_seen_at)[:19]) for r in rows] == [
+        ("caliber", "https://caliber.az/post/155", "https://caliber.az/post/newer", ARTICLE["at"])
+    ]

@@ -22,7 +22,7 @@ from aggregator.store.db import (
     upgrade,
 )
 from aggregator.store.models import Article, Base, CrawlRun, Reject, Snapshot
-from aggregator.store.repository import RejectRecord
+from aggregator.store.repository import RedirectRecord, RejectRecord
 from aggregator.store.search import include_name
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -222,6 +222,36 @@ def test_pages_reached_through_a_redirect_are_known_by_the_linked_address(archiv
     archive.save([], [RejectRecord("caliber", "https://caliber.az/post/6", "validate", "no body", 200)])
     archive.save([item(6, linked_url="https://caliber.az/post/6")])
     assert [r.url for r in archive.list_rejects()] == [gone]
+
+
+def test_every_address_that_redirects_to_a_page_is_kept(archive: Archive) -> None:
+    """Each redirect a crawl met is a row of ``redirects``: those its articles and rejects were fetched through, and
+    those it did not follow (``record_redirects``); one row an address, the newest target winning, also when one
+    batch names an address twice (PostgreSQL refuses to update a row twice in one statement)."""
+    old_slug, numeric, gone = (
+        "https://caliber.az/post/old-slug-5",
+        "https://caliber.az/post/5",
+        "https://caliber.az/p/9",
+    )
+    archive.save([item(5, linked_url=old_slug)], [RejectRecord("caliber", "https://caliber.az/post/gone-now", "fetch",
+                                                               "HTTP 404", 404, linked_url=gone)])  # fmt: skip
+    archive.record_redirects(
+        [
+            RedirectRecord("caliber", numeric, "https://caliber.az/post/story-4/"),
+            RedirectRecord("caliber", numeric, "https://caliber.az/post/story-5/"),
+            RedirectRecord("caliber", "https://caliber.az/post/x", "https://caliber.az/post/x"),  # not a redirect
+            RedirectRecord("caliber", "https://caliber.az/post/" + "y" * 2100, "https://caliber.az/post/y"),  # too long
+        ]
+    )
+    assert sorted(archive.redirects("caliber")) == [
+        (gone, "https://caliber.az/post/gone-now"),
+        (numeric, "https://caliber.az/post/story-5/"),
+        (old_slug, "https://caliber.az/post/story-5/"),
+    ]
+    assert archive.redirects("report") == []
+    # The site now redirects the old slug elsewhere: the row follows it.
+    archive.record_redirects([RedirectRecord("caliber", old_slug, "https://caliber.az/post/story-6")])
+    assert dict(archive.redirects("caliber"))[old_slug] == "https://caliber.az/post/story-6"
 
 
 def test_database_urls_are_checked() -> None:

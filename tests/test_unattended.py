@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, serve_mirror, server_url
 from aggregator.store.db import normalise_url
-from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
+from aggregator.store.models import Article, CrawlRun, Redirect, Reject, Snapshot
 from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import expected
 
@@ -200,6 +200,44 @@ def test_pages_reached_through_a_redirect_are_known_by_the_address_the_listing_l
     assert second.items_new == second.items_updated == 0
     broken = [e for e in caliber("rejects") + caliber("http_errors") if e.get("status", 0) < 500]
     assert second.stats["aggregator/skipped_refused"] == len(broken)  # the moved one among them, by its old address
+
+
+def test_an_article_linked_at_several_redirecting_addresses_is_known_by_each_of_them(tmp_path: Path) -> None:
+    """Two addresses a listing links redirect to a third article it links as well. The first run fetches the article
+    once, and Scrapy's duplicate filter drops both redirected requests: the store keeps both redirects all the same,
+    so the next run fetches none of the three (an archive that knew one linked address an article would fetch one of
+    them again at every run)."""
+    numeric, old_slug = "pogoda-v-baku-na-vyhodnye-bez-osadkov", "anama-za-nedelyu-obnaruzheno-312-min"
+    target = "azerbajdzhan-i-bolgariya-obsudili-postavki-gaza"
+    root = overlay(tmp_path, "aliases")
+    (root / HOST / "_mirror.toml").write_text(
+        "".join(
+            f'[[response]]\npath = "/post/{moved}"\nstatus = 301\nheaders = {{ Location = "/post/{target}" }}\n'
+            for moved in (numeric, old_slug)
+        ),
+        encoding="utf-8",
+    )
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(root,)) as mirror:
+        for _ in range(2):
+            done = crawl(db, mirror)
+            assert done.returncode == 0, done.stderr[-3000:]
+    first, second = all_runs(db)
+    assert first.stats["downloader/response_status_count/301"] == 2
+    assert first.stats["dupefilter/filtered"] >= 2  # the two redirected requests, among others
+    with Session(create_engine(normalise_url(db))) as s:
+        redirects = {r.url: r.target for r in s.scalars(select(Redirect))}
+        stored = set(s.scalars(select(Article.url).where(Article.url.contains("/post/"))))
+    assert redirects == {
+        f"https://{HOST}/post/{moved}": f"https://{HOST}/post/{target}" for moved in (numeric, old_slug)
+    }
+    assert f"https://{HOST}/post/{target}" in stored and not {f"https://{HOST}/post/{numeric}",
+                                                              f"https://{HOST}/post/{old_slug}"} & stored  # fmt: skip
+    # The second run asked for none of the three: no redirect was followed, no article fetched.
+    assert second.stats.get("downloader/response_status_count/301", 0) == 0
+    assert second.items_new == second.items_updated == 0
+    # Each old article counted once, at whichever of its addresses; the undated one is rechecked instead.
+    assert second.stats["aggregator/skipped_known"] + second.stats["aggregator/rechecked"] == first.items_new
 
 
 def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str) -> None:

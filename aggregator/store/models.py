@@ -222,6 +222,29 @@ class Reject(Base):
     """The article a successful retry archived."""
 
 
+class Redirect(Base):
+    """An address the site redirects to another page (a moved slug, a numeric link to a named page), as a crawl met
+    it: incremental crawls know the page by it, so that listings linking it do not make every run fetch it again.
+
+    ``articles.linked_url`` keeps one such address an article was fetched through; this table keeps every one,
+    including those whose redirect a run did not follow because it had already fetched the page it leads to (Scrapy's
+    duplicate filter drops the redirected request).
+    """
+
+    __tablename__ = "redirects"
+    __table_args__ = (Index("ix_redirects_source", "source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
+    """The address the crawl asked for (what a listing links): the first of the redirect chain."""
+    target: Mapped[str] = mapped_column(String(URL_LENGTH))
+    """Where the redirects ended: the page's address as fetched."""
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When a crawl last met the redirect."""
+
+
 class CrawlRun(Base):
     """One row per run of one spider."""
 

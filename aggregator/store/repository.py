@@ -43,6 +43,7 @@ from aggregator.store.models import (
     URL_LENGTH,
     Article,
     CrawlRun,
+    Redirect,
     Reject,
     Snapshot,
     Source,
@@ -116,6 +117,16 @@ class RefusedPage:
     last_refused: datetime
     linked_url: str | None = None
     """The address the crawl asked for, when a redirect led to ``url``: the page is left alone there too."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectRecord:
+    """A redirect a crawl met: from the address it asked for (``url``, what a listing links) to where it ended
+    (``target``, the page's address as fetched)."""
+
+    source: str | None
+    url: str
+    target: str
 
 
 @dataclass(slots=True)
@@ -433,7 +444,36 @@ class Archive:
             _resolve_rejects(conn, latest.values(), archived, now)
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
+            redirects = [RedirectRecord(i.source, i.linked_url, i.url) for i in items if i.linked_url]
+            redirects += [RedirectRecord(r.source, r.linked_url, r.url) for r in rejects if r.linked_url]
+            if redirects:
+                self._save_redirects(conn, redirects, now)
         return result
+
+    def record_redirects(self, redirects: Sequence[RedirectRecord]) -> None:
+        """Keep redirects a crawl met without fetching the page they lead to (it had fetched it already)."""
+        if redirects:
+            with self.engine.begin() as conn:
+                self._save_redirects(conn, redirects, utcnow())
+
+    def _save_redirects(self, conn: Any, redirects: Sequence[RedirectRecord], now: datetime) -> None:
+        """One row an address (the newest target wins), in one statement; an address too long for a row is left out
+        (its page is then fetched again through it, as before there was this table)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for record in redirects:
+            url, target = _fitting_url(_storable(record.url)), _fitting_url(_storable(record.target))
+            if url and target and url != target:
+                rows[url] = {"source": record.source, "url": url, "target": target, "first_seen_at": now,
+                             "last_seen_at": now}  # fmt: skip
+        if not rows:
+            return
+        table = Redirect.__table__
+        stmt = self._insert()(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.url],
+            set_={"source": stmt.excluded.source, "target": stmt.excluded.target, "last_seen_at": now},
+        )
+        conn.execute(stmt, list(rows.values()))
 
     def mark_seen(self, urls: Sequence[str]) -> None:
         """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer)."""
@@ -530,6 +570,12 @@ class Archive:
                     if other and other != url:
                         recent.append((other, etag, modified))
         return self._old_urls(source, recent_since), recent
+
+    def redirects(self, source: str) -> list[tuple[str, str]]:
+        """The redirects the source's crawls met, as (address asked for, where it ended), in one query."""
+        r = Redirect.__table__.c
+        with self.reader.connect() as conn:
+            return [(url, target) for url, target in conn.execute(select(r.url, r.target).where(r.source == source))]
 
     def refused_pages(self, source: str) -> list[RefusedPage]:
         """The source's open rejects for an incremental crawl, in one query."""

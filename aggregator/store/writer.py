@@ -27,7 +27,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from aggregator.items import ArticleItem
 from aggregator.store import db
-from aggregator.store.repository import Archive, RejectRecord, SaveResult, minhash_of
+from aggregator.store.repository import Archive, RedirectRecord, RejectRecord, SaveResult, minhash_of
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,10 @@ def write_batch(
     rejects: list[RejectRecord],
     run_id: int | None,
     seen: list[str] | None = None,
+    redirects: list[RedirectRecord] | None = None,
 ) -> SaveResult | str:
-    """Write one batch (and when the articles answered 304 were last seen); a failure comes back as its one-line
-    summary (database errors do not always pickle)."""
+    """Write one batch (and when the articles answered 304 were last seen, and the redirects the crawl did not
+    follow); a failure comes back as its one-line summary (database errors do not always pickle)."""
     try:
         for item in articles:  # sketched here when the dedupe step left it to the writer: before the transaction
             item.minhash = minhash_of(item)
@@ -168,6 +169,8 @@ def write_batch(
             result = _one_at_a_time(archive, articles, rejects, run_id, exc)
         if seen:
             archive.mark_seen(seen)
+        if redirects:
+            archive.record_redirects(redirects)
         return result
     except Exception as exc:
         logger.exception("Could not write %d article(s), %d reject(s) to the archive", len(articles), len(rejects))
