@@ -353,6 +353,7 @@ def articles_show(
             source = queries.get_source(conn, article.source)
             siblings = queries.story_siblings(conn, article.id, article.story_id)
             versions = queries.versions(conn, article_id)
+            addresses = queries.linked_addresses(conn, article)
     finally:
         archive.close()
     times = {
@@ -364,6 +365,7 @@ def articles_show(
         "source_homepage": source.homepage if source else None,
         "fetched_url": article.fetched_url,
         "linked_url": article.linked_url,
+        "linked_urls": addresses,  # every address the site redirects here from (incremental crawls skip them all)
         "published_raw": article.published_raw,
         "updated_at": _iso(article.updated_at),
         "last_seen_at": _iso(article.last_seen_at),
@@ -399,7 +401,7 @@ def articles_show(
     out.print(f"[bold]{escape(article.title)}[/bold]")
     for label, key in (
         ("id", "id"), ("source", "source_name"), ("language", "language"), ("source link", "url"),
-        ("fetched as", "fetched_url"), ("linked as", "linked_url"), ("printed as", "published_raw"),
+        ("fetched as", "fetched_url"), ("linked as", "linked_urls"), ("printed as", "published_raw"),
         ("category", "category"),
         ("cover", "cover_image_url"), ("cites", "cited_outlets"), ("views", "views"), ("story", "story_id"),
     ):  # fmt: skip

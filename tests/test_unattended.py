@@ -228,6 +228,9 @@ def test_an_article_linked_at_several_redirecting_addresses_is_known_by_each_of_
     with Session(create_engine(normalise_url(db))) as s:
         redirects = {r.url: r.target for r in s.scalars(select(Redirect))}
         stored = set(s.scalars(select(Article.url).where(Article.url.contains("/post/"))))
+        target_id = s.scalar(select(Article.id).where(Article.url == f"https://{HOST}/post/{target}"))
+    shown = run_cli("--db", db, "articles", "show", str(target_id), "--json")
+    assert json.loads(shown.stdout)["linked_urls"] == sorted(f"https://{HOST}/post/{m}" for m in (numeric, old_slug))
     assert redirects == {
         f"https://{HOST}/post/{moved}": f"https://{HOST}/post/{target}" for moved in (numeric, old_slug)
     }

@@ -232,7 +232,10 @@ class Redirect(Base):
     """
 
     __tablename__ = "redirects"
-    __table_args__ = (Index("ix_redirects_source", "source"),)
+    __table_args__ = (
+        Index("ix_redirects_source", "source"),
+        Index("ix_redirects_target", "target"),  # an article's addresses (``articles show``)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(64))

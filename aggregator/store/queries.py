@@ -33,7 +33,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from aggregator.store.models import Article, Reject, Snapshot, Source, UTCDateTime
+from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime
 
 # The columns a list needs (no bodies: they are the bulk of a row).
 LIST_COLUMNS = (
@@ -325,6 +325,15 @@ def list_sources(conn: Connection) -> list[Any]:
         .order_by(Source.key)
     )
     return list(conn.execute(stmt))
+
+
+def linked_addresses(conn: Connection, article: Any) -> list[str]:
+    """Every address a crawl was redirected to the article from (``redirects``, and its ``linked_url``), sorted."""
+    targets = {article.url, article.fetched_url}
+    found = set(conn.scalars(select(Redirect.url).where(Redirect.target.in_(targets))))
+    if article.linked_url:
+        found.add(article.linked_url)
+    return sorted(found)
 
 
 def versions(conn: Connection, article_id: int) -> list[Any]:

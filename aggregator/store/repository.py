@@ -473,7 +473,7 @@ class Archive:
             index_elements=[table.c.url],
             set_={"source": stmt.excluded.source, "target": stmt.excluded.target, "last_seen_at": now},
         )
-        conn.execute(stmt, list(rows.values()))
+        conn.execute(stmt, [rows[url] for url in sorted(rows)])  # in one order: two workers' batches cannot deadlock
 
     def mark_seen(self, urls: Sequence[str]) -> None:
         """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer)."""

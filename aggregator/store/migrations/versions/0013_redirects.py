@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('redirects', schema=None) as batch_op:
         batch_op.create_index('ix_redirects_source', ['source'], unique=False)
+        batch_op.create_index('ix_redirects_target', ['target'], unique=False)
     # One row an address: where two articles name the same one, the later row's.
     op.execute(
         "INSERT INTO redirects (source, url, target, first_seen_at, last_seen_at) "
@@ -46,5 +47,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('redirects', schema=None) as batch_op:
+        batch_op.drop_index('ix_redirects_target')
         batch_op.drop_index('ix_redirects_source')
     op.drop_table('redirects')
