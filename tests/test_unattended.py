@@ -56,6 +56,16 @@ def overlay(tmp_path: Path, name: str) -> Path:
     return root
 
 
+def crawl_twice(tmp_path: Path, root: Path) -> tuple[str, list[CrawlRun]]:
+    """Two runs of caliber over the sample with an overlay, into a new SQLite file: the file and the two run rows."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with serve_mirror(SAMPLE, overlays=(root,)) as mirror:
+        for _ in range(2):
+            done = crawl(db, mirror)
+            assert done.returncode == 0, done.stderr[-3000:]
+    return db, all_runs(db)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Three mirrors of the sample on 127.0.0.1: as it is, with one article edited, with every article re-designed."""
@@ -182,12 +192,7 @@ def test_pages_reached_through_a_redirect_are_known_by_the_address_the_listing_l
         f'[[response]]\npath = "/post/{refused}"\nstatus = 301\nheaders = {{ Location = "/post/{refused}-2" }}\n',
         encoding="utf-8",
     )
-    db = f"sqlite:///{tmp_path / 'a.db'}"
-    with serve_mirror(SAMPLE, overlays=(root,)) as mirror:
-        for _ in range(2):
-            done = crawl(db, mirror)
-            assert done.returncode == 0, done.stderr[-3000:]
-    first, second = all_runs(db)
+    db, (first, second) = crawl_twice(tmp_path, root)
     assert first.stats["downloader/response_status_count/301"] == 2
     with Session(create_engine(normalise_url(db))) as s:
         article = s.scalars(select(Article).where(Article.url == f"https://{HOST}/post/{moved}-na-2-punkta")).one()
@@ -217,12 +222,7 @@ def test_an_article_linked_at_several_redirecting_addresses_is_known_by_each_of_
         ),
         encoding="utf-8",
     )
-    db = f"sqlite:///{tmp_path / 'a.db'}"
-    with serve_mirror(SAMPLE, overlays=(root,)) as mirror:
-        for _ in range(2):
-            done = crawl(db, mirror)
-            assert done.returncode == 0, done.stderr[-3000:]
-    first, second = all_runs(db)
+    db, (first, second) = crawl_twice(tmp_path, root)
     assert first.stats["downloader/response_status_count/301"] == 2
     assert first.stats["dupefilter/filtered"] >= 2  # the two redirected requests, among others
     with Session(create_engine(normalise_url(db))) as s:
