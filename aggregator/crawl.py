@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -27,6 +26,7 @@ from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
 from aggregator.settings import user_agent
 from aggregator.sources import Source
+from aggregator.tables import compact_table, header_column
 
 # (column title, stats key) of the live table and the summary
 COUNTERS: tuple[tuple[str, str], ...] = (
@@ -125,12 +125,10 @@ class _Board:
 
 def stats_table(per_source: dict[str, dict[str, Any]], title: str) -> Table:
     """Counters per source; fits an 80-column terminal with every header whole (a two-word one wraps there)."""
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
-    )
+    table = compact_table(title)
     table.add_column("source", no_wrap=True)
     for label, _ in COUNTERS:
-        table.add_column(label, justify="right", min_width=max(len(word) for word in label.split()))
+        header_column(table, label, justify="right")
     for key, stats in per_source.items():
         table.add_row(key, *(str(stats.get(stat, 0)) for _, stat in COUNTERS))
     return table

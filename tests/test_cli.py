@@ -161,3 +161,55 @@ def test_the_crawl_summary_fits_an_80_column_terminal() -> None:
         for word in label.split():
             assert word in text, word
     assert text.count("12345") == 2 * len(COUNTERS)
+
+
+def _rendered(table: object, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, force_terminal=False)
+    console.print(table)
+    return console.export_text()
+
+
+def test_runs_and_health_fit_an_80_column_terminal() -> None:
+    """Both tables show every header word and every value whole in 80 columns, at the sizes of a large first run (a
+    partial run's reason and a source's problems under the table); a wide terminal shows them in columns."""
+    from aggregator.commands.runs import health_table, runs_table
+
+    run = {
+        "id": 12345, "source": "caliber", "status": "partial", "finish_reason": "closespider_timeout",
+        "started_at": "2026-12-03T11:39:30+00:00", "finished_at": "2026-12-03T12:39:31+00:00", "pages": 54321,
+        "new": 12345, "updated": 123, "unchanged": 1234, "rejected": 987, "http_errors": 876,
+        "dates_unparsed": 12, "health": "red", "host": "crawler-1", "pid": 4242,
+    }  # fmt: skip
+    verdict = {
+        "source": "haqqin", "run": 12345, "status": "red", "finished_at": "2026-12-03T12:39:31+00:00", "items": 1234,
+        "median": 1250.5, "coverage": {"title": 1.0, "body": 0.5, "date": 0.99}, "undated": 0.01,
+        "http_error_rate": 0.125, "problems": ["body in 50% of items (< 95%)", "no judged run since yesterday"],
+    }  # fmt: skip
+    never = {"source": "minval", "run": None}
+    table, below = runs_table(
+        [run, {**run, "id": 12346, "status": "finished", "finish_reason": "finished"}], wide=False
+    )
+    narrow = _rendered(table, 80)
+    assert "…" not in narrow and max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+    for value in ("12345", "caliber", "12-03 11:39", "3601s", "partial", "54321", "12345", "123", "1234", "987",
+                  "876", "red", "started", "(UTC)", "http", "err", "health"):  # fmt: skip
+        assert value in narrow, value
+    assert below == ["run 12345 (caliber): partial, closespider_timeout"]
+    table, below = runs_table([run], wide=True)
+    wide = _rendered(table, 200)
+    assert below == [] and all(
+        v in wide for v in ("2026-12-03 11:39:30", "closespider_timeout", "crawler-1:4242", "undated")
+    )
+
+    table, below = health_table([verdict, never], wide=False)
+    narrow = _rendered(table, 80)
+    assert "…" not in narrow and max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+    for value in ("haqqin", "red", "12-03 12:39", "1234", "1250.5", "100%", "50%", "99%", "1%", "12%", "minval"):
+        assert value in narrow, value
+    assert below == ["[bold]haqqin[/bold]: body in 50% of items (< 95%); no judged run since yesterday",
+                     "[bold]minval[/bold]: no run recorded yet"]  # fmt: skip
+    table, below = health_table([verdict, never], wide=True)
+    wide = _rendered(table, 200)
+    assert below == [] and "no judged run since yesterday" in wide and "no run recorded yet" in wide

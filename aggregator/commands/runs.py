@@ -12,6 +12,7 @@ from rich.table import Table
 
 from aggregator.cli import _archive, app, db_app, out
 from aggregator.sources import all_sources, resolve_keys
+from aggregator.tables import WIDE, compact_table, header_column
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,10 +62,31 @@ def runs_cmd(
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title="Crawl runs", title_justify="left")
-    for column in ("id", "source", "started (UTC)", "took", "status", "reason", "pages", "new", "upd", "same",
-                   "rejected", "http err", "undated", "health", "host:pid"):  # fmt: skip
-        table.add_column(column, justify="right" if column in {"id", "pages", "new", "upd", "same"} else "left")
+    table, below = runs_table(rows, wide=out.width >= WIDE)
+    out.print(table)
+    for line in below:
+        out.print(line)
+
+
+def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[str]]:
+    """The runs (``run_summary``), a line each, and the lines to print under it. Narrower than ``WIDE`` (80 columns):
+    the start without its year and seconds, neither undated items nor host, and a finish reason that says more than
+    the status under the table."""
+    table = compact_table("Crawl runs", tight=not wide)
+    header_column(table, "id", justify="right")
+    header_column(table, "source", width=max((len(row["source"]) for row in rows), default=0))
+    header_column(table, "started (UTC)" if wide else "started\n(UTC)", width=19 if wide else 11)
+    header_column(table, "took", justify="right")
+    header_column(table, "status", width=8)
+    if wide:
+        header_column(table, "reason", fold=True)
+    for label in ("pages", "new", "upd", "same", "rejected" if wide else "rej", "http err" if wide else "http\nerr",
+                  *(["undated"] if wide else [])):  # fmt: skip
+        header_column(table, label, justify="right")
+    header_column(table, "health", width=5)
+    if wide:
+        header_column(table, "host:pid")
+    below: list[str] = []
     for row in rows:
         started = datetime.fromisoformat(row["started_at"]) if row["started_at"] else None
         finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
@@ -72,13 +94,19 @@ def runs_cmd(
         status = {"finished": "[green]finished[/green]", "failed": "[red]failed[/red]"}.get(
             row["status"], row["status"]
         )
+        reason = escape(row["finish_reason"] or "")
+        if not wide and reason and reason != row["status"]:
+            below.append(f"run {row['id']} ({escape(row['source'])}): {escape(row['status'])}, {reason}")
         health = {"green": "[green]green[/green]", "red": "[red]red[/red]"}.get(row["health"] or "", "")
+        when = _when(started) if wide else (started.strftime("%m-%d %H:%M") if started else "")
+        counts = [str(row[key]) for key in ("pages", "new", "updated", "unchanged", "rejected", "http_errors")]
+        if wide:
+            counts.append(str(row["dates_unparsed"]))
         table.add_row(
-            str(row["id"]), row["source"], _when(started), took, status, escape(row["finish_reason"] or ""),
-            str(row["pages"]), str(row["new"]), str(row["updated"]), str(row["unchanged"]), str(row["rejected"]),
-            str(row["http_errors"]), str(row["dates_unparsed"]), health, f"{row['host'] or ''}:{row['pid'] or ''}",
+            str(row["id"]), row["source"], when, took, status, *([reason] if wide else []), *counts, health,
+            *([f"{row['host'] or ''}:{row['pid'] or ''}"] if wide else []),
         )  # fmt: skip
-    out.print(table)
+    return table, below
 
 
 def _share(value: Any) -> str:
@@ -129,28 +157,48 @@ def health_cmd(
     if as_json:
         print(json.dumps([r for r in rows if r["run"] is not None], ensure_ascii=False, indent=2))
     else:
-        table = Table(title="Source health (latest run)", title_justify="left")
-        for column in ("source", "health", "run", "finished (UTC)", "articles", "median", "title", "body", "date",
-                       "undated", "http errors", "problems"):  # fmt: skip
-            table.add_column(column)
-        for row in rows:
-            if row["run"] is None:
-                table.add_row(row["source"], "–", "", "", "", "", "", "", "", "", "", "no run recorded yet")
-                continue
+        table, below = health_table(rows, wide=out.width >= WIDE)
+        out.print(table)
+        for line in below:
+            out.print(line)
+    if any(row.get("status") == "red" for row in rows):
+        raise typer.Exit(1)
+
+
+def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[str]]:
+    """Each source's verdict (``source_health``), a line each, and the lines to print under it: a narrower terminal
+    than ``WIDE`` gets the finish time without year and seconds, and each source's problems under the table."""
+    table = compact_table("Source health (latest run)", tight=not wide)
+    header_column(table, "source", width=max((len(row["source"]) for row in rows), default=0))
+    header_column(table, "health", width=5)
+    header_column(table, "run", justify="right")
+    header_column(table, "finished (UTC)" if wide else "finished\n(UTC)", width=19 if wide else 11)
+    for label in ("articles" if wide else "items", "median", "title", "body", "date", "undated",
+                  "http errors" if wide else "http\nerr"):  # fmt: skip
+        header_column(table, label, justify="right", width=4)
+    if wide:
+        table.add_column("problems", overflow="fold", ratio=1)
+    below: list[str] = []
+    for row in rows:
+        problems = "; ".join(row.get("problems") or []) if row["run"] is not None else "no run recorded yet"
+        if row["run"] is None:
+            table.add_row(row["source"], "–", *[""] * 9, *([escape(problems)] if wide else []))
+        else:
             status = "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]"
             coverage = row.get("coverage") or {}
             median = row.get("median")
+            finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
+            when = _when(finished) if wide else (finished.strftime("%m-%d %H:%M") if finished else "")
             table.add_row(
-                row["source"], status, str(row["run"]),
-                _when(datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None),
+                row["source"], status, str(row["run"]), when,
                 str(row.get("items", "")), "–" if median is None else f"{median:g}",
                 _share(coverage.get("title")), _share(coverage.get("body")), _share(coverage.get("date")),
                 _share(row.get("undated")), _share(row.get("http_error_rate")),
-                escape("; ".join(row.get("problems") or [])),
+                *([escape(problems)] if wide else []),
             )  # fmt: skip
-        out.print(table)
-    if any(row.get("status") == "red" for row in rows):
-        raise typer.Exit(1)
+        if not wide and problems:
+            below.append(f"[bold]{escape(row['source'])}[/bold]: {escape(problems)}")
+    return table, below
 
 
 @db_app.command("prune-runs")

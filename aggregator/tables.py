@@ -1,0 +1,34 @@
+"""Rich tables for the terminal: ruled under the header only, so that an 80-column terminal shows whole headers."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+WIDE = 150
+"""Columns from which a table shows everything on one line a row (below: dates shortened, details folded in)."""
+
+
+def compact_table(title: str, *, tight: bool = False) -> Table:
+    """A table with no vertical rules and no edge padding: columns two spaces apart, or one when ``tight``."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        padding=(0, 0) if tight else (0, 1),
+    )
+
+
+def header_column(table: Table, label: str, *, justify: str = "left", width: int = 0, fold: bool = False) -> None:
+    """A column at least as wide as the longest word of its header (a two-word header wraps instead of being cut)
+    and as ``width`` (its values' length, when they must not wrap); ``fold``: a longer value folds onto further
+    lines, whole, instead of ending in an ellipsis."""
+    table.add_column(
+        label,
+        justify=justify,  # type: ignore[arg-type]
+        min_width=max(width, *(len(word) for word in label.split())),
+        overflow="fold" if fold else "ellipsis",
+    )
