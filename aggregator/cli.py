@@ -222,6 +222,13 @@ def sources_cmd(
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if out.width < 120:  # a table would fold the entry URLs, which are meant to be copied: a source a paragraph
+        for r in rows:
+            facts = [r["name"], ", ".join(r["languages"]), r["timezone"], ", ".join(r["domains"])]
+            out.print(f"[bold]{escape(r['key'])}[/bold]  {escape(' · '.join(facts))}")
+            for url in r["entry_urls"]:
+                out.print(f"  {escape(url)}", soft_wrap=True)
+        return
     table = Table("key", "name", "languages", "time zone", "domains", "entry URLs")
     for r in rows:
         table.add_row(

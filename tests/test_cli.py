@@ -88,6 +88,11 @@ def test_sources_lists_the_registry() -> None:
     assert caliber["name"] == "Caliber.az"
     assert caliber["timezone"] == "Asia/Baku"
     assert set(caliber["languages"]) == {"ru", "en", "az"}
+    # An 80-column terminal: each source a paragraph, each entry URL whole on a line of its own (to be copied).
+    lines = run_cli("sources", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert "caliber  Caliber.az · " in lines[0]
+    for row in rows:
+        assert all(f"  {url}" in lines for url in row["entry_urls"]), row["key"]
 
 
 def test_default_database_is_an_absolute_path_in_the_project() -> None:
