@@ -19,8 +19,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+def _when(value: datetime | None, *, short: bool = False) -> str:
+    """A time in a table; ``short``: without year and seconds (a narrow terminal)."""
+    return value.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def run_summary(run: Any) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
         if not wide and reason and reason != row["status"]:
             below.append(f"run {row['id']} ({escape(row['source'])}): {escape(row['status'])}, {reason}")
         health = {"green": "[green]green[/green]", "red": "[red]red[/red]"}.get(row["health"] or "", "")
-        when = _when(started) if wide else (started.strftime("%m-%d %H:%M") if started else "")
+        when = _when(started, short=not wide)
         counts = [str(row[key]) for key in ("pages", "new", "updated", "unchanged", "rejected", "http_errors")]
         if wide:
             counts.append(str(row["dates_unparsed"]))
@@ -188,7 +189,7 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
             coverage = row.get("coverage") or {}
             median = row.get("median")
             finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
-            when = _when(finished) if wide else (finished.strftime("%m-%d %H:%M") if finished else "")
+            when = _when(finished, short=not wide)
             table.add_row(
                 row["source"], status, str(row["run"]), when,
                 str(row.get("items", "")), "–" if median is None else f"{median:g}",
