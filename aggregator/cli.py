@@ -21,6 +21,7 @@ from aggregator.paths import mirror_dir
 from aggregator.settings import env_settings
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError
+from aggregator.tables import WIDE, compact_table, header_column
 
 app = typer.Typer(
     name="aggregator",
@@ -510,13 +511,24 @@ def rejects_list(
     if as_json:
         print(json.dumps([_reject_summary(r) for r in rows], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{len(rows)} reject(s)", title_justify="left")
-    for column in ("id", "source", "last (UTC)", "times", "stage", "reason", "url"):
-        table.add_column(column, overflow="fold", justify="right" if column == "times" else "left")
+    # A terminal too narrow for the URL beside the reason (80 columns) gets it under the reason, whole.
+    wide = out.width >= WIDE
+    table = compact_table(f"{len(rows)} reject(s)", tight=not wide)
+    for column in ("id", "source", "last (UTC)", "times", "stage"):
+        header_column(table, column, justify="right" if column in {"id", "times"} else "left",
+                      width=16 if column == "last (UTC)" else 0)  # fmt: skip
+    if wide:
+        table.add_column("reason", overflow="fold")
+        table.add_column("url", overflow="fold")
+    else:
+        table.add_column("reason / url", overflow="fold")
     for r in rows:
         when = (r.last_seen_at or r.created_at).strftime("%Y-%m-%d %H:%M")
         reason = escape(r.reason) + (f" [green](archived as {r.article_id})[/green]" if r.resolved_at else "")
-        table.add_row(str(r.id), r.source or "-", when, str(r.attempts), r.stage, reason, escape(r.url))
+        where = [escape(r.url)] if wide else []
+        if not wide:
+            reason = f"{reason}\n[dim]{escape(r.url)}[/dim]"
+        table.add_row(str(r.id), r.source or "-", when, str(r.attempts), r.stage, reason, *where)
     out.print(table)
 
 

@@ -42,6 +42,14 @@ def test_rejects_list_and_show(crawled: str) -> None:
     assert no_title["attempts"] == 1 and no_title["last_seen_at"] == no_title["created_at"]
     listed = run_cli("--db", crawled, "rejects", "list").stdout
     assert "no title" in listed and "times" in listed
+    # An 80-column terminal: each URL under its reason, whole once its folded lines are joined.
+    narrow = run_cli("--db", crawled, "rejects", "list", "--limit", "100", env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80 and "reason / url" in narrow
+    lines = narrow.splitlines()
+    (header,) = [line for line in lines if "reason / url" in line]
+    start = header.index("reason / url")
+    joined = "".join(line[start:].strip() for line in lines[lines.index(header) + 2 :])  # that column, joined
+    assert all(r["url"] in joined for r in rows), joined
 
 
 def test_retry_of_a_page_that_is_still_broken_says_so(crawled: str) -> None:
