@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from aggregator.cli import _archive, _article_summary, app, fail, out
 from aggregator.sources import resolve_keys
+from aggregator.tables import WIDE
 
 
 def parse_since(since: str | None) -> datetime | None:
@@ -54,14 +56,22 @@ def search_cmd(
         rows = [_article_summary(h.article) | {"score": round(h.score, 6)} for h in hits]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    # As `articles list`: a terminal too narrow for the link beside the title gets it under the title.
+    wide = out.width >= WIDE
     table = Table(title=f"{len(hits)} result(s) for {query!r}", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("source")
     table.add_column("published (UTC)", no_wrap=True)
-    table.add_column("title", overflow="fold", ratio=3)
-    table.add_column("url", overflow="fold", ratio=2)
+    if wide:
+        table.add_column("title", overflow="fold", ratio=3)
+        table.add_column("url", overflow="fold", ratio=2)
+    else:
+        table.add_column("title / source link", overflow="fold")
     for hit in hits:
         a = hit.article
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        table.add_row(str(a.id), a.source, published, a.title, a.url)
+        if wide:
+            table.add_row(str(a.id), a.source, published, escape(a.title), escape(a.url))
+        else:
+            table.add_row(str(a.id), a.source, published, f"{escape(a.title)}\n[dim]{escape(a.url)}[/dim]")
     out.print(table)
