@@ -610,7 +610,7 @@ def rejects_retry(
             if outcome.archived:
                 out.print(f"reject {reject_id}: archived as article {outcome.article_id}")
                 return
-            err.print(f"reject {reject_id}: still refused ({outcome.stage}): {outcome.reason}")
+            err.print(f"reject {reject_id}: still refused ({outcome.stage}): {escape(outcome.reason or '')}")
             raise typer.Exit(1)
         ids = list(reject_ids or []) or archive.retryable_reject_ids(source=source)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
@@ -695,7 +695,7 @@ def dates_parse(
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     elif instant is None:
-        err.print(f"not a date: {text!r}")
+        err.print(f"not a date: {escape(repr(text))}")
     else:
         out.print(f"UTC    {result['utc']}")
         out.print(f"{tz:<6} {result['local']}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
@@ -252,6 +253,6 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             if reason == TIME_LIMIT:
                 limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""
                 reason = f"stopped at the run time limit{limit}; the next run goes on"
-            console.print(f"[green]✓[/green] {outcome.source}: {reason}{timing}{health}{waiting}")
+            console.print(f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)

@@ -114,6 +114,8 @@ def test_dates_parse_shows_utc_local_and_printed_forms() -> None:
     assert plain.returncode == 0 and "2025-11-15T06:31:00+00:00" in plain.stdout  # no year: last year's
     not_a_date = run_cli("dates", "parse", "Просмотров:66")
     assert not_a_date.returncode == 1 and "not a date" in not_a_date.stderr
+    bracketed = run_cli("dates", "parse", "[/b] Просмотров")  # printed as text, not as Rich markup
+    assert bracketed.returncode == 1 and "not a date: '[/b] Просмотров'" in bracketed.stderr, bracketed.stderr
     assert "unknown time zone" in one_line_error(run_cli("dates", "parse", "10:00", "--tz", "Mars/Olympus"))
     assert "--now" in one_line_error(run_cli("dates", "parse", "10:00", "--now", "yesterday"))
 

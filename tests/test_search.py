@@ -145,13 +145,13 @@ def test_russian_stemming_on_postgresql(archive: Archive) -> None:
 def test_cli_search(sqlite_url: str) -> None:
     archive = Archive.open(sqlite_url)
     archive.sync_sources(all_sources())
-    archive.save([*ARTICLES, item(6, "[ВИДЕО] Ливень в Гяндже", "Ливень затопил улицы Гянджи.", day=9)])
+    archive.save([*ARTICLES, item(6, "[video] Ливень в Гяндже", "Ливень затопил улицы Гянджи.", day=9)])
     archive.close()
     # An 80-column terminal: the link under the title; a title's brackets are text, not Rich markup.
     narrow = run_cli("--db", sqlite_url, "search", "ливень", env={"COLUMNS": "80"}).stdout
     lines = narrow.splitlines()
     assert max(len(line) for line in lines) <= 80
-    (at,) = [i for i, line in enumerate(lines) if "[ВИДЕО] Ливень в Гяндже" in line]
+    (at,) = [i for i, line in enumerate(lines) if "[video] Ливень в Гяндже" in line]
     assert "https://caliber.az/post/q-6" in lines[at + 1]
     done = run_cli("--db", sqlite_url, "search", "газопровод", "--json")
     assert done.returncode == 0, done.stderr

@@ -367,3 +367,27 @@ def test_two_writers_saving_one_article_at_once(db_url: str) -> None:
     assert writers[0].count(StoryBucket) == len(texts) * BANDS
     for w in writers:
         w.close()
+
+
+def test_story_commands_print_titles_as_text(sqlite_url: str) -> None:
+    """A title's brackets ("[video]") are printed as they are, not read as Rich markup and dropped."""
+    from datetime import UTC, datetime
+
+    body = " ".join(f"В Гяндже ливень затопил улицу номер {n}, спасатели откачивают воду." for n in range(30))
+    at = datetime(2026, 9, 14, 10, 0, tzinfo=UTC)
+    archive = Archive.open(sqlite_url)
+    archive.sync_sources(all_sources())
+    archive.save(
+        [
+            ArticleItem(source=source, url=f"https://{source}.az/post/rain", language="ru",
+                        title=f"[video] Rain {source}", body_html=f"<p>{body}</p>", body_text=body, published_at=at,
+                        fetched_at=at)
+            for source in ("caliber", "report")
+        ]
+    )  # fmt: skip
+    archive.close()
+    listed = run_cli("--db", sqlite_url, "stories", "list")
+    assert listed.returncode == 0 and "[video] Rain caliber" in listed.stdout, listed.stdout
+    (story,) = json.loads(run_cli("--db", sqlite_url, "stories", "list", "--json").stdout)
+    shown = run_cli("--db", sqlite_url, "stories", "show", str(story["id"]))
+    assert "[video] Rain report" in shown.stdout, shown.stdout

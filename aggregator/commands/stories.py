@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from aggregator.cli import _archive, _article_summary, _iso, app, fail, out
@@ -54,7 +55,7 @@ def stories_list(
     table.add_column("articles (id, published UTC, title)", overflow="fold")
     for story, articles in found:
         lines = [
-            f"{a.id}  {a.published_at.strftime('%Y-%m-%d %H:%M') if a.published_at else 'undated'}  {a.title}"
+            f"{a.id}  {a.published_at.strftime('%Y-%m-%d %H:%M') if a.published_at else 'undated'}  {escape(a.title)}"
             for a in articles
         ]
         table.add_row(str(story.id), ", ".join(sorted({a.source for a in articles})), "\n".join(lines))
@@ -87,5 +88,5 @@ def stories_show(
     table.add_column("url", overflow="fold", ratio=2)
     for a in articles:
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        table.add_row(str(a.id), a.source, published, a.title, a.url)
+        table.add_row(str(a.id), a.source, published, escape(a.title), escape(a.url))
     out.print(table)
