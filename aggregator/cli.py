@@ -21,7 +21,7 @@ from aggregator.paths import mirror_dir
 from aggregator.settings import env_settings
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError
-from aggregator.tables import WIDE, compact_table, header_column
+from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
 
 app = typer.Typer(
     name="aggregator",
@@ -314,17 +314,13 @@ def articles_list(
         print(json.dumps([_article_summary(a) for a in rows], ensure_ascii=False, indent=2))
         return
     # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
-    wide = out.width >= 150
+    wide = out.width >= WIDE
     table = Table(title=f"{len(rows)} of {total} archived articles", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("source")
     table.add_column("published (UTC)", no_wrap=not wide, max_width=None if wide else 16)
     table.add_column("lang")
-    if wide:
-        table.add_column("title", overflow="fold", ratio=3)
-        table.add_column("url", overflow="fold", ratio=2)
-    else:
-        table.add_column("title / source link", overflow="fold")
+    text_and_link_columns(table, "title", "url", wide=wide, narrow="title / source link")
     for a in rows:
         raw = a.published_raw or "no date printed"
         if a.published_at:
@@ -333,12 +329,9 @@ def articles_list(
             published = f"[dim]undated: {escape(raw if len(raw) <= 24 else raw[:23] + '…')}[/dim]"
         else:
             published = f"[dim]undated\n{escape(raw if len(raw) <= 16 else raw[:15] + '…')}[/dim]"
-        if wide:
-            table.add_row(str(a.id), a.source, published, a.language or "", escape(a.title), escape(a.url))
-        else:
-            table.add_row(
-                str(a.id), a.source, published, a.language or "", f"{escape(a.title)}\n[dim]{escape(a.url)}[/dim]"
-            )
+        table.add_row(
+            str(a.id), a.source, published, a.language or "", *text_and_link(escape(a.title), a.url, wide=wide)
+        )
     out.print(table)
 
 
@@ -517,18 +510,13 @@ def rejects_list(
     for column in ("id", "source", "last (UTC)", "times", "stage"):
         header_column(table, column, justify="right" if column in {"id", "times"} else "left",
                       width=16 if column == "last (UTC)" else 0)  # fmt: skip
-    if wide:
-        table.add_column("reason", overflow="fold")
-        table.add_column("url", overflow="fold")
-    else:
-        table.add_column("reason / url", overflow="fold")
+    text_and_link_columns(table, "reason", "url", wide=wide)
     for r in rows:
         when = (r.last_seen_at or r.created_at).strftime("%Y-%m-%d %H:%M")
         reason = escape(r.reason) + (f" [green](archived as {r.article_id})[/green]" if r.resolved_at else "")
-        where = [escape(r.url)] if wide else []
-        if not wide:
-            reason = f"{reason}\n[dim]{escape(r.url)}[/dim]"
-        table.add_row(str(r.id), r.source or "-", when, str(r.attempts), r.stage, reason, *where)
+        table.add_row(
+            str(r.id), r.source or "-", when, str(r.attempts), r.stage, *text_and_link(reason, r.url, wide=wide)
+        )
     out.print(table)
 
 

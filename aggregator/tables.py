@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 WIDE = 150
@@ -32,3 +33,18 @@ def header_column(table: Table, label: str, *, justify: str = "left", width: int
         min_width=max(width, *(len(word) for word in label.split())),
         overflow="fold" if fold else "ellipsis",
     )
+
+
+def text_and_link_columns(table: Table, text: str, link: str, *, wide: bool, narrow: str | None = None) -> None:
+    """A text column (a title, a reason) and its URL beside it, or, narrower than ``WIDE``, one column holding
+    the URL under the text (``text_and_link`` fills them), headed ``narrow`` ("text / link" by default)."""
+    if wide:
+        table.add_column(text, overflow="fold", ratio=3)
+        table.add_column(link, overflow="fold", ratio=2)
+    else:
+        table.add_column(narrow or f"{text} / {link}", overflow="fold")
+
+
+def text_and_link(text: str, url: str, *, wide: bool) -> list[str]:
+    """The cells of ``text_and_link_columns`` for one row: ``text`` is markup (already escaped), ``url`` plain."""
+    return [text, escape(url)] if wide else [f"{text}\n[dim]{escape(url)}[/dim]"]

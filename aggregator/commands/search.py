@@ -12,7 +12,7 @@ from rich.table import Table
 
 from aggregator.cli import _archive, _article_summary, app, fail, out
 from aggregator.sources import resolve_keys
-from aggregator.tables import WIDE
+from aggregator.tables import WIDE, text_and_link, text_and_link_columns
 
 
 def parse_since(since: str | None) -> datetime | None:
@@ -62,16 +62,9 @@ def search_cmd(
     table.add_column("id", justify="right")
     table.add_column("source")
     table.add_column("published (UTC)", no_wrap=True)
-    if wide:
-        table.add_column("title", overflow="fold", ratio=3)
-        table.add_column("url", overflow="fold", ratio=2)
-    else:
-        table.add_column("title / source link", overflow="fold")
+    text_and_link_columns(table, "title", "url", wide=wide, narrow="title / source link")
     for hit in hits:
         a = hit.article
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
-        if wide:
-            table.add_row(str(a.id), a.source, published, escape(a.title), escape(a.url))
-        else:
-            table.add_row(str(a.id), a.source, published, f"{escape(a.title)}\n[dim]{escape(a.url)}[/dim]")
+        table.add_row(str(a.id), a.source, published, *text_and_link(escape(a.title), a.url, wide=wide))
     out.print(table)
