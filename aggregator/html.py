@@ -21,6 +21,8 @@ from scrapy.http import Headers, TextResponse
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 from w3lib.encoding import http_content_type_encoding, read_bom
 
+from aggregator.markup import defused, needs_scan
+
 _local = threading.local()
 
 
@@ -143,8 +145,12 @@ def parse_page(response: TextResponse, encoding: str | None = None) -> LexborHTM
     be exactly those bytes decoded, and lexbor would encode them back to UTF-8, so the tree is the same, without the
     decode (w3lib's, ~10 us on a 5 KiB page) and the encode. Any other page goes through ``response.text``.
     ``encoding`` is ``response.encoding`` when the caller has it already.
+
+    A page with enough tags to nest deep enough to stall the parser is defused first (``aggregator.markup``).
     """
     body = response.body
+    if needs_scan(body):
+        return LexborHTMLParser(defused(response.text, response.url))
     if (encoding or response.encoding) == "utf-8" and read_bom(body)[0] is None:
         if body.isascii():
             return LexborHTMLParser(body)

@@ -20,6 +20,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import css, css_first
 from aggregator.items import ArticleItem
+from aggregator.markup import parse_html
 from aggregator.sources import Source, get_source
 from aggregator.text import name_key
 from aggregator.urls import absolute, canonical_url
@@ -142,7 +143,7 @@ def _sanitize_tree(root: LexborNode, base_url: str, *, dropped: bool = False) ->
 def sanitize_html(html: str, *, base_url: str) -> str:
     """HTML safe to put on a page: only the allow-listed elements and attributes, absolute http(s) URLs only,
     lazy images with a real ``src``, links with ``rel="nofollow noopener"``."""
-    root = LexborHTMLParser(html).body
+    root = parse_html(html, base_url).body
     return _sanitize_tree(root, base_url) if root is not None else ""
 
 
@@ -211,7 +212,7 @@ def clean_body(
     gone by then, and nh3 keeps the text of any other element it unwraps, so both give the same text (a test holds
     them equal on every sample page and injection vector) and the second parse and walk cost as much as the rest.
     """
-    root = LexborHTMLParser(html).body
+    root = parse_html(html, base_url).body  # a feed's body was never parsed as a page: defused here
     if root is None:
         return "", ""
     # One query for all the furniture (each query compiles its selector); remove() unlinks without freeing, so a

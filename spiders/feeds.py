@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import feedparser
-from selectolax.lexbor import LexborHTMLParser
 
+from aggregator.markup import parse_html
 from aggregator.urls import absolute, canonical_url
 
 _HTML_START = re.compile(
@@ -120,7 +120,7 @@ def _plain(value: Any) -> str | None:
     text = str(value)
     for _ in range(2):  # entities inside CDATA come out of feedparser still encoded: decode one level more
         if "<" in text:
-            tree = LexborHTMLParser(f"<div>{text}</div>")
+            tree = parse_html(f"<div>{text}</div>")
             node = tree.css_first("div")
             text = node.text(deep=True, separator=" ") if node is not None else text
         if "&" not in text:

@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import node_text
 from aggregator.items import ArticleItem, FetchFailure
+from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
@@ -88,7 +89,8 @@ class GenericArticle:
         self.fetched_at = fetched_at or datetime.now(UTC)
         self.source = source or source_for_url(response.url) or site_source(response.url)
         self.selectors = self.source.selectors
-        self.tree = LexborHTMLParser(response.text)
+        self.markup = defused(response.text, response.url)  # for lexbor and for trafilatura's lxml alike
+        self.tree = LexborHTMLParser(self.markup)
         self.meta = self._meta_tags()
         self.ld = self._json_ld_article()
 
@@ -174,7 +176,7 @@ class GenericArticle:
             inner = "".join(n.inner_html or "" for n in nodes)
             paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
             return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
-        extracted = trafilatura.extract(self.response.text, url=self.response.url, **self.TRAFILATURA_OPTIONS)
+        extracted = trafilatura.extract(self.markup, url=self.response.url, **self.TRAFILATURA_OPTIONS)
         if extracted:
             root = LexborHTMLParser(extracted).body
             if root is not None:
