@@ -11,8 +11,8 @@ every source in the process.
 deeper than ``MAX_DEPTH``; an element that would open deeper becomes a sibling of the deepest one (that one is closed
 first), so every element and every word is kept and only the excess nesting goes. The cap is 200, deeper than any
 real page and under libxml2's 256, past which lxml (trafilatura's parser) leaves elements out. Nearly every page is
-decided by one count (``needs_scan``: no page with fewer than ``SCAN_FROM`` ``<`` can cost the parsers more than a
-few tenths of a second); only the rare page past it is scanned, in linear time, and rewritten only if it nests too
+decided by one count (``needs_scan``: no page with fewer than ``SCAN_FROM`` ``<`` can cost a parser more than about
+a tenth of a second); only the rare page past it is scanned, in linear time, and rewritten only if it nests too
 deep. The scan models the tree construction closely
 enough to bound the depth (implied end tags of ``p``, ``li``, ``dd``/``dt``, table cells and rows, ``a``, raw text
 elements, comments, self-closing tags in SVG and MathML); where it is unsure it assumes an element stays open, which
@@ -34,8 +34,8 @@ from selectolax.lexbor import LexborHTMLParser
 logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 200
-SCAN_FROM = 14_000
-"""Below this many ``<``, a page's worst case is ~10^8 stack steps: a few tenths of a second a parse."""
+SCAN_FROM = 8_000
+"""Below this many ``<``, a page's worst case is ~3 * 10^7 stack steps: about a tenth of a second a parse."""
 
 # fmt: off
 _VOID = frozenset((

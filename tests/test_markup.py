@@ -93,14 +93,14 @@ def test_no_sample_or_saved_page_is_rewritten_even_when_scanned(monkeypatch: pyt
 
 
 def test_a_page_with_few_tags_is_not_scanned() -> None:
-    page = "<div>" * (SCAN_FROM - 1)  # as deep as it can be with this many tags: a few tenths of a second to parse
+    page = "<div>" * (SCAN_FROM - 1)  # as deep as it can be with this many tags: about a tenth of a second a parse
     assert not markup.needs_scan(page) and not markup.needs_scan(page.encode())
     assert defused(page) is page
 
 
 def test_an_article_in_a_template_loop_gone_wrong_is_archived_whole(caplog: pytest.LogCaptureFixture) -> None:
     """The crawl path: the extractor's parse of the page and the cleanup's parse of its body are both defused. The
-    page took 40 s to extract here without it (most of it the parsers walking 20,000 open elements)."""
+    page with 20,000 such paragraphs took 40 s to extract here without it, 3 s with it."""
     path = ROOT / "data" / "mirror" / "caliber.az" / "post" / "liven-zatopil-ulicy-baku-9310.html"
     url = "https://caliber.az/post/liven-zatopil-ulicy-baku-9310"
     original = path.read_bytes()
