@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from hashlib import sha1
@@ -23,6 +24,34 @@ def absolute(base_url: str, href: str) -> str:
     """``href`` resolved against ``base_url`` (urljoin only when needed: on a hot path it is the slow part)."""
     href = href.strip()
     return href if href.startswith(("https://", "http://")) else urljoin(base_url, href)
+
+
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal")
+
+
+def names_a_public_site(url: str) -> bool:
+    """Whether ``url`` could be another site's address: http(s), a well-formed host name with a dot in it, not an IP
+    address, ``localhost`` or a private name (``.local``, ``.internal``). A canonical link that is none of these is a
+    broken tag (a stray character in the host, a CMS left pointing at its staging host), not another outlet's page."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme not in {"http", "https"} or not host:
+        return False
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    labels = ascii_host.split(".")
+    return (
+        len(labels) > 1
+        and not labels[-1].isdigit()  # an IPv4 address
+        and not ascii_host.endswith(_PRIVATE_SUFFIXES)
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+    )
 
 
 @lru_cache(maxsize=8192)

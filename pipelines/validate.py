@@ -3,6 +3,7 @@ for the archive, text that did not decode)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
@@ -10,7 +11,10 @@ from scrapy.crawler import Crawler
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
 from aggregator.store.models import URL_LENGTH
+from aggregator.urls import names_a_public_site
 from pipelines.base import Pipeline
+
+logger = logging.getLogger(__name__)
 
 
 class ValidatePipeline(Pipeline):
@@ -30,7 +34,12 @@ class ValidatePipeline(Pipeline):
         if not source.owns(item.url):
             raise self.reject(f"URL outside source domains: {item.url}")
         if item.canonical_url and not source.owns(item.canonical_url):
-            raise self.reject(f"URL outside source domains: canonical {item.canonical_url}")
+            if names_a_public_site(item.canonical_url):  # another outlet's article, syndicated: not ours to publish
+                raise self.reject(f"URL outside source domains: canonical {item.canonical_url}")
+            # A broken canonical tag (a stray character in the host, a staging host): the fetched URL stands.
+            logger.warning("%s: canonical link %r names no public site: ignored", item.url, item.canonical_url)
+            self.count("canonical_ignored")
+            item.canonical_url = None
         if not (item.title or "").strip():
             raise self.reject("no title")
         if not (item.body_html or "").strip() or not (item.body_text or "").strip():

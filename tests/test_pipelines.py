@@ -61,6 +61,42 @@ def test_validate_accepts_subdomains_and_passes_other_items_through() -> None:
     assert ValidatePipeline().process_item(other) is other
 
 
+@pytest.mark.parametrize(
+    "canonical",
+    [
+        "https://caliber\ufffdaz/post/x",  # a byte of the host lost in transit
+        "http://localhost/post/x",  # a CMS left pointing at itself
+        "https://cms-staging.internal/post/x",
+        "http://10.0.0.12/post/x",
+        "https://cms/post/x",
+        "javascript:void(0)",
+    ],
+)
+def test_a_canonical_link_that_names_no_public_site_is_ignored_not_refused(canonical: str) -> None:
+    """Only a real site's address can be another outlet's article (refused above); a broken tag is not the page's
+    fault: the article is archived under the address it was fetched from."""
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    stats = MemoryStatsCollector(get_crawler())
+    item = ValidatePipeline(stats).process_item(article(canonical_url=canonical))
+    assert item.canonical_url is None
+    assert CleanupPipeline().process_item(item).canonical_url == "https://caliber.az/post/x"
+    assert stats.get_value("aggregator/canonical_ignored") == 1
+
+
+def test_names_a_public_site() -> None:
+    from aggregator.urls import names_a_public_site
+
+    assert names_a_public_site("https://www.globalnewsdesk.example/world/2025/09/x")
+    assert names_a_public_site("https://пример.рф/новости")  # an international name
+    assert names_a_public_site("https://xn--e1afmkfd.xn--p1ai/x")
+    assert not names_a_public_site("https://caliber .az/x")
+    assert not names_a_public_site("https://a..az/x")
+    assert not names_a_public_site("https://[::1]/x")
+    assert not names_a_public_site("ftp://files.example.com/x")
+
+
 def test_clean_body_removes_furniture_and_unsafe_markup() -> None:
     html = """
       <p>Первый абзац со <a href="/post/other" onclick="steal()">ссылкой</a>.</p>
