@@ -111,6 +111,17 @@ MirrorRootOpt = Annotated[
 ]
 
 
+def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None) -> None:
+    """One clear line for options that contradict each other: never a crawl of the real sites by mistake."""
+    if offline and mirror:
+        fail("--offline and --mirror exclude each other")
+    if mirror_root is not None:
+        if not offline:
+            fail("--mirror-root is the folder --offline serves: add --offline (without it the real sites are crawled)")
+        if not mirror_root.is_dir():
+            fail(f"--mirror-root: no such folder: {mirror_root}")
+
+
 @app.command()
 def crawl(
     ctx: typer.Context,
@@ -134,8 +145,7 @@ def crawl(
     """
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
-    if offline and mirror:
-        fail("--offline and --mirror exclude each other")
+    check_where_from(offline, mirror, mirror_root)
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.store import Archive

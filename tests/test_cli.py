@@ -63,6 +63,14 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "unknown source 'nope'" in one_line_error(run_cli("--db", db, "crawl", "nope", "--offline"))
     assert "--all" in one_line_error(run_cli("--db", db, "crawl"))
     assert "exclude" in one_line_error(run_cli("--db", db, "crawl", "--all", "--offline", "--mirror", "http://x"))
+    # --mirror-root without --offline crawled the real sites (the folder was quietly ignored)
+    no_offline = one_line_error(run_cli("--db", db, "crawl", "--all", "--mirror-root", str(tmp_path)))
+    assert "add --offline" in no_offline
+    assert "add --offline" in one_line_error(run_cli("--db", db, "schedule", "--all", "--mirror-root", str(tmp_path)))
+    missing = tmp_path / "nope"
+    assert f"no such folder: {missing}" in one_line_error(
+        run_cli("--db", db, "crawl", "--all", "--offline", "--mirror-root", str(missing))
+    )
     assert "no article with id 12345" in one_line_error(run_cli("--db", db, "articles", "show", "12345"))
     assert "unsupported database" in one_line_error(run_cli("--db", "mysql://x@127.0.0.1/y", "articles", "list"))
     unreachable = one_line_error(run_cli("--db", "postgresql://postgres@127.0.0.1:1/nothing", "articles", "list"))

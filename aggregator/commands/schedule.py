@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import AllOpt, MirrorOpt, MirrorRootOpt, OfflineOpt, SourcesArg, app, fail
+from aggregator.cli import AllOpt, MirrorOpt, MirrorRootOpt, OfflineOpt, SourcesArg, app, check_where_from, fail
 from aggregator.sources import resolve_keys
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,8 +56,7 @@ def schedule_cmd(
     """Run `aggregator crawl` every --every, forever; an overrunning run is never stacked; SIGTERM stops cleanly."""
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
-    if offline and mirror:
-        fail("--offline and --mirror exclude each other")
+    check_where_from(offline, mirror, mirror_root)
     try:
         interval = parse_interval(every)
     except ValueError as exc:
