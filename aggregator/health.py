@@ -151,7 +151,10 @@ class Measures:
         coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
         undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
         left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
-        requests = int(stats.get("downloader/request_count", 0)) + left_alone
+        # An archived article skipped unasked counts as the good answer it was, as a refused page counts as its failure:
+        # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.
+        skipped = int(stats.get("aggregator/skipped_known", 0))
+        requests = int(stats.get("downloader/request_count", 0)) + left_alone + skipped
         errors = int(stats.get("aggregator/http_errors", 0)) + left_alone
         return cls(
             items=items,

@@ -167,6 +167,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's retry (550) sends a 429 or 503 page back to be fetched again: the site is paused first for as
     # long as its Retry-After asks (aggregator/backoff.py).
     "aggregator.backoff.RetryAfterMiddleware": 560,
+    # Before Scrapy's redirect (600) follows one: a link that redirects off the source's sites or in a loop is a failed
+    # fetch with its reason; Scrapy would drop it unseen (aggregator/redirect_guard.py).
+    "aggregator.redirect_guard.RedirectGuardMiddleware": 650,
     # Close to the downloader: a conditional request's 304 answer is turned into "not modified" for the spider.
     "aggregator.incremental.NotModifiedMiddleware": 940,
 }

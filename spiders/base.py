@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 
 from aggregator.incremental import NotModified
 from aggregator.items import FetchFailure, NotModifiedPage
+from aggregator.redirect_guard import RedirectRefused
 from aggregator.sources import Source, get_source
 from aggregator.urls import canonical_url, linked_url
 
@@ -55,6 +56,9 @@ class SourceSpider(scrapy.Spider):
         url = request.url if request is not None else ""
         error = failure.value
         linked = linked_url(request.meta, url) if request is not None else None
+        if isinstance(error, RedirectRefused):
+            yield FetchFailure(self.source.key, url, str(error), http_status=error.status, linked_url=linked)
+            return
         yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "), linked_url=linked)
 
     def not_html(self, response: Response) -> FetchFailure | None:

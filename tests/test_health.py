@@ -57,6 +57,23 @@ def test_failed_fetches_left_alone_keep_the_http_error_rate_of_the_run_that_met_
     assert measures.extracted == 0 and PREFIX + "extracted" not in stats.get_stats()
 
 
+def test_an_incremental_run_judges_a_few_dead_links_as_the_full_run_did() -> None:
+    """30 articles, 3 of them linked but dead. The full run asked for all of them: 3 failures in 41 requests. The next
+    run asks for the listings only and skips the 27 archived ones: they count as the good answers they were, or
+    3 failures in 11 requests would turn a healthy site red at every run."""
+    full = _stats()
+    full.set_value("downloader/request_count", 41)  # robots.txt, 7 listings, 30 articles, 3 retries
+    full.set_value("aggregator/http_errors", 3)
+    incremental = _stats()
+    incremental.set_value("downloader/request_count", 8)
+    incremental.set_value("aggregator/skipped_known", 27)
+    for _ in range(3):
+        count_left_alone(incremental, "fetch", "HTTP 404")
+    rates = [Measures.from_stats(s.get_stats(), history=[]).http_error_rate for s in (full, incremental)]
+    assert rates[0] < 0.1 and rates[1] < 0.1
+    assert rates[1] == pytest.approx(3 / 38)
+
+
 def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_fields() -> None:
     """A redesign that makes the extractor raise on every page must turn the coverage red, as one that makes it find
     nothing does; and the run that leaves such a page alone counts it the same way."""

@@ -243,6 +243,34 @@ def test_an_article_linked_at_several_redirecting_addresses_is_known_by_each_of_
     assert second.stats["aggregator/skipped_known"] + second.stats["aggregator/rechecked"] == first.items_new
 
 
+def test_an_address_that_redirects_off_the_site_or_in_a_loop_is_a_fetch_reject_left_alone(tmp_path: Path) -> None:
+    """Scrapy drops both unseen (its offsite filter, its duplicate filter): the linked page was in no table. Each is a
+    quarantine row with its redirect chain now, and the next run does not ask again."""
+    away, looping = "pogoda-v-baku-na-vyhodnye-bez-osadkov", "anama-za-nedelyu-obnaruzheno-312-min"
+    root = overlay(tmp_path, "bad-redirects")
+    (root / HOST / "_mirror.toml").write_text(
+        f'[[response]]\npath = "/post/{away}"\nstatus = 301\nheaders = {{ Location = "https://evil.example/x" }}\n'
+        f'[[response]]\npath = "/post/{looping}"\nstatus = 302\nheaders = {{ Location = "/post/{looping}" }}\n',
+        encoding="utf-8",
+    )
+    db, (first, second) = crawl_twice(tmp_path, root)
+    with Session(create_engine(normalise_url(db))) as s:
+        refused = {r.url: (r.stage, r.reason, r.attempts) for r in s.scalars(select(Reject))}
+        stored = set(s.scalars(select(Article.url)))
+    away_url, loop_url = f"https://{HOST}/post/{away}", f"https://{HOST}/post/{looping}"
+    assert refused[away_url] == (
+        "fetch",
+        f"redirected off the source's sites (301): {away_url} -> https://evil.example/x",
+        1,
+    )
+    assert refused[loop_url] == ("fetch", f"redirect loop (302): {loop_url} -> {loop_url}", 1)
+    assert not {away_url, loop_url} & stored
+    assert first.stats["aggregator/redirected_offsite"] == first.stats["aggregator/redirect_loop"] == 1
+    # Left alone by the next run, as any refused page: neither is asked for again.
+    assert second.stats.get("downloader/response_status_count/301", 0) == 0
+    assert second.stats.get("downloader/response_status_count/302", 0) == 0
+
+
 def test_a_second_run_of_a_locked_source_exits_at_once_with_status_3(db_url: str) -> None:
     from aggregator.locks import source_locks
 
