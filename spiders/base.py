@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
@@ -15,6 +16,21 @@ from aggregator.items import FetchFailure, NotModifiedPage
 from aggregator.redirect_guard import RedirectRefused
 from aggregator.sources import Source, get_source
 from aggregator.urls import canonical_url, linked_url
+
+_TWISTED_FAILURE = re.compile(r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+): ([^>]*)>")
+
+
+def describe_error(error: BaseException) -> str:
+    """A failed fetch's reason in one readable line: the error's name and what it says, with the Twisted failures
+    Scrapy wraps in its own errors unwrapped ("DownloadFailedError: ConnectionDone: Connection was closed cleanly."),
+    and, for an error that says nothing, what its kind means."""
+    message = _TWISTED_FAILURE.sub(r"\1: \2", str(error)).strip()
+    if message.startswith("[") and message.endswith("]") and message.count(": ") >= 1:
+        message = message[1:-1]  # a list of one (or more) unwrapped failures
+    if not message:
+        doc = (type(error).__doc__ or "").strip().splitlines()
+        message = doc[0].removeprefix("Indicates that ").rstrip(".") if doc else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 class SourceSpider(scrapy.Spider):
@@ -59,7 +75,8 @@ class SourceSpider(scrapy.Spider):
         if isinstance(error, RedirectRefused):
             yield FetchFailure(self.source.key, url, str(error), http_status=error.status, linked_url=linked)
             return
-        yield FetchFailure(self.source.key, url, f"{type(error).__name__}: {error}".strip(": "), linked_url=linked)
+        reason = describe_error(error) if error is not None else "download failed"
+        yield FetchFailure(self.source.key, url, reason, linked_url=linked)
 
     def not_html(self, response: Response) -> FetchFailure | None:
         """A failure record when a page we expected to be HTML is not text at all."""

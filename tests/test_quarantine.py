@@ -220,3 +220,31 @@ def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None
     )
     assert failure.raw_body == b"<html>x</html>" and failure.raw_encoding == "utf-8"
     assert crawler.stats.get_value("aggregator/callback_errors") == 1
+
+
+def test_a_failed_fetch_gives_its_reason_in_one_readable_line() -> None:
+    """Scrapy wraps Twisted's failures in its own errors, and some say nothing: the reason a row keeps is readable."""
+    from scrapy import Request
+    from scrapy.exceptions import DownloadFailedError, ResponseDataLossError
+    from twisted.internet.error import ConnectionDone
+    from twisted.python.failure import Failure
+
+    from spiders.caliber import CaliberSpider
+
+    try:
+        raise ConnectionDone()
+    except ConnectionDone:
+        wrapped = Failure()
+    spider = CaliberSpider()
+    request = Request("https://caliber.az/post/1", errback=spider.fetch_failed)
+    reasons = []
+    for error in (DownloadFailedError(str([wrapped])), ResponseDataLossError(), TimeoutError("took longer than 30 s")):
+        failure = Failure(error)
+        failure.request = request  # type: ignore[attr-defined]  # as Scrapy sets it
+        (fetched,) = spider.fetch_failed(failure)
+        reasons.append(fetched.reason)
+    assert reasons == [
+        "DownloadFailedError: ConnectionDone: Connection was closed cleanly.",  # was the repr of a Twisted Failure
+        "ResponseDataLossError: Scrapy couldn't get a complete response",  # was the class name alone
+        "TimeoutError: took longer than 30 s",
+    ]
