@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 import sys
 from collections import Counter
 from datetime import datetime
@@ -115,6 +116,8 @@ def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None
     """One clear line for options that contradict each other: never a crawl of the real sites by mistake."""
     if offline and mirror:
         fail("--offline and --mirror exclude each other")
+    if mirror is not None and not re.match(r"https?://[^/\s]+", mirror):
+        fail(f"--mirror needs the mirror's http(s) address, such as http://127.0.0.1:8000, not {mirror!r}")
     if mirror_root is not None:
         if not offline:
             fail("--mirror-root is the folder --offline serves: add --offline (without it the real sites are crawled)")

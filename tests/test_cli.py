@@ -67,6 +67,7 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     no_offline = one_line_error(run_cli("--db", db, "crawl", "--all", "--mirror-root", str(tmp_path)))
     assert "add --offline" in no_offline
     assert "add --offline" in one_line_error(run_cli("--db", db, "schedule", "--all", "--mirror-root", str(tmp_path)))
+    assert "http(s) address" in one_line_error(run_cli("--db", db, "crawl", "caliber", "--mirror", "127.0.0.1:8000"))
     missing = tmp_path / "nope"
     assert f"no such folder: {missing}" in one_line_error(
         run_cli("--db", db, "crawl", "--all", "--offline", "--mirror-root", str(missing))
