@@ -9,14 +9,14 @@ every source in the process.
 
 ``defused`` rewrites such markup the way Blink's parser builds such a page (past its limit of 512): no element nests
 deeper than ``MAX_DEPTH``; an element that would open deeper becomes a sibling of the deepest one (that one is closed
-first), so every element and every word is kept and only the excess nesting goes. The cap is 200, deeper than any
-real page and under libxml2's 256, past which lxml (trafilatura's parser) leaves elements out. Nearly every page is
-decided by one count (``needs_scan``: no page with fewer than ``SCAN_FROM`` ``<`` can cost a parser more than about
-a tenth of a second); only the rare page past it is scanned, in linear time, and rewritten only if it nests too
-deep. The scan models the tree construction closely
-enough to bound the depth (implied end tags of ``p``, ``li``, ``dd``/``dt``, table cells and rows, ``a``, raw text
-elements, comments, self-closing tags in SVG and MathML); where it is unsure it assumes an element stays open, which
-only flattens sooner.
+first), so every element and every word is kept and only the excess nesting goes. The cap is 200: real pages nest a
+few dozen deep, and libxml2 leaves out what nests past 256, so lxml (trafilatura's parser) reads the result whole.
+
+Nearly every page is decided by one count (``needs_scan``: no page with fewer than ``SCAN_FROM`` ``<`` can cost a
+parser more than about a tenth of a second); only the rare page past it is scanned, in linear time, and rewritten
+only if it nests too deep. The scan models the tree construction closely enough to bound the depth (implied end tags
+of ``p``, ``li``, ``dd``/``dt``, table cells and rows, ``a``, raw text elements, comments, self-closing tags in SVG
+and MathML); where it is unsure it assumes an element stays open, which only flattens sooner.
 
 Left alone: a tag with tens of thousands of attributes is quadratic too (each is checked against the ones before it),
 but no template prints one by mistake, and finding one costs a pass over every page's tags.
@@ -78,12 +78,10 @@ class _Stack:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.at: defaultdict[str, list[int]] = defaultdict(list)
-        self.deepest = 0
 
     def push(self, name: str) -> None:
         self.at[name].append(len(self.names))
         self.names.append(name)
-        self.deepest = max(self.deepest, len(self.names))
 
     def pop(self) -> str:
         name = self.names.pop()
@@ -93,6 +91,10 @@ class _Stack:
     def last(self, name: str) -> int:
         positions = self.at.get(name)
         return positions[-1] if positions else -1
+
+    def in_foreign(self) -> bool:
+        """Inside an open ``<svg>`` or ``<math>``, where a self-closing tag closes itself."""
+        return bool(self.at.get("svg") or self.at.get("math"))
 
     def pop_to(self, index: int) -> None:
         """Close the element at ``index`` and every element opened after it."""
@@ -112,7 +114,6 @@ def defused(markup: str, url: str | None = None) -> str:
     pieces: list[str] = []
     copied = 0  # markup[:copied] is in pieces (when anything was rewritten)
     flattened = 0
-    foreign = 0  # open <svg>/<math>: a self-closing tag in them closes itself
     pos = 0
     while (match := _TOKEN.search(markup, pos)) is not None:
         slash, raw_name = match.group(1), match.group(2)
@@ -131,8 +132,6 @@ def defused(markup: str, url: str | None = None) -> str:
         if slash:
             if (at := stack.last(name)) >= 0:
                 stack.pop_to(at)
-                if name in _FOREIGN:
-                    foreign = max(0, foreign - 1)
             elif closed_early[name]:  # its element was closed at the cap already: drop this end tag
                 closed_early[name] -= 1
                 pending -= 1
@@ -140,7 +139,7 @@ def defused(markup: str, url: str | None = None) -> str:
                 copied = pos
             continue
         self_closing = markup[tag_end - 1] == "/"
-        if not (name in _VOID or (self_closing and (foreign or name in _FOREIGN))):
+        if not (name in _VOID or (self_closing and (name in _FOREIGN or stack.in_foreign()))):
             if name in _CLOSES_P and (at := stack.last("p")) >= 0:
                 stack.pop_to(at)
             if (closes := _CLOSES_OPEN.get(name)) is not None:
@@ -159,8 +158,6 @@ def defused(markup: str, url: str | None = None) -> str:
                 flattened += 1
             stack.push(name)
             asked = max(asked, len(stack.names) + pending)
-            if name in _FOREIGN:
-                foreign += 1
             if name in _RAW_TEXT:  # its text is not markup: on to its end tag
                 close_tag = _raw_text_end(name).search(markup, pos)
                 if close_tag is None:
