@@ -66,7 +66,10 @@ _TOKEN = re.compile(r"<(?:(/?)([A-Za-z][^\s/>]*)|!--|[!?])")
 
 
 def needs_scan(markup: str | bytes) -> bool:
-    """Whether ``markup`` has enough tags that it may nest deep enough to stall a parser."""
+    """Whether ``markup`` has enough tags that it may nest deep enough to stall a parser (a tag takes 3 characters at
+    least, ``<p>``: a page shorter than three times ``SCAN_FROM`` is not even counted)."""
+    if len(markup) < 3 * SCAN_FROM:
+        return False
     if isinstance(markup, bytes):
         return markup.count(b"<") >= SCAN_FROM
     return markup.count("<") >= SCAN_FROM
