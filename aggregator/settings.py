@@ -217,6 +217,10 @@ METAREFRESH_ENABLED = False
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 CONCURRENT_ITEMS = 8  # the default (100) starts that many tasks per response for one item each
+# Scrapy re-reads a generator callback's source (inspect.getsource + ast.parse, ~0.4 ms) for almost every response to
+# warn about a `return value` inside it: its cache is keyed weakly on the bound method, which dies with its request.
+# tests/test_lint.py makes the same check once, over every spider class's generator methods, instead.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 DOWNLOAD_TIMEOUT = 30
 # A response larger than this is cut off and recorded as a failed fetch (Scrapy's default, 1 GiB, lets one broken
 # or hostile server fill the crawler's memory, times the requests in flight). News pages weigh well under 1 MiB; a
