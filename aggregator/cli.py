@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 import sys
 from collections import Counter
 from datetime import datetime
@@ -18,8 +17,8 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import __version__
+from aggregator.environment import EnvironmentValueError, env_settings, mirror_address_problem
 from aggregator.paths import mirror_dir
-from aggregator.settings import env_settings
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError
 from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
@@ -116,8 +115,9 @@ def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None
     """One clear line for options that contradict each other: never a crawl of the real sites by mistake."""
     if offline and mirror:
         fail("--offline and --mirror exclude each other")
-    if mirror is not None and not re.match(r"https?://[^/\s]+", mirror):
-        fail(f"--mirror needs the mirror's http(s) address, such as http://127.0.0.1:8000, not {mirror!r}")
+    problem = None if mirror is None else mirror_address_problem(mirror)
+    if problem:
+        fail(f"--mirror {problem}")
     if mirror_root is not None:
         if not offline:
             fail("--mirror-root is the folder --offline serves: add --offline (without it the real sites are crawled)")
@@ -151,10 +151,15 @@ def crawl(
     check_where_from(offline, mirror, mirror_root)
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
+    from aggregator.mirror import unreachable
     from aggregator.store import Archive
 
     db_url = _db_url(ctx)
     Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
+    where = mirror or (None if offline else env_settings().get("AGGREGATOR_MIRROR"))
+    why = where and unreachable(where)
+    if why:
+        fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
     settings = {"LOG_LEVEL": log_level.upper()} if log_level else {}
     outcomes = run_crawl(
         chosen,
@@ -754,7 +759,7 @@ def main() -> None:
     """Console-script entry point: known errors are one line on stderr and exit status 2."""
     try:
         app()
-    except (CliError, UnknownSourceError, DatabaseError, FileNotFoundError) as exc:
+    except (CliError, UnknownSourceError, DatabaseError, EnvironmentValueError, FileNotFoundError) as exc:
         print(f"aggregator: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except SQLAlchemyError as exc:

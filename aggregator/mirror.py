@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import socket
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -58,6 +59,26 @@ def from_mirror(url: str, base: str, scheme: str = "https") -> str | None:
     if not host:
         return None
     return urlunsplit((scheme, host, "/" + path, parts.query, parts.fragment))
+
+
+def unreachable(base: str, timeout: float = 5.0) -> str | None:
+    """Why nothing answers at the mirror's address (no connection to its host and port), or None when it does.
+
+    ``aggregator crawl --mirror`` asks before it starts: a mirror that is down otherwise makes a run in which every
+    request of every source fails, and a summary that blames each source in turn.
+    """
+    parts = urlsplit(base)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "its port is not a number"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return str(exc.strerror or exc) or type(exc).__name__
 
 
 class MirrorDownloadHandler:

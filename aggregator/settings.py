@@ -1,77 +1,15 @@
-"""Scrapy settings for aggregator, and the one place that reads ``AGGREGATOR_*`` from the environment.
+"""Scrapy settings for aggregator.
 
-Every setting of ours carries the ``AGGREGATOR_`` prefix. The environment overrides the defaults below; the
-``aggregator`` command's options override the environment.
+Every setting of ours carries the ``AGGREGATOR_`` prefix. The environment (read and checked by
+``aggregator.environment``) overrides the defaults below; the ``aggregator`` command's options override the
+environment.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
-
 from aggregator import __version__
+from aggregator.environment import env_settings
 from aggregator.paths import default_db_url
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The settings the environment asks for (only those it sets)."""
-    env = os.environ if environ is None else environ
-    found: dict[str, Any] = {}
-    for name in (
-        "AGGREGATOR_DB_URL",
-        "AGGREGATOR_MIRROR",
-        "AGGREGATOR_SITE_NAME",
-        "AGGREGATOR_CONTACT_URL",
-        "AGGREGATOR_STORE_WRITER",
-    ):
-        if env.get(name):
-            found[name] = env[name]
-    templates = {
-        lang: env[f"AGGREGATOR_ATTRIBUTION_{lang.upper()}"]
-        for lang in ("ru", "az", "en")
-        if env.get(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}")
-    }
-    if templates:
-        found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
-    if env.get("AGGREGATOR_STORE_BATCH"):
-        found["AGGREGATOR_STORE_BATCH"] = int(env["AGGREGATOR_STORE_BATCH"])
-    if env.get("AGGREGATOR_REDIS_URL"):
-        found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
-    for name in (
-        "AGGREGATOR_RECHECK_HOURS",
-        "AGGREGATOR_REFUSED_RETRY_HOURS",
-        "AGGREGATOR_REFUSED_RETRY_MAX_HOURS",
-        "AGGREGATOR_STALE_RUN_HOURS",
-        "AGGREGATOR_REDIS_IDLE_SECONDS",
-        "AGGREGATOR_RUNS_KEEP_DAYS",
-        "AGGREGATOR_RATE_LIMIT_WAIT",
-        "AGGREGATOR_RETRY_AFTER_MAX",
-        "AGGREGATOR_HEALTH_MAX_AGE_HOURS",
-    ):
-        if env.get(name):
-            found[name] = float(env[name])
-    if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
-        found["AGGREGATOR_RUNS_KEEP_MIN"] = int(env["AGGREGATOR_RUNS_KEEP_MIN"])
-    if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
-        found["DOWNLOAD_MAXSIZE"] = int(float(env["AGGREGATOR_MAX_DOWNLOAD_MB"]) * 1024 * 1024)
-    if env.get("AGGREGATOR_MAX_RUN_MINUTES"):
-        found["CLOSESPIDER_TIMEOUT"] = float(env["AGGREGATOR_MAX_RUN_MINUTES"]) * 60
-    if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
-        found["CONCURRENT_REQUESTS_PER_DOMAIN"] = int(env["AGGREGATOR_CONCURRENCY_PER_SITE"])
-    if "AGGREGATOR_REFRESH" in env:
-        found["AGGREGATOR_REFRESH"] = _flag(env["AGGREGATOR_REFRESH"])
-    if "AGGREGATOR_RUN_LOCK" in env:
-        found["AGGREGATOR_RUN_LOCK"] = _flag(env["AGGREGATOR_RUN_LOCK"])
-    if "AGGREGATOR_TELNET" in env:
-        found["TELNETCONSOLE_ENABLED"] = _flag(env["AGGREGATOR_TELNET"])
-    if "AGGREGATOR_REMOTE_CONTROL" in env:
-        found["REMOTE_CONTROL_ENABLED"] = _flag(env["AGGREGATOR_REMOTE_CONTROL"])
-    return found
 
 
 def user_agent(contact_url: str) -> str:

@@ -6,8 +6,8 @@ import lxml.html
 import pytest
 
 from aggregator.crawl import project_settings
+from aggregator.environment import env_settings
 from aggregator.items import ArticleItem
-from aggregator.settings import env_settings
 from pipelines.attribution import AttributionPipeline, AttributionTemplateError, attribution_line
 from pipelines.cleanup import is_boilerplate, sanitize_html
 

@@ -579,7 +579,7 @@ def test_politeness_settings() -> None:
     settings = project_settings({"AGGREGATOR_CONTACT_URL": "https://example.org/crawler"})
     assert settings.getint("DOWNLOAD_MAXSIZE") == 64 * 1024 * 1024  # not Scrapy's 1 GiB
     assert settings.getfloat("CLOSESPIDER_TIMEOUT") == 3600  # a run stops after an hour (Scrapy: never)
-    from aggregator.settings import env_settings
+    from aggregator.environment import env_settings
 
     assert env_settings({"AGGREGATOR_MAX_RUN_MINUTES": "0"})["CLOSESPIDER_TIMEOUT"] == 0
     assert env_settings({"AGGREGATOR_MAX_RUN_MINUTES": "90"})["CLOSESPIDER_TIMEOUT"] == 5400

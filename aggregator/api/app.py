@@ -33,8 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import present
 from aggregator.api.feeds import rss_feed
+from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, max_age, source_health
-from aggregator.settings import env_settings
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries

@@ -1,0 +1,113 @@
+"""The one place that reads ``AGGREGATOR_*`` from the environment, checking each value as it reads it.
+
+A value that cannot be what its variable means (``AGGREGATOR_RECHECK_HOURS=2h``, ``AGGREGATOR_MIRROR=127.0.0.1:8000``,
+``AGGREGATOR_REFRESH=ture``) is an ``EnvironmentValueError`` naming the variable, the value and what it takes: the
+``aggregator`` command prints that one line and exits 2, where it used to print a traceback or, worse, crawl with the
+value quietly read as something else (a misspelt flag as off, a mirror address without its scheme as the real sites'
+fetches all failing). ``aggregator.settings`` applies what this returns over its defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+
+class EnvironmentValueError(ValueError):
+    """An ``AGGREGATOR_*`` variable holds a value it cannot take; the message says which and what it takes."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+_TEXT = ("AGGREGATOR_DB_URL", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL", "AGGREGATOR_STORE_WRITER")
+_HOURS_AND_SECONDS = {
+    "AGGREGATOR_RECHECK_HOURS": "hours",
+    "AGGREGATOR_REFUSED_RETRY_HOURS": "hours",
+    "AGGREGATOR_REFUSED_RETRY_MAX_HOURS": "hours",
+    "AGGREGATOR_STALE_RUN_HOURS": "hours",
+    "AGGREGATOR_HEALTH_MAX_AGE_HOURS": "hours",
+    "AGGREGATOR_RUNS_KEEP_DAYS": "days",
+    "AGGREGATOR_REDIS_IDLE_SECONDS": "seconds",
+    "AGGREGATOR_RATE_LIMIT_WAIT": "seconds",
+    "AGGREGATOR_RETRY_AFTER_MAX": "seconds",
+}
+_FLAGS = {
+    "AGGREGATOR_REFRESH": "AGGREGATOR_REFRESH",
+    "AGGREGATOR_RUN_LOCK": "AGGREGATOR_RUN_LOCK",
+    "AGGREGATOR_TELNET": "TELNETCONSOLE_ENABLED",
+    "AGGREGATOR_REMOTE_CONTROL": "REMOTE_CONTROL_ENABLED",
+}
+_MIRROR = re.compile(r"https?://[^/\s]+")
+
+
+def mirror_address_problem(value: str) -> str | None:
+    """What is wrong with a mirror's address (``--mirror``, ``AGGREGATOR_MIRROR``), or None."""
+    if _MIRROR.match(value):
+        return None
+    return f"needs the mirror's http(s) address, such as http://127.0.0.1:8000, not {value!r}"
+
+
+def flag(value: str | None, name: str = "flag") -> bool:
+    """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case; empty is off)."""
+    word = (value or "").strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise EnvironmentValueError(f"{name}={value!r}: expected 1/true/yes/on or 0/false/no/off")
+
+
+def _number(env: Mapping[str, str], name: str, unit: str, *, whole: bool = False) -> float:
+    raw = env[name]
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise EnvironmentValueError(f"{name}={raw!r}: expected {kind} of {unit}") from None
+    if value < 0 or not math.isfinite(value):
+        raise EnvironmentValueError(f"{name}={raw!r}: expected {unit} as a number of 0 or more")
+    return value
+
+
+def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings the environment asks for (only those it sets), each value checked."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Any] = {name: env[name] for name in _TEXT if env.get(name)}
+    if env.get("AGGREGATOR_MIRROR"):
+        problem = mirror_address_problem(env["AGGREGATOR_MIRROR"])
+        if problem:
+            raise EnvironmentValueError(f"AGGREGATOR_MIRROR {problem}")
+        found["AGGREGATOR_MIRROR"] = env["AGGREGATOR_MIRROR"]
+    templates = {
+        lang: env[f"AGGREGATOR_ATTRIBUTION_{lang.upper()}"]
+        for lang in ("ru", "az", "en")
+        if env.get(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}")
+    }
+    if templates:
+        found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
+    if env.get("AGGREGATOR_STORE_BATCH"):
+        found["AGGREGATOR_STORE_BATCH"] = _number(env, "AGGREGATOR_STORE_BATCH", "items", whole=True)
+    if env.get("AGGREGATOR_REDIS_URL"):
+        found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
+    for name, unit in _HOURS_AND_SECONDS.items():
+        if env.get(name):
+            found[name] = _number(env, name, unit)
+    if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
+        found["AGGREGATOR_RUNS_KEEP_MIN"] = _number(env, "AGGREGATOR_RUNS_KEEP_MIN", "runs", whole=True)
+    if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
+        found["DOWNLOAD_MAXSIZE"] = int(_number(env, "AGGREGATOR_MAX_DOWNLOAD_MB", "megabytes") * 1024 * 1024)
+    if env.get("AGGREGATOR_MAX_RUN_MINUTES"):
+        found["CLOSESPIDER_TIMEOUT"] = _number(env, "AGGREGATOR_MAX_RUN_MINUTES", "minutes") * 60
+    if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
+        per_site = _number(env, "AGGREGATOR_CONCURRENCY_PER_SITE", "requests", whole=True)
+        if not per_site:
+            raise EnvironmentValueError("AGGREGATOR_CONCURRENCY_PER_SITE='0': at least 1 request at a time")
+        found["CONCURRENT_REQUESTS_PER_DOMAIN"] = per_site
+    for name, setting in _FLAGS.items():
+        if name in env:
+            found[setting] = flag(env[name], name)
+    return found

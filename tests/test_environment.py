@@ -1,0 +1,115 @@
+"""``AGGREGATOR_*`` variables: read into settings when they make sense, a one-line error naming them when not."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+
+from aggregator.cli import main
+from aggregator.environment import EnvironmentValueError, env_settings, flag
+from aggregator.mirror import unreachable
+
+
+def test_values_that_make_sense_become_settings() -> None:
+    found = env_settings(
+        {
+            "AGGREGATOR_RECHECK_HOURS": "12.5",
+            "AGGREGATOR_STORE_BATCH": "50",
+            "AGGREGATOR_MAX_RUN_MINUTES": "0",
+            "AGGREGATOR_MAX_DOWNLOAD_MB": "2",
+            "AGGREGATOR_CONCURRENCY_PER_SITE": "3",
+            "AGGREGATOR_MIRROR": "http://127.0.0.1:8000",
+            "AGGREGATOR_REFRESH": "Yes",
+            "AGGREGATOR_RUN_LOCK": "off",
+            "AGGREGATOR_TELNET": "",
+            "PATH": "/bin",
+        }
+    )
+    assert found == {
+        "AGGREGATOR_RECHECK_HOURS": 12.5,
+        "AGGREGATOR_STORE_BATCH": 50,
+        "CLOSESPIDER_TIMEOUT": 0,
+        "DOWNLOAD_MAXSIZE": 2 * 1024 * 1024,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 3,
+        "AGGREGATOR_MIRROR": "http://127.0.0.1:8000",
+        "AGGREGATOR_REFRESH": True,
+        "AGGREGATOR_RUN_LOCK": False,
+        "TELNETCONSOLE_ENABLED": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("AGGREGATOR_RECHECK_HOURS", "2h", "AGGREGATOR_RECHECK_HOURS='2h': expected a number of hours"),
+        ("AGGREGATOR_RECHECK_HOURS", "-1", "AGGREGATOR_RECHECK_HOURS='-1': expected hours as a number of 0 or more"),
+        ("AGGREGATOR_RATE_LIMIT_WAIT", "nan", "expected seconds as a number of 0 or more"),
+        ("AGGREGATOR_STORE_BATCH", "1e3", "AGGREGATOR_STORE_BATCH='1e3': expected a whole number of items"),
+        ("AGGREGATOR_RUNS_KEEP_MIN", "ten", "expected a whole number of runs"),
+        ("AGGREGATOR_MAX_DOWNLOAD_MB", "64MB", "expected a number of megabytes"),
+        ("AGGREGATOR_CONCURRENCY_PER_SITE", "0", "at least 1 request at a time"),
+        ("AGGREGATOR_REFRESH", "ture", "AGGREGATOR_REFRESH='ture': expected 1/true/yes/on or 0/false/no/off"),
+        ("AGGREGATOR_REMOTE_CONTROL", "enabled", "AGGREGATOR_REMOTE_CONTROL='enabled'"),
+        ("AGGREGATOR_MIRROR", "127.0.0.1:8000", "AGGREGATOR_MIRROR needs the mirror's http(s) address"),
+    ],
+)
+def test_a_value_a_variable_cannot_take_is_refused_by_name(name: str, value: str, says: str) -> None:
+    with pytest.raises(EnvironmentValueError) as refused:
+        env_settings({name: value})
+    assert says in str(refused.value)
+
+
+def test_flags_read_the_usual_words_either_way() -> None:
+    assert [flag(v) for v in ("1", "TRUE", " yes ", "On")] == [True] * 4
+    assert [flag(v) for v in ("0", "False", "no", "OFF", "", None)] == [False] * 6
+
+
+def cli_error(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    monkeypatch.setattr(sys, "argv", ["aggregator", *args])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_command_names_the_variable_in_one_line(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed a traceback ending in "could not convert string to float: 'abc'", naming no variable.
+    monkeypatch.setenv("AGGREGATOR_RECHECK_HOURS", "abc")
+    said = cli_error(["--db", f"sqlite:///{tmp_path / 'a.db'}", "runs"], monkeypatch, capsys)
+    assert said == "aggregator: error: AGGREGATOR_RECHECK_HOURS='abc': expected a number of hours"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once the socket is closed
+
+
+def test_a_mirror_nothing_answers_at_is_one_line_before_any_crawl(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It crawled: every request of every source failed, and the summary blamed each source ("no page was fetched").
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    mirror = f"http://127.0.0.1:{closed_port()}"
+    said = cli_error(["--db", db, "crawl", "caliber", "--mirror", mirror], monkeypatch, capsys)
+    assert said.startswith(f"aggregator: error: nothing answers at the mirror {mirror} (")
+    assert "--offline" in said
+    monkeypatch.setenv("AGGREGATOR_MIRROR", mirror)  # the same from the environment
+    assert "nothing answers at the mirror" in cli_error(["--db", db, "crawl", "caliber"], monkeypatch, capsys)
+    monkeypatch.setenv("AGGREGATOR_MIRROR", "127.0.0.1:8000")
+    assert "AGGREGATOR_MIRROR needs" in cli_error(["--db", db, "crawl", "caliber"], monkeypatch, capsys)
+
+
+def test_unreachable_says_why_or_nothing() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert unreachable(f"http://127.0.0.1:{listening.getsockname()[1]}") is None
+    assert unreachable(f"http://127.0.0.1:{closed_port()}") == "Connection refused"
+    assert unreachable("http://127.0.0.1:port") == "its port is not a number"
