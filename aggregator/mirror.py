@@ -125,7 +125,10 @@ class MirrorDownloadHandler:
         if location:
             # Resolved against the real URL: a path ("/post/x") names a page of the same site, not of the mirror's
             # root; a mirror URL the server wrote in full is mapped back to the real one.
-            target = urljoin(real, location.decode("latin-1"))
+            try:
+                target = urljoin(real, location.decode("latin-1"))
+            except ValueError:  # no address at all: passed on as sent, for the redirect guard to refuse
+                return response.replace(url=real)
             headers = headers.copy()
             headers[b"Location"] = (from_mirror(target, self.base) or target).encode("latin-1")
         return response.replace(url=real, headers=headers)

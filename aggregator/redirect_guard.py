@@ -7,9 +7,9 @@ errback, so the page the listing linked ends in no table, and ``aggregator rejec
 
 ``RedirectGuardMiddleware`` sees each redirect before Scrapy's ``RedirectMiddleware`` follows it. A redirect whose
 target no domain of the source owns raises ``RedirectedOffsite``; one whose target is the address it came from, or
-one earlier in its chain, raises ``RedirectLoop``. Both are ``IgnoreRequest``s (Scrapy logs none): the spider's errback
-turns them into a quarantine row of the ``fetch`` stage with the whole chain as its reason, and the page is left alone
-for a while, like any refused page.
+one earlier in its chain, raises ``RedirectLoop``; one whose ``Location`` is no address, ``RedirectUnreadable``. All
+are ``IgnoreRequest``s (Scrapy logs none): the spider's errback turns them into a quarantine row of the ``fetch``
+stage with the whole chain as its reason, and the page is left alone for a while, like any refused page.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from w3lib.url import safe_url_string
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -42,6 +43,11 @@ class RedirectLoop(RedirectRefused):
     """The page's address redirects back to itself, directly or through others."""
 
 
+class RedirectUnreadable(RedirectRefused):
+    """The redirect's ``Location`` is no address (``http://[broken``): Scrapy's own error said only "Invalid IPv6
+    URL", naming neither the header nor its value."""
+
+
 class RedirectGuardMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -58,8 +64,13 @@ class RedirectGuardMiddleware:
             return response
         try:
             target = urldefrag(urljoin(request.url, location.decode("latin-1").strip()))[0]
-        except ValueError:  # a Location that is no URL: RedirectMiddleware's own error says so
-            return response
+            safe_url_string(target)  # what RedirectMiddleware makes of it
+        except ValueError as exc:
+            self._count("redirect_unreadable")
+            shown = location.decode("latin-1")[:200]
+            raise RedirectUnreadable(
+                f"redirect ({response.status}) to no address: Location {shown!r} ({exc})", response.status
+            ) from None
         chain = [*request.meta.get("redirect_urls", ()), request.url]
         shown = " -> ".join([*chain, target])
         source = getattr(spider or self.crawler.spider, "source", None)

@@ -7,7 +7,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
-from aggregator.redirect_guard import RedirectedOffsite, RedirectGuardMiddleware, RedirectLoop
+from aggregator.redirect_guard import RedirectedOffsite, RedirectGuardMiddleware, RedirectLoop, RedirectUnreadable
 from spiders.caliber import CaliberSpider
 
 
@@ -73,3 +73,15 @@ def test_what_is_no_redirect_to_follow_passes(guard: RedirectGuardMiddleware) ->
     kept = Request(page.url, meta={"dont_redirect": True})
     offsite = redirect(kept, "https://evil.example/")
     assert guard.process_response(kept, offsite) is offsite  # the request asked to see redirects itself
+
+
+@pytest.mark.parametrize("location", ["http://[broken/post/1", "https://caliber.az:99999999/post/1"])
+def test_a_location_that_is_no_address_is_refused_saying_so(guard: RedirectGuardMiddleware, location: str) -> None:
+    # Scrapy's RedirectMiddleware failed with "ValueError: Invalid IPv6 URL" (or "Port out of range"): the
+    # quarantine row named neither the header nor what it held.
+    page = Request("https://caliber.az/post/1")
+    with pytest.raises(RedirectUnreadable) as refused:
+        guard.process_response(page, redirect(page, location, 302))
+    assert str(refused.value).startswith(f"redirect (302) to no address: Location {location!r} (")
+    assert refused.value.status == 302
+    assert guard.crawler.stats.get_value("aggregator/redirect_unreadable") == 1

@@ -247,10 +247,12 @@ def test_an_address_that_redirects_off_the_site_or_in_a_loop_is_a_fetch_reject_l
     """Scrapy drops both unseen (its offsite filter, its duplicate filter): the linked page was in no table. Each is a
     quarantine row with its redirect chain now, and the next run does not ask again."""
     away, looping = "pogoda-v-baku-na-vyhodnye-bez-osadkov", "anama-za-nedelyu-obnaruzheno-312-min"
+    broken = "baku-i-ankara-obsudili-energeticheskij-koridor"
     root = overlay(tmp_path, "bad-redirects")
     (root / HOST / "_mirror.toml").write_text(
         f'[[response]]\npath = "/post/{away}"\nstatus = 301\nheaders = {{ Location = "https://evil.example/x" }}\n'
-        f'[[response]]\npath = "/post/{looping}"\nstatus = 302\nheaders = {{ Location = "/post/{looping}" }}\n',
+        f'[[response]]\npath = "/post/{looping}"\nstatus = 302\nheaders = {{ Location = "/post/{looping}" }}\n'
+        f'[[response]]\npath = "/post/{broken}"\nstatus = 301\nheaders = {{ Location = "https://[caliber.az/x" }}\n',
         encoding="utf-8",
     )
     db, (first, second) = crawl_twice(tmp_path, root)
@@ -264,8 +266,14 @@ def test_an_address_that_redirects_off_the_site_or_in_a_loop_is_a_fetch_reject_l
         1,
     )
     assert refused[loop_url] == ("fetch", f"redirect loop (302): {loop_url} -> {loop_url}", 1)
-    assert not {away_url, loop_url} & stored
+    # A Location that is no address failed as "ValueError: Invalid IPv6 URL" (in the mirror's handler, and in Scrapy's
+    # redirect middleware on a real site), naming neither the header nor its value.
+    broken_url = f"https://{HOST}/post/{broken}"
+    assert refused[broken_url][0] == "fetch"
+    assert refused[broken_url][1].startswith("redirect (301) to no address: Location 'https://[caliber.az/x' (")
+    assert not {away_url, loop_url, broken_url} & stored
     assert first.stats["aggregator/redirected_offsite"] == first.stats["aggregator/redirect_loop"] == 1
+    assert first.stats["aggregator/redirect_unreadable"] == 1
     # Left alone by the next run, as any refused page: neither is asked for again.
     assert second.stats.get("downloader/response_status_count/301", 0) == 0
     assert second.stats.get("downloader/response_status_count/302", 0) == 0
