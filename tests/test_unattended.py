@@ -7,6 +7,7 @@ emptied listings, a robots.txt).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -506,11 +507,24 @@ def test_health_is_green_on_the_sample_and_red_when_the_listings_lose_their_arti
 
 
 def test_exit_status_1_with_one_line_per_source_when_the_site_is_down(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
-    done = run_cli("--db", f"sqlite:///{tmp_path / 'a.db'}", "crawl", "caliber", "--mirror", f"http://127.0.0.1:{port}")
-    assert done.returncode == 1
+    # A server that hangs up on every connection: the site is down, though something answers at its address (where
+    # nothing does, `crawl --mirror` stops before crawling: tests/test_environment.py).
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        port = server.getsockname()[1]
+
+        def hang_up() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    server.accept()[0].close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        mirror = f"http://127.0.0.1:{port}"
+        done = run_cli("--db", f"sqlite:///{tmp_path / 'a.db'}", "crawl", "caliber", "--mirror", mirror)
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
+    assert done.returncode == 1, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if line.startswith("caliber: ")]
     assert len(lines) == 1 and "no page was fetched" in lines[0]
 
