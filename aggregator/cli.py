@@ -92,7 +92,8 @@ def main_options(
     ] = False,
 ) -> None:
     """Crawl news sources into an attributed archive, and inspect it."""
-    ctx.obj = {"db": db or env_settings().get("AGGREGATOR_DB_URL")}
+    environment = env_settings()  # every command refuses a bad AGGREGATOR_* value up front, by name
+    ctx.obj = {"db": db or environment.get("AGGREGATOR_DB_URL")}
 
 
 # -- crawl ---------------------------------------------------------------------------------------------
