@@ -23,7 +23,7 @@ class EnvironmentValueError(ValueError):
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
-_TEXT = ("AGGREGATOR_DB_URL", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL", "AGGREGATOR_STORE_WRITER")
+_TEXT = ("AGGREGATOR_DB_URL", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL")
 _HOURS_AND_SECONDS = {
     "AGGREGATOR_RECHECK_HOURS": "hours",
     "AGGREGATOR_REFUSED_RETRY_HOURS": "hours",
@@ -82,6 +82,13 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if problem:
             raise EnvironmentValueError(f"AGGREGATOR_MIRROR {problem}")
         found["AGGREGATOR_MIRROR"] = env["AGGREGATOR_MIRROR"]
+    if env.get("AGGREGATOR_STORE_WRITER"):
+        from aggregator.store.writer import WRITER_KINDS  # only when asked: it loads the store
+
+        if env["AGGREGATOR_STORE_WRITER"] not in WRITER_KINDS:
+            kinds = " or ".join(WRITER_KINDS)
+            raise EnvironmentValueError(f"AGGREGATOR_STORE_WRITER={env['AGGREGATOR_STORE_WRITER']!r}: expected {kinds}")
+        found["AGGREGATOR_STORE_WRITER"] = env["AGGREGATOR_STORE_WRITER"]
     templates = {
         lang: env[f"AGGREGATOR_ATTRIBUTION_{lang.upper()}"]
         for lang in ("ru", "az", "en")

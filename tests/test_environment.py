@@ -24,6 +24,7 @@ def test_values_that_make_sense_become_settings() -> None:
             "AGGREGATOR_REFRESH": "Yes",
             "AGGREGATOR_RUN_LOCK": "off",
             "AGGREGATOR_TELNET": "",
+            "AGGREGATOR_STORE_WRITER": "thread",
             "PATH": "/bin",
         }
     )
@@ -37,6 +38,7 @@ def test_values_that_make_sense_become_settings() -> None:
         "AGGREGATOR_REFRESH": True,
         "AGGREGATOR_RUN_LOCK": False,
         "TELNETCONSOLE_ENABLED": False,
+        "AGGREGATOR_STORE_WRITER": "thread",
     }
 
 
@@ -53,6 +55,7 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_REFRESH", "ture", "AGGREGATOR_REFRESH='ture': expected 1/true/yes/on or 0/false/no/off"),
         ("AGGREGATOR_REMOTE_CONTROL", "enabled", "AGGREGATOR_REMOTE_CONTROL='enabled'"),
         ("AGGREGATOR_MIRROR", "127.0.0.1:8000", "AGGREGATOR_MIRROR needs the mirror's http(s) address"),
+        ("AGGREGATOR_STORE_WRITER", "proc", "AGGREGATOR_STORE_WRITER='proc': expected process or thread"),
     ],
 )
 def test_a_value_a_variable_cannot_take_is_refused_by_name(name: str, value: str, says: str) -> None:
