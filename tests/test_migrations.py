@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from aggregator.store.db import alembic_config, connect, current_revision, head_revision, upgrade
+from aggregator.store import Archive
+from aggregator.store.db import (
+    SchemaTooNew,
+    alembic_config,
+    connect,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
 from aggregator.store.models import Article, Base
 from aggregator.store.repository import _fts5_search, _pg_search
 from aggregator.store.search import include_name
 from aggregator.stories import Sketch
+from tests.conftest import run_cli
 
 SOURCE = {
     "key": "caliber", "name": "Caliber.az", "homepage": "https://caliber.az", "domains": '["caliber.az"]',
@@ -205,3 +216,25 @@ def test_the_addresses_articles_were_linked_at_become_redirects(db_url: str) -> 
     assert [(r.source, r.url, r.target, str(r.last_seen_at)[:19]) for r in rows] == [
         ("caliber", "https://caliber.az/post/155", "https://caliber.az/post/newer", ARTICLE["at"])
     ]
+
+
+def test_a_schema_newer_than_the_code_is_refused_in_one_line_and_left_as_it_is(db_url: str) -> None:
+    """A host rolled back to an older release, sharing the database another host upgraded: Alembic's answer was a
+    traceback ending in "Can't locate revision identified by '0099'"."""
+    engine = connect(db_url)
+    upgrade(engine)
+    head = head_revision(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    for attempt in (ensure_schema, upgrade):
+        with pytest.raises(SchemaTooNew) as refused:
+            attempt(engine)
+        assert "has schema revision '0099', which aggregator " in str(refused.value)
+        assert f"(its newest is {head!r}): a newer aggregator upgraded it" in str(refused.value)
+    with pytest.raises(SchemaTooNew):
+        Archive.open(db_url)  # what `crawl` and the other commands do first
+    done = run_cli("--db", db_url, "db", "upgrade")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"aggregator: error: {refused.value}"]
+    assert current_revision(engine) == "0099"  # nothing was changed
+    engine.dispose()

@@ -208,14 +208,41 @@ def alembic_config(engine: Engine) -> Config:
 SCHEMA_LOCK = 0x61676772  # any constant: the advisory lock key of schema upgrades on PostgreSQL
 
 
+class SchemaTooNew(DatabaseError):
+    """The archive's schema is at a revision this code has no migration for: a newer aggregator upgraded it."""
+
+
+def check_known(engine: Engine, current: str | None) -> None:
+    """Refuse, in one line, an archive whose revision this code does not know (``SchemaTooNew``).
+
+    Alembic's own error, a traceback ending in "Can't locate revision identified by '0099'", is what an operator met
+    after rolling one host back to an older release while another had upgraded the shared database.
+    """
+    if current is None:
+        return
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    if current in {script.revision for script in scripts.walk_revisions()}:
+        return
+    from aggregator import __version__
+
+    raise SchemaTooNew(
+        f"the archive at {engine.url.render_as_string(hide_password=True)} has schema revision {current!r}, which "
+        f"aggregator {__version__} does not know (its newest is {scripts.get_current_head()!r}): a newer aggregator "
+        "upgraded it; run that release here too"
+    )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (the latest by default).
 
     On PostgreSQL, concurrent upgrades (two crawls starting on an empty database) wait for each other on an advisory
-    lock, and the second finds the work done.
+    lock, and the second finds the work done. A schema newer than this code is ``SchemaTooNew``, before any change.
     """
     from alembic import command
 
+    check_known(engine, current_revision(engine))
     config = alembic_config(engine)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -244,8 +271,10 @@ def ensure_schema(engine: Engine, *, wait: float = 30.0) -> None:
     upgrade fails on a table that now exists: it then waits for the other to reach the head revision.
     """
     head = head_revision(engine)
-    if current_revision(engine) == head:
+    current = current_revision(engine)
+    if current == head:
         return
+    check_known(engine, current)
     logger.info("Upgrading the archive schema at %s", engine.url.render_as_string(hide_password=True))
     try:
         upgrade(engine)
