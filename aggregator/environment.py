@@ -24,7 +24,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 _TEXT = ("AGGREGATOR_DB_URL", "AGGREGATOR_SITE_NAME", "AGGREGATOR_CONTACT_URL")
-_HOURS_AND_SECONDS = {
+_DURATIONS = {
     "AGGREGATOR_RECHECK_HOURS": "hours",
     "AGGREGATOR_REFUSED_RETRY_HOURS": "hours",
     "AGGREGATOR_REFUSED_RETRY_MAX_HOURS": "hours",
@@ -100,7 +100,7 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["AGGREGATOR_STORE_BATCH"] = _number(env, "AGGREGATOR_STORE_BATCH", "items", whole=True)
     if env.get("AGGREGATOR_REDIS_URL"):
         found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
-    for name, unit in _HOURS_AND_SECONDS.items():
+    for name, unit in _DURATIONS.items():
         if env.get(name):
             found[name] = _number(env, name, unit)
     if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
@@ -112,7 +112,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):
         per_site = _number(env, "AGGREGATOR_CONCURRENCY_PER_SITE", "requests", whole=True)
         if not per_site:
-            raise EnvironmentValueError("AGGREGATOR_CONCURRENCY_PER_SITE='0': at least 1 request at a time")
+            raw = env["AGGREGATOR_CONCURRENCY_PER_SITE"]
+            raise EnvironmentValueError(f"AGGREGATOR_CONCURRENCY_PER_SITE={raw!r}: at least 1 request at a time")
         found["CONCURRENT_REQUESTS_PER_DOMAIN"] = per_site
     for name, setting in _FLAGS.items():
         if name in env:

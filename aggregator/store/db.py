@@ -268,13 +268,12 @@ def ensure_schema(engine: Engine, *, wait: float = 30.0) -> None:
     """Upgrade when the schema is behind the code (what ``crawl`` does before it starts).
 
     When another process upgrades the same database at the same moment (SQLite has no lock to wait on), this one's
-    upgrade fails on a table that now exists: it then waits for the other to reach the head revision.
+    upgrade fails on a table that now exists: it then waits for the other to reach the head revision. A schema newer
+    than this code is ``upgrade``'s ``SchemaTooNew``, which is no database error to wait out.
     """
     head = head_revision(engine)
-    current = current_revision(engine)
-    if current == head:
+    if current_revision(engine) == head:
         return
-    check_known(engine, current)
     logger.info("Upgrading the archive schema at %s", engine.url.render_as_string(hide_password=True))
     try:
         upgrade(engine)
