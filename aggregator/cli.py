@@ -61,9 +61,13 @@ def _db_url(ctx: typer.Context) -> str:
 
 
 def _archive(ctx: typer.Context) -> Any:
+    """The archive a command reads: it must exist (a mistyped --db is an error, not a new empty archive)."""
     from aggregator.store import Archive
+    from aggregator.store.db import require_existing
 
-    return Archive.open(_db_url(ctx))
+    url = _db_url(ctx)
+    require_existing(url)
+    return Archive.open(url)
 
 
 def _iso(value: datetime | None) -> str | None:

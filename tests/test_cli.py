@@ -72,6 +72,7 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert f"no such folder: {missing}" in one_line_error(
         run_cli("--db", db, "crawl", "--all", "--offline", "--mirror-root", str(missing))
     )
+    assert run_cli("--db", db, "db", "upgrade").returncode == 0
     assert "no article with id 12345" in one_line_error(run_cli("--db", db, "articles", "show", "12345"))
     assert "unsupported database" in one_line_error(run_cli("--db", "mysql://x@127.0.0.1/y", "articles", "list"))
     unreachable = one_line_error(run_cli("--db", "postgresql://postgres@127.0.0.1:1/nothing", "articles", "list"))
@@ -237,3 +238,46 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
     table, below = health_table([verdict, never], wide=True)
     wide = _rendered(table, 200)
     assert below == [] and "no judged run since yesterday" in wide and "no run recorded yet" in wide
+
+
+READERS = [
+    ["articles", "list"],
+    ["articles", "show", "1"],
+    ["articles", "history", "1"],
+    ["rejects", "list"],
+    ["rejects", "show", "1"],
+    ["rejects", "retry", "--all"],
+    ["reextract"],
+    ["runs"],
+    ["health"],
+    ["stats"],
+    ["export"],
+    ["search", "Baku"],
+    ["stories", "list"],
+    ["stories", "show", "1"],
+    ["serve"],
+    ["db", "prune-runs", "--keep", "5"],
+]
+
+
+@pytest.mark.parametrize("command", READERS, ids=[" ".join(c) for c in READERS])
+def test_a_command_that_reads_refuses_a_missing_archive_and_creates_none(tmp_path: Path, command: list[str]) -> None:
+    # A mistyped --db used to leave a new, empty archive behind and print an empty table.
+    from aggregator.store.db import ArchiveMissing
+
+    typo = tmp_path / "achive.db"
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{typo}", *command])
+    assert isinstance(result.exception, ArchiveMissing), (result.exception, result.output)
+    assert str(result.exception).startswith(f"no archive at {typo}:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_archive_is_one_line_and_the_writing_commands_create_it(tmp_path: Path) -> None:
+    typo = tmp_path / "sub" / "achive.db"
+    line = one_line_error(run_cli("--db", f"sqlite:///{typo}", "articles", "list"))
+    assert line.startswith(f"aggregator: error: no archive at {typo}: check --db")
+    assert not typo.exists()
+    assert run_cli("--db", f"sqlite:///{typo}", "db", "upgrade").returncode == 0
+    listed = run_cli("--db", f"sqlite:///{typo}", "articles", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

@@ -132,6 +132,7 @@ def test_retry_all_after_a_fix_archives_every_page_the_fix_accepts(db_url: str) 
 
 def test_rejects_errors_are_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run_cli("--db", db, "db", "upgrade").returncode == 0
     for args in (("rejects", "show", "42"), ("rejects", "retry", "42")):
         done = run_cli("--db", db, *args)
         assert done.returncode == 2 and done.stderr.strip() == "aggregator: error: no reject with id 42"

@@ -169,6 +169,33 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+class ArchiveMissing(DatabaseError):
+    """An SQLite archive file that does not exist, where a command only reads one."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (``None`` for PostgreSQL and for an in-memory database)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def require_existing(url: str) -> None:
+    """Refuse an SQLite URL whose file does not exist (``ArchiveMissing``), before anything creates it.
+
+    Every command used to create the archive it was pointed at: ``aggregator --db sqlite:///achive.db articles
+    list`` (one letter off) left a new empty archive behind and printed an empty table, as if nothing had been
+    crawled. Commands that only read an archive check first; ``crawl`` and ``db upgrade`` create one.
+    """
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise ArchiveMissing(
+            f"no archive at {path}: check --db (or AGGREGATOR_DB_URL), or create it with `aggregator crawl` or "
+            "`aggregator db upgrade`"
+        )
+
+
 def connect(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout, and their folder is made.
 
@@ -176,9 +203,8 @@ def connect(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> 
     commits of this engine's writes; close such an engine with ``dispose``.
     """
     url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database).expanduser() if parsed.database and parsed.database != ":memory:" else None
+    if make_url(url).get_backend_name() == "sqlite":
+        path = sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
