@@ -773,4 +773,4 @@ def main() -> None:
         sys.exit(2)
 
 
-from aggregator.commands import extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)
+from aggregator.commands import backup, extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)

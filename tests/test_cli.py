@@ -257,6 +257,7 @@ READERS = [
     ["stories", "show", "1"],
     ["serve"],
     ["db", "prune-runs", "--keep", "5"],
+    ["db", "backup", "copy.db"],
 ]
 
 

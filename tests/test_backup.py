@@ -1,0 +1,123 @@
+"""``aggregator db backup``: a consistent, self-contained copy of an SQLite archive, taken while a crawl writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aggregator.cli import CliError, app
+from aggregator.sources import all_sources
+from aggregator.store import Archive
+from aggregator.store.db import current_revision, head_revision
+from tests.conftest import run_cli
+from tests.test_store import item
+
+
+@pytest.fixture
+def archive_file(tmp_path: Path) -> Path:
+    path = tmp_path / "archive.db"
+    archive = Archive.open(f"sqlite:///{path}")
+    try:
+        archive.sync_sources(all_sources())
+        archive.save([item(n) for n in range(3)])
+    finally:
+        archive.close()
+    return path
+
+
+def invoke(db: Path, *args: str):
+    return CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "db", "backup", *args])
+
+
+def test_a_backup_taken_mid_write_is_the_archive_as_of_the_last_commit_in_one_file(
+    archive_file: Path, tmp_path: Path
+) -> None:
+    # A batch committed to the write-ahead log and not yet copied back into archive.db (a file copy misses it)...
+    committed = sqlite3.connect(archive_file, isolation_level=None)
+    committed.execute("PRAGMA wal_autocheckpoint=0")
+    committed.execute("UPDATE articles SET title = title || ' (edited)' WHERE title = 'Заголовок 2'")
+    # ... and a crawl's writer in the middle of the next one: a row written, not committed, the write lock held.
+    writer = sqlite3.connect(archive_file, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE articles SET title = 'half-written' WHERE id = (SELECT min(id) FROM articles)")
+    target = tmp_path / "copies" / "archive-copy.db"
+    target.parent.mkdir()
+    try:
+        result = invoke(archive_file, str(target))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        committed.close()
+    assert result.exit_code == 0, (result.exception, result.output)
+    assert f"to {target} (" in result.output  # on one line, however narrow the terminal: copied and pasted
+
+    # One file: no -wal or -shm to carry along, no temporary file left.
+    assert sorted(p.name for p in target.parent.iterdir()) == ["archive-copy.db"]
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        titles = sorted(t for (t,) in copy.execute("SELECT title FROM articles"))
+    assert titles == ["Заголовок 0", "Заголовок 1", "Заголовок 2 (edited)"]
+
+    # The copy is an archive the commands read as they read the original.
+    listed = run_cli("--db", f"sqlite:///{target}", "articles", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(a["title"] for a in json.loads(listed.stdout)) == titles
+
+
+def test_a_backup_does_not_migrate_the_archive_it_copies(archive_file: Path, tmp_path: Path) -> None:
+    # A backup is what an operator takes before an upgrade: it copies the schema as it is.
+    with sqlite3.connect(archive_file) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0001'")
+    result = invoke(archive_file, str(tmp_path / "before-upgrade.db"))
+    assert result.exit_code == 0, (result.exception, result.output)
+    archive = Archive.open(f"sqlite:///{tmp_path / 'before-upgrade.db'}", migrate=False)
+    try:
+        assert current_revision(archive.engine) == "0001" != head_revision(archive.engine)
+    finally:
+        archive.close()
+
+
+def test_backup_refusals_are_one_line_and_leave_files_alone(archive_file: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "old-backup.db"
+    existing.write_bytes(b"yesterday's backup")
+
+    def refused(db: Path, *args: str) -> str:
+        result = invoke(db, *args)
+        assert isinstance(result.exception, CliError), (result.exception, result.output)
+        return str(result.exception)
+
+    assert refused(archive_file, str(existing)) == f"{existing} exists: give --force to replace it"
+    assert existing.read_bytes() == b"yesterday's backup"
+    assert "overwrite the archive itself" in refused(archive_file, str(archive_file))
+    assert refused(archive_file, str(tmp_path / "nope" / "b.db")) == f"no such folder: {tmp_path / 'nope'}"
+    assert "is a folder" in refused(archive_file, str(tmp_path))
+
+    assert invoke(archive_file, str(existing), "--force").exit_code == 0
+    with sqlite3.connect(existing) as copy:
+        assert copy.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+
+    postgres = CliRunner().invoke(
+        app, ["--db", "postgresql://postgres@127.0.0.1:5432/test", "db", "backup", str(tmp_path / "pg.db")]
+    )
+    assert isinstance(postgres.exception, CliError)
+    assert "pg_dump" in str(postgres.exception)
+    assert not (tmp_path / "pg.db").exists()
+
+
+def test_a_failed_check_of_the_copy_keeps_the_previous_backup(
+    archive_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = tmp_path / "nightly.db"
+    previous.write_bytes(b"last night's backup")
+    monkeypatch.setattr(
+        "aggregator.commands.backup.quick_check", lambda _copy: ["row 7 missing from index ix_articles_source"]
+    )
+    result = invoke(archive_file, str(previous), "--force")
+    assert isinstance(result.exception, CliError), (result.exception, result.output)
+    assert "row 7 missing from index" in str(result.exception)
+    assert previous.read_bytes() == b"last night's backup"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "nightly.db"]  # no partial copy left
