@@ -250,6 +250,7 @@ READERS = [
     ["reextract"],
     ["runs"],
     ["health"],
+    ["metrics"],
     ["stats"],
     ["export"],
     ["search", "Baku"],

@@ -484,7 +484,7 @@ def create_app(
                 "timezone": r.timezone,
                 "domains": list(r.domains),
                 "articles": int(r.articles),
-                "latest_archived_at": _aware(r.latest),
+                "latest_archived_at": r.latest,
                 "feed": str(request.url_for("source_feed", source=r.key)),
             }
             for r in rows
@@ -512,6 +512,17 @@ def create_app(
         red = [r["source"] for r in rows if r["status"] == "red"]
         data = {"status": "red" if red else "green", "red": red, "sources": rows}
         return JSONResponse(data, status_code=503 if red else 200)
+
+    @app.get("/metrics", response_class=Response, tags=["health"])
+    def metrics() -> Response:
+        """Each source's latest run, health verdict and archive in Prometheus' text format, read from the archive
+        at each scrape (every server process answers the same)."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from aggregator.metrics import exposition
+
+        body = exposition(store.read.connect, [s.key for s in all_sources()], max_age=oldest_verdict)
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/most-read", response_model=MostRead, responses=NOT_MODIFIED, tags=["articles"])
     @reads
@@ -620,13 +631,3 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app of one of ``aggregator serve --workers N``'s processes (uvicorn imports this factory in each)."""
     return create_app(os.environ[SERVE_DB_URL], site_name=os.environ.get(SERVE_SITE_NAME, "Icma.az"))
-
-
-def _aware(value: Any) -> datetime | None:
-    """A MAX() over a UTC column comes back without the column's type on SQLite: a naive string or datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    moment: datetime = value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

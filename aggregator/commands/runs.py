@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import _archive, app, db_app, out
+from aggregator.cli import _archive, app, db_app, fail, out
 from aggregator.sources import all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
 
@@ -114,19 +117,39 @@ def _share(value: Any) -> str:
     return f"{value:.0%}" if isinstance(value, int | float) else "–"
 
 
+MaxAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        metavar="AGE",
+        help="A source whose latest judged run is older than this (30m, 2h, 1d; 0: never) is red "
+        "(default: AGGREGATOR_HEALTH_MAX_AGE_HOURS, 24h).",
+    ),
+]
+
+
+def verdict_max_age(max_age: str | None) -> timedelta | None:
+    """``--max-age`` as ``source_health`` takes it: the setting when not given, None (no limit) for 0."""
+    from aggregator.commands.schedule import parse_interval
+    from aggregator.crawl import project_settings
+    from aggregator.health_report import DEFAULT_MAX_AGE_HOURS
+    from aggregator.health_report import max_age as health_max_age
+
+    if max_age is None:
+        return health_max_age(project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
+    if max_age.strip() == "0":
+        return None
+    try:
+        return timedelta(seconds=parse_interval(max_age))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--max-age") from None
+
+
 @app.command("health")
 def health_cmd(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
-    max_age: Annotated[
-        str | None,
-        typer.Option(
-            "--max-age",
-            metavar="AGE",
-            help="A source whose latest judged run is older than this (30m, 2h, 1d; 0: never) is red "
-            "(default: AGGREGATOR_HEALTH_MAX_AGE_HOURS, 24h).",
-        ),
-    ] = None,
+    max_age: MaxAgeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """Each source's health after its latest run: articles against the median, field coverage, dates, HTTP errors,
@@ -134,21 +157,10 @@ def health_cmd(
 
     Exits 1 when a source is red.
     """
-    from aggregator.commands.schedule import parse_interval
-    from aggregator.crawl import project_settings
-    from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, source_health
-    from aggregator.health_report import max_age as health_max_age
+    from aggregator.health_report import source_health
 
     keys = [s.key for s in resolve_keys([source])] if source else [s.key for s in all_sources()]
-    if max_age is None:
-        oldest = health_max_age(project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
-    elif max_age.strip() == "0":
-        oldest = None
-    else:
-        try:
-            oldest = timedelta(seconds=parse_interval(max_age))
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--max-age") from None
+    oldest = verdict_max_age(max_age)
     archive = _archive(ctx)
     try:
         with archive.engine.connect() as conn:
@@ -245,3 +257,39 @@ def db_prune_runs(
         f"{verb} {sum(removed.values())} run row(s) started more than {days:g} days ago "
         f"(each source keeps its newest {kept})"
     )
+
+
+@app.command("metrics")
+def metrics_cmd(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file (replaced whole, for node_exporter's textfile collector)."
+        ),
+    ] = None,
+    max_age: MaxAgeOpt = None,
+) -> None:
+    """Each source's latest run, health verdict and archive in Prometheus' text format (what `serve` answers at
+    /metrics)."""
+    from aggregator.metrics import exposition
+
+    oldest = verdict_max_age(max_age)
+    archive = _archive(ctx)
+    try:
+        body = exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=oldest)
+    finally:
+        archive.close()
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    output = output.expanduser()
+    if not output.parent.is_dir():
+        fail(f"no such folder: {output.parent}")
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")  # a scrape never reads half a file
+    try:
+        partial.write_bytes(body)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 
 from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime
@@ -313,9 +314,14 @@ def get_source(conn: Connection, key: str) -> Any | None:
 
 
 def list_sources(conn: Connection) -> list[Any]:
-    """The sources in the archive, with how many articles each has and the newest one's archive time."""
+    """The sources in the archive, with how many articles each has and the newest one's archive time (aware UTC)."""
     counts = (
-        select(Article.source, func.count().label("articles"), func.max(Article.archived_at).label("latest"))
+        select(
+            Article.source,
+            func.count().label("articles"),
+            # typed: SQLite gives a MAX() back as a bare string otherwise
+            type_coerce(func.max(Article.archived_at), UTCDateTime()).label("latest"),
+        )
         .group_by(Article.source)
         .subquery()
     )

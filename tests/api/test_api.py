@@ -274,7 +274,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.")
     for path in ("/api/articles", "/api/articles/{article_id}", "/api/articles/{article_id}/views", "/api/sources",
                  "/api/most-read", "/feeds/all.rss", "/feeds/{source}.rss", "/news/{article_id}", "/", "/healthz",
-                 "/api/health"):  # fmt: skip
+                 "/api/health", "/metrics"):  # fmt: skip
         assert path in spec["paths"], path
     listing = spec["paths"]["/api/articles"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {"source", "language", "since", "story", "limit", "cursor"}

@@ -1,0 +1,116 @@
+"""The crawl's state in Prometheus' text format: per source, its latest run, its health verdict and its archive.
+
+Read from the archive at each scrape (runs and verdicts are rows there, written by whichever process or host ran
+the crawl), so every read-API process answers the same, and ``aggregator metrics`` prints the same for
+node_exporter's textfile collector. What to alert on: ``aggregator_source_healthy == 0`` (a layout change, an
+HTTP error rate, a schedule that stopped: the verdict of ``aggregator health``), and
+``time() - aggregator_source_last_run_finished_timestamp_seconds`` for a crawl that stopped running at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, func, select
+
+from aggregator.health_report import source_health
+from aggregator.store import queries
+from aggregator.store.models import CrawlRun, Reject
+
+RUN_STATUSES = ("running", "finished", "partial", "failed")
+RUN_COUNTS = {
+    "pages": "pages",
+    "new": "items_new",
+    "updated": "items_updated",
+    "unchanged": "items_unchanged",
+    "rejected": "rejected",
+    "http_errors": "http_errors",
+    "dates_unparsed": "dates_unparsed",
+}
+"""The ``kind`` label of ``aggregator_source_last_run_count`` -> the ``crawl_runs`` column."""
+COVERAGE_FIELDS = ("title", "body", "date")
+
+
+def latest_runs(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+    """Each source's newest run row (by id), for the sources that have one."""
+    newest = select(func.max(CrawlRun.id)).where(CrawlRun.source.in_(keys)).group_by(CrawlRun.source)
+    rows = conn.execute(select(CrawlRun.__table__).where(CrawlRun.id.in_(newest)))
+    return {row.source: row for row in rows}
+
+
+def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None) -> list[Metric]:
+    """The metric families of the sources ``keys``, read through ``conn``."""
+
+    def gauge(name: str, doc: str, labels: Sequence[str] = ("source",)) -> GaugeMetricFamily:
+        return GaugeMetricFamily(f"aggregator_{name}", doc, labels=list(labels))
+
+    healthy = gauge("source_healthy", "1 when the source's latest verdict is green, 0 when red (absent: not judged).")
+    judged_at = gauge("source_last_verdict_timestamp_seconds", "When the run the latest verdict is of ended.")
+    coverage = gauge(
+        "source_coverage_ratio", "Share of the latest judged run's items with the field.", ("source", "field")
+    )
+    status = gauge("source_last_run_status", "1 for the latest run's status.", ("source", "status"))
+    started = gauge("source_last_run_started_timestamp_seconds", "When the source's latest run started.")
+    finished = gauge(
+        "source_last_run_finished_timestamp_seconds", "When the source's latest run ended (absent while it runs)."
+    )
+    counts = gauge("source_last_run_count", "What the source's latest run counted.", ("source", "kind"))
+    articles = gauge("source_articles", "Articles of the source in the archive.")
+    newest = gauge("source_latest_archived_timestamp_seconds", "When the source's newest article was archived.")
+    rejects = gauge("source_rejects", "Rejects of the source kept in the archive (quarantine rows).")
+
+    for row in source_health(conn, keys, max_age=max_age):
+        if row["status"] is None:
+            continue
+        healthy.add_metric([row["source"]], 1.0 if row["status"] == "green" else 0.0)
+        if (ended := row.get("finished_at")) is not None:
+            judged_at.add_metric([row["source"]], datetime.fromisoformat(ended).timestamp())
+        for field in COVERAGE_FIELDS:
+            share = (row.get("coverage") or {}).get(field)
+            if share is not None:
+                coverage.add_metric([row["source"], field], float(share))
+    for key, run in sorted(latest_runs(conn, keys).items()):
+        for name in RUN_STATUSES:
+            status.add_metric([key, name], 1.0 if run.status == name else 0.0)
+        started.add_metric([key], run.started_at.timestamp())
+        if run.finished_at is not None:
+            finished.add_metric([key], run.finished_at.timestamp())
+        for kind, column in RUN_COUNTS.items():
+            counts.add_metric([key, kind], float(getattr(run, column) or 0))
+    wanted = set(keys)
+    for source in queries.list_sources(conn):
+        if source.key not in wanted:
+            continue
+        articles.add_metric([source.key], float(source.articles))
+        if source.latest is not None:
+            newest.add_metric([source.key], source.latest.timestamp())
+    for rejected_source, count in conn.execute(
+        select(Reject.source, func.count()).where(Reject.source.in_(keys)).group_by(Reject.source)
+    ):
+        rejects.add_metric([str(rejected_source)], float(count))
+    return [healthy, judged_at, coverage, status, started, finished, counts, articles, newest, rejects]
+
+
+class ArchiveCollector(Collector):
+    """A Prometheus collector over an archive: ``connect()`` gives a read connection (a context manager)."""
+
+    def __init__(self, connect: Any, keys: Sequence[str], *, max_age: timedelta | None) -> None:
+        self.connect = connect
+        self.keys = list(keys)
+        self.max_age = max_age
+
+    def collect(self) -> Iterator[Metric]:
+        with self.connect() as conn:
+            yield from families(conn, self.keys, max_age=self.max_age)
+
+
+def exposition(connect: Any, keys: Sequence[str], *, max_age: timedelta | None) -> bytes:
+    """The metrics in Prometheus' text format (``CONTENT_TYPE_LATEST``)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ArchiveCollector(connect, keys, max_age=max_age))
+    return generate_latest(registry)
