@@ -63,7 +63,7 @@ def db_backup(
     require_existing(url)
     source = sqlite_file(url)
     if source is None:
-        if url.startswith(("postgres", "postgresql")):
+        if url.startswith("postgres"):  # postgres://, postgresql://, postgresql+psycopg://
             fail("db backup copies an SQLite archive; back a PostgreSQL one up with pg_dump (pg_dump -Fc DATABASE)")
         fail("db backup copies an SQLite archive file; this archive is in memory")
     target = target.expanduser().resolve()
