@@ -21,18 +21,9 @@ from sqlalchemy import Connection, func, select
 from aggregator.health_report import source_health
 from aggregator.store import queries
 from aggregator.store.models import CrawlRun, Reject
+from aggregator.store.repository import RUN_COUNTS
 
 RUN_STATUSES = ("running", "finished", "partial", "failed")
-RUN_COUNTS = {
-    "pages": "pages",
-    "new": "items_new",
-    "updated": "items_updated",
-    "unchanged": "items_unchanged",
-    "rejected": "rejected",
-    "http_errors": "http_errors",
-    "dates_unparsed": "dates_unparsed",
-}
-"""The ``kind`` label of ``aggregator_source_last_run_count`` -> the ``crawl_runs`` column."""
 COVERAGE_FIELDS = ("title", "body", "date")
 
 
@@ -80,8 +71,8 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
         started.add_metric([key], run.started_at.timestamp())
         if run.finished_at is not None:
             finished.add_metric([key], run.finished_at.timestamp())
-        for kind, column in RUN_COUNTS.items():
-            counts.add_metric([key, kind], float(getattr(run, column) or 0))
+        for column in RUN_COUNTS:  # the counts a run row keeps: pages, items_new (kind "new"), ...
+            counts.add_metric([key, column.removeprefix("items_")], float(getattr(run, column) or 0))
     wanted = set(keys)
     for source in queries.list_sources(conn):
         if source.key not in wanted:
