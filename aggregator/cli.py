@@ -278,6 +278,13 @@ def _article_summary(a: Any) -> dict[str, Any]:
     }
 
 
+def _withdrawal(a: Any) -> dict[str, Any] | None:
+    """When, by whom (``source`` or ``operator``) and why an article was withdrawn; None when it is shown."""
+    if a.withdrawn_at is None:
+        return None
+    return {"at": _iso(a.withdrawn_at), "by": a.withdrawn_by, "reason": a.withdrawn_reason}
+
+
 def _filter_options(
     source: str | None,
     language: str | None,
@@ -285,6 +292,7 @@ def _filter_options(
     until: str | None,
     story: int | None,
     undated: bool,
+    withdrawn: bool = False,
 ) -> Any:
     """The article filter the options ask for, or one clear error line for an unknown source or a bad date."""
     from aggregator.present import parse_instant
@@ -299,7 +307,15 @@ def _filter_options(
                 bounds[name] = parse_instant(text, end_of_day=name == "until")
             except ValueError:
                 fail(f"--{name}: not an ISO 8601 date or time: {text!r}")
-    return ArticleFilter(source=source, language=language, story=story, undated=undated, **bounds)
+    return ArticleFilter(
+        source=source,
+        language=language,
+        story=story,
+        undated=undated,
+        since=bounds["since"],
+        until=bounds["until"],
+        withdrawn=withdrawn,
+    )
 
 
 SINCE_HELP = "Only articles published (else archived) at or after this ISO date or time (UTC if no zone)."
@@ -320,12 +336,17 @@ def articles_list(
     undated: Annotated[
         bool, typer.Option("--undated", help="Only articles whose date could not be read (the text is kept).")
     ] = False,
+    withdrawn: Annotated[
+        bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out of everything else).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """List archived articles, newest first: source, published time (UTC), title, source link."""
+    """List archived articles, newest first: source, published time (UTC), title, source link.
+
+    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn lists only them."""
     from aggregator.store.queries import count_articles, list_page
 
-    chosen = _filter_options(source, language, since, until, story, undated)
+    chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     archive = _archive(ctx)
     try:
         with archive.reader.connect() as conn:
@@ -338,7 +359,8 @@ def articles_list(
         return
     # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
     wide = out.width >= WIDE
-    table = Table(title=f"{len(rows)} of {total} archived articles", title_justify="left")
+    kind = "withdrawn" if withdrawn else "archived"
+    table = Table(title=f"{len(rows)} of {total} {kind} articles", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("source")
     table.add_column("published (UTC)", no_wrap=not wide, max_width=None if wide else 16)
@@ -399,6 +421,7 @@ def articles_show(
         "attribution_line": article.attribution_line,
         "cited_outlets": article.cited_outlets or [],
         "views": article.views,
+        "withdrawn": _withdrawal(article),
         "story_id": article.story_id,
         "story_siblings": [
             {"id": s.id, "source": s.source, "title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
@@ -423,6 +446,9 @@ def articles_show(
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
     out.print(f"[bold]{escape(article.title)}[/bold]")
+    if data["withdrawn"]:
+        w = data["withdrawn"]
+        out.print(f"[bold red]withdrawn[/bold red] {w['at']} UTC by {w['by']}: {escape(w['reason'] or '')}")
     for label, key in (
         ("id", "id"), ("source", "source_name"), ("language", "language"), ("source link", "url"),
         ("fetched as", "fetched_url"), ("linked as", "linked_urls"), ("printed as", "published_raw"),
@@ -450,6 +476,52 @@ def articles_show(
     out.print(f"[dim]{len(versions)} version(s):[/dim]")
     for v in data["snapshots"]:
         out.print(f"  #{v['id']} {v['fetched_at']}  {v['content_hash'][:12]}  {v['compressed_bytes']} bytes")
+
+
+@articles_app.command("withdraw")
+def articles_withdraw(
+    ctx: typer.Context,
+    article_ids: Annotated[list[int], typer.Argument(metavar="ID...", help="The articles' ids (see `articles list`).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, for the record (a takedown request, a correction, ...).")
+    ],
+) -> None:
+    """Take articles off the downstream site: left out of every list, feed, search and story, their pages answer
+    410 Gone. The archive keeps them and their versions; `articles restore` shows them again."""
+    if not reason.strip():
+        fail("--reason: say why the article is withdrawn")
+    archive = _archive(ctx)
+    try:
+        found = archive.withdraw(article_ids, reason.strip())
+    finally:
+        archive.close()
+    _report_missing(article_ids, found)
+    out.print(f"withdrew {len(found)} article(s): {', '.join(f'#{i}' for i in found) or '-'}")
+
+
+@articles_app.command("restore")
+def articles_restore(
+    ctx: typer.Context,
+    article_ids: Annotated[list[int], typer.Argument(metavar="ID...", help="The withdrawn articles' ids.")],
+) -> None:
+    """Show withdrawn articles again (withdrawn by an operator, or by a crawl that found the page gone)."""
+    archive = _archive(ctx)
+    try:
+        found = archive.restore(article_ids)
+    finally:
+        archive.close()
+    if not found:
+        fail(f"none of {', '.join(f'#{i}' for i in article_ids)} is withdrawn (see `articles list --withdrawn`)")
+    out.print(f"restored {len(found)} article(s): {', '.join(f'#{i}' for i in found)}")
+
+
+def _report_missing(asked: list[int], found: list[int]) -> None:
+    """One line on stderr for the ids no article has; exit status 2 when none had one."""
+    missing = sorted(set(asked) - set(found))
+    if missing and not found:
+        fail(f"no article with id {', '.join(str(i) for i in missing)}")
+    if missing:
+        err.print(f"aggregator: warning: no article with id {', '.join(str(i) for i in missing)}")
 
 
 @articles_app.command("history")

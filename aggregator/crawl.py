@@ -249,6 +249,14 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             waiting += f", paused {paused} time(s) as the site asked (429/Retry-After)" if paused else ""
             mended = int(outcome.stats.get(CHARSET_CORRECTED, 0))
             waiting += f", {mended} page(s) read in another encoding than they declare" if mended else ""
+            withdrawn = int(outcome.stats.get("aggregator/articles_withdrawn", 0))
+            waiting += (
+                f", {withdrawn} archived article(s) withdrawn: their pages are gone (`articles list --withdrawn`)"
+                if withdrawn
+                else ""
+            )
+            restored = int(outcome.stats.get("aggregator/articles_restored", 0))
+            waiting += f", {restored} withdrawn article(s) shown again: their pages are back" if restored else ""
             reason = outcome.finish_reason
             if reason == TIME_LIMIT:
                 limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""

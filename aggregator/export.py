@@ -14,9 +14,10 @@ from aggregator.store.queries import ArticleFilter, iter_articles
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
     "id", "source", "language", "title", "url", "published_at", "published_raw", "archived_at", "updated_at",
-    "category", "attribution_line", "cited_outlets", "story_id", "views", "cover_image_url", "body_text", "body_html",
+    "category", "attribution_line", "cited_outlets", "story_id", "views", "cover_image_url", "withdrawn_at",
+    "withdrawn_by", "withdrawn_reason", "body_text", "body_html",
 )  # fmt: skip
-_TIMES = frozenset({"published_at", "archived_at", "updated_at"})
+_TIMES = frozenset({"published_at", "archived_at", "updated_at", "withdrawn_at"})
 
 
 def record(row: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ class Labels:
     stories: str
     not_found: str
     next_page: str
+    withdrawn: str
 
 
 LABELS: dict[str, Labels] = {
@@ -34,6 +35,7 @@ LABELS: dict[str, Labels] = {
         stories="Эта же новость в других источниках",
         not_found="Новость не найдена",
         next_page="Дальше",
+        withdrawn="Новость снята с публикации",
     ),
     "az": Labels(
         views="Baxış sayı",
@@ -44,6 +46,7 @@ LABELS: dict[str, Labels] = {
         stories="Bu xəbər digər mənbələrdə",
         not_found="Xəbər tapılmadı",
         next_page="Növbəti",
+        withdrawn="Xəbər yayımdan çıxarılıb",
     ),
     "en": Labels(
         views="Views",
@@ -54,6 +57,7 @@ LABELS: dict[str, Labels] = {
         stories="The same news from other sources",
         not_found="News item not found",
         next_page="Next",
+        withdrawn="This news item has been withdrawn",
     ),
 }
 

@@ -257,6 +257,10 @@ class StorePipeline(Pipeline):
             self.count("articles_updated", result.updated)
             self.count("articles_unchanged", result.unchanged)
             self.count("quarantined", result.rejected)
+            if result.withdrawn:
+                self.count("articles_withdrawn", result.withdrawn)
+            if result.restored:
+                self.count("articles_restored", result.restored)
         self._pending = still
 
     async def drain(self) -> None:

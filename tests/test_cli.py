@@ -244,6 +244,8 @@ READERS = [
     ["articles", "list"],
     ["articles", "show", "1"],
     ["articles", "history", "1"],
+    ["articles", "withdraw", "1", "--reason", "takedown"],
+    ["articles", "restore", "1"],
     ["rejects", "list"],
     ["rejects", "show", "1"],
     ["rejects", "retry", "--all"],

@@ -155,6 +155,9 @@ class ViewCount(BaseModel):
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such article or source."}}
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": Problem, "description": "The article was withdrawn (the archive keeps it; nothing shows it)."}
+}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Unchanged since the ETag given."}}
 
 
@@ -429,7 +432,7 @@ def create_app(
     @app.get(
         "/api/articles/{article_id}",
         response_model=ArticleDetail,
-        responses={**NOT_FOUND, **NOT_MODIFIED},
+        responses={**NOT_FOUND, **GONE, **NOT_MODIFIED},
         tags=["articles"],
     )
     @reads
@@ -439,6 +442,8 @@ def create_app(
             row = queries.get_article(conn, article_id)
             if row is None:
                 return problem(404, f"no article with id {article_id}")
+            if row.withdrawn_at is not None:
+                return problem(410, f"article {article_id} was withdrawn")
             siblings = queries.story_siblings(conn, row.id, row.story_id)
         source = source_entry(row.source)
         data = summary(row) | {
@@ -459,12 +464,22 @@ def create_app(
         }
         return cached_json(request, data, row.updated_at)
 
-    @app.post("/api/articles/{article_id}/views", response_model=ViewCount, responses=NOT_FOUND, tags=["articles"])
+    @app.post(
+        "/api/articles/{article_id}/views", response_model=ViewCount, responses={**NOT_FOUND, **GONE}, tags=["articles"]
+    )
     def count_view(article_id: ArticleId) -> Response:
         """Count one view of the article (atomic in the database: concurrent views are all counted)."""
-        stmt = update(Article).where(Article.id == article_id).values(views=Article.views + 1).returning(Article.views)
+        stmt = (
+            update(Article)
+            .where(Article.id == article_id, Article.withdrawn_at.is_(None))
+            .values(views=Article.views + 1)
+            .returning(Article.views)
+        )
         with store.write.begin() as conn:
             views = conn.execute(stmt).scalar_one_or_none()
+            withdrawn = views is None and conn.scalar(select(Article.id).where(Article.id == article_id)) is not None
+        if withdrawn:
+            return problem(410, f"article {article_id} was withdrawn")
         if views is None:
             return problem(404, f"no article with id {article_id}")
         return JSONResponse({"id": article_id, "views": views})
@@ -592,16 +607,24 @@ def create_app(
         )
         return cached(request, body, "text/html; charset=utf-8", newest(rows))
 
-    @app.get("/news/{article_id}", response_class=HTMLResponse, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["pages"])
+    @app.get(
+        "/news/{article_id}",
+        response_class=HTMLResponse,
+        responses={**NOT_FOUND, **GONE, **NOT_MODIFIED},
+        tags=["pages"],
+    )
     @reads
     def news_page(request: Request, article_id: ArticleId) -> Response:
         """The re-published article: attribution line, body, views, source link, archive time, most read."""
         with store.read.connect() as conn:
             row = queries.get_article(conn, article_id)
-            if row is None:
-                labels = present.labels("ru")
-                body = render("not_found.html", labels=labels, lang="ru", article_id=article_id)
-                return Response(body, status_code=404, media_type="text/html; charset=utf-8")
+            if row is None or row.withdrawn_at is not None:
+                lang = "ru" if row is None else present.page_language(row.language)
+                labels = present.labels(lang)
+                heading = labels.not_found if row is None else labels.withdrawn
+                body = render("not_found.html", labels=labels, lang=lang, article_id=article_id, heading=heading)
+                status = 404 if row is None else 410
+                return Response(body, status_code=status, media_type="text/html; charset=utf-8")
             siblings = queries.story_siblings(conn, row.id, row.story_id)
         source = source_entry(row.source)
         popular = store.most_read(24, 5) or store.most_read(24 * 30, 5)  # a quiet day: the month's instead

@@ -90,13 +90,18 @@ def export(
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
     story: Annotated[int | None, typer.Option("--story", metavar="ID", help="Only the articles of this story.")] = None,
     undated: Annotated[bool, typer.Option("--undated", help="Only articles whose date could not be read.")] = False,
+    withdrawn: Annotated[
+        bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out otherwise).")
+    ] = False,
 ) -> None:
-    """Export articles (newest first, with bodies and attribution) as JSON Lines or CSV, streamed at any size."""
+    """Export articles (newest first, with bodies and attribution) as JSON Lines or CSV, streamed at any size.
+
+    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn exports only them."""
     from aggregator.export import FORMATS, export_articles
 
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    chosen = _filter_options(source, language, since, until, story, undated)
+    chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     archive = _archive(ctx)
     try:
         if output is None:

@@ -127,6 +127,13 @@ class Article(Base):
     """The body text's similarity sketch (packed MinHash values), kept to verify bucket candidates."""
     views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many times the downstream site showed it (``POST /api/articles/{id}/views``)."""
+    withdrawn_at: Mapped[datetime | None]
+    """When the article was taken off the downstream site: every list, feed, search and story leaves it out, and its
+    pages answer 410 Gone. The archive keeps it, its versions and its links. NULL for an article that is shown."""
+    withdrawn_by: Mapped[str | None] = mapped_column(String(16))
+    """``source`` (a re-fetch found the page gone: HTTP 404 or 410; a later fetch that finds it again shows it
+    again) or ``operator`` (``aggregator articles withdraw``: only ``articles restore`` shows it again)."""
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(SHORT_TEXT_LENGTH))
 
     snapshots: Mapped[list[Snapshot]] = relationship(
         back_populates="article", order_by="Snapshot.fetched_at", cascade="all, delete-orphan"

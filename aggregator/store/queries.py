@@ -70,6 +70,8 @@ class ArticleFilter:
     story: int | None = None
     undated: bool = False
     """Only the articles whose date could not be read."""
+    withdrawn: bool = False
+    """Only the withdrawn articles (``articles.withdrawn_at``), instead of only those the downstream site shows."""
 
     def params(self) -> dict[str, Any]:
         """The values the statements of ``_part`` bind."""
@@ -178,7 +180,7 @@ def article_time(row: Any) -> datetime:
 
 
 @cache
-def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool) -> Select[Any]:
+def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool, withdrawn: bool = False) -> Select[Any]:
     """The statement of one half of a page (dated articles by published time, or undated ones by archive time),
     for one combination of filters: built once, with bound parameters, because building SQLAlchemy statements
     costs more than running these on SQLite."""
@@ -192,6 +194,7 @@ def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool) -> S
         )
     else:
         stmt = select(*LIST_COLUMNS).where(Article.published_at.is_not(None))
+    stmt = stmt.where(Article.withdrawn_at.is_not(None) if withdrawn else Article.withdrawn_at.is_(None))
     for name, column in (("source", Article.source), ("language", Article.language), ("story", Article.story_id)):
         if name in given:
             stmt = stmt.where(column == bindparam(name))
@@ -211,8 +214,9 @@ def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool) -> S
 
 def _parts(filters: ArticleFilter, after: Position | None) -> list[tuple[bool, Select[Any]]]:
     given = frozenset(filters.params())
-    dated = [] if filters.undated else [(False, _part(False, given, after is not None, False))]
-    return [*dated, (True, _part(True, given, after is not None, False))]
+    later = after is not None
+    dated = [] if filters.undated else [(False, _part(False, given, later, False, filters.withdrawn))]
+    return [*dated, (True, _part(True, given, later, False, filters.withdrawn))]
 
 
 def list_page(
@@ -226,11 +230,11 @@ def list_page(
     given = frozenset(filters.params())
     rows: list[Any] = []
     if not filters.undated:
-        rows.extend(run(conn, _part(False, given, after is not None, False), params))
+        rows.extend(run(conn, _part(False, given, after is not None, False, filters.withdrawn), params))
     bounded = len(rows) > limit  # only undated articles newer than the dated page's end can be on this page
     if bounded:
         params["bound"] = article_time(rows[-1])
-    rows.extend(run(conn, _part(True, given, after is not None, bounded), params))
+    rows.extend(run(conn, _part(True, given, after is not None, bounded, filters.withdrawn), params))
     rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
     page = rows[:limit]
     more = len(rows) > limit
@@ -266,7 +270,9 @@ ARTICLES = Article.__table__
 _SIBLINGS = (
     select(*LIST_COLUMNS)
     .where(
-        ARTICLES.c.story_id == bindparam("story", type_=Integer()), ARTICLES.c.id != bindparam("id", type_=Integer())
+        ARTICLES.c.story_id == bindparam("story", type_=Integer()),
+        ARTICLES.c.id != bindparam("id", type_=Integer()),
+        ARTICLES.c.withdrawn_at.is_(None),
     )
     .order_by(ARTICLES.c.archived_at.desc(), ARTICLES.c.id.desc())
     .limit(50)
@@ -277,7 +283,8 @@ _MOST_READ = (
         or_(
             ARTICLES.c.published_at >= bindparam("cutoff", type_=UTCDateTime()),
             ARTICLES.c.archived_at >= bindparam("cutoff", type_=UTCDateTime()),
-        )
+        ),
+        ARTICLES.c.withdrawn_at.is_(None),
     )
     .order_by(ARTICLES.c.views.desc(), ARTICLES.c.archived_at.desc(), ARTICLES.c.id.desc())
     .limit(bindparam("limit", type_=Integer()))

@@ -51,6 +51,7 @@ from aggregator.store.models import (
     utcnow,
 )
 from aggregator.stories import sketch, story_text
+from aggregator.urls import canonical_url
 
 
 def content_hash(item: ArticleItem) -> str:
@@ -135,6 +136,10 @@ class SaveResult:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    withdrawn: int = 0
+    """Archived articles whose page a fetch of this batch found gone (HTTP 404 or 410): withdrawn by the source."""
+    restored: int = 0
+    """Articles withdrawn by their source whose page this batch fetched again: shown again."""
     new_ids: list[int] = field(default_factory=list)
 
 
@@ -218,6 +223,61 @@ def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int
             .values(resolved_at=now, article_id=bindparam("a")),
             [{"reject_id": reject_id, "a": article_of[url]} for reject_id, _, url, _, _ in found],
         )
+
+
+WITHDRAWN_BY_SOURCE = "source"
+WITHDRAWN_BY_OPERATOR = "operator"
+GONE_STATUSES = (404, 410)
+"""Answers that say a page is no more. A server error, a refusal (403, 429) or a failed connection say nothing of
+the article, and withdraw nothing."""
+
+
+def _show_again(conn: Any, ids: Sequence[int], *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
+    """Clear the withdrawal of these articles (only those withdrawn ``by``, unless None). Returns how many."""
+    stmt = update(Article).where(Article.id.in_(list(ids)), Article.withdrawn_at.is_not(None))
+    if by is not None:
+        stmt = stmt.where(Article.withdrawn_by == by)
+    cleared = conn.execute(stmt.values(withdrawn_at=None, withdrawn_by=None, withdrawn_reason=None))
+    return int(cleared.rowcount or 0)
+
+
+def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime) -> int:
+    """Archived articles whose page a fetch found gone (HTTP 404 or 410) are withdrawn by their source, unless they
+    are withdrawn already. The page is matched by its address, canonical or not, by the address the crawl asked for
+    when it was redirected, and by where a redirect kept in ``redirects`` leads from either. Returns how many.
+
+    Only a fetch of an archived article's own address can find it gone: an incremental crawl re-fetches the articles
+    younger than the recheck window that a listing or feed still links, and ``crawl --refresh`` every one."""
+    reasons: dict[str, str] = {}
+    for record in rejects:
+        if record.stage != "fetch" or record.http_status not in GONE_STATUSES:
+            continue
+        reason = f"the source answered HTTP {record.http_status}"
+        for url in (record.url, record.linked_url):
+            if url:
+                reasons.setdefault(url, reason)
+                reasons.setdefault(_fitting_url(canonical_url(url)) or url, reason)
+    if not reasons:
+        return 0
+    r = Redirect.__table__.c
+    for chunk in story_index.chunks(sorted(reasons)):
+        for url, target in conn.execute(select(r.url, r.target).where(r.url.in_(chunk))):
+            reasons.setdefault(target, reasons[url])
+            reasons.setdefault(_fitting_url(canonical_url(target)) or target, reasons[url])
+    a = Article.__table__.c
+    gone: dict[int, str] = {}
+    for chunk in story_index.chunks(sorted(reasons)):
+        stmt = select(a.id, a.url).where(a.url.in_(chunk), a.withdrawn_at.is_(None))
+        for article_id, url in conn.execute(stmt):
+            gone[article_id] = reasons[url]
+    if gone:
+        conn.execute(
+            update(Article)
+            .where(Article.id == bindparam("article_id"))
+            .values(withdrawn_at=now, withdrawn_by=WITHDRAWN_BY_SOURCE, withdrawn_reason=bindparam("why")),
+            [{"article_id": article_id, "why": why} for article_id, why in sorted(gone.items())],
+        )
+    return len(gone)
 
 
 def _storable_reject(record: RejectRecord) -> RejectRecord:
@@ -381,17 +441,20 @@ class Archive:
         with self.engine.begin() as conn:
             story_index.lock_stories(conn)  # PostgreSQL: writers take turns from here (SQLite's BEGIN IMMEDIATE)
             known: dict[str, tuple[int, str]] = {}
+            back: list[int] = []  # withdrawn because their page was gone, and fetched again now
             current: dict[int, tuple[int | None, bytes | None]] = {}
             linked: dict[str, str | None] = {}
             for chunk in story_index.chunks(urls):
                 stmt = select(
                     articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash,
-                    articles.linked_url,
+                    articles.linked_url, articles.withdrawn_by,
                 ).where(articles.url.in_(chunk))  # fmt: skip
-                for url, article_id, digest, story_id, blob, linked_url in conn.execute(stmt):
+                for url, article_id, digest, story_id, blob, linked_url, withdrawn_by in conn.execute(stmt):
                     known[url] = (article_id, digest)
                     current[article_id] = (story_id, blob)
                     linked[url] = linked_url
+                    if withdrawn_by == WITHDRAWN_BY_SOURCE:
+                        back.append(article_id)
             rows: list[dict[str, Any]] = []
             versions: list[tuple[str, ArticleItem, str]] = []
             unchanged: list[int] = []
@@ -442,8 +505,11 @@ class Archive:
                 )
             archived = {url: article_id for url, (article_id, _) in known.items()} | ids
             _resolve_rejects(conn, latest.values(), archived, now)
+            if back:
+                result.restored = _show_again(conn, back)
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
+                result.withdrawn = _withdraw_gone(conn, rejects, now)
             redirects = [RedirectRecord(i.source, i.linked_url, i.url) for i in items if i.linked_url]
             redirects += [RedirectRecord(r.source, r.linked_url, r.url) for r in rejects if r.linked_url]
             if redirects:
@@ -475,10 +541,45 @@ class Archive:
         )
         conn.execute(stmt, [rows[url] for url in sorted(rows)])  # in one order: two workers' batches cannot deadlock
 
-    def mark_seen(self, urls: Sequence[str]) -> None:
-        """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer)."""
+    def mark_seen(self, urls: Sequence[str]) -> int:
+        """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer); those
+        withdrawn because their page was gone are shown again. Returns how many were."""
         with self.engine.begin() as conn:
-            conn.execute(update(Article).where(Article.url.in_(list(urls))).values(last_seen_at=utcnow()))
+            back: list[int] = []
+            for chunk in story_index.chunks(sorted(set(urls))):
+                conn.execute(update(Article).where(Article.url.in_(chunk)).values(last_seen_at=utcnow()))
+                back += conn.scalars(
+                    select(Article.id).where(Article.url.in_(chunk), Article.withdrawn_by == WITHDRAWN_BY_SOURCE)
+                )
+            return _show_again(conn, back) if back else 0
+
+    def withdraw(self, ids: Sequence[int], reason: str, *, now: datetime | None = None) -> list[int]:
+        """Take these articles off the downstream site, by an operator's decision (``articles withdraw``): only
+        ``restore`` shows them again, whatever later crawls find. Returns the ids that exist (withdrawn before or
+        not: the reason and time become these)."""
+        with self.engine.begin() as conn:
+            found = sorted(conn.scalars(select(Article.id).where(Article.id.in_(list(ids)))))
+            if found:
+                conn.execute(
+                    update(Article)
+                    .where(Article.id.in_(found))
+                    .values(
+                        withdrawn_at=now or utcnow(),
+                        withdrawn_by=WITHDRAWN_BY_OPERATOR,
+                        withdrawn_reason=(_storable(reason) or "")[:SHORT_TEXT_LENGTH],
+                    )
+                )
+            return found
+
+    def restore(self, ids: Sequence[int]) -> list[int]:
+        """Show withdrawn articles again, whoever withdrew them. Returns the ids that were withdrawn."""
+        with self.engine.begin() as conn:
+            found = sorted(
+                conn.scalars(select(Article.id).where(Article.id.in_(list(ids)), Article.withdrawn_at.is_not(None)))
+            )
+            if found:
+                _show_again(conn, found, by=None)
+            return found
 
     def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
         with self.session.begin() as session:
@@ -607,7 +708,7 @@ class Archive:
         Dated and undated rows are read apart: ``ORDER BY published_at DESC NULLS LAST`` is not the order of a
         PostgreSQL b-tree index (DESC puts NULLs first there), so it sorted the whole table on every call.
         """
-        base = select(Article)
+        base = select(Article).where(Article.withdrawn_at.is_(None))
         if source:
             base = base.where(Article.source == source)
         undated_rows = base.where(Article.published_at.is_(None)).order_by(Article.id.desc())
@@ -637,7 +738,7 @@ class Archive:
 
         ``since`` compares with the publication time (the archive time for undated articles).
         """
-        filters: list[Any] = []
+        filters: list[Any] = [Article.withdrawn_at.is_(None)]
         if source:
             filters.append(Article.source == source)
         if since:
@@ -658,7 +759,7 @@ class Archive:
         latest = func.max(func.coalesce(Article.published_at, Article.archived_at))
         stmt = (
             select(Article.story_id)
-            .where(Article.story_id.is_not(None))
+            .where(Article.story_id.is_not(None), Article.withdrawn_at.is_(None))
             .group_by(Article.story_id)
             .having(func.count() >= min_articles)
             .order_by(latest.desc(), Article.story_id.desc())
@@ -671,28 +772,38 @@ class Archive:
             stories = {story.id: story for story in session.scalars(select(Story).where(Story.id.in_(ids)))}
             members: dict[int, list[Article]] = {story_id: [] for story_id in ids}
             for article in session.scalars(
-                select(Article).where(Article.story_id.in_(ids)).order_by(Article.published_at, Article.id)
+                select(Article)
+                .where(Article.story_id.in_(ids), Article.withdrawn_at.is_(None))
+                .order_by(Article.published_at, Article.id)
             ):
                 members[article.story_id or 0].append(article)
         return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
 
     def most_read(self, *, hours: int = 24, limit: int = 20, now: datetime | None = None) -> list[Article]:
-        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index).
+        """The most viewed of the articles published in the last ``hours`` (a range of the published_at index),
+        withdrawn ones left out.
 
-        The ids are ranked first and only the chosen rows loaded: ranking whole rows made the database carry every
-        recent article's text through the sort.
+        The ids are ranked first, from the (published_at, views, id) index alone, and only the chosen rows loaded:
+        ranking whole rows made the database carry every recent article's text through the sort. A few more ids
+        than asked for are ranked, so that withdrawn articles (rare, and known only from their rows) leave the
+        list full; more are ranked again in the rare case they do not.
         """
         since = (now or utcnow()) - timedelta(hours=hours)
         ranked = (
             select(Article.id)
             .where(Article.published_at >= since)
             .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
-            .limit(limit)
         )
+        take = limit + 20
         with self.reading() as session:
-            ids = list(session.scalars(ranked))
-            found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
-        return [found[i] for i in ids if i in found]
+            while True:
+                ids = list(session.scalars(ranked.limit(take)))
+                rows = select(Article).where(Article.id.in_(ids), Article.withdrawn_at.is_(None))
+                found = {a.id: a for a in session.scalars(rows)}
+                shown = [found[i] for i in ids if i in found]
+                if len(shown) >= limit or len(ids) < take:
+                    return shown[:limit]
+                take *= 4
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
         """A story with its articles, earliest first."""
@@ -700,7 +811,11 @@ class Archive:
             story = session.get(Story, story_id)
             if story is None:
                 return None
-            stmt = select(Article).where(Article.story_id == story_id).order_by(Article.published_at, Article.id)
+            stmt = (
+                select(Article)
+                .where(Article.story_id == story_id, Article.withdrawn_at.is_(None))
+                .order_by(Article.published_at, Article.id)
+            )
             return story, list(session.scalars(stmt))
 
     def with_siblings(self, article_id: int) -> tuple[Article, list[Article]] | None:
@@ -713,7 +828,7 @@ class Archive:
                 return article, []
             stmt = (
                 select(Article)
-                .where(Article.story_id == article.story_id, Article.id != article_id)
+                .where(Article.story_id == article.story_id, Article.id != article_id, Article.withdrawn_at.is_(None))
                 .order_by(Article.published_at, Article.id)
             )
             return article, list(session.scalars(stmt))

@@ -168,7 +168,7 @@ def write_batch(
                 raise
             result = _one_at_a_time(archive, articles, rejects, run_id, exc)
         if seen:
-            archive.mark_seen(seen)
+            result.restored += archive.mark_seen(seen)
         if redirects:
             archive.record_redirects(redirects)
         return result
@@ -201,8 +201,10 @@ def _one_at_a_time(
         result.updated += one.updated
         result.unchanged += one.unchanged
         result.new_ids += one.new_ids
+        result.restored += one.restored
     if refused:
-        result.rejected = archive.save([], refused, run_id=run_id).rejected
+        last = archive.save([], refused, run_id=run_id)
+        result.rejected, result.withdrawn = last.rejected, last.withdrawn
     return result
 
 
