@@ -20,8 +20,8 @@ from sqlalchemy import Connection, func, select
 
 from aggregator.health_report import source_health
 from aggregator.store import queries
-from aggregator.store.models import CrawlRun, Reject
-from aggregator.store.repository import RUN_COUNTS
+from aggregator.store.models import Article, CrawlRun, Reject
+from aggregator.store.repository import RUN_COUNTS, WITHDRAWN_BY_OPERATOR, WITHDRAWN_BY_SOURCE
 
 RUN_STATUSES = ("running", "finished", "partial", "failed")
 COVERAGE_FIELDS = ("title", "body", "date")
@@ -51,8 +51,13 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
         "source_last_run_finished_timestamp_seconds", "When the source's latest run ended (absent while it runs)."
     )
     counts = gauge("source_last_run_count", "What the source's latest run counted.", ("source", "kind"))
-    articles = gauge("source_articles", "Articles of the source in the archive.")
-    newest = gauge("source_latest_archived_timestamp_seconds", "When the source's newest article was archived.")
+    articles = gauge("source_articles", "Articles of the source the downstream site shows (withdrawn ones left out).")
+    withdrawn = gauge(
+        "source_withdrawn_articles",
+        "Articles of the source withdrawn (its page gone, or by an operator).",
+        ("source", "by"),
+    )
+    newest = gauge("source_latest_archived_timestamp_seconds", "When the source's newest shown article was archived.")
     rejects = gauge("source_rejects", "Rejects of the source kept in the archive (quarantine rows).")
 
     for row in source_health(conn, keys, max_age=max_age):
@@ -84,7 +89,16 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
         select(Reject.source, func.count()).where(Reject.source.in_(keys)).group_by(Reject.source)
     ):
         rejects.add_metric([str(rejected_source)], float(count))
-    return [healthy, judged_at, coverage, status, started, finished, counts, articles, newest, rejects]
+    taken_down = {(key, by): 0 for key in sorted(wanted) for by in (WITHDRAWN_BY_SOURCE, WITHDRAWN_BY_OPERATOR)}
+    for withdrawn_source, by, count in conn.execute(
+        select(Article.source, Article.withdrawn_by, func.count())
+        .where(Article.withdrawn_at.is_not(None), Article.source.in_(keys))
+        .group_by(Article.source, Article.withdrawn_by)
+    ):
+        taken_down[(str(withdrawn_source), str(by))] = count
+    for (key, by), count in taken_down.items():
+        withdrawn.add_metric([key, by], float(count))
+    return [healthy, judged_at, coverage, status, started, finished, counts, articles, withdrawn, newest, rejects]
 
 
 class ArchiveCollector(Collector):

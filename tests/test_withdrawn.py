@@ -143,6 +143,8 @@ def test_the_read_api_answers_410_for_a_withdrawn_article(tmp_path: Path) -> Non
         assert "Заголовок 1" not in page.text
         assert [a["id"] for a in client.get("/api/articles").json()["items"]] == [two]
         assert [a["id"] for a in client.get("/api/most-read").json()["items"]] == [two]
+        (caliber,) = [s for s in client.get("/api/sources").json() if s["key"] == "caliber"]
+        assert caliber["articles"] == 1
         for feed in ("/feeds/all.rss", "/feeds/caliber.rss", "/"):
             body = client.get(feed).text
             assert "Заголовок 2" in body and "Заголовок 1" not in body, feed

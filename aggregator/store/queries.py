@@ -321,7 +321,8 @@ def get_source(conn: Connection, key: str) -> Any | None:
 
 
 def list_sources(conn: Connection) -> list[Any]:
-    """The sources in the archive, with how many articles each has and the newest one's archive time (aware UTC)."""
+    """The sources in the archive, with how many articles each shows (withdrawn ones left out) and the newest one's
+    archive time (aware UTC)."""
     counts = (
         select(
             Article.source,
@@ -329,6 +330,7 @@ def list_sources(conn: Connection) -> list[Any]:
             # typed: SQLite gives a MAX() back as a bare string otherwise
             type_coerce(func.max(Article.archived_at), UTCDateTime()).label("latest"),
         )
+        .where(Article.withdrawn_at.is_(None))
         .group_by(Article.source)
         .subquery()
     )

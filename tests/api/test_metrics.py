@@ -86,9 +86,21 @@ def test_each_source_has_its_verdict_its_latest_run_and_its_archive(archive: Arc
     assert value(found, "source_rejects", source="caliber") == 1.0
     # A source never crawled: no run, no verdict, an empty archive.
     assert value(found, "source_articles", source="apa") == 0.0
-    assert not [key for key in found if ("source", "apa") in key[1] and key[0] != "aggregator_source_articles"]
+    archive_only = {"aggregator_source_articles", "aggregator_source_withdrawn_articles"}
+    assert not [key for key in found if ("source", "apa") in key[1] and key[0] not in archive_only]
+    assert value(found, "source_withdrawn_articles", source="apa", by="source") == 0.0
     # Only the sources asked for.
     assert not [key for key in found if ("source", "report") in key[1]]
+
+
+def test_withdrawn_articles_are_counted_apart_by_who_withdrew_them(archive: Archive) -> None:
+    archive.save([], [RejectRecord("caliber", item(1).url, "fetch", "HTTP 410", http_status=410)])
+    archive.withdraw([archive.article_id_for(item(2).canonical_url) or 0], "takedown request")
+    found = samples(exposition(archive.reader.connect, ["caliber", "apa"], max_age=None).decode())
+    assert value(found, "source_articles", source="caliber") == 1.0  # shown: 3 archived, 2 withdrawn
+    assert value(found, "source_withdrawn_articles", source="caliber", by="source") == 1.0
+    assert value(found, "source_withdrawn_articles", source="caliber", by="operator") == 1.0
+    assert value(found, "source_withdrawn_articles", source="apa", by="operator") == 0.0
 
 
 def test_a_green_verdict_older_than_the_maximum_age_is_unhealthy(archive: Archive) -> None:
