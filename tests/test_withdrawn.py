@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.api import create_app
@@ -242,3 +242,15 @@ def test_export_leaves_withdrawn_articles_out_unless_asked_for_them(tmp_path: Pa
     (only,) = [json.loads(line) for line in run_cli("--db", db, "export", "--withdrawn").stdout.splitlines()]
     assert (only["title"], only["withdrawn_by"], only["withdrawn_reason"]) == ("Заголовок 2", "operator", "court order")
     assert only["withdrawn_at"].endswith("Z") or only["withdrawn_at"].endswith("+00:00")
+
+
+def test_most_read_stays_full_when_the_most_viewed_are_withdrawn(archive: Archive) -> None:
+    archive.save([item(n, published_at=NOW - timedelta(hours=1)) for n in range(1, 31)])
+    with archive.engine.begin() as conn:  # article n was viewed n times
+        for n in range(1, 31):
+            conn.execute(update(Article).where(Article.title == f"Заголовок {n}").values(views=n))
+    top = [archive.article_id_for(item(n).canonical_url) or 0 for n in range(30, 0, -1)]
+    archive.withdraw(top[:25], "takedown")  # more than the few extra ids ranked at first
+    chosen = archive.most_read(hours=24, limit=3, now=NOW)
+    assert [a.views for a in chosen] == [5, 4, 3]
+    assert [a.views for a in archive.most_read(hours=24, limit=10, now=NOW)] == [5, 4, 3, 2, 1]

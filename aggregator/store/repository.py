@@ -794,15 +794,22 @@ class Archive:
             .where(Article.published_at >= since)
             .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
         )
+        if limit < 1:
+            return []
         take = limit + 20
         with self.reading() as session:
             while True:
                 ids = list(session.scalars(ranked.limit(take)))
-                rows = select(Article).where(Article.id.in_(ids), Article.withdrawn_at.is_(None))
-                found = {a.id: a for a in session.scalars(rows)}
-                shown = [found[i] for i in ids if i in found]
-                if len(shown) >= limit or len(ids) < take:
-                    return shown[:limit]
+                shown: list[Article] = []
+                for start in range(0, len(ids), limit):  # the usual case: one load of ``limit`` rows
+                    chunk = ids[start : start + limit]
+                    rows = select(Article).where(Article.id.in_(chunk), Article.withdrawn_at.is_(None))
+                    found = {a.id: a for a in session.scalars(rows)}
+                    shown += [found[i] for i in chunk if i in found]
+                    if len(shown) >= limit:
+                        return shown[:limit]
+                if len(ids) < take:
+                    return shown
                 take *= 4
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
