@@ -95,6 +95,9 @@ def test_a_gone_page_withdraws_its_article_and_finding_it_again_shows_it(archive
     assert state(archive)[1] == state(archive)[2] == (None, None)
     assert state(archive)[3] == ("operator", "takedown request 2026-17")  # an operator's holds whatever is fetched
     assert shown(archive) == {1, 2, 4, 5}
+    # A batch that fetched the article at one address and found another gone: the article is there.
+    both = archive.save([item(4)], [gone("https://caliber.az/post/story-4/", 404)])
+    assert (both.unchanged, both.withdrawn) == (1, 0) and state(archive)[4] == (None, None)
     # Withdrawn twice (a gone page after an operator's withdrawal) keeps the operator's reason.
     assert archive.save([], [gone(item(3).url, 410)]).withdrawn == 0
     assert state(archive)[3][0] == "operator"

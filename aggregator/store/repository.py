@@ -241,9 +241,9 @@ def _show_again(conn: Any, ids: Sequence[int], *, by: str | None = WITHDRAWN_BY_
     return int(cleared.rowcount or 0)
 
 
-def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime) -> int:
+def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *, fetched: set[int]) -> int:
     """Archived articles whose page a fetch found gone (HTTP 404 or 410) are withdrawn by their source, unless they
-    are withdrawn already. The page is matched by its address, canonical or not, by the address the crawl asked for
+    are withdrawn already or the same batch fetched them (``fetched``: at another of their addresses). The page is matched by its address, canonical or not, by the address the crawl asked for
     when it was redirected, and by where a redirect kept in ``redirects`` leads from either. Returns how many.
 
     Only a fetch of an archived article's own address can find it gone: an incremental crawl re-fetches the articles
@@ -269,7 +269,8 @@ def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime) ->
     for chunk in story_index.chunks(sorted(reasons)):
         stmt = select(a.id, a.url).where(a.url.in_(chunk), a.withdrawn_at.is_(None))
         for article_id, url in conn.execute(stmt):
-            gone[article_id] = reasons[url]
+            if article_id not in fetched:
+                gone[article_id] = reasons[url]
     if gone:
         conn.execute(
             update(Article)
@@ -509,7 +510,7 @@ class Archive:
                 result.restored = _show_again(conn, back)
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
-                result.withdrawn = _withdraw_gone(conn, rejects, now)
+                result.withdrawn = _withdraw_gone(conn, rejects, now, fetched=set(archived.values()))
             redirects = [RedirectRecord(i.source, i.linked_url, i.url) for i in items if i.linked_url]
             redirects += [RedirectRecord(r.source, r.linked_url, r.url) for r in rejects if r.linked_url]
             if redirects:
