@@ -243,8 +243,9 @@ def _show_again(conn: Any, ids: Sequence[int], *, by: str | None = WITHDRAWN_BY_
 
 def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *, fetched: set[int]) -> int:
     """Archived articles whose page a fetch found gone (HTTP 404 or 410) are withdrawn by their source, unless they
-    are withdrawn already or the same batch fetched them (``fetched``: at another of their addresses). The page is matched by its address, canonical or not, by the address the crawl asked for
-    when it was redirected, and by where a redirect kept in ``redirects`` leads from either. Returns how many.
+    are withdrawn already or the same batch fetched them (``fetched``: at another of their addresses). The page is
+    matched by its address, canonical or not, by the address the crawl asked for when it was redirected, and by
+    where a redirect kept in ``redirects`` leads from either. Returns how many.
 
     Only a fetch of an archived article's own address can find it gone: an incremental crawl re-fetches the articles
     younger than the recheck window that a listing or feed still links, and ``crawl --refresh`` every one."""
