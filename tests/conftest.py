@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'archive.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def archive(db_url: str) -> Iterator[Any]:
+    """An empty archive with the registry's sources, on each back end (a test module may define its own)."""
+    from aggregator.sources import all_sources
+    from aggregator.store import Archive
+
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    yield archive
+    archive.close()
 
 
 KEEP_ENV = {"AGGREGATOR_REQUIRE_SERVICES", "AGGREGATOR_TEST_PG_URL"}

@@ -49,14 +49,6 @@ def item(n: int, **changes) -> ArticleItem:
     return base
 
 
-@pytest.fixture
-def archive(db_url: str):
-    archive = Archive.open(db_url)
-    archive.sync_sources(all_sources())
-    yield archive
-    archive.close()
-
-
 def test_migrations_produce_exactly_the_models_schema(db_url: str) -> None:
     engine = connect(db_url)
     upgrade(engine)

@@ -98,14 +98,6 @@ def article(n: int, text: str, source: str = "caliber") -> ArticleItem:
     )
 
 
-@pytest.fixture
-def archive(db_url: str):
-    archive = Archive.open(db_url)
-    archive.sync_sources(all_sources())
-    yield archive
-    archive.close()
-
-
 def stories_of(archive: Archive) -> dict[str, int | None]:
     with archive.session() as s:
         return {row.url: row.story_id for row in s.execute(select(Article.url, Article.story_id))}

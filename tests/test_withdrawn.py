@@ -12,7 +12,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
@@ -56,14 +55,6 @@ def shown(archive: Archive) -> set[int]:
     assert {h.article.id for h in archive.search("Текст", limit=100)} == {r.id for r in listed}
     assert not numbers & {int(r.title.split()[-1]) for r in withdrawn}
     return numbers
-
-
-@pytest.fixture
-def archive(db_url: str):
-    archive = Archive.open(db_url)
-    archive.sync_sources(all_sources())
-    yield archive
-    archive.close()
 
 
 def test_a_gone_page_withdraws_its_article_and_finding_it_again_shows_it(archive: Archive) -> None:
