@@ -355,7 +355,8 @@ def articles_list(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps([_article_summary(a) for a in rows], ensure_ascii=False, indent=2))
+        summaries = [_article_summary(a) | ({"withdrawn": _withdrawal(a)} if withdrawn else {}) for a in rows]
+        print(json.dumps(summaries, ensure_ascii=False, indent=2))
         return
     # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
     wide = out.width >= WIDE
@@ -374,9 +375,10 @@ def articles_list(
             published = f"[dim]undated: {escape(raw if len(raw) <= 24 else raw[:23] + '…')}[/dim]"
         else:
             published = f"[dim]undated\n{escape(raw if len(raw) <= 16 else raw[:15] + '…')}[/dim]"
-        table.add_row(
-            str(a.id), a.source, published, a.language or "", *text_and_link(escape(a.title), a.url, wide=wide)
-        )
+        title = escape(a.title)
+        if withdrawn:  # by whom and why, under the title
+            title += f"\n[red]withdrawn by {a.withdrawn_by}: {escape(a.withdrawn_reason or '')}[/red]"
+        table.add_row(str(a.id), a.source, published, a.language or "", *text_and_link(title, a.url, wide=wide))
     out.print(table)
 
 

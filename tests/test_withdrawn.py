@@ -183,7 +183,16 @@ def test_a_crawl_withdraws_what_the_source_deleted_and_an_operator_what_they_mus
             assert run is not None and run.stats["aggregator/articles_withdrawn"] == 2
             why = dict(s.execute(select(Article.url, Article.withdrawn_reason).where(Article.url.in_(deleted))).all())
         assert why == {u: f"the source answered HTTP {s}" for u, s in deleted.items()}
-        article_id = json.loads(run_cli("--db", db, "articles", "list", "--withdrawn", "--json").stdout)[0]["id"]
+        listed_withdrawn = json.loads(run_cli("--db", db, "articles", "list", "--withdrawn", "--json").stdout)
+        assert {a["withdrawn"]["reason"] for a in listed_withdrawn} == {
+            f"the source answered HTTP {s}" for s in (404, 410)
+        }
+        table = run_cli("--db", db, "articles", "list", "--withdrawn")
+        assert (
+            "2 of 2 withdrawn articles" in table.stdout
+            and "withdrawn by source: the source answered HTTP 410" in table.stdout
+        )
+        article_id = listed_withdrawn[0]["id"]
         shown = json.loads(run_cli("--db", db, "articles", "show", str(article_id), "--json").stdout)
         assert shown["withdrawn"]["by"] == "source" and shown["withdrawn"]["reason"].startswith("the source answered")
 

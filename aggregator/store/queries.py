@@ -50,6 +50,9 @@ LIST_COLUMNS = (
     Article.category,
     Article.story_id,
     Article.views,
+    Article.withdrawn_at,
+    Article.withdrawn_by,
+    Article.withdrawn_reason,
 )
 
 
