@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,3 +35,19 @@ def mirror_dir() -> Path:
 def default_db_url() -> str:
     """The embedded default archive: an absolute SQLite path, never relative to the working directory."""
     return f"sqlite:///{data_dir() / 'archive.db'}"
+
+
+@contextmanager
+def replaced_whole(target: Path, *, fsync: bool = False) -> Iterator[Path]:
+    """A path beside ``target`` for the block to write; when the block ends without an error, it replaces ``target``
+    in one rename (after an fsync, with ``fsync``), so that no reader sees half a file and a failure leaves the old
+    one whole. The partial file is removed whatever happens."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+        if fsync:
+            with partial.open("rb+") as written:
+                os.fsync(written.fileno())
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)

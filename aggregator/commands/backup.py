@@ -11,7 +11,6 @@ interrupted backup leaves the previous one whole.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Annotated
 import typer
 
 from aggregator.cli import _db_url, db_app, fail, out
+from aggregator.paths import replaced_whole
 from aggregator.store.db import require_existing, sqlite_file
 
 BUSY_TIMEOUT_MS = 30_000
@@ -33,23 +33,19 @@ def quick_check(connection: sqlite3.Connection) -> list[str]:
 
 def backup_sqlite(source: Path, target: Path) -> None:
     """Copy the SQLite database ``source`` to ``target`` (which must not be it), consistent as of one commit."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        with contextlib.closing(sqlite3.connect(source, isolation_level=None)) as src:
-            src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst:
-                # One step (pages=-1): a copy made in steps starts over whenever a crawl commits in between, and
-                # under a busy crawl might never finish.
-                src.backup(dst, pages=-1)
-                dst.execute("PRAGMA journal_mode=DELETE")  # one file: the copy needs no -wal beside it
-                problems = quick_check(dst)
-                if problems:
-                    raise sqlite3.DatabaseError("; ".join(problems[:3]))
-        with partial.open("rb+") as copied:
-            os.fsync(copied.fileno())
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with (
+        replaced_whole(target, fsync=True) as partial,
+        contextlib.closing(sqlite3.connect(source, isolation_level=None)) as src,
+    ):
+        src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst:
+            # One step (pages=-1): a copy made in steps starts over whenever a crawl commits in between, and under
+            # a busy crawl might never finish.
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one file: the copy needs no -wal beside it
+            problems = quick_check(dst)
+            if problems:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
 
 
 @db_app.command("backup")

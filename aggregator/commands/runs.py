@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aggregator.cli import _archive, app, db_app, fail, out
+from aggregator.paths import replaced_whole
 from aggregator.sources import all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
 
@@ -287,9 +287,5 @@ def metrics_cmd(
     output = output.expanduser()
     if not output.parent.is_dir():
         fail(f"no such folder: {output.parent}")
-    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")  # a scrape never reads half a file
-    try:
+    with replaced_whole(output) as partial:  # a scrape never reads half a file
         partial.write_bytes(body)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
