@@ -232,9 +232,10 @@ GONE_STATUSES = (404, 410)
 the article, and withdraw nothing."""
 
 
-def _show_again(conn: Any, ids: Sequence[int], *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
-    """Clear the withdrawal of these articles (only those withdrawn ``by``, unless None). Returns how many."""
-    stmt = update(Article).where(Article.id.in_(list(ids)), Article.withdrawn_at.is_not(None))
+def _show_again(conn: Any, which: Any, *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
+    """Clear the withdrawal of the articles the condition ``which`` picks (only those withdrawn ``by``, unless
+    None). Returns how many."""
+    stmt = update(Article).where(which, Article.withdrawn_at.is_not(None))
     if by is not None:
         stmt = stmt.where(Article.withdrawn_by == by)
     cleared = conn.execute(stmt.values(withdrawn_at=None, withdrawn_by=None, withdrawn_reason=None))
@@ -508,7 +509,7 @@ class Archive:
             archived = {url: article_id for url, (article_id, _) in known.items()} | ids
             _resolve_rejects(conn, latest.values(), archived, now)
             if back:
-                result.restored = _show_again(conn, back)
+                result.restored = _show_again(conn, Article.id.in_(back))
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
                 result.withdrawn = _withdraw_gone(conn, rejects, now, fetched=set(archived.values()))
@@ -546,14 +547,12 @@ class Archive:
     def mark_seen(self, urls: Sequence[str]) -> int:
         """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer); those
         withdrawn because their page was gone are shown again. Returns how many were."""
+        restored = 0
         with self.engine.begin() as conn:
-            back: list[int] = []
             for chunk in story_index.chunks(sorted(set(urls))):
                 conn.execute(update(Article).where(Article.url.in_(chunk)).values(last_seen_at=utcnow()))
-                back += conn.scalars(
-                    select(Article.id).where(Article.url.in_(chunk), Article.withdrawn_by == WITHDRAWN_BY_SOURCE)
-                )
-            return _show_again(conn, back) if back else 0
+                restored += _show_again(conn, Article.url.in_(chunk))
+        return restored
 
     def withdraw(self, ids: Sequence[int], reason: str, *, now: datetime | None = None) -> list[int]:
         """Take these articles off the downstream site, by an operator's decision (``articles withdraw``): only
@@ -580,7 +579,7 @@ class Archive:
                 conn.scalars(select(Article.id).where(Article.id.in_(list(ids)), Article.withdrawn_at.is_not(None)))
             )
             if found:
-                _show_again(conn, found, by=None)
+                _show_again(conn, Article.id.in_(found), by=None)
             return found
 
     def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
@@ -790,27 +789,30 @@ class Archive:
         than asked for are ranked, so that withdrawn articles (rare, and known only from their rows) leave the
         list full; more are ranked again in the rare case they do not.
         """
+        if limit < 1:
+            return []
         since = (now or utcnow()) - timedelta(hours=hours)
         ranked = (
             select(Article.id)
             .where(Article.published_at >= since)
             .order_by(Article.views.desc(), Article.published_at.desc(), Article.id.desc())
         )
-        if limit < 1:
-            return []
         take = limit + 20
+        shown: list[Article] = []
+        looked: set[int] = set()  # ids whose rows were loaded already (a ranking again loads only the others)
         with self.reading() as session:
             while True:
-                ids = list(session.scalars(ranked.limit(take)))
-                shown: list[Article] = []
+                ranking = list(session.scalars(ranked.limit(take)))
+                ids = [i for i in ranking if i not in looked]
                 for start in range(0, len(ids), limit):  # the usual case: one load of ``limit`` rows
                     chunk = ids[start : start + limit]
+                    looked.update(chunk)
                     rows = select(Article).where(Article.id.in_(chunk), Article.withdrawn_at.is_(None))
                     found = {a.id: a for a in session.scalars(rows)}
                     shown += [found[i] for i in chunk if i in found]
                     if len(shown) >= limit:
                         return shown[:limit]
-                if len(ids) < take:
+                if len(ranking) < take:
                     return shown
                 take *= 4
 
