@@ -257,6 +257,13 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             )
             restored = int(outcome.stats.get("aggregator/articles_restored", 0))
             waiting += f", {restored} withdrawn article(s) shown again: their pages are back" if restored else ""
+            swept = int(outcome.stats.get("aggregator/swept", 0))
+            more = int(outcome.stats.get("aggregator/sweep_due", 0)) - swept
+            waiting += (
+                f", {swept} older article(s) looked at again (sweep{f'; {more} more due' if more > 0 else ''})"
+                if swept
+                else ""
+            )
             reason = outcome.finish_reason
             if reason == TIME_LIMIT:
                 limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""

@@ -31,6 +31,7 @@ _DURATIONS = {
     "AGGREGATOR_STALE_RUN_HOURS": "hours",
     "AGGREGATOR_HEALTH_MAX_AGE_HOURS": "hours",
     "AGGREGATOR_RUNS_KEEP_DAYS": "days",
+    "AGGREGATOR_SWEEP_DAYS": "days",
     "AGGREGATOR_REDIS_IDLE_SECONDS": "seconds",
     "AGGREGATOR_RATE_LIMIT_WAIT": "seconds",
     "AGGREGATOR_RETRY_AFTER_MAX": "seconds",
@@ -105,6 +106,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             found[name] = _number(env, name, unit)
     if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
         found["AGGREGATOR_RUNS_KEEP_MIN"] = _number(env, "AGGREGATOR_RUNS_KEEP_MIN", "runs", whole=True)
+    if env.get("AGGREGATOR_SWEEP_PER_RUN"):
+        found["AGGREGATOR_SWEEP_PER_RUN"] = _number(env, "AGGREGATOR_SWEEP_PER_RUN", "articles", whole=True)
     if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
         found["DOWNLOAD_MAXSIZE"] = int(_number(env, "AGGREGATOR_MAX_DOWNLOAD_MB", "megabytes") * 1024 * 1024)
     if env.get("AGGREGATOR_MAX_RUN_MINUTES"):

@@ -4,9 +4,9 @@ The most common failure of a news crawler is a site that changes its markup: pag
 finds nothing, and nothing complains. So after every run (Spidermon's ``spider_closed`` suite) four monitors look
 at what the run saw:
 
-- **items**: articles the listings led to (extracted, answered 304, or skipped as archived) against the median of
-  the source's last runs (``AGGREGATOR_HEALTH_HISTORY``); fewer than ``AGGREGATOR_HEALTH_MIN_ITEMS_RATIO`` of it,
-  or none at all, is a broken listing;
+- **items**: articles the listings led to (extracted, answered 304, or skipped as archived; not those the sweep
+  asked for, ``aggregator.sweep``) against the median of the source's last runs (``AGGREGATOR_HEALTH_HISTORY``);
+  fewer than ``AGGREGATOR_HEALTH_MIN_ITEMS_RATIO`` of it, or none at all, is a broken listing;
 - **coverage**: the share of extracted articles with a title, a body and a printed date (dropped ones included:
   they are what a renamed class produces), each at least ``AGGREGATOR_HEALTH_MIN_COVERAGE``; a field counts as
   missing only when at least ``AGGREGATOR_HEALTH_MIN_MISSING`` articles lack it (an incremental run extracts few
@@ -148,6 +148,8 @@ class Measures:
     def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
         extracted = int(stats.get(PREFIX + "extracted", 0))
         items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
+        # What the sweep asked for is not what the listings led to: a run with a sweep is not a fuller listing.
+        items -= int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
         coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
         undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
         left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run

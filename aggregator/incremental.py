@@ -50,6 +50,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONDITIONAL_META = "aggregator_conditional"
+ARTICLE_URL_META = "aggregator_article_url"
+"""Request meta: the canonical URL of the archived article a conditional request rechecks, when it asks for the
+article at another address (as fetched, as a listing links it): a 304 answer is recorded against the article."""
+SWEPT_META = "aggregator_swept"
+"""Request meta: asked for by the sweep (``aggregator.sweep``), not because a listing links it."""
 
 
 def url_hash(url: str) -> int:
@@ -82,16 +87,25 @@ class KnownArticles:
     """Sorted hashes (``url_hash``) of articles not fetched again."""
     recent: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     """Canonical URL of a recent article -> (ETag, Last-Modified) of its newest snapshot."""
+    articles: dict[str, str] = field(default_factory=dict)
+    """Canonical form of another address of a recent article (as fetched, as linked) -> the article's URL."""
     waiting: dict[int, RefusedPage] = field(default_factory=dict)
     """Refused pages whose wait (``refusal_wait``) is not over, by ``url_hash``."""
     aliases: dict[int, int] = field(default_factory=dict)
     """``url_hash`` of an address that redirects to an archived article -> the article's (``add_redirects``)."""
 
     @classmethod
-    def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None]]) -> KnownArticles:
+    def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None, str]]) -> KnownArticles:
+        """From ``Archive.known_articles``: old URLs, and (URL, ETag, Last-Modified, article URL) of recent ones."""
         hashes = array("q", (url_hash(url) for url in old_urls))  # 8 bytes an entry while it is read
-        validators = {canonical_url(url): (etag, modified) for url, etag, modified in recent}
-        return cls(array("q", sorted(set(hashes))), validators)
+        validators: dict[str, tuple[str | None, str | None]] = {}
+        articles: dict[str, str] = {}
+        for url, etag, modified, article in recent:
+            key = canonical_url(url)
+            validators[key] = (etag, modified)
+            if key != article:
+                articles[key] = article
+        return cls(array("q", sorted(set(hashes))), validators, articles=articles)
 
     def is_old(self, url: str, key: int | None = None) -> bool:
         """Whether the URL is an old archived article (``key``: its ``url_hash``, when the caller has it)."""
@@ -124,6 +138,11 @@ class KnownArticles:
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         return self.recent.get(canonical_url(url))
 
+    def article_of(self, url: str) -> str:
+        """The canonical URL of the recent article at ``url`` (``url``'s own canonical form when it is that)."""
+        key = canonical_url(url)
+        return self.articles.get(key, key)
+
     def add_redirects(self, redirects: Iterable[tuple[str, str]]) -> None:
         """Know each page by every address the site redirects to it (``Archive.redirects``): an address leading to an
         old article is skipped like it, one leading to a recent article is rechecked with its validators (the site
@@ -137,6 +156,7 @@ class KnownArticles:
                 self.aliases[key] = target_key
             elif (validators := self.validators(target)) is not None:
                 self.recent.setdefault(canonical_url(url), validators)
+                self.articles.setdefault(canonical_url(url), self.article_of(target))
                 self.aliases[key] = target_key
             elif (refused := self.waiting_for(target, target_key)) is not None:
                 self.waiting.setdefault(key, refused)
@@ -261,6 +281,7 @@ class IncrementalMiddleware:
         self._count_once("rechecked", self.known.page_key(digest))
         request.headers.update(headers)
         request.meta[CONDITIONAL_META] = True
+        request.meta[ARTICLE_URL_META] = self.known.article_of(url)
         request.meta["handle_httpstatus_list"] = [*request.meta.get("handle_httpstatus_list", ()), 304]
         return request
 
@@ -322,5 +343,7 @@ class NotModifiedMiddleware:
         if response.status == 304 and request.meta.get(CONDITIONAL_META):
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("aggregator/not_modified")
+                if request.meta.get(SWEPT_META):
+                    self.crawler.stats.inc_value("aggregator/swept_not_modified")
             raise NotModified(f"not modified: {response.url}")
         return response

@@ -41,6 +41,12 @@ crawler's CPU nor its GIL) or a ``thread`` of the crawling process (one process 
 AGGREGATOR_RECHECK_HOURS = 48.0
 """Archived articles younger than this are re-fetched with conditional requests (to catch edits); older ones are
 not fetched again."""
+AGGREGATOR_SWEEP_DAYS = 30.0
+"""Articles published in the last this many days are looked at again, a few each run, even when no listing links them
+any more, so that a later edit or deletion by the source reaches the archive (aggregator/sweep.py); 0 switches it
+off."""
+AGGREGATOR_SWEEP_PER_RUN = 50
+"""At most this many due articles a run of a source asks for again (the sweep); 0 switches it off."""
 AGGREGATOR_REFUSED_RETRY_HOURS = 1.0
 """A page a crawl refused (see ``aggregator rejects list``) is not fetched again for this long after its first
 refusal, twice as long after each further refusal in a row (a server error or a failed connection is retried at
@@ -124,6 +130,8 @@ SPIDER_MIDDLEWARES = {
     "aggregator.incremental.IncrementalMiddleware": 950,
     # An article reached through a redirect keeps the address its listing links (incremental runs skip it there).
     "aggregator.incremental.LinkedUrlMiddleware": 960,
+    # After the spider's own start requests: archived articles due to be looked at again (aggregator/sweep.py).
+    "aggregator.sweep.SweepMiddleware": 970,
     # Next to the spider: a page whose callback raised is quarantined with its page (aggregator/callback_errors.py).
     "aggregator.callback_errors.CallbackErrorMiddleware": 990,
 }

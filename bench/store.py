@@ -36,6 +36,7 @@ from aggregator.store.models import Article, Source, Story  # noqa: E402
 from aggregator.store.search import SEARCH_WINDOW  # noqa: E402
 from aggregator.store.story_index import candidates  # noqa: E402
 from aggregator.stories import BANDS, sketch  # noqa: E402
+from aggregator.sweep import pick  # noqa: E402
 
 SEED = 20260914
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -329,6 +330,19 @@ def measure(archive: Archive, size: int) -> dict[str, Any]:
     # at 1,000,000 articles, which flushed the page cache of the pooled connection the matching was timed on.
     info: dict[str, tuple[float, float]] = {}
     info["search (a common word)"] = timed(lambda i: archive.search(common, limit=20), repeats=30)
+    sweep_window: list[int] = []
+
+    def sweep_plan(i: int) -> int:
+        """What a run's sweep asks of the store (aggregator/sweep.py): a source's last 30 days, the pick, the
+        validators of the 50 it asks for again."""
+        window = archive.sweep_window(
+            SOURCES[i % len(SOURCES)], dated_since=NOW - timedelta(days=30), seen_before=NOW - timedelta(days=1)
+        )
+        sweep_window.append(len(window))
+        chosen, _ = pick(window, NOW, 50)
+        return len(archive.with_validators(chosen))
+
+    sweep = timed(sweep_plan, repeats=40)
     text_sample = corpus.variant(corpus.family_texts[0])
     sketch_ms = timed(lambda i: sketch(text_sample), repeats=50)[0]
     load_before = os.getloadavg()[0]
@@ -345,6 +359,8 @@ def measure(archive: Archive, size: int) -> dict[str, Any]:
         "bulk_rate": rates["bulk"],
         "crawl_rate": rates["crawl"],
         "load": (load_before, os.getloadavg()[0]),
+        "sweep": sweep,
+        "sweep_window": statistics.mean(sweep_window),
     }
 
 
@@ -419,6 +435,9 @@ def report(backend: str, results: dict[int, dict[str, Any]]) -> None:
         p50, p99 = r["matching"]
         print(f"  {'story matching (lookup + verify)':34} {p50:8.2f} {p99:8.2f}   ({r['matched']:.1f} verified"
               f" matches per probe; sketching the text: {r['sketch_ms']:.2f} ms, in the pipeline)")  # fmt: skip
+        p50, p99 = r["sweep"]
+        print(f"  {'sweep plan (a source, 30 days)':34} {p50:8.2f} {p99:8.2f}   (information: once a run; "
+              f"{r['sweep_window']:,.0f} articles in the window, 50 picked)")  # fmt: skip
     first, last = sizes[0], sizes[-1]
     print(f"\n  targets ({backend}, {first:,} -> {last:,}):")
     for name in results[last]["reads"]:

@@ -11,7 +11,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from aggregator.incremental import NotModified
+from aggregator.incremental import ARTICLE_URL_META, NotModified
 from aggregator.items import FetchFailure, NotModifiedPage
 from aggregator.redirect_guard import RedirectRefused
 from aggregator.sources import Source, get_source
@@ -60,7 +60,8 @@ class SourceSpider(scrapy.Spider):
         if isinstance(failure.value, NotModified):
             request = getattr(failure, "request", None)
             if request is not None:
-                yield NotModifiedPage(self.source.key, canonical_url(request.url))
+                article = request.meta.get(ARTICLE_URL_META) or canonical_url(request.url)
+                yield NotModifiedPage(self.source.key, article)
             return
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response

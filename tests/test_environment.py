@@ -25,6 +25,8 @@ def test_values_that_make_sense_become_settings() -> None:
             "AGGREGATOR_RUN_LOCK": "off",
             "AGGREGATOR_TELNET": "",
             "AGGREGATOR_STORE_WRITER": "thread",
+            "AGGREGATOR_SWEEP_DAYS": "14",
+            "AGGREGATOR_SWEEP_PER_RUN": "0",
             "PATH": "/bin",
         }
     )
@@ -39,6 +41,8 @@ def test_values_that_make_sense_become_settings() -> None:
         "AGGREGATOR_RUN_LOCK": False,
         "TELNETCONSOLE_ENABLED": False,
         "AGGREGATOR_STORE_WRITER": "thread",
+        "AGGREGATOR_SWEEP_DAYS": 14.0,
+        "AGGREGATOR_SWEEP_PER_RUN": 0,
     }
 
 
@@ -50,6 +54,8 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_RATE_LIMIT_WAIT", "nan", "expected seconds as a number of 0 or more"),
         ("AGGREGATOR_STORE_BATCH", "1e3", "AGGREGATOR_STORE_BATCH='1e3': expected a whole number of items"),
         ("AGGREGATOR_RUNS_KEEP_MIN", "ten", "expected a whole number of runs"),
+        ("AGGREGATOR_SWEEP_PER_RUN", "all", "AGGREGATOR_SWEEP_PER_RUN='all': expected a whole number of articles"),
+        ("AGGREGATOR_SWEEP_DAYS", "30d", "AGGREGATOR_SWEEP_DAYS='30d': expected a number of days"),
         ("AGGREGATOR_MAX_DOWNLOAD_MB", "64MB", "expected a number of megabytes"),
         ("AGGREGATOR_CONCURRENCY_PER_SITE", "0", "at least 1 request at a time"),
         ("AGGREGATOR_REFRESH", "ture", "AGGREGATOR_REFRESH='ture': expected 1/true/yes/on or 0/false/no/off"),

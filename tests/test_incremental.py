@@ -9,7 +9,13 @@ import scrapy
 from scrapy.utils.test import get_crawler
 from sqlalchemy import Engine, event
 
-from aggregator.incremental import CONDITIONAL_META, IncrementalMiddleware, KnownArticles, refusal_wait
+from aggregator.incremental import (
+    ARTICLE_URL_META,
+    CONDITIONAL_META,
+    IncrementalMiddleware,
+    KnownArticles,
+    refusal_wait,
+)
 from aggregator.items import ArticleItem
 from aggregator.sources import all_sources
 from aggregator.store import Archive
@@ -20,13 +26,24 @@ from spiders.caliber import CaliberSpider
 def test_known_articles_match_any_spelling_of_an_archived_url() -> None:
     known = KnownArticles.build(
         (f"https://caliber.az/post/{n}" for n in range(5000)),
-        [("https://caliber.az/en/post/fresh", '"v1"', "Tue, 24 Nov 2026 10:00:00 GMT")],
+        [
+            (
+                "https://caliber.az/en/post/fresh",
+                '"v1"',
+                "Tue, 24 Nov 2026 10:00:00 GMT",
+                "https://caliber.az/en/post/fresh",
+            )
+        ],
     )
     assert known.is_old("https://caliber.az/post/42")
     assert known.is_old("http://www.caliber.az/post/42/?utm_source=x")  # the canonical form is what counts
     assert not known.is_old("https://caliber.az/post/5000")
     assert known.validators("https://caliber.az/en/post/fresh/") == ('"v1"', "Tue, 24 Nov 2026 10:00:00 GMT")
     assert known.validators("https://caliber.az/post/42") is None
+    assert known.article_of("https://caliber.az/en/post/fresh/") == "https://caliber.az/en/post/fresh"
+    # An article fetched at another address than its canonical one: a 304 there is the article's.
+    moved = KnownArticles.build((), [("https://caliber.az/post/123/", None, None, "https://caliber.az/post/slug-123")])
+    assert moved.article_of("https://www.caliber.az/post/123") == "https://caliber.az/post/slug-123"
     assert len(known) == 5001 and known.old.itemsize == 8
 
 
@@ -137,7 +154,8 @@ def test_a_page_is_known_by_every_address_that_redirects_to_it() -> None:
     a page the archive does not hold (a listing, a page since forgotten) is fetched."""
     now = datetime.now(UTC)
     known = KnownArticles.build(
-        (f"https://caliber.az/post/{n}" for n in range(1000)), [("https://caliber.az/post/fresh", '"v1"', None)]
+        (f"https://caliber.az/post/{n}" for n in range(1000)),
+        [("https://caliber.az/post/fresh", '"v1"', None, "https://caliber.az/post/fresh")],
     )
     broken = RefusedPage("https://caliber.az/post/broken", "validate", "no body", 200, 1, now)
     known.waiting = KnownArticles.waiting_pages([broken], now, timedelta(hours=1), timedelta(hours=24))
@@ -170,5 +188,7 @@ def test_a_page_is_known_by_every_address_that_redirects_to_it() -> None:
     )
     assert [r.url for r in out] == ["https://caliber.az/post/fresh", "https://caliber.az/post/fresh-old-slug"]
     assert all(r.headers.get("If-None-Match") == b'"v1"' for r in out)
+    # A 304 at the old address is recorded against the article it leads to.
+    assert [r.meta[ARTICLE_URL_META] for r in out] == ["https://caliber.az/post/fresh"] * 2
     assert crawler.stats.get_value("aggregator/skipped_known") == 1  # one article, at three addresses
     assert crawler.stats.get_value("aggregator/rechecked") == 1

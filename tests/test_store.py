@@ -202,7 +202,7 @@ def test_pages_reached_through_a_redirect_are_known_by_the_linked_address(archiv
     old, recent = archive.known_articles("caliber", recent_since=T0 + timedelta(days=1))
     assert old_slug in set(old)
     old, recent = archive.known_articles("caliber", recent_since=T0 - timedelta(days=1))
-    assert (old_slug, '"e5"', None) in recent
+    assert (old_slug, '"e5"', None, article.url) in recent
     assert [(p.url, p.linked_url) for p in archive.refused_pages("caliber")] == [(gone, "https://caliber.az/p/9")]
     # Fetched again at its own address, changed: the linked address stays.
     archive.save([item(5, body_html="<p>Новый текст</p>")])

@@ -6,7 +6,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -118,6 +118,21 @@ class RefusedPage:
     last_refused: datetime
     linked_url: str | None = None
     """The address the crawl asked for, when a redirect led to ``url``: the page is left alone there too."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepCandidate:
+    """An archived article a sweep may fetch again though no listing links it any more (``aggregator.sweep``)."""
+
+    url: str
+    """The article's canonical URL (the archive's key)."""
+    fetched_url: str
+    """Where a crawl last fetched it: the address the sweep asks for."""
+    dated: datetime
+    """Published, or archived when the source printed no date."""
+    last_seen_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,12 +657,13 @@ class Archive:
 
     def known_articles(
         self, source: str, *, recent_since: datetime
-    ) -> tuple[Iterator[str], list[tuple[str, str | None, str | None]]]:
+    ) -> tuple[Iterator[str], list[tuple[str, str | None, str | None, str]]]:
         """The source's archived articles for an incremental crawl, in two queries.
 
         Old ones (published, or else archived, before ``recent_since``): their URLs (canonical, as fetched, and as
         linked before a redirect), streamed in chunks (a million articles are never all in memory as strings).
-        Recent ones: URLs with the ETag and Last-Modified of their newest snapshot, for a conditional re-fetch.
+        Recent ones: (URL, ETag, Last-Modified, the article's canonical URL) for each of their URLs, with the
+        validators of their newest snapshot, for a conditional re-fetch.
         """
         a = Article.__table__.c
         s = Snapshot.__table__.c
@@ -664,14 +680,51 @@ class Archive:
             .join(newest, newest.c.article_id == a.id)
             .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
         )
-        recent: list[tuple[str, str | None, str | None]] = []
+        recent: list[tuple[str, str | None, str | None, str]] = []
         with self.reader.connect() as conn:
             for url, fetched, linked, etag, modified in conn.execute(stmt):
-                recent.append((url, etag, modified))
+                recent.append((url, etag, modified, url))
                 for other in (fetched, linked):
                     if other and other != url:
-                        recent.append((other, etag, modified))
+                        recent.append((other, etag, modified, url))
         return self._old_urls(source, recent_since), recent
+
+    def sweep_window(self, source: str, *, dated_since: datetime, seen_before: datetime) -> list[SweepCandidate]:
+        """The source's articles a sweep may look at again (``aggregator.sweep``), in one query: published (or, when
+        undated, archived) since ``dated_since``, last seen before ``seen_before``, not withdrawn. Without their
+        validators (``with_validators`` adds them to the few a run picks)."""
+        a = Article.__table__.c
+        dated = or_(a.published_at >= dated_since, and_(a.published_at.is_(None), a.archived_at >= dated_since))
+        stmt = select(a.url, a.fetched_url, func.coalesce(a.published_at, a.archived_at), a.last_seen_at).where(
+            a.source == source, dated, a.last_seen_at < seen_before, a.withdrawn_at.is_(None)
+        )
+        with self.reader.connect() as conn:
+            return [SweepCandidate(*row) for row in conn.execute(stmt)]
+
+    def with_validators(self, candidates: Sequence[SweepCandidate]) -> list[SweepCandidate]:
+        """The candidates with the ETag and Last-Modified of each one's newest snapshot (one query a chunk)."""
+        a = Article.__table__.c
+        s = Snapshot.__table__.c
+        found: dict[str, tuple[str | None, str | None]] = {}
+        with self.reader.connect() as conn:
+            for chunk in story_index.chunks(sorted({c.url for c in candidates})):
+                newest = (
+                    select(func.max(s.id))
+                    .join(Article.__table__, a.id == s.article_id)
+                    .where(a.url.in_(chunk))
+                    .group_by(s.article_id)
+                )
+                stmt = (
+                    select(a.url, s.etag, s.last_modified)
+                    .join(Article.__table__, a.id == s.article_id)
+                    .where(s.id.in_(newest))
+                )
+                found.update((url, (etag, modified)) for url, etag, modified in conn.execute(stmt))
+        out = []
+        for candidate in candidates:
+            etag, modified = found.get(candidate.url, (None, None))
+            out.append(replace(candidate, etag=etag, last_modified=modified))
+        return out
 
     def redirects(self, source: str) -> list[tuple[str, str]]:
         """The redirects the source's crawls met, as (address asked for, where it ended), in one query."""

@@ -1,0 +1,199 @@
+"""The sweep: archived articles that no listing links any more are asked for again, a few each run, so that what a
+source does to an article days after publishing it (a correction, a retraction) still reaches the archive.
+
+An incremental crawl re-fetches an archived article only while a listing or feed links it and it is younger than
+``AGGREGATOR_RECHECK_HOURS``. A source usually edits or takes down an article after it has left its front pages; a
+re-publisher that never looks again keeps showing a copy its source retracted. So each run of a source also asks
+again for up to ``AGGREGATOR_SWEEP_PER_RUN`` of its articles published in the last ``AGGREGATOR_SWEEP_DAYS`` days
+that are due, the most overdue first:
+
+    an article is due when as long has passed since it was last seen as it was old then: at least a day, at most a
+    week (``due_interval``).
+
+An article is so looked at about 1, 2, 4, 8, 15, 22 and 29 days after it appeared: a few requests an article over the
+window, most often while changes are likeliest, and conditional (``If-None-Match`` / ``If-Modified-Since`` from its
+newest version), so a site that supports them answers 304 with no body. Whatever the site answers takes the way any
+fetch of an archived article takes: 304 or the same page again, it was seen now (``articles.last_seen_at``); a changed
+page, a new version; 404 or 410, the article is withdrawn by its source (``Archive.save``), and shown again when its
+page comes back. A page in its refusal wait (a server error, say; ``aggregator.incremental.refusal_wait``) is not
+asked for until the wait is over. Sweep requests come after every other request of the run (lower priority), so a
+run cut at its time limit has fetched the new articles first.
+
+``AGGREGATOR_SWEEP_DAYS=0`` (or ``AGGREGATOR_SWEEP_PER_RUN=0``) switches it off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, KnownArticles, url_hash
+from aggregator.items import ArticleItem, ExtractionFailure
+
+if TYPE_CHECKING:
+    from aggregator.store.repository import SweepCandidate
+
+logger = logging.getLogger(__name__)
+
+SHORTEST = timedelta(days=1)
+LONGEST = timedelta(days=7)
+PRIORITY = -10
+"""Below every request a spider makes (Scrapy's default is 0): new articles are fetched first."""
+
+
+def due_interval(dated: datetime, last_seen: datetime) -> timedelta:
+    """How long after it was last seen an article is due: its age then, at least a day, at most a week."""
+    return min(LONGEST, max(SHORTEST, last_seen - dated))
+
+
+def pick(
+    candidates: Iterable[SweepCandidate], now: datetime, limit: int, waiting: Iterable[int] = ()
+) -> tuple[list[SweepCandidate], int]:
+    """The due candidates to ask for in this run (at most ``limit``, the most overdue first: longest unseen for its
+    interval, then the newest), and how many were due. ``waiting``: ``url_hash`` of pages in their refusal wait,
+    neither picked nor counted as due."""
+    left_alone = set(waiting)
+    due: list[tuple[float, datetime, SweepCandidate]] = []
+    for candidate in candidates:
+        if left_alone and {url_hash(candidate.url), url_hash(candidate.fetched_url)} & left_alone:
+            continue
+        interval = due_interval(candidate.dated, candidate.last_seen_at)
+        unseen = now - candidate.last_seen_at
+        if unseen >= interval:
+            due.append((unseen / interval, candidate.dated, candidate))
+    due.sort(key=lambda d: (d[0], d[1]), reverse=True)
+    return [candidate for _, _, candidate in due[:limit]], len(due)
+
+
+def request_for(candidate: SweepCandidate, spider: Any) -> Request:
+    """A conditional request for the candidate, at the address it was last fetched from, to the spider's article
+    callback; a 304 answer is recorded against the article (``ARTICLE_URL_META``)."""
+    headers = {}
+    if candidate.etag:
+        headers["If-None-Match"] = candidate.etag
+    if candidate.last_modified:
+        headers["If-Modified-Since"] = candidate.last_modified
+    meta: dict[str, Any] = {SWEPT_META: True, ARTICLE_URL_META: candidate.url}
+    if headers:
+        meta[CONDITIONAL_META] = True
+        meta["handle_httpstatus_list"] = [304]
+    return Request(
+        candidate.fetched_url,
+        callback=spider.parse_article,
+        errback=spider.fetch_failed,
+        headers=headers,
+        meta=meta,
+        priority=PRIORITY,
+    )
+
+
+class SweepMiddleware:
+    """Spider middleware: after the spider's own start requests, the run's share of the sweep (see the module)."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        db_url: str,
+        days: float,
+        per_run: int,
+        refused_wait: timedelta = timedelta(hours=1),
+        refused_longest: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.crawler = crawler
+        self.db_url = db_url
+        self.window = timedelta(days=days)
+        self.per_run = per_run
+        self.refused_wait = refused_wait
+        self.refused_longest = refused_longest
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        days = settings.getfloat("AGGREGATOR_SWEEP_DAYS", 30.0)
+        per_run = settings.getint("AGGREGATOR_SWEEP_PER_RUN", 50)
+        db_url = settings.get("AGGREGATOR_DB_URL")
+        if days <= 0 or per_run <= 0:
+            raise NotConfigured("the sweep is off (AGGREGATOR_SWEEP_DAYS or AGGREGATOR_SWEEP_PER_RUN is 0)")
+        if not db_url:
+            raise NotConfigured("no archive to sweep")
+        return cls(
+            crawler,
+            db_url,
+            days,
+            per_run,
+            refused_wait=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_HOURS", 1.0)),
+            refused_longest=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_MAX_HOURS", 24.0)),
+        )
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for item_or_request in start:
+            yield item_or_request
+        spider = self.crawler.spider
+        for request in self.requests(spider) if spider is not None else ():
+            yield request
+
+    def _counted(self, response: Response, item: Any) -> Any:
+        if isinstance(item, ArticleItem | ExtractionFailure) and self.crawler.stats is not None:
+            self.crawler.stats.inc_value("aggregator/swept_extracted")
+        return item
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        """Counts the articles swept pages gave (``aggregator/swept_extracted``): the health check's item count is
+        of what the listings led to, and leaves them out (``aggregator.health.Measures``)."""
+        if not response.meta.get(SWEPT_META):
+            yield from result
+            return
+        for item in result:
+            yield self._counted(response, item)
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        swept = bool(response.meta.get(SWEPT_META))
+        async for item in result:
+            yield self._counted(response, item) if swept else item
+
+    def requests(self, spider: Spider, now: datetime | None = None) -> list[Request]:
+        source = getattr(spider, "source_key", None)
+        if not source or not hasattr(spider, "parse_article") or not hasattr(spider, "fetch_failed"):
+            return []
+        now = now or datetime.now(UTC)
+        chosen, due = self.plan(source, now)
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.set_value("aggregator/sweep_due", due)
+            stats.set_value("aggregator/swept", len(chosen))
+        if due:
+            logger.info(
+                "%s: %d archived article(s) due to be looked at again (sweep): %d asked for in this run",
+                source,
+                due,
+                len(chosen),
+            )
+        return [request_for(candidate, spider) for candidate in chosen]
+
+    def plan(self, source: str, now: datetime) -> tuple[Sequence[SweepCandidate], int]:
+        """This run's candidates, with their validators, and how many were due; nothing when there is no archive."""
+        from aggregator.store import Archive
+
+        try:
+            archive = Archive.open(self.db_url, migrate=False)
+            try:
+                window = archive.sweep_window(source, dated_since=now - self.window, seen_before=now - SHORTEST)
+                if not window:
+                    return [], 0
+                refused = archive.refused_pages(source)
+                waiting = KnownArticles.waiting_pages(refused, now, self.refused_wait, self.refused_longest)
+                chosen, due = pick(window, now, self.per_run, waiting)
+                return archive.with_validators(chosen), due
+            finally:
+                archive.close()
+        except SQLAlchemyError as exc:  # no archive yet (or no schema): nothing to sweep
+            logger.info("No sweep for %s: %s", source, str(exc).splitlines()[0])
+            return [], 0
