@@ -15,7 +15,7 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, NotModified, url_hash
@@ -207,6 +207,7 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         with Session(create_engine(normalise_url(db))) as s:
             s.execute(update(Snapshot).values(etag=None, last_modified=None))
             s.commit()
+            versions = s.scalar(select(func.count()).select_from(Snapshot))
         before = seen(db)
         crawl(db, plain, {**env, "AGGREGATOR_SWEEP_PER_RUN": "1000"})
         run = last_run(db)
@@ -214,6 +215,8 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         assert run.stats.get("aggregator/not_modified", 0) == 0 and run.health["items"] == listing_items
         assert {url for url, when in seen(db).items() if when != before[url]} == set(archived) - set(deleted)
         assert run.items_new == 0 and run.items_updated == 0  # seen again, unchanged: no new version
+        with Session(create_engine(normalise_url(db))) as s:
+            assert s.scalar(select(func.count()).select_from(Snapshot)) == versions
 
         # Switched off, a run fetches the listings only, however much is due.
         make_all_due(db)
