@@ -25,6 +25,7 @@ from aggregator.store.repository import RUN_COUNTS, WITHDRAWN_BY_OPERATOR, WITHD
 
 RUN_STATUSES = ("running", "finished", "partial", "failed")
 COVERAGE_FIELDS = ("title", "body", "date")
+SWEEP_COUNTS = ("swept", "sweep_due")
 
 
 def latest_runs(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
@@ -78,6 +79,9 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
             finished.add_metric([key], run.finished_at.timestamp())
         for column in RUN_COUNTS:  # the counts a run row keeps: pages, items_new (kind "new"), ...
             counts.add_metric([key, column.removeprefix("items_")], float(getattr(run, column) or 0))
+        run_stats = run.stats if isinstance(run.stats, dict) else {}
+        for kind in SWEEP_COUNTS:  # from its stats: what the sweep asked for, and what was due (aggregator/sweep.py)
+            counts.add_metric([key, kind], float(run_stats.get(f"aggregator/{kind}") or 0))
     wanted = set(keys)
     for source in queries.list_sources(conn):
         if source.key not in wanted:

@@ -39,6 +39,7 @@ def value(found: Samples, name: str, **labels: str) -> float | None:
 def judged(archive: Archive, source: str, *, status: str, verdict: str, pages: int, new: int) -> int:
     run = archive.start_run(source, source)
     stats = {"response_received_count": pages, "aggregator/articles_new": new, "aggregator/http_errors": 2}
+    stats |= {"aggregator/swept": new * 2, "aggregator/sweep_due": new * 5}
     health = {"status": verdict, "problems": [], "coverage": {"title": 1.0, "body": 0.9, "date": 0.5}}
     archive.finish_run(run, status=status, reason="finished", stats=stats, health=health)
     return run
@@ -71,6 +72,8 @@ def test_each_source_has_its_verdict_its_latest_run_and_its_archive(archive: Arc
     assert value(found, "source_last_run_count", source="caliber", kind="pages") == 12.0
     assert value(found, "source_last_run_count", source="caliber", kind="new") == 3.0
     assert value(found, "source_last_run_count", source="caliber", kind="http_errors") == 2.0
+    assert value(found, "source_last_run_count", source="caliber", kind="swept") == 6.0
+    assert value(found, "source_last_run_count", source="caliber", kind="sweep_due") == 15.0
     ended = value(found, "source_last_run_finished_timestamp_seconds", source="caliber")
     assert ended is not None and abs(ended - before.timestamp()) < 60
 
