@@ -15,9 +15,10 @@ window, most often while changes are likeliest, and conditional (``If-None-Match
 newest version), so a site that supports them answers 304 with no body. Whatever the site answers takes the way any
 fetch of an archived article takes: 304 or the same page again, it was seen now (``articles.last_seen_at``); a changed
 page, a new version; 404 or 410, the article is withdrawn by its source (``Archive.save``), and shown again when its
-page comes back. A page in its refusal wait (a server error, say; ``aggregator.incremental.refusal_wait``) is not
-asked for until the wait is over. Sweep requests come after every other request of the run (lower priority), so a
-run cut at its time limit has fetched the new articles first.
+page comes back; a page the spider makes nothing of any more (the generic spider's "not an article"), seen too. A
+page in its refusal wait (a server error, say; ``aggregator.incremental.refusal_wait``) is not asked for until the
+wait is over. Sweep requests come after every other request of the run (lower priority), so a run cut at its time
+limit has fetched the new articles first.
 
 ``AGGREGATOR_SWEEP_DAYS=0`` (or ``AGGREGATOR_SWEEP_PER_RUN=0``) switches it off.
 """
@@ -36,7 +37,7 @@ from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, KnownArticles, url_hash
-from aggregator.items import ArticleItem, ExtractionFailure
+from aggregator.items import ArticleItem, ExtractionFailure, NotModifiedPage
 
 if TYPE_CHECKING:
     from aggregator.store.repository import SweepCandidate
@@ -140,24 +141,46 @@ class SweepMiddleware:
         for request in self.requests(spider) if spider is not None else ():
             yield request
 
-    def _counted(self, response: Response, item: Any) -> Any:
+    def _counted(self, item: Any) -> Any:
         if isinstance(item, ArticleItem | ExtractionFailure) and self.crawler.stats is not None:
             self.crawler.stats.inc_value("aggregator/swept_extracted")
         return item
 
+    def _seen(self, response: Response) -> NotModifiedPage | None:
+        """For a swept page the spider made nothing of (the generic spider's "not an article" page): the page is
+        there, so the article was seen; else it would stay the most overdue and take a place in every run."""
+        source = getattr(self.crawler.spider, "source_key", None)
+        article = response.meta.get(ARTICLE_URL_META)
+        if not source or not article:
+            return None
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("aggregator/swept_nothing")
+        return NotModifiedPage(source, article)
+
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
-        """Counts the articles swept pages gave (``aggregator/swept_extracted``): the health check's item count is
-        of what the listings led to, and leaves them out (``aggregator.health.Measures``)."""
+        """Counts the articles swept pages gave (``aggregator/swept_extracted``: the health check's item count is
+        of what the listings led to, and leaves them out, ``aggregator.health.Measures``)."""
         if not response.meta.get(SWEPT_META):
             yield from result
             return
+        gave = False
         for item in result:
-            yield self._counted(response, item)
+            gave = True
+            yield self._counted(item)
+        if not gave and (seen := self._seen(response)) is not None:
+            yield seen
 
     async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        swept = bool(response.meta.get(SWEPT_META))
+        if not response.meta.get(SWEPT_META):
+            async for item in result:
+                yield item
+            return
+        gave = False
         async for item in result:
-            yield self._counted(response, item) if swept else item
+            gave = True
+            yield self._counted(item)
+        if not gave and (seen := self._seen(response)) is not None:
+            yield seen
 
     def requests(self, spider: Spider, now: datetime | None = None) -> list[Request]:
         source = getattr(spider, "source_key", None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
@@ -92,6 +93,23 @@ def test_a_304_at_another_address_than_the_articles_is_recorded_against_the_arti
     assert list(spider.fetch_failed(failure)) == [NotModifiedPage("caliber", "https://caliber.az/post/slug-123")]
     failure.request = Request("https://www.caliber.az/post/9/")  # type: ignore[attr-defined]  # no meta: its own
     assert list(spider.fetch_failed(failure)) == [NotModifiedPage("caliber", "https://caliber.az/post/9")]
+
+
+def test_a_swept_page_the_spider_makes_nothing_of_counts_as_seen_and_articles_are_counted_apart() -> None:
+    crawler = get_crawler(CaliberSpider, {"AGGREGATOR_DB_URL": "sqlite://"})
+    crawler.spider = CaliberSpider.from_crawler(crawler)
+    middleware = SweepMiddleware.from_crawler(crawler)
+    swept = request_for(candidate(1, 5, 3), crawler.spider)
+    page = HtmlResponse(swept.url, body=b"<html></html>", request=swept)
+    assert list(middleware.process_spider_output(page, iter(()))) == [
+        NotModifiedPage("caliber", "https://caliber.az/post/story-1")
+    ]
+    assert list(middleware.process_spider_output(page, iter([item(1)]))) == [item(1)]
+    listed = HtmlResponse(swept.url, body=b"<html></html>", request=Request(swept.url))
+    assert list(middleware.process_spider_output(listed, iter(()))) == []  # not swept: left as it is
+    assert list(middleware.process_spider_output(listed, iter([item(2)]))) == [item(2)]
+    stats = crawler.stats.get_stats()  # type: ignore[union-attr]
+    assert (stats["aggregator/swept_nothing"], stats["aggregator/swept_extracted"]) == (1, 1)
 
 
 def vars_of(c: SweepCandidate) -> tuple[object, ...]:
