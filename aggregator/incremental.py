@@ -38,6 +38,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.health import count_left_alone
@@ -171,6 +172,26 @@ class KnownArticles:
         return len(self.old) + len(self.recent)
 
 
+@dataclass(frozen=True, slots=True)
+class RefusalWaits:
+    """How long refused pages are left alone (``refusal_wait``): after the first refusal, and at the longest."""
+
+    first: timedelta = timedelta(hours=1)
+    longest: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RefusalWaits:
+        """``AGGREGATOR_REFUSED_RETRY_HOURS`` and ``AGGREGATOR_REFUSED_RETRY_MAX_HOURS``."""
+        return cls(
+            timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_HOURS", 1.0)),
+            timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_MAX_HOURS", 24.0)),
+        )
+
+    def waiting(self, refused: Iterable[RefusedPage], now: datetime) -> dict[int, RefusedPage]:
+        """The refused pages (``Archive.refused_pages``) not to fetch at ``now``, by ``url_hash``."""
+        return KnownArticles.waiting_pages(refused, now, self.first, self.longest)
+
+
 class NotModified(IgnoreRequest):
     """The site answered a conditional request with 304: the archived version is current."""
 
@@ -183,14 +204,12 @@ class IncrementalMiddleware:
         crawler: Crawler,
         db_url: str,
         recheck: timedelta,
-        refused_wait: timedelta = timedelta(hours=1),
-        refused_longest: timedelta = timedelta(hours=24),
+        refusals: RefusalWaits | None = None,
     ) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.recheck = recheck
-        self.refused_wait = refused_wait
-        self.refused_longest = refused_longest
+        self.refusals = refusals or RefusalWaits()
         self.known = KnownArticles()
         self._counted: set[int] = set()  # an article linked from several listings is counted once
 
@@ -203,8 +222,7 @@ class IncrementalMiddleware:
             crawler,
             settings.get("AGGREGATOR_DB_URL"),
             timedelta(hours=settings.getfloat("AGGREGATOR_RECHECK_HOURS", 48.0)),
-            refused_wait=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_HOURS", 1.0)),
-            refused_longest=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_MAX_HOURS", 24.0)),
+            RefusalWaits.from_settings(settings),
         )
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         return middleware
@@ -222,7 +240,7 @@ class IncrementalMiddleware:
                 old, recent = archive.known_articles(source, recent_since=now - self.recheck)
                 self.known = KnownArticles.build(old, recent)
                 refused = archive.refused_pages(source)
-                self.known.waiting = KnownArticles.waiting_pages(refused, now, self.refused_wait, self.refused_longest)
+                self.known.waiting = self.refusals.waiting(refused, now)
                 self.known.add_redirects(archive.redirects(source))
             finally:
                 archive.close()

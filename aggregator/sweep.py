@@ -36,7 +36,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, KnownArticles, url_hash
+from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, RefusalWaits, url_hash
 from aggregator.items import ArticleItem, ExtractionFailure, NotModifiedPage
 
 if TYPE_CHECKING:
@@ -105,15 +105,13 @@ class SweepMiddleware:
         db_url: str,
         days: float,
         per_run: int,
-        refused_wait: timedelta = timedelta(hours=1),
-        refused_longest: timedelta = timedelta(hours=24),
+        refusals: RefusalWaits | None = None,
     ) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.window = timedelta(days=days)
         self.per_run = per_run
-        self.refused_wait = refused_wait
-        self.refused_longest = refused_longest
+        self.refusals = refusals or RefusalWaits()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -125,14 +123,7 @@ class SweepMiddleware:
             raise NotConfigured("the sweep is off (AGGREGATOR_SWEEP_DAYS or AGGREGATOR_SWEEP_PER_RUN is 0)")
         if not db_url:
             raise NotConfigured("no archive to sweep")
-        return cls(
-            crawler,
-            db_url,
-            days,
-            per_run,
-            refused_wait=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_HOURS", 1.0)),
-            refused_longest=timedelta(hours=settings.getfloat("AGGREGATOR_REFUSED_RETRY_MAX_HOURS", 24.0)),
-        )
+        return cls(crawler, db_url, days, per_run, RefusalWaits.from_settings(settings))
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for item_or_request in start:
@@ -211,8 +202,7 @@ class SweepMiddleware:
                 window = archive.sweep_window(source, dated_since=now - self.window, seen_before=now - SHORTEST)
                 if not window:
                     return [], 0
-                refused = archive.refused_pages(source)
-                waiting = KnownArticles.waiting_pages(refused, now, self.refused_wait, self.refused_longest)
+                waiting = self.refusals.waiting(archive.refused_pages(source), now)
                 chosen, due = pick(window, now, self.per_run, waiting)
                 return archive.with_validators(chosen), due
             finally:

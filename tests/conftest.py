@@ -28,6 +28,19 @@ def unavailable(what: str, detail: str) -> None:
     pytest.skip(f"{what} not reachable ({detail}); set AGGREGATOR_REQUIRE_SERVICES=1 to fail instead")
 
 
+def status_overlay(folder: Path, statuses: dict[str, int]) -> Path:
+    """A mirror overlay (``serve_mirror(..., overlays=(folder,))``) that answers each of these real URLs with its
+    status (a page the site deleted: 404 or 410), through each site's ``_mirror.toml``."""
+    by_host: dict[str, list[str]] = {}
+    for url, status in statuses.items():
+        host, _, path = url.split("://", 1)[1].partition("/")
+        by_host.setdefault(host, []).append(f'[[response]]\npath = "/{path}"\nstatus = {status}\n')
+    for host, entries in by_host.items():
+        (folder / host).mkdir(parents=True, exist_ok=True)
+        (folder / host / "_mirror.toml").write_text("\n".join(entries), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mirror_url() -> Iterator[str]:
     from aggregator.mirror import serve_mirror

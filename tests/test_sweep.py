@@ -28,7 +28,7 @@ from aggregator.store.models import Article, CrawlRun, Snapshot
 from aggregator.store.repository import SweepCandidate
 from aggregator.sweep import PRIORITY, SweepMiddleware, due_interval, pick, request_for
 from spiders.caliber import CaliberSpider
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import SAMPLE, run_cli, status_overlay
 from tests.test_store import item
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -169,15 +169,7 @@ def make_all_due(db: str, days_ago: float = 10) -> None:
 
 def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp_path: Path) -> None:
     deleted = {"https://caliber.az/post/153813": 410, "https://caliber.az/en/post/142379": 404}
-    overlay = tmp_path / "deleted"
-    (overlay / "caliber.az").mkdir(parents=True)
-    (overlay / "caliber.az" / "_mirror.toml").write_text(
-        "".join(
-            f'[[response]]\npath = "{u.removeprefix("https://caliber.az")}"\nstatus = {s}\n\n'
-            for u, s in deleted.items()
-        ),
-        encoding="utf-8",
-    )
+    overlay = status_overlay(tmp_path / "deleted", deleted)
     db = f"sqlite:///{tmp_path / 'a.db'}"
     # The sample's articles are years old: a window that reaches them. No recheck of what the listings link: what
     # the archive holds is fetched again only by the sweep.

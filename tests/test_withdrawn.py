@@ -24,7 +24,7 @@ from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun
 from aggregator.store.queries import ArticleFilter, count_articles, list_page, most_read
 from aggregator.store.repository import RedirectRecord, RejectRecord
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import SAMPLE, run_cli, status_overlay
 from tests.test_store import item
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -158,15 +158,7 @@ def listed(db: str, *extra: str) -> set[str]:
 
 def test_a_crawl_withdraws_what_the_source_deleted_and_an_operator_what_they_must(tmp_path: Path) -> None:
     deleted = {"https://caliber.az/post/153813": 410, "https://caliber.az/en/post/142379": 404}
-    overlay = tmp_path / "deleted"
-    (overlay / "caliber.az").mkdir(parents=True)
-    (overlay / "caliber.az" / "_mirror.toml").write_text(
-        "".join(
-            f'[[response]]\npath = "{u.removeprefix("https://caliber.az")}"\nstatus = {s}\n\n'
-            for u, s in deleted.items()
-        ),
-        encoding="utf-8",
-    )
+    overlay = status_overlay(tmp_path / "deleted", deleted)
     db = f"sqlite:///{tmp_path / 'a.db'}"
     recent = {"AGGREGATOR_RECHECK_HOURS": "1000000", "AGGREGATOR_REFUSED_RETRY_HOURS": "0"}
     with serve_mirror(SAMPLE) as plain, serve_mirror(SAMPLE, overlays=(overlay,)) as with_deletions:
