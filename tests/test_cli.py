@@ -205,7 +205,7 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
         "id": 12345, "source": "caliber", "status": "partial", "finish_reason": "closespider_timeout",
         "started_at": "2026-12-03T11:39:30+00:00", "finished_at": "2026-12-03T12:39:31+00:00", "pages": 54321,
         "new": 12345, "updated": 123, "unchanged": 1234, "rejected": 987, "http_errors": 876,
-        "dates_unparsed": 12, "health": "red", "host": "crawler-1", "pid": 4242,
+        "dates_unparsed": 12, "swept": 4567, "health": "red", "host": "crawler-1", "pid": 4242,
     }  # fmt: skip
     verdict = {
         "source": "haqqin", "run": 12345, "status": "red", "finished_at": "2026-12-03T12:39:31+00:00", "items": 1234,
@@ -225,8 +225,9 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
     table, below = runs_table([run], wide=True)
     wide = _rendered(table, 200)
     assert below == [] and all(
-        v in wide for v in ("2026-12-03 11:39:30", "closespider_timeout", "crawler-1:4242", "undated")
+        v in wide for v in ("2026-12-03 11:39:30", "closespider_timeout", "crawler-1:4242", "undated", "swept", "4567")
     )
+    assert "4567" not in narrow
 
     table, below = health_table([verdict, never], wide=False)
     narrow = _rendered(table, 80)

@@ -193,6 +193,8 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         assert run.stats["aggregator/sweep_due"] == len(archived)
         assert run.stats["aggregator/swept"] == 5 and run.stats["aggregator/not_modified"] == 5
         assert f"5 older article(s) looked at again (sweep; {len(archived) - 5} more due)" in out, out
+        runs = json.loads(run_cli("--db", db, "runs", "--json", "--limit", "1").stdout)
+        assert (runs[0]["swept"], runs[0]["unchanged"]) == (5, 5)
         looked_at = {url for url, when in seen(db).items() if when != before[url]}
         assert len(looked_at) == 5
         # The health check's count is of what the listings led to: a run with a sweep is not a fuller listing (else

@@ -42,6 +42,8 @@ def run_summary(run: Any) -> dict[str, Any]:
         "rejected": run.rejected,
         "http_errors": run.http_errors,
         "dates_unparsed": run.dates_unparsed,
+        # older articles the sweep asked for again (aggregator/sweep.py): among the pages, new, updated, unchanged
+        "swept": int((run.stats if isinstance(run.stats, dict) else {}).get("aggregator/swept") or 0),
         "health": (run.health or {}).get("status"),
         "host": run.host,
         "pid": run.pid,
@@ -85,7 +87,7 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
     if wide:
         header_column(table, "reason", fold=True)
     for label in ("pages", "new", "upd", "same", "rejected" if wide else "rej", "http err" if wide else "http\nerr",
-                  *(["undated"] if wide else [])):  # fmt: skip
+                  *(["undated", "swept"] if wide else [])):  # fmt: skip
         header_column(table, label, justify="right")
     header_column(table, "health", width=5)
     if wide:
@@ -105,7 +107,7 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
         when = _when(started, short=not wide)
         counts = [str(row[key]) for key in ("pages", "new", "updated", "unchanged", "rejected", "http_errors")]
         if wide:
-            counts.append(str(row["dates_unparsed"]))
+            counts += [str(row["dates_unparsed"]), str(row.get("swept", 0))]
         table.add_row(
             str(row["id"]), row["source"], when, took, status, *([reason] if wide else []), *counts, health,
             *([f"{row['host'] or ''}:{row['pid'] or ''}"] if wide else []),
