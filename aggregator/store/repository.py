@@ -298,6 +298,25 @@ def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *,
     return len(gone)
 
 
+def _newest_validators(*where: Any) -> Any:
+    """(URL, fetched URL, linked URL, ETag, Last-Modified of the newest snapshot) of the articles ``where`` picks:
+    what a conditional re-fetch sends."""
+    a = Article.__table__.c
+    s = Snapshot.__table__.c
+    newest = (
+        select(s.article_id, func.max(s.id).label("snapshot_id"))
+        .join(Article.__table__, a.id == s.article_id)
+        .where(*where)
+        .group_by(s.article_id)
+        .subquery()
+    )
+    return (
+        select(a.url, a.fetched_url, a.linked_url, s.etag, s.last_modified)
+        .join(newest, newest.c.article_id == a.id)
+        .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
+    )
+
+
 def _storable_reject(record: RejectRecord) -> RejectRecord:
     """A refusal as every back end can keep it: a URL too long for the column is cut (the item keeps it whole), and
     no NUL characters."""
@@ -666,20 +685,8 @@ class Archive:
         validators of their newest snapshot, for a conditional re-fetch.
         """
         a = Article.__table__.c
-        s = Snapshot.__table__.c
         age = func.coalesce(a.published_at, a.archived_at)
-        newest = (
-            select(s.article_id, func.max(s.id).label("snapshot_id"))
-            .join(Article.__table__, a.id == s.article_id)
-            .where(a.source == source, age >= recent_since)
-            .group_by(s.article_id)
-            .subquery()
-        )
-        stmt = (
-            select(a.url, a.fetched_url, a.linked_url, s.etag, s.last_modified)
-            .join(newest, newest.c.article_id == a.id)
-            .join(Snapshot.__table__, s.id == newest.c.snapshot_id)
-        )
+        stmt = _newest_validators(a.source == source, age >= recent_since)
         recent: list[tuple[str, str | None, str | None, str]] = []
         with self.reader.connect() as conn:
             for url, fetched, linked, etag, modified in conn.execute(stmt):
@@ -703,23 +710,11 @@ class Archive:
 
     def with_validators(self, candidates: Sequence[SweepCandidate]) -> list[SweepCandidate]:
         """The candidates with the ETag and Last-Modified of each one's newest snapshot (one query a chunk)."""
-        a = Article.__table__.c
-        s = Snapshot.__table__.c
         found: dict[str, tuple[str | None, str | None]] = {}
         with self.reader.connect() as conn:
             for chunk in story_index.chunks(sorted({c.url for c in candidates})):
-                newest = (
-                    select(func.max(s.id))
-                    .join(Article.__table__, a.id == s.article_id)
-                    .where(a.url.in_(chunk))
-                    .group_by(s.article_id)
-                )
-                stmt = (
-                    select(a.url, s.etag, s.last_modified)
-                    .join(Article.__table__, a.id == s.article_id)
-                    .where(s.id.in_(newest))
-                )
-                found.update((url, (etag, modified)) for url, etag, modified in conn.execute(stmt))
+                stmt = _newest_validators(Article.__table__.c.url.in_(chunk))
+                found.update((url, (etag, modified)) for url, _, _, etag, modified in conn.execute(stmt))
         out = []
         for candidate in candidates:
             etag, modified = found.get(candidate.url, (None, None))
