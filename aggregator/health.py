@@ -4,7 +4,7 @@ The most common failure of a news crawler is a site that changes its markup: pag
 finds nothing, and nothing complains. So after every run (Spidermon's ``spider_closed`` suite) four monitors look
 at what the run saw:
 
-- **items**: articles the listings led to (extracted, answered 304, or skipped as archived; not those the sweep
+- **items**: articles the listings led to (extracted, answered 304, or skipped as archived; not those only the sweep
   asked for, ``aggregator.sweep``) against the median of the source's last runs (``AGGREGATOR_HEALTH_HISTORY``);
   fewer than ``AGGREGATOR_HEALTH_MIN_ITEMS_RATIO`` of it, or none at all, is a broken listing;
 - **coverage**: the share of extracted articles with a title, a body and a printed date (dropped ones included:
@@ -13,7 +13,7 @@ at what the run saw:
   pages, and the one broken page a site always has, fetched again on every run, would otherwise make it red);
 - **dates**: the share of extracted articles whose printed date could not be read;
 - **HTTP errors**: failed fetches over requests sent (judged from ``AGGREGATOR_HEALTH_MIN_MISSING`` failures on:
-  a small run's one 404 is not a broken site).
+  a small run's one 404 is not a broken site). A page the sweep found gone is no failure: it withdraws its article.
 
 A refused page that an incremental run leaves alone for now (``aggregator.incremental``: it waits longer after each
 refusal) counts in that run's measures as it was when last refused (``count_left_alone``): an article missing the
@@ -148,8 +148,9 @@ class Measures:
     def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
         extracted = int(stats.get(PREFIX + "extracted", 0))
         items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
-        # What the sweep asked for is not what the listings led to: a run with a sweep is not a fuller listing.
-        items -= int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
+        # What only the sweep asked for is not what the listings led to: a run with a sweep is not a fuller listing.
+        swept = int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
+        items -= max(0, swept - int(stats.get("aggregator/swept_listed", 0)))
         coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
         undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
         left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
@@ -157,7 +158,9 @@ class Measures:
         # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.
         skipped = int(stats.get("aggregator/skipped_known", 0))
         requests = int(stats.get("downloader/request_count", 0)) + left_alone + skipped
-        errors = int(stats.get("aggregator/http_errors", 0)) + left_alone
+        # A swept page found gone withdraws its article: the source's answer, not a failing site (aggregator.sweep).
+        gone = int(stats.get("aggregator/swept_gone", 0))
+        errors = max(0, int(stats.get("aggregator/http_errors", 0)) - gone) + left_alone
         return cls(
             items=items,
             extracted=extracted,

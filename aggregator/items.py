@@ -70,6 +70,12 @@ class FetchFailure:
     """As ``ArticleItem.linked_url``: the address the crawl asked for, when a redirect led to ``url``."""
 
 
+GONE_STATUSES = (404, 410)
+"""A fetch failure with one of these says the page is no more: an archived article's is withdrawn by its source
+(``aggregator.store.repository``). A server error, a refusal (403, 429) or a failed connection say nothing of the
+article, and withdraw nothing."""
+
+
 @dataclass(slots=True)
 class ExtractionFailure:
     """A fetched page whose callback raised (an extractor meeting a shape its code did not expect): kept with the page,

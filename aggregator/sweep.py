@@ -20,6 +20,15 @@ page in its refusal wait (a server error, say; ``aggregator.incremental.refusal_
 wait is over. Sweep requests come after every other request of the run (lower priority), so a run cut at its time
 limit has fetched the new articles first.
 
+What a run reports of its sweep (stats ``aggregator/swept*``, kept in the run's row) is what it really asked for:
+a sweep request the duplicate filter drops (the same page asked for already in this crawl: by a listing, or, scaled
+out, by another worker's sweep) is taken off ``aggregator/swept``. The health check (``aggregator.health``) judges
+the listings by what they led to, so it leaves out the articles only the sweep asked for; one a listing also links,
+whose listing request the duplicate filter dropped because the sweep's came first, is counted as listed
+(``aggregator/swept_listed``; after a day without runs, say, every article on the listings is due). A swept page
+found gone (404 or 410, ``aggregator/swept_gone``) is the answer that withdraws its article, not a failing site: it
+is not counted among the run's HTTP errors when health is judged.
+
 ``AGGREGATOR_SWEEP_DAYS=0`` (or ``AGGREGATOR_SWEEP_PER_RUN=0``) switches it off.
 """
 
@@ -30,14 +39,15 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, RefusalWaits, url_hash
-from aggregator.items import ArticleItem, ExtractionFailure, NotModifiedPage
+from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
+from aggregator.urls import canonical_url
 
 if TYPE_CHECKING:
     from aggregator.store.repository import SweepCandidate
@@ -112,6 +122,10 @@ class SweepMiddleware:
         self.window = timedelta(days=days)
         self.per_run = per_run
         self.refusals = refusals or RefusalWaits()
+        self.asked: set[str] = set()
+        """Canonical addresses this run's sweep asks at."""
+        self.first: dict[str, bool] = {}
+        """For each that a request was scheduled for: whether the sweep's came first (``request_dropped``)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -123,7 +137,30 @@ class SweepMiddleware:
             raise NotConfigured("the sweep is off (AGGREGATOR_SWEEP_DAYS or AGGREGATOR_SWEEP_PER_RUN is 0)")
         if not db_url:
             raise NotConfigured("no archive to sweep")
-        return cls(crawler, db_url, days, per_run, RefusalWaits.from_settings(settings))
+        middleware = cls(crawler, db_url, days, per_run, RefusalWaits.from_settings(settings))
+        crawler.signals.connect(middleware.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(middleware.request_dropped, signal=signals.request_dropped)
+        return middleware
+
+    def request_scheduled(self, request: Request, spider: Spider | None = None) -> None:
+        if self.asked and (url := canonical_url(request.url)) in self.asked and url not in self.first:
+            self.first[url] = bool(request.meta.get(SWEPT_META))
+
+    def request_dropped(self, request: Request, spider: Spider | None = None) -> None:
+        """The duplicate filter dropped a request. A sweep request was then not asked for by this run after all; a
+        request for a page the sweep asked for first is answered by the sweep's, which counts as the listing's for
+        the health check (once a page: a listing may link it twice)."""
+        stats = self.crawler.stats
+        if stats is None or not self.asked or (url := canonical_url(request.url)) not in self.asked:
+            return
+        if request.meta.get(SWEPT_META):
+            stats.inc_value("aggregator/swept", -1)
+            stats.inc_value("aggregator/swept_dropped")
+            if self.first.get(url):  # it was first here, but not in the frontier (another worker's was)
+                del self.first[url]
+        elif self.first.get(url):
+            stats.inc_value("aggregator/swept_listed")
+            self.first[url] = False
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for item_or_request in start:
@@ -133,8 +170,13 @@ class SweepMiddleware:
             yield request
 
     def _counted(self, item: Any) -> Any:
-        if isinstance(item, ArticleItem | ExtractionFailure) and self.crawler.stats is not None:
-            self.crawler.stats.inc_value("aggregator/swept_extracted")
+        stats = self.crawler.stats
+        if stats is None:
+            return item
+        if isinstance(item, ArticleItem | ExtractionFailure):
+            stats.inc_value("aggregator/swept_extracted")
+        elif isinstance(item, FetchFailure) and item.http_status in GONE_STATUSES:
+            stats.inc_value("aggregator/swept_gone")
         return item
 
     def _seen(self, response: Response) -> NotModifiedPage | None:
@@ -190,7 +232,9 @@ class SweepMiddleware:
                 due,
                 len(chosen),
             )
-        return [request_for(candidate, spider) for candidate in chosen]
+        requests = [request_for(candidate, spider) for candidate in chosen]
+        self.asked.update(canonical_url(c.fetched_url) for c in chosen)
+        return requests
 
     def plan(self, source: str, now: datetime) -> tuple[Sequence[SweepCandidate], int]:
         """This run's candidates, with their validators, and how many were due; nothing when there is no archive."""

@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
+from aggregator.health import PREFIX, Measures
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, NotModified, url_hash
 from aggregator.items import NotModifiedPage
 from aggregator.mirror import serve_mirror
@@ -112,6 +113,48 @@ def test_a_swept_page_the_spider_makes_nothing_of_counts_as_seen_and_articles_ar
     assert (stats["aggregator/swept_nothing"], stats["aggregator/swept_extracted"]) == (1, 1)
 
 
+def test_what_the_duplicate_filter_drops_is_counted_where_it_belongs() -> None:
+    """A sweep request dropped as asked for already (scaled out: by another worker's sweep) was not asked for by this
+    run; a listing's request dropped because the sweep asked for the same page is answered by the sweep's, and the
+    health check counts that answer as the listing's."""
+    crawler = get_crawler(CaliberSpider, {"AGGREGATOR_DB_URL": "sqlite://"})
+    crawler.spider = spider = CaliberSpider.from_crawler(crawler)
+    middleware = SweepMiddleware.from_crawler(crawler)
+    chosen = [candidate(n, 5, 3) for n in (1, 2, 3)]
+    middleware.plan = lambda source, now: (chosen, 7)  # type: ignore[method-assign]
+    swept = middleware.requests(spider)
+    assert [r.url for r in swept] == [c.fetched_url for c in chosen]
+
+    def scheduled(request: Request, first: bool) -> None:  # as the engine does: the signal, then maybe a drop
+        crawler.signals.send_catch_log(signals.request_scheduled, request=request, spider=spider)
+        if not first:
+            crawler.signals.send_catch_log(signals.request_dropped, request=request, spider=spider)
+
+    def listed(url: str) -> Request:
+        return Request(url, callback=spider.parse_article)
+
+    scheduled(listed("https://caliber.az/post/story-1/"), first=True)  # a listing asked first
+    scheduled(swept[0], first=False)
+    for request in swept[1:]:
+        scheduled(request, first=True)
+    scheduled(listed("https://caliber.az/post/story-2/"), first=False)  # the sweep asked first
+    scheduled(listed("https://caliber.az/post/story-2/?utm_source=home"), first=False)  # linked twice: counted once
+    scheduled(listed("https://caliber.az/post/story-1/"), first=False)
+    scheduled(listed("https://caliber.az/post/another/"), first=False)  # nothing of the sweep's
+    stats = crawler.stats.get_stats()  # type: ignore[union-attr]
+    assert (stats["aggregator/sweep_due"], stats["aggregator/swept"], stats["aggregator/swept_dropped"]) == (7, 2, 1)
+    assert stats["aggregator/swept_listed"] == 1
+
+
+def test_health_counts_a_swept_answer_a_listing_led_to_and_no_swept_page_found_gone_as_an_error() -> None:
+    stats = {"downloader/request_count": 40, PREFIX + "extracted": 30, "aggregator/skipped_known": 0,
+             "aggregator/swept_extracted": 20, "aggregator/swept_listed": 5,
+             "aggregator/http_errors": 9, "aggregator/swept_gone": 8}  # fmt: skip
+    measures = Measures.from_stats(stats, history=[])
+    assert measures.items == 30 - (20 - 5)
+    assert (measures.http_errors, measures.http_error_rate) == (1, 1 / 40)
+
+
 def vars_of(c: SweepCandidate) -> tuple[object, ...]:
     return (c.url, c.fetched_url, c.dated, c.last_seen_at, c.etag, c.last_modified)
 
@@ -183,7 +226,7 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         # Nothing is due yet: a second run fetches the listings only.
         crawl(db, plain, env)
         assert last_run(db).stats.get("aggregator/swept", 0) == 0 and seen(db) == archived
-        listing_items = last_run(db).health["items"]
+        listing_items, listing_errors = last_run(db).health["items"], last_run(db).health["http_errors"]
 
         # Ten days later (as far as the archive knows): every article is due; a run asks for five, conditionally.
         make_all_due(db)
@@ -206,6 +249,9 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         run = last_run(db)
         assert run.stats["aggregator/swept"] == len(archived) - 5
         assert run.stats["aggregator/articles_withdrawn"] == 2 and run.health["items"] == listing_items
+        # Pages found gone are the answers that withdraw their articles, not a failing site.
+        assert run.stats["aggregator/swept_gone"] == 2 and run.health["http_errors"] == listing_errors
+        refused = run.stats["aggregator/skipped_refused"]
         assert "2 archived article(s) withdrawn: their pages are gone" in out, out
         withdrawn = json.loads(run_cli("--db", db, "articles", "list", "--withdrawn", "--json").stdout)
         assert {a["url"] for a in withdrawn} == set(deleted)
@@ -219,10 +265,17 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
             s.commit()
             versions = s.scalar(select(func.count()).select_from(Snapshot))
         before = seen(db)
-        crawl(db, plain, {**env, "AGGREGATOR_SWEEP_PER_RUN": "1000"})
+        # And with a recheck window that takes in every article the listings link (as after a day without runs):
+        # their requests duplicate the sweep's, which come first; the health check counts them as the listings'.
+        crawl(db, plain, {**env, "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "10000000"})
         run = last_run(db)
-        assert run.stats["aggregator/swept"] == run.stats["aggregator/swept_extracted"] == len(archived) - 2
-        assert run.stats.get("aggregator/not_modified", 0) == 0 and run.health["items"] == listing_items
+        stats = run.stats
+        assert stats["aggregator/swept"] == stats["aggregator/swept_extracted"] > 0
+        assert stats["aggregator/swept"] + stats.get("aggregator/swept_dropped", 0) == len(archived) - 2
+        assert 0 < stats["aggregator/swept_listed"] <= stats["aggregator/swept"]
+        # The listings' count, less the two pages found gone: they wait out their refusal, and are left alone.
+        assert stats["aggregator/skipped_refused"] == refused + len(deleted)
+        assert run.stats.get("aggregator/not_modified", 0) == 0 and run.health["items"] == listing_items - len(deleted)
         assert {url for url, when in seen(db).items() if when != before[url]} == set(archived) - set(deleted)
         assert run.items_new == 0 and run.items_updated == 0  # seen again, unchanged: no new version
         with Session(create_engine(normalise_url(db))) as s:

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
-from aggregator.items import ArticleItem, ExtractionFailure
+from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure
 from aggregator.sources import Source as RegistrySource
 from aggregator.store import search as fulltext
 from aggregator.store import story_index
@@ -242,9 +242,6 @@ def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int
 
 WITHDRAWN_BY_SOURCE = "source"
 WITHDRAWN_BY_OPERATOR = "operator"
-GONE_STATUSES = (404, 410)
-"""Answers that say a page is no more. A server error, a refusal (403, 429) or a failed connection say nothing of
-the article, and withdraw nothing."""
 
 
 def _show_again(conn: Any, which: Any, *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
