@@ -6,13 +6,15 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from hashlib import sha1
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from weakref import WeakKeyDictionary
 
-from scrapy import Request
-from scrapy.crawler import Crawler
 from w3lib.url import canonicalize_url
+
+if TYPE_CHECKING:  # not at run time: the store writer's process needs canonical_url, and Scrapy is ~30 MiB there
+    from scrapy import Request
+    from scrapy.crawler import Crawler
 
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "yclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "_openstat", "ref", "amp"}
