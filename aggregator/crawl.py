@@ -258,7 +258,9 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
             restored = int(outcome.stats.get("aggregator/articles_restored", 0))
             waiting += f", {restored} withdrawn article(s) shown again: their pages are back" if restored else ""
             swept = int(outcome.stats.get("aggregator/swept", 0))
-            more = int(outcome.stats.get("aggregator/sweep_due", 0)) - swept
+            # A sweep request the duplicate filter dropped was asked for by a listing (or another worker): not due.
+            asked_elsewhere = int(outcome.stats.get("aggregator/swept_dropped", 0))
+            more = int(outcome.stats.get("aggregator/sweep_due", 0)) - swept - asked_elsewhere
             waiting += (
                 f", {swept} older article(s) looked at again (sweep{f'; {more} more due' if more > 0 else ''})"
                 if swept

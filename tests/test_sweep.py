@@ -267,8 +267,9 @@ def test_a_sweep_finds_what_the_source_deleted_after_its_listings_dropped_it(tmp
         before = seen(db)
         # And with a recheck window that takes in every article the listings link (as after a day without runs):
         # their requests duplicate the sweep's, which come first; the health check counts them as the listings'.
-        crawl(db, plain, {**env, "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "10000000"})
+        out = crawl(db, plain, {**env, "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "10000000"})
         run = last_run(db)
+        assert "looked at again (sweep)" in out and "more due" not in out, out  # all due were fetched, one way or other
         stats = run.stats
         assert stats["aggregator/swept"] == stats["aggregator/swept_extracted"] > 0
         assert stats["aggregator/swept"] + stats.get("aggregator/swept_dropped", 0) == len(archived) - 2
