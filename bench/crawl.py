@@ -453,7 +453,7 @@ def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
         d_c = best["workers"]["ppm"] / best["pg"]["ppm"]
         print(f"      ratio d/c (two workers against one process, same machine): {d_c:.2f}")
     rss = b["maxrss_mib"]
-    if n_articles >= 10000:
+    if n_articles >= MEMORY_ARTICLES:
         print(
             f"      peak RSS of (b): {rss:.0f} MiB   target < {TARGET_RSS_MIB} MiB at 10,000 articles: "
             f"{'met' if rss < TARGET_RSS_MIB else 'NOT met'}"
