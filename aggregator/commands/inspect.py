@@ -34,7 +34,7 @@ def stats(
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of per-source, per-day rows.")] = False,
 ) -> None:
-    """Articles archived per source per day, how many undated, and rejects: a table and a bar chart."""
+    """Articles archived per source per day, how many undated or withdrawn, and rejects: a table and a bar chart."""
     from aggregator.store.queries import daily_stats
 
     if source:
@@ -47,7 +47,14 @@ def stats(
     finally:
         archive.close()
     rows: list[dict[str, Any]] = [
-        {"day": day.isoformat(), "source": key, "articles": c.articles, "undated": c.undated, "rejects": c.rejects}
+        {
+            "day": day.isoformat(),
+            "source": key,
+            "articles": c.articles,
+            "undated": c.undated,
+            "withdrawn": c.withdrawn,
+            "rejects": c.rejects,
+        }
         for (key, day), c in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]
     if as_json:
@@ -55,13 +62,13 @@ def stats(
         return
     first = today - timedelta(days=days - 1)
     table = Table(title=f"Last {days} day(s), {first} to {today} (UTC)", title_justify="left")
-    for column in ("day", "source", "articles", "undated", "rejects"):
-        table.add_column(column, justify="right" if column in ("articles", "undated", "rejects") else "left")
+    counted = ("articles", "undated", "withdrawn", "rejects")
+    for column in ("day", "source", *counted):
+        table.add_column(column, justify="right" if column in counted else "left")
     for r in rows:
-        table.add_row(r["day"], escape(r["source"]), str(r["articles"]), str(r["undated"]), str(r["rejects"]))
-    total = {k: sum(r[k] for r in rows) for k in ("articles", "undated", "rejects")}
+        table.add_row(r["day"], escape(r["source"]), *(str(r[k]) for k in counted))
     table.add_section()
-    table.add_row("total", "", str(total["articles"]), str(total["undated"]), str(total["rejects"]))
+    table.add_row("total", "", *(str(sum(r[k] for r in rows)) for k in counted))
     out.print(table)
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for (_, day), c in counts.items():

@@ -379,6 +379,7 @@ def versions(conn: Connection, article_id: int) -> list[Any]:
 class DayCounts:
     articles: int = 0
     undated: int = 0
+    withdrawn: int = 0
     rejects: int = 0
 
 
@@ -392,7 +393,8 @@ def _day(conn: Connection, column: Any) -> Any:
 def daily_stats(
     conn: Connection, *, days: int, source: str | None = None, today: date | None = None
 ) -> dict[tuple[str, date], DayCounts]:
-    """Per (source, UTC day) of the last ``days`` days: articles archived, of those undated, and rejects."""
+    """Per (source, UTC day) of the last ``days`` days: articles archived, of those undated and withdrawn (since
+    left out by the downstream site), and rejects."""
     today = today or datetime.now(UTC).date()
     start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
     result: dict[tuple[str, date], DayCounts] = {}
@@ -402,16 +404,17 @@ def daily_stats(
 
     article_day = _day(conn, Article.archived_at)
     undated = func.sum(case((Article.published_at.is_(None), 1), else_=0))
+    withdrawn = func.sum(case((Article.withdrawn_at.is_not(None), 1), else_=0))
     stmt = (
-        select(Article.source, article_day.label("day"), func.count(), undated)
+        select(Article.source, article_day.label("day"), func.count(), undated, withdrawn)
         .where(Article.archived_at >= start)
         .group_by(Article.source, article_day)
     )
     if source:
         stmt = stmt.where(Article.source == source)
-    for key, day, count, missing in conn.execute(stmt):
+    for key, day, count, missing, gone in conn.execute(stmt):
         counts = result.setdefault((key, day_of(day)), DayCounts())
-        counts.articles, counts.undated = int(count), int(missing or 0)
+        counts.articles, counts.undated, counts.withdrawn = int(count), int(missing or 0), int(gone or 0)
     reject_day = _day(conn, Reject.created_at)
     reject_source = func.coalesce(Reject.source, "-")
     rejects = (

@@ -318,11 +318,13 @@ def test_keyset_pages_and_stats_on_both_back_ends(db_url: str) -> None:
         assert client.get(f"/api/articles/{ids[0]}").json()["id"] == ids[0]
         assert parse_feed(client.get("/feeds/all.rss").content).bozo == 0
     archive = Archive.open(db_url)
+    archive.withdraw([ids[0]], "takedown")
     with archive.engine.connect() as conn:
         stats = daily_stats(conn, days=2)
     archive.close()
-    assert sum(c.articles for c in stats.values()) == len(ids)
+    assert sum(c.articles for c in stats.values()) == len(ids)  # archived: withdrawn ones too
     assert sum(c.undated for c in stats.values()) == 2
+    assert sum(c.withdrawn for c in stats.values()) == 1
 
 
 def parse_feed(content: bytes):

@@ -117,6 +117,19 @@ def test_stats(sample_db: str) -> None:
     assert sum(r["undated"] for r in caliber) >= 1
     assert sum(r["articles"] for r in rows) == db_count(sample_db)
     assert sum(r["rejects"] for r in rows) == rejects > 0
+    # Withdrawn articles stay counted among those archived, and are counted as withdrawn too.
+    withdrawn_before = sum(r["withdrawn"] for r in rows)
+    assert withdrawn_before == db_count(sample_db, Article.withdrawn_at.is_not(None))
+    shown = Article.withdrawn_at.is_(None)
+    archive = Archive.open(sample_db)
+    with archive.session() as session:
+        victim = session.scalars(select(Article).where(caliber_articles, shown).order_by(Article.id)).first()
+    archive.close()
+    assert run_cli("--db", sample_db, "articles", "withdraw", str(victim.id), "--reason", "takedown").returncode == 0
+    after = json.loads(run_cli("--db", sample_db, "stats", "--days", "3", "--json").stdout)
+    assert sum(r["withdrawn"] for r in after) == withdrawn_before + 1
+    assert sum(r["withdrawn"] for r in after if r["source"] == "caliber") >= 1
+    assert sum(r["articles"] for r in after) == db_count(sample_db)
     # An article archived 10 days ago is outside a 3-day window and inside a 30-day one.
     old = datetime.now(UTC) - timedelta(days=10)
     archive = Archive.open(sample_db)
@@ -129,7 +142,7 @@ def test_stats(sample_db: str) -> None:
     (moved,) = [r for r in month if r["day"] == old.date().isoformat()]
     assert moved["articles"] == 1 and moved["rejects"] == 0
     chart = run_cli("--db", sample_db, "stats", "--days", "3")
-    assert chart.returncode == 0 and "█" in chart.stdout and "total" in chart.stdout
+    assert chart.returncode == 0 and "█" in chart.stdout and "total" in chart.stdout and "withdrawn" in chart.stdout
     assert any(f"{day}  " in chart.stdout for day in {r["day"] for r in caliber}), chart.stdout
 
 
