@@ -33,6 +33,7 @@ _DURATIONS = {
     "AGGREGATOR_RUNS_KEEP_DAYS": "days",
     "AGGREGATOR_SWEEP_DAYS": "days",
     "AGGREGATOR_REDIS_IDLE_SECONDS": "seconds",
+    "AGGREGATOR_REDIS_HEARTBEAT_TTL": "seconds",
     "AGGREGATOR_RATE_LIMIT_WAIT": "seconds",
     "AGGREGATOR_RETRY_AFTER_MAX": "seconds",
 }
@@ -43,6 +44,9 @@ _FLAGS = {
     "AGGREGATOR_REMOTE_CONTROL": "REMOTE_CONTROL_ENABLED",
 }
 _MIRROR = re.compile(r"https?://[^/\s]+")
+MIN_HEARTBEAT_TTL = 4.0
+"""Two of a scale-out worker's heartbeats (``aggregator.scaleout.HEARTBEAT_SECONDS``): a shorter life would take a
+worker whose beat is a moment late for a dead one."""
 
 
 def mirror_address_problem(value: str) -> str | None:
@@ -104,6 +108,11 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     for name, unit in _DURATIONS.items():
         if env.get(name):
             found[name] = _number(env, name, unit)
+    if found.get("AGGREGATOR_REDIS_HEARTBEAT_TTL", MIN_HEARTBEAT_TTL) < MIN_HEARTBEAT_TTL:
+        raw = env["AGGREGATOR_REDIS_HEARTBEAT_TTL"]
+        raise EnvironmentValueError(
+            f"AGGREGATOR_REDIS_HEARTBEAT_TTL={raw!r}: at least {MIN_HEARTBEAT_TTL:g} seconds (two 2-second heartbeats)"
+        )
     if env.get("AGGREGATOR_RUNS_KEEP_MIN"):
         found["AGGREGATOR_RUNS_KEEP_MIN"] = _number(env, "AGGREGATOR_RUNS_KEEP_MIN", "runs", whole=True)
     if env.get("AGGREGATOR_SWEEP_PER_RUN"):

@@ -10,7 +10,8 @@ operator, and we do here:
   ``AGGREGATOR_REDIS_IDLE_SECONDS``, then exits.
 - **Crawl generations.** The duplicate filter persists between workers (``SCHEDULER_PERSIST``: the first worker
   to finish must not flush it under the others' feet), so it would also stop the next scheduled crawl from ever
-  fetching a listing again. Each worker registers itself in Redis with a heartbeat (a key that expires); a worker
+  fetching a listing again. Each worker registers itself in Redis with a heartbeat (a key renewed every
+  ``HEARTBEAT_SECONDS`` that expires after ``AGGREGATOR_REDIS_HEARTBEAT_TTL``); a worker
   that starts when no other is alive begins a new generation by clearing the duplicate filter (under a short Redis
   lock, so that workers starting together agree), and the last one to leave clears it too.
 - **A killed worker loses nothing.** The requests a SIGKILLed worker had taken from the queue are gone from Redis,
@@ -38,10 +39,11 @@ from aggregator.urls import canonical_url
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
-HEARTBEAT_TTL = 15
+HEARTBEAT_TTL = 15.0
+"""The default life of a heartbeat (``AGGREGATOR_REDIS_HEARTBEAT_TTL``)."""
 
 
-def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
+def redis_settings(redis_url: str, idle_seconds: float, heartbeat_ttl: float = HEARTBEAT_TTL) -> dict[str, Any]:
     """The Scrapy settings that put a crawl's frontier in Redis."""
     return {
         "SCHEDULER": "aggregator.scaleout.SharedScheduler",
@@ -52,6 +54,7 @@ def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "REDIS_URL": redis_url,
         "AGGREGATOR_REDIS_IDLE_SECONDS": idle_seconds,
+        "AGGREGATOR_REDIS_HEARTBEAT_TTL": heartbeat_ttl,
     }
 
 
@@ -66,11 +69,13 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     """scrapy-redis's scheduler, with an idle timeout, worker heartbeats and crawl generations (see the module)."""
 
     idle_seconds: float = 10.0
+    heartbeat_ttl: float = HEARTBEAT_TTL
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         scheduler: Self = super().from_crawler(crawler)
         scheduler.idle_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
+        scheduler.heartbeat_ttl = crawler.settings.getfloat("AGGREGATOR_REDIS_HEARTBEAT_TTL", HEARTBEAT_TTL)
         return scheduler
 
     # -- workers and generations -------------------------------------------------------------------------
@@ -79,7 +84,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         return f"aggregator:{self.spider.name}:{what}"
 
     def _beat(self) -> None:
-        self.server.set(self._key(f"worker:{self.worker}"), str(time.time()), ex=HEARTBEAT_TTL)
+        # px: whole milliseconds, so that a fractional setting is kept as it is
+        self.server.set(self._key(f"worker:{self.worker}"), str(time.time()), px=int(self.heartbeat_ttl * 1000))
 
     def _others_alive(self) -> bool:
         mine = self._key(f"worker:{self.worker}")

@@ -75,6 +75,10 @@ AGGREGATOR_REDIS_URL: str | None = None
 """With a Redis URL, crawls share one frontier and duplicate filter there (scrapy-redis): scale-out."""
 AGGREGATOR_REDIS_IDLE_SECONDS = 10.0
 """A scale-out worker exits when the shared frontier has been empty this long."""
+AGGREGATOR_REDIS_HEARTBEAT_TTL = 15.0
+"""A scale-out worker's heartbeat in Redis, renewed every 2 seconds, lives this long: a worker not heard from for
+this long (killed, its host gone) is taken as gone, and the next worker to start, finding none alive, begins a new
+crawl generation. At least 4 seconds (two missed beats)."""
 AGGREGATOR_HEALTH_HISTORY = 10
 """Runs whose median item count a run is compared with."""
 AGGREGATOR_HEALTH_MIN_ITEMS_RATIO = 0.5

@@ -27,6 +27,7 @@ def test_values_that_make_sense_become_settings() -> None:
             "AGGREGATOR_STORE_WRITER": "thread",
             "AGGREGATOR_SWEEP_DAYS": "14",
             "AGGREGATOR_SWEEP_PER_RUN": "0",
+            "AGGREGATOR_REDIS_HEARTBEAT_TTL": "6",
             "PATH": "/bin",
         }
     )
@@ -43,6 +44,7 @@ def test_values_that_make_sense_become_settings() -> None:
         "AGGREGATOR_STORE_WRITER": "thread",
         "AGGREGATOR_SWEEP_DAYS": 14.0,
         "AGGREGATOR_SWEEP_PER_RUN": 0,
+        "AGGREGATOR_REDIS_HEARTBEAT_TTL": 6.0,
     }
 
 
@@ -58,6 +60,7 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_SWEEP_DAYS", "30d", "AGGREGATOR_SWEEP_DAYS='30d': expected a number of days"),
         ("AGGREGATOR_MAX_DOWNLOAD_MB", "64MB", "expected a number of megabytes"),
         ("AGGREGATOR_CONCURRENCY_PER_SITE", "0", "at least 1 request at a time"),
+        ("AGGREGATOR_REDIS_HEARTBEAT_TTL", "3.5", "AGGREGATOR_REDIS_HEARTBEAT_TTL='3.5': at least 4 seconds"),
         ("AGGREGATOR_REFRESH", "ture", "AGGREGATOR_REFRESH='ture': expected 1/true/yes/on or 0/false/no/off"),
         ("AGGREGATOR_REMOTE_CONTROL", "enabled", "AGGREGATOR_REMOTE_CONTROL='enabled'"),
         ("AGGREGATOR_MIRROR", "127.0.0.1:8000", "AGGREGATOR_MIRROR needs the mirror's http(s) address"),

@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from aggregator.mirror import serve_mirror
-from aggregator.scaleout import HEARTBEAT_TTL
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
 from tests.conftest import ROOT, unavailable
@@ -33,6 +32,7 @@ import sitegen
 PER_SOURCE = 340
 SOURCES = ("caliber", *EXTRA_KEYS)
 REDIS_URL = os.environ.get("AGGREGATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+HEARTBEAT_TTL = 6  # seconds; the default 15 would make the wait for a killed worker's heartbeat to expire longer
 
 
 @pytest.fixture
@@ -68,7 +68,11 @@ def generated_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def worker(db: str, mirror: str, log: Path, redis_url: str | None) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     if redis_url:
-        env |= {"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_IDLE_SECONDS": "3"}
+        env |= {
+            "AGGREGATOR_REDIS_URL": redis_url,
+            "AGGREGATOR_REDIS_IDLE_SECONDS": "3",
+            "AGGREGATOR_REDIS_HEARTBEAT_TTL": str(HEARTBEAT_TTL),
+        }
     command = [sys.executable, "-m", "tests.helpers.scaleout_worker", "--db", db, "crawl", *SOURCES,
                "--mirror", mirror, "--log-level", "WARNING"]  # fmt: skip
     with log.open("ab") as out:
@@ -143,6 +147,27 @@ def drop_database(db: str) -> None:
         host=url.host, port=url.port or 5432, user=url.username, dbname="postgres", autocommit=True
     ) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str) -> None:
+    from types import SimpleNamespace
+
+    from scrapy import Spider
+
+    from aggregator.crawl import project_settings
+    from aggregator.scaleout import SharedScheduler
+
+    settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
+    spider = Spider("beating")
+    spider.settings = settings  # what scrapy-redis's duplicate filter reads (no crawl, no reactor needed)
+    scheduler = SharedScheduler.from_crawler(SimpleNamespace(settings=settings, stats=None))
+    scheduler.open(spider)
+    try:
+        key = f"aggregator:beating:worker:{scheduler.worker}"
+        assert 4000 < scheduler.server.pttl(key) <= 4500
+    finally:
+        scheduler.close("finished")
+    assert not scheduler.server.exists(key)  # the last worker out takes its heartbeat with it
 
 
 def test_three_workers_store_every_article_once_even_when_one_is_killed(
