@@ -163,6 +163,21 @@ def parse_page(response: TextResponse, encoding: str | None = None) -> LexborHTM
     return LexborHTMLParser(response.text)
 
 
+def link_targets(response: TextResponse, query: str) -> list[str]:
+    """The ``href`` of every element ``query`` matches, stripped, each once, in page order (the empty ones left out).
+
+    The page's tree lives only in here. A listing's requests take a while to be scheduled, and the response they
+    come from is held until then: ``response.css`` would keep its tree cached on it for all that time, ~10 MiB for a
+    1 MiB listing, and a run's listings arrive together.
+    """
+    tree = parse_page(response)
+    try:
+        found = (node.attributes.get("href") for node in css(tree, query))
+        return list(dict.fromkeys(href.strip() for href in found if href and href.strip()))
+    finally:
+        del tree
+
+
 _STANDARD_ENCODING: dict[type[TextResponse], bool] = {}
 
 

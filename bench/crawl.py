@@ -55,7 +55,8 @@ N_ARTICLES = 2000
 ROUNDS = 2
 TARGET = 0.8
 TARGET_INCREMENTAL = 0.1  # e's time over b's
-TARGET_RSS_MIB = 400  # (b) at 10,000 articles
+TARGET_RSS_MB = 400  # (b) at 10,000 articles: the issue's "400 MB", decimal (381.5 MiB)
+MIB_PER_MB = 1_000_000 / 2**20
 MEMORY_ARTICLES = 10000
 PG_URL = os.environ.get("AGGREGATOR_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("AGGREGATOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -454,12 +455,9 @@ def summarise(best: dict[str, Any], n_articles: int, rounds: int) -> None:
         print(f"      ratio d/c (two workers against one process, same machine): {d_c:.2f}")
     rss = b["maxrss_mib"]
     if n_articles >= MEMORY_ARTICLES:
-        print(
-            f"      peak RSS of (b): {rss:.0f} MiB   target < {TARGET_RSS_MIB} MiB at 10,000 articles: "
-            f"{'met' if rss < TARGET_RSS_MIB else 'NOT met'}"
-        )
+        print(f"      peak RSS of (b): {memory_verdict(rss, n_articles)}")
     else:
-        print(f"      peak RSS of (b): {rss:.0f} MiB (the {TARGET_RSS_MIB} MiB target is at 10,000 articles: below)")
+        print(f"      peak RSS of (b): {rss:.0f} MiB (the {TARGET_RSS_MB} MB target is at 10,000 articles: below)")
     print(
         f"      for information: x/a {x['ppm'] / a['ppm']:.2f} (what extraction costs), "
         f"b/x {b['ppm'] / x['ppm']:.2f} (what the pipelines and the store cost)"
@@ -526,11 +524,16 @@ def memory_check(n_articles: int) -> None:
         sitegen.generate(work / "mirror", n_articles)
         print(f"  memory: (b) on a mirror of {n_articles:,} articles")
         b = crawl_all(work / "mirror", work, 1, "b")["full"]
-    rss = b["maxrss_mib"]
-    verdict = ("met" if rss < TARGET_RSS_MIB else "NOT met") if n_articles >= MEMORY_ARTICLES else "not judged"
-    print(
-        f"      peak RSS of (b) at {n_articles:,} articles: {rss:.1f} MiB   "
-        f"target < {TARGET_RSS_MIB} MiB at {MEMORY_ARTICLES:,}: {verdict}"
+    print(f"      peak RSS of (b) at {n_articles:,} articles: {memory_verdict(b['maxrss_mib'], n_articles)}")
+
+
+def memory_verdict(rss_mib: float, n_articles: int) -> str:
+    """A peak in MiB and in (decimal) MB, against the target."""
+    limit_mib = TARGET_RSS_MB * MIB_PER_MB
+    judged = ("met" if rss_mib < limit_mib else "NOT met") if n_articles >= MEMORY_ARTICLES else "not judged"
+    return (
+        f"{rss_mib:.1f} MiB = {rss_mib / MIB_PER_MB:.1f} MB   "
+        f"target < {TARGET_RSS_MB} MB ({limit_mib:.1f} MiB) at {MEMORY_ARTICLES:,}: {judged}"
     )
 
 

@@ -6,9 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborNode
 
@@ -17,6 +15,7 @@ from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
 from spiders.feed_source import header_value
+from spiders.listing import listed_articles
 from spiders.metadata import CANONICAL as CANONICAL_LINK
 from spiders.metadata import HeadMeta, published_metadata
 
@@ -132,7 +131,7 @@ class CaliberSpider(SourceSpider):
     name = "caliber"
     extractor = CaliberArticle
 
-    LISTING_LINKS = ".float_block a[href*='/post/']::attr(href)"
+    LISTING_LINKS = ".float_block a[href*='/post/']"
     ARTICLE_PATH = re.compile(r"^/(?:(?:en|az)/)?post/[^/]+/?$")
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -141,10 +140,7 @@ class CaliberSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
-        for href in dict.fromkeys(response.css(self.LISTING_LINKS).getall()):  # two links per card
-            url = response.urljoin(href.strip())
-            if self.source.owns(url) and self.ARTICLE_PATH.match(urlsplit(url).path):
-                yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+        yield from listed_articles(self, response, self.LISTING_LINKS, self.ARTICLE_PATH)  # two links per card
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)

@@ -4,21 +4,45 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
 
+from aggregator.html import link_targets
+from aggregator.sources import Source
 from spiders.base import SourceSpider
 from spiders.versions import Extractor, pick_extractor
+
+
+class FollowsArticles(Protocol):
+    """A source spider with an article callback."""
+
+    source: Source
+
+    def parse_article(self, response: Response) -> Iterator[Any]: ...
+
+    def fetch_failed(self, failure: Failure) -> Iterator[Any]: ...
+
+
+def listed_articles(
+    spider: FollowsArticles, response: TextResponse, links: str, article_path: re.Pattern[str]
+) -> Iterator[scrapy.Request]:
+    """A request for each article a listing links to, once each (a card may link twice), in page order: the links
+    ``links`` matches whose address is the source's and whose path is ``article_path``'s."""
+    for href in link_targets(response, links):
+        url = response.urljoin(href)
+        if spider.source.owns(url) and article_path.match(urlsplit(url).path):
+            yield scrapy.Request(url, callback=spider.parse_article, errback=spider.fetch_failed)
 
 
 class ListingSpider(SourceSpider):
     """A source spider that reads its entry URLs as listings of article links.
 
-    Subclasses set ``LISTING_LINKS`` (a CSS selector ending in ``::attr(href)``), ``ARTICLE_PATH`` (which link paths
-    are articles) and ``extractors`` (oldest first, see ``spiders.versions``).
+    Subclasses set ``LISTING_LINKS`` (a CSS selector of the listing's article links, whose ``href`` is followed),
+    ``ARTICLE_PATH`` (which link paths are articles) and ``extractors`` (oldest first, see ``spiders.versions``).
     """
 
     LISTING_LINKS: ClassVar[str]
@@ -31,10 +55,7 @@ class ListingSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
-        for href in dict.fromkeys(response.css(self.LISTING_LINKS).getall()):  # a card may link twice
-            url = response.urljoin(href.strip())
-            if self.source.owns(url) and self.ARTICLE_PATH.match(urlsplit(url).path):
-                yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+        yield from listed_articles(self, response, self.LISTING_LINKS, self.ARTICLE_PATH)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)

@@ -58,6 +58,6 @@ class ReportSpider(ListingSpider):
     name = "report"
     extractors = (ReportArticleV1, ReportArticle)
 
-    LISTING_LINKS = "div.index-post-block a.news__item::attr(href)"
+    LISTING_LINKS = "div.index-post-block a.news__item"
     # /<category>/<slug>/ or /ru/<category>/<slug>/; a bare /ru/<category>/ is a listing
     ARTICLE_PATH = re.compile(r"^/(?:ru/)?(?!ru/)[a-z0-9-]+/[a-z0-9-]+/?$")

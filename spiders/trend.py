@@ -87,5 +87,5 @@ class TrendSpider(ListingSpider):
     name = "trend"
     extractors = (TrendArticle,)
 
-    LISTING_LINKS = "ul.news-list.with-images li a::attr(href)"
+    LISTING_LINKS = "ul.news-list.with-images li a"
     ARTICLE_PATH = re.compile(r"^/(?:[a-z0-9-]+/)+\d+\.html$")

@@ -21,14 +21,19 @@ from aggregator.html import (
     collapse_whitespace,
     css,
     css_first,
+    link_targets,
     page_encoding,
     parse_page,
     raw_header,
     subject_tag,
 )
+from aggregator.mirror import MirrorTree
+from aggregator.sources import get_source
+from spiders.caliber import CaliberSpider
 from spiders.feed_source import header_value
 from spiders.metadata import _PUBLISHED_META_ANY, _PUBLISHED_META_KEYS, CANONICAL, OG_IMAGE, HeadMeta
-from spiders.trend import host_of
+from spiders.report import ReportSpider
+from spiders.trend import TrendSpider, host_of
 from spiders.versions import pick_extractor
 from tests.regenerate_pages import all_cases
 
@@ -122,6 +127,30 @@ def test_page_encoding_and_tree_are_the_plain_ones(ctype: str, cls: type[TextRes
             fast = cls(url="https://example.az/a", body=body, headers=headers, **kwargs)
             assert page_encoding(fast) == plain.encoding, (ctype, body, kwargs)
             assert parse_page(fast).html == LexborHTMLParser(plain.text).html, (ctype, body, kwargs)
+
+
+LISTING_SPIDERS = (CaliberSpider, ReportSpider, TrendSpider)
+ENTRY_LISTINGS = [
+    (spider, url) for spider in LISTING_SPIDERS for url in get_source(spider.name).entry_urls
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spider_cls", "url"), ENTRY_LISTINGS, ids=[url for _, url in ENTRY_LISTINGS])
+def test_listing_links_are_parsels_and_leave_no_tree_behind(spider_cls: type, url: str) -> None:
+    """The bundled entry listings: the links read from the lexbor tree are those parsel reads, and once the
+    listing's requests are made the response holds no tree (a 1 MiB listing's would be ~10 MiB, kept as long as its
+    requests take to be scheduled)."""
+    parts = urlsplit(url)
+    page = MirrorTree(ROOT / "data" / "mirror").find(parts.hostname or "", parts.path)
+    assert page is not None, url
+    response = HtmlResponse(url=url, body=page.read_bytes(), headers={"Content-Type": "text/html; charset=utf-8"})
+    spider = spider_cls()
+    requests = list(spider.parse(response))
+    assert requests and all(r.callback == spider.parse_article for r in requests)
+    assert response._cached_selector is None  # parsel's tree was never built
+    again = HtmlResponse(url=url, body=page.read_bytes(), headers={"Content-Type": "text/html; charset=utf-8"})
+    by_parsel = [h.strip() for h in again.css(f"{spider.LISTING_LINKS}::attr(href)").getall() if h.strip()]
+    assert link_targets(response, spider.LISTING_LINKS) == list(dict.fromkeys(by_parsel))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
