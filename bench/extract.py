@@ -57,6 +57,7 @@ from scrapy.spiderloader import get_spider_loader  # noqa: E402
 
 from aggregator.crawl import project_settings  # noqa: E402
 from aggregator.extract import processing_pipelines  # noqa: E402
+from aggregator.html import link_targets  # noqa: E402
 from aggregator.mirror import MirrorTree, _content_type  # noqa: E402
 from aggregator.sources import get_source  # noqa: E402
 from pipelines.base import Rejected  # noqa: E402
@@ -129,7 +130,7 @@ def site_pages(key: str) -> Site:
             links += [e.link for e in parse_feed(page[1], entry).entries]
         else:
             listing = response(page)
-            links += [listing.urljoin(href.strip()) for href in listing.css(spider_cls.LISTING_LINKS).getall()]
+            links += [listing.urljoin(href) for href in link_targets(listing, spider_cls.LISTING_LINKS)]
     pages: list[Page] = []
     for url in dict.fromkeys(links):
         if source.owns(url) and spider_cls.ARTICLE_PATH.match(urlsplit(url).path):
