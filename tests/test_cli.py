@@ -209,7 +209,7 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
     }  # fmt: skip
     verdict = {
         "source": "haqqin", "run": 12345, "status": "red", "finished_at": "2026-12-03T12:39:31+00:00", "items": 1234,
-        "median": 1250.5, "coverage": {"title": 1.0, "body": 0.5, "date": 0.99}, "undated": 0.01,
+        "extracted": 1087, "median": 1250.5, "coverage": {"title": 1.0, "body": 0.5, "date": 0.99}, "undated": 0.01,
         "http_error_rate": 0.125, "problems": ["body in 50% of items (< 95%)", "no judged run since yesterday"],
     }  # fmt: skip
     never = {"source": "minval", "run": None}
@@ -239,6 +239,7 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
     table, below = health_table([verdict, never], wide=True)
     wide = _rendered(table, 200)
     assert below == [] and "no judged run since yesterday" in wide and "no run recorded yet" in wide
+    assert "extracted" in wide and "1087" in wide and "1087" not in narrow
 
 
 READERS = [

@@ -188,8 +188,10 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
     header_column(table, "health", width=5)
     header_column(table, "run", justify="right")
     header_column(table, "finished (UTC)" if wide else "finished\n(UTC)", width=19 if wide else 11)
-    for label in ("articles" if wide else "items", "median", "title", "body", "date", "undated",
-                  "http errors" if wide else "http\nerr"):  # fmt: skip
+    # The shares are of the articles the run extracted, which an incremental run's are few of (a wide terminal
+    # shows how many: 2 of 3 is 67%); a narrow one has no room for the count.
+    for label in ("articles" if wide else "items", "median", *(["extracted"] if wide else []), "title", "body",
+                  "date", "undated", "http errors" if wide else "http\nerr"):  # fmt: skip
         header_column(table, label, justify="right", width=4)
     if wide:
         table.add_column("problems", overflow="fold", ratio=1)
@@ -197,7 +199,7 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
     for row in rows:
         problems = "; ".join(row.get("problems") or []) if row["run"] is not None else "no run recorded yet"
         if row["run"] is None:
-            table.add_row(row["source"], "–", *[""] * 9, *([escape(problems)] if wide else []))
+            table.add_row(row["source"], "–", *[""] * (10 if wide else 9), *([escape(problems)] if wide else []))
         else:
             status = "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]"
             coverage = row.get("coverage") or {}
@@ -207,6 +209,7 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
             table.add_row(
                 row["source"], status, str(row["run"]), when,
                 str(row.get("items", "")), "–" if median is None else f"{median:g}",
+                *([str(row.get("extracted", ""))] if wide else []),
                 _share(coverage.get("title")), _share(coverage.get("body")), _share(coverage.get("date")),
                 _share(row.get("undated")), _share(row.get("http_error_rate")),
                 *([escape(problems)] if wide else []),
