@@ -170,12 +170,8 @@ def link_targets(response: TextResponse, query: str) -> list[str]:
     come from is held until then: ``response.css`` would keep its tree cached on it for all that time, ~10 MiB for a
     1 MiB listing, and a run's listings arrive together.
     """
-    tree = parse_page(response)
-    try:
-        found = (node.attributes.get("href") for node in css(tree, query))
-        return list(dict.fromkeys(href.strip() for href in found if href and href.strip()))
-    finally:
-        del tree
+    found = (node.attributes.get("href") for node in css(parse_page(response), query))
+    return list(dict.fromkeys(href.strip() for href in found if href and href.strip()))
 
 
 _STANDARD_ENCODING: dict[type[TextResponse], bool] = {}
