@@ -106,8 +106,7 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
         from aggregator.scaleout import redis_settings
 
         idle = settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
-        ttl = settings.getfloat("AGGREGATOR_REDIS_HEARTBEAT_TTL", 15.0)
-        for key, value in redis_settings(redis_url, idle, ttl).items():
+        for key, value in redis_settings(redis_url, idle).items():
             settings.set(key, value, priority="cmdline")
     return settings
 

@@ -43,7 +43,7 @@ HEARTBEAT_TTL = 15.0
 """The default life of a heartbeat (``AGGREGATOR_REDIS_HEARTBEAT_TTL``)."""
 
 
-def redis_settings(redis_url: str, idle_seconds: float, heartbeat_ttl: float = HEARTBEAT_TTL) -> dict[str, Any]:
+def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
     """The Scrapy settings that put a crawl's frontier in Redis."""
     return {
         "SCHEDULER": "aggregator.scaleout.SharedScheduler",
@@ -54,7 +54,6 @@ def redis_settings(redis_url: str, idle_seconds: float, heartbeat_ttl: float = H
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "REDIS_URL": redis_url,
         "AGGREGATOR_REDIS_IDLE_SECONDS": idle_seconds,
-        "AGGREGATOR_REDIS_HEARTBEAT_TTL": heartbeat_ttl,
     }
 
 

@@ -51,13 +51,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import lxml.html  # noqa: E402
-from scrapy.http import HtmlResponse, Response  # noqa: E402
+from scrapy.http import HtmlResponse, Request, Response  # noqa: E402
 from scrapy.responsetypes import responsetypes  # noqa: E402
 from scrapy.spiderloader import get_spider_loader  # noqa: E402
 
 from aggregator.crawl import project_settings  # noqa: E402
 from aggregator.extract import processing_pipelines  # noqa: E402
-from aggregator.html import link_targets  # noqa: E402
 from aggregator.mirror import MirrorTree, _content_type  # noqa: E402
 from aggregator.sources import get_source  # noqa: E402
 from pipelines.base import Rejected  # noqa: E402
@@ -120,6 +119,7 @@ def site_pages(key: str) -> Site:
     """The bundled sample's article pages a crawl of source ``key`` fetches and extracts."""
     tree = MirrorTree(MIRROR)
     spider_cls = get_spider_loader(project_settings()).load(key)
+    spider = spider_cls()
     source = get_source(key)
     links: list[str] = []
     for entry in source.entry_urls:
@@ -129,8 +129,7 @@ def site_pages(key: str) -> Site:
         if issubclass(spider_cls, FeedSourceSpider):
             links += [e.link for e in parse_feed(page[1], entry).entries]
         else:
-            listing = response(page)
-            links += [listing.urljoin(href) for href in link_targets(listing, spider_cls.LISTING_LINKS)]
+            links += [r.url for r in spider.parse(response(page)) if isinstance(r, Request)]  # as a crawl reads it
     pages: list[Page] = []
     for url in dict.fromkeys(links):
         if source.owns(url) and spider_cls.ARTICLE_PATH.match(urlsplit(url).path):
@@ -139,7 +138,7 @@ def site_pages(key: str) -> Site:
                 pages.append(page)
     versions = extractor_versions(spider_cls)
     used = Counter(pick_extractor(versions, None, body).__name__ for _, body, _ in pages)
-    return Site(key, spider_cls(), pages, used)
+    return Site(key, spider, pages, used)
 
 
 def synthetic_pages(n: int) -> list[Page]:
