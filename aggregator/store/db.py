@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 import weakref
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +19,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+"""The Alembic scripts: a folder of a checkout or an installed wheel, or a place inside a zipped egg (Scrapyd)."""
 
 
 class DatabaseError(RuntimeError):
@@ -222,11 +228,44 @@ def connect(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> 
 # Alembic with what it loads (Mako, Pygments) is ~15 MiB of their memory.
 
 
+@cache
+def migrations_dir() -> Path:
+    """A folder holding the Alembic scripts, which Alembic reads with ``os`` calls.
+
+    Scrapyd runs a deployed project from its egg, a zip file on ``sys.path``: there the scripts are copied out to a
+    temporary folder, once a process, removed when it exits. Python 3.11's ``importlib.resources.as_file`` (what
+    Alembic's ``package:folder`` form uses) cannot do that with a folder.
+    """
+    if MIGRATIONS_DIR.is_dir():
+        return MIGRATIONS_DIR
+    from importlib.resources import files
+
+    copy = Path(tempfile.mkdtemp(prefix="aggregator-migrations-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    _copy_resources(files(__package__ or "aggregator.store") / "migrations", copy)
+    if not any((copy / "versions").glob("*.py")):
+        raise DatabaseError(
+            f"no schema migrations in {MIGRATIONS_DIR}: this build of aggregator lacks them (build a Scrapyd egg "
+            "with the project's setup.py, as scrapyd-deploy does in the checkout)"
+        )
+    return copy
+
+
+def _copy_resources(source: Traversable, target: Path) -> None:
+    target.mkdir(exist_ok=True)
+    for entry in source.iterdir():
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                _copy_resources(entry, target / entry.name)
+        elif not entry.name.endswith(".pyc"):
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return config
 
