@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+def bytes_for_feeds(value: bytes | None) -> str | None:
+    """How a feed export (``scrapy crawl caliber -O items.jsonl``, Scrapyd's ``items_dir``) writes a bytes field:
+    base64, which JSON, CSV and XML can all hold, and from which the bytes come back whole."""
+    return base64.b64encode(value).decode("ascii") if value is not None else None
+
+
+BYTES = {"serializer": bytes_for_feeds}
+"""Field metadata of the items' bytes fields: Scrapy's item exporters read a field's ``serializer`` from it."""
 
 
 @dataclass(slots=True)
@@ -30,7 +41,7 @@ class ArticleItem:
     http_status: int = 200
     etag: str | None = None
     last_modified: str | None = None
-    raw_body: bytes = field(default=b"", repr=False)
+    raw_body: bytes = field(default=b"", repr=False, metadata=BYTES)
     """The response body as received, kept for the archive's snapshots."""
     raw_encoding: str | None = None
     linked_url: str | None = None
@@ -43,7 +54,7 @@ class ArticleItem:
     """The re-publisher's line naming the source, in the article's language (attribution pipeline)."""
     cited_outlets: list[str] = field(default_factory=list)
     """Outlets the source's own text names as reporting or as the origin of the news (attribution pipeline)."""
-    minhash: bytes | None = field(default=None, repr=False)
+    minhash: bytes | None = field(default=None, repr=False, metadata=BYTES)
     """The body's packed similarity sketch (dedupe pipeline); the store groups near-duplicates into stories by it."""
 
     def to_record(self) -> dict[str, Any]:
@@ -85,7 +96,7 @@ class ExtractionFailure:
     url: str
     reason: str
     http_status: int = 200
-    raw_body: bytes = field(default=b"", repr=False)
+    raw_body: bytes = field(default=b"", repr=False, metadata=BYTES)
     raw_encoding: str | None = None
     fetched_at: datetime | None = None
     linked_url: str | None = None

@@ -1,8 +1,10 @@
 """The project deploys to Scrapyd: `scrapyd-deploy` builds an egg from this checkout, and a real Scrapyd daemon, which
-can import the project only from that egg, runs a crawl of the offline sample into an archive it creates."""
+can import the project only from that egg, runs a crawl of the offline sample into an archive it creates, and
+writes the job's items to its feed."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -21,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.crawl_checks import check_archive, runs
+from tests.crawl_checks import check_archive, expected, runs
 
 PROJECT_FILES = ("scrapy.cfg", "setup.py", "pyproject.toml", "README.md", "aggregator", "spiders", "pipelines")
 
@@ -110,7 +112,8 @@ def scrapyd(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     (home / "scrapyd.conf").write_text(
         "[scrapyd]\nbind_address = 127.0.0.1\n"
         f"http_port = {port}\npoll_interval = 0.2\nmax_proc = 2\n"
-        f"eggs_dir = {home / 'eggs'}\nlogs_dir = {home / 'logs'}\ndbs_dir = {home / 'dbs'}\nitems_dir =\n"
+        f"eggs_dir = {home / 'eggs'}\nlogs_dir = {home / 'logs'}\ndbs_dir = {home / 'dbs'}\n"
+        f"items_dir = {home / 'items'}\n"  # a feed export of each job's items, as many operators switch on
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGGREGATOR_", "SCRAPY_", "PYTHONPATH"))}
     env["HOME"] = str(home)  # no ~/.scrapyd.conf of the user's
@@ -178,4 +181,8 @@ def test_scrapyd_runs_a_crawl_from_the_deployed_egg(
 
     check_archive(db_url, "caliber")
     [run] = runs(db_url)
+    feed = [json.loads(line) for line in (home / "items" / "aggregator" / "caliber" / f"{job}.jl").open()]
+    exported = {item["canonical_url"]: item for item in feed if "title" in item}
+    assert set(exported) == {a["url"] for a in expected("caliber")["articles"]}
+    assert all(base64.b64decode(item["raw_body"]).startswith(b"<") for item in exported.values())
     assert (run.source, run.status) == ("caliber", "finished")
