@@ -90,24 +90,15 @@ def exit_status(outcomes: Sequence[SourceOutcome]) -> int:
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Our Scrapy settings (module defaults, then the environment), with ``overrides`` on top."""
+    """Our Scrapy settings (module defaults, then the environment), with ``overrides`` on top. What follows from them
+    (AutoThrottle off for a mirror, the shared scheduler for ``AGGREGATOR_REDIS_URL``) is worked out by the
+    ``aggregator.addon`` add-on when each crawler is built, for plain ``scrapy crawl`` alike."""
     settings = Settings()
     settings.setmodule("aggregator.settings", priority="project")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     if overrides and "AGGREGATOR_CONTACT_URL" in overrides and "USER_AGENT" not in overrides:
         settings.set("USER_AGENT", user_agent(overrides["AGGREGATOR_CONTACT_URL"]), priority="cmdline")
-    if settings.get("AGGREGATOR_MIRROR") and "AUTOTHROTTLE_ENABLED" not in (overrides or {}):
-        # A mirror is our own copy of the sites: AutoThrottle's politeness is for the real ones, and against a server
-        # on 127.0.0.1 it only slows the crawl down to a fraction of what the crawler can do.
-        settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
-    redis_url = settings.get("AGGREGATOR_REDIS_URL")
-    if redis_url:
-        from aggregator.scaleout import redis_settings
-
-        idle = settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
-        for key, value in redis_settings(redis_url, idle).items():
-            settings.set(key, value, priority="cmdline")
     return settings
 
 

@@ -1,8 +1,8 @@
 """Scale-out: any number of crawl processes, on any number of hosts, sharing one frontier in Redis (scrapy-redis).
 
-With ``AGGREGATOR_REDIS_URL`` set, ``aggregator.crawl.project_settings`` switches Scrapy's scheduler to
-``SharedScheduler`` (scrapy-redis's, which keeps the request queue and the duplicate filter in Redis) and its
-duplicate filter to ``SharedDupeFilter`` (scrapy-redis's, over our canonical URLs). What scrapy-redis leaves to the
+With ``AGGREGATOR_REDIS_URL`` set (environment or ``-s``), the ``aggregator.addon`` add-on switches Scrapy's
+scheduler to ``SharedScheduler`` (scrapy-redis's, which keeps the request queue and the duplicate filter in Redis) and
+its duplicate filter to ``SharedDupeFilter`` (scrapy-redis's, over our canonical URLs). What scrapy-redis leaves to the
 operator, and we do here:
 
 - **When the frontier is drained.** A worker does not stop at the first empty queue (another worker may be parsing
@@ -43,7 +43,7 @@ HEARTBEAT_TTL = 15.0
 """The default life of a heartbeat (``AGGREGATOR_REDIS_HEARTBEAT_TTL``)."""
 
 
-def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
+def redis_settings(redis_url: str) -> dict[str, Any]:
     """The Scrapy settings that put a crawl's frontier in Redis."""
     return {
         "SCHEDULER": "aggregator.scaleout.SharedScheduler",
@@ -53,7 +53,6 @@ def redis_settings(redis_url: str, idle_seconds: float) -> dict[str, Any]:
         "SCHEDULER_DUPEFILTER_KEY": "aggregator:%(spider)s:dupefilter",
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "REDIS_URL": redis_url,
-        "AGGREGATOR_REDIS_IDLE_SECONDS": idle_seconds,
     }
 
 

@@ -148,6 +148,9 @@ EXTENSIONS = {
     "aggregator.health.HealthMonitoring": 500,
     "aggregator.health.FieldCoverage": 510,
 }
+# Settings that follow from others (the shared scheduler for AGGREGATOR_REDIS_URL, AutoThrottle off for a mirror),
+# worked out when each crawler is built, so that `scrapy crawl -s ...` (Scrapyd) gets them too (aggregator/addon.py).
+ADDONS = {"aggregator.addon.DerivedSettings": 0}
 SPIDERMON_ENABLED = True
 SPIDERMON_SPIDER_CLOSE_MONITORS = ("aggregator.health.HealthSuite",)
 

@@ -154,10 +154,12 @@ def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str) -
 
     from scrapy import Spider
 
+    from aggregator.addon import DerivedSettings
     from aggregator.crawl import project_settings
     from aggregator.scaleout import SharedScheduler
 
     settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
+    DerivedSettings().update_settings(settings)  # what Scrapy does when it builds a crawler
     spider = Spider("beating")
     spider.settings = settings  # what scrapy-redis's duplicate filter reads (no crawl, no reactor needed)
     scheduler = SharedScheduler.from_crawler(SimpleNamespace(settings=settings, stats=None))
@@ -222,3 +224,27 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
         assert sum(1 for r in runs if r.status == "failed") == len(killed_runs)
     finally:
         drop_database(killed_db)
+
+
+def test_a_plain_scrapy_crawl_given_the_redis_url_shares_the_frontier(
+    redis_url: str, mirror_url: str, tmp_path: Path
+) -> None:
+    """Scrapyd runs `scrapy crawl -s ...`: AGGREGATOR_REDIS_URL makes it a scale-out worker as it does `aggregator
+    crawl` (it once crawled alone, without the shared frontier and without its source's lock)."""
+    from tests.crawl_checks import check_archive, runs
+
+    db = f"sqlite:///{tmp_path / 'archive.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    env["AGGREGATOR_REDIS_IDLE_SECONDS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_REDIS_URL={redis_url}",
+         "-s", f"AGGREGATOR_MIRROR={mirror_url}", "-s", f"AGGREGATOR_DB_URL={db}", "-s", "LOG_LEVEL=INFO"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_archive(db, "caliber")
+    [run] = runs(db)
+    assert run.status == "finished"
+    stats = run.stats or {}
+    assert stats.get("scheduler/enqueued/redis", 0) > 50, stats  # every request went through Redis
+    assert "scheduler/enqueued/memory" not in stats
