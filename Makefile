@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/cleanup.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/reextract.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from scrapy.spiderloader import get_spider_loader
@@ -46,9 +47,18 @@ def _known_site(url: str) -> Iterator[None]:
         yield
 
 
+@cache
+def _spider_loader(spider_modules: tuple[str, ...]) -> Any:
+    """The project's spider loader, built once (it imports every spider module; building it for each page was half
+    of what ``aggregator reextract`` spent). Registry entries are looked up at each ``load``."""
+    return get_spider_loader(project_settings())
+
+
 def extractor_for(source_key: str, fetched_at: datetime | None, body: bytes) -> type[Extractor]:
     """The extractor version a crawl at ``fetched_at`` would have used for this page (``spiders.versions``)."""
-    spider_cls = get_spider_loader(project_settings()).load(source_key)
+    import aggregator.settings
+
+    spider_cls = _spider_loader(tuple(aggregator.settings.SPIDER_MODULES)).load(source_key)
     versions = extractor_versions(spider_cls)
     if not versions:
         raise NoExtractorError(f"spider {source_key!r} has no extractor class")

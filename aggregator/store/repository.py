@@ -912,32 +912,28 @@ class Archive:
     def latest_snapshots(
         self, *, source: str | None = None, since: datetime | None = None, batch: int = 200
     ) -> Iterator[Snapshot]:
-        """The newest snapshot of every article (of ``source``; fetched since ``since``), in batches by article id."""
+        """The newest snapshot of every article (of ``source``; fetched since ``since``), in batches by article id.
+
+        Each batch takes the next ``batch`` articles by id, then their newest snapshots through the snapshots'
+        (article_id, ...) index: the cost of a batch does not grow with the archive (grouping every snapshot of the
+        archive for each batch made a re-extraction of 100,000 articles spend 25 s in this query alone).
+        """
         last_id = 0
         while True:
-            newest = (
-                select(Snapshot.article_id, func.max(Snapshot.id).label("snapshot_id"))
-                .group_by(Snapshot.article_id)
-                .subquery()
-            )
-            stmt = (
-                select(Snapshot)
-                .join(newest, Snapshot.id == newest.c.snapshot_id)
-                .join(Article, Article.id == Snapshot.article_id)
-                .where(Snapshot.article_id > last_id)
-                .order_by(Snapshot.article_id)
-                .limit(batch)
-            )
+            articles = select(Article.id).where(Article.id > last_id).order_by(Article.id).limit(batch)
             if source:
-                stmt = stmt.where(Article.source == source)
-            if since:
-                stmt = stmt.where(Snapshot.fetched_at >= since)
+                articles = articles.where(Article.source == source)
             with self.reading() as session:
+                ids = list(session.scalars(articles))
+                if not ids:
+                    return
+                newest = select(func.max(Snapshot.id)).where(Snapshot.article_id.in_(ids)).group_by(Snapshot.article_id)
+                stmt = select(Snapshot).where(Snapshot.id.in_(newest)).order_by(Snapshot.article_id)
+                if since:
+                    stmt = stmt.where(Snapshot.fetched_at >= since)
                 rows = list(session.scalars(stmt))
-            if not rows:
-                return
             yield from rows
-            last_id = rows[-1].article_id
+            last_id = ids[-1]
 
     def update_extraction(self, article_id: int, item: ArticleItem) -> bool:
         """Replace an article's extracted fields with a re-extraction of a stored page; True if anything changed.
