@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from aggregator.extract import NoExtractorError, extract_item, processing_pipelines, stored_page_headers
 from aggregator.store import Archive
 from aggregator.store.repository import decompress
 from pipelines.base import Rejected
+
+BATCH = 200
+"""Stored pages read, re-extracted and written back together (one transaction)."""
 
 
 @dataclass
@@ -34,25 +38,28 @@ def reextract(
     it, and the extractor is the version in force then (``spiders.versions``)."""
     result = ReextractResult()
     pipelines = processing_pipelines()
-    for snapshot in archive.latest_snapshots(source=source, since=since):
-        result.seen += 1
-        try:
-            item: Any = extract_item(
-                decompress(snapshot.raw_body),
-                snapshot.url,
-                headers=stored_page_headers(snapshot.encoding),
-                fetched_at=snapshot.fetched_at,
-            )
-            for pipeline in pipelines:
-                item = pipeline.process_item(item)
-        except (Rejected, NoExtractorError) as exc:
-            result.refused.append((snapshot.article_id, getattr(exc, "reason", None) or str(exc)))
-            continue
-        item.etag, item.last_modified = snapshot.etag, snapshot.last_modified
-        if archive.update_extraction(snapshot.article_id, item):
-            result.changed += 1
-        else:
-            result.unchanged += 1
+    snapshots = archive.latest_snapshots(source=source, since=since, batch=BATCH)
+    while chunk := list(islice(snapshots, BATCH)):
+        updates: list[tuple[int, Any]] = []
+        for snapshot in chunk:
+            result.seen += 1
+            try:
+                item: Any = extract_item(
+                    decompress(snapshot.raw_body),
+                    snapshot.url,
+                    headers=stored_page_headers(snapshot.encoding),
+                    fetched_at=snapshot.fetched_at,
+                )
+                for pipeline in pipelines:
+                    item = pipeline.process_item(item)
+            except (Rejected, NoExtractorError) as exc:
+                result.refused.append((snapshot.article_id, getattr(exc, "reason", None) or str(exc)))
+                continue
+            item.etag, item.last_modified = snapshot.etag, snapshot.last_modified
+            updates.append((snapshot.article_id, item))
+        changed = archive.update_extractions(updates)  # one transaction a batch, not one an article
+        result.changed += len(changed)
+        result.unchanged += len(updates) - len(changed)
         if progress is not None:
             progress(result)
     return result

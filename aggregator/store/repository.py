@@ -935,30 +935,42 @@ class Archive:
             yield from rows
             last_id = ids[-1]
 
-    def update_extraction(self, article_id: int, item: ArticleItem) -> bool:
-        """Replace an article's extracted fields with a re-extraction of a stored page; True if anything changed.
+    def update_extractions(self, updates: Sequence[tuple[int, ArticleItem]]) -> set[int]:
+        """Replace articles' extracted fields with re-extractions of their stored pages, in one transaction; the ids of
+        those whose fields changed.
 
-        No snapshot is added: the page is the same, only what we read from it changed.
+        No snapshot is added: the pages are the same, only what we read from them changed. Articles whose text (so
+        sketch) changed, or that have no story yet, are matched again, in order, as if written one by one.
         """
-        values = _article_values(item, item.canonical_url or item.url, content_hash(item), utcnow())
-        for key in ("url", "archived_at", "last_seen_at", "fetched_url"):
-            values.pop(key)
+        if not updates:
+            return set()
+        now = utcnow()
+        changed: set[int] = set()
         with self.session.begin() as session:
-            article = session.get(Article, article_id)
-            if article is None:
-                return False
-            updated_at = values.pop("updated_at")
-            minhash = minhash_of(item)
-            changed = any(getattr(article, key) != value for key, value in values.items())
-            if changed:
-                for key, value in values.items():
-                    setattr(article, key, value)
-                article.updated_at = updated_at
-            if changed or article.minhash != minhash or article.story_id is None:
+            ids = [article_id for article_id, _ in updates]
+            articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+            rematch: list[tuple[int, bytes | None]] = []
+            for article_id, item in updates:
+                article = articles.get(article_id)
+                if article is None:
+                    continue
+                values = _article_values(item, item.canonical_url or item.url, content_hash(item), now)
+                for key in ("url", "archived_at", "last_seen_at", "fetched_url", "updated_at"):
+                    values.pop(key)
+                minhash = minhash_of(item)
+                if any(getattr(article, key) != value for key, value in values.items()):
+                    for key, value in values.items():
+                        setattr(article, key, value)
+                    article.updated_at = now
+                    changed.add(article_id)
+                if article_id in changed or article.minhash != minhash or article.story_id is None:
+                    rematch.append((article_id, minhash))
+            if rematch:
                 session.flush()
-                story_index.assign(session.connection(), [(article_id, minhash)])
-                session.expire(article)
-            return changed
+                story_index.assign(session.connection(), rematch)
+                for article_id, _ in rematch:
+                    session.expire(articles[article_id])
+        return changed
 
     def retryable_reject_ids(self, *, source: str | None = None) -> list[int]:
         """Open rejects with something stored to retry (the page, or the refused item), oldest first."""
