@@ -246,6 +246,12 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 if withdrawn
                 else ""
             )
+            held = int(outcome.stats.get("aggregator/withdrawals_held", 0))
+            waiting += (
+                f", {held} archived article(s) answered 404/410 but not withdrawn: no page of the site answered"
+                if held
+                else ""
+            )
             restored = int(outcome.stats.get("aggregator/articles_restored", 0))
             waiting += f", {restored} withdrawn article(s) shown again: their pages are back" if restored else ""
             swept = int(outcome.stats.get("aggregator/swept", 0))

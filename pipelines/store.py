@@ -17,6 +17,7 @@ import os
 import socket
 import traceback
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Self
 
@@ -26,7 +27,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from aggregator.items import ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
+from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
 from aggregator.locks import RunLock
 from aggregator.sources import all_sources
 from aggregator.store import Archive
@@ -65,6 +66,8 @@ class StorePipeline(Pipeline):
         self._rejects: list[RejectRecord] = []
         self._seen: list[str] = []
         self._redirects: list[RedirectRecord] = []
+        self._site_answered = False
+        self._held: list[RejectRecord] = []
         self._writer: Executor | None = None
         self._pending: list[tuple[Future[SaveResult | str], int]] = []
 
@@ -117,6 +120,14 @@ class StorePipeline(Pipeline):
             )
 
     async def close_spider(self) -> None:
+        if self._held:
+            self.count("withdrawals_held", len(self._held))
+            logger.warning(
+                "%s: %d archived article(s) answered HTTP 404/410 while no page of the site answered in this run: "
+                "not withdrawn (the site may be down or misconfigured; a later run that reaches it decides)",
+                self.source, len(self._held),
+            )  # fmt: skip
+            self._held = []
         self._submit()
         await self.drain()
 
@@ -168,22 +179,24 @@ class StorePipeline(Pipeline):
         if isinstance(item, ArticleItem):
             self.count("articles")
             self._articles.append(item)
+            self._answered()
         elif isinstance(item, FetchFailure):
             self.count("http_errors")
-            self._rejects.append(
-                RejectRecord(
-                    item.source,
-                    item.url,
-                    "fetch",
-                    item.reason,
-                    http_status=item.http_status,
-                    linked_url=item.linked_url,
-                )
+            record = RejectRecord(
+                item.source, item.url, "fetch", item.reason, http_status=item.http_status, linked_url=item.linked_url
             )
+            if item.http_status in GONE_STATUSES and not self._site_answered:
+                # A site that answers 404 for everything (down, a broken deploy, a CDN misconfigured) would have
+                # every archived article the run asks for withdrawn: the withdrawal waits for a page that answers.
+                record.withdraws = False
+                self._held.append(replace(record, withdraws=True, only_withdraws=True))
+            self._rejects.append(record)
         elif isinstance(item, ExtractionFailure):
             self._rejects.append(RejectRecord.of_page(item, "extract", item.reason))
+            self._answered()
         elif isinstance(item, NotModifiedPage):
             self._seen.append(item.url)
+            self._answered()
         if self._buffered() >= self.batch_size:
             future = self._submit()
             if future is not None:
@@ -207,9 +220,17 @@ class StorePipeline(Pipeline):
         if linked:
             self._redirects.append(RedirectRecord(self.source, linked, request.url))
 
+    def _answered(self) -> None:
+        """A page of the site answered (an article, refused or not, or a 304): withdrawals held back go ahead."""
+        if not self._site_answered:
+            self._site_answered = True
+            self._rejects += self._held
+            self._held = []
+
     def _quarantine(self, item: Any, stage: str, reason: str) -> None:
         if isinstance(item, ArticleItem):
             record = RejectRecord.of_page(item, stage, reason)
+            self._answered()
         else:
             record = RejectRecord(None, str(getattr(item, "url", "")), stage, reason)
         self._rejects.append(record)

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 from scrapy.utils.test import get_crawler
+from sqlalchemy import select
 from twisted.python.failure import Failure
 
 from aggregator.crawl import project_settings
 from aggregator.items import ArticleItem, FetchFailure
+from aggregator.locks import RunLock
 from aggregator.store import Archive
 from aggregator.store.models import Article, Reject
 from pipelines.base import Rejected
@@ -148,3 +150,48 @@ def test_the_writer_process_loads_neither_scrapy_nor_twisted() -> None:
     probe = "import sys, aggregator.store.writer; print(sorted({m.split('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "'scrapy'" not in loaded and "'twisted'" not in loaded and "'sqlalchemy'" in loaded, loaded
+
+
+def test_a_site_answering_404_for_everything_withdraws_nothing_until_a_page_answers(sqlite_url: str, caplog) -> None:
+    """A site that is down or misconfigured (every address 404) must not take the archive's articles off the
+    downstream site: a gone page withdraws its article only once some page of the site has answered in the run."""
+    gone_1 = FetchFailure("caliber", "https://caliber.az/post/n-1", "HTTP 404", 404)
+
+    def run(*items: object) -> StorePipeline:
+        # The thread writer: a test above kills the shared writer process, which this one does not depend on.
+        pipeline = make_pipeline(sqlite_url, batch=10, writer="thread")
+        pipeline.open_spider()
+
+        async def crawl() -> None:
+            for it in items:
+                await pipeline.process_item(it)
+            await pipeline.close_spider()
+
+        asyncio.run(crawl())
+        pipeline.spider_closed(pipeline.crawler.spider, "finished")
+        for extension in pipeline.crawler.extensions.middlewares:  # what the engine's stop does: the lock goes
+            if isinstance(extension, RunLock):
+                extension.engine_stopped()
+        return pipeline
+
+    def withdrawn() -> set[str]:
+        archive = Archive.open(sqlite_url)
+        try:
+            with archive.reading() as session:
+                return set(session.scalars(select(Article.url).where(Article.withdrawn_at.is_not(None))))
+        finally:
+            archive.close()
+
+    run(article(1), article(2))
+    outage = run(gone_1, FetchFailure("caliber", "https://caliber.az/post/n-2", "HTTP 410", 410))
+    assert withdrawn() == set()
+    assert outage.crawler.stats.get_value("aggregator/withdrawals_held") == 2
+    assert "2 archived article(s) answered HTTP 404/410 while no page of the site answered" in caplog.text
+
+    back = run(gone_1, article(2))  # the 404 comes first; then a page answers: the site is up, the page is gone
+    assert withdrawn() == {"https://caliber.az/post/n-1"}
+    assert back.crawler.stats.get_value("aggregator/withdrawals_held") is None
+    archive = Archive.open(sqlite_url)
+    [reject] = [r for r in archive.list_rejects() if r.url == gone_1.url]
+    assert reject.attempts == 2  # one refusal a run: letting the withdrawal through records nothing twice
+    archive.close()

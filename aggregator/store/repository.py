@@ -97,6 +97,11 @@ class RejectRecord:
     raw_body: bytes | None = None
     linked_url: str | None = None
     """The address the crawl asked for, when a redirect led to ``url`` (``ArticleItem.linked_url``)."""
+    withdraws: bool = True
+    """Whether a fetch of this record that found the page gone (404, 410) withdraws the archived article it names.
+    The store pipeline holds that back until some page of the site has answered in the run (``pipelines.store``)."""
+    only_withdraws: bool = False
+    """Not a refusal to record: a gone page recorded earlier in the run, whose withdrawal was held back until now."""
 
     @classmethod
     def of_page(cls, page: ArticleItem | ExtractionFailure, stage: str, reason: str) -> RejectRecord:
@@ -264,7 +269,7 @@ def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *,
     younger than the recheck window that a listing or feed still links, and ``crawl --refresh`` every one."""
     reasons: dict[str, str] = {}
     for record in rejects:
-        if record.stage != "fetch" or record.http_status not in GONE_STATUSES:
+        if record.stage != "fetch" or record.http_status not in GONE_STATUSES or not record.withdraws:
             continue
         reason = f"the source answered HTTP {record.http_status}"
         for url in (record.url, record.linked_url):
@@ -465,6 +470,8 @@ class Archive:
 
         A handful of statements per batch, whatever its size (Core executemany, no ORM unit of work).
         """
+        withdrawals = rejects
+        rejects = [record for record in rejects if not record.only_withdraws]
         result = SaveResult(rejected=len(rejects))
         latest: dict[str, ArticleItem] = {}
         for item in items:  # the same article twice in one batch: the later fetch wins
@@ -543,7 +550,8 @@ class Archive:
                 result.restored = _show_again(conn, Article.id.in_(back))
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
-                result.withdrawn = _withdraw_gone(conn, rejects, now, fetched=set(archived.values()))
+            if withdrawals:
+                result.withdrawn = _withdraw_gone(conn, withdrawals, now, fetched=set(archived.values()))
             redirects = [RedirectRecord(i.source, i.linked_url, i.url) for i in items if i.linked_url]
             redirects += [RedirectRecord(r.source, r.linked_url, r.url) for r in rejects if r.linked_url]
             if redirects:
