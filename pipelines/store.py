@@ -16,7 +16,8 @@ import logging
 import os
 import socket
 import traceback
-from concurrent.futures import Executor, Future
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Self
@@ -96,7 +97,7 @@ class StorePipeline(Pipeline):
         self._abandon_stale_runs(source)
         self.run_id = self.archive.start_run(source=source, spider=name, host=socket.gethostname(), pid=os.getpid())
         self._writer = WRITERS.acquire(self.writer_kind)
-        self._writer.submit(connect, self.db_url)  # the writer connects while the first pages are fetched
+        self._to_writer(connect, self.db_url)  # the writer connects while the first pages are fetched
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
 
     def _abandon_stale_runs(self, source: str) -> None:
@@ -247,14 +248,26 @@ class StorePipeline(Pipeline):
         articles, rejects, seen, redirects = self._articles, self._rejects, self._seen, self._redirects
         self._articles, self._rejects, self._seen, self._redirects = [], [], [], []
         try:
-            future = self._writer.submit(write_batch, self.db_url, articles, rejects, self.run_id, seen, redirects)
-        except Exception as exc:  # the writer process is gone (killed, out of memory): this batch is not stored
+            future = self._to_writer(write_batch, self.db_url, articles, rejects, self.run_id, seen, redirects)
+        except Exception as exc:  # no writer can be started: this batch is not stored (its pages come next run)
             logger.error("Could not write a batch of %d item(s) to the archive: %s", size, _writer_failed(exc))
             self.count("store_errors", size)
             return None
         self._harvest()
         self._pending.append((future, size))
         return future
+
+    def _to_writer(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Submit to the writer; one whose process died (killed, out of memory) is replaced first, for every
+        pipeline that shared it, so that one lost process costs only the batches it had not written."""
+        assert self._writer is not None
+        try:
+            return self._writer.submit(fn, *args)
+        except BrokenExecutor as exc:
+            logger.error("The archive writer failed (%s): starting a new one", _writer_failed(exc))
+            self.count("writer_restarts")
+            self._writer = WRITERS.replace_broken(self.writer_kind, self._writer)
+            return self._writer.submit(fn, *args)
 
     def _buffered(self) -> int:
         return len(self._articles) + len(self._rejects) + len(self._seen) + len(self._redirects)

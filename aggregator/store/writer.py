@@ -49,22 +49,20 @@ class SharedWriters:
         with self._lock:
             executor = self._executors.get(kind)
             if executor is None:
-                if kind == "process":
-                    # spawn, not fork: the crawling process has threads (Twisted's pool, the reactor) that a fork
-                    # would copy in whatever state they are in.
-                    executor = ProcessPoolExecutor(
-                        max_workers=1,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_writer_started,
-                        initargs=(os.getpid(),),
-                    )
-                    with _bare_main():  # the process starts here, in the first call (and is sent what to import)
-                        executor.submit(_started)
-                else:
-                    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
-                self._executors[kind] = executor
+                executor = self._executors[kind] = _start(kind)
             self._users[kind] = self._users.get(kind, 0) + 1
             return executor
+
+    def replace_broken(self, kind: str, broken: Executor) -> Executor:
+        """A new writer in place of one whose process died (killed, out of memory), for every pipeline that shared
+        it: the first to find it broken starts the new one, the others get that one."""
+        with self._lock:
+            current = self._executors.get(kind)
+            if current is not None and current is not broken:
+                return current
+            executor = self._executors[kind] = _start(kind)
+        broken.shutdown(wait=False, cancel_futures=True)
+        return executor
 
     def release(self, kind: str) -> None:
         with self._lock:
@@ -74,6 +72,22 @@ class SharedWriters:
             executor = self._executors.pop(kind)
         executor.submit(_close_archives).result()
         executor.shutdown(wait=True)
+
+
+def _start(kind: str) -> Executor:
+    if kind != "process":
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+    # spawn, not fork: the crawling process has threads (Twisted's pool, the reactor) that a fork would copy in
+    # whatever state they are in.
+    executor = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_writer_started,
+        initargs=(os.getpid(),),
+    )
+    with _bare_main():  # the process starts here, in the first call (and is sent what to import)
+        executor.submit(_started)
+    return executor
 
 
 WRITERS = SharedWriters()
