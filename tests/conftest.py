@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -26,6 +27,13 @@ def unavailable(what: str, detail: str) -> None:
     if services_required():
         pytest.fail(f"{what} is required (AGGREGATOR_REQUIRE_SERVICES=1) but unreachable: {detail}")
     pytest.skip(f"{what} not reachable ({detail}); set AGGREGATOR_REQUIRE_SERVICES=1 to fail instead")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1 (for a server a test starts in another process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def status_overlay(folder: Path, statuses: dict[str, int]) -> Path:

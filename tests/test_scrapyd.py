@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.crawl_checks import check_archive, expected, runs
 
 PROJECT_FILES = ("scrapy.cfg", "setup.py", "pyproject.toml", "README.md", "aggregator", "spiders", "pipelines")
@@ -48,12 +47,6 @@ def build_egg(tmp_path: Path) -> Path:
     )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     return egg
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def python_without_the_checkout(tmp_path: Path) -> Path:

@@ -7,7 +7,6 @@ title carry script that would set ``window.__xss``: the rendered page must show 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from aggregator.store import Archive
 from aggregator.store.models import Article
 from tests.api.browser import Chromium, find_chromium
 from tests.api.conftest import attribution, crawl_into
-from tests.conftest import ROOT, services_required
+from tests.conftest import ROOT, free_port, services_required
 from tests.fixtures.xss.build import HOST, OTHER_LISTINGS, Vector, article_page, article_url, listing_page
 
 PAYLOADS = (
@@ -69,12 +68,6 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     crawl_into(url)
     crawl_into(url, "--mirror-root", str(root))
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

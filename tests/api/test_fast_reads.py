@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from aggregator.api.app import read_only_engine
 from aggregator.store import queries
 from aggregator.store.db import connect
 from aggregator.store.models import Article
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 
 def reference_page(
@@ -95,12 +94,6 @@ def test_sqlite_reads_answer_what_sqlalchemy_answers(sample_db: str) -> None:
                     after = following
                 assert pages > 1 or filters.undated
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_with_several_worker_processes(sample_db: str, tmp_path: Path) -> None:
