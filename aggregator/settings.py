@@ -99,6 +99,9 @@ SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 # Registry entries without a module of their own get the generic feed/sitemap spider (spiders/generic.py).
 SPIDER_LOADER_CLASS = "aggregator.spiderloader.RegistrySpiderLoader"
+# `scrapy parse`, `shell`, `fetch` and `view` look at a page without recording a run, taking the source's lock or
+# storing anything (aggregator/scrapy_commands/).
+COMMANDS_MODULE = "aggregator.scrapy_commands"
 
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,

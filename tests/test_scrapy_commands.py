@@ -1,0 +1,104 @@
+"""Scrapy's commands for looking at one page (`scrapy parse`, `shell`, `fetch`) leave the archive alone: no run row,
+nothing stored, no wait for the source's lock, no use of the scale-out workers' shared frontier
+(aggregator/scrapy_commands/). Each runs as an operator would run it, in the repo root, against the offline mirror."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aggregator.locks import source_locks
+from tests.conftest import ROOT, run_cli, unavailable
+from tests.crawl_checks import counts, expected
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def article() -> dict:
+    """A dated Russian caliber article of the bundled sample, with what its item must say."""
+    return next(
+        a for a in expected("caliber")["articles"] if a["language"] == "ru" and a.get("published_at") is not None
+    )
+
+
+def scrapy(*args: str, mirror: str, db_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "scrapy", *args, "-s", f"AGGREGATOR_MIRROR={mirror}"]
+    command += ["-s", f"AGGREGATOR_DB_URL={db_url}"]
+    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def archive_url(tmp_path: Path) -> str:
+    """An archive that exists (migrated, empty), so that a run row or a stored article would have somewhere to go."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    done = run_cli("--db", url, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    return url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {REDIS_URL}", str(exc))
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+def test_scrapy_parse_prints_the_item_through_the_pipelines_and_archives_nothing(
+    mirror_url: str, archive_url: str
+) -> None:
+    page = article()
+    with source_locks(archive_url, ["caliber"]) as (locked, _):
+        assert locked == ["caliber"]  # a crawl of the source is running: parse must not wait for it or refuse
+        done = scrapy(
+            "parse", "--spider", "caliber", "-c", "parse_article", "--pipelines", page["url"],
+            mirror=mirror_url, db_url=archive_url,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert f"'url': '{page['url']}'" in out
+    assert "'attribution_line': 'Icma.az, ссылаясь на сайт Caliber.az, отмечает.'" in out  # the pipelines ran
+    assert "'published_at': datetime.datetime(" in out
+    # The raw page is its size, not hundreds of lines of escaped bytes.
+    assert re.search(r"'raw_body': '<[\d,]+ bytes>'", out), out[-3000:]
+    assert "\\xd0" not in out and "<!DOCTYPE" not in out
+    assert counts(archive_url) == {"articles": 0, "snapshots": 0, "rejects": 0, "crawl_runs": 0}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["fetch", "--nolog"], id="fetch"),
+        pytest.param(["shell", "--nolog", "-c", "response.css('title::text').get()"], id="shell"),
+    ],
+)
+def test_scrapy_fetch_and_shell_leave_the_archive_and_the_shared_frontier_alone(
+    command: list[str], mirror_url: str, archive_url: str, redis_url: str
+) -> None:
+    """On a scale-out host (`AGGREGATOR_REDIS_URL` in the environment) with a crawl of the source running."""
+    import redis
+
+    page = article()
+    with source_locks(archive_url, ["caliber"]) as (locked, _):
+        assert locked == ["caliber"]
+        done = scrapy(
+            *command, page["url"], mirror=mirror_url, db_url=archive_url, env={"AGGREGATOR_REDIS_URL": redis_url}
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert page["title"].split()[0] in done.stdout
+    assert redis.Redis.from_url(redis_url).keys("*") == []  # no request or fingerprint in the workers' frontier
+    assert counts(archive_url)["crawl_runs"] == 0
