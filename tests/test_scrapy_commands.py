@@ -102,3 +102,17 @@ def test_scrapy_fetch_and_shell_leave_the_archive_and_the_shared_frontier_alone(
     assert page["title"].split()[0] in done.stdout
     assert redis.Redis.from_url(redis_url).keys("*") == []  # no request or fingerprint in the workers' frontier
     assert counts(archive_url)["crawl_runs"] == 0
+
+
+def test_scrapy_bench_records_no_run(tmp_path: Path, archive_url: str) -> None:
+    """`scrapy bench` crawls Scrapy's own local site with the project's settings: it used to add a failed "follow"
+    run (health red) to the archive."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "bench", "-s", "CLOSESPIDER_TIMEOUT=2",
+         "-s", f"AGGREGATOR_DB_URL={archive_url}"],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Crawled" in done.stderr  # it did crawl
+    assert counts(archive_url)["crawl_runs"] == 0

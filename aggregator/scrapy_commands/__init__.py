@@ -1,14 +1,15 @@
-"""Scrapy's commands for looking at one page (``scrapy parse``, ``shell``, ``fetch``, ``view``), made to leave the
-archive alone.
+"""Scrapy's commands that are not runs of a source (``scrapy parse``, ``shell``, ``fetch``, ``view`` look at one
+page; ``check`` runs the spiders' contracts; ``bench`` measures Scrapy on a local site), made to leave the archive
+alone.
 
-With the project's settings as they are, each of them would start like a crawl of the page's source: a run row (its
-health red, since one page is not a run's worth of articles), the source's lock held while the operator reads the
-page (a scheduled run of the source would refuse to start), with ``AGGREGATOR_REDIS_URL`` in the environment the
-shared frontier of the scale-out workers (the page's fingerprint left in their duplicate filter, so they would never
-fetch it), and for ``scrapy parse --pipelines`` the item written to the archive. ``COMMANDS_MODULE`` points Scrapy
-here, and these are Scrapy's commands with those parts left out: no store pipeline (``--pipelines`` runs the others),
-no run lock, no health check, no shared frontier. ``scrapy crawl`` and ``scrapy runspider`` are runs, and stay as
-Scrapy has them.
+With the project's settings as they are, each of them would start like a crawl: a run row (with its health red, since
+one page is not a run's worth of articles; ``bench`` added one for a source called "follow"), the source's lock held
+while the operator reads the page (a scheduled run of the source would refuse to start, or the command would refuse
+while one runs), with ``AGGREGATOR_REDIS_URL`` in the environment the shared frontier of the scale-out workers (the
+page's fingerprint left in their duplicate filter, so they would never fetch it), and for ``scrapy parse
+--pipelines`` the item written to the archive. ``COMMANDS_MODULE`` points Scrapy here, and these are Scrapy's
+commands with those parts left out: no store pipeline (``--pipelines`` runs the others), no run lock, no health
+check, no shared frontier. ``scrapy crawl`` and ``scrapy runspider`` are runs, and stay as Scrapy has them.
 """
 
 from __future__ import annotations
