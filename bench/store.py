@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 
 from aggregator.items import ArticleItem  # noqa: E402
+from aggregator.metrics import exposition  # noqa: E402
 from aggregator.store import Archive  # noqa: E402
 from aggregator.store.models import Article, Source, Story  # noqa: E402
 from aggregator.store.search import SEARCH_WINDOW  # noqa: E402
@@ -330,6 +331,9 @@ def measure(archive: Archive, size: int) -> dict[str, Any]:
     # at 1,000,000 articles, which flushed the page cache of the pooled connection the matching was timed on.
     info: dict[str, tuple[float, float]] = {}
     info["search (a common word)"] = timed(lambda i: archive.search(common, limit=20), repeats=30)
+    # A Prometheus scrape (/metrics, `aggregator metrics`): every source's shown and withdrawn articles counted, its
+    # newest found (as /api/sources does), its latest runs and verdict; an index scan, so it grows with the archive.
+    scrape = timed(lambda i: exposition(archive.reader.connect, list(SOURCES), max_age=None), repeats=20)
     sweep_window: list[int] = []
 
     def sweep_plan(i: int) -> int:
@@ -361,6 +365,7 @@ def measure(archive: Archive, size: int) -> dict[str, Any]:
         "load": (load_before, os.getloadavg()[0]),
         "sweep": sweep,
         "sweep_window": statistics.mean(sweep_window),
+        "scrape": scrape,
     }
 
 
@@ -438,6 +443,9 @@ def report(backend: str, results: dict[int, dict[str, Any]]) -> None:
         p50, p99 = r["sweep"]
         print(f"  {'sweep plan (a source, 30 days)':34} {p50:8.2f} {p99:8.2f}   (information: once a run; "
               f"{r['sweep_window']:,.0f} articles in the window, 50 picked)")  # fmt: skip
+        p50, p99 = r["scrape"]
+        print(f"  {'metrics scrape (/metrics)':34} {p50:8.2f} {p99:8.2f}   (information: counts every source's "
+              "articles from an index, so grows with the archive)")  # fmt: skip
     first, last = sizes[0], sizes[-1]
     print(f"\n  targets ({backend}, {first:,} -> {last:,}):")
     for name in results[last]["reads"]:
