@@ -428,3 +428,37 @@ def test_an_article_the_database_refuses_costs_only_itself(db_url: str) -> None:
     assert stored.item["title"] == "Заголовок 2" and zlib.decompress(stored.raw_body) == bad.raw_body
     assert stored.crawl_run_id == run and rejects[gone.url].reason == "HTTP 404"
     archive.close()
+
+
+def test_counting_what_a_list_shows_reads_an_index_not_the_table(tmp_path) -> None:
+    """`aggregator articles list` prints "50 of N": N counted from an index (SQLite's plan: SEARCH, or SCAN ... USING
+    COVERING INDEX) whatever the archive's size. It read every row of the table, and a row's columns after its texts
+    from its overflow pages: 1.2 s at 1,000,000 short articles."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from aggregator.store.queries import ArticleFilter, count_articles
+
+    path = tmp_path / "archive.db"
+    archive = Archive.open(f"sqlite:///{path}")
+    archive.sync_sources(all_sources())
+    archive.save([item(n) for n in range(4)] + [item(9, published_raw="вчера", published_at=None)])
+    archive.withdraw([1], "a court order")
+    statements: list[tuple[str, object]] = []
+    event.listen(archive.reader, "before_cursor_execute", lambda c, cur, sql, p, *a: statements.append((sql, p)))
+    try:
+        with archive.reader.connect() as conn:
+            assert count_articles(conn, ArticleFilter()) == 4  # 3 dated and 1 undated shown, 1 withdrawn
+            assert count_articles(conn, ArticleFilter(source="caliber")) == 4
+            assert count_articles(conn, ArticleFilter(source="caliber", undated=True)) == 1
+            assert count_articles(conn, ArticleFilter(source="haqqin")) == 0
+    finally:
+        archive.close()
+    plans: list[str] = []
+    with sqlite3.connect(path) as db:
+        for sql, params in statements:
+            if sql.lstrip().upper().startswith("SELECT"):
+                plans += [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]  # type: ignore[arg-type]
+    assert plans
+    assert not [p for p in plans if p.startswith("SCAN articles") and "COVERING INDEX" not in p], plans
