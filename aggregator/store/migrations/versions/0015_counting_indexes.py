@@ -1,0 +1,42 @@
+"""What the archive counts is counted from indexes
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-04 16:30:00
+
+``/api/sources`` and ``/metrics`` count each source's shown articles (``withdrawn_at`` NULL), find its newest and
+count its withdrawn ones; ``aggregator articles list`` counts the articles it lists from ("50 of N"), by source or
+language; ``aggregator stories list`` groups the articles by story to find the stories several of them tell. No
+index held ``withdrawn_at``, so each of them read every row of the table, and a row's overflow pages too where its
+texts are long (the columns after them are stored there): on a 1,000,000-article SQLite archive ``/metrics``
+answered in 5.5 s (longer than many scrape timeouts), the list's count took 1.2 s and the stories 3.6 s.
+
+``(source, withdrawn_at, published_at, archived_at, withdrawn_by, language)`` answers the first ones from the index
+alone, and ``ix_articles_story_id`` (``story_id`` until now) gains the columns the stories are grouped and ordered
+by. Building them reads the table once (a few seconds a million rows on SQLite); on PostgreSQL, writes to
+``articles`` wait for it meanwhile.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0015'
+down_revision: str | None = '0014'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SHOWN = ['source', 'withdrawn_at', 'published_at', 'archived_at', 'withdrawn_by', 'language']
+STORY = ['story_id', 'withdrawn_at', 'published_at', 'archived_at', 'source']
+
+
+def upgrade() -> None:
+    op.create_index('ix_articles_source_withdrawn', 'articles', SHOWN)
+    op.drop_index('ix_articles_story_id', table_name='articles')
+    op.create_index('ix_articles_story_id', 'articles', STORY)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_articles_story_id', table_name='articles')
+    op.create_index('ix_articles_story_id', 'articles', ['story_id'])
+    op.drop_index('ix_articles_source_withdrawn', table_name='articles')
