@@ -56,6 +56,13 @@ def names_a_public_site(url: str) -> bool:
     )
 
 
+_PLAIN = re.compile(r"https://((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*)((?:/(?!\.)[A-Za-z0-9_~-][A-Za-z0-9._~-]*|/)*)")
+"""A URL canonicalisation would not change but for its trailing slash: https, a lower-case host without ``www.``
+or port, a path of unreserved characters (no segment starting with a dot: no ``.`` or ``..``), no query, no
+fragment. Most article URLs are; matching it costs ~1 µs, w3lib's canonicalisation ~20 (``tests/test_urls.py``
+checks that both agree)."""
+
+
 @lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
     """The one form of an article URL under which the archive keeps it.
@@ -67,6 +74,13 @@ def canonical_url(url: str) -> str:
     query parameters sorted, percent-encoding normalised (w3lib), and no trailing slash: ``/en/post/142379/``
     and ``/en/post/142379`` are one article.
     """
+    if plain := _PLAIN.fullmatch(url):
+        return f"https://{plain[1]}{plain[2].rstrip('/') or '/'}"
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
+    """``canonical_url`` the long way, for any URL."""
     parts = urlsplit(canonicalize_url(url.strip()))
     scheme = "https" if parts.scheme in {"http", "https"} else parts.scheme
     host = (parts.hostname or "").rstrip(".")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from scrapy import Request
 
-from aggregator.urls import CanonicalRequestFingerprinter, canonical_url, linked_url
+from aggregator.urls import _PLAIN, CanonicalRequestFingerprinter, _canonical, canonical_url, linked_url
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,34 @@ from aggregator.urls import CanonicalRequestFingerprinter, canonical_url, linked
 )
 def test_canonical_url(given: str, canonical: str) -> None:
     assert canonical_url(given) == canonical
+
+
+# URLs near the shortcut's edge: its own characters and the ones it leaves to w3lib (upper case, dots, "www.",
+# ports, escapes, queries, fragments, spaces, Cyrillic).
+URL_PARTS = st.sampled_from(
+    ["a", "Z", "0", "-", "_", "~", ".", "..", "/", "//", "www.", "%41", "%d0%bd", "?", "#", "&", "=", ":8080", " ",
+     "н", "post", "az", "en", "142379", "x-8036", "index.html"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    scheme=st.sampled_from(["https://", "http://", "HTTPS://"]),
+    host=st.lists(URL_PARTS, min_size=1, max_size=4).map("".join),
+    path=st.lists(URL_PARTS, max_size=8).map("".join),
+)
+@example(scheme="https://", host="caliber.az", path="/post/x/")
+@example(scheme="https://", host="caliber.az", path="/a/../b")
+@example(scheme="https://", host="www.caliber.az", path="/a")
+def test_the_shortcut_for_plain_urls_agrees_with_w3lib(scheme: str, host: str, path: str) -> None:
+    """``canonical_url`` answers a plain URL (``_PLAIN``) without w3lib: the same answer as the long way."""
+    url = scheme + host + (path if not path or path.startswith("/") else "/" + path)
+    try:
+        expected = _canonical(url)
+    except ValueError:  # not a URL at all (a bad port): no shortcut may take it either
+        assert not _PLAIN.fullmatch(url)
+        return
+    assert canonical_url(url) == expected
 
 
 def test_fingerprint_is_the_same_for_forms_of_one_article() -> None:
