@@ -190,10 +190,13 @@ def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool, with
     moment = Article.archived_at if undated else Article.published_at
     when = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
     if undated:
-        # With ``bounded``, the archive-time index reads a short range; the "undated" test is then written so that no
-        # index serves it (SQLite, without statistics, would pick the published-time index and sort every row).
+        # With ``bounded`` and no filter, the archive-time index reads a short range; the "undated" test is then
+        # written so that no index serves it (SQLite, without statistics, would pick the published-time index and
+        # sort every row). A source, language or story has an index that goes on with (withdrawn_at, published_at):
+        # its undated articles are read from it directly (hidden, it read all of the language's).
+        plain = given & {"source", "language", "story"}
         stmt = select(*LIST_COLUMNS).where(
-            (func.coalesce(Article.published_at, None) if bounded else Article.published_at).is_(None)
+            (func.coalesce(Article.published_at, None) if bounded and not plain else Article.published_at).is_(None)
         )
     else:
         stmt = select(*LIST_COLUMNS).where(Article.published_at.is_not(None))
