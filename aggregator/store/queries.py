@@ -193,7 +193,8 @@ def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool, with
         # With ``bounded`` and no filter, the archive-time index reads a short range; the "undated" test is then
         # written so that no index serves it (SQLite, without statistics, would pick the published-time index and
         # sort every row). A source, language or story has an index that goes on with (withdrawn_at, published_at):
-        # its undated articles are read from it directly (hidden, it read all of the language's).
+        # its undated articles are read from it directly (with the test hidden, SQLite took that index all the
+        # same, for the filter alone, and read every article of the language).
         plain = given & {"source", "language", "story"}
         stmt = select(*LIST_COLUMNS).where(
             (func.coalesce(Article.published_at, None) if bounded and not plain else Article.published_at).is_(None)
