@@ -36,6 +36,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def emptied_redis(url: str) -> Iterator[str]:
+    """A Redis database for one test (each test file its own number), emptied before and after; skipped or failed
+    as ``unavailable`` says when no server answers. For a fixture: ``yield from emptied_redis(URL)``."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {url}", str(exc))
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
 def status_overlay(folder: Path, statuses: dict[str, int]) -> Path:
     """A mirror overlay (``serve_mirror(..., overlays=(folder,))``) that answers each of these real URLs with its
     status (a page the site deleted: 404 or 410), through each site's ``_mirror.toml``."""

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import ROOT, unavailable
+from tests.conftest import ROOT, emptied_redis
 from tests.helpers.scaleout_sources import EXTRA_KEYS
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -37,16 +37,7 @@ HEARTBEAT_TTL = 6  # seconds; the default 15 would make the wait for a killed wo
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {REDIS_URL}", str(exc))
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from emptied_redis(REDIS_URL)
 
 
 @pytest.fixture(scope="module")

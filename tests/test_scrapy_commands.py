@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.locks import source_locks
-from tests.conftest import ROOT, run_cli, unavailable
+from tests.conftest import ROOT, emptied_redis, run_cli
 from tests.crawl_checks import counts, expected
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -46,16 +46,7 @@ def archive_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {REDIS_URL}", str(exc))
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from emptied_redis(REDIS_URL)
 
 
 def test_scrapy_parse_prints_the_item_through_the_pipelines_and_archives_nothing(

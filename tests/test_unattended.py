@@ -398,6 +398,9 @@ def test_graceful_stop_wraps_the_handlers_once_and_only_from_the_main_thread() -
     code = """if True:
         import signal, threading
         from aggregator import shutdown
+        # Python's own SIGINT handler, as in a foreground process: a shell starts a background job with SIGINT
+        # ignored, and an ignored signal is left ignored (there is no handler to wrap).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         before = signal.getsignal(signal.SIGINT)
         errors = []
 
