@@ -297,6 +297,8 @@ def _articles_in_the_file_alone(path, folder) -> int:
         if connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'articles'").fetchone()[0] == 0:
             return 0  # the schema itself is still only in the log
         return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+    except sqlite3.DatabaseError:  # copied while a checkpoint was writing pages into it: torn, look again
+        return -1
     finally:
         connection.close()
 
