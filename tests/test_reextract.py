@@ -88,24 +88,15 @@ def test_a_batch_of_latest_snapshots_reads_the_index_and_scans_no_table(tmp_path
     """A batch must not cost more as the archive grows: each of its statements looks up rows by key (SQLite's query
     plan says SEARCH), never reading a whole table (SCAN). Grouping every snapshot per batch made a re-extraction of
     100,000 articles spend 25 s in this query, and 1,000,000 about 100 times that."""
-    import sqlite3
-
-    from sqlalchemy import event
+    from tests.helpers.query_plans import captured, query_plans
 
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     archive, _ = snapshot_archive(db_url)
-    statements: list[tuple[str, object]] = []
-    event.listen(
-        archive.reader, "before_cursor_execute", lambda c, cur, sql, params, *a: statements.append((sql, params))
-    )
     try:
-        assert len(list(archive.latest_snapshots(batch=2))) == 7
+        with captured(archive.reader) as statements:
+            assert len(list(archive.latest_snapshots(batch=2))) == 7
     finally:
         archive.close()
-    plans = []
-    with sqlite3.connect(tmp_path / "archive.db") as db:
-        for sql, params in statements:
-            if sql.lstrip().upper().startswith("SELECT"):
-                plans += [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]  # type: ignore[arg-type]
+    plans = query_plans(tmp_path / "archive.db", statements)
     assert any(p.startswith("SEARCH snapshots") for p in plans), plans
     assert not [p for p in plans if p.startswith("SCAN")], plans

@@ -436,31 +436,22 @@ def test_counting_what_a_list_shows_reads_an_index_not_the_table(tmp_path) -> No
     """`aggregator articles list` prints "50 of N": N counted from an index (SQLite's plan: SEARCH, or SCAN ... USING
     COVERING INDEX) whatever the archive's size. It read every row of the table, and a row's columns after its texts
     from its overflow pages: 1.2 s at 1,000,000 short articles."""
-    import sqlite3
-
-    from sqlalchemy import event
-
     from aggregator.store.queries import ArticleFilter, count_articles
+    from tests.helpers.query_plans import captured, query_plans, row_by_row
 
     path = tmp_path / "archive.db"
     archive = Archive.open(f"sqlite:///{path}")
     archive.sync_sources(all_sources())
     archive.save([item(n) for n in range(4)] + [item(9, published_raw="вчера", published_at=None)])
     archive.withdraw([1], "a court order")
-    statements: list[tuple[str, object]] = []
-    event.listen(archive.reader, "before_cursor_execute", lambda c, cur, sql, p, *a: statements.append((sql, p)))
     try:
-        with archive.reader.connect() as conn:
+        with captured(archive.reader) as statements, archive.reader.connect() as conn:
             assert count_articles(conn, ArticleFilter()) == 4  # 3 dated and 1 undated shown, 1 withdrawn
             assert count_articles(conn, ArticleFilter(source="caliber")) == 4
             assert count_articles(conn, ArticleFilter(source="caliber", undated=True)) == 1
             assert count_articles(conn, ArticleFilter(source="haqqin")) == 0
     finally:
         archive.close()
-    plans: list[str] = []
-    with sqlite3.connect(path) as db:
-        for sql, params in statements:
-            if sql.lstrip().upper().startswith("SELECT"):
-                plans += [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]  # type: ignore[arg-type]
+    plans = query_plans(path, statements)
     assert plans
-    assert not [p for p in plans if p.startswith("SCAN articles") and "COVERING INDEX" not in p], plans
+    assert not row_by_row(plans, ("articles",)), plans

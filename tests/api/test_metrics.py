@@ -158,9 +158,9 @@ def test_the_command_prints_them_or_replaces_a_file_whole(sample_db: str, tmp_pa
 def test_a_scrape_reads_indexes_not_the_articles_table(tmp_path: Path) -> None:
     """Each scrape counts every source's shown and withdrawn articles and finds its newest: from an index alone
     (SQLite's plan: SEARCH, or SCAN ... USING COVERING INDEX), never by reading each row of a table. Before the index
-    on (source, withdrawn_at, archived_at, withdrawn_by), a scrape of a 1,000,000-article archive read the whole
-    table twice and took 5.5 s; `/api/sources` (the same count) 3 s."""
-    from sqlalchemy import event
+    on (source, withdrawn_at, ...), a scrape of a 1,000,000-article archive read the whole table twice and took 5.5 s;
+    `/api/sources` (the same count) 3 s."""
+    from tests.helpers.query_plans import captured, query_plans, row_by_row
 
     path = tmp_path / "archive.db"
     archive = Archive.open(f"sqlite:///{path}")
@@ -168,20 +168,14 @@ def test_a_scrape_reads_indexes_not_the_articles_table(tmp_path: Path) -> None:
     archive.save([item(n) for n in range(4)], [RejectRecord("caliber", "https://caliber.az/post/x", "validate", "no")])
     archive.withdraw([1], "a court order")
     judged(archive, "caliber", status="finished", verdict="green", pages=4, new=4)
-    statements: list[tuple[str, object]] = []
-    event.listen(archive.reader, "before_cursor_execute", lambda c, cur, sql, p, *a: statements.append((sql, p)))
     try:
-        found = samples(exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=None).decode())
+        with captured(archive.reader) as statements:
+            found = samples(exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=None).decode())
     finally:
         archive.close()
     assert value(found, "source_articles", source="caliber") == 3.0
     assert value(found, "source_withdrawn_articles", source="caliber", by="operator") == 1.0
 
-    plans: list[str] = []
-    with sqlite3.connect(path) as db:
-        for sql, params in statements:
-            if sql.lstrip().upper().startswith("SELECT"):
-                plans += [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]  # type: ignore[arg-type]
+    plans = query_plans(path, statements)
     assert any("ix_articles_source_withdrawn" in p for p in plans), plans
-    row_by_row = [p for p in plans if p.startswith(("SCAN articles", "SCAN rejects")) and "COVERING INDEX" not in p]
-    assert not row_by_row, plans
+    assert not row_by_row(plans, ("articles", "rejects")), plans

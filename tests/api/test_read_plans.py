@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 from aggregator.api import create_app
 from aggregator.cli import app as cli
+from tests.helpers.query_plans import query_plans, row_by_row
 
 BIG_TABLES = ("articles", "snapshots", "rejects", "redirects", "story_buckets")
-ROW_BY_ROW = re.compile(rf"^SCAN ({'|'.join(BIG_TABLES)})\b")
 LIMITED_WALK = re.compile(r"ORDER BY (\w+)\.id DESC LIMIT \d+( OFFSET \d+)?$")
 
 API_PATHS = [
@@ -48,9 +48,10 @@ CLI_READS = [
 
 
 @contextmanager
-def traced() -> Iterator[list[tuple[str, str]]]:
-    """Every SQL statement SQLite runs, with what ran it (``where[0]``): the API's hot reads go to the driver's
-    cursor directly (``queries.run``), so SQLite's own trace sees what SQLAlchemy's events would not."""
+def traced() -> Iterator[tuple[list[tuple[str, str]], list[str]]]:
+    """Every SQL statement SQLite runs (its parameters written in), with what ran it (set ``where[0]``): the API's
+    hot reads go to the driver's cursor directly (``queries.run``), so SQLite's own trace sees what SQLAlchemy's
+    events (``tests.helpers.query_plans.captured``) would not."""
     statements: list[tuple[str, str]] = []
     where = [""]
 
@@ -61,17 +62,9 @@ def traced() -> Iterator[list[tuple[str, str]]]:
 
     event.listen(Engine, "connect", trace)
     try:
-        yield statements, where  # type: ignore[misc]
+        yield statements, where
     finally:
         event.remove(Engine, "connect", trace)
-
-
-def row_by_row(db: sqlite3.Connection, sql: str) -> list[str]:
-    sql = " ".join(sql.split())
-    if not sql.upper().startswith(("SELECT", "WITH")) or LIMITED_WALK.search(sql):
-        return []
-    plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
-    return [step for step in plan if ROW_BY_ROW.match(step) and "COVERING INDEX" not in step]
 
 
 def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_path: Path) -> None:
@@ -81,7 +74,7 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
         (reject,) = db.execute("SELECT min(id) FROM rejects").fetchone()
     values = {"article": article, "story": story, "reject": reject, "tmp": tmp_path}
 
-    with traced() as (statements, where):  # type: ignore[misc]
+    with traced() as (statements, where):
         with TestClient(create_app(sample_db, most_read_ttl=0)) as client:
             routes = {route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
             documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -102,19 +95,18 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             assert done.exit_code == 0, (args, done.output[-2000:])
 
     found: dict[str, list[str]] = {}
-    with sqlite3.connect(path) as db:
-        for ran_by, sql in statements:
-            if bad := row_by_row(db, sql):
-                found.setdefault(ran_by, []).append(f"{bad}: {' '.join(sql.split())[:300]}")
-            # A list of one language or source reads that language's or source's articles from an index that
-            # starts with it: walking every article's for it, a language no article has (anyone may ask for one)
-            # read the whole table (3.3 s at 1,000,000).
-            flat = " ".join(sql.split())
-            for name, column in (("language", "language"), ("source", "source"), ("story", "story_id")):
-                if f"?{name}=" in ran_by and " FROM articles WHERE " in flat and f"articles.{column} = " in flat:
-                    plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
-                    if not any(f"({column}=?" in step for step in plan):
-                        found.setdefault(ran_by, []).append(f"{plan}: not by {column}: {flat[:300]}")
+    for ran_by, sql in statements:
+        flat = " ".join(sql.split())
+        plan = query_plans(path, [(sql, ())])
+        if (bad := row_by_row(plan, BIG_TABLES)) and not LIMITED_WALK.search(flat):
+            found.setdefault(ran_by, []).append(f"{bad}: {flat[:300]}")
+        # A list of one language or source reads that language's or source's articles from an index that starts
+        # with it: walking every article's for it, a language no article has (anyone may ask for one) read the
+        # whole table (3.3 s at 1,000,000).
+        for name, column in (("language", "language"), ("source", "source"), ("story", "story_id")):
+            filtered = f"?{name}=" in ran_by and " FROM articles WHERE " in flat and f"articles.{column} = " in flat
+            if filtered and not any(f"({column}=?" in step for step in plan):
+                found.setdefault(ran_by, []).append(f"{plan}: not by {column}: {flat[:300]}")
     by_filter = [ran_by for ran_by, _ in statements if "?language=" in ran_by or "?source=" in ran_by]
     assert len(set(by_filter)) >= 3  # the filtered lists above were checked
     assert len({ran_by for ran_by, _ in statements}) >= len(API_PATHS) + len(CLI_READS)  # each was traced
