@@ -107,3 +107,30 @@ def test_scrapy_bench_records_no_run(tmp_path: Path, archive_url: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Crawled" in done.stderr  # it did crawl
     assert counts(archive_url)["crawl_runs"] == 0
+
+
+def test_scrapy_parse_follows_a_listing_to_the_articles_already_archived(mirror_url: str, tmp_path: Path) -> None:
+    """`scrapy parse --depth 2` of a listing shows the articles it leads to, archived or not: the incremental filter
+    used to drop the archived ones, so the output held the listing's requests and no article at all."""
+    archive_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    crawled = run_cli("--db", archive_url, "crawl", "caliber", "--mirror", mirror_url)
+    assert crawled.returncode == 0, crawled.stderr[-3000:]
+    archived = counts(archive_url)
+    assert archived["articles"] > 0
+    done = scrapy("parse", "--spider", "caliber", "-d", "2", "--nolog", "https://caliber.az/",
+                  mirror=mirror_url, db_url=archive_url)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ">>> STATUS DEPTH LEVEL 2 <<<" in done.stdout, done.stdout[:2000]
+    items = re.findall(r"'url': '(https://caliber\.az/[^']+)'", done.stdout)
+    assert len(items) >= 10  # the home page's article cards, parsed
+    assert counts(archive_url) == archived  # and the archive is as the crawl left it
+
+
+def test_scrapy_parse_creates_no_archive(mirror_url: str, tmp_path: Path) -> None:
+    """Where the configured archive does not exist, looking at a page does not create it."""
+    missing = tmp_path / "nothing-here.db"
+    done = scrapy("parse", "--spider", "caliber", "-c", "parse_article", "--nolog", article()["url"],
+                  mirror=mirror_url, db_url=f"sqlite:///{missing}")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "'attribution_line'" in done.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -7,9 +7,13 @@ one page is not a run's worth of articles; ``bench`` added one for a source call
 while the operator reads the page (a scheduled run of the source would refuse to start, or the command would refuse
 while one runs), with ``AGGREGATOR_REDIS_URL`` in the environment the shared frontier of the scale-out workers (the
 page's fingerprint left in their duplicate filter, so they would never fetch it), and for ``scrapy parse
---pipelines`` the item written to the archive. ``COMMANDS_MODULE`` points Scrapy here, and these are Scrapy's
-commands with those parts left out: no store pipeline (``--pipelines`` runs the others), no run lock, no health
-check, no shared frontier. ``scrapy crawl`` and ``scrapy runspider`` are runs, and stay as Scrapy has them.
+--pipelines`` the item written to the archive. They would also read the archive as a run does: ``scrapy parse
+--depth 2`` of a listing showed only the links to articles not archived yet (the incremental filter dropped the
+others, so the page an operator looks for was missing from the output), and the sweep could add archived articles to
+what ``scrapy check`` fetched; an archive path that did not exist was created, empty. ``COMMANDS_MODULE`` points
+Scrapy here, and these are Scrapy's commands with those parts left out: no store pipeline (``--pipelines`` runs the
+others), no run lock, no health check, no incremental filter or sweep, no shared frontier. ``scrapy crawl`` and
+``scrapy runspider`` are runs, and stay as Scrapy has them.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ logger = logging.getLogger(__name__)
 LEFT_OUT = {
     "ITEM_PIPELINES": ("pipelines.store.StorePipeline",),
     "EXTENSIONS": ("aggregator.locks.RunLock", "aggregator.health.HealthMonitoring"),
+    "SPIDER_MIDDLEWARES": ("aggregator.incremental.IncrementalMiddleware", "aggregator.sweep.SweepMiddleware"),
 }
 
 
 def leave_archive_alone(settings: BaseSettings) -> None:
-    """Drop the components that write to the archive or take a lock, and the shared frontier, at the command line's
-    priority (above the project's settings and the environment)."""
+    """Drop the components that write to the archive, read it to decide what to fetch, or take a lock, and the shared
+    frontier, at the command line's priority (above the project's settings and the environment)."""
     for name, paths in LEFT_OUT.items():
         left_out = {load_object(path) for path in paths}
         kept = {
@@ -44,7 +49,8 @@ def leave_archive_alone(settings: BaseSettings) -> None:
 
 
 class LeavesArchiveAlone:
-    """Mixin for a Scrapy command class: its crawl records nothing and locks nothing."""
+    """Mixin for a Scrapy command class: its crawl records nothing, locks nothing and fetches what it is asked to,
+    whatever the archive holds."""
 
     settings: Settings | None
 
@@ -52,7 +58,7 @@ class LeavesArchiveAlone:
         super().process_options(args, opts)  # type: ignore[misc]
         assert self.settings is not None
         leave_archive_alone(self.settings)
-        logger.debug("The archive is left alone: no run row, no lock, nothing stored")
+        logger.debug("The archive is left alone: no run row, no lock, nothing stored, nothing skipped")
 
 
 def shown(value: Any) -> Any:
