@@ -49,6 +49,10 @@ class CliError(Exception):
     """An error said to the user in one line, with exit status 2."""
 
 
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+"""Python's levels, which Scrapy's LOG_LEVEL takes (in any case)."""
+
+
 def fail(message: str) -> NoReturn:
     raise CliError(message)
 
@@ -154,6 +158,8 @@ def crawl(
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
+    if log_level and log_level.upper() not in LOG_LEVELS:
+        fail(f"--log-level: {log_level!r} is not a log level: {', '.join(LOG_LEVELS)}")
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.mirror import unreachable

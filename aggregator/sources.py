@@ -241,5 +241,7 @@ def site_source(url: str) -> Source:
 
 
 def resolve_keys(keys: Iterable[str]) -> list[Source]:
-    """Sources for the given keys, in order, raising UnknownSourceError for a key not in the registry."""
-    return [get_source(k) for k in keys]
+    """Sources for the given keys, in order and each once (``crawl caliber caliber`` crawls it once: a second crawl of
+    it in the same run would only find the first holding its lock), raising UnknownSourceError for a key not in the
+    registry."""
+    return [get_source(k) for k in dict.fromkeys(keys)]

@@ -287,3 +287,21 @@ def test_a_missing_archive_is_one_line_and_the_writing_commands_create_it(tmp_pa
     listed = run_cli("--db", f"sqlite:///{typo}", "articles", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_a_log_level_that_is_not_one_is_refused_before_the_crawl(tmp_path: Path) -> None:
+    """It crashed with Python's `ValueError: Unknown level` traceback (exit 1) once the crawl had started."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    line = one_line_error(run_cli("--db", db, "crawl", "caliber", "--offline", "--log-level", "BOGUS"))
+    assert "--log-level: 'BOGUS' is not a log level" in line
+    assert not (tmp_path / "a.db").exists()  # refused before anything was opened
+
+
+def test_a_source_named_twice_is_crawled_once(tmp_path: Path, mirror_url: str) -> None:
+    """The second crawl of it found the first holding its lock: "skipped: another run ... in progress", exit 3."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = run_cli("--db", db, "crawl", "caliber", "caliber", "--mirror", mirror_url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "skipped" not in done.stderr
+    runs = json.loads(run_cli("--db", db, "runs", "--json").stdout)
+    assert [r["source"] for r in runs] == ["caliber"]
