@@ -463,6 +463,27 @@ def test_a_crawl_deletes_its_sources_old_run_rows_and_prune_runs_does_it_by_hand
     assert "kept for good" in kept_for_good.stdout
 
 
+def test_a_source_taken_out_of_the_registry_keeps_runs_that_can_be_listed_and_deleted(sqlite_url: str) -> None:
+    """`runs --source` and `db prune-runs --source` refused its key as unknown, although `runs` listed its rows."""
+    from aggregator.store import Archive
+
+    archive = Archive.open(sqlite_url)
+    for _ in range(3):
+        run = archive.start_run("retired", "retired")
+        archive.finish_run(run, status="finished", reason="finished", stats={})
+    archive.close()
+    listed = run_cli("--db", sqlite_url, "runs", "--source", "retired", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["source"] for r in json.loads(listed.stdout)] == ["retired"] * 3
+    pruned = run_cli("--db", sqlite_url, "db", "prune-runs", "--source", "retired", "--keep", "0", "--older-than", "0")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "retired: deleted 3 run row(s)" in pruned.stdout
+    assert all_runs(sqlite_url) == []
+    # A key that is neither registered nor in the archive is still a mistake.
+    typo = run_cli("--db", sqlite_url, "runs", "--source", "calibre")
+    assert typo.returncode == 2 and "unknown source 'calibre'" in typo.stderr
+
+
 def test_a_redesigned_article_layout_turns_health_red_and_fails_the_job(served: dict[str, str], tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     done = crawl(db, served["redesigned"])

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,8 +14,11 @@ from rich.table import Table
 
 from aggregator.cli import _archive, app, db_app, fail, out
 from aggregator.paths import replaced_whole
-from aggregator.sources import all_sources, resolve_keys
+from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
+
+if TYPE_CHECKING:
+    from aggregator.store import Archive
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,6 +53,16 @@ def run_summary(run: Any) -> dict[str, Any]:
     }
 
 
+def known_or_has_runs(archive: Archive, key: str) -> None:
+    """A source key the registry knows, or one the archive holds runs of: a source taken out of the registry keeps
+    its run rows, which an operator lists and deletes by its key."""
+    try:
+        resolve_keys([key])
+    except UnknownSourceError:
+        if not archive.list_runs(source=key, limit=1):
+            raise
+
+
 @app.command("runs")
 def runs_cmd(
     ctx: typer.Context,
@@ -58,10 +71,10 @@ def runs_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List crawl runs, newest first: status, finish reason, counts, health, and where each ran."""
-    if source:
-        resolve_keys([source])
     archive = _archive(ctx)
     try:
+        if source:
+            known_or_has_runs(archive, source)
         rows = [run_summary(r) for r in archive.list_runs(source=source, limit=limit)]
     finally:
         archive.close()
@@ -240,8 +253,6 @@ def db_prune_runs(
     from aggregator.store.models import utcnow
     from pipelines.store import runs_to_keep
 
-    if source:
-        resolve_keys([source])
     settings = project_settings()
     days = settings.getfloat("AGGREGATOR_RUNS_KEEP_DAYS", 90.0) if older_than is None else older_than
     if days <= 0 and older_than is None:
@@ -250,6 +261,8 @@ def db_prune_runs(
     kept = runs_to_keep(settings) if keep is None else keep
     archive = _archive(ctx)
     try:
+        if source:
+            known_or_has_runs(archive, source)
         removed = archive.prune_runs(
             older_than=utcnow() - timedelta(days=days), keep=kept, source=source, dry_run=dry_run
         )
