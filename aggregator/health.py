@@ -157,7 +157,10 @@ class Measures:
         # An archived article skipped unasked counts as the good answer it was, as a refused page counts as its failure:
         # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.
         skipped = int(stats.get("aggregator/skipped_known", 0))
-        requests = int(stats.get("downloader/request_count", 0)) + left_alone + skipped
+        # Pages asked for, not attempts: a failed fetch counts once among the errors however often it was tried, so
+        # Scrapy's retries of it must not count among the requests either (a site failing every page was "29%").
+        attempts = int(stats.get("downloader/request_count", 0)) - int(stats.get("retry/count", 0))
+        requests = max(0, attempts) + left_alone + skipped
         # A swept page found gone withdraws its article: the source's answer, not a failing site (aggregator.sweep).
         gone = int(stats.get("aggregator/swept_gone", 0))
         errors = max(0, int(stats.get("aggregator/http_errors", 0)) - gone) + left_alone

@@ -74,6 +74,22 @@ def test_an_incremental_run_judges_a_few_dead_links_as_the_full_run_did() -> Non
     assert rates[1] == pytest.approx(3 / 38)
 
 
+def test_the_http_error_rate_counts_pages_not_their_retries() -> None:
+    """A site down for the whole run: 8 pages asked for, each tried 3 times (Scrapy's 2 retries), all 8 failed. The
+    rate was 8 failures in 24 requests, 33%, where every page failed."""
+    stats = _stats()
+    stats.set_value("downloader/request_count", 24)
+    stats.set_value("retry/count", 16)
+    stats.set_value("aggregator/http_errors", 8)
+    measures = Measures.from_stats(stats.get_stats(), history=[])
+    assert measures.http_error_rate == 1.0
+    full = _stats()  # as in the test above, with Scrapy's count of the 3 retries: the same rate as the next run's
+    full.set_value("downloader/request_count", 41)
+    full.set_value("retry/count", 3)
+    full.set_value("aggregator/http_errors", 3)
+    assert Measures.from_stats(full.get_stats(), history=[]).http_error_rate == pytest.approx(3 / 38)
+
+
 def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_fields() -> None:
     """A redesign that makes the extractor raise on every page must turn the coverage red, as one that makes it find
     nothing does; and the run that leaves such a page alone counts it the same way."""
