@@ -44,6 +44,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 
 TIME_LIMIT = "closespider_timeout"
 """Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
+STOPPED = "shutdown"
+"""Scrapy's finish reason for a run stopped by SIGTERM or Ctrl-C (``systemctl stop``, a deploy): what it fetched is
+stored and its run is ``partial``; not a failure (a stopped unit would otherwise be marked failed and alert)."""
 
 # Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
 EXIT_OK = 0
@@ -196,7 +199,7 @@ def run_crawl(
                 f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
                 "Retry-After): this run stopped early; the next one fetches what it did not"
             )
-        elif outcome.finish_reason not in ("finished", TIME_LIMIT):  # a run at its time limit is cut, not broken
+        elif outcome.finish_reason not in ("finished", TIME_LIMIT, STOPPED):  # cut short on purpose, not broken
             outcome.problems.append(f"crawl ended with {outcome.finish_reason!r}")
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:
@@ -264,9 +267,11 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 else ""
             )
             reason = outcome.finish_reason
-            if reason == TIME_LIMIT:
+            if reason in (TIME_LIMIT, STOPPED):  # the time first: "the next run goes on in 8.8s" read as a promise
                 limit = f" ({outcome.time_limit / 60:g} min)" if outcome.time_limit else ""
-                reason = f"stopped at the run time limit{limit}; the next run goes on"
+                cause = f"at the run time limit{limit}" if reason == TIME_LIMIT else "on request (SIGTERM or Ctrl-C)"
+                reason = f"stopped {cause}{timing.replace(' in ', ' after ')}; the next run goes on"
+                timing = ""
             console.print(f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}")
         else:
             print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)

@@ -604,7 +604,9 @@ def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_p
         # 1.8 s, of the 4 s or more that 53 article pages a second each take, 16 at a time at the most.
         cut = crawl(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.03"})
         assert cut.returncode == 0, cut.stderr[-3000:]  # cut short on purpose, not broken
-        assert "caliber: stopped at the run time limit (0.03 min); the next run goes on" in cut.stdout
+        said = " ".join(cut.stdout.split())  # the console folds the line at 80 columns
+        assert re.search(r"caliber: stopped at the run time limit \(0\.03 min\) after [\d.]+s; the next run goes on",
+                         said), cut.stdout  # fmt: skip
         (first,) = all_runs(db)
         assert first.status == "partial" and first.finish_reason == "closespider_timeout"
         assert 0 < first.items_new < len(caliber("articles"))
@@ -617,6 +619,79 @@ def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_p
     second = all_runs(db)[1]
     assert second.status == "finished"
     assert first.items_new + second.items_new == len(caliber("articles"))
+
+
+class _StalledHandler(_MirrorHandler):
+    """The sample, its listings answered only after the run's time limit (their links are then not followed)."""
+
+    def _answer(self, *, send_body: bool) -> None:
+        if "/post/" not in self.path and not self.path.endswith("/robots.txt"):
+            time.sleep(2.0)
+        super()._answer(send_body=send_body)
+
+
+def test_a_run_cut_short_before_any_article_is_not_a_broken_listing(tmp_path: Path) -> None:
+    """A run stopped at its time limit before an article came back was judged red, "no article found on the
+    listings", and failed the job (exit 1): what a cut run found is what it had time for."""
+    server = _MirrorHTTPServer(("127.0.0.1", 0), _StalledHandler)
+    server.tree = MirrorTree(SAMPLE)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    try:
+        cut = crawl(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.02"})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    (run,) = all_runs(db)
+    assert run.status == "partial" and run.finish_reason == "closespider_timeout"
+    assert run.items_new == 0  # no listing answered in time
+    assert cut.returncode == 0, cut.stderr[-3000:]
+    assert run.health["status"] == "green", run.health
+    assert "stopped at the run time limit (0.02 min) after" in " ".join(cut.stdout.split())
+
+
+def test_a_crawl_stopped_by_sigterm_exits_0_with_its_run_partial(tmp_path: Path) -> None:
+    """`systemctl stop` (a deploy, a reboot) sends SIGTERM to the unit's processes: the crawl stops gracefully and
+    its run is `partial`. It exited 1, "crawl ended with 'shutdown'", so systemd marked the unit failed and
+    `OnFailure=` alerted for a stop the operator asked for."""
+    server = _MirrorHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.tree = MirrorTree(SAMPLE)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--db", db, "crawl", "caliber", "--mirror", server_url(server)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all_runs_if_any(db):
+            time.sleep(0.1)
+        time.sleep(1.5)  # some article pages in flight (each takes a second)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        os.killpg(proc.pid, signal.SIGTERM)  # every process of the unit, as systemd does
+        out, err = proc.communicate(timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    (run,) = all_runs(db)
+    assert run.status == "partial" and run.finish_reason == "shutdown", err[-3000:]
+    assert proc.returncode == 0, err[-3000:]
+    said = " ".join(out.split())  # the console folds the line at 80 columns
+    assert re.search(r"caliber: stopped on request \(SIGTERM or Ctrl-C\) after [\d.]+s; the next run goes on", said), (
+        out
+    )
+
+
+def all_runs_if_any(db: str) -> list[CrawlRun]:
+    try:
+        return all_runs(db)
+    except Exception:  # no archive or no schema yet
+        return []
 
 
 def test_politeness_settings() -> None:
