@@ -25,21 +25,23 @@ from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
+from aggregator.run_counts import RUN_COUNTS
 from aggregator.settings import user_agent
 from aggregator.sources import Source
 from aggregator.tables import compact_table, header_column
 
 # (column title, stats key) of the live table and the summary
-COUNTERS: tuple[tuple[str, str], ...] = (
-    ("pages", "response_received_count"),
-    ("articles", "aggregator/articles"),
-    ("new", "aggregator/articles_new"),
-    ("updated", "aggregator/articles_updated"),
-    ("unchanged", "aggregator/articles_unchanged"),
-    ("rejected", "item_dropped_count"),
-    ("fetch errors", "aggregator/http_errors"),
-    ("undated", "aggregator/dates_unparsed"),
+COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pages", RUN_COUNTS["pages"]),
+    ("articles", ("aggregator/articles",)),
+    ("new", RUN_COUNTS["items_new"]),
+    ("updated", RUN_COUNTS["items_updated"]),
+    ("unchanged", RUN_COUNTS["items_unchanged"]),
+    ("rejected", RUN_COUNTS["rejected"]),
+    ("fetch errors", RUN_COUNTS["http_errors"]),
+    ("undated", RUN_COUNTS["dates_unparsed"]),
 )
+"""The summary's and the live table's columns, each the sum of these stats (the run row's where it has one)."""
 
 
 TIME_LIMIT = "closespider_timeout"
@@ -125,7 +127,7 @@ def stats_table(per_source: dict[str, dict[str, Any]], title: str) -> Table:
     for label, _ in COUNTERS:
         header_column(table, label, justify="right")
     for key, stats in per_source.items():
-        table.add_row(key, *(str(stats.get(stat, 0)) for _, stat in COUNTERS))
+        table.add_row(key, *(str(sum(int(stats.get(k) or 0) for k in keys)) for _, keys in COUNTERS))
     return table
 
 

@@ -19,9 +19,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
 from aggregator.health_report import source_health
+from aggregator.run_counts import RUN_COUNTS
 from aggregator.store import queries
 from aggregator.store.models import Article, CrawlRun, Reject
-from aggregator.store.repository import RUN_COUNTS, WITHDRAWN_BY_OPERATOR, WITHDRAWN_BY_SOURCE
+from aggregator.store.repository import WITHDRAWN_BY_OPERATOR, WITHDRAWN_BY_SOURCE
 
 RUN_STATUSES = ("running", "finished", "partial", "failed")
 COVERAGE_FIELDS = ("title", "body", "date")

@@ -178,7 +178,7 @@ def test_the_crawl_summary_fits_an_80_column_terminal() -> None:
     from aggregator.crawl import COUNTERS, stats_table
 
     console = Console(width=80, record=True, force_terminal=False)
-    stats = {stat: 12345 for _, stat in COUNTERS}
+    stats = {keys[0]: 12345 for _, keys in COUNTERS}
     console.print(stats_table({"caliber": stats, "minval": stats}, title="Crawl summary"))
     text = console.export_text()
     assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= 80
@@ -186,6 +186,24 @@ def test_the_crawl_summary_fits_an_80_column_terminal() -> None:
         for word in label.split():
             assert word in text, word
     assert text.count("12345") == 2 * len(COUNTERS)
+
+
+def test_the_crawl_summary_counts_as_the_run_row_does() -> None:
+    """Answers 304 are pages fetched and articles unchanged in `runs`: the summary of the same run said 0 unchanged."""
+    from rich.console import Console
+
+    from aggregator.crawl import stats_table
+    from aggregator.run_counts import run_counts
+
+    stats = {"response_received_count": 10, "aggregator/not_modified": 3, "aggregator/articles_unchanged": 2,
+             "aggregator/articles": 2, "item_dropped_count": 1}  # fmt: skip
+    row = run_counts(stats)
+    assert (row["pages"], row["items_unchanged"], row["rejected"]) == (13, 5, 1)
+    console = Console(width=120, record=True, force_terminal=False)
+    console.print(stats_table({"caliber": stats}, title="Crawl summary"))
+    header, values = [line.split() for line in console.export_text().splitlines() if line.startswith(("source", "cal"))]
+    shown = dict(zip(header[1:], values[1:], strict=False))
+    assert (shown["pages"], shown["unchanged"], shown["rejected"]) == ("13", "5", "1")
 
 
 def _rendered(table: object, width: int) -> str:

@@ -86,9 +86,10 @@ def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     assert (caliber_first.pages, caliber_first.items_new, second.pages, second.items_new) == (
         caliber_first.stats["response_received_count"],
         n,
-        second.stats["response_received_count"],
+        second.stats["response_received_count"] + 1,  # the 304 answer is a page fetched too
         0,
     )
+    assert second.items_unchanged == 1  # and the article it answered for is unchanged
 
 
 def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure
+from aggregator.run_counts import run_counts
 from aggregator.sources import Source as RegistrySource
 from aggregator.store import search as fulltext
 from aggregator.store import story_index
@@ -638,8 +639,7 @@ class Archive:
         health: dict[str, Any] | None = None,
     ) -> None:
         """Close a run's row: end time, status, Scrapy's stats, the counts an operator sorts by, and its health."""
-        counts = {column: int(stats.get(key) or 0) for column, key in RUN_COUNTS.items()}
-        counts["items_unchanged"] += int(stats.get("aggregator/not_modified") or 0)
+        counts = run_counts(stats)
         with self.session.begin() as session:
             session.execute(
                 update(CrawlRun)
@@ -1051,17 +1051,6 @@ class Archive:
         with self.reading() as session:
             return list(session.scalars(stmt))
 
-
-RUN_COUNTS = {
-    "pages": "response_received_count",
-    "items_new": "aggregator/articles_new",
-    "items_updated": "aggregator/articles_updated",
-    "items_unchanged": "aggregator/articles_unchanged",
-    "rejected": "item_dropped_count",
-    "http_errors": "aggregator/http_errors",
-    "dates_unparsed": "aggregator/dates_unparsed",
-}
-"""``crawl_runs`` count column -> the Scrapy stats key it is read from."""
 
 ARTICLE_UPDATED_COLUMNS = (
     "source", "fetched_url", "language", "title", "body_html", "body_text", "published_at", "published_raw",
