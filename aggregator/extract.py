@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from scrapy.settings import Settings
+from scrapy.signalmanager import SignalManager
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.misc import load_object
 
@@ -28,11 +30,32 @@ def stored_page_headers(encoding: str | None) -> dict[str, str]:
     return {"Content-Type": f"text/html; charset={encoding}"} if encoding else {}
 
 
+class _NoCrawl:
+    """What a pipeline's ``from_crawler`` reads, outside a crawl: the project's settings (the environment's
+    AGGREGATOR_* included), no stats to count in, signals nobody sends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = None
+        self.signals = SignalManager(self)
+
+
 def processing_pipelines() -> list[Any]:
-    """The crawl's pipelines in order, without the store."""
-    configured = project_settings().getdict("ITEM_PIPELINES")
+    """The crawl's pipelines in order, without the store, configured as a crawl configures them. Built with no
+    settings, the attribution step printed the default site name and templates whatever AGGREGATOR_SITE_NAME and
+    AGGREGATOR_ATTRIBUTION_* said, and ``reextract`` rewrote every stored attribution line with them."""
+    settings = project_settings()
+    configured = settings.getdict("ITEM_PIPELINES")
     ordered = sorted((order, path) for path, order in configured.items() if order is not None)
-    return [load_object(path)() for _, path in ordered if not path.endswith(".StorePipeline")]
+    crawl = _NoCrawl(settings)
+    built = []
+    for _, path in ordered:
+        if path.endswith(".StorePipeline"):
+            continue
+        cls = load_object(path)
+        from_crawler = getattr(cls, "from_crawler", None)
+        built.append(from_crawler(crawl) if from_crawler else cls())
+    return built
 
 
 @contextmanager

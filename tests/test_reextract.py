@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -9,7 +10,7 @@ from sqlalchemy import update
 from aggregator.reextract import reextract
 from aggregator.store import Archive
 from aggregator.store.models import Article, Snapshot
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.crawl_checks import check_archive, counts, expected
 
 
@@ -100,3 +101,31 @@ def test_a_batch_of_latest_snapshots_reads_the_index_and_scans_no_table(tmp_path
     plans = query_plans(tmp_path / "archive.db", statements)
     assert any(p.startswith("SEARCH snapshots") for p in plans), plans
     assert not [p for p in plans if p.startswith("SCAN")], plans
+
+
+def test_reextract_extract_and_retry_use_the_configured_attribution(tmp_path) -> None:
+    """They built the pipelines without the settings: `reextract` rewrote every attribution line a crawl had stored
+    with AGGREGATOR_SITE_NAME to the default "Icma.az, ...", and `extract` printed the default whatever was set."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {"AGGREGATOR_SITE_NAME": "Example.az", "AGGREGATOR_ATTRIBUTION_RU": "{site} со ссылкой на {source}."}
+    done = run_cli("--db", db_url, "crawl", "caliber", "--offline", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def lines() -> set[str]:
+        archive = Archive.open(db_url)
+        try:
+            with archive.session() as s:
+                return {line for (line,) in s.query(Article.attribution_line).filter(Article.language == "ru")}
+        finally:
+            archive.close()
+
+    assert lines() == {"Example.az со ссылкой на Caliber.az."}
+    again = run_cli("--db", db_url, "reextract", env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert " 0 article(s) changed" in again.stdout, again.stdout
+    assert lines() == {"Example.az со ссылкой на Caliber.az."}
+    page = next(a for a in expected("caliber")["articles"] if a["language"] == "ru")
+    path = page["url"].removeprefix("https://")
+    shown = run_cli("extract", "--url", page["url"], "--json", str(ROOT / "data" / "mirror" / f"{path}.html"), env=env)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert json.loads(shown.stdout)["attribution_line"] == "Example.az со ссылкой на Caliber.az."
