@@ -20,6 +20,17 @@ class EnvironmentValueError(ValueError):
     """An ``AGGREGATOR_*`` variable holds a value it cannot take; the message says which and what it takes."""
 
 
+def attribution_template_problem(template: str) -> str | None:
+    """What is wrong with an attribution template (``"{site}, ссылаясь на сайт {source}, отмечает."``), or None."""
+    if "{site}" not in template or "{source}" not in template:
+        return "it must contain {site} and {source}"
+    try:
+        template.format(site="", source="")
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"only {{site}} and {{source}} can be filled in ({type(exc).__name__}: {exc}; write {{{{ for a brace)"
+    return None
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -99,6 +110,10 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         for lang in ("ru", "az", "en")
         if env.get(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}")
     }
+    for lang, template in templates.items():  # refused here, not by the first article of a crawl (a traceback)
+        problem = attribution_template_problem(template)
+        if problem:
+            raise EnvironmentValueError(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}={template!r}: {problem}")
     if templates:
         found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
     if env.get("AGGREGATOR_STORE_BATCH"):

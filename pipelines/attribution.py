@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 
+from aggregator.environment import attribution_template_problem
 from aggregator.items import ArticleItem
 from aggregator.sources import Source, get_source
 from aggregator.text import name_key
@@ -42,11 +43,9 @@ def attribution_line(*, site: str, source: str, language: str, templates: Mappin
 def check_templates(templates: Mapping[str, str]) -> None:
     """Refuse templates that would not name both the site and the source (said at start-up, not per item)."""
     for language, template in templates.items():
-        if "{site}" not in template or "{source}" not in template:
-            raise AttributionTemplateError(
-                f"attribution template for {language!r} must contain {{site}} and {{source}}"
-            )
-        template.format(site="", source="")
+        problem = attribution_template_problem(template)
+        if problem:
+            raise AttributionTemplateError(f"attribution template for {language!r}: {problem}")
 
 
 class AttributionPipeline(Pipeline):

@@ -125,3 +125,26 @@ def test_unreachable_says_why_or_nothing() -> None:
         assert unreachable(f"http://127.0.0.1:{listening.getsockname()[1]}") is None
     assert unreachable(f"http://127.0.0.1:{closed_port()}") == "Connection refused"
     assert unreachable("http://127.0.0.1:port") == "its port is not a number"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("{bogus} x", "it must contain {site} and {source}"),
+        ("{site} {source} {bogus}", "only {site} and {source} can be filled in (KeyError: 'bogus'"),
+        ("{site} {source} {0}", "only {site} and {source} can be filled in (IndexError"),
+        ("{site} {source} {", "only {site} and {source} can be filled in (ValueError"),
+    ],
+)
+def test_an_attribution_template_that_cannot_be_filled_in_is_refused_by_name(
+    value: str, says: str, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was accepted, and the crawl's first article failed with a Twisted traceback ("crawl ended with None")."""
+    with pytest.raises(EnvironmentValueError) as refused:
+        env_settings({"AGGREGATOR_ATTRIBUTION_RU": value})
+    assert str(refused.value).startswith(f"AGGREGATOR_ATTRIBUTION_RU={value!r}: ")
+    assert says in str(refused.value)
+    monkeypatch.setenv("AGGREGATOR_ATTRIBUTION_RU", value)
+    said = cli_error(["--db", f"sqlite:///{tmp_path / 'a.db'}", "crawl", "caliber", "--offline"], monkeypatch, capsys)
+    assert said.startswith("aggregator: error: AGGREGATOR_ATTRIBUTION_RU=")
+    assert not (tmp_path / "a.db").exists()
