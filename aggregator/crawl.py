@@ -251,12 +251,7 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 if withdrawn
                 else ""
             )
-            held = int(outcome.stats.get("aggregator/withdrawals_held", 0))
-            waiting += (
-                f", {held} archived article(s) answered 404/410 but not withdrawn: no page of the site answered"
-                if held
-                else ""
-            )
+            waiting += "".join(f", {note}" for note in _held(outcome))
             restored = int(outcome.stats.get("aggregator/articles_restored", 0))
             waiting += f", {restored} withdrawn article(s) shown again: their pages are back" if restored else ""
             swept = int(outcome.stats.get("aggregator/swept", 0))
@@ -275,5 +270,12 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 reason = f"stopped {cause}{timing.replace(' in ', ' after ')}; the next run goes on"
                 timing = ""
             console.print(f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}")
-        else:
-            print(f"{outcome.source}: " + "; ".join(outcome.problems), file=sys.stderr)
+        else:  # a site answering 404 everywhere is red, and that is when the held withdrawals must be said most
+            print(f"{outcome.source}: " + "; ".join([*outcome.problems, *_held(outcome)]), file=sys.stderr)
+
+
+def _held(outcome: SourceOutcome) -> list[str]:
+    held = int(outcome.stats.get("aggregator/withdrawals_held", 0))
+    return (
+        [f"{held} archived article(s) answered 404/410 but not withdrawn: no page of the site answered"] if held else []
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,6 +205,23 @@ def test_the_crawl_summary_counts_as_the_run_row_does() -> None:
     header, values = [line.split() for line in console.export_text().splitlines() if line.startswith(("source", "cal"))]
     shown = dict(zip(header[1:], values[1:], strict=False))
     assert (shown["pages"], shown["unchanged"], shown["rejected"]) == ("13", "5", "1")
+
+
+def test_withdrawals_held_back_are_said_when_the_source_is_red_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """A site answering 404 for every page (a broken deploy) turns red, and the line saying its archived articles
+    were not withdrawn for it was printed only for a green source: never in the case it is for."""
+    from rich.console import Console
+
+    from aggregator.crawl import SourceOutcome, print_summary
+
+    stats = {"response_received_count": 8, "aggregator/http_errors": 53, "aggregator/withdrawals_held": 53}
+    red = SourceOutcome("caliber", "finished", stats, problems=["unhealthy: no article found on the listings"])
+    print_summary([red], Console(width=200, record=True, file=io.StringIO()))
+    said = capsys.readouterr().err.strip()
+    assert said == (
+        "caliber: unhealthy: no article found on the listings; "
+        "53 archived article(s) answered 404/410 but not withdrawn: no page of the site answered"
+    )
 
 
 def _rendered(table: object, width: int) -> str:
