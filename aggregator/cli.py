@@ -65,13 +65,20 @@ def _db_url(ctx: typer.Context) -> str:
 
 
 def _archive(ctx: typer.Context) -> Any:
-    """The archive a command reads: it must exist (a mistyped --db is an error, not a new empty archive)."""
+    """The archive a command reads or edits: it must exist (a mistyped --db is an error, not a new empty archive) and
+    be at this release's schema (upgrading is for `db upgrade` and the long-running commands: `require_current`)."""
     from aggregator.store import Archive
-    from aggregator.store.db import require_existing
+    from aggregator.store.db import require_current, require_existing
 
     url = _db_url(ctx)
     require_existing(url)
-    return Archive.open(url)
+    archive = Archive.open(url, migrate=False)
+    try:
+        require_current(archive.engine)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
 
 
 def _iso(value: datetime | None) -> str | None:

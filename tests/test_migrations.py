@@ -238,3 +238,34 @@ def test_a_schema_newer_than_the_code_is_refused_in_one_line_and_left_as_it_is(d
     assert done.stderr.strip().splitlines() == [f"aggregator: error: {refused.value}"]
     assert current_revision(engine) == "0099"  # nothing was changed
     engine.dispose()
+
+
+def test_the_commands_that_read_an_archive_behind_the_code_say_to_upgrade_and_change_nothing(db_url: str) -> None:
+    """`articles list` after installing a release ran its migrations silently (on PostgreSQL while crawls wrote:
+    0015 builds indexes that hold writes back), and on an empty PostgreSQL database created the tables."""
+    engine = connect(db_url)
+    upgrade(engine)
+    head = head_revision(engine)
+    previous = ScriptDirectory.from_config(alembic_config(engine)).get_revision(head).down_revision
+    command.downgrade(alembic_config(engine), previous)
+    for args in (["articles", "list"], ["runs"], ["rejects", "list"]):
+        refused = run_cli("--db", db_url, *args)
+        assert refused.returncode == 2, refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert (
+            f"has schema revision {previous!r}, older than this release's {head!r}: run `aggregator db upgrade`" in line
+        )
+    assert current_revision(engine) == previous  # nothing was changed
+    assert run_cli("--db", db_url, "db", "upgrade").returncode == 0
+    listed = run_cli("--db", db_url, "articles", "list", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]", listed.stderr
+    engine.dispose()
+
+
+def test_a_read_on_an_empty_postgresql_database_creates_no_table(postgres_url: str) -> None:
+    refused = run_cli("--db", postgres_url, "runs")
+    assert refused.returncode == 2
+    assert "holds no archive: create it with `aggregator db upgrade`" in refused.stderr
+    engine = connect(postgres_url)
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()

@@ -277,6 +277,31 @@ class SchemaTooNew(DatabaseError):
     """The archive's schema is at a revision this code has no migration for: a newer aggregator upgraded it."""
 
 
+class SchemaBehind(DatabaseError):
+    """The archive's schema is older than this code (or absent): a command that does not upgrade it refuses to run."""
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse, in one line, an archive whose schema is not this code's (``SchemaBehind``, ``SchemaTooNew``).
+
+    The commands that read or edit an archive upgraded it silently when it was behind: after installing a release, the
+    first ``articles list`` ran its migrations, on PostgreSQL while crawls were writing (0015 builds indexes that hold
+    writes back), and on an empty PostgreSQL database it created the tables. Only ``crawl``, ``schedule``, ``serve``
+    and ``db upgrade`` upgrade; the others say what to run.
+    """
+    current, head = current_revision(engine), head_revision(engine)
+    if current == head:
+        return
+    check_known(engine, current)
+    where = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        raise SchemaBehind(f"the database at {where} holds no archive: create it with `aggregator db upgrade`")
+    raise SchemaBehind(
+        f"the archive at {where} has schema revision {current!r}, older than this release's {head!r}: run "
+        "`aggregator db upgrade` (a crawl or `serve` does it too; on PostgreSQL, between crawls)"
+    )
+
+
 def check_known(engine: Engine, current: str | None) -> None:
     """Refuse, in one line, an archive whose revision this code does not know (``SchemaTooNew``).
 
