@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import json
+import socket
 import sys
 from collections import Counter
 from datetime import datetime
@@ -828,16 +830,35 @@ def db_upgrade(ctx: typer.Context) -> None:
         engine.dispose()
 
 
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """Why a server cannot listen at ``host:port``, and what to give instead, in one line."""
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror):  # a name that does not resolve, or not to an IPv4 address
+        return f"{where}: {exc.strerror}: give a name or address of this machine, such as 127.0.0.1"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is in use: stop what holds it, or give another --port (0: any free one)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: {host} is not an address of this machine: give one of its own, such as 127.0.0.1"
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return f"{where}: a port below 1024 needs root: give --port 1024 or above"
+    return f"{where}: {exc.strerror or exc}"
+
+
 @mirror_app.command("serve")
 def mirror_serve(
     root: Annotated[Path | None, typer.Option("--root", help="Folder with one sub-folder per host.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 8800,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8800,
 ) -> None:
     """Serve the offline mirror (the bundled sample by default) for `crawl --mirror URL`."""
     from aggregator.mirror import make_server, server_url
 
-    server = make_server(root or mirror_dir(), host, port)
+    try:
+        server = make_server(root or mirror_dir(), host, port)
+    except (FileNotFoundError, NotADirectoryError) as exc:  # the folder, looked at before the port is taken
+        fail(str(exc))
+    except OSError as exc:
+        fail(_cannot_listen(host, port, exc))
     out.print(f"Serving {server.tree.root} at {server_url(server)} (Ctrl-C to stop)")
     try:
         server.serve_forever()

@@ -155,6 +155,10 @@ class MirrorTree:
 
     def __init__(self, root: Path, overlays: tuple[Path, ...] = ()) -> None:
         self.root = root.resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(
+                f"mirror {self.root} is not a folder: give the folder with one sub-folder per host"
+            )
         if not self.root.is_dir():
             raise FileNotFoundError(f"mirror folder {self.root} does not exist")
         self.overlays = tuple(MirrorTree(o) for o in overlays)
@@ -273,8 +277,9 @@ class _MirrorHTTPServer(ThreadingHTTPServer):
 def make_server(
     root: Path, host: str = "127.0.0.1", port: int = 0, overlays: tuple[Path, ...] = ()
 ) -> _MirrorHTTPServer:
+    tree = MirrorTree(root, overlays)  # first: a wrong folder is said before a port is taken
     server = _MirrorHTTPServer((host, port), _MirrorHandler)
-    server.tree = MirrorTree(root, overlays)
+    server.tree = tree
     return server
 
 

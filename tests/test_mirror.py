@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,8 @@ from scrapy.utils.test import get_crawler
 
 from aggregator import mirror
 from aggregator.mirror import MirrorDownloadHandler, from_mirror, serve_mirror, to_mirror
+from tests.conftest import run_cli
+from tests.test_cli import one_line_error
 
 BASE = "http://127.0.0.1:8800"
 
@@ -123,3 +126,27 @@ def test_server_answers_conditional_requests(tree: Path) -> None:
         _, headers, _ = fetch(f"{base}/example.az/post/one")
         assert headers["ETag"] and headers["Last-Modified"]
         assert fetch(f"{base}/example.az/post/one", {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_serve_says_in_one_line_why_it_cannot_listen(tree: Path) -> None:
+    # Each was a traceback and exit status 1.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = one_line_error(run_cli("mirror", "serve", "--root", str(tree), "--port", str(port)))
+    assert in_use == (
+        f"aggregator: error: cannot listen on 127.0.0.1:{port}: the port is in use: stop what holds it, "
+        "or give another --port (0: any free one)"
+    )
+    # 192.0.2.1 is for documentation (RFC 5737): no machine has it
+    elsewhere = one_line_error(run_cli("mirror", "serve", "--root", str(tree), "--host", "192.0.2.1"))
+    assert "192.0.2.1 is not an address of this machine" in elsewhere
+    too_high = run_cli("mirror", "serve", "--root", str(tree), "--port", "99999")
+    assert too_high.returncode == 2 and "Traceback" not in too_high.stderr
+    assert "Invalid value for '--port'" in too_high.stderr
+    # A file given as the folder was said not to exist.
+    not_a_folder = one_line_error(run_cli("mirror", "serve", "--root", str(tree / "secret.txt")))
+    assert not_a_folder.startswith(f"aggregator: error: mirror {tree / 'secret.txt'} is not a folder")
+    missing = one_line_error(run_cli("mirror", "serve", "--root", str(tree / "nope")))
+    assert missing == f"aggregator: error: mirror folder {tree / 'nope'} does not exist"
