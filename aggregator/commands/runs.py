@@ -293,6 +293,12 @@ def metrics_cmd(
     from aggregator.metrics import exposition
 
     oldest = verdict_max_age(max_age)
+    if output is not None:  # before the archive is read: a wrong path is said at once, and nothing is written
+        output = output.expanduser()
+        if output.is_dir():  # the rename onto it would fail only after the file beside it was written
+            fail(f"{output} is a folder: give a file's name, such as {output / 'aggregator.prom'}")
+        if not output.parent.is_dir():
+            fail(f"no such folder: {output.parent}")
     archive = _archive(ctx)
     try:
         body = exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=oldest)
@@ -302,8 +308,5 @@ def metrics_cmd(
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return
-    output = output.expanduser()
-    if not output.parent.is_dir():
-        fail(f"no such folder: {output.parent}")
     with replaced_whole(output) as partial:  # a scrape never reads half a file
         partial.write_bytes(body)

@@ -18,6 +18,8 @@ from aggregator.metrics import exposition
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.repository import RejectRecord
+from tests.conftest import run_cli
+from tests.test_cli import one_line_error
 from tests.test_store import item
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -153,6 +155,18 @@ def test_the_command_prints_them_or_replaces_a_file_whole(sample_db: str, tmp_pa
     missing = CliRunner().invoke(app, ["--db", sample_db, "metrics", "-o", str(tmp_path / "nope" / "a.prom")])
     assert isinstance(missing.exception, CliError)
     assert str(missing.exception) == f"no such folder: {tmp_path / 'nope'}"
+
+
+def test_the_command_refuses_a_folder_for_its_file_before_writing(tmp_path: Path) -> None:
+    # It wrote the metrics beside the folder, then failed with a traceback renaming them onto it.
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    Archive.open(url).close()
+    folder = tmp_path / "textfile"
+    folder.mkdir()
+    line = one_line_error(run_cli("--db", url, "metrics", "-o", str(folder)))
+    assert line == f"aggregator: error: {folder} is a folder: give a file's name, such as {folder / 'aggregator.prom'}"
+    assert list(folder.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
 
 def test_a_scrape_reads_indexes_not_the_articles_table(tmp_path: Path) -> None:
