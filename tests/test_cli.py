@@ -81,6 +81,17 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "unknown source" in one_line_error(run_cli("--db", db, "articles", "list", "--source", "nope"))
 
 
+def test_a_file_path_for_db_is_told_the_url_it_meant(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    line = one_line_error(run_cli("--db", str(path), "articles", "list"))
+    assert line == f"aggregator: error: not a database URL: '{path}': for the SQLite file there, give sqlite:///{path}"
+    # A relative path: the URL names the file by its absolute path, as the default archive's URL does.
+    relative = one_line_error(run_cli("--db", "x.db", "articles", "list", cwd=tmp_path))
+    assert relative.endswith(f"give sqlite:///{path}")
+    assert not path.exists()
+    assert one_line_error(run_cli("--db", "no such thing", "articles", "list")).endswith("'no such thing'")
+
+
 def test_db_upgrade_creates_the_schema_where_asked(tmp_path: Path) -> None:
     target = tmp_path / "nested" / "archive.db"
     done = run_cli("--db", f"sqlite:///{target}", "db", "upgrade")

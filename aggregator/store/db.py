@@ -33,12 +33,24 @@ class DatabaseError(RuntimeError):
     """A database URL that cannot be used, said in one line."""
 
 
+def _sqlite_url_meant(value: str) -> str | None:
+    """The SQLite URL of a file path given where a database URL goes (``--db /srv/archive.db``), or None."""
+    if ":" in value:  # a URL with a typo in it, not a path: guessing a file from it would mislead
+        return None
+    if "/" not in value and not value.startswith("~") and Path(value).suffix not in {".db", ".sqlite", ".sqlite3"}:
+        return None
+    # Absolute, as the default archive's is: a relative sqlite:/// URL means another file in another folder.
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
 def normalise_url(url: str) -> str:
     """Accept the common spellings of a PostgreSQL URL and use psycopg 3 for all of them."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"not a database URL: {url!r}") from exc
+        meant = _sqlite_url_meant(url)
+        hint = f": for the SQLite file there, give {meant}" if meant else ""
+        raise DatabaseError(f"not a database URL: {url!r}{hint}") from exc
     if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
