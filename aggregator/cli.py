@@ -19,7 +19,13 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import __version__
-from aggregator.environment import EnvironmentValueError, env_settings, mirror_address_problem
+from aggregator.environment import (
+    MIRROR_HOST,
+    MIRROR_PORT,
+    EnvironmentValueError,
+    env_settings,
+    mirror_address_problem,
+)
 from aggregator.paths import mirror_dir
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError
@@ -847,8 +853,10 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> str:
 @mirror_app.command("serve")
 def mirror_serve(
     root: Annotated[Path | None, typer.Option("--root", help="Folder with one sub-folder per host.")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")] = 8800,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = MIRROR_HOST,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = MIRROR_PORT,
 ) -> None:
     """Serve the offline mirror (the bundled sample by default) for `crawl --mirror URL`."""
     from aggregator.mirror import make_server, server_url

@@ -1,6 +1,6 @@
 """The one place that reads ``AGGREGATOR_*`` from the environment, checking each value as it reads it.
 
-A value that cannot be what its variable means (``AGGREGATOR_RECHECK_HOURS=2h``, ``AGGREGATOR_MIRROR=127.0.0.1:8000``,
+A value that cannot be what its variable means (``AGGREGATOR_RECHECK_HOURS=2h``, ``AGGREGATOR_MIRROR=127.0.0.1:8800``,
 ``AGGREGATOR_REFRESH=ture``) is an ``EnvironmentValueError`` naming the variable, the value and what it takes: the
 ``aggregator`` command prints that one line and exits 2, where it used to print a traceback or, worse, crawl with the
 value quietly read as something else (a misspelt flag as off, a mirror address without its scheme as the real sites'
@@ -55,6 +55,9 @@ _FLAGS = {
     "AGGREGATOR_REMOTE_CONTROL": "REMOTE_CONTROL_ENABLED",
 }
 _MIRROR = re.compile(r"https?://[^/\s]+")
+MIRROR_HOST = "127.0.0.1"
+MIRROR_PORT = 8800
+"""Where ``aggregator mirror serve`` listens unless told otherwise, so the address a bad ``--mirror`` is shown."""
 MIN_HEARTBEAT_TTL = 4.0
 """Two of a scale-out worker's heartbeats (``aggregator.scaleout.HEARTBEAT_SECONDS``): a shorter life would take a
 worker whose beat is a moment late for a dead one."""
@@ -64,7 +67,7 @@ def mirror_address_problem(value: str) -> str | None:
     """What is wrong with a mirror's address (``--mirror``, ``AGGREGATOR_MIRROR``), or None."""
     if _MIRROR.match(value):
         return None
-    return f"needs the mirror's http(s) address, such as http://127.0.0.1:8000, not {value!r}"
+    return f"needs the mirror's http(s) address, such as http://{MIRROR_HOST}:{MIRROR_PORT}, not {value!r}"
 
 
 def flag(value: str | None, name: str = "flag") -> bool:

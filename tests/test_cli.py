@@ -81,6 +81,14 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "unknown source" in one_line_error(run_cli("--db", db, "articles", "list", "--source", "nope"))
 
 
+def test_a_bad_mirror_address_is_shown_where_mirror_serve_listens() -> None:
+    # It suggested port 8000, where nothing of ours listens.
+    serve = dict(COMMANDS)[("mirror", "serve")]
+    default = {param.name: param.default for param in serve.params}
+    line = one_line_error(run_cli("crawl", "caliber", "--mirror", "127.0.0.1"))
+    assert f"such as http://{default['host']}:{default['port']}, not '127.0.0.1'" in line
+
+
 def test_a_file_path_for_db_is_told_the_url_it_meant(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     line = one_line_error(run_cli("--db", str(path), "articles", "list"))
