@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class EnvironmentValueError(ValueError):
@@ -70,6 +71,33 @@ def mirror_address_problem(value: str) -> str | None:
     return f"needs the mirror's http(s) address, such as http://{MIRROR_HOST}:{MIRROR_PORT}, not {value!r}"
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+"""What redis-py (so scrapy-redis) connects with; any other address fails only once the crawl's engine runs."""
+
+
+def shown_redis_url(value: str) -> str:
+    """A Redis address as an error line may print it: a password in it (``redis://:secret@host``) is starred out, as
+    the line goes to cron mail and journals."""
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def redis_address_problem(value: str) -> str | None:
+    """What is wrong with a Redis address (``AGGREGATOR_REDIS_URL``), or None. Whether a server answers there is
+    for ``aggregator.scaleout.redis_unreachable``."""
+    parts = urlsplit(value)
+    shown = shown_redis_url(value)
+    if parts.scheme not in REDIS_SCHEMES:
+        return f"needs a redis://, rediss:// or unix:// address, such as redis://127.0.0.1:6379/0, not {shown!r}"
+    try:
+        parts.port  # noqa: B018  (reading it is the check)
+    except ValueError:
+        return f"needs a port that is a number, not {shown!r}"
+    return None
+
+
 def flag(value: str | None, name: str = "flag") -> bool:
     """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case; empty is off)."""
     word = (value or "").strip().lower()
@@ -122,6 +150,9 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if env.get("AGGREGATOR_STORE_BATCH"):
         found["AGGREGATOR_STORE_BATCH"] = _number(env, "AGGREGATOR_STORE_BATCH", "items", whole=True)
     if env.get("AGGREGATOR_REDIS_URL"):
+        problem = redis_address_problem(env["AGGREGATOR_REDIS_URL"])
+        if problem:
+            raise EnvironmentValueError(f"AGGREGATOR_REDIS_URL {problem}")
         found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
     for name, unit in _DURATIONS.items():
         if env.get(name):

@@ -28,6 +28,7 @@ def test_values_that_make_sense_become_settings() -> None:
             "AGGREGATOR_SWEEP_DAYS": "14",
             "AGGREGATOR_SWEEP_PER_RUN": "0",
             "AGGREGATOR_REDIS_HEARTBEAT_TTL": "6",
+            "AGGREGATOR_REDIS_URL": "unix:///run/redis.sock?db=2",
             "PATH": "/bin",
         }
     )
@@ -45,6 +46,7 @@ def test_values_that_make_sense_become_settings() -> None:
         "AGGREGATOR_SWEEP_DAYS": 14.0,
         "AGGREGATOR_SWEEP_PER_RUN": 0,
         "AGGREGATOR_REDIS_HEARTBEAT_TTL": 6.0,
+        "AGGREGATOR_REDIS_URL": "unix:///run/redis.sock?db=2",
     }
 
 
@@ -65,6 +67,10 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_REMOTE_CONTROL", "enabled", "AGGREGATOR_REMOTE_CONTROL='enabled'"),
         ("AGGREGATOR_MIRROR", "127.0.0.1:8000", "AGGREGATOR_MIRROR needs the mirror's http(s) address"),
         ("AGGREGATOR_STORE_WRITER", "proc", "AGGREGATOR_STORE_WRITER='proc': expected process or thread"),
+        # Both crawled until Scrapy's engine opened, then ended in a Twisted traceback and "crawl ended with None".
+        ("AGGREGATOR_REDIS_URL", "http://x", "AGGREGATOR_REDIS_URL needs a redis://, rediss:// or unix:// address"),
+        ("AGGREGATOR_REDIS_URL", "10.0.0.5:6379", "such as redis://127.0.0.1:6379/0, not '10.0.0.5:6379'"),
+        ("AGGREGATOR_REDIS_URL", "redis://:secret@host:63790x/0", "a port that is a number, not 'redis://:***@host"),
     ],
 )
 def test_a_value_a_variable_cannot_take_is_refused_by_name(name: str, value: str, says: str) -> None:
