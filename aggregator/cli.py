@@ -25,6 +25,7 @@ from aggregator.environment import (
     EnvironmentValueError,
     env_settings,
     mirror_address_problem,
+    shown_redis_url,
 )
 from aggregator.paths import mirror_dir
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
@@ -178,6 +179,7 @@ def crawl(
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.mirror import unreachable
+    from aggregator.scaleout import redis_unreachable
     from aggregator.store import Archive
 
     db_url = _db_url(ctx)
@@ -186,6 +188,10 @@ def crawl(
     why = where and unreachable(where)
     if why:
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
+    redis_url: str = env_settings().get("AGGREGATOR_REDIS_URL") or ""
+    why = redis_url and redis_unreachable(redis_url)
+    if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
+        fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")
     settings = {"LOG_LEVEL": log_level.upper()} if log_level else {}
     outcomes = run_crawl(
         chosen,

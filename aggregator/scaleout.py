@@ -43,6 +43,30 @@ HEARTBEAT_TTL = 15.0
 """The default life of a heartbeat (``AGGREGATOR_REDIS_HEARTBEAT_TTL``)."""
 
 
+def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
+    """Why Redis does not answer a PING at ``redis_url``, or None when it does.
+
+    ``aggregator crawl`` asks before it starts, as it asks a mirror: scrapy-redis finds out only once Scrapy's engine
+    is opening the spider, and the crawl then ends in a Twisted traceback and "crawl ended with None".
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    try:
+        # One try: redis-py's default retries would hold a crawl's start several timeouts long for an answer of no.
+        client = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, ValueError) as exc:  # ValueError: an address redis-py cannot read
+        return str(exc) or type(exc).__name__
+    return None
+
+
 def redis_settings(redis_url: str) -> dict[str, Any]:
     """The Scrapy settings that put a crawl's frontier in Redis."""
     return {

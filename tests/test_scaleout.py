@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import ROOT, emptied_redis
+from tests.conftest import ROOT, emptied_redis, free_port, run_cli
 from tests.helpers.scaleout_sources import EXTRA_KEYS
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -138,6 +138,27 @@ def drop_database(db: str) -> None:
         host=url.host, port=url.port or 5432, user=url.username, dbname="postgres", autocommit=True
     ) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def test_a_redis_nothing_answers_at_is_one_line_before_any_crawl(tmp_path: Path) -> None:
+    # The crawl started, and ended in a Twisted traceback ("Unhandled error in Deferred ... ConnectionError ...
+    # RuntimeError: Engine slot not assigned"), then "caliber: crawl ended with None", exit 1.
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    address = f"redis://:secret@127.0.0.1:{free_port()}/8"
+    done = run_cli("--db", db, "crawl", "caliber", "--offline", env={"AGGREGATOR_REDIS_URL": address})
+    assert done.returncode == 2, done.stderr[-3000:]
+    [line] = done.stderr.strip().splitlines()
+    shown = address.replace("secret", "***")  # a password stays out of cron mail
+    assert line.startswith(f"aggregator: error: nothing answers at AGGREGATOR_REDIS_URL={shown}: "), line
+    assert "Connection refused" in line
+
+
+def test_redis_unreachable_says_why_or_nothing(redis_url: str) -> None:
+    from aggregator.scaleout import redis_unreachable
+
+    assert redis_unreachable(redis_url) is None
+    assert "Connection refused" in (redis_unreachable(f"redis://127.0.0.1:{free_port()}/8") or "")
+    assert "No such file" in (redis_unreachable(f"unix://{ROOT / 'no-such.sock'}") or "")
 
 
 def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str) -> None:
