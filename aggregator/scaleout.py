@@ -30,10 +30,12 @@ from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
+from aggregator.environment import redis_address_problem, shown_redis_url
 from aggregator.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,40 @@ def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
         finally:
             client.close()
     except (redis.RedisError, ValueError) as exc:  # ValueError: an address redis-py cannot read
-        return str(exc) or type(exc).__name__
+        return str(exc).rstrip(".") or type(exc).__name__  # "...refused.", said inside a sentence of ours
     return None
+
+
+class FrontierUnreachable(Exception):
+    """The crawl's Redis (``AGGREGATOR_REDIS_URL``) cannot be used: the run does not start."""
+
+
+class FrontierCheck:
+    """Scrapy extension: a scale-out crawl whose Redis does not answer stops before its engine is built, its last
+    line ``FrontierUnreachable: nothing answers at AGGREGATOR_REDIS_URL=...: ...; this run does not start``.
+
+    ``aggregator crawl`` asks before it starts; this is for a plain ``scrapy crawl`` (Scrapyd's jobs), which used to
+    end in ``RuntimeError: Engine slot not assigned``: scrapy-redis's scheduler finds the server gone while the engine
+    opens the spider, and Scrapy's clean-up after that failure fails in turn, hiding the reason under its own error.
+    Raised here, when the crawler builds its extensions (as ``aggregator.locks.RunLock`` refuses a busy source), the
+    reason is the error Scrapy reports, and nothing has started that would need closing.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        redis_url = crawler.settings.get("AGGREGATOR_REDIS_URL")
+        if not redis_url:
+            raise NotConfigured  # not a scale-out crawl
+        # A -s setting has not been through aggregator.environment's checks
+        problem = redis_address_problem(redis_url)
+        if problem:
+            raise FrontierUnreachable(f"AGGREGATOR_REDIS_URL {problem}; this run does not start")
+        why = redis_unreachable(redis_url)
+        if why:
+            raise FrontierUnreachable(
+                f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}; this run does not start"
+            )
+        return cls()
 
 
 def redis_settings(redis_url: str) -> dict[str, Any]:

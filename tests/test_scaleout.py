@@ -153,6 +153,25 @@ def test_a_redis_nothing_answers_at_is_one_line_before_any_crawl(tmp_path: Path)
     assert "Connection refused" in line
 
 
+def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path: Path) -> None:
+    # Scrapyd's job log ended in "RuntimeError: Engine slot not assigned", Scrapy's clean-up failing after
+    # scrapy-redis's ConnectionError, which was buried under it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    address = f"redis://127.0.0.1:{free_port()}/8"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_REDIS_URL={address}",
+         "-s", f"AGGREGATOR_DB_URL=sqlite:///{tmp_path / 'a.db'}", "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"aggregator.scaleout.FrontierUnreachable: nothing answers at AGGREGATOR_REDIS_URL={address}: "
+    )
+    assert last.endswith("Connection refused; this run does not start"), last
+    assert "Engine slot not assigned" not in done.stderr
+
+
 def test_redis_unreachable_says_why_or_nothing(redis_url: str) -> None:
     from aggregator.scaleout import redis_unreachable
 
