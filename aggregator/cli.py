@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import __version__
@@ -192,6 +193,14 @@ def crawl(
     why = redis_url and redis_unreachable(redis_url)
     if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
         fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")
+    if redis_url and make_url(db_url).get_backend_name() == "sqlite":
+        # Not refused: workers on one host share an SQLite file well enough. Workers on other hosts cannot reach it,
+        # and each would fill an archive of its own with its share of the frontier, which nothing says.
+        print(
+            "aggregator: warning: scale-out (AGGREGATOR_REDIS_URL) into an SQLite archive: only workers on this host "
+            "share it; workers on several hosts need PostgreSQL (AGGREGATOR_DB_URL=postgresql://...)",
+            file=sys.stderr,
+        )
     settings = {"LOG_LEVEL": log_level.upper()} if log_level else {}
     outcomes = run_crawl(
         chosen,

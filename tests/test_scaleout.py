@@ -172,6 +172,16 @@ def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path:
     assert "Engine slot not assigned" not in done.stderr
 
 
+def test_scale_out_into_sqlite_crawls_with_a_warning(redis_url: str, tmp_path: Path) -> None:
+    # It ran without a word, though workers on other hosts cannot share the file (the README asks for PostgreSQL).
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_IDLE_SECONDS": "1"}
+    done = run_cli("--db", db, "crawl", "caliber", "--offline", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]  # one host's workers do share it: warned, not refused
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("aggregator: warning: ")]
+    assert len(warnings) == 1 and "SQLite" in warnings[0] and "PostgreSQL" in warnings[0], done.stderr[-3000:]
+
+
 def test_redis_unreachable_says_why_or_nothing(redis_url: str) -> None:
     from aggregator.scaleout import redis_unreachable
 
