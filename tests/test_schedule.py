@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from aggregator.commands.schedule import parse_interval
+from aggregator.commands.schedule import parse_interval, worst_status
 from aggregator.store.db import normalise_url
 from aggregator.store.models import CrawlRun
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli
 
 
 def runs(db: str) -> list[CrawlRun]:
@@ -30,6 +30,25 @@ def test_intervals() -> None:
     for bad in ("", "ten minutes", "0", "-5m", "10w"):
         with pytest.raises(ValueError, match="not an interval"):
             parse_interval(bad)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "worst"),
+    [([0, 0], 0), ([0, 3, 0], 3), ([3, 1, 3], 1), ([1, 2, 0], 2), ([2, -9], 137), ([0, 120, 2], 120)],
+)
+def test_the_worst_status_of_the_runs(statuses: list[int], worst: int) -> None:
+    # 3 (skipped, nothing else wrong) is milder than 1 (a source failed); a killed run reads as the shell shows it.
+    assert worst_status(statuses) == worst
+
+
+def test_a_try_out_whose_runs_failed_exits_with_their_status(tmp_path: Path) -> None:
+    # Both runs "exited with status 2" (no mirror there), and the scheduler exited 0: a failed try-out looked fine.
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    mirror = f"http://127.0.0.1:{free_port()}"
+    done = run_cli("--db", db, "schedule", "caliber", "--every", "1s", "--max-runs", "2", "--mirror", mirror)
+    assert done.stderr.count("exited with status 2") == 2, done.stderr[-3000:]
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "2 run(s) done: exit status 2" in done.stderr
 
 
 def test_an_overrunning_run_is_not_stacked(tmp_path: Path) -> None:

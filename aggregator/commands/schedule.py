@@ -4,7 +4,8 @@ Each run is an ``aggregator crawl`` child process (Scrapy's reactor runs once pe
 leak cannot take the scheduler with it). Runs start on a fixed grid (start + k * interval); a run that overruns its
 interval is not stacked: the ticks it covered are skipped, and the next run starts at the next tick. SIGTERM or
 SIGINT is passed on to a running crawl, which finishes its in-flight pages and closes its run record ("partial");
-then the scheduler exits 0.
+then the scheduler exits 0. With ``--max-runs`` (a try-out) it exits with the worst status its runs had, so that a
+try-out whose every run failed is not taken for one that worked.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ def parse_interval(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
+# How bad each of ``aggregator crawl``'s exit statuses is: 3 (a source skipped, nothing else wrong) is milder than
+# 1 (a source failed), and 2 (nothing crawled: a usage or database error, a mirror or Redis not answering) is the
+# worst of them. Any other status (a crash, a kill) is worse still.
+_SEVERITY = {0: 0, 3: 1, 1: 2, 2: 3}
+
+
+def worst_status(statuses: list[int]) -> int:
+    """The worst of the runs' exit statuses; a run killed by signal N (``-N`` from ``subprocess``) counts as 128 + N,
+    as a shell shows it (an exit status cannot be negative)."""
+    shown = [128 - status if status < 0 else status for status in statuses]
+    return max(shown, key=lambda status: (_SEVERITY.get(status, len(_SEVERITY)), status), default=0)
+
+
 def _say(message: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     print(f"{stamp} schedule: {message}", file=sys.stderr, flush=True)
@@ -50,7 +64,12 @@ def schedule_cmd(
     mirror: MirrorOpt = None,
     mirror_root: MirrorRootOpt = None,
     max_runs: Annotated[
-        int | None, typer.Option("--max-runs", min=1, help="Stop after this many runs (default: run forever).")
+        int | None,
+        typer.Option(
+            "--max-runs",
+            min=1,
+            help="Stop after this many runs, exiting with the worst status of theirs (default: run forever).",
+        ),
     ] = None,
 ) -> None:
     """Run `aggregator crawl` every --every, forever; an overrunning run is never stacked; SIGTERM stops cleanly."""
@@ -86,10 +105,11 @@ def schedule_cmd(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _loop(command, interval, max_runs, stop, child)
+        status = _loop(command, interval, max_runs, stop, child)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    raise typer.Exit(status)
 
 
 def _loop(
@@ -98,9 +118,11 @@ def _loop(
     max_runs: int | None,
     stop: threading.Event,
     child: list[subprocess.Popen[bytes]],
-) -> None:
+) -> int:
+    """Run until stopped (exit status 0) or, with ``max_runs``, until that many ran (the worst status of theirs)."""
     origin = time.monotonic()
     runs = 0
+    statuses: list[int] = []
     _say(f"every {interval:g}s: {' '.join(command[3:])}")
     while not stop.is_set():
         started = time.monotonic()
@@ -112,8 +134,11 @@ def _loop(
         child.clear()
         took = time.monotonic() - started
         _say(f"run {runs} exited with status {status} after {took:.1f}s")
-        if max_runs is not None and runs >= max_runs:
-            return
+        statuses.append(status)
+        if max_runs is not None and runs >= max_runs and not stop.is_set():
+            worst = worst_status(statuses)
+            _say(f"{runs} run(s) done: exit status {worst}, the worst of theirs")
+            return worst
         ticks = int((time.monotonic() - origin) // interval) + 1
         next_start = origin + ticks * interval
         skipped = ticks - int((started - origin) // interval) - 1
@@ -121,3 +146,4 @@ def _loop(
             _say(f"run {runs} overran its interval: {skipped} start(s) skipped, none stacked")
         stop.wait(max(0.0, next_start - time.monotonic()))
     _say("stopped")
+    return 0  # a stop asked for (SIGTERM, Ctrl-C) is no failure, whatever the run it cut short said
