@@ -89,6 +89,10 @@ def test_the_health_command_takes_a_maximum_age(tmp_path: Path) -> None:
     assert table.returncode == 1 and "red" in table.stdout and "haqqin" in table.stdout
     bad = run_cli("--db", db, "health", "--max-age", "soon")
     assert bad.returncode == 2 and "not an interval" in bad.stderr
+    # A bare number was seconds (every source red "over 0.0333333 min ago"), where the setting is in hours.
+    for command in ("health", "metrics"):
+        bare = run_cli("--db", db, command, "--max-age", "2")
+        assert bare.returncode == 2 and "'2' needs a unit: 30m, 2h, 1d" in " ".join(bare.stderr.split()), bare.stderr
 
 
 def test_the_api_says_whether_it_can_serve_and_how_the_crawl_is_doing(tmp_path: Path) -> None:

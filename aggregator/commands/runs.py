@@ -154,6 +154,11 @@ def verdict_max_age(max_age: str | None) -> timedelta | None:
         return health_max_age(project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     if max_age.strip() == "0":
         return None
+    if max_age.strip().replace(".", "", 1).isdigit():  # "2" was 2 seconds: every source red, "over 0.03 min ago"
+        raise typer.BadParameter(
+            f"{max_age.strip()!r} needs a unit: 30m, 2h, 1d (AGGREGATOR_HEALTH_MAX_AGE_HOURS is in hours)",
+            param_hint="--max-age",
+        )
     try:
         return timedelta(seconds=parse_interval(max_age))
     except ValueError as exc:
