@@ -269,7 +269,9 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 cause = f"at the run time limit{limit}" if reason == TIME_LIMIT else "on request (SIGTERM or Ctrl-C)"
                 reason = f"stopped {cause}{timing.replace(' in ', ' after ')}; the next run goes on"
                 timing = ""
-            console.print(f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}")
+            console.print(  # no highlighting: Rich's number highlighter coloured "1." of "1.2s" and not the rest
+                f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}", highlight=False
+            )
         else:  # a site answering 404 everywhere is red, and that is when the held withdrawals must be said most
             print(f"{outcome.source}: " + "; ".join([*outcome.problems, *_held(outcome)]), file=sys.stderr)
 

@@ -243,6 +243,18 @@ def test_withdrawals_held_back_are_said_when_the_source_is_red_too(capsys: pytes
     )
 
 
+def test_a_sources_outcome_line_is_coloured_at_its_tick_only() -> None:
+    """Rich's highlighter coloured "1." of "finished in 1.2s" on a terminal, and left "2s" plain."""
+    from rich.console import Console
+
+    from aggregator.crawl import SourceOutcome, print_summary
+
+    console = Console(force_terminal=True, color_system="truecolor", file=io.StringIO(), width=200)
+    print_summary([SourceOutcome("caliber", "finished", {"elapsed_time_seconds": 1.2})], console)
+    line = console.file.getvalue().splitlines()[-1]  # type: ignore[attr-defined]
+    assert line.endswith("✓\x1b[0m caliber: finished in 1.2s"), repr(line)
+
+
 def _rendered(table: object, width: int) -> str:
     from rich.console import Console
 
