@@ -45,11 +45,13 @@ BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
 # tenth of the regex's scan (an alternation of patterns without a common prefix is tried at every position).
 BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # copyright and "use only with a hyperlink" notices
-    (r"использование материалов .{0,60}(гиперссылк|ссылк)", ("использование материалов",)),
+    # "Любое использование материалов ...", "При использовании материалов ... гиперссылка ... обязательна"
+    (r"использовани[еи] (наших |любых )?материалов .{0,60}(гиперссылк|ссылк)", ("материалов",)),
     (r"все права защищены", ("все права защищены",)),
     (r"materiallardan istifadə .{0,80}(hiperlink|istinad|keçid)", ("materiallardan istifadə",)),
     (r"bütün hüquqlar qorunur", ("bütün hüquqlar qorunur",)),
-    (r"any use of (the )?materials? .{0,60}hyperlink", ("any use of",)),
+    # "Any use of materials ...", "Use of materials is allowed only with a hyperlink ..."
+    (r"\buse of (the |our )?materials? .{0,60}hyperlink", ("use of",)),
     (r"all rights reserved", ("all rights reserved",)),
     (r"^(copyright\s*)?©\s*\d{4}", ("©",)),
     # subscribe prompts

@@ -80,6 +80,15 @@ def test_sanitize_html_contract() -> None:
         ("Caliber.Аz", True),  # the signature, typed with a Cyrillic А
         ("Caliber.Az reprints the article.", False),  # a sentence of the article, not the signature
         ("Любое использование материалов допускается только при наличии гиперссылки на Caliber.az", True),
+        # the same notices worded otherwise: both stayed in re-published bodies
+        ("При использовании материалов гиперссылка на Caliber.az обязательна.", True),
+        ("Use of materials is allowed only with a hyperlink to Caliber.az.", True),
+        ("Any use of the materials requires a hyperlink to Caliber.az.", True),
+        (
+            "Использование материалов ООН в докладе было широким, сказал он, и ссылки на них есть в приложении. " * 3,
+            False,
+        ),
+        ("The use of materials such as steel was discussed; a hyperlink to the report is below. " * 3, False),
         ("Bütün hüquqlar qorunur.", True),
         ("Министр напомнил, что все права защищены законом, и призвал граждан обращаться в суд. " * 3, False),
         ("Президент подписал указ о поддержке подписчиков местных газет.", False),
