@@ -775,7 +775,9 @@ def rejects_retry(
 @dates_app.command("parse")
 def dates_parse(
     text: Annotated[str, typer.Argument(help="The date as a page prints it, e.g. 'Вчера, 15:31'.")],
-    tz: Annotated[str, typer.Option("--tz", help="The source's time zone (IANA name).")] = "Asia/Baku",
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="The source's time zone (IANA name; default Asia/Baku).")
+    ] = None,
     now: Annotated[
         str | None,
         typer.Option("--now", metavar="ISO", help="The moment relative dates count from (default: now), ISO 8601."),
@@ -791,9 +793,12 @@ def dates_parse(
     from pipelines.dates import UnknownTimeZoneError, format_date, parse_date, zone
 
     languages: tuple[str, ...] = ("ru", "az", "en")
+    if source and tz:  # --tz was quietly ignored for the source's zone
+        fail("--tz and --source exclude each other: --source reads the date in the source's own time zone")
     if source:
         entry = resolve_keys([source])[0]
         tz, languages = entry.timezone, entry.languages
+    tz = tz or "Asia/Baku"
     try:
         zone(tz)
         moment = datetime.fromisoformat(now) if now else datetime.now(UTC)

@@ -372,3 +372,16 @@ def test_a_source_named_twice_is_crawled_once(tmp_path: Path, mirror_url: str) -
     assert "skipped" not in done.stderr
     runs = json.loads(run_cli("--db", db, "runs", "--json").stdout)
     assert [r["source"] for r in runs] == ["caliber"]
+
+
+def test_dates_parse_refuses_a_zone_and_a_source_together_and_search_a_query_without_words(tmp_path: Path) -> None:
+    """`dates parse --tz UTC --source caliber` read the date in Baku time, ignoring --tz without a word; `search ""`
+    printed "0 result(s)" as if the archive held nothing."""
+    assert "--tz and --source exclude each other" in one_line_error(
+        run_cli("dates", "parse", "Вчера, 15:31", "--tz", "UTC", "--source", "caliber")
+    )
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run_cli("--db", db, "db", "upgrade").returncode == 0
+    for query in ("", "   ", "!?"):
+        assert f"no word to search for in {query!r}" in one_line_error(run_cli("--db", db, "search", query))
+    assert run_cli("--db", db, "search", "Баку").returncode == 0

@@ -44,6 +44,8 @@ def search_cmd(
 ) -> None:
     """Search titles and texts of archived articles, best match first (title words weigh more) among the latest
     matches (2,000, or --limit when larger)."""
+    if not any(c.isalnum() for c in query):  # it printed "0 result(s) for ''" as if the archive had nothing
+        fail(f"no word to search for in {query!r}")
     if source:
         resolve_keys([source])
     start = parse_since(since)
