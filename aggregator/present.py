@@ -23,6 +23,7 @@ class Labels:
     not_found: str
     next_page: str
     withdrawn: str
+    unavailable: str
 
 
 LABELS: dict[str, Labels] = {
@@ -36,6 +37,7 @@ LABELS: dict[str, Labels] = {
         not_found="Новость не найдена",
         next_page="Дальше",
         withdrawn="Новость снята с публикации",
+        unavailable="Сайт временно недоступен, попробуйте зайти через минуту",
     ),
     "az": Labels(
         views="Baxış sayı",
@@ -47,6 +49,7 @@ LABELS: dict[str, Labels] = {
         not_found="Xəbər tapılmadı",
         next_page="Növbəti",
         withdrawn="Xəbər yayımdan çıxarılıb",
+        unavailable="Sayt müvəqqəti olaraq əlçatan deyil, bir dəqiqədən sonra yenidən cəhd edin",
     ),
     "en": Labels(
         views="Views",
@@ -58,6 +61,7 @@ LABELS: dict[str, Labels] = {
         not_found="News item not found",
         next_page="Next",
         withdrawn="This news item has been withdrawn",
+        unavailable="The site is briefly unavailable; please try again in a minute",
     ),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,10 +27,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, create_engine, event, literal, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from aggregator import present
 from aggregator.api.feeds import rss_feed
@@ -53,9 +56,14 @@ SQLITE_MMAP_BYTES = 2 << 30
 SQLite's own ceiling is just under 2 GiB)."""
 SQLITE_CACHE_KIB = 32 << 10
 """Each read connection's own page cache (SQLite's default is 2 MiB)."""
+RETRY_AFTER_SECONDS = 30
+"""What a 503 for an archive that does not answer asks clients to wait (``Retry-After``): a database restart or a
+fail-over takes seconds to a minute."""
 SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
 SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
 """How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
+
+logger = logging.getLogger(__name__)
 
 
 # -- response shapes (for /openapi.json) ---------------------------------------------------------------
@@ -159,6 +167,9 @@ GONE: dict[int | str, dict[str, Any]] = {
     410: {"model": Problem, "description": "The article was withdrawn (the archive keeps it; nothing shows it)."}
 }
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Unchanged since the ETag given."}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "The archive does not answer (`Retry-After` says when to try again)."}
+}
 
 
 # -- engines -------------------------------------------------------------------------------------------
@@ -299,13 +310,31 @@ def source_entry(key: str) -> Any | None:
         return None
 
 
-def problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def answers_html(request: Request) -> bool:
+    """Whether the request is for one of the site's pages, whose errors are pages too (the API's and the feeds'
+    errors are JSON)."""
+    route = request.scope.get("route")
+    return isinstance(route, APIRoute) and route.response_class is HTMLResponse
 
 
 def query_problem(name: str, message: str) -> JSONResponse:
     """A 422 shaped like FastAPI's own validation errors, for checks FastAPI cannot make (registry, cursor)."""
     return JSONResponse({"detail": [{"type": "value_error", "loc": ["query", name], "msg": message}]}, status_code=422)
+
+
+def archive_unavailable(exc: Exception) -> bool:
+    """Whether a database error says that the archive cannot answer now, rather than that a query is wrong: the
+    server down or refusing connections, a connection lost, every pooled connection taken, an SQLite file gone,
+    locked or no longer a database (the driver's plain DatabaseError: "file is not a database", "malformed")."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    return exc.connection_invalidated or isinstance(exc, OperationalError) or type(exc) is DatabaseError
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -352,6 +381,7 @@ def create_app(
         version="1",
         description="Archived articles with their attribution, source links and archive times; feeds; pages.",
         lifespan=lifespan,
+        responses=UNAVAILABLE,
     )
     app.state.store = store
     pages = jinja2.Environment(
@@ -381,6 +411,22 @@ def create_app(
 
     def render(template: str, **context: Any) -> bytes:
         return pages.get_template(template).render(**context).encode()
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    async def archive_down(request: Request, exc: Exception) -> Response:
+        """A 503 with ``Retry-After`` while the archive does not answer, in the route's own kind of answer: the
+        downstream site and its proxies tell "try again soon" from a fault, and read the body they expect."""
+        if not archive_unavailable(exc):
+            raise exc  # a fault in a query: a 500, its traceback in the server's log
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        logger.warning("%s %s: 503, the archive does not answer: %s", request.method, request.url.path, reason)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if answers_html(request):
+            labels = present.labels("ru")
+            body = render("error.html", labels=labels, lang="ru", heading=labels.unavailable)
+            return Response(body, status_code=503, media_type="text/html; charset=utf-8", headers=headers)
+        return problem(503, f"the archive does not answer ({type(exc).__name__}); try again later", headers)
 
     @app.exception_handler(OverflowError)
     async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
@@ -513,7 +559,11 @@ def create_app(
             with store.read.connect() as conn:
                 conn.execute(select(literal(1))).scalar_one()
         except SQLAlchemyError as exc:
-            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
+            return JSONResponse(
+                {"status": "error", "database": type(exc).__name__},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @app.get("/api/health", response_model=CrawlHealth, responses={503: {"model": CrawlHealth}}, tags=["health"])

@@ -33,6 +33,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.exc import DBAPIError
 
 from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime
 
@@ -145,7 +146,13 @@ class _SQLitePlan:
             value if process is None else process(value)
             for value, process in zip([values[name] for name in self.names], self.binds, strict=True)
         ]
-        raw = conn.connection.driver_connection.execute(self.sql, arguments).fetchall()  # type: ignore[union-attr]
+        driver = conn.dialect.loaded_dbapi
+        try:
+            raw = conn.connection.driver_connection.execute(self.sql, arguments).fetchall()  # type: ignore[union-attr]
+        except driver.Error as exc:
+            # Raise what conn.execute would (SQLAlchemy's OperationalError for a file gone or locked, its
+            # DatabaseError for one that is not a database), so callers handle one family of errors on both paths.
+            raise DBAPIError.instance(self.sql, arguments, exc, driver.Error, dialect=conn.dialect) from exc
         if not self.results:
             return [self.row._make(r) for r in raw]
         rows = []
