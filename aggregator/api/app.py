@@ -698,6 +698,21 @@ def create_app(
         errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    # Load balancers, uptime checkers and feed readers ask with HEAD, but a FastAPI route answers only the methods
+    # it declares (Starlette's own routes add HEAD to GET; FastAPI's do not, fastapi#1773). Each GET route gets a
+    # HEAD twin with the same handler, so the same status and headers; the server (uvicorn) sends no body. The twins
+    # stay out of /openapi.json, where a HEAD operation would repeat its GET's operation id.
+    for route in list(app.routes):
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ()):
+            app.add_api_route(
+                route.path,
+                route.endpoint,
+                methods=["HEAD"],
+                name=route.name,
+                response_class=route.response_class,
+                include_in_schema=False,
+            )
+
     return app
 
 

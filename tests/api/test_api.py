@@ -263,6 +263,26 @@ def test_etag_and_last_modified(client: TestClient, sample_db: str) -> None:
         assert client.get(path, headers={"If-None-Match": answer.headers["etag"]}).status_code == 304, path
 
 
+def test_get_routes_answer_head(client: TestClient) -> None:
+    """Load balancers, uptime checkers and feed readers ask with HEAD: the GET's status and headers, no body, and
+    nothing counted."""
+    article_id = client.get("/api/articles").json()["items"][0]["id"]
+    views = client.get(f"/api/articles/{article_id}").json()["views"]
+    for path in ("/healthz", f"/api/articles/{article_id}", "/feeds/all.rss", f"/news/{article_id}", "/news/99999",
+                 "/feeds/nosuch.rss"):  # fmt: skip
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code, path
+        assert dict(head.headers) == dict(got.headers), path
+        assert head.content == b"" and got.content, path
+    etag = client.get(f"/news/{article_id}").headers["etag"]
+    assert client.head(f"/news/{article_id}", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(f"/api/articles/{article_id}").json()["views"] == views
+    assert client.head(f"/api/articles/{article_id}/views").status_code == 405  # counting a view stays a POST
+    assert client.get(f"/api/articles/{article_id}").json()["views"] == views
+    spec = client.get("/openapi.json").json()
+    assert not [path for path, operations in spec["paths"].items() if "head" in operations]
+
+
 def test_reads_cannot_write(sample_db: str) -> None:
     app = create_app(sample_db)
     with app.state.store.read.connect() as conn, pytest.raises(OperationalError, match="readonly"):
