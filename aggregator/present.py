@@ -24,6 +24,7 @@ class Labels:
     next_page: str
     withdrawn: str
     unavailable: str
+    bad_link: str
 
 
 LABELS: dict[str, Labels] = {
@@ -38,6 +39,7 @@ LABELS: dict[str, Labels] = {
         next_page="Дальше",
         withdrawn="Новость снята с публикации",
         unavailable="Сайт временно недоступен, попробуйте зайти через минуту",
+        bad_link="Неверная ссылка на страницу",
     ),
     "az": Labels(
         views="Baxış sayı",
@@ -50,6 +52,7 @@ LABELS: dict[str, Labels] = {
         next_page="Növbəti",
         withdrawn="Xəbər yayımdan çıxarılıb",
         unavailable="Sayt müvəqqəti olaraq əlçatan deyil, bir dəqiqədən sonra yenidən cəhd edin",
+        bad_link="Səhifənin keçidi yanlışdır",
     ),
     "en": Labels(
         views="Views",
@@ -62,6 +65,7 @@ LABELS: dict[str, Labels] = {
         next_page="Next",
         withdrawn="This news item has been withdrawn",
         unavailable="The site is briefly unavailable; please try again in a minute",
+        bad_link="This page link is not valid",
     ),
 }
 

@@ -172,6 +172,16 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
+def html_page(description: str) -> dict[str, Any]:
+    """A response documented as an HTML page: the pages answer their errors as pages."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+PAGE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: html_page("The archive does not answer (`Retry-After` says when to try again).")
+}
+
+
 # -- engines -------------------------------------------------------------------------------------------
 
 
@@ -412,6 +422,14 @@ def create_app(
     def render(template: str, **context: Any) -> bytes:
         return pages.get_template(template).render(**context).encode()
 
+    def error_page(
+        status: int, heading: Callable[[present.Labels], str], headers: dict[str, str] | None = None
+    ) -> Response:
+        """An error of a page as a page, in Russian (the site's main edition: no article says otherwise)."""
+        labels = present.labels("ru")
+        body = render("error.html", labels=labels, lang="ru", heading=heading(labels))
+        return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
+
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)
     async def archive_down(request: Request, exc: Exception) -> Response:
@@ -423,9 +441,7 @@ def create_app(
         logger.warning("%s %s: 503, the archive does not answer: %s", request.method, request.url.path, reason)
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if answers_html(request):
-            labels = present.labels("ru")
-            body = render("error.html", labels=labels, lang="ru", heading=labels.unavailable)
-            return Response(body, status_code=503, media_type="text/html; charset=utf-8", headers=headers)
+            return error_page(503, lambda labels: labels.unavailable, headers)
         return problem(503, f"the archive does not answer ({type(exc).__name__}); try again later", headers)
 
     @app.exception_handler(OverflowError)
@@ -634,7 +650,12 @@ def create_app(
 
     # -- pages -----------------------------------------------------------------------------------------
 
-    @app.get("/", response_class=HTMLResponse, responses=NOT_MODIFIED, tags=["pages"])
+    @app.get(
+        "/",
+        response_class=HTMLResponse,
+        responses={400: html_page("A cursor the site did not give out."), **PAGE_UNAVAILABLE, **NOT_MODIFIED},
+        tags=["pages"],
+    )
     @reads
     def index(
         request: Request,
@@ -643,8 +664,8 @@ def create_app(
         """The latest articles, with a link to older ones."""
         try:
             after = queries.Position.decode(cursor) if cursor else None
-        except queries.InvalidCursorError as exc:
-            return query_problem("cursor", str(exc))
+        except queries.InvalidCursorError:
+            return error_page(400, lambda labels: labels.bad_link)
         with store.read.connect() as conn:
             rows, following = queries.list_page(conn, queries.ArticleFilter(), limit=30, after=after)
         items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
@@ -660,7 +681,12 @@ def create_app(
     @app.get(
         "/news/{article_id}",
         response_class=HTMLResponse,
-        responses={**NOT_FOUND, **GONE, **NOT_MODIFIED},
+        responses={
+            404: html_page("No such article (or an id that cannot be one)."),
+            410: html_page("The article was withdrawn."),
+            **PAGE_UNAVAILABLE,
+            **NOT_MODIFIED,
+        },
         tags=["pages"],
     )
     @reads
@@ -694,9 +720,18 @@ def create_app(
         return cached(request, body, "text/html; charset=utf-8", row.updated_at)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
+        if not answers_html(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        # A page answers a page: an article id that cannot exist (0, "abc", beyond 32 bits) is an article not
+        # found, as a free id is; anything else is a link the site did not give out.
+        if any(e["loc"] and e["loc"][0] == "path" for e in errors):
+            labels = present.labels("ru")
+            article_id = request.path_params.get("article_id", "")
+            body = render("not_found.html", labels=labels, lang="ru", article_id=article_id, heading=labels.not_found)
+            return Response(body, status_code=404, media_type="text/html; charset=utf-8")
+        return error_page(400, lambda labels: labels.bad_link)
 
     # Load balancers, uptime checkers and feed readers ask with HEAD, but a FastAPI route answers only the methods
     # it declares (Starlette's own routes add HEAD to GET; FastAPI's do not, fastapi#1773). Each GET route gets a

@@ -93,6 +93,21 @@ def test_front_page_lists_the_latest(client: TestClient) -> None:
 
 
 def test_missing_article_page(client: TestClient) -> None:
-    answer = client.get("/news/99999")
-    assert answer.status_code == 404 and "Новость не найдена" in answer.text
-    assert client.get("/news/x").status_code == 422
+    """An id that cannot be an article's (not a number, 0, beyond 32 bits) is as missing as a free one: a page."""
+    for path in ("/news/99999", "/news/x", "/news/0", "/news/-1", f"/news/{2**31}"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"] == "text/html; charset=utf-8", path
+        assert text(lxml.html.fromstring(answer.text), "h1") == "Новость не найдена", path
+    api = client.get("/api/articles/0")  # the API's errors stay JSON
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "article_id"]
+
+
+def test_front_page_with_a_link_it_did_not_give_out(client: TestClient) -> None:
+    for cursor in ("bad", "x" * 201):  # not a cursor; longer than any cursor (refused before the handler runs)
+        answer = client.get("/", params={"cursor": cursor})
+        assert answer.status_code == 400, cursor
+        assert answer.headers["content-type"] == "text/html; charset=utf-8", cursor
+        assert text(lxml.html.fromstring(answer.text), "h1") == "Неверная ссылка на страницу", cursor
+    api = client.get("/api/articles", params={"cursor": "bad"})
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "cursor"]
