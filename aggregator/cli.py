@@ -31,6 +31,7 @@ from aggregator.environment import (
 from aggregator.paths import mirror_dir
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError
+from aggregator.store.models import MAX_ID
 from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
 
 app = typer.Typer(
@@ -58,6 +59,13 @@ err = Console(stderr=True)
 class CliError(Exception):
     """An error said to the user in one line, with exit status 2."""
 
+
+MAX_LIMIT = 1_000_000
+"""The most a --limit (or a count like it) takes: more rows than a table or a JSON array is read for (``export``
+streams any number), and well inside the databases' integers, past which a query fails instead of answering."""
+LONGEST_DAYS = 36_600
+"""The longest interval or age taken, in days (a century): longer than any archive lives, and short of the ends of
+the calendar, which an age counted back from now would cross (an OverflowError, not an answer)."""
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 """Python's levels, which Scrapy's LOG_LEVEL takes (in any case)."""
@@ -227,10 +235,9 @@ def reextract(
     ] = None,
 ) -> None:
     """Re-read the stored pages with today's extractors and pipelines, without the network, and update the articles."""
-    from datetime import UTC
-
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from aggregator.present import parse_instant
     from aggregator.reextract import ReextractResult
     from aggregator.reextract import reextract as run_reextract
 
@@ -239,11 +246,9 @@ def reextract(
     start: datetime | None = None
     if since:
         try:
-            start = datetime.fromisoformat(since)
+            start = parse_instant(since)
         except ValueError:
             fail(f"--since: not an ISO 8601 date: {since!r}")
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
     archive = _archive(ctx)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
@@ -367,8 +372,10 @@ def articles_list(
     ] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help=SINCE_HELP)] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
-    story: Annotated[int | None, typer.Option("--story", metavar="ID", help="Only the articles of this story.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    story: Annotated[
+        int | None, typer.Option("--story", metavar="ID", max=MAX_ID, help="Only the articles of this story.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 50,
     undated: Annotated[
         bool, typer.Option("--undated", help="Only articles whose date could not be read (the text is kept).")
     ] = False,
@@ -623,7 +630,7 @@ def rejects_list(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's rejects.")] = None,
     include_resolved: Annotated[bool, typer.Option("--all", help="Also those a retry has since archived.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List quarantined items and failed fetches, newest first: stage, reason, URL."""
@@ -808,7 +815,10 @@ def dates_parse(
         fail(f"--now: not an ISO 8601 date and time: {now!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(tz))
-    instant = parse_date(text, timezone=tz, now=moment, languages=languages)
+    try:
+        instant = parse_date(text, timezone=tz, now=moment, languages=languages)
+    except OverflowError:  # "yesterday" or a year without one, counted from the first or last day of the calendar
+        fail(f"--now: too near the ends of the calendar to read dates from: {now!r}")
     printed = {lang: format_date(instant, language=lang, timezone=tz) for lang in ("ru", "az", "en")} if instant else {}
     result = {
         "text": text,

@@ -101,12 +101,25 @@ def local_iso(instant: datetime | None) -> str | None:
     return instant.astimezone(zone(SITE_TIMEZONE)).isoformat()
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def parse_instant(text: str, *, end_of_day: bool = False) -> datetime:
     """An operator's ``--since``/``--until``: an ISO date or date and time, UTC when it names no zone.
 
-    A bare date as an upper bound means the end of that day, so ``--until 2026-11-24`` includes the 24th.
+    A bare date as an upper bound means the end of that day, so ``--until 2026-11-24`` includes the 24th. A time
+    that is not an instant of Python's calendar in UTC (``0001-01-01T00:00+01:00``; the end of ``9999-12-31``) is
+    its first or last instant: a query bound never overflows.
     """
     value = datetime.fromisoformat(text.strip())
-    if end_of_day and len(text.strip()) == 10:
-        value = value + timedelta(days=1)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        if end_of_day and len(text.strip()) == 10:
+            value = value + timedelta(days=1)
+        return value.astimezone(UTC)
+    except OverflowError:
+        # The first or last day Python's dates hold, pushed past it by a zone or by "the end of that day": an
+        # instant before or after every article, which the bound of the calendar stands for.
+        return EARLIEST if value.year == 1 else LATEST

@@ -385,3 +385,27 @@ def test_dates_parse_refuses_a_zone_and_a_source_together_and_search_a_query_wit
     for query in ("", "   ", "!?"):
         assert f"no word to search for in {query!r}" in one_line_error(run_cli("--db", db, "search", query))
     assert run_cli("--db", db, "search", "Баку").returncode == 0
+
+
+HUGE = "100000000000000000000"  # past SQLite's 64-bit and PostgreSQL's 32-bit integers
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_number_option_has_a_bound(path: tuple[str, ...], command: Any) -> None:
+    """A --limit the database could not hold was a traceback ("Python int too large to convert to SQLite INTEGER")."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "option" and param.bare_type() in ("int", "float"):
+            assert param.max is not None, f"{param.opts} of `aggregator {' '.join(path)}` takes any number"
+
+
+def test_ids_and_dates_past_the_databases_range_answer_and_never_crash(db_url: str) -> None:
+    """They were tracebacks, exit 1: "Python int too large to convert to SQLite INTEGER" (PostgreSQL: "integer out
+    of range") and "date value out of range"."""
+    assert run_cli("--db", db_url, "db", "upgrade").returncode == 0
+    limit = run_cli("--db", db_url, "articles", "list", "--limit", HUGE)
+    assert limit.returncode == 2 and "Invalid value for '--limit'" in limit.stderr, limit.stderr[-2000:]
+    for command, kind in (("articles", "article"), ("rejects", "reject"), ("stories", "story")):
+        assert f"no {kind} with id {HUGE}" in one_line_error(run_cli("--db", db_url, command, "show", HUGE))
+    for command in (("articles", "list", "--until", "9999-12-31"), ("export", "--since", "0001-01-01T00:00+01:00")):
+        done = run_cli("--db", db_url, *command)
+        assert done.returncode == 0, (command, done.stderr[-2000:])

@@ -42,11 +42,10 @@ from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
 from aggregator.store.db import connect, normalise_url
-from aggregator.store.models import Article
+from aggregator.store.models import MAX_ID, Article
 
 P = ParamSpec("P")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MAX_ID = 2**31 - 1  # articles.id is a 32-bit integer on PostgreSQL
 ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's id.")]
 FEED_SIZE = 50
 MOST_READ_TTL = 10.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,16 +13,16 @@ from rich.panel import Panel
 from rich.table import Table
 
 from aggregator.cli import app, fail, out
+from aggregator.present import parse_instant
 
 
 def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_instant(value)
     except ValueError:
         fail(f"--fetched-at must be an ISO 8601 date and time, not {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command("extract")

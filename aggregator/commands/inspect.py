@@ -15,6 +15,7 @@ from rich.table import Table
 
 from aggregator.cli import SINCE_HELP, UNTIL_HELP, _archive, _filter_options, app, fail, out
 from aggregator.sources import resolve_keys
+from aggregator.store.models import MAX_ID
 
 BAR_WIDTH = 40
 
@@ -95,7 +96,9 @@ def export(
     language: Annotated[str | None, typer.Option("--language", help="Only articles in this language.")] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help=SINCE_HELP)] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
-    story: Annotated[int | None, typer.Option("--story", metavar="ID", help="Only the articles of this story.")] = None,
+    story: Annotated[
+        int | None, typer.Option("--story", metavar="ID", max=MAX_ID, help="Only the articles of this story.")
+    ] = None,
     undated: Annotated[bool, typer.Option("--undated", help="Only articles whose date could not be read.")] = False,
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out otherwise).")

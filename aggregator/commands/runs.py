@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import _archive, app, db_app, fail, out
+from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, app, db_app, fail, out
 from aggregator.paths import replaced_whole
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
@@ -67,7 +67,7 @@ def known_or_has_runs(archive: Archive, key: str) -> None:
 def runs_cmd(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List crawl runs, newest first: status, finish reason, counts, health, and where each ran."""
@@ -242,12 +242,17 @@ def db_prune_runs(
     ctx: typer.Context,
     older_than: Annotated[
         float | None,
-        typer.Option("--older-than", min=0, help="Age in days (default: AGGREGATOR_RUNS_KEEP_DAYS, 90)."),
+        typer.Option(
+            "--older-than", min=0, max=LONGEST_DAYS, help="Age in days (default: AGGREGATOR_RUNS_KEEP_DAYS, 90)."
+        ),
     ] = None,
     keep: Annotated[
         int | None,
         typer.Option(
-            "--keep", min=0, help="Runs each source keeps whatever their age (default: AGGREGATOR_RUNS_KEEP_MIN, 20)."
+            "--keep",
+            min=0,
+            max=MAX_LIMIT,
+            help="Runs each source keeps whatever their age (default: AGGREGATOR_RUNS_KEEP_MIN, 20).",
         ),
     ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,

@@ -22,7 +22,18 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import AllOpt, MirrorOpt, MirrorRootOpt, OfflineOpt, SourcesArg, app, check_where_from, fail
+from aggregator.cli import (
+    LONGEST_DAYS,
+    MAX_LIMIT,
+    AllOpt,
+    MirrorOpt,
+    MirrorRootOpt,
+    OfflineOpt,
+    SourcesArg,
+    app,
+    check_where_from,
+    fail,
+)
 from aggregator.sources import resolve_keys
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -33,7 +44,10 @@ def parse_interval(text: str) -> float:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"not an interval: {text!r} (use e.g. 30s, 10m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds > LONGEST_DAYS * _UNITS["d"]:
+        raise ValueError(f"too long an interval: {text!r} (at most {LONGEST_DAYS}d)")
+    return seconds
 
 
 # How bad each of ``aggregator crawl``'s exit statuses is: 3 (a source skipped, nothing else wrong) is milder than
@@ -68,6 +82,7 @@ def schedule_cmd(
         typer.Option(
             "--max-runs",
             min=1,
+            max=MAX_LIMIT,
             help="Stop after this many runs, exiting with the worst status of theirs (default: run forever).",
         ),
     ] = None,

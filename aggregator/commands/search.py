@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import _archive, _article_summary, app, fail, out
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out
+from aggregator.present import parse_instant
 from aggregator.sources import resolve_keys
 from aggregator.tables import WIDE, text_and_link, text_and_link_columns
 
@@ -19,10 +20,9 @@ def parse_since(since: str | None) -> datetime | None:
     if not since:
         return None
     try:
-        start = datetime.fromisoformat(since)
+        return parse_instant(since)
     except ValueError:
         fail(f"--since: not an ISO 8601 date: {since!r}")
-    return start if start.tzinfo else start.replace(tzinfo=UTC)
 
 
 @app.command("search")
@@ -39,7 +39,7 @@ def search_cmd(
         str | None,
         typer.Option("--since", metavar="DATE", help="Only articles published since this ISO date (UTC if no zone)."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many results.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """Search titles and texts of archived articles, best match first (title words weigh more) among the latest

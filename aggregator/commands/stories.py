@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import _archive, _article_summary, _iso, app, fail, out
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _iso, app, fail, out
 from aggregator.sources import resolve_keys
 
 stories_app = typer.Typer(
@@ -33,9 +33,12 @@ def stories_list(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only stories this source took part in.")] = None,
     min_articles: Annotated[
-        int, typer.Option("--min-articles", min=1, help="Only stories told by at least this many articles.")
+        int,
+        typer.Option("--min-articles", min=1, max=MAX_LIMIT, help="Only stories told by at least this many articles."),
     ] = 2,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many stories, latest first.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many stories, latest first.")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List stories told by several articles, latest first, with their articles and sources."""

@@ -35,6 +35,14 @@ URL_LENGTH = 2000
 """The longest URL a row keeps (PostgreSQL enforces the column's length; SQLite does not)."""
 SHORT_TEXT_LENGTH = 200
 """The longest printed date (``published_raw``) or category a row keeps."""
+MAX_ID = 2**31 - 1
+"""The largest id a row can have: ids are INTEGER columns, which PostgreSQL keeps in 32 bits."""
+
+
+def names_a_row(value: int) -> bool:
+    """Whether ``value`` can be a row's id. A lookup by any other finds nothing without asking the database, where
+    binding it fails ("integer out of range" on PostgreSQL, an OverflowError past 64 bits on SQLite)."""
+    return 1 <= value <= MAX_ID
 
 
 class UTCDateTime(TypeDecorator[datetime]):

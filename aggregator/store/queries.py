@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime
+from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime, names_a_row
 
 # The columns a list needs (no bodies: they are the bulk of a row).
 LIST_COLUMNS = (
@@ -320,6 +320,8 @@ def most_read(conn: Connection, *, hours: int, limit: int, now: datetime | None 
 
 
 def get_article(conn: Connection, article_id: int) -> Any | None:
+    if not names_a_row(article_id):
+        return None
     found = run(conn, _ARTICLE, {"id": article_id})
     return found[0] if found else None
 

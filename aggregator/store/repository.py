@@ -49,6 +49,7 @@ from aggregator.store.models import (
     Snapshot,
     Source,
     Story,
+    names_a_row,
     utcnow,
 )
 from aggregator.stories import sketch, story_text
@@ -598,8 +599,9 @@ class Archive:
         """Take these articles off the downstream site, by an operator's decision (``articles withdraw``): only
         ``restore`` shows them again, whatever later crawls find. Returns the ids that exist (withdrawn before or
         not: the reason and time become these)."""
+        ids = [i for i in ids if names_a_row(i)]
         with self.engine.begin() as conn:
-            found = sorted(conn.scalars(select(Article.id).where(Article.id.in_(list(ids)))))
+            found = sorted(conn.scalars(select(Article.id).where(Article.id.in_(ids))))
             if found:
                 conn.execute(
                     update(Article)
@@ -614,9 +616,10 @@ class Archive:
 
     def restore(self, ids: Sequence[int]) -> list[int]:
         """Show withdrawn articles again, whoever withdrew them. Returns the ids that were withdrawn."""
+        ids = [i for i in ids if names_a_row(i)]
         with self.engine.begin() as conn:
             found = sorted(
-                conn.scalars(select(Article.id).where(Article.id.in_(list(ids)), Article.withdrawn_at.is_not(None)))
+                conn.scalars(select(Article.id).where(Article.id.in_(ids), Article.withdrawn_at.is_not(None)))
             )
             if found:
                 _show_again(conn, Article.id.in_(found), by=None)
@@ -871,6 +874,8 @@ class Archive:
 
     def story(self, story_id: int) -> tuple[Story, list[Article]] | None:
         """A story with its articles, earliest first."""
+        if not names_a_row(story_id):
+            return None
         with self.reading() as session:
             story = session.get(Story, story_id)
             if story is None:
@@ -884,6 +889,8 @@ class Archive:
 
     def with_siblings(self, article_id: int) -> tuple[Article, list[Article]] | None:
         """One article and the other articles of its story (the downstream site's "also reported by")."""
+        if not names_a_row(article_id):
+            return None
         with self.reading() as session:
             article = session.get(Article, article_id)
             if article is None:
@@ -898,6 +905,8 @@ class Archive:
             return article, list(session.scalars(stmt))
 
     def get_article(self, article_id: int) -> Article | None:
+        if not names_a_row(article_id):
+            return None
         with self.reading() as session:
             return session.get(Article, article_id)
 
@@ -990,6 +999,8 @@ class Archive:
             return [reject_id for (reject_id,) in conn.execute(stmt.order_by(Reject.id))]
 
     def get_reject(self, reject_id: int) -> Reject | None:
+        if not names_a_row(reject_id):
+            return None
         with self.reading() as session:
             return session.get(Reject, reject_id)
 

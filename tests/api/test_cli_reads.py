@@ -100,6 +100,14 @@ def test_errors_are_one_line(sample_db: str) -> None:
     assert one_line_error(unreachable).startswith("aggregator: database error:")
 
 
+def test_dates_at_the_ends_of_the_calendar_are_its_ends(sample_db: str) -> None:
+    """Moved to UTC, or to the end of their day, they left Python's calendar: "OverflowError: date value out of
+    range", a traceback."""
+    everything = listed(sample_db)
+    assert listed(sample_db, "--until", "9999-12-31", "--since", "0001-01-01T00:00+01:00") == everything
+    assert listed(sample_db, "--since", "9999-12-31T23:59-01:00") == []
+
+
 def test_stats(sample_db: str) -> None:
     archive = Archive.open(sample_db)
     rejects = archive.count(Reject)
