@@ -75,6 +75,18 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def check_output_file(path: Path, what: str, example: str | None = None) -> None:
+    """One clear line for a file to write that cannot be one: a folder (Python's IsADirectoryError was a traceback),
+    or a file in a folder that does not exist. Checked before anything is written, so nothing is left half done."""
+    if path.is_dir():
+        fail(
+            f"{path} is a folder: give a file's name for the {what}"
+            + (f", such as {path / example}" if example else "")
+        )
+    if not path.parent.is_dir():
+        fail(f"no such folder: {path.parent}")
+
+
 def _db_url(ctx: typer.Context) -> str:
     from aggregator.crawl import project_settings
 

@@ -409,3 +409,17 @@ def test_ids_and_dates_past_the_databases_range_answer_and_never_crash(db_url: s
     for command in (("articles", "list", "--until", "9999-12-31"), ("export", "--since", "0001-01-01T00:00+01:00")):
         done = run_cli("--db", db_url, *command)
         assert done.returncode == 0, (command, done.stderr[-2000:])
+
+
+def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Path) -> None:
+    """`export --output FOLDER` was IsADirectoryError and `serve --log-level bogus` KeyError: 'bogus', tracebacks."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run_cli("--db", db, "db", "upgrade").returncode == 0
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for command in (("export", "--format", "jsonl", "--output", str(folder)), ("metrics", "--output", str(folder))):
+        assert f"{folder} is a folder" in one_line_error(run_cli("--db", db, *command))
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["a.db", "out"]
+    # Refused before the archive is opened: a missing one is not what it says.
+    line = one_line_error(run_cli("--db", f"sqlite:///{tmp_path / 'none.db'}", "serve", "--log-level", "bogus"))
+    assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line

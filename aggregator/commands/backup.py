@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import _db_url, db_app, fail, out
+from aggregator.cli import _db_url, check_output_file, db_app, fail, out
 from aggregator.paths import replaced_whole
 from aggregator.store.db import require_existing, sqlite_file
 
@@ -65,10 +65,7 @@ def db_backup(
     target = target.expanduser().resolve()
     if target == source.resolve():
         fail(f"the backup would overwrite the archive itself: {target}")
-    if target.is_dir():
-        fail(f"{target} is a folder: give the backup's file name")
-    if not target.parent.is_dir():
-        fail(f"no such folder: {target.parent}")
+    check_output_file(target, "backup")
     if target.exists() and not force:
         fail(f"{target} exists: give --force to replace it")
     size = source.stat().st_size

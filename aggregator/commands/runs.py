@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, app, db_app, fail, out
+from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, app, check_output_file, db_app, out
 from aggregator.paths import replaced_whole
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
@@ -305,10 +305,7 @@ def metrics_cmd(
     oldest = verdict_max_age(max_age)
     if output is not None:  # before the archive is read: a wrong path is said at once, and nothing is written
         output = output.expanduser()
-        if output.is_dir():  # the rename onto it would fail only after the file beside it was written
-            fail(f"{output} is a folder: give a file's name, such as {output / 'aggregator.prom'}")
-        if not output.parent.is_dir():
-            fail(f"no such folder: {output.parent}")
+        check_output_file(output, "metrics", example="aggregator.prom")
     archive = _archive(ctx)
     try:
         body = exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=oldest)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import _archive, _db_url, app, out
+from aggregator.cli import _archive, _db_url, app, fail, out
 
 
 @app.command()
@@ -31,10 +31,13 @@ def serve(
 ) -> None:
     """Serve the read API (/api/...), RSS feeds (/feeds/...) and article pages (/news/ID) for the downstream site."""
     import uvicorn
+    from uvicorn.config import LOG_LEVELS
 
     from aggregator.api import app as api
     from aggregator.crawl import project_settings
 
+    if log_level.lower() not in LOG_LEVELS:  # uvicorn looks it up once the app is built: a KeyError, a traceback
+        fail(f"--log-level: {log_level!r} is not one of uvicorn's log levels: {', '.join(LOG_LEVELS)}")
     _archive(ctx).close()  # upgrade the schema, and fail early on an unusable database
     db_url = _db_url(ctx)
     site_name = str(project_settings().get("AGGREGATOR_SITE_NAME"))
