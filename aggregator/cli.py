@@ -786,6 +786,8 @@ def rejects_retry(
             out.print(f"  skipped: {escape(why)}", soft_wrap=True)
     if batch.refused:
         raise typer.Exit(1)
+    if reject_ids and not batch.archived:  # every one skipped: as for one ID that cannot be retried, exit status 2
+        fail(f"none of the {len(reject_ids)} rejects given could be retried (see why each was skipped)")
 
 
 # -- dates ---------------------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ class RetryBatch:
     archived: list[RetryOutcome] = dataclasses.field(default_factory=list)
     refused: list[RetryOutcome] = dataclasses.field(default_factory=list)
     skipped: list[tuple[int, str]] = dataclasses.field(default_factory=list)
-    """(reject id, why): already archived (another reject of the same page was), or nothing stored to retry."""
+    """(reject id, why): no reject has that id, it was already archived (by a retry or a crawl, or as another reject
+    of the same page was in this batch), or nothing was stored to retry (a failed fetch)."""
 
     @property
     def seen(self) -> int:

@@ -62,6 +62,25 @@ def test_retry_of_a_page_that_is_still_broken_says_so(crawled: str) -> None:
     assert failed.returncode == 2 and "the next crawl fetches it again" in failed.stderr
 
 
+def test_a_retry_of_several_ids_none_of_which_can_be_retried_exits_2_as_one_does(crawled: str) -> None:
+    """With several IDs it said "0 archived, 0 still refused, 2 skipped" and exit 0: no such reject, or a failed
+    fetch, which exits 2 when given alone."""
+    fetches = [r["id"] for r in json.loads(run_cli("--db", crawled, "rejects", "list", "--json").stdout)
+               if r["stage"] == "fetch"][:2]  # fmt: skip
+    for ids, why in ((["99998", "99999"], "no reject with id 99999"), ([str(i) for i in fetches], "a failed fetch")):
+        done = run_cli("--db", crawled, "rejects", "retry", *ids)
+        assert done.returncode == 2, (ids, done.stdout, done.stderr)
+        assert "0 archived, 0 still refused, 2 skipped" in done.stdout and why in done.stdout
+        assert (
+            done.stderr.strip()
+            == "aggregator: error: none of the 2 rejects given could be retried (see why each was skipped)"
+        )
+    unknown = run_cli("--db", crawled, "rejects", "retry", "99999", "--json")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["skipped"] == [
+        {"id": 99999, "why": "no reject with id 99999"}
+    ]
+
+
 def test_retry_after_a_fix_archives_the_page(db_url: str) -> None:
     """A page refused by a bug that is now fixed (here: a pipeline error) is archived by a retry, offline."""
     page = (SAMPLE / "caliber.az" / "post" / "153813.html").read_bytes()
