@@ -564,11 +564,15 @@ def articles_restore(
     """Show withdrawn articles again (withdrawn by an operator, or by a crawl that found the page gone)."""
     archive = _archive(ctx)
     try:
-        found = archive.restore(article_ids)
+        existing, found = archive.restore(article_ids)
     finally:
         archive.close()
+    _report_missing(article_ids, existing)
+    shown = ", ".join(f"#{i}" for i in existing if i not in found)
     if not found:
-        fail(f"none of {', '.join(f'#{i}' for i in article_ids)} is withdrawn (see `articles list --withdrawn`)")
+        fail(f"none of {shown} is withdrawn (see `articles list --withdrawn`)")
+    if shown:
+        err.print(f"aggregator: warning: not withdrawn: {shown}")
     out.print(f"restored {len(found)} article(s): {', '.join(f'#{i}' for i in found)}")
 
 

@@ -92,9 +92,8 @@ def test_a_gone_page_withdraws_its_article_and_finding_it_again_shows_it(archive
     # Withdrawn twice (a gone page after an operator's withdrawal) keeps the operator's reason.
     assert archive.save([], [gone(item(3).url, 410)]).withdrawn == 0
     assert state(archive)[3][0] == "operator"
-    assert archive.restore([archive.article_id_for(item(3).canonical_url), 999_999]) == [
-        archive.article_id_for(item(3).canonical_url)
-    ]
+    three = archive.article_id_for(item(3).canonical_url)
+    assert archive.restore([three, 999_999]) == ([three], [three])
     assert shown(archive) == {1, 2, 3, 4, 5}
 
 
@@ -220,9 +219,14 @@ def test_withdraw_and_restore_say_clearly_what_they_could_not_do(tmp_path: Path)
     assert missing.returncode == 2 and "no article with id 424242" in missing.stderr
     partly = run_cli("--db", db, "articles", "withdraw", str(one), "424242", "--reason", "takedown")
     assert partly.returncode == 0 and "424242" in partly.stderr and f"#{one}" in partly.stdout
-    assert run_cli("--db", db, "articles", "restore", "424242").returncode == 2
-    assert run_cli("--db", db, "articles", "restore", str(one)).returncode == 0
-    assert run_cli("--db", db, "articles", "restore", str(one)).returncode == 2  # not withdrawn any more
+    # restore named unknown ids as withdraw does: it said nothing of them, or "none of #424242 is withdrawn".
+    missing = run_cli("--db", db, "articles", "restore", "424242")
+    assert missing.returncode == 2 and missing.stderr.strip() == "aggregator: error: no article with id 424242"
+    partly = run_cli("--db", db, "articles", "restore", str(one), "424242")
+    assert partly.returncode == 0 and f"#{one}" in partly.stdout
+    assert partly.stderr.strip() == "aggregator: warning: no article with id 424242"
+    again = run_cli("--db", db, "articles", "restore", str(one))
+    assert again.returncode == 2 and f"none of #{one} is withdrawn" in again.stderr  # not withdrawn any more
 
 
 def test_export_leaves_withdrawn_articles_out_unless_asked_for_them(tmp_path: Path) -> None:

@@ -614,16 +614,16 @@ class Archive:
                 )
             return found
 
-    def restore(self, ids: Sequence[int]) -> list[int]:
-        """Show withdrawn articles again, whoever withdrew them. Returns the ids that were withdrawn."""
+    def restore(self, ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Show withdrawn articles again, whoever withdrew them. Returns the ids that exist (as ``withdraw`` does, for
+        the operator to hear of the others), and those of them that were withdrawn."""
         ids = [i for i in ids if names_a_row(i)]
         with self.engine.begin() as conn:
-            found = sorted(
-                conn.scalars(select(Article.id).where(Article.id.in_(ids), Article.withdrawn_at.is_not(None)))
-            )
+            rows = conn.execute(select(Article.id, Article.withdrawn_at).where(Article.id.in_(ids))).all()
+            found = sorted(row.id for row in rows if row.withdrawn_at is not None)
             if found:
                 _show_again(conn, Article.id.in_(found), by=None)
-            return found
+            return sorted(row.id for row in rows), found
 
     def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
         with self.session.begin() as session:
