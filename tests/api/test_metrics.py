@@ -164,10 +164,8 @@ def test_the_command_refuses_a_folder_for_its_file_before_writing(tmp_path: Path
     folder = tmp_path / "textfile"
     folder.mkdir()
     line = one_line_error(run_cli("--db", url, "metrics", "-o", str(folder)))
-    assert (
-        line
-        == f"aggregator: error: {folder} is a folder: give a file's name for the metrics, such as {folder / 'aggregator.prom'}"
-    )
+    example = folder / "aggregator.prom"
+    assert line == f"aggregator: error: {folder} is a folder: give a file's name for the metrics, such as {example}"
     assert list(folder.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
