@@ -190,7 +190,21 @@ def test_redis_unreachable_says_why_or_nothing(redis_url: str) -> None:
     assert "No such file" in (redis_unreachable(f"unix://{ROOT / 'no-such.sock'}") or "")
 
 
-def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str) -> None:
+class _Loop:
+    """Stands in for Twisted's LoopingCall, which imports (so installs) the global reactor: a later test in the same
+    process that builds a crawler with TWISTED_REACTOR_ENABLED off then fails ("a Twisted reactor is installed")."""
+
+    def __init__(self, f: object) -> None:
+        self.running = False
+
+    def start(self, interval: float, now: bool = True) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     from scrapy import Spider
@@ -199,6 +213,7 @@ def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str) -
     from aggregator.crawl import project_settings
     from aggregator.scaleout import SharedScheduler
 
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)  # the first beat is open's own, the TTL its
     settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
     DerivedSettings().update_settings(settings)  # what Scrapy does when it builds a crawler
     spider = Spider("beating")
