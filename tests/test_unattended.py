@@ -594,15 +594,26 @@ class _SlowHandler(_MirrorHandler):
         super()._answer(send_body=send_body)
 
 
-def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_path: Path) -> None:
-    server = _MirrorHTTPServer(("127.0.0.1", 0), _SlowHandler)
+@contextlib.contextmanager
+def served_by(handler: type[_MirrorHandler]) -> Iterator[str]:
+    """The sample served on 127.0.0.1 by ``handler`` (a slowed or stalled site), its address while the block runs."""
+    server = _MirrorHTTPServer(("127.0.0.1", 0), handler)
     server.tree = MirrorTree(SAMPLE)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    db = f"sqlite:///{tmp_path / 'a.db'}"
     try:
+        yield server_url(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with served_by(_SlowHandler) as site:
         # 1.8 s, of the 4 s or more that 53 article pages a second each take, 16 at a time at the most.
-        cut = crawl(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.03"})
+        cut = crawl(db, site, env={"AGGREGATOR_MAX_RUN_MINUTES": "0.03"})
         assert cut.returncode == 0, cut.stderr[-3000:]  # cut short on purpose, not broken
         said = " ".join(cut.stdout.split())  # the console folds the line at 80 columns
         assert re.search(r"caliber: stopped at the run time limit \(0\.03 min\) after [\d.]+s; the next run goes on",
@@ -610,12 +621,8 @@ def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_p
         (first,) = all_runs(db)
         assert first.status == "partial" and first.finish_reason == "closespider_timeout"
         assert 0 < first.items_new < len(caliber("articles"))
-        rest = crawl(db, server_url(server))  # the default limit: an hour
+        rest = crawl(db, site)  # the default limit: an hour
         assert rest.returncode == 0, rest.stderr[-3000:]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     second = all_runs(db)[1]
     assert second.status == "finished"
     assert first.items_new + second.items_new == len(caliber("articles"))
@@ -633,17 +640,9 @@ class _StalledHandler(_MirrorHandler):
 def test_a_run_cut_short_before_any_article_is_not_a_broken_listing(tmp_path: Path) -> None:
     """A run stopped at its time limit before an article came back was judged red, "no article found on the
     listings", and failed the job (exit 1): what a cut run found is what it had time for."""
-    server = _MirrorHTTPServer(("127.0.0.1", 0), _StalledHandler)
-    server.tree = MirrorTree(SAMPLE)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    try:
-        cut = crawl(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.02"})
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served_by(_StalledHandler) as site:
+        cut = crawl(db, site, env={"AGGREGATOR_MAX_RUN_MINUTES": "0.02"})
     (run,) = all_runs(db)
     assert run.status == "partial" and run.finish_reason == "closespider_timeout"
     assert run.items_new == 0  # no listing answered in time
@@ -656,15 +655,11 @@ def test_a_crawl_stopped_by_sigterm_exits_0_with_its_run_partial(tmp_path: Path)
     """`systemctl stop` (a deploy, a reboot) sends SIGTERM to the unit's processes: the crawl stops gracefully and
     its run is `partial`. It exited 1, "crawl ended with 'shutdown'", so systemd marked the unit failed and
     `OnFailure=` alerted for a stop the operator asked for."""
-    server = _MirrorHTTPServer(("127.0.0.1", 0), _SlowHandler)
-    server.tree = MirrorTree(SAMPLE)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     db = f"sqlite:///{tmp_path / 'a.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    try:
+    with served_by(_SlowHandler) as site:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aggregator", "--db", db, "crawl", "caliber", "--mirror", server_url(server)],
+            [sys.executable, "-m", "aggregator", "--db", db, "crawl", "caliber", "--mirror", site],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -674,10 +669,6 @@ def test_a_crawl_stopped_by_sigterm_exits_0_with_its_run_partial(tmp_path: Path)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         os.killpg(proc.pid, signal.SIGTERM)  # every process of the unit, as systemd does
         out, err = proc.communicate(timeout=120)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     (run,) = all_runs(db)
     assert run.status == "partial" and run.finish_reason == "shutdown", err[-3000:]
     assert proc.returncode == 0, err[-3000:]
