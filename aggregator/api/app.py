@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, create_engine, event, literal, select, update
+from sqlalchemy import Engine, create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -572,7 +572,9 @@ def create_app(
         """For a load balancer or an orchestrator: 200 when the archive answers a query, 503 when it does not."""
         try:
             with store.read.connect() as conn:
-                conn.execute(select(literal(1))).scalar_one()
+                # A table of the archive, not SELECT 1: an SQLite file removed under the server is opened again as a
+                # new empty one, which answers SELECT 1 while every other route fails.
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         except SQLAlchemyError as exc:
             return JSONResponse(
                 {"status": "error", "database": type(exc).__name__},
