@@ -205,11 +205,12 @@ def crawl(
 
     db_url = _db_url(ctx)
     Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
-    where = mirror or (None if offline else env_settings().get("AGGREGATOR_MIRROR"))
+    environment = env_settings()
+    where = mirror or (None if offline else environment.get("AGGREGATOR_MIRROR"))
     why = where and unreachable(where)
     if why:
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
-    redis_url: str = env_settings().get("AGGREGATOR_REDIS_URL") or ""
+    redis_url: str = environment.get("AGGREGATOR_REDIS_URL") or ""
     why = redis_url and redis_unreachable(redis_url)
     if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
         fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")

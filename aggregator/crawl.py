@@ -25,7 +25,7 @@ from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
-from aggregator.run_counts import RUN_COUNTS
+from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT
 from aggregator.settings import user_agent
 from aggregator.sources import Source
 from aggregator.tables import compact_table, header_column
@@ -43,12 +43,6 @@ COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The summary's and the live table's columns, each the sum of these stats (the run row's where it has one)."""
 
-
-TIME_LIMIT = "closespider_timeout"
-"""Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
-STOPPED = "shutdown"
-"""Scrapy's finish reason for a run stopped by SIGTERM or Ctrl-C (``systemctl stop``, a deploy): what it fetched is
-stored and its run is ``partial``; not a failure (a stopped unit would otherwise be marked failed and alert)."""
 
 # Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
 EXIT_OK = 0
@@ -201,7 +195,9 @@ def run_crawl(
                 f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
                 "Retry-After): this run stopped early; the next one fetches what it did not"
             )
-        elif outcome.finish_reason not in ("finished", TIME_LIMIT, STOPPED):  # cut short on purpose, not broken
+        # A run at its time limit or stopped by SIGTERM is cut short on purpose, not broken (a stopped systemd unit
+        # would otherwise be marked failed and alert); what it fetched is stored, and its run is partial.
+        elif outcome.finish_reason not in ("finished", TIME_LIMIT, STOPPED):
             outcome.problems.append(f"crawl ended with {outcome.finish_reason!r}")
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:

@@ -42,7 +42,9 @@ from spidermon.contrib.scrapy.extensions import Spidermon
 from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorRunner
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator.backoff import FINISH_REASON as RATE_LIMITED
 from aggregator.items import ArticleItem, ExtractionFailure
+from aggregator.run_counts import STOPPED, TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +210,7 @@ class _HealthMonitor(Monitor):  # type: ignore[misc]
         return Thresholds.from_settings(self.data.crawler.settings)
 
 
-CUT_SHORT = frozenset({"closespider_timeout", "shutdown", "rate_limited"})
+CUT_SHORT = frozenset({TIME_LIMIT, STOPPED, RATE_LIMITED})
 """Finish reasons of a run stopped before it was through (``AGGREGATOR_MAX_RUN_MINUTES``, SIGTERM or Ctrl-C, a site's
 Retry-After): it found what it had time for, which says nothing of the listings."""
 

@@ -1,9 +1,15 @@
 """What a run counted, read from its Scrapy stats: one definition for the ``crawl_runs`` row and for the summary
-``aggregator crawl`` prints (they disagreed on answers 304: the row counted them unchanged, the summary did not)."""
+``aggregator crawl`` prints (they disagreed on answers 304: the row counted them unchanged, the summary did not); and
+the finish reasons of a run cut short on purpose, which the summary and the health check both know."""
 
 from __future__ import annotations
 
 from typing import Any
+
+TIME_LIMIT = "closespider_timeout"
+"""Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
+STOPPED = "shutdown"
+"""Scrapy's finish reason for a run stopped by SIGTERM or Ctrl-C (``systemctl stop``, a deploy)."""
 
 NOT_MODIFIED = "aggregator/not_modified"
 RUN_COUNTS: dict[str, tuple[str, ...]] = {

@@ -429,6 +429,14 @@ def create_app(
         body = render("error.html", labels=labels, lang="ru", heading=heading(labels))
         return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
+    def article_missing(article_id: object, *, lang: str = "ru", withdrawn: bool = False) -> Response:
+        """The page for an article that is not shown: 404 for none with that id (or an id that cannot be one), 410
+        for a withdrawn one."""
+        labels = present.labels(lang)
+        heading = labels.withdrawn if withdrawn else labels.not_found
+        body = render("not_found.html", labels=labels, lang=lang, article_id=article_id, heading=heading)
+        return Response(body, status_code=410 if withdrawn else 404, media_type="text/html; charset=utf-8")
+
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)
     async def archive_down(request: Request, exc: Exception) -> Response:
@@ -695,13 +703,10 @@ def create_app(
         """The re-published article: attribution line, body, views, source link, archive time, most read."""
         with store.read.connect() as conn:
             row = queries.get_article(conn, article_id)
-            if row is None or row.withdrawn_at is not None:
-                lang = "ru" if row is None else present.page_language(row.language)
-                labels = present.labels(lang)
-                heading = labels.not_found if row is None else labels.withdrawn
-                body = render("not_found.html", labels=labels, lang=lang, article_id=article_id, heading=heading)
-                status = 404 if row is None else 410
-                return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+            if row is None:
+                return article_missing(article_id)
+            if row.withdrawn_at is not None:
+                return article_missing(article_id, lang=present.page_language(row.language), withdrawn=True)
             siblings = queries.story_siblings(conn, row.id, row.story_id)
         source = source_entry(row.source)
         popular = store.most_read(24, 5) or store.most_read(24 * 30, 5)  # a quiet day: the month's instead
@@ -728,10 +733,7 @@ def create_app(
         # A page answers a page: an article id that cannot exist (0, "abc", beyond 32 bits) is an article not
         # found, as a free id is; anything else is a link the site did not give out.
         if any(e["loc"] and e["loc"][0] == "path" for e in errors):
-            labels = present.labels("ru")
-            article_id = request.path_params.get("article_id", "")
-            body = render("not_found.html", labels=labels, lang="ru", article_id=article_id, heading=labels.not_found)
-            return Response(body, status_code=404, media_type="text/html; charset=utf-8")
+            return article_missing(request.path_params.get("article_id", ""))
         return error_page(400, lambda labels: labels.bad_link)
 
     # Load balancers, uptime checkers and feed readers ask with HEAD, but a FastAPI route answers only the methods
