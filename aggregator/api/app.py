@@ -41,7 +41,7 @@ from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, max_age, source_heal
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
-from aggregator.store.db import connect, normalise_url
+from aggregator.store.db import connect, existing_file_url, normalise_url
 from aggregator.store.models import MAX_ID, Article
 
 P = ParamSpec("P")
@@ -188,7 +188,7 @@ def read_only_engine(url: str) -> Engine:
     """An engine that refuses writes, with a pool sized for the server's worker threads."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, pool_size=20, max_overflow=20)
+        engine = create_engine(existing_file_url(url), pool_size=20, max_overflow=20)
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
@@ -236,7 +236,7 @@ class Store:
 
     @cached_property
     def write(self) -> Engine:
-        return connect(self.url)
+        return connect(self.url, create=False)
 
     def close(self) -> None:
         self.read.dispose()

@@ -13,9 +13,10 @@ import weakref
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -199,6 +200,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database).expanduser()
 
 
+def existing_file_url(url: str) -> str | URL:
+    """``url``, but for an SQLite file one that opens the file only if it exists (an SQLite URI with ``mode=rw``).
+
+    SQLite creates a missing file on connect: a server whose archive was removed (or moved by a restore) under it
+    would open a new empty one in its place, answer from it, and leave it behind for the next crawl to fill.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return url
+    uri = "file:" + quote(str(path.resolve()), safe="/")
+    return make_url("sqlite://").set(database=uri, query={"mode": "rw", "uri": "true"})
+
+
 def require_existing(url: str) -> None:
     """Refuse an SQLite URL whose file does not exist (``ArchiveMissing``), before anything creates it.
 
@@ -214,8 +228,10 @@ def require_existing(url: str) -> None:
         )
 
 
-def connect(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> Engine:
+def connect(url: str, *, background_checkpoint: bool = False, create: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout, and their folder is made.
+
+    ``create=False``: an SQLite file that does not exist is not created (``existing_file_url``); connecting fails.
 
     ``background_checkpoint``: an SQLite file's log is copied back by a thread (``Checkpointer``), not inside the
     commits of this engine's writes; close such an engine with ``dispose``.
@@ -223,9 +239,9 @@ def connect(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> 
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         path = sqlite_file(url)
-        if path is not None:
+        if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url if create else existing_file_url(url), **kwargs)
         background = background_checkpoint and path is not None
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=not background))
         event.listen(engine, "begin", _sqlite_begin)
