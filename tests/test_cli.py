@@ -423,3 +423,22 @@ def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Pat
     # Refused before the archive is opened: a missing one is not what it says.
     line = one_line_error(run_cli("--db", f"sqlite:///{tmp_path / 'none.db'}", "serve", "--log-level", "bogus"))
     assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line
+
+
+def test_serve_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:
+    # uvicorn logged its own error after the app was built and exited 3, unlike `mirror serve` (exit 2, one line).
+    import socket
+
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert run_cli("--db", db, "db", "upgrade").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = one_line_error(run_cli("--db", db, "serve", "--port", str(port)))
+    assert in_use == (
+        f"aggregator: error: cannot listen on 127.0.0.1:{port}: the port is in use: stop what holds it, "
+        "or give another --port (0: any free one)"
+    )
+    elsewhere = one_line_error(run_cli("--db", db, "serve", "--host", "192.0.2.1"))  # RFC 5737: no machine has it
+    assert "192.0.2.1 is not an address of this machine" in elsewhere

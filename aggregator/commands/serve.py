@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import Annotated
 
 import typer
 
-from aggregator.cli import _archive, _db_url, app, fail, out
+from aggregator.cli import _archive, _cannot_listen, _db_url, app, fail, out
 
 
 @app.command()
@@ -41,6 +42,7 @@ def serve(
     _archive(ctx).close()  # upgrade the schema, and fail early on an unusable database
     db_url = _db_url(ctx)
     site_name = str(project_settings().get("AGGREGATOR_SITE_NAME"))
+    _can_listen(host, port)
     processes = f", {workers} processes" if workers > 1 else ""
     out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)")
     options = {"host": host, "port": port, "log_level": log_level.lower(), "access_log": access_log}
@@ -50,3 +52,14 @@ def serve(
     # Several processes: uvicorn starts each from an import string, and each builds its app from the environment.
     os.environ[api.SERVE_DB_URL], os.environ[api.SERVE_SITE_NAME] = db_url, site_name
     uvicorn.run(f"{api.__name__}:{api.app_from_environment.__name__}", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Bind the address once before uvicorn does: a busy port or a foreign address is then the same one line and
+    exit status 2 as for ``mirror serve``, not uvicorn's log line and its exit status 3 after the app was built."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as uvicorn binds
+            pass
+    except OSError as exc:
+        fail(_cannot_listen(host, port, exc))
