@@ -75,6 +75,15 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def check_charset(charset: str | None) -> None:
+    """A ``--charset`` Python cannot decode with, refused by name (it was ignored, or a traceback later)."""
+    if charset:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            fail(f"unknown encoding: {charset!r}")
+
+
 def check_output_file(path: Path, what: str, example: str | None = None) -> None:
     """One clear line for a file to write that cannot be one: a folder (Python's IsADirectoryError was a traceback),
     or a file in a folder that does not exist. Checked before anything is written, so nothing is left half done."""
@@ -739,11 +748,7 @@ def rejects_retry(
         fail("--source goes with --all")
     if source:
         resolve_keys([source])
-    if charset:
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            fail(f"unknown encoding: {charset!r}")
+    check_charset(charset)
     archive = _archive(ctx)
     try:
         if reject_ids and len(reject_ids) == 1 and not as_json:

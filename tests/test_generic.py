@@ -378,9 +378,12 @@ def test_extract_command_errors_are_one_line(tmp_path: Path) -> None:
         missing.returncode == 2 and missing.stderr.strip() == f"aggregator: error: no such file: {tmp_path}/none.html"
     )
     (tmp_path / "p.html").write_text("<html></html>", encoding="utf-8")
-    bad_url = run_cli("extract", str(tmp_path / "p.html"), "--url", "ftp://example.org/a")
-    assert bad_url.returncode == 2 and "not an http(s) URL" in bad_url.stderr
-    assert len(bad_url.stderr.strip().splitlines()) == 1
+    for url in ("ftp://example.org/a", "ftp://caliber.az/post/a", "https:///post/a"):  # a registered site's too
+        bad_url = run_cli("extract", str(tmp_path / "p.html"), "--url", url)
+        assert bad_url.returncode == 2 and bad_url.stderr.strip() == f"aggregator: error: not an http(s) URL: {url}"
+    # An encoding Python does not know was silently ignored.
+    bad_charset = run_cli("extract", str(tmp_path / "p.html"), "--url", "https://example.org/a", "--charset", "nope")
+    assert bad_charset.returncode == 2 and bad_charset.stderr.strip() == "aggregator: error: unknown encoding: 'nope'"
 
 
 # -- crawls --------------------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from aggregator.cli import app, fail, out
+from aggregator.cli import app, check_charset, fail, out
 from aggregator.present import parse_instant
 
 
@@ -44,6 +45,10 @@ def extract(
 
     if not page.is_file():
         fail(f"no such file: {page}")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:  # ftp://caliber.az/... was read as caliber's
+        fail(f"not an http(s) URL: {url}")
+    check_charset(charset)
     try:
         body, when = page.read_bytes(), _when(fetched_at)
         record = extract_page(body, url, headers=stored_page_headers(charset), fetched_at=when)
