@@ -13,10 +13,9 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec
@@ -266,33 +265,26 @@ def _etag(body: bytes) -> str:
     return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def _unchanged(request: Request, etag: str, last_modified: datetime | None) -> bool:
-    """Whether the client's copy is current (If-None-Match wins over If-Modified-Since, as RFC 9110 says)."""
+def _unchanged(request: Request, etag: str) -> bool:
+    """Whether the client's copy is current: its ``If-None-Match`` names the answer's tag (or is ``*``).
+
+    ``If-Modified-Since`` is ignored, as RFC 9110 has it for a representation without a modification date: what a
+    read shows changes with nothing dated to say so (a view counted, an article withdrawn or shown again, one moved
+    to a story, the most-read list as its window moves), so no date could tell a current copy from a stale one.
+    The tag, a hash of the answer's bytes, changes with any of them, at the cost of the hash alone."""
     match = request.headers.get("if-none-match")
-    if match is not None:
-        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
-        return "*" in tags or etag.removeprefix("W/") in tags
-    since = request.headers.get("if-modified-since")
-    if since and last_modified is not None:
-        try:
-            client = parsedate_to_datetime(since)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if client.tzinfo is None:
-            return False
-        return last_modified.replace(microsecond=0) <= client
-    return False
+    if match is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def cached(
-    request: Request, body: bytes, media_type: str, last_modified: datetime | None = None, status: int = 200
-) -> Response:
-    """A read's response with its validators, or 304 when the client already has it."""
+def cached(request: Request, body: bytes, media_type: str, status: int = 200) -> Response:
+    """A read's response with its validator (the ETag; no Last-Modified, see ``_unchanged``), or 304 when the
+    client already has it."""
     etag = _etag(body)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if last_modified is not None:
-        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    if status == 200 and _unchanged(request, etag, last_modified):
+    if status == 200 and _unchanged(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
@@ -303,12 +295,8 @@ def json_body(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_UTC_Z)
 
 
-def cached_json(request: Request, data: Any, last_modified: datetime | None = None) -> Response:
-    return cached(request, json_body(data), "application/json", last_modified)
-
-
-def newest(rows: Iterable[Any]) -> datetime | None:
-    return max((r.updated_at for r in rows), default=None)
+def cached_json(request: Request, data: Any) -> Response:
+    return cached(request, json_body(data), "application/json")
 
 
 def source_entry(key: str) -> Any | None:
@@ -496,7 +484,7 @@ def create_app(
         with store.read.connect() as conn:
             rows, following = queries.list_page(conn, chosen, limit=limit, after=after)
         data = {"items": [summary(r) for r in rows], "next_cursor": following.encode() if following else None}
-        return cached_json(request, data, newest(rows))
+        return cached_json(request, data)
 
     @app.get(
         "/api/articles/{article_id}",
@@ -531,7 +519,7 @@ def create_app(
             "archived_at_printed": present.printed_time(row.archived_at, row.language),
             "story_siblings": [summary(s) for s in siblings],
         }
-        return cached_json(request, data, row.updated_at)
+        return cached_json(request, data)
 
     @app.post(
         "/api/articles/{article_id}/views", response_model=ViewCount, responses={**NOT_FOUND, **GONE}, tags=["articles"]
@@ -643,7 +631,7 @@ def create_app(
             articles=full,
             page_url=lambda article_id: str(request.url_for("news_page", article_id=article_id)),
         )
-        return cached(request, body, "application/rss+xml; charset=utf-8", newest(rows))
+        return cached(request, body, "application/rss+xml; charset=utf-8")
 
     @app.get("/feeds/all.rss", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
     @reads
@@ -685,7 +673,7 @@ def create_app(
             items=items,
             next_cursor=following.encode() if following else None,
         )
-        return cached(request, body, "text/html; charset=utf-8", newest(rows))
+        return cached(request, body, "text/html; charset=utf-8")
 
     @app.get(
         "/news/{article_id}",
@@ -723,7 +711,7 @@ def create_app(
             siblings=siblings,
             popular=[{"row": r, "printed": present.printed_time(queries.article_time(r), lang)} for r in popular],
         )
-        return cached(request, body, "text/html; charset=utf-8", row.updated_at)
+        return cached(request, body, "text/html; charset=utf-8")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
