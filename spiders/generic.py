@@ -23,7 +23,7 @@ import trafilatura
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import node_text
+from aggregator.html import collapse_whitespace, node_text
 from aggregator.items import ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
@@ -72,13 +72,15 @@ class GenericArticle:
     MIN_MAIN_TEXT = 60
     """Characters below which trafilatura's "main text" is a page's leftovers (a date line under a video player),
     not an article: no body, so the page is refused rather than archived empty."""
-    # trafilatura: precision over recall (a re-publisher would rather lose a caption than print a menu)
+    # trafilatura: precision over recall (a re-publisher would rather lose a stray line than print a menu); bold and
+    # italics kept, as the site spiders keep them (without, a bold lead or a stressed word reads as any other)
     TRAFILATURA_OPTIONS: dict[str, Any] = {  # noqa: RUF012 - read only
         "output_format": "html",
         "include_comments": False,
         "include_tables": True,
         "include_images": True,
         "include_links": True,
+        "include_formatting": True,
         "favor_precision": True,
         "with_metadata": False,
         "deduplicate": False,
@@ -176,12 +178,14 @@ class GenericArticle:
             inner = "".join(n.inner_html or "" for n in nodes)
             paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
             return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
-        extracted = trafilatura.extract(self.markup, url=self.response.url, **self.TRAFILATURA_OPTIONS)
+        page, captions = self._captions_as_paragraphs()
+        extracted = trafilatura.extract(page, url=self.response.url, **self.TRAFILATURA_OPTIONS)
         if extracted:
             root = LexborHTMLParser(extracted).body
             if root is not None:
                 for heading in root.css("h1"):  # the headline, which the item carries as its title
                     heading.decompose()
+                _restore_figures(root, captions)
                 paragraphs = [t for t in (node_text(p) for p in root.css("p, li, blockquote")) if t]
                 text = "\n\n".join(paragraphs) or node_text(root)
                 if text and len(text) >= self.MIN_MAIN_TEXT:
@@ -191,6 +195,26 @@ class GenericArticle:
             paragraphs = [" ".join(p.split()) for p in article_body.splitlines() if p.strip()]
             return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
         return None, None
+
+    def _captions_as_paragraphs(self) -> tuple[Any, dict[str, bool]]:
+        """The page for trafilatura, with each image's ``<figcaption>`` made a ``<p>``; and the captions' texts,
+        each saying whether it follows its image.
+
+        trafilatura knows no ``<figcaption>``: it drops the element and its text, so a picture's caption and credit
+        vanished from the body. As a paragraph by its image it is kept (or not) like the article's other paragraphs,
+        and ``_restore_figures`` puts the two back in a ``<figure>``. Only the captions of images: a video's caption,
+        once the player is gone, would be a line of text that tells nothing (and could pass for a short article).
+        """
+        tree = trafilatura.load_html(self.markup)
+        if tree is None:
+            return self.markup, {}
+        captions: dict[str, bool] = {}
+        for caption in tree.xpath("//figure[.//img]/figcaption"):
+            text = " ".join(caption.text_content().split())
+            if text:
+                captions[text] = caption.getprevious() is not None
+            caption.tag = "p"
+        return tree, captions
 
     def published_raw(self) -> str | None:
         """The date as the page prints it for readers; the metadata's stamp when it prints none."""
@@ -277,6 +301,35 @@ class GenericArticle:
             raw_body=self.response.body,
             raw_encoding=self.response.encoding,
         )
+
+
+def _neighbour(node: LexborNode, *, after: bool) -> LexborNode | None:
+    """The node's sibling after it (or before it), past whitespace: trafilatura indents its output."""
+    sibling = node.next if after else node.prev
+    while sibling is not None and sibling.is_text_node and not (sibling.text_content or "").strip():
+        sibling = sibling.next if after else sibling.prev
+    return sibling
+
+
+def _restore_figures(root: LexborNode, captions: dict[str, bool]) -> None:
+    """Each caption paragraph next to its image, on the side the page had it, back in a ``<figure>`` with it as
+    its ``<figcaption>`` (see ``GenericArticle._captions_as_paragraphs``). A caption whose image trafilatura left
+    out stays a paragraph: its words are still the article's."""
+    if not captions:
+        return
+    for paragraph in root.css("p"):
+        follows = captions.get(collapse_whitespace(paragraph.text(deep=True, separator="")))
+        if follows is None:
+            continue
+        image = _neighbour(paragraph, after=not follows)
+        if image is None or image.tag != "img":
+            continue
+        parts = [image.html or "", f"<figcaption>{paragraph.inner_html or ''}</figcaption>"]
+        figure = LexborHTMLParser(f"<figure>{''.join(parts if follows else parts[::-1])}</figure>").css_first("figure")
+        assert figure is not None  # the parser makes the element it is given
+        paragraph.insert_before(figure)
+        image.decompose()
+        paragraph.decompose()
 
 
 def _header(headers: Any, name: bytes) -> str | None:
