@@ -1,11 +1,14 @@
 """XSS: no script-injection vector of tests/fixtures/xss/vectors.txt survives into an article body.
 
-Every vector sits in a real-looking caliber.az article (tests/fixtures/xss/build.py). The body the pipelines
-produce is PARSED, never searched as a string, by two parsers (lxml's libxml2, and lexbor, an HTML5 parser like a
-browser's): every element must be in the allow-list with only its allowed attributes, every ``href``/``src`` must
-be http(s) once cleaned the way a browser cleans it, and there must be no comment or processing instruction.
-Checked twice: per vector, on ``extract_page`` (the crawl's extractor and pipelines, offline), and end to end, on
-what a real ``aggregator crawl`` of a hostile mirror stores in SQLite (where no article may be lost).
+Every vector sits in a real-looking article: a caliber.az one (tests/fixtures/xss/build.py), and a minval.az one
+for the generic extractor. The body the pipelines produce is PARSED, never searched as a string, by two parsers
+(lxml's libxml2, and lexbor, an HTML5 parser like a browser's): every element must be in the allow-list with only
+its allowed attributes, every ``href``/``src`` must be http(s) once cleaned the way a browser cleans it, and there
+must be no comment or processing instruction.
+Checked per vector, on ``extract_page`` (the crawl's extractor and pipelines, offline); per vector again in a
+picture's caption on a page the generic extractor reads (trafilatura's main text, whose figures it builds again);
+and end to end, on what a real ``aggregator crawl`` of a hostile mirror stores in SQLite (where no article may be
+lost).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.extract import extract_page
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.fixtures.xss.build import LEAD, Vector, article_page, article_url, build_mirror, load_vectors
 
 # The sanitiser's allow-list: element -> the attributes it may keep (``rel`` is the one nh3 adds to links).
@@ -168,6 +171,25 @@ def test_vector_is_neutralised(vector: Vector) -> None:
     assert record["rejected"] is None, f"the article was refused: {record['rejected']}"
     assert LEAD in record["body_text"], "the article's own text was lost"
     found = unsafe(record["body_html"], url)
+    assert not found, "\n".join([f"vector: {vector.html!r}", f"body_html: {record['body_html']!r}", *found])
+
+
+# -- per vector, through the generic extractor (trafilatura's main text), in a picture's caption ---------------
+
+GENERIC_PAGE = (
+    ROOT / "tests" / "fixtures" / "pages" / "minval" / "bold-lead-figure-captions" / "page.html"
+).read_text()
+GENERIC_URL = "https://minval.az/news/124011"
+CAPTION = "Новый мост в день открытия. "
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[f"line{v.line}" for v in VECTORS])
+def test_vector_in_a_caption_is_neutralised_by_the_generic_extractor(vector: Vector) -> None:
+    # the generic extractor builds each <figure> again from trafilatura's output: what it puts back is sanitised too
+    assert CAPTION in GENERIC_PAGE
+    page = GENERIC_PAGE.replace(CAPTION, CAPTION + vector.html, 1).encode()
+    record = extract_page(page, GENERIC_URL, headers=HEADERS, fetched_at=FETCHED_AT)
+    found = unsafe(record["body_html"] or "", GENERIC_URL)
     assert not found, "\n".join([f"vector: {vector.html!r}", f"body_html: {record['body_html']!r}", *found])
 
 
