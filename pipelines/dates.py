@@ -103,7 +103,9 @@ _Forms = tuple[tuple[str, re.Pattern[str]], ...]
 _EXACT_DATE_FIRST: _Forms = (
     # RFC 822 without the weekday first: "named" would take its zone ("gmt") for a trailing weekday word.
     ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
-    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}(?:,? {_WORD})?")),
+    # A weekday may follow ("21 сентября 2021г., вторник"), but "am" / "pm" is no weekday: a 12-hour time is the
+    # scan's to read ("10 january 2026 8:07 pm" is 20:07, not 08:07).
+    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}(?:,? (?![ap]m$){_WORD})?")),
     ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),
 )
 _EXACT_TIME_FIRST: _Forms = (
