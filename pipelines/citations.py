@@ -142,14 +142,14 @@ ANCHORS: tuple[Anchor, ...] = (
     _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY, ("yazı",)),
     _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY, ("məqaləsində",)),
     _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("mənbə",)),
-    # English: "X reports", "X reported", "..., reports X", "according to X", "citing X", "X, citing Y",
-    # "X reprints the article", "as reported by X", "Source: X".
+    # English: "X reports", "X reported", "as X noted", "..., reports X", "according to X", "citing X",
+    # "X, citing Y", "X reprints the article", "as reported by X", "Source: X".
     _anchor(
         "en",
-        r"\b(?:reports|reported|writes|wrote|informs)\b",
+        r"\b(?:reports|reported|writes|wrote|informs|notes|noted)\b",
         Side.BEFORE,
         Evidence.LIKELY,
-        ("report", "writes", "wrote", "informs"),
+        ("report", "writes", "wrote", "informs", "note"),
     ),
     _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN, ("reprint",)),
     _anchor(

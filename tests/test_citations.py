@@ -102,6 +102,7 @@ OWN_CASES: list[Case] = [
     ("en", "The storm hit the coast, according to the BBC.", ["BBC"]),
     ("en", "Haqqin.az reports, citing the Interior Ministry, that two suspects were detained.", ["Haqqin.az"]),
     ("en", "Source: Day.Az", ["Day.Az"]),
+    ("en", "Experts called for a binding agreement, as Report noted in its coverage of the event.", ["Report"]),
 ]
 
 NEGATIVE_CASES: list[Case] = [
@@ -116,6 +117,7 @@ NEGATIVE_CASES: list[Case] = [
     ("az", "Prezident İlham Əliyevə istinadən bildirilib ki, görüş olacaq.", []),
     ("en", "According to John Smith, the talks collapsed.", []),
     ("en", "Smith reports from Kyiv.", []),
+    ("en", "As Hikmet Hajiyev noted, the talks went well.", []),
     # Vague sources and institutions
     ("ru", "Источники сообщают, что сделка сорвана.", []),
     ("ru", "Как сообщают источники в правительстве, отставка принята.", []),
@@ -131,6 +133,7 @@ NEGATIVE_CASES: list[Case] = [
     ("en", "According to officials, the talks collapsed.", []),
     ("en", "According to the ministry, the talks collapsed.", []),
     ("en", "According to NATO, the exercises ended.", []),
+    ("en", "The minister noted that the project would be finished next year.", []),
     ("en", "The Azerbaijani Defence Ministry reported shelling overnight.", []),
     ("en", "Media reports say the storm hit the coast.", []),
     # «Карабах», the club and the place, is no outlet
