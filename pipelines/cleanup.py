@@ -80,6 +80,8 @@ BOILERPLATE_PARAGRAPHS = re.compile("|".join(pattern for pattern, _ in BOILERPLA
 _BOILERPLATE_HINTS = tuple(dict.fromkeys(hint for _, hints in BOILERPLATE_PATTERNS for hint in hints))
 MAX_BOILERPLATE_LENGTH = 240
 """Longer blocks are article text even when they mention a copyright or a subscription."""
+_COPYRIGHT_MARK = re.compile(r"(?:copyright\s*)?©\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?", re.IGNORECASE)
+"""A copyright sign and its years: the source's name with one ("Caliber.az © 2026. ") is its notice."""
 
 _TAGS = set(ALLOWED_TAGS)
 _ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
@@ -184,8 +186,12 @@ def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> boo
     """Whether a block's text is the site's furniture: a known notice or prompt, or the source's bare name."""
     if not text or len(text) > MAX_BOILERPLATE_LENGTH:
         return False
-    if source_names and len(text) <= 80 and name_key(text.strip(" .")) in source_names:
-        return True  # a signature: "Caliber.Az", also typed with a Cyrillic "Аz"
+    if source_names and len(text) <= 80:
+        # A signature: "Caliber.Az", also typed with a Cyrillic "Аz"; or the source's name with a copyright sign
+        # and nothing else, as caliber.az's English edition prints its notice ("Caliber.az © 2026. .").
+        name = _COPYRIGHT_MARK.sub(" ", text) if "©" in text else text
+        if name_key(name.strip(" .")) in source_names:
+            return True
     lowered = text.lower()
     for hint in _BOILERPLATE_HINTS:
         if hint in lowered:

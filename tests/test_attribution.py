@@ -90,6 +90,9 @@ def test_sanitize_html_contract() -> None:
         ),
         ("The use of materials such as steel was discussed; a hyperlink to the report is below. " * 3, False),
         ("Bütün hüquqlar qorunur.", True),
+        ("Caliber.az © 2026. .", True),  # the English edition's notice: the name, the sign, the year, no words
+        ("Caliber.Az © 2024-2026", True),
+        ("Фото: Report © 2026", False),  # another outlet's credit for a photo
         ("Министр напомнил, что все права защищены законом, и призвал граждан обращаться в суд. " * 3, False),
         ("Президент подписал указ о поддержке подписчиков местных газет.", False),
     ],
