@@ -53,14 +53,18 @@ class TrendArticle(SelectorArticle):
         return self.EDITIONS.get(host_of(self.response.url).split(".", 1)[0], self.DEFAULT_LANGUAGE)
 
     def first_paragraph(self, html: str) -> tuple[int, int, int, int] | None:
-        """Where the first ``<p ...>`` that a ``</p>`` follows opens, its inner HTML starts and ends, and its
-        ``</p>`` ends; None when there is none. (Only the first opening tag can be it: a ``</p>`` after a later
-        one is after the first one too.)"""
-        opening = self.FIRST_PARAGRAPH_OPENING.search(html)
-        if opening is None:
-            return None
-        closing = html.find("</p>", opening.end())
-        return None if closing < 0 else (opening.start(), opening.end(), closing, closing + 4)
+        """Where the first ``<p ...>`` with text that a ``</p>`` follows opens, its inner HTML starts and ends,
+        and its ``</p>`` ends; None when there is none. Empty paragraphs before it (a ``<p>&nbsp;</p>`` the editor
+        left, a picture's) are passed over: the reader's first paragraph, the dateline's, is the first with words."""
+        start = 0
+        while (opening := self.FIRST_PARAGRAPH_OPENING.search(html, start)) is not None:
+            closing = html.find("</p>", opening.end())
+            if closing < 0:
+                return None
+            if self.TAGS.sub("", html[opening.end() : closing]).replace("&nbsp;", " ").strip():
+                return opening.start(), opening.end(), closing, closing + 4
+            start = closing + 4
+        return None
 
     def body(self) -> tuple[str | None, str | None]:
         html, text = super().body()
