@@ -121,6 +121,14 @@ def test_nested_blocks_count_once() -> None:
     assert text == "Цитата.\n\nПункт\n\nКонец."
 
 
+def test_a_line_break_is_a_space_in_the_text() -> None:
+    # "Баку,<br>улица" read "Баку,улица": a word glued for search, the story sketches and the citations.
+    html = "<p>Баку,<br>улица Низами</p><p>Один<br/>два</p><table><tr><td>a<br>b</td></tr></table>"
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+    assert text == "Баку, улица Низами\n\nОдин два\n\na b"
+    assert safe.count("<br>") == 3 and text_of_safe_html(safe) == text
+
+
 def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     item = article(
         url="https://caliber.az/en/post/142379/",
