@@ -5,6 +5,10 @@ A run judges itself (``aggregator.health``), so a schedule that stops running (a
 full disk) leaves the last verdict green for ever. Here a source whose latest judged run finished longer ago than
 ``max_age`` (``AGGREGATOR_HEALTH_MAX_AGE_HOURS``, 24 by default) is red too, with the time of that run: the probe an
 external monitor calls then notices what no run can report.
+
+A source with no verdict at all (never run: a source just added, a schedule that never started; or only runs still
+going, or killed before they were judged) is ``unknown``, not green: nothing has said it is healthy, and a probe that
+passed on it would tell the operator of a cron job that never fired that all is well.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from aggregator.store.models import CrawlRun
 HISTORY = 20
 """Runs looked at per source for the latest one with a verdict (a run that failed early has none)."""
 DEFAULT_MAX_AGE_HOURS = 24.0
+UNKNOWN = "unknown"
+"""The status of a source with no verdict: neither green nor red, and not healthy."""
 
 
 def max_age(hours: float) -> timedelta | None:
@@ -35,8 +41,8 @@ def source_health(
     max_age: timedelta | None = timedelta(hours=DEFAULT_MAX_AGE_HOURS),
 ) -> list[dict[str, Any]]:
     """One row per source in ``keys``: the verdict of its latest judged run (``status`` green or red, the run's
-    measures, ``problems``), ``status`` None when it has none yet. With ``max_age``, a verdict older than that is
-    red ("no judged run since ..."), whatever it said."""
+    measures, ``problems``), ``status`` unknown when it has none (``problems`` says why). With ``max_age``, a verdict
+    older than that is red ("no judged run since ..."), whatever it said."""
     now = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for key in keys:
@@ -54,8 +60,8 @@ def source_health(
             "finished_at": _iso(judged.finished_at) if judged else None,
             "run_status": judged.status if judged else None,
             "latest_run_started_at": _iso(runs[0].started_at) if runs else None,
-            "status": None,
-            "problems": [],
+            "status": UNKNOWN,
+            "problems": [unjudged(runs)] if judged is None else [],
         }
         if judged is not None:
             row |= dict(judged.health)
@@ -69,6 +75,16 @@ def source_health(
             )
         rows.append(row)
     return rows
+
+
+def unjudged(runs: Sequence[Any]) -> str:
+    """Why a source has no verdict, from its latest runs (newest first)."""
+    if not runs:
+        return "no run recorded yet: is it scheduled?"
+    latest = runs[0]
+    if latest.status == "running":
+        return f"no judged run yet: run {latest.id} is running since {latest.started_at.isoformat(timespec='seconds')}"
+    return f"none of its last {len(runs)} run(s) was judged (run {latest.id}: {latest.status})"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 Read from the archive at each scrape (runs and verdicts are rows there, written by whichever process or host ran
 the crawl), so every read-API process answers the same, and ``aggregator metrics`` prints the same for
 node_exporter's textfile collector. What to alert on: ``aggregator_source_healthy == 0`` (a layout change, an
-HTTP error rate, a schedule that stopped: the verdict of ``aggregator health``), and
+HTTP error rate, a schedule that stopped, a source never judged: the verdict of ``aggregator health``), and
 ``time() - aggregator_source_last_run_finished_timestamp_seconds`` for a crawl that stopped running at all.
 """
 
@@ -42,7 +42,10 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
     def gauge(name: str, doc: str, labels: Sequence[str] = ("source",)) -> GaugeMetricFamily:
         return GaugeMetricFamily(f"aggregator_{name}", doc, labels=list(labels))
 
-    healthy = gauge("source_healthy", "1 when the source's latest verdict is green, 0 when red (absent: not judged).")
+    healthy = gauge(
+        "source_healthy",
+        "1 when the source's latest verdict is green, 0 when red or when it has none (never run: no verdict time).",
+    )
     judged_at = gauge("source_last_verdict_timestamp_seconds", "When the run the latest verdict is of ended.")
     coverage = gauge(
         "source_coverage_ratio", "Share of the latest judged run's items with the field.", ("source", "field")
@@ -63,8 +66,7 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
     rejects = gauge("source_rejects", "Rejects of the source kept in the archive (quarantine rows).")
 
     for row in source_health(conn, keys, max_age=max_age):
-        if row["status"] is None:
-            continue
+        # A source never judged is 0, not absent: an alert on == 0 would pass over a schedule that never started.
         healthy.add_metric([row["source"]], 1.0 if row["status"] == "green" else 0.0)
         if (ended := row.get("finished_at")) is not None:
             judged_at.add_metric([row["source"]], datetime.fromisoformat(ended).timestamp())

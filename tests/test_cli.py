@@ -279,7 +279,12 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
         "extracted": 1087, "median": 1250.5, "coverage": {"title": 1.0, "body": 0.5, "date": 0.99}, "undated": 0.01,
         "http_error_rate": 0.125, "problems": ["body in 50% of items (< 95%)", "no judged run since yesterday"],
     }  # fmt: skip
-    never = {"source": "minval", "run": None}
+    never = {
+        "source": "minval",
+        "run": None,
+        "status": "unknown",
+        "problems": ["no run recorded yet: is it scheduled?"],
+    }
     table, below = runs_table(
         [run, {**run, "id": 12346, "status": "finished", "finish_reason": "finished"}], wide=False
     )
@@ -299,10 +304,11 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
     table, below = health_table([verdict, never], wide=False)
     narrow = _rendered(table, 80)
     assert "…" not in narrow and max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
-    for value in ("haqqin", "red", "12-03 12:39", "1234", "1250.5", "100%", "50%", "99%", "1%", "12%", "minval"):
+    for value in ("haqqin", "red", "12-03 12:39", "1234", "1250.5", "100%", "50%", "99%", "1%", "12%", "minval",
+                  "unknown"):  # fmt: skip
         assert value in narrow, value
     assert below == ["[bold]haqqin[/bold]: body in 50% of items (< 95%); no judged run since yesterday",
-                     "[bold]minval[/bold]: no run recorded yet"]  # fmt: skip
+                     "[bold]minval[/bold]: no run recorded yet: is it scheduled?"]  # fmt: skip
     table, below = health_table([verdict, never], wide=True)
     wide = _rendered(table, 200)
     assert below == [] and "no judged run since yesterday" in wide and "no run recorded yet" in wide

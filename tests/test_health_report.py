@@ -66,7 +66,8 @@ def test_a_verdict_older_than_the_maximum_age_is_red(db_url: str) -> None:
     since = (NOW - timedelta(days=3, minutes=-1)).isoformat()
     assert haqqin["problems"] == [f"no judged run since {since} (over 1 d ago): is the schedule running?"]
     assert apa["status"] == "red" and apa["problems"] == ["title 40%"]
-    assert report["status"] is None and report["run"] is None and report["problems"] == []
+    assert report["status"] == "unknown" and report["run"] is None
+    assert report["problems"] == ["no run recorded yet: is it scheduled?"]
     # Without a maximum age, only the runs' own verdicts count.
     assert rows_by_source(db_url, None)["haqqin"]["status"] == "green"
     assert "(over 30 min ago)" in rows_by_source(db_url, timedelta(minutes=30))["caliber"]["problems"][0]
@@ -78,7 +79,7 @@ def test_the_health_command_takes_a_maximum_age(tmp_path: Path) -> None:
     default = run_cli("--db", db, "health", "--json")
     assert default.returncode == 1  # haqqin is three days old, apa is red
     shown = {r["source"]: r for r in json.loads(default.stdout)}
-    assert set(shown) == {"caliber", "haqqin", "apa"}  # sources with a verdict
+    assert shown["report"]["status"] == "unknown"  # never run: listed too
     assert "is the schedule running?" in shown["haqqin"]["problems"][0]
     assert run_cli("--db", db, "health", "--source", "caliber", "--max-age", "2h").returncode == 0
     assert run_cli("--db", db, "health", "--source", "caliber", "--max-age", "30m").returncode == 1
@@ -105,6 +106,7 @@ def test_the_api_says_whether_it_can_serve_and_how_the_crawl_is_doing(tmp_path: 
         assert health.status_code == 503  # for a monitor: a source is red
         body = health.json()
         assert body["status"] == "red" and body["red"] == ["haqqin", "apa"]
+        assert body["unknown"] == [s.key for s in all_sources() if s.key not in {"caliber", "haqqin", "apa"}]
         assert [s["source"] for s in body["sources"]] == [s.key for s in all_sources()]
         assert {s["source"]: s["status"] for s in body["sources"]}["caliber"] == "green"
     with TestClient(create_app(db, health_max_age=None)) as client:
@@ -127,3 +129,49 @@ def test_the_api_is_green_when_every_source_is(tmp_path: Path) -> None:
     with TestClient(create_app(db)) as client:
         health = client.get("/api/health")
     assert health.status_code == 200 and health.json()["status"] == "green" and health.json()["red"] == []
+    assert health.json()["unknown"] == []
+
+
+def test_a_source_with_no_verdict_is_unknown_and_not_healthy(tmp_path: Path) -> None:
+    """A source just added, or whose cron job never fired, has no run: `health` showed it as "–" and exited 0 (its
+    JSON left it out), /api/health answered 200 green and /metrics had no healthy gauge of it, so an operator was
+    told all was well. A source whose only run is still going, or was killed before it was judged, has no verdict
+    either."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    archive = Archive.open(db)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            for source in all_sources():
+                # report: never run; trend: its first run is going; minval: its one run was killed (abandoned)
+                if source.key not in {"report", "trend", "minval"}:
+                    s.add(CrawlRun(source=source.key, spider=source.key, started_at=NOW, finished_at=NOW,
+                                   status="finished", health=GREEN))  # fmt: skip
+            s.add(CrawlRun(source="minval", spider="minval", started_at=NOW, finished_at=NOW, status="failed"))
+        run = archive.start_run("trend", "trend")
+    finally:
+        archive.close()
+    rows = rows_by_source(db, timedelta(hours=24))
+    assert rows["report"]["status"] == "unknown"
+    assert rows["report"]["problems"] == ["no run recorded yet: is it scheduled?"]
+    for command in (["health"], ["health", "--source", "report"], ["health", "--max-age", "0"]):
+        shown = run_cli("--db", db, *command)
+        assert shown.returncode == 1, (command, shown.stdout)
+        assert "unknown" in shown.stdout and "no run recorded yet" in shown.stdout
+    assert run_cli("--db", db, "health", "--source", "caliber").returncode == 0
+    listed = {r["source"]: r for r in json.loads(run_cli("--db", db, "health", "--json").stdout)}
+    assert listed["report"]["status"] == "unknown" and listed["report"]["run"] is None
+    assert listed["minval"]["status"] == "unknown"
+    assert listed["minval"]["problems"] == [f"none of its last 1 run(s) was judged (run {run - 1}: failed)"]
+    assert listed["trend"]["status"] == "unknown"
+    [going] = listed["trend"]["problems"]
+    assert going.startswith(
+        f"no judged run yet: run {run} is running since {listed['trend']['latest_run_started_at'][:19]}"
+    )
+    with TestClient(create_app(db)) as client:
+        health = client.get("/api/health")
+        metrics = client.get("/metrics").text
+    assert health.status_code == 503
+    assert health.json()["status"] == "unknown" and health.json()["red"] == []
+    assert health.json()["unknown"] == ["report", "trend", "minval"]
+    assert 'aggregator_source_healthy{source="report"} 0.0' in metrics
+    assert 'aggregator_source_healthy{source="caliber"} 1.0' in metrics

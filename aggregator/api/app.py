@@ -36,7 +36,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from aggregator import present
 from aggregator.api.feeds import rss_feed
 from aggregator.environment import env_settings
-from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, max_age, source_health
+from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
@@ -126,10 +126,10 @@ class Liveness(BaseModel):
 
 
 class SourceHealth(BaseModel):
-    """A source's verdict after its latest judged run (``aggregator health``); ``status`` null before any."""
+    """A source's verdict after its latest judged run (``aggregator health``); ``status`` unknown before any."""
 
     source: str
-    status: Literal["green", "red"] | None
+    status: Literal["green", "red", "unknown"]
     problems: list[str]
     run: int | None
     run_status: str | None
@@ -145,8 +145,11 @@ class SourceHealth(BaseModel):
 
 
 class CrawlHealth(BaseModel):
-    status: Literal["green", "red"]
+    status: Literal["green", "red", "unknown"] = Field(
+        description="green when every source is, red when one is, else unknown (a source has no verdict yet)."
+    )
     red: list[str] = Field(description="The sources that are red.")
+    unknown: list[str] = Field(description="The sources with no verdict yet (never run).")
     sources: list[SourceHealth]
 
 
@@ -581,15 +584,17 @@ def create_app(
 
     @app.get("/api/health", response_model=CrawlHealth, responses={503: {"model": CrawlHealth}}, tags=["health"])
     def crawl_health() -> Response:
-        """Each source's crawl health (what `aggregator health` shows), for a monitor: 200 when no source is red,
-        503 when one is, including a source whose latest judged run is older than the maximum age (its schedule
-        has stopped). Not for a load balancer's check (`/healthz` is): a broken source is no reason to stop
-        serving the archive."""
+        """Each source's crawl health (what `aggregator health` shows), for a monitor: 200 when every source is
+        green, 503 when one is red (including a source whose latest judged run is older than the maximum age: its
+        schedule has stopped) or unknown (never judged: never run). Not for a load balancer's check (`/healthz`
+        is): a broken source is no reason to stop serving the archive."""
         with store.read.connect() as conn:
             rows = source_health(conn, [s.key for s in all_sources()], max_age=oldest_verdict)
         red = [r["source"] for r in rows if r["status"] == "red"]
-        data = {"status": "red" if red else "green", "red": red, "sources": rows}
-        return JSONResponse(data, status_code=503 if red else 200)
+        unknown = [r["source"] for r in rows if r["status"] == UNKNOWN]
+        status = "red" if red else UNKNOWN if unknown else "green"
+        data = {"status": status, "red": red, "unknown": unknown, "sources": rows}
+        return JSONResponse(data, status_code=200 if status == "green" else 503)
 
     @app.get("/metrics", response_class=Response, tags=["health"])
     def metrics() -> Response:

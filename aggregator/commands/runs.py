@@ -175,7 +175,7 @@ def health_cmd(
     """Each source's health after its latest run: articles against the median, field coverage, dates, HTTP errors,
     and whether its runs have stopped.
 
-    Exits 1 when a source is red.
+    Exits 1 unless every source is green: when one is red, or unknown (no judged run yet: never run).
     """
     from aggregator.health_report import source_health
 
@@ -188,13 +188,13 @@ def health_cmd(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps([r for r in rows if r["run"] is not None], ensure_ascii=False, indent=2))
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         table, below = health_table(rows, wide=out.width >= WIDE)
         out.print(table)
         for line in below:
             out.print(line)
-    if any(row.get("status") == "red" for row in rows):
+    if any(row["status"] != "green" for row in rows):  # a source never judged is not known to be healthy
         raise typer.Exit(1)
 
 
@@ -203,7 +203,7 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
     than ``WIDE`` gets the finish time without year and seconds, and each source's problems under the table."""
     table = compact_table("Source health (latest run)", tight=not wide)
     header_column(table, "source", width=max((len(row["source"]) for row in rows), default=0))
-    header_column(table, "health", width=5)
+    header_column(table, "health", width=7)
     header_column(table, "run", justify="right")
     header_column(table, "finished (UTC)" if wide else "finished\n(UTC)", width=19 if wide else 11)
     # The shares are of the articles the run extracted, which an incremental run's are few of (a wide terminal
@@ -215,9 +215,12 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
         table.add_column("problems", overflow="fold", ratio=1)
     below: list[str] = []
     for row in rows:
-        problems = "; ".join(row.get("problems") or []) if row["run"] is not None else "no run recorded yet"
+        problems = "; ".join(row.get("problems") or [])
         if row["run"] is None:
-            table.add_row(row["source"], "–", *[""] * (10 if wide else 9), *([escape(problems)] if wide else []))
+            table.add_row(
+                row["source"], f"[yellow]{row['status']}[/yellow]", *[""] * (10 if wide else 9),
+                *([escape(problems)] if wide else []),
+            )  # fmt: skip
         else:
             status = "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]"
             coverage = row.get("coverage") or {}

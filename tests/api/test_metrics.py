@@ -79,9 +79,10 @@ def test_each_source_has_its_verdict_its_latest_run_and_its_archive(archive: Arc
     ended = value(found, "source_last_run_finished_timestamp_seconds", source="caliber")
     assert ended is not None and abs(ended - before.timestamp()) < 60
 
-    # Running, not judged: its run is there, no verdict and no end yet.
+    # Running, not judged: its run is there, no verdict (not healthy, no verdict time) and no end yet.
     assert value(found, "source_last_run_status", source="haqqin", status="running") == 1.0
-    assert value(found, "source_healthy", source="haqqin") is None
+    assert value(found, "source_healthy", source="haqqin") == 0.0
+    assert value(found, "source_last_verdict_timestamp_seconds", source="haqqin") is None
     assert value(found, "source_last_run_finished_timestamp_seconds", source="haqqin") is None
     assert value(found, "source_last_run_started_timestamp_seconds", source="haqqin") is not None
 
@@ -89,9 +90,11 @@ def test_each_source_has_its_verdict_its_latest_run_and_its_archive(archive: Arc
     newest = value(found, "source_latest_archived_timestamp_seconds", source="caliber")
     assert newest is not None and abs(newest - before.timestamp()) < 60  # an aware UTC time, on both back ends
     assert value(found, "source_rejects", source="caliber") == 1.0
-    # A source never crawled: no run, no verdict, an empty archive.
+    # A source never crawled: no run, not healthy (an alert on == 0 catches a schedule that never started), an
+    # empty archive.
     assert value(found, "source_articles", source="apa") == 0.0
-    archive_only = {"aggregator_source_articles", "aggregator_source_withdrawn_articles"}
+    assert value(found, "source_healthy", source="apa") == 0.0
+    archive_only = {"aggregator_source_articles", "aggregator_source_withdrawn_articles", "aggregator_source_healthy"}
     assert not [key for key in found if ("source", "apa") in key[1] and key[0] not in archive_only]
     assert value(found, "source_withdrawn_articles", source="apa", by="source") == 0.0
     # Only the sources asked for.
@@ -130,7 +133,11 @@ def test_the_read_api_serves_them_to_a_scraper(sample_db: str) -> None:
     assert answer.headers["content-type"].startswith("text/plain; version=")
     assert answer.headers["cache-control"] == "no-store"
     found = samples(answer.text)
-    crawled = {key for key in (s.key for s in all_sources()) if value(found, "source_healthy", source=key) is not None}
+    crawled = {
+        key
+        for key in (s.key for s in all_sources())
+        if value(found, "source_last_verdict_timestamp_seconds", source=key) is not None
+    }
     assert crawled, "the sample crawl judged no source"
     with sqlite3.connect(sample_db.removeprefix("sqlite:///")) as db:
         counts = dict(db.execute("SELECT source, count(*) FROM articles GROUP BY source"))

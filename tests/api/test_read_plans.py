@@ -84,7 +84,8 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             first = client.get("/api/articles?limit=2").json()
             for template in [*API_PATHS, f"/api/articles?limit=2&cursor={first['next_cursor']}"]:
                 where[0] = url = template.format(**values)
-                assert client.get(url).status_code == 200, url
+                # A registered source the sample does not crawl has no verdict: /api/health says 503, read the same way
+                assert client.get(url).status_code in ((200, 503) if url == "/api/health" else (200,)), url
             where[0] = "POST views"
             assert client.post(f"/api/articles/{article}/views").status_code in (200, 204)
         runner = CliRunner()
@@ -92,7 +93,7 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             args = [part.format(**values) for part in command]
             where[0] = "aggregator " + " ".join(args)
             done = runner.invoke(cli, ["--db", sample_db, *args])
-            assert done.exit_code == 0, (args, done.output[-2000:])
+            assert done.exit_code in ((0, 1) if args == ["health"] else (0,)), (args, done.output[-2000:])
 
     found: dict[str, list[str]] = {}
     for ran_by, sql in statements:
