@@ -28,9 +28,8 @@ status; ``aggregator health`` shows the latest verdict per source.
 from __future__ import annotations
 
 import logging
-import statistics
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Self
 
 from scrapy import Spider, signals
@@ -43,6 +42,17 @@ from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorR
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.backoff import FINISH_REASON as RATE_LIMITED
+from aggregator.health_checks import (
+    FIELDS,
+    LEFT_ALONE_HTTP_ERRORS,
+    PREFIX,
+    Measures,
+    Thresholds,
+    coverage_problem,
+    dates_problem,
+    http_problem,
+    items_problem,
+)
 from aggregator.items import ArticleItem, ExtractionFailure
 from aggregator.run_counts import STOPPED, TIME_LIMIT
 
@@ -51,9 +61,6 @@ logger = logging.getLogger(__name__)
 # Spidermon 1.27 reports through Spider.log(), which Scrapy 2.19 deprecates: one warning per run on an unattended
 # job's stderr, about code that is not ours.
 warnings.filterwarnings("ignore", r"Spider\.log\(\) is deprecated", ScrapyDeprecationWarning)
-
-PREFIX = "aggregator/health/"
-FIELDS = ("title", "body", "date")
 
 
 class FieldCoverage:
@@ -90,7 +97,6 @@ class FieldCoverage:
 
 MISSING_BY_REASON = {"no title": "title", "no body": "body"}
 """The field a refusal's reason names as missing (``pipelines.validate`` and ``pipelines.cleanup`` word them)."""
-LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
 
 
 def count_left_alone(stats: Any, stage: str, reason: str) -> None:
@@ -107,75 +113,6 @@ def count_left_alone(stats: Any, stage: str, reason: str) -> None:
     for name in FIELDS:
         if name != missing:
             stats.inc_value(PREFIX + name)
-
-
-@dataclass(slots=True)
-class Thresholds:
-    history: int = 10
-    min_items_ratio: float = 0.5
-    min_coverage: float = 0.95
-    min_missing: int = 3
-    max_undated: float = 0.05
-    max_http_errors: float = 0.1
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> Thresholds:
-        return cls(
-            history=settings.getint("AGGREGATOR_HEALTH_HISTORY", 10),
-            min_items_ratio=settings.getfloat("AGGREGATOR_HEALTH_MIN_ITEMS_RATIO", 0.5),
-            min_coverage=settings.getfloat("AGGREGATOR_HEALTH_MIN_COVERAGE", 0.95),
-            min_missing=settings.getint("AGGREGATOR_HEALTH_MIN_MISSING", 3),
-            max_undated=settings.getfloat("AGGREGATOR_HEALTH_MAX_UNDATED", 0.05),
-            max_http_errors=settings.getfloat("AGGREGATOR_HEALTH_MAX_HTTP_ERRORS", 0.1),
-        )
-
-
-@dataclass(slots=True)
-class Measures:
-    """What a run saw, in the terms the monitors judge."""
-
-    items: int
-    """Articles the listings led to: extracted (or left alone as refused), answered 304, or skipped as already
-    archived."""
-    extracted: int
-    coverage: dict[str, float | None]
-    undated: float | None
-    http_error_rate: float
-    http_errors: int = 0
-    median: float | None = None
-    """Median ``items`` of the previous runs (None without history)."""
-    history: list[int] = field(default_factory=list)
-
-    @classmethod
-    def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
-        extracted = int(stats.get(PREFIX + "extracted", 0))
-        items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
-        # What only the sweep asked for is not what the listings led to: a run with a sweep is not a fuller listing.
-        swept = int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
-        items -= max(0, swept - int(stats.get("aggregator/swept_listed", 0)))
-        coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
-        undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
-        left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
-        # An archived article skipped unasked counts as the good answer it was, as a refused page counts as its failure:
-        # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.
-        skipped = int(stats.get("aggregator/skipped_known", 0))
-        # Pages asked for, not attempts: a failed fetch counts once among the errors however often it was tried, so
-        # Scrapy's retries of it must not count among the requests either (a site failing every page was "29%").
-        attempts = int(stats.get("downloader/request_count", 0)) - int(stats.get("retry/count", 0))
-        requests = max(0, attempts) + left_alone + skipped
-        # A swept page found gone withdraws its article: the source's answer, not a failing site (aggregator.sweep).
-        gone = int(stats.get("aggregator/swept_gone", 0))
-        errors = max(0, int(stats.get("aggregator/http_errors", 0)) - gone) + left_alone
-        return cls(
-            items=items,
-            extracted=extracted,
-            coverage=coverage,
-            undated=undated,
-            http_error_rate=errors / requests if requests else 0.0,
-            http_errors=errors,
-            median=statistics.median(history) if history else None,
-            history=history,
-        )
 
 
 def item_history(crawler: Crawler, source: str) -> list[int]:
@@ -223,46 +160,32 @@ class ItemCountMonitor(_HealthMonitor):
             self.skipTest("a scale-out worker's share of the frontier is arbitrary")
         if self.data.stats.get("finish_reason") in CUT_SHORT:  # Scrapy's CoreStats set it, earlier in spider_closed
             self.skipTest("the run was cut short: its article count is what it had time for")
-        m = self.measures
-        if m.items == 0:
-            self.fail("no article found on the listings")
-        if m.median is not None and m.items < self.limits.min_items_ratio * m.median:
-            self.fail(f"{m.items} article(s) found, median of the last {len(m.history)} run(s) {m.median:g}")
+        if problem := items_problem(self.measures, self.limits):
+            self.fail(problem)
 
 
 @monitors.name("coverage")
 class CoverageMonitor(_HealthMonitor):
     def test_field_coverage(self) -> None:
         """Title, body and date present."""
-        m, limits = self.measures, self.limits
-        low = [
-            f"{name} in {share:.0%}"
-            for name, share in m.coverage.items()
-            if share is not None
-            and share < limits.min_coverage
-            and round((1 - share) * m.extracted) >= limits.min_missing
-        ]
-        if low:
-            self.fail(f"of {m.extracted} article(s) only " + ", ".join(low) + " (layout change?)")
+        if problem := coverage_problem(self.measures, self.limits):
+            self.fail(problem)
 
 
 @monitors.name("dates")
 class UndatedMonitor(_HealthMonitor):
     def test_dates_parsed(self) -> None:
         """Printed dates read."""
-        m = self.measures
-        limits = self.limits
-        if m.undated is not None and m.undated > limits.max_undated and m.undated * m.extracted >= limits.min_missing:
-            self.fail(f"{m.undated:.0%} of the dates could not be read")
+        if problem := dates_problem(self.measures, self.limits):
+            self.fail(problem)
 
 
 @monitors.name("http")
 class HttpErrorMonitor(_HealthMonitor):
     def test_http_errors(self) -> None:
         """HTTP error rate."""
-        m, limits = self.measures, self.limits
-        if m.http_error_rate > limits.max_http_errors and m.http_errors >= limits.min_missing:
-            self.fail(f"{m.http_error_rate:.0%} of the requests failed")
+        if problem := http_problem(self.measures, self.limits):
+            self.fail(problem)
 
 
 class HealthSuite(MonitorSuite):  # type: ignore[misc]

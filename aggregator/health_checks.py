@@ -1,0 +1,115 @@
+"""The health checks' measures, limits and rules, apart from Scrapy and Spidermon: the monitors of
+``aggregator.health`` apply them to a run as it closes, ``aggregator.health_report`` to the runs of a scale-out crawl
+summed (each worker sees an arbitrary share of the crawl, so only their sum can be judged as the whole)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFIX = "aggregator/health/"
+FIELDS = ("title", "body", "date")
+LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
+
+
+@dataclass(slots=True)
+class Thresholds:
+    history: int = 10
+    min_items_ratio: float = 0.5
+    min_coverage: float = 0.95
+    min_missing: int = 3
+    max_undated: float = 0.05
+    max_http_errors: float = 0.1
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Thresholds:
+        return cls(
+            history=settings.getint("AGGREGATOR_HEALTH_HISTORY", 10),
+            min_items_ratio=settings.getfloat("AGGREGATOR_HEALTH_MIN_ITEMS_RATIO", 0.5),
+            min_coverage=settings.getfloat("AGGREGATOR_HEALTH_MIN_COVERAGE", 0.95),
+            min_missing=settings.getint("AGGREGATOR_HEALTH_MIN_MISSING", 3),
+            max_undated=settings.getfloat("AGGREGATOR_HEALTH_MAX_UNDATED", 0.05),
+            max_http_errors=settings.getfloat("AGGREGATOR_HEALTH_MAX_HTTP_ERRORS", 0.1),
+        )
+
+
+@dataclass(slots=True)
+class Measures:
+    """What a run saw, in the terms the monitors judge."""
+
+    items: int
+    """Articles the listings led to: extracted (or left alone as refused), answered 304, or skipped as already
+    archived."""
+    extracted: int
+    coverage: dict[str, float | None]
+    undated: float | None
+    http_error_rate: float
+    http_errors: int = 0
+    median: float | None = None
+    """Median ``items`` of the previous runs (None without history)."""
+    history: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
+        extracted = int(stats.get(PREFIX + "extracted", 0))
+        items = extracted + int(stats.get("aggregator/not_modified", 0)) + int(stats.get("aggregator/skipped_known", 0))
+        # What only the sweep asked for is not what the listings led to: a run with a sweep is not a fuller listing.
+        swept = int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
+        items -= max(0, swept - int(stats.get("aggregator/swept_listed", 0)))
+        coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
+        undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
+        left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
+        # An archived article skipped unasked counts as the good answer it was, as a refused page counts as its failure:
+        # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.
+        skipped = int(stats.get("aggregator/skipped_known", 0))
+        # Pages asked for, not attempts: a failed fetch counts once among the errors however often it was tried, so
+        # Scrapy's retries of it must not count among the requests either (a site failing every page was "29%").
+        attempts = int(stats.get("downloader/request_count", 0)) - int(stats.get("retry/count", 0))
+        requests = max(0, attempts) + left_alone + skipped
+        # A swept page found gone withdraws its article: the source's answer, not a failing site (aggregator.sweep).
+        gone = int(stats.get("aggregator/swept_gone", 0))
+        errors = max(0, int(stats.get("aggregator/http_errors", 0)) - gone) + left_alone
+        return cls(
+            items=items,
+            extracted=extracted,
+            coverage=coverage,
+            undated=undated,
+            http_error_rate=errors / requests if requests else 0.0,
+            http_errors=errors,
+            median=statistics.median(history) if history else None,
+            history=history,
+        )
+
+
+def items_problem(m: Measures, limits: Thresholds) -> str | None:
+    """Articles found against the median of the last runs."""
+    if m.items == 0:
+        return "no article found on the listings"
+    if m.median is not None and m.items < limits.min_items_ratio * m.median:
+        return f"{m.items} article(s) found, median of the last {len(m.history)} run(s) {m.median:g}"
+    return None
+
+
+def coverage_problem(m: Measures, limits: Thresholds) -> str | None:
+    """Title, body and date present."""
+    low = [
+        f"{name} in {share:.0%}"
+        for name, share in m.coverage.items()
+        if share is not None and share < limits.min_coverage and round((1 - share) * m.extracted) >= limits.min_missing
+    ]
+    return f"of {m.extracted} article(s) only " + ", ".join(low) + " (layout change?)" if low else None
+
+
+def dates_problem(m: Measures, limits: Thresholds) -> str | None:
+    """Printed dates read."""
+    if m.undated is not None and m.undated > limits.max_undated and m.undated * m.extracted >= limits.min_missing:
+        return f"{m.undated:.0%} of the dates could not be read"
+    return None
+
+
+def http_problem(m: Measures, limits: Thresholds) -> str | None:
+    """HTTP error rate."""
+    if m.http_error_rate > limits.max_http_errors and m.http_errors >= limits.min_missing:
+        return f"{m.http_error_rate:.0%} of the requests failed"
+    return None
