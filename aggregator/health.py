@@ -22,7 +22,8 @@ next run, which fetches none of the pages that showed it.
 
 The verdict ("green" or "red", with one reason per failed monitor) goes into the run's stats
 (``aggregator/health/*``), from which the store writes ``crawl_runs.health`` and ``aggregator crawl`` its exit
-status; ``aggregator health`` shows the latest verdict per source.
+status; ``aggregator health`` shows the latest verdict per source. A scale-out worker judges what it saw, its share of
+the crawl, but for the item count; ``aggregator health`` judges the crawl, its workers' counts summed.
 """
 
 from __future__ import annotations
@@ -208,7 +209,10 @@ class HealthSuite(MonitorSuite):  # type: ignore[misc]
         problems = [str(r.reason or _first_line(r.error)) for r in result.monitors_failed_results]
         verdict = {"status": "red" if problems else "green", "problems": problems, **asdict(measures)}
         if crawler.settings.get("AGGREGATOR_REDIS_URL"):
-            verdict["shared_frontier"] = True  # its item count is a share: not history for the median
+            # A worker's item count is a share of the crawl: no history for the median, and not judged here. The crawl
+            # is judged whole where its workers' rows are read (aggregator.health_report), by the limits they ran with.
+            verdict["shared_frontier"] = True
+            verdict["limits"] = asdict(Thresholds.from_settings(crawler.settings))
         del verdict["history"]
         if crawler.stats is not None:
             crawler.stats.set_value(PREFIX + "verdict", verdict)

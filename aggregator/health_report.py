@@ -13,17 +13,30 @@ passed on it would tell the operator of a cron job that never fired that all is 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from aggregator.health_checks import (
+    Measures,
+    Thresholds,
+    coverage_problem,
+    dates_problem,
+    http_problem,
+    items_problem,
+)
 from aggregator.store.models import CrawlRun
+from aggregator.store.queries import item_history
 
 HISTORY = 20
 """Runs looked at per source for the latest one with a verdict (a run that failed early has none)."""
 DEFAULT_MAX_AGE_HOURS = 24.0
+RATIO_CHECKS = (coverage_problem, dates_problem, http_problem)
+"""What a crawl that is not through yet is judged on (its article count is what some of its workers found)."""
 UNKNOWN = "unknown"
 """The status of a source with no verdict: neither green nor red, and not healthy."""
 
@@ -47,7 +60,14 @@ def source_health(
     rows: list[dict[str, Any]] = []
     for key in keys:
         stmt = (
-            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.health)
+            select(
+                CrawlRun.id,
+                CrawlRun.status,
+                CrawlRun.started_at,
+                CrawlRun.finished_at,
+                CrawlRun.health,
+                CrawlRun.crawl_id,
+            )
             .where(CrawlRun.source == key)
             .order_by(CrawlRun.id.desc())
             .limit(HISTORY)
@@ -60,13 +80,18 @@ def source_health(
             "finished_at": _iso(judged.finished_at) if judged else None,
             "run_status": judged.status if judged else None,
             "latest_run_started_at": _iso(runs[0].started_at) if runs else None,
+            "crawl": None,
+            "workers": None,
             "status": UNKNOWN,
             "problems": [unjudged(runs)] if judged is None else [],
         }
-        if judged is not None:
+        ended = judged.finished_at or judged.started_at if judged is not None else None
+        if judged is not None and judged.crawl_id is not None:
+            verdict, ended = crawl_verdict(conn, key, judged.crawl_id)
+            row |= verdict
+        elif judged is not None:
             row |= dict(judged.health)
             row["problems"] = list(judged.health.get("problems") or [])
-        ended = judged.finished_at or judged.started_at if judged is not None else None
         if max_age is not None and ended is not None and ended < now - max_age:
             row["status"] = "red"
             row["problems"].append(
@@ -75,6 +100,43 @@ def source_health(
             )
         rows.append(row)
     return rows
+
+
+def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, Any], datetime]:
+    """The verdict of a scale-out crawl as a whole, from its workers' runs (``crawl_runs.crawl_id``), and when its
+    latest worker ended. Each worker judged what it saw, an arbitrary share of the crawl (the last to finish may have
+    fetched a handful of pages): here the counts of those with a verdict are summed and judged again, by the limits
+    they ran with, the article count against earlier crawls' once every worker has finished."""
+    workers = conn.execute(
+        select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.stats, CrawlRun.health)
+        .where(CrawlRun.source == key, CrawlRun.crawl_id == crawl_id)
+        .order_by(CrawlRun.id)
+    ).all()
+    judged = [w for w in workers if isinstance(w.health, dict)]
+    given = judged[-1].health.get("limits") or {}
+    limits = Thresholds(**{f.name: given[f.name] for f in fields(Thresholds) if f.name in given})
+    summed: Counter[str] = Counter()
+    for worker in judged:
+        summed.update({k: v for k, v in (worker.stats or {}).items() if isinstance(v, int) and not isinstance(v, bool)})
+    first = workers[0].id
+    history = [n for n in item_history(conn, key, limit=limits.history, before_run=first) if n]
+    measures = Measures.from_stats(summed, history)
+    # A worker still running, killed, or cut short has found only part of its share: the count waits for all of them.
+    whole = all(w.status == "finished" and isinstance(w.health, dict) for w in workers)
+    checks = (items_problem, coverage_problem, dates_problem, http_problem) if whole else RATIO_CHECKS
+    problems = [problem for check in checks if (problem := check(measures, limits))]
+    statuses = {w.status for w in workers}
+    ended = max(w.finished_at or w.started_at for w in judged)
+    verdict = {k: v for k, v in asdict(measures).items() if k != "history"}
+    return verdict | {
+        "status": "red" if problems else "green",
+        "problems": problems,
+        "run": first,
+        "crawl": first,
+        "workers": len(workers),
+        "finished_at": _iso(ended),
+        "run_status": next((s for s in ("running", "failed", "partial") if s in statuses), "finished"),
+    }, ended
 
 
 def unjudged(runs: Sequence[Any]) -> str:

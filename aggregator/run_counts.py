@@ -11,6 +11,9 @@ TIME_LIMIT = "closespider_timeout"
 STOPPED = "shutdown"
 """Scrapy's finish reason for a run stopped by SIGTERM or Ctrl-C (``systemctl stop``, a deploy)."""
 
+CRAWL_ID = "aggregator/crawl_id"
+"""The stats key of the scale-out crawl a worker's run is part of (``aggregator.scaleout``; ``crawl_runs.crawl_id``)."""
+
 NOT_MODIFIED = "aggregator/not_modified"
 RUN_COUNTS: dict[str, tuple[str, ...]] = {
     # A 304 answer is a page fetched and an article unchanged (aggregator.incremental), though Scrapy never sees it

@@ -14,6 +14,10 @@ operator, and we do here:
   ``HEARTBEAT_SECONDS`` that expires after ``AGGREGATOR_REDIS_HEARTBEAT_TTL``); a worker
   that starts when no other is alive begins a new generation by clearing the duplicate filter (under a short Redis
   lock, so that workers starting together agree), and the last one to leave clears it too.
+- **One crawl, several run rows.** The workers of one generation are one crawl: the first names it (a random id in
+  Redis, under the same lock), the others read the name, and each worker's run row records it
+  (``crawl_runs.crawl_id``), so that ``aggregator health`` judges the crawl whole and ``aggregator runs`` shows
+  which runs were one crawl.
 - **A killed worker loses nothing.** The requests a SIGKILLed worker had taken from the queue are gone from Redis,
   but no article is lost: a new generation fetches the listings again, and the incremental crawl
   (``aggregator.incremental``) fetches every linked article that is not archived yet. Articles are written in
@@ -26,6 +30,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from typing import Any, Self
 
 from scrapy import Request, Spider
@@ -36,6 +41,7 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
+from aggregator.run_counts import CRAWL_ID
 from aggregator.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -156,8 +162,16 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             result = super().open(spider)
             if not self._others_alive():
                 self.df.clear()
+                self.server.delete(self._key("crawl"))
                 logger.info("%s: no other worker alive: a new crawl generation (duplicate filter cleared)", spider.name)
+            # The generation's name: the first worker's, or this one's when it is the first (or when the workers it
+            # joins run a release that names none)
+            self.server.set(self._key("crawl"), uuid.uuid4().hex, nx=True)
+            name = self.server.get(self._key("crawl"))
+            self.crawl_id: str = name.decode() if isinstance(name, bytes) else str(name)
             self._beat()
+        if self.stats:
+            self.stats.set_value(CRAWL_ID, self.crawl_id)  # for the run's row (pipelines.store)
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
         return result

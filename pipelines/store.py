@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
 from aggregator.locks import RunLock
+from aggregator.run_counts import CRAWL_ID
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun, utcnow
@@ -95,7 +96,11 @@ class StorePipeline(Pipeline):
         name = spider.name if spider else "unknown"
         source = self.source = getattr(spider, "source_key", name)
         self._abandon_stale_runs(source)
-        self.run_id = self.archive.start_run(source=source, spider=name, host=socket.gethostname(), pid=os.getpid())
+        # A scale-out worker's crawl, which its scheduler (opened before the pipelines) found or began in Redis
+        crawl_id = self.stats.get_value(CRAWL_ID) if self.stats else None
+        self.run_id = self.archive.start_run(
+            source=source, spider=name, host=socket.gethostname(), pid=os.getpid(), crawl_id=crawl_id
+        )
         self._writer = WRITERS.acquire(self.writer_kind)
         self._to_writer(connect, self.db_url)  # the writer connects while the first pages are fetched
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)

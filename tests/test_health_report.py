@@ -1,5 +1,6 @@
 """A source whose schedule stopped turns red in ``aggregator health`` and ``/api/health`` (aggregator/health_report.py):
-a run judges itself, so without this the last verdict stays green for ever."""
+a run judges itself, so without this the last verdict stays green for ever. A source never judged is unknown, not
+green; a scale-out crawl is judged on its workers' runs together."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from aggregator.api import create_app
+from aggregator.commands.runs import health_table
 from aggregator.health_report import source_health
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import CrawlRun
 from tests.conftest import run_cli
+from tests.test_cli import _rendered
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 GREEN = {"status": "green", "problems": [], "items": 40, "extracted": 40, "median": 41.0}
@@ -175,3 +179,91 @@ def test_a_source_with_no_verdict_is_unknown_and_not_healthy(tmp_path: Path) -> 
     assert health.json()["unknown"] == ["report", "trend", "minval"]
     assert 'aggregator_source_healthy{source="report"} 0.0' in metrics
     assert 'aggregator_source_healthy{source="caliber"} 1.0' in metrics
+
+
+def worker_run(crawl: str | None, extracted: int, missing_titles: int = 0, status: str = "finished") -> CrawlRun:
+    """A scale-out worker's run of caliber as the store records it, its own verdict green (the item count is not a
+    worker's to judge; two missing titles are under the three that count)."""
+    stats = {"aggregator/health/extracted": extracted, "aggregator/health/title": extracted - missing_titles,
+             "aggregator/health/body": extracted, "aggregator/health/date": extracted,
+             "downloader/request_count": extracted + 5, "response_received_count": extracted + 5,
+             "aggregator/articles_new": extracted, "finish_reason": "finished",
+             "aggregator/crawl_id": crawl}  # fmt: skip
+    health = {"status": "green", "problems": [], "items": extracted, "extracted": extracted,
+              "coverage": {"title": 1 - missing_titles / extracted, "body": 1.0, "date": 1.0}, "undated": 0.0,
+              "http_error_rate": 0.0, "http_errors": 0, "median": None, "shared_frontier": True}  # fmt: skip
+    done = status != "running"
+    return CrawlRun(
+        source="caliber", spider="caliber", started_at=NOW - timedelta(minutes=10), crawl_id=crawl, status=status,
+        finished_at=NOW - timedelta(minutes=1) if done else None, stats=stats if done else None,
+        health=health if done else None, pages=extracted + 5, items_new=extracted,
+    )  # fmt: skip
+
+
+def solo_run(items: int) -> CrawlRun:
+    return CrawlRun(source="caliber", spider="caliber", started_at=NOW - timedelta(hours=3), status="finished",
+                    finished_at=NOW - timedelta(hours=3), health=GREEN | {"items": items})  # fmt: skip
+
+
+def caliber_health(db_url: str) -> dict:
+    return rows_by_source(db_url, timedelta(hours=24))["caliber"]
+
+
+def test_a_scale_out_crawl_is_judged_and_listed_as_a_whole(db_url: str) -> None:
+    """Each worker sharing a frontier records its own run: `health` showed the last one to finish (4 articles, a median
+    of 100: a drop that was only its share) and judged nothing of the whole, whose titles were missing in 9% of its
+    64 articles, two in each worker's share (under the three a worker's own check counts); `runs` did not say which
+    runs were one crawl."""
+    archive = Archive.open(db_url)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            s.add(solo_run(100))
+            s.add(worker_run(None, 5))  # a worker's share, recorded before crawls were named: no history
+            s.add_all([worker_run("c1", 70), worker_run("c1", 50)])  # a crawl of 120
+            s.add(solo_run(90))
+            shares = [worker_run("c2", 30, 2), worker_run("c2", 30, 2), worker_run("c2", 4, 2)]
+            s.add_all(shares)
+            s.flush()
+            first = shares[0].id
+    finally:
+        archive.close()
+
+    row = caliber_health(db_url)
+    assert row["status"] == "red"
+    assert row["problems"] == ["of 64 article(s) only title in 91% (layout change?)"]
+    assert (row["items"], row["extracted"], row["median"]) == (64, 64, 100)  # the median of 90, 120 and 100
+    assert (row["run"], row["crawl"], row["workers"], row["run_status"]) == (first, first, 3, "finished")
+    table, _ = health_table([row], wide=True)
+    assert f"{first}×3" in _rendered(table, 200)  # the crawl's first run, and how many runs it had
+
+    listed = json.loads(run_cli("--db", db_url, "runs", "--json").stdout)
+    assert [(r["id"], r["crawl"]) for r in listed[:3]] == [(first + 2, first), (first + 1, first), (first, first)]
+    assert listed[-1]["crawl"] is None and listed[-2]["crawl"] is None  # a run of its own; the unnamed worker
+    assert listed[-3]["crawl"] == listed[-4]["crawl"] == first - 3
+    wide = run_cli("--db", db_url, "runs", "--limit", "3").stdout.splitlines()
+    assert "crawl" in wide[1].split() and wide[3].split()[:2] == [str(first + 2), str(first)]
+    narrow = run_cli("--db", db_url, "runs", "--limit", "3", env={"COLUMNS": "80"})
+    assert f"scale-out crawl {first} (caliber): runs {first}, {first + 1}, {first + 2}" in narrow.stdout
+
+    # The next crawl, one worker through and one still going: judged on what is in, but not on its article count yet.
+    archive = Archive.open(db_url)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            through, going = worker_run("c3", 20), worker_run("c3", 5, status="running")
+            s.add_all([through, going])
+            s.flush()
+            started = through.id
+        row = caliber_health(db_url)
+        assert (row["status"], row["problems"], row["items"]) == ("green", [], 20)
+        assert (row["crawl"], row["workers"], row["run_status"]) == (started, 2, "running")
+        with Session(archive.engine) as s, s.begin():  # both through: 25 articles against a median of 95
+            done = worker_run("c3", 5)
+            s.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == started + 1)
+                .values(status=done.status, finished_at=done.finished_at, stats=done.stats, health=done.health)
+            )
+    finally:
+        archive.close()
+    row = caliber_health(db_url)
+    assert row["status"] == "red" and row["problems"] == ["25 article(s) found, median of the last 4 run(s) 95"]

@@ -218,6 +218,34 @@ def test_the_addresses_articles_were_linked_at_become_redirects(db_url: str) -> 
     ]
 
 
+def test_runs_name_the_scale_out_crawl_they_were_a_worker_of_and_back(db_url: str) -> None:
+    """0016 adds ``crawl_runs.crawl_id``: the runs recorded before are runs of their own (NULL); a downgrade drops the
+    column and keeps the rows."""
+    engine = connect(db_url)
+    upgrade(engine, "0015")
+    insert = text(
+        "INSERT INTO crawl_runs (source, spider, started_at, status, pages, items_new, items_updated, "
+        "items_unchanged, rejected, http_errors, dates_unparsed) "
+        "VALUES ('caliber', 'caliber', :at, 'finished', 40, 30, 0, 10, 0, 0, 0)"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, {"at": ARTICLE["at"]})
+    upgrade(engine, "0016")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, pages, crawl_id FROM crawl_runs")).all() == [(1, 40, None)]
+        conn.execute(text("UPDATE crawl_runs SET crawl_id = 'c1'"))
+        assert conn.execute(text("SELECT id FROM crawl_runs WHERE crawl_id = 'c1'")).scalar() == 1
+    assert "ix_crawl_runs_crawl_id" in {ix["name"] for ix in inspect(engine).get_indexes("crawl_runs")}
+    with engine.begin() as conn:
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0015")
+    assert "crawl_id" not in {c["name"] for c in inspect(engine).get_columns("crawl_runs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, pages FROM crawl_runs")).all() == [(1, 40)]
+    engine.dispose()
+
+
 def test_a_schema_newer_than_the_code_is_refused_in_one_line_and_left_as_it_is(db_url: str) -> None:
     """A host rolled back to an older release, sharing the database another host upgraded: Alembic's answer was a
     traceback ending in "Can't locate revision identified by '0099'"."""

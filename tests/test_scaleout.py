@@ -9,6 +9,7 @@ with ``AGGREGATOR_REDIS_URL`` set. Skipped with a reason when Redis or PostgreSQ
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -228,6 +229,45 @@ def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str, m
     assert not scheduler.server.exists(key)  # the last worker out takes its heartbeat with it
 
 
+def test_the_workers_of_one_generation_name_one_crawl(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker's run row records the crawl it is part of (``aggregator/crawl_id`` in its stats, which the store
+    writes to ``crawl_runs.crawl_id``): the first worker of a generation names it, one that joins takes its name, the
+    first after the last one left names a new one."""
+    from types import SimpleNamespace
+
+    from scrapy import Spider
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from aggregator.addon import DerivedSettings
+    from aggregator.crawl import project_settings
+    from aggregator.scaleout import SharedScheduler
+
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)
+    settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url})
+    DerivedSettings().update_settings(settings)
+    spider = Spider("naming")
+    spider.settings = settings
+    host = ["a"]
+    monkeypatch.setattr("aggregator.scaleout.socket.gethostname", lambda: host[0])  # a host per worker
+
+    def open_worker() -> tuple[SharedScheduler, object]:
+        host[0] += "a"
+        stats = MemoryStatsCollector(get_crawler())
+        scheduler = SharedScheduler.from_crawler(SimpleNamespace(settings=settings, stats=stats))
+        scheduler.open(spider)
+        return scheduler, stats.get_value("aggregator/crawl_id")
+
+    first, named = open_worker()
+    second, joined = open_worker()
+    assert isinstance(named, str) and len(named) == 32 and joined == named
+    first.close("finished")
+    second.close("finished")
+    third, renamed = open_worker()
+    third.close("finished")
+    assert isinstance(renamed, str) and renamed != named
+
+
 def test_three_workers_store_every_article_once_even_when_one_is_killed(
     generated_mirror: str, redis_url: str, postgres_url: str, single_process_set: set[str], tmp_path: Path
 ) -> None:
@@ -246,6 +286,15 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
         by_worker = {pid: sum(r.items_new for r in runs if r.pid == pid) for pid in {r.pid for r in runs}}
         assert len(by_worker) == 3 and sum(by_worker.values()) == n
         assert sum(1 for stored_here in by_worker.values() if stored_here) >= 2, by_worker  # the work was shared
+        # Each source's three runs were one crawl, judged whole: its workers' articles summed.
+        crawls = {key: {r.crawl_id for r in runs if r.source == key} for key in SOURCES}
+        assert all(len(ids) == 1 and None not in ids for ids in crawls.values()), crawls
+        assert len({ids.pop() for ids in crawls.values()}) == len(SOURCES)
+        health = json.loads(run_cli("--db", shared, "health", "--source", "caliber", "--json").stdout)[0]
+        caliber_runs = [r for r in runs if r.source == "caliber"]
+        assert health["workers"] == 3 and health["crawl"] == min(r.id for r in caliber_runs)
+        assert health["items"] == sum(r.health["items"] for r in caliber_runs) >= PER_SOURCE
+        assert health["status"] == "green", health
     finally:
         drop_database(shared)
 
@@ -267,7 +316,8 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
         # expired) begins a new frontier generation.
         time.sleep(HEARTBEAT_TTL + 1)
         again = tmp_path / "again.log"
-        finish([worker(killed_db, generated_mirror, again, redis_url)], [again])
+        procs_again = worker(killed_db, generated_mirror, again, redis_url)
+        finish([procs_again], [again])
         urls, snapshots = stored(killed_db)
         assert len(urls) == len(set(urls)) == snapshots == n
         assert set(urls) == single_process_set
@@ -278,6 +328,9 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
         killed_runs = [r.status for r in runs if r.pid == procs[0].pid]
         assert killed_runs and set(killed_runs) == {"failed"}, killed_runs
         assert sum(1 for r in runs if r.status == "failed") == len(killed_runs)
+        # The next run was a crawl of its own: a new generation, a new name.
+        later = {r.crawl_id for r in runs if r.pid == procs_again.pid}
+        assert len(later) == len(SOURCES) and not later & {r.crawl_id for r in runs if r.pid != procs_again.pid}
     finally:
         drop_database(killed_db)
 

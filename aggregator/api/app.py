@@ -135,6 +135,10 @@ class SourceHealth(BaseModel):
     run_status: str | None
     finished_at: datetime | None
     latest_run_started_at: datetime | None
+    crawl: int | None = Field(
+        None, description="A scale-out crawl's first run: its workers' runs are judged together (then `run` too)."
+    )
+    workers: int | None = Field(None, description="The runs of that crawl.")
     items: int | None = None
     extracted: int | None = None
     median: float | None = None

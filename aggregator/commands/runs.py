@@ -30,9 +30,11 @@ def _when(value: datetime | None, *, short: bool = False) -> str:
     return value.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def run_summary(run: Any) -> dict[str, Any]:
+def run_summary(run: Any, crawl: int | None = None) -> dict[str, Any]:
+    """A run row as `runs` shows it; ``crawl``: the first run of the scale-out crawl it is a worker of."""
     return {
         "id": run.id,
+        "crawl": crawl,
         "source": run.source,
         "status": run.status,
         "finish_reason": run.finish_reason,
@@ -70,12 +72,15 @@ def runs_cmd(
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """List crawl runs, newest first: status, finish reason, counts, health, and where each ran."""
+    """List crawl runs, newest first: status, finish reason, counts, health, where each ran, and the scale-out crawl
+    (by its first run) each worker's run was part of."""
     archive = _archive(ctx)
     try:
         if source:
             known_or_has_runs(archive, source)
-        rows = [run_summary(r) for r in archive.list_runs(source=source, limit=limit)]
+        runs = archive.list_runs(source=source, limit=limit)
+        crawls = archive.first_runs(r.crawl_id for r in runs if r.crawl_id)
+        rows = [run_summary(r, crawls.get(r.crawl_id) if r.crawl_id else None) for r in runs]
     finally:
         archive.close()
     if as_json:
@@ -89,10 +94,13 @@ def runs_cmd(
 
 def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[str]]:
     """The runs (``run_summary``), a line each, and the lines to print under it. Narrower than ``WIDE`` (80 columns):
-    the start without its year and seconds, neither undated items nor host, and a finish reason that says more than
-    the status under the table."""
+    the start without its year and seconds, neither undated items nor host, and under the table a finish reason that
+    says more than the status, and which runs were the workers of one scale-out crawl."""
     table = compact_table("Crawl runs", tight=not wide)
     header_column(table, "id", justify="right")
+    scaled_out = wide and any(row.get("crawl") for row in rows)  # a column most archives would leave empty
+    if scaled_out:
+        header_column(table, "crawl", justify="right")
     header_column(table, "source", width=max((len(row["source"]) for row in rows), default=0))
     header_column(table, "started (UTC)" if wide else "started\n(UTC)", width=19 if wide else 11)
     header_column(table, "took", justify="right")
@@ -122,9 +130,19 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
         if wide:
             counts += [str(row["dates_unparsed"]), str(row.get("swept", 0))]
         table.add_row(
-            str(row["id"]), row["source"], when, took, status, *([reason] if wide else []), *counts, health,
+            str(row["id"]), *([str(row["crawl"] or "")] if scaled_out else []), row["source"], when, took, status,
+            *([reason] if wide else []), *counts, health,
             *([f"{row['host'] or ''}:{row['pid'] or ''}"] if wide else []),
         )  # fmt: skip
+    if not wide:
+        workers: dict[tuple[int, str], list[int]] = {}
+        for row in rows:
+            if row.get("crawl"):
+                workers.setdefault((row["crawl"], row["source"]), []).append(row["id"])
+        below += [
+            f"scale-out crawl {crawl} ({escape(source)}): runs {', '.join(map(str, sorted(ids)))}"
+            for (crawl, source), ids in sorted(workers.items())
+        ]
     return table, below
 
 
@@ -227,8 +245,9 @@ def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list
             median = row.get("median")
             finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
             when = _when(finished, short=not wide)
+            run = f"{row['run']}×{row['workers']}" if row.get("crawl") else str(row["run"])  # its first run, workers
             table.add_row(
-                row["source"], status, str(row["run"]), when,
+                row["source"], status, run, when,
                 str(row.get("items", "")), "–" if median is None else f"{median:g}",
                 *([str(row.get("extracted", ""))] if wide else []),
                 _share(coverage.get("title")), _share(coverage.get("body")), _share(coverage.get("date")),

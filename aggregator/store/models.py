@@ -304,3 +304,6 @@ class CrawlRun(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
     """Which process ran it, so a run left "running" by a killed process can be recognised as stale."""
+    crawl_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The scale-out crawl this run is a worker of: the workers sharing one frontier generation share it
+    (``aggregator.scaleout``), and are judged and listed together. None for a run on its own."""

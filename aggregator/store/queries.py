@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from aggregator.store.models import Article, Redirect, Reject, Snapshot, Source, UTCDateTime, names_a_row
+from aggregator.store.models import Article, CrawlRun, Redirect, Reject, Snapshot, Source, UTCDateTime, names_a_row
 
 # The columns a list needs (no bodies: they are the bulk of a row).
 LIST_COLUMNS = (
@@ -440,3 +440,30 @@ def daily_stats(
     for key, day, count in conn.execute(rejects):
         result.setdefault((key, day_of(day)), DayCounts()).rejects = int(count)
     return result
+
+
+def item_history(conn: Connection, source: str, *, limit: int, before_run: int | None = None) -> list[int]:
+    """Articles found (the verdict's ``items``) by the source's last ``limit`` crawls that finished or were cut short,
+    newest first, for the health check's median: a run on its own, or the runs of one scale-out crawl summed (one
+    ``crawl_id``: each worker found a share). A worker's row written before crawls were named is a share of a crawl
+    no longer known: left out."""
+    stmt = (
+        select(CrawlRun.id, CrawlRun.crawl_id, CrawlRun.health)
+        .where(CrawlRun.source == source, CrawlRun.status.in_(("finished", "partial")))
+        .order_by(CrawlRun.id.desc())
+        .execution_options(yield_per=100)  # read until ``limit`` crawls are found, not the whole history
+    )
+    if before_run is not None:
+        stmt = stmt.where(CrawlRun.id < before_run)
+    found: dict[int | str, int] = {}
+    with conn.execute(stmt) as rows:
+        for run_id, crawl_id, health in rows:
+            if not isinstance(health, dict) or "items" not in health:
+                continue
+            if crawl_id is None and health.get("shared_frontier"):
+                continue
+            key = crawl_id or run_id
+            if key not in found and len(found) == limit:
+                break
+            found[key] = found.get(key, 0) + int(health["items"])
+    return list(found.values())

@@ -36,8 +36,8 @@ from sqlalchemy.orm import sessionmaker
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure
 from aggregator.run_counts import run_counts
 from aggregator.sources import Source as RegistrySource
+from aggregator.store import queries, story_index
 from aggregator.store import search as fulltext
-from aggregator.store import story_index
 from aggregator.store.db import connect, dispose, ensure_schema, reader
 from aggregator.store.models import (
     SHORT_TEXT_LENGTH,
@@ -625,9 +625,14 @@ class Archive:
                 _show_again(conn, Article.id.in_(found), by=None)
             return sorted(row.id for row in rows), found
 
-    def start_run(self, source: str, spider: str, *, host: str | None = None, pid: int | None = None) -> int:
+    def start_run(
+        self, source: str, spider: str, *, host: str | None = None, pid: int | None = None, crawl_id: str | None = None
+    ) -> int:
         with self.session.begin() as session:
-            run = CrawlRun(source=source, spider=spider, started_at=utcnow(), status="running", host=host, pid=pid)
+            run = CrawlRun(
+                source=source, spider=spider, started_at=utcnow(), status="running", host=host, pid=pid,
+                crawl_id=crawl_id,
+            )  # fmt: skip
             session.add(run)
             session.flush()
             return run.id
@@ -666,21 +671,10 @@ class Archive:
             return stale
 
     def recent_item_counts(self, source: str, *, before_run: int | None = None, limit: int = 10) -> list[int]:
-        """Articles found by the source's last ``limit`` finished runs (newest first), for the health's median."""
-        stmt = (
-            select(CrawlRun.health)
-            .where(CrawlRun.source == source, CrawlRun.status.in_(("finished", "partial")))
-            .order_by(CrawlRun.id.desc())
-            .limit(limit)
-        )
-        if before_run is not None:
-            stmt = stmt.where(CrawlRun.id < before_run)
-        with self.reading() as session:
-            return [
-                int(h["items"])
-                for h in session.scalars(stmt)
-                if isinstance(h, dict) and "items" in h and not h.get("shared_frontier")
-            ]
+        """Articles found by the source's last ``limit`` finished crawls (newest first), for the health's median
+        (``queries.item_history``)."""
+        with self.reader.connect() as conn:
+            return queries.item_history(conn, source, limit=limit, before_run=before_run)
 
     def known_articles(
         self, source: str, *, recent_since: datetime
@@ -1061,6 +1055,15 @@ class Archive:
             stmt = stmt.where(CrawlRun.source == source)
         with self.reading() as session:
             return list(session.scalars(stmt))
+
+    def first_runs(self, crawl_ids: Iterable[str]) -> dict[str, int]:
+        """Each scale-out crawl's first run (the id it is shown by, ``crawl_runs.crawl_id``)."""
+        wanted = set(crawl_ids)
+        if not wanted:  # runs of their own: no query
+            return {}
+        stmt = select(CrawlRun.crawl_id, func.min(CrawlRun.id)).where(CrawlRun.crawl_id.in_(wanted))
+        with self.reader.connect() as conn:
+            return {str(crawl): int(first) for crawl, first in conn.execute(stmt.group_by(CrawlRun.crawl_id))}
 
 
 ARTICLE_UPDATED_COLUMNS = (
