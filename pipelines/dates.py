@@ -152,6 +152,21 @@ def _localize(day: date, at: time, tz: tzinfo) -> datetime:
     return datetime(day.year, day.month, day.day, at.hour, at.minute, at.second, tzinfo=tz).astimezone(UTC)
 
 
+CLOCK_SKEW = timedelta(hours=1)
+"""How far ahead of the fetch a site's "today, 15:31" may be and still mean today (its clock a little fast)."""
+
+
+def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetime:
+    """``at`` on the day ``offset`` days from the fetch's local day. A "today" hours ahead of the fetch was printed
+    before midnight (a page or listing cached across it): "Сегодня, 15:31" fetched at 01:30 is yesterday's 15:31,
+    not an instant 14 hours in the future."""
+    day = now.astimezone(tz).date() + timedelta(days=offset)
+    instant = _localize(day, at, tz)
+    if offset == 0 and instant > now + CLOCK_SKEW:
+        return _localize(day - timedelta(days=1), at, tz)
+    return instant
+
+
 def _explicit_offset(text: str) -> tuple[str, tzinfo | None]:
     if "utc" not in text and "gmt" not in text:
         return text, None
@@ -303,7 +318,7 @@ def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datet
     if kind == "rel":
         h, mi, s = m.group("h", "mi", "s")
         at = time(int(h), int(mi), int(s) if s else 0)
-        return _localize(now.astimezone(tz).date() + timedelta(days=_DAY_OFFSETS[m.group("rel")]), at, tz)
+        return _day_from_today(_DAY_OFFSETS[m.group("rel")], at, tz, now)
     if kind == "rfc":
         d, word, y, h, mi, s, z = m.group("d", "mon", "y", "h", "mi", "s", "z")
         tz = _offset_zone(z[0], int(z[1:3]), int(z[3:5] or 0)) if z[0] in "+-" else UTC
@@ -353,15 +368,14 @@ def _scan(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
     clock = at or MIDNIGHT
     relative_day = _DAY_WORD_RE.search(rest)
     if relative_day:
-        local_today = now.astimezone(tz).date()
-        return _localize(local_today + timedelta(days=_DAY_OFFSETS[relative_day.group()]), clock, tz)
+        return _day_from_today(_DAY_OFFSETS[relative_day.group()], clock, tz, now)
 
     day = _calendar_day(rest, clock, tz, now)
     if day is False:
         return None  # a date of a known form that does not exist ("32 марта", "29.02.2025")
     if day is None:
         if at is not None and not any(ch.isdigit() for ch in rest) and not _LETTERS_RE.search(rest):
-            return _localize(now.astimezone(tz).date(), at, tz)  # a bare "15:31" on a listing means today
+            return _day_from_today(0, at, tz, now)  # a bare "15:31" on a listing means today
         return False if at is not None or _has_date_word(rest) else None
     assert isinstance(day, date)
     return _localize(day, clock, tz)

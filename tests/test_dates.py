@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from pipelines.dates import DatesPipeline, UnknownTimeZoneError, format_date, pa
 CORPUS = Path(__file__).parent / "fixtures" / "dates.tsv"
 CORPUS_NOW = datetime.fromisoformat("2026-09-15T13:24:00+04:00")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+BAKU = timezone(timedelta(hours=4))
 ZONES = ("Asia/Baku", "Europe/Moscow", "Europe/Istanbul", "UTC")
 
 
@@ -75,6 +76,20 @@ def test_corpus(text: str, tz: str, expected: str) -> None:
 )
 def test_printed_forms(text: str, instant: str) -> None:
     assert parse_date(text, timezone="Asia/Baku", now=NOW) == datetime.fromisoformat(instant)
+
+
+@pytest.mark.parametrize("text", ["Сегодня, 15:31", "bu gün 15:31", "Today 15:31", "15:31"])
+def test_a_today_hours_ahead_of_the_fetch_is_yesterday(text: str) -> None:
+    # Fetched at 01:30 in Baku, a page or listing cached since the evening before still says "today, 15:31": that was
+    # read as 15:31 of the fetch's day, 14 hours in the future (the future limit allows a day of clock errors).
+    after_midnight = datetime(2026, 9, 15, 1, 30, tzinfo=BAKU)
+    assert parse_date(text, timezone="Asia/Baku", now=after_midnight) == datetime(2026, 9, 14, 15, 31, tzinfo=BAKU)
+    # A site's clock a little ahead of ours is still today; and later in the day, today is today.
+    assert parse_date("Сегодня, 01:50", timezone="Asia/Baku", now=after_midnight) == after_midnight + timedelta(
+        minutes=20
+    )
+    evening = datetime(2026, 9, 15, 16, 0, tzinfo=BAKU)
+    assert parse_date(text, timezone="Asia/Baku", now=evening) == datetime(2026, 9, 15, 15, 31, tzinfo=BAKU)
 
 
 def test_the_source_zone_is_used() -> None:
