@@ -14,7 +14,7 @@ passed on it would tell the operator of a cron job that never fired that all is 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,7 +125,6 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
     whole = all(w.status == "finished" and isinstance(w.health, dict) for w in workers)
     checks = (items_problem, coverage_problem, dates_problem, http_problem) if whole else RATIO_CHECKS
     problems = [problem for check in checks if (problem := check(measures, limits))]
-    statuses = {w.status for w in workers}
     ended = max(w.finished_at or w.started_at for w in judged)
     verdict = {k: v for k, v in asdict(measures).items() if k != "history"}
     return verdict | {
@@ -135,8 +134,15 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
         "crawl": first,
         "workers": len(workers),
         "finished_at": _iso(ended),
-        "run_status": next((s for s in ("running", "failed", "partial") if s in statuses), "finished"),
+        "run_status": crawl_status(w.status for w in workers),
     }, ended
+
+
+def crawl_status(statuses: Iterable[str]) -> str:
+    """The status of a crawl made of several workers' runs: running while any runs, else the worst of them (failed,
+    then partial), finished when all finished."""
+    found = set(statuses)
+    return next((s for s in ("running", "failed", "partial") if s in found), "finished")
 
 
 def unjudged(runs: Sequence[Any]) -> str:

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
-from aggregator.health_report import source_health
+from aggregator.health_report import crawl_status, source_health
 from aggregator.run_counts import RUN_COUNTS
 from aggregator.store import queries
 from aggregator.store.models import Article, CrawlRun, Reject
@@ -29,11 +29,21 @@ COVERAGE_FIELDS = ("title", "body", "date")
 SWEEP_COUNTS = ("swept", "sweep_due")
 
 
-def latest_runs(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
-    """Each source's newest run row (by id), for the sources that have one."""
+def latest_runs(conn: Connection, keys: Sequence[str]) -> dict[str, list[Any]]:
+    """Each source's newest run row (by id), for the sources that have one: alone, or with the other workers' rows
+    when it is one worker of a scale-out crawl (``crawl_runs.crawl_id``), oldest first. A worker found an arbitrary
+    share of the crawl (the last to finish may have fetched a handful of pages): the crawl is what an operator
+    watches."""
     newest = select(func.max(CrawlRun.id)).where(CrawlRun.source.in_(keys)).group_by(CrawlRun.source)
-    rows = conn.execute(select(CrawlRun.__table__).where(CrawlRun.id.in_(newest)))
-    return {row.source: row for row in rows}
+    latest = {row.source: row for row in conn.execute(select(CrawlRun.__table__).where(CrawlRun.id.in_(newest)))}
+    crawls = {(row.source, row.crawl_id) for row in latest.values() if row.crawl_id is not None}
+    workers: dict[tuple[str, str], list[Any]] = {}
+    if crawls:
+        stmt = select(CrawlRun.__table__).where(CrawlRun.crawl_id.in_({crawl for _, crawl in crawls}))
+        for row in conn.execute(stmt.order_by(CrawlRun.id)):
+            if (row.source, row.crawl_id) in crawls:
+                workers.setdefault((row.source, row.crawl_id), []).append(row)
+    return {key: workers.get((key, row.crawl_id), [row]) for key, row in latest.items()}
 
 
 def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None) -> list[Metric]:
@@ -56,6 +66,7 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
         "source_last_run_finished_timestamp_seconds", "When the source's latest run ended (absent while it runs)."
     )
     counts = gauge("source_last_run_count", "What the source's latest run counted.", ("source", "kind"))
+    workers = gauge("source_last_run_workers", "Processes that ran the source's latest crawl (1 unless scaled out).")
     articles = gauge("source_articles", "Articles of the source the downstream site shows (withdrawn ones left out).")
     withdrawn = gauge(
         "source_withdrawn_articles",
@@ -74,17 +85,21 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
             share = (row.get("coverage") or {}).get(field)
             if share is not None:
                 coverage.add_metric([row["source"], field], float(share))
-    for key, run in sorted(latest_runs(conn, keys).items()):
+    for key, runs in sorted(latest_runs(conn, keys).items()):
         for name in RUN_STATUSES:
-            status.add_metric([key, name], 1.0 if run.status == name else 0.0)
-        started.add_metric([key], run.started_at.timestamp())
-        if run.finished_at is not None:
-            finished.add_metric([key], run.finished_at.timestamp())
+            status.add_metric([key, name], 1.0 if crawl_status(run.status for run in runs) == name else 0.0)
+        started.add_metric([key], min(run.started_at for run in runs).timestamp())
+        if all(run.finished_at is not None for run in runs):
+            finished.add_metric([key], max(run.finished_at for run in runs).timestamp())
+        workers.add_metric([key], float(len(runs)))
         for column in RUN_COUNTS:  # the counts a run row keeps: pages, items_new (kind "new"), ...
-            counts.add_metric([key, column.removeprefix("items_")], float(getattr(run, column) or 0))
-        run_stats = run.stats if isinstance(run.stats, dict) else {}
+            total = sum(getattr(run, column) or 0 for run in runs)
+            counts.add_metric([key, column.removeprefix("items_")], float(total))
         for kind in SWEEP_COUNTS:  # from its stats: what the sweep asked for, and what was due (aggregator/sweep.py)
-            counts.add_metric([key, kind], float(run_stats.get(f"aggregator/{kind}") or 0))
+            total = sum(
+                (run.stats if isinstance(run.stats, dict) else {}).get(f"aggregator/{kind}") or 0 for run in runs
+            )
+            counts.add_metric([key, kind], float(total))
     wanted = set(keys)
     for source in queries.list_sources(conn):
         if source.key not in wanted:
@@ -105,7 +120,20 @@ def families(conn: Connection, keys: Sequence[str], *, max_age: timedelta | None
         taken_down[(str(withdrawn_source), str(by))] = count
     for (key, by), count in taken_down.items():
         withdrawn.add_metric([key, by], float(count))
-    return [healthy, judged_at, coverage, status, started, finished, counts, articles, withdrawn, newest, rejects]
+    return [
+        healthy,
+        judged_at,
+        coverage,
+        status,
+        started,
+        finished,
+        counts,
+        workers,
+        articles,
+        withdrawn,
+        newest,
+        rejects,
+    ]
 
 
 class ArchiveCollector(Collector):

@@ -101,6 +101,50 @@ def test_each_source_has_its_verdict_its_latest_run_and_its_archive(archive: Arc
     assert not [key for key in found if ("source", "report") in key[1]]
 
 
+def test_a_scaled_out_crawl_is_reported_whole_not_as_its_last_workers_share(archive: Archive) -> None:
+    """Three workers of one crawl (``crawl_runs.crawl_id``): the latest run row is the last worker's share, a few
+    pages; the gauges show the crawl: summed counts, its first start, its last end, the worst status."""
+    judged(archive, "caliber", status="finished", verdict="green", pages=99, new=99)  # an earlier crawl: not summed
+    shares = [(60, 40, "finished"), (30, 20, "partial"), (3, 1, "finished")]
+    runs = []
+    for pages, new, status in shares:
+        run = archive.start_run("caliber", "caliber", crawl_id="crawl-7")
+        stats = {"response_received_count": pages, "aggregator/articles_new": new, "aggregator/swept": 1}
+        archive.finish_run(run, status=status, reason="finished", stats=stats, health={"status": "green"})
+        runs.append(run)
+    archive.start_run("haqqin", "haqqin", crawl_id="crawl-7")  # the same crawl's other source: not caliber's
+
+    found = samples(exposition(archive.reader.connect, ["caliber", "haqqin"], max_age=None).decode())
+
+    assert value(found, "source_last_run_count", source="caliber", kind="pages") == 93.0
+    assert value(found, "source_last_run_count", source="caliber", kind="new") == 61.0
+    assert value(found, "source_last_run_count", source="caliber", kind="swept") == 3.0
+    assert value(found, "source_last_run_workers", source="caliber") == 3.0
+    assert value(found, "source_last_run_status", source="caliber", status="partial") == 1.0
+    assert value(found, "source_last_run_status", source="caliber", status="finished") == 0.0
+    with archive.reader.connect() as conn:
+        from sqlalchemy import select
+
+        from aggregator.store.models import CrawlRun
+
+        times = conn.execute(
+            select(CrawlRun.started_at, CrawlRun.finished_at).where(CrawlRun.id.in_(runs)).order_by(CrawlRun.id)
+        ).all()
+    started = value(found, "source_last_run_started_timestamp_seconds", source="caliber")
+    assert started == pytest.approx(times[0].started_at.replace(tzinfo=UTC).timestamp())
+    ended = value(found, "source_last_run_finished_timestamp_seconds", source="caliber")
+    assert ended == pytest.approx(times[-1].finished_at.replace(tzinfo=UTC).timestamp())
+    # A crawl with a worker still running has no end yet, and is running.
+    assert value(found, "source_last_run_workers", source="haqqin") == 1.0
+    assert value(found, "source_last_run_status", source="haqqin", status="running") == 1.0
+    assert value(found, "source_last_run_finished_timestamp_seconds", source="haqqin") is None
+    archive.start_run("caliber", "caliber", crawl_id="crawl-7")  # a fourth worker joins
+    found = samples(exposition(archive.reader.connect, ["caliber"], max_age=None).decode())
+    assert value(found, "source_last_run_status", source="caliber", status="running") == 1.0
+    assert value(found, "source_last_run_finished_timestamp_seconds", source="caliber") is None
+    assert value(found, "source_last_run_count", source="caliber", kind="pages") == 93.0
+
+
 def test_withdrawn_articles_are_counted_apart_by_who_withdrew_them(archive: Archive) -> None:
     archive.save([], [RejectRecord("caliber", item(1).url, "fetch", "HTTP 410", http_status=410)])
     archive.withdraw([archive.article_id_for(item(2).canonical_url) or 0], "takedown request")
