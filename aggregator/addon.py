@@ -26,5 +26,6 @@ class DerivedSettings:
         if redis_url:
             from aggregator.scaleout import redis_settings
 
-            for key, value in redis_settings(redis_url).items():
+            namespace = settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
+            for key, value in redis_settings(redis_url, namespace).items():
                 settings.set(key, value, priority="cmdline")

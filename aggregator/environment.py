@@ -75,6 +75,20 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 """What redis-py (so scrapy-redis) connects with; any other address fails only once the crawl's engine runs."""
 
 
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def redis_namespace(value: str) -> str:
+    """A Redis key namespace (``AGGREGATOR_REDIS_NAMESPACE``) checked: letters, digits, ``_ . -``. A colon would
+    make one namespace a prefix of another's keys, and a glob character would make the workers' scan of each
+    other's heartbeats match keys not theirs."""
+    if not _NAMESPACE.fullmatch(value):
+        raise EnvironmentValueError(
+            f"AGGREGATOR_REDIS_NAMESPACE={value!r}: letters, digits, '_', '.' and '-' only, such as aggregator-staging"
+        )
+    return value
+
+
 def shown_redis_url(value: str) -> str:
     """A Redis address as an error line may print it: a password in it (``redis://:secret@host``) is starred out, as
     the line goes to cron mail and journals."""
@@ -154,6 +168,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if problem:
             raise EnvironmentValueError(f"AGGREGATOR_REDIS_URL {problem}")
         found["AGGREGATOR_REDIS_URL"] = env["AGGREGATOR_REDIS_URL"]
+    if env.get("AGGREGATOR_REDIS_NAMESPACE"):
+        found["AGGREGATOR_REDIS_NAMESPACE"] = redis_namespace(env["AGGREGATOR_REDIS_NAMESPACE"])
     for name, unit in _DURATIONS.items():
         if env.get(name):
             found[name] = _number(env, name, unit)

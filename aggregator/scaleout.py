@@ -107,14 +107,15 @@ class FrontierCheck:
         return cls()
 
 
-def redis_settings(redis_url: str) -> dict[str, Any]:
-    """The Scrapy settings that put a crawl's frontier in Redis."""
+def redis_settings(redis_url: str, namespace: str = "aggregator") -> dict[str, Any]:
+    """The Scrapy settings that put a crawl's frontier in Redis, under the keys of ``namespace``
+    (``AGGREGATOR_REDIS_NAMESPACE``)."""
     return {
         "SCHEDULER": "aggregator.scaleout.SharedScheduler",
         "DUPEFILTER_CLASS": "aggregator.scaleout.SharedDupeFilter",
         "SCHEDULER_PERSIST": True,
-        "SCHEDULER_QUEUE_KEY": "aggregator:%(spider)s:requests",
-        "SCHEDULER_DUPEFILTER_KEY": "aggregator:%(spider)s:dupefilter",
+        "SCHEDULER_QUEUE_KEY": f"{namespace}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{namespace}:%(spider)s:dupefilter",
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "REDIS_URL": redis_url,
     }
@@ -132,18 +133,20 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 
     idle_seconds: float = 10.0
     heartbeat_ttl: float = HEARTBEAT_TTL
+    namespace: str = "aggregator"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         scheduler: Self = super().from_crawler(crawler)
         scheduler.idle_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
         scheduler.heartbeat_ttl = crawler.settings.getfloat("AGGREGATOR_REDIS_HEARTBEAT_TTL", HEARTBEAT_TTL)
+        scheduler.namespace = crawler.settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
         return scheduler
 
     # -- workers and generations -------------------------------------------------------------------------
 
     def _key(self, what: str) -> str:
-        return f"aggregator:{self.spider.name}:{what}"
+        return f"{self.namespace}:{self.spider.name}:{what}"
 
     def _beat(self) -> None:
         # px: whole milliseconds, so that a fractional setting is kept as it is

@@ -73,6 +73,10 @@ AGGREGATOR_RUNS_KEEP_MIN = 20
 whose median the health check needs)."""
 AGGREGATOR_REDIS_URL: str | None = None
 """With a Redis URL, crawls share one frontier and duplicate filter there (scrapy-redis): scale-out."""
+AGGREGATOR_REDIS_NAMESPACE = "aggregator"
+"""The prefix of every Redis key of the shared frontier (``NAMESPACE:SPIDER:requests``, ``...:dupefilter``, the
+workers' heartbeats): two deployments (production and staging, say) sharing one Redis server need two namespaces, or
+each would crawl the other's frontier and clear its duplicate filter."""
 AGGREGATOR_REDIS_IDLE_SECONDS = 10.0
 """A scale-out worker exits when the shared frontier has been empty this long."""
 AGGREGATOR_REDIS_HEARTBEAT_TTL = 15.0

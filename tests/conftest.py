@@ -36,9 +36,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+REDIS_NAMESPACE = f"aggregator-test-{uuid.uuid4().hex[:12]}"
+"""This test session's Redis keys (``AGGREGATOR_REDIS_NAMESPACE``): the suites of several checkouts tested at once on
+one machine share its Redis server, and one emptying the database under another's workers lost their frontier."""
+
+
+def redis_env(url: str) -> dict[str, str]:
+    """The environment of a scale-out crawl of this test session against the Redis at ``url``."""
+    return {"AGGREGATOR_REDIS_URL": url, "AGGREGATOR_REDIS_NAMESPACE": REDIS_NAMESPACE}
+
+
 def emptied_redis(url: str) -> Iterator[str]:
-    """A Redis database for one test (each test file its own number), emptied before and after; skipped or failed
-    as ``unavailable`` says when no server answers. For a fixture: ``yield from emptied_redis(URL)``."""
+    """A Redis database for one test (each test file its own number) with this session's keys (``REDIS_NAMESPACE``)
+    deleted before and after; skipped or failed as ``unavailable`` says when no server answers. For a fixture:
+    ``yield from emptied_redis(URL)``; the crawls take ``redis_env(url)``."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=3)
@@ -46,9 +57,14 @@ def emptied_redis(url: str) -> Iterator[str]:
         client.ping()
     except redis.RedisError as exc:
         unavailable(f"Redis at {url}", str(exc))
-    client.flushdb()
+
+    def empty() -> None:
+        for key in client.scan_iter(match=f"{REDIS_NAMESPACE}:*", count=1000):
+            client.delete(key)
+
+    empty()
     yield url
-    client.flushdb()
+    empty()
 
 
 def status_overlay(folder: Path, statuses: dict[str, int]) -> Path:

@@ -39,6 +39,15 @@ def test_the_redis_url_makes_any_crawl_a_scale_out_worker(where: str) -> None:
     assert settings.getbool("SCHEDULER_PERSIST")
 
 
+def test_the_redis_namespace_prefixes_the_frontiers_keys() -> None:
+    """Two deployments sharing one Redis server keep apart by their namespaces."""
+    default = crawler_settings({}, {"AGGREGATOR_REDIS_URL": REDIS})
+    assert default["SCHEDULER_QUEUE_KEY"] == "aggregator:%(spider)s:requests"
+    staging = crawler_settings({"AGGREGATOR_REDIS_URL": REDIS, "AGGREGATOR_REDIS_NAMESPACE": "staging"}, {})
+    assert staging["SCHEDULER_QUEUE_KEY"] == "staging:%(spider)s:requests"
+    assert staging["SCHEDULER_DUPEFILTER_KEY"] == "staging:%(spider)s:dupefilter"
+
+
 def test_without_the_redis_url_the_scheduler_is_scrapys() -> None:
     settings = crawler_settings({}, {})
     assert settings["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"

@@ -29,6 +29,7 @@ def test_values_that_make_sense_become_settings() -> None:
             "AGGREGATOR_SWEEP_PER_RUN": "0",
             "AGGREGATOR_REDIS_HEARTBEAT_TTL": "6",
             "AGGREGATOR_REDIS_URL": "unix:///run/redis.sock?db=2",
+            "AGGREGATOR_REDIS_NAMESPACE": "aggregator-staging",
             "PATH": "/bin",
         }
     )
@@ -47,6 +48,7 @@ def test_values_that_make_sense_become_settings() -> None:
         "AGGREGATOR_SWEEP_PER_RUN": 0,
         "AGGREGATOR_REDIS_HEARTBEAT_TTL": 6.0,
         "AGGREGATOR_REDIS_URL": "unix:///run/redis.sock?db=2",
+        "AGGREGATOR_REDIS_NAMESPACE": "aggregator-staging",
     }
 
 
@@ -63,6 +65,8 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_MAX_DOWNLOAD_MB", "64MB", "expected a number of megabytes"),
         ("AGGREGATOR_CONCURRENCY_PER_SITE", "0", "at least 1 request at a time"),
         ("AGGREGATOR_REDIS_HEARTBEAT_TTL", "3.5", "AGGREGATOR_REDIS_HEARTBEAT_TTL='3.5': at least 4 seconds"),
+        ("AGGREGATOR_REDIS_NAMESPACE", "prod:caliber", "AGGREGATOR_REDIS_NAMESPACE='prod:caliber': letters, digits"),
+        ("AGGREGATOR_REDIS_NAMESPACE", "news*", "'_', '.' and '-' only, such as aggregator-staging"),
         ("AGGREGATOR_REFRESH", "ture", "AGGREGATOR_REFRESH='ture': expected 1/true/yes/on or 0/false/no/off"),
         ("AGGREGATOR_REMOTE_CONTROL", "enabled", "AGGREGATOR_REMOTE_CONTROL='enabled'"),
         ("AGGREGATOR_MIRROR", "127.0.0.1:8000", "AGGREGATOR_MIRROR needs the mirror's http(s) address"),

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, func, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import ROOT, emptied_redis, free_port, run_cli
+from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, free_port, redis_env, run_cli
 from tests.helpers.scaleout_sources import EXTRA_KEYS
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -61,7 +61,7 @@ def worker(db: str, mirror: str, log: Path, redis_url: str | None) -> subprocess
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     if redis_url:
         env |= {
-            "AGGREGATOR_REDIS_URL": redis_url,
+            **redis_env(redis_url),
             "AGGREGATOR_REDIS_IDLE_SECONDS": "3",
             "AGGREGATOR_REDIS_HEARTBEAT_TTL": str(HEARTBEAT_TTL),
         }
@@ -176,7 +176,7 @@ def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path:
 def test_scale_out_into_sqlite_crawls_with_a_warning(redis_url: str, tmp_path: Path) -> None:
     # It ran without a word, though workers on other hosts cannot share the file (the README asks for PostgreSQL).
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    env = {"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_IDLE_SECONDS": "1"}
+    env = {**redis_env(redis_url), "AGGREGATOR_REDIS_IDLE_SECONDS": "1"}
     done = run_cli("--db", db, "crawl", "caliber", "--offline", env=env)
     assert done.returncode == 0, done.stderr[-3000:]  # one host's workers do share it: warned, not refused
     warnings = [line for line in done.stderr.splitlines() if line.startswith("aggregator: warning: ")]
@@ -215,14 +215,14 @@ def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str, m
     from aggregator.scaleout import SharedScheduler
 
     monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)  # the first beat is open's own, the TTL its
-    settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url, "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
+    settings = project_settings({**redis_env(redis_url), "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
     DerivedSettings().update_settings(settings)  # what Scrapy does when it builds a crawler
     spider = Spider("beating")
     spider.settings = settings  # what scrapy-redis's duplicate filter reads (no crawl, no reactor needed)
     scheduler = SharedScheduler.from_crawler(SimpleNamespace(settings=settings, stats=None))
     scheduler.open(spider)
     try:
-        key = f"aggregator:beating:worker:{scheduler.worker}"
+        key = f"{REDIS_NAMESPACE}:beating:worker:{scheduler.worker}"
         assert 4000 < scheduler.server.pttl(key) <= 4500
     finally:
         scheduler.close("finished")
@@ -244,7 +244,7 @@ def test_the_workers_of_one_generation_name_one_crawl(redis_url: str, monkeypatc
     from aggregator.scaleout import SharedScheduler
 
     monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)
-    settings = project_settings({"AGGREGATOR_REDIS_URL": redis_url})
+    settings = project_settings(dict(redis_env(redis_url)))
     DerivedSettings().update_settings(settings)
     spider = Spider("naming")
     spider.settings = settings
@@ -347,7 +347,8 @@ def test_a_plain_scrapy_crawl_given_the_redis_url_shares_the_frontier(
     env["AGGREGATOR_REDIS_IDLE_SECONDS"] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_REDIS_URL={redis_url}",
-         "-s", f"AGGREGATOR_MIRROR={mirror_url}", "-s", f"AGGREGATOR_DB_URL={db}", "-s", "LOG_LEVEL=INFO"],
+         "-s", f"AGGREGATOR_REDIS_NAMESPACE={REDIS_NAMESPACE}", "-s", f"AGGREGATOR_MIRROR={mirror_url}",
+         "-s", f"AGGREGATOR_DB_URL={db}", "-s", "LOG_LEVEL=INFO"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

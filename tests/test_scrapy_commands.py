@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.locks import source_locks
-from tests.conftest import ROOT, emptied_redis, run_cli
+from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, redis_env, run_cli
 from tests.crawl_checks import counts, expected
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -86,12 +86,11 @@ def test_scrapy_fetch_and_shell_leave_the_archive_and_the_shared_frontier_alone(
     page = article()
     with source_locks(archive_url, ["caliber"]) as (locked, _):
         assert locked == ["caliber"]
-        done = scrapy(
-            *command, page["url"], mirror=mirror_url, db_url=archive_url, env={"AGGREGATOR_REDIS_URL": redis_url}
-        )
+        done = scrapy(*command, page["url"], mirror=mirror_url, db_url=archive_url, env=redis_env(redis_url))
     assert done.returncode == 0, done.stderr[-3000:]
     assert page["title"].split()[0] in done.stdout
-    assert redis.Redis.from_url(redis_url).keys("*") == []  # no request or fingerprint in the workers' frontier
+    # no request or fingerprint in the workers' frontier
+    assert redis.Redis.from_url(redis_url).keys(f"{REDIS_NAMESPACE}:*") == []
     assert counts(archive_url)["crawl_runs"] == 0
 
 
