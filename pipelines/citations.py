@@ -6,10 +6,11 @@ Cyrillic look-alike letters folded, so "Caliber.Аz" is "Caliber.Az"), as writte
 
 A citation is an *anchor* phrase ("как сообщает", "xəbər verir", "according to") with the outlet's name on one side
 of it. Each anchor says which side, and how much evidence the words there need before they count as an outlet:
-right after "Как сообщает" a capitalised word is enough; after "according to" or before "reports" only a name that
-looks like an outlet is (a domain, a known outlet, an all-caps agency, a quoted name, a Latin name in a Russian
-phrase, a name beside "агентство" / "portalı" / "newspaper"). Names of people (two capitalised words, surname
-endings), vague sources and institutions (a small stop-list per language) are refused: precision before recall.
+right after "Как сообщает" (or "Как ранее сообщал") a capitalised word is enough; after "according to" or "как
+отмечает", or before "reports", only a name that looks like an outlet is (a domain, a known outlet, an all-caps
+agency, a quoted name, a Latin name in a Russian phrase, a name beside "агентство" / "portalı" / "newspaper").
+Names of people (two capitalised words, surname endings), vague sources and institutions (a small stop-list per
+language) are refused: precision before recall.
 
 Only short windows beside each anchor are read, and every repetition in the patterns is bounded, so the cost is
 linear in the text's length whatever it holds.
@@ -81,8 +82,16 @@ class Item(NamedTuple):
 
 _S = r"[ \t\u00a0]{1,3}"
 _FLAGS = re.IGNORECASE | re.MULTILINE
-_RU_SAYS = r"(?:сообща(?:ет|ют)|переда(?:[её]т|ют)|информиру(?:ет|ют))"
-_RU_SAYS_STEMS = ("сообща", "переда", "информиру")
+# The Russian reporting verbs in the present ("сообщает", "сообщают") and in the past, of every gender and the
+# plural ("сообщал", "сообщала", "сообщало", "сообщали"): an article cites what an outlet reported earlier as often
+# as what it reports. Of the perfectives only "сообщил" is read ("Об этом сообщил Report"): "отметил", "передал",
+# "написал" are left out, as they name a person far more often than an outlet ("Как отметил Эрдоган").
+_RU_SAYS = r"(?:сообща(?:ет|ют|л[аио]?)|переда(?:[её]т|ют|вал[аио]?)|информиру(?:ет|ют)|информировал[аио]?)"
+_RU_SAYS_STEMS = ("сообща", "переда", "информир")
+_RU_WRITES = r"(?:пиш(?:ет|ут)|писал[аио]?)"
+_RU_NOTES = r"(?:отмеча(?:ет|ют|л[аио]?))"
+_RU_EARLIER = rf"(?:{_S}(?:ранее|раньше|уже)){{0,2}}"
+"""The adverbs "Как ранее сообщал X" may hold between "как" and the verb."""
 
 
 def _anchor(
@@ -92,25 +101,44 @@ def _anchor(
 
 
 ANCHORS: tuple[Anchor, ...] = (
-    # Russian: "Как сообщает X", "..., передает X.", "информирует X" (a plain name will do in this frame) ...
-    _anchor(
-        "ru", rf"(?:\bкак{_S}|,[ \t\u00a0]{{0,3}}){_RU_SAYS}\b", Side.AFTER, Evidence.PLAIN, _RU_SAYS_STEMS, verb=True
-    ),
-    # ... and elsewhere, "Об этом сообщил X", "пишет X", only a name that looks like an outlet ("сообщил Report").
+    # Russian: "Как сообщает X", "Как ранее сообщал X", "..., передает X.", "информирует X" (a plain name will do in
+    # this frame) ...
     _anchor(
         "ru",
-        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут))\b",
+        rf"(?:\bкак{_RU_EARLIER}{_S}|,[ \t\u00a0]{{0,3}}){_RU_SAYS}\b",
+        Side.AFTER,
+        Evidence.PLAIN,
+        _RU_SAYS_STEMS,
+        verb=True,
+    ),
+    # ... and elsewhere, "Об этом сообщил X", "пишет X", "Как отмечает X", only a name that looks like an outlet
+    # ("сообщил Report"): "как отмечает" and "как писал" introduce people as often as outlets ("как отмечает
+    # Эрдоган").
+    _anchor(
+        "ru",
+        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|{_RU_WRITES}|{_RU_NOTES})\b",
         Side.AFTER,
         Evidence.LIKELY,
-        (*_RU_SAYS_STEMS, "сообщил", "пиш"),
+        (*_RU_SAYS_STEMS, "сообщил", "пиш", "писал", "отмеча"),
         verb=True,
     ),
     _anchor(
         "ru",
-        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|пиш(?:ет|ут)|отмечает)\b",
+        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|{_RU_WRITES}|{_RU_NOTES})\b",
         Side.BEFORE,
         Evidence.LIKELY,
-        (*_RU_SAYS_STEMS, "сообщил", "пиш", "отмечает"),
+        (*_RU_SAYS_STEMS, "сообщил", "пиш", "писал", "отмеча"),
+    ),
+    # "Как отмечали в Haqqin.az", "как пишут в «Коммерсанте»", "сообщили в агентстве Bloomberg": after an impersonal
+    # plural and "в" stands a place or an institution as often as an outlet ("сообщили в Баку", "отмечают в Google"),
+    # so only a sure outlet counts (a domain, a known outlet, a name beside "издании" / "агентстве").
+    _anchor(
+        "ru",
+        rf"\b(?:сообща(?:ют|ли)|сообщили|пишут|писали|отмеча(?:ют|ли)){_S}во?\b",
+        Side.AFTER,
+        Evidence.SURE,
+        ("сообща", "сообщил", "пиш", "писал", "отмеча"),
+        verb=True,
     ),
     _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылкой",), animate_accusative=True),
     _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылаясь",), animate_accusative=True),
@@ -692,8 +720,8 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
     return candidate.items[0].start, name
 
 
-_LEAD, _TAIL = 16, 48
-"""How far an anchor's pattern reaches before and after its trigger stem ("как " before "сообщает")."""
+_LEAD, _TAIL = 24, 48
+"""How far an anchor's pattern reaches before and after its trigger stem ("как ранее уже " before "сообщал")."""
 
 
 _SHARED_PREFIX = 4
@@ -748,7 +776,10 @@ def _anchor_matches(anchor: Anchor, text: str, positions: dict[str, list[int]]) 
     for stem in anchor.triggers:
         reach = len(stem) + _TAIL
         for at in positions[stem]:
-            match = search(text, at - _LEAD if at > _LEAD else 0, min(size, at + reach))
+            end = min(size, at + reach)
+            match = search(text, at - _LEAD if at > _LEAD else 0, end)
+            while match is not None and match.end() <= at:
+                match = search(text, match.end(), end)  # an earlier stem's match: look on for this stem's
             if match is not None:
                 found.setdefault(match.start(), match)
     return [found[start] for start in sorted(found)] if len(found) > 1 else list(found.values())

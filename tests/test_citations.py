@@ -76,6 +76,17 @@ OWN_CASES: list[Case] = [
     ("ru", "Minval, ссылаясь на агентство Туран, передает, что выборы пройдут осенью.", ["Minval", "Туран"]),
     ("ru", "Источник: https://caliber.az/post/153813", ["caliber.az"]),
     ("ru", "Об этом сообщает Лента.ру.", ["Лента.ру"]),
+    # ... in the past, and "отмечает"
+    ("ru", "Ранее Reuters сообщало, что переговоры сорваны.", ["Reuters"]),
+    ("ru", "Как ранее сообщал Haqqin.az, отставка уже подписана.", ["Haqqin.az"]),
+    ("ru", "Как сообщал Казинформ, в Астане прошла встреча министров.", ["Казинформ"]),
+    ("ru", "Об этом ранее сообщало агентство Туран.", ["Туран"]),
+    ("ru", "Как писала «Российская газета», закон вступит в силу в январе.", ["Российская газета"]),
+    ("ru", "Как отмечает Report, стороны подписали меморандум.", ["Report"]),
+    ("ru", "Как отмечает издание Oxu.az, цены выросли.", ["Oxu.az"]),
+    ("ru", "Как отмечали в Haqqin.az, отставка уже подписана.", ["Haqqin.az"]),
+    ("ru", "Как писали в «Коммерсанте», сделка закрыта.", ["Коммерсант"]),
+    ("ru", "Как сообщали в агентстве Bloomberg, сделка закрыта.", ["Bloomberg"]),
     # Azerbaijani
     ("az", "Trend-ə istinadən bildirilir ki, sənəddə ötən ilin göstəriciləri var.", ["Trend"]),
     ("az", "Axar.az-a istinadla bildirilir ki, qiymətlər artıb.", ["Axar.az"]),
@@ -147,6 +158,19 @@ NEGATIVE_CASES: list[Case] = [
     ("ru", "Россия передает Украине пленных.", []),
     ("ru", "Сделка закрыта, передает Деловая пресса.", []),  # an adjective, not a name
     ("ru", "Пезешкиан заявил о готовности к переговорам.", []),
+    # "Как отмечает", the past tenses and "в" name people, places and institutions as well
+    ("ru", "Как отмечает министр Иванов, отставка уже подписана.", []),
+    ("ru", "Как отмечает Эрдоган, переговоры продолжатся.", []),  # a plain name is not enough after "отмечает"
+    ("ru", "Как отмечала Захарова, переговоры продолжатся.", []),
+    ("ru", "Как ранее сообщал Мамедов, отставка уже подписана.", []),
+    ("ru", "Как писал Пушкин, все счастливые семьи похожи друг на друга.", []),
+    ("ru", "Россия передавала Украине пленных.", []),
+    ("ru", "Как мы сообщали ранее, отставка уже подписана.", []),
+    ("ru", "Как сообщалось ранее, отставка уже подписана.", []),
+    ("ru", "Эксперты отмечают, что рынок вырос.", []),
+    ("ru", "Как сообщали в Минобороны, обстрел продолжался всю ночь.", []),
+    ("ru", "Как отмечали в Баку, переговоры продолжатся.", []),  # a place
+    ("ru", "Как отмечают в Google, сервис работает.", []),  # a company
     ("az", "Nazir bildirib ki, layihə gələn il başa çatacaq.", []),
     ("en", "The minister said the project would be finished next year.", []),
 ]
@@ -199,6 +223,36 @@ def test_the_subject_of_ssylayas_na_is_cited_but_not_the_verbs_object() -> None:
     assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Новый отчет.", "ru") == ["Icma.az", "Calibe.az"]
     assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Kazinform.", "ru") == ["Icma.az", "Calibe.az"]
     assert find_citations("Рынок вырос, передает Kazinform.", "ru") == ["Kazinform"]
+
+
+# Every form of the Russian reporting verbs: the present ("сообщает", "сообщают") and the past of every gender and
+# the plural ("сообщал", "сообщала", "сообщало", "сообщали").
+_RU_VERB_FORMS = {
+    "сообщать": ("сообщает", "сообщают", "сообщал", "сообщала", "сообщало", "сообщали"),
+    "передавать": ("передает", "передаёт", "передают", "передавал", "передавала", "передавало", "передавали"),
+    "информировать": ("информирует", "информируют", "информировал", "информировала", "информировало", "информировали"),
+    "писать": ("пишет", "пишут", "писал", "писала", "писало", "писали"),
+    "отмечать": ("отмечает", "отмечают", "отмечал", "отмечала", "отмечало", "отмечали"),
+}
+_RU_FORMS = [(verb, form) for verb, forms in _RU_VERB_FORMS.items() for form in forms]
+
+
+@pytest.mark.parametrize(("verb", "form"), _RU_FORMS)
+def test_every_form_of_the_russian_reporting_verbs(verb: str, form: str) -> None:
+    assert find_citations(f"Как {form} Report, стороны подписали меморандум.", "ru") == ["Report"]
+    assert find_citations(f"Как ранее {form} агентство Bloomberg, сделка закрыта.", "ru") == ["Bloomberg"]
+    assert find_citations(f"Ранее Reuters {form}, что переговоры сорваны.", "ru") == ["Reuters"]
+    assert find_citations(f"Об этом {form} Minval.az.", "ru") == ["Minval.az"]
+    # "Как сообщал X": a plain name is enough, as after "Как сообщает"; "как отмечает", "как писал" introduce people
+    # as often as outlets, and need a name that looks like one.
+    plain = ["Казинформ"] if verb in {"сообщать", "передавать", "информировать"} else []
+    assert find_citations(f"Как {form} Казинформ, в Астане прошла встреча.", "ru") == plain
+
+
+def test_an_anchor_right_after_another_is_read() -> None:
+    # The second verb's stem is near enough to "Как" that a search from a little before it finds the first match.
+    assert find_citations("Как сообщает Trend, передает Казинформ.", "ru") == ["Trend", "Казинформ"]
+    assert find_citations("Как ранее сообщал Trend, сообщает Казинформ.", "ru") == ["Trend", "Казинформ"]
 
 
 @pytest.mark.parametrize("text", ["", " ", "\n\n", ".", "«»", "Как сообщает", "xəbər verir", "according to"])
