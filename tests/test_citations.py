@@ -10,17 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.sources import all_sources
 from pipelines.citations import (
     _INLINE_SPACE,
     _TOKEN,
     ANCHORS,
+    KNOWN_OUTLETS,
     MAX_NAME_WORDS,
+    STATE_BODIES,
+    STATE_BODY_STEMS,
     WINDOW,
     Item,
     _folded_cyrillic,
     _from_anchor,
     _items_before,
     _letters,
+    _lower,
     _stem_positions,
     _triggers,
     find_citations,
@@ -147,6 +152,19 @@ NEGATIVE_CASES: list[Case] = [
     ("en", "The minister noted that the project would be finished next year.", []),
     ("en", "The Azerbaijani Defence Ministry reported shelling overnight.", []),
     ("en", "Media reports say the storm hit the coast.", []),
+    # State bodies put out press releases the news quotes like an agency's reports: a source, not an outlet
+    ("az", "ANAMA-nın məlumatına görə, ərazi minalardan təmizlənib.", []),
+    ("az", "Bu barədə ANAMA xəbər verir.", []),
+    ("az", "AQTA-ya istinadən bildirilir ki, yoxlama aparılıb.", []),
+    ("az", "TƏBİB-in məlumatına görə, xəstəxanada yeni korpus açılıb.", []),
+    ("ru", "Как сообщает ANAMA, за неделю обезврежено 300 мин.", []),
+    ("ru", "Об этом сообщило АНАМА.", []),
+    ("ru", "По данным ГТК, импорт вырос.", []),
+    ("ru", "Как сообщает Минэнерго, добыча выросла.", []),
+    ("ru", "Источник: https://mod.gov.az/ru/news/1", []),  # a ministry's own site
+    ("en", "ANAMA reported that 300 mines were found last week.", []),
+    ("en", "According to ANAMA, 300 mines were found last week.", []),
+    ("en", "Source: https://www.state.gov/briefings/1", []),
     # «Карабах», the club and the place, is no outlet
     ("ru", "Как сообщает пресс-служба ФК «Карабах», матч перенесён.", []),
     ("ru", "Футбольный клуб «Карабах» сообщает о подписании контракта с новым игроком.", []),
@@ -223,6 +241,19 @@ def test_the_subject_of_ssylayas_na_is_cited_but_not_the_verbs_object() -> None:
     assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Новый отчет.", "ru") == ["Icma.az", "Calibe.az"]
     assert find_citations("Icma.az, ссылаясь на Calibe.az, передает Kazinform.", "ru") == ["Icma.az", "Calibe.az"]
     assert find_citations("Рынок вырос, передает Kazinform.", "ru") == ["Kazinform"]
+
+
+def test_an_outlet_quoting_a_state_body_is_cited_and_the_body_is_not() -> None:
+    assert find_citations("Как сообщает Report со ссылкой на ANAMA, работы продолжаются.", "ru") == ["Report"]
+    assert find_citations("ANAMA-nın məlumatına görə, ərazi təmizlənib, APA xəbər verir.", "az") == ["APA"]
+    assert find_citations("Mine clearance goes on, Trend reports, citing ANAMA.", "en") == ["Trend"]
+
+
+def test_no_known_outlet_is_taken_for_a_state_body() -> None:
+    names = [*KNOWN_OUTLETS, *(s.name for s in all_sources()), *(d for s in all_sources() for d in s.domains)]
+    for name in names:
+        for word in name.split():
+            assert _lower(word) not in STATE_BODIES and not _lower(word).startswith(STATE_BODY_STEMS), name
 
 
 # Every form of the Russian reporting verbs: the present ("сообщает", "сообщают") and the past of every gender and
