@@ -40,6 +40,9 @@ LANGUAGES = ("ru", "az", "en")
 WINDOW = 160
 """Characters read on the outlet's side of an anchor."""
 MAX_NAME_WORDS = 4
+_LEAD, _TAIL = 24, 48
+"""How far an anchor's pattern may reach before its trigger stem ("как ранее уже " before "сообщал"; see
+``Anchor.lead``), and after it."""
 
 
 class Side(Enum):
@@ -74,6 +77,9 @@ class Anchor:
     triggers: tuple[str, ...] = ()
     """Lower-case stems one of which the text must hold for the pattern to be worth running (a case-insensitive
     Unicode regex scan costs far more than a substring test)."""
+    lead: int = _LEAD
+    """How far the pattern reaches before its trigger stem; 0 for one that begins with it ("сообщает X"), which is
+    tried at the stem alone instead of searched for around it."""
 
 
 class Item(NamedTuple):
@@ -102,9 +108,15 @@ _RU_EARLIER = rf"(?:{_S}(?:ранее|раньше|уже)){{0,2}}"
 
 
 def _anchor(
-    language: str, pattern: str, side: Side, needs: Evidence, triggers: tuple[str, ...], **options: bool
+    language: str,
+    pattern: str,
+    side: Side,
+    needs: Evidence,
+    triggers: tuple[str, ...],
+    lead: int = _LEAD,
+    **options: bool,
 ) -> Anchor:
-    return Anchor(language, re.compile(pattern, _FLAGS), side, needs, triggers=triggers, **options)
+    return Anchor(language, re.compile(pattern, _FLAGS), side, needs, triggers=triggers, lead=lead, **options)
 
 
 ANCHORS: tuple[Anchor, ...] = (
@@ -127,6 +139,7 @@ ANCHORS: tuple[Anchor, ...] = (
         Side.AFTER,
         Evidence.LIKELY,
         (*_RU_SAYS_STEMS, "сообщил", "пиш", "писал", "отмеча"),
+        lead=0,
         verb=True,
     ),
     _anchor(
@@ -135,6 +148,7 @@ ANCHORS: tuple[Anchor, ...] = (
         Side.BEFORE,
         Evidence.LIKELY,
         (*_RU_SAYS_STEMS, "сообщил", "пиш", "писал", "отмеча"),
+        lead=0,
     ),
     # "Как отмечали в Haqqin.az", "как пишут в «Коммерсанте»", "сообщили в агентстве Bloomberg": after an impersonal
     # plural and "в" stands a place or an institution as often as an outlet ("сообщили в Баку", "отмечают в Google"),
@@ -145,14 +159,15 @@ ANCHORS: tuple[Anchor, ...] = (
         Side.AFTER,
         Evidence.SURE,
         ("сообща", "сообщил", "пиш", "писал", "отмеча"),
+        lead=0,
         verb=True,
     ),
     _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылкой",), animate_accusative=True),
-    _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылаясь",), animate_accusative=True),
+    _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылаясь",), lead=0, animate_accusative=True),
     _anchor(
         "ru", r",[ \t\u00a0]{0,3}ссылаясь\b", Side.BEFORE, Evidence.LIKELY, ("ссылаясь",)
     ),  # "X, ссылаясь на Y, отмечает"
-    _anchor("ru", r"\bисточник[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("источник",)),
+    _anchor("ru", r"\bисточник[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("источник",), lead=0),
     _anchor(
         "ru",
         rf"\bпо{_S}(?:данным|информации|сведениям|сообщению|сообщениям)\b",
@@ -163,8 +178,8 @@ ANCHORS: tuple[Anchor, ...] = (
     ),
     # Azerbaijani: "X xəbər verir", "X-a istinadən", "X-ın məlumatına görə", "X portalından əldə olunan məlumata
     # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X yazır", "“X”in məqaləsində".
-    _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN, ("xəbər",)),
-    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",)),
+    _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN, ("xəbər",), lead=0),
+    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",), lead=0),
     _anchor(
         "az",
         rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
@@ -172,11 +187,11 @@ ANCHORS: tuple[Anchor, ...] = (
         Evidence.PLAIN,
         ("məlumat", "xəbərinə"),
     ),
-    _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN, ("əldə",)),
-    _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN, ("müxbirinə",)),
-    _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY, ("yazı",)),
-    _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY, ("məqaləsində",)),
-    _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("mənbə",)),
+    _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN, ("əldə",), lead=0),
+    _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN, ("müxbirinə",), lead=0),
+    _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY, ("yazı",), lead=0),
+    _anchor("az", r"\bməqaləsində\b", Side.BEFORE, Evidence.LIKELY, ("məqaləsində",), lead=0),
+    _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("mənbə",), lead=0),
     # English: "X reports", "X reported", "as X noted", "..., reports X", "according to X", "citing X",
     # "X, citing Y", "X reprints the article", "as reported by X", "Source: X".
     _anchor(
@@ -185,8 +200,9 @@ ANCHORS: tuple[Anchor, ...] = (
         Side.BEFORE,
         Evidence.LIKELY,
         ("report", "writes", "wrote", "informs", "note"),
+        lead=0,
     ),
-    _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN, ("reprint",)),
+    _anchor("en", r"\breprint(?:s|ed)\b", Side.BEFORE, Evidence.PLAIN, ("reprint",), lead=0),
     _anchor(
         "en",
         r",[ \t\u00a0]{0,3}(?:reports|reported|writes|informs)\b",
@@ -195,11 +211,11 @@ ANCHORS: tuple[Anchor, ...] = (
         ("report", "writes", "informs"),
         verb=True,
     ),
-    _anchor("en", rf"\baccording{_S}to\b", Side.AFTER, Evidence.LIKELY, ("according",), quoted_ok=False),
-    _anchor("en", rf"\breported{_S}by\b", Side.AFTER, Evidence.LIKELY, ("reported",)),
-    _anchor("en", r"\bciting\b", Side.AFTER, Evidence.LIKELY, ("citing",)),
+    _anchor("en", rf"\baccording{_S}to\b", Side.AFTER, Evidence.LIKELY, ("according",), lead=0, quoted_ok=False),
+    _anchor("en", rf"\breported{_S}by\b", Side.AFTER, Evidence.LIKELY, ("reported",), lead=0),
+    _anchor("en", r"\bciting\b", Side.AFTER, Evidence.LIKELY, ("citing",), lead=0),
     _anchor("en", r",[ \t\u00a0]{0,3}citing\b", Side.BEFORE, Evidence.LIKELY, ("citing",)),
-    _anchor("en", r"\bsource[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("source",)),
+    _anchor("en", r"\bsource[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("source",), lead=0),
 )
 
 # "X, ссылаясь на Y, передает Z": the verb's subject is X, so what follows it (Z) is its object, not an outlet.
@@ -749,10 +765,6 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
     return candidate.items[0].start, name
 
 
-_LEAD, _TAIL = 24, 48
-"""How far an anchor's pattern reaches before and after its trigger stem ("как ранее уже " before "сообщал")."""
-
-
 _SHARED_PREFIX = 4
 """Stems that begin alike ("сообща", "сообщил", "сообщени") are looked for through their common beginning, once."""
 
@@ -798,17 +810,27 @@ def _stem_positions(lowered: str, stems: frozenset[str]) -> dict[str, list[int]]
 def _anchor_matches(anchor: Anchor, text: str, positions: dict[str, list[int]]) -> list[re.Match[str]]:
     """The anchor's matches, looked for only around its trigger stems (``positions``, from ``_stem_positions``): a
     scan of the whole text with a Unicode regex that starts with a word boundary costs ~100 us per pattern on a
-    3 KB body; ``str.find`` a fraction."""
+    3 KB body; ``str.find`` a fraction.
+
+    A stem inside a word ("писал" in "подписал") is passed over: every trigger stem begins a word in its pattern (a
+    word boundary before it, where the regex module finds a letter, digit or "_" on one side only), so no match
+    holds it there. A pattern that begins with its stem (``lead`` 0) is tried at the stem alone; another is searched
+    for from ``lead`` characters before it. The tests hold every match of every pattern found these ways."""
     found: dict[int, re.Match[str]] = {}
     size = len(text)
-    search = anchor.pattern.search
+    search, match_at, lead = anchor.pattern.search, anchor.pattern.match, anchor.lead
     for stem in anchor.triggers:
         reach = len(stem) + _TAIL
         for at in positions[stem]:
+            if at and (text[at - 1].isalnum() or text[at - 1] == "_"):
+                continue  # inside a word
             end = min(size, at + reach)
-            match = search(text, at - _LEAD if at > _LEAD else 0, end)
-            while match is not None and match.end() <= at:
-                match = search(text, match.end(), end)  # an earlier stem's match: look on for this stem's
+            if not lead:
+                match = match_at(text, at, end)
+            else:
+                match = search(text, at - lead if at > lead else 0, end)
+                while match is not None and match.end() <= at:
+                    match = search(text, match.end(), end)  # an earlier stem's match: look on for this stem's
             if match is not None:
                 found.setdefault(match.start(), match)
     return [found[start] for start in sorted(found)] if len(found) > 1 else list(found.values())

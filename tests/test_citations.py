@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from aggregator.sources import all_sources
 from pipelines.citations import (
     _INLINE_SPACE,
+    _TAIL,
     _TOKEN,
     ANCHORS,
     KNOWN_OUTLETS,
@@ -21,6 +22,8 @@ from pipelines.citations import (
     STATE_BODY_STEMS,
     WINDOW,
     Item,
+    Side,
+    _anchor_matches,
     _folded_cyrillic,
     _from_anchor,
     _items_before,
@@ -358,6 +361,63 @@ def test_shortcut_agrees_on_every_corpus_sentence() -> None:
 @given(st.lists(st.sampled_from(_PIECES), max_size=14), st.lists(st.sampled_from(("", " ", "\t", "  ")), min_size=14))
 def test_shortcut_agrees_on_generated_text(pieces: list[str], spaces: list[str]) -> None:
     assert_shortcut_agrees("".join(p + s for p, s in zip(pieces, spaces, strict=False)))
+
+
+# --- the trigger stems lead to every match ------------------------------------------------------------------------
+# find_citations runs a pattern only around its trigger stems, and only those that start a word (at the stem alone
+# for an anchor whose lead is 0): every match of the pattern must hold one there, no further from its start than the
+# anchor's lead, and be among those _anchor_matches gives.
+
+_GLUED = ("подписал", "написали", "описала", "переписали", "xсообщает", "2сообщает", "_сообщает", "сообщал",
+          "сообщали в", "отмечали в", "как ранее", "уже", "раньше", "отмечает", "передавал", "информировал",
+          "писала", "Минобороны", "ANAMA-nın", "məlumatına görə", "nöqtə", "reported", "unreported")  # fmt: skip
+
+
+def assert_stems_lead_to_every_match(text: str) -> None:
+    lowered = text.lower().replace("i\u0307", "i")
+    if len(lowered) != len(text):
+        return  # find_citations scans such a text whole
+    positions = _stem_positions(lowered, _triggers("xx"))
+    for anchor in ANCHORS:
+        found = {m.start() for m in _anchor_matches(anchor, text, positions)}
+        for match in anchor.pattern.finditer(text):
+            assert any(
+                match.start() <= at <= match.start() + anchor.lead
+                and match.end() <= at + len(stem) + _TAIL
+                and not (at and (text[at - 1].isalnum() or text[at - 1] == "_"))
+                for stem in anchor.triggers
+                for at in positions[stem]
+            ), (text, anchor.pattern.pattern, match.group())
+            assert match.start() in found, (text, anchor.pattern.pattern, match.group())
+
+
+def test_stems_lead_to_every_match_in_the_corpus() -> None:
+    for _, sentence, _ in corpus_rows() + OWN_CASES + NEGATIVE_CASES:
+        assert_stems_lead_to_every_match(sentence)
+    for _, forms in _RU_VERB_FORMS.items():
+        for form in forms:
+            assert_stems_lead_to_every_match(f"Как ранее уже {form} Report. Об этом {form} в Haqqin.az.")
+            # the most the pattern allows between "как" and the verb
+            assert_stems_lead_to_every_match(f"Как\u00a0\u00a0\u00a0раньше \t раньше   {form} Report.")
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES + _GLUED), max_size=14),
+    st.lists(st.sampled_from(("", " ", "\t", "  ", "   ")), min_size=14),
+)
+def test_stems_lead_to_every_match_in_generated_text(pieces: list[str], spaces: list[str]) -> None:
+    assert_stems_lead_to_every_match("".join(p + s for p, s in zip(pieces, spaces, strict=False)))
+
+
+def test_a_stem_inside_a_word_starts_no_search() -> None:
+    text = "Президент подписал указ, Report писал об этом."
+    inside, alone = text.index("писал"), text.rindex("писал")  # in "подписал", and a word of its own
+    writes = next(a for a in ANCHORS if a.side is Side.BEFORE and "писал" in a.triggers)
+    none = {stem: [] for stem in writes.triggers}
+    assert [m.group() for m in _anchor_matches(writes, text, {**none, "писал": [alone]})] == ["писал"]
+    assert _anchor_matches(writes, text, {**none, "писал": [inside]}) == []  # though "писал" is within its reach
+    assert find_citations(text, "ru") == ["Report"]
 
 
 # --- the cheaper ways to the same tokens and positions ---------------------------------------------------------------
