@@ -452,6 +452,35 @@ def format_date(instant: datetime, *, language: str, timezone: str) -> str:
     return f"{local.day:02d} {months[local.month - 1]} {local.year} {local.hour:02d}:{local.minute:02d}"
 
 
+def states_time_of_day(text: str) -> bool:
+    """Whether date text gives a time of day: "2026-03-23T00:00:00+04:00" does (midnight, said so), "2026-03-23"
+    does not."""
+    return _TIME_RE.search(_normalise(text)) is not None
+
+
+def day_only(text: str, instant: datetime, tz: tzinfo) -> bool:
+    """Whether ``instant``, read from ``text``, is a bare calendar day: no time of day printed, so local midnight
+    stands for "some time that day" (a relative "3 hours ago" prints no clock either, but is no midnight)."""
+    return not states_time_of_day(text) and instant.astimezone(tz).time() == MIDNIGHT
+
+
+def page_instant(meta: datetime | None, meta_is_day: bool, printed: datetime | None, tz: tzinfo) -> datetime | None:
+    """The page's publication instant from its metadata's (``meta``) and its visible text's (``printed``).
+
+    The metadata wins, as the page's deliberate statement, except when it names a day only (``meta_is_day``) and
+    the visible text gives an instant on that same local day: then the visible one is the same statement made
+    more precise ("2026-03-23" and "23 Марта 2026 18:14" are 18:14, not midnight). A visible date on another day is
+    not taken: it is a different statement, not a more precise one (the page may print when it was last updated, or
+    the extractor may have read another article's date in a sidebar), and the metadata names the publication day on
+    purpose, so its day stands and the visible text's time of day, which belongs to some other moment, is not used.
+    """
+    if meta is None:
+        return printed
+    if meta_is_day and printed is not None and printed.astimezone(tz).date() == meta.astimezone(tz).date():
+        return printed
+    return meta
+
+
 class DatesPipeline(Pipeline):
     """Fills ``published_at``: structured metadata first, then the visible text, in the source's zone.
 
@@ -472,10 +501,16 @@ class DatesPipeline(Pipeline):
             return item
         source = get_source(item.source)
         now = item.fetched_at or datetime.now(UTC)
-        for text in (item.published_meta, item.published_raw):
-            if text:
-                item.published_at = parse_date(text, timezone=source.timezone, now=now, languages=source.languages)
-                if item.published_at is not None:
-                    return item
-        self.count("dates_unparsed")
+        tz = zone(source.timezone)
+
+        def read(text: str | None) -> datetime | None:
+            return parse_date(text, timezone=source.timezone, now=now, languages=source.languages) if text else None
+
+        meta = read(item.published_meta)
+        meta_is_day = meta is not None and day_only(item.published_meta or "", meta, tz)
+        # The visible text is read only when the metadata leaves something to it (none, or a day without a time).
+        printed = read(item.published_raw) if meta is None or meta_is_day else None
+        item.published_at = page_instant(meta, meta_is_day, printed, tz)
+        if item.published_at is None:
+            self.count("dates_unparsed")
         return item

@@ -28,6 +28,7 @@ from aggregator.items import ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
+from pipelines.dates import states_time_of_day
 from spiders.base import SourceSpider
 from spiders.feeds import FeedError, feed_entries
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
@@ -225,13 +226,19 @@ class GenericArticle:
         if scope is None:
             return self.published_meta()
         node = scope.css_first(self.TIME)
-        printed = node_text(node) or (node.attrs.get("datetime") if node is not None else None)
+        printed = node_text(node)
+        stamp = node.attrs.get("datetime") if node is not None else None
+        if not printed and stamp and states_time_of_day(stamp):
+            printed = stamp
         if not printed:
+            # An empty <time> whose stamp is a day alone ("2026-03-23") is no printed date: the date line readers
+            # see, with its time, is looked for first, and the bare day is the last resort (the dates pipeline
+            # takes the printed time when it falls on the metadata's day).
             printed = next(
                 (t for t in (node_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
                 None,
             )
-        return printed or self.published_meta()
+        return printed or stamp or self.published_meta()
 
     def published_meta(self) -> str | None:
         return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))

@@ -190,7 +190,7 @@ def test_random_text_never_raises(text: str) -> None:
 
 
 def item(**fields: object) -> ArticleItem:
-    return ArticleItem(source="caliber", url="https://caliber.az/post/x", fetched_at=NOW, **fields)  # type: ignore[arg-type]
+    return ArticleItem(**{"source": "caliber", "url": "https://caliber.az/post/x", "fetched_at": NOW, **fields})  # type: ignore[arg-type]
 
 
 def test_pipeline_prefers_metadata_and_uses_the_fetch_time() -> None:
@@ -201,6 +201,29 @@ def test_pipeline_prefers_metadata_and_uses_the_fetch_time() -> None:
     assert broken_meta.published_at == datetime(2024, 3, 23, 14, 14, tzinfo=UTC)
     relative = pipeline.process_item(item(published_raw="Вчера, 15:31"))
     assert relative.published_at == datetime(2026, 11, 24, 11, 31, tzinfo=UTC)  # yesterday of the fetch, not of today
+
+
+@pytest.mark.parametrize(
+    ("meta", "printed", "expected"),
+    [
+        # A day alone in the metadata, the time on the page: the page's instant, not Baku's midnight.
+        ("2026-03-23", "23 Марта 2026 18:14", datetime(2026, 3, 23, 14, 14, tzinfo=UTC)),
+        ("2026-03-23", "Вчера, 00:40", datetime(2026, 3, 22, 20, 40, tzinfo=UTC)),  # read against the fetch
+        # The visible date on another day says something else (an update, another article's date): the metadata's
+        # day stands, at its midnight.
+        ("2026-03-23", "24 Марта 2026 09:05", datetime(2026, 3, 22, 20, 0, tzinfo=UTC)),
+        ("2026-03-23", "Просмотров: 179", datetime(2026, 3, 22, 20, 0, tzinfo=UTC)),  # no date printed at all
+        # A time in the metadata, midnight included, is the metadata's own: preferred as before.
+        ("2026-03-23T00:00:00+04:00", "23 Марта 2026 18:14", datetime(2026, 3, 22, 20, 0, tzinfo=UTC)),
+        ("2026-03-23T18:20:00+04:00", "23 Марта 2026 18:14", datetime(2026, 3, 23, 14, 20, tzinfo=UTC)),
+    ],
+)
+def test_a_day_only_in_the_metadata_takes_the_time_the_page_prints_that_day(
+    meta: str, printed: str, expected: datetime
+) -> None:
+    fetched = datetime(2026, 3, 23, 21, 0, tzinfo=UTC)  # 01:00 of 24 March in Baku: "Вчера" is the 23rd
+    dated = DatesPipeline().process_item(item(published_raw=printed, published_meta=meta, fetched_at=fetched))
+    assert dated.published_at == expected
 
 
 def test_pipeline_keeps_undated_articles_and_counts_them() -> None:

@@ -229,6 +229,26 @@ def test_site_name_glued_to_the_title_is_dropped() -> None:
     assert GenericArticle(response, FETCHED).title() == "Город | Мост – открыт"
 
 
+def test_an_empty_time_that_names_a_day_gives_way_to_the_printed_date_and_its_time() -> None:
+    """``<time datetime="2026-11-23"></time>`` is a machine stamp of a day, not what readers see: taken as the
+    printed date, it hid the date line beside it, and the article was stored at Baku's midnight, not at 18:14."""
+    page = (
+        '<html lang="ru"><head><title>Новый сквер в Хатаинском районе</title></head><body><article>'
+        '<h1>Новый сквер в Хатаинском районе</h1><time datetime="{stamp}"></time>'
+        '<span class="news-date">23 ноября 2026, 18:14</span><p>'
+        + "Жители района получили новый сквер с фонтаном, скамейками и детской площадкой у станции метро. " * 3
+        + "</p></article></body></html>"
+    )
+    url = "https://vesti-goroda.example/a/2"
+    day = extract_page(page.format(stamp="2026-11-23").encode(), url, fetched_at=FETCHED)
+    assert (day["published_raw"], day["published_meta"]) == ("23 ноября 2026, 18:14", "2026-11-23")
+    assert day["published_at"] == "2026-11-23T14:14:00+00:00"
+    # A stamp with its time is the page's own instant: it stays the date, as before.
+    timed = extract_page(page.format(stamp="2026-11-23T18:20:00+04:00").encode(), url, fetched_at=FETCHED)
+    assert timed["published_raw"] == timed["published_meta"] == "2026-11-23T18:20:00+04:00"
+    assert timed["published_at"] == "2026-11-23T14:20:00+00:00"
+
+
 def test_json_ld_in_a_list_and_its_article_body_as_the_last_resort() -> None:
     data = [
         {"@type": "BreadcrumbList", "itemListElement": []},
