@@ -22,6 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
 from aggregator.items import ExtractionFailure
+from spiders.feeds import feed_published
 
 logger = logging.getLogger(__name__)
 
@@ -62,5 +63,6 @@ class CallbackErrorMiddleware:
                 raw_body=response.body,
                 raw_encoding=response.encoding if isinstance(response, TextResponse) else None,
                 fetched_at=datetime.now(UTC),
+                published_feed=feed_published(response),  # a retry extracts the page again, without the feed
             )
         ]

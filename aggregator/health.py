@@ -89,7 +89,13 @@ class FieldCoverage:
         present = {
             "title": bool((item.title or "").strip()),
             "body": bool((item.body_text or "").strip() or (item.body_html or "").strip()),
-            "date": bool(item.published_at or (item.published_raw or "").strip() or item.published_meta),
+            # The page's date: one the feed filled in (published_feed) is not the extractor's, and a layout change
+            # that lost the date line must still show, though the feed keeps the articles dated.
+            "date": bool(
+                (item.published_raw or "").strip()
+                or item.published_meta
+                or (item.published_at and not item.published_feed)
+            ),
         }
         for name, ok in present.items():
             if ok:

@@ -35,6 +35,11 @@ class ArticleItem:
     """The date exactly as the page prints it."""
     published_meta: str | None = None
     """The date the page's structured metadata gives (``article:published_time``, JSON-LD, ``<time datetime>``)."""
+    published_feed: str | None = None
+    """The date the feed entry that led to the page gives, as the feed prints it (RSS ``pubDate``); set by the spider,
+    not the extractor: the page does not hold it. The dates pipeline's last resort, after the page's metadata and
+    visible text. The archive keeps only the instant it gives (``published_at``), not this text: a re-extraction or
+    a sweep, which have no feed at hand, keep the archived instant when the page gives none (``Archive``)."""
     cover_image_url: str | None = None
     category: str | None = None
     fetched_at: datetime | None = None
@@ -100,6 +105,8 @@ class ExtractionFailure:
     raw_encoding: str | None = None
     fetched_at: datetime | None = None
     linked_url: str | None = None
+    published_feed: str | None = None
+    """As ``ArticleItem.published_feed``: the announcing feed entry's date, which the stored page does not hold."""
 
     def to_record(self) -> dict[str, Any]:
         """What a quarantine row keeps as its item: enough to extract the stored page again."""
@@ -109,6 +116,7 @@ class ExtractionFailure:
             "http_status": self.http_status,
             "raw_encoding": self.raw_encoding,
             "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
+            "published_feed": self.published_feed,
         }
 
 

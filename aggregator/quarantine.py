@@ -57,6 +57,8 @@ def _fresh_item(reject: Reject, charset: str | None = None) -> ArticleItem:
     else:
         item = item_from_record(record)
     item.linked_url = item.linked_url or reject.linked_url  # the address the listing links, kept with the article
+    # The date of the feed entry that led to the page is in no page: the refused item's record kept it.
+    item.published_feed = item.published_feed or record.get("published_feed")
     return item
 
 

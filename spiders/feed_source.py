@@ -18,7 +18,7 @@ from scrapy.http import Response, TextResponse
 from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, parse_feed
+from spiders.feeds import FeedError, entry_meta, feed_published, parse_feed
 
 
 def header_value(headers: Any, name: bytes) -> str | None:
@@ -58,7 +58,10 @@ class FeedSourceSpider(SourceSpider):
             if not (self.source.owns(entry.link) and self.ARTICLE_PATH.match(urlsplit(entry.link).path)):
                 stats.inc_value("feed/links_not_followed")
                 continue
-            yield scrapy.Request(entry.link, callback=self.parse_article, errback=self.fetch_failed)
+            # The entry's date goes with the request: the page's last resort when it prints none (ArticleItem).
+            yield scrapy.Request(
+                entry.link, callback=self.parse_article, errback=self.fetch_failed, meta=entry_meta(entry)
+            )
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -66,4 +69,6 @@ class FeedSourceSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
-        yield self.extractor(response).to_item()
+        item = self.extractor(response).to_item()
+        item.published_feed = feed_published(response)
+        yield item

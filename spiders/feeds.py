@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import feedparser
+from scrapy.http import Response
 
 from aggregator.markup import parse_html
 from aggregator.urls import absolute, canonical_url
@@ -56,6 +57,23 @@ class ParsedFeed:
     """Items dropped because an earlier item has the same canonical link."""
     version: str = field(default="")
     """feedparser's name of the format (``rss20``, ``atom10``, ...)."""
+
+
+FEED_PUBLISHED_META = "aggregator_feed_published"
+"""``Request.meta`` key of an article request that a feed entry led to: the entry's date as printed, which the article's
+item carries as ``published_feed`` (the dates pipeline's last resort, for a page that prints no date)."""
+
+
+def entry_meta(entry: FeedEntry) -> dict[str, str]:
+    """The ``Request.meta`` of the request for ``entry``'s article: its date, when the feed gives one."""
+    return {FEED_PUBLISHED_META: entry.published_raw} if entry.published_raw else {}
+
+
+def feed_published(response: Response) -> str | None:
+    """The date of the feed entry that led to ``response``'s page; None for a page no feed led to (a listing's
+    article, the sweep's request, which carry none; a response built without a request)."""
+    request = response.request
+    return request.meta.get(FEED_PUBLISHED_META) if request is not None else None
 
 
 def feed_entries(body: bytes, base_url: str) -> list[FeedEntry]:

@@ -30,7 +30,7 @@ from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
 from pipelines.dates import states_time_of_day
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, feed_entries
+from spiders.feeds import FeedError, entry_meta, feed_entries, feed_published
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
@@ -363,6 +363,7 @@ class GenericSpider(SourceSpider):
             yield self.discovery_failed(response, f"not a feed or sitemap: {what}")
             return
         links: list[str] = []
+        announced: dict[str, dict[str, str]] = {}  # a feed entry's link -> its request's meta (the entry's date)
         if kind == "sitemap":
             try:
                 sitemap = parse_sitemap(response.body, response.url)
@@ -385,6 +386,7 @@ class GenericSpider(SourceSpider):
                 return
             self._count("feeds")
             links = [entry.link for entry in entries]
+            announced = {entry.link: entry_meta(entry) for entry in entries}
         pattern = self.source.article_pattern
         for link in dict.fromkeys(links):
             url = response.urljoin(link.strip())
@@ -393,7 +395,7 @@ class GenericSpider(SourceSpider):
             if pattern is not None and not pattern.search(url):
                 self._count("not_articles")  # the registry says what an article's URL looks like: not fetched
                 continue
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed, meta=announced.get(link))
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -406,7 +408,9 @@ class GenericSpider(SourceSpider):
             self._count("not_articles")  # a section front or a static page a sitemap listed: not archived
             self.logger.debug("%s: not an article (og:type %s)", response.url, page.meta.get("og:type"))
             return
-        yield page.to_item()
+        item = page.to_item()
+        item.published_feed = feed_published(response)
+        yield item
 
     def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
         """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which

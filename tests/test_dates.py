@@ -226,11 +226,32 @@ def test_a_day_only_in_the_metadata_takes_the_time_the_page_prints_that_day(
     assert dated.published_at == expected
 
 
-def test_pipeline_keeps_undated_articles_and_counts_them() -> None:
-    class Stats(dict):
-        def inc_value(self, key: str, n: int = 1) -> None:
-            self[key] = self.get(key, 0) + n
+class Stats(dict):
+    def inc_value(self, key: str, n: int = 1) -> None:
+        self[key] = self.get(key, 0) + n
 
+
+def test_the_feed_entrys_date_is_the_last_resort_and_counted() -> None:
+    """A page that prints no date it can read is dated by the feed entry that led to it; the page's own date, from
+    its metadata or its text, comes first."""
+    stats = Stats()
+    pipeline = DatesPipeline(stats)  # type: ignore[arg-type]
+    feed = "Mon, 23 Nov 2026 18:20:00 +04"
+    from_feed = datetime(2026, 11, 23, 14, 20, tzinfo=UTC)
+    assert pipeline.process_item(item(published_feed=feed)).published_at == from_feed  # the page prints none
+    unread = pipeline.process_item(item(published_raw="Просмотров: 179", published_feed=feed))
+    assert unread.published_at == from_feed and unread.published_raw == "Просмотров: 179"
+    assert stats == {"aggregator/dates_from_feed": 2}
+    printed = pipeline.process_item(item(published_raw="23 ноября 2026, 18:05", published_feed=feed))
+    assert printed.published_at == datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
+    meta = pipeline.process_item(item(published_meta="2026-11-23T18:00:00+04:00", published_feed=feed))
+    assert meta.published_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    assert stats == {"aggregator/dates_from_feed": 2}
+    pipeline.process_item(item(published_feed="скоро"))  # a feed's date that cannot be read either
+    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_unparsed": 1}
+
+
+def test_pipeline_keeps_undated_articles_and_counts_them() -> None:
     stats = Stats()
     pipeline = DatesPipeline(stats)  # type: ignore[arg-type]
     kept = pipeline.process_item(item(published_raw="Просмотров: 179"))

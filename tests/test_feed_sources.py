@@ -1,4 +1,5 @@
-"""The feed-driven sources (haqqin, apa): the traps of their bundled feeds, read directly and through real crawls."""
+"""The feed-driven sources (haqqin, apa): the traps of their bundled feeds, read directly and through real crawls; and
+the feed entries' dates, which date the pages that print none (theirs and the generic spider's, minval's)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from aggregator.health import PREFIX
 from aggregator.mirror import serve_mirror
+from aggregator.reextract import reextract
 from aggregator.sources import get_source
+from aggregator.store import Archive
 from aggregator.store.models import Article, Reject
 from pipelines.dates import parse_date
 from spiders.feeds import parse_feed
@@ -128,3 +132,66 @@ def test_a_feed_that_is_an_html_page_fails_the_source_not_the_crawl(tmp_path: Pa
         ("https://haqqin.az/rss_ru.xml", "fetch", "feed unusable: not a feed: the body is an HTML page")
     ]
     assert sources == {"apa"}  # ... and the other source is archived all the same
+
+
+# The article pages made to print no date (a redesign moved the date line, a page that never had one), what each
+# printed, and the instant of its feed entry's pubDate.
+UNDATED = {
+    "haqqin": (
+        "haqqin.az/newsarchive/393102.html",
+        '<span class="article__date">14.09.2026 10:30</span>',
+        datetime(2026, 9, 14, 6, 30, tzinfo=UTC),  # "Mon, 14 Sep 2026 10:30:00 +0400"
+    ),
+    "apa": (
+        "apa.az/ru/obshestvo/v-naftalane-otkrylsya-novyj-sanatorij-813136.html",
+        '<span class="date">13 сентября 2026 18:40 (UTC +04:00)</span>',
+        datetime(2026, 9, 13, 14, 40, tzinfo=UTC),  # "Sun, 13 Sep 2026 18:40:00 +04"
+    ),
+    "minval": (
+        "minval.az/news/124006.html",
+        '<span class="news-date">21 ноября 2026, 09:15</span>',
+        datetime(2026, 11, 21, 5, 15, tzinfo=UTC),  # "Sat, 21 Nov 2026 09:15:00 +04"
+    ),
+}
+
+
+def test_a_page_that_prints_no_date_is_dated_by_its_feed_entry(tmp_path: Path) -> None:
+    """A page that prints no date was archived undated, though the feed entry that named it said when. The entry's
+    date goes with the request and dates the article, after the page's own metadata and text (counted as
+    ``dates_from_feed``); the health coverage still sees the page without its date; a re-extraction, which has no
+    feed, keeps the date; a refused page's record keeps the entry's date for its retry."""
+    root = tmp_path / "mirror"
+    for site in ("haqqin.az", "apa.az", "minval.az"):
+        shutil.copytree(SAMPLE / site, root / site)
+    for path, printed, _ in UNDATED.values():
+        page = root / path
+        html = page.read_text(encoding="utf-8")
+        assert printed in html
+        page.write_text(html.replace(printed, ""), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_mirror(root) as base:
+        done = run_cli("--db", url, "crawl", "haqqin", "apa", "minval", "--mirror", base, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    recorded = {r.source: r.stats for r in runs(url)}
+    with session(url) as s:
+        articles = {a.url: a for a in s.scalars(select(Article))}
+        refused = s.scalars(select(Reject).where(Reject.url == "https://haqqin.az/newsarchive/393141")).one()
+    for source, (path, _, instant) in UNDATED.items():
+        article = articles["https://" + path.removesuffix(".html")]
+        assert (article.published_raw, article.published_at) == (None, instant), source
+        stats = recorded[source]
+        assert stats["aggregator/dates_from_feed"] == 1, source
+        assert "aggregator/dates_unparsed" not in stats and "aggregator/dates_missing" not in stats, source
+        assert stats[PREFIX + "date"] == stats[PREFIX + "extracted"] - 1, source  # the page lacks its date
+    dated = {a.url: a.published_at for a in articles.values()}
+    assert None not in dated.values()
+    assert refused.reason == "no title" and refused.item["published_feed"] == "Mon, 14 Sep 2026 20:40:00 +0400"
+
+    archive = Archive.open(url)
+    try:
+        result = reextract(archive)
+    finally:
+        archive.close()
+    assert result.seen == len(articles) and result.changed == 0 and not result.refused
+    with session(url) as s:
+        assert {a.url: a.published_at for a in s.scalars(select(Article))} == dated

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
@@ -88,6 +90,20 @@ def test_the_http_error_rate_counts_pages_not_their_retries() -> None:
     full.set_value("retry/count", 3)
     full.set_value("aggregator/http_errors", 3)
     assert Measures.from_stats(full.get_stats(), history=[]).http_error_rate == pytest.approx(3 / 38)
+
+
+def test_a_date_the_feed_filled_in_is_not_the_pages() -> None:
+    """A redesign that loses the date line of every page must still turn the coverage red, though the feed entries'
+    dates keep the articles dated (``published_feed``)."""
+    crawler = get_crawler()
+    coverage = FieldCoverage(crawler)
+    feed = "Mon, 14 Sep 2026 10:30:00 +0400"
+    at = datetime(2026, 9, 14, 6, 30, tzinfo=UTC)
+    coverage.item_seen(_article(published_raw=None, published_feed=feed, published_at=at))
+    coverage.item_seen(_article(published_feed=feed, published_at=at))  # the page's own date, a feed's beside it
+    coverage.item_seen(_article(published_raw=None, published_at=at))  # dated, not by a feed
+    measures = Measures.from_stats(crawler.stats.get_stats(), history=[])
+    assert measures.coverage["date"] == 2 / 3
 
 
 def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_fields() -> None:

@@ -108,6 +108,26 @@ def test_retry_after_a_fix_archives_the_page(db_url: str) -> None:
     archive.close()
 
 
+def test_a_retry_keeps_the_date_of_the_feed_entry_that_led_to_the_page(db_url: str) -> None:
+    """The retry extracts the stored page again, and a page that prints no date was archived undated: the feed's
+    date is in no page, but in the refused item's record."""
+    printed = '<span class="article__date">14.09.2026 10:30</span>'
+    page = (SAMPLE / "haqqin.az" / "newsarchive" / "393102.html").read_text(encoding="utf-8")
+    assert printed in page
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    item = {"source": "haqqin", "url": "https://haqqin.az/newsarchive/393102", "fetched_at": FETCHED.isoformat(),
+            "raw_encoding": "utf-8", "published_feed": "Mon, 14 Sep 2026 10:20:00 +0400"}  # fmt: skip
+    raw = page.replace(printed, "").encode()
+    archive.save([], [RejectRecord("haqqin", item["url"], "error", "pipeline error: KeyError", 200, item, raw)])
+    outcome = retry_reject(archive, archive.list_rejects()[0].id)
+    assert outcome.archived and outcome.article_id is not None
+    article = archive.get_article(outcome.article_id)
+    assert article is not None and article.published_raw is None
+    assert article.published_at == datetime(2026, 9, 14, 6, 20, tzinfo=UTC)
+    archive.close()
+
+
 def test_retry_all_after_a_fix_archives_every_page_the_fix_accepts(db_url: str) -> None:
     """A fix deployed after a bad day: every open reject with a stored page is retried in one command, offline."""
     archive = Archive.open(db_url)
@@ -223,6 +243,7 @@ def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None
 
     from aggregator.callback_errors import CallbackErrorMiddleware
     from spiders.caliber import CaliberSpider
+    from spiders.feeds import FEED_PUBLISHED_META
 
     crawler = get_crawler(CaliberSpider)
     spider = crawler.spider = CaliberSpider()
@@ -239,7 +260,13 @@ def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None
         "extraction failed: ValueError: boom",
     )
     assert failure.raw_body == b"<html>x</html>" and failure.raw_encoding == "utf-8"
+    assert failure.published_feed is None  # no feed led to it
     assert crawler.stats.get_value("aggregator/callback_errors") == 1
+    # A page a feed entry led to keeps the entry's date, which a retry needs (the page does not hold it).
+    announced = article.replace(meta={FEED_PUBLISHED_META: "Mon, 14 Sep 2026 10:30:00 +0400"})
+    page = HtmlResponse(article.url, body=b"<html>x</html>", encoding="utf-8", request=announced)
+    (failure,) = middleware.process_spider_exception(page, ValueError("boom"), spider) or []
+    assert failure.to_record()["published_feed"] == "Mon, 14 Sep 2026 10:30:00 +0400"
 
 
 def test_a_failed_fetch_gives_its_reason_in_one_readable_line() -> None:

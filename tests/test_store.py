@@ -96,6 +96,24 @@ def test_a_changed_article_keeps_its_archive_time_and_gains_a_snapshot(archive: 
     assert snaps[0].etag == '"e1"'
 
 
+def test_a_version_that_gives_no_date_keeps_the_archived_one(archive: Archive) -> None:
+    """An article dated by its feed entry (its page prints no date) fetched again without the feed, as the sweep
+    fetches it, or re-extracted from its stored page: the new reading has no date, and the archived one stays."""
+    archive.save([item(1, published_raw=None, published_feed="Sun, 01 Mar 2026 14:00:00 +0400")])
+    (article,) = archive.list_articles()
+    swept = item(1, published_raw=None, published_at=None, title="Заголовок 1 (обновлено)", raw_body=b"<html>2</html>")
+    assert archive.save([swept]).updated == 1
+    stored = archive.get_article(article.id)
+    assert stored is not None and (stored.title, stored.published_at) == ("Заголовок 1 (обновлено)", T0)
+    assert archive.update_extractions([(article.id, swept)]) == set()  # re-extracted: nothing to change
+    stored = archive.get_article(article.id)
+    assert stored is not None and stored.published_at == T0
+    later = T0 + timedelta(hours=1)  # a version with a date of its own replaces it
+    archive.save([item(1, published_at=later, title="Заголовок 1 (снова)", raw_body=b"<html>3</html>")])
+    stored = archive.get_article(article.id)
+    assert stored is not None and stored.published_at == later
+
+
 def test_the_same_article_twice_in_one_batch_is_one_row(archive: Archive) -> None:
     late = item(1, url="https://caliber.az/post/story-1", title="later")
     result = archive.save([item(1), late])

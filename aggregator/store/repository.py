@@ -458,6 +458,8 @@ class Archive:
         updated: dict[str, Any] = {c: stmt.excluded[c] for c in ARTICLE_UPDATED_COLUMNS}
         # A fetch that was not redirected keeps the address a listing linked before (other listings may still).
         updated["linked_url"] = func.coalesce(stmt.excluded.linked_url, table.c.linked_url)
+        # A version that gives no date keeps the archived one (``save``).
+        updated["published_at"] = func.coalesce(stmt.excluded.published_at, table.c.published_at)
         return stmt.on_conflict_do_update(index_elements=[table.c.url], set_=updated).returning(table.c.id, table.c.url)
 
     @cached_property
@@ -471,6 +473,11 @@ class Archive:
         """Write one batch in one transaction: upsert by canonical URL, a snapshot per new version, rejects.
 
         A handful of statements per batch, whatever its size (Core executemany, no ORM unit of work).
+
+        A new version that gives no publication date keeps the archived one. That date may have come from the feed
+        entry that led to the page (``ArticleItem.published_feed``), which the row does not keep and which a
+        sweep's fetch, or a listing's, does not carry; and a page that stops printing its date was still published
+        when it was. A version with a date replaces it.
         """
         withdrawals = rejects
         rejects = [record for record in rejects if not record.only_withdraws]
@@ -952,6 +959,10 @@ class Archive:
 
         No snapshot is added: the pages are the same, only what we read from them changed. Articles whose text (so
         sketch) changed, or that have no story yet, are matched again, in order, as if written one by one.
+
+        A re-extraction that reads no date keeps the archived one, as ``save`` does: the stored page does not hold
+        the date of the feed entry that led to it. The cost: a date an older version of the code read from the page,
+        and today's code refuses, is not taken away (a re-extraction that reads another date replaces it).
         """
         if not updates:
             return set()
@@ -968,6 +979,8 @@ class Archive:
                 values = _article_values(item, item.canonical_url or item.url, content_hash(item), now)
                 for key in ("url", "archived_at", "last_seen_at", "fetched_url", "updated_at"):
                     values.pop(key)
+                if values["published_at"] is None:  # a re-extraction that reads no date keeps the archived one
+                    values["published_at"] = article.published_at
                 minhash = minhash_of(item)
                 if any(getattr(article, key) != value for key, value in values.items()):
                     for key, value in values.items():
