@@ -58,7 +58,9 @@ class Measures:
         swept = int(stats.get("aggregator/swept_extracted", 0)) + int(stats.get("aggregator/swept_not_modified", 0))
         items -= max(0, swept - int(stats.get("aggregator/swept_listed", 0)))
         coverage = {name: (int(stats.get(PREFIX + name, 0)) / extracted if extracted else None) for name in FIELDS}
-        undated = int(stats.get("aggregator/dates_unparsed", 0)) / extracted if extracted else None
+        # Printed dates not read: those left undated, and those the feed entry's date stood in for (pipelines.dates).
+        unread = int(stats.get("aggregator/dates_unparsed", 0)) + int(stats.get("aggregator/dates_page_unparsed", 0))
+        undated = unread / extracted if extracted else None
         left_alone = int(stats.get(LEFT_ALONE_HTTP_ERRORS, 0))  # failed fetches not tried again this run
         # An archived article skipped unasked counts as the good answer it was, as a refused page counts as its failure:
         # else an incremental run, which asks for little but listings, would judge a few dead links a broken site.

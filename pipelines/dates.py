@@ -489,7 +489,8 @@ class DatesPipeline(Pipeline):
     ``now`` is the fetch time, so re-extracting a stored snapshot later gives the same instant.
 
     Counted: ``dates_missing`` when neither the page nor a feed gives any date text, ``dates_unparsed`` when what
-    they give cannot be read: the article is archived undated either way.
+    they give cannot be read: the article is archived undated either way; ``dates_page_unparsed`` when the page's
+    date text cannot be read but the feed's dates it.
     """
 
     stage = "dates"
@@ -522,6 +523,10 @@ class DatesPipeline(Pipeline):
             item.published_at = read(item.published_feed)
             if item.published_at is not None:
                 self.count("dates_from_feed")
+                if item.published_raw or item.published_meta:
+                    # The page printed a date we could not read: dated all the same, but a new date format on the
+                    # site is what the health check's "dates could not be read" is there to catch.
+                    self.count("dates_page_unparsed")
                 return item
         if item.published_at is None:
             self.count("dates_unparsed")

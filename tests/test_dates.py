@@ -241,14 +241,19 @@ def test_the_feed_entrys_date_is_the_last_resort_and_counted() -> None:
     assert pipeline.process_item(item(published_feed=feed)).published_at == from_feed  # the page prints none
     unread = pipeline.process_item(item(published_raw="Просмотров: 179", published_feed=feed))
     assert unread.published_at == from_feed and unread.published_raw == "Просмотров: 179"
-    assert stats == {"aggregator/dates_from_feed": 2}
+    # Dated, but the page's own date went unread: what the health check's "dates could not be read" counts.
+    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1}
     printed = pipeline.process_item(item(published_raw="23 ноября 2026, 18:05", published_feed=feed))
     assert printed.published_at == datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
     meta = pipeline.process_item(item(published_meta="2026-11-23T18:00:00+04:00", published_feed=feed))
     assert meta.published_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    assert stats == {"aggregator/dates_from_feed": 2}
+    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1}
     pipeline.process_item(item(published_feed="скоро"))  # a feed's date that cannot be read either
-    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_unparsed": 1}
+    assert stats == {
+        "aggregator/dates_from_feed": 2,
+        "aggregator/dates_page_unparsed": 1,
+        "aggregator/dates_unparsed": 1,
+    }
 
 
 def test_pipeline_keeps_undated_articles_and_counts_them() -> None:

@@ -106,6 +106,20 @@ def test_a_date_the_feed_filled_in_is_not_the_pages() -> None:
     assert measures.coverage["date"] == 2 / 3
 
 
+def test_a_printed_date_the_feed_stood_in_for_counts_as_not_read() -> None:
+    """A new date format on a feed source: every page prints a date the parser cannot read, the feed entries' dates
+    keep the articles dated. Not one article is undated, but the dates could not be read: the check must say so."""
+    from aggregator.health_checks import Thresholds, dates_problem
+
+    stats = _stats()
+    stats.set_value(PREFIX + "extracted", 20)
+    stats.set_value("aggregator/dates_from_feed", 20)
+    stats.set_value("aggregator/dates_page_unparsed", 20)
+    measures = Measures.from_stats(stats.get_stats(), history=[])
+    assert measures.undated == 1.0
+    assert dates_problem(measures, Thresholds()) == "100% of the dates could not be read"
+
+
 def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_fields() -> None:
     """A redesign that makes the extractor raise on every page must turn the coverage red, as one that makes it find
     nothing does; and the run that leaves such a page alone counts it the same way."""
