@@ -48,6 +48,11 @@ ADVERSARIAL = (
     ("commas", ", citing" * 10_000),
     ("citing-clauses", ", ссылаясь на Калибр" * 4_000 + ", передает Отчет"),
     ("many-anchors", "APA-ya istinadən xəbər verir " * 2_000),
+    ("conjunctions", "Как сообщают Report" + " и Trend" * 20_000),
+    ("commas-before", "Reuters, " * 20_000 + "AFP и Bloomberg сообщают"),
+    ("commas-after", "Как сообщают " + "Reuters, " * 20_000 + "AFP и Bloomberg"),
+    ("many-lists", "Как сообщают Report, Trend, APA и ТАСС. " * 2_000),
+    ("az-conjunctions", "Report və " * 20_000 + "APA-nın məlumatına görə"),
 )
 """The inputs tests/test_citations.py feeds find_citations to catch runaway regex backtracking."""
 N_PAGES = 2000

@@ -12,6 +12,12 @@ agency, a quoted name, a Latin name in a Russian phrase, a name beside "аген
 Names of people (two capitalised words, surname endings), vague sources and institutions (a small stop-list per
 language) are refused: precision before recall.
 
+Outlets listed together are each cited ("Как сообщают Reuters, AFP и Bloomberg", "Report və APA-nın məlumatına
+görə"), each by its own evidence: the name beside the anchor by the anchor's rule, one after "и" / "and" / "və" only
+if it looks like an outlet (so "Как сообщает Report и министр Иванов" cites Report alone), one after a comma only if
+it is a sure outlet and a conjunction closes the list ("Как сообщает Report, ADB и AIIB выделят кредит" goes on with
+a clause of its own).
+
 State bodies are refused by name. A ministry or an agency like ANAMA puts out press releases the news quotes in the
 same phrases as an outlet's reports ("ANAMA-nın məlumatına görə", "Как сообщает Минобороны"), and its short name is
 shaped like an agency's (an all-caps acronym, a capitalised word): nothing in the sentence tells them apart, and
@@ -19,8 +25,8 @@ counting only names known as media would lose the many outlets no list holds ("�
 state bodies the sources quote are listed (``STATE_BODIES``, ``STATE_BODY_STEMS``), with a government's domain
 ("mod.gov.az"), and everything else keeps the evidence rules above.
 
-Only short windows beside each anchor are read, and every repetition in the patterns is bounded, so the cost is
-linear in the text's length whatever it holds.
+Only short windows beside each anchor are read (and a list no further than ``MAX_LISTED`` names), and every
+repetition in the patterns is bounded, so the cost is linear in the text's length whatever it holds.
 """
 
 from __future__ import annotations
@@ -744,25 +750,122 @@ def _common_word_beside(text: str, pos: int, side: Side) -> bool:
     return not (side is Side.AFTER and (word in ARTICLES or _is_outlet_noun(Item("word", word, start))))
 
 
-def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: bool = True) -> tuple[int, str] | None:
-    """Where the outlet named beside one anchor starts, and its name; None if no outlet is named there.
+def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: bool = True) -> list[tuple[int, str]]:
+    """Where each outlet named beside one anchor starts, and its name: one, or those of a list ("Report и Trend");
+    none if no outlet is named there.
 
     ``shortcut=False`` skips the common-word shortcut (the tests hold both ways equal)."""
     at = match.end() if anchor.side is Side.AFTER else match.start()
     if shortcut and _common_word_beside(text, at, anchor.side):
-        return None
+        return []
     if anchor.side is Side.AFTER:
         if anchor.verb and _CITING_CLAUSE_BEFORE.search(text, max(0, match.start() - 120), match.start()):
-            return None
+            return []
         candidate = _candidate_after(_items_after(text, match.end()))
     else:
         candidate = _candidate_before(_items_before(text, match.start()))
     if candidate is None:
-        return None
+        return []
     name, evidence = _evidence(text, candidate, anchor)
     if evidence < anchor.needs:
-        return None
-    return candidate.items[0].start, name
+        return []
+    if anchor.side is Side.AFTER:
+        listed = _listed_after(text, anchor, candidate, shortcut=shortcut)
+    else:
+        listed = _listed_before(text, anchor, candidate)
+    return [(candidate.items[0].start, name), *listed]
+
+
+# A list of outlets: "Report и Trend", "Reuters, AFP и Bloomberg", "Reuters, AFP, and Bloomberg", "Report və APA".
+# A conjunction or a comma, each between spaces (a comma with none before it): "и" in "из" or "Report,Trend" is none.
+_LIST_NEXT = re.compile(r",?[ \t\u00a0]{1,3}(?P<conj>и|and|və)[ \t\u00a0]{1,3}|(?P<comma>,)[ \t\u00a0]{1,3}")
+_LIST_PREVIOUS = re.compile(r"(?:,?[ \t\u00a0]{1,3}(?P<conj>и|and|və)|(?P<comma>,))[ \t\u00a0]{1,3}\Z")
+_LIST_GAP = 12
+"""More than the longest separator the patterns above allow (", and" between up to three spaces each side)."""
+_LIST_ENDS = frozenset(",иdə")
+"""The last characters of the separators: a comma, "и", "and", "və"."""
+MAX_LISTED = 4
+"""Outlets read in a list after the one beside the anchor ("Reuters, AFP, Bloomberg и ТАСС")."""
+
+
+def _list_needs(anchor: Anchor, conjunction: bool) -> Evidence:
+    """The evidence a name further along a list needs: after a conjunction, at least a name that looks like an
+    outlet ("Как сообщает Report и министр Иванов" names a person next, however plain a name the anchor takes);
+    after a comma, a sure outlet, as a comma ends a clause as often as it lists names ("Как сообщает Report, ADB и
+    AIIB выделят кредит": the banks are the next clause's subject)."""
+    return max(anchor.needs, Evidence.LIKELY) if conjunction else Evidence.SURE
+
+
+def _item_end(item: Item) -> int:
+    return item.start + len(item.text)
+
+
+def _listed_after(text: str, anchor: Anchor, first: _Candidate, *, shortcut: bool = True) -> list[tuple[int, str]]:
+    """The outlets listed after the first one an anchor names ("Как сообщают Reuters, AFP и Bloomberg"): names
+    after commas count only once a conjunction closes the list ("Reuters, AFP" alone is no list), and the list ends
+    at the name after the conjunction or at the first name that is not an outlet's. The comma after "Как сообщает
+    Report" is mostly the clause's: a common word after it is passed over untokenised, as beside an anchor."""
+    listed: list[tuple[int, str]] = []
+    pending: list[tuple[int, str]] = []
+    end = _item_end(first.items[-1])
+    for _ in range(MAX_LISTED):
+        separator = _LIST_NEXT.match(text, end, min(len(text), end + _LIST_GAP))
+        if separator is None:
+            break
+        conjunction = separator.group("conj") is not None
+        if conjunction:
+            listed += pending  # "Reuters, AFP и ...": a list after all
+            pending = []
+        if shortcut and _common_word_beside(text, separator.end(), Side.AFTER):
+            break
+        candidate = _candidate_after(_items_after(text, separator.end()))
+        if candidate is None:
+            break
+        name, evidence = _evidence(text, candidate, anchor)
+        if evidence < _list_needs(anchor, conjunction):
+            break
+        (listed if conjunction else pending).append((candidate.items[0].start, name))
+        if conjunction:
+            break
+        end = _item_end(candidate.items[-1])
+    return listed
+
+
+def _listed_before(text: str, anchor: Anchor, last: _Candidate) -> list[tuple[int, str]]:
+    """The outlets listed before the one beside an anchor ("Reuters, AFP и Bloomberg сообщают"), read backwards:
+    a conjunction first (nearest the anchor), then only commas; the list ends at the first name that is not an
+    outlet's. Only a space after a comma or a conjunction's last letter starts a search for a separator."""
+    listed: list[tuple[int, str]] = []
+    start = _list_member_start(last)
+    for i in range(MAX_LISTED):
+        space = start
+        while space > 0 and start - space < 3 and text[space - 1] in _INLINE:
+            space -= 1
+        if space == start or space == 0 or text[space - 1] not in _LIST_ENDS:
+            break
+        separator = _LIST_PREVIOUS.search(text, max(0, start - _LIST_GAP), start)
+        if separator is None:
+            break
+        conjunction = separator.group("conj") is not None
+        if conjunction != (i == 0):
+            break  # "Reuters, AFP сообщают" is no list; nor is "Report и Trend и APA"
+        candidate = _candidate_before(_items_before(text, separator.start()))
+        if candidate is None:
+            break
+        name, evidence = _evidence(text, candidate, anchor)
+        if evidence < _list_needs(anchor, conjunction):
+            break
+        listed.append((candidate.items[0].start, name))
+        start = _list_member_start(candidate)
+    return listed
+
+
+def _list_member_start(candidate: _Candidate) -> int:
+    """Where a name in a list starts with its article ("Reuters, AFP and the BBC reported")."""
+    before = candidate.before
+    if before is not None and _lower(before.text) in ARTICLES:
+        return before.start
+    return candidate.items[0].start
 
 
 _SHARED_PREFIX = 4
@@ -893,9 +996,7 @@ def find_citations(text: str, language: str | None = None) -> list[str]:
     for anchor in anchors:
         matches = _anchor_matches(anchor, text, positions) if aligned else anchor.pattern.finditer(text)
         for match in matches:
-            hit = _from_anchor(text, anchor, match)
-            if hit is not None:
-                found.append(hit)
+            found += _from_anchor(text, anchor, match)
     outlets: list[str] = []
     seen: set[str] = set()
     for _, name in sorted(found, key=lambda hit: hit[0]):

@@ -17,6 +17,7 @@ from pipelines.citations import (
     _TOKEN,
     ANCHORS,
     KNOWN_OUTLETS,
+    MAX_LISTED,
     MAX_NAME_WORDS,
     STATE_BODIES,
     STATE_BODY_STEMS,
@@ -246,6 +247,51 @@ def test_the_subject_of_ssylayas_na_is_cited_but_not_the_verbs_object() -> None:
     assert find_citations("Рынок вырос, передает Kazinform.", "ru") == ["Kazinform"]
 
 
+# Outlets listed with "и", "and", "və" (and commas before it): each is cited, each by its own evidence.
+LIST_CASES: list[Case] = [
+    ("ru", "Как сообщали Report и Trend, сделка закрыта.", ["Report", "Trend"]),
+    ("ru", "Как передают ТАСС и РИА Новости, встреча пройдет в Минске.", ["ТАСС", "РИА Новости"]),
+    ("ru", "Как сообщают Reuters, AFP и Bloomberg, сделка закрыта.", ["Reuters", "AFP", "Bloomberg"]),
+    ("ru", "Reuters, AFP и Bloomberg сообщают, что сделка закрыта.", ["Reuters", "AFP", "Bloomberg"]),
+    ("ru", "По данным Интерфакса и ТАСС, сделка закрыта.", ["Интерфакс", "ТАСС"]),
+    ("ru", "Как сообщает Казинформ и агентство Туран, встреча прошла.", ["Казинформ", "Туран"]),
+    ("az", "Report və APA-nın məlumatına görə, yol bağlanıb.", ["Report", "APA"]),
+    ("az", "Bu barədə Report agentliyi və APA xəbər verir.", ["Report", "APA"]),
+    ("en", "According to Reuters and AFP, the talks collapsed.", ["Reuters", "AFP"]),
+    ("en", "According to Reuters, AFP, and the BBC, the talks collapsed.", ["Reuters", "AFP", "BBC"]),
+    ("en", "Reuters, AFP, and the BBC reported that the talks collapsed.", ["Reuters", "AFP", "BBC"]),
+    ("en", "The New York Times and Reuters reported that the talks stalled.", ["The New York Times", "Reuters"]),
+    # After a plain anchor, a name after the conjunction must still look like an outlet
+    ("ru", "Как сообщает Report и министр Иванов, сделка закрыта.", ["Report"]),
+    ("ru", "Как сообщает Казинформ и Мамедов, встреча прошла.", ["Казинформ"]),
+    ("az", "Nazirlik və APA xəbər verir ki, yol bağlanıb.", ["APA"]),
+    ("en", "Smith and Reuters reported that the talks collapsed.", ["Reuters"]),
+    # ... and after a comma, a sure one: the comma after "Как сообщает Report" is mostly the clause's own
+    ("ru", "Как сообщает Report, ADB и AIIB выделят кредит.", ["Report"]),
+    ("ru", "Как сообщает Report, Азербайджан и Турция подписали соглашение.", ["Report"]),
+    ("en", "According to Reuters, IBM and AMD settled the case.", ["Reuters"]),
+    # A comma alone lists nothing: a conjunction closes a list
+    ("ru", "Как сообщает Report, Bloomberg оценил сделку в миллиард.", ["Report"]),
+    ("ru", "По данным Иванова, Report сообщает о сделке.", ["Report"]),
+    ("ru", "Report, Trend сообщает, что сделка закрыта.", ["Trend"]),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), LIST_CASES)
+def test_each_outlet_of_a_list_is_cited_by_its_own_evidence(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
+def test_a_list_is_read_only_so_far() -> None:
+    # However long a list, only MAX_LISTED names past the anchor's own are read: the cost stays linear.
+    names = [f"Outlet{i}.az" for i in range(MAX_LISTED + 3)]
+    after = "Как сообщают " + ", ".join(names[:-1]) + " и " + names[-1] + ", сделка закрыта."
+    assert find_citations(after, "ru") == names[:1]  # the conjunction is out of reach: the names after commas await it
+    before = ", ".join(names[:-1]) + " и " + names[-1] + " сообщают, что сделка закрыта."
+    assert find_citations(before, "ru") == names[-MAX_LISTED - 1 :]
+
+
 def test_an_outlet_quoting_a_state_body_is_cited_and_the_body_is_not() -> None:
     assert find_citations("Как сообщает Report со ссылкой на ANAMA, работы продолжаются.", "ru") == ["Report"]
     assert find_citations("ANAMA-nın məlumatına görə, ərazi təmizlənib, APA xəbər verir.", "az") == ["APA"]
@@ -331,6 +377,21 @@ def test_adversarial_input_finds_at_most_one_outlet(text: str) -> None:
     assert len(find_citations(text)) <= 1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Как сообщают Report" + " и Trend" * 20_000,
+        "Reuters, " * 20_000 + "AFP и Bloomberg сообщают",
+        "Как сообщают " + "Reuters, " * 20_000 + "AFP и Bloomberg",
+        "Как сообщают Report, Trend, APA и ТАСС. " * 2_000,
+        "Report və " * 20_000 + "APA-nın məlumatına görə",
+    ],
+    ids=["conjunctions", "commas-before", "commas-after", "many-lists", "az-conjunctions"],
+)
+def test_adversarial_lists_find_at_most_a_list(text: str) -> None:
+    assert len(find_citations(text)) <= MAX_LISTED + 1
+
+
 # --- the common-word shortcut changes no answer ----------------------------------------------------------------------
 # _from_anchor skips tokenising when the word beside an anchor is a plain lower-case word; these hold its answers
 # equal to the full analysis on every corpus sentence and on generated text around every anchor.
@@ -339,7 +400,8 @@ _PIECES = ("сообщили", "сообщает", "передает", "пише
            "агентство", "сайт", "Report", "АПА", "«Новая газета»", "лента.ру", "Caliber.Аz", "https://apa.az/x",
            "xəbər verir", "istinadən", "portalından", "reports", "according to", "the", "citing", "Reuters",
            "аналитики", "министр", "Əliyev", "mənbə:", "источник:", ",", ".", "»", "«", "-", "\n", "  ", "\u00a0",
-           "http", ":", "Nazirlik", "qəzeti", "ərazi", "гости", "e", "ё", "İctimai", "i\u0307")  # fmt: skip
+           "http", ":", "Nazirlik", "qəzeti", "ərazi", "гости", "e", "ё", "İctimai", "i\u0307", "и", "and", "və",
+           "AFP", ", and")  # fmt: skip
 
 
 def assert_shortcut_agrees(text: str) -> None:
@@ -351,7 +413,7 @@ def assert_shortcut_agrees(text: str) -> None:
 
 def test_shortcut_agrees_on_every_corpus_sentence() -> None:
     sentences = [sentence for _, sentence, _ in corpus_rows()] + [
-        sentence for _, sentence, _ in OWN_CASES + NEGATIVE_CASES
+        sentence for _, sentence, _ in OWN_CASES + NEGATIVE_CASES + LIST_CASES
     ]
     for sentence in sentences:
         assert_shortcut_agrees(sentence)
