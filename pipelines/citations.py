@@ -261,6 +261,12 @@ _SURNAME = re.compile(
     r"|(?:ov|ev|yev|ova|eva|yeva|zade|zadə|li|lı|lu|lü|yan|enko|sky|ski|shvili|dze)"
     r"(?:a|ə|ya|yə|ın|in|un|ün|nın|nin|nun|nün|ı|i|u|ü)?$",
 )
+_RU_DATIVE = re.compile(r"(?:[уюе]|ии)$")
+"""The Russian dative endings of names ("Вашингтону", "Китаю", "Москве", "Армении"): after a reporting verb such a
+name is whom the news is told or handed to (", сообщает Вашингтону", "передает Армении"), while an outlet that
+reports stands in the nominative, and hardly any outlet's nominative ends so. The plural "-ам" is left out: it ends
+nominatives too ("Акшам"). A known outlet or a domain in the dative is still cited ("Как сообщил Интерфаксу
+источник": the outlet was told, and reports it), as those are judged before this."""
 _ADJECTIVE = re.compile(r"(?:ск|цк|н)(?:ий|ая|ое|ие|ого|ой|им|ым|ый|ые)$|(?:ый|ий|ая|ое|ые|ого|его)$")
 
 # --- vocabulary -----------------------------------------------------------------------------------------------------
@@ -694,6 +700,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
         return name, Evidence.NONE  # "Nazirlik xəbər verir": any word is capitalised there
     if anchor.animate_accusative and not latin and word[-1] in "ая":
         return name, Evidence.NONE  # "со ссылкой на Эрдогана": an outlet would stand in the nominative
+    if anchor.verb and anchor.language == "ru" and not latin and _RU_DATIVE.search(word):
+        return name, Evidence.NONE  # ", передает Армении карты": whom the verb addresses, not who reports
     return name, Evidence.PLAIN
 
 
