@@ -674,6 +674,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     if _is_stopped(name) or not (name[:1].isupper() or name[:1].isdigit()):
         return name, Evidence.NONE
     before, after = candidate.before, candidate.after
+    # A sure outlet, judged above, may stand after "в" ("В Haqqin.az отмечали": at Haqqin.az they noted), as after
+    # the anchor "отмечали в"; another name there is a place or an institution.
     if anchor.side is Side.BEFORE and before is not None and _lower(before.text) in PREPOSITIONS:
         return name, Evidence.NONE  # "В «Карабахе» сообщили": a place, not who reports
     for neighbour in (before, after):

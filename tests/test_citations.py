@@ -317,6 +317,21 @@ def test_a_dative_after_a_reporting_verb_is_its_addressee(language: str, sentenc
     assert find_citations(sentence) == cited
 
 
+def test_after_v_before_the_verb_only_a_sure_outlet_counts() -> None:
+    # "В Haqqin.az отмечали" is "at Haqqin.az they noted": the site is cited, as in "Как отмечали в Haqqin.az". After
+    # "в" stands a place or an institution as often (the same rule as the anchor "отмечали в" after the verb).
+    assert find_citations("В Haqqin.az отмечали, что отставка уже подписана.", "ru") == ["Haqqin.az"]
+    assert find_citations("В Bloomberg сообщили, что сделка закрыта.", "ru") == ["Bloomberg"]
+    assert find_citations("В агентстве Туран сообщили, что выборы пройдут осенью.", "ru") == ["Туран"]
+    for sentence in (
+        "В Баку отмечали, что переговоры продолжатся.",
+        "В Google отмечают, что сервис работает.",
+        "В mod.gov.az сообщили, что учения завершены.",
+        "В Минобороны сообщили, что учения завершены.",
+    ):
+        assert find_citations(sentence, "ru") == [], sentence
+
+
 def test_an_outlet_quoting_a_state_body_is_cited_and_the_body_is_not() -> None:
     assert find_citations("Как сообщает Report со ссылкой на ANAMA, работы продолжаются.", "ru") == ["Report"]
     assert find_citations("ANAMA-nın məlumatına görə, ərazi təmizlənib, APA xəbər verir.", "az") == ["APA"]
