@@ -85,8 +85,12 @@ _COPYRIGHT_MARK = re.compile(r"(?:copyright\s*)?©\s*(?:\d{4}(?:\s*[-–]\s*\d{4
 
 _TAGS = set(ALLOWED_TAGS)
 _ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
-_BLOCK_SELECTOR = ",".join(BLOCKS)
 _BLOCK_TAGS = frozenset(BLOCKS)
+_PARAGRAPH_BREAKS = frozenset((*BLOCKS, "ul", "ol", "figure", "table", "thead", "tbody", "tfoot", "tr", "caption"))
+"""The allowed elements a reader sees as blocks of their own: text before one's start or after its end is another
+paragraph of ``text_of_safe_html``."""
+_INNER_BREAKS = "ul,ol,figure"
+"""The elements of ``_PARAGRAPH_BREAKS`` that are neither blocks nor parts of a table."""
 _STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col")
 _REPARENTING = ",".join(_REPARENTING_TAGS)
@@ -156,14 +160,9 @@ def _dropped_selector(boilerplate: tuple[str, ...]) -> str:
     return ",".join((*ALWAYS_DROPPED, *boilerplate))
 
 
-def _innermost_blocks(root: LexborNode) -> tuple[list[LexborNode], set[str]]:
-    """Block elements that hold no other block, in order (a quote's paragraphs count once, not twice), and the
-    tags of the blocks that hold others."""
-    return _innermost(root, css(root, _BLOCK_SELECTOR))
-
-
 def _innermost(root: LexborNode, blocks: list[LexborNode]) -> tuple[list[LexborNode], set[str]]:
-    """``_innermost_blocks`` of the blocks found under ``root``, in document order."""
+    """Of the block elements found under ``root`` (in document order), those that hold no other block, in order (a
+    quote's paragraphs count once, not twice), and the tags of the blocks that hold others."""
     if all(node.tag == "p" for node in blocks):
         return blocks, set()  # only paragraphs, which do not nest: the common case, no walk needed
     block_ids = {node.mem_id for node in blocks}
@@ -175,6 +174,38 @@ def _innermost(root: LexborNode, blocks: list[LexborNode]) -> tuple[list[LexborN
                 outer[parent.mem_id] = parent.tag or ""
             parent = parent.parent
     return [node for node in blocks if node.mem_id not in outer], set(outer.values())
+
+
+def _holds_loose_text(root: LexborNode, outer: set[str]) -> bool:
+    """Whether ``root`` holds text outside its innermost blocks: a sentence in a bare ``<div>`` or ``<span>``
+    between paragraphs, loose in the body next to them, in a quote beside its paragraphs. The sanitiser keeps such
+    text (it unwraps the container), so the blocks' texts alone would miss it. Only what lies between the blocks is
+    walked: for a body of paragraphs, its top-level nodes."""
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        own = node.text(deep=False, separator="")  # its text nodes, not its elements'
+        if own and not own.isspace():
+            return True
+        for child in node.iter():  # elements and comments
+            tag = child.tag
+            # An innermost block's text is in the texts already; a comment is not shown.
+            if (tag not in _BLOCK_TAGS or tag in outer) and tag != "-comment":
+                pending.append(child)
+    return False
+
+
+def _breaks_a_block(root: LexborNode) -> bool:
+    """Whether a list or a figure sits inside a block (a cell, a list item, a heading, a quote), where it cuts the
+    block's text in paragraphs of its own. Never inside a paragraph: a parser closes the paragraph first; and inside
+    a block of a kind that holds others, ``_holds_loose_text`` walks it already."""
+    for node in css(root, _INNER_BREAKS):
+        parent = node.parent
+        while parent is not None and parent.mem_id != root.mem_id:
+            if parent.tag in _BLOCK_TAGS:
+                return True
+            parent = parent.parent
+    return False
 
 
 def _has_image(node: LexborNode) -> bool:
@@ -230,10 +261,13 @@ def clean_body(
     blocks: list[LexborNode] = []
     media: list[LexborNode] = []
     tables = False
+    other_blocks: set[str] = set()  # the tags of the blocks other than paragraphs
     for node in css(root, _BODY_SELECTOR):
         tag = node.tag
         if tag in _BLOCK_TAGS:
             blocks.append(node)
+            if tag != "p":
+                other_blocks.add(tag)
         elif tag == "table":
             tables = True
         elif tag == "br":
@@ -258,22 +292,64 @@ def clean_body(
     stable = not outer or (outer <= _STABLE_CONTAINERS and not removed)
     # Removing blocks never adds a table, so without one before there is none now; with one, only a removal can
     # have taken it away.
-    if not stable or not texts or (tables and (not removed or css_first(root, _REPARENTING) is not None)):
+    if (
+        not stable
+        or not texts
+        or (tables and (not removed or css_first(root, _REPARENTING) is not None))
+        or _holds_loose_text(root, outer)
+        or (not other_blocks <= outer and _breaks_a_block(root))
+    ):
         # Blocks inside blocks other than a quote's paragraphs (a heading in a heading through an unwrapped
         # <div>), a quote that lost a paragraph (now a paragraph itself) and tables (whose misplaced content a
-        # parser moves out) can come out of the sanitiser in a shape a parser nests differently, and a body
-        # without paragraphs is all loose text: read those back from the safe HTML.
+        # parser moves out) can come out of the sanitiser in a shape a parser nests differently; text outside the
+        # blocks (all of it in a body without paragraphs) is paragraphs of its own between them, and a list or a
+        # figure inside a block cuts it in several: read those back from the safe HTML.
         return safe, text_of_safe_html(safe)
     return safe, "\n\n".join(texts)
 
 
 def text_of_safe_html(safe: str) -> str:
-    """The text a reader sees in safe HTML, one block a paragraph: what ``clean_body``'s text must equal."""
+    """The text a reader sees in safe HTML, a paragraph for each run of text that no block element starts or ends
+    in (a paragraph, a list item, a cell, or the loose text between them): what ``clean_body``'s text must equal."""
     cleaned = LexborHTMLParser(safe).body
-    if cleaned is None:
-        return ""
-    texts = (collapse(node.text(deep=True, separator="")) for node in _innermost_blocks(cleaned)[0])
-    return "\n\n".join(t for t in texts if t) or collapse(cleaned.text())
+    return "\n\n".join(_paragraphs(cleaned)) if cleaned is not None else ""
+
+
+def _paragraphs(root: LexborNode) -> list[str]:
+    """The text under ``root`` in document order, cut at each start and end of a block element; a line break is a
+    space. Walked without recursion: the safe HTML can nest up to ``MAX_DEPTH`` deep."""
+    paragraphs: list[str] = []
+    run: list[str] = []
+
+    def end_run() -> None:
+        if text := collapse("".join(run)):
+            paragraphs.append(text)
+        run.clear()
+
+    node: LexborNode | None = root.child
+    while node is not None:
+        tag = node.tag
+        if tag == "-text":
+            run.append(node.text_content or "")
+        elif tag == "br":
+            run.append(" ")
+        elif tag in _PARAGRAPH_BREAKS:
+            end_run()
+        if node.child is not None:
+            node = node.child
+            continue
+        # Leave the node, and each ancestor it is the last descendant of, up to the next node in document order.
+        while node is not None:
+            if node.tag in _PARAGRAPH_BREAKS:
+                end_run()
+            if node.next is not None:
+                node = node.next
+                break
+            node = node.parent
+            if node is None or node.mem_id == root.mem_id:
+                node = None
+    end_run()
+    return paragraphs
 
 
 class CleanupPipeline(Pipeline):

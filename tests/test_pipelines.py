@@ -150,9 +150,9 @@ def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
 # clean_body takes the text from the blocks it keeps rather than parsing its own output again; these tests hold the
 # two equal on hostile input, on the bundled sample's bodies and on generated markup.
 
-_TAGS = ("p", "div", "span", "blockquote", "blockquote", "blockquote", "li", "ul", "h2", "td", "b", "a", "font",
-         "section", "figure",
-         "figcaption", "script", "style", "noscript", "svg", "iframe", "table", "tr")  # fmt: skip
+_TAGS = ("p", "div", "span", "blockquote", "blockquote", "blockquote", "li", "ul", "ol", "h2", "td", "b", "a", "font",
+         "section", "figure", "figcaption", "caption", "script", "style", "noscript", "svg", "iframe", "table",
+         "tr")  # fmt: skip
 _WORDS = ("Баку", "Bakı", "news", "Читайте также:", "Caliber.Az", "&amp;", "&nbsp;", "<br>", "  ", "\n", "2024",
           "Просмотров: 12", "<img data-src='/a.webp'>", "<img src='javascript:x'>", "<!-- c -->", "Ə")  # fmt: skip
 
@@ -169,9 +169,79 @@ def markup(draw: st.DrawFn, depth: int = 0) -> str:
     return "".join(parts)
 
 
+def shown_characters(safe: str) -> str:
+    """Every character a reader sees in safe HTML but whitespace, in order: a check of ``text_of_safe_html``
+    itself, which cannot leave text out unseen."""
+    body = LexborHTMLParser(safe).body
+    return "".join((body.text(deep=True, separator="") if body is not None else "").split())
+
+
 def assert_text_is_the_safe_htmls(html: str) -> None:
     safe, text = clean_body(html, base_url="https://caliber.az/post/x", boilerplate=BOILERPLATE)
     assert text == text_of_safe_html(safe), html
+    assert "".join(text.split()) == shown_characters(safe), html
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        pytest.param("<p>Один.</p><div>Фраза в блоке div.</div><p>Два.</p>", "Один.|Фраза в блоке div.|Два.", id="div"),
+        pytest.param(
+            "<p>Один.</p>Фраза прямо в теле.<p>Два.</p>", "Один.|Фраза прямо в теле.|Два.", id="loose-in-body"
+        ),
+        pytest.param(
+            "<p>Один.</p><span>Фраза в span.</span> <b>и жирная</b><p>Два.</p>",
+            "Один.|Фраза в span. и жирная|Два.",
+            id="span-and-bold",
+        ),
+        pytest.param(
+            "<div>Первая строка<br>вторая строка</div><p>Два.</p>",
+            "Первая строка вторая строка|Два.",
+            id="after-a-line-break",
+        ),
+        pytest.param("<div><p>Один.</p>Хвост после абзаца.</div>", "Один.|Хвост после абзаца.", id="tail-in-a-div"),
+        pytest.param("<p>Один.</p><div>до<p>внутри</p>после</div>", "Один.|до|внутри|после", id="around-a-paragraph"),
+        pytest.param(
+            "<blockquote>Слова цитаты<p>Абзац цитаты.</p></blockquote><p>Два.</p>",
+            "Слова цитаты|Абзац цитаты.|Два.",
+            id="quote-beside-its-paragraph",
+        ),
+        pytest.param("<ul><li>Пункт</li></ul>После списка.<p>Два.</p>", "Пункт|После списка.|Два.", id="after-a-list"),
+        pytest.param(
+            "<table><caption>Подпись</caption><tr><td>Ячейка</td></tr></table>После таблицы.",
+            "Подпись|Ячейка|После таблицы.",
+            id="table-caption-and-after",
+        ),
+        pytest.param(
+            "<figure><img src='/a.webp'>Текст у фото</figure><p>Два.</p>",
+            "Текст у фото|Два.",
+            id="figure-without-caption",
+        ),
+        pytest.param(
+            "<ul><li>Пункт<ul>вложенный</ul>хвост</li></ul><p>Два.</p>",
+            "Пункт|вложенный|хвост|Два.",
+            id="list-in-a-list-item",
+        ),
+        pytest.param("<h2>Заголовок<ol>список</ol></h2><p>Два.</p>", "Заголовок|список|Два.", id="list-in-a-heading"),
+        pytest.param(
+            "<p>Один.</p><section><div>Глубоко <i>внутри</i>.</div></section>",
+            "Один.|Глубоко внутри.",
+            id="deep-in-containers",
+        ),
+        pytest.param(
+            "<p>Один.</p><p class='post_signature'>Caliber.Az</p>Остаток.",
+            "Один.|Остаток.",
+            id="after-a-removed-signature",
+        ),
+    ],
+)
+def test_text_outside_the_blocks_is_in_the_body_text(html: str, expected: str) -> None:
+    """A sentence the sanitiser keeps outside any block (the <div> or <span> around it unwrapped, or loose in the
+    body) is a paragraph of its own in the text: search, the story sketches and the citations read only the text."""
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", boilerplate=BOILERPLATE)
+    assert text.split("\n\n") == expected.split("|")
+    assert text == text_of_safe_html(safe)
+    assert "".join(text.split()) == shown_characters(safe)
 
 
 @settings(max_examples=500, deadline=None)
