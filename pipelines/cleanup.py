@@ -29,9 +29,10 @@ from pipelines.base import Pipeline
 ALLOWED_TAGS = frozenset(
     {
         "p", "br", "h2", "h3", "h4", "strong", "em", "b", "i", "u", "blockquote", "ul", "ol", "li", "a", "img",
-        "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "caption",
+        "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "caption", "sup", "sub",
     }
 )  # fmt: skip
+"""``sup`` and ``sub`` carry meaning ("м<sup>2</sup>" is not "м2", "CO<sub>2</sub>"), and keep no attribute."""
 ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {"a": frozenset({"href"}), "img": frozenset({"src", "alt"})}
 URL_SCHEMES = frozenset({"http", "https"})
 LINK_REL = "nofollow noopener"

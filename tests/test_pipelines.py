@@ -129,6 +129,14 @@ def test_a_line_break_is_a_space_in_the_text() -> None:
     assert safe.count("<br>") == 3 and text_of_safe_html(safe) == text
 
 
+def test_superscripts_and_subscripts_survive_without_attributes() -> None:
+    # "м2" is not a square metre, nor "CO2" a formula a reader trusts; the text keeps the characters side by side.
+    html = '<p>Площадь 120 м<sup class="deg" onclick="x()">2</sup>, выбросы CO<sub style="color:red">2</sub>.</p>'
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+    assert safe == "<p>Площадь 120 м<sup>2</sup>, выбросы CO<sub>2</sub>.</p>"
+    assert text == "Площадь 120 м2, выбросы CO2." == text_of_safe_html(safe)
+
+
 def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     item = article(
         url="https://caliber.az/en/post/142379/",

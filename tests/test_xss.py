@@ -35,7 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     **dict.fromkeys(
         (
             "p", "br", "h2", "h3", "h4", "strong", "em", "b", "i", "u", "blockquote", "ul", "ol", "li",
-            "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "caption",
+            "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "caption", "sup", "sub",
         ),
         frozenset(),
     ),
