@@ -3,8 +3,9 @@
 Drops the furniture the source's registry entry lists (signatures, view counters, banners) and the paragraphs
 every site repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also",
 view counters, share prompts, in Russian, Azerbaijani and English), gives lazy images their real address, makes
-links absolute, sanitises to an allow-list with nh3, and normalises the canonical URL. A body that is empty once
-the furniture is gone is refused.
+links absolute, puts a link to the video where an embedded player (``<iframe>``) was, sanitises to an allow-list
+with nh3, and normalises the canonical URL. A body that is empty once the furniture is gone (or holds nothing but
+a player's link) is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import nh3
 from scrapy.crawler import Crawler
@@ -36,8 +38,14 @@ ALLOWED_TAGS = frozenset(
 ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {"a": frozenset({"href"}), "img": frozenset({"src", "alt"})}
 URL_SCHEMES = frozenset({"http", "https"})
 LINK_REL = "nofollow noopener"
-ALWAYS_DROPPED = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "svg",
-                  "math", "template", "ins")  # fmt: skip
+ALWAYS_DROPPED = ("script", "style", "noscript", "object", "embed", "form", "button", "input", "svg", "math",
+                  "template", "ins")  # fmt: skip
+EMBEDS = "iframe"
+"""Embedded players: never kept, each made a link to what it plays (``_link_embed``)."""
+YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "youtube-nocookie.com",
+                           "www.youtube-nocookie.com"})  # fmt: skip
+_YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
+"""A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
 LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original")
 BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
 
@@ -96,7 +104,7 @@ _STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col")
 _REPARENTING = ",".join(_REPARENTING_TAGS)
 _MEDIA = "img,a[href]"
-_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br"))
+_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS))
 """Every element ``clean_body`` looks at once the furniture is gone, in one query (each query costs ~2 us before it
 matches anything, selectolax parses the selector again, and more the longer the list): no two of its selectors match
 one element, so each comes once, in document order. "table" stands for every element of ``_REPARENTING``: a parser
@@ -139,12 +147,58 @@ def _fix_media_nodes(nodes: Iterable[LexborNode], base_url: str) -> None:
         attrs["src"] = absolute(base_url, src)
 
 
+def embed_target(src: str, base_url: str) -> str | None:
+    """The address a reader can follow to what an embedded player (``<iframe src>``) plays: a YouTube video's own
+    page, any other http(s) address made absolute (a protocol-relative ``//host/...`` too); None for anything else
+    (``javascript:``, ``data:``, ``about:blank``, nothing)."""
+    try:
+        parts = urlsplit(absolute(base_url, src))  # drops tabs and newlines, as a browser does
+    except ValueError:  # a broken host ("https://[x/")
+        return None
+    if parts.scheme not in URL_SCHEMES or not parts.hostname:
+        return None
+    if parts.hostname in YOUTUBE_HOSTS:
+        video = _YOUTUBE_EMBED_PATH.fullmatch(parts.path)
+        if video and video.group(1) != "videoseries":
+            return f"https://www.youtube.com/watch?v={video.group(1)}"
+    return parts.geturl()
+
+
+def _link_embed(node: LexborNode, base_url: str) -> str | None:
+    """Replace an embedded player with a link to what it plays, and return the link's address: in a paragraph of its
+    own, or the link alone inside a block (a paragraph must not hold another one); remove it without an address."""
+    attrs = node.attrs
+    src = next((value for name in (*LAZY_SRC_ATTRIBUTES, "src") if (value := attrs.get(name))), None)
+    url = embed_target(src, base_url) if src else None
+    if url is None:
+        node.remove()
+        return None
+    document = node.parser
+    link = document.create_node("a")
+    link.attrs["href"] = url
+    link.insert_child(url)  # as text: escaped
+    parent = node.parent
+    while parent is not None and parent.tag not in _BLOCK_TAGS and parent.tag != "body":
+        parent = parent.parent
+    if parent is not None and parent.tag in _BLOCK_TAGS:
+        node.insert_before(" ")  # apart from the words around it: "Видео:<iframe>" is not "Видео:https://..."
+        node.insert_after(" ")
+        node.replace_with(link)
+    else:
+        paragraph = document.create_node("p")
+        paragraph.insert_child(link)
+        node.replace_with(paragraph)
+    return url
+
+
 def _sanitize_tree(root: LexborNode, base_url: str, *, dropped: bool = False) -> str:
-    """The safe HTML of an already parsed body: unsafe elements out (unless ``dropped`` already), media fixed,
-    nh3's allow-list."""
+    """The safe HTML of an already parsed body: unsafe elements out (unless ``dropped`` already), embedded players
+    made links, media fixed, nh3's allow-list."""
     if not dropped:
         for node in css(root, _dropped_selector(())):
             node.remove()
+    for node in css(root, EMBEDS):
+        _link_embed(node, base_url)
     _fix_media(root, base_url)
     return _CLEANER.clean(root.inner_html or "").strip()
 
@@ -263,6 +317,7 @@ def clean_body(
     media: list[LexborNode] = []
     tables = False
     other_blocks: set[str] = set()  # the tags of the blocks other than paragraphs
+    embeds: set[str] = set()
     for node in css(root, _BODY_SELECTOR):
         tag = node.tag
         if tag in _BLOCK_TAGS:
@@ -275,6 +330,9 @@ def clean_body(
             # A line break is a space in the text: "Баку,<br>улица" read "Баку,улица" (a glued word for search,
             # dedupe and the citations), here and where the text is read back from the safe HTML.
             node.insert_after("\n")
+        elif tag == EMBEDS:
+            if url := _link_embed(node, base_url):
+                embeds.add(url)
         else:
             media.append(node)
     texts: list[str] = []
@@ -297,6 +355,7 @@ def clean_body(
         not stable
         or not texts
         or (tables and (not removed or css_first(root, _REPARENTING) is not None))
+        or embeds
         or _holds_loose_text(root, outer)
         or (not other_blocks <= outer and _breaks_a_block(root))
     ):
@@ -304,8 +363,12 @@ def clean_body(
         # <div>), a quote that lost a paragraph (now a paragraph itself) and tables (whose misplaced content a
         # parser moves out) can come out of the sanitiser in a shape a parser nests differently; text outside the
         # blocks (all of it in a body without paragraphs) is paragraphs of its own between them, and a list or a
-        # figure inside a block cuts it in several: read those back from the safe HTML.
-        return safe, text_of_safe_html(safe)
+        # figure inside a block cuts it in several; a player's link is put where the player was, which a parser
+        # may nest differently too (it is rare): read those back from the safe HTML.
+        text = text_of_safe_html(safe)
+        if embeds and set(text.split("\n\n")) <= embeds:
+            return "", ""  # a player with nothing to read beside it is no article: refused, as it was without the link
+        return safe, text
     return safe, "\n\n".join(texts)
 
 

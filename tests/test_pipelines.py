@@ -19,6 +19,7 @@ from pipelines.cleanup import (
     clean_body,
     collapse,
     is_boilerplate,
+    sanitize_html,
     text_of_safe_html,
 )
 from pipelines.validate import ValidatePipeline
@@ -137,6 +138,91 @@ def test_superscripts_and_subscripts_survive_without_attributes() -> None:
     assert text == "Площадь 120 м2, выбросы CO2." == text_of_safe_html(safe)
 
 
+WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+@pytest.mark.parametrize(
+    ("player", "url"),
+    [
+        pytest.param('<iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe>', WATCH, id="youtube"),
+        pytest.param(
+            '<iframe src="//www.youtube.com/embed/dQw4w9WgXcQ?start=30"></iframe>', WATCH, id="protocol-relative"
+        ),
+        pytest.param(
+            '<iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ/"></iframe>', WATCH, id="nocookie"
+        ),
+        pytest.param(
+            '<iframe class="lazy" data-src="//www.youtube.com/embed/dQw4w9WgXcQ" src="about:blank"></iframe>',
+            WATCH,
+            id="lazy",
+        ),
+        pytest.param(
+            '<iframe src="https://www.youtube.com/embed/videoseries?list=PL0"></iframe>',
+            "https://www.youtube.com/embed/videoseries?list=PL0",
+            id="youtube-playlist",
+        ),
+        pytest.param(
+            '<iframe src="https://player.vimeo.com/video/76979871" allowfullscreen></iframe>',
+            "https://player.vimeo.com/video/76979871",
+            id="other-player",
+        ),
+        pytest.param('<iframe src="/embed/video/12"></iframe>', "https://caliber.az/embed/video/12", id="relative"),
+    ],
+)
+def test_an_embedded_player_becomes_a_link_to_what_it_plays(player: str, url: str) -> None:
+    # A reader of the re-published copy still finds the video; the player itself (a frame of another site) never
+    # goes into the page.
+    for html in (f"<p>Один.</p><div>{player}</div><p>Два.</p>", f"<p>Один.</p>{player}<p>Два.</p>"):
+        safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+        link = f'<a href="{url.replace("&", "&amp;")}" rel="nofollow noopener">{url.replace("&", "&amp;")}</a>'
+        assert safe == f"<p>Один.</p><p>{link}</p><p>Два.</p>"
+        assert text == f"Один.\n\n{url}\n\nДва." == text_of_safe_html(safe)
+    # inside a paragraph, the link alone: a paragraph cannot hold another
+    safe, text = clean_body(f"<p>Смотрите:{player}</p><p>Два.</p>", base_url="https://caliber.az/post/x")
+    assert safe.startswith("<p>Смотрите: <a href=") and safe.count("<p>") == 2 and "iframe" not in safe
+    assert text == f"Смотрите: {url}\n\nДва." == text_of_safe_html(safe)
+    assert sanitize_html(player, base_url="https://caliber.az/post/x") == f"<p>{link}</p>"
+
+
+@pytest.mark.parametrize(
+    "player",
+    [
+        '<iframe src="javascript:alert(1)"></iframe>',
+        '<iframe src=" JaVaScRiPt:alert(1)"></iframe>',
+        '<iframe src="java\tscript:alert(1)"></iframe>',
+        '<iframe src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></iframe>',
+        '<iframe src="about:blank"></iframe>',
+        '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+        '<iframe data-src="javascript:alert(1)" src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe>',
+        '<iframe src="https://[broken/embed"></iframe>',
+        "<iframe><p>Текст внутри фрейма</p></iframe>",
+    ],
+)
+def test_a_player_without_an_http_address_is_dropped_as_before(player: str) -> None:
+    safe, text = clean_body(f"<p>Один.</p>{player}<p>Два.</p>", base_url="https://caliber.az/post/x")
+    assert safe == "<p>Один.</p><p>Два.</p>" and text == "Один.\n\nДва."
+
+
+def test_a_player_address_with_quotes_stays_inside_its_attribute() -> None:
+    player = """<iframe src='https://www.youtube.com/embed/x"onload="alert(1)"><script>alert(1)</script>'></iframe>"""
+    safe, text = clean_body(f"<p>Один.</p>{player}", base_url="https://caliber.az/post/x")
+    (link,) = LexborHTMLParser(safe).css("a")
+    href = 'https://www.youtube.com/embed/x"onload="alert(1)"><script>alert(1)</script>'
+    assert dict(link.attrs) == {"href": href, "rel": "nofollow noopener"}
+    assert [node.tag for node in LexborHTMLParser(safe).body.traverse()] == ["body", "p", "p", "a"]  # no script
+    assert text == text_of_safe_html(safe)
+
+
+def test_a_body_that_is_only_a_player_is_still_refused() -> None:
+    # A video with nothing to read beside it was refused when the player was dropped; its link alone is no article.
+    body = '<div class="video"><iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe></div><p>&nbsp;</p>'
+    assert clean_body(body, base_url="https://caliber.az/post/x") == ("", "")
+    with pytest.raises(Rejected, match="no body"):
+        CleanupPipeline().process_item(article(body_html=body))
+    _, text = clean_body(f"{body}<p>Паводок на Куре.</p>", base_url="https://caliber.az/post/x")
+    assert text == f"{WATCH}\n\nПаводок на Куре."
+
+
 def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     item = article(
         url="https://caliber.az/en/post/142379/",
@@ -162,7 +248,9 @@ _TAGS = ("p", "div", "span", "blockquote", "blockquote", "blockquote", "li", "ul
          "section", "figure", "figcaption", "caption", "script", "style", "noscript", "svg", "iframe", "table",
          "tr")  # fmt: skip
 _WORDS = ("Баку", "Bakı", "news", "Читайте также:", "Caliber.Az", "&amp;", "&nbsp;", "<br>", "  ", "\n", "2024",
-          "Просмотров: 12", "<img data-src='/a.webp'>", "<img src='javascript:x'>", "<!-- c -->", "Ə")  # fmt: skip
+          "Просмотров: 12", "<img data-src='/a.webp'>", "<img src='javascript:x'>", "<!-- c -->", "Ə",
+          "<iframe src='//www.youtube.com/embed/dQw4w9WgXcQ'></iframe>", "<iframe src='javascript:x'></iframe>",
+          "<sup>2</sup>")  # fmt: skip
 
 
 @st.composite
