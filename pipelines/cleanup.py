@@ -41,9 +41,18 @@ LINK_REL = "nofollow noopener"
 ALWAYS_DROPPED = ("script", "style", "noscript", "object", "embed", "form", "button", "input", "svg", "math",
                   "template", "ins")  # fmt: skip
 EMBEDS = "iframe"
-"""Embedded players: never kept, each made a link to what it plays (``_link_embed``)."""
+"""Frames: never kept; a known video player's made a link to what it plays (``_link_embed``), any other dropped."""
 YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "youtube-nocookie.com",
                            "www.youtube-nocookie.com"})  # fmt: skip
+VIDEO_PLAYERS: dict[str, str] = {
+    **dict.fromkeys(YOUTUBE_HOSTS, "/embed/"), "player.vimeo.com": "/video/", "www.dailymotion.com": "/embed/",
+    "geo.dailymotion.com": "/player", "rutube.ru": "/play/embed/", "vk.com": "/video_ext.php",
+    "vkvideo.ru": "/video_ext.php", "ok.ru": "/videoembed/", "www.facebook.com": "/plugins/video.php",
+    "player.twitch.tv": "/",
+}  # fmt: skip
+"""The video players whose frames are made links: host -> the path their player pages start with. A frame of any
+other address (an advertisement, a "like" box, a poll, a subscription form) is furniture: a link to it in the body
+would read as part of the article."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
 LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original")
@@ -148,14 +157,17 @@ def _fix_media_nodes(nodes: Iterable[LexborNode], base_url: str) -> None:
 
 
 def embed_target(src: str, base_url: str) -> str | None:
-    """The address a reader can follow to what an embedded player (``<iframe src>``) plays: a YouTube video's own
-    page, any other http(s) address made absolute (a protocol-relative ``//host/...`` too); None for anything else
-    (``javascript:``, ``data:``, ``about:blank``, nothing)."""
+    """The address a reader can follow to what an embedded video player (``<iframe src>``) plays: a YouTube video's
+    own page, another known player's address (``VIDEO_PLAYERS``) made absolute (a protocol-relative ``//host/...``
+    too); None for anything else (another site's frame, ``javascript:``, ``data:``, ``about:blank``, nothing)."""
     try:
         parts = urlsplit(absolute(base_url, src))  # drops tabs and newlines, as a browser does
     except ValueError:  # a broken host ("https://[x/")
         return None
     if parts.scheme not in URL_SCHEMES or not parts.hostname:
+        return None
+    player_path = VIDEO_PLAYERS.get(parts.hostname)
+    if player_path is None or not parts.path.startswith(player_path):
         return None
     if parts.hostname in YOUTUBE_HOSTS:
         video = _YOUTUBE_EMBED_PATH.fullmatch(parts.path)

@@ -166,7 +166,11 @@ WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
             "https://player.vimeo.com/video/76979871",
             id="other-player",
         ),
-        pytest.param('<iframe src="/embed/video/12"></iframe>', "https://caliber.az/embed/video/12", id="relative"),
+        pytest.param(
+            '<iframe src="//vk.com/video_ext.php?oid=-1&amp;id=2&amp;hash=3"></iframe>',
+            "https://vk.com/video_ext.php?oid=-1&id=2&hash=3",
+            id="protocol-relative",
+        ),
     ],
 )
 def test_an_embedded_player_becomes_a_link_to_what_it_plays(player: str, url: str) -> None:
@@ -196,9 +200,14 @@ def test_an_embedded_player_becomes_a_link_to_what_it_plays(player: str, url: st
         '<iframe data-src="javascript:alert(1)" src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe>',
         '<iframe src="https://[broken/embed"></iframe>',
         "<iframe><p>Текст внутри фрейма</p></iframe>",
+        # Not a video player: an advertisement, a page's "like" box, a poll, the source's own widget.
+        '<iframe src="https://googleads.g.doubleclick.net/pagead/ads?client=ca-pub-1"></iframe>',
+        '<iframe src="https://www.facebook.com/plugins/page.php?href=https%3A%2F%2Fcaliber.az"></iframe>',
+        '<iframe src="https://www.youtube.com/subscribe_widget?channel=caliber"></iframe>',
+        '<iframe src="/widgets/poll/12"></iframe>',
     ],
 )
-def test_a_player_without_an_http_address_is_dropped_as_before(player: str) -> None:
+def test_a_frame_that_is_not_a_video_player_is_dropped_as_before(player: str) -> None:
     safe, text = clean_body(f"<p>Один.</p>{player}<p>Два.</p>", base_url="https://caliber.az/post/x")
     assert safe == "<p>Один.</p><p>Два.</p>" and text == "Один.\n\nДва."
 
