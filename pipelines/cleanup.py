@@ -113,7 +113,7 @@ _STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col")
 _REPARENTING = ",".join(_REPARENTING_TAGS)
 _MEDIA = "img,a[href]"
-_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS))
+_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS, "div"))
 """Every element ``clean_body`` looks at once the furniture is gone, in one query (each query costs ~2 us before it
 matches anything, selectolax parses the selector again, and more the longer the list): no two of its selectors match
 one element, so each comes once, in document order. "table" stands for every element of ``_REPARENTING``: a parser
@@ -341,6 +341,10 @@ def clean_body(
         elif tag == "br":
             # A line break is a space in the text: "Баку,<br>улица" read "Баку,улица" (a glued word for search,
             # dedupe and the citations), here and where the text is read back from the safe HTML.
+            node.insert_after("\n")
+        elif tag == "div":
+            # The sanitiser unwraps a <div>, and a browser showed "<div>Баку</div><div>улица</div>" as "Бакуулица":
+            # a line break after it keeps the words apart, in the safe HTML as in the text.
             node.insert_after("\n")
         elif tag == EMBEDS:
             if url := _link_embed(node, base_url):
