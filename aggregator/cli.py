@@ -30,7 +30,7 @@ from aggregator.environment import (
 )
 from aggregator.paths import mirror_dir
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
-from aggregator.store.db import DatabaseError
+from aggregator.store.db import DatabaseError, sqlite_file
 from aggregator.store.models import MAX_ID
 from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
 
@@ -84,9 +84,33 @@ def check_charset(charset: str | None) -> None:
             fail(f"unknown encoding: {charset!r}")
 
 
-def check_output_file(path: Path, what: str, example: str | None = None) -> None:
+ARCHIVE_FILES = {
+    "": "",
+    "-wal": "its write-ahead log",
+    "-shm": "its write-ahead log's index",
+    "-journal": "its journal",
+}
+"""The files an SQLite archive is made of, by the suffix each adds to the database's name: the database, and beside
+it what SQLite keeps while it writes (commits not yet copied back into the database live in the ``-wal``)."""
+
+
+def archive_file_kind(path: Path, db_url: str) -> str | None:
+    """Which file of the SQLite archive at ``db_url`` ``path`` is ("" for the database itself), or None for none."""
+    database = sqlite_file(db_url)
+    if database is None:
+        return None
+    database, path = database.expanduser().resolve(), path.expanduser().resolve()
+    for suffix, kind in ARCHIVE_FILES.items():
+        if path == database.with_name(database.name + suffix):
+            return kind
+    return None
+
+
+def check_output_file(path: Path, what: str, *, db_url: str, example: str | None = None) -> None:
     """One clear line for a file to write that cannot be one: a folder (Python's IsADirectoryError was a traceback),
-    or a file in a folder that does not exist. Checked before anything is written, so nothing is left half done."""
+    a file in a folder that does not exist, or a file of the archive itself (`export -o archive.db` emptied the
+    archive; `db backup archive.db-wal --force` threw away the commits not yet in the database). Checked before
+    anything is written, so nothing is left half done."""
     if path.is_dir():
         fail(
             f"{path} is a folder: give a file's name for the {what}"
@@ -94,6 +118,9 @@ def check_output_file(path: Path, what: str, example: str | None = None) -> None
         )
     if not path.parent.is_dir():
         fail(f"no such folder: {path.parent}")
+    kind = archive_file_kind(path, db_url)
+    if kind is not None:
+        fail(f"the {what} would overwrite the archive itself: {path}" + (f" is {kind}" if kind else ""))
 
 
 def _db_url(ctx: typer.Context) -> str:

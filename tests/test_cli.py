@@ -12,7 +12,9 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from aggregator.cli import app
+from aggregator.cli import CliError, app
+from aggregator.sources import all_sources
+from aggregator.store import Archive
 from tests.conftest import ROOT, run_cli
 
 
@@ -429,6 +431,39 @@ def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Pat
     # Refused before the archive is opened: a missing one is not what it says.
     line = one_line_error(run_cli("--db", f"sqlite:///{tmp_path / 'none.db'}", "serve", "--log-level", "bogus"))
     assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line
+
+
+def test_an_output_that_is_a_file_of_the_archive_is_refused_and_the_archive_left_whole(tmp_path: Path) -> None:
+    """`export -o archive.db` emptied the archive (then "database disk image is malformed"), `metrics -o archive.db`
+    replaced it with the metrics, and `db backup archive.db-wal --force` threw away the commits not yet copied back
+    into the database: an operator's slip of the tab key cost the archive."""
+    from tests.test_store import item
+
+    database = tmp_path / "archive.db"
+    archive = Archive.open(f"sqlite:///{database}")
+    try:
+        archive.sync_sources(all_sources())
+        archive.save([item(n) for n in range(2)])
+    finally:
+        archive.close()
+    wal = tmp_path / "archive.db-wal"
+    wal.write_bytes(b"")  # as a crawl leaves it beside the database while it writes
+    (tmp_path / "out").mkdir()
+    before = database.read_bytes()
+    runner = CliRunner()
+    for target, command, kind in (
+        (database, ("export", "--output"), ""),
+        (Path(f"{tmp_path}/out/../archive.db"), ("metrics", "--output"), ""),
+        (wal, ("export", "-o"), " is its write-ahead log"),
+        (wal, ("db", "backup", "--force"), " is its write-ahead log"),
+        (tmp_path / "archive.db-shm", ("metrics", "-o"), " is its write-ahead log's index"),
+    ):
+        result = runner.invoke(app, ["--db", f"sqlite:///{database}", *command, str(target)])
+        assert isinstance(result.exception, CliError), (command, result.exception, result.output)
+        what = "backup" if "backup" in command else command[0]
+        assert str(result.exception) == f"the {what} would overwrite the archive itself: {target}{kind}"
+    assert database.read_bytes() == before and wal.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "archive.db-wal", "out"]
 
 
 def test_serve_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:

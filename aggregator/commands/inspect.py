@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import SINCE_HELP, UNTIL_HELP, _archive, _filter_options, app, check_output_file, fail, out
+from aggregator.cli import SINCE_HELP, UNTIL_HELP, _archive, _db_url, _filter_options, app, check_output_file, fail, out
 from aggregator.sources import resolve_keys
 from aggregator.store.models import MAX_ID
 
@@ -113,7 +113,7 @@ def export(
         fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     if output is not None:
-        check_output_file(output, "export")
+        check_output_file(output, "export", db_url=_db_url(ctx))
     archive = _archive(ctx)
     try:
         if output is None:

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, app, check_output_file, db_app, out
+from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, _db_url, app, check_output_file, db_app, out
 from aggregator.paths import replaced_whole
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
@@ -327,7 +327,7 @@ def metrics_cmd(
     oldest = verdict_max_age(max_age)
     if output is not None:  # before the archive is read: a wrong path is said at once, and nothing is written
         output = output.expanduser()
-        check_output_file(output, "metrics", example="aggregator.prom")
+        check_output_file(output, "metrics", db_url=_db_url(ctx), example="aggregator.prom")
     archive = _archive(ctx)
     try:
         body = exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=oldest)
