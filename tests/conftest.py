@@ -155,8 +155,15 @@ def archive(db_url: str) -> Iterator[Any]:
 KEEP_ENV = {"AGGREGATOR_REQUIRE_SERVICES", "AGGREGATOR_TEST_PG_URL"}
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180):
-    """Run the ``aggregator`` command in a child process (a Scrapy reactor runs once per process)."""
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+    stdout: Any = subprocess.PIPE,
+):
+    """Run the ``aggregator`` command in a child process (a Scrapy reactor runs once per process). ``stdout``: where
+    its standard output goes instead of being captured (a file, as a shell's ``>`` gives it)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_") or k in KEEP_ENV}
     full_env.update({"COLUMNS": "200", **(env or {})})
     script = Path(sys.executable).with_name("aggregator")  # the installed console script
@@ -165,7 +172,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         [*command, *args],
         cwd=cwd or ROOT,
         env=full_env,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=timeout,
     )

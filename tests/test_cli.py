@@ -433,19 +433,23 @@ def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Pat
     assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line
 
 
-def test_an_output_that_is_a_file_of_the_archive_is_refused_and_the_archive_left_whole(tmp_path: Path) -> None:
-    """`export -o archive.db` emptied the archive (then "database disk image is malformed"), `metrics -o archive.db`
-    replaced it with the metrics, and `db backup archive.db-wal --force` threw away the commits not yet copied back
-    into the database: an operator's slip of the tab key cost the archive."""
+def archive_with_articles(database: Path) -> Path:
     from tests.test_store import item
 
-    database = tmp_path / "archive.db"
     archive = Archive.open(f"sqlite:///{database}")
     try:
         archive.sync_sources(all_sources())
         archive.save([item(n) for n in range(2)])
     finally:
         archive.close()
+    return database
+
+
+def test_an_output_that_is_a_file_of_the_archive_is_refused_and_the_archive_left_whole(tmp_path: Path) -> None:
+    """`export -o archive.db` emptied the archive (then "database disk image is malformed"), `metrics -o archive.db`
+    replaced it with the metrics, and `db backup archive.db-wal --force` threw away the commits not yet copied back
+    into the database: an operator's slip of the tab key cost the archive."""
+    database = archive_with_articles(tmp_path / "archive.db")
     wal = tmp_path / "archive.db-wal"
     wal.write_bytes(b"")  # as a crawl leaves it beside the database while it writes
     (tmp_path / "out").mkdir()
@@ -464,6 +468,19 @@ def test_an_output_that_is_a_file_of_the_archive_is_refused_and_the_archive_left
         assert str(result.exception) == f"the {what} would overwrite the archive itself: {target}{kind}"
     assert database.read_bytes() == before and wal.read_bytes() == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "archive.db-wal", "out"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a disk that is always full) here")
+def test_an_export_the_disk_cannot_take_is_one_line(tmp_path: Path) -> None:
+    """`export --output FILE` or `export > FILE` on a disk that fills up (or in a folder the operator may not write
+    in, or on a read-only disk) was an OSError traceback, exit 1. /dev/full is a full disk for anyone, root too."""
+    db = f"sqlite:///{archive_with_articles(tmp_path / 'a.db')}"
+    for fmt in ("jsonl", "csv"):
+        line = one_line_error(run_cli("--db", db, "export", "--format", fmt, "--output", "/dev/full"))
+        assert line == "aggregator: error: cannot write the export to /dev/full: No space left on device"
+        with open("/dev/full", "w") as full:
+            line = one_line_error(run_cli("--db", db, "export", "--format", fmt, stdout=full))
+        assert line == "aggregator: error: cannot write the export to standard output: No space left on device"
 
 
 def test_serve_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:

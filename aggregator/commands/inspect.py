@@ -122,9 +122,15 @@ def export(
                 sys.stdout.flush()
             except BrokenPipeError:  # `aggregator export | head`: the reader has all it wanted
                 sys.stdout = None  # type: ignore[assignment]  # no second error when Python flushes at exit
+            except OSError as exc:  # `aggregator export > file` on a disk that fills up: not a traceback
+                sys.stdout = None  # type: ignore[assignment]  # what is left in its buffer cannot be written either
+                fail(f"cannot write the export to standard output: {exc.strerror or exc}")
             return
-        with output.open("w", encoding="utf-8", newline="") as stream:
-            written = export_articles(archive.reader, chosen, fmt, stream)
+        try:
+            with output.open("w", encoding="utf-8", newline="") as stream:
+                written = export_articles(archive.reader, chosen, fmt, stream)
+        except OSError as exc:  # a folder it may not write in, a read-only or full disk: said in one line
+            fail(f"cannot write the export to {output}: {exc.strerror or exc}")
     finally:
         archive.close()
     if output is not None:
