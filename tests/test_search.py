@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -132,6 +133,16 @@ def test_operator_words_are_words(archive: Archive) -> None:
     assert "q-2" not in urls(archive.search("газопровод AND NOT Анкаре"))
     assert "q-2" not in urls(archive.search("газопровод OR ливень"))
     assert urls(archive.search("NEAR газопровод")) in ([], ["q-1", "q-2"])
+
+
+def test_a_decomposed_query_finds_what_the_composed_one_finds(archive: Archive) -> None:
+    """A query typed or pasted decomposed (NFD: "ç" as "c" and a combining cedilla, "ё" as "е" and a diaeresis, as
+    macOS and some keyboards give them) was split at each mark into pieces that are no words, and found nothing."""
+    for query, expected in (("başa çatıb", ["q-4"]), ("Ölkədə", ["q-4"]), ("чём", ["q-2"])):
+        decomposed = unicodedata.normalize("NFD", query)
+        assert decomposed != query
+        assert urls(archive.search(query)) == expected
+        assert urls(archive.search(decomposed)) == expected, decomposed
 
 
 def test_russian_stemming_on_postgresql(archive: Archive) -> None:

@@ -22,6 +22,7 @@ A query is always plain text: it is split into words, and each word becomes a qu
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 FTS_TABLE = "articles_fts"
@@ -32,14 +33,20 @@ SEARCH_WINDOW = 2_000
 """Matches ranked by a search at most: the most recently archived (highest ids) among those its filters keep."""
 RUSSIAN = "ru"
 
-_WORD = re.compile(r"[^\W_]+")
-"""A word as FTS5's unicode61 tokenizer sees one: letters and digits (``_`` separates words there, as it does not in
-``\\w``). Each is one token, which the index of migration 0008 (no word positions) needs: a quoted string of two
-tokens would be a phrase query, which it cannot answer."""
+_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+"""Combining marks (accents, the dot of a lower-case Azerbaijani "i̇" from "İ"): part of the word they follow, for
+FTS5's unicode61 tokenizer as for a reader, though Python's ``\\w`` does not take them."""
+_WORD = re.compile(rf"[^\W_](?:[^\W_]|[{_MARKS}])*")
+"""A word as FTS5's unicode61 tokenizer sees one: letters and digits with their marks (``_`` separates words there,
+as it does not in ``\\w``). Each is one token, which the index of migration 0008 (no word positions) needs: a
+quoted string of two tokens would be a phrase query, which it cannot answer."""
 
 
 def query_words(query: str) -> list[str]:
-    return _WORD.findall(query)
+    """The words of ``query``, composed (NFC) as pages print them: a query typed or pasted decomposed ("ü" as "u"
+    and a combining diaeresis, as macOS and some keyboards give it) was split at each mark into pieces that are no
+    words, and found nothing; and a decomposed "й" or "ё" never matches the composed one an article holds."""
+    return _WORD.findall(unicodedata.normalize("NFC", query))
 
 
 def fts5_match(query: str) -> str | None:
