@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,8 @@ def default_db_url() -> str:
 def replaced_whole(target: Path, *, fsync: bool = False) -> Iterator[Path]:
     """A path beside ``target`` for the block to write; when the block ends without an error, it replaces ``target``
     in one rename (after an fsync, with ``fsync``), so that no reader sees half a file and a failure leaves the old
-    one whole. The partial file is removed whatever happens."""
+    one whole. The partial file is removed whatever happens, as far as the folder lets it: on a read-only disk even
+    removing a file that is not there fails, and that error hid the block's own, which says why (a traceback)."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         yield partial
@@ -50,4 +52,5 @@ def replaced_whole(target: Path, *, fsync: bool = False) -> Iterator[Path]:
                 os.fsync(written.fileno())
         partial.replace(target)
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aggregator.cli import CliError, app
+from aggregator.paths import replaced_whole
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.db import current_revision, head_revision
@@ -121,3 +123,24 @@ def test_a_failed_check_of_the_copy_keeps_the_previous_backup(
     assert "row 7 missing from index" in str(result.exception)
     assert previous.read_bytes() == b"last night's backup"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "nightly.db"]  # no partial copy left
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs, a folder even root may not create files in")
+def test_a_folder_the_backup_may_not_be_written_in_is_one_line_naming_the_backup(archive_file: Path) -> None:
+    """SQLite's "unable to open database file" was said as "backup of <the archive> failed", as if the archive could
+    not be read; on a read-only disk it was a traceback (removing the partial copy failed too, and hid why)."""
+    result = invoke(archive_file, "/sys/archive-copy.db")
+    assert isinstance(result.exception, CliError), (result.exception, result.output)
+    assert str(result.exception).startswith("cannot write the backup to /sys/archive-copy.db: "), result.exception
+
+
+def test_a_partial_file_that_cannot_be_removed_does_not_hide_why_the_write_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a read-only disk, removing even a file that is not there fails (EROFS): that error replaced the first one.
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(PermissionError, match="the first error"), replaced_whole(tmp_path / "out.db"):
+        raise PermissionError("the first error")

@@ -38,6 +38,9 @@ def backup_sqlite(source: Path, target: Path) -> None:
         contextlib.closing(sqlite3.connect(source, isolation_level=None)) as src,
     ):
         src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Created here first: a folder it may not write in is then an OSError saying so, where SQLite's own "unable
+        # to open database file" read as if the archive could not be opened.
+        partial.touch(exist_ok=False)
         with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst:
             # One step (pages=-1): a copy made in steps starts over whenever a crawl commits in between, and under
             # a busy crawl might never finish.
@@ -73,6 +76,8 @@ def db_backup(
             backup_sqlite(source, target)
         except sqlite3.Error as exc:
             fail(f"backup of {source} failed: {exc}")
+        except OSError as exc:  # a folder it may not write in, a read-only disk, a full one
+            fail(f"cannot write the backup to {target}: {exc.strerror or exc}")
     seconds = time.monotonic() - started
     written = target.stat().st_size
     out.print(f"backed up {source} to {target} ({written / 2**20:,.1f} MiB in {seconds:.1f}s)", soft_wrap=True)
