@@ -267,6 +267,32 @@ def test_an_article_with_its_story_siblings_and_the_most_read(archive: Archive) 
     assert [a.id for a in archive.most_read(hours=24, now=now)] == [ids["3"], ids["2"]]  # the 30-hour-old one is out
 
 
+def test_a_story_places_an_undated_article_by_its_archive_time_on_both_back_ends(archive: Archive) -> None:
+    """`stories show`, `stories list` and an article's siblings list a story earliest first. They sorted by the
+    published time alone: an undated article (NULL) came first on SQLite and last on PostgreSQL, wherever its
+    archive time, the time `articles list` and the story's own "latest" place it by."""
+    from datetime import UTC, datetime
+
+    text = by_id("ru:quake-agency")
+    items = [article(1, text), article(2, text), article(3, text)]  # one text three times: one story
+    items[0].published_at = datetime(2026, 9, 14, 12, 0, tzinfo=UTC)
+    items[2].published_at = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
+    archive.save(items)
+    with archive.session.begin() as s:  # the undated one archived between the two published times
+        s.execute(
+            update(Article)
+            .where(Article.url == "https://caliber.az/post/s-2")
+            .values(archived_at=datetime(2026, 9, 14, 10, 0, tzinfo=UTC))
+        )
+    ids = {a.url.rsplit("-", 1)[1]: a.id for a in archive.list_articles()}
+    earliest_first = [ids["3"], ids["2"], ids["1"]]
+    found = archive.story(archive.get_article(ids["1"]).story_id)  # type: ignore[union-attr, arg-type]
+    assert found is not None and [a.id for a in found[1]] == earliest_first
+    ((_, members),) = archive.list_stories()
+    assert [a.id for a in members] == earliest_first
+    assert [a.id for a in archive.with_siblings(ids["3"])[1]] == earliest_first[1:]  # type: ignore[index]
+
+
 def test_an_article_bridging_two_stories_joins_them_whatever_the_order(archive: Archive) -> None:
     # Three versions of one copy, each overlapping the next: A ~ B and B ~ C, but A and C alone are too far apart.
     # Crawled A, C, then B (sources crawled in another order), the three still end up one story.

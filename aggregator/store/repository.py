@@ -217,6 +217,12 @@ def _fts5_search(query: str, filters: list[Any], window: int) -> Any:
     )
 
 
+def _story_order() -> tuple[Any, Any]:
+    """A story's articles earliest first, an undated one by its archive time, as `articles list` places it. By
+    ``published_at`` alone the undated ones (NULL) came first on SQLite and last on PostgreSQL."""
+    return func.coalesce(Article.published_at, Article.archived_at), Article.id
+
+
 def _open_rejects(conn: Any, urls: Iterable[str]) -> list[tuple[int, str | None, str, str, str]]:
     """(id, source, url, stage, reason) of the rejects of these URLs that no crawl or retry has archived yet."""
     r = Reject.__table__.c
@@ -832,7 +838,7 @@ class Archive:
             for article in session.scalars(
                 select(Article)
                 .where(Article.story_id.in_(ids), Article.withdrawn_at.is_(None))
-                .order_by(Article.published_at, Article.id)
+                .order_by(*_story_order())
             ):
                 members[article.story_id or 0].append(article)
         return [(stories[story_id], members[story_id]) for story_id in ids if story_id in stories]
@@ -884,7 +890,7 @@ class Archive:
             stmt = (
                 select(Article)
                 .where(Article.story_id == story_id, Article.withdrawn_at.is_(None))
-                .order_by(Article.published_at, Article.id)
+                .order_by(*_story_order())
             )
             return story, list(session.scalars(stmt))
 
@@ -901,7 +907,7 @@ class Archive:
             stmt = (
                 select(Article)
                 .where(Article.story_id == article.story_id, Article.id != article_id, Article.withdrawn_at.is_(None))
-                .order_by(Article.published_at, Article.id)
+                .order_by(*_story_order())
             )
             return article, list(session.scalars(stmt))
 
