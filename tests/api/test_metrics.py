@@ -208,6 +208,14 @@ def test_the_command_prints_them_or_replaces_a_file_whole(sample_db: str, tmp_pa
     assert str(missing.exception) == f"no such folder: {tmp_path / 'nope'}"
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs, a folder even root may not create files in")
+def test_a_folder_the_metrics_may_not_be_written_in_is_one_line(sample_db: str) -> None:
+    # It was a traceback: the cron job's mail said nothing an operator could act on.
+    written = CliRunner().invoke(app, ["--db", sample_db, "metrics", "-o", "/sys/aggregator.prom"])
+    assert isinstance(written.exception, CliError), written.exception
+    assert str(written.exception).startswith("cannot write the metrics to /sys/aggregator.prom: "), written.exception
+
+
 def test_the_command_refuses_a_folder_for_its_file_before_writing(tmp_path: Path) -> None:
     # It wrote the metrics beside the folder, then failed with a traceback renaming them onto it.
     url = f"sqlite:///{tmp_path / 'archive.db'}"
