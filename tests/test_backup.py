@@ -19,16 +19,20 @@ from tests.conftest import run_cli
 from tests.test_store import item
 
 
-@pytest.fixture
-def archive_file(tmp_path: Path) -> Path:
-    path = tmp_path / "archive.db"
+def archive_with_articles(path: Path, articles: int = 3) -> Path:
+    """An SQLite archive file at ``path`` holding a few articles."""
     archive = Archive.open(f"sqlite:///{path}")
     try:
         archive.sync_sources(all_sources())
-        archive.save([item(n) for n in range(3)])
+        archive.save([item(n) for n in range(articles)])
     finally:
         archive.close()
     return path
+
+
+@pytest.fixture
+def archive_file(tmp_path: Path) -> Path:
+    return archive_with_articles(tmp_path / "archive.db")
 
 
 def invoke(db: Path, *args: str):

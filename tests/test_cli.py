@@ -16,6 +16,7 @@ from aggregator.cli import CliError, app
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from tests.conftest import ROOT, run_cli
+from tests.test_backup import archive_with_articles
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -164,8 +165,6 @@ def test_articles_list_undated(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from aggregator.items import ArticleItem
-    from aggregator.sources import all_sources
-    from aggregator.store import Archive
 
     url = f"sqlite:///{tmp_path / 'a.db'}"
     archive = Archive.open(url)
@@ -433,23 +432,11 @@ def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Pat
     assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line
 
 
-def archive_with_articles(database: Path) -> Path:
-    from tests.test_store import item
-
-    archive = Archive.open(f"sqlite:///{database}")
-    try:
-        archive.sync_sources(all_sources())
-        archive.save([item(n) for n in range(2)])
-    finally:
-        archive.close()
-    return database
-
-
 def test_an_output_that_is_a_file_of_the_archive_is_refused_and_the_archive_left_whole(tmp_path: Path) -> None:
     """`export -o archive.db` emptied the archive (then "database disk image is malformed"), `metrics -o archive.db`
     replaced it with the metrics, and `db backup archive.db-wal --force` threw away the commits not yet copied back
     into the database: an operator's slip of the tab key cost the archive."""
-    database = archive_with_articles(tmp_path / "archive.db")
+    database = archive_with_articles(tmp_path / "archive.db", 2)
     wal = tmp_path / "archive.db-wal"
     wal.write_bytes(b"")  # as a crawl leaves it beside the database while it writes
     (tmp_path / "out").mkdir()
