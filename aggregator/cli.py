@@ -8,6 +8,8 @@ import json
 import socket
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -73,6 +75,17 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 def fail(message: str) -> NoReturn:
     raise CliError(message)
+
+
+@contextmanager
+def writing(what: str, target: object) -> Iterator[None]:
+    """An OSError in the block (a folder the command may not write in, a read-only or full disk) as one line naming
+    the file: "cannot write the backup to /srv/a.db: Permission denied", not a traceback (or a message that reads as
+    if the archive were at fault)."""
+    try:
+        yield
+    except OSError as exc:
+        fail(f"cannot write the {what} to {target}: {exc.strerror or exc}")
 
 
 def check_charset(charset: str | None) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import _db_url, check_output_file, db_app, fail, out
+from aggregator.cli import _db_url, check_output_file, db_app, fail, out, writing
 from aggregator.paths import replaced_whole
 from aggregator.store.db import require_existing, sqlite_file
 
@@ -73,11 +73,10 @@ def db_backup(
     started = time.monotonic()
     with out.status(f"Copying {source} ({size / 2**20:,.1f} MiB) ..."):
         try:
-            backup_sqlite(source, target)
+            with writing("backup", target):
+                backup_sqlite(source, target)
         except sqlite3.Error as exc:
             fail(f"backup of {source} failed: {exc}")
-        except OSError as exc:  # a folder it may not write in, a read-only disk, a full one
-            fail(f"cannot write the backup to {target}: {exc.strerror or exc}")
     seconds = time.monotonic() - started
     written = target.stat().st_size
     out.print(f"backed up {source} to {target} ({written / 2**20:,.1f} MiB in {seconds:.1f}s)", soft_wrap=True)

@@ -13,7 +13,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import SINCE_HELP, UNTIL_HELP, _archive, _db_url, _filter_options, app, check_output_file, fail, out
+from aggregator.cli import (
+    SINCE_HELP,
+    UNTIL_HELP,
+    _archive,
+    _db_url,
+    _filter_options,
+    app,
+    check_output_file,
+    fail,
+    out,
+    writing,
+)
 from aggregator.sources import resolve_keys
 from aggregator.store.models import MAX_ID
 
@@ -126,11 +137,8 @@ def export(
                 sys.stdout = None  # type: ignore[assignment]  # what is left in its buffer cannot be written either
                 fail(f"cannot write the export to standard output: {exc.strerror or exc}")
             return
-        try:
-            with output.open("w", encoding="utf-8", newline="") as stream:
-                written = export_articles(archive.reader, chosen, fmt, stream)
-        except OSError as exc:  # a folder it may not write in, a read-only or full disk: said in one line
-            fail(f"cannot write the export to {output}: {exc.strerror or exc}")
+        with writing("export", output), output.open("w", encoding="utf-8", newline="") as stream:
+            written = export_articles(archive.reader, chosen, fmt, stream)
     finally:
         archive.close()
     if output is not None:

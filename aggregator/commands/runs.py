@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import LONGEST_DAYS, MAX_LIMIT, _archive, _db_url, app, check_output_file, db_app, fail, out
+from aggregator.cli import (
+    LONGEST_DAYS,
+    MAX_LIMIT,
+    _archive,
+    _db_url,
+    app,
+    check_output_file,
+    db_app,
+    out,
+    writing,
+)
 from aggregator.paths import replaced_whole
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
@@ -337,8 +347,5 @@ def metrics_cmd(
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
         return
-    try:
-        with replaced_whole(output) as partial:  # a scrape never reads half a file
-            partial.write_bytes(body)
-    except OSError as exc:  # a folder it may not write in, a read-only disk, a full one
-        fail(f"cannot write the metrics to {output}: {exc.strerror or exc}")
+    with writing("metrics", output), replaced_whole(output) as partial:  # a scrape never reads half a file
+        partial.write_bytes(body)
