@@ -155,6 +155,44 @@ def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
     engine.dispose()
 
 
+def test_the_search_index_is_folded_and_back(db_url: str) -> None:
+    """0017 folds the search index as queries are folded: "актёры" and "Bakı" archived before are found as "актеры"
+    and "Baki"; a downgrade gives back the index of the words as printed."""
+    engine = connect(db_url)
+    upgrade(engine, "0016")
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(INSERT_ARTICLE, {**ARTICLE, "title": "Актёры и новости", "body_text": "Bakı şəhəri"})
+    postgresql = engine.dialect.name == "postgresql"
+
+    def found(query: str) -> list[int]:
+        search = _pg_search if postgresql else _fts5_search
+        with engine.connect() as conn:
+            return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
+
+    def indexed(word: str) -> bool:
+        """Whether the index holds ``word`` as it is written (no query folding)."""
+        if postgresql:
+            sql = "SELECT count(*) FROM articles WHERE search_vector @@ plainto_tsquery('simple', :w)"
+        else:
+            sql = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"' || :w || '\"'"
+        with engine.connect() as conn:
+            return bool(conn.execute(text(sql), {"w": word}).scalar())
+
+    assert indexed("bakı") and not indexed("baki")
+    upgrade(engine, "0017")
+    assert found("актеры") == found("АКТЁРЫ") == found("Baki") == found("şəhəri") == found("seheri") == [1]
+    assert indexed("baki") and not indexed("bakı")
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0016")
+    assert indexed("bakı") and not indexed("baki")
+    upgrade(engine)
+    assert found("Bakı") == [1]
+    engine.dispose()
+
+
 def test_rejects_repeated_before_refusals_were_counted_are_merged(db_url: str) -> None:
     """Before 0009 each refusal of a page was a row: 0011 leaves one open row per page, stage and reason, counting
     them all since the first; resolved rows stay."""

@@ -1,13 +1,20 @@
 """Full-text search over articles' title and body: FTS5 on SQLite, ``tsvector`` with a GIN index on PostgreSQL.
 
-The search objects are dialect-specific DDL made by migration 0005, outside the models (SQLAlchemy has no type for
-an FTS5 table or a generated ``tsvector``): ``include_name`` tells Alembic's schema comparison to leave exactly
-these objects out, so autogenerate and the "migrated schema equals models" test keep meaning what they say.
+The search objects are dialect-specific DDL made by migration 0005 (and made again by 0008 and 0017), outside the
+models (SQLAlchemy has no type for an FTS5 table or a generated ``tsvector``): ``include_name`` tells Alembic's
+schema comparison to leave exactly these objects out, so autogenerate and the "migrated schema equals models" test
+keep meaning what they say.
 
-SQLite: ``articles_fts`` is an external-content FTS5 table over ``articles`` (title, body_text), kept in sync by
-triggers on insert, update and delete, ranked by bm25 with the title weighted ``TITLE_WEIGHT`` times the body.
-FTS5 has no Russian stemmer: words match in the forms written (diacritics folded).
-PostgreSQL: ``articles.search_vector`` is a generated column, the title (weight A) and the body (weight B) under
+Both sides are folded (``fold``): the index holds, and a query looks for, the words with the letters a reader's
+keyboard may lack replaced by the plain ones readers type for them: "еще" finds "ещё", "Baki" finds "Bakı", "seher"
+finds "şəhər", and the other way round.
+
+SQLite: ``articles_fts`` is an external-content FTS5 table over ``articles_search``, a view of the folded title
+and body_text of ``articles``, kept in sync by triggers on insert, update and delete, ranked by bm25 with the title
+weighted ``TITLE_WEIGHT`` times the body. Its tokenizer folds Latin letters with a mark itself
+(``remove_diacritics 2``); the view and the triggers fold the rest.
+FTS5 has no Russian stemmer: words match in the forms written.
+PostgreSQL: ``articles.search_vector`` is a generated column, the folded title (weight A) and body (weight B) under
 the ``russian`` configuration where the article's language is ``ru`` and ``simple`` otherwise, with a GIN index;
 ranked by ``ts_rank``.
 
@@ -26,12 +33,22 @@ import unicodedata
 from typing import Any
 
 FTS_TABLE = "articles_fts"
+FTS_CONTENT = "articles_search"
 PG_COLUMN = "search_vector"
 PG_INDEX = "ix_articles_search_vector"
 TITLE_WEIGHT = 10.0
 SEARCH_WINDOW = 2_000
 """Matches ranked by a search at most: the most recently archived (highest ids) among those its filters keep."""
 RUSSIAN = "ru"
+
+FOLDS = {
+    "ё": "е", "Ё": "Е",  # Russian: "е" is what most readers type for it, and what much of the press prints
+    "ə": "e", "Ə": "E", "ı": "i", "İ": "I", "ş": "s", "Ş": "S", "ç": "c", "Ç": "C", "ğ": "g", "Ğ": "G",
+    "ö": "o", "Ö": "O", "ü": "u", "Ü": "U",  # Azerbaijani, as typed on a keyboard without its letters
+}  # fmt: skip
+"""Letter -> the letter readers type for it. Migration 0017 folds the index with the same letters (it keeps its own
+copy: a migration's SQL does not change with the code)."""
+_FOLD = str.maketrans(FOLDS)
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 """Combining marks (accents, the dot of a lower-case Azerbaijani "i̇" from "İ"): part of the word they follow, for
@@ -42,11 +59,17 @@ as it does not in ``\\w``). Each is one token, which the index of migration 0008
 quoted string of two tokens would be a phrase query, which it cannot answer."""
 
 
+def fold(text: str) -> str:
+    """``text`` with each letter of ``FOLDS`` replaced by the one readers type for it."""
+    return text.translate(_FOLD)
+
+
 def query_words(query: str) -> list[str]:
-    """The words of ``query``, composed (NFC) as pages print them: a query typed or pasted decomposed ("ü" as "u"
-    and a combining diaeresis, as macOS and some keyboards give it) was split at each mark into pieces that are no
-    words, and found nothing; and a decomposed "й" or "ё" never matches the composed one an article holds."""
-    return _WORD.findall(unicodedata.normalize("NFC", query))
+    """The words of ``query``, composed (NFC) as pages print them, then folded as the index is: a query typed or
+    pasted decomposed ("ü" as "u" and a combining diaeresis, as macOS and some keyboards give it) was split at each
+    mark into pieces that are no words, and found nothing; and a decomposed "й" never matches the composed one an
+    article holds."""
+    return _WORD.findall(fold(unicodedata.normalize("NFC", query)))
 
 
 def fts5_match(query: str) -> str | None:
@@ -58,9 +81,9 @@ def fts5_match(query: str) -> str | None:
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic's filter for schema comparison: everything but the search objects of migration 0005."""
+    """Alembic's filter for schema comparison: everything but the search objects (0005, 0008, 0017)."""
     if type_ == "table":
-        return not (name == FTS_TABLE or (name or "").startswith(FTS_TABLE + "_"))
+        return not (name in (FTS_TABLE, FTS_CONTENT) or (name or "").startswith(FTS_TABLE + "_"))
     if type_ == "column":
         return not (name == PG_COLUMN and parent_names.get("table_name") == "articles")
     if type_ == "index":
