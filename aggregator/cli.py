@@ -137,10 +137,13 @@ def check_output_file(path: Path, what: str, *, db_url: str, example: str | None
 
 
 def _db_url(ctx: typer.Context) -> str:
-    from aggregator.crawl import project_settings
+    """``--db``, else ``AGGREGATOR_DB_URL`` as the project's settings have it (the environment over the default).
+    Read from the settings module itself: Scrapy's ``Settings`` would give the same value and cost a command that
+    only reads the archive Scrapy's import, most of its start."""
+    from aggregator import settings
 
     url: str | None = ctx.obj.get("db") if ctx.obj else None
-    return url or str(project_settings().get("AGGREGATOR_DB_URL"))
+    return url or str(settings.AGGREGATOR_DB_URL)
 
 
 def _archive(ctx: typer.Context) -> Any:
@@ -861,7 +864,8 @@ def dates_parse(
     """Show the instant a printed date means, in UTC and in the source's zone (exit 1 if it is not a date)."""
     from datetime import UTC
 
-    from pipelines.dates import UnknownTimeZoneError, format_date, parse_date, zone
+    from aggregator.timezones import UnknownTimeZoneError, format_date, zone
+    from pipelines.dates import parse_date
 
     languages: tuple[str, ...] = ("ru", "az", "en")
     if source and tz:  # --tz was quietly ignored for the source's zone

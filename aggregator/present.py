@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pipelines.dates import format_date, zone
+from aggregator.timezones import format_date, zone
 
 SITE_TIMEZONE = "Asia/Baku"
 """The re-publisher's zone: archive times are printed in it, whatever the source's zone."""

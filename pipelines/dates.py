@@ -16,14 +16,16 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from datetime import timezone as fixed_offset
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from scrapy.crawler import Crawler
+from typing import TYPE_CHECKING, Any, Self
 
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
+from aggregator.timezones import zone
 from pipelines.base import Pipeline
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
@@ -46,16 +48,6 @@ _MONTH_FORMS: dict[int, tuple[str, ...]] = {
     12: ("декабрь", "декабря", "дек", "dekabr", "dek", "december", "dec"),
 }
 MONTHS: dict[str, int] = {form: month for month, forms in _MONTH_FORMS.items() for form in forms}
-
-# How the re-publisher prints a month (format_date).
-_PRINTED_MONTHS: dict[str, tuple[str, ...]] = {
-    "ru": ("Января", "Февраля", "Марта", "Апреля", "Мая", "Июня", "Июля", "Августа", "Сентября", "Октября",
-           "Ноября", "Декабря"),
-    "az": ("yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr", "oktyabr", "noyabr",
-           "dekabr"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-}  # fmt: skip
 
 _DAY_OFFSETS: dict[str, int] = {
     "позавчера": -2, "srağagün": -2, "day before yesterday": -2,
@@ -120,19 +112,6 @@ _EXACT_BY_LETTER: _Forms = (
 )
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _LETTERS_RE = re.compile(_WORD)
-
-
-class UnknownTimeZoneError(ValueError):
-    pass
-
-
-@lru_cache(maxsize=64)
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name`` from the time-zone database (tzdata is a dependency: no system files needed)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UnknownTimeZoneError(f"unknown time zone {name!r}") from exc
 
 
 def _normalise(text: str) -> str:
@@ -441,15 +420,6 @@ def parse_date(
     if result.year >= now.year - 1 and result > now.astimezone(UTC) + FUTURE_SLACK:  # (only recent years can be)
         return None
     return result
-
-
-def format_date(instant: datetime, *, language: str, timezone: str) -> str:
-    """The re-publisher's style: "15 Сентября 2025 13:24", "15 sentyabr 2025 13:24", "15 September 2025 13:24"."""
-    if instant.tzinfo is None:
-        raise ValueError("instant must be an aware datetime")
-    local = instant.astimezone(zone(timezone))
-    months = _PRINTED_MONTHS.get(language, _PRINTED_MONTHS["en"])
-    return f"{local.day:02d} {months[local.month - 1]} {local.year} {local.hour:02d}:{local.minute:02d}"
 
 
 def states_time_of_day(text: str) -> bool:

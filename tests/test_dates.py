@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import pipelines.dates as dates_module
 from aggregator.items import ArticleItem
-from pipelines.dates import DatesPipeline, UnknownTimeZoneError, format_date, parse_date
+from aggregator.timezones import UnknownTimeZoneError, format_date
+from pipelines.dates import DatesPipeline, parse_date
 
 CORPUS = Path(__file__).parent / "fixtures" / "dates.tsv"
 CORPUS_NOW = datetime.fromisoformat("2026-09-15T13:24:00+04:00")

@@ -11,12 +11,16 @@ from sqlalchemy import inspect, text
 
 from aggregator.store import Archive
 from aggregator.store.db import (
+    SchemaBehind,
     SchemaTooNew,
     alembic_config,
     connect,
     current_revision,
     ensure_schema,
     head_revision,
+    newest_migration,
+    require_current,
+    stored_revision,
     upgrade,
 )
 from aggregator.store.models import Article, Base
@@ -76,6 +80,22 @@ def test_every_revision_upgrades_with_data_in_it(db_url: str) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), Base.metadata
         )
     assert diff == []
+    engine.dispose()
+
+
+def test_the_newest_migration_file_is_the_head_revision(db_url: str) -> None:
+    """``require_current`` trusts the migration files' names for its quick answer: they must say what Alembic says,
+    and the table's revision must be read as Alembic reads it."""
+    engine = connect(db_url)
+    assert newest_migration() == head_revision(engine)
+    assert stored_revision(engine) is None  # no table yet: the slow path decides (and says "no archive")
+    upgrade(engine, "0016")
+    assert stored_revision(engine) == current_revision(engine) == "0016"
+    with pytest.raises(SchemaBehind):
+        require_current(engine)
+    upgrade(engine)
+    assert stored_revision(engine) == current_revision(engine) == newest_migration()
+    require_current(engine)
     engine.dispose()
 
 

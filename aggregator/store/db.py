@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -317,6 +318,9 @@ def require_current(engine: Engine) -> None:
     writes back), and on an empty PostgreSQL database it created the tables. Only ``crawl``, ``schedule``, ``serve``
     and ``db upgrade`` upgrade; the others say what to run.
     """
+    newest = newest_migration()
+    if newest is not None and stored_revision(engine) == newest:  # the usual answer, without loading Alembic
+        return
     current, head = current_revision(engine), head_revision(engine)
     if current == head:
         return
@@ -367,6 +371,27 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
+
+
+def newest_migration() -> str | None:
+    """The head revision as the migration files' names give it: ``0017_folded_search.py`` is revision ``0017``, and
+    each revises the one numbered before it. What ``head_revision`` answers without importing Alembic and every
+    migration, about a quarter of a second of a command that only reads (a test holds the two equal)."""
+    names = (_MIGRATION_FILE.fullmatch(path.name) for path in (migrations_dir() / "versions").iterdir())
+    return max((match.group(1) for match in names if match), default=None)
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision the database's ``alembic_version`` table holds, by plain SQL; None without one (or with more)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def current_revision(engine: Engine) -> str | None:
