@@ -985,6 +985,18 @@ def main() -> None:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"aggregator: database error: {detail}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:
+        # `aggregator stats --json > file` on a disk that fills up was a traceback. The commands that write files
+        # say which one failed (``writing``); an error writing no named file, of these kinds, is standard output's.
+        if exc.filename is not None or exc.errno not in _OUTPUT_ERRORS:
+            raise
+        sys.stdout = None  # type: ignore[assignment]  # what is left in its buffer cannot be written either
+        print(f"aggregator: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+"""Why writing to an open file fails (the closed pipe, EPIPE, is Click's: a quiet exit, as `| head` wants)."""
 
 
 from aggregator.commands import backup, extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)

@@ -470,6 +470,15 @@ def test_an_export_the_disk_cannot_take_is_one_line(tmp_path: Path) -> None:
         assert line == "aggregator: error: cannot write the export to standard output: No space left on device"
 
 
+def test_output_the_disk_cannot_take_is_one_line_for_every_command(tmp_path: Path) -> None:
+    """`stats --json > file`, `articles list > file`, `sources > file` on a full disk were tracebacks (exit 1)."""
+    db = f"sqlite:///{archive_with_articles(tmp_path / 'a.db')}"
+    for command in (["stats", "--json"], ["articles", "list"], ["articles", "show", "1", "--json"], ["sources"]):
+        with open("/dev/full", "w") as full:
+            line = one_line_error(run_cli("--db", db, *command, stdout=full))
+        assert line == "aggregator: error: cannot write to standard output: No space left on device", command
+
+
 def test_serve_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:
     # uvicorn logged its own error after the app was built and exited 3, unlike `mirror serve` (exit 2, one line).
     import socket
