@@ -152,31 +152,29 @@ FOLDED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("актёры", {"q-6", "q-8"}),
-        ("актеры", {"q-6", "q-8"}),
-        ("ЁЛКУ", {"q-6", "q-8"}),
-        ("елку", {"q-6", "q-8"}),
-        ("Bakı şəhərində", {"q-7"}),
-        ("Baki seherinde", {"q-7"}),
-        ("BAKI", {"q-7"}),
-        ("İLHAM ƏLİYEV", {"q-7"}),
-        ("ilham eliyev", {"q-7"}),
-        ("agac cay olke uzum", {"q-7"}),
-        ("pambiq yigimi", {"q-4"}),
-        ("Olkede", {"q-4"}),
-    ],
-)
-def test_a_word_is_found_typed_with_or_without_the_letters_a_keyboard_may_lack(
-    archive: Archive, query: str, expected: set[str]
-) -> None:
+TYPED = [
+    ("актёры", {"q-6", "q-8"}),
+    ("актеры", {"q-6", "q-8"}),
+    ("ЁЛКУ", {"q-6", "q-8"}),
+    ("елку", {"q-6", "q-8"}),
+    ("Bakı şəhərində", {"q-7"}),
+    ("Baki seherinde", {"q-7"}),
+    ("BAKI", {"q-7"}),
+    ("İLHAM ƏLİYEV", {"q-7"}),
+    ("ilham eliyev", {"q-7"}),
+    ("agac cay olke uzum", {"q-7"}),
+    ("pambiq yigimi", {"q-4"}),
+    ("Olkede", {"q-4"}),
+]
+
+
+def test_a_word_is_found_typed_with_or_without_the_letters_a_keyboard_may_lack(archive: Archive) -> None:
     """Readers type "е" for "ё", and "e", "i", "s" for "ə", "ı", "ş" on a keyboard without Azerbaijani letters;
     a paper may print either. Both spellings find both, on both databases. (On PostgreSQL "ещё", "всё" and "чём"
     are now the stop words "еще", "все" and "чем" of its Russian configuration, found by no search.)"""
     archive.save(FOLDED)
-    assert set(urls(archive.search(query))) == expected
+    found = {query: set(urls(archive.search(query))) for query, _ in TYPED}
+    assert found == dict(TYPED)
 
 
 def test_russian_stemming_on_postgresql(archive: Archive) -> None:
