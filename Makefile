@@ -2,10 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-# --no-compile: Python compiles each module the first time it is imported instead of every module of every
-# package at install (a quarter of the install's time, most of it for modules nothing here imports).
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-INSTALL := $(PIP) install -q --no-compile
+INSTALL := $(PIP) install -q
 
 .PHONY: help demo test bench lint format regen-pages clean
 
