@@ -13,6 +13,8 @@ from __future__ import annotations
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 PROJECT = SETTINGS_PRIORITIES["project"]
+REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"
+FRONTIER_CHECK = "aggregator.scaleout.FrontierCheck"
 
 
 class DerivedSettings:
@@ -22,10 +24,27 @@ class DerivedSettings:
             # server on 127.0.0.1 it only slows the crawl down to a fraction of what the crawler can do. An explicit
             # choice (``-s AUTOTHROTTLE_ENABLED=1``) stands.
             settings.set("AUTOTHROTTLE_ENABLED", False, priority="project")
+        if not settings.getbool("REMOTE_CONTROL_ENABLED"):
+            # Switched off, Scrapy would still import it (and aiohttp, a fifth of a second of every crawl's start)
+            # only to be told it is not configured. Off in EXTENSIONS_BASE: Scrapy imports every extension named in
+            # EXTENSIONS, an entry of None too.
+            _set_extension(settings, REMOTE_CONTROL, None, "EXTENSIONS_BASE")
         redis_url = settings.get("AGGREGATOR_REDIS_URL")
         if redis_url:
             from aggregator.scaleout import redis_settings
 
+            # A scale-out run whose Redis does not answer stops first, with that reason (the module loads
+            # scrapy-redis, which a crawl of its own has no use for).
+            _set_extension(settings, FRONTIER_CHECK, 0)
+
             namespace = settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
             for key, value in redis_settings(redis_url, namespace).items():
                 settings.set(key, value, priority="cmdline")
+
+
+def _set_extension(settings: BaseSettings, path: str, order: int | None, name: str = "EXTENSIONS") -> None:
+    """Put an extension in ``name`` by its import path (None: off) without importing it, as Scrapy's
+    ``set_in_component_priority_dict`` does to compare classes."""
+    extensions = settings.getdict(name)
+    extensions[path] = order
+    settings.set(name, extensions, priority=settings.getpriority(name) or 0)

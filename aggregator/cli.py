@@ -252,7 +252,6 @@ def crawl(
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.mirror import unreachable
-    from aggregator.scaleout import redis_unreachable
     from aggregator.store import Archive
 
     db_url = _db_url(ctx)
@@ -263,9 +262,12 @@ def crawl(
     if why:
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
     redis_url: str = environment.get("AGGREGATOR_REDIS_URL") or ""
-    why = redis_url and redis_unreachable(redis_url)
-    if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
-        fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")
+    if redis_url:  # the module loads scrapy-redis: a crawl of its own has no use for it
+        from aggregator.scaleout import redis_unreachable
+
+        why = redis_unreachable(redis_url)
+        if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
+            fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")
     if redis_url and make_url(db_url).get_backend_name() == "sqlite":
         # Not refused: workers on one host share an SQLite file well enough. Workers on other hosts cannot reach it,
         # and each would fill an archive of its own with its share of the frontier, which nothing says.

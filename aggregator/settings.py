@@ -150,8 +150,7 @@ EXTENSIONS = {
     # First: a run that cannot have its source's lock stops before anything else starts (aggregator/locks.py).
     "aggregator.locks.RunLock": 0,
     # So does a scale-out run whose Redis does not answer, with that reason rather than Scrapy's own error on the way
-    # out (aggregator/scaleout.py).
-    "aggregator.scaleout.FrontierCheck": 0,
+    # out: aggregator.scaleout.FrontierCheck, which the add-on below puts here when AGGREGATOR_REDIS_URL is set.
     # A SIGTERM after the first stop signal (systemd's to every process, the one `aggregator schedule` passes on)
     # does not turn the graceful stop into an unclean one (aggregator/shutdown.py).
     "aggregator.shutdown.GracefulStop": 10,

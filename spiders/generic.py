@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
-import trafilatura
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -179,6 +178,8 @@ class GenericArticle:
             inner = "".join(n.inner_html or "" for n in nodes)
             paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
             return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
+        import trafilatura  # here: every crawl loads this module (the spider loader's), few use what it falls back on
+
         page, captions = self._captions_as_paragraphs()
         extracted = trafilatura.extract(page, url=self.response.url, **self.TRAFILATURA_OPTIONS)
         if extracted:
@@ -206,6 +207,8 @@ class GenericArticle:
         and ``_restore_figures`` puts the two back in a ``<figure>``. Only the captions of images: a video's caption,
         once the player is gone, would be a line of text that tells nothing (and could pass for a short article).
         """
+        import trafilatura
+
         tree = trafilatura.load_html(self.markup)
         if tree is None:
             return self.markup, {}

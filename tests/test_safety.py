@@ -28,6 +28,9 @@ def test_a_crawl_listens_on_nothing_but_the_mirror(tmp_path: Path) -> None:
     result = probe(tmp_path)
     assert result["pages"] > 40
     assert result["listening"] == [result["mirror_port"]]
+    # Nor does it load the remote console's code (Scrapy imported it, and its web server, only to find it off), nor
+    # scrapy-redis, nor trafilatura: each was a part of every crawl's start (a second on a slow machine, together).
+    assert result["loaded"] == []
 
 
 @pytest.mark.parametrize("flag", ["AGGREGATOR_TELNET", "AGGREGATOR_REMOTE_CONTROL"])
@@ -36,6 +39,7 @@ def test_an_operator_can_switch_the_consoles_on(tmp_path: Path, flag: str) -> No
     result = probe(tmp_path, **{flag: "1"})
     assert result["mirror_port"] in result["listening"]
     assert len(result["listening"]) == 2
+    assert ("aiohttp" in result["loaded"]) == (flag == "AGGREGATOR_REMOTE_CONTROL")
 
 
 def test_consoles_are_off_by_default_and_the_user_agent_names_us() -> None:

@@ -1,4 +1,5 @@
-"""Run one offline crawl in this process and print, as JSON, every TCP port the process listened on meanwhile.
+"""Run one offline crawl in this process and print, as JSON, every TCP port the process listened on meanwhile, and
+which of the packages a crawl of its own has no use for it loaded (``UNUSED``).
 
 Used by tests/test_safety.py in a child process (the reactor runs once per process):
 ``python -m tests.helpers.socket_probe DB_URL``. Settings come from the environment, as in production.
@@ -16,6 +17,11 @@ from scrapy.crawler import CrawlerProcess
 from aggregator.crawl import project_settings
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
+
+
+UNUSED = ("aiohttp", "scrapy_redis", "trafilatura")
+"""Loaded only for what this crawl does not do: Scrapy's remote console (its web server), scale-out, the generic
+spider's fallback extraction."""
 
 
 def listening_ports() -> set[int]:
@@ -39,7 +45,8 @@ def main(db_url: str) -> None:
         process.crawl(crawler)
         process.start()
         pages = crawler.stats.get_value("response_received_count", 0) if crawler.stats else 0
-    print(json.dumps({"mirror_port": mirror_port, "listening": sorted(seen), "pages": pages}))
+    loaded = [name for name in UNUSED if name in sys.modules]
+    print(json.dumps({"mirror_port": mirror_port, "listening": sorted(seen), "pages": pages, "loaded": loaded}))
 
 
 if __name__ == "__main__":
