@@ -176,18 +176,29 @@ def archive(db_url: str) -> Iterator[Any]:
 KEEP_ENV = {"AGGREGATOR_REQUIRE_SERVICES", "AGGREGATOR_TEST_PG_URL"}
 
 
+FORKED = os.environ.get("AGGREGATOR_TEST_FORK", "1").strip() not in {"0", "no", "false"}
+"""Whether ``run_cli`` starts its commands from the preforking server (tests/helpers/preforked.py)."""
+
+
 def run_cli(
     *args: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 180,
     stdout: Any = subprocess.PIPE,
+    fresh: bool = False,
 ):
-    """Run the ``aggregator`` command in a child process (a Scrapy reactor runs once per process). ``stdout``: where
-    its standard output goes instead of being captured (a file, as a shell's ``>`` gives it)."""
+    """Run the ``aggregator`` command in a process of its own (a Scrapy reactor runs once per process). ``stdout``:
+    where its standard output goes instead of being captured (a file, as a shell's ``>`` gives it).
+
+    The process is forked from one that has the libraries loaded already (tests/helpers/preforked.py), a second or
+    more sooner; ``fresh``: a new interpreter running the installed console script instead, for the tests of the
+    script itself (as every command is with ``AGGREGATOR_TEST_FORK=0``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_") or k in KEEP_ENV}
     full_env.update({"COLUMNS": "200", **(env or {})})
     script = Path(sys.executable).with_name("aggregator")  # the installed console script
+    if FORKED and not fresh and script.exists():
+        return _preforked().run(str(script), list(args), cwd or ROOT, full_env, stdout, timeout)
     command = [str(script)] if script.exists() else [sys.executable, "-m", "aggregator"]
     return subprocess.run(
         [*command, *args],
@@ -198,3 +209,15 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+_server: Any = None
+
+
+def _preforked() -> Any:
+    global _server
+    if _server is None:
+        from tests.helpers.preforked import Server
+
+        _server = Server(ROOT)
+    return _server

@@ -40,6 +40,21 @@ def test_every_command_has_help_and_a_readme_section(path: tuple[str, ...], comm
     assert f"aggregator {' '.join(path)}" in readme, f"README.md does not mention `aggregator {' '.join(path)}`"
 
 
+def test_the_tests_forked_commands_answer_as_the_installed_script(tmp_path: Path) -> None:
+    """``run_cli`` forks its commands from a process with the libraries loaded (tests/helpers/preforked.py): each
+    must see its own arguments, environment and folder, and end with the script's output and status."""
+    commands = [
+        (("sources", "--json"), {}),
+        (("--db", "x.db", "articles", "list"), {}),  # refused, naming the folder it was run in
+        (("articles", "list"), {"AGGREGATOR_DB_URL": f"sqlite:///{tmp_path / 'none.db'}"}),
+        (("crawl", "caliber", "--mirror", "127.0.0.1"), {"COLUMNS": "60"}),
+    ]
+    for args, env in commands:
+        forked, fresh = (run_cli(*args, cwd=tmp_path, env=env, fresh=f) for f in (False, True))
+        assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+        assert forked.returncode == 0 or forked.stderr.startswith("aggregator: error: ")
+
+
 def test_help_runs_for_every_command() -> None:
     # The installed console script once, in a child process; then every command's help in this process (a child
     # process per command cost half a minute of start-up for nothing more).

@@ -14,12 +14,13 @@ from tests.crawl_checks import check_archive, counts, expected, runs, source_key
 
 @pytest.fixture(scope="module")
 def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Crawl the sample twice with the installed command, run from a directory outside the project."""
+    """Crawl the sample twice with the installed command, run from a directory outside the project (in a new
+    interpreter each time, as from a shell: not forked from the tests' preloaded one)."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     url = f"sqlite:///{elsewhere / 'archive.db'}"
-    first = run_cli("--db", url, "crawl", "--all", "--offline", cwd=elsewhere)
+    first = run_cli("--db", url, "crawl", "--all", "--offline", cwd=elsewhere, fresh=True)
     after_first = counts(url)
-    second = run_cli("--db", url, "crawl", "caliber", "--offline", cwd=elsewhere)
+    second = run_cli("--db", url, "crawl", "caliber", "--offline", cwd=elsewhere, fresh=True)
     return {
         "url": url,
         "first": first,

@@ -18,7 +18,6 @@ from aggregator.crawl import project_settings
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
 
-
 UNUSED = ("aiohttp", "scrapy_redis", "trafilatura")
 """Loaded only for what this crawl does not do: Scrapy's remote console (its web server), scale-out, the generic
 spider's fallback extraction."""
