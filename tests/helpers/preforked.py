@@ -56,7 +56,7 @@ def _preload() -> None:
 
 
 def _serve(path: str) -> dict[str, Any]:
-    """Accept commands until the test session closes the socket; in each command's process, return its request."""
+    """Accept commands until the test process is gone; in each command's process, return its request."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
@@ -71,10 +71,17 @@ def _serve(path: str) -> dict[str, Any]:
             if os.getppid() != parent:  # the test process is gone (killed): so is the reason to be
                 os._exit(0)
             continue
+        connection.settimeout(30)  # a client sends its command as soon as it connects
+        try:
+            request, fds = _receive(connection)
+        except (OSError, ValueError):
+            request, fds = None, []
+        if request is None:  # a client gone before it said what to run
+            connection.close()
+            for fd in fds:
+                os.close(fd)
+            continue
         connection.settimeout(None)
-        request, fds = _receive(connection)
-        if request is None:
-            os._exit(0)
         if os.fork() == 0:  # the waiter: starts the command, sends its pid, then its status
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             listener.close()
@@ -85,9 +92,12 @@ def _serve(path: str) -> dict[str, Any]:
                 return request
             for fd in fds:
                 os.close(fd)
-            _send(connection, {"pid": pid})
-            _, status = os.waitpid(pid, 0)
-            _send(connection, {"status": os.waitstatus_to_exitcode(status)})
+            try:
+                _send(connection, {"pid": pid})
+                _, status = os.waitpid(pid, 0)
+                _send(connection, {"status": os.waitstatus_to_exitcode(status)})
+            except OSError:  # the test gave up on it (its timeout): it has killed the command, and gone
+                pass
             os._exit(0)
         connection.close()
         for fd in fds:
