@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/reextract.py
+	$(BIN)/python bench/startup.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .

@@ -12,6 +12,11 @@ at a terminal pressing Ctrl-C twice, but unattended crawls get a second SIGTERM 
 With ``GracefulStop`` (an extension), a SIGTERM that comes after the first stop signal is ignored with a log line:
 a second SIGINT still forces the stop, and so does SIGKILL (what systemd and container runtimes send when a stop
 takes too long).
+
+So is a SIGTERM that comes while every crawl of the process is already closing (its spider finished: the last
+batch being stored, the run being closed). Scrapy's graceful stop then cut that close short: Scrapy 2.19's
+``close_spider`` called again during a close returns as soon as the requests in flight are done, not when the close
+is, and the reactor stopped under it, leaving the run "running" and the crawl ending "with None" (exit status 1).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import weakref
 from types import FrameType
 from typing import Any, Self
 
@@ -29,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _OURS = "_aggregator_graceful_stop"
 _stopping = False
+_crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()
 
 
 class GracefulStop:
@@ -38,6 +45,7 @@ class GracefulStop:
     def from_crawler(cls, crawler: Crawler) -> Self:
         extension = cls()
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        _crawlers.add(crawler)
         return extension
 
     def engine_started(self) -> None:
@@ -63,6 +71,10 @@ def _relay(handler: Any) -> Any:
         if signum == signal.SIGTERM and _stopping:
             _log_later("SIGTERM again while stopping gracefully: ignored (a second SIGINT or SIGKILL forces the stop)")
             return
+        if signum == signal.SIGTERM and closing():
+            _stopping = True
+            _log_later("SIGTERM while the crawl is closing: it closes as it was (SIGINT or SIGKILL forces the stop)")
+            return
         _stopping = True
         handler(signum, frame)
         # Scrapy's handler has put its forcing one in place for every signal: SIGTERM goes on asking for the
@@ -73,6 +85,19 @@ def _relay(handler: Any) -> Any:
 
     setattr(relay, _OURS, True)
     return relay
+
+
+def closing() -> bool:
+    """Whether every crawl of this process has begun to close its spider (and none is starting or crawling)."""
+    crawlers = list(_crawlers)
+    return bool(crawlers) and all(_closing(crawler) for crawler in crawlers)
+
+
+def _closing(crawler: Crawler) -> bool:
+    # Scrapy 2.19 keeps no public flag: the engine's slot exists from the spider's opening to the end of its close,
+    # and its ``closing`` Deferred from the start of the close.
+    slot = getattr(crawler.engine, "_slot", None)
+    return slot is not None and getattr(slot, "closing", None) is not None
 
 
 def _log_later(message: str) -> None:

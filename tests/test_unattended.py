@@ -392,6 +392,19 @@ def test_a_stop_signal_to_every_process_then_sigterm_again_stops_the_crawl_clean
     assert archived < len(caliber("articles"))  # stopped mid-way
 
 
+def test_a_sigterm_while_the_crawl_closes_lets_the_close_finish(tmp_path: Path) -> None:
+    """A stop asked for while the spider is closing (systemd's, the schedule's: they come whenever they come) cut the
+    close short: Scrapy stopped the reactor while the store was closing the run, which stayed "running"."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.signal_while_closing", f"sqlite:///{tmp_path / 'a.db'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["finished", "finished"]], done.stderr[-3000:]
+    assert "SIGTERM while the crawl is closing: it closes as it was" in done.stderr
+
+
 def test_graceful_stop_wraps_the_handlers_once_and_only_from_the_main_thread() -> None:
     """Signals can only be set from the main thread: a reactor run elsewhere (Scrapy embedded in a program) leaves
     them to that program. Run in a child process, whose handlers the test may change."""

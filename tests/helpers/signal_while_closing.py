@@ -1,0 +1,53 @@
+"""Run one offline crawl of caliber in this process, sending this process SIGTERM while the spider is closing, and
+print, as JSON, the run rows it left (status, finish reason).
+
+Used by tests/test_unattended.py in a child process (the reactor runs once per process, and the signal is this
+process's): ``python -m tests.helpers.signal_while_closing DB_URL``. ``systemctl stop`` or ``aggregator schedule``
+sends SIGTERM whenever it comes; here it comes at a known moment: from an item pipeline's ``close_spider``, which then
+holds the close a second longer, while the store pipeline writes its last batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from scrapy.crawler import CrawlerProcess
+from sqlalchemy import create_engine, select
+
+from aggregator.crawl import project_settings
+from aggregator.mirror import serve_mirror
+from aggregator.paths import mirror_dir
+from aggregator.store.db import normalise_url
+from aggregator.store.models import CrawlRun
+
+
+class SignalOnClose:
+    """An item pipeline: closed with the others, while the store pipeline writes its last batch."""
+
+    async def close_spider(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(1.0)  # the asyncio reactor's loop
+
+
+def main(db_url: str) -> None:
+    with serve_mirror(mirror_dir()) as base:
+        settings = project_settings({"AGGREGATOR_MIRROR": base, "AGGREGATOR_DB_URL": db_url, "LOG_LEVEL": "WARNING"})
+        pipelines = settings.getdict("ITEM_PIPELINES")
+        pipelines[f"{__spec__.name}.SignalOnClose"] = 1000
+        settings.set("ITEM_PIPELINES", pipelines, priority="cmdline")
+        process = CrawlerProcess(settings)
+        process.crawl("caliber")
+        process.start()
+    engine = create_engine(normalise_url(db_url))
+    with engine.connect() as conn:
+        rows = conn.execute(select(CrawlRun.status, CrawlRun.finish_reason)).all()
+    engine.dispose()
+    print(json.dumps([list(row) for row in rows]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
