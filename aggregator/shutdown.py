@@ -88,15 +88,18 @@ def _relay(handler: Any) -> Any:
 
 
 def closing() -> bool:
-    """Whether every crawl of this process has begun to close its spider (and none is starting or crawling)."""
+    """Whether every crawl of this process (``crawl --all`` runs several) has begun to close its spider or is done:
+    none is starting or crawling, so a graceful stop has nothing left to stop, and would only cut a close short."""
     crawlers = list(_crawlers)
-    return bool(crawlers) and all(_closing(crawler) for crawler in crawlers)
+    return bool(crawlers) and all(_closing_or_done(crawler) for crawler in crawlers)
 
 
-def _closing(crawler: Crawler) -> bool:
+def _closing_or_done(crawler: Crawler) -> bool:
+    if not crawler.crawling:  # its close is over (it was crawling: extensions are built once a crawl starts)
+        return True
     # Scrapy 2.19 keeps no public flag: the engine's slot exists from the spider's opening to the end of its close,
-    # and its ``closing`` Deferred from the start of the close.
-    slot = getattr(crawler.engine, "_slot", None)
+    # and its ``closing`` Deferred from the start of the close. (``crawler.engine`` raises before the engine is made.)
+    slot = getattr(getattr(crawler, "_engine", None), "_slot", None)
     return slot is not None and getattr(slot, "closing", None) is not None
 
 
