@@ -177,6 +177,7 @@ class Server:
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("the preforking server of the tests did not start")
+        atexit.unregister(self.stop)  # once, whichever server is the current one
         atexit.register(self.stop)
 
     def stop(self) -> None:
@@ -194,6 +195,8 @@ class Server:
 
         with self.lock:
             if self.process is None or self.process.poll() is not None:
+                if self.process is not None:
+                    self.stop()  # a server that died: its socket's folder goes with it
                 self._start()
         with (
             open(os.devnull, "rb") as stdin,
