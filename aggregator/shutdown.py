@@ -17,6 +17,9 @@ So is a SIGTERM that comes while every crawl of the process is already closing (
 batch being stored, the run being closed). Scrapy's graceful stop then cut that close short: Scrapy 2.19's
 ``close_spider`` called again during a close returns as soon as the requests in flight are done, not when the close
 is, and the reactor stopped under it, leaving the run "running" and the crawl ending "with None" (exit status 1).
+``crawl --all`` runs several crawls, and a stop that comes while one of them closes and the others still crawl did
+the same to the closing one: its graceful stop now stops the crawls that still crawl and waits for every crawl to
+be over, closes included, before it stops the reactor (``_stop_gracefully``).
 """
 
 from __future__ import annotations
@@ -62,7 +65,36 @@ def install() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         current = signal.getsignal(signum)
         if callable(current) and not getattr(current, _OURS, False):
+            _wait_for_closes(current)
             signal.signal(signum, _relay(current))
+
+
+def _wait_for_closes(handler: Any) -> None:
+    """Make the graceful stop of the Scrapy process whose handler this is ``_stop_gracefully``. Scrapy's own
+    (``_graceful_stop_reactor``: ``_stop_dfd``, then the reactor stopped) stops every crawl, a closing one too, which
+    cuts its close short (see the module's text)."""
+    process = getattr(handler, "__self__", None)  # CrawlerProcess._signal_shutdown, a bound method
+    if process is None or not callable(getattr(process, "_stop_dfd", None)) or not hasattr(process, "crawlers"):
+        return
+    if not getattr(process, _OURS, False):
+        process._stop_dfd = lambda: _stop_gracefully(process)
+        setattr(process, _OURS, True)
+
+
+def _stop_gracefully(process: Any) -> Any:
+    """Stop the crawls of ``process`` that have not begun to close, and return a Deferred that fires when every crawl
+    is over (``join``): the closing ones when their close is done."""
+    from scrapy.utils.defer import deferred_from_coro
+
+    for crawler in list(process.crawlers):
+        if _closing_or_done(crawler):
+            continue
+        stop = getattr(crawler, "stop_async", None)  # Scrapy 2.14+; stop() is deprecated there
+        stopped = deferred_from_coro(stop()) if stop is not None else crawler.stop()
+        stopped.addErrback(lambda failure, name=crawler.spidercls.name: logger.error(
+            "stopping the crawl of %s failed: %s", name, failure.getErrorMessage()
+        ))  # fmt: skip
+    return deferred_from_coro(process.join())
 
 
 def _relay(handler: Any) -> Any:

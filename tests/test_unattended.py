@@ -401,8 +401,23 @@ def test_a_sigterm_while_the_crawl_closes_lets_the_close_finish(tmp_path: Path) 
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["finished", "finished"]], done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["caliber", "finished", "finished"]], done.stderr[
+        -3000:
+    ]
     assert "SIGTERM while the crawl is closing: it closes as it was" in done.stderr
+
+
+def test_a_sigterm_while_one_crawl_closes_and_another_crawls_stops_only_the_other(tmp_path: Path) -> None:
+    """`crawl --all`: the stop came while caliber was closing and haqqin crawling. Scrapy's graceful stop stopped both,
+    and cut caliber's close short (its run stayed "running"); now haqqin is stopped, and caliber's close finishes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.signal_while_closing", f"sqlite:///{tmp_path / 'a.db'}", "haqqin"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rows == [["caliber", "finished", "finished"], ["haqqin", "partial", "shutdown"]], done.stderr[-3000:]
 
 
 def test_graceful_stop_wraps_the_handlers_once_and_only_from_the_main_thread() -> None:
