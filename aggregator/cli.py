@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import errno
 import json
+import re
 import socket
 import sys
 from collections import Counter
@@ -408,6 +409,8 @@ def _filter_options(
 
     if source:
         resolve_keys([source])
+    if language is not None:
+        language = _language_option(language)
     bounds: dict[str, datetime | None] = {"since": None, "until": None}
     for name, text in (("since", since), ("until", until)):
         if text:
@@ -424,6 +427,23 @@ def _filter_options(
         until=bounds["until"],
         withdrawn=withdrawn,
     )
+
+
+def _language_option(text: str) -> str:
+    """``--language`` as the archive stores it (a lower-case ISO 639 code), or one clear error line: "Russian" or
+    "ru-RU" found nothing, silently. A code no source of the registry publishes in gets a warning, not an error (an
+    archive may keep the articles of a source since taken out of the registry)."""
+    code = text.strip().lower()
+    known = sorted({language for source in all_sources() for language in source.languages})
+    if not _LANGUAGE_CODE.fullmatch(code):
+        fail(f"--language: {text!r} is not a language code, such as {', '.join(known) or 'ru'}")
+    if known and code not in known:
+        err.print(f"aggregator: warning: no source publishes in {code!r} (the sources' languages: {', '.join(known)})")
+    return code
+
+
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+"""What ``--language`` takes: the two- or three-letter code the archive stores (the read API takes the same)."""
 
 
 SINCE_HELP = "Only articles published (else archived) at or after this ISO date or time (UTC if no zone)."

@@ -60,6 +60,15 @@ def test_articles_list_filters(sample_db: str) -> None:
     assert sorted(r["id"] for r in listed(sample_db, "--story", str(story_id))) == [1, 2]
     table = run_cli("--db", sample_db, "articles", "list", "--language", "az", "--limit", "2")
     assert f"2 of {db_count(sample_db, Article.language == 'az')} archived articles" in table.stdout
+    # What the archive stores is a lower-case code: " EN " is that code; a name is an error, not an empty list.
+    assert listed(sample_db, "--language", " EN ") == english
+    for command in (["articles", "list"], ["export"]):
+        named = run_cli("--db", sample_db, *command, "--language", "English")
+        assert named.returncode == 2 and named.stdout == "", named.stdout
+        assert "--language: 'English' is not a language code, such as az, en, ru" in named.stderr, named.stderr
+    nobody = run_cli("--db", sample_db, "articles", "list", "--language", "tr", "--json")
+    assert nobody.returncode == 0 and json.loads(nobody.stdout) == []
+    assert "warning: no source publishes in 'tr' (the sources' languages: az, en, ru)" in nobody.stderr
 
 
 def test_articles_show_everything(sample_db: str) -> None:
