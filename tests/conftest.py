@@ -32,7 +32,9 @@ LONGEST_FILES = (
 )  # fmt: skip
 """The test files that take longest, longest first (``--durations=0``; test_lint's mypy takes a minute in a fresh
 clone, without its cache): each runs on one worker (``--dist loadfile``), and one started last kept a single worker
-busy for minutes after the others had finished."""
+busy for minutes after the others had finished. pytest-xdist hands the files out in this order only with
+``--no-loadscope-reorder`` (in ``addopts``): by default it sorts them by their number of tests, and test_demo's one
+test ran last."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
