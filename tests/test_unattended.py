@@ -401,9 +401,8 @@ def test_a_sigterm_while_the_crawl_closes_lets_the_close_finish(tmp_path: Path) 
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["caliber", "finished", "finished"]], done.stderr[
-        -3000:
-    ]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rows == [["caliber", "finished", "finished"]], done.stderr[-3000:]
     assert "SIGTERM while the crawl is closing: it closes as it was" in done.stderr
 
 
