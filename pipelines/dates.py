@@ -132,7 +132,8 @@ def _localize(day: date, at: time, tz: tzinfo) -> datetime:
 
 
 CLOCK_SKEW = timedelta(hours=1)
-"""How far ahead of the fetch a site's "today, 15:31" may be and still mean today (its clock a little fast)."""
+"""How far ahead of the fetch a site's "today, 15:31" or a date without a year may be and still mean today or this
+year (its clock a little fast)."""
 
 
 def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetime:
@@ -216,18 +217,20 @@ def month_number(word: str) -> int | None:
 
 
 def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
-    """The date; without a year, the latest such date (at that time) not after ``now``."""
+    """The date; without a year, the latest such date (at that time) not more than ``CLOCK_SKEW`` after ``now``:
+    "5 декабря, 12:30" fetched at 12:00 on 5 December is that day (a site's clock a little fast, or a post shown
+    before the time it is scheduled for), not a year before, as it was."""
     try:
         if year:
             return date(int(year), month, dom)
         local_now = now.astimezone(tz)
-        # This year's, unless that is still ahead (compared on the local wall clock); 29 February may be years back.
-        ahead = (month, dom, at) > (local_now.month, local_now.day, local_now.time())
-        for back in range(1 if ahead else 0, 9):
+        for back in range(9):  # 29 February may be years back
             try:
-                return date(local_now.year - back, month, dom)
+                day = date(local_now.year - back, month, dom)
             except ValueError:
                 continue
+            if back or _localize(day, at, tz) <= now + CLOCK_SKEW:
+                return day
     except ValueError:
         return None
     return None

@@ -51,7 +51,7 @@ def test_corpus(text: str, tz: str, expected: str) -> None:
         ("12 марта, 2026 • 10:13", "2026-03-12T06:13:00+00:00"),
         ("10-05-2019 13:10", "2019-05-10T09:10:00+00:00"),
         ("19:12 - 17 / 06 / 2026", "2026-06-17T15:12:00+00:00"),
-        ("15 Noyabr 10:31", "2026-11-15T06:31:00+00:00"),  # no year: the latest such date not after now
+        ("15 Noyabr 10:31", "2026-11-15T06:31:00+00:00"),  # no year: the latest such date not after now (+1 h)
         ("26 Noyabr 10:31", "2025-11-26T06:31:00+00:00"),  # ... which is last year's when this year's is ahead
         ("sentyabrın 15-i", "2026-09-14T20:00:00+00:00"),
         ("September 15, 2025", "2025-09-14T20:00:00+00:00"),
@@ -91,6 +91,23 @@ def test_a_today_hours_ahead_of_the_fetch_is_yesterday(text: str) -> None:
     )
     evening = datetime(2026, 9, 15, 16, 0, tzinfo=BAKU)
     assert parse_date(text, timezone="Asia/Baku", now=evening) == datetime(2026, 9, 15, 15, 31, tzinfo=BAKU)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5 декабря, 12:30", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # half an hour after the fetch: today
+        ("5 Dekabr 12:59", datetime(2026, 12, 5, 12, 59, tzinfo=BAKU)),
+        ("5 декабря, 13:30", datetime(2025, 12, 5, 13, 30, tzinfo=BAKU)),  # more than an hour: last year's
+        ("6 декабря", datetime(2025, 12, 6, tzinfo=BAKU)),  # tomorrow: last year's
+        ("5 декабря", datetime(2026, 12, 5, tzinfo=BAKU)),
+    ],
+)
+def test_a_date_without_a_year_a_little_after_the_fetch_is_this_years(text: str, expected: datetime) -> None:
+    # A site's clock a few minutes fast, or a post listed before the time it is scheduled for, dated it a year back:
+    # the latest such date not after the fetch was last year's. The same hour's grace as "today, 15:31" has now.
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)
+    assert parse_date(text, timezone="Asia/Baku", now=noon) == expected
 
 
 def test_the_source_zone_is_used() -> None:
