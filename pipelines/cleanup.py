@@ -78,13 +78,19 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"(telegram|whatsapp|instagram|youtube|facebook|tiktok)[- ]?(kanalımıza|səhifəmizə|hesabımıza)",
         ("kanalımıza", "səhifəmizə", "hesabımıza"),
     ),
+    # "Bizi Telegram kanalımızda izləyin" (follow us on our Telegram channel), "... səhifəmizdə izləyin"
+    (r"(kanalımızda|səhifəmizdə|səhifələrimizdə|hesabımızda) izləyin", ("izləyin",)),
     (r"abunə ol(un)?\b", ("abunə ol",)),
     (r"(subscribe to|follow) (us|our)\b", ("subscribe to", "follow")),
     # read also
     (r"^(читайте|смотрите) (также|еще|тоже)\b", ("читайте", "смотрите")),
     (r"^(həmçinin|bunu da) oxuyun\b", ("oxuyun",)),
+    (r"^oxu\s*:", ("oxu",)),  # "Oxu: <a>another article</a>", the Azerbaijani "Читайте:"
+    (r"^читайте\s*:", ("читайте",)),
     (r"^(read|see) (also|more)\b", ("read", "see")),
     (r"^(ещё|еще) по теме\b", ("по теме",)),
+    # a lone advertisement label
+    (r"^(реклама|reklam|advertisement)$", ("реклама", "reklam", "advertisement")),
     # view counters
     (r"^(просмотров|просмотры|baxış(ların)? sayı|baxış|views?)\s*:?\s*\d[\d\s]*$", ("просмотр", "baxış", "view")),
     # share prompts

@@ -95,6 +95,18 @@ def test_sanitize_html_contract() -> None:
         ("Фото: Report © 2026", False),  # another outlet's credit for a photo
         ("Министр напомнил, что все права защищены законом, и призвал граждан обращаться в суд. " * 3, False),
         ("Президент подписал указ о поддержке подписчиков местных газет.", False),
+        # Azerbaijani and Russian forms that stayed in re-published bodies
+        ("Bizi Telegram kanalımızda izləyin", True),
+        ("Xəbərləri Instagram səhifəmizdə izləyin!", True),
+        ("Oxu: Azərbaycan Avropaya qaz ixracını artırır", True),
+        ("Читайте: Генассамблея ООН завершила общие дебаты", True),
+        ("Реклама", True),
+        ("Reklam", True),
+        ("Oxucular bu layihəni bəyəniblər.", False),
+        ("Nazir oxu: bu sözləri dedi.", False),
+        ("Реклама алкоголя будет запрещена с 2027 года.", False),
+        ("Reklam bazarı ötən il 12% böyüyüb.", False),
+        ("Azarkeşlər komandanı izləyin deyə çağırıb.", False),
     ],
 )
 def test_boilerplate_paragraphs(text: str, furniture: bool) -> None:
