@@ -224,12 +224,12 @@ def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, 
         if year:
             return date(int(year), month, dom)
         local_now = now.astimezone(tz)
-        for back in range(9):  # 29 February may be years back
+        for back in range(-1, 9):  # next year's only within the hour (New Year's Eve); 29 February may be years back
             try:
                 day = date(local_now.year - back, month, dom)
             except ValueError:
                 continue
-            if back or _localize(day, at, tz) <= now + CLOCK_SKEW:
+            if back > 0 or _localize(day, at, tz) <= now + CLOCK_SKEW:
                 return day
     except ValueError:
         return None

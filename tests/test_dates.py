@@ -108,6 +108,11 @@ def test_a_date_without_a_year_a_little_after_the_fetch_is_this_years(text: str,
     # the latest such date not after the fetch was last year's. The same hour's grace as "today, 15:31" has now.
     noon = datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)
     assert parse_date(text, timezone="Asia/Baku", now=noon) == expected
+    # Across New Year's Eve the same hour is next year's: "1 января, 00:05" fetched at 23:50 on 31 December.
+    eve = datetime(2026, 12, 31, 23, 50, tzinfo=BAKU)
+    assert parse_date("1 января, 00:05", timezone="Asia/Baku", now=eve) == datetime(2027, 1, 1, 0, 5, tzinfo=BAKU)
+    assert parse_date("1 января, 01:05", timezone="Asia/Baku", now=eve) == datetime(2026, 1, 1, 1, 5, tzinfo=BAKU)
+    assert parse_date("31 декабря, 23:55", timezone="Asia/Baku", now=eve) == datetime(2026, 12, 31, 23, 55, tzinfo=BAKU)
 
 
 def test_the_source_zone_is_used() -> None:
