@@ -82,8 +82,9 @@ def runs_cmd(
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """List crawl runs, newest first: status, finish reason, counts, health, where each ran, and the scale-out crawl
-    (by its first run) each worker's run was part of."""
+    """List crawl runs, newest first: status, finish reason, counts, health, where each ran.
+
+    A scale-out worker's run also says which scale-out crawl (by its first run) it was part of."""
     archive = _archive(ctx)
     try:
         if source:
@@ -200,8 +201,7 @@ def health_cmd(
     max_age: MaxAgeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """Each source's health after its latest run: articles against the median, field coverage, dates, HTTP errors,
-    and whether its runs have stopped.
+    """Each source's health after its latest run: articles against the median, coverage, dates, HTTP errors, stops.
 
     Exits 1 unless every source is green: when one is red, or unknown (no judged run yet: never run).
     """
