@@ -618,8 +618,9 @@ def articles_withdraw(
         str, typer.Option("--reason", help="Why, for the record (a takedown request, a correction, ...).")
     ],
 ) -> None:
-    """Take articles off the downstream site: left out of every list, feed, search and story, their pages answer
-    410 Gone. The archive keeps them and their versions; `articles restore` shows them again."""
+    """Take articles off the downstream site: out of every list, feed, search and story; their pages answer 410.
+
+    The archive keeps them and their versions; `articles restore` shows them again."""
     if not reason.strip():
         fail("--reason: say why the article is withdrawn")
     archive = _archive(ctx)

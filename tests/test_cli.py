@@ -511,3 +511,22 @@ def test_serve_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:
     )
     elsewhere = one_line_error(run_cli("--db", db, "serve", "--host", "192.0.2.1"))  # RFC 5737: no machine has it
     assert "192.0.2.1 is not an address of this machine" in elsewhere
+
+
+def test_every_commands_summary_is_one_line_of_the_command_list() -> None:
+    """The command list shows each docstring's first paragraph with its line breaks: a summary broken over two lines
+    of source read "... the scale-out crawl" then "(by its first run) ..." under it, cut mid-sentence."""
+
+    def commands(group: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for name, command in getattr(group, "commands", {}).items():
+            yield f"{path} {name}", command
+            yield from commands(command, f"{path} {name}")
+
+    listed = dict(commands(typer.main.get_command(app), "aggregator"))
+    assert {"aggregator runs", "aggregator articles withdraw", "aggregator db upgrade"} <= set(listed)
+    broken = {
+        name: summary
+        for name, command in listed.items()
+        if "\n" in (summary := (command.help or "").strip().split("\n\n")[0])
+    }
+    assert broken == {}

@@ -330,8 +330,9 @@ def metrics_cmd(
     ] = None,
     max_age: MaxAgeOpt = None,
 ) -> None:
-    """Each source's latest run, health verdict and archive in Prometheus' text format (what `serve` answers at
-    /metrics)."""
+    """Each source's latest run, health verdict and archive in Prometheus' text format.
+
+    The same text `serve` answers at /metrics."""
     from aggregator.metrics import exposition
 
     oldest = verdict_max_age(max_age)

@@ -42,8 +42,9 @@ def search_cmd(
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """Search titles and texts of archived articles, best match first (title words weigh more) among the latest
-    matches (2,000, or --limit when larger)."""
+    """Search titles and texts of archived articles, best match first (title words weigh more).
+
+    Ranked among the latest matches (2,000, or --limit when larger)."""
     if not any(c.isalnum() for c in query):  # it printed "0 result(s) for ''" as if the archive had nothing
         fail(f"no word to search for in {query!r}")
     if source:
