@@ -223,13 +223,15 @@ def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, 
     try:
         if year:
             return date(int(year), month, dom)
-        local_now = now.astimezone(tz)
-        for back in range(-1, 9):  # next year's only within the hour (New Year's Eve); 29 February may be years back
+        # The latest local time it may be (compared on the local wall clock): within the hour after New Year's Eve,
+        # next year's; 29 February may be years back.
+        limit = (now + CLOCK_SKEW).astimezone(tz)
+        for back in range(9):
             try:
-                day = date(local_now.year - back, month, dom)
+                day = date(limit.year - back, month, dom)
             except ValueError:
                 continue
-            if back > 0 or _localize(day, at, tz) <= now + CLOCK_SKEW:
+            if back or (month, dom, at) <= (limit.month, limit.day, limit.time()):
                 return day
     except ValueError:
         return None
