@@ -1006,7 +1006,7 @@ def main() -> None:
         sys.exit(2)
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"aggregator: database error: {detail}", file=sys.stderr)
+        print(f"aggregator: database error: {detail}{_database_hint(detail)}", file=sys.stderr)
         sys.exit(2)
     except OSError as exc:
         # `aggregator stats --json > file` on a disk that fills up was a traceback. The commands that write files
@@ -1016,6 +1016,19 @@ def main() -> None:
         sys.stdout = None  # type: ignore[assignment]  # what is left in its buffer cannot be written either
         print(f"aggregator: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _database_hint(detail: str) -> str:
+    """What to do about a database error an operator can do something about (the driver's words alone say little)."""
+    from aggregator.store.db import BUSY_TIMEOUT_MS
+
+    if detail == "database is locked":
+        return (
+            f": another process held the SQLite archive's write lock longer than the {BUSY_TIMEOUT_MS // 1000} s a "
+            "command waits for it (an open transaction in an sqlite3 shell?); the write it waited to make was not "
+            "made: run it again once that process is done"
+        )
+    return ""
 
 
 _OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}

@@ -530,3 +530,24 @@ def test_every_commands_summary_is_one_line_of_the_command_list() -> None:
         if "\n" in (summary := (command.help or "").strip().split("\n\n")[0])
     }
     assert broken == {}
+
+
+def test_a_locked_sqlite_archive_says_what_to_do(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """An sqlite3 shell holding a write transaction made a crawl end "database error: database is locked" after the
+    wait (a minute: a real lock in a test would cost it), and nothing more."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    import aggregator.cli
+
+    def locked() -> None:
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(aggregator.cli, "app", locked)
+    with pytest.raises(SystemExit) as exited:
+        aggregator.cli.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aggregator: database error: database is locked: another process held the SQLite archive")
+    assert "30 s" in err and "the write it waited to make was not made" in err and err.count("\n") == 1

@@ -60,6 +60,8 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long an SQLite connection waits for another process's write lock before "database is locked"."""
 SQLITE_CACHE_KIB = 65_536
 """Page cache of each SQLite connection, in KiB (SQLite's default is 2,000)."""
 
@@ -83,7 +85,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: bool
     # SQLAlchemy, not the sqlite3 module, says when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -137,7 +139,7 @@ class Checkpointer:
     def _run(self) -> None:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             while not self._stop.wait(CHECKPOINT_INTERVAL):
                 if time.monotonic() - self._last_commit < CHECKPOINT_QUIET:
                     self._checkpoint(connection)
