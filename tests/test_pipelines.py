@@ -389,6 +389,26 @@ def test_collapse_equals_split_and_join(text: str) -> None:
     assert collapse(text) == " ".join(text.split())
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "Ə", " ", "\u00a0", "\u00ad", "\u200b", "\u2060", "\ufeff", "\u200d"])))
+def test_collapse_drops_the_invisible_characters(text: str) -> None:
+    invisible = "\u00ad\u200b\u2060\ufeff"
+    assert collapse(text) == " ".join("".join(c for c in text if c not in invisible).split())
+
+
+def test_soft_hyphens_and_zero_width_spaces_are_out_of_the_text_and_the_title() -> None:
+    # A "типограф" hyphenates long words with soft hyphens, a copy and paste leaves zero-width spaces: invisible on
+    # the page, but "Ген\u00adас\u00adсамблея" is not "Генассамблея" to search, the story sketches or the citations.
+    html = "<p>Ген\u00adас\u00adсамблея ООН\u200b, как со\u00adоб\u00adща\u00adет Re\u00adport.</p>"
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+    assert text == "Генассамблея ООН, как сообщает Report." == text_of_safe_html(safe)
+    assert "\u00ad" in safe or "&shy;" in safe  # a hyphenation hint where the page is shown
+    item = ArticleItem(source="caliber", language="ru", url="https://caliber.az/post/x",
+                       title="\ufeffГен\u00adас\u00adсамблея ООН", body_html=html)  # fmt: skip
+    cleaned = CleanupPipeline().process_item(item)
+    assert cleaned.title == "Генассамблея ООН" and cleaned.body_text == text
+
+
 def test_only_the_plain_space_is_printable_whitespace() -> None:
     # collapse's shortcut rests on this: a printable text holds no whitespace but plain spaces
     assert [c for c in map(chr, range(0x110000)) if c.isspace() and c.isprintable()] == [" "]
