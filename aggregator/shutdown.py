@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import weakref
 from types import FrameType
 from typing import Any, Self
 
@@ -38,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 _OURS = "_aggregator_graceful_stop"
 _stopping = False
-_crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()
 
 
 class GracefulStop:
@@ -48,7 +46,6 @@ class GracefulStop:
     def from_crawler(cls, crawler: Crawler) -> Self:
         extension = cls()
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
-        _crawlers.add(crawler)
         return extension
 
     def engine_started(self) -> None:
@@ -98,12 +95,14 @@ def _stop_gracefully(process: Any) -> Any:
 
 
 def _relay(handler: Any) -> Any:
+    process = getattr(handler, "__self__", None)  # CrawlerProcess._signal_shutdown, a bound method
+
     def relay(signum: int, frame: FrameType | None) -> None:
         global _stopping
         if signum == signal.SIGTERM and _stopping:
             _log_later("SIGTERM again while stopping gracefully: ignored (a second SIGINT or SIGKILL forces the stop)")
             return
-        if signum == signal.SIGTERM and closing():
+        if signum == signal.SIGTERM and closing(process):
             _stopping = True
             _log_later("SIGTERM while the crawl is closing: it closes as it was (SIGINT or SIGKILL forces the stop)")
             return
@@ -119,15 +118,15 @@ def _relay(handler: Any) -> Any:
     return relay
 
 
-def closing() -> bool:
-    """Whether every crawl of this process (``crawl --all`` runs several) has begun to close its spider or is done:
-    none is starting or crawling, so a graceful stop has nothing left to stop, and would only cut a close short."""
-    crawlers = list(_crawlers)
+def closing(process: Any) -> bool:
+    """Whether every crawl of the Scrapy ``process`` (``crawl --all`` runs several) has begun to close its spider or
+    is done: none is starting or crawling, so a graceful stop has nothing left to stop."""
+    crawlers = list(getattr(process, "crawlers", ()))
     return bool(crawlers) and all(_closing_or_done(crawler) for crawler in crawlers)
 
 
 def _closing_or_done(crawler: Crawler) -> bool:
-    if not crawler.crawling:  # its close is over (it was crawling: extensions are built once a crawl starts)
+    if not crawler.crawling:  # its close is over (``process.crawl`` sets it before the reactor runs)
         return True
     # Scrapy 2.19 keeps no public flag: the engine's slot exists from the spider's opening to the end of its close,
     # and its ``closing`` Deferred from the start of the close. (``crawler.engine`` raises before the engine is made.)
