@@ -17,6 +17,7 @@ round of each side); the ratios of the rounds' pairs are printed beside it to sh
 
 from __future__ import annotations
 
+import argparse
 import copy
 import gc
 import os
@@ -60,6 +61,8 @@ ROUNDS = 9
 
 
 def main() -> None:
+    # --help prints what the run does (it took no arguments, and ran the whole benchmark on --help)
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     import sitegen
 
     started = time.perf_counter()

@@ -34,6 +34,7 @@ and on the synthetic pages.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import hashlib
 import statistics
@@ -333,6 +334,8 @@ def report_pair(rates: Rates, job: str, label: str, note: str) -> None:
 
 
 def main() -> None:
+    # --help prints what the run does (it took no arguments, and ran the whole benchmark on --help)
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     started = time.perf_counter()
     sites = [site_pages(key) for key in SITES]
     print(

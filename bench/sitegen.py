@@ -350,8 +350,13 @@ def tree_digest(root: Path) -> str:
 
 
 if __name__ == "__main__":
+    import argparse
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    out = Path(sys.argv[1])
-    site = generate(out, int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
+    parser = argparse.ArgumentParser(description="Write a synthetic caliber.az mirror tree for the benchmarks.")
+    parser.add_argument("out", type=Path, help="the folder to write the tree into (created if missing)")
+    parser.add_argument("articles", type=int, nargs="?", default=2000, help="article pages (default 2000)")
+    args = parser.parse_args()
+    site = generate(args.out, args.articles)
     n = len(site.articles)
     print(f"{n} articles, {site.article_bytes / n / 1024:.1f} KiB each on average; listings: {site.listings}")

@@ -1,11 +1,12 @@
 """Dates: the text a source prints -> the exact UTC instant it means, and back.
 
 A fast path of exact forms handles what the source sites print: month names in Russian, Azerbaijani and English
-in any case and abbreviation, numeric day-first dates, today / yesterday, "N hours ago", RFC 822 (with the
-non-standard "+04"), ISO 8601 and an explicit "(UTC +04:00)". Only text that carries a date signal the fast path
-could not resolve goes to one configured dateparser parser, the fallback for the long tail. Local times are
-converted with the time-zone database (Baku kept summer time until 2016), never a fixed offset; a result more
-than a day after ``now`` or before 1990 is refused.
+in any case and abbreviation, numeric day-first dates (a day and month without the year when a time is beside
+them: "05.12 12:30"), times written with a colon or, after a date, a dot ("14.30"), today / yesterday / just now,
+"N hours ago", RFC 822 (with the non-standard "+04"), ISO 8601 and an explicit "(UTC +04:00)". Only text that
+carries a date signal the fast path could not resolve goes to one configured dateparser parser, the fallback for
+the long tail. Local times are converted with the time-zone database (Baku kept summer time until 2016), never a
+fixed offset; a result more than a day after ``now`` or before 1990 is refused.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ _UNITS: tuple[tuple[str, str], ...] = (  # (stem, timedelta keyword); first matc
     ("дн", "days"), ("ден", "days"), ("день", "days"), ("gün", "days"), ("day", "days"),
     ("недел", "weeks"), ("həftə", "weeks"), ("week", "weeks"),
 )  # fmt: skip
+_JUST_NOW = frozenset({"только что", "just now", "indicə", "az öncə"})
+"""A listing card's "Только что": the fetch's own minute."""
 _DAY_WORD_RE = re.compile("|".join(_DAY_OFFSETS))  # longest first: "позавчера" before "вчера"
 MIDNIGHT = time()
 _DATE_WORDS = frozenset({"ago", "назад", "əvvəl", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"})
@@ -83,11 +86,19 @@ _AGO_RE = re.compile(rf"(?:(\d+)|\b({_WORD}))\s+({_WORD})\s+(?:назад|əvvə
 # path for variants. Group names: d, mon (a month word) or m (a month number), y, h, mi, s; rel (today/yesterday
 # word), n + unit ("ago"); sign, oh, om (a printed UTC offset); z (an RFC 822 zone).
 _TIME = r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+_TIME_DOTTED = r"(?P<h>[01]?\d|2[0-3])\.(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+_CLOCK = r"(?P<h>[01]?\d|2[0-3])[:.](?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+"""A time of day after a date or a day word, also dotted ("5 декабря 2026, 14.30", "Сегодня в 14.30"): there it
+cannot be part of the date. Before a date only a dotted time ending in a space is one (``_TIME_DOTTED``)."""
 _NAMED = (
     rf"(?P<d>\d{{1,2}})(?:-?(?:го|ci|cı|cu|cü|th|st|nd|rd))?(?: of)? (?P<mon>{_WORD})\.?,?"
     rf"(?: (?P<y>\d{{4}})(?:г\.?|-ci il)?)?"
 )
 _NUMERIC = r"(?P<d>\d{1,2}) ?(?P<sep>[./-]) ?(?P<m>\d{1,2}) ?(?P=sep) ?(?P<y>\d{4})"
+_NUMERIC_DAY = r"(?P<d>\d{1,2})(?P<sep>[./])(?P<m>\d{1,2})(?P<y>(?!))?"
+"""A day and month without the year ("05.12 12:30" on a listing card), only ever read with a time of day beside it
+(which a lone "05.12" lacks: it may be any number). Its ``y`` group never matches: the year is the latest one that
+puts the date not after the fetch, as for "5 декабря"."""
 _BETWEEN = r",?(?: (?:в|-|•|/|saat))? "
 _OFFSET = r"(?: \(?(?:utc|gmt) ?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?\)?)?"
 _RFC_ZONE = r"(?P<z>[+-]\d{2}(?:\d{2})?|gmt|ut|utc|z)"
@@ -97,16 +108,20 @@ _EXACT_DATE_FIRST: _Forms = (
     ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
     # A weekday may follow ("21 сентября 2021г., вторник"), but "am" / "pm" is no weekday: a 12-hour time is the
     # scan's to read ("10 january 2026 8:07 pm" is 20:07, not 08:07).
-    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}(?:,? (?![ap]m$){_WORD})?")),
-    ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),
+    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}(?:,? (?![ap]m$){_WORD})?")),
+    ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}")),
+    ("numeric", re.compile(rf"{_NUMERIC_DAY}{_BETWEEN}{_TIME}{_OFFSET}")),
+    ("named", re.compile(rf"{_TIME_DOTTED},? (?:- )?{_NAMED}{_OFFSET}")),
+    ("numeric", re.compile(rf"{_TIME_DOTTED},? (?:- )?{_NUMERIC}{_OFFSET}")),
 )
 _EXACT_TIME_FIRST: _Forms = (
     ("named", re.compile(rf"{_TIME},? (?:- )?{_NAMED}{_OFFSET}")),
     ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC}{_OFFSET}")),
+    ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC_DAY}{_OFFSET}")),
 )
 _EXACT_AGO: _Forms = (("ago", re.compile(rf"(?P<n>\d+) (?P<unit>{_WORD}) (?:назад|əvvəl|ago)")),)
 _EXACT_BY_LETTER: _Forms = (
-    ("rel", re.compile(rf"(?P<rel>{'|'.join(_DAY_OFFSETS)})(?:,| /| в)? {_TIME}")),
+    ("rel", re.compile(rf"(?P<rel>{'|'.join(_DAY_OFFSETS)})(?:,| /| в)? {_CLOCK}")),
     ("rfc", re.compile(rf"[a-z]{{3}}, (?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
     ("named", re.compile(rf"(?:{_WORD} ){{1,3}}{_NAMED}(?:{_BETWEEN}{_TIME})?{_OFFSET}")),  # a category label first
 )
@@ -266,6 +281,8 @@ def _calendar_day(rest: str, at: time, tz: tzinfo, now: datetime) -> date | bool
 def _exact(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
     """The instant of a whole-string known form; None when none matches, False for an impossible date."""
     if not text[:1].isdigit():
+        if text in _JUST_NOW:
+            return now.astimezone(UTC)
         patterns = _EXACT_BY_LETTER
     elif text.endswith(("назад", "əvvəl", "ago")):
         patterns = _EXACT_AGO

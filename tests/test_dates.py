@@ -115,6 +115,40 @@ def test_a_date_without_a_year_a_little_after_the_fetch_is_this_years(text: str,
     assert parse_date("31 декабря, 23:55", timezone="Asia/Baku", now=eve) == datetime(2026, 12, 31, 23, 55, tzinfo=BAKU)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A dotted time after a date or a day word, or before a whole date, is the time of day, not midnight
+        ("05.12.2026 14.30", datetime(2026, 12, 5, 14, 30, tzinfo=BAKU)),
+        ("5 декабря 2026, 14.30", datetime(2026, 12, 5, 14, 30, tzinfo=BAKU)),
+        ("5 dekabr 2026 09.05", datetime(2026, 12, 5, 9, 5, tzinfo=BAKU)),
+        ("14.30 05.12.2026", datetime(2026, 12, 5, 14, 30, tzinfo=BAKU)),
+        ("14.30, 5 декабря 2026", datetime(2026, 12, 5, 14, 30, tzinfo=BAKU)),
+        ("Сегодня в 11.15", datetime(2026, 12, 5, 11, 15, tzinfo=BAKU)),
+        ("вчера, 23.59", datetime(2026, 12, 4, 23, 59, tzinfo=BAKU)),
+        # A day and month with a time, no year (listing cards): the year as for "5 декабря, 12:30"
+        ("05.12 12:30", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # half an hour after the fetch: today
+        ("12:30 05.12", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # (dateparser had it a year back)
+        ("04.12 / 22:10", datetime(2026, 12, 4, 22, 10, tzinfo=BAKU)),
+        ("05.12 13:30", datetime(2025, 12, 5, 13, 30, tzinfo=BAKU)),  # more than an hour ahead: last year's
+        ("29/02 10:00", datetime(2024, 2, 29, 10, 0, tzinfo=BAKU)),
+        # "Только что" on a card: the fetch's minute
+        ("Только что", datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)),
+        ("Just now", datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)),
+        ("İndicə", datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)),
+    ],
+)
+def test_dotted_times_day_and_month_without_a_year_and_just_now(text: str, expected: datetime) -> None:
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)
+    assert parse_date(text, timezone="Asia/Baku", now=noon) == expected
+
+
+@pytest.mark.parametrize("text", ["05.12", "31.02 10:00", "05.13 10:00", "1.5 млн", "5.12 12.30", "12.30"])
+def test_a_day_and_month_alone_or_impossible_is_no_date(text: str) -> None:
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)
+    assert parse_date(text, timezone="Asia/Baku", now=noon) is None
+
+
 def test_the_source_zone_is_used() -> None:
     moscow = parse_date("23 Марта 2024 18:14", timezone="Europe/Moscow", now=NOW)
     assert moscow == datetime(2024, 3, 23, 15, 14, tzinfo=UTC)
