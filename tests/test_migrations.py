@@ -24,7 +24,7 @@ from aggregator.store.db import (
     upgrade,
 )
 from aggregator.store.models import Article, Base
-from aggregator.store.repository import _fts5_search, _pg_search
+from aggregator.store.queries import fts5_search, pg_search
 from aggregator.store.search import include_name
 from aggregator.stories import Sketch
 from tests.conftest import run_cli
@@ -170,7 +170,7 @@ def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
 
     def found() -> list[int]:
         """The archive's own search statement, reading only the ids (the model's later columns are not there yet)."""
-        search = _pg_search if engine.dialect.name == "postgresql" else _fts5_search
+        search = pg_search if engine.dialect.name == "postgresql" else fts5_search
         with engine.connect() as conn:
             return list(conn.scalars(search("текст", [], 2000).with_only_columns(Article.id)))
 
@@ -207,7 +207,7 @@ def test_the_search_index_is_folded_and_back(db_url: str) -> None:
     postgresql = engine.dialect.name == "postgresql"
 
     def found(query: str) -> list[int]:
-        search = _pg_search if postgresql else _fts5_search
+        search = pg_search if postgresql else fts5_search
         with engine.connect() as conn:
             return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
 

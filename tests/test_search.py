@@ -204,7 +204,61 @@ def test_cli_search(sqlite_url: str) -> None:
         "--db", sqlite_url, "search", "газопровод", "--since", "2026-09-13", "--source", "caliber", "--json"
     )
     assert [r["url"].rsplit("/", 1)[1] for r in json.loads(filtered.stdout)] == ["q-1"]
+    english = run_cli("--db", sqlite_url, "search", "ferry", "--language", " EN ", "--json")
+    assert [r["url"].rsplit("/", 1)[1] for r in json.loads(english.stdout)] == ["q-3"]
+    assert json.loads(run_cli("--db", sqlite_url, "search", "ferry", "--language", "ru", "--json").stdout) == []
+    wrong = run_cli("--db", sqlite_url, "search", "ferry", "--language", "English")
+    assert wrong.returncode == 2 and "not a language code" in wrong.stderr
     table = run_cli("--db", sqlite_url, "search", '" OR 1=1 --')
     assert table.returncode == 0 and "0 result(s)" in table.stdout
     bad = run_cli("--db", sqlite_url, "search", "x", "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_read_api_searches(archive: Archive, db_url: str) -> None:
+    """``GET /api/search``: the same ranked search for the downstream site's search box, on both back ends."""
+    from fastapi.testclient import TestClient
+
+    from aggregator.api import create_app
+
+    def found(response) -> list[str]:
+        assert response.status_code == 200, response.text
+        return [i["url"].rsplit("/", 1)[1] for i in response.json()["items"]]
+
+    with TestClient(create_app(db_url, most_read_ttl=0)) as client:
+        answer = client.get("/api/search", params={"q": "Газопровод"})
+        assert found(answer) == ["q-1", "q-2"]
+        body = answer.json()
+        assert body["query"] == "Газопровод" and [w.casefold() for w in body["words"]] == ["газопровод"]
+        first = body["items"][0]
+        assert first["title"] == "Газопровод Игдыр – Нахчыван расширят" and first["source"] == "caliber"
+        assert first["published_at"] == "2026-09-14T08:00:00Z" and first["score"] > body["items"][1]["score"]
+        assert {"id", "language", "archived_at", "story_id", "views"} <= first.keys()
+        # Filters: source, language, since (published, else archived); every word must occur.
+        assert found(client.get("/api/search", params={"q": "газопровод", "since": "2026-09-13"})) == ["q-1"]
+        assert found(client.get("/api/search", params={"q": "Баку", "since": "2026-09-11T00:00:00+04:00"})) == ["q-2"]
+        assert found(client.get("/api/search", params={"q": "ferry", "language": "ru"})) == []
+        assert found(client.get("/api/search", params={"q": "ferry", "language": "en"})) == ["q-3"]
+        assert found(client.get("/api/search", params={"q": "газопровод ferry"})) == []
+        assert found(client.get("/api/search", params={"q": "газопровод", "limit": 1})) == ["q-1"]
+        assert found(client.get("/api/search", params={"q": 'газопровод" OR "1"="1'})) == []  # plain words
+        # The validator: an unchanged answer is a 304.
+        again = client.get("/api/search", params={"q": "Газопровод"}, headers={"If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 304
+        # Clear 422s, FastAPI's shape: no query, no word in it, an unknown source, a bad date or limit.
+        for params, where in (
+            ({}, "q"),
+            ({"q": '" * -'}, "q"),
+            ({"q": "x", "source": "nosuch"}, "source"),
+            ({"q": "x", "since": "yesterday"}, "since"),
+            ({"q": "x", "limit": 0}, "limit"),
+            ({"q": "x", "language": "English"}, "language"),
+        ):
+            bad = client.get("/api/search", params=params)
+            assert bad.status_code == 422, (params, bad.text)
+            assert bad.json()["detail"][0]["loc"] == ["query", where]
+    # A withdrawn article is left out, as everywhere the site reads.
+    with archive.session.begin() as s:
+        s.execute(update(Article).where(Article.url.endswith("q-1")).values(withdrawn_at=T0))
+    with TestClient(create_app(db_url, most_read_ttl=0)) as client:
+        assert found(client.get("/api/search", params={"q": "газопровод"})) == ["q-2"]

@@ -40,6 +40,7 @@ from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, so
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
+from aggregator.store import search as fulltext
 from aggregator.store.db import connect, existing_file_url, normalise_url
 from aggregator.store.models import MAX_ID, Article
 
@@ -87,6 +88,16 @@ class ArticleSummary(BaseModel):
 class ArticlePage(BaseModel):
     items: list[ArticleSummary]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class SearchHit(ArticleSummary):
+    score: float = Field(description="Higher is better; comparable within one answer only.")
+
+
+class SearchResults(BaseModel):
+    query: str
+    words: list[str] = Field(description="The words searched for, as the index holds them (all must match).")
+    items: list[SearchHit]
 
 
 class SourceRef(BaseModel):
@@ -492,6 +503,34 @@ def create_app(
             rows, following = queries.list_page(conn, chosen, limit=limit, after=after)
         data = {"items": [summary(r) for r in rows], "next_cursor": following.encode() if following else None}
         return cached_json(request, data)
+
+    @app.get("/api/search", response_model=SearchResults, responses=NOT_MODIFIED, tags=["articles"])
+    @reads
+    def search_articles(
+        request: Request,
+        q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find (all of them).")],
+        source: Annotated[str | None, Query(max_length=64, description="A source key (`/api/sources`).")] = None,
+        language: Annotated[str | None, Query(pattern="^[a-z]{2,3}$", description="ru, az, en, ...")] = None,
+        since: Annotated[
+            datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Response:
+        """Articles whose title or text holds every word of `q`, best match first (title words weigh more).
+
+        Quotes and operators are plain words. Ranked among the latest 2,000 matches, so a common word finds recent
+        news first; letters a keyboard may lack match the plain ones ("seher" finds "şəhər", "еще" finds "ещё").
+        """
+        words = fulltext.query_words(q)
+        if not words:
+            return query_problem("q", f"no word to search for in {q!r}")
+        chosen = filters(source, language, since, None)
+        if isinstance(chosen, JSONResponse):
+            return chosen
+        with store.read.connect() as conn:
+            rows = queries.search(conn, q, chosen, limit=limit)
+        items = [summary(r) | {"score": round(float(r.score), 6)} for r in rows]
+        return cached_json(request, {"query": q, "words": words, "items": items})
 
     @app.get(
         "/api/articles/{article_id}",

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _language_option, app, fail, out
 from aggregator.present import parse_instant
 from aggregator.sources import resolve_keys
 from aggregator.tables import WIDE, text_and_link, text_and_link_columns
@@ -35,6 +35,9 @@ def search_cmd(
         ),
     ],
     source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only articles in this language (ru, az, en).")
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option("--since", metavar="DATE", help="Only articles published since this ISO date (UTC if no zone)."),
@@ -49,10 +52,12 @@ def search_cmd(
         fail(f"no word to search for in {query!r}")
     if source:
         resolve_keys([source])
+    if language is not None:
+        language = _language_option(language)
     start = parse_since(since)
     archive = _archive(ctx)
     try:
-        hits = archive.search(query, source=source, since=start, limit=limit)
+        hits = archive.search(query, source=source, language=language, since=start, limit=limit)
     finally:
         archive.close()
     if as_json:

@@ -25,16 +25,22 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
+    and_,
     bindparam,
     case,
+    column,
     func,
+    literal_column,
     or_,
     select,
+    table,
+    text,
     tuple_,
     type_coerce,
 )
 from sqlalchemy.exc import DBAPIError
 
+from aggregator.store import search as fulltext
 from aggregator.store.models import Article, CrawlRun, Redirect, Reject, Snapshot, Source, UTCDateTime, names_a_row
 
 # The columns a list needs (no bodies: they are the bulk of a row).
@@ -209,9 +215,9 @@ def _part(undated: bool, given: frozenset[str], after: bool, bounded: bool, with
     else:
         stmt = select(*LIST_COLUMNS).where(Article.published_at.is_not(None))
     stmt = stmt.where(Article.withdrawn_at.is_not(None) if withdrawn else Article.withdrawn_at.is_(None))
-    for name, column in (("source", Article.source), ("language", Article.language), ("story", Article.story_id)):
+    for name, filtered in (("source", Article.source), ("language", Article.language), ("story", Article.story_id)):
         if name in given:
-            stmt = stmt.where(column == bindparam(name))
+            stmt = stmt.where(filtered == bindparam(name))
     if "since" in given:
         stmt = stmt.where(moment >= when[0])
     if "until" in given:
@@ -276,6 +282,78 @@ def count_articles(conn: Connection, filters: ArticleFilter) -> int:
         counted = select(func.count()).select_from(part.limit(None).order_by(None).subquery())
         total += conn.execute(counted, filters.params()).scalar_one()
     return total
+
+
+def pg_search(query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)) -> Any:
+    """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
+    operators); an article is matched with the configuration its vector was built with. The latest ``window``
+    matches are chosen by id first and only they are ranked (``ts_rank`` reads each one's vector)."""
+    words = " ".join(fulltext.query_words(query))
+    if not words:
+        return None
+    vector: Any = literal_column(fulltext.PG_COLUMN)
+    russian = func.plainto_tsquery(literal_column("'russian'::regconfig"), words)
+    simple = func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
+    is_russian = Article.language == fulltext.RUSSIAN
+    matched = or_(
+        and_(is_russian, vector.op("@@")(russian)),
+        and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
+    )
+    recent = select(Article.id).where(matched, *filters).order_by(Article.id.desc()).limit(window).subquery()
+    score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
+    return (
+        select(*selected, score.label("score"))
+        .join(recent, Article.id == recent.c.id)
+        .order_by(score.desc(), Article.id.desc())
+    )
+
+
+def fts5_search(query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)) -> Any:
+    """bm25 of the latest ``window`` matches, from the FTS5 table walked in descending rowid order (which FTS5
+    does without sorting, and stops at the window); the articles table is joined in only for the filters."""
+    match = fulltext.fts5_match(query)
+    if match is None:
+        return None
+    fts = table(fulltext.FTS_TABLE, column("rowid"))
+    bm25: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
+    matches = select(fts.c.rowid.label("id"), (-bm25).label("score")).where(
+        text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match)
+    )
+    if filters:
+        matches = matches.select_from(fts.join(Article.__table__, Article.id == fts.c.rowid)).where(*filters)
+    recent = matches.order_by(fts.c.rowid.desc()).limit(window).subquery()
+    return (
+        select(*selected, recent.c.score)
+        .join(recent, Article.id == recent.c.id)
+        .order_by(recent.c.score.desc(), Article.id.desc())
+    )
+
+
+def search_statement(
+    dialect: str, query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)
+) -> Any:
+    """The ranked search of ``query`` (see aggregator/store/search.py) on this dialect, selecting ``selected`` and
+    the score; None when the query holds no word."""
+    search = pg_search if dialect == "postgresql" else fts5_search
+    return search(query, filters, window, selected)
+
+
+def search(
+    conn: Connection, query: str, filters: ArticleFilter, *, limit: int, window: int = fulltext.SEARCH_WINDOW
+) -> list[Any]:
+    """The list columns and the score of the articles matching every word of ``query``, best first, among the
+    ``window`` latest matches that pass ``filters`` (source, language, since; withdrawn ones left out)."""
+    chosen: list[Any] = [Article.withdrawn_at.is_(None)]
+    if filters.source:
+        chosen.append(Article.source == filters.source)
+    if filters.language:
+        chosen.append(Article.language == filters.language)
+    if filters.since:
+        chosen.append(func.coalesce(Article.published_at, Article.archived_at) >= filters.since)
+    stmt = search_statement(conn.dialect.name, query, chosen, max(window, limit), LIST_COLUMNS)
+    if stmt is None:
+        return []
+    return list(conn.execute(stmt.limit(limit)))
 
 
 # The statements below are built once, with bound parameters: building a SQLAlchemy statement (and its cache key

@@ -19,15 +19,11 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
     delete,
     func,
     insert,
-    literal_column,
     or_,
     select,
-    table,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -170,51 +166,6 @@ class SearchHit:
     article: Article
     score: float
     """Higher is better; comparable within one result list only (bm25 on SQLite, ts_rank on PostgreSQL)."""
-
-
-def _pg_search(query: str, filters: list[Any], window: int) -> Any:
-    """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
-    operators); an article is matched with the configuration its vector was built with. The latest ``window``
-    matches are chosen by id first and only they are ranked (``ts_rank`` reads each one's vector)."""
-    words = " ".join(fulltext.query_words(query))
-    if not words:
-        return None
-    vector: Any = literal_column(fulltext.PG_COLUMN)
-    russian = func.plainto_tsquery(literal_column("'russian'::regconfig"), words)
-    simple = func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
-    is_russian = Article.language == fulltext.RUSSIAN
-    matched = or_(
-        and_(is_russian, vector.op("@@")(russian)),
-        and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
-    )
-    recent = select(Article.id).where(matched, *filters).order_by(Article.id.desc()).limit(window).subquery()
-    score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
-    return (
-        select(Article, score.label("score"))
-        .join(recent, Article.id == recent.c.id)
-        .order_by(score.desc(), Article.id.desc())
-    )
-
-
-def _fts5_search(query: str, filters: list[Any], window: int) -> Any:
-    """bm25 of the latest ``window`` matches, from the FTS5 table walked in descending rowid order (which FTS5
-    does without sorting, and stops at the window); the articles table is joined in only for the filters."""
-    match = fulltext.fts5_match(query)
-    if match is None:
-        return None
-    fts = table(fulltext.FTS_TABLE, column("rowid"))
-    bm25: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
-    matches = select(fts.c.rowid.label("id"), (-bm25).label("score")).where(
-        text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match)
-    )
-    if filters:
-        matches = matches.select_from(fts.join(Article.__table__, Article.id == fts.c.rowid)).where(*filters)
-    recent = matches.order_by(fts.c.rowid.desc()).limit(window).subquery()
-    return (
-        select(Article, recent.c.score)
-        .join(recent, Article.id == recent.c.id)
-        .order_by(recent.c.score.desc(), Article.id.desc())
-    )
 
 
 def _story_order() -> tuple[Any, Any]:
@@ -792,6 +743,7 @@ class Archive:
         query: str,
         *,
         source: str | None = None,
+        language: str | None = None,
         since: datetime | None = None,
         limit: int = 20,
         window: int = fulltext.SEARCH_WINDOW,
@@ -805,12 +757,11 @@ class Archive:
         filters: list[Any] = [Article.withdrawn_at.is_(None)]
         if source:
             filters.append(Article.source == source)
+        if language:
+            filters.append(Article.language == language)
         if since:
             filters.append(func.coalesce(Article.published_at, Article.archived_at) >= since)
-        if self.engine.dialect.name == "postgresql":
-            stmt = _pg_search(query, filters, max(window, limit))
-        else:
-            stmt = _fts5_search(query, filters, max(window, limit))
+        stmt = queries.search_statement(self.engine.dialect.name, query, filters, max(window, limit), (Article,))
         if stmt is None:
             return []
         with self.reading() as session:

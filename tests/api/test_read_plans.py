@@ -36,6 +36,7 @@ API_PATHS = [
     "/api/articles", "/api/articles?source=caliber", "/api/articles?language=ru", "/api/articles?since=2025-01-01",
     "/api/articles?story={story}", "/api/articles/{article}", "/api/sources", "/healthz", "/api/health", "/metrics",
     "/api/most-read", "/feeds/all.rss", "/feeds/caliber.rss", "/", "/?source=caliber", "/news/{article}",
+    "/api/search?q=Азербайджан", "/api/search?q=Азербайджан&source=caliber&language=ru&since=2025-01-01",
 ]  # fmt: skip
 CLI_READS = [
     ["articles", "list"], ["articles", "list", "--source", "caliber"], ["articles", "list", "--language", "ru"],
@@ -43,6 +44,7 @@ CLI_READS = [
     ["articles", "show", "{article}"], ["articles", "history", "{article}"], ["stats"], ["runs"], ["health"],
     ["metrics"], ["rejects", "list"], ["rejects", "show", "{reject}"], ["stories", "list"],
     ["stories", "list", "--source", "caliber"], ["stories", "show", "{story}"], ["search", "Азербайджан"],
+    ["search", "Азербайджан", "--language", "ru", "--source", "caliber"],
     ["export", "--format", "jsonl", "--output", "{tmp}/export.jsonl"],
 ]  # fmt: skip
 
