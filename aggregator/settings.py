@@ -156,6 +156,8 @@ EXTENSIONS = {
     "aggregator.shutdown.GracefulStop": 10,
     "aggregator.health.HealthMonitoring": 500,
     "aggregator.health.FieldCoverage": 510,
+    # Start-up's objects out of the garbage collector's sight, and fewer young collections (aggregator/gc_tuning.py).
+    "aggregator.gc_tuning.GarbageCollectorTuning": 900,
 }
 # Settings that follow from others (the shared scheduler for AGGREGATOR_REDIS_URL, AutoThrottle off for a mirror),
 # worked out when each crawler is built, so that `scrapy crawl -s ...` (Scrapyd) gets them too (aggregator/addon.py).
