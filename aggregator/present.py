@@ -25,6 +25,11 @@ class Labels:
     withdrawn: str
     unavailable: str
     bad_link: str
+    search: str
+    """The search box's button and the search page's heading."""
+    found: str
+    """Before the number of articles a search found: "Найдено: 12"."""
+    nothing_found: str
 
 
 LABELS: dict[str, Labels] = {
@@ -40,6 +45,9 @@ LABELS: dict[str, Labels] = {
         withdrawn="Новость снята с публикации",
         unavailable="Сайт временно недоступен, попробуйте зайти через минуту",
         bad_link="Неверная ссылка на страницу",
+        search="Поиск",
+        found="Найдено",
+        nothing_found="Ничего не найдено",
     ),
     "az": Labels(
         views="Baxış sayı",
@@ -53,6 +61,9 @@ LABELS: dict[str, Labels] = {
         withdrawn="Xəbər yayımdan çıxarılıb",
         unavailable="Sayt müvəqqəti olaraq əlçatan deyil, bir dəqiqədən sonra yenidən cəhd edin",
         bad_link="Səhifənin keçidi yanlışdır",
+        search="Axtarış",
+        found="Tapıldı",
+        nothing_found="Heç nə tapılmadı",
     ),
     "en": Labels(
         views="Views",
@@ -66,6 +77,9 @@ LABELS: dict[str, Labels] = {
         withdrawn="This news item has been withdrawn",
         unavailable="The site is briefly unavailable; please try again in a minute",
         bad_link="This page link is not valid",
+        search="Search",
+        found="Found",
+        nothing_found="Nothing found",
     ),
 }
 

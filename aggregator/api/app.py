@@ -724,6 +724,27 @@ def create_app(
         return cached(request, body, "text/html; charset=utf-8")
 
     @app.get(
+        "/search",
+        response_class=HTMLResponse,
+        responses={**PAGE_UNAVAILABLE, **NOT_MODIFIED},
+        tags=["pages"],
+    )
+    @reads
+    def search_page(
+        request: Request,
+        q: Annotated[str, Query(max_length=200, description="Words to find (all of them).")] = "",
+    ) -> Response:
+        """The site's search: the articles holding every word, best match first (`/api/search`'s, 30 of them)."""
+        query = " ".join(q.split())
+        rows = []
+        if fulltext.query_words(query):
+            with store.read.connect() as conn:
+                rows = queries.search(conn, query, queries.ArticleFilter(), limit=30)
+        items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
+        body = render("search.html", labels=present.labels("ru"), lang="ru", query=query, items=items)
+        return cached(request, body, "text/html; charset=utf-8")
+
+    @app.get(
         "/news/{article_id}",
         response_class=HTMLResponse,
         responses={

@@ -111,3 +111,42 @@ def test_front_page_with_a_link_it_did_not_give_out(client: TestClient) -> None:
         assert text(lxml.html.fromstring(answer.text), "h1") == "Неверная ссылка на страницу", cursor
     api = client.get("/api/articles", params={"cursor": "bad"})
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+def test_the_site_searches(client: TestClient) -> None:
+    """``/search``: a box on every page, the results of ``/api/search`` as a list of links, the query kept."""
+    for path in ("/", "/news/1"):
+        (form,) = lxml.html.fromstring(client.get(path).text).cssselect("header form.search")
+        assert form.get("action") == "/search" and form.get("method") == "get"
+        assert [i.get("name") for i in form.cssselect("input")] == ["q"]
+    for query in ("Баку", "ООН", "Azərbaycan"):
+        api = client.get("/api/search", params={"q": query, "limit": 30}).json()["items"]
+        assert api, query  # the sample holds each
+        answer = client.get("/search", params={"q": query})
+        assert answer.status_code == 200 and answer.headers["content-type"] == "text/html; charset=utf-8"
+        page = lxml.html.fromstring(answer.text)
+        assert [a.get("href") for a in page.cssselect("#results li a")] == [f"/news/{i['id']}" for i in api], query
+        assert [a.text_content() for a in page.cssselect("#results li a")] == [i["title"] for i in api]
+        assert text(page, "#found") == f"Найдено: {len(api)}"
+        (box,) = page.cssselect("header input[name=q]")
+        assert box.get("value") == query  # the query stays in the box
+    nothing = lxml.html.fromstring(client.get("/search", params={"q": "несуществующееслово"}).text)
+    assert text(nothing, "#found") == "Ничего не найдено" and not nothing.cssselect("#results li")
+    empty = lxml.html.fromstring(client.get("/search").text)  # the box alone
+    assert text(empty, "h1") == "Поиск" and not empty.cssselect("#found")
+    operators = client.get("/search", params={"q": '" OR 1=1 --'})  # plain words ("OR", "1"), never an error
+    assert operators.status_code == 200
+    found = client.get("/api/search", params={"q": '" OR 1=1 --', "limit": 30}).json()["items"]
+    links = lxml.html.fromstring(operators.text).cssselect("#results li a")
+    assert [a.get("href") for a in links] == [f"/news/{i['id']}" for i in found]
+    blank = lxml.html.fromstring(client.get("/search", params={"q": "* -"}).text)  # no word: nothing to find
+    assert text(blank, "#found") == "Ничего не найдено"
+
+
+def test_the_search_page_escapes_the_query(client: TestClient) -> None:
+    query = '"><script>window.__xss=1</script><img src=x onerror=alert(1)> Баку'
+    page = lxml.html.fromstring(client.get("/search", params={"q": query}).text)
+    assert not page.cssselect("script") and not page.cssselect("img")  # text, not markup
+    (box,) = page.cssselect("header input[name=q]")
+    assert box.get("value") == query
+    assert query in page.cssselect("title")[0].text_content()
