@@ -330,19 +330,11 @@ def fts5_search(query: str, filters: list[Any], window: int, selected: tuple[Any
 
 
 def search_statement(
-    dialect: str, query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)
+    dialect: str, query: str, filters: ArticleFilter, window: int, selected: tuple[Any, ...] = (Article,)
 ) -> Any:
-    """The ranked search of ``query`` (see aggregator/store/search.py) on this dialect, selecting ``selected`` and
-    the score; None when the query holds no word."""
-    search = pg_search if dialect == "postgresql" else fts5_search
-    return search(query, filters, window, selected)
-
-
-def search(
-    conn: Connection, query: str, filters: ArticleFilter, *, limit: int, window: int = fulltext.SEARCH_WINDOW
-) -> list[Any]:
-    """The list columns and the score of the articles matching every word of ``query``, best first, among the
-    ``window`` latest matches that pass ``filters`` (source, language, since; withdrawn ones left out)."""
+    """The ranked search of ``query`` (see aggregator/store/search.py) on this dialect among the articles
+    ``filters`` keep (its source, language and since; withdrawn ones left out), selecting ``selected`` and the
+    score; None when the query holds no word."""
     chosen: list[Any] = [Article.withdrawn_at.is_(None)]
     if filters.source:
         chosen.append(Article.source == filters.source)
@@ -350,7 +342,16 @@ def search(
         chosen.append(Article.language == filters.language)
     if filters.since:
         chosen.append(func.coalesce(Article.published_at, Article.archived_at) >= filters.since)
-    stmt = search_statement(conn.dialect.name, query, chosen, max(window, limit), LIST_COLUMNS)
+    search = pg_search if dialect == "postgresql" else fts5_search
+    return search(query, chosen, window, selected)
+
+
+def search(
+    conn: Connection, query: str, filters: ArticleFilter, *, limit: int, window: int = fulltext.SEARCH_WINDOW
+) -> list[Any]:
+    """The list columns and the score of the articles matching every word of ``query``, best first, among the
+    ``window`` latest matches that pass ``filters`` (``search_statement``)."""
+    stmt = search_statement(conn.dialect.name, query, filters, max(window, limit), LIST_COLUMNS)
     if stmt is None:
         return []
     return list(conn.execute(stmt.limit(limit)))

@@ -754,14 +754,8 @@ class Archive:
 
         ``since`` compares with the publication time (the archive time for undated articles).
         """
-        filters: list[Any] = [Article.withdrawn_at.is_(None)]
-        if source:
-            filters.append(Article.source == source)
-        if language:
-            filters.append(Article.language == language)
-        if since:
-            filters.append(func.coalesce(Article.published_at, Article.archived_at) >= since)
-        stmt = queries.search_statement(self.engine.dialect.name, query, filters, max(window, limit), (Article,))
+        chosen = queries.ArticleFilter(source=source, language=language, since=since)
+        stmt = queries.search_statement(self.engine.dialect.name, query, chosen, max(window, limit), (Article,))
         if stmt is None:
             return []
         with self.reading() as session:
