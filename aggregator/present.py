@@ -93,6 +93,23 @@ def page_language(language: str | None) -> str:
     return language if language in LABELS else "ru"
 
 
+DESCRIPTION_CHARS = 160
+"""How much of an article's text a page's description (a search result's snippet, a shared link's preview) holds."""
+OG_LOCALES = {"ru": "ru_RU", "az": "az_AZ", "en": "en_US"}
+
+
+def description(text: str | None, limit: int = DESCRIPTION_CHARS) -> str:
+    """The first words of ``text`` in at most ``limit`` characters, cut between words with an ellipsis."""
+    words = " ".join((text or "").split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:  # a word longer than half the limit is cut inside, not dropped
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
 def printed_time(instant: datetime | None, language: str | None) -> str:
     """An instant as the re-publisher prints it, in Baku time: "15 Сентября 2025 13:24"."""
     if instant is None:

@@ -779,6 +779,10 @@ def create_app(
             archived=present.printed_time(row.archived_at, lang),
             siblings=siblings,
             popular=[{"row": r, "printed": present.printed_time(queries.article_time(r), lang)} for r in popular],
+            description=present.description(row.body_text),
+            page_url=str(request.url_for("news_page", article_id=row.id)),
+            og_locale=present.OG_LOCALES.get(lang, "ru_RU"),
+            published_iso=present.utc_iso(row.published_at),
         )
         return cached(request, body, "text/html; charset=utf-8")
 

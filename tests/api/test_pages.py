@@ -81,6 +81,43 @@ def test_titles_and_attribution_are_escaped(sqlite_url: str) -> None:
     assert text(lxml.html.fromstring(html), "h1") == hostile
 
 
+def meta(page, key: str) -> list[str]:
+    """The content of the page's ``<meta>`` tags named (or, Open Graph, with the property) ``key``."""
+    return [m.get("content") for m in page.cssselect("head meta") if key in (m.get("name"), m.get("property"))]
+
+
+def test_the_article_page_describes_itself_for_search_results_and_shared_links(sqlite_url: str) -> None:
+    long_text = "Первое предложение статьи о мосте. " + "Слово " * 60 + "конец."
+    hostile = 'Мост "открыт" <script>window.__xss=1</script>'
+    with_cover, without = save(
+        sqlite_url,
+        [
+            item("meta-1", published=datetime(2026, 11, 1, 8, 30, tzinfo=UTC), title=hostile, body_text=long_text,
+                 cover_image_url="https://caliber.az/storage/bridge.jpg", category="Экономика"),
+            item("meta-2", published=None, language="az", body_text="Qısa mətn."),
+        ],
+    )  # fmt: skip
+    with TestClient(create_app(sqlite_url)) as client:
+        page = lxml.html.fromstring(client.get(f"/news/{with_cover}").text)
+        plain = lxml.html.fromstring(client.get(f"/news/{without}").text)
+    (summary,) = meta(page, "description")
+    assert summary.startswith("Первое предложение статьи о мосте. Слово") and summary.endswith("…")
+    assert len(summary) <= 160 and long_text.startswith(summary[:-1].rstrip())  # cut between words
+    assert meta(page, "og:description") == [summary]
+    assert meta(page, "og:title") == [hostile]  # an attribute's text: escaped, read back whole
+    assert not page.cssselect("script")
+    assert meta(page, "og:type") == ["article"] and meta(page, "og:site_name") == ["Icma.az"]
+    assert meta(page, "og:url") == [f"http://testserver/news/{with_cover}"]
+    assert meta(page, "og:image") == ["https://caliber.az/storage/bridge.jpg"]
+    assert meta(page, "og:locale") == ["ru_RU"]
+    assert meta(page, "article:published_time") == ["2026-11-01T08:30:00Z"]
+    assert meta(page, "article:section") == ["Экономика"]
+    # A short text is the description whole; no cover, date or category: no tag for them.
+    assert meta(plain, "description") == ["Qısa mətn."] and meta(plain, "og:locale") == ["az_AZ"]
+    assert not meta(plain, "og:image") and not meta(plain, "article:published_time")
+    assert not meta(plain, "article:section")
+
+
 def test_front_page_lists_the_latest(client: TestClient) -> None:
     latest = client.get("/api/articles", params={"limit": 30}).json()
     page = lxml.html.fromstring(client.get("/").text)
@@ -150,3 +187,12 @@ def test_the_search_page_escapes_the_query(client: TestClient) -> None:
     (box,) = page.cssselect("header input[name=q]")
     assert box.get("value") == query
     assert query in page.cssselect("title")[0].text_content()
+
+
+def test_a_description_is_the_texts_first_words() -> None:
+    from aggregator.present import description
+
+    assert description(None) == "" and description("  Два\\n\\nабзаца.  ".replace("\\n", "\n")) == "Два абзаца."
+    assert description("x" * 300) == "x" * 159 + "…"  # one word longer than half of it: cut inside
+    cut = description("слово, " * 40)
+    assert cut.endswith("слово…") and len(cut) <= 160  # no comma before the ellipsis
