@@ -34,6 +34,7 @@ from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, SQLAlche
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from aggregator import present
+from aggregator.api import sitemaps
 from aggregator.api.feeds import rss_feed
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
@@ -692,6 +693,54 @@ def create_app(
     def source_feed(request: Request, source: Annotated[str, PathParam(max_length=64)]) -> Response:
         """RSS 2.0 of one source's latest articles."""
         return feed(request, source)
+
+    # -- sitemaps (aggregator/api/sitemaps.py) ---------------------------------------------------------
+
+    def page_urls(request: Request) -> Callable[[int], str]:
+        return lambda article_id: str(request.url_for("news_page", article_id=article_id))
+
+    @app.get("/sitemap.xml", response_class=Response, responses=NOT_MODIFIED, tags=["sitemaps"])
+    @reads
+    def sitemap_index(request: Request) -> Response:
+        """The sitemap index: the news sitemap, then a sitemap for each 50,000 article ids."""
+        with store.read.connect() as conn:
+            chunks = sitemaps.chunk_count(queries.highest_id(conn))
+        files = [str(request.url_for("news_sitemap"))]
+        files += [str(request.url_for("sitemap_file", number=n)) for n in range(chunks)]
+        return cached(request, sitemaps.sitemap_index(files), "application/xml")
+
+    @app.get(
+        "/sitemaps/{number}.xml",
+        response_class=Response,
+        responses={**NOT_FOUND, **NOT_MODIFIED},
+        tags=["sitemaps"],
+    )
+    @reads
+    def sitemap_file(
+        request: Request, number: Annotated[int, PathParam(ge=0, le=MAX_ID // sitemaps.CHUNK)]
+    ) -> Response:
+        """The article pages with ids `number * 50000 + 1` to `(number + 1) * 50000`, each with its `lastmod`."""
+        first = number * sitemaps.CHUNK + 1
+        with store.read.connect() as conn:
+            if first > queries.highest_id(conn):
+                return problem(404, f"no sitemap {number}: the archive's ids end before {first}")
+            rows = queries.sitemap_chunk(conn, first, first + sitemaps.CHUNK - 1)
+        return cached(request, sitemaps.url_set(rows, page_urls(request)), "application/xml")
+
+    @app.get("/sitemap-news.xml", response_class=Response, responses=NOT_MODIFIED, tags=["sitemaps"])
+    @reads
+    def news_sitemap(request: Request) -> Response:
+        """Google News' sitemap: the articles published in the last 48 hours (at most 1,000, newest first)."""
+        since = datetime.now(UTC) - timedelta(hours=sitemaps.NEWS_HOURS)
+        with store.read.connect() as conn:
+            rows = queries.recently_published(conn, since=since, limit=sitemaps.NEWS_LIMIT)
+        return cached(request, sitemaps.news_sitemap(rows, page_urls(request), site_name), "application/xml")
+
+    @app.get("/robots.txt", response_class=Response, tags=["sitemaps"])
+    def robots(request: Request) -> Response:
+        """For crawlers: the sitemap index; the API and the search pages are not for them."""
+        body = sitemaps.robots_txt(str(request.url_for("sitemap_index")))
+        return Response(body, media_type="text/plain; charset=utf-8")
 
     # -- pages -----------------------------------------------------------------------------------------
 

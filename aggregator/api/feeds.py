@@ -18,7 +18,7 @@ def _text(value: str | None) -> str:
     return _NOT_XML.sub("", value or "")
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+def sub_element(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attributes)
     if text is not None:
         element.text = _text(text)
@@ -39,30 +39,30 @@ def rss_feed(
     rss = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(rss, "channel")
     title = f"{site_name}: {source_name}" if source_name else site_name
-    _sub(channel, "title", title)
-    _sub(channel, "link", home_url)
-    _sub(
+    sub_element(channel, "title", title)
+    sub_element(channel, "link", home_url)
+    sub_element(
         channel,
         "description",
         f"Latest articles re-published by {site_name}" + (f" from {source_name}" if source_name else ""),
     )
     ET.SubElement(channel, f"{{{ATOM}}}link", {"href": self_url, "rel": "self", "type": "application/rss+xml"})
     newest = max((a.updated_at for a in articles), default=datetime.now(UTC))
-    _sub(channel, "lastBuildDate", format_datetime(newest.astimezone(UTC), usegmt=True))
-    _sub(channel, "generator", "aggregator")
+    sub_element(channel, "lastBuildDate", format_datetime(newest.astimezone(UTC), usegmt=True))
+    sub_element(channel, "generator", "aggregator")
     for article in articles:
         item = ET.SubElement(channel, "item")
         link = page_url(article.id)
-        _sub(item, "title", article.title)
-        _sub(item, "link", link)
-        _sub(item, "guid", link, isPermaLink="true")
+        sub_element(item, "title", article.title)
+        sub_element(item, "link", link)
+        sub_element(item, "guid", link, isPermaLink="true")
         moment = article.published_at or article.archived_at
-        _sub(item, "pubDate", format_datetime(moment.astimezone(UTC), usegmt=True))
+        sub_element(item, "pubDate", format_datetime(moment.astimezone(UTC), usegmt=True))
         if article.category:
-            _sub(item, "category", article.category)
+            sub_element(item, "category", article.category)
         lead = f"<p>{_escape(article.attribution_line)}</p>" if article.attribution_line else ""
         source_link = f'<p><a href="{_escape(article.url)}">{_escape(article.url)}</a></p>'
-        _sub(item, "description", lead + article.body_html + source_link)
+        sub_element(item, "description", lead + article.body_html + source_link)
     xml: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return xml
 

@@ -383,6 +383,36 @@ _MOST_READ = (
     .limit(bindparam("limit", type_=Integer()))
 )
 _ARTICLE = select(ARTICLES).where(ARTICLES.c.id == bindparam("id", type_=Integer()))
+_SITEMAP_CHUNK = (
+    select(ARTICLES.c.id, ARTICLES.c.updated_at)
+    .where(
+        ARTICLES.c.id >= bindparam("first", type_=Integer()),
+        ARTICLES.c.id <= bindparam("last", type_=Integer()),
+        ARTICLES.c.withdrawn_at.is_(None),
+    )
+    .order_by(ARTICLES.c.id)
+)
+_NEWS_SITEMAP = (
+    select(ARTICLES.c.id, ARTICLES.c.title, ARTICLES.c.language, ARTICLES.c.published_at)
+    .where(ARTICLES.c.published_at >= bindparam("cutoff", type_=UTCDateTime()), ARTICLES.c.withdrawn_at.is_(None))
+    .order_by(ARTICLES.c.published_at.desc(), ARTICLES.c.id.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
+
+
+def highest_id(conn: Connection) -> int:
+    """The largest article id (0 for an empty archive): how many sitemap chunks there are."""
+    return int(conn.execute(select(func.max(ARTICLES.c.id))).scalar_one() or 0)
+
+
+def sitemap_chunk(conn: Connection, first: int, last: int) -> list[Any]:
+    """(id, updated_at) of the shown articles with ids from ``first`` to ``last``, by id (the primary key's range)."""
+    return run(conn, _SITEMAP_CHUNK, {"first": first, "last": last})
+
+
+def recently_published(conn: Connection, *, since: datetime, limit: int) -> list[Any]:
+    """(id, title, language, published_at) of the shown articles published since ``since``, newest first."""
+    return run(conn, _NEWS_SITEMAP, {"cutoff": since, "limit": limit})
 
 
 def story_siblings(conn: Connection, article_id: int, story_id: int | None) -> list[Any]:

@@ -37,7 +37,7 @@ API_PATHS = [
     "/api/articles?story={story}", "/api/articles/{article}", "/api/sources", "/healthz", "/api/health", "/metrics",
     "/api/most-read", "/feeds/all.rss", "/feeds/caliber.rss", "/", "/?source=caliber", "/news/{article}",
     "/api/search?q=Азербайджан", "/api/search?q=Азербайджан&source=caliber&language=ru&since=2025-01-01",
-    "/search?q=Азербайджан",
+    "/search?q=Азербайджан", "/sitemap.xml", "/sitemaps/0.xml", "/sitemap-news.xml", "/robots.txt",
 ]  # fmt: skip
 CLI_READS = [
     ["articles", "list"], ["articles", "list", "--source", "caliber"], ["articles", "list", "--language", "ru"],
@@ -82,7 +82,7 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             routes = {route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
             documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
             asked = {p.split("?")[0].replace("{article}", "{article_id}").replace("caliber.rss", "{source}.rss")
-                     for p in API_PATHS}  # fmt: skip
+                     .replace("sitemaps/0.xml", "sitemaps/{number}.xml") for p in API_PATHS}  # fmt: skip
             assert routes - documentation <= asked, "a new endpoint: add it to API_PATHS"
             first = client.get("/api/articles?limit=2").json()
             for template in [*API_PATHS, f"/api/articles?limit=2&cursor={first['next_cursor']}"]:
