@@ -26,8 +26,8 @@ def locations(root) -> list[str]:
 
 
 @pytest.fixture
-def archive_url(sqlite_url: str) -> str:
-    """Five articles: two published within the last two days, two older, one undated; the third withdrawn."""
+def archive_url(db_url: str) -> str:
+    """On SQLite and PostgreSQL, five articles: two published within the last two days, two older, one undated; the third withdrawn."""
     now = datetime.now(UTC)
     published = [
         now - timedelta(hours=1),
@@ -42,12 +42,12 @@ def archive_url(sqlite_url: str) -> str:
         item(f"map-{n}", published=when, title=title, language=language)
         for n, (when, title, language) in enumerate(zip(published, titles, languages, strict=True))
     ]
-    ids = save(sqlite_url, items)
+    ids = save(db_url, items)
     assert ids == [1, 2, 3, 4, 5]
-    archive = Archive.open(sqlite_url)
+    archive = Archive.open(db_url)
     archive.withdraw([3], "test")
     archive.close()
-    return sqlite_url
+    return db_url
 
 
 def test_robots_txt_names_the_sitemap_index(archive_url: str) -> None:
