@@ -27,7 +27,8 @@ def locations(root) -> list[str]:
 
 @pytest.fixture
 def archive_url(db_url: str) -> str:
-    """On SQLite and PostgreSQL, five articles: two published within the last two days, two older, one undated; the third withdrawn."""
+    """On SQLite and PostgreSQL, five articles: two published within the last two days, two older, one undated;
+    the third withdrawn."""
     now = datetime.now(UTC)
     published = [
         now - timedelta(hours=1),
