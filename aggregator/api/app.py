@@ -48,6 +48,8 @@ from aggregator.store.models import MAX_ID, Article
 P = ParamSpec("P")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ArticleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The article's id.")]
+EDITION_PATTERN = "^(" + "|".join(present.LABELS) + ")$"
+"""The site's editions: the languages its pages have labels in (ru, az, en)."""
 FEED_SIZE = 50
 MOST_READ_TTL = 10.0
 """Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
@@ -759,19 +761,26 @@ def create_app(
     def index(
         request: Request,
         cursor: Annotated[str | None, Query(max_length=200, description="Where the previous page ended.")] = None,
+        language: Annotated[
+            str | None,
+            Query(pattern=EDITION_PATTERN, description="An edition: only articles in this language, its labels."),
+        ] = None,
     ) -> Response:
-        """The latest articles, with a link to older ones."""
+        """The latest articles, with a link to older ones; of one edition (language) when asked."""
         try:
             after = queries.Position.decode(cursor) if cursor else None
         except queries.InvalidCursorError:
             return error_page(400, lambda labels: labels.bad_link)
         with store.read.connect() as conn:
-            rows, following = queries.list_page(conn, queries.ArticleFilter(), limit=30, after=after)
+            chosen = queries.ArticleFilter(language=language)
+            rows, following = queries.list_page(conn, chosen, limit=30, after=after)
         items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
+        lang = language or "ru"
         body = render(
             "index.html",
-            labels=present.labels("ru"),
-            lang="ru",
+            labels=present.labels(lang),
+            lang=lang,
+            edition=language,
             items=items,
             next_cursor=following.encode() if following else None,
         )

@@ -196,3 +196,37 @@ def test_a_description_is_the_texts_first_words() -> None:
     assert description("x" * 300) == "x" * 159 + "…"  # one word longer than half of it: cut inside
     cut = description("слово, " * 40)
     assert cut.endswith("слово…") and len(cut) <= 160  # no comma before the ellipsis
+
+
+@pytest.mark.parametrize("language", ["az", "en", "ru"])
+def test_an_edition_of_the_front_page(client: TestClient, language: str) -> None:
+    """``/?language=az``: that language's articles with that language's labels, its next page in the same edition."""
+    latest = client.get("/api/articles", params={"limit": 30, "language": language}).json()
+    assert latest["items"], language  # the sample holds each
+    answer = client.get("/", params={"language": language})
+    assert answer.status_code == 200
+    page = lxml.html.fromstring(answer.text)
+    assert page.get("lang") == language
+    assert text(page, "h1") == {"ru": "Последние новости", "az": "Son xəbərlər", "en": "Latest news"}[language]
+    assert [a.get("href") for a in page.cssselect("#latest li a")] == [f"/news/{i['id']}" for i in latest["items"]]
+    following = page.cssselect("#next")
+    if latest["next_cursor"]:
+        (link,) = following
+        second = lxml.html.fromstring(client.get(link.get("href")).text)
+        rest = client.get("/api/articles", params={"limit": 30, "language": language, "cursor": latest["next_cursor"]})
+        expected = [f"/news/{i['id']}" for i in rest.json()["items"]]
+        assert [a.get("href") for a in second.cssselect("#latest li a")] == expected
+    else:
+        assert not following
+    editions = page.cssselect("header nav.editions a")
+    assert [(a.text_content(), a.get("href")) for a in editions] == [
+        ("RU", "/"), ("AZ", "/?language=az"), ("EN", "/?language=en")
+    ]  # fmt: skip
+    assert [a.text_content() for a in editions if a.get("aria-current")] == [language.upper()]
+
+
+def test_an_edition_the_site_has_not_is_a_bad_link(client: TestClient) -> None:
+    for language in ("tr", "AZ", "x" * 10):
+        answer = client.get("/", params={"language": language})
+        assert answer.status_code == 400, language
+        assert text(lxml.html.fromstring(answer.text), "h1") == "Неверная ссылка на страницу"

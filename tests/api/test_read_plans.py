@@ -37,7 +37,7 @@ API_PATHS = [
     "/api/articles?story={story}", "/api/articles/{article}", "/api/sources", "/healthz", "/api/health", "/metrics",
     "/api/most-read", "/feeds/all.rss", "/feeds/caliber.rss", "/", "/?source=caliber", "/news/{article}",
     "/api/search?q=Азербайджан", "/api/search?q=Азербайджан&source=caliber&language=ru&since=2025-01-01",
-    "/search?q=Азербайджан", "/sitemap.xml", "/sitemaps/0.xml", "/sitemap-news.xml", "/robots.txt",
+    "/?language=az", "/search?q=Азербайджан", "/sitemap.xml", "/sitemaps/0.xml", "/sitemap-news.xml", "/robots.txt",
 ]  # fmt: skip
 CLI_READS = [
     ["articles", "list"], ["articles", "list", "--source", "caliber"], ["articles", "list", "--language", "ru"],
