@@ -795,15 +795,20 @@ def create_app(
     def search_page(  # in the thread pool, as /api/search
         request: Request,
         q: Annotated[str, Query(max_length=200, description="Words to find (all of them).")] = "",
+        language: Annotated[
+            str | None, Query(pattern=EDITION_PATTERN, description="An edition: only its articles, its labels.")
+        ] = None,
     ) -> Response:
-        """The site's search: the articles holding every word, best match first (`/api/search`'s, 30 of them)."""
+        """The site's search: the articles holding every word, best match first (`/api/search`'s, 30 of them); in
+        one edition when asked (the box of an edition's page asks for its own)."""
         query = " ".join(q.split())
         rows = []
         if fulltext.query_words(query):
             with store.read.connect() as conn:
-                rows = queries.search(conn, query, queries.ArticleFilter(), limit=30)
+                rows = queries.search(conn, query, queries.ArticleFilter(language=language), limit=30)
         items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
-        body = render("search.html", labels=present.labels("ru"), lang="ru", query=query, items=items)
+        lang = language or "ru"
+        body = render("search.html", labels=present.labels(lang), lang=lang, query=query, items=items)
         return cached(request, body, "text/html; charset=utf-8")
 
     @app.get(

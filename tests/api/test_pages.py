@@ -155,7 +155,7 @@ def test_the_site_searches(client: TestClient) -> None:
     for path in ("/", "/news/1"):
         (form,) = lxml.html.fromstring(client.get(path).text).cssselect("header form.search")
         assert form.get("action") == "/search" and form.get("method") == "get"
-        assert [i.get("name") for i in form.cssselect("input")] == ["q"]
+        assert [i.get("name") for i in form.cssselect("input:not([type=hidden])")] == ["q"]
     for query in ("Баку", "ООН", "Azərbaycan"):
         api = client.get("/api/search", params={"q": query, "limit": 30}).json()["items"]
         assert api, query  # the sample holds each
@@ -178,6 +178,19 @@ def test_the_site_searches(client: TestClient) -> None:
     assert [a.get("href") for a in links] == [f"/news/{i['id']}" for i in found]
     blank = lxml.html.fromstring(client.get("/search", params={"q": "* -"}).text)  # no word: nothing to find
     assert text(blank, "#found") == "Ничего не найдено"
+
+
+def test_an_editions_search_box_searches_that_edition(client: TestClient) -> None:
+    page = lxml.html.fromstring(client.get("/", params={"language": "az"}).text)
+    (form,) = page.cssselect("header form.search")
+    assert {i.get("name"): i.get("value") for i in form.cssselect("input[type=hidden]")} == {"language": "az"}
+    assert not lxml.html.fromstring(client.get("/").text).cssselect("header form.search input[type=hidden]")
+    api = client.get("/api/search", params={"q": "Azərbaycan", "language": "az", "limit": 30}).json()["items"]
+    assert api and all(i["language"] == "az" for i in api)
+    found = lxml.html.fromstring(client.get("/search", params={"q": "Azərbaycan", "language": "az"}).text)
+    assert [a.get("href") for a in found.cssselect("#results li a")] == [f"/news/{i['id']}" for i in api]
+    assert found.get("lang") == "az" and text(found, "h1") == "Axtarış" and text(found, "#found").startswith("Tapıldı")
+    assert client.get("/search", params={"q": "x", "language": "tr"}).status_code == 400
 
 
 def test_the_search_page_escapes_the_query(client: TestClient) -> None:
