@@ -238,6 +238,16 @@ def test_an_edition_of_the_front_page(client: TestClient, language: str) -> None
     assert [a.text_content() for a in editions if a.get("aria-current")] == [language.upper()]
 
 
+def test_every_page_names_the_feed_for_feed_readers(client: TestClient) -> None:
+    import feedparser
+
+    for path in ("/", "/?language=az", "/news/1", "/search?q=Баку"):
+        head = lxml.html.fromstring(client.get(path).text).cssselect("head link[rel=alternate]")
+        assert [(link.get("type"), link.get("href")) for link in head] == [("application/rss+xml", "/feeds/all.rss")]
+    feed = feedparser.parse(client.get("/feeds/all.rss").content)
+    assert not feed.bozo and feed.entries
+
+
 def test_an_edition_the_site_has_not_is_a_bad_link(client: TestClient) -> None:
     for language in ("tr", "AZ", "x" * 10):
         answer = client.get("/", params={"language": language})
