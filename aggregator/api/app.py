@@ -411,6 +411,7 @@ def create_app(
         auto_reload=False,  # templates are read once: no stat() of the file on every page
     )
     pages.globals["site_name"] = site_name
+    pages.globals["editions"] = tuple(present.LABELS)  # the main one (Russian, the bare "/") first
 
     inline = make_url(normalise_url(db_url)).get_backend_name() == "sqlite"
 
