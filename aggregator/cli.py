@@ -384,6 +384,7 @@ def _article_summary(a: Any) -> dict[str, Any]:
         "published_at": _iso(a.published_at),
         "archived_at": _iso(a.archived_at),
         "category": a.category,
+        "cover_image_url": a.cover_image_url,
     }
 
 
@@ -549,7 +550,6 @@ def articles_show(
         "last_seen_at": _iso(article.last_seen_at),
         "times": times,
         "archived_printed": printed_time(article.archived_at, article.language),
-        "cover_image_url": article.cover_image_url,
         "attribution_line": article.attribution_line,
         "cited_outlets": article.cited_outlets or [],
         "views": article.views,

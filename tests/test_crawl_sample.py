@@ -108,6 +108,8 @@ def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
     shown = run_cli("--db", crawled_twice["url"], "articles", "show", str(rows[0]["id"]), "--json")
     detail = json.loads(shown.stdout)
     assert detail["url"] == rows[0]["url"] and detail["body_text"] and len(detail["snapshots"]) == 1
+    assert detail["cover_image_url"] == rows[0]["cover_image_url"]  # listed with each article, as in the API
+    assert sum(1 for r in rows if r["cover_image_url"]) > len(rows) // 2
 
 
 def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) -> None:

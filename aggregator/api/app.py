@@ -84,6 +84,7 @@ class ArticleSummary(BaseModel):
     published_at: datetime | None = Field(description="UTC; null when the page's date could not be read.")
     archived_at: datetime
     category: str | None
+    cover_image_url: str | None = Field(description="The cover picture on the source site (for a thumbnail).")
     story_id: int | None
     views: int
 
@@ -117,7 +118,6 @@ class ArticleDetail(ArticleSummary):
     cited_outlets: list[str]
     published_raw: str | None = Field(description="The date as the page printed it.")
     updated_at: datetime
-    cover_image_url: str | None
     archived_at_printed: str = Field(description="The archive time as the article page prints it (Baku time).")
     story_siblings: list[ArticleSummary]
 
@@ -277,6 +277,7 @@ def summary(row: Any) -> dict[str, Any]:
         "published_at": row.published_at,  # json_body writes instants as present.utc_iso does
         "archived_at": row.archived_at,
         "category": row.category,
+        "cover_image_url": row.cover_image_url,
         "story_id": row.story_id,
         "views": row.views,
     }
@@ -566,7 +567,6 @@ def create_app(
             "cited_outlets": list(row.cited_outlets or []),
             "published_raw": row.published_raw,
             "updated_at": row.updated_at,
-            "cover_image_url": row.cover_image_url,
             "archived_at_printed": present.printed_time(row.archived_at, row.language),
             "story_siblings": [summary(s) for s in siblings],
         }

@@ -55,6 +55,7 @@ LIST_COLUMNS = (
     Article.archived_at,
     Article.updated_at,
     Article.category,
+    Article.cover_image_url,
     Article.story_id,
     Article.views,
     Article.withdrawn_at,

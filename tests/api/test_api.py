@@ -53,6 +53,11 @@ def test_articles_newest_first_with_the_summary_fields(client: TestClient, sampl
     assert dated["published_at"].endswith("Z")
     undated = [i for i in items if i["published_at"] is None]
     assert undated, "the sample has an article whose date cannot be read: it is listed by its archive time"
+    # Each carries its cover picture, for a thumbnail beside the title (the article's own, as its detail says).
+    covered = [i for i in items if i["cover_image_url"]]
+    assert len(covered) > len(items) // 2 and all(c["cover_image_url"].startswith("https://") for c in covered)
+    for listed in (covered[0], next(i for i in items if not i["cover_image_url"])):
+        assert client.get(f"/api/articles/{listed['id']}").json()["cover_image_url"] == listed["cover_image_url"]
 
 
 def test_filters(client: TestClient) -> None:
