@@ -3,7 +3,7 @@
 A crawl allocates and frees container objects by the million (responses, selectors, requests, items, Deferreds),
 nearly all freed by reference counting. CPython's defaults (a young collection every 700 net allocations, an old
 one every 100 young ones) made ~300 collections during a 2,000-page crawl, and each old one walked every object
-start-up had made (Scrapy, Twisted, lxml, SQLAlchemy: some 500,000, ~0.1 s each time): 0.26 s of a bare crawl's
+start-up had made (Scrapy, Twisted, lxml, SQLAlchemy: ~130,000 objects; up to 0.1 s each time): 0.26 s of a bare crawl's
 2.3 s, 0.32 s of a full one's 5 s (measured in December 2026 with ``gc.callbacks`` around ``bench/crawl.py``).
 
 So when the process builds its first crawler, what exists is collected once and moved out of the collector's sight
