@@ -82,12 +82,19 @@ _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 _OFFSET_RE = re.compile(r"\(?\s*\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?")
 _AGO_RE = re.compile(rf"(?:(\d+)|\b({_WORD}))\s+({_WORD})\s+(?:назад|əvvəl|ago)\b")
+
+
+def _time_of_day(separator: str) -> str:
+    """A time of day whose hours and minutes ``separator`` (a regex) divides; seconds, if any, after a colon."""
+    return rf"(?P<h>[01]?\d|2[0-3]){separator}(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+
+
 # Whole-string forms the sites print, each read by one anchored match; the general scan below is the slower
 # path for variants. Group names: d, mon (a month word) or m (a month number), y, h, mi, s; rel (today/yesterday
 # word), n + unit ("ago"); sign, oh, om (a printed UTC offset); z (an RFC 822 zone).
-_TIME = r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
-_TIME_DOTTED = r"(?P<h>[01]?\d|2[0-3])\.(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
-_CLOCK = r"(?P<h>[01]?\d|2[0-3])[:.](?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+_TIME = _time_of_day(":")
+_TIME_DOTTED = _time_of_day(r"\.")
+_CLOCK = _time_of_day("[:.]")
 """A time of day after a date or a day word, also dotted ("5 декабря 2026, 14.30", "Сегодня в 14.30"): there it
 cannot be part of the date. Before a date only a dotted time ending in a space is one (``_TIME_DOTTED``)."""
 _NAMED = (

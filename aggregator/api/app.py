@@ -440,6 +440,12 @@ def create_app(
         body = render("error.html", labels=labels, lang="ru", heading=heading(labels))
         return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
+    def listed(rows: list[Any], language: str | None = None) -> list[dict[str, Any]]:
+        """A page's list items: each row with its time as the page prints it (in ``language``, else its own)."""
+        return [
+            {"row": r, "printed": present.printed_time(queries.article_time(r), language or r.language)} for r in rows
+        ]
+
     def article_missing(article_id: object, *, lang: str = "ru", withdrawn: bool = False) -> Response:
         """The page for an article that is not shown: 404 for none with that id (or an id that cannot be one), 410
         for a withdrawn one."""
@@ -775,7 +781,7 @@ def create_app(
         with store.read.connect() as conn:
             chosen = queries.ArticleFilter(language=language)
             rows, following = queries.list_page(conn, chosen, limit=30, after=after)
-        items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
+        items = listed(rows)
         lang = language or "ru"
         body = render(
             "index.html",
@@ -807,7 +813,7 @@ def create_app(
         if fulltext.query_words(query):
             with store.read.connect() as conn:
                 rows = queries.search(conn, query, queries.ArticleFilter(language=language), limit=30)
-        items = [{"row": r, "printed": present.printed_time(queries.article_time(r), r.language)} for r in rows]
+        items = listed(rows)
         lang = language or "ru"
         body = render("search.html", labels=present.labels(lang), lang=lang, query=query, items=items)
         return cached(request, body, "text/html; charset=utf-8")
@@ -846,7 +852,7 @@ def create_app(
             published=present.printed_time(row.published_at, lang),
             archived=present.printed_time(row.archived_at, lang),
             siblings=siblings,
-            popular=[{"row": r, "printed": present.printed_time(queries.article_time(r), lang)} for r in popular],
+            popular=listed(popular, lang),
             description=present.description(row.body_text),
             page_url=str(request.url_for("news_page", article_id=row.id)),
             og_locale=present.OG_LOCALES.get(lang, "ru_RU"),
