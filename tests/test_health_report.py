@@ -113,6 +113,9 @@ def test_the_api_says_whether_it_can_serve_and_how_the_crawl_is_doing(tmp_path: 
         assert body["unknown"] == [s.key for s in all_sources() if s.key not in {"caliber", "haqqin", "apa"}]
         assert [s["source"] for s in body["sources"]] == [s.key for s in all_sources()]
         assert {s["source"]: s["status"] for s in body["sources"]}["caliber"] == "green"
+        caliber = next(s for s in body["sources"] if s["source"] == "caliber")
+        for key in ("finished_at", "latest_run_started_at"):  # spelled as the rest of the API spells instants
+            assert caliber[key].endswith("Z") and datetime.fromisoformat(caliber[key]).tzinfo is not None, key
     with TestClient(create_app(db, health_max_age=None)) as client:
         assert client.get("/api/health").json()["red"] == ["apa"]
     with TestClient(create_app(f"sqlite:///{tmp_path / 'gone' / 'archive.db'}")) as client:

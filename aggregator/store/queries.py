@@ -468,6 +468,12 @@ def list_sources(conn: Connection) -> list[Any]:
     return list(conn.execute(stmt))
 
 
+def archived_source(conn: Connection, key: str) -> Any | None:
+    """The archive's own record of a source (``key``, ``name``, ``homepage``): what is known of one since taken out of
+    the registry, whose articles stay in the archive; None for a key it never had."""
+    return conn.execute(select(Source.key, Source.name, Source.homepage).where(Source.key == key)).first()
+
+
 def linked_addresses(conn: Connection, article: Any) -> list[str]:
     """Every address a crawl was redirected to the article from (``redirects``, and its ``linked_url``), sorted."""
     targets = {article.url, article.fetched_url}

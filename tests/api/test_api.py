@@ -3,9 +3,11 @@ validators (ETag) and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +17,8 @@ from sqlalchemy.exc import OperationalError
 
 from aggregator.api import create_app
 from aggregator.sources import get_source
-from aggregator.store import Archive
-from aggregator.store.models import Article
+from aggregator.store import Archive, queries
+from aggregator.store.models import Article, Source
 from tests.api.conftest import attribution, item, save
 
 
@@ -249,6 +251,32 @@ def test_most_read(client: TestClient, sample_db: str) -> None:
     assert client.get("/api/most-read", params={"hours": 0}).status_code == 422
 
 
+def test_heavy_reads_run_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads whose cost the caller chooses (most read over a year's window, every source counted) run in the thread
+    pool: on the event loop, one of them holds every other request of the server."""
+    on_loop: dict[str, bool] = {}
+
+    def watched(name: str) -> None:
+        real = getattr(queries, name)
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                on_loop[name] = True
+            except RuntimeError:  # a worker thread has no running loop
+                on_loop[name] = False
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(queries, name, read)
+
+    for name in ("most_read", "list_sources", "list_page"):
+        watched(name)
+    assert client.get("/api/most-read", params={"hours": 24 * 300}).status_code == 200
+    assert client.get("/api/sources").status_code == 200
+    assert client.get("/api/articles").status_code == 200
+    assert on_loop == {"most_read": False, "list_sources": False, "list_page": True}  # an indexed page stays inline
+
+
 def test_etag(client: TestClient, sample_db: str) -> None:
     items = all_items(client, limit=100)
     article_id = items[0]["id"]
@@ -400,3 +428,25 @@ def parse_feed(content: bytes):
     import feedparser
 
     return feedparser.parse(content)
+
+
+def test_a_source_taken_out_of_the_registry_is_still_the_archives(client: TestClient, sample_db: str) -> None:
+    """Its articles stay in the archive (and in /api/sources, with its feed): its filter and its name come from the
+    archive's record of it, not a 422 "unknown source" and a bare key."""
+    moved = [i["id"] for i in all_items(client, limit=100)[:3]]
+    archive = Archive.open(sample_db)
+    with archive.session.begin() as session:
+        session.add(Source(key="oldsrc", name="Old.az", homepage="https://old.az/", domains=["old.az"],
+                           languages=["ru"], timezone="Asia/Baku"))  # fmt: skip
+        session.flush()
+        session.execute(update(Article).where(Article.id.in_(moved)).values(source="oldsrc"))
+    archive.close()
+    listed = client.get("/api/articles", params={"source": "oldsrc"})
+    assert listed.status_code == 200 and sorted(i["id"] for i in listed.json()["items"]) == sorted(moved)
+    one = client.get(f"/api/articles/{moved[0]}").json()
+    assert one["source_info"] == {"key": "oldsrc", "name": "Old.az", "homepage": "https://old.az/"}
+    assert "Old.az" in client.get(f"/news/{moved[0]}").text
+    word = one["title"].split()[0]
+    found = client.get("/api/search", params={"q": word, "source": "oldsrc"})
+    assert found.status_code == 200 and moved[0] in [i["id"] for i in found.json()["items"]]
+    assert client.get("/api/articles", params={"source": "never"}).status_code == 422  # a key it never had

@@ -130,14 +130,34 @@ def test_front_page_lists_the_latest(client: TestClient) -> None:
 
 
 def test_missing_article_page(client: TestClient) -> None:
-    """An id that cannot be an article's (not a number, 0, beyond 32 bits) is as missing as a free one: a page."""
-    for path in ("/news/99999", "/news/x", "/news/0", "/news/-1", f"/news/{2**31}"):
+    """An id that cannot be an article's (not a number, 0, beyond 32 bits, an address below an article's) is as
+    missing as a free one: a page. So is another spelling of a real one's id (``05``, ``+5``, ``5.0``, ``1_0``): an
+    article has one address."""
+    real = client.get("/api/articles", params={"limit": 1}).json()["items"][0]["id"]
+    for path in ("/news/99999", "/news/x", "/news/0", "/news/-1", f"/news/{2**31}", "/news/", f"/news/{real}/x",
+                 f"/news/0{real}", f"/news/+{real}", f"/news/{real}.0", f"/news/%20{real}", "/news/1_0"):  # fmt: skip
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert answer.headers["content-type"] == "text/html; charset=utf-8", path
         assert text(lxml.html.fromstring(answer.text), "h1") == "Новость не найдена", path
+    assert client.get(f"/news/{real}").status_code == 200
     api = client.get("/api/articles/0")  # the API's errors stay JSON
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "article_id"]
+    for path in (f"/api/articles/0{real}", f"/api/articles/{real}.0", f"/api/articles/{real}/views"):
+        assert client.get(path).status_code in (404, 405, 422), path
+        assert client.get(path).headers["content-type"] == "application/json", path
+    assert client.get("/sitemaps/00.xml").status_code == 422 and client.get("/sitemaps/0.xml").status_code == 200
+    # Any other address the site has not: the site's page; one among the programs' addresses: JSON.
+    other = client.get("/no/such/page")
+    assert other.status_code == 404 and text(lxml.html.fromstring(other.text), "h1") == "Неверная ссылка на страницу"
+    for path in ("/api/nothing", "/feeds/a/b.rss"):
+        assert client.get(path).status_code == 404 and client.get(path).json() == {"detail": "Not Found"}, path
+
+
+def test_an_article_page_names_its_one_address(client: TestClient) -> None:
+    real = client.get("/api/articles", params={"limit": 1}).json()["items"][0]["id"]
+    page = lxml.html.fromstring(client.get(f"/news/{real}").text)
+    assert [link.get("href") for link in page.cssselect("link[rel=canonical]")] == [f"http://testserver/news/{real}"]
 
 
 def test_front_page_with_a_link_it_did_not_give_out(client: TestClient) -> None:
