@@ -37,6 +37,11 @@ class Source:
     selectors: Mapping[str, str] = field(default_factory=dict, hash=False)
     """For a source without a spider module of its own (the generic spider): CSS selectors that win over the
     metadata and main-text extraction, per field of ``SELECTOR_FIELDS``. A layout fix is then a registry edit."""
+    other_names: tuple[str, ...] = field(default=())
+    """The source's name as its other editions write it in another script (Apa.az's Russian copy ends "...,
+    передает АПА."): beside ``name`` and ``domains``, what the citation finder knows as this outlet, and what its
+    own copy names itself by (a source is never its own citation). Only names the source really goes by: each is
+    taken for this source wherever it stands."""
     article_urls: str | None = None
     """For the generic spider: a regular expression that an article's URL matches (searched, not anchored). Links
     from feeds and sitemaps that do not match are not fetched: a site's sitemap lists its section fronts, tag and
@@ -109,6 +114,7 @@ SOURCES: tuple[Source, ...] = (
         key="apa",
         name="Apa.az",
         domains=("apa.az",),
+        other_names=("АПА",),
         languages=("az", "ru"),
         timezone="Asia/Baku",
         homepage="https://apa.az",

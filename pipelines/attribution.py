@@ -71,7 +71,8 @@ class AttributionPipeline(Pipeline):
         item.attribution_line = attribution_line(
             site=self.site, source=source.name, language=language, templates=self.templates
         )
-        # An agency names itself in its own copy ("..., передает Report"): that is no citation of another outlet.
+        # An agency names itself in its own copy ("..., передает Report", "..., передает АПА"): that is no citation
+        # of another outlet.
         own = _own_names(source)
         item.cited_outlets = [
             o for o in find_citations(item.body_text or "", item.language) if _name_stem(o) not in own
@@ -89,4 +90,9 @@ def _name_stem(name: str) -> str:
 
 @lru_cache(maxsize=64)
 def _own_names(source: Source) -> frozenset[str]:
-    return frozenset({_name_stem(source.name), *(_name_stem(d) for d in source.domains)})
+    """What the source's copy may call the source itself: its name, its domains and the names the registry gives it
+    in another script. Apa.az's Russian copy says "передает АПА", and "П" is no look-alike of a Latin letter; a
+    transliteration would not do instead, as the names are not written by any one scheme ("Азертадж" for Azertac,
+    "Хаггин" would be Haqqin): the registry says which names a source really goes by."""
+    names = (source.name, *source.domains, *source.other_names)
+    return frozenset(_name_stem(n) for n in names)

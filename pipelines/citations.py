@@ -80,6 +80,9 @@ class Anchor:
     """After "ссылаясь на": a plain Russian name in -а/-я there is a person's accusative ("на Пескова")."""
     verb: bool = False
     """A reporting verb: after "X, ссылаясь на Y," what follows it is its object, not an outlet."""
+    dative: bool = False
+    """Azerbaijani "X-a istinadən": the name before takes the dative, and one with it glued on ("Ukraynaya",
+    "Ermənistana") is a native noun, as one with a glued genitive is (``_AZ_GLUED_GENITIVE``)."""
     triggers: tuple[str, ...] = ()
     """Lower-case stems one of which the text must hold for the pattern to be worth running (a case-insensitive
     Unicode regex scan costs far more than a substring test)."""
@@ -105,8 +108,18 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 # plural ("сообщал", "сообщала", "сообщало", "сообщали"): an article cites what an outlet reported earlier as often
 # as what it reports. Of the perfectives only "сообщил" is read ("Об этом сообщил Report"): "отметил", "передал",
 # "написал" are left out, as they name a person far more often than an outlet ("Как отметил Эрдоган").
-_RU_SAYS = r"(?:сообща(?:ет|ют|л[аио]?)|переда(?:[её]т|ют|вал[аио]?)|информиру(?:ет|ют)|информировал[аио]?)"
+_RU_TELLS = r"(?:сообща(?:ет|ют|л[аио]?))"
+_RU_HANDS = r"(?:переда(?:[её]т|ют|вал[аио]?)|информиру(?:ет|ют)|информировал[аио]?)"
+"""The verbs that also hand something to someone, or tell someone ("ФРГ передает Украине системы ПВО", "Azercell
+информирует абонентов"): see ``_RU_HANDS_NOTHING``."""
+_RU_SAYS = rf"(?:{_RU_TELLS}|{_RU_HANDS})"
 _RU_SAYS_STEMS = ("сообща", "переда", "информир")
+_RU_HANDS_NOTHING = rf"(?=[ \t\u00a0]{{0,3}}(?:[,.:;!?…—–\-)]|$)|{_S}(?:со{_S}ссылкой|ссылаясь)\b)"
+"""After "передает" or "информирует", what says the name before the verb reports: the clause's end ("Trend
+передает, что ...", "АПА передает: ...") or its source ("Report передает со ссылкой на ..."). A word there is whom
+the name hands something or tells ("ФРГ передает Украине", "МАГАТЭ передает Ирану отчет", "Equinor передает SOCAR
+долю": a Latin name shows no dative, so the word's case cannot tell), which a reporting outlet does not; after the
+verb, the same dative is refused by ``_RU_DATIVE``."""
 _RU_WRITES = r"(?:пиш(?:ет|ут)|писал[аио]?)"
 _RU_NOTES = r"(?:отмеча(?:ет|ют|л[аио]?))"
 _RU_EARLIER = rf"(?:{_S}(?:ранее|раньше|уже)){{0,2}}"
@@ -150,10 +163,20 @@ ANCHORS: tuple[Anchor, ...] = (
     ),
     _anchor(
         "ru",
-        rf"\b(?:{_RU_SAYS}|сообщил[аио]?|{_RU_WRITES}|{_RU_NOTES})\b",
+        rf"\b(?:{_RU_TELLS}|сообщил[аио]?|{_RU_WRITES}|{_RU_NOTES})\b",
         Side.BEFORE,
         Evidence.LIKELY,
-        (*_RU_SAYS_STEMS, "сообщил", "пиш", "писал", "отмеча"),
+        ("сообща", "сообщил", "пиш", "писал", "отмеча"),
+        lead=0,
+    ),
+    # "Trend передает, что ...": before "передает" or "информирует" only when nothing follows the verb but the
+    # clause's end or its source (``_RU_HANDS_NOTHING``): "ФРГ передает Украине" hands over, it does not report.
+    _anchor(
+        "ru",
+        rf"\b{_RU_HANDS}\b{_RU_HANDS_NOTHING}",
+        Side.BEFORE,
+        Evidence.LIKELY,
+        ("переда", "информир"),
         lead=0,
     ),
     # "Как отмечали в Haqqin.az", "как пишут в «Коммерсанте»", "сообщили в агентстве Bloomberg": after an impersonal
@@ -185,7 +208,7 @@ ANCHORS: tuple[Anchor, ...] = (
     # Azerbaijani: "X xəbər verir", "X-a istinadən", "X-ın məlumatına görə", "X portalından əldə olunan məlumata
     # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X yazır", "“X”in məqaləsində".
     _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN, ("xəbər",), lead=0),
-    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",), lead=0),
+    _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",), lead=0, dative=True),
     _anchor(
         "az",
         rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
@@ -267,6 +290,13 @@ name is whom the news is told or handed to (", сообщает Вашингто
 reports stands in the nominative, and hardly any outlet's nominative ends so. The plural "-ам" is left out: it ends
 nominatives too ("Акшам"). A known outlet or a domain in the dative is still cited ("Как сообщил Интерфаксу
 источник": the outlet was told, and reports it), as those are judged before this."""
+_AZ_GLUED_GENITIVE = re.compile(r"(?:ın|in|un|ün)$")
+"""The Azerbaijani genitive glued to a name ("Ukraynanın", "Ermənistanın", "Putinin", "Pentaqonun"). Azerbaijani
+spelling glues case endings to its own words and to the names it has made its own, and puts a hyphen before those
+of abbreviations and foreign names ("APA-nın", "Oxu.Az-ın", "Tesla-nın"); a known outlet with its ending glued on
+("Trendin", "Reportun") is judged before this, by its name without the ending. So a name the ending is still glued
+to is a country's, a city's or a person's, not an outlet's that anyone knows: an unknown outlet so written
+("Publikanın") is missed, which costs less than citing every country whose statement the news quotes."""
 _ADJECTIVE = re.compile(r"(?:ск|цк|н)(?:ий|ая|ое|ие|ого|ой|им|ым|ый|ые)$|(?:ый|ий|ая|ое|ые|ого|его)$")
 
 # --- vocabulary -----------------------------------------------------------------------------------------------------
@@ -306,12 +336,15 @@ STOP_WORDS = frozenset(
      "кремль", "мид", "мвд", "мчс", "мо", "фсб", "ск", "цб", "оон", "нато", "ес", "сша", "рф", "ар", "фбр",
      "цру", "воз", "мвф", "обсе", "снг", "одкб", "еаэс", "юнеско", "уефа", "фифа", "пентагон", "росстат", "госдума",
      "генпрокуратура",
+     # ... and the Russian names of the bodies listed in Latin below ("По данным ОПЕК", "Как сообщает ГНКАР")
+     "опек", "гнкар", "сокар", "азал", "ажд", "наса", "магатэ", "ебрр", "цахал",
      "bu", "o", "onlar", "onun", "onların", "həmçinin", "qeyd", "kiv", "bmt", "atət", "abş", "ab", "ady", "azal",
-     "socar", "rf", "mdb", "mərkəz",
+     "socar", "rf", "mdb", "mərkəz", "pentaqon", "kreml", "maqate", "ayib",
      "asc", "qsc", "mmc", "ask", "ооо", "оао", "зао", "пао", "llc", "inc", "ltd", "jsc", "cjsc", "мы", "вы", "я",
      "the", "this", "it", "he", "she", "they", "we", "officials", "sources", "ministry", "government", "president",
      "police", "experts", "analysts", "authorities", "media", "un", "nato", "eu", "us", "usa", "uk", "who", "imf",
-     "osce", "uefa", "fifa", "fbi", "cia", "mfa", "mod", "opec", "nasa", "kremlin", "pentagon", "bp",
+     "osce", "uefa", "fifa", "fbi", "cia", "mfa", "mod", "opec", "nasa", "kremlin", "pentagon", "bp", "iaea", "ebrd",
+     "idf",
      "twitter", "x", "facebook", "telegram", "instagram", "youtube", "tiktok", "whatsapp", "вконтакте", "threads"}
 )  # fmt: skip
 STOP_STEMS = (
@@ -348,7 +381,7 @@ KNOWN_OUTLETS = (
     "Interfax-Azerbaijan", "Интерфакс-Азербайджан", "ТАСС", "TASS", "РИА Новости", "RIA Novosti", "РБК", "RBC",
     "Коммерсант", "Коммерсантъ", "Kommersant", "Известия", "Izvestia", "Ведомости", "Vedomosti", "Российская газета",
     "Новая газета", "Reuters", "Рейтер", "Associated Press", "AP", "AFP", "Франс Пресс", "Agence France-Presse",
-    "Bloomberg", "Блумберг", "CNN", "BBC", "BBC News", "Би-би-си", "Al Jazeera", "Аль-Джазира", "Anadolu",
+    "Bloomberg", "Bloomberq", "Блумберг", "CNN", "BBC", "BBC News", "Би-би-си", "Al Jazeera", "Аль-Джазира", "Anadolu",
     "Anadolu Agency", "Анадолу", "The New York Times", "New York Times", "The Washington Post", "Washington Post",
     "The Wall Street Journal", "Wall Street Journal", "Financial Times", "The Guardian", "The Times", "Politico",
     "Axios", "NDTV", "Fox News", "Sky News", "Euronews", "DW", "Deutsche Welle", "Le Monde", "Der Spiegel",
@@ -364,6 +397,7 @@ def _known_outlets() -> frozenset[str]:
     for source in all_sources():
         names.append(source.name)
         names.extend(source.domains)
+        names.extend(source.other_names)
     return frozenset(name_key(n) for n in names)
 
 
@@ -549,6 +583,20 @@ def _is_outlet_noun(item: Item | None, *, latin_only: bool = False) -> bool:
     return _lower_word(item) is not None and _has_stem(word, OUTLET_NOUNS)
 
 
+def _is_non_outlet_noun(item: Item | None) -> bool:
+    """A noun saying its neighbour is a club, a company, a place ... ("клуб «Карабах»", "“Qarabağ” klubu"): in
+    lower case or capitalised, as at a sentence's start ("Клуб «Карабах» сообщает", "Банк Respublika информирует",
+    "Klub “Qarabağ” xəbər verir"), where it is as sure a sign; an abbreviation only whole ("ФК «Карабах»", "FC"),
+    as an all-caps word that merely begins like one of the stems is a name of its own."""
+    if item is None or item.kind != "word" or _is_domain(item.text) or _is_outlet_noun(item):
+        return False
+    text = item.text
+    word = _lower(text)
+    if text[:1].islower() or text[1:].islower():
+        return _has_stem(word, NON_OUTLET_NOUNS)
+    return word in NON_OUTLET_NOUNS
+
+
 def _is_tail(item: Item) -> bool:
     return item.kind == "word" and item.text[:1].isupper() and _lower(item.text) in NAME_TAILS
 
@@ -678,10 +726,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     # the anchor "отмечали в"; another name there is a place or an institution.
     if anchor.side is Side.BEFORE and before is not None and _lower(before.text) in PREPOSITIONS:
         return name, Evidence.NONE  # "В «Карабахе» сообщили": a place, not who reports
-    for neighbour in (before, after):
-        word = _lower_word(neighbour) if neighbour is not None else None
-        if word is not None and _has_stem(word, NON_OUTLET_NOUNS) and not _is_outlet_noun(neighbour):
-            return name, Evidence.NONE  # "клуб «Карабах» сообщает", "“Qarabağ” klubu xəbər verir"
+    if _is_non_outlet_noun(before) or _is_non_outlet_noun(after):
+        return name, Evidence.NONE  # "клуб «Карабах» сообщает", "“Qarabağ” klubu xəbər verir"
     if len(items) == 1 and any(
         a is not None and b is not None and _looks_like_person(a, b) for a, b in ((before, first), (first, after))
     ):
@@ -695,6 +741,12 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     word = _lower(name)
     if _SURNAME.search(word) or _ADJECTIVE.search(word):
         return name, Evidence.NONE  # "сообщил Hajiyev", "передает Казахстанский отчет"
+    if (
+        anchor.language == "az"
+        and not parts[-1][1]
+        and (_AZ_GLUED_GENITIVE.search(word) or (anchor.dative and word[-1] in "aə"))
+    ):
+        return name, Evidence.NONE  # "Ukraynanın məlumatına görə", "Ermənistana istinadən": a country, a person
     latin = _is_latin(name)
     if latin and (parts[-1][1] or anchor.language == "ru"):
         return name, Evidence.LIKELY  # "Trend-ə istinadən", "сообщил Report"

@@ -43,6 +43,26 @@ def test_pipeline_names_the_registry_source_not_the_page() -> None:
     assert no_language.attribution_line == "Icma.az, ссылаясь на сайт Caliber.az, отмечает."  # the default edition
 
 
+def test_a_source_is_not_its_own_citation_in_any_script() -> None:
+    # Apa.az's Russian copy names itself "АПА" (the registry's other name for it), its Azerbaijani copy "APA".
+    ru = ArticleItem(
+        source="apa", url="https://apa.az/ru/obshestvo/v-naftalane-otkrylsya-novyj-sanatorij-813136", language="ru",
+        body_text="В Нафталане начал работу санаторий, передает АПА. Как сообщает Report, курорт принял гостей.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(ru).cited_outlets == ["Report"]
+    az = ArticleItem(
+        source="apa", url="https://apa.az/sosial/x-813137", language="az",
+        body_text="Bu barədə APA xəbər verir. Report-a istinadən bildirilir ki, sanatoriya açılıb.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(az).cited_outlets == ["Report"]
+    # another source citing APA under either name cites it
+    other = ArticleItem(
+        source="caliber", url="https://caliber.az/post/x", language="ru",
+        body_text="Как передает АПА, санаторий открыт. Об этом сообщил Report.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(other).cited_outlets == ["АПА", "Report"]
+
+
 def test_templates_and_site_name_from_the_environment() -> None:
     found = env_settings({"AGGREGATOR_ATTRIBUTION_EN": "{site} republishes {source}.", "AGGREGATOR_SITE_NAME": "X.az"})
     assert found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] == {"en": "{site} republishes {source}."}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.sources import UnknownSourceError, all_sources, get_source, resolve_keys, source_for_url
+from aggregator.text import name_key
 from tests.conftest import ROOT
 
 
@@ -36,6 +37,17 @@ def test_feed_source_entries(key: str, name: str, languages: tuple[str, ...], ar
     assert source.entry_urls and all(source.owns(url) for url in source.entry_urls)
     assert source_for_url(article) is source
     assert source.boilerplate
+
+
+def test_other_names_are_the_sources_own() -> None:
+    # A name in another script ("АПА" for Apa.az) is the source's alone: no other source, and not its own name again.
+    assert get_source("apa").other_names == ("АПА",)
+    keys = [(s.key, name_key(n)) for s in all_sources() for n in (s.name, *s.domains, *s.other_names)]
+    for source in all_sources():
+        own = {name_key(n) for n in (source.name, *source.domains)}
+        for other in source.other_names:
+            assert name_key(other) not in own, (source.key, other)
+            assert {k for k, n in keys if n == name_key(other)} == {source.key}, (source.key, other)
 
 
 def test_unknown_keys_say_what_is_known() -> None:
