@@ -2,22 +2,26 @@
 
 A fast path of exact forms handles what the source sites print: month names in Russian, Azerbaijani and English
 in any case and abbreviation, numeric day-first dates (a day and month without the year when a time is beside
-them: "05.12 12:30"), times written with a colon or, after a date, a dot ("14.30"), today / yesterday / just now,
-"N hours ago", RFC 822 (with the non-standard "+04"), ISO 8601 and an explicit "(UTC +04:00)". Only text that
-carries a date signal the fast path could not resolve goes to one configured dateparser parser, the fallback for
-the long tail. Local times are converted with the time-zone database (Baku kept summer time until 2016), never a
-fixed offset; a result more than a day after ``now`` or before 1990 is refused.
+them: "05.12 12:30"), a year printed first ("2024-cü il 5 sentyabr", "2024 г., 5 сентября"), times written with a
+colon or, after a date, a dot ("14.30"), an hour with "a.m." / "p.m." alone ("10 a.m."), today / yesterday / just
+now, "N hours ago" and its compounds ("1 день 2 часа назад"), RFC 822 (with the non-standard "+04"), ISO 8601 and
+a stated zone after a time: "(UTC +04:00)", "GMT", "UTC", "+0000", "+03:00", "Z", "МСК". Only text that carries a
+date signal the fast path could not resolve goes to one configured dateparser parser, the fallback for the long
+tail. Local times are converted with the time-zone database (Baku kept summer time until 2016), never a fixed
+offset; a result more than a day after ``now`` or before 1990 is refused, and so is text whose year or zone is in
+doubt: a wrong date is worse than none.
 """
 
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from datetime import timezone as fixed_offset
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
@@ -49,28 +53,57 @@ _MONTH_FORMS: dict[int, tuple[str, ...]] = {
     12: ("декабрь", "декабря", "дек", "dekabr", "dek", "december", "dec"),
 }
 MONTHS: dict[str, int] = {form: month for month, forms in _MONTH_FORMS.items() for form in forms}
+_AZ_MONTHS: dict[str, int] = {form: MONTHS[form] for form in (
+    "yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr", "oktyabr", "noyabr", "dekabr",
+)}  # fmt: skip
+"""The whole Azerbaijani names, the only ones a case ending is taken after ("mayın", "1 mayda", "iyunun"): on an
+abbreviation it makes other words ("yanda" is "beside", "senin" Turkish "your")."""
+_WEEKDAYS = frozenset({
+    "понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье",
+    "пн", "вт", "ср", "чт", "пт", "сб", "вс",
+    "bazar ertəsi", "çərşənbə axşamı", "çərşənbə", "cümə axşamı", "cümə", "şənbə", "bazar",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+})  # fmt: skip
+"""What may follow a date as its weekday ("21 сентября 2021г., вторник"). Any other word there is not skipped by the
+exact forms: it may be a zone ("10:00 GMT", "10:00 EST") or a 12-hour time's "PM", which change the instant."""
 
 _DAY_OFFSETS: dict[str, int] = {
     "позавчера": -2, "srağagün": -2, "day before yesterday": -2,
     "вчера": -1, "dünən": -1, "yesterday": -1,
     "сегодня": 0, "bu gün": 0, "bugün": 0, "today": 0,
 }  # fmt: skip
-_UNITS: tuple[tuple[str, str], ...] = (  # (stem, timedelta keyword); first matching stem wins
+_UNITS: tuple[tuple[str, str], ...] = (  # (stem, timedelta keyword or "months"); first matching stem wins
     ("сек", "seconds"), ("saniyə", "seconds"), ("second", "seconds"), ("sec", "seconds"),
-    ("мин", "minutes"), ("dəqiqə", "minutes"), ("minute", "minutes"), ("min", "minutes"),
+    ("мин", "minutes"), ("dəqiqə", "minutes"), ("dəq", "minutes"), ("minute", "minutes"), ("min", "minutes"),
     ("час", "hours"), ("saat", "hours"), ("hour", "hours"),
     ("дн", "days"), ("ден", "days"), ("день", "days"), ("gün", "days"), ("day", "days"),
     ("недел", "weeks"), ("həftə", "weeks"), ("week", "weeks"),
+    ("месяц", "months"), ("ay", "months"), ("month", "months"),
 )  # fmt: skip
+_MONTHS_UNIT = "months"
+"""No timedelta unit: "2 месяца назад" is the same day of the month two months back, on the local wall clock (as
+dateparser counts it)."""
+_AGO_DIGITS = 6
+"""A longer count before "ago" is no date ("999999999999 days ago" would overflow the calendar)."""
+_AND = frozenset({"и", "and", "və"})
+"""A word that may join the parts of a compound "1 hour and 30 minutes ago"."""
 _JUST_NOW = frozenset({"только что", "just now", "indicə", "az öncə"})
 """A listing card's "Только что": the fetch's own minute."""
-_DAY_WORD_RE = re.compile("|".join(_DAY_OFFSETS))  # longest first: "позавчера" before "вчера"
+_DAY_WORD_RE = re.compile(rf"(?<!\w)(?:{'|'.join(_DAY_OFFSETS)})(?![\w'’])")
+"""A day word, longest first ("позавчера" before "вчера"), and a whole word only: "Сегодняшний выпуск", "Вчерашние
+новости", "Today's news", "Bu günün xəbərləri" name no day."""
 MIDNIGHT = time()
 _DATE_WORDS = frozenset({"ago", "назад", "əvvəl", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"})
 _ONE = {"a", "an", "one", "один", "одна", "одну", "bir"}
 
 _WORD = r"[^\W\d_]+"
+_TOKEN_RE = re.compile(rf"{_WORD}(?:['’]{_WORD})*")
+"""A word with its apostrophe suffix: "today's" is one word, not "today"."""
 _TIME_RE = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\s*([ap])\.?m\.?\b)?(?![\d])")
+_HOUR_RE = re.compile(r"(?<![\d:.])(1[0-2]|0?[1-9]) ?([ap])\.? ?m\.?(?![^\W\d_])")
+"""An hour with no minutes, which only "a.m." / "p.m." makes one: "15 September 2026, 10 a.m." is 10:00, not the
+day's midnight."""
 _NAMED_RE = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|ci|cı|cu|cü|th|st|nd|rd))?\s*(?:of\s+)?[-/.]?\s*({_WORD})\.?,?\s*(\d{{4}})?(?!\d)"
 )
@@ -80,8 +113,29 @@ _NUMERIC_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*([./-])\s*(\d{1,2})\s*\2\s*(\d{
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?$")
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
-_OFFSET_RE = re.compile(r"\(?\s*\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?")
-_AGO_RE = re.compile(rf"(?:(\d+)|\b({_WORD}))\s+({_WORD})\s+(?:назад|əvvəl|ago)\b")
+_AGO_WORD_RE = re.compile(r"(?<!\w)(?:назад|əvvəl|ago)(?!\w)")
+_YEAR_BEFORE_RE = re.compile(r"(?<![\d.,:/-])((?:19|20)\d{2})(-?(?:ci|cı|cu|cü)? il|\s?г(?:\.|ода?)?)?,?\s*$")
+"""A year printed before the day and month: "2024-cü il 5 sentyabr", "2024 г., 5 сентября"; a bare "2024 5 sentyabr"
+only at the start of the text (elsewhere a number before a date may be anything: a view count)."""
+_YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+# Zones a printed time may state. A name (UTC, GMT, МСК) anywhere; a bare numeric offset ("+0000", "+03:00") or "Z"
+# only right after a time of day, spaced ("10:00 +0300") or glued after the seconds ("10:00:00+04:00", as in ISO
+# 8601), never glued to minutes: "10:00-12:00" is a span of time, not 10:00 at UTC-12.
+_ZONE_NAMES: dict[str, str] = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "мск": "Europe/Moscow", "msk": "Europe/Moscow"}
+"""MSK is Moscow's zone from the database, not a fixed +03:00: Moscow was at +04:00 from 2011 to 2014."""
+MAX_OFFSET = timedelta(hours=14)
+_UTC_OFFSET = r"(?:utc|gmt) ?[+-] ?\d{1,2}(?::?\d{2})?(?!\d)"
+_OFFSET_DIGITS = r"\d{2}(?::?\d{2})?(?![\d.:/-])"
+_CLOCK_OFFSET = rf"[+-]{_OFFSET_DIGITS}"
+_NAMED_ZONE_RE = re.compile(rf"\(?\s*\b(?P<zone>{_UTC_OFFSET}|(?:utc|gmt|мск|msk)\b)\s*\)?")
+_CLOCK_ZONE_RE = re.compile(
+    rf"(?:(?<=\d:[0-5]\d:[0-5]\d)(?:\.\d+)? ?|(?<=\d:[0-5]\d) )\(?(?P<zone>{_CLOCK_OFFSET})\)?"
+    rf"|(?<=\d:[0-5]\d)(?:\.\d+)?(?P<z>z)\b"
+)
+_OFFSET_PARTS_RE = re.compile(r"(?:utc|gmt)?([+-])(\d{1,2})(?::?(\d{2}))?")
+_UNREAD_ZONE_RE = re.compile(r"(?<=\d:[0-5]\d) \(?(?:[ecmp][sd]t|cet|cest|eet|eest|bst|msd|trt)\b")
+"""A zone after a time that the fast path does not know: no date rather than the time read in the source's zone."""
 
 
 def _time_of_day(separator: str) -> str:
@@ -91,7 +145,8 @@ def _time_of_day(separator: str) -> str:
 
 # Whole-string forms the sites print, each read by one anchored match; the general scan below is the slower
 # path for variants. Group names: d, mon (a month word) or m (a month number), y, h, mi, s; rel (today/yesterday
-# word), n + unit ("ago"); sign, oh, om (a printed UTC offset); z (an RFC 822 zone).
+# word), n + unit ("ago"); zone (a stated zone: "utc +04:00", "gmt", "+0300", "мск"); wd (a weekday after the
+# date); z (an RFC 822 zone).
 _TIME = _time_of_day(":")
 _TIME_DOTTED = _time_of_day(r"\.")
 _CLOCK = _time_of_day("[:.]")
@@ -107,15 +162,20 @@ _NUMERIC_DAY = r"(?P<d>\d{1,2})(?P<sep>[./])(?P<m>\d{1,2})(?P<y>(?!))?"
 (which a lone "05.12" lacks: it may be any number). Its ``y`` group never matches: the year is the latest one that
 puts the date not after the fetch, as for "5 декабря"."""
 _BETWEEN = r",?(?: (?:в|-|•|/|saat))? "
-_OFFSET = r"(?: \(?(?:utc|gmt) ?(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?\)?)?"
+_OFFSET = (
+    r"(?: ?\(?(?P<zone>(?:utc|gmt)(?: ?[+-] ?\d{1,2}(?::?\d{2})?(?!\d))?|мск|msk|z(?<=\d:[0-5]\dz)"
+    rf"|[+-](?:(?<=\d:[0-5]\d:[0-5]\d.)|(?<=\d:[0-5]\d .)){_OFFSET_DIGITS})\)?)?"
+)
+"""A stated zone, as ``_NAMED_ZONE_RE`` and ``_CLOCK_ZONE_RE`` read it in the general scan (each alternative tests its
+first letter before any look-behind: most dates state no zone, and this is tried at the end of every one)."""
 _RFC_ZONE = r"(?P<z>[+-]\d{2}(?:\d{2})?|gmt|ut|utc|z)"
 _Forms = tuple[tuple[str, re.Pattern[str]], ...]
 _EXACT_DATE_FIRST: _Forms = (
-    # RFC 822 without the weekday first: "named" would take its zone ("gmt") for a trailing weekday word.
+    # RFC 822 without the weekday first, with its own zones ("ut", "+04" with no minutes, as feeds print it).
     ("rfc", re.compile(rf"(?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
-    # A weekday may follow ("21 сентября 2021г., вторник"), but "am" / "pm" is no weekday: a 12-hour time is the
-    # scan's to read ("10 january 2026 8:07 pm" is 20:07, not 08:07).
-    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}(?:,? (?![ap]m$){_WORD})?")),
+    # A weekday may follow ("21 сентября 2021г., вторник"), but only a weekday (``_WEEKDAYS``): "am" / "pm" makes a
+    # 12-hour time the scan's to read ("10 january 2026 8:07 pm" is 20:07, not 08:07), and "EST" is a zone.
+    ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}(?:,? (?P<wd>{_WORD}(?: {_WORD})?))?")),
     ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}")),
     ("numeric", re.compile(rf"{_NUMERIC_DAY}{_BETWEEN}{_TIME}{_OFFSET}")),
     ("named", re.compile(rf"{_TIME_DOTTED},? (?:- )?{_NAMED}{_OFFSET}")),
@@ -169,17 +229,39 @@ def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetim
     return instant
 
 
-def _explicit_offset(text: str) -> tuple[str, tzinfo | None]:
-    if "utc" not in text and "gmt" not in text:
-        return text, None
-    match = _OFFSET_RE.search(text)
-    if not match:
-        return text, None
-    sign = -1 if match.group(1) == "-" else 1
+@lru_cache(maxsize=64)
+def _stated_zone(printed: str) -> tzinfo | None:
+    """The zone a printed "utc +04:00", "gmt+3", "+0300", "-05", "z", "мск" names; None for an offset no zone has
+    ("utc +25:00"), which makes the date's instant unknown."""
+    printed = printed.replace(" ", "")
+    name = _ZONE_NAMES.get(printed)
+    if name is not None:
+        return UTC if name == "UTC" else zone(name)
+    match = _OFFSET_PARTS_RE.fullmatch(printed)
+    if match is None:
+        return None
     offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0))
-    if offset > timedelta(hours=14):
+    if offset > MAX_OFFSET or int(match.group(3) or 0) >= 60:
+        return None
+    return fixed_offset(-offset if match.group(1) == "-" else offset)
+
+
+def _explicit_offset(text: str) -> tuple[str, tzinfo | Literal[False] | None]:
+    """``text`` without the zone it states, and that zone: None when it states none, False when it states one that
+    cannot be read (an impossible offset, "EST"), so the instant is unknown."""
+    match = None
+    if "utc" in text or "gmt" in text or "мск" in text or "msk" in text:
+        match = _NAMED_ZONE_RE.search(text)
+    if match is None and ":" in text:
+        match = _CLOCK_ZONE_RE.search(text)
+        if match is None:
+            return text, (False if _UNREAD_ZONE_RE.search(text) else None)
+    if match is None:
         return text, None
-    return text[: match.start()] + " " + text[match.end() :], fixed_offset(sign * offset)
+    stated = _stated_zone(match.group("zone") or match.group("z"))
+    if stated is None:
+        return text, False
+    return text[: match.start()] + " " + text[match.end() :], stated
 
 
 def _iso(text: str, tz: tzinfo) -> datetime | None:
@@ -199,43 +281,90 @@ def _rfc822(text: str, tz: tzinfo) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _relative(text: str, now: datetime) -> datetime | None:
+def _ago(amounts: dict[str, int], tz: tzinfo, now: datetime) -> datetime | None:
+    """``now`` less ``amounts`` (timedelta keywords, and "months" counted on the local calendar: the same day of the
+    month, or its last day; taken out of ``amounts``); None when that is no date (a count too large for the
+    calendar)."""
+    try:
+        months = amounts.pop(_MONTHS_UNIT, 0)
+        if months:
+            local = now.astimezone(tz)
+            year, month = divmod(local.year * 12 + local.month - 1 - months, 12)
+            now = local.replace(year=year, month=month + 1, day=min(local.day, monthrange(year, month + 1)[1]))
+        return (now - timedelta(**amounts)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _relative(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
+    """The instant "N units ago" means, every part of a compound one counted ("1 день 2 часа назад", "1 hour and 30
+    minutes ago"): None when ``text`` is no such form; False when it is one with a part this path cannot read ("1 год
+    2 часа назад": not two hours ago), or a count no calendar has."""
     if "назад" not in text and "əvvəl" not in text and "ago" not in text:
         return None
-    match = _AGO_RE.search(text)
+    match = _AGO_WORD_RE.search(text)
     if not match:
         return None
-    number, word, unit_word = match.groups()
-    if number is None and word not in _ONE:
+    words = text[: match.start()].replace(",", " ").split()
+    amounts: dict[str, int] = {}
+    while len(words) >= 2:
+        count, unit = words[-2], _unit(words[-1].rstrip("."))
+        number = int(count) if count.isdecimal() and len(count) <= _AGO_DIGITS else 1 if count in _ONE else None
+        if number is None or unit is None:
+            if unit is not None or count.isdecimal() or count in _ONE:
+                return False  # a count or a unit this path does not read is part of it
+            break
+        if unit in amounts:
+            return False  # "2 часа 3 часа назад": not this path's to guess
+        amounts[unit] = number
+        del words[-2:]
+        if words and words[-1] in _AND:
+            words.pop()
+    if not amounts:
         return None
-    unit = next((u for stem, u in _UNITS if unit_word.startswith(stem)), None)
-    if unit is None:
-        return None
-    return (now - timedelta(**{unit: int(number or 1)})).astimezone(UTC)
+    return _ago(amounts, tz, now) or False
 
 
 def _clock(text: str) -> tuple[time | None, str]:
     """The time of day in ``text`` and the text without it (so its digits are not taken for a day)."""
-    match = _TIME_RE.search(text)
-    if not match:
-        return None, text
-    hour, minute = int(match.group(1)), int(match.group(2))
-    meridiem = match.group(4)
+    match = _TIME_RE.search(text) if ":" in text else None
+    if match is not None:
+        hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        meridiem = match.group(4)
+    else:
+        match = _HOUR_RE.search(text) if "m" in text else None
+        if match is None:
+            return None, text
+        hour, minute, second = int(match.group(1)), 0, 0
+        meridiem = match.group(2)
     if meridiem == "p" and hour < 12:
         hour += 12
     elif meridiem == "a" and hour == 12:
         hour = 0
-    return time(hour, minute, int(match.group(3) or 0)), text[: match.start()] + " " + text[match.end() :]
+    return time(hour, minute, second), text[: match.start()] + " " + text[match.end() :]
 
 
 def month_number(word: str) -> int | None:
-    """The month a (lower-case) word names, also with an Azerbaijani case ending ("sentyabrın")."""
+    """The month a (lower-case) word names, also a whole Azerbaijani name with a case ending ("sentyabrın",
+    "mayın", "1 mayda")."""
     month = MONTHS.get(word)
-    if month is None and len(word) > 5:
+    if month is None and len(word) > 4:
         for ending in _AZ_CASE_ENDINGS:
-            if word.endswith(ending) and word[: -len(ending)] in MONTHS:
-                return MONTHS[word[: -len(ending)]]
+            if word.endswith(ending) and word[: -len(ending)] in _AZ_MONTHS:
+                return _AZ_MONTHS[word[: -len(ending)]]
     return month
+
+
+def _printed_year(rest: str, match: re.Match[str]) -> str | Literal[False] | None:
+    """The year of a day and month ``match`` found in ``rest``: printed after them (the match's group 3) or before
+    them ("2024-cü il 5 sentyabr", "2024 г., 5 сентября"); None when no year is printed; False when a year-like
+    number elsewhere leaves it in doubt (the no-year rule would give a year the text may contradict)."""
+    if match.group(3):
+        return match.group(3)
+    before = _YEAR_BEFORE_RE.search(rest, 0, match.start())
+    if before is not None and (before.group(2) or before.start() == 0):
+        return before.group(1)
+    return False if _YEAR_RE.search(rest) else None
 
 
 def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
@@ -277,11 +406,17 @@ def _calendar_day(rest: str, at: time, tz: tzinfo, now: datetime) -> date | bool
     for match in _NAMED_RE.finditer(rest):
         month = month_number(match.group(2))
         if month is not None:
-            return _day_of_month(int(match.group(1)), month, match.group(3), at, tz, now) or False
+            year = _printed_year(rest, match)
+            if year is False:
+                return False  # the year is in doubt: no date rather than the no-year rule's
+            return _day_of_month(int(match.group(1)), month, year, at, tz, now) or False
     for match in _MONTH_FIRST_RE.finditer(rest):
         month = month_number(match.group(1))
         if month is not None:
-            return _day_of_month(int(match.group(2)), month, match.group(3), at, tz, now) or False
+            year = _printed_year(rest, match)
+            if year is False:
+                return False  # the year is in doubt: no date rather than the no-year rule's
+            return _day_of_month(int(match.group(2)), month, year, at, tz, now) or False
     return None
 
 
@@ -321,8 +456,8 @@ def _offset_zone(sign: str, hours: int, minutes: int) -> tzinfo:
 def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datetime | bool | None:
     """The instant an exact form's match means; None when the match is not that form after all."""
     if kind == "ago":
-        unit = _unit(m.group("unit"))
-        return (now - timedelta(**{unit: int(m.group("n"))})).astimezone(UTC) if unit else None
+        unit, n = _unit(m.group("unit")), m.group("n")
+        return (_ago({unit: int(n)}, tz, now) or False) if unit and len(n) <= _AGO_DIGITS else None
     if kind == "rel":
         h, mi, s = m.group("h", "mi", "s")
         at = time(int(h), int(mi), int(s) if s else 0)
@@ -332,9 +467,14 @@ def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datet
         tz = _offset_zone(z[0], int(z[1:3]), int(z[3:5] or 0)) if z[0] in "+-" else UTC
         month = MONTHS.get(word)
     else:
-        d, y, h, mi, s, sign, oh, om = m.group("d", "y", "h", "mi", "s", "sign", "oh", "om")
-        if sign:
-            tz = _offset_zone(sign, int(oh), int(om) if om else 0)
+        d, y, h, mi, s, stated = m.group("d", "y", "h", "mi", "s", "zone")
+        if stated:
+            stated_zone = _stated_zone(stated)
+            if stated_zone is None:
+                return False  # an offset no zone has: the instant is unknown
+            tz = stated_zone
+        if m.lastgroup == "wd" and m.group("wd") not in _WEEKDAYS:  # (the pattern's last group: matched)
+            return None  # not a weekday after the date: a zone ("EST") or "PM", the scan's to read
         if kind == "numeric":
             month = int(m.group("m"))
         else:
@@ -366,13 +506,15 @@ def _scan(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
         return _rfc822(text, tz) or False
 
     text, offset = _explicit_offset(text)
+    if offset is False:
+        return None  # a zone is stated but cannot be read: not the instant in the source's zone
     if offset is not None:
         tz = offset
-    ago = _relative(text, now)
+    ago = _relative(text, tz, now)
     if ago is not None:
         return ago
 
-    at, rest = _clock(text) if ":" in text else (None, text)
+    at, rest = _clock(text)
     clock = at or MIDNIGHT
     relative_day = _DAY_WORD_RE.search(rest)
     if relative_day:
@@ -391,7 +533,7 @@ def _scan(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
 
 def _has_date_word(text: str) -> bool:
     """Whether text names something date-like the fast path did not resolve (worth asking dateparser)."""
-    return any(month_number(word) or word in _DATE_WORDS for word in _LETTERS_RE.findall(text))
+    return any(month_number(word) or word in _DATE_WORDS for word in _TOKEN_RE.findall(text))
 
 
 @lru_cache(maxsize=16)
@@ -454,7 +596,8 @@ def parse_date(
 def states_time_of_day(text: str) -> bool:
     """Whether date text gives a time of day: "2026-03-23T00:00:00+04:00" does (midnight, said so), "2026-03-23"
     does not."""
-    return _TIME_RE.search(_normalise(text)) is not None
+    normalised = _normalise(text)
+    return _TIME_RE.search(normalised) is not None or _HOUR_RE.search(normalised) is not None
 
 
 def day_only(text: str, instant: datetime, tz: tzinfo) -> bool:
