@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aggregator.extract import extract_item, processing_pipelines, stored_page_headers
+from aggregator.extract import NoExtractorError, extract_item, processing_pipelines, stored_page_headers
 from aggregator.items import ArticleItem
 from aggregator.store import Archive
 from aggregator.store.models import Reject
 from aggregator.store.repository import decompress
-from pipelines.base import Rejected
+from pipelines.base import Rejected, fault
 
 
 class NotRetryableError(LookupError):
@@ -79,13 +79,19 @@ def retry_reject(
         )
     if charset and not reject.raw_body:
         raise NotRetryableError(f"reject {reject_id} has no stored page to read in {charset}")
-    item: Any = _fresh_item(reject, charset)
     try:
+        item: Any = _fresh_item(reject, charset)
         for pipeline in processing_pipelines() if pipelines is None else pipelines:
             item = pipeline.process_item(item)
     except Rejected as refused:
         archive.refuse_again(reject_id, refused.stage, refused.reason)
         return RetryOutcome(reject_id, archived=False, stage=refused.stage, reason=refused.reason)
+    except NoExtractorError as missing:  # a source since taken out of the registry
+        archive.refuse_again(reject_id, "extract", str(missing))
+        return RetryOutcome(reject_id, archived=False, stage="extract", reason=str(missing))
+    except Exception as error:  # a fault, as a crawl meets it: the page stays quarantined, the batch goes on
+        archive.refuse_again(reject_id, "error", fault(error))
+        return RetryOutcome(reject_id, archived=False, stage="error", reason=fault(error))
     archive.save([item])
     article_id = archive.article_id_for(item.canonical_url or item.url)
     assert article_id is not None

@@ -12,7 +12,7 @@ from typing import Any
 from aggregator.extract import NoExtractorError, extract_item, processing_pipelines, stored_page_headers
 from aggregator.store import Archive
 from aggregator.store.repository import decompress
-from pipelines.base import Rejected
+from pipelines.base import Rejected, fault
 
 BATCH = 200
 """Stored pages read, re-extracted and written back together (one transaction)."""
@@ -54,6 +54,9 @@ def reextract(
                     item = pipeline.process_item(item)
             except (Rejected, NoExtractorError) as exc:
                 result.refused.append((snapshot.article_id, getattr(exc, "reason", None) or str(exc)))
+                continue
+            except Exception as error:  # a fault on one page: that article stays as archived, the others go on
+                result.refused.append((snapshot.article_id, fault(error)))
                 continue
             item.etag, item.last_modified = snapshot.etag, snapshot.last_modified
             updates.append((snapshot.article_id, item))

@@ -22,7 +22,9 @@ RUN_COUNTS: dict[str, tuple[str, ...]] = {
     "items_new": ("aggregator/articles_new",),
     "items_updated": ("aggregator/articles_updated",),
     "items_unchanged": ("aggregator/articles_unchanged", NOT_MODIFIED),
-    "rejected": ("item_dropped_count",),
+    # A page a pipeline failed on (a fault, not a refusal: ``pipelines.store``'s ``item_error``) is quarantined as
+    # a refused one is, and counted with them: it is an article the run did not archive.
+    "rejected": ("item_dropped_count", "aggregator/rejected/error"),
     "http_errors": ("aggregator/http_errors",),
     "dates_unparsed": ("aggregator/dates_unparsed",),
 }

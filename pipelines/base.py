@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -15,6 +16,12 @@ class Rejected(DropItem):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
+
+
+def fault(error: BaseException) -> str:
+    """The reason kept for a page a pipeline failed on (a fault in our code or a library, not a refusal): the
+    exception's one-line summary. A crawl, ``rejects retry`` and ``reextract`` quarantine or report it alike."""
+    return "pipeline error: " + "".join(traceback.format_exception_only(type(error), error)).strip()
 
 
 class Pipeline:

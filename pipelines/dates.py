@@ -581,11 +581,16 @@ def parse_date(
     normalised = _normalise(text)
     if not normalised:
         return None
-    result = _exact(normalised, tz, now)
-    if result is None:
-        result = _scan(normalised, tz, now)
-        if result is False:
-            result = _fallback(normalised, tz, now, languages)
+    try:
+        result = _exact(normalised, tz, now)
+        if result is None:
+            result = _scan(normalised, tz, now)
+            if result is False:
+                result = _fallback(normalised, tz, now, languages)
+    except (OverflowError, ValueError):
+        # A date the calendar cannot hold once moved to UTC or to the zone: "0001-01-01T00:00:00+04:00" (a CMS's
+        # "no date", which raised out of the pipeline and lost the article), "9999-12-31T23:59:59-04:00".
+        return None
     if not isinstance(result, datetime) or result < EARLIEST:
         return None
     if result.year >= now.year - 1 and result > now.astimezone(UTC) + FUTURE_SLACK:  # (only recent years can be)

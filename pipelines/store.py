@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import socket
-import traceback
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import replace
@@ -37,7 +36,7 @@ from aggregator.store.models import CrawlRun, utcnow
 from aggregator.store.repository import RedirectRecord, RejectRecord, SaveResult
 from aggregator.store.writer import WRITER_KINDS, WRITERS, connect, write_batch
 from aggregator.urls import linked_url
-from pipelines.base import Pipeline
+from pipelines.base import Pipeline, fault
 
 logger = logging.getLogger(__name__)
 
@@ -214,10 +213,8 @@ class StorePipeline(Pipeline):
         self._quarantine(item, stage, getattr(exception, "reason", None) or str(exception))
 
     def item_error(self, item: Any, response: Response | None, spider: Spider, failure: Failure) -> None:
-        error = failure.value
-        summary = "".join(traceback.format_exception_only(type(error), error)).strip()
         self.count("rejected/error")
-        self._quarantine(item, "error", f"pipeline error: {summary}")
+        self._quarantine(item, "error", fault(failure.value or RuntimeError(failure.getErrorMessage())))
 
     def request_dropped(self, request: Any, spider: Spider) -> None:
         """A redirect that led to a page this run had already asked for (the duplicate filter dropped it): kept, so

@@ -204,6 +204,23 @@ def test_a_metadata_time_with_a_spaced_utc_offset_is_that_instant() -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+04:00", "0001-01-01 00:00:00", "1 января 0001", "9999-12-31T23:59:59-04:00"]
+)
+def test_a_date_beyond_the_calendars_ends_is_no_date(text: str) -> None:
+    """Moved to UTC or to Baku time, it would fall off the calendar (OverflowError): no date, not an exception."""
+    assert parse_date(text, timezone="Asia/Baku", now=NOW) is None
+
+
+def test_a_cms_placeholder_date_in_the_metadata_gives_way_to_the_printed_one() -> None:
+    """article:published_time="0001-01-01T00:00:00+04:00" (a CMS's "no date") raised out of the pipeline: the
+    article was refused at stage "error", although the page printed its date."""
+    dated = DatesPipeline().process_item(
+        item(published_meta="0001-01-01T00:00:00+04:00", published_raw="24 Ноября 2026 10:05")
+    )
+    assert dated.published_at == datetime(2026, 11, 24, 6, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         # A year printed before the day and month is that year, not the no-year rule's (which gave 2026).

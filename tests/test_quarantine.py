@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -295,3 +296,38 @@ def test_a_failed_fetch_gives_its_reason_in_one_readable_line() -> None:
         "ResponseDataLossError: Scrapy couldn't get a complete response",  # was the class name alone
         "TimeoutError: took longer than 30 s",
     ]
+
+
+def test_a_pipeline_fault_on_one_page_is_recorded_and_the_retry_goes_on(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault (not a refusal) on one page of a ``retry --all``: that reject stays open at stage "error" with the
+    fault's one line, and the other pages are retried (the batch stopped at the first, a traceback on the screen)."""
+    from aggregator import quarantine
+
+    archive = Archive.open(db_url)
+    archive.sync_sources(all_sources())
+    for path in ("153813", "154207"):
+        url = f"https://caliber.az/post/{path}"
+        item = {"source": "caliber", "url": url, "fetched_at": FETCHED.isoformat(), "raw_encoding": "utf-8"}
+        page = (SAMPLE / "caliber.az" / "post" / f"{path}.html").read_bytes()
+        archive.save([], [RejectRecord("caliber", url, "error", "pipeline error: KeyError", 200, item, page)])
+
+    class Faulty:
+        def process_item(self, item: Any) -> Any:
+            if item.url.endswith("153813"):
+                raise OverflowError("date value out of range")
+            return item
+
+    real = quarantine.processing_pipelines
+    monkeypatch.setattr(quarantine, "processing_pipelines", lambda: [Faulty(), *real()])
+    try:
+        ids = [r.id for r in archive.list_rejects()]
+        batch = quarantine.retry_rejects(archive, ids)
+        assert len(batch.archived) == 1 and archive.count(Article) == 1
+        (still,) = batch.refused
+        assert (still.stage, still.reason) == ("error", "pipeline error: OverflowError: date value out of range")
+        (left,) = archive.list_rejects()
+        assert left.url.endswith("153813") and left.stage == "error" and left.reason == still.reason
+    finally:
+        archive.close()

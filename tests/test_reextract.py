@@ -14,7 +14,7 @@ from tests.conftest import ROOT, run_cli
 from tests.crawl_checks import check_archive, counts, expected
 
 
-def test_reextract_repairs_what_an_old_extractor_got_wrong(db_url: str, tmp_path) -> None:
+def test_reextract_repairs_what_an_old_extractor_got_wrong(db_url: str, tmp_path, monkeypatch) -> None:
     done = run_cli("--db", db_url, "crawl", "--all", "--offline", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     before = counts(db_url)
@@ -31,6 +31,24 @@ def test_reextract_repairs_what_an_old_extractor_got_wrong(db_url: str, tmp_path
     assert counts(db_url)["snapshots"] == before["snapshots"]  # re-reading adds no version
 
     assert reextract(archive).changed == 0  # idempotent
+
+    # A fault on one page (not a refusal) is reported for that article, which stays as archived; the rest go on.
+    from aggregator import reextract as module
+
+    first_url = archive.get_article(1).url
+
+    class Faulty:
+        def process_item(self, item):
+            if item.canonical_url == first_url:
+                raise OverflowError("date value out of range")
+            return item
+
+    real = module.processing_pipelines
+    monkeypatch.setattr(module, "processing_pipelines", lambda: [Faulty(), *real()])
+    faulted = reextract(archive)
+    assert faulted.seen == before["articles"] and faulted.changed == 0
+    assert faulted.refused == [(1, "pipeline error: OverflowError: date value out of range")]
+    monkeypatch.undo()
     assert reextract(archive, source="caliber", since=datetime(2100, 1, 1, tzinfo=UTC)).seen == 0
     assert archive.count(Snapshot) == before["snapshots"]
     archive.close()

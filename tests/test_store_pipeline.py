@@ -77,6 +77,7 @@ def test_batches_runs_and_quarantine(sqlite_url: str, writer: str) -> None:
     assert run.status == "finished" and run.finish_reason == "finished"
     assert run.stats["aggregator/articles_new"] == 2
     assert run.stats["aggregator/http_errors"] == 1
+    assert run.rejected == 1  # the page a pipeline failed on (the refusal was not counted by Scrapy here)
     assert all(a.minhash for a in archive.list_articles())  # sketched by the writer, before its transaction
     archive.close()
 
