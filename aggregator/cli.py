@@ -191,6 +191,9 @@ def main_options(
 ) -> None:
     """Crawl news sources into an attributed archive, and inspect it."""
     environment = env_settings()  # every command refuses a bad AGGREGATOR_* value up front, by name
+    if db is not None and not db.strip():
+        # `--db "$ARCHIVE_URL"` in a cron line with the variable unset: not the default archive without a word
+        fail("--db: an empty URL (an unset variable?); leave --db out for AGGREGATOR_DB_URL or the default archive")
     ctx.obj = {"db": db or environment.get("AGGREGATOR_DB_URL")}
 
 

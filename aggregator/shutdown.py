@@ -32,6 +32,7 @@ from typing import Any, Self
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,18 @@ class GracefulStop:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        from scrapy.utils.reactor import is_reactor_installed
+
         extension = cls()
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        # And as soon as the reactor runs: a stop while the spider opens (the store loads the archive's known URLs,
+        # longer the larger the archive) met Scrapy's own handler, which stopped the reactor under the opening.
+        # Scrapy installs its handlers at the reactor's start-up; a call at the next turn comes after. (Without a
+        # reactor, TWISTED_REACTOR_ENABLED=False, importing one would install it: nothing is done then.)
+        if is_reactor_installed():
+            from twisted.internet import reactor, task
+
+            reactor.callWhenRunning(task.deferLater, reactor, 0, install)
         return extension
 
     def engine_started(self) -> None:
@@ -84,14 +95,36 @@ def _stop_gracefully(process: Any) -> Any:
     from scrapy.utils.defer import deferred_from_coro
 
     for crawler in list(process.crawlers):
-        if _closing_or_done(crawler):
-            continue
-        stop = getattr(crawler, "stop_async", None)  # Scrapy 2.14+; stop() is deprecated there
-        stopped = deferred_from_coro(stop()) if stop is not None else crawler.stop()
-        stopped.addErrback(lambda failure, name=crawler.spidercls.name: logger.error(
-            "stopping the crawl of %s failed: %s", name, failure.getErrorMessage()
-        ))  # fmt: skip
+        if not _closing_or_done(crawler):
+            _stop_once_started(crawler)
     return deferred_from_coro(process.join())
+
+
+def _stop_once_started(crawler: Crawler) -> None:
+    """Stop the crawl now if its engine runs, else as soon as it does: a crawl stopped while its spider opens was
+    only marked stopped (Scrapy 2.19's ``Crawler.stop_async`` stops a running engine only), so that the opening went
+    on, the reactor was stopped under it (Scrapy's stop) or the crawl ran to its end (ours): its run stayed
+    "running", the crawl ended "with None". Started, it closes as any stopped crawl does ("shutdown", partial)."""
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor, task
+
+    if not crawler.crawling:
+        return  # over: its opening failed, or it finished meanwhile
+    engine = getattr(crawler, "_engine", None)
+    if engine is None or not engine.running:
+        task.deferLater(reactor, WAIT_FOR_START, _stop_once_started, crawler)
+        return
+    stop = getattr(crawler, "stop_async", None)  # Scrapy 2.14+; stop() is deprecated there
+    stopped = deferred_from_coro(stop()) if stop is not None else crawler.stop()
+
+    def failed(failure: Failure) -> None:
+        logger.error("stopping the crawl of %s failed: %s", crawler.spidercls.name, failure.getErrorMessage())
+
+    stopped.addErrback(failed)
+
+
+WAIT_FOR_START = 0.05
+"""Seconds between looks at a crawl that was asked to stop while its spider was opening."""
 
 
 def _relay(handler: Any) -> Any:

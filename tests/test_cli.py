@@ -116,6 +116,10 @@ def test_a_file_path_for_db_is_told_the_url_it_meant(tmp_path: Path) -> None:
     assert relative.endswith(f"give sqlite:///{path}")
     assert not path.exists()
     assert one_line_error(run_cli("--db", "no such thing", "articles", "list")).endswith("'no such thing'")
+    # `--db "$ARCHIVE_URL"` with the variable unset read the default archive (and a crawl would have written it).
+    for empty in ("", "  "):
+        done = run_cli("--db", empty, "runs", "--limit", "1")
+        assert done.returncode == 2 and "--db: an empty URL" in done.stderr, done.stderr
 
 
 def test_db_upgrade_creates_the_schema_where_asked(tmp_path: Path) -> None:
@@ -551,3 +555,10 @@ def test_a_locked_sqlite_archive_says_what_to_do(monkeypatch: pytest.MonkeyPatch
     err = capsys.readouterr().err
     assert err.startswith("aggregator: database error: database is locked: another process held the SQLite archive")
     assert "30 s" in err and "the write it waited to make was not made" in err and err.count("\n") == 1
+
+
+def test_extract_tells_a_folder_or_a_device_from_a_missing_file(tmp_path: Path) -> None:
+    """Each was "no such file" (a file that is there)."""
+    for path, said in ((tmp_path, "a folder, not a saved page"), (Path("/dev/null"), "not a regular file")):
+        done = run_cli("extract", str(path), "--url", "https://example.org/a")
+        assert done.returncode == 2 and done.stderr.strip().startswith(f"aggregator: error: {said}"), done.stderr

@@ -406,6 +406,22 @@ def test_a_sigterm_while_the_crawl_closes_lets_the_close_finish(tmp_path: Path) 
     assert "SIGTERM while the crawl is closing: it closes as it was" in done.stderr
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_a_stop_while_the_spider_opens_stops_the_crawl_once_it_has_started(tmp_path: Path, how: str) -> None:
+    """Ctrl-C or ``systemctl stop`` while a crawl starts (the store loading the archive's known URLs, longer the
+    larger the archive): Scrapy stopped the reactor under the opening, the run stayed "running" and the crawl ended
+    "with None" (exit status 1, ``OnFailure=`` alerting). Now the crawl starts, then stops as any stopped crawl."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    command = [sys.executable, "-m", "tests.helpers.signal_while_opening", f"sqlite:///{tmp_path / 'a.db'}"]
+    done = subprocess.run(
+        command + (["--sigint"] if how == "SIGINT" else []), cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rows == [["caliber", "partial", "shutdown"]], done.stderr[-3000:]
+
+
 def test_a_sigterm_while_one_crawl_closes_and_another_crawls_stops_only_the_other(tmp_path: Path) -> None:
     """`crawl --all`: the stop came while caliber was closing and haqqin crawling. Scrapy's graceful stop stopped both,
     and cut caliber's close short (its run stayed "running"); now haqqin is stopped, and caliber's close finishes."""

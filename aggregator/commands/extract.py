@@ -43,8 +43,12 @@ def extract(
     """Run a crawl's extractor and pipelines on a saved page; print the item (no network, nothing stored)."""
     from aggregator.extract import NoExtractorError, extract_page, extractor_name, stored_page_headers
 
-    if not page.is_file():
+    if page.is_dir():
+        fail(f"a folder, not a saved page: {page}")
+    if not page.exists():
         fail(f"no such file: {page}")
+    if not page.is_file():
+        fail(f"not a regular file (a device, a pipe?): {page}")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:  # ftp://caliber.az/... was read as caliber's
         fail(f"not an http(s) URL: {url}")

@@ -43,11 +43,12 @@ class SignalOnClose:
         await asyncio.sleep(1.0)  # the asyncio reactor's loop
 
 
-def main(db_url: str, slow: str | None = None) -> None:
+def main(db_url: str, slow: str | None = None, pipeline: str | None = None) -> None:
+    """Crawl (``pipeline``: the item pipeline that sends the signal, ``SignalOnClose`` by default), print the runs."""
     with serve_mirror(mirror_dir()) as base:
         settings = project_settings({"AGGREGATOR_MIRROR": base, "AGGREGATOR_DB_URL": db_url, "LOG_LEVEL": "WARNING"})
         pipelines = settings.getdict("ITEM_PIPELINES")
-        pipelines[f"{__spec__.name}.SignalOnClose"] = 1000
+        pipelines[pipeline or f"{__spec__.name}.SignalOnClose"] = 1000
         settings.set("ITEM_PIPELINES", pipelines, priority="cmdline")
         process = CrawlerProcess(settings)
         process.crawl("caliber")
