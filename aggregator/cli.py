@@ -120,16 +120,24 @@ def archive_file_kind(path: Path, db_url: str) -> str | None:
     return None
 
 
-def check_output_file(path: Path, what: str, *, db_url: str, example: str | None = None) -> None:
+def check_output_file(
+    path: Path, what: str, *, db_url: str, example: str | None = None, replaced: bool = False
+) -> None:
     """One clear line for a file to write that cannot be one: a folder (Python's IsADirectoryError was a traceback),
     a file in a folder that does not exist, or a file of the archive itself (`export -o archive.db` emptied the
     archive; `db backup archive.db-wal --force` threw away the commits not yet in the database). Checked before
-    anything is written, so nothing is left half done."""
+    anything is written, so nothing is left half done.
+
+    ``replaced``: the file is written whole beside its place and renamed over it (``paths.replaced_whole``), which
+    would put a regular file in the place of a device or a pipe (`db backup /dev/full --force` made /dev/full one, as
+    root; `metrics -o /dev/stdout` would have made the system's /dev/stdout one): those are refused."""
     if path.is_dir():
         fail(
             f"{path} is a folder: give a file's name for the {what}"
             + (f", such as {path / example}" if example else "")
         )
+    if replaced and path.exists() and not path.is_file():
+        fail(f"not a regular file (a device, a pipe?): {path}: the {what} would replace it with a file")
     if not path.parent.is_dir():
         fail(f"no such folder: {path.parent}")
     kind = archive_file_kind(path, db_url)

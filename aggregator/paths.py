@@ -43,7 +43,12 @@ def replaced_whole(target: Path, *, fsync: bool = False) -> Iterator[Path]:
     """A path beside ``target`` for the block to write; when the block ends without an error, it replaces ``target``
     in one rename (after an fsync, with ``fsync``), so that no reader sees half a file and a failure leaves the old
     one whole. The partial file is removed whatever happens, as far as the folder lets it: on a read-only disk even
-    removing a file that is not there fails, and that error hid the block's own, which says why (a traceback)."""
+    removing a file that is not there fails, and that error hid the block's own, which says why (a traceback).
+
+    A symbolic link is followed: the file it names is replaced, and the link stays a link (renamed over, it was
+    replaced by a file of its own, and the file it named was left as it was)."""
+    if target.is_symlink():
+        target = target.resolve()
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         yield partial

@@ -148,3 +148,29 @@ def test_a_partial_file_that_cannot_be_removed_does_not_hide_why_the_write_faile
     monkeypatch.setattr(Path, "unlink", read_only)
     with pytest.raises(PermissionError, match="the first error"), replaced_whole(tmp_path / "out.db"):
         raise PermissionError("the first error")
+
+
+def test_a_device_or_a_pipe_is_never_replaced_and_a_link_stays_a_link(archive_file: Path, tmp_path: Path) -> None:
+    """The copy and the metrics file are written beside their place and renamed over it: as root, `db backup
+    /dev/full --force` made /dev/full a regular file, and a symbolic link was replaced by a file of its own."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (("db", "backup", str(fifo), "--force"), ("metrics", "-o", str(fifo))):
+        result = CliRunner().invoke(app, ["--db", f"sqlite:///{archive_file}", *args])
+        assert isinstance(result.exception, CliError), (args, result.output)
+        assert str(result.exception).startswith(f"not a regular file (a device, a pipe?): {fifo}"), args
+        assert fifo.is_fifo()
+    real = tmp_path / "backups" / "archive-copy.db"
+    real.parent.mkdir()
+    real.write_bytes(b"yesterday's backup")
+    link = tmp_path / "latest.db"
+    link.symlink_to(real)
+    assert invoke(archive_file, str(link), "--force").exit_code == 0
+    assert link.is_symlink() and link.resolve() == real
+    with sqlite3.connect(real) as copy:
+        assert copy.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+    with replaced_whole(link) as partial:  # as `metrics -o LINK` writes
+        partial.write_text("metrics\n")
+    assert link.is_symlink() and real.read_text() == "metrics\n"

@@ -66,7 +66,7 @@ def db_backup(
             fail("db backup copies an SQLite archive; back a PostgreSQL one up with pg_dump (pg_dump -Fc DATABASE)")
         fail("db backup copies an SQLite archive file; this archive is in memory")
     target = target.expanduser().resolve()
-    check_output_file(target, "backup", db_url=url)
+    check_output_file(target, "backup", db_url=url, replaced=True)
     if target.exists() and not force:
         fail(f"{target} exists: give --force to replace it")
     size = source.stat().st_size

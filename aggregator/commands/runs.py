@@ -338,7 +338,7 @@ def metrics_cmd(
     oldest = verdict_max_age(max_age)
     if output is not None:  # before the archive is read: a wrong path is said at once, and nothing is written
         output = output.expanduser()
-        check_output_file(output, "metrics", db_url=_db_url(ctx), example="aggregator.prom")
+        check_output_file(output, "metrics", db_url=_db_url(ctx), example="aggregator.prom", replaced=True)
     archive = _archive(ctx)
     try:
         body = exposition(archive.reader.connect, [s.key for s in all_sources()], max_age=oldest)
