@@ -389,7 +389,9 @@ def newest_migration() -> str | None:
 def stored_revision(engine: Engine) -> str | None:
     """The revision the database's ``alembic_version`` table holds, by plain SQL; None without one (or with more)."""
     try:
-        with engine.connect() as connection:
+        # A read: it takes no write lock (BEGIN IMMEDIATE waited out a crawl's open transaction for up to the busy
+        # timeout before every command, then the command's own write waited as long again).
+        with reader(engine).connect() as connection:
             rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     except SQLAlchemyError:
         return None
@@ -399,7 +401,7 @@ def stored_revision(engine: Engine) -> str | None:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
+    with reader(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
