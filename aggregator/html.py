@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 from w3lib.encoding import http_content_type_encoding, read_bom
 
 from aggregator.markup import defused, needs_scan
+from aggregator.urls import absolute
 
 _local = threading.local()
 
@@ -65,11 +66,87 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+def http_url(base_url: str, href: str | None) -> str | None:
+    """``href`` made absolute against ``base_url`` if that gives an http(s) address; None for anything else (nothing,
+    a ``data:`` placeholder, ``javascript:``, ``mailto:``). An image or a cover is shown from its address: only a web
+    address can be one, and a ``javascript:`` one must never reach a page."""
+    if not href or not (href := href.strip()):
+        return None
+    url = absolute(base_url, href)
+    return url if url.startswith(("https://", "http://")) else None
+
+
 def node_text(node: LexborNode | None) -> str | None:
     """The node's text with whitespace collapsed; None for a missing node or an empty one."""
     if node is None:
         return None
     return collapse_whitespace(node.text(deep=True, separator=" ")) or None
+
+
+GLUED_TAGS = frozenset(
+    {
+        "b", "strong", "i", "em", "u", "s", "strike", "del", "ins", "mark", "q", "sup", "sub", "small", "big", "abbr",
+        "cite", "dfn", "code", "kbd", "samp", "var", "tt", "bdi", "bdo", "nobr", "wbr", "font", "time", "data",
+    }
+)  # fmt: skip
+"""Inline formatting: a browser shows the text on either side of one's start or end side by side, as the page's own
+whitespace (or its absence) has it: "«<em>Али и Нино</em>»" is "«Али и Нино»", "м<sup>2</sup>" is "м2"."""
+INLINE_TAGS = frozenset({*GLUED_TAGS, "span", "a", "label", "img", "picture", "source"})
+"""Other inline elements: side by side too in a browser, but a site may style one as a line of its own (a subtitle in
+a ``<span>``), so words glued across one's edge are taken apart; any other element (a block, a ``<br>``) parts the
+text on either side, as ``node_text`` does."""
+_OPENING = frozenset("«“„‘([—–")
+_CLOSING = frozenset("»”’)].,;:!?…—–")
+
+
+def inline_text(node: LexborNode | None) -> str | None:
+    """The node's text as a reader sees it, whitespace collapsed; None for a missing node or an empty one.
+
+    For titles: ``node_text`` puts a space at every element's edge, which printed "« Али и Нино »" and "млн м 2".
+    Here the edges of formatting elements (``GLUED_TAGS``) add nothing; the edges of other inline elements add a
+    space only between what would otherwise read as one word ("Title<span>Subtitle</span>", "Title<span>«Sub»"),
+    and the edges of anything else a space always ("Title<br>Subtitle", "<div>Title</div><div>Subtitle</div>")."""
+    if node is None:
+        return None
+    current: LexborNode | None = node.child
+    if current is not None and current.next is None and current.tag == "-text":  # the usual title: text alone
+        return collapse_whitespace(current.text_content or "") or None
+    pieces: list[str] = []
+    edge = 0  # the widest element edge since the last text: 0 none or glued, 1 inline, 2 a block's
+    while current is not None:
+        tag = current.tag or ""
+        if tag == "-text":
+            text = current.text_content or ""
+            if text:
+                if edge and pieces:
+                    before, after = pieces[-1][-1:], text[:1]
+                    if edge == 2 or (
+                        (before.isalnum() or before in _CLOSING) and (after.isalnum() or after in _OPENING)
+                    ):
+                        pieces.append(" ")
+                pieces.append(text)
+                edge = 0
+        else:
+            edge = max(edge, _edge(tag))
+            if current.child is not None:
+                current = current.child
+                continue
+        # Leave the node, and each ancestor it is the last descendant of, up to the next node in document order.
+        while current is not None:
+            if current.mem_id == node.mem_id:
+                current = None
+                break
+            if current.tag != "-text":
+                edge = max(edge, _edge(current.tag or ""))
+            if current.next is not None:
+                current = current.next
+                break
+            current = current.parent
+    return collapse_whitespace("".join(pieces)) or None
+
+
+def _edge(tag: str) -> int:
+    return 0 if tag in GLUED_TAGS or tag == "-comment" else 1 if tag in INLINE_TAGS else 2
 
 
 _COMPOUND = r"(?:[a-z][a-z0-9]*(?:[.#]-?[A-Za-z_][\w-]*)*|(?:[.#]-?[A-Za-z_][\w-]*)+)"

@@ -1,11 +1,12 @@
 """Cleanup: the source's body HTML -> safe, clean HTML and plain text, ready to re-publish.
 
-Drops the furniture the source's registry entry lists (signatures, view counters, banners) and the paragraphs
-every site repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also",
-view counters, share prompts, in Russian, Azerbaijani and English), gives lazy images their real address, makes
-links absolute, puts a link to the video where an embedded player (``<iframe>``) was, sanitises to an allow-list
-with nh3, and normalises the canonical URL. A body that is empty once the furniture is gone (or holds nothing but
-a player's link) is refused.
+Drops the furniture the source's registry entry lists (signatures, view counters, banners), makes paragraphs of
+the text outside any (a body typed as text and ``<br>``, or as ``<div>``s), drops the paragraphs and lines every site
+repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also", view counters,
+share prompts, in Russian, Azerbaijani and English; the source's bare signature), gives lazy images their real
+address, makes links absolute, puts a link to the video where an embedded player (``<iframe>``) was, sanitises to an
+allow-list with nh3, keeps only an http(s) cover, and normalises the canonical URL. A body that is empty once the
+furniture is gone (or holds nothing but a player's link) is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import nh3
 from scrapy.crawler import Crawler
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import css, css_first
+from aggregator.html import css, css_first, http_url
 from aggregator.items import ArticleItem
 from aggregator.markup import parse_html
 from aggregator.sources import Source, get_source
@@ -55,47 +56,105 @@ other address (an advertisement, a "like" box, a poll, a subscription form) is f
 would read as part of the article."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
-LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original")
+LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy")
+"""Where lazy-loading scripts keep an image's real address, while ``src`` holds a placeholder (a ``data:`` pixel or
+a ``placeholder.gif`` of the site's own): tried before ``src``."""
+LAZY_SRCSET_ATTRIBUTE = "data-srcset"
+"""A lazy image whose real addresses are a candidate list ("a.webp 800w, b.webp 1600w"), as ``srcset`` has them:
+its first candidate, tried before ``src`` (a placeholder then) and, after ``src``, ``srcset``'s."""
 BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
+CELLS = frozenset({"td", "th"})
+"""Never removed, whatever they hold: an empty cell or one reading "Share" is a cell of the table, and removing it
+would shift the row's other cells under the wrong column. What is inside one is cleaned like the rest."""
+CONTAINERS = frozenset(
+    {
+        "div", "section", "article", "main", "header", "footer", "aside", "nav", "center", "address", "details",
+        "summary", "dialog", "fieldset", "legend", "hgroup", "menu", "dir", "search", "h1", "h5", "h6", "pre",
+        "listing", "dl", "dt", "dd",
+    }
+)  # fmt: skip
+"""Elements shown as blocks that the sanitiser unwraps: the text in one, outside any block of its own, is a
+paragraph (``_wrap_loose_text``); a body of ``<div>``s, or of text and ``<br>`` alone, has no ``<p>`` at all."""
 
 # Paragraphs that are the site talking about itself, not the article (matched on short blocks only), each with the
 # words every match of it holds: a block holding none of them is no boilerplate, and a few substring tests cost a
 # tenth of the regex's scan (an alternation of patterns without a common prefix is tried at every position).
+# Each is anchored where the site's own notice is: at the start of the block (or line: ``_without_boilerplate_lines``),
+# at its end, or after the sign and year of a copyright line. The same words inside an article's sentence or quote
+# ("«Теперь все права защищены законом», — заявил депутат", "призвали подписаться на нашу петицию", "\"We will follow
+# our own path,\" the minister said") are the article, and losing article text is worse than keeping a notice.
+_PROMPT_START = r"^[^\w«\"“„'‘]*"
+"""What may come before a prompt at the start of a block: an arrow, an emoji, a bullet, but no word and no opening
+quote (a quoted prompt is someone's words)."""
+_NETWORK_NAMES = r"telegram|телеграм|whatsapp|instagram|youtube|facebook|tiktok|twitter|x|vk|вконтакте|threads"
+_NOTICE_START = r"(?:^|[.|©\d]\s*)"
+"""A rights notice opens the block or follows the name, sign or year before it ("Caliber.az © 2024. Все права ...")."""
+_NOTICE_END = r"(?:\.|[\s!]*$)"
+"""A rights notice ends its sentence: "Все права защищены." or "Все права защищены" and nothing more."""
+_SEVERAL_WORDS = r"^(?:\S+\s+){0,2}"
+"""A notice's first words ("Любое ", "При ", "Any "), before the words it is known by."""
 BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # copyright and "use only with a hyperlink" notices
     # "Любое использование материалов ...", "При использовании материалов ... гиперссылка ... обязательна"
-    (r"использовани[еи] (наших |любых )?материалов .{0,60}(гиперссылк|ссылк)", ("материалов",)),
-    (r"все права защищены", ("все права защищены",)),
-    (r"materiallardan istifadə .{0,80}(hiperlink|istinad|keçid)", ("materiallardan istifadə",)),
-    (r"bütün hüquqlar qorunur", ("bütün hüquqlar qorunur",)),
-    # "Any use of materials ...", "Use of materials is allowed only with a hyperlink ..."
-    (r"\buse of (the |our )?materials? .{0,60}hyperlink", ("use of",)),
-    (r"all rights reserved", ("all rights reserved",)),
-    (r"^(copyright\s*)?©\s*\d{4}", ("©",)),
-    # subscribe prompts
-    (r"подпис(ывайтесь|аться|ывайся|ывайтесь) на (наш|нас)", ("подпис",)),
     (
-        r"(telegram|whatsapp|instagram|youtube|facebook|tiktok)[- ]?(kanalımıza|səhifəmizə|hesabımıza)",
-        ("kanalımıza", "səhifəmizə", "hesabımıza"),
+        _SEVERAL_WORDS + r"использовани[еи] (?:наших |любых |всех )?материалов .{0,60}(?:гиперссылк|ссылк)",
+        ("материалов",),
     ),
-    # "Bizi Telegram kanalımızda izləyin" (follow us on our Telegram channel), "... səhifəmizdə izləyin"
-    (r"(kanalımızda|səhifəmizdə|səhifələrimizdə|hesabımızda) izləyin", ("izləyin",)),
-    (r"abunə ol(un)?\b", ("abunə ol",)),
-    (r"(subscribe to|follow) (us|our)\b", ("subscribe to", "follow")),
-    # read also
-    (r"^(читайте|смотрите) (также|еще|тоже)\b", ("читайте", "смотрите")),
-    (r"^(həmçinin|bunu da) oxuyun\b", ("oxuyun",)),
+    (_NOTICE_START + r"все права защищены" + _NOTICE_END, ("все права защищены",)),
+    (_SEVERAL_WORDS + r"materiallardan istifadə .{0,80}(?:hiperlink|istinad|keçid)", ("materiallardan istifadə",)),
+    (_NOTICE_START + r"bütün hüquqlar qorunur" + _NOTICE_END, ("bütün hüquqlar qorunur",)),
+    # "Any use of materials ...", "Use of materials is allowed only with a hyperlink ..."
+    (_SEVERAL_WORDS + r"use of (?:the |our )?materials? .{0,60}hyperlink", ("use of",)),
+    (_NOTICE_START + r"all rights reserved" + _NOTICE_END, ("all rights reserved",)),
+    (r"^(?:copyright\s*)?©\s*\d{4}", ("©",)),
+    # subscribe prompts: "Подписывайтесь на наш Telegram-канал", "Подпишитесь на нас", "Присоединяйтесь к нашему
+    # Telegram-каналу", "Подписывайтесь на <the source> в Telegram" (whatever the name: the registry's, or a new one);
+    # not "подписаться на нашу общую петицию"
+    (
+        _PROMPT_START + r"(?:подпи(?:сывайтесь|сывайся|шитесь|саться)|присоединяйтесь|следите за нами)\s+"
+        rf"(?:(?:на|к)\s+(?:наш(?:ему|ем|им|и)?|нас)\b|.{{0,60}}?\bв\s+(?:{_NETWORK_NAMES})\b)",
+        ("подпи", "присоедин", "следите"),
+    ),
+    # "Telegram kanalımıza abunə olun", "... səhifəmizə qoşulun": the verb ends the prompt
+    (
+        r"(?:kanalımıza|səhifəmizə|səhifələrimizə|hesabımıza)\s+(?:abunə\s+ol(?:un)?|qoşulun|daxil\s+olun)\W*$",
+        ("kanalımıza", "səhifəmizə", "səhifələrimizə", "hesabımıza"),
+    ),
+    # "Bizi Telegram kanalımızda izləyin" (follow us on our Telegram channel), "Xəbərləri ... səhifəmizdə izləyin",
+    # "Bizi Telegram-da izləyin"
+    (r"(?:kanalımızda|səhifəmizdə|səhifələrimizdə|hesabımızda)\s+izləyin\W*$", ("izləyin",)),
+    (_PROMPT_START + r"bizi\s.{0,60}?izləyin\W*$", ("izləyin",)),
+    (r"abunə ol(?:un)?\W*$", ("abunə ol",)),
+    # "Subscribe to our Telegram channel", "Join our Telegram channel", "Follow us on X", "Subscribe to <the source>
+    # on Telegram"; not "\"We will follow our own path,\" the minister said"
+    (
+        _PROMPT_START + r"(?:subscribe to|follow|join)\s+"
+        rf"(?:us\b|our\s+(?:{_NETWORK_NAMES}|channel|page|newsletter)\b|.{{1,60}}?\bon\s+(?:{_NETWORK_NAMES})\b)",
+        ("subscribe to", "follow", "join"),
+    ),
+    # read also: "Читайте также:", "Также читайте:", a lone "Читайте также"; not "Смотрите также на таблицу ниже"
+    (
+        r"^(?:(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)|также\s+(?:читайте|смотрите))\s*(?:[:\-–—]|$)",
+        ("читайте", "смотрите"),
+    ),
+    (r"^(?:həmçinin|bunu da) oxuyun\b", ("oxuyun",)),
     (r"^oxu\s*:", ("oxu",)),  # "Oxu: <a>another article</a>", the Azerbaijani "Читайте:"
     (r"^читайте\s*:", ("читайте",)),
-    (r"^(read|see) (also|more)\b", ("read", "see")),
-    (r"^(ещё|еще) по теме\b", ("по теме",)),
+    (r"^(?:read|see)\s+(?:also|more)\s*(?:[:\-–—]|$)", ("read", "see")),
+    (r"^(?:ещё|еще) по теме\b", ("по теме",)),
+    (r"^по теме\s*:?$", ("по теме",)),  # a lone heading over links to other articles
     # a lone advertisement label
-    (r"^(реклама|reklam|advertisement)$", ("реклама", "reklam", "advertisement")),
+    (r"^(?:реклама|reklam|advertisement)$", ("реклама", "reklam", "advertisement")),
     # view counters
-    (r"^(просмотров|просмотры|baxış(ların)? sayı|baxış|views?)\s*:?\s*\d[\d\s]*$", ("просмотр", "baxış", "view")),
-    # share prompts
+    (r"^(?:просмотров|просмотры|baxış(?:ların)? sayı|baxış|views?)\s*:?\s*\d[\d\s]*$", ("просмотр", "baxış", "view")),
+    # share prompts, alone or followed by the networks' names ("Поделиться: Facebook Telegram WhatsApp"); one
+    # separator run before each name, so a long line that fails to match is not tried in every way of splitting it
     (
-        r"^(поделиться|поделитесь|paylaş|paylaşın|share( this( article)?)?( on .*)?)\s*:?$",
+        (
+            r"^(?:поделиться|поделитесь|paylaş|paylaşın|share(?: this(?: article| post)?)?(?: on)?)(?:\s*:)?"
+            rf"(?:[\s,|/·•]+(?:{_NETWORK_NAMES}|ok|одноклассники|linkedin|viber|messenger|email|e-mail|reddit))*"
+            r"[\s.:]*$"
+        ),
         ("подели", "paylaş", "share"),
     ),
 )
@@ -118,6 +177,11 @@ _INNER_BREAKS = "ul,ol,figure"
 _STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col")
 _REPARENTING = ",".join(_REPARENTING_TAGS)
+_RAW_TEXT = ("xmp", "plaintext", "noembed", "noframes", "textarea", "title")
+_RUN_BREAKS = frozenset((*_PARAGRAPH_BREAKS, "colgroup", "col", "hr", EMBEDS, *_RAW_TEXT))
+"""The elements a run of loose text ends at, and that are left as they are: blocks, lists, figures, tables (their
+cells' text is theirs), rules, frames (``_link_embed`` makes a frame a paragraph) and the elements whose text is
+not markup (serialised as it is, their text would be parsed again inside a paragraph; an ``<xmp>`` would close it)."""
 _MEDIA = "img,a[href]"
 _BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS, "div"))
 """Every element ``clean_body`` looks at once the furniture is gone, in one query (each query costs ~2 us before it
@@ -157,16 +221,33 @@ def _fix_media_nodes(nodes: Iterable[LexborNode], base_url: str) -> None:
         if node.tag == "a":
             attrs["href"] = absolute(base_url, attrs.get("href") or "")
             continue
-        src = None
-        for name in LAZY_SRC_ATTRIBUTES:
-            src = attrs.get(name)
-            if src:
-                break
-        src = (src or attrs.get("src") or "").strip()
-        if not src or src.startswith("data:"):
+        src = _image_source(node.attributes, base_url)  # a dict, built once: each ``attrs.get`` costs ~0.5 us
+        if src is None:
             node.remove()
             continue
-        attrs["src"] = absolute(base_url, src)
+        attrs["src"] = src
+
+
+def _image_source(attrs: dict[str, str | None], base_url: str) -> str | None:
+    """An image's real address, absolute and http(s): a lazy attribute's, else the first candidate of a lazy
+    ``data-srcset``, else ``src``, else ``srcset``'s first; a placeholder (``data:``) or a ``javascript:`` address is
+    passed over for the next (it would leave an image without ``src`` once sanitised, or a blank pixel)."""
+    for name in LAZY_SRC_ATTRIBUTES:
+        if src := http_url(base_url, attrs.get(name)):
+            return src
+    if src := http_url(base_url, _first_candidate(attrs.get(LAZY_SRCSET_ATTRIBUTE))):
+        return src
+    if src := http_url(base_url, attrs.get("src")):
+        return src
+    return http_url(base_url, _first_candidate(attrs.get("srcset")))
+
+
+def _first_candidate(srcset: str | None) -> str | None:
+    """The address of a ``srcset``'s first candidate ("a.webp 800w, b.webp 1600w" -> "a.webp")."""
+    if not srcset:
+        return None
+    words = srcset.split(",", 1)[0].split()
+    return words[0] if words else None
 
 
 def embed_target(src: str, base_url: str) -> str | None:
@@ -293,6 +374,147 @@ def _has_image(node: LexborNode) -> bool:
     return any(child.tag == "img" for child in node.traverse())
 
 
+def _holds_blocks(node: LexborNode) -> bool:
+    """Whether an inline element (a ``<span>``, an ``<a>``) holds a block or a container: then it is a container."""
+    return any(child.tag in _RUN_BREAKS or child.tag in CONTAINERS for child in node.traverse())
+
+
+def _wrap_loose_text(root: LexborNode) -> None:
+    """Make a paragraph of each run of text that lies outside any block: in the body itself or in a container
+    (``CONTAINERS``). A run ends at a block or a container, and at two or more line breaks in a row (a body typed
+    as "text<br><br>text"); one line break stays inside its paragraph. The line breaks between runs go, and so do
+    those at a run's ends. Blocks are left as they are (a quote's or a cell's text is theirs).
+
+    Without it a body without ``<p>`` (text and ``<br>`` in the body, paragraphs as ``<div>``s) came out as one
+    unwrapped run: one paragraph in the text, furniture glued to the article ("... газа. Читайте также: ...
+    Поделиться: Facebook"), and no block to judge as boilerplate."""
+    pending = [root]
+    while pending:
+        container = pending.pop()
+        run: list[LexborNode] = []
+        node = container.child
+        while node is not None:
+            following = node.next  # read first: wrapping the run moves nodes, never this one
+            tag = node.tag
+            if tag in _RUN_BREAKS:
+                _wrap_run(run)
+                run = []
+            elif tag in CONTAINERS or (tag not in ("-text", "-comment", "br", "img") and _holds_blocks(node)):
+                _wrap_run(run)
+                run = []
+                pending.append(node)
+            else:
+                run.append(node)
+            node = following
+        _wrap_run(run)
+
+
+def _wrap_run(run: list[LexborNode]) -> None:
+    """Wrap each part of ``run`` (sibling nodes) between two or more line breaks in a ``<p>``, if it holds text."""
+    if not run:
+        return
+    parts: list[list[LexborNode]] = [[]]
+    breaks: list[LexborNode] = []  # the line breaks since the last node shown, and the blank text between them
+    for node in run:
+        tag = node.tag
+        if tag == "br":
+            breaks.append(node)
+            continue
+        if (tag == "-text" and (node.text_content or "").isspace()) or tag == "-comment":
+            if breaks:
+                breaks.append(node)
+            else:
+                parts[-1].append(node)
+            continue
+        if breaks:
+            if sum(b.tag == "br" for b in breaks) >= 2:
+                parts.append([])
+                _remove_breaks(breaks)
+            elif parts[-1]:
+                parts[-1].extend(breaks)
+            else:
+                _remove_breaks(breaks)  # a break before any text
+            breaks = []
+        parts[-1].append(node)
+    _remove_breaks(breaks)  # after the last text
+    document = run[0].parser
+    for part in parts:
+        # Only text makes a paragraph (an image alone between blocks is shown as it was); the blank text at either
+        # end stays outside.
+        if not any(_shows_text(node) for node in part):
+            continue
+        kept = [index for index, node in enumerate(part) if node.tag != "-comment" and not _blank(node)]
+        part = part[kept[0] : kept[-1] + 1]
+        paragraph = document.create_node("p")
+        for node in part:
+            paragraph.insert_child(node)  # a copy: selectolax inserts copies of nodes
+        part[0].insert_before(paragraph)  # a copy again, of the whole paragraph
+        for node in part:
+            node.remove()
+
+
+def _remove_breaks(nodes: list[LexborNode]) -> None:
+    for node in nodes:
+        if node.tag == "br":
+            node.remove()
+
+
+def _shows_text(node: LexborNode) -> bool:
+    if node.tag == "-comment":
+        return False
+    text = _node_text(node)
+    return bool(text) and not text.isspace()
+
+
+def _blank(node: LexborNode) -> bool:
+    """Whether ``node`` is text with nothing but whitespace in it."""
+    return node.tag == "-text" and not (node.text_content or "").strip()
+
+
+def _without_boilerplate_lines(block: LexborNode, text: str, source_names: frozenset[str]) -> str | None:
+    """The text of ``block`` (whose text is ``text``) once the lines of it that are boilerplate are removed (its
+    content between its own ``<br>``, each with the line break before it, and the breaks left at its ends); None if
+    the block is boilerplate as a whole: its first line is, and so is its whole text ("Читайте также:<br><a>...</a>"),
+    or every line of it is.
+
+    A short item is often typed as one paragraph whose last lines are the signature and a prompt ("...в секунду.
+    <br><br>Caliber.Az<br>Подписывайтесь на наш Telegram-канал: t.me/caliberaz"): judged whole, the paragraph was
+    the prompt, and the article went with it; judged line by line, only the furniture goes."""
+    lines: list[list[LexborNode]] = [[]]
+    breaks: list[LexborNode] = []
+    for child in block.iter(include_text=True):
+        if child.tag == "br":
+            breaks.append(child)
+            lines.append([])
+        elif child.tag != "-comment":
+            lines[-1].append(child)
+    texts = [collapse("".join(_node_text(node) for node in line)) for line in lines]
+    furniture = [bool(line) and is_boilerplate(line, source_names) for line in texts]
+    shown = [index for index, line in enumerate(texts) if line]
+    if not any(furniture):
+        return text
+    if all(furniture[index] for index in shown) or (furniture[shown[0]] and is_boilerplate(text, source_names)):
+        return None
+    for index, line in enumerate(lines):
+        if furniture[index]:
+            for node in line:
+                node.remove()
+            if index:
+                breaks[index - 1].remove()
+    # The line breaks left at either end ("text<br><br>" once the lines after it went).
+    for edge, step in ((block.last_child, "prev"), (block.first_child, "next")):
+        while edge is not None and (edge.tag == "br" or (edge.tag == "-text" and _node_text(edge).isspace())):
+            beyond = getattr(edge, step)
+            if edge.tag == "br":
+                edge.remove()
+            edge = beyond
+    return collapse(block.text(deep=True, separator=""))
+
+
+def _node_text(node: LexborNode) -> str:
+    return (node.text_content or "") if node.tag == "-text" else node.text(deep=True, separator="")
+
+
 def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> bool:
     """Whether a block's text is the site's furniture: a known notice or prompt, or the source's bare name."""
     if not text or len(text) > MAX_BOILERPLATE_LENGTH:
@@ -318,7 +540,45 @@ def _owns(source: Source, url: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _source_names(source: Source) -> frozenset[str]:
-    return frozenset({name_key(source.name), *(name_key(d) for d in source.domains)})
+    """The forms of the source's name a bare signature line takes: its registry name and domains ("Caliber.az"), and
+    the same without the domain's ending, as agencies sign their copy ("APA", "Report"); and its names in another
+    script (``other_names``: "АПА")."""
+    names = {name_key(source.name), *(name_key(d) for d in source.domains), *map(name_key, source.other_names)}
+    return frozenset({*names, *(name.rsplit(".", 1)[0] for name in names if "." in name)})
+
+
+class _BodyParts:
+    """What ``clean_body`` looks at in a body, from one query (``_BODY_SELECTOR``), in document order."""
+
+    __slots__ = ("blocks", "breaks", "divs", "frames", "media", "other_blocks", "tables")
+
+    def __init__(self, root: LexborNode) -> None:
+        # Local lists, assigned at the end: an attribute look-up per node costs as much as the rest of the loop.
+        blocks: list[LexborNode] = []
+        breaks: list[LexborNode] = []
+        divs: list[LexborNode] = []
+        frames: list[LexborNode] = []
+        media: list[LexborNode] = []
+        other_blocks: set[str] = set()  # the tags of the blocks other than paragraphs
+        tables = False
+        for node in css(root, _BODY_SELECTOR):
+            tag = node.tag
+            if tag in _BLOCK_TAGS:
+                blocks.append(node)
+                if tag != "p":
+                    other_blocks.add(tag)
+            elif tag == "table":
+                tables = True
+            elif tag == "br":
+                breaks.append(node)
+            elif tag == "div":
+                divs.append(node)
+            elif tag == EMBEDS:
+                frames.append(node)
+            else:
+                media.append(node)
+        self.blocks, self.breaks, self.divs, self.frames, self.media = blocks, breaks, divs, frames, media
+        self.other_blocks, self.tables = other_blocks, tables
 
 
 def clean_body(
@@ -338,44 +598,53 @@ def clean_body(
     # match inside an already removed match stays safe to touch.
     for node in css(root, _dropped_selector(tuple(boilerplate))):
         node.remove()
-    blocks: list[LexborNode] = []
-    media: list[LexborNode] = []
-    tables = False
-    other_blocks: set[str] = set()  # the tags of the blocks other than paragraphs
-    embeds: set[str] = set()
-    for node in css(root, _BODY_SELECTOR):
-        tag = node.tag
-        if tag in _BLOCK_TAGS:
-            blocks.append(node)
-            if tag != "p":
-                other_blocks.add(tag)
-        elif tag == "table":
-            tables = True
-        elif tag == "br":
-            # A line break is a space in the text: "Баку,<br>улица" read "Баку,улица" (a glued word for search,
-            # dedupe and the citations), here and where the text is read back from the safe HTML.
-            node.insert_after("\n")
-        elif tag == "div":
-            # The sanitiser unwraps a <div>, and a browser showed "<div>Баку</div><div>улица</div>" as "Бакуулица":
-            # a line break after it keeps the words apart, in the safe HTML as in the text.
-            node.insert_after("\n")
-        elif tag == EMBEDS:
-            if url := _link_embed(node, base_url):
-                embeds.add(url)
-        else:
-            media.append(node)
+    parts = _BodyParts(root)
+    blocks, outer = _innermost(root, parts.blocks)
+    # Text outside the blocks (all of it in a body without paragraphs) is made paragraphs first, so that it is
+    # judged, and read, as paragraphs. Found by the walk the text needs anyway: a body of paragraphs pays nothing.
+    loose = _holds_loose_text(root, outer)
+    if loose:
+        _wrap_loose_text(root)
+        parts = _BodyParts(root)
+        blocks, outer = _innermost(root, parts.blocks)
+    broken: set[int] = set()  # the elements with line breaks of their own
+    for node in parts.breaks:
+        # A line break is a space in the text: "Баку,<br>улица" read "Баку,улица" (a glued word for search,
+        # dedupe and the citations), here and where the text is read back from the safe HTML.
+        node.insert_after("\n")
+        if (parent := node.parent) is not None:
+            broken.add(parent.mem_id)
+    for node in parts.divs:
+        # The sanitiser unwraps a <div>, and a browser showed "<div>Баку</div><div>улица</div>" as "Бакуулица":
+        # a line break after it keeps the words apart, in the safe HTML as in the text.
+        node.insert_after("\n")
+    embeds = {url for node in parts.frames if (url := _link_embed(node, base_url))} if parts.frames else set()
+    media = parts.media
+    tables, other_blocks = parts.tables, parts.other_blocks
+    # Before the blocks are judged: a block whose only image was a placeholder holds nothing.
+    _fix_media_nodes(media, base_url)
     texts: list[str] = []
-    blocks, outer = _innermost(root, blocks)
     removed = False
     for block in blocks:
         text = collapse(block.text(deep=True, separator=""))
-        if (not text and not _has_image(block)) or is_boilerplate(text, source_names):
+        if tables and block.tag in CELLS:  # (a cell is only ever in a table)
+            if text:
+                texts.append(text)
+        elif not text:
+            if not _has_image(block):
+                block.remove()
+                removed = True
+        elif broken and block.mem_id in broken:
+            if (kept := _without_boilerplate_lines(block, text, source_names)) is None:
+                block.remove()
+                removed = True
+            else:
+                texts.append(kept)
+        elif is_boilerplate(text, source_names):
             block.remove()
             removed = True
-        elif text:
+        else:
             texts.append(text)
-    # Media inside a removed block are fixed too: harmless, they are no longer in the tree.
-    _fix_media_nodes(media, base_url)
     safe = _CLEANER.clean(root.inner_html or "").strip()
     stable = not outer or (outer <= _STABLE_CONTAINERS and not removed)
     # Removing blocks never adds a table, so without one before there is none now; with one, only a removal can
@@ -385,7 +654,7 @@ def clean_body(
         or not texts
         or (tables and (not removed or css_first(root, _REPARENTING) is not None))
         or embeds
-        or _holds_loose_text(root, outer)
+        or (loose and _holds_loose_text(root, outer))  # none before, none now: removals and links add none
         or (not other_blocks <= outer and _breaks_a_block(root))
     ):
         # Blocks inside blocks other than a quote's paragraphs (a heading in a heading through an unwrapped
@@ -459,8 +728,8 @@ class CleanupPipeline(Pipeline):
         item.title = collapse(item.title)
         declared = item.canonical_url if item.canonical_url and _owns(source, item.canonical_url) else None
         item.canonical_url = canonical_url(declared or item.url)
-        if item.cover_image_url:
-            item.cover_image_url = absolute(item.url, item.cover_image_url)
+        # Only a web address is a picture a page can show; a javascript: one must never reach a page.
+        item.cover_image_url = http_url(item.url, item.cover_image_url)
         item.category = collapse(item.category) or None
         item.body_html, item.body_text = clean_body(
             item.body_html or "", base_url=item.url, boilerplate=source.boilerplate, source_names=_source_names(source)

@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborNode
 
-from aggregator.html import css, css_first, page_encoding, parse_page
+from aggregator.html import css, css_first, http_url, inline_text, page_encoding, parse_page
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
+from spiders.extractor import body_text
 from spiders.feed_source import header_value
 from spiders.listing import listed_articles
 from spiders.metadata import CANONICAL as CANONICAL_LINK
@@ -28,12 +29,12 @@ def _text(node: LexborNode | None) -> str | None:
     return " ".join(node.text(deep=True, separator=" ").split())
 
 
-def background_image(node: LexborNode | None, base_url: str) -> str | None:
-    """The URL in an element's ``style="background-image:url(...)"`` (caliber's only cover markup)."""
+def background_url(node: LexborNode | None) -> str | None:
+    """The URL in an element's ``style="background-image:url(...)"`` (caliber's only cover markup), as written."""
     if node is None:
         return None
     match = _BACKGROUND_URL.search(node.attrs.get("style") or "")
-    return absolute(base_url, match.group(1)) if match else None
+    return match.group(1) if match else None
 
 
 class CaliberArticle:
@@ -79,14 +80,28 @@ class CaliberArticle:
 
     def title(self) -> str | None:
         node = self.find(self.TITLE)
-        return _text(node if node is not None else css_first(self.tree, self.TITLE_FALLBACK))
+        if node is None:
+            node = css_first(self.tree, self.TITLE_FALLBACK)
+        return None if node is None else inline_text(node) or ""
 
     def body(self) -> tuple[str | None, str | None]:
         node = self.find(self.BODY)
         if node is None:
             return None, None
         paragraphs = (_text(p) for p in css(node, self.BODY_PARAGRAPHS))
-        return node.inner_html, "\n\n".join(p for p in paragraphs if p)
+        return node.inner_html, "\n\n".join(p for p in paragraphs if p) or body_text(node)
+
+    def cover_image_url(self) -> str | None:
+        """The cover's background image; the page's og:image instead when the cover's is no web address (a lazy
+        placeholder): the cover is there, only not in the style."""
+        node = self.find(self.COVER)
+        written = background_url(node)
+        if not written:
+            return None
+        if cover := http_url(self.response.url, written):
+            return cover
+        meta = self.head_meta.og_image
+        return http_url(self.response.url, meta.attrs.get("content")) if meta is not None else None
 
     def canonical_url(self) -> str | None:
         if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
@@ -110,7 +125,7 @@ class CaliberArticle:
             body_text=body_text,
             published_raw=_text(self.find(self.DATE)),
             published_meta=published_metadata(self.tree, self.root, self.head_meta),
-            cover_image_url=background_image(self.find(self.COVER), self.response.url),
+            cover_image_url=self.cover_image_url(),
             category=_text(self.find(self.CATEGORY)),
             fetched_at=self.fetched_at,
             http_status=self.response.status,

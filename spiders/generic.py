@@ -22,7 +22,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import collapse_whitespace, node_text
+from aggregator.html import collapse_whitespace, http_url, inline_text, node_text
 from aggregator.items import ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
@@ -160,12 +160,12 @@ class GenericArticle:
 
     def title(self) -> str | None:
         if "title" in self.selectors:
-            return node_text(self._selected("title"))
+            return inline_text(self._selected("title"))
         raw = (
             _first_str(self.ld.get("headline"))
             or self.meta.get("og:title")
-            or node_text(self.tree.css_first(self.H1))
-            or node_text(self.tree.css_first("title"))
+            or inline_text(self.tree.css_first(self.H1))
+            or inline_text(self.tree.css_first("title"))
         )
         return self._without_site_name(" ".join(html.unescape(raw).split())) if raw else None
 
@@ -256,8 +256,8 @@ class GenericArticle:
             candidates = [attrs.get("content"), attrs.get("href")]
             if img is not None:
                 candidates += [img.attrs.get(a) for a in _LAZY_IMAGE]
-            url = next((c.strip() for c in candidates if c and c.strip() and not c.startswith("data:")), None)
-            return absolute(self.response.url, url) if url else None
+            # http(s) only: a lazy image's data: placeholder (or a javascript: address) gives way to the next one
+            return next((url for c in candidates if (url := http_url(self.response.url, c))), None)
         url = (
             self.meta.get("og:image")
             or self.meta.get("og:image:url")
@@ -265,7 +265,7 @@ class GenericArticle:
             or _first_str(self.ld.get("thumbnailUrl"))
             or self.meta.get("twitter:image")
         )
-        return absolute(self.response.url, url) if url else None
+        return http_url(self.response.url, url)
 
     def category(self) -> str | None:
         if "category" in self.selectors:

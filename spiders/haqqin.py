@@ -17,6 +17,7 @@ class HaqqinArticle(SelectorArticle):
     DATE = ".article__date"
     BODY = ".article__content"
     BODY_PARAGRAPHS = ".block-text p"  # the content also holds banners and share buttons between text blocks
+    BODY_TEXT = ".block-text"  # some articles' text is in its blocks without a <p>
     COVER = ".article__image img"
     CATEGORY = ".article-headline__category"
     DEFAULT_LANGUAGE = "ru"

@@ -200,6 +200,24 @@ def test_a_selector_that_matches_nothing_leaves_the_field_empty() -> None:
     assert item.title is None
 
 
+def test_a_cover_is_a_web_address_a_placeholder_gives_way() -> None:
+    # A lazy image's data: pixel and a javascript: address are no covers: the next candidate is, or none.
+    custom = Source(
+        key="prostye", name="P", domains=("prostye-vesti.example",), languages=("ru",), timezone="Asia/Baku",
+        homepage="https://prostye-vesti.example", entry_urls=(), selectors={"cover_image": ".cover img"},
+    )  # fmt: skip
+    body = (
+        '<html><head><meta property="og:image" content="javascript:alert(1)"></head><body><div class="cover">'
+        '<img data-src="javascript:alert(2)" data-original="data:image/gif;base64,R0lGOD" src="/img/cover.jpg">'
+        "</div><h1>Заголовок <em>статьи</em></h1><p>Текст.</p></body></html>"
+    )
+    selected = GenericArticle(page(custom, "/novosti/1", body=body.encode()), FETCHED, source=custom).to_item()
+    assert selected.cover_image_url == "https://prostye-vesti.example/img/cover.jpg"
+    meta = GenericArticle(page(PROSTYE, "/novosti/1", body=body.encode()), FETCHED, source=PROSTYE).to_item()
+    assert meta.cover_image_url is None  # the og:image was javascript:
+    assert meta.title == "Заголовок статьи"
+
+
 def test_unknown_selector_fields_are_refused_when_the_registry_loads() -> None:
     with pytest.raises(ValueError, match="unknown selector field"):
         Source(

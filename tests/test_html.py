@@ -21,6 +21,8 @@ from aggregator.html import (
     collapse_whitespace,
     css,
     css_first,
+    http_url,
+    inline_text,
     link_targets,
     page_encoding,
     parse_page,
@@ -307,3 +309,51 @@ def test_one_version_is_picked_without_the_clock() -> None:
     for fetched in (None, datetime(2020, 1, 1, tzinfo=UTC)):
         for body in (b"", b"only-marker"):
             assert pick_extractor((Only,), fetched, body) is Only  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("href", "url"),
+    [
+        ("/media/a.webp", "https://caliber.az/media/a.webp"),
+        ("//cdn.caliber.az/a.webp", "https://cdn.caliber.az/a.webp"),
+        ("  HTTPS://cdn.caliber.az/a.webp ", "https://cdn.caliber.az/a.webp"),
+        ("http://caliber.az/a.webp", "http://caliber.az/a.webp"),
+        ("data:image/gif;base64,R0lGODlhAQABAAAAACw=", None),
+        ("javascript:alert(1", None),
+        (" JaVaScRiPt:alert(1)", None),
+        ("jav\tascript:alert(1)", None),
+        ("mailto:a@b.c", None),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_http_url_gives_web_addresses_only(href: str | None, url: str | None) -> None:
+    assert http_url("https://caliber.az/post/x", href) == url
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # formatting inside a title: no space where the page has none (node_text printed "« Али и Нино »", "м 2")
+        ("Премьера фильма «<em>Али и Нино</em>» прошла в Баку", "Премьера фильма «Али и Нино» прошла в Баку"),
+        ("выручка — 2,5 млн м<sup>2</sup>, CO<sub>2</sub>", "выручка — 2,5 млн м2, CO2"),
+        ("Баку&nbsp;и <b>Ереван</b>: «новый этап»", "Баку и Ереван: «новый этап»"),
+        ("«<span>Али</span>»", "«Али»"),
+        # a title and a subtitle in elements of their own stay apart
+        (
+            "Костер в Ханкенди<span class='sub'>«События» с Мурадом Абиевым</span>",
+            "Костер в Ханкенди «События» с Мурадом Абиевым",
+        ),
+        ("Заголовок<span>Подзаголовок</span>", "Заголовок Подзаголовок"),
+        ("Заголовок.<a href='/x'>Подзаголовок</a>", "Заголовок. Подзаголовок"),
+        ("Заголовок<br>Подзаголовок", "Заголовок Подзаголовок"),
+        ("<div>Заголовок</div><div>- подзаголовок</div>", "Заголовок - подзаголовок"),
+        ("Заголовок <!-- x --> и <i></i>", "Заголовок и"),
+        ("<b> </b>", None),
+    ],
+)
+def test_inline_text_reads_a_title_as_a_reader_sees_it(markup: str, text: str | None) -> None:
+    node = LexborHTMLParser(f"<h1>{markup}</h1>").css_first("h1")
+    assert inline_text(node) == text
+    assert inline_text(None) is None

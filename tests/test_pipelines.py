@@ -124,9 +124,10 @@ def test_nested_blocks_count_once() -> None:
 
 def test_unwrapped_divs_keep_their_words_apart() -> None:
     # The sanitiser unwraps a <div>: "<div>Баку</div><div>улица</div>" showed readers "Бакуулица", and the text too.
+    # A <div> of text in the body is a paragraph of its own; inside a block (a list item) its words stay in the block.
     for html, text in [
-        ("<div>Баку</div><div>улица Низами</div>", "Баку улица Низами"),
-        ("<p>Один.</p><div>Баку</div><div>улица</div><p>Два.</p>", "Один.\n\nБаку улица\n\nДва."),
+        ("<div>Баку</div><div>улица Низами</div>", "Баку\n\nулица Низами"),
+        ("<p>Один.</p><div>Баку</div><div>улица</div><p>Два.</p>", "Один.\n\nБаку\n\nулица\n\nДва."),
         ("<ul><li><div>Баку</div><div>улица</div></li></ul>", "Баку улица"),
     ]:
         safe, found = clean_body(html, base_url="https://caliber.az/post/x")
@@ -259,6 +260,201 @@ def test_cleanup_normalises_the_item_and_refuses_an_empty_body() -> None:
     assert cleaned.category == "KARABAKH"
     with pytest.raises(Rejected, match="no body"):
         CleanupPipeline().process_item(article(body_html='<div class="banner_x">ad</div>', body_text="ad"))
+
+
+# --- bodies without paragraphs ----------------------------------------------------------------------------------------
+# A site types a short item as text and <br> straight in the body, or its paragraphs as <div>s: nothing of it was a
+# block, so nothing was judged as furniture, the text came out as one paragraph, and the extractors (which read <p>
+# only) handed validation an empty text: the article was refused as having no body.
+
+
+@pytest.mark.parametrize(
+    ("html", "paragraphs"),
+    [
+        pytest.param(
+            "Первый абзац.<br><br>\n Второй абзац,<br>с переносом строки.<br><br><br>Третий абзац.",
+            ["Первый абзац.", "Второй абзац, с переносом строки.", "Третий абзац."],
+            id="text-and-line-breaks",
+        ),
+        pytest.param(
+            "<div>Первый абзац.</div><div><br></div><div><span>Второй абзац.</span></div><p>Третий.</p>",
+            ["Первый абзац.", "Второй абзац.", "Третий."],
+            id="divs",
+        ),
+        pytest.param(
+            "<div class='block-text'>Строка одна.<br>Строка две.</div><div class='block-text'>Второй блок.</div>",
+            ["Строка одна. Строка две.", "Второй блок."],
+            id="text-blocks",
+        ),
+        pytest.param(
+            "<h1>Подзаголовок</h1><section><div>Глубоко</div> и рядом</section><dl><dt>Термин</dt><dd>Смысл</dd></dl>",
+            ["Подзаголовок", "Глубоко", "и рядом", "Термин", "Смысл"],
+            id="other-containers",
+        ),
+    ],
+)
+def test_text_outside_paragraphs_becomes_paragraphs(html: str, paragraphs: list[str]) -> None:
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", boilerplate=BOILERPLATE)
+    assert text.split("\n\n") == paragraphs
+    assert text == text_of_safe_html(safe)
+    assert safe.count("<p>") == len(paragraphs)  # in the HTML too, each a paragraph
+    assert "<br><br>" not in safe.replace("\n", "")  # the breaks between paragraphs are the paragraphs' edges now
+
+
+def test_a_body_of_text_and_line_breaks_is_archived() -> None:
+    html = "Порывы ветра до 20 метров в секунду.<br><br>Жителей просят быть осторожными.<br><br>Caliber.Az"
+    item = ValidatePipeline().process_item(article(body_html=html, body_text="Порывы ветра до 20 метров в секунду."))
+    cleaned = CleanupPipeline().process_item(item)
+    assert cleaned.body_text == "Порывы ветра до 20 метров в секунду.\n\nЖителей просят быть осторожными."
+    assert cleaned.body_html.count("<p>") == 2
+
+
+def test_each_div_is_a_paragraph_and_its_furniture_goes() -> None:
+    html = """<p>Экспорт газа вырос на 4%.</p>
+      <div>Первый абзац в div.</div>
+      <div>Второй абзац в div.</div>
+      <div class="read_more">Читайте также: <a href="/post/gaz">Азербайджан и Болгария обсудили газ</a></div>
+      <div class="share"><span>Поделиться:</span> <a href="https://t.me/share">Telegram</a> <a href="https://wa.me/">WhatsApp</a>
+        <a href="https://www.facebook.com/sharer">Facebook</a></div>
+      <div class="cta"><a href="https://t.me/caliberaz">Подписывайтесь на наш Telegram-канал</a></div>
+      <strong>Caliber.Az</strong>"""
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", source_names=frozenset({"caliber.az"}))
+    assert text.split("\n\n") == ["Экспорт газа вырос на 4%.", "Первый абзац в div.", "Второй абзац в div."]
+    assert text == text_of_safe_html(safe)
+    for furniture in ("Читайте", "Поделиться", "WhatsApp", "Подписывайтесь", "Caliber.Az"):
+        assert furniture not in safe
+
+
+# --- what is boilerplate and what is the article ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "«Теперь все права защищены законом», — заявил депутат.",
+        "Все права защищены законом, напомнил министр.",
+        "Активисты призвали граждан подписаться на нашу общую петицию, сообщил организатор.",
+        "Подписаться на нашу петицию можно до пятницы.",
+        '"We will follow our own path," the minister said.',
+        "Follow the money, the prosecutor told the court.",
+        "Смотрите также на таблицу ниже: в ней приведены данные за пять лет.",
+        "Read more about the plan in the ministry's report, he said.",
+        "«Подписывайтесь на наш канал», — призывал блогер своих зрителей.",
+        "«Kanalımıza abunə olun», — deyə bloger çağırıb.",
+        "Share prices rose 4% on Monday.",
+        "По теме переговоров высказался и министр.",
+        "Join the discussion, the organisers urged.",
+    ],
+)
+def test_a_notices_words_inside_an_article_sentence_are_the_article(text: str) -> None:
+    assert not is_boilerplate(text, frozenset({"caliber.az", "caliber"}))
+    _, found = clean_body(f"<p>{text}</p>", base_url="https://caliber.az/post/x")
+    assert found == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Подпишитесь на наш Telegram-канал",
+        "Подписывайтесь на Caliber.az в Telegram",
+        "Подписывайтесь на Report.az в Telegram",  # any name: not only the source's own
+        "Присоединяйтесь к нашему Telegram-каналу",
+        "👉 Подписывайтесь на нас в Instagram",
+        "Join our Telegram channel",
+        "Subscribe to Caliber.az on Telegram",
+        "Follow us on X",
+        "Bizi Telegram-da izləyin",
+        "Telegram kanalımıza abunə olun!",
+        "Также читайте:",
+        "Читайте также",
+        "Читайте также: Азербайджан и Болгария обсудили поставки газа",
+        "По теме:",
+        "Поделиться: Facebook Telegram WhatsApp",
+        "Share on Facebook",
+        "Caliber.az © 2024. Все права защищены..",
+        "© 2026 Trend News Agency. Все права защищены. Использование материалов только с гиперссылкой.",
+        "Все права защищены.",
+    ],
+)
+def test_prompts_and_notices_are_boilerplate(text: str) -> None:
+    assert is_boilerplate(text, frozenset({"caliber.az", "caliber"}))
+
+
+def test_boilerplate_lines_go_and_the_rest_of_their_paragraph_stays() -> None:
+    html = (
+        "<p>Ветер усилится до 23 метров в секунду.<br><br>Температура понизится на 4 градуса.<br><br>Caliber.Az<br>"
+        'Подписывайтесь на наш Telegram-канал: <a href="https://t.me/caliberaz">t.me/caliberaz</a></p>'
+        "<p>Bizi Telegram kanalımızda izləyin<br>Caliber.Az</p>"
+        "<p><strong>Читайте также:</strong><br><a href='/post/y'>Курс маната на 14 сентября</a></p>"
+    )
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x", source_names=frozenset({"caliber.az"}))
+    assert text == "Ветер усилится до 23 метров в секунду. Температура понизится на 4 градуса."
+    assert text == text_of_safe_html(safe)
+    assert safe.count("<p>") == 1 and not re.search(r"<br>\s*</p>", safe)  # no line break left at the end
+    for furniture in ("Caliber.Az", "Подписывайтесь", "t.me", "izləyin", "Читайте", "Курс маната"):
+        assert furniture not in safe
+
+
+def test_table_cells_are_never_removed() -> None:
+    # An empty cell, or one reading "Share" or "Реклама", is a cell: removing it moved the row's cells under the
+    # wrong column. Rows stay too; what is inside a cell is cleaned.
+    html = (
+        "<table><tr><td></td><th>2023</th><th>2024</th></tr><tr><th>Реклама</th><td>3 млн</td><td></td></tr>"
+        "<tr><th>Share</th><td><p>Реклама</p>40%</td><td><script>x()</script></td></tr></table><p>Конец.</p>"
+    )
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+    table = LexborHTMLParser(safe).css_first("table")
+    assert table is not None
+    assert [[c.text() for c in row.css("td,th")] for row in table.css("tr")] == [
+        ["", "2023", "2024"],
+        ["Реклама", "3 млн", ""],
+        ["Share", "40%", ""],
+    ]
+    assert text == text_of_safe_html(safe)
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "signature"),
+    [
+        ("apa", "https://apa.az/infrastruktur/x-813300", "APA"),
+        ("report", "https://report.az/ru/finansy/x/", "Report"),
+        ("report", "https://report.az/ru/finansy/x/", "Report.az"),
+        ("caliber", "https://caliber.az/post/x", "Caliber"),
+        ("apa", "https://apa.az/ru/obshestvo/x-813136", "АПА"),  # the registry's name in Cyrillic (other_names)
+    ],
+)
+def test_the_sources_bare_signature_goes(source: str, url: str, signature: str) -> None:
+    # The names come from the registry: another outlet's name alone is not this source's signature.
+    body = f"<p>Курс составил 1,7 маната за доллар.</p><p>{signature}</p><p>Reuters</p>"
+    item = CleanupPipeline().process_item(article(source=source, url=url, body_html=body))
+    assert item.body_text == "Курс составил 1,7 маната за доллар.\n\nReuters"
+
+
+@pytest.mark.parametrize(
+    "cover",
+    ["javascript:alert(1)", "data:image/gif;base64,R0lGODlhAQABAAAAACw=", " JaVaScRiPt:alert(1)", "mailto:a@b.c"],
+)
+def test_a_cover_is_a_web_address_or_none(cover: str) -> None:
+    assert CleanupPipeline().process_item(article(cover_image_url=cover)).cover_image_url is None
+    relative = CleanupPipeline().process_item(article(cover_image_url="/media/c.webp"))
+    assert relative.cover_image_url == "https://caliber.az/media/c.webp"
+
+
+def test_lazy_images_get_their_real_address() -> None:
+    html = (
+        "<p>Мост.</p>"
+        '<p><img src="data:image/svg+xml,%3Csvg%3E%3C/svg%3E" data-srcset="/m/a.webp 800w, /o/a.webp 1600w" alt="a">'
+        '<noscript><img src="/m/a.webp"></noscript></p>'
+        '<p><img src="/static/img/placeholder.gif" data-lazy="/m/b.webp" alt="b"></p>'
+        '<p><img data-src="javascript:alert(1)" src="/m/c.webp" alt="c"></p>'
+        '<p><img srcset="/m/d.webp 1x, /o/d.webp 2x" alt="d"></p>'
+        '<p><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="pixel"></p>'
+    )
+    safe, text = clean_body(html, base_url="https://caliber.az/post/x")
+    sources = [img.attrs.get("src") for img in LexborHTMLParser(safe).css("img")]
+    assert sources == [f"https://caliber.az/m/{name}.webp" for name in "abcd"]
+    assert "<p></p>" not in safe and "placeholder" not in safe and "pixel" not in safe
+    assert text == "Мост."
 
 
 # --- the body text is the safe HTML's text --------------------------------------------------------------------------
