@@ -105,14 +105,29 @@ class _Stack:
             self.pop()
 
 
+def _innermost_closed(closed_early: list[tuple[str, int]], name: str, depth: int) -> int:
+    """The index in ``closed_early`` of the element an end tag for ``name`` closes when the stack is ``depth`` deep:
+    the innermost of those closed at this depth with that name (the ones inside it are closed with it, as a parser
+    closes what is open inside the element an end tag names); -1 for none."""
+    for index in range(len(closed_early) - 1, -1, -1):
+        closed_name, closed_depth = closed_early[index]
+        if closed_depth != depth:
+            return -1
+        if closed_name == name:
+            return index
+    return -1
+
+
 def defused(markup: str, url: str | None = None) -> str:
     """``markup`` with no element deeper than ``MAX_DEPTH``: ``markup`` itself (the same object) when none is, which
     is nearly always."""
     if not needs_scan(markup):
         return markup
     stack = _Stack()
-    closed_early: defaultdict[str, int] = defaultdict(int)  # end tags still to come of elements closed at the cap
-    pending = 0  # their sum: how much deeper than the stack the page asked to nest
+    # The elements closed at the cap whose end tags are still to come, outermost first, each with the depth it had:
+    # in the page, each holds the ones after it and the element open at that depth now. How much deeper than the
+    # stack the page asked to nest is how many there are.
+    closed_early: list[tuple[str, int]] = []
     asked = 0  # the deepest the page asked for
     pieces: list[str] = []
     copied = 0  # markup[:copied] is in pieces (when anything was rewritten)
@@ -133,13 +148,18 @@ def defused(markup: str, url: str | None = None) -> str:
         pos = tag_end + 1
         name = raw_name.lower()
         if slash:
-            if (at := stack.last(name)) >= 0:
-                stack.pop_to(at)
-            elif closed_early[name]:  # its element was closed at the cap already: drop this end tag
-                closed_early[name] -= 1
-                pending -= 1
+            depth = len(stack.names)
+            while closed_early and closed_early[-1][1] > depth:
+                closed_early.pop()  # an element around them was closed: in the page they were closed with it
+            if (early := _innermost_closed(closed_early, name, depth)) >= 0:
+                # The end tag of an element closed at the cap already (the innermost the page has open now: every
+                # element opened since is closed): dropped. Taken for an open element's of the same name, it closed
+                # that one instead, and the article's text after it fell outside the article's element.
+                del closed_early[early:]
                 pieces.append(markup[copied : match.start()])
                 copied = pos
+            elif (at := stack.last(name)) >= 0:
+                stack.pop_to(at)
             continue
         self_closing = markup[tag_end - 1] == "/"
         if not (name in _VOID or (self_closing and (name in _FOREIGN or stack.in_foreign()))):
@@ -153,14 +173,13 @@ def defused(markup: str, url: str | None = None) -> str:
             if len(stack.names) >= MAX_DEPTH:
                 # As Blink does: the new element becomes a sibling of the deepest open one, closed here first.
                 deepest = stack.pop()
-                closed_early[deepest] += 1
-                pending += 1
+                closed_early.append((deepest, len(stack.names)))
                 pieces.append(markup[copied : match.start()])
                 pieces.append(f"</{deepest}>")
                 copied = match.start()
                 flattened += 1
             stack.push(name)
-            asked = max(asked, len(stack.names) + pending)
+            asked = max(asked, len(stack.names) + len(closed_early))
             if name in _RAW_TEXT:  # its text is not markup: on to its end tag
                 close_tag = _raw_text_end(name).search(markup, pos)
                 if close_tag is None:

@@ -117,6 +117,22 @@ def test_an_article_in_a_template_loop_gone_wrong_is_archived_whole(caplog: pyte
     assert url in warning.getMessage() and asked and int(asked.group(1)) > SCAN_FROM
 
 
+def test_an_element_closed_at_the_cap_takes_its_own_end_tag_not_an_ancestors() -> None:
+    """A page with a properly closed block nested past the cap, in a page with enough tags to be scanned (a long
+    sidebar): the end tags of the elements closed at the cap closed the article's own ``<div>``s instead, and the
+    paragraphs after the block fell outside ``.post_body`` (lost from the article)."""
+    nested = "<div>" * (MAX_DEPTH + 50) + "Вставка" + "</div>" * (MAX_DEPTH + 50)
+    sidebar = "<ul>" + "<li><a href='/x'>ссылка</a></li>" * SCAN_FROM + "</ul>"
+    page = (f"<html><body><div class='post'><div class='post_body'><p>Первый абзац.</p>{nested}<p>Второй абзац.</p>"
+            f"<p>Третий абзац.</p></div></div><aside>{sidebar}</aside></body></html>")  # fmt: skip
+    flat = defused(page)
+    assert flat is not page and depth(flat) <= MAX_DEPTH
+    body = LexborHTMLParser(flat).css_first(".post_body")
+    assert body is not None
+    assert [p.text() for p in body.css("p")] == ["Первый абзац.", "Второй абзац.", "Третий абзац."]
+    assert "Вставка" in body.text() and "ссылка" not in body.text()
+
+
 def test_a_feed_body_that_nests_too_deep_is_cleaned_whole(caplog: pytest.LogCaptureFixture) -> None:
     """A feed's article body is never parsed as a page: the cleanup pipeline defuses it itself (the sanitiser drops
     the <div>s, so the output alone does not show it; the parse took seconds)."""
