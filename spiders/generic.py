@@ -237,11 +237,26 @@ class GenericArticle:
             # An empty <time> whose stamp is a day alone ("2026-03-23") is no printed date: the date line readers
             # see, with its time, is looked for first, and the bare day is the last resort (the dates pipeline
             # takes the printed time when it falls on the metadata's day).
-            printed = next(
-                (t for t in (node_text(n) for n in scope.css(self.DATE_CLASSES)) if t and any(c.isdigit() for c in t)),
-                None,
-            )
+            printed = self._date_line(scope)
         return printed or stamp or self.published_meta()
+
+    def _date_line(self, scope: Any) -> str | None:
+        """The text of the first date-like element (``DATE_CLASSES``) with a digit in it after the page's first
+        ``<h1>``, else before it: a site's header often prints today's date and the time ("15.09.2026 10:12 | Bakı:
+        +24°C") above the headline, and the article's own date line comes after it; taken first, every article
+        of the site was dated the day it was fetched."""
+        first: str | None = None
+        after_title = False
+        for node in scope.css(f"h1, {self.DATE_CLASSES}"):  # in document order
+            if node.tag == "h1":
+                after_title = True
+                continue
+            text = node_text(node)
+            if text and any(c.isdigit() for c in text):
+                if after_title:
+                    return text
+                first = first or text
+        return first
 
     def published_meta(self) -> str | None:
         return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))

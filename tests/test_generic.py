@@ -267,6 +267,24 @@ def test_an_empty_time_that_names_a_day_gives_way_to_the_printed_date_and_its_ti
     assert timed["published_at"] == "2026-11-23T14:20:00+00:00"
 
 
+def test_the_date_line_after_the_headline_wins_over_the_headers_clock() -> None:
+    """A site's header prints today's date above the headline: taken as the first date-like element, every article
+    of a site with no date metadata was dated the day it was fetched."""
+    page = (
+        '<html lang="az"><head><title>Gəncədə yeni məktəb tikiləcək</title></head><body>'
+        '<div id="top"><span class="date">15.09.2026</span> <span class="time">10:12</span> | Bakı: +24°C</div>'
+        '<div class="news"><h1>Gəncədə yeni məktəb tikiləcək</h1><div class="news-date">12.09.2026 14:45</div><p>'
+        + "Gəncə şəhərində 960 şagird yerlik yeni ümumtəhsil məktəbinin tikintisinə başlanılıb. " * 3
+        + "</p></div></body></html>"
+    )
+    record = extract_page(page.encode(), "https://xeberler.example/news/12/mekteb.html", fetched_at=FETCHED)
+    assert record["published_raw"] == "12.09.2026 14:45"
+    assert record["published_at"] == "2026-09-12T10:45:00+00:00"
+    # Without a headline, the first date line is still taken.
+    headless = page.replace("<h1>", "<div>").replace("</h1>", "</div>")
+    assert extract_page(headless.encode(), "https://xeberler.example/news/12/a.html")["published_raw"] == "15.09.2026"
+
+
 def test_json_ld_in_a_list_and_its_article_body_as_the_last_resort() -> None:
     data = [
         {"@type": "BreadcrumbList", "itemListElement": []},
