@@ -422,7 +422,7 @@ def _items_after(text: str, pos: int) -> list[Item]:
             break
         items.append(item)
         previous_end = end
-        if len(items) > MAX_NAME_WORDS:
+        if len(items) > MAX_NAME_WORDS + 3:  # room for "the", two adjectives and a noun before a name
             break
     return items
 
@@ -667,10 +667,16 @@ class _Candidate(NamedTuple):
 
 
 def _candidate_after(items: list[Item]) -> _Candidate | None:
-    """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство")."""
+    """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство"), and the
+    adjectives before such a noun ("американское издание The Wall Street Journal", "турецкое агентство Anadolu")."""
     i = 0
-    while i < len(items) and (items[i].text in ARTICLES or _is_outlet_noun(items[i])):
-        i += 1
+    while i < len(items):
+        if items[i].text in ARTICLES or _is_outlet_noun(items[i]):
+            i += 1
+        elif (adjectives := _adjectives_before_outlet_noun(items, i)) is not None:
+            i = adjectives
+        else:
+            break
     rest = items[i:]
     if not rest or _lower_word(rest[0]) is not None:
         return None
@@ -683,6 +689,20 @@ def _candidate_after(items: list[Item]) -> _Candidate | None:
     after = rest[n] if n < len(rest) else None
     noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
     return _Candidate(tuple(rest[:n]), before, after, noun)
+
+
+def _adjectives_before_outlet_noun(items: list[Item], start: int) -> int | None:
+    """Where the outlet noun is when ``items[start:]`` begins with one or two lower-case adjectives before it
+    ("американское издание", "влиятельная британская газета"); None when they do not."""
+    i = start
+    while i < len(items) and i - start < 2:
+        word = _lower_word(items[i])
+        if word is None or not _ADJECTIVE.search(word) or _is_outlet_noun(items[i]):
+            break  # ("издание" ends as an adjective does)
+        i += 1
+    if i == start or i >= len(items) or not _is_outlet_noun(items[i]):
+        return None
+    return i
 
 
 def _candidate_before(items: list[Item]) -> _Candidate | None:
@@ -809,7 +829,10 @@ def _common_word_beside(text: str, pos: int, side: Side) -> bool:
     word = text[start:end]
     if not word or len(word) > _LONGEST_WORD or not word[0].islower() or _is_latin(word):
         return False
-    return not (side is Side.AFTER and (word in ARTICLES or _is_outlet_noun(Item("word", word, start))))
+    return not (
+        side is Side.AFTER
+        and (word in ARTICLES or _is_outlet_noun(Item("word", word, start)) or _ADJECTIVE.search(word) is not None)
+    )  # an adjective may stand before an outlet noun ("сообщает турецкое агентство Anadolu")
 
 
 def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: bool = True) -> list[tuple[int, str]]:

@@ -397,6 +397,28 @@ def test_organisations_handing_glued_endings_and_bodies(language: str, sentence:
     assert find_citations(sentence) == cited
 
 
+ADJECTIVE_CASES = [
+    # An outlet noun with an adjective or two before it: the adjectives stopped the name's search (and the common-
+    # word shortcut took the adjective for a plain word).
+    ("ru", "Как пишет американское издание The Wall Street Journal, сделка сорвалась.", ["The Wall Street Journal"]),
+    ("ru", "Об этом сообщает турецкое агентство Anadolu.", ["Anadolu"]),
+    ("ru", "Об этом сообщает турецкое издание Hürriyet.", ["Hürriyet"]),
+    ("ru", "Как сообщает влиятельная британская газета The Guardian, переговоры продолжатся.", ["The Guardian"]),
+    ("ru", "Как сообщает американский телеканал CNN, переговоры продолжатся.", ["CNN"]),
+    # ... but an adjective before no outlet noun, or an outlet noun with no name after it, names none
+    ("ru", "Как сообщает турецкий министр Чавушоглу, переговоры продолжатся.", []),
+    ("ru", "Как сообщает российское Министерство обороны, учения завершены.", []),
+    ("ru", "Как сообщает американское издание, сделка сорвалась.", []),
+    ("ru", "Как сообщает местная пресса, мост откроют в мае.", []),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), ADJECTIVE_CASES)
+def test_adjectives_before_an_outlet_noun(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
 def test_after_v_before_the_verb_only_a_sure_outlet_counts() -> None:
     # "В Haqqin.az отмечали" is "at Haqqin.az they noted": the site is cited, as in "Как отмечали в Haqqin.az". After
     # "в" stands a place or an institution as often (the same rule as the anchor "отмечали в" after the verb).
