@@ -278,6 +278,15 @@ def _rfc822(text: str, tz: tzinfo) -> datetime | None:
         parsed = parsedate_to_datetime(fixed)
     except (TypeError, ValueError, IndexError):
         return None
+    if parsed.tzinfo is None:
+        # A zone the email module does not know ("MSK") gave a naive time, read as the source's: 13:00 MSK was
+        # 13:00 in Baku. A name of ours is that zone; any other name is no date (-0000, "zone unknown", is ours).
+        last = fixed.rsplit(None, 1)[-1]
+        if last.isalpha():
+            named = _ZONE_NAMES.get(last.casefold())
+            if named is None:
+                return None
+            return parsed.replace(tzinfo=zone(named)).astimezone(UTC)
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
 
 

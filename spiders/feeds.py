@@ -120,10 +120,15 @@ def _link(entry: Any, base_url: str) -> str | None:
         return None
     if entry.get("guidislink") and href == entry.get("id") and not _has_link_element(entry, href):
         return None
-    url = absolute(base_url, html.unescape(str(href)))
-    if not url.startswith(("https://", "http://")):
+    # feedparser has decoded the XML's entities; a link written in CDATA keeps its "&amp;" ("?id=1&amp;page=2"). Only
+    # that is decoded again: every entity would turn "?id=1&section=main" into "?id=1§ion=main", a wrong address.
+    try:
+        url = absolute(base_url, str(href).replace("&amp;", "&"))
+        if not url.startswith(("https://", "http://")):
+            return None
+        return canonical_url(url)
+    except ValueError:  # "https://haqqin.az:99999/...": an address no request can be made to (one item, not the feed)
         return None
-    return canonical_url(url)
 
 
 def _has_link_element(entry: Any, href: str) -> bool:

@@ -391,8 +391,11 @@ class GenericSpider(SourceSpider):
             if sitemap.kind == "sitemapindex":
                 self._count("sitemaps")
                 for entry in sitemap.entries:
-                    if self.source.owns(entry.loc):
-                        yield scrapy.Request(entry.loc, callback=self.parse, errback=self.fetch_failed)
+                    try:
+                        if self.source.owns(entry.loc):
+                            yield scrapy.Request(entry.loc, callback=self.parse, errback=self.fetch_failed)
+                    except ValueError:  # see below
+                        self._count("bad_links")
                 return
             self._count("sitemaps")
             links = [entry.loc for entry in sitemap.entries]
@@ -407,13 +410,22 @@ class GenericSpider(SourceSpider):
             announced = {entry.link: entry_meta(entry) for entry in entries}
         pattern = self.source.article_pattern
         for link in dict.fromkeys(links):
-            url = response.urljoin(link.strip())
-            if not self.source.owns(url):
+            try:
+                url = response.urljoin(link.strip())
+                if not self.source.owns(url):
+                    continue
+                if pattern is not None and not pattern.search(url):
+                    self._count("not_articles")  # the registry says what an article's URL looks like: not fetched
+                    continue
+                request = scrapy.Request(
+                    url, callback=self.parse_article, errback=self.fetch_failed, meta=announced.get(link)
+                )
+            except ValueError:
+                # An address no request can be made to ("https://minval.az:99999/news/1"): that one is skipped and
+                # counted; raised, it ended the parse and every link after it in the sitemap or feed was lost.
+                self._count("bad_links")
                 continue
-            if pattern is not None and not pattern.search(url):
-                self._count("not_articles")  # the registry says what an article's URL looks like: not fetched
-                continue
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed, meta=announced.get(link))
+            yield request
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)

@@ -469,3 +469,16 @@ def test_pipeline_keeps_undated_articles_and_counts_them() -> None:
     assert kept.published_at is None and kept.published_raw == "Просмотров: 179"
     pipeline.process_item(item())
     assert stats == {"aggregator/dates_unparsed": 1, "aggregator/dates_missing": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mon, 14 Sep 2026 13:00:00 MSK", datetime(2026, 9, 14, 10, 0, tzinfo=UTC)),  # a feed's Moscow time
+        ("Mon, 14 Sep 2026 13:00:00 GMT", datetime(2026, 9, 14, 13, 0, tzinfo=UTC)),
+        ("Mon, 14 Sep 2026 13:00:00 XYZ", None),  # a zone no one knows: no date, not Baku time
+    ],
+)
+def test_an_rfc822_zone_name_is_honoured_or_no_date(text: str, expected: datetime | None) -> None:
+    """The email module knows few zone names and gave a naive time for the others, read as Baku's."""
+    assert parse_date(text, timezone="Asia/Baku", now=NOW) == expected

@@ -49,6 +49,29 @@ def test_an_item_without_link_is_skipped_and_counted() -> None:
     assert parsed.without_link == 2
 
 
+def test_a_link_no_request_can_be_made_to_is_one_item_skipped_not_the_feed() -> None:
+    """A link to "https://news.example:99999/..." raised ValueError out of the parse: the whole feed was lost."""
+    body = rss(
+        "<title>Bad port</title><link>https://news.example:99999/bad-1</link>",
+        "<title>Kept</title><link>https://news.example/kept-2</link>",
+    )
+    parsed = parse_feed(body, BASE)
+    assert [e.title for e in parsed.entries] == ["Kept"] and parsed.without_link == 1
+
+
+def test_a_links_query_keeps_its_ampersands() -> None:
+    """feedparser has decoded the XML's entities: decoding HTML's on top turned "&section=" into "§ion=" (and
+    "&region", "&para", "&copy" ... likewise), a wrong address. A CDATA link's "&amp;" is still decoded."""
+    body = rss(
+        "<title>Q</title><link>https://news.example/a?id=1&amp;section=main&amp;region=az</link>",
+        "<title>C</title><link><![CDATA[https://news.example/b?id=2&amp;para=3]]></link>",
+    )
+    assert [e.link for e in feed_entries(body, BASE)] == [
+        "https://news.example/a?id=1&region=az&section=main",
+        "https://news.example/b?id=2&para=3",
+    ]
+
+
 def test_relative_links_resolve_against_the_feed_url() -> None:
     body = rss("<title>R</title><link>/ru/news/relative-5</link>")
     assert feed_entries(body, "https://news.example/ru/rss")[0].link == "https://news.example/ru/news/relative-5"

@@ -366,6 +366,12 @@ def test_the_registry_article_url_pattern_leaves_other_sitemap_links_unfetched()
         out = list(spider.parse(XmlResponse(url="https://prostye2.example/sitemap.xml", body=sitemap)))
     assert [r.url for r in out] == ["https://prostye2.example/novosti/8812", "https://prostye2.example/novosti/8815"]
     assert crawler.stats.get_value("aggregator/not_articles") == 2
+    # A <loc> no request can be made to is skipped and counted: raised, it lost every link after it.
+    broken = sitemap.replace(b"https://prostye2.example/novosti/8812", b"https://prostye2.example:99999/novosti/1")
+    with registered(source):
+        out = list(spider.parse(XmlResponse(url="https://prostye2.example/sitemap.xml", body=broken)))
+    assert [r.url for r in out] == ["https://prostye2.example/novosti/8815"]
+    assert crawler.stats.get_value("aggregator/bad_links") == 1
     with pytest.raises(ValueError, match="article_urls is not a regular expression"):
         replace(PROSTYE, article_urls="(")
 
