@@ -22,6 +22,7 @@ from aggregator.backoff import PAUSED_STAT as RATE_LIMITED_PAUSES
 from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
 from aggregator.backoff import resting_sources
 from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
+from aggregator.items import ENTRY_FAILED
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
@@ -206,6 +207,11 @@ def run_crawl(
             outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
         if not stats.get("response_received_count", 0) and not shared_frontier:  # a worker may find it drained
             outcome.problems.append("no page was fetched")
+        if stats.get(ENTRY_FAILED, 0):
+            outcome.problems.append(
+                f"{stats[ENTRY_FAILED]} way(s) in to the site (listing, feed or sitemap) could not be fetched: "
+                f"`aggregator rejects list --source {key}` says why"
+            )
         if stats.get("feed/not_a_feed", 0):
             outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
         health = outcome.health

@@ -84,7 +84,16 @@ class FetchFailure:
     referer: str | None = None
     linked_url: str | None = None
     """As ``ArticleItem.linked_url``: the address the crawl asked for, when a redirect led to ``url``."""
+    entry: bool = False
+    """A way in to the site (a registry entry URL: a listing, a feed, a sitemap; or a sitemap an index names), not an
+    article: its failure fails the source's crawl (the articles it leads to are not even seen) and withdraws
+    nothing."""
 
+
+ENTRY_META = "aggregator_entry"
+"""Request meta: the request is for a way in to the site (``FetchFailure.entry``)."""
+ENTRY_FAILED = "aggregator/entry_failed"
+"""The stats key counting the ways in that could not be fetched (``aggregator crawl`` fails the source on any)."""
 
 GONE_STATUSES = (404, 410)
 """A fetch failure with one of these says the page is no more: an archived article's is withdrawn by its source

@@ -190,7 +190,9 @@ class StorePipeline(Pipeline):
             record = RejectRecord(
                 item.source, item.url, "fetch", item.reason, http_status=item.http_status, linked_url=item.linked_url
             )
-            if item.http_status in GONE_STATUSES and not self._site_answered:
+            if item.entry:
+                record.withdraws = False  # a listing, feed or sitemap gone: no article is
+            elif item.http_status in GONE_STATUSES and not self._site_answered:
                 # A site that answers 404 for everything (down, a broken deploy, a CDN misconfigured) would have
                 # every archived article the run asks for withdrawn: the withdrawal waits for a page that answers.
                 record.withdraws = False

@@ -12,7 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.incremental import ARTICLE_URL_META, NotModified
-from aggregator.items import FetchFailure, NotModifiedPage
+from aggregator.items import ENTRY_FAILED, ENTRY_META, FetchFailure, NotModifiedPage
 from aggregator.redirect_guard import RedirectRefused
 from aggregator.sources import Source, get_source
 from aggregator.urls import canonical_url, linked_url
@@ -50,7 +50,7 @@ class SourceSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.entry_urls:
-            yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed)
+            yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True})
 
     def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure | NotModifiedPage]:
         """Errback of every request: the failure becomes a quarantine row and the crawl goes on.
@@ -63,21 +63,28 @@ class SourceSpider(scrapy.Spider):
                 article = request.meta.get(ARTICLE_URL_META) or canonical_url(request.url)
                 yield NotModifiedPage(self.source.key, article)
             return
+        request = getattr(failure, "request", None)
+        entry = bool(request is not None and request.meta.get(ENTRY_META))
+        if entry and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(ENTRY_FAILED)
         if isinstance(failure.value, HttpError):
             response: Response = failure.value.response
             status = response.status
             linked = linked_url(response.meta, response.url)
-            yield FetchFailure(self.source.key, response.url, f"HTTP {status}", http_status=status, linked_url=linked)
+            yield FetchFailure(
+                self.source.key, response.url, f"HTTP {status}", http_status=status, linked_url=linked, entry=entry
+            )
             return
-        request = getattr(failure, "request", None)
         url = request.url if request is not None else ""
         error = failure.value
         linked = linked_url(request.meta, url) if request is not None else None
         if isinstance(error, RedirectRefused):
-            yield FetchFailure(self.source.key, url, str(error), http_status=error.status, linked_url=linked)
+            yield FetchFailure(
+                self.source.key, url, str(error), http_status=error.status, linked_url=linked, entry=entry
+            )
             return
         reason = describe_error(error) if error is not None else "download failed"
-        yield FetchFailure(self.source.key, url, reason, linked_url=linked)
+        yield FetchFailure(self.source.key, url, reason, linked_url=linked, entry=entry)
 
     def not_html(self, response: Response) -> FetchFailure | None:
         """A failure record when a page we expected to be HTML is not text at all."""

@@ -23,7 +23,7 @@ from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import collapse_whitespace, http_url, inline_text, node_text
-from aggregator.items import ArticleItem, FetchFailure
+from aggregator.items import ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
@@ -393,7 +393,9 @@ class GenericSpider(SourceSpider):
                 for entry in sitemap.entries:
                     try:
                         if self.source.owns(entry.loc):
-                            yield scrapy.Request(entry.loc, callback=self.parse, errback=self.fetch_failed)
+                            yield scrapy.Request(
+                                entry.loc, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True}
+                            )
                     except ValueError:  # see below
                         self._count("bad_links")
                 return

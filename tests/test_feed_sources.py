@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aggregator.health import PREFIX
 from aggregator.mirror import serve_mirror
@@ -132,6 +132,28 @@ def test_a_feed_that_is_an_html_page_fails_the_source_not_the_crawl(tmp_path: Pa
         ("https://haqqin.az/rss_ru.xml", "fetch", "feed unusable: not a feed: the body is an HTML page")
     ]
     assert sources == {"apa"}  # ... and the other source is archived all the same
+
+
+def test_a_feed_that_answers_404_fails_the_source_and_withdraws_nothing(tmp_path: Path) -> None:
+    """apa's Azerbaijani feed gone (404): half the source was no longer seen, and the run was green and exit 0 (an
+    HTML page in its place failed it); the summary also called the feed "an archived article not withdrawn"."""
+    root = tmp_path / "mirror"
+    shutil.copytree(SAMPLE / "apa.az", root / "apa.az")
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_mirror(root) as base:
+        first = run_cli("--db", url, "crawl", "apa", "--mirror", base, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (root / "apa.az" / "rss").unlink()  # the mirror answers 404 for it now
+    with serve_mirror(root) as base:
+        done = run_cli("--db", url, "crawl", "apa", "--mirror", base, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "apa: 1 way(s) in to the site (listing, feed or sitemap) could not be fetched" in done.stderr
+    assert "not withdrawn" not in done.stderr
+    with session(url) as s:
+        rejects = [(r.url, r.reason) for r in s.scalars(select(Reject).where(Reject.stage == "fetch"))]
+        withdrawn = s.scalar(select(func.count()).select_from(Article).where(Article.withdrawn_at.is_not(None)))
+    assert ("https://apa.az/rss", "HTTP 404") in rejects
+    assert withdrawn == 0
 
 
 # The article pages made to print no date (a redesign moved the date line, a page that never had one), what each
