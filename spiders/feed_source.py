@@ -18,7 +18,7 @@ from scrapy.http import Response, TextResponse
 from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, entry_meta, feed_published, parse_feed
+from spiders.feeds import FeedError, content_type, entry_meta, feed_published, parse_feed
 
 
 def header_value(headers: Any, name: bytes) -> str | None:
@@ -43,7 +43,7 @@ class FeedSourceSpider(SourceSpider):
         stats = self.crawler.stats
         assert stats is not None
         try:
-            feed = parse_feed(response.body, response.url)
+            feed = parse_feed(response.body, response.url, content_type(response))
         except FeedError as exc:
             self.logger.error("Feed %s is unusable: %s", response.url, exc)
             stats.inc_value("feed/not_a_feed")

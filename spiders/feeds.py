@@ -19,6 +19,7 @@ from scrapy.http import Response
 
 from aggregator.markup import parse_html
 from aggregator.urls import absolute, canonical_url
+from spiders.sitemaps import SitemapError, decompressed
 
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
@@ -76,16 +77,34 @@ def feed_published(response: Response) -> str | None:
     return request.meta.get(FEED_PUBLISHED_META) if request is not None else None
 
 
-def feed_entries(body: bytes, base_url: str) -> list[FeedEntry]:
+def feed_entries(body: bytes, base_url: str, content_type: str | None = None) -> list[FeedEntry]:
     """The entries of a feed, one per canonical link, in feed order; raises FeedError if ``body`` is no feed."""
-    return parse_feed(body, base_url).entries
+    return parse_feed(body, base_url, content_type).entries
 
 
-def parse_feed(body: bytes, base_url: str) -> ParsedFeed:
-    """``feed_entries`` with the counts of items it left out."""
+def content_type(response: Response) -> str | None:
+    """The response's Content-Type header, for ``parse_feed``."""
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1") if value else None
+
+
+def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> ParsedFeed:
+    """``feed_entries`` with the counts of items it left out.
+
+    ``content_type``: the server's header. Its charset is the feed's when the XML declaration names none (a
+    windows-1251 feed declaring only ``<?xml version="1.0"?>`` was read as UTF-8 mojibake: its Cyrillic links went to
+    addresses that answer 404). A gzip file served as it is (``feed.xml.gz``) is inflated first."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = decompressed(body)
+        except SitemapError as exc:
+            raise FeedError(f"not a feed: {exc}") from None
     if _HTML_START.match(body[:4096].removeprefix(b"\xef\xbb\xbf")):
         raise FeedError("not a feed: the body is an HTML page")
-    parsed = feedparser.parse(body, response_headers={"content-location": base_url})
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers)
     if not parsed.get("version"):
         start = " ".join(body[:60].decode("utf-8", "replace").split())
         raise FeedError(

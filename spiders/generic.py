@@ -29,7 +29,7 @@ from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
 from pipelines.dates import states_time_of_day
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, entry_meta, feed_entries, feed_published
+from spiders.feeds import FeedError, content_type, entry_meta, feed_entries, feed_published
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
@@ -403,7 +403,7 @@ class GenericSpider(SourceSpider):
             links = [entry.loc for entry in sitemap.entries]
         else:
             try:
-                entries = feed_entries(response.body, response.url)
+                entries = feed_entries(response.body, response.url, content_type(response))
             except FeedError as exc:
                 yield self.discovery_failed(response, str(exc))
                 return

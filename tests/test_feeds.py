@@ -170,3 +170,25 @@ def test_an_html_page_says_so() -> None:
 
 def test_an_empty_feed_is_no_error() -> None:
     assert feed_entries(rss(), BASE) == []
+
+
+def test_the_servers_charset_reads_a_feed_whose_declaration_names_none() -> None:
+    """A windows-1251 feed with a bare ``<?xml version="1.0"?>``: read as UTF-8, its Cyrillic link went to an
+    address that answers 404 and its title was mojibake."""
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Лента</title><link>https://news.example/</link>'
+        "<item><title>Дрон ударил</title><link>https://news.example/news/дрон-ударил-9</link></item></channel></rss>"
+    ).encode("windows-1251")
+    (entry,) = feed_entries(body, BASE, "application/rss+xml; charset=windows-1251")
+    assert entry.title == "Дрон ударил"
+    assert entry.link == "https://news.example/news/%D0%B4%D1%80%D0%BE%D0%BD-%D1%83%D0%B4%D0%B0%D1%80%D0%B8%D0%BB-9"
+
+
+def test_a_gzip_file_served_as_it_is_is_read() -> None:
+    """``feed.xml.gz`` without Content-Encoding: the generic spider knew it for a feed, then refused it."""
+    import gzip
+
+    body = rss("<title>Z</title><link>https://news.example/z-1</link>")
+    assert [e.link for e in feed_entries(gzip.compress(body), BASE)] == ["https://news.example/z-1"]
+    with pytest.raises(FeedError, match="not a feed"):
+        feed_entries(b"\x1f\x8b" + b"broken", BASE)
