@@ -673,6 +673,17 @@ class DatesPipeline(Pipeline):
         # The visible text is read only when the metadata leaves something to it (none, or a day without a time).
         printed = read(item.published_raw) if meta is None or meta_is_day else None
         item.published_at = page_instant(meta, meta_is_day, printed, tz)
+        if meta_is_day and item.published_at == meta and item.published_feed:
+            # A bare day in the metadata (published_time="2026-11-24"), no printed time on it: the feed entry's time
+            # on that same day makes it precise, as a printed one does (it was stored at Baku's midnight).
+            announced = read(item.published_feed)
+            if (
+                announced is not None
+                and meta is not None
+                and announced.astimezone(tz).date() == meta.astimezone(tz).date()
+            ):
+                item.published_at = announced
+                return item
         if item.published_at is None and item.published_feed:
             # Last: the feed says when the site announced the article, the page when it was published; they agree
             # on the sites we know, but the page is the article's own word, so the feed's only fills a gap.

@@ -482,3 +482,15 @@ def test_pipeline_keeps_undated_articles_and_counts_them() -> None:
 def test_an_rfc822_zone_name_is_honoured_or_no_date(text: str, expected: datetime | None) -> None:
     """The email module knows few zone names and gave a naive time for the others, read as Baku's."""
     assert parse_date(text, timezone="Asia/Baku", now=NOW) == expected
+
+
+def test_a_bare_day_in_the_metadata_takes_the_feed_entrys_time_on_that_day() -> None:
+    """published_time="2026-11-24" and no printed time: the feed's "Tue, 24 Nov 2026 23:40:00 +0400" was ignored
+    and the article stored at Baku's midnight (the day before, in UTC)."""
+    pipeline = DatesPipeline()
+    feed = "Tue, 24 Nov 2026 23:40:00 +0400"
+    same_day = pipeline.process_item(item(published_meta="2026-11-24", published_feed=feed))
+    assert same_day.published_at == datetime(2026, 11, 24, 19, 40, tzinfo=UTC)
+    # A feed time on another day is another statement: the metadata's day stands.
+    other_day = pipeline.process_item(item(published_meta="2026-11-23", published_feed=feed))
+    assert other_day.published_at == datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
