@@ -18,7 +18,7 @@ from scrapy.http import Response, TextResponse
 from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, content_type, entry_meta, feed_published, parse_feed
+from spiders.feeds import FeedError, content_type, entry_meta, parse_feed, with_announcement
 
 
 def header_value(headers: Any, name: bytes) -> str | None:
@@ -69,6 +69,4 @@ class FeedSourceSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
-        item = self.extractor(response).to_item()
-        item.published_feed = feed_published(response)
-        yield item
+        yield with_announcement(self.extractor(response).to_item(), response)

@@ -70,6 +70,13 @@ def entry_meta(entry: FeedEntry) -> dict[str, str]:
     return {FEED_PUBLISHED_META: entry.published_raw} if entry.published_raw else {}
 
 
+def with_announcement(item: Any, response: Response) -> Any:
+    """``item`` with the date the feed entry (or news sitemap entry) that led to ``response``'s page gave it, as
+    ``published_feed`` (the dates pipeline's last resort)."""
+    item.published_feed = feed_published(response)
+    return item
+
+
 def feed_published(response: Response) -> str | None:
     """The date of the feed entry that led to ``response``'s page; None for a page no feed led to (a listing's
     article, the sweep's request, which carry none; a response built without a request)."""

@@ -29,7 +29,7 @@ from aggregator.sources import Source, site_source, source_for_url
 from aggregator.urls import absolute
 from pipelines.dates import states_time_of_day
 from spiders.base import SourceSpider
-from spiders.feeds import FeedError, content_type, entry_meta, feed_entries, feed_published
+from spiders.feeds import FEED_PUBLISHED_META, FeedError, content_type, entry_meta, feed_entries, with_announcement
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
@@ -401,6 +401,8 @@ class GenericSpider(SourceSpider):
                 return
             self._count("sitemaps")
             links = [entry.loc for entry in sitemap.entries]
+            # A news sitemap's publication date, as a feed's: the last resort of a page that prints none.
+            announced = {e.loc: {FEED_PUBLISHED_META: e.news_published} for e in sitemap.entries if e.news_published}
         else:
             try:
                 entries = feed_entries(response.body, response.url, content_type(response))
@@ -440,9 +442,7 @@ class GenericSpider(SourceSpider):
             self._count("not_articles")  # a section front or a static page a sitemap listed: not archived
             self.logger.debug("%s: not an article (og:type %s)", response.url, page.meta.get("og:type"))
             return
-        item = page.to_item()
-        item.published_feed = feed_published(response)
-        yield item
+        yield with_announcement(page.to_item(), response)
 
     def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
         """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which

@@ -20,6 +20,7 @@ from aggregator.extract import extract_page, extractor_name
 from aggregator.sources import Source, get_source, registered, source_for_url
 from aggregator.store.models import Article, Reject
 from spiders.caliber import CaliberSpider
+from spiders.feeds import FEED_PUBLISHED_META
 from spiders.generic import GenericArticle, GenericSpider
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 from tests.conftest import ROOT, run_cli
@@ -372,6 +373,15 @@ def test_the_registry_article_url_pattern_leaves_other_sitemap_links_unfetched()
         out = list(spider.parse(XmlResponse(url="https://prostye2.example/sitemap.xml", body=broken)))
     assert [r.url for r in out] == ["https://prostye2.example/novosti/8815"]
     assert crawler.stats.get_value("aggregator/bad_links") == 1
+    # A news sitemap's publication date goes with the request, as a feed entry's: the page's last resort.
+    news = sitemap.replace(
+        b"<url><loc>https://prostye2.example/novosti/8815</loc></url>",
+        b'<url xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><loc>https://prostye2.example/novosti/8815'
+        b"</loc><news:news><news:publication_date>2026-11-24T10:00:00+04:00</news:publication_date></news:news></url>",
+    )
+    with registered(source):
+        out = list(spider.parse(XmlResponse(url="https://prostye2.example/sitemap.xml", body=news)))
+    assert [r.meta.get(FEED_PUBLISHED_META) for r in out] == [None, "2026-11-24T10:00:00+04:00"]
     with pytest.raises(ValueError, match="article_urls is not a regular expression"):
         replace(PROSTYE, article_urls="(")
 
