@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -31,6 +32,10 @@ def describe_error(error: BaseException) -> str:
         doc = (type(error).__doc__ or "").strip().splitlines()
         message = doc[0].removeprefix("Indicates that ").rstrip(".") if doc else ""
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+ROBOTS_FORBIDDEN = "Forbidden by robots.txt"
+"""The reason of Scrapy's ``IgnoreRequest`` for a request the site's robots.txt disallows."""
 
 
 class SourceSpider(scrapy.Spider):
@@ -62,6 +67,11 @@ class SourceSpider(scrapy.Spider):
             if request is not None:
                 article = request.meta.get(ARTICLE_URL_META) or canonical_url(request.url)
                 yield NotModifiedPage(self.source.key, article)
+            return
+        if isinstance(failure.value, IgnoreRequest) and str(failure.value) == ROBOTS_FORBIDDEN:
+            # The site's robots.txt keeps us out of this page: obeyed, as it should be, and no failure (Scrapy counts
+            # it, robotstxt/forbidden). Recorded as a failed fetch, every run turned the source red ("750% of the
+            # requests failed": the page is never requested) over a policy the operator cannot change.
             return
         request = getattr(failure, "request", None)
         entry = bool(request is not None and request.meta.get(ENTRY_META))

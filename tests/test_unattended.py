@@ -609,6 +609,11 @@ def test_robots_txt_disallow_is_obeyed(tmp_path: Path) -> None:
     with Session(create_engine(normalise_url(db))) as s:
         urls = set(s.scalars(select(Article.url)))
     assert "https://caliber.az/post/153813" not in urls
+    # Obeyed, not failed: it was a fetch reject and an HTTP error, and a section disallowed turned the source red on
+    # every run ("31% of the requests failed": requests never made) over a policy the operator cannot change.
+    assert run.http_errors == len(caliber("http_errors"))  # the sample's own broken pages only
+    with Session(create_engine(normalise_url(db))) as s:
+        assert not list(s.scalars(select(Reject.url).where(Reject.url == "https://caliber.az/post/153813")))
 
 
 def test_a_page_larger_than_the_download_limit_is_a_failed_fetch_and_the_crawl_goes_on(tmp_path: Path) -> None:
