@@ -206,6 +206,23 @@ def test_a_crawl_withdraws_what_the_source_deleted_and_an_operator_what_they_mus
         assert listed(db) == everything
 
 
+def test_an_old_article_the_source_withdrew_is_followed_again_and_shown_when_its_page_is_back(tmp_path: Path) -> None:
+    """An article past the recheck window, withdrawn on a 404 (a sweep's, a --refresh's): known as old, its listing
+    link was dropped on every later run, and it stayed withdrawn for good after its page came back."""
+    deleted = {"https://caliber.az/post/153813": 404}
+    overlay = status_overlay(tmp_path / "deleted", deleted)
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    old = {"AGGREGATOR_RECHECK_HOURS": "0", "AGGREGATOR_REFUSED_RETRY_HOURS": "0"}
+    with serve_mirror(SAMPLE) as plain, serve_mirror(SAMPLE, overlays=(overlay,)) as with_deletions:
+        crawl(db, plain, env=old)
+        everything = listed(db)
+        crawl(db, with_deletions, "--refresh", env=old)
+        assert listed(db, "--withdrawn") == set(deleted)
+        done = crawl(db, plain, env=old)  # not --refresh: an ordinary incremental run
+        assert "1 withdrawn article(s) shown again" in " ".join(done.stdout.split()), done.stdout
+        assert listed(db) == everything and listed(db, "--withdrawn") == set()
+
+
 def test_withdraw_and_restore_say_clearly_what_they_could_not_do(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     archive = Archive.open(db)

@@ -704,9 +704,14 @@ class Archive:
             return [RefusedPage(*row) for row in conn.execute(stmt)]
 
     def _old_urls(self, source: str, before: datetime) -> Iterator[str]:
+        """The old articles' URLs, which an incremental crawl does not fetch again; not those the source withdrew (its
+        page answered 404 or 410): a listing that links one again is followed once its refusal's wait is over, as any
+        refused page's (and the article is shown again if the page is back). Known as old, one withdrawn by a
+        sweep's 404 stayed withdrawn for good, whatever its page did after."""
         a = Article.__table__.c
         age = func.coalesce(a.published_at, a.archived_at)
-        stmt = select(a.url, a.fetched_url, a.linked_url).where(a.source == source, age < before)
+        shown_or_operators = or_(a.withdrawn_at.is_(None), a.withdrawn_by != WITHDRAWN_BY_SOURCE)
+        stmt = select(a.url, a.fetched_url, a.linked_url).where(a.source == source, age < before, shown_or_operators)
         with self.reader.connect() as conn:
             for url, fetched, linked in conn.execution_options(yield_per=10_000).execute(stmt):
                 yield url
