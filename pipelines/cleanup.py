@@ -12,6 +12,7 @@ furniture is gone (or holds nothing but a player's link) is refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Self
@@ -538,6 +539,13 @@ def _owns(source: Source, url: str) -> bool:
     return source.owns(url)
 
 
+def _composed(text: str | None) -> str | None:
+    """``text`` in Unicode's composed form (NFC)."""
+    if not text or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 @lru_cache(maxsize=64)
 def _source_names(source: Source) -> frozenset[str]:
     """The forms of the source's name a bare signature line takes: its registry name and domains ("Caliber.az"), and
@@ -725,7 +733,12 @@ class CleanupPipeline(Pipeline):
         if not isinstance(item, ArticleItem):
             return item
         source = get_source(item.source)
-        item.title = collapse(item.title)
+        # Composed (NFC), as typed on a keyboard and as searches are: a page written decomposed ("й" as "и" and a
+        # breve) was stored so, and its words were found by no search of them (nor matched by the boilerplate
+        # patterns, nor the citation finder's). A no-op on composed text, which nearly every page is.
+        item.title = collapse(_composed(item.title))
+        item.body_html = _composed(item.body_html)
+        item.category = _composed(item.category)
         declared = item.canonical_url if item.canonical_url and _owns(source, item.canonical_url) else None
         item.canonical_url = canonical_url(declared or item.url)
         # Only a web address is a picture a page can show; a javascript: one must never reach a page.

@@ -627,3 +627,23 @@ def test_every_boilerplate_match_holds_one_of_its_patterns_words(pieces: list[st
     assert is_boilerplate(text) is (
         bool(text) and len(text) <= 240 and bool(BOILERPLATE_PARAGRAPHS.search(text.lower()))
     )
+
+
+def test_decomposed_text_is_stored_composed() -> None:
+    """A page typed in decomposed Unicode ("й" as "и" + a breve): stored so, its words were found by no search of
+    them, on either database, and the boilerplate patterns missed it ("Подпишитесь" with a decomposed "й" ...)."""
+    import unicodedata
+
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    item = CleanupPipeline().process_item(
+        article(
+            title=nfd("Новый музей йогурта"),
+            body_html=nfd("<p>Открылся музей, ёлка стоит.</p><p>Подпишитесь на наш Telegram-канал</p>"),
+            category=nfd("Культура и йога"),
+        )
+    )
+    assert item.title == "Новый музей йогурта" and unicodedata.is_normalized("NFC", item.title)
+    assert item.body_text == "Открылся музей, ёлка стоит."
+    assert unicodedata.is_normalized("NFC", item.body_html) and item.category == "Культура и йога"
