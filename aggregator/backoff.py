@@ -11,7 +11,8 @@ answer instead:
   pages wait too. Each pause counts in ``aggregator/rate_limited``.
 - a wait longer than ``AGGREGATOR_RETRY_AFTER_MAX`` seconds (300 by default) is not waited out: the run stops with
   the finish reason ``rate_limited`` (its row is "partial", ``aggregator crawl`` exits 1 and says why), and
-  ``aggregator/rate_limited_until`` in its stats says until when the site asked to be left alone. What the run did
+  ``aggregator/rate_limited_until`` in its stats says until when the site asked to be left alone (a day at most,
+  ``LONGEST_REST``). What the run did
   not fetch is not archived yet, so the next run fetches it.
 - until that time has come, ``aggregator crawl`` (and ``aggregator schedule``) does not start the source again
   (``resting_sources``): it is skipped, as a locked one is, with the time on stderr.
@@ -41,6 +42,11 @@ PAUSED_STAT = "aggregator/rate_limited"
 UNTIL_STAT = "aggregator/rate_limited_until"
 FINISH_REASON = "rate_limited"
 SLOW_DOWN = frozenset({429, 503})
+LONGEST_REST = timedelta(hours=24)
+"""The longest a site's Retry-After keeps the source from being crawled again: one misconfigured answer (a CDN's
+maintenance page asking for 315360000 s, a date years ahead) silenced the source for years, every run skipped with
+exit status 3, which systemd counts as success, and its health never judged again. A site still asking after a day
+is asked again, and its answer stops that run as before."""
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -171,7 +177,7 @@ class RetryAfterMiddleware:
 
     def _stop(self, site: str, response: Response, wait: float) -> None:
         assert self.crawler.stats is not None
-        until = datetime.now(UTC) + timedelta(seconds=wait)
+        until = datetime.now(UTC) + min(timedelta(seconds=wait), LONGEST_REST)
         self.crawler.stats.max_value(UNTIL_STAT, until.isoformat(timespec="seconds"))
         if self._stopping:
             return

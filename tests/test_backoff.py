@@ -28,7 +28,7 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from aggregator.backoff import PAUSED_STAT, UNTIL_STAT, RetryAfterMiddleware, retry_after
+from aggregator.backoff import LONGEST_REST, PAUSED_STAT, UNTIL_STAT, RetryAfterMiddleware, retry_after
 from aggregator.crawl import project_settings
 from aggregator.incremental import is_transient
 from aggregator.locks import SourceResting
@@ -224,6 +224,20 @@ def test_which_answers_pause_a_site() -> None:
     middleware.process_response(request, answer(429))  # no Retry-After: AGGREGATOR_RATE_LIMIT_WAIT
     assert slot.lastseen >= before + 60
     assert crawler.stats.get_value(PAUSED_STAT) == 2
+
+
+def test_a_rest_of_years_is_a_day() -> None:
+    """One misconfigured answer (a CDN maintenance page asking for ten years) silenced the source until then: every
+    run skipped with exit status 3 (success to systemd), its health never judged again."""
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    crawler.engine = SimpleNamespace(downloader=downloader(Slot(8, 0.0, 0.5)))  # type: ignore[assignment]
+    middleware = RetryAfterMiddleware(crawler, default_wait=60.0, longest_wait=300.0)
+    middleware._stopping = True  # as after a first such answer: no engine here to close the spider
+    before = datetime.now(UTC)
+    middleware.process_response(Request(f"https://{HOST}/"), answer(503, "315360000"))
+    until = datetime.fromisoformat(crawler.stats.get_value(UNTIL_STAT))
+    assert before + LONGEST_REST - timedelta(seconds=1) <= until <= datetime.now(UTC) + LONGEST_REST
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
