@@ -21,7 +21,7 @@ from aggregator.mirror import serve_mirror
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.db import normalise_url
-from aggregator.store.models import Article, CrawlRun
+from aggregator.store.models import Article, CrawlRun, Reject
 from aggregator.store.queries import ArticleFilter, count_articles, list_page, most_read
 from aggregator.store.repository import RedirectRecord, RejectRecord
 from tests.conftest import SAMPLE, run_cli, status_overlay
@@ -194,6 +194,9 @@ def test_a_crawl_withdraws_what_the_source_deleted_and_an_operator_what_they_mus
         with Session(engine) as s:
             run = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
             assert run is not None and run.stats["aggregator/articles_restored"] == 2
+            # Their 404 and 410 are over: resolved as the articles (they stayed open in `rejects list` for good).
+            still_open = s.scalars(select(Reject.url).where(Reject.url.in_(deleted), Reject.resolved_at.is_(None)))
+            assert list(still_open) == []
 
         # An operator's withdrawal holds through a crawl that fetches the page again; restore lifts it.
         target = next(a for a in json.loads(run_cli("--db", db, "articles", "list", "--json").stdout))

@@ -194,6 +194,11 @@ def _resolve_rejects(conn: Any, items: Iterable[ArticleItem], ids: dict[str, int
             article_of[item.url] = article_of[item.canonical_url or item.url] = article_id
             if item.linked_url:  # refused there before the site redirected it here
                 article_of[item.linked_url] = article_id
+    _resolve_open_rejects(conn, article_of, now)
+
+
+def _resolve_open_rejects(conn: Any, article_of: dict[str, int], now: datetime) -> None:
+    """Resolve the open rejects of these URLs as the articles they map to."""
     found = _open_rejects(conn, article_of)
     if found:
         conn.execute(
@@ -553,10 +558,20 @@ class Archive:
         """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer); those
         withdrawn because their page was gone are shown again. Returns how many were."""
         restored = 0
+        now = utcnow()
+        a = Article.__table__.c
         with self.engine.begin() as conn:
             for chunk in story_index.chunks(sorted(set(urls))):
-                conn.execute(update(Article).where(Article.url.in_(chunk)).values(last_seen_at=utcnow()))
+                conn.execute(update(Article).where(Article.url.in_(chunk)).values(last_seen_at=now))
                 restored += _show_again(conn, Article.url.in_(chunk))
+                # The page is there and current: what refused it before (a 404 that withdrew it, a body a broken
+                # layout hid) is over. Left open, those rejects stayed in `rejects list` and the metrics for good.
+                article_of: dict[str, int] = {}
+                for row in conn.execute(select(a.id, a.url, a.fetched_url, a.linked_url).where(a.url.in_(chunk))):
+                    for address in row[1:]:
+                        if address:
+                            article_of[address] = row[0]
+                _resolve_open_rejects(conn, article_of, now)
         return restored
 
     def withdraw(self, ids: Sequence[int], reason: str, *, now: datetime | None = None) -> list[int]:
