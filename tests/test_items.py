@@ -46,7 +46,7 @@ def test_json_lines_feed_holds_every_item_with_its_bytes_in_base64() -> None:
     assert base64.b64decode(broken["raw_body"]) == RAW
     assert missing == {
         "source": "caliber", "url": "https://caliber.az/post/z", "reason": "HTTP 404", "http_status": 404,
-        "referer": None, "linked_url": None,
+        "referer": None, "linked_url": None, "entry": False,
     }  # fmt: skip
 
 
