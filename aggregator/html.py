@@ -66,6 +66,13 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy")
+"""Where lazy-loading scripts keep an image's (or a frame's) real address, while ``src`` holds a placeholder (a
+``data:`` pixel or a ``placeholder.gif`` of the site's own): tried before ``src``."""
+IMAGE_SRC_ATTRIBUTES = (*LAZY_SRC_ATTRIBUTES, "src")
+"""An image's address attributes in the order tried (the cleanup, the extractors' covers, the generic spider's)."""
+
+
 def http_url(base_url: str, href: str | None) -> str | None:
     """``href`` made absolute against ``base_url`` if that gives an http(s) address; None for anything else (nothing,
     a ``data:`` placeholder, ``javascript:``, ``mailto:``). An image or a cover is shown from its address: only a web

@@ -22,7 +22,7 @@ import nh3
 from scrapy.crawler import Crawler
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import css, css_first, http_url
+from aggregator.html import IMAGE_SRC_ATTRIBUTES, LAZY_SRC_ATTRIBUTES, css, css_first, http_url
 from aggregator.items import ArticleItem
 from aggregator.markup import parse_html
 from aggregator.sources import Source, get_source
@@ -57,9 +57,6 @@ other address (an advertisement, a "like" box, a poll, a subscription form) is f
 would read as part of the article."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
-LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy")
-"""Where lazy-loading scripts keep an image's real address, while ``src`` holds a placeholder (a ``data:`` pixel or
-a ``placeholder.gif`` of the site's own): tried before ``src``."""
 LAZY_SRCSET_ATTRIBUTE = "data-srcset"
 """A lazy image whose real addresses are a candidate list ("a.webp 800w, b.webp 1600w"), as ``srcset`` has them:
 its first candidate, tried before ``src`` (a placeholder then) and, after ``src``, ``srcset``'s."""
@@ -275,7 +272,7 @@ def _link_embed(node: LexborNode, base_url: str) -> str | None:
     """Replace an embedded player with a link to what it plays, and return the link's address: in a paragraph of its
     own, or the link alone inside a block (a paragraph must not hold another one); remove it without an address."""
     attrs = node.attrs
-    src = next((value for name in (*LAZY_SRC_ATTRIBUTES, "src") if (value := attrs.get(name))), None)
+    src = next((value for name in IMAGE_SRC_ATTRIBUTES if (value := attrs.get(name))), None)
     url = embed_target(src, base_url) if src else None
     if url is None:
         node.remove()

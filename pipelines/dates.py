@@ -283,10 +283,8 @@ def _rfc822(text: str, tz: tzinfo) -> datetime | None:
         # 13:00 in Baku. A name of ours is that zone; any other name is no date (-0000, "zone unknown", is ours).
         last = fixed.rsplit(None, 1)[-1]
         if last.isalpha():
-            named = _ZONE_NAMES.get(last.casefold())
-            if named is None:
-                return None
-            return parsed.replace(tzinfo=zone(named)).astimezone(UTC)
+            stated = _stated_zone(last.casefold())
+            return parsed.replace(tzinfo=stated).astimezone(UTC) if stated is not None else None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=tz).astimezone(UTC)
 
 

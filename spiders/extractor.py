@@ -13,7 +13,17 @@ from typing import ClassVar
 from scrapy.http import TextResponse
 from selectolax.lexbor import LexborNode
 
-from aggregator.html import TagGroup, css, css_first, http_url, inline_text, node_text, page_encoding, parse_page
+from aggregator.html import (
+    IMAGE_SRC_ATTRIBUTES,
+    TagGroup,
+    css,
+    css_first,
+    http_url,
+    inline_text,
+    node_text,
+    page_encoding,
+    parse_page,
+)
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.feed_source import response_header
@@ -22,9 +32,6 @@ from spiders.metadata import OG_IMAGE as OG_IMAGE_META
 from spiders.metadata import HeadMeta, published_metadata
 
 _FIELD_GROUPS: dict[type[SelectorArticle], TagGroup] = {}
-COVER_ATTRIBUTES = ("data-src", "data-original", "data-lazy-src", "data-lazy", "src")
-"""Where a cover ``<img>`` keeps its address, in the order tried: lazy-loading attributes first (``src`` is then a
-placeholder, often a ``data:`` pixel)."""
 
 
 def _field_group(extractor: type[SelectorArticle]) -> TagGroup:
@@ -61,7 +68,7 @@ class SelectorArticle:
     """Where the body's text lies when no paragraph holds any (a body typed as text and ``<br>``, or as ``<div>``s):
     the elements inside BODY whose text is the body's; None for BODY itself. Cleanup makes paragraphs of it."""
     COVER: ClassVar[str | None] = None
-    """An ``<img>`` whose address (``COVER_ATTRIBUTES``, a lazy one before ``src``) is the cover picture."""
+    """An ``<img>`` whose address (``IMAGE_SRC_ATTRIBUTES``, a lazy one before ``src``) is the cover picture."""
     OG_IMAGE: ClassVar[str] = OG_IMAGE_META
     CATEGORY: ClassVar[str | None] = None
     CANONICAL: ClassVar[str] = CANONICAL_LINK
@@ -132,7 +139,7 @@ class SelectorArticle:
         node = self.find(self.COVER) if self.COVER else None
         if node is not None:
             attrs = node.attributes  # a dict, built once: each ``node.attrs.get`` costs ~0.5 us
-            for name in COVER_ATTRIBUTES:
+            for name in IMAGE_SRC_ATTRIBUTES:
                 if url := http_url(self.response.url, attrs.get(name)):
                     return url
         return self.og_image_url()

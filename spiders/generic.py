@@ -22,7 +22,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import collapse_whitespace, http_url, inline_text, node_text
+from aggregator.html import IMAGE_SRC_ATTRIBUTES, collapse_whitespace, http_url, inline_text, node_text
 from aggregator.items import ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
@@ -34,7 +34,6 @@ from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_m
 from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·-]\s+|\s*\|\s*")
-_LAZY_IMAGE = ("data-src", "data-lazy-src", "data-original", "src")
 
 
 ARTICLE_OG_TYPES = frozenset({"article", "news", "newsarticle"})
@@ -270,7 +269,7 @@ class GenericArticle:
             img = selected if selected.tag == "img" else selected.css_first("img")
             candidates = [attrs.get("content"), attrs.get("href")]
             if img is not None:
-                candidates += [img.attrs.get(a) for a in _LAZY_IMAGE]
+                candidates += [img.attrs.get(a) for a in IMAGE_SRC_ATTRIBUTES]
             # http(s) only: a lazy image's data: placeholder (or a javascript: address) gives way to the next one
             return next((url for c in candidates if (url := http_url(self.response.url, c))), None)
         url = (
