@@ -60,3 +60,35 @@ def test_history_lists_versions_with_their_diff(db_url: str, tmp_path) -> None:
         assert "version 2" in table.stdout and NEW_TITLE in table.stdout
         missing = run_cli("--db", db_url, "articles", "history", "999")
         assert missing.returncode == 2 and "no article with id 999" in missing.stderr
+
+
+def test_an_edit_put_back_is_a_version_of_its_own_and_reextract_keeps_it(db_url: str) -> None:
+    """A, B, A: the source edits an article and then puts the first text back (a correction undone). The third fetch
+    is a version too: the history ends with the text the article shows, and a re-extraction, which reads the newest
+    stored page, does not bring the retracted B back. Snapshots were unique per content hash, so the third was
+    dropped: history ended at B and ``reextract`` restored it."""
+    from aggregator.reextract import reextract
+
+    page = (SAMPLE / "caliber.az" / "post" / "153813.html").read_bytes()
+    archive = Archive.open(db_url)
+    try:
+        archive.sync_sources(all_sources())
+        archive_version(archive, page, FIRST)
+        archive_version(archive, edited(page), FIRST + timedelta(hours=1))
+        archive_version(archive, page, FIRST + timedelta(hours=2))
+        archive_version(archive, page, FIRST + timedelta(hours=3))  # unchanged since the last: no version
+        article = archive.list_articles()[0]
+        assert article.title == OLD_TITLE
+
+        versions = article_history(archive, article.id)
+        assert [v.title for v in versions] == [OLD_TITLE, NEW_TITLE, OLD_TITLE]
+        assert versions[2].fetched_at == (FIRST + timedelta(hours=2)).isoformat()
+        assert f"+# {OLD_TITLE}" in versions[2].diff
+
+        result = reextract(archive)
+        assert (result.seen, result.refused) == (1, [])
+        again = archive.get_article(article.id)
+        assert again is not None and again.title == OLD_TITLE
+        assert "Центральными темами дебатов" in again.body_text
+    finally:
+        archive.close()

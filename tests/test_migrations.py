@@ -349,6 +349,42 @@ def test_runs_name_the_scale_out_crawl_they_were_a_worker_of_and_back(db_url: st
     engine.dispose()
 
 
+def test_snapshots_repeating_an_earlier_version_are_kept_and_dropped_on_the_way_back(db_url: str) -> None:
+    """0018 lifts the uniqueness of (article_id, content_hash), keeping every snapshot (SQLite copies the table); a
+    page put back to an earlier text (A, B, A) is then a third row. A downgrade keeps the first of each hash, as the
+    old code did, and the constraint returns."""
+    engine = connect(db_url)
+    upgrade(engine, "0017")
+    insert = text(
+        "INSERT INTO snapshots (article_id, url, fetched_at, http_status, content_hash, compression, raw_body) "
+        "VALUES (1, 'https://caliber.az/post/1', :at, 200, :digest, 'zlib', :raw)"
+    )
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(INSERT_ARTICLE, ARTICLE)
+        for digest, raw in (("h1", b"A"), ("h2", b"B")):
+            conn.execute(insert, {"at": ARTICLE["at"], "digest": digest, "raw": raw})
+    upgrade(engine, "0018")
+    with engine.begin() as conn:
+        conn.execute(insert, {"at": ARTICLE["at"], "digest": "h1", "raw": b"A again"})
+        rows = conn.execute(text("SELECT id, content_hash, raw_body FROM snapshots ORDER BY id")).all()
+    assert [(r[0], r[1], bytes(r[2])) for r in rows] == [(1, "h1", b"A"), (2, "h2", b"B"), (3, "h1", b"A again")]
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("snapshots")}
+    assert indexes.get("ix_snapshots_article_id") == ["article_id", "id"]
+    assert not inspect(engine).get_unique_constraints("snapshots")
+
+    with engine.begin() as conn:
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0017")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, content_hash FROM snapshots ORDER BY id")).all() == [(1, "h1"), (2, "h2")]
+    assert [u["column_names"] for u in inspect(engine).get_unique_constraints("snapshots")] == [
+        ["article_id", "content_hash"]
+    ]
+    engine.dispose()
+
+
 def test_a_schema_newer_than_the_code_is_refused_in_one_line_and_left_as_it_is(db_url: str) -> None:
     """A host rolled back to an older release, sharing the database another host upgraded: Alembic's answer was a
     traceback ending in "Can't locate revision identified by '0099'"."""

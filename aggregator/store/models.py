@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -190,11 +189,12 @@ class Snapshot(Base):
     """Every distinct version of an article we fetched: the raw response, compressed, with its validators."""
 
     __tablename__ = "snapshots"
-    __table_args__ = (UniqueConstraint("article_id", "content_hash"),)
+    # Not unique on (article_id, content_hash): a page edited and put back (A, B, A) is a third version (0018).
+    __table_args__ = (Index("ix_snapshots_article_id", "article_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    """Indexed by the unique constraint (article_id, content_hash), which begins with it."""
+    """Indexed with the id: an article's versions, and its newest one, are read from the index."""
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
     """The URL the response came from (the real site's)."""
     fetched_at: Mapped[datetime]
@@ -202,7 +202,8 @@ class Snapshot(Base):
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     content_hash: Mapped[str] = mapped_column(String(64))
-    """Hash of the extracted content (title, body, date): unchanged pages add no snapshot."""
+    """Hash of the extracted content (title, body, date). A fetch whose hash is the article's current one adds no
+    snapshot (``Archive.save`` compares them); one that returns to an earlier version's hash adds one."""
     encoding: Mapped[str | None] = mapped_column(String(40))
     """The text encoding the page was decoded with."""
     compression: Mapped[str] = mapped_column(String(16), default="zlib")
