@@ -17,6 +17,10 @@ answer instead:
 - until that time has come, ``aggregator crawl`` (and ``aggregator schedule``) does not start the source again
   (``resting_sources``): it is skipped, as a locked one is, with the time on stderr.
 - a 503 without ``Retry-After`` is an ordinary server error (retried by Scrapy, then a failed fetch).
+- a run that stops during a pause (SIGTERM or Ctrl-C, its time limit, another site's too long Retry-After) ends at
+  once, not when the pause is over: the requests the pause holds are not fetched, and go back to the scheduler
+  (``PauseCutShort``), where a stopped run leaves what it did not fetch. So the next run fetches them: they are not
+  archived, and no reject row says they failed.
 """
 
 from __future__ import annotations
@@ -27,14 +31,18 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from time import monotonic
 from typing import Any, Self
+from weakref import WeakSet
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.asyncio import call_later
+from scrapy.utils.asyncio import AsyncioLoopingCall, call_later, create_looping_call
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.task import LoopingCall
 
 from aggregator.html import raw_header
+from aggregator.shutdown import closing_or_done
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,17 @@ LONGEST_REST = timedelta(hours=24)
 maintenance page asking for 315360000 s, a date years ahead) silenced the source for years, every run skipped with
 exit status 3, which systemd counts as success, and its health never judged again. A site still asking after a day
 is asked again, and its answer stops that run as before."""
+CLOSE_WATCH = 0.1
+"""Seconds between looks, while a site is paused, at whether the crawl has begun to close (see ``_watch_close``)."""
+
+
+class PauseCutShort(IgnoreRequest):
+    """A request a site's pause held (or would have held) when the crawl began to close: it is not fetched.
+
+    ``RetryAfterMiddleware.process_exception`` hands it back to the scheduler, so no errback sees it: the spider's
+    (``fetch_failed``) would have made it a failed fetch, a reject row for a page that was never asked for. An
+    ``IgnoreRequest``, so that Scrapy logs no error for it where it does reach an errback or a caller of
+    ``engine.download_async`` (the robots.txt middleware's request, handed back once, comes back: see there)."""
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -103,6 +122,10 @@ class RetryAfterMiddleware:
         self.autothrottle = crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
         self._paused: dict[str, tuple[float, float]] = {}  # slot key -> (its delay before the pause, pause's end)
         self._stopping = False
+        self._closing = False
+        """The crawl has begun to close: paused sites' requests are let go, not held (``_let_go``)."""
+        self._watch: AsyncioLoopingCall | LoopingCall | None = None
+        self._handed_back: WeakSet[Request] = WeakSet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -114,6 +137,27 @@ class RetryAfterMiddleware:
         )
         crawler.signals.connect(middleware._closed, signal=signals.spider_closed)
         return middleware
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Once the crawl closes, a request that reaches a paused site is not queued behind its pause: the close would
+        wait for it. (The engine takes no request from the scheduler then; these were held up before the downloader,
+        by the robots.txt middleware waiting for a robots.txt that the pause holds.)"""
+        if self._closing and self._held(self._slot_key(request)):
+            raise PauseCutShort(f"{request.url}: not fetched, the crawl closes while its site is paused")
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> Request | None:
+        """A request the closing crawl let go (``PauseCutShort``) goes back to the scheduler, as if it had never left
+        it: a stopped run drops what its scheduler holds (or keeps it, with a JOBDIR or the shared frontier of
+        ``aggregator.scaleout``), and the next run asks for it. ``dont_filter``: the duplicate filter has seen it
+        once, and would drop it, a "dropped" request to the sweep's count.
+
+        Not twice: a request fetched by ``engine.download_async`` (robots.txt), not by the scheduler, comes straight
+        back here when handed back, and would go round for ever; the second time it fails to its caller."""
+        if not isinstance(exception, PauseCutShort) or request in self._handed_back:
+            return None
+        again = request.replace(dont_filter=True)
+        self._handed_back.add(again)
+        return again
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if response.status not in SLOW_DOWN:
@@ -159,6 +203,62 @@ class RetryAfterMiddleware:
         slot.delay = max(slot.delay, 0.001)
         slot.lastseen = max(slot.lastseen, until)
         logger.info("%s answered %d: no request to it for %.0f s (%s)", site, status, wait, request.url)
+        self._watch_close()
+
+    def _held(self, site: str) -> bool:
+        paused = self._paused.get(site)
+        return paused is not None and monotonic() < paused[1]
+
+    # -- a close during a pause ----------------------------------------------------------------------
+
+    def _watch_close(self) -> None:
+        """While a site is paused, look every ``CLOSE_WATCH`` seconds whether the crawl has begun to close.
+
+        The pause holds the site's requests in the downloader (its slot's queue, behind a ``call_later`` for the
+        pause's end), and Scrapy's close (``close_spider_async``, whatever asked for it: SIGTERM or SIGINT through
+        ``aggregator.shutdown``, ``CLOSESPIDER_TIMEOUT``, a ``rate_limited`` stop) waits for every request in the
+        downloader: the close waited out the pause, up to ``AGGREGATOR_RETRY_AFTER_MAX`` (a stop took 236 s, where
+        systemd kills a unit 90 s after its SIGTERM). Scrapy says nothing when a close begins (``spider_closed``
+        comes when it is over), hence the look, as cheap as it is short-lived: only while a pause lasts."""
+        if self._watch is not None or not self.crawler.crawling:  # (not crawling: the middleware on its own)
+            return
+        self._watch = create_looping_call(self._look)
+        self._watch.start(CLOSE_WATCH, now=False)
+
+    def _look(self) -> None:
+        if not self._closing and closing_or_done(self.crawler):
+            self._closing = True
+        if self._closing:
+            self._let_go()  # every look: a request may have joined a paused queue since
+        elif not any(self._held(site) for site in self._paused):
+            self._unwatch()  # no pause left to cut short
+
+    def _unwatch(self) -> None:
+        if self._watch is not None:
+            if self._watch.running:
+                self._watch.stop()
+            self._watch = None
+
+    def _let_go(self) -> None:
+        """Fail the requests that paused sites' slots hold with ``PauseCutShort``: out of the downloader, they no longer
+        keep the close waiting (``process_exception`` hands them back to the scheduler)."""
+        engine = self.crawler.engine
+        if engine is None:
+            return
+        for site in [site for site in self._paused if self._held(site)]:
+            slot = engine.downloader.slots.get(site)
+            if slot is None or not slot.queue:
+                continue
+            held = list(slot.queue)
+            slot.queue.clear()
+            logger.info(
+                "%s: the crawl closes: %d request(s) held by the pause its Retry-After asked for are not fetched "
+                "(the next run fetches them)",
+                site,
+                len(held),
+            )
+            for request, deferred in held:
+                deferred.errback(PauseCutShort(f"{request.url}: not fetched, the crawl closes during a pause"))
 
     def _recover(self, request: Request) -> None:
         """A good answer after the pause is over gives the site back its delay (answers to requests sent before
@@ -201,4 +301,5 @@ class RetryAfterMiddleware:
         deferred_from_coro(engine.close_spider_async(reason=FINISH_REASON))
 
     def _closed(self, spider: Spider, reason: str) -> None:
+        self._unwatch()
         self._paused.clear()

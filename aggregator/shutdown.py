@@ -95,7 +95,7 @@ def _stop_gracefully(process: Any) -> Any:
     from scrapy.utils.defer import deferred_from_coro
 
     for crawler in list(process.crawlers):
-        if not _closing_or_done(crawler):
+        if not closing_or_done(crawler):
             _stop_once_started(crawler)
     return deferred_from_coro(process.join())
 
@@ -155,10 +155,12 @@ def closing(process: Any) -> bool:
     """Whether every crawl of the Scrapy ``process`` (``crawl --all`` runs several) has begun to close its spider or
     is done: none is starting or crawling, so a graceful stop has nothing left to stop."""
     crawlers = list(getattr(process, "crawlers", ()))
-    return bool(crawlers) and all(_closing_or_done(crawler) for crawler in crawlers)
+    return bool(crawlers) and all(closing_or_done(crawler) for crawler in crawlers)
 
 
-def _closing_or_done(crawler: Crawler) -> bool:
+def closing_or_done(crawler: Crawler) -> bool:
+    """Whether ``crawler`` has begun to close its spider, or is done (also what ``aggregator.backoff`` watches for:
+    a close waits for every request the downloader holds, those a site's pause holds too)."""
     if not crawler.crawling:  # its close is over (``process.crawl`` sets it before the reactor runs)
         return True
     # Scrapy 2.19 keeps no public flag: the engine's slot exists from the spider's opening to the end of its close,

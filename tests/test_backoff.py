@@ -6,8 +6,11 @@ the mirror's own handler with some paths answering "slow down" first.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,15 +31,22 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from aggregator.backoff import LONGEST_REST, PAUSED_STAT, UNTIL_STAT, RetryAfterMiddleware, retry_after
+from aggregator.backoff import (
+    LONGEST_REST,
+    PAUSED_STAT,
+    UNTIL_STAT,
+    PauseCutShort,
+    RetryAfterMiddleware,
+    retry_after,
+)
 from aggregator.crawl import project_settings
 from aggregator.incremental import is_transient
 from aggregator.locks import SourceResting
 from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, server_url
 from aggregator.store.db import normalise_url
-from aggregator.store.models import Article, CrawlRun
+from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from spiders.caliber import CaliberSpider
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import expected
 
 HOST = "caliber.az"
@@ -51,6 +61,7 @@ class _SlowDownServer(_MirrorHTTPServer):
     limited: dict[str, list[str]]  # path -> the Retry-After values of its next 429 answers, in order
     log: list[tuple[float, str, int]]  # (monotonic time, path, status) of every answer
     lock: threading.Lock
+    slow: dict[str, float]  # path -> seconds its answers take
 
 
 class _SlowDownHandler(_MirrorHandler):
@@ -58,6 +69,7 @@ class _SlowDownHandler(_MirrorHandler):
 
     def _answer(self, *, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
+        time.sleep(self.server.slow.get(path, 0.0))
         with self.server.lock:
             waits = self.server.limited.get(path)
             value = waits.pop(0) if waits else None
@@ -77,10 +89,10 @@ class _SlowDownHandler(_MirrorHandler):
 
 
 @contextmanager
-def slow_down_mirror(limited: dict[str, list[str]]) -> Iterator[_SlowDownServer]:
+def slow_down_mirror(limited: dict[str, list[str]], slow: dict[str, float] | None = None) -> Iterator[_SlowDownServer]:
     server = _SlowDownServer(("127.0.0.1", 0), _SlowDownHandler)
     server.tree = MirrorTree(SAMPLE)
-    server.limited, server.log, server.lock = limited, [], threading.Lock()
+    server.limited, server.log, server.lock, server.slow = limited, [], threading.Lock(), slow or {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -254,3 +266,185 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 def test_a_rate_limited_page_is_tried_again_at_the_next_run() -> None:
     assert is_transient("fetch", 429)
     assert not is_transient("fetch", 404)
+
+
+# -- a stop during a pause ------------------------------------------------------------------------------
+
+
+ROBOTS = "/caliber.az/robots.txt"  # fetched by Scrapy's robots.txt middleware before any page of the site
+STOP_BOUND = 20.0
+"""Seconds a stopped crawl may take to end: systemd sends SIGKILL 90 s after its SIGTERM (TimeoutStopSec)."""
+
+
+@contextmanager
+def crawl_in_background(
+    db: str, mirror: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], threading.Event, list[str]]]:
+    """``aggregator crawl caliber`` as its own process group (as a systemd unit's), with an event set once it has logged
+    that it pauses the site (and the lines of its stderr so far)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--db", db, "crawl", "caliber", "--mirror", mirror, "--log-level", "INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    paused, lines = threading.Event(), []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "answered 429: no request to it for 200 s" in line:
+                paused.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield proc, paused, lines
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        reader.join(timeout=5)
+
+
+def wait_for_the_pause(
+    server: _SlowDownServer, proc: subprocess.Popen[str], paused: threading.Event, lines: list[str]
+) -> None:
+    """Until the crawl has paused the site, and what it sent before it read the 429 has come back (at once): then
+    the pause holds the rest."""
+    deadline = monotonic() + 60
+    while not paused.wait(0.1):
+        assert proc.poll() is None and monotonic() < deadline, "".join(lines)[-3000:]
+    while server.log and monotonic() - server.log[-1][0] < 0.5 and monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "".join(lines)[-3000:]
+
+
+def wait_for_the_end(proc: subprocess.Popen[str], since: str) -> float:
+    """Seconds the crawl took to end (``STOP_BOUND`` at most: the test fails then)."""
+    began = monotonic()
+    try:
+        proc.wait(timeout=STOP_BOUND)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {STOP_BOUND:.0f} s after {since}: the run waits the pause out")
+    return monotonic() - began
+
+
+def check_what_the_cut_run_left(db: str, log: list[tuple[float, str, int]], err: str, reason: str) -> CrawlRun:
+    """The run of a crawl cut short during a pause: partial, its close having let the held requests go (logged, and
+    no error), a reject only for a page the site answered (the sample's own refusals), none for one the pause held,
+    and every archived article whole (with its snapshot) and counted."""
+    assert "held by the pause its Retry-After asked for are not fetched" in err, err[-3000:]
+    assert "] ERROR: " not in err and "Traceback" not in err, err[-3000:]
+    (run,) = runs(db)
+    assert run.stats is not None
+    assert run.status == "partial" and run.finish_reason == reason, err[-3000:]
+    assert run.stats[PAUSED_STAT] == 1
+    with Session(create_engine(normalise_url(db))) as s:
+        rejects = list(s.scalars(select(Reject)))
+        snapshots = {url for (url,) in s.execute(select(Article.url).join(Snapshot))}
+    answered = {path for _, path, status in log if status == 200}
+    assert all(f"/{urlsplit(r.url).netloc}{urlsplit(r.url).path}" in answered for r in rejects), [
+        (r.url, r.reason) for r in rejects
+    ]
+    assert archived(db) == snapshots and run.items_new == len(snapshots)
+    return run
+
+
+@pytest.mark.parametrize("held", [LIMITED_PAGE, ROBOTS], ids=["article", "robots.txt"])
+def test_a_stop_during_a_pause_ends_the_run_at_once_and_the_next_run_fetches_what_the_pause_held(
+    tmp_path: Path, held: str
+) -> None:
+    """``systemctl stop`` or Ctrl-C while a site's Retry-After (200 s here, under AGGREGATOR_RETRY_AFTER_MAX) holds its
+    requests: the run waited the pause out (236 s in a probe; systemd kills a unit after 90). It ends at once now, as
+    any stopped run: partial, and the held requests neither fetched nor claimed failed (no reject row), so that the
+    next run fetches them. The pause may hold a page's retry and the pages queued behind it, or the site's
+    robots.txt (which Scrapy fetches past the scheduler) and every request waiting for it."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with slow_down_mirror({held: ["200"]}) as server:
+        with crawl_in_background(db, server_url(server)) as (proc, paused, lines):
+            wait_for_the_pause(server, proc, paused, lines)
+            # To the crawl alone (`kill PID`, what `aggregator schedule` passes on). Not to the group: this early its
+            # archive writer process (spawned as the spider opens) may not have set itself to ignore SIGTERM yet.
+            proc.send_signal(signal.SIGTERM)
+            stopped = monotonic()
+            wait_for_the_end(proc, "SIGTERM")
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+        log = list(server.log)
+    err = "".join(lines)
+    if held == ROBOTS:  # no page answered before the stop (but the 429): "no page was fetched", as for any such stop
+        assert proc.returncode == 1 and "caliber: no page was fetched\n" in err, err[-3000:]
+    else:  # as any stopped run: exit status 0 (systemd does not mark the unit failed)
+        assert proc.returncode == 0, err[-3000:]
+        assert "stopped on request (SIGTERM or Ctrl-C)" in " ".join(out.split()), out
+    check_what_the_cut_run_left(db, log, err, "shutdown")
+    # Nothing was asked of the site after the stop, and the held page only the once it answered 429.
+    assert [path for t, path, _ in log if t > stopped] == []
+    assert [status for _, path, status in log if path == held] == [429]
+    assert f"https://{HOST}{held.removeprefix('/' + HOST)}" not in archived(db)
+
+    with slow_down_mirror({}) as server:
+        again = crawl(db, server_url(server))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert archived(db) >= {e["url"] for e in caliber_articles()}
+
+
+def test_a_run_at_its_time_limit_during_a_pause_ends_then(tmp_path: Path) -> None:
+    """The run's time limit (``AGGREGATOR_MAX_RUN_MINUTES``, Scrapy's CLOSESPIDER_TIMEOUT) came during a pause: the run
+    went on until the pause was over."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with slow_down_mirror({LIMITED_PAGE: ["200"]}) as server:
+        with crawl_in_background(db, server_url(server), env={"AGGREGATOR_MAX_RUN_MINUTES": "0.1"}) as running:
+            proc, paused, lines = running
+            wait_for_the_pause(server, proc, paused, lines)
+            wait_for_the_end(proc, "the pause began (and the run's time limit is 6 s)")
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+        log = list(server.log)
+    err = "".join(lines)
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped at the run time limit (0.1 min)" in " ".join(out.split()), out
+    run = check_what_the_cut_run_left(db, log, err, "closespider_timeout")
+    assert run.stats is not None and 5.5 < run.stats["elapsed_time_seconds"] < 5.5 + STOP_BOUND
+    assert [status for _, path, status in log if path == LIMITED_PAGE] == [429]
+
+
+def test_a_too_long_retry_after_during_a_pause_stops_the_run_at_once(tmp_path: Path) -> None:
+    """The ``rate_limited`` stop (a Retry-After longer than AGGREGATOR_RETRY_AFTER_MAX) closes the run as a SIGTERM
+    does: a pause the site asked for before (200 s, its home page's) held the close as long."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    # Both listings asked for at once, after robots.txt: the home page's 429 pauses the site, and the pages its
+    # other listings link wait behind the pause when /en's answer (a second later) stops the run.
+    limited = {"/caliber.az/": ["200"], "/caliber.az/en": ["400"]}
+    with slow_down_mirror(limited, slow={"/caliber.az/en": 1.0}) as server:
+        with crawl_in_background(db, server_url(server)) as (proc, paused, lines):
+            assert paused.wait(60), "".join(lines)[-3000:]
+            wait_for_the_end(proc, "the pause began")
+        log = list(server.log)
+    err = "".join(lines)
+    assert proc.returncode == 1, err[-3000:]
+    assert "caliber: the site asked for no request before" in err
+    run = check_what_the_cut_run_left(db, log, err, "rate_limited")
+    assert run.stats is not None
+    assert datetime.fromisoformat(run.stats[UNTIL_STAT]) > datetime.now(UTC) + timedelta(seconds=300)
+    stopped = max(t for t, _, status in log if status == 429)  # /en's answer
+    assert [path for t, path, _ in log if t > stopped] == []
+
+
+def test_a_request_the_closing_crawl_lets_go_goes_back_to_the_scheduler_once() -> None:
+    """What ``process_exception`` answers for a request a pause held when the crawl began to close: a copy the
+    duplicate filter lets through (it saw the request once already), back to the scheduler, which a stopped run drops
+    (or keeps in its JOBDIR or shared frontier) and no errback sees. The copy coming back (``engine.download_async``,
+    robots.txt's, fetches what it is given back at once) fails to its caller instead of going round for ever."""
+    crawler = get_crawler()
+    crawler.engine = SimpleNamespace(downloader=downloader(Slot(8, 0.0, 0.5)))  # type: ignore[assignment]
+    middleware = RetryAfterMiddleware(crawler, default_wait=60.0, longest_wait=300.0)
+    request = Request(f"https://{HOST}/post/1")
+    cut = PauseCutShort("not fetched")
+    again = middleware.process_exception(request, cut)
+    assert isinstance(again, Request) and again is not request
+    assert again.url == request.url and again.dont_filter and not request.dont_filter
+    assert middleware.process_exception(again, cut) is None
+    assert middleware.process_exception(request, TimeoutError()) is None  # any other failure: not ours
+    assert middleware.process_request(request) is None  # the crawl is not closing: a request goes its way

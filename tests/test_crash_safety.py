@@ -117,3 +117,21 @@ def test_sigkill_mid_run_then_rerun(db_url: str, tmp_path: Path) -> None:
         _, err = second.communicate(timeout=300)
         assert second.returncode == 0, err.decode()[-2000:]
     assert counts(db_url) == (N, N)
+
+
+def test_a_stop_signal_while_the_writer_process_starts_does_not_kill_it() -> None:
+    """``systemctl stop`` signals every process of the unit, and Ctrl-C the terminal's whole group: the writer
+    process must outlive them, to write what the crawl fetched while it stops gracefully. It ignored them only once
+    it had imported what it runs (a second or so): a SIGTERM in that second killed it, and the crawl's close failed
+    with BrokenProcessPool. It is now born with them blocked."""
+    from aggregator.store import writer
+
+    executor = writer._start("process")
+    try:
+        (pid,) = executor._processes  # type: ignore[attr-defined]  # the one writer, importing still
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGINT)
+        executor.submit(writer._started).result(timeout=60)
+        assert alive(pid)
+    finally:
+        executor.shutdown(wait=True)

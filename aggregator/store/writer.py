@@ -85,9 +85,29 @@ def _start(kind: str) -> Executor:
         initializer=_writer_started,
         initargs=(os.getpid(),),
     )
-    with _bare_main():  # the process starts here, in the first call (and is sent what to import)
+    with _bare_main(), _stops_held():  # the process starts here, in the first call (and is sent what to import)
         executor.submit(_started)
     return executor
+
+
+STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextmanager
+def _stops_held() -> Iterator[None]:
+    """The writer process is born with SIGINT and SIGTERM blocked, and unblocks them once it ignores them
+    (``_writer_started``). It takes a second or so to import what it runs before that: a ``systemctl stop`` (which
+    signals every process of the unit) or a Ctrl-C in that second killed it, and the crawl, stopping gracefully,
+    could not write what it had fetched ("The archive writer failed while closing: BrokenProcessPool"). A blocked
+    signal waits, and one that is ignored when it is unblocked is dropped.
+
+    The mask is blocked in this thread only, while it starts the process (a child inherits its forking thread's);
+    a signal for the crawl in the meantime goes to another thread of it, or waits the few milliseconds."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 WRITERS = SharedWriters()
@@ -123,6 +143,7 @@ def _writer_started(parent: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)  # blocked from its birth (``_stops_held``)
     # The crawl's batches (AGGREGATOR_STORE_BATCH, 100 articles) dirty a few MiB of pages: a quarter of the page
     # cache bulk imports get is plenty, and the crawl's memory is the crawler's plus this process's.
     db.SQLITE_CACHE_KIB = WRITER_SQLITE_CACHE_KIB
