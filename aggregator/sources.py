@@ -2,16 +2,27 @@
 
 Nothing outside this module hard-codes a source's name or domain: spiders, pipelines and the store read
 them from here (``get_source("caliber").name`` is what the attribution line prints).
+
+The built-in entries are ``BUILT_IN``; an operator adds sites (or replaces a built-in entry) in a TOML file named by
+``AGGREGATOR_SOURCES_FILE``, read once per process (``load_sources_file``): a new site with a feed or a sitemap is
+then crawled by the generic spider without a change to the code, and the file survives an upgrade of the package.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aggregator.environment import EnvironmentValueError
 
 SELECTOR_FIELDS = ("title", "body", "date", "cover_image", "category")
 """Fields a registry entry may give a CSS selector for, over what the generic extractor finds by itself."""
@@ -68,7 +79,7 @@ class Source:
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
 
-SOURCES: tuple[Source, ...] = (
+BUILT_IN: tuple[Source, ...] = (
     Source(
         key="caliber",
         name="Caliber.az",
@@ -181,8 +192,148 @@ SOURCES: tuple[Source, ...] = (
     ),
 )
 
+
+SOURCES_FILE_VARIABLE = "AGGREGATOR_SOURCES_FILE"
+LANGUAGES = ("ru", "az", "en")
+"""The languages the pipelines have an attribution line and date words for."""
+KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A key is a spider's name, a column value and a word on the command line: lower-case letters, digits, - and _."""
+DEFAULT_TIMEZONE = "Asia/Baku"
+
+
+class SourcesFileError(EnvironmentValueError):
+    """The operator's sources file cannot be read as a registry: the message names the file, the entry and what is
+    wrong (the ``aggregator`` command prints it in one line and exits 2, as for any ``AGGREGATOR_*`` value)."""
+
+
+def load_sources_file(path: str | Path, built_in: tuple[Source, ...] = ()) -> tuple[Source, ...]:
+    """The entries of a TOML sources file, checked as a whole: each ``[[source]]`` table is a ``Source``.
+
+    ``key``, ``name``, ``domains`` and ``entry_urls`` are required; ``languages`` defaults to ``["ru"]``, ``timezone``
+    to Asia/Baku, ``homepage`` to ``https://`` and the first domain. A key of ``built_in`` replaces that entry whole
+    (a site that moved, a new feed); a domain already another entry's is refused, as is anything the code cannot
+    use (an unknown field or language, a time zone that does not exist, an entry URL off the source's domains, a
+    selector of a field that has none, a pattern that is no regular expression)."""
+    where = str(path)
+    try:
+        with Path(path).open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise SourcesFileError(f"{SOURCES_FILE_VARIABLE}={where}: cannot read it: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourcesFileError(f"{SOURCES_FILE_VARIABLE}={where}: not TOML: {exc}") from None
+    unknown = sorted(set(document) - {"source"})
+    if unknown:
+        raise SourcesFileError(f"{where}: unknown table(s) {unknown}: entries are [[source]] tables")
+    tables = document.get("source", [])
+    if not isinstance(tables, list) or not tables:
+        raise SourcesFileError(f"{where}: no [[source]] entry")
+    entries: list[Source] = []
+    for number, table in enumerate(tables, 1):
+        entry = _entry(table, f"{where}: [[source]] #{number}")
+        clash = next((s for s in entries if s.key == entry.key), None)
+        if clash is not None:
+            raise SourcesFileError(f"{where}: key {entry.key!r} is given twice")
+        entries.append(entry)
+    replaced = {s.key for s in entries}
+    kept = [s for s in built_in if s.key not in replaced]
+    for entry in entries:
+        for other in kept + [s for s in entries if s is not entry]:
+            shared = sorted(set(entry.domains) & set(other.domains))
+            if shared:
+                owner = f"source {other.key!r}'s already"
+                raise SourcesFileError(f"{where}: source {entry.key!r}: domain {shared[0]} is {owner}")
+    return tuple(entries)
+
+
+_FIELDS = {f.name for f in fields(Source)}
+_TEXTS = ("key", "name", "timezone", "homepage", "article_urls")
+_LISTS = ("domains", "languages", "entry_urls", "boilerplate", "other_names")
+
+
+def _entry(table: Any, where: str) -> Source:
+    if not isinstance(table, dict):
+        raise SourcesFileError(f"{where}: not a table")
+    named = table.get("key")
+    where = f"{where} ({named})" if isinstance(named, str) else where
+    unknown = sorted(set(table) - _FIELDS)
+    if unknown:
+        raise SourcesFileError(f"{where}: unknown field(s) {unknown} (known: {', '.join(sorted(_FIELDS))})")
+    missing = [name for name in ("key", "name", "domains", "entry_urls") if not table.get(name)]
+    if missing:
+        raise SourcesFileError(f"{where}: {', '.join(missing)} missing")
+    for name in _TEXTS:
+        if name in table and not isinstance(table[name], str):
+            raise SourcesFileError(f"{where}: {name} must be a string")
+    for name in _LISTS:
+        if name in table and not (
+            isinstance(table[name], list) and all(isinstance(v, str) and v.strip() for v in table[name])
+        ):
+            raise SourcesFileError(f"{where}: {name} must be a list of strings")
+    selectors = table.get("selectors", {})
+    if not isinstance(selectors, dict) or not all(isinstance(v, str) and v.strip() for v in selectors.values()):
+        raise SourcesFileError(f"{where}: selectors must be a table of CSS selectors ({', '.join(SELECTOR_FIELDS)})")
+    key: str = table["key"]
+    if not KEY.fullmatch(key):
+        raise SourcesFileError(f"{where}: key must be lower-case letters, digits, - and _ (at most 64)")
+    domains = tuple(d.strip().lower().rstrip(".") for d in table["domains"])
+    for domain in domains:
+        if "/" in domain or ":" in domain or "." not in domain:
+            raise SourcesFileError(f"{where}: domain {domain!r} is not a host name (no scheme, port or path)")
+    languages = tuple(table.get("languages", ["ru"]))
+    strange = [lang for lang in languages if lang not in LANGUAGES]
+    if strange or not languages:
+        raise SourcesFileError(f"{where}: languages must be some of {', '.join(LANGUAGES)}, not {strange}")
+    timezone = table.get("timezone", DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SourcesFileError(f"{where}: time zone {timezone!r} does not exist (an IANA name: Asia/Baku)") from None
+    homepage = table.get("homepage", f"https://{domains[0]}")
+    entry_urls = tuple(table["entry_urls"])
+    for url in (homepage, *entry_urls):
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in domains):
+            raise SourcesFileError(f"{where}: {url!r} is not an http(s) address on the source's domains")
+    try:
+        return Source(
+            key=key,
+            name=table["name"].strip(),
+            domains=domains,
+            languages=languages,
+            timezone=timezone,
+            entry_urls=entry_urls,
+            homepage=homepage,
+            boilerplate=tuple(table.get("boilerplate", ())),
+            selectors=dict(selectors),
+            other_names=tuple(table.get("other_names", ())),
+            article_urls=table.get("article_urls"),
+        )
+    except ValueError as exc:  # ``Source`` checks its selectors' fields and pattern
+        raise SourcesFileError(f"{where}: {exc}") from None
+
+
+def _registry(built_in: tuple[Source, ...], path: str | None) -> tuple[Source, ...]:
+    if not path:
+        return built_in
+    added = load_sources_file(path, built_in)
+    by_key = {s.key: s for s in added}
+    return tuple(by_key.pop(s.key, s) for s in built_in) + tuple(by_key.values())
+
+
+try:
+    SOURCES: tuple[Source, ...] = _registry(BUILT_IN, os.environ.get(SOURCES_FILE_VARIABLE))
+    _PROBLEM: SourcesFileError | None = None
+except SourcesFileError as problem:  # said where the registry is used: a traceback at import would hide it
+    SOURCES, _PROBLEM = BUILT_IN, problem
 _BY_KEY = {s.key: s for s in SOURCES}
 _EXTRA: ContextVar[tuple[Source, ...]] = ContextVar("extra_sources", default=())
+
+
+def _check_file() -> None:
+    if _PROBLEM is not None:
+        raise SourcesFileError(str(_PROBLEM))
 
 
 class UnknownSourceError(KeyError):
@@ -192,6 +343,7 @@ class UnknownSourceError(KeyError):
 
 
 def get_source(key: str) -> Source:
+    _check_file()
     try:
         return _BY_KEY[key]
     except KeyError:
@@ -202,6 +354,7 @@ def get_source(key: str) -> Source:
 
 
 def all_sources() -> tuple[Source, ...]:
+    _check_file()
     return SOURCES + _EXTRA.get()
 
 
