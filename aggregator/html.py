@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.http import Headers, TextResponse
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
@@ -73,14 +74,136 @@ IMAGE_SRC_ATTRIBUTES = (*LAZY_SRC_ATTRIBUTES, "src")
 """An image's address attributes in the order tried (the cleanup, the extractors' covers, the generic spider's)."""
 
 
+LAZY_SRCSET_ATTRIBUTE = "data-srcset"
+"""A lazy image whose real addresses are a candidate list ("a.webp 800w, b.webp 1600w"), as ``srcset`` has them."""
+SRCSET_ATTRIBUTES = ("srcset", LAZY_SRCSET_ATTRIBUTE)
+URL_ATTRIBUTES = ("href", *IMAGE_SRC_ATTRIBUTES)
+"""The attributes of a body's elements whose one address the cleanup reads (links, images, players' frames)."""
+_URL_BEARING = ",".join(f"[{name}]" for name in (*URL_ATTRIBUTES, *SRCSET_ATTRIBUTES))
+
+
 def http_url(base_url: str, href: str | None) -> str | None:
     """``href`` made absolute against ``base_url`` if that gives an http(s) address; None for anything else (nothing,
     a ``data:`` placeholder, ``javascript:``, ``mailto:``). An image or a cover is shown from its address: only a web
-    address can be one, and a ``javascript:`` one must never reach a page."""
+    address can be one, and a ``javascript:`` one must never reach a page. One no URL can be made of (a broken host,
+    "//[x/") is none either: raised, it cost the article its place in the archive."""
     if not href or not (href := href.strip()):
         return None
-    url = absolute(base_url, href)
+    try:
+        url = absolute(base_url, href)
+    except ValueError:
+        return None
     return url if url.startswith(("https://", "http://")) else None
+
+
+BASE = "base[href]"
+"""The element that names a document's base URL (the first one with an ``href``)."""
+
+
+def base_url(page_url: str, href: str | None) -> str:
+    """The address a page's relative URLs resolve against: its ``<base href>`` (``href``; None without one) made
+    absolute against the page's own URL, or the page's URL itself.
+
+    As a browser, and Scrapy's ``response.urljoin``, read a page: a site that serves its articles deep in the tree
+    with ``<base href="/">``, or from a CDN path, writes its links and images relative to that. Resolved against the
+    page's URL instead, every such link led to a page that does not exist and every such image showed nothing.
+    A base that is no web address (``javascript:``, ``data:``, a blank or broken one) is ignored, as browsers ignore
+    ``data:`` and ``javascript:`` bases: a relative link must never turn into a script.
+    """
+    if href is None or not (href := href.strip(" \t\n\r\f")):
+        return page_url
+    try:
+        url = absolute(page_url, href)
+        parts = urlsplit(url)
+    except ValueError:  # a broken host ("https://[x/")
+        return page_url
+    return url if parts.scheme in {"http", "https"} and parts.netloc else page_url
+
+
+def document_base(tree: LexborHTMLParser, page_url: str) -> str:
+    """``base_url`` of a parsed page: the first ``<base href>`` of its ``<head>`` counts. Only the head's: a
+    ``<base>`` left in a body (an embed's markup pasted into an article) must not move every link of the page."""
+    head = tree.head
+    node = css_first(head, BASE) if head is not None else None
+    return base_url(page_url, node.attrs.get("href") if node is not None else None)
+
+
+def srcset_candidates(srcset: str | None) -> list[tuple[str, str]]:
+    """The candidates of a ``srcset`` as ``(address, descriptors)``, in order: "a.webp 800w, b.webp 1600w" ->
+    ``[("a.webp", "800w"), ("b.webp", "1600w")]``.
+
+    As the HTML standard splits it: an address is a run of characters other than whitespace, commas included
+    ("img/w_400,h_300/a.jpg" is one address), less any commas it ends with; its descriptors run to the next comma
+    outside parentheses. Split at each comma, an address with commas in it was cut in pieces."""
+    if not srcset:
+        return []
+    found: list[tuple[str, str]] = []
+    position, end = 0, len(srcset)
+    while True:
+        while position < end and (srcset[position] in " \t\n\r\f,"):
+            position += 1
+        if position >= end:
+            return found
+        start = position
+        while position < end and srcset[position] not in " \t\n\r\f":
+            position += 1
+        url = srcset[start:position]
+        if url.endswith(","):
+            found.append((url.rstrip(","), ""))
+            continue
+        start, depth = position, 0
+        while position < end:
+            char = srcset[position]
+            if char == "(":
+                depth += 1
+            elif char == ")" and depth:
+                depth -= 1
+            elif char == "," and not depth:
+                break
+            position += 1
+        found.append((url, srcset[start:position].strip(" \t\n\r\f")))
+        position += 1
+
+
+_FIRST_CANDIDATE = re.compile(r"[ \t\n\r\f,]*([^ \t\n\r\f]+)")
+
+
+def first_candidate(srcset: str | None) -> str | None:
+    """The address of a ``srcset``'s first candidate ("a.webp 800w, b.webp 1600w" -> "a.webp"), as
+    ``srcset_candidates`` reads it, without reading the others (the cleanup asks it of every such image)."""
+    found = _FIRST_CANDIDATE.match(srcset) if srcset else None
+    return (found[1].rstrip(",") or None) if found else None
+
+
+def resolved_attribute(name: str, value: str, base: str) -> str:
+    """An address attribute's value with its address (each of a ``srcset``'s) made absolute against ``base``;
+    blank values, and addresses that are no URL a parser can read, as they were."""
+    if not value.strip():
+        return value
+    try:
+        if name in SRCSET_ATTRIBUTES:
+            return ", ".join(
+                f"{absolute(base, url)} {descriptors}".rstrip() for url, descriptors in srcset_candidates(value)
+            )
+        return absolute(base, value)
+    except ValueError:  # a broken host ("//[x/"): left for the cleanup to judge, as without a base
+        return value
+
+
+def resolve_urls(scope: LexborNode, base: str) -> None:
+    """Make the addresses in ``scope`` (links, images and their lazy and ``srcset`` forms, frames) absolute against
+    ``base``, the page's ``<base href>``.
+
+    An extractor hands the cleanup a body's markup without its page, and the cleanup resolves what is still relative
+    against the article's URL: a body taken from a page with a base of its own is resolved here, while the page is
+    at hand, so that the cleanup finds its addresses absolute already."""
+    for node in css(scope, _URL_BEARING):
+        attrs = node.attrs
+        for name, value in node.attributes.items():
+            if value is not None and (name in URL_ATTRIBUTES or name in SRCSET_ATTRIBUTES):
+                resolved = resolved_attribute(name, value, base)
+                if resolved != value:
+                    attrs[name] = resolved
 
 
 def node_text(node: LexborNode | None) -> str | None:
@@ -254,8 +377,29 @@ def link_targets(response: TextResponse, query: str) -> list[str]:
     come from is held until then: ``response.css`` would keep its tree cached on it for all that time, ~10 MiB for a
     1 MiB listing, and a run's listings arrive together.
     """
-    found = (node.attributes.get("href") for node in css(parse_page(response), query))
+    return _hrefs(parse_page(response), query)
+
+
+def _hrefs(tree: LexborHTMLParser, query: str) -> list[str]:
+    found = (node.attributes.get("href") for node in css(tree, query))
     return list(dict.fromkeys(href.strip() for href in found if href and href.strip()))
+
+
+def link_urls(response: TextResponse, query: str) -> list[str]:
+    """``link_targets`` made absolute against the page's base (``document_base``), in page order; an ``href`` no URL
+    can be made of (a broken host, "//[x/") is left out rather than ending the listing's links there.
+
+    Scrapy's ``response.urljoin`` honours a ``<base href>`` only in the page's first 4 KiB and takes a
+    ``javascript:`` base as readily as a web one; the tree is parsed here anyway."""
+    tree = parse_page(response)
+    base = document_base(tree, response.url)
+    urls: list[str] = []
+    for href in _hrefs(tree, query):
+        try:
+            urls.append(absolute(base, href))
+        except ValueError:
+            continue
+    return urls
 
 
 _STANDARD_ENCODING: dict[type[TextResponse], bool] = {}

@@ -113,6 +113,8 @@ ITEM_PIPELINES = {
     "pipelines.dates.DatesPipeline": 300,
     "pipelines.attribution.AttributionPipeline": 400,
     "pipelines.dedupe.DedupePipeline": 500,
+    # A re-fetched page that lost the end of its document never replaces an archived version that has it.
+    "pipelines.complete.CompleteVersionPipeline": 800,
     "pipelines.store.StorePipeline": 900,
 }
 DOWNLOADER_MIDDLEWARES = {
@@ -122,6 +124,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's retry (550) sends a 429 or 503 page back to be fetched again: the site is paused first for as
     # long as its Retry-After asks (aggregator/backoff.py).
     "aggregator.backoff.RetryAfterMiddleware": 560,
+    # After decompression (590), before Scrapy's retry: a page sent without a length whose document stops mid-way
+    # (the connection closed) is fetched again, then a failed fetch (aggregator/truncation.py).
+    "aggregator.truncation.CutShortMiddleware": 570,
     # Before Scrapy's redirect (600) follows one: a link that redirects off the source's sites or in a loop is a failed
     # fetch with its reason; Scrapy would drop it unseen (aggregator/redirect_guard.py).
     "aggregator.redirect_guard.RedirectGuardMiddleware": 650,
@@ -192,6 +197,10 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_TIMES = 2
+# A transfer shorter than its Content-Length, or a chunked one without its last chunk, fails (ResponseDataLossError)
+# and is retried, then recorded as a failed fetch: never archived cut, never replacing an archived version (Scrapy's
+# default, pinned: aggregator/truncation.py).
+DOWNLOAD_FAIL_ON_DATALOSS = True
 # A run stops after an hour (AGGREGATOR_MAX_RUN_MINUTES; 0: never), as "partial": a schedule's runs are not stacked,
 # so one that went on and on (a huge first sitemap, a site answering slowly) would hold back every later one. What
 # it did not fetch is not archived, so the next run fetches it.

@@ -22,7 +22,15 @@ import nh3
 from scrapy.crawler import Crawler
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import IMAGE_SRC_ATTRIBUTES, LAZY_SRC_ATTRIBUTES, css, css_first, http_url
+from aggregator.html import (
+    IMAGE_SRC_ATTRIBUTES,
+    LAZY_SRC_ATTRIBUTES,
+    LAZY_SRCSET_ATTRIBUTE,
+    css,
+    css_first,
+    first_candidate,
+    http_url,
+)
 from aggregator.items import ArticleItem
 from aggregator.markup import parse_html
 from aggregator.sources import Source, get_source
@@ -57,9 +65,6 @@ other address (an advertisement, a "like" box, a poll, a subscription form) is f
 would read as part of the article."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
-LAZY_SRCSET_ATTRIBUTE = "data-srcset"
-"""A lazy image whose real addresses are a candidate list ("a.webp 800w, b.webp 1600w"), as ``srcset`` has them:
-its first candidate, tried before ``src`` (a placeholder then) and, after ``src``, ``srcset``'s."""
 BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
 CELLS = frozenset({"td", "th"})
 """Never removed, whatever they hold: an empty cell or one reading "Share" is a cell of the table, and removing it
@@ -217,7 +222,10 @@ def _fix_media_nodes(nodes: Iterable[LexborNode], base_url: str) -> None:
     for node in nodes:
         attrs = node.attrs
         if node.tag == "a":
-            attrs["href"] = absolute(base_url, attrs.get("href") or "")
+            try:
+                attrs["href"] = absolute(base_url, attrs.get("href") or "")
+            except ValueError:  # no address at all ("//[x/"): the words stay, unlinked; raised, the article went
+                del attrs["href"]
             continue
         src = _image_source(node.attributes, base_url)  # a dict, built once: each ``attrs.get`` costs ~0.5 us
         if src is None:
@@ -233,19 +241,11 @@ def _image_source(attrs: dict[str, str | None], base_url: str) -> str | None:
     for name in LAZY_SRC_ATTRIBUTES:
         if src := http_url(base_url, attrs.get(name)):
             return src
-    if src := http_url(base_url, _first_candidate(attrs.get(LAZY_SRCSET_ATTRIBUTE))):
+    if src := http_url(base_url, first_candidate(attrs.get(LAZY_SRCSET_ATTRIBUTE))):
         return src
     if src := http_url(base_url, attrs.get("src")):
         return src
-    return http_url(base_url, _first_candidate(attrs.get("srcset")))
-
-
-def _first_candidate(srcset: str | None) -> str | None:
-    """The address of a ``srcset``'s first candidate ("a.webp 800w, b.webp 1600w" -> "a.webp")."""
-    if not srcset:
-        return None
-    words = srcset.split(",", 1)[0].split()
-    return words[0] if words else None
+    return http_url(base_url, first_candidate(attrs.get("srcset")))
 
 
 def embed_target(src: str, base_url: str) -> str | None:

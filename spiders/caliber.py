@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborNode
 
-from aggregator.html import css, css_first, http_url, inline_text, page_encoding, parse_page
+from aggregator.html import base_url, css, css_first, http_url, inline_text, page_encoding, parse_page, resolve_urls
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
 from spiders.base import SourceSpider
@@ -65,10 +65,15 @@ class CaliberArticle:
 
     @property
     def head_meta(self) -> HeadMeta:
-        """Canonical link and the meta tags' date, in one query of ``<head>``."""
+        """Canonical link, ``<base href>`` and the meta tags' date, in one query of ``<head>``."""
         if self._head is None:
             self._head = HeadMeta(self.tree)
         return self._head
+
+    @property
+    def base_url(self) -> str:
+        """What the page's relative addresses resolve against: its ``<base href>``, else its own URL."""
+        return base_url(self.response.url, self.head_meta.base)
 
     def find(self, selector: str) -> LexborNode | None:
         return css_first(self.root, selector) if self.root is not None else None
@@ -88,6 +93,8 @@ class CaliberArticle:
         node = self.find(self.BODY)
         if node is None:
             return None, None
+        if (base := self.base_url) != self.response.url:
+            resolve_urls(node, base)  # the cleanup resolves what is left relative against the page's URL
         paragraphs = (_text(p) for p in css(node, self.BODY_PARAGRAPHS))
         return node.inner_html, "\n\n".join(p for p in paragraphs if p) or body_text(node)
 
@@ -98,10 +105,10 @@ class CaliberArticle:
         written = background_url(node)
         if not written:
             return None
-        if cover := http_url(self.response.url, written):
+        if cover := http_url(self.base_url, written):  # a style's url() resolves against the page's base too
             return cover
         meta = self.head_meta.og_image
-        return http_url(self.response.url, meta.attrs.get("content")) if meta is not None else None
+        return http_url(self.base_url, meta.attrs.get("content")) if meta is not None else None
 
     def canonical_url(self) -> str | None:
         if self.CANONICAL == CANONICAL_LINK:  # found with the other head metadata
@@ -110,7 +117,7 @@ class CaliberArticle:
             head = self.tree.head
             node = css_first(head, self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
-        return absolute(self.response.url, href) if href else None
+        return absolute(self.base_url, href) if href else None
 
     def to_item(self) -> ArticleItem:
         headers = self.response.headers

@@ -16,6 +16,7 @@ from selectolax.lexbor import LexborNode
 from aggregator.html import (
     IMAGE_SRC_ATTRIBUTES,
     TagGroup,
+    base_url,
     css,
     css_first,
     http_url,
@@ -23,6 +24,7 @@ from aggregator.html import (
     node_text,
     page_encoding,
     parse_page,
+    resolve_urls,
 )
 from aggregator.items import ArticleItem
 from aggregator.urls import absolute
@@ -88,10 +90,15 @@ class SelectorArticle:
 
     @property
     def head_meta(self) -> HeadMeta:
-        """Canonical link, og:image and the meta tags' date, in one query of ``<head>``."""
+        """Canonical link, og:image, ``<base href>`` and the meta tags' date, in one query of ``<head>``."""
         if self._head is None:
             self._head = HeadMeta(self.tree)
         return self._head
+
+    @property
+    def base_url(self) -> str:
+        """What the page's relative addresses resolve against: its ``<base href>``, else its own URL."""
+        return base_url(self.response.url, self.head_meta.base)
 
     def _field_matches(self) -> dict[str, list[LexborNode]]:
         """The matches in the root of the field selectors one query answers (empty when none or one do)."""
@@ -127,6 +134,8 @@ class SelectorArticle:
         node = self.find(self.BODY)
         if node is None:
             return None, None
+        if (base := self.base_url) != self.response.url:
+            resolve_urls(node, base)  # the cleanup resolves what is left relative against the page's URL
         paragraphs = (node_text(p) for p in css(node, self.BODY_PARAGRAPHS))
         return node.inner_html, "\n\n".join(p for p in paragraphs if p) or body_text(node, self.BODY_TEXT)
 
@@ -140,7 +149,7 @@ class SelectorArticle:
         if node is not None:
             attrs = node.attributes  # a dict, built once: each ``node.attrs.get`` costs ~0.5 us
             for name in IMAGE_SRC_ATTRIBUTES:
-                if url := http_url(self.response.url, attrs.get(name)):
+                if url := http_url(self.base_url, attrs.get(name)):
                     return url
         return self.og_image_url()
 
@@ -150,7 +159,7 @@ class SelectorArticle:
         else:
             head = self.tree.head
             meta = css_first(head, self.OG_IMAGE) if head is not None else None
-        return http_url(self.response.url, meta.attrs.get("content")) if meta is not None else None
+        return http_url(self.base_url, meta.attrs.get("content")) if meta is not None else None
 
     def category(self) -> str | None:
         return node_text(self.find(self.CATEGORY)) if self.CATEGORY else None
@@ -162,7 +171,7 @@ class SelectorArticle:
             head = self.tree.head
             node = css_first(head, self.CANONICAL) if head is not None else None
         href = node.attrs.get("href") if node is not None else None
-        return absolute(self.response.url, href) if href else None
+        return absolute(self.base_url, href) if href else None
 
     def to_item(self) -> ArticleItem:
         body_html, body_text = self.body()

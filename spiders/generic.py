@@ -22,7 +22,18 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import IMAGE_SRC_ATTRIBUTES, collapse_whitespace, http_url, inline_text, node_text
+from aggregator.html import (
+    IMAGE_SRC_ATTRIBUTES,
+    SRCSET_ATTRIBUTES,
+    URL_ATTRIBUTES,
+    collapse_whitespace,
+    document_base,
+    http_url,
+    inline_text,
+    node_text,
+    resolve_urls,
+    resolved_attribute,
+)
 from aggregator.items import ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
@@ -92,6 +103,8 @@ class GenericArticle:
         self.selectors = self.source.selectors
         self.markup = defused(response.text, response.url)  # for lexbor and for trafilatura's lxml alike
         self.tree = LexborHTMLParser(self.markup)
+        # What the page's relative addresses resolve against: its <base href>, else its own URL.
+        self.base = document_base(self.tree, response.url)
         self.meta = self._meta_tags()
         self.ld = self._json_ld_article()
 
@@ -174,12 +187,15 @@ class GenericArticle:
             nodes = self.tree.css(selector)
             if not nodes:
                 return None, None
+            if self.base != self.response.url:
+                for node in nodes:
+                    resolve_urls(node, self.base)  # the cleanup resolves what is left against the page's URL
             inner = "".join(n.inner_html or "" for n in nodes)
             paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
             return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
         import trafilatura  # here: every crawl loads this module (the spider loader's), few use what it falls back on
 
-        page, captions = self._captions_as_paragraphs()
+        page, captions = self._page_for_trafilatura()
         extracted = trafilatura.extract(page, url=self.response.url, **self.TRAFILATURA_OPTIONS)
         if extracted:
             root = LexborHTMLParser(extracted).body
@@ -197,9 +213,13 @@ class GenericArticle:
             return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
         return None, None
 
-    def _captions_as_paragraphs(self) -> tuple[Any, dict[str, bool]]:
-        """The page for trafilatura, with each image's ``<figcaption>`` made a ``<p>``; and the captions' texts,
-        each saying whether it follows its image.
+    def _page_for_trafilatura(self) -> tuple[Any, dict[str, bool]]:
+        """The page for trafilatura, its addresses absolute and each image's ``<figcaption>`` made a ``<p>``; and
+        the captions' texts, each saying whether it follows its image.
+
+        trafilatura resolves relative addresses itself, but against the page's URL whatever its ``<base href>``
+        says, and a link's against the site's root even without one ("more.html" on ``/news/2026/a.html`` led to
+        ``/more.html``): resolved here against the page's base, they reach it absolute and it leaves them so.
 
         trafilatura knows no ``<figcaption>``: it drops the element and its text, so a picture's caption and credit
         vanished from the body. As a paragraph by its image it is kept (or not) like the article's other paragraphs,
@@ -211,6 +231,7 @@ class GenericArticle:
         tree = trafilatura.load_html(self.markup)
         if tree is None:
             return self.markup, {}
+        _resolve_addresses(tree, self.base)
         captions: dict[str, bool] = {}
         for caption in tree.xpath("//figure[.//img]/figcaption"):
             text = " ".join(caption.text_content().split())
@@ -271,7 +292,7 @@ class GenericArticle:
             if img is not None:
                 candidates += [img.attrs.get(a) for a in IMAGE_SRC_ATTRIBUTES]
             # http(s) only: a lazy image's data: placeholder (or a javascript: address) gives way to the next one
-            return next((url for c in candidates if (url := http_url(self.response.url, c))), None)
+            return next((url for c in candidates if (url := http_url(self.base, c))), None)
         url = (
             self.meta.get("og:image")
             or self.meta.get("og:image:url")
@@ -279,7 +300,7 @@ class GenericArticle:
             or _first_str(self.ld.get("thumbnailUrl"))
             or self.meta.get("twitter:image")
         )
-        return http_url(self.response.url, url)
+        return http_url(self.base, url)
 
     def category(self) -> str | None:
         if "category" in self.selectors:
@@ -301,7 +322,7 @@ class GenericArticle:
         head = self.tree.head
         node = head.css_first(self.CANONICAL) if head is not None else None
         href = (node.attrs.get("href") if node is not None else None) or self.meta.get("og:url")
-        return absolute(self.response.url, href.strip()) if href and href.strip() else None
+        return absolute(self.base, href.strip()) if href and href.strip() else None
 
     def to_item(self) -> ArticleItem:
         headers = self.response.headers
@@ -327,6 +348,22 @@ class GenericArticle:
         )
 
 
+_ADDRESS_ATTRIBUTES = frozenset((*URL_ATTRIBUTES, *SRCSET_ATTRIBUTES))
+
+
+def _resolve_addresses(tree: Any, base: str) -> None:
+    """Every address attribute in an lxml tree (``aggregator.html.resolve_urls``'s) made absolute against ``base``."""
+    for element in tree.iter():
+        if not isinstance(element.tag, str):  # a comment or a processing instruction has no addresses
+            continue
+        attrib = element.attrib
+        for name in _ADDRESS_ATTRIBUTES.intersection(attrib):
+            value = attrib[name]
+            resolved = resolved_attribute(name, value, base)
+            if resolved != value:
+                attrib[name] = resolved
+
+
 def _neighbour(node: LexborNode, *, after: bool) -> LexborNode | None:
     """The node's sibling after it (or before it), past whitespace: trafilatura indents its output."""
     sibling = node.next if after else node.prev
@@ -337,7 +374,7 @@ def _neighbour(node: LexborNode, *, after: bool) -> LexborNode | None:
 
 def _restore_figures(root: LexborNode, captions: dict[str, bool]) -> None:
     """Each caption paragraph next to its image, on the side the page had it, back in a ``<figure>`` with it as
-    its ``<figcaption>`` (see ``GenericArticle._captions_as_paragraphs``). A caption whose image trafilatura left
+    its ``<figcaption>`` (see ``GenericArticle._page_for_trafilatura``). A caption whose image trafilatura left
     out stays a paragraph: its words are still the article's."""
     if not captions:
         return
@@ -414,7 +451,10 @@ class GenericSpider(SourceSpider):
         pattern = self.source.article_pattern
         for link in dict.fromkeys(links):
             try:
-                url = response.urljoin(link.strip())
+                # Against the document's own URL: a feed or a sitemap has no <base>, and Scrapy's urljoin would look
+                # for one in its text (decoding all of a sitemap to read 4 KiB, and taking a <base> quoted in an
+                # entry's CDATA as the document's). The links are absolute already, from the feed's or sitemap's parse.
+                url = absolute(response.url, link.strip())
                 if not self.source.owns(url):
                     continue
                 if pattern is not None and not pattern.search(url):

@@ -11,7 +11,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from aggregator.html import link_targets
+from aggregator.html import link_urls
 from aggregator.sources import Source
 from spiders.base import SourceSpider
 from spiders.versions import Extractor, pick_extractor
@@ -31,9 +31,9 @@ def listed_articles(
     spider: FollowsArticles, response: TextResponse, links: str, article_path: re.Pattern[str]
 ) -> Iterator[scrapy.Request]:
     """A request for each article a listing links to, once each (a card may link twice), in page order: the links
-    ``links`` matches whose address is the source's and whose path is ``article_path``'s."""
-    for href in link_targets(response, links):
-        url = response.urljoin(href)
+    ``links`` matches whose address (resolved against the listing's ``<base href>``, if it has one) is the source's
+    and whose path is ``article_path``'s."""
+    for url in link_urls(response, links):
         if spider.source.owns(url) and article_path.match(urlsplit(url).path):
             yield scrapy.Request(url, callback=spider.parse_article, errback=spider.fetch_failed)
 

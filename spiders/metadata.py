@@ -12,7 +12,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import css, is_inside
+from aggregator.html import BASE, css, is_inside
 
 PUBLISHED_META = (
     'meta[property="article:published_time"]',
@@ -49,30 +49,38 @@ def _is_article(obj: dict[str, Any]) -> bool:
 
 class HeadMeta:
     """What an extractor reads from ``<head>``, found with one query: the first ``link[rel=canonical]``, the first
-    ``meta[property="og:image"]`` and the publication date of the meta tags (``PUBLISHED_META``).
+    ``meta[property="og:image"]``, the ``href`` of the first ``<base href>`` (None without one: see
+    ``aggregator.html.base_url``) and the publication date of the meta tags (``PUBLISHED_META``).
 
-    Sorting the matches of the one selector list is exact: only the canonical selector matches a ``link``, and a
+    Sorting the matches of the one selector list is exact: only the canonical selector matches a ``link``, only the
+    base one a ``base``, and a
     ``meta`` matches the og:image one exactly when its ``property`` is ``og:image`` (lexbor compares that value as
     it is written, unlike ``rel``). The date is picked from the matches as ``published_metadata`` always has; an
     og:image tag among them never counts, since its key is ``og:image``.
     """
 
-    __slots__ = ("canonical", "og_image", "published")
+    __slots__ = ("base", "canonical", "og_image", "published")
 
-    QUERY = f"{CANONICAL},{OG_IMAGE},{_PUBLISHED_META_ANY}"
+    QUERY = f"{CANONICAL},{OG_IMAGE},{BASE},{_PUBLISHED_META_ANY}"
 
     def __init__(self, tree: LexborHTMLParser) -> None:
         self.canonical: LexborNode | None = None
         self.og_image: LexborNode | None = None
+        self.base: str | None = None
         self.published: str | None = None
         head = tree.head
         if head is None:
             return
         found: dict[str | None, str] = {}
         for node in css(head, self.QUERY):
-            if node.tag == "link":
+            tag = node.tag
+            if tag == "link":
                 if self.canonical is None:
                     self.canonical = node
+                continue
+            if tag == "base":
+                if self.base is None:
+                    self.base = node.attrs.get("href") or ""
                 continue
             attrs = node.attrs
             prop = attrs.get("property")

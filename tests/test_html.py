@@ -17,6 +17,7 @@ from scrapy.http import Headers, HtmlResponse, TextResponse, XmlResponse
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import (
+    BASE,
     TagGroup,
     collapse_whitespace,
     css,
@@ -225,15 +226,18 @@ HEADS = [
         '<meta property="datePublished" name="pubdate" content="5"><meta name="publish-date" content="6">'
     ),
     '<noscript><link rel="canonical" href="/ns"><meta property="og:image" content="ns"></noscript>',
+    '<base target="_top"><BASE HREF="/first/"><link rel=canonical href="c"><base href="/second/">',
+    '<base href><meta property="og:image" content="i"><base href="/later/">',
     "",
 ]
 
 
-def plain_head(tree: LexborHTMLParser) -> tuple[int | None, int | None, str | None]:
+def plain_head(tree: LexborHTMLParser) -> tuple[int | None, int | None, str | None, str | None]:
     """What the extractors read from <head> with one query per thing."""
     head = tree.head
     if head is None:
-        return None, None, None
+        return None, None, None, None
+    base = css_first(head, BASE)
     canonical = css_first(head, CANONICAL)
     og_image = css_first(head, OG_IMAGE)
     found: dict[str | None, str] = {}
@@ -247,6 +251,7 @@ def plain_head(tree: LexborHTMLParser) -> tuple[int | None, int | None, str | No
         canonical.mem_id if canonical is not None else None,
         og_image.mem_id if og_image is not None else None,
         published,
+        (base.attrs.get("href") or "") if base is not None else None,
     )
 
 
@@ -260,6 +265,7 @@ def test_head_meta_is_one_query_per_thing() -> None:
             meta.canonical.mem_id if meta.canonical is not None else None,
             meta.og_image.mem_id if meta.og_image is not None else None,
             meta.published,
+            meta.base,
         )
         assert got == plain_head(tree), html[:120]
 
