@@ -276,7 +276,9 @@ def _entry(table: Any, where: str) -> Source:
     key: str = table["key"]
     if not KEY.fullmatch(key):
         raise SourcesFileError(f"{where}: key must be lower-case letters, digits, - and _ (at most 64)")
-    domains = tuple(d.strip().lower().rstrip(".") for d in table["domains"])
+    # "www.x.az" is written for "x.az" as a rule, and the site links both: the bare domain owns its www (``owns``),
+    # not the other way round, and a feed linking "x.az" was dropped whole, link by link, as off the source's sites.
+    domains = tuple(dict.fromkeys(d.strip().lower().rstrip(".").removeprefix("www.") for d in table["domains"]))
     for domain in domains:
         if "/" in domain or ":" in domain or "." not in domain:
             raise SourcesFileError(f"{where}: domain {domain!r} is not a host name (no scheme, port or path)")

@@ -45,6 +45,15 @@ def test_an_entry_is_a_source_with_the_defaults_filled_in(tmp_path: Path) -> Non
     assert source.article_pattern.search("https://xeberler.test/news/15")
 
 
+def test_a_www_domain_owns_the_bare_one_too(tmp_path: Path) -> None:
+    """A registry domain written "www.xeberler.test" while the feed links "xeberler.test": every link was dropped
+    as off the source's sites, and the crawl archived nothing."""
+    text = SITE.replace('domains = ["xeberler.test"]', 'domains = ["www.xeberler.test", "xeberler.test"]')
+    (source,) = load_sources_file(write(tmp_path, text), BUILT_IN)
+    assert source.domains == ("xeberler.test",)
+    assert source.owns("https://xeberler.test/news/1") and source.owns("https://www.xeberler.test/news/1")
+
+
 def test_a_built_in_key_is_replaced_in_its_place_and_new_keys_follow(tmp_path: Path) -> None:
     moved = SITE + '\n[[source]]\nkey = "minval"\nname = "Minval.info"\ndomains = ["minval.info"]\n'
     moved += 'entry_urls = ["https://minval.info/rss"]\n'
