@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import errno
 import json
+import os
 import re
 import socket
 import sys
@@ -32,6 +33,7 @@ from aggregator.environment import (
     shown_redis_url,
 )
 from aggregator.paths import mirror_dir
+from aggregator.present import utc_iso, utc_iso_text
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError, sqlite_file
 from aggregator.store.models import MAX_ID
@@ -55,7 +57,42 @@ app.add_typer(dates_app, name="dates")
 app.add_typer(rejects_app, name="rejects")
 app.add_typer(mirror_app, name="mirror")
 
-out = Console()
+
+def reader_gone() -> None:
+    """Standard output's reader has closed its end (``aggregator articles list --json | head -1``): what the command
+    still writes goes to /dev/null, and the command goes on to its end and its own exit status.
+
+    A reader that has read what it wanted is normal use, not an error: Click's answer to the closed pipe was exit
+    status 1 (and Rich's, ``SystemExit(1)`` from the middle of a command), which a script with ``pipefail`` took for
+    a failure; and Python, flushing what was left at exit, said "Exception ignored ... BrokenPipeError" on stderr.
+    /dev/null under the same file descriptor takes everything, that last flush included."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+class _Stdout(Console):
+    """Rich's console on standard output, going on quietly past a closed pipe (``reader_gone``)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more is rendered for a reader that is gone
+        reader_gone()
+
+
+def print_json(data: Any) -> None:
+    """A command's ``--json`` document on standard output, indented, non-ASCII text as itself; its instants are spelt
+    by ``present.utc_iso`` (``2026-11-24T06:05:00Z``, as the read API and ``export`` spell them, not ``+00:00``).
+    Flushed here, not at exit, where a closed pipe is "Exception ignored" on stderr (``reader_gone``)."""
+    try:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+out = _Stdout()
 err = Console(stderr=True)
 
 
@@ -170,10 +207,6 @@ def _archive(ctx: typer.Context) -> Any:
         archive.close()
         raise
     return archive
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _version(value: bool) -> None:
@@ -364,7 +397,7 @@ def sources_cmd(
         for s in all_sources()
     ]
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     if out.width < 120:  # a table would fold the entry URLs, which are meant to be copied: a source a paragraph
         for r in rows:
@@ -392,8 +425,8 @@ def _article_summary(a: Any) -> dict[str, Any]:
         "language": a.language,
         "title": a.title,
         "url": a.url,
-        "published_at": _iso(a.published_at),
-        "archived_at": _iso(a.archived_at),
+        "published_at": utc_iso(a.published_at),
+        "archived_at": utc_iso(a.archived_at),
         "category": a.category,
         "cover_image_url": a.cover_image_url,
     }
@@ -403,7 +436,7 @@ def _withdrawal(a: Any) -> dict[str, Any] | None:
     """When, by whom (``source`` or ``operator``) and why an article was withdrawn; None when it is shown."""
     if a.withdrawn_at is None:
         return None
-    return {"at": _iso(a.withdrawn_at), "by": a.withdrawn_by, "reason": a.withdrawn_reason}
+    return {"at": utc_iso(a.withdrawn_at), "by": a.withdrawn_by, "reason": a.withdrawn_reason}
 
 
 def _filter_options(
@@ -498,7 +531,7 @@ def articles_list(
         archive.close()
     if as_json:
         summaries = [_article_summary(a) | ({"withdrawn": _withdrawal(a)} if withdrawn else {}) for a in rows]
-        print(json.dumps(summaries, ensure_ascii=False, indent=2))
+        print_json(summaries)
         return
     # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
     wide = out.width >= WIDE
@@ -547,7 +580,7 @@ def articles_show(
     finally:
         archive.close()
     times = {
-        name: {"utc": _iso(getattr(article, name)), "baku": local_iso(getattr(article, name))}
+        name: {"utc": utc_iso(getattr(article, name)), "baku": local_iso(getattr(article, name))}
         for name in ("published_at", "archived_at", "updated_at", "last_seen_at")
     }
     data = _article_summary(article) | {
@@ -557,8 +590,8 @@ def articles_show(
         "linked_url": article.linked_url,
         "linked_urls": addresses,  # every address the site redirects here from (incremental crawls skip them all)
         "published_raw": article.published_raw,
-        "updated_at": _iso(article.updated_at),
-        "last_seen_at": _iso(article.last_seen_at),
+        "updated_at": utc_iso(article.updated_at),
+        "last_seen_at": utc_iso(article.last_seen_at),
         "times": times,
         "archived_printed": printed_time(article.archived_at, article.language),
         "attribution_line": article.attribution_line,
@@ -567,7 +600,7 @@ def articles_show(
         "withdrawn": _withdrawal(article),
         "story_id": article.story_id,
         "story_siblings": [
-            {"id": s.id, "source": s.source, "title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
+            {"id": s.id, "source": s.source, "title": s.title, "url": s.url, "published_at": utc_iso(s.published_at)}
             for s in siblings
         ],
         "body_text": article.body_text,
@@ -575,7 +608,7 @@ def articles_show(
         "snapshots": [  # the versions fetched, oldest first
             {
                 "id": v.id,
-                "fetched_at": _iso(v.fetched_at),
+                "fetched_at": utc_iso(v.fetched_at),
                 "url": v.url,
                 "http_status": v.http_status,
                 "etag": v.etag,
@@ -586,12 +619,12 @@ def articles_show(
         ],
     }
     if as_json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print_json(data)
         return
     out.print(f"[bold]{escape(article.title)}[/bold]")
     if data["withdrawn"]:
         w = data["withdrawn"]
-        out.print(f"[bold red]withdrawn[/bold red] {w['at']} UTC by {w['by']}: {escape(w['reason'] or '')}")
+        out.print(f"[bold red]withdrawn[/bold red] {w['at']} by {w['by']}: {escape(w['reason'] or '')}")
     for label, key in (
         ("id", "id"), ("source", "source_name"), ("language", "language"), ("source link", "url"),
         ("fetched as", "fetched_url"), ("linked as", "linked_urls"), ("printed as", "published_raw"),
@@ -604,7 +637,7 @@ def articles_show(
     for name, label in (("published_at", "published"), ("archived_at", "archived"), ("updated_at", "updated"),
                         ("last_seen_at", "last seen")):  # fmt: skip
         both = times[name]
-        shown = f"{both['utc']} UTC · {both['baku']} {SITE_TIMEZONE}" if both["utc"] else "-"
+        shown = f"{both['utc']} · {both['baku']} {SITE_TIMEZONE}" if both["utc"] else "-"
         out.print(f"[dim]{label:>12}[/dim]  {escape(shown)}")
     out.print(f"[dim]{'page prints':>12}[/dim]  {escape(data['archived_printed'])}")
     out.print()
@@ -689,12 +722,12 @@ def articles_history(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps([v.to_dict() for v in versions], ensure_ascii=False, indent=2))
+        print_json([v.to_dict() | {"fetched_at": utc_iso_text(v.fetched_at)} for v in versions])
         return
     for number, version in enumerate(versions, 1):
         out.print(
-            f"[bold]version {number}[/bold]  fetched {version.fetched_at}  snapshot #{version.snapshot_id}  "
-            f"{version.content_hash[:12]}  {version.stored_bytes} bytes"
+            f"[bold]version {number}[/bold]  fetched {utc_iso_text(version.fetched_at)}  "
+            f"snapshot #{version.snapshot_id}  {version.content_hash[:12]}  {version.stored_bytes} bytes"
             + (f"  ETag {version.etag}" if version.etag else "")
         )
         out.print(f"  {escape(version.title)}")
@@ -712,6 +745,17 @@ def _models() -> Any:
 # -- rejects -------------------------------------------------------------------------------------------
 
 
+ITEM_INSTANTS = ("fetched_at", "published_at")
+"""The instants of an item as the pipelines write it down (``ArticleItem.to_record``, Python's ``+00:00``); its
+other dates (``published_raw``, ``published_meta``, ``published_feed``) are the page's or the feed's own text."""
+
+
+def item_document(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as ``--json`` prints it (``rejects show``, ``extract``): its instants spelt as every other instant of
+    the command's output is (``present.utc_iso``), the rest as it was kept."""
+    return item | {key: utc_iso_text(item[key]) for key in ITEM_INSTANTS if isinstance(item.get(key), str)}
+
+
 def _reject_summary(r: Any) -> dict[str, Any]:
     return {
         "id": r.id,
@@ -720,10 +764,10 @@ def _reject_summary(r: Any) -> dict[str, Any]:
         "stage": r.stage,
         "reason": r.reason,
         "http_status": r.http_status,
-        "created_at": _iso(r.created_at),
+        "created_at": utc_iso(r.created_at),
         "attempts": r.attempts,
-        "last_seen_at": _iso(r.last_seen_at or r.created_at),
-        "resolved_at": _iso(r.resolved_at),
+        "last_seen_at": utc_iso(r.last_seen_at or r.created_at),
+        "resolved_at": utc_iso(r.resolved_at),
         "article_id": r.article_id,
     }
 
@@ -745,7 +789,7 @@ def rejects_list(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps([_reject_summary(r) for r in rows], ensure_ascii=False, indent=2))
+        print_json([_reject_summary(r) for r in rows])
         return
     # A terminal too narrow for the URL beside the reason (80 columns) gets it under the reason, whole.
     wide = out.width >= WIDE
@@ -780,17 +824,17 @@ def rejects_show(
     data = _reject_summary(reject) | {
         "crawl_run_id": reject.crawl_run_id,
         "stored_page_bytes": len(reject.raw_body) if reject.raw_body else 0,
-        "item": reject.item,
+        "item": item_document(reject.item) if reject.item else reject.item,
     }
     if as_json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print_json(data)
         return
     for key in ("id", "source", "url", "stage", "reason", "http_status", "created_at", "attempts", "last_seen_at",
                 "resolved_at", "article_id", "crawl_run_id", "stored_page_bytes"):  # fmt: skip
         value = data[key]
         out.print(f"[dim]{key:>17}[/dim]  {escape(str(value)) if value is not None else '-'}")
-    if reject.item:
-        out.print_json(json.dumps({k: v for k, v in reject.item.items() if k != "body_html"}, ensure_ascii=False))
+    if data["item"]:
+        out.print_json(json.dumps({k: v for k, v in data["item"].items() if k != "body_html"}, ensure_ascii=False))
 
 
 @rejects_app.command("retry")
@@ -850,16 +894,12 @@ def rejects_retry(
     finally:
         archive.close()
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "archived": [{"id": o.reject_id, "article_id": o.article_id} for o in batch.archived],
-                    "refused": [{"id": o.reject_id, "stage": o.stage, "reason": o.reason} for o in batch.refused],
-                    "skipped": [{"id": reject_id, "why": why} for reject_id, why in batch.skipped],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        print_json(
+            {
+                "archived": [{"id": o.reject_id, "article_id": o.article_id} for o in batch.archived],
+                "refused": [{"id": o.reject_id, "stage": o.stage, "reason": o.reason} for o in batch.refused],
+                "skipped": [{"id": reject_id, "why": why} for reject_id, why in batch.skipped],
+            }
         )
     else:
         out.print(
@@ -925,13 +965,13 @@ def dates_parse(
     result = {
         "text": text,
         "timezone": tz,
-        "now": moment.isoformat(),
-        "utc": _iso(instant),
-        "local": _iso(instant.astimezone(zone(tz))) if instant else None,
+        "now": utc_iso(moment),
+        "utc": utc_iso(instant),
+        "local": instant.astimezone(zone(tz)).isoformat() if instant else None,  # the source's zone: its offset
         "printed": printed or None,
     }
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
     elif instant is None:
         err.print(f"not a date: {escape(repr(text))}")
     else:
@@ -1043,7 +1083,7 @@ def _database_hint(detail: str) -> str:
 
 
 _OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
-"""Why writing to an open file fails (the closed pipe, EPIPE, is Click's: a quiet exit, as `| head` wants)."""
+"""Why writing to an open file fails (the closed pipe, EPIPE, is no failure: ``reader_gone``)."""
 
 
 from aggregator.commands import backup, extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)

@@ -8,6 +8,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from aggregator.run_counts import run_counts
+
 PREFIX = "aggregator/health/"
 FIELDS = ("title", "body", "date")
 LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
@@ -46,6 +48,8 @@ class Measures:
     undated: float | None
     http_error_rate: float
     http_errors: int = 0
+    """Failed fetches: the run's, as ``aggregator runs`` counts them (``run_counts``: a swept page found gone is no
+    failure), and the refused pages it left alone as failed when last fetched."""
     median: float | None = None
     """Median ``items`` of the previous runs (None without history)."""
     history: list[int] = field(default_factory=list)
@@ -69,9 +73,9 @@ class Measures:
         # Scrapy's retries of it must not count among the requests either (a site failing every page was "29%").
         attempts = int(stats.get("downloader/request_count", 0)) - int(stats.get("retry/count", 0))
         requests = max(0, attempts) + left_alone + skipped
-        # A swept page found gone withdraws its article: the source's answer, not a failing site (aggregator.sweep).
-        gone = int(stats.get("aggregator/swept_gone", 0))
-        errors = max(0, int(stats.get("aggregator/http_errors", 0)) - gone) + left_alone
+        # The run's failed fetches as `runs` and `metrics` count them (a swept page found gone is none: it withdraws
+        # its article, the source's answer, not a failing site), and those of the refused pages left alone.
+        errors = run_counts(stats)["http_errors"] + left_alone
         return cls(
             items=items,
             extracted=extracted,

@@ -29,6 +29,7 @@ from aggregator.health_checks import (
     http_problem,
     items_problem,
 )
+from aggregator.present import utc_iso
 from aggregator.store.models import CrawlRun
 from aggregator.store.queries import item_history
 
@@ -77,9 +78,9 @@ def source_health(
         row: dict[str, Any] = {
             "source": key,
             "run": judged.id if judged else None,
-            "finished_at": _iso(judged.finished_at) if judged else None,
+            "finished_at": utc_iso(judged.finished_at) if judged else None,
             "run_status": judged.status if judged else None,
-            "latest_run_started_at": _iso(runs[0].started_at) if runs else None,
+            "latest_run_started_at": utc_iso(runs[0].started_at) if runs else None,
             "crawl": None,
             "workers": None,
             "status": UNKNOWN,
@@ -133,7 +134,7 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
         "run": first,
         "crawl": first,
         "workers": len(workers),
-        "finished_at": _iso(ended),
+        "finished_at": utc_iso(ended),
         "run_status": crawl_status(w.status for w in workers),
     }, ended
 
@@ -153,10 +154,6 @@ def unjudged(runs: Sequence[Any]) -> str:
     if latest.status == "running":
         return f"no judged run yet: run {latest.id} is running since {latest.started_at.isoformat(timespec='seconds')}"
     return f"none of its last {len(runs)} run(s) was judged (run {latest.id}: {latest.status})"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _span(age: timedelta) -> str:

@@ -26,7 +26,9 @@ from aggregator.store.repository import WITHDRAWN_BY_OPERATOR, WITHDRAWN_BY_SOUR
 
 RUN_STATUSES = ("running", "finished", "partial", "failed")
 COVERAGE_FIELDS = ("title", "body", "date")
-SWEEP_COUNTS = ("swept", "sweep_due")
+SWEEP_COUNTS = ("swept", "sweep_due", "swept_gone")
+"""Kinds of ``source_last_run_count`` from the run's stats (``aggregator/<kind>``): what the sweep asked for, what was
+due, and what it found gone (which withdraws its article, and is not among the ``http_errors``: ``run_counts``)."""
 
 
 def latest_runs(conn: Connection, keys: Sequence[str]) -> dict[str, list[Any]]:

@@ -118,12 +118,26 @@ def printed_time(instant: datetime | None, language: str | None) -> str:
 
 
 def utc_iso(instant: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a "Z": one spelling for every instant the API returns."""
+    """ISO 8601 in UTC with a "Z": one spelling for every instant the read API, ``export`` and every ``--json`` of
+    the ``aggregator`` command give, so that a script comparing them (jq from cron) compares like with like."""
     if instant is None:
         return None
     if instant.tzinfo is not UTC:  # the store's instants are UTC already
         instant = instant.astimezone(UTC)
     return instant.isoformat()[:-6] + "Z"
+
+
+def utc_iso_text(text: str | None) -> str | None:
+    """An instant written already (an item's ``fetched_at`` as a quarantine row keeps it, ``2026-11-24T06:05:00+00:00``)
+    spelt as ``utc_iso`` spells it. Text that is no ISO 8601 time with a zone (a page's own date text, a naive time)
+    is not an instant of known UTC, and is left as it is."""
+    if not text:
+        return text
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return utc_iso(instant) if instant.tzinfo is not None else text
 
 
 def local_iso(instant: datetime | None) -> str | None:

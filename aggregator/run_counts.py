@@ -1,6 +1,8 @@
-"""What a run counted, read from its Scrapy stats: one definition for the ``crawl_runs`` row and for the summary
-``aggregator crawl`` prints (they disagreed on answers 304: the row counted them unchanged, the summary did not); and
-the finish reasons of a run cut short on purpose, which the summary and the health check both know."""
+"""What a run counted, read from its Scrapy stats: one definition for the ``crawl_runs`` row, which ``aggregator runs``
+and ``aggregator metrics`` show, and for the failed fetches the health check judges (they disagreed on a swept page
+found gone: ``LEFT_OUT``); the summary ``aggregator crawl`` prints adds up the same stats keys (``RUN_COUNTS``: the row
+and the summary disagreed on answers 304, the row counting them unchanged and the summary not). And the finish reasons
+of a run cut short on purpose, which the summary and the health check both know."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ CRAWL_ID = "aggregator/crawl_id"
 """The stats key of the scale-out crawl a worker's run is part of (``aggregator.scaleout``; ``crawl_runs.crawl_id``)."""
 
 NOT_MODIFIED = "aggregator/not_modified"
+SWEPT_GONE = "aggregator/swept_gone"
+"""The stats key counting the pages the sweep asked for again and found gone (404, 410: ``aggregator.sweep``)."""
 RUN_COUNTS: dict[str, tuple[str, ...]] = {
     # A 304 answer is a page fetched and an article unchanged (aggregator.incremental), though Scrapy never sees it
     # as a response (the middleware turns it into an exception before the engine does).
@@ -25,12 +29,26 @@ RUN_COUNTS: dict[str, tuple[str, ...]] = {
     # A page a pipeline failed on (a fault, not a refusal: ``pipelines.store``'s ``item_error``) is quarantined as
     # a refused one is, and counted with them: it is an article the run did not archive.
     "rejected": ("item_dropped_count", "aggregator/rejected/error"),
+    # Failed fetches (``FetchFailure``: an HTTP error status, DNS, a timeout), less those of LEFT_OUT below.
     "http_errors": ("aggregator/http_errors",),
     "dates_unparsed": ("aggregator/dates_unparsed",),
 }
 """``crawl_runs`` count column -> the Scrapy stats keys it adds up."""
+LEFT_OUT: dict[str, tuple[str, ...]] = {
+    # An archived article the sweep found gone (404, 410) is withdrawn by its source: the answer the sweep asks for,
+    # an outcome an operator expects, not a failing site. The health check's HTTP error rate has always left it out
+    # (its alarm must not fire for a source that takes down old articles); `runs` and `metrics`, which show this
+    # column, counted it, and showed errors on a source whose verdict had none. They show it apart: `swept_gone`.
+    "http_errors": (SWEPT_GONE,),
+}
+"""Count column -> the stats keys counted among ``RUN_COUNTS``' that it leaves out again."""
 
 
 def run_counts(stats: dict[str, Any]) -> dict[str, int]:
-    """A run's counts from its Scrapy stats: what ``crawl_runs`` keeps and ``aggregator crawl``'s summary prints."""
-    return {column: sum(int(stats.get(key) or 0) for key in keys) for column, keys in RUN_COUNTS.items()}
+    """A run's counts from its Scrapy stats: what ``crawl_runs`` keeps, ``aggregator runs`` and ``aggregator
+    metrics`` show, and the health check judges (``http_errors``: ``aggregator.health_checks.Measures``)."""
+
+    def total(keys: tuple[str, ...]) -> int:
+        return sum(int(stats.get(key) or 0) for key in keys)
+
+    return {column: max(0, total(keys) - total(LEFT_OUT.get(column, ()))) for column, keys in RUN_COUNTS.items()}

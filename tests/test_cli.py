@@ -167,11 +167,12 @@ def test_dates_parse_shows_utc_local_and_printed_forms() -> None:
     done = run_cli("dates", "parse", "Вчера, 15:31", "--now", "2026-09-15T13:24:00+04:00", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["utc"] == "2026-09-14T11:31:00+00:00"
-    assert result["local"] == "2026-09-14T15:31:00+04:00"
+    assert result["utc"] == "2026-09-14T11:31:00Z"  # as the read API and `export` spell a UTC instant
+    assert result["local"] == "2026-09-14T15:31:00+04:00"  # the source's zone: its offset
+    assert result["now"] == "2026-09-15T09:24:00Z"
     assert result["printed"]["ru"] == "14 Сентября 2026 15:31"
     plain = run_cli("dates", "parse", "15 Noyabr 10:31", "--source", "caliber", "--now", "2026-09-15T13:24:00")
-    assert plain.returncode == 0 and "2025-11-15T06:31:00+00:00" in plain.stdout  # no year: last year's
+    assert plain.returncode == 0 and "2025-11-15T06:31:00Z" in plain.stdout  # no year: last year's
     not_a_date = run_cli("dates", "parse", "Просмотров:66")
     assert not_a_date.returncode == 1 and "not a date" in not_a_date.stderr
     bracketed = run_cli("dates", "parse", "[/b] Просмотров")  # printed as text, not as Rich markup
@@ -290,12 +291,12 @@ def test_runs_and_health_fit_an_80_column_terminal() -> None:
 
     run = {
         "id": 12345, "source": "caliber", "status": "partial", "finish_reason": "closespider_timeout",
-        "started_at": "2026-12-03T11:39:30+00:00", "finished_at": "2026-12-03T12:39:31+00:00", "pages": 54321,
+        "started_at": "2026-12-03T11:39:30Z", "finished_at": "2026-12-03T12:39:31Z", "pages": 54321,
         "new": 12345, "updated": 123, "unchanged": 1234, "rejected": 987, "http_errors": 876,
         "dates_unparsed": 12, "swept": 4567, "health": "red", "host": "crawler-1", "pid": 4242,
     }  # fmt: skip
     verdict = {
-        "source": "haqqin", "run": 12345, "status": "red", "finished_at": "2026-12-03T12:39:31+00:00", "items": 1234,
+        "source": "haqqin", "run": 12345, "status": "red", "finished_at": "2026-12-03T12:39:31Z", "items": 1234,
         "extracted": 1087, "median": 1250.5, "coverage": {"title": 1.0, "body": 0.5, "date": 0.99}, "undated": 0.01,
         "http_error_rate": 0.125, "problems": ["body in 50% of items (< 95%)", "no judged run since yesterday"],
     }  # fmt: skip

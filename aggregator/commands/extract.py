@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from aggregator.cli import app, check_charset, fail, out
+from aggregator.cli import app, check_charset, fail, item_document, out, print_json
 from aggregator.present import parse_instant
 
 
@@ -60,9 +59,9 @@ def extract(
     except NoExtractorError as exc:
         fail(str(exc))
     if as_json:
-        print(json.dumps(record, ensure_ascii=False, indent=2))
+        print_json(item_document(record))
     else:
-        _render(record, extractor)
+        _render(item_document(record), extractor)
     if record["rejected"]:
         raise typer.Exit(1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +22,7 @@ from aggregator.cli import (
     check_output_file,
     fail,
     out,
+    print_json,
     writing,
 )
 from aggregator.sources import resolve_keys
@@ -70,7 +70,7 @@ def stats(
         for (key, day), c in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     first = today - timedelta(days=days - 1)
     table = Table(title=f"Last {days} day(s), {first} to {today} (UTC)", title_justify="left")

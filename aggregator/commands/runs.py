@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,18 +20,18 @@ from aggregator.cli import (
     check_output_file,
     db_app,
     out,
+    print_json,
+    reader_gone,
     writing,
 )
 from aggregator.paths import replaced_whole
+from aggregator.present import utc_iso
+from aggregator.run_counts import SWEPT_GONE
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, header_column
 
 if TYPE_CHECKING:
     from aggregator.store import Archive
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _when(value: datetime | None, *, short: bool = False) -> str:
@@ -42,14 +41,15 @@ def _when(value: datetime | None, *, short: bool = False) -> str:
 
 def run_summary(run: Any, crawl: int | None = None) -> dict[str, Any]:
     """A run row as `runs` shows it; ``crawl``: the first run of the scale-out crawl it is a worker of."""
+    stats = run.stats if isinstance(run.stats, dict) else {}
     return {
         "id": run.id,
         "crawl": crawl,
         "source": run.source,
         "status": run.status,
         "finish_reason": run.finish_reason,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "started_at": utc_iso(run.started_at),
+        "finished_at": utc_iso(run.finished_at),
         "pages": run.pages,
         "new": run.items_new,
         "updated": run.items_updated,
@@ -57,8 +57,10 @@ def run_summary(run: Any, crawl: int | None = None) -> dict[str, Any]:
         "rejected": run.rejected,
         "http_errors": run.http_errors,
         "dates_unparsed": run.dates_unparsed,
-        # older articles the sweep asked for again (aggregator/sweep.py): among the pages, new, updated, unchanged
-        "swept": int((run.stats if isinstance(run.stats, dict) else {}).get("aggregator/swept") or 0),
+        # older articles the sweep asked for again (aggregator/sweep.py): among the pages, new, updated, unchanged;
+        # and those it found gone, which withdraws them: not among the http_errors (aggregator/run_counts.py)
+        "swept": int(stats.get("aggregator/swept") or 0),
+        "swept_gone": int(stats.get(SWEPT_GONE) or 0),
         "health": (run.health or {}).get("status"),
         "host": run.host,
         "pid": run.pid,
@@ -95,7 +97,7 @@ def runs_cmd(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     table, below = runs_table(rows, wide=out.width >= WIDE)
     out.print(table)
@@ -216,7 +218,7 @@ def health_cmd(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
     else:
         table, below = health_table(rows, wide=out.width >= WIDE)
         out.print(table)
@@ -345,8 +347,11 @@ def metrics_cmd(
     finally:
         archive.close()
     if output is None:
-        sys.stdout.buffer.write(body)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(body)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `aggregator metrics | head`: the reader has what it wanted
+            reader_gone()
         return
     with writing("metrics", output), replaced_whole(output) as partial:  # a scrape never reads half a file
         partial.write_bytes(body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _language_option, app, fail, out
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _language_option, app, fail, out, print_json
 from aggregator.present import parse_instant
 from aggregator.sources import resolve_keys
 from aggregator.tables import WIDE, text_and_link, text_and_link_columns
@@ -62,7 +61,7 @@ def search_cmd(
         archive.close()
     if as_json:
         rows = [_article_summary(h.article) | {"score": round(h.score, 6)} for h in hits]
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     # As `articles list`: a terminal too narrow for the link beside the title gets it under the title.
     wide = out.width >= WIDE

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _iso, app, fail, out
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out, print_json
+from aggregator.present import utc_iso
 from aggregator.sources import resolve_keys
 
 stories_app = typer.Typer(
@@ -21,8 +21,8 @@ app.add_typer(stories_app, name="stories")
 def _story(story: Any, articles: list[Any]) -> dict[str, Any]:
     return {
         "id": story.id,
-        "created_at": _iso(story.created_at),
-        "updated_at": _iso(story.updated_at),
+        "created_at": utc_iso(story.created_at),
+        "updated_at": utc_iso(story.updated_at),
         "sources": sorted({a.source for a in articles}),
         "articles": [_article_summary(a) for a in articles],
     }
@@ -50,7 +50,7 @@ def stories_list(
     finally:
         archive.close()
     if as_json:
-        print(json.dumps([_story(s, articles) for s, articles in found], ensure_ascii=False, indent=2))
+        print_json([_story(s, articles) for s, articles in found])
         return
     table = Table(title=f"{len(found)} stories", title_justify="left", show_lines=True)
     table.add_column("story", justify="right")
@@ -81,7 +81,7 @@ def stories_show(
         fail(f"no story with id {story_id}")
     story, articles = found
     if as_json:
-        print(json.dumps(_story(story, articles), ensure_ascii=False, indent=2))
+        print_json(_story(story, articles))
         return
     table = Table(title=f"story {story.id}: {len(articles)} article(s)", title_justify="left")
     table.add_column("id", justify="right")

@@ -89,7 +89,7 @@ def test_articles_show_everything(sample_db: str) -> None:
     assert data["source_homepage"] == entry.homepage
     assert data["attribution_line"] == cited.attribution_line and data["cited_outlets"] == cited.cited_outlets
     archived = cited.archived_at
-    assert data["times"]["archived_at"]["utc"] == archived.isoformat()
+    assert data["times"]["archived_at"]["utc"] == archived.isoformat().replace("+00:00", "Z")
     assert data["times"]["archived_at"]["baku"] == archived.astimezone(ZoneInfo("Asia/Baku")).isoformat()
     assert data["times"]["archived_at"]["baku"].endswith("+04:00")
     assert [s["id"] for s in data["story_siblings"]] == [other.id]
