@@ -451,14 +451,14 @@ def test_extract_command_json_and_human(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["title"] == "Old City hosts its first festival of lights"
-    assert record["published_at"] == "2026-11-21T16:10:00+00:00"
+    assert record["published_at"] == "2026-11-21T16:10:00Z"  # as every --json spells a UTC instant
     assert record["language"] == "en" and record["rejected"] is None
     assert record["body_text"].startswith("The walls and towers of the Old City")
     human = run_cli("extract", str(file), "--url", url)
     assert human.returncode == 0, human.stderr
     assert "Old City hosts its first festival of lights" in human.stdout
     assert "unregistered site (GenericArticle)" in human.stdout
-    assert "2026-11-21T16:10:00+00:00" in human.stdout
+    assert "2026-11-21T16:10:00Z" in human.stdout
     # a page the pipelines refuse: exit status 1 and the reason
     empty = tmp_path / "empty.html"
     empty.write_text("<html><head><title>x</title></head><body></body></html>", encoding="utf-8")
