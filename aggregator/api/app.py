@@ -700,10 +700,6 @@ def create_app(
         is): a broken source is no reason to stop serving the archive."""
         with store.read.connect() as conn:
             rows = source_health(conn, [s.key for s in all_sources()], max_age=oldest_verdict)
-        for row in rows:  # the report's instants as every other route spells them ("Z", not the CLI's "+00:00")
-            for key in ("finished_at", "latest_run_started_at"):
-                if row.get(key):
-                    row[key] = present.utc_iso(datetime.fromisoformat(row[key]))
         red = [r["source"] for r in rows if r["status"] == "red"]
         unknown = [r["source"] for r in rows if r["status"] == UNKNOWN]
         status = "red" if red else UNKNOWN if unknown else "green"
