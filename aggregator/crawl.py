@@ -165,6 +165,7 @@ def run_crawl(
     scrapy_settings = project_settings(overrides)
     shared_frontier = bool(scrapy_settings.get("AGGREGATOR_REDIS_URL"))
     keys = [s.key for s in sources]
+    by_key = {s.key: s for s in sources}
     locking: AbstractContextManager[tuple[list[str], list[str]]] = (
         nullcontext((keys, [])) if shared_frontier else source_locks(scrapy_settings["AGGREGATOR_DB_URL"], keys)
     )
@@ -216,10 +217,83 @@ def run_crawl(
             outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
         health = outcome.health
         if health and health.get("status") == "red":
-            outcome.problems.append("unhealthy: " + "; ".join(health.get("problems") or ["see `aggregator health`"]))
+            said = [_why_nothing(p, stats, by_key.get(key)) for p in health.get("problems") or []]
+            outcome.problems.append("unhealthy: " + "; ".join(said or ["see `aggregator health`"]))
         outcomes.append(outcome)
     order = {key: i for i, key in enumerate(keys)}
     return sorted(outcomes, key=lambda o: order.get(o.source, len(order)))
+
+
+NOTHING_FOUND = "no article found"
+"""How the health check's problem of a run that found no article begins (``aggregator.health_checks``)."""
+
+
+def _why_nothing(problem: str, stats: dict[str, Any], source: Source | None) -> str:
+    """A health problem as the summary says it: "no article found" made precise for a generic source, whose spider
+    counts what its feeds and sitemaps listed and what it left out (``spiders.generic``), when those counts tell
+    why; any other problem as it is."""
+    if not problem.startswith(NOTHING_FOUND):
+        return problem
+    why = nothing_found(stats, source)
+    return f"{NOTHING_FOUND}: {why}" if why else problem
+
+
+def nothing_found(stats: dict[str, Any], source: Source | None = None) -> str | None:
+    """Why a run of a generic source archived nothing, from its stats: its feeds and sitemaps listed no link, or
+    every link was left out (on another domain, not matching the entry's ``article_urls``, an unusable address) or
+    led to a page that is no article (its ``og:type``, a listing's shape). None when the counts do not say (no feed
+    or sitemap was read, which is a failure said already; the pages failed, which the HTTP error rate says).
+
+    "the feed listed 4 link(s), all on other domains (azxeber.az): check the entry's domains": every run of such an
+    entry finds nothing, and "no article found on the listings" sent the operator to the site rather than to the
+    entry."""
+    if "aggregator/listed_links" not in stats:  # not a generic source
+        return None
+    feeds, sitemaps = int(stats.get("aggregator/feeds", 0)), int(stats.get("aggregator/sitemaps", 0))
+    if not feeds and not sitemaps:
+        return None
+    what = " and ".join(
+        part
+        for part in (
+            ("the feed" if feeds == 1 else f"the {feeds} feeds") if feeds else "",
+            ("the sitemap" if sitemaps == 1 else f"the {sitemaps} sitemaps") if sitemaps else "",
+        )
+        if part
+    )
+    listed = int(stats.get("aggregator/listed_links", 0))
+    if not listed:
+        return f"{what} listed no link: check the entry's entry_urls (a site that moved its feed may leave it empty)"
+    hosts = stats.get("aggregator/off_domain_hosts")
+    named = f" ({', '.join(hosts)})" if isinstance(hosts, dict) and hosts else ""
+    causes = [
+        (int(stats.get("aggregator/off_domain_links", 0)), f"on other domains{named}", _domains_advice(hosts, source)),
+        (int(stats.get("aggregator/not_articles/article_urls", 0)), "not matching the entry's article_urls",
+         "check its article_urls"),
+        (int(stats.get("aggregator/bad_links", 0)), "unusable addresses", ""),
+        (int(stats.get("aggregator/not_articles/og_type", 0)), "to pages whose og:type says they are no article",
+         "give feeds or sitemaps of the articles"),
+        (int(stats.get("aggregator/not_articles/listing", 0)), "to listings (section fronts), not articles",
+         "give feeds or sitemaps of the articles"),
+    ]  # fmt: skip
+    found = [(count, words, advice) for count, words, advice in causes if count]
+    if not found:
+        return None
+    if len(found) == 1 and found[0][0] >= listed:
+        told = f"{what} listed {listed} link(s), all {found[0][1]}"
+    else:
+        told = f"{what} listed {listed} link(s): " + ", ".join(f"{count} {words}" for count, words, _ in found)
+    advice = list(dict.fromkeys(advice for _, _, advice in found if advice))
+    return told + (f": {'; '.join(advice)}" if advice else "")
+
+
+def _domains_advice(hosts: Any, source: Source | None) -> str:
+    """What to check when links are on other domains; for an entry whose domain is ``www.x.az`` and links on
+    ``x.az``, that (the registry's ``domains`` own their subdomains, not their parent)."""
+    for domain in source.domains if source is not None else ():
+        bare = domain.removeprefix("www.")
+        if bare != domain and isinstance(hosts, dict) and any(h == bare or h.endswith("." + bare) for h in hosts):
+            return f"check the entry's domains ({domain} does not own {bare}: give {bare})"
+    return "check the entry's domains"
 
 
 def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = None) -> None:

@@ -3,10 +3,11 @@
 Drops the furniture the source's registry entry lists (signatures, view counters, banners), makes paragraphs of
 the text outside any (a body typed as text and ``<br>``, or as ``<div>``s), drops the paragraphs and lines every site
 repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also", view counters,
-share prompts, in Russian, Azerbaijani and English; the source's bare signature), gives lazy images their real
-address, makes links absolute, puts a link to the video where an embedded player (``<iframe>``) was, sanitises to an
-allow-list with nh3, keeps only an http(s) cover, and normalises the canonical URL. A body that is empty once the
-furniture is gone (or holds nothing but a player's link) is refused.
+share prompts, in Russian, Azerbaijani and English; the source's bare signature; a related-news or read-also heading
+with the list of links under it), gives lazy images their real address, makes links absolute, puts a link to the
+video where an embedded player (``<iframe>``) was, sanitises to an allow-list with nh3, keeps only an http(s) cover,
+and normalises the canonical URL. A body that is empty once the furniture is gone (or holds nothing but a player's
+link) is refused.
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ _NOTICE_END = r"(?:\.|[\s!]*$)"
 """A rights notice ends its sentence: "Все права защищены." or "Все права защищены" and nothing more."""
 _SEVERAL_WORDS = r"^(?:\S+\s+){0,2}"
 """A notice's first words ("Любое ", "При ", "Any "), before the words it is known by."""
+_RELATED_HEADINGS = (
+    r"(?:новости|материалы|статьи|публикации) по теме|(?:похожие|связанные) (?:новости|материалы|статьи|публикации)"
+    r"|другие (?:новости|материалы|статьи)(?: (?:раздела|рубрики|по теме|дня))?"
+    r"|(?:digər|oxşar|əlaqəli) xəbərlər|mövzu ilə bağlı(?: (?:digər )?xəbərlər)?"
+    r"|related (?:news|articles|stories|posts)|more (?:news|stories) on (?:this|the) (?:topic|subject)"
+)
+"""What a block of links to other articles is headed by on the sites: in Russian, Azerbaijani and English."""
+_RELATED_HINTS = ("по теме", "похожие", "связанные", "другие", "xəbərlər", "mövzu", "related", "more")
 BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # copyright and "use only with a hyperlink" notices
     # "Любое использование материалов ...", "При использовании материалов ... гиперссылка ... обязательна"
@@ -146,6 +155,10 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"^(?:read|see)\s+(?:also|more)\s*(?:[:\-–—]|$)", ("read", "see")),
     (r"^(?:ещё|еще) по теме\b", ("по теме",)),
     (r"^по теме\s*:?$", ("по теме",)),  # a lone heading over links to other articles
+    # a related-news heading alone in its block or line ("Новости по теме", "Похожие новости", "Digər xəbərlər:",
+    # "Oxşar xəbərlər", "Mövzu ilə bağlı"); its list of links goes with it (``_links_after``). Alone only: "Другие
+    # новости пришли из Гянджи" and "Mövzu ilə bağlı nazirlik açıqlama yayıb" are the article's sentences.
+    (rf"{_PROMPT_START}(?:{_RELATED_HEADINGS})\W*$", _RELATED_HINTS),
     # a lone advertisement label
     (r"^(?:реклама|reklam|advertisement)$", ("реклама", "reklam", "advertisement")),
     # view counters
@@ -166,6 +179,17 @@ BOILERPLATE_PARAGRAPHS = re.compile("|".join(pattern for pattern, _ in BOILERPLA
 _BOILERPLATE_HINTS = tuple(dict.fromkeys(hint for _, hints in BOILERPLATE_PATTERNS for hint in hints))
 MAX_BOILERPLATE_LENGTH = 240
 """Longer blocks are article text even when they mention a copyright or a subscription."""
+_LINKS_HEADING = re.compile(
+    rf"{_PROMPT_START}(?:{_RELATED_HEADINGS}|(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)|также\s+(?:читайте|смотрите)"
+    r"|(?:ещё |еще )?по теме|(?:həmçinin|bunu da) oxuyun|oxu|читайте|(?:read|see)\s+(?:also|more))\W*$"
+)
+"""A heading over links to other articles ("Новости по теме", "Читайте также:", "Digər xəbərlər:") alone in its
+block or line (lower-cased): the links that follow it are the block, not the article (``_links_after``)."""
+_RELATED_LEAD = re.compile(rf"{_PROMPT_START}(?:{_RELATED_HEADINGS})\s*[:\-–—]")
+"""A related-news heading opening a block of its own links ("Похожие новости: <a>...</a>, <a>...</a>")."""
+MAX_LINK_ITEM_TEXT = 40
+"""Characters an item of a list of links may show outside its links: a date ("20 noyabr 2026, 11:00"), a
+separator. An item with more is a sentence of the article that links something."""
 _COPYRIGHT_MARK = re.compile(r"(?:copyright\s*)?©\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?", re.IGNORECASE)
 """A copyright sign and its years: the source's name with one ("Caliber.az © 2026. ") is its notice."""
 
@@ -489,6 +513,12 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
     texts = [collapse("".join(_node_text(node) for node in line)) for line in lines]
     furniture = [bool(line) and is_boilerplate(line, source_names) for line in texts]
     shown = [index for index, line in enumerate(texts) if line]
+    for index in shown:  # a heading over links ("Похожие новости:<br><a>...</a><br><a>...</a>"): its link lines too
+        if furniture[index] and _LINKS_HEADING.match(texts[index].lower()):
+            for following in shown[shown.index(index) + 1 :]:
+                if furniture[following] or not _is_link_line(lines[following]):
+                    break
+                furniture[following] = True
     if not any(furniture):
         return text
     if all(furniture[index] for index in shown) or (furniture[shown[0]] and is_boilerplate(text, source_names)):
@@ -507,6 +537,12 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
                 edge.remove()
             edge = beyond
     return collapse(block.text(deep=True, separator=""))
+
+
+def _is_link_line(line: list[LexborNode]) -> bool:
+    """Whether a line of a block (its nodes between two ``<br>``) is a link and next to nothing else."""
+    linked, other = _text_beside_links(line)
+    return linked and other <= MAX_LINK_ITEM_TEXT
 
 
 def _node_text(node: LexborNode) -> str:
@@ -528,6 +564,104 @@ def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> boo
         if hint in lowered:
             return BOILERPLATE_PARAGRAPHS.search(lowered) is not None
     return False
+
+
+def _text_beside_links(nodes: Iterable[LexborNode]) -> tuple[bool, int]:
+    """Whether ``nodes`` hold a link, and how many characters of text they show outside their links."""
+    linked = False
+    other = 0
+    pending = [(node, False) for node in reversed(list(nodes))]
+    while pending:
+        node, in_link = pending.pop()
+        tag = node.tag
+        if tag == "-text":
+            if not in_link:
+                other += len(collapse(node.text_content))
+            continue
+        if tag == "a" and node.attrs.get("href"):
+            linked = in_link = True
+        child = node.last_child
+        while child is not None:
+            pending.append((child, in_link))
+            child = child.prev
+    return linked, other
+
+
+def _is_link_item(node: LexborNode) -> bool:
+    """Whether a block (a paragraph, a list item, a container) shows links and next to nothing beside them."""
+    linked, other = _text_beside_links((node,))
+    return linked and other <= MAX_LINK_ITEM_TEXT
+
+
+def _is_links(node: LexborNode) -> bool:
+    """Whether an element is links to other articles: a list whose every item is a link item, a container whose
+    every element is links (a "related" block of teaser ``<div>``s), or a link item itself."""
+    tag = node.tag
+    if tag in ("ul", "ol"):
+        items = [child for child in node.iter() if child.tag == "li"]
+        return bool(items) and all(_is_link_item(item) for item in items)
+    if tag in CONTAINERS and tag not in ("h1", "h5", "h6", "pre", "dt", "dd"):
+        children = [child for child in node.iter() if child.tag != "-comment"]
+        if len(children) > 1:
+            return all(_is_links(child) for child in children)
+    return _is_link_item(node)
+
+
+def _shown_next(node: LexborNode) -> LexborNode | None:
+    """The node after ``node`` among its siblings, past blank text and comments (an element or a text); None at its
+    parent's end."""
+    sibling = node.next
+    while sibling is not None and (sibling.tag == "-comment" or _blank(sibling)):
+        sibling = sibling.next
+    return sibling
+
+
+def _links_after(heading: LexborNode, root: LexborNode) -> list[LexborNode]:
+    """The elements after a heading over links (``_LINKS_HEADING``) that are its links: its next siblings while they
+    are links (a ``<ul>`` of links, paragraphs of one link each, a block of teasers), up to the first that is not (a
+    text outside any element is a sentence: not). A heading that ends its container ("<div class=head><p>Oxşar
+    xəbərlər</p></div><div class=item>...") is looked past from there."""
+    node = heading
+    sibling = _shown_next(node)
+    while sibling is None:
+        parent = node.parent
+        if parent is None or parent.mem_id == root.mem_id or parent.tag not in CONTAINERS:
+            break
+        node = parent
+        sibling = _shown_next(node)
+    found: list[LexborNode] = []
+    while sibling is not None and sibling.tag != "-text" and _is_links(sibling):
+        found.append(sibling)
+        sibling = _shown_next(sibling)
+    return found
+
+
+def _drop_links_after(heading: LexborNode, text: str, root: LexborNode) -> set[int]:
+    """Remove the links a heading over links (judged boilerplate, about to go) is followed by, and return the
+    ``mem_id`` of every node removed with them (their blocks are then not read into the text); nothing for any other
+    boilerplate."""
+    if not _LINKS_HEADING.match(text.lower()):
+        return set()
+    gone: set[int] = set()
+    for node in _links_after(heading, root):
+        gone.update(each.mem_id for each in node.traverse())
+        node.remove()
+    return gone
+
+
+def _is_related_block(block: LexborNode, text: str) -> bool:
+    """Whether a block is a related-news heading and its links in one ("Похожие новости: <a>...</a>, <a>...</a>"):
+    the heading opens it, and beside its links it shows next to nothing else."""
+    if len(text) > MAX_BOILERPLATE_LENGTH:
+        return False
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _RELATED_HINTS):
+        return False
+    lead = _RELATED_LEAD.match(lowered)
+    if lead is None:
+        return False
+    linked, other = _text_beside_links((block,))
+    return linked and other - lead.end() <= MAX_LINK_ITEM_TEXT
 
 
 @lru_cache(maxsize=8192)
@@ -630,7 +764,10 @@ def clean_body(
     _fix_media_nodes(media, base_url)
     texts: list[str] = []
     removed = False
+    gone: set[int] = set()  # the nodes of the link lists removed with their heading
     for block in blocks:
+        if gone and block.mem_id in gone:
+            continue
         text = collapse(block.text(deep=True, separator=""))
         if tables and block.tag in CELLS:  # (a cell is only ever in a table)
             if text:
@@ -641,11 +778,16 @@ def clean_body(
                 removed = True
         elif broken and block.mem_id in broken:
             if (kept := _without_boilerplate_lines(block, text, source_names)) is None:
+                gone |= _drop_links_after(block, text, root)
                 block.remove()
                 removed = True
             else:
                 texts.append(kept)
         elif is_boilerplate(text, source_names):
+            gone |= _drop_links_after(block, text, root)
+            block.remove()
+            removed = True
+        elif _is_related_block(block, text):
             block.remove()
             removed = True
         else:

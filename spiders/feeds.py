@@ -4,7 +4,8 @@ Feeds of the source sites are careless: one site gives every item the same ``<gu
 carry HTML entities inside CDATA, dates end in a bare "+04", and a broken site answers its feed URL with its HTML
 home page. So an entry is identified by its canonical link alone, the text fields are decoded to plain text, the date
 is kept as printed for the dates pipeline, and a body that is not a feed raises ``FeedError`` (the caller records
-it as a failure of the source) instead of quietly yielding nothing.
+it as a failure of the source) instead of quietly yielding nothing. An HTML page names its feeds in its head
+(``declared_feeds``): a site's home page given as a way in leads to them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import feedparser
 from scrapy.http import Response
 
+from aggregator.html import css, document_base
 from aggregator.markup import parse_html
 from aggregator.urls import absolute, canonical_url
 from spiders.sitemaps import SitemapError, decompressed
@@ -63,6 +65,11 @@ class ParsedFeed:
 FEED_PUBLISHED_META = "aggregator_feed_published"
 """``Request.meta`` key of an article request that a feed entry led to: the entry's date as printed, which the article's
 item carries as ``published_feed`` (the dates pipeline's last resort, for a page that prints no date)."""
+
+
+DECLARED_BY_META = "aggregator_declared_by"
+"""``Request.meta`` key of a request for a feed an HTML page declared (``declared_feeds``): that page's URL. A
+declared feed that answers with an HTML page in turn is not searched for feeds again."""
 
 
 def entry_meta(entry: FeedEntry) -> dict[str, str]:
@@ -135,6 +142,41 @@ def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> P
             image_url=_image(raw, base_url),
         )
     return ParsedFeed(list(entries.values()), without_link, duplicates, str(parsed["version"]))
+
+
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+"""The ``type`` of a ``<link rel="alternate">`` that names a feed this module reads (feed autodiscovery)."""
+_COMMENTS_FEED = re.compile(r"comment|коммент|şərh", re.IGNORECASE)
+"""A feed of readers' comments (WordPress declares one for the site and one for every post): its entries are
+comments on articles, not articles."""
+
+
+def declared_feeds(html: str, base_url: str) -> list[str]:
+    """The feeds an HTML page declares (``<link rel="alternate" type="application/rss+xml" href=...>``, as
+    WordPress and most CMSs print them on every page), as absolute http(s) addresses, in page order, each once;
+    not the feeds of comments.
+
+    A site's home page given as a way in names its feed this way: an operator often copies the home page's address
+    where the feed's belongs."""
+    tree = parse_html(html, base_url)
+    base = document_base(tree, base_url)
+    found: list[str] = []
+    for node in css(tree, "link[rel][href][type]"):
+        attrs = node.attrs
+        if "alternate" not in (attrs.get("rel") or "").lower().split():
+            continue
+        if (attrs.get("type") or "").split(";")[0].strip().lower() not in FEED_TYPES:
+            continue
+        href = (attrs.get("href") or "").strip()
+        if not href or _COMMENTS_FEED.search(f"{href} {attrs.get('title') or ''}"):
+            continue
+        try:
+            url = absolute(base, href)
+        except ValueError:  # an address no request can be made to
+            continue
+        if url.startswith(("https://", "http://")) and url not in found:
+            found.append(url)
+    return found
 
 
 def _link(entry: Any, base_url: str) -> str | None:

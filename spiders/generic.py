@@ -1,12 +1,15 @@
 """The generic spider: any registered site without a module of its own, from its feeds and sitemaps.
 
 Navigation: each entry URL is a feed (RSS/Atom) or a sitemap (``<urlset>``, Google News, ``<sitemapindex>``, gzipped
-or not), told apart by its first element; articles are the source's links they list. A feed or sitemap that turns out
-to be an HTML page is a counted failure with a quarantine row, not a crash.
+or not), told apart by its first element; articles are the source's links they list. An HTML page given as one (a
+home page) is followed to the feeds it declares; one that declares none is a counted failure with a quarantine row,
+not a crash. Pages that are no article (their ``og:type``, a listing's shape: ``spiders.page_kinds``) are skipped.
 
 Extraction (``GenericArticle``): the registry entry's CSS selectors first, then structured metadata (JSON-LD
 ``NewsArticle``/``Article``, also inside ``@graph`` and lists; OpenGraph; ``article:*`` meta tags; ``<time>``),
-then the page's main text from trafilatura, for sites whose markup nobody has studied.
+then the page's main text from trafilatura, for sites whose markup nobody has studied: read from the page without its
+readers' comments and teaser blocks, and checked against the page's own text container (``spiders.page_layout``);
+the date, the headline and a fallback cover are looked for in the article only, not in the page's header or sidebars.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -27,9 +32,12 @@ from aggregator.html import (
     SRCSET_ATTRIBUTES,
     URL_ATTRIBUTES,
     collapse_whitespace,
+    css,
+    css_first,
     document_base,
     http_url,
     inline_text,
+    is_inside,
     node_text,
     resolve_urls,
     resolved_attribute,
@@ -37,14 +45,37 @@ from aggregator.html import (
 from aggregator.items import ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
+from aggregator.timezones import zone
 from aggregator.urls import absolute
-from pipelines.dates import states_time_of_day
+from pipelines.dates import day_only, parse_date, states_time_of_day
 from spiders.base import SourceSpider
-from spiders.feeds import FEED_PUBLISHED_META, FeedError, content_type, entry_meta, feed_entries, with_announcement
+from spiders.feeds import (
+    DECLARED_BY_META,
+    FEED_PUBLISHED_META,
+    FeedError,
+    content_type,
+    declared_feeds,
+    entry_meta,
+    feed_entries,
+    with_announcement,
+)
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
-from spiders.sitemaps import SitemapError, discovery_kind, parse_sitemap
+from spiders.page_kinds import listing_shape
+from spiders.page_layout import (
+    Container,
+    common_ancestor,
+    covered,
+    element_path,
+    main_container,
+    node_at,
+    prune_furniture,
+    squashed,
+    wrap_loose_text,
+)
+from spiders.sitemaps import LinkTally, SitemapError, discovery_kind, parse_sitemap
 
-_TITLE_SEPARATORS = re.compile(r"\s+[|–—:·-]\s+|\s*\|\s*")
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:·»-]\s+|\s*\|\s*")
+"""What parts a headline from the site's name in a ``<title>``: "Headline | Site", "Headline » Site - tagline" (DLE)."""
 
 
 ARTICLE_OG_TYPES = frozenset({"article", "news", "newsarticle"})
@@ -77,11 +108,26 @@ class GenericArticle:
     CANONICAL = "link[rel=canonical]"
     H1 = "h1"
     TIME = "time"
+    PUBLISHED = "time.published, .entry-date.published, [itemprop=datePublished], time[pubdate]"
+    """The element a page marks as its publication date (WordPress's ``time.entry-date.published``, schema.org's
+    microdata): before any other ``<time>`` of the article, which may be its "updated" one."""
     # a printed date without <time>: the first element whose class says it is one, holding a digit
     DATE_CLASSES = "[class*=date], [class*=time], [itemprop=datePublished]"
+    SITE_CHROME = "nav, aside, [role=navigation], [role=banner], [role=contentinfo], [role=complementary]"
+    """What only a whole page holds, never an article's own part of it: navigation and sidebars."""
     MIN_MAIN_TEXT = 60
     """Characters below which trafilatura's "main text" is a page's leftovers (a date line under a video player),
     not an article: no body, so the page is refused rather than archived empty."""
+    MIN_COVERAGE = 0.5
+    """The share of the page's text container (``spiders.page_layout.main_container``) that trafilatura's text must
+    hold to be taken: below it, trafilatura has read something else (a Bitrix page's teasers and comments, while the
+    article was loose text beside them), and the container is the body."""
+    CLEARLY_LONGER = 1.5
+    """How much longer than the page's visible text the JSON-LD ``articleBody`` (or a Next.js page's data) must be to
+    be taken instead: a page that renders only the lead in its HTML and the rest in a script."""
+    MIN_LANGUAGE_LETTERS = 200
+    """Letters of body text from which its script is evidence of its language (``language``); a two-line body in
+    another script than the page declares may be a quotation."""
     # trafilatura: precision over recall (a re-publisher would rather lose a stray line than print a menu); bold and
     # italics kept, as the site spiders keep them (without, a bold lead or a stressed word reads as any other)
     TRAFILATURA_OPTIONS: dict[str, Any] = {  # noqa: RUF012 - read only
@@ -148,10 +194,99 @@ class GenericArticle:
         selector = self.selectors.get(field)
         return self.tree.css_first(selector) if selector else None
 
+    # -- where the article is on the page ------------------------------------------------------------
+
+    @cached_property
+    def pruned(self) -> LexborHTMLParser:
+        """The page without its readers' comments and its teaser blocks (``spiders.page_layout.prune_furniture``):
+        where the headline, the article's text, its date and its pictures are looked for. Both carry dates, names
+        and text of their own, each read as the article's before. ``tree`` stays the page as it came, for the
+        registry's selectors and the page's metadata."""
+        tree = LexborHTMLParser(self.markup)
+        prune_furniture(tree)
+        return tree
+
+    @cached_property
+    def lead(self) -> str | None:
+        """The start of the article's text as the page states it apart from its body (JSON-LD ``articleBody``,
+        ``og:description``, the description meta tag), squashed (``page_layout.squashed``): what tells the
+        article's container from a longer comment thread."""
+        head = self.tree.head
+        description = css_first(head, 'meta[name="description"]') if head is not None else None
+        for text in (
+            _first_str(self.ld.get("articleBody")),
+            self.meta.get("og:description"),
+            description.attrs.get("content") if description is not None else None,
+        ):
+            start = squashed(html.unescape(text or ""))[:40]
+            if len(start) == 40:
+                return start
+        return None
+
+    @cached_property
+    def container(self) -> Container | None:
+        """The element of ``pruned`` that holds the article's text as the page's blocks show it."""
+        return main_container(self.pruned, self.lead)
+
+    @cached_property
+    def article_scopes(self) -> list[LexborNode]:
+        """Where on the page (``pruned``) the article is, narrowest first: the ``<article>`` holding the headline;
+        else the container of its text, the ``<article>`` holding that, then the element holding it and the
+        headline, unless that one holds the site's navigation or sidebars too (1C-Bitrix prints the headline in the
+        site's header: what holds both is the whole page), and when nothing ties the two, the container's parent
+        and grandparent. Empty when the page shows no headline and no text.
+
+        The date and the cover picture are looked for here only: a header's clock, a "most read" column's dates, a
+        related item's "Вчера, 18:30" are no date of the article's, and no date is better than a wrong one."""
+        headline = self.headline
+        article = _article_ancestor(headline) if headline is not None else None
+        if article is not None:
+            return [article]
+        container = self.container.node if self.container is not None else None
+        scopes: list[LexborNode] = []
+        if container is not None:
+            scopes.append(container)
+            if (holder := _article_ancestor(container)) is not None:
+                scopes.append(holder)
+        both = None
+        if headline is not None:
+            both = common_ancestor(headline, container) if container is not None else headline.parent
+            if both is not None and self._whole_page(both):
+                both = None
+        if both is not None:
+            if all(both.mem_id != s.mem_id for s in scopes):
+                scopes.append(both)
+        elif container is not None:
+            # Nothing ties the headline to the text (none found, or only the whole page holds both): the date line
+            # is beside the text, or beside the block holding it; not further out, where the sidebars are.
+            ancestor = container.parent
+            for _ in range(2):
+                if ancestor is None or self._whole_page(ancestor):
+                    break
+                if all(ancestor.mem_id != s.mem_id for s in scopes):
+                    scopes.append(ancestor)
+                ancestor = ancestor.parent
+        return scopes
+
+    def _whole_page(self, node: LexborNode) -> bool:
+        """Whether ``node`` is the page rather than the article: the ``<body>``, or an element holding navigation, a
+        sidebar (``SITE_CHROME``) or the site's header and footer."""
+        if node.tag in ("html", "body", "-document"):
+            return True
+        if css_first(node, self.SITE_CHROME) is not None:
+            return True
+        return css_first(node, "header") is not None and css_first(node, "footer") is not None
+
     # -- fields --------------------------------------------------------------------------------------
 
     def site_names(self) -> set[str]:
-        names = {self.source.name.lower(), *(d.lower() for d in self.source.domains)}
+        """The site's names, lower-cased: the registry's, its other names ("AzXəbər" beside "AzXeber.az"), its
+        domains and its ``og:site_name``."""
+        names = {
+            self.source.name.lower(),
+            *(d.lower() for d in self.source.domains),
+            *(n.lower() for n in self.source.other_names),
+        }
         if self.meta.get("og:site_name"):
             names.add(self.meta["og:site_name"].lower())
         return names
@@ -171,17 +306,91 @@ class GenericArticle:
         return title[start:end].strip() or title
 
     def title(self) -> str | None:
+        """The JSON-LD headline, else ``og:title``, else the headline element, else ``<title>``, the site's name cut
+        off. A headline ending in "..." or "…" that a later one starts with gives way to it: SEO plugins cut the
+        JSON-LD headline at 110 characters, and the article's title is the whole one."""
         if "title" in self.selectors:
             return inline_text(self._selected("title"))
-        raw = (
-            _first_str(self.ld.get("headline"))
-            or self.meta.get("og:title")
-            or inline_text(self.tree.css_first(self.H1))
-            or inline_text(self.tree.css_first("title"))
+        raws = (
+            _first_str(self.ld.get("headline")),
+            self.meta.get("og:title"),
+            inline_text(self.headline),
+            inline_text(self.tree.css_first("title")),
         )
-        return self._without_site_name(" ".join(html.unescape(raw).split())) if raw else None
+        titles = [self._without_site_name(" ".join(html.unescape(raw).split())) for raw in raws if raw]
+        if not titles:
+            return None
+        first = titles[0]
+        stem = re.sub(r"\s*(?:\.{3}|…)$", "", first)
+        if stem != first:
+            return next((t for t in titles[1:] if len(t) > len(stem) and t.lower().startswith(stem.lower())), first)
+        return first
+
+    @cached_property
+    def headline(self) -> LexborNode | None:
+        """The page's headline element: its first ``<h1>`` that is not the site's name or logo, the first inside an
+        ``<article>`` if any is. An old DLE template prints its logo as an ``<h1>`` above the article's own: taken
+        as the headline, every article of the site was titled "DLE Новости". The site's header is no reason to
+        reject one: 1C-Bitrix prints the article's ``<h1>`` there."""
+        found = [h for h in css(self.pruned, self.H1) if inline_text(h) and not self._is_logo(h)]
+        if len(found) > 1:
+            # The brand part of <title> ("Headline » DLE Новости - новости Азербайджана"): a heading of it is the
+            # site's name, when the page has another heading to take.
+            brands = self._title_brands()
+            found = [h for h in found if (inline_text(h) or "").lower() not in brands] or found
+        in_article = [h for h in found if _article_ancestor(h) is not None]
+        chosen = next(iter(in_article or found), None)
+        if chosen is None:
+            # No <h1> (apa.az prints the headline as an <h2>): the heading that reads as the page's stated title.
+            stated = {t.casefold() for t in self._stated_titles()}
+            chosen = next((h for h in css(self.pruned, "h2, h3") if (inline_text(h) or "").casefold() in stated), None)
+        return chosen
+
+    def _stated_titles(self) -> list[str]:
+        """The headlines the page states in its metadata (JSON-LD, ``og:title``, ``<title>``), the site's name cut
+        off."""
+        raws = (
+            _first_str(self.ld.get("headline")),
+            self.meta.get("og:title"),
+            inline_text(self.tree.css_first("title")),
+        )
+        return [self._without_site_name(" ".join(html.unescape(raw).split())) for raw in raws if raw]
+
+    def _is_logo(self, heading: LexborNode) -> bool:
+        """Whether an ``<h1>`` is the site's name or its logo: its text is one of the site's names, it (or its
+        parent) is classed as a logo or brand, or it is a link to the home page and nothing else."""
+        text = inline_text(heading) or ""
+        if text.lower() in self.site_names():
+            return True
+        for node in (heading, heading.parent):
+            if node is not None and _LOGO_WORDS.search(f"{node.attrs.get('class') or ''} {node.attrs.get('id') or ''}"):
+                return True
+        return any(self._home_page(a.attrs.get("href")) and inline_text(a) == text for a in css(heading, "a[href]"))
+
+    def _home_page(self, href: str | None) -> bool:
+        if not href or not href.strip():
+            return False
+        try:
+            parts = urlsplit(absolute(self.base, href.strip()))
+        except ValueError:
+            return False
+        return parts.path in ("", "/") and not parts.query and self.source.owns(parts.geturl())
+
+    def _title_brands(self) -> set[str]:
+        """The parts of ``<title>`` that are not its headline (the longest part), lower-cased."""
+        parts = [p.strip() for p in _TITLE_SEPARATORS.split(inline_text(self.tree.css_first("title")) or "")]
+        parts = [p for p in parts if p]
+        if len(parts) < 2:
+            return set()
+        longest = max(parts, key=len)
+        return {p.lower() for p in parts if p != longest}
 
     def body(self) -> tuple[str | None, str | None]:
+        """The body's HTML and text: the registry's selector's elements, else the page's main text."""
+        return self._body
+
+    @cached_property
+    def _body(self) -> tuple[str | None, str | None]:
         selector = self.selectors.get("body")
         if selector:
             nodes = self.tree.css(selector)
@@ -193,29 +402,153 @@ class GenericArticle:
             inner = "".join(n.inner_html or "" for n in nodes)
             paragraphs = [t for n in nodes for t in (node_text(p) for p in n.css("p")) if t]
             return inner, "\n\n".join(paragraphs) or node_text(nodes[0])
+        return self._main_text
+
+    @cached_property
+    def _main_text(self) -> tuple[str | None, str | None]:
+        """The body of a page without a body selector: trafilatura's main text of the page without its furniture
+        (``_prepared``), unless it leaves out most of the text container's (then the container's); and the JSON-LD
+        ``articleBody`` or a Next.js page's data instead of either when clearly fuller (``_fuller``)."""
         import trafilatura  # here: every crawl loads this module (the spider loader's), few use what it falls back on
 
-        page, captions = self._page_for_trafilatura()
+        prepared, container = self._prepared
+        page, captions = self._page_for_trafilatura(prepared)
         extracted = trafilatura.extract(page, url=self.response.url, **self.TRAFILATURA_OPTIONS)
+        found: tuple[str | None, str | None] = (None, None)
         if extracted:
             root = LexborHTMLParser(extracted).body
             if root is not None:
-                for heading in root.css("h1"):  # the headline, which the item carries as its title
-                    heading.decompose()
+                self._drop_headline(root)
                 _restore_figures(root, captions)
                 paragraphs = [t for t in (node_text(p) for p in root.css("p, li, blockquote")) if t]
                 text = "\n\n".join(paragraphs) or node_text(root)
                 if text and len(text) >= self.MIN_MAIN_TEXT:
-                    return root.inner_html, text
-        article_body = _first_str(self.ld.get("articleBody"))
-        if article_body:
-            paragraphs = [" ".join(p.split()) for p in article_body.splitlines() if p.strip()]
-            return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
-        return None, None
+                    found = root.inner_html, text
+        if container is not None and self.container is not None and self.container.length >= self.MIN_MAIN_TEXT:
+            texts = self.container.texts
+            missed = found[1] is None or covered(texts, found[1]) < self.MIN_COVERAGE
+            # trafilatura's text holds the page's lead and the container's does not: the container is the other
+            # text block of the page (a comment thread the pruning did not know), and trafilatura is right.
+            lead = self.lead
+            if missed and lead and found[1] and lead in squashed(found[1]) and lead not in squashed(" ".join(texts)):
+                missed = False
+            if missed:
+                inner, text = self._container_body(container)
+                if text and len(text) >= self.MIN_MAIN_TEXT:
+                    found = inner, text
+        return self._fuller(found)
 
-    def _page_for_trafilatura(self) -> tuple[Any, dict[str, bool]]:
-        """The page for trafilatura, its addresses absolute and each image's ``<figcaption>`` made a ``<p>``; and
-        the captions' texts, each saying whether it follows its image.
+    @cached_property
+    def _prepared(self) -> tuple[LexborHTMLParser, LexborNode | None]:
+        """``pruned`` once more, without the registry's boilerplate and with its loose text made paragraphs
+        (``page_layout.wrap_loose_text``): the page trafilatura reads; and the text container in it.
+
+        The boilerplate goes here, before trafilatura: the cleanup pipeline drops it from a body by its selectors,
+        and trafilatura's output has no class or id left for them to match (a generic source's ``boilerplate`` did
+        nothing)."""
+        tree = self.pruned.clone()
+        container = node_at(tree, element_path(self.container.node)) if self.container is not None else None
+        body = tree.body
+        if body is not None and self.source.boilerplate:
+            for node in css(body, ",".join(self.source.boilerplate)):
+                if container is None or not is_inside(container, node):
+                    node.remove()
+        # The article's date line is no line of its text: inside the text block (Bitrix prints it there, loose
+        # beside the text), it became the body's first paragraph.
+        printed, dated = self._printed_date
+        if printed and dated is not None and len(node_text(dated) or "") <= _MAX_DATE_LINE:
+            line = node_at(tree, element_path(dated))
+            if line is not None and (container is None or not is_inside(container, line)):
+                line.remove()
+        wrap_loose_text(tree)
+        return tree, container
+
+    def _container_body(self, container: LexborNode) -> tuple[str | None, str | None]:
+        """The container's HTML and its paragraphs' text, as a body selector's would be."""
+        if self.base != self.response.url:
+            resolve_urls(container, self.base)  # the cleanup resolves what is left against the page's URL
+        self._drop_headline(container)
+        paragraphs = [t for t in (node_text(p) for p in container.css("p, li, blockquote")) if t]
+        return container.inner_html, "\n\n".join(paragraphs) or node_text(container)
+
+    def _drop_headline(self, root: LexborNode) -> None:
+        """The headline is the item's title, not a line of its body: an ``<h1>``, and a heading that repeats the
+        title (a Bitrix detail page prints it again as an ``<h3>`` above the text)."""
+        title = (self.title() or "").casefold()
+        for heading in root.css("h1, h2, h3, h4, h5, h6"):
+            if heading.tag == "h1" or (title and (inline_text(heading) or "").casefold() == title):
+                heading.decompose()
+
+    def _fuller(self, found: tuple[str | None, str | None]) -> tuple[str | None, str | None]:
+        """``found``, unless the page's JSON-LD ``articleBody`` (or, failing that, its Next.js data) holds all of
+        its text and clearly more (``CLEARLY_LONGER``): a page that renders only the lead as HTML and the article
+        in a script. With no text at all, either one is the body."""
+        current = found[1] or ""
+        for alternative in (self._ld_body, self._next_data_body):
+            text = alternative[1] if alternative is not None else None
+            if alternative is None or not text:
+                continue
+            if not current:
+                return alternative
+            longer = len(text) >= self.CLEARLY_LONGER * len(current) and len(text) - len(current) >= 100
+            if longer and covered([current], text) >= 0.8:
+                return alternative
+        return found
+
+    @cached_property
+    def _ld_body(self) -> tuple[str, str] | None:
+        article_body = _first_str(self.ld.get("articleBody"))
+        paragraphs = [" ".join(p.split()) for p in (article_body or "").splitlines() if p.strip()]
+        if not paragraphs:
+            return None
+        return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
+
+    @cached_property
+    def _next_data_body(self) -> tuple[str, str] | None:
+        """The article's text in a Next.js page's ``__NEXT_DATA__`` (a page rendered in the browser has nothing
+        else): the longest string named like a body (``NEXT_BODY_KEYS``) of an object whose title is the page's.
+        The title is what ties the object to this article and not to a "most read" item beside it."""
+        script = css_first(self.tree, "script#__NEXT_DATA__")
+        try:
+            data = json.loads(script.text(deep=True) or "null") if script is not None else None
+        except ValueError:
+            return None
+        headlines = (
+            self.title(),
+            self.meta.get("og:title"),
+            inline_text(self.headline),
+            _first_str(self.ld.get("headline")),
+        )
+        titles = {squashed(t) for t in headlines if t}
+        best = ""
+        pending: list[Any] = [data]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, list):
+                pending.extend(value)
+            elif isinstance(value, dict):
+                pending.extend(value.values())
+                named = any(isinstance(value.get(k), str) and squashed(value[k]) in titles for k in _NEXT_TITLE_KEYS)
+                if named:
+                    for key, text in value.items():
+                        if isinstance(text, str) and _NEXT_BODY_KEYS.fullmatch(key) and len(text) > len(best):
+                            best = text
+        if not best:
+            return None
+        if _HTML_TAG.search(best):
+            root = LexborHTMLParser(best).body
+            if root is None:
+                return None
+            paragraphs = [t for t in (node_text(p) for p in root.css("p, li, blockquote")) if t]
+            body_html, text = root.inner_html or "", "\n\n".join(paragraphs) or node_text(root) or ""
+        else:
+            paragraphs = [" ".join(p.split()) for p in best.splitlines() if p.strip()]
+            body_html, text = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
+        return (body_html, text) if len(text) >= self.MIN_MAIN_TEXT else None
+
+    def _page_for_trafilatura(self, prepared: LexborHTMLParser) -> tuple[Any, dict[str, bool]]:
+        """The page for trafilatura (``prepared``), its addresses absolute and each image's ``<figcaption>`` made a
+        ``<p>``; and the captions' texts, each saying whether it follows its image.
 
         trafilatura resolves relative addresses itself, but against the page's URL whatever its ``<base href>``
         says, and a link's against the site's root even without one ("more.html" on ``/news/2026/a.html`` led to
@@ -228,9 +561,10 @@ class GenericArticle:
         """
         import trafilatura
 
-        tree = trafilatura.load_html(self.markup)
+        markup = prepared.html or self.markup
+        tree = trafilatura.load_html(markup)
         if tree is None:
-            return self.markup, {}
+            return markup, {}
         _resolve_addresses(tree, self.base)
         captions: dict[str, bool] = {}
         for caption in tree.xpath("//figure[.//img]/figcaption"):
@@ -238,50 +572,104 @@ class GenericArticle:
             if text:
                 captions[text] = caption.getprevious() is not None
             caption.tag = "p"
+        for caption in tree.xpath("//figure[not(.//img)]/figcaption"):
+            # Left in, trafilatura kept a video's caption as loose text, and the line passed for a short article.
+            caption.drop_tree()
         return tree, captions
 
     def published_raw(self) -> str | None:
-        """The date as the page prints it for readers; the metadata's stamp when it prints none."""
+        """The date as the page prints it for readers, found in the article (``article_scopes``); the metadata's
+        stamp when it prints none, and when what it prints is not the date the item is dated by: the dates pipeline
+        takes the metadata's instant over a printed one, and a header's "Суббота, 5 декабря 2026" beside an article
+        dated by its ``article:published_time`` read as the article's date to anyone looking (``_agrees``)."""
         if "date" in self.selectors:
             selected = self._selected("date")
             return (node_text(selected) or selected.attrs.get("datetime")) if selected is not None else None
-        scope = self.tree.body or self.tree.root
-        if scope is None:
-            return self.published_meta()
-        node = scope.css_first(self.TIME)
-        printed = node_text(node)
-        stamp = node.attrs.get("datetime") if node is not None else None
-        if not printed and stamp and states_time_of_day(stamp):
-            printed = stamp
-        if not printed:
-            # An empty <time> whose stamp is a day alone ("2026-03-23") is no printed date: the date line readers
-            # see, with its time, is looked for first, and the bare day is the last resort (the dates pipeline
-            # takes the printed time when it falls on the metadata's day).
-            printed = self._date_line(scope)
-        return printed or stamp or self.published_meta()
+        printed = self._printed_date[0]
+        meta = self.published_meta()
+        if printed and meta and printed != meta and not self._agrees(printed, meta):
+            return meta
+        return printed or meta
 
-    def _date_line(self, scope: Any) -> str | None:
-        """The text of the first date-like element (``DATE_CLASSES``) with a digit in it after the page's first
-        ``<h1>``, else before it: a site's header often prints today's date and the time ("15.09.2026 10:12 | Bakı:
-        +24°C") above the headline, and the article's own date line comes after it; taken first, every article
-        of the site was dated the day it was fetched."""
-        first: str | None = None
+    @cached_property
+    def _printed_date(self) -> tuple[str | None, LexborNode | None]:
+        """The first date the article's scopes print, narrowest scope first, and the element that prints it: the
+        element the page marks as its publication date (``PUBLISHED``), else its first ``<time>``, else its date
+        line (``_date_line``). A page that shows neither a headline nor a text container is searched whole, as it
+        always was."""
+        root = self.pruned.body or self.pruned.root
+        scopes = self.article_scopes or ([root] if root is not None else [])
+        stamp: tuple[str | None, LexborNode | None] = (None, None)
+        for scope in scopes:
+            node = css_first(scope, self.PUBLISHED) or css_first(scope, self.TIME)
+            printed = node_text(node) if node is not None and node.tag != "meta" else None
+            found = (node.attrs.get("datetime") or node.attrs.get("content")) if node is not None else None
+            if found and stamp[0] is None:
+                stamp = found, node
+            if not printed and found and states_time_of_day(found):
+                printed = found
+            if printed:
+                return printed, node
+            # An empty <time> whose stamp is a day alone ("2026-03-23") is no printed date: the date line readers
+            # see, with its time, is looked for first, and the bare day is the last resort (the dates pipeline takes
+            # the printed time when it falls on the metadata's day).
+            line = self._date_line(scope)
+            if line[0]:
+                return line
+        return stamp
+
+    def _agrees(self, printed: str, meta: str) -> bool:
+        """Whether the printed date is the one the dates pipeline will date the item by, given the metadata's:
+        the metadata's instant when it has a time of day (the printed one agrees when it is the same minute), the
+        printed one on the metadata's day when that names a day only."""
+        tz = zone(self.source.timezone)
+
+        def read(text: str) -> datetime | None:
+            return parse_date(text, timezone=self.source.timezone, now=self.fetched_at, languages=self.source.languages)
+
+        stated = read(meta)
+        if stated is None:
+            return True  # the metadata's date cannot be read: the printed one is what dates the item
+        shown = read(printed)
+        if shown is None:
+            return False
+        if day_only(meta, stated, tz):
+            return shown.astimezone(tz).date() == stated.astimezone(tz).date()
+        return abs((shown - stated).total_seconds()) < 60
+
+    def _date_line(self, scope: LexborNode) -> tuple[str | None, LexborNode | None]:
+        """The text of the first date-like element (``DATE_CLASSES``) with a digit in it after the headline, else
+        before it: a site's header often prints today's date and the time ("15.09.2026 10:12 | Bakı: +24°C") above
+        the headline, and the article's own date line comes after it; taken first, every article of the site was
+        dated the day it was fetched."""
+        headline = self.headline
+        first: tuple[str | None, LexborNode | None] = (None, None)
         after_title = False
-        for node in scope.css(f"h1, {self.DATE_CLASSES}"):  # in document order
+        for node in css(scope, f"h1, {self.DATE_CLASSES}"):  # in document order
             if node.tag == "h1":
-                after_title = True
+                after_title = after_title or (headline is not None and node.mem_id == headline.mem_id)
                 continue
             text = node_text(node)
             if text and any(c.isdigit() for c in text):
                 if after_title:
-                    return text
-                first = first or text
+                    return text, node
+                first = first if first[0] else (text, node)
         return first
 
     def published_meta(self) -> str | None:
-        return published_metadata(self.tree) or _first_str(self.ld.get("dateCreated"))
+        """The metadata's date: the meta tags', the JSON-LD article's, else the ``<time datetime>`` of the article
+        (the one it marks as published first), not of the page's header or sidebar."""
+        scopes = self.article_scopes
+        marked = next((n for s in scopes if (n := css_first(s, self.PUBLISHED)) is not None), None)
+        scope = marked if marked is not None and marked.tag == "time" else (scopes[-1] if scopes else None)
+        stamp = published_metadata(self.pruned, scope)
+        if not stamp and marked is not None:
+            stamp = (marked.attrs.get("datetime") or marked.attrs.get("content") or "").strip() or None
+        return stamp or _first_str(self.ld.get("dateCreated"))
 
     def cover_image_url(self) -> str | None:
+        """The registry's selector's picture; else the page's metadata's (``og:image``, JSON-LD, Twitter's); else
+        the article's first picture that is a picture of it (``_content_image``)."""
         if "cover_image" in self.selectors:
             selected = self._selected("cover_image")
             if selected is None:
@@ -300,7 +688,32 @@ class GenericArticle:
             or _first_str(self.ld.get("thumbnailUrl"))
             or self.meta.get("twitter:image")
         )
-        return http_url(self.base, url)
+        return http_url(self.base, url) or self._content_image()
+
+    def _content_image(self) -> str | None:
+        """The first ``<img>`` of the article (``article_scopes``) that shows it: not a logo, an icon, an avatar, a
+        counter's pixel or a banner (by its class, id, address or size), nor an advertisement (a picture linking
+        off the site); its real address, not a lazy image's ``data:`` placeholder. Never the page's elsewhere:
+        the first picture of a page is its logo."""
+        for scope in self.article_scopes:
+            for img in css(scope, "img"):
+                attrs = img.attributes
+                words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+                if _NOT_PICTURE.search(words.lower()) or any(
+                    (size := (attrs.get(a) or "").strip()).isdigit() and int(size) < _MIN_PICTURE
+                    for a in ("width", "height")
+                ):
+                    continue
+                link = img.parent
+                while link is not None and link.tag != "a" and link.mem_id != scope.mem_id:
+                    link = link.parent
+                href = link.attrs.get("href") if link is not None and link.tag == "a" else None
+                if href and (target := http_url(self.base, href)) and not self.source.owns(target):
+                    continue
+                url = next((u for a in IMAGE_SRC_ATTRIBUTES if (u := http_url(self.base, attrs.get(a)))), None)
+                if url and not _NOT_PICTURE.search(urlsplit(url).path.lower()):
+                    return url
+        return None
 
     def category(self) -> str | None:
         if "category" in self.selectors:
@@ -308,7 +721,10 @@ class GenericArticle:
         return self.meta.get("article:section") or _first_str(self.ld.get("articleSection"))
 
     def language(self) -> str:
-        """The page's declared language when the source publishes in it, else the source's first language."""
+        """The page's declared language when the source publishes in it, else the source's first language; but the
+        language its body is written in (``written_language``) when that contradicts it and the source publishes
+        in that one: a site's Russian edition built on its Azerbaijani template says ``lang="az"`` on every page,
+        and its Russian articles were stored, listed and attributed as Azerbaijani."""
         root = self.tree.css_first("html")
         declared = (
             _language_code(root.attrs.get("lang") if root is not None else None)
@@ -316,7 +732,9 @@ class GenericArticle:
             or _language_code(_first_str(self.ld.get("inLanguage"), "alternateName", "name"))
         )
         languages = self.source.languages
-        return declared if declared and (declared in languages or not languages) else languages[0]
+        chosen = declared if declared and (declared in languages or not languages) else languages[0]
+        written = written_language(self.body()[1] or "", self.MIN_LANGUAGE_LETTERS)
+        return written if written and written != chosen and (written in languages or not languages) else chosen
 
     def canonical_url(self) -> str | None:
         head = self.tree.head
@@ -398,23 +816,76 @@ def _header(headers: Any, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+_MAX_DATE_LINE = 80
+"""Characters of a date line at most (date, time, a category or a view count beside them): an element classed as a
+date holding more is some block the article is in, never taken out of it."""
+_LOGO_WORDS = re.compile(r"logo|brand|site-?title|site-?name", re.IGNORECASE)
+"""The class or id words of a site's logo or name (WordPress's ``site-title``, ``site-branding``)."""
+_NEXT_TITLE_KEYS = ("title", "headline", "name")
+_NEXT_BODY_KEYS = re.compile(r"(?:article_?)?body(?:_?html)?|content(?:_?html)?|(?:full_?)?text|html", re.IGNORECASE)
+"""The names a Next.js page's data gives an article's text: ``content``, ``body``, ``articleBody``, ``bodyHtml``."""
+_HTML_TAG = re.compile(r"</?(?:p|br|div|h[2-6]|ul|ol|li|blockquote|strong|b|em|i|a)\b", re.IGNORECASE)
+_NOT_PICTURE = re.compile(
+    r"logo|icon|avatar|gravatar|emoji|smiley|pixel|spacer|blank|counter|tracking|banner|badge|sprite|placeholder"
+)
+"""Words in the class, id or address of a picture that is not the article's: a logo, an icon, an avatar, a counter's
+pixel, an advertising banner, a lazy-loading placeholder."""
+_MIN_PICTURE = 100
+"""Pixels (its ``width`` or ``height``) below which a picture is an icon, an avatar or a pixel, not a cover."""
+_AZERBAIJANI_LETTERS = frozenset("əğıƏĞİ")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+def _article_ancestor(node: LexborNode) -> LexborNode | None:
+    """The ``<article>`` (or schema.org ``Article`` microdata element) holding ``node``, if any."""
+    current = node.parent
+    while current is not None and current.tag not in ("body", "html", "-document"):
+        if current.tag == "article" or re.search(r"Article|BlogPosting", current.attrs.get("itemtype") or ""):
+            return current
+        current = current.parent
+    return None
+
+
+def written_language(text: str, min_letters: int) -> str | None:
+    """The language a text's letters say it is in, of the archive's: ``ru`` for Cyrillic, ``az`` for Latin with
+    Azerbaijani letters (ə, ğ, ı), ``en`` for Latin without; None for a text of fewer than ``min_letters`` letters or
+    of no clear script (four fifths of its letters in one)."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < min_letters:
+        return None
+    cyrillic = sum(1 for c in letters if _CYRILLIC.match(c))
+    latin = sum(1 for c in letters if c.isascii() or c in _AZERBAIJANI_LETTERS or "\u00c0" <= c <= "\u024f")
+    if cyrillic * 5 >= len(letters) * 4:
+        return "ru"
+    if latin * 5 >= len(letters) * 4:
+        marked = sum(1 for c in letters if c in _AZERBAIJANI_LETTERS)
+        return "az" if marked * 50 >= latin else "en"
+    return None
+
+
 class GenericSpider(SourceSpider):
-    """Feeds and sitemaps in, article pages out. No ``name``: the spider loader makes one subclass per registry
-    entry that has no module (``aggregator.spiderloader``), named after the entry's key."""
+    """Feeds and sitemaps (or an HTML page's declared feeds) in, article pages out; section fronts and other pages
+    that are no article left out. No ``name``: the spider loader makes one subclass per registry entry that has no
+    module (``aggregator.spiderloader``), named after the entry's key."""
 
     extractor = GenericArticle
+    OFF_DOMAIN_HOSTS_KEPT = 5
+    """Hosts named in ``aggregator/off_domain_hosts`` at most: those with the most links off the source's domains."""
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        """An entry URL or a sitemap an index named: a feed or a sitemap, whatever the URL looks like."""
+        """An entry URL or a sitemap an index named: a feed or a sitemap, whatever the URL looks like; or an HTML
+        page (a site's home page given as its way in), whose declared feeds are followed (``_declared_feeds``).
+
+        What a feed or a sitemap lists and what becomes of it is counted (``_tally``) and logged, one line per
+        document: a way in that leads to nothing (an empty feed, links on another domain, links the entry's
+        ``article_urls`` refuses) is then told apart from a site with nothing new in the crawl's summary."""
         try:
             kind = discovery_kind(response.body)
         except SitemapError as exc:
             yield self.discovery_failed(response, str(exc))
             return
         if kind is None:
-            html_page = isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
-            what = "an HTML page" if html_page else "no RSS, Atom or sitemap document"
-            yield self.discovery_failed(response, f"not a feed or sitemap: {what}")
+            yield from self._declared_feeds(response)
             return
         links: list[str] = []
         announced: dict[str, dict[str, str]] = {}  # a feed entry's link -> its request's meta (the entry's date)
@@ -424,18 +895,23 @@ class GenericSpider(SourceSpider):
             except SitemapError as exc:
                 yield self.discovery_failed(response, str(exc))
                 return
+            self._count("sitemaps")
             if sitemap.kind == "sitemapindex":
-                self._count("sitemaps")
+                tally = LinkTally(listed=len(sitemap.entries))
                 for entry in sitemap.entries:
                     try:
-                        if self.source.owns(entry.loc):
-                            yield scrapy.Request(
-                                entry.loc, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True}
-                            )
+                        if not self.source.owns(entry.loc):
+                            tally.off_domain(entry.loc)
+                            continue
+                        yield scrapy.Request(
+                            entry.loc, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True}
+                        )
+                        tally.followed += 1
+                        tally.sitemaps += 1
                     except ValueError:  # see below
-                        self._count("bad_links")
+                        tally.unusable += 1
+                self._tally(response, "the sitemap index", tally)
                 return
-            self._count("sitemaps")
             links = [entry.loc for entry in sitemap.entries]
             # A news sitemap's publication date, as a feed's: the last resort of a page that prints none.
             announced = {e.loc: {FEED_PUBLISHED_META: e.news_published} for e in sitemap.entries if e.news_published}
@@ -449,16 +925,19 @@ class GenericSpider(SourceSpider):
             links = [entry.link for entry in entries]
             announced = {entry.link: entry_meta(entry) for entry in entries}
         pattern = self.source.article_pattern
-        for link in dict.fromkeys(links):
+        unique = list(dict.fromkeys(links))
+        tally = LinkTally(listed=len(unique))
+        for link in unique:
             try:
                 # Against the document's own URL: a feed or a sitemap has no <base>, and Scrapy's urljoin would look
                 # for one in its text (decoding all of a sitemap to read 4 KiB, and taking a <base> quoted in an
                 # entry's CDATA as the document's). The links are absolute already, from the feed's or sitemap's parse.
                 url = absolute(response.url, link.strip())
                 if not self.source.owns(url):
+                    tally.off_domain(url)
                     continue
                 if pattern is not None and not pattern.search(url):
-                    self._count("not_articles")  # the registry says what an article's URL looks like: not fetched
+                    tally.not_article_urls += 1  # the registry says what an article's URL looks like: not fetched
                     continue
                 request = scrapy.Request(
                     url, callback=self.parse_article, errback=self.fetch_failed, meta=announced.get(link)
@@ -466,9 +945,91 @@ class GenericSpider(SourceSpider):
             except ValueError:
                 # An address no request can be made to ("https://minval.az:99999/news/1"): that one is skipped and
                 # counted; raised, it ended the parse and every link after it in the sitemap or feed was lost.
-                self._count("bad_links")
+                tally.unusable += 1
                 continue
+            tally.followed += 1
             yield request
+        self._tally(response, "the sitemap" if kind == "sitemap" else "the feed", tally)
+
+    def _tally(self, response: Response, what: str, tally: LinkTally) -> None:
+        """Count what a feed or sitemap listed and what was left out, and say so in one line: INFO when it led
+        somewhere, WARNING when it listed nothing to fetch (the crawl's summary then says why nothing was found:
+        ``aggregator.crawl``)."""
+        self._count_tally(tally)
+        if not tally.listed:
+            self.logger.warning("%s: %s lists no link", response.url, what)
+            return
+        left_out = [
+            f"{tally.off_domain_links} on other domains ({', '.join(tally.hosts)})" if tally.hosts else "",
+            f"{tally.not_article_urls} not matching the entry's article_urls" if tally.not_article_urls else "",
+            f"{tally.unusable} unusable address(es)" if tally.unusable else "",
+        ]
+        log = self.logger.info if tally.followed else self.logger.warning
+        log(
+            "%s: %s lists %d link(s): %s to fetch%s",
+            response.url,
+            what,
+            tally.listed,
+            tally.followed or "none",
+            "".join(f", {part}" for part in left_out if part),
+        )
+
+    def _count_tally(self, tally: LinkTally) -> None:
+        stats = self.crawler.stats
+        if stats is None:
+            return
+        stats.inc_value("aggregator/listed_links", tally.listed - tally.sitemaps)
+        stats.inc_value("aggregator/off_domain_links", tally.off_domain_links)
+        if tally.hosts:
+            earlier = stats.get_value("aggregator/off_domain_hosts")
+            hosts = tally.hosts_with(earlier if isinstance(earlier, dict) else None, self.OFF_DOMAIN_HOSTS_KEPT)
+            stats.set_value("aggregator/off_domain_hosts", hosts)
+        if tally.not_article_urls:
+            stats.inc_value("aggregator/not_articles", tally.not_article_urls)
+            stats.inc_value("aggregator/not_articles/article_urls", tally.not_article_urls)
+        if tally.unusable:
+            stats.inc_value("aggregator/bad_links", tally.unusable)
+
+    def _declared_feeds(self, response: Response) -> Iterator[Any]:
+        """An entry URL that answers with an HTML page: the feeds the page declares (``<link rel="alternate"
+        type="application/rss+xml">``, ``spiders.feeds.declared_feeds``) on the source's domains are followed as
+        ways in, and counted (``aggregator/declared_feeds``). An operator gives a site's home page where its feed's
+        address belongs; a CMS's home page names its feed. A page that declares none (or only feeds on other
+        domains), or a declared feed that answers with a page in turn, is a way in that leads nowhere: a failure,
+        as before, so that a moved feed is noticed."""
+        html_page = isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
+        if not html_page:
+            yield self.discovery_failed(response, "not a feed or sitemap: no RSS, Atom or sitemap document")
+            return
+        assert isinstance(response, TextResponse)
+        declared_by = response.request.meta.get(DECLARED_BY_META) if response.request is not None else None
+        if declared_by:  # no second round: a page declaring a feed that answers with that page would loop
+            yield self.discovery_failed(response, f"not a feed or sitemap: an HTML page (a feed of {declared_by})")
+            return
+        tally = LinkTally()
+        feeds: list[str] = []
+        for url in declared_feeds(response.text, response.url):
+            if self.source.owns(url):
+                feeds.append(url)
+            else:
+                tally.off_domain(url)
+        if not feeds:
+            elsewhere = f" whose feeds are on other domains ({', '.join(tally.hosts)})" if tally.hosts else ""
+            self._count_tally(tally)
+            yield self.discovery_failed(response, f"not a feed or sitemap: an HTML page{elsewhere}")
+            return
+        self._count_tally(tally)
+        self._count("declared_feeds", len(feeds))
+        self.logger.info(
+            "%s: an HTML page, not a feed: following the feed(s) it declares: %s", response.url, ", ".join(feeds)
+        )
+        for url in feeds:
+            yield scrapy.Request(
+                url,
+                callback=self.parse,
+                errback=self.fetch_failed,
+                meta={ENTRY_META: True, DECLARED_BY_META: response.url},
+            )
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -477,11 +1038,32 @@ class GenericSpider(SourceSpider):
             return
         assert isinstance(response, TextResponse)
         page = self.extractor(response, source=self.source)
-        if page.declared_not_article:
-            self._count("not_articles")  # a section front or a static page a sitemap listed: not archived
-            self.logger.debug("%s: not an article (og:type %s)", response.url, page.meta.get("og:type"))
+        skipped = self.not_an_article(page)
+        if skipped is not None:
+            kind, why = skipped
+            # A section front, a tag or a static page a sitemap listed: not archived, counted by why.
+            self._count("not_articles")
+            self._count(f"not_articles/{kind}")
+            log = self.logger.debug if kind == "og_type" else self.logger.info
+            log("%s: not an article (%s)", response.url, why)
             return
         yield with_announcement(page.to_item(), response)
+
+    def not_an_article(self, page: GenericArticle) -> tuple[str, str] | None:
+        """Why a page a feed or sitemap led to is no article, as (stat suffix, words), or None for an article.
+
+        ``og_type``: the page says it is something else (``GenericArticle.declared_not_article``). ``listing``: the
+        page says nothing of itself (no JSON-LD article, no article ``og:type``, no ``article:published_time``) and
+        has a listing's shape (``spiders.page_kinds``): a Bitrix section front is a list of dated teasers, and was
+        archived as an article made of three other articles' summaries. A page that declares itself an article is
+        taken at its word."""
+        if page.declared_not_article:
+            return "og_type", f"og:type {page.meta.get('og:type')}"
+        declared = page.meta.get("og:type", "").strip().lower()
+        if page.ld or declared in ARTICLE_OG_TYPES or page.meta.get("article:published_time"):
+            return None
+        shape = listing_shape(page)
+        return ("listing", f"a listing: {shape.describe()}") if shape.is_listing else None
 
     def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
         """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which
@@ -491,6 +1073,6 @@ class GenericSpider(SourceSpider):
         self.logger.error("%s: %s", response.url, reason)
         return FetchFailure(self.source.key, response.url, reason, response.status)
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, count: int = 1) -> None:
         if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(f"aggregator/{key}")
+            self.crawler.stats.inc_value(f"aggregator/{key}", count)

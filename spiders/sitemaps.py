@@ -1,14 +1,16 @@
 """Sitemaps for discovery: ``<urlset>`` (plain or Google News) and ``<sitemapindex>``, gzipped or not.
 
 Also tells a sitemap from a feed from a page that is neither, by its first element, so that the generic spider can
-hand a feed to the feed parser and count an HTML page served at a feed's or sitemap's address as a failure.
+hand a feed to the feed parser and count an HTML page served at a feed's or sitemap's address as a failure; and keeps
+the tally of what one of those ways in listed and what was left out (``LinkTally``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy.utils.gz import gunzip
@@ -113,3 +115,38 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
             )
         )
     return Sitemap("urlset" if kind == "urlset" else "sitemapindex", tuple(entries))
+
+
+@dataclass(slots=True)
+class LinkTally:
+    """What one feed, sitemap or page of the generic spider's ways in listed, and what became of each link: the
+    crawl tells "nothing new" from "every link left out, and why" by it (``GenericSpider._tally``)."""
+
+    listed: int = 0
+    followed: int = 0
+    not_article_urls: int = 0
+    """Left out by the registry entry's ``article_urls``."""
+    unusable: int = 0
+    """Addresses no request can be made to."""
+    sitemaps: int = 0
+    """Of ``followed``, the sitemaps a sitemap index names: documents to read, not links to pages (the run's
+    ``aggregator/listed_links`` counts the links to pages and those left out)."""
+    hosts: dict[str, int] = field(default_factory=dict)
+    """Links off the source's domains, by host: dropped, and named, since a whole feed on another domain is most
+    often an entry whose ``domains`` miss the site's own (``www.x.az`` for links to ``x.az``), or a site that
+    moved."""
+
+    def off_domain(self, url: str) -> None:
+        host = (urlsplit(url).hostname or "?").lower()
+        self.hosts[host] = self.hosts.get(host, 0) + 1
+
+    @property
+    def off_domain_links(self) -> int:
+        return sum(self.hosts.values())
+
+    def hosts_with(self, earlier: dict[str, int] | None, keep: int) -> dict[str, int]:
+        """The ``keep`` hosts with the most links off the domains, counting ``earlier`` ones (the run's so far)."""
+        merged = dict(earlier or {})
+        for host, count in self.hosts.items():
+            merged[host] = merged.get(host, 0) + count
+        return dict(sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:keep])

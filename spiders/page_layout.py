@@ -1,0 +1,400 @@
+"""Where the article is on a page the generic extractor has never seen, and what around it is not the article.
+
+trafilatura finds a page's main text by the look of its blocks, and a CMS's furniture can look more like an article
+than the article does. On a 1C-Bitrix page the article is loose text and ``<br>`` in a ``<div class="news-detail">``
+while the "other news of the section" teasers and the readers' comments below it are tidy ``<p>``s and cells: the
+body came out as two teasers and two comments, and not one line of the article. So before trafilatura sees a page:
+
+* the readers' comments and the teaser blocks ("other news", "related", "most read") are taken out
+  (``prune_furniture``): neither is the article, and both carry dates and names that the date search and the
+  headline search must not find either;
+* text typed as text and ``<br>`` is made paragraphs (``wrap_loose_text``), as the cleanup pipeline does with a
+  body, so that it is judged as the paragraphs it is;
+
+and afterwards trafilatura's text is checked against the page's own evidence (``main_container``): the element
+holding the most paragraph-like text, the one that holds the page's lead (its description) when there is a choice.
+When trafilatura's text leaves out most of that element's, the element is the body.
+
+Everything here errs on the article's side: an element that holds the page's ``<h1>`` is never taken out, a block
+named like a comment is taken out only when it shows a comment's traces (a time, a form), and a block named like a
+teaser list only when it holds several links and a good part of its text is theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from aggregator.html import INLINE_TAGS, collapse_whitespace, css, css_first, is_inside
+
+_COMMENT_NAME = re.compile(r"(?:^|[-_])(?:comments?|commentlist|reviews|disqus)(?:[-_]|$)")
+"""A class or id word of a comment block: ``comments``, ``comment-list``, ``comments-area`` (WordPress),
+``dle-comments-list`` (DLE), ``reviews-block-container``, ``bx-reviews`` (1C-Bitrix's forum comments),
+``disqus_thread``, ``vk_comments``. Not a singular "review": a critic's review is an article."""
+_COMMENT_IDS = frozenset({"comments", "respond", "disqus_thread"})
+_COMMENT_TRACES = "form, textarea, time"
+_CLOCK = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}")
+"""A time of day or a numeric date: a comment shows when it was written ("04.12.2026 16:02", "Сегодня, 17:30")."""
+_TEASER_NAME = re.compile(
+    r"related|similar|other|popular|most-?read|top-?news|read-?also|also-?read|see-?also|more-?news|news-?list"
+    r"|recommend|latest|yarpp"
+)
+"""A class or id of a teaser block: ``related-news``, ``jp-relatedposts``, ``news-detail-other`` (Bitrix's "other news
+of the section"), ``bx-newslist popular``, ``most-read``, ``MostRead_box__r7`` (a Next.js CSS module)."""
+TEASER_HEADINGS = frozenset(
+    {
+        # Russian
+        "другие новости", "другие новости раздела", "другие новости по теме", "читайте также", "читайте еще",
+        "читайте ещё", "смотрите также", "новости по теме", "по теме", "материалы по теме", "похожие новости",
+        "похожие записи", "похожие статьи", "связанные новости", "популярное", "популярные новости",
+        "самое читаемое", "самое популярное", "последние новости", "лента новостей", "еще новости", "ещё новости",
+        # Azerbaijani
+        "digər xəbərlər", "oxşar xəbərlər", "bu mövzuda", "mövzu ilə bağlı", "mövzuya aid", "ən çox oxunanlar",
+        "ən çox oxunan", "ən çox oxunan xəbərlər", "son xəbərlər", "xəbər lenti", "həmçinin oxuyun",
+        "bunu da oxuyun", "populyar",
+        # English
+        "related", "related news", "related articles", "related posts", "read also", "see also", "more news",
+        "more stories", "most read", "most popular", "popular", "latest news", "you may also like",
+    }
+)  # fmt: skip
+"""The headings of teaser lists whose markup names nothing ("<p><strong>Digər xəbərlər:</strong></p><ul>...")."""
+MIN_TEASER_LINKS = 2
+TEASER_LINK_SHARE = 0.25
+"""A teaser block is a list of links to other articles, each perhaps with a line of summary and a date: a quarter of
+its text or more is link text. An article's own wrapper, whatever its class says, is mostly its text."""
+LINK_LIST_SHARE = 0.5
+"""What follows a teaser heading is its list when half of its text or more is link text."""
+_PROTECTED = frozenset({"html", "head", "body", "main"})
+
+MIN_UNIT = 30
+"""Characters of text below which a block is a caption, a byline or a label, not a paragraph of the article."""
+_NOT_UNITS = frozenset(
+    {*INLINE_TAGS, "script", "style", "noscript", "template", "h1", "h2", "h3", "h4", "h5", "h6", "button", "select",
+     "option", "textarea", "form", "nav", "head", "html", "title", "figcaption", "caption", "ul", "ol", "table",
+     "tbody", "thead", "tr"}
+)  # fmt: skip
+_NO_WRAP = frozenset({*INLINE_TAGS, "p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "tbody", "thead",
+                      "tr", "ul", "ol", "dl", "select", "head", "html", "script", "style"})  # fmt: skip
+"""Elements whose loose text is not made paragraphs: a paragraph, a list item or a heading may hold line breaks of
+its own, and an inline element is inside something else's run."""
+_CHROME = frozenset({"header", "footer", "nav", "aside"})
+_CHROME_ROLES = frozenset({"banner", "contentinfo", "navigation", "complementary"})
+_RUN_PARTS = frozenset({*INLINE_TAGS, "-text", "-comment", "br"})
+_WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def squashed(text: str) -> str:
+    """``text`` without whitespace, lower-cased: what two renderings of the same words have in common (trafilatura
+    and the page part lines and paragraphs differently)."""
+    return "".join(text.split()).lower()
+
+
+def _words(node: LexborNode) -> list[str]:
+    words = [*(node.attrs.get("class") or "").split(), node.attrs.get("id") or ""]
+    return [w.lower() for w in words if w]
+
+
+def _text_length(node: LexborNode) -> int:
+    return len(collapse_whitespace(node.text(deep=True, separator=" ")))
+
+
+def link_share(node: LexborNode, *, besides: int = 0) -> tuple[float, int]:
+    """The share of ``node``'s text that is link text, and how many links it holds; ``besides``: characters of its
+    text not to count (a heading inside it)."""
+    links = css(node, "a")
+    total = _text_length(node) - besides
+    linked = sum(_text_length(a) for a in links)
+    return (min(1.0, linked / total) if total > 0 else 1.0), len(links)
+
+
+def _holds_headline(node: LexborNode) -> bool:
+    return node.tag in _PROTECTED or css_first(node, "h1") is not None
+
+
+def _in_headline(node: LexborNode) -> bool:
+    current: LexborNode | None = node
+    while current is not None:
+        if current.tag == "h1":
+            return True
+        current = current.parent
+    return False
+
+
+def _comment_block(node: LexborNode) -> bool:
+    words = _words(node)
+    if not any(w in _COMMENT_IDS or _COMMENT_NAME.search(w) for w in words):
+        return False
+    if css_first(node, _COMMENT_TRACES) is not None:
+        return True
+    return _CLOCK.search(node.text(deep=True, separator=" ")) is not None
+
+
+def _teaser_block(node: LexborNode) -> bool:
+    if not any(_TEASER_NAME.search(w) for w in _words(node)):
+        return False
+    share, links = link_share(node)
+    return links >= MIN_TEASER_LINKS and share >= TEASER_LINK_SHARE
+
+
+def heading_key(text: str) -> str:
+    """A heading's words as ``TEASER_HEADINGS`` spells them: lower-cased, without the colon or arrow around them."""
+    return _WORD_EDGES.sub("", collapse_whitespace(text).lower())
+
+
+def _next_element(node: LexborNode) -> LexborNode | None:
+    sibling = node.next
+    while sibling is not None and (sibling.tag in ("-text", "-comment")):
+        if sibling.tag == "-text" and (sibling.text_content or "").strip():
+            return None  # text between the heading and what follows: not a heading over a list
+        sibling = sibling.next
+    return sibling
+
+
+def _teaser_headings(body: LexborNode) -> list[LexborNode]:
+    """The teaser lists that a heading names (``TEASER_HEADINGS``), and their headings."""
+    found: list[LexborNode] = []
+    for text in body.traverse(include_text=True):
+        if text.tag != "-text":
+            continue
+        raw = text.text_content or ""
+        if len(raw) > 60 or heading_key(raw) not in TEASER_HEADINGS:
+            continue
+        heading = text.parent
+        if heading is None or heading.tag in _PROTECTED or _in_headline(heading):
+            continue  # a page titled "Последние новости" is a listing, and its title is its title
+        key = heading_key(raw)
+        # The element that shows the heading and nothing else: "<p><strong>Digər xəbərlər:</strong></p>" is the <p>.
+        while (
+            heading.parent is not None
+            and heading.parent.tag not in _PROTECTED
+            and heading_key(heading.parent.text(deep=True, separator=" ")) == key
+        ):
+            heading = heading.parent
+        following = _next_element(heading)
+        if following is not None and not _holds_headline(following):
+            share, links = link_share(following)
+            if links >= MIN_TEASER_LINKS and share >= LINK_LIST_SHARE:
+                found += [heading, following]
+                continue
+        parent = heading.parent
+        if parent is not None and not _holds_headline(parent) and parent.tag != "article":
+            share, links = link_share(parent, besides=_text_length(heading))
+            if links >= MIN_TEASER_LINKS and share >= LINK_LIST_SHARE:
+                found.append(parent)
+    return found
+
+
+def prune_furniture(tree: LexborHTMLParser) -> None:
+    """Take the readers' comments and the teaser blocks out of ``tree`` (see the module's docstring)."""
+    body = tree.body
+    if body is None:
+        return
+    doomed = [
+        node
+        for node in css(body, "[class], [id]")
+        if not _holds_headline(node) and (_comment_block(node) or _teaser_block(node))
+    ]
+    for node in doomed:
+        node.remove()  # unlinks without freeing: a match inside one removed already is safe to touch
+    for node in _teaser_headings(body):
+        node.remove()
+
+
+def wrap_loose_text(tree: LexborHTMLParser) -> None:
+    """Make a ``<p>`` of each run of text that lies loose beside ``<br>``s in a block (a DLE or Bitrix article typed
+    as "text<br><br>text"): a run ends at a block and at two or more line breaks in a row, as the cleanup pipeline
+    cuts a body's loose text; one line break stays inside its paragraph."""
+    body = tree.body
+    if body is None:
+        return
+    holders: dict[int, LexborNode] = {}
+    for br in css(body, "br"):
+        parent = br.parent
+        if parent is not None and parent.tag not in _NO_WRAP:
+            holders.setdefault(parent.mem_id, parent)
+    for holder in holders.values():
+        if len(_own_text(holder)[0]) >= MIN_UNIT:
+            _wrap_runs(tree, holder)
+
+
+def _wrap_runs(tree: LexborHTMLParser, holder: LexborNode) -> None:
+    runs: list[list[LexborNode]] = [[]]
+    breaks = 0
+    for node in list(holder.iter(include_text=True)):
+        tag = node.tag
+        if tag not in _RUN_PARTS:
+            runs.append([])
+            breaks = 0
+        elif tag == "br":
+            breaks += 1
+            if breaks == 2:
+                runs.append([])
+            elif breaks == 1:
+                runs[-1].append(node)
+        elif tag == "-text" and not (node.text_content or "").strip():
+            runs[-1].append(node)
+        else:
+            breaks = 0
+            runs[-1].append(node)
+    for run in runs:
+        while run and (run[-1].tag == "br" or _blank(run[-1])):
+            run.pop()
+        while run and _blank(run[0]):
+            run.pop(0)
+        if not any(n.tag != "-comment" and n.text(deep=True).strip() for n in run):
+            continue
+        paragraph = tree.create_node("p")
+        for node in run:
+            paragraph.insert_child(node)  # a copy: selectolax inserts copies of nodes
+        run[0].insert_before(paragraph)
+        for node in run:
+            node.remove()
+    for child in list(holder.iter()):
+        if child.tag == "br":
+            child.remove()  # a break between two paragraphs now
+
+
+def _blank(node: LexborNode) -> bool:
+    return node.tag == "-text" and not (node.text_content or "").strip()
+
+
+def _own_text(node: LexborNode) -> tuple[str, int, bool]:
+    """The text ``node`` shows outside any block inside it (its text nodes and inline elements), how much of that is
+    link text, and whether it holds a block too."""
+    pieces: list[str] = []
+    linked = 0
+    holds_block = False
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            pieces.append(child.text_content or "")
+        elif tag == "br":
+            pieces.append("\n")
+        elif tag in INLINE_TAGS:
+            text = child.text(deep=True, separator=" ")
+            pieces.append(text)
+            if tag == "a":
+                linked += len(text.strip())
+        elif tag != "-comment":
+            holds_block = True
+            pieces.append("\n")
+    return " ".join("".join(pieces).split()), linked, holds_block
+
+
+@dataclass
+class Container:
+    """The element that holds the page's article text, as the page's own blocks show it."""
+
+    node: LexborNode
+    texts: list[str]
+    """The paragraphs (and runs of loose text) inside it that made it the container, in document order."""
+
+    @property
+    def length(self) -> int:
+        return sum(len(t) for t in self.texts)
+
+
+def main_container(tree: LexborHTMLParser, lead: str | None = None) -> Container | None:
+    """The element holding the most paragraph-like text, readability's way: each paragraph (a block of text with
+    no block inside, ``MIN_UNIT`` characters or more, mostly not links) counts for its parent in full and its
+    grandparent by half; text loose among blocks counts for the block holding it. Among the leading elements, the
+    first whose text holds the page's ``lead`` (its description, the start of its JSON-LD ``articleBody``) is
+    taken: a comment thread or a teaser list the pruning missed may hold more text than a short article."""
+    body = tree.body
+    if body is None:
+        return None
+    scores: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    units: list[tuple[LexborNode, str]] = []
+
+    def credit(node: LexborNode | None, amount: float) -> None:
+        if node is None or node.tag in ("html", "body"):
+            return
+        scores[node.mem_id] = scores.get(node.mem_id, 0.0) + amount
+        nodes[node.mem_id] = node
+
+    for element in body.traverse():
+        if element.tag in _NOT_UNITS:
+            continue
+        text, linked, holds_block = _own_text(element)
+        if len(text) < MIN_UNIT or linked * 2 > len(text) or _in_chrome(element):
+            continue
+        units.append((element, text))
+        holder = element if holds_block else element.parent
+        if element.tag == "li" and holder is not None:
+            holder = holder.parent  # a list item's list is part of the text around it
+        credit(holder, len(text))
+        credit(holder.parent if holder is not None else None, len(text) / 2)
+    if not scores:
+        return None
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    chosen = nodes[ranked[0]]
+    if lead:
+        for key in ranked[:8]:
+            if scores[key] < scores[ranked[0]] / 4:
+                break
+            if lead in squashed(nodes[key].text(deep=True, separator=" ")):
+                chosen = nodes[key]
+                break
+    return Container(chosen, [text for node, text in units if is_inside(node, chosen)])
+
+
+def _in_chrome(node: LexborNode) -> bool:
+    """Whether ``node`` is in the site's header, footer, navigation or a sidebar (outside any ``<article>``, which
+    may have a header and a footer of its own): the copyright line is no article's container."""
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("body", "html"):
+        if current.tag == "article":
+            return False
+        if current.tag in _CHROME or (current.attrs.get("role") or "") in _CHROME_ROLES:
+            return True
+        current = current.parent
+    return False
+
+
+def covered(texts: list[str], extracted: str) -> float:
+    """The share of ``texts``' sentences (by characters) that ``extracted`` holds."""
+    haystack = squashed(extracted)
+    total = found = 0
+    for text in texts:
+        for sentence in re.split(r"(?<=[.!?…])\s+", text):
+            size = len(squashed(sentence))
+            total += size
+            if size and squashed(sentence) in haystack:
+                found += size
+    return found / total if total else 1.0
+
+
+def element_path(node: LexborNode) -> list[int]:
+    """Where ``node`` is in its tree: the index of each element on the way down from the root among its parent's
+    elements. The same path finds the same element in a clone of the tree (``node_at``)."""
+    path: list[int] = []
+    current = node
+    while current.parent is not None and current.parent.tag != "-document":
+        parent = current.parent
+        path.append(next(i for i, child in enumerate(parent.iter()) if child.mem_id == current.mem_id))
+        current = parent
+    return path[::-1]
+
+
+def node_at(tree: LexborHTMLParser, path: list[int]) -> LexborNode | None:
+    current = tree.root
+    for index in path:
+        if current is None:
+            return None
+        current = next((child for i, child in enumerate(current.iter()) if i == index), None)
+    return current
+
+
+def common_ancestor(first: LexborNode, second: LexborNode) -> LexborNode | None:
+    ancestors: set[int] = set()
+    node: LexborNode | None = first
+    while node is not None:
+        ancestors.add(node.mem_id)
+        node = node.parent
+    node = second
+    while node is not None and node.mem_id not in ancestors:
+        node = node.parent
+    return node
