@@ -26,7 +26,7 @@ from aggregator.items import ENTRY_FAILED
 from aggregator.locks import source_locks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
-from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT
+from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
 from aggregator.settings import user_agent
 from aggregator.sources import Source
 from aggregator.tables import compact_table, header_column
@@ -42,7 +42,19 @@ COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fetch errors", RUN_COUNTS["http_errors"]),
     ("undated", RUN_COUNTS["dates_unparsed"]),
 )
-"""The summary's and the live table's columns, each the sum of these stats (the run row's where it has one)."""
+"""The summary's and the live table's columns, each the sum of these stats; a column the run row has is counted as
+the row counts it (``counter_values``)."""
+_ROW_COLUMNS = {keys: column for column, keys in RUN_COUNTS.items()}
+
+
+def counter_values(stats: dict[str, Any]) -> list[int]:
+    """The ``COUNTERS`` of a run, those the run row has from ``run_counts``: the summary of a run and its row in
+    ``aggregator runs`` say the same (a swept page found gone is no fetch error in either)."""
+    row = run_counts(stats)
+    return [
+        row[_ROW_COLUMNS[keys]] if keys in _ROW_COLUMNS else sum(int(stats.get(k) or 0) for k in keys)
+        for _, keys in COUNTERS
+    ]
 
 
 # Exit statuses of `aggregator crawl` (2 is a usage or database error, said before any crawl starts).
@@ -122,7 +134,7 @@ def stats_table(per_source: dict[str, dict[str, Any]], title: str) -> Table:
     for label, _ in COUNTERS:
         header_column(table, label, justify="right")
     for key, stats in per_source.items():
-        table.add_row(key, *(str(sum(int(stats.get(k) or 0) for k in keys)) for _, keys in COUNTERS))
+        table.add_row(key, *(str(value) for value in counter_values(stats)))
     return table
 
 

@@ -230,21 +230,26 @@ def test_the_crawl_summary_fits_an_80_column_terminal() -> None:
 
 
 def test_the_crawl_summary_counts_as_the_run_row_does() -> None:
-    """Answers 304 are pages fetched and articles unchanged in `runs`: the summary of the same run said 0 unchanged."""
+    """Answers 304 are pages fetched and articles unchanged in `runs`: the summary of the same run said 0 unchanged.
+    And a swept page found gone is no fetch error in `runs` (``run_counts.LEFT_OUT``): the summary counted it."""
     from rich.console import Console
 
     from aggregator.crawl import stats_table
     from aggregator.run_counts import run_counts
 
     stats = {"response_received_count": 10, "aggregator/not_modified": 3, "aggregator/articles_unchanged": 2,
-             "aggregator/articles": 2, "item_dropped_count": 1}  # fmt: skip
+             "aggregator/articles": 2, "item_dropped_count": 1, "aggregator/http_errors": 5,
+             "aggregator/swept_gone": 4}  # fmt: skip
     row = run_counts(stats)
-    assert (row["pages"], row["items_unchanged"], row["rejected"]) == (13, 5, 1)
+    assert (row["pages"], row["items_unchanged"], row["rejected"], row["http_errors"]) == (13, 5, 1, 1)
     console = Console(width=120, record=True, force_terminal=False)
     console.print(stats_table({"caliber": stats}, title="Crawl summary"))
-    header, values = [line.split() for line in console.export_text().splitlines() if line.startswith(("source", "cal"))]
+    lines = [line.replace("fetch errors", "fetch_errors") for line in console.export_text().splitlines()]
+    header, values = [line.split() for line in lines if line.startswith(("source", "cal"))]
     shown = dict(zip(header[1:], values[1:], strict=False))
     assert (shown["pages"], shown["unchanged"], shown["rejected"]) == ("13", "5", "1")
+    # A swept page found gone withdraws its article: no fetch error in the row, nor in the summary (it was 5 here).
+    assert (shown["articles"], shown["fetch_errors"]) == ("2", "1")
 
 
 def test_withdrawals_held_back_are_said_when_the_source_is_red_too(capsys: pytest.CaptureFixture[str]) -> None:
