@@ -181,6 +181,8 @@ class MirrorTree:
         return self._overrides.get(host, {}).get(key, {})
 
     def find(self, host: str, path: str) -> Path | None:
+        if "\x00" in host or "\x00" in path:  # no file has it in its name; Path.resolve raises on it (no answer at all)
+            return None
         for overlay in self.overlays:
             found = overlay.find(host, path)
             if found is not None:

@@ -138,6 +138,12 @@ DOWNLOADER_MIDDLEWARES = {
 DOWNLOAD_HANDLERS = {
     "http": "aggregator.mirror.MirrorDownloadHandler",
     "https": "aggregator.mirror.MirrorDownloadHandler",
+    # A news crawler fetches web pages only. Scrapy's own handlers for these open local files (a sitemap listing
+    # file://.../proc/self/environ archived the crawl's environment), FTP and S3 for whatever a page names.
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
 }
 REQUEST_FINGERPRINTER_CLASS = "aggregator.urls.CanonicalRequestFingerprinter"
 LOG_FORMATTER = "aggregator.logformatter.AggregatorLogFormatter"

@@ -74,8 +74,20 @@ class Source:
         return re.compile(self.article_urls) if self.article_urls else None  # re caches the compiled pattern
 
     def owns(self, url: str) -> bool:
-        """Whether ``url`` is on one of the source's domains."""
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        """Whether ``url`` is a web address (http or https) on one of the source's domains.
+
+        The scheme counts: ``file://caliber.az/etc/passwd`` in a listing or a sitemap was followed (Scrapy opens
+        local files for it), and ``javascript://caliber.az/%0a...`` as a canonical link became the article's source
+        link, a script on the site's pages. The host is read as browsers and ``canonical_url`` (w3lib) read it, a
+        backslash being a slash: ``https://evil.example\\@caliber.az/`` is evil.example's, not caliber.az's (it passed,
+        and the stored link led to evil.example under caliber.az's name)."""
+        try:
+            parts = urlsplit(url.strip().replace("\\", "/"))
+            host = (parts.hostname or "").lower().rstrip(".")
+        except ValueError:  # no address at all ("http://[x")
+            return False
+        if parts.scheme.lower() not in ("http", "https"):
+            return False
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
 
