@@ -41,6 +41,7 @@ from aggregator.api import sitemaps
 from aggregator.api.feeds import rss_feed
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
+from aggregator.html import http_url
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
@@ -467,6 +468,9 @@ def create_app(
         auto_reload=False,  # templates are read once: no stat() of the file on every page
     )
     pages.globals["site_name"] = site_name
+    # A source link is shown as a link only when it is a web address: an archive written before the crawl refused
+    # others (a page's `javascript:` canonical link was stored as its source link) must not put a script on a page.
+    pages.filters["web_address"] = lambda url: http_url(url or "", url) or ""
     pages.globals["editions"] = tuple(present.LABELS)  # the main one (Russian, the bare "/") first
 
     inline = make_url(normalise_url(db_url)).get_backend_name() == "sqlite"

@@ -9,6 +9,8 @@ from email.utils import format_datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from aggregator.html import http_url
+
 ATOM = "http://www.w3.org/2005/Atom"
 # Characters XML 1.0 cannot carry at all, even escaped: a page's stray control character would break the feed.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -61,7 +63,9 @@ def rss_feed(
         if article.category:
             sub_element(item, "category", article.category)
         lead = f"<p>{_escape(article.attribution_line)}</p>" if article.attribution_line else ""
-        source_link = f'<p><a href="{_escape(article.url)}">{_escape(article.url)}</a></p>'
+        # A link only to a web address (an older archive may hold another as a page's canonical link).
+        web = http_url(article.url, article.url)
+        source_link = f'<p><a href="{_escape(web)}">{_escape(web)}</a></p>' if web else ""
         sub_element(item, "description", lead + article.body_html + source_link)
     xml: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return xml

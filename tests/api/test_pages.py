@@ -81,6 +81,25 @@ def test_titles_and_attribution_are_escaped(sqlite_url: str) -> None:
     assert text(lxml.html.fromstring(html), "h1") == hostile
 
 
+def test_a_source_link_that_is_no_web_address_is_no_link_on_the_page_or_in_the_feed(sqlite_url: str) -> None:
+    """An archive written before the crawl refused them holds a page's ``javascript:`` canonical link as the source
+    link: it must not become a script on the site's page or in its feed."""
+    (article_id,) = save(sqlite_url, [item("scripted", published=datetime(2026, 11, 1, tzinfo=UTC))])
+    archive = Archive.open(sqlite_url)
+    try:
+        with archive.session.begin() as session:
+            session.get(Article, article_id).url = "javascript://caliber.az/%0aalert(document.domain)"
+    finally:
+        archive.close()
+    with TestClient(create_app(sqlite_url)) as client:
+        page = client.get(f"/news/{article_id}")
+        feed = client.get("/feeds/all.rss")
+    assert page.status_code == 200 and feed.status_code == 200
+    (link,) = lxml.html.fromstring(page.text).cssselect("#source a")
+    assert link.get("href") == ""
+    assert "javascript:" not in page.text.lower() and "javascript:" not in feed.text.lower()
+
+
 def meta(page, key: str) -> list[str]:
     """The content of the page's ``<meta>`` tags named (or, Open Graph, with the property) ``key``."""
     return [m.get("content") for m in page.cssselect("head meta") if key in (m.get("name"), m.get("property"))]
