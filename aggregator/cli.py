@@ -372,9 +372,10 @@ def reextract(
             result = run_reextract(archive, source=source, since=start, progress=show)
     finally:
         archive.close()
+    superseded = f", {result.superseded} left as a crawl meanwhile changed them" if result.superseded else ""
     out.print(
         f"re-extracted {result.seen} stored page(s): {result.changed} article(s) changed, "
-        f"{result.unchanged} unchanged, {len(result.refused)} refused by today's pipelines"
+        f"{result.unchanged} unchanged, {len(result.refused)} refused by today's pipelines{superseded}"
     )
     for article_id, reason in result.refused[:20]:
         out.print(f"  article {article_id}: {escape(reason)} (left as it was)")

@@ -23,6 +23,8 @@ class ReextractResult:
     seen: int = 0
     changed: int = 0
     unchanged: int = 0
+    superseded: int = 0
+    """Articles a crawl stored a newer version of while their page was re-read: left as the crawl wrote them."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """(article id, reason) of stored pages today's pipelines refuse: the article is left as it was."""
 
@@ -41,6 +43,7 @@ def reextract(
     snapshots = archive.latest_snapshots(source=source, since=since, batch=BATCH)
     while chunk := list(islice(snapshots, BATCH)):
         updates: list[tuple[int, Any]] = []
+        read_from: dict[int, int] = {}
         for snapshot in chunk:
             result.seen += 1
             try:
@@ -60,9 +63,13 @@ def reextract(
                 continue
             item.etag, item.last_modified = snapshot.etag, snapshot.last_modified
             updates.append((snapshot.article_id, item))
-        changed = archive.update_extractions(updates)  # one transaction a batch, not one an article
+            read_from[snapshot.article_id] = snapshot.id
+        # One transaction a batch, not one an article; an article a crawl has given a newer version since its page
+        # was read here is left as the crawl wrote it.
+        changed, superseded = archive.update_extractions(updates, read_from=read_from)
         result.changed += len(changed)
-        result.unchanged += len(updates) - len(changed)
+        result.superseded += len(superseded)
+        result.unchanged += len(updates) - len(changed) - len(superseded)
         if progress is not None:
             progress(result)
     return result

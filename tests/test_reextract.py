@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 
 from aggregator.reextract import reextract
+from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import Article, Snapshot
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import check_archive, counts, expected
 
 
@@ -150,3 +151,44 @@ def test_reextract_extract_and_retry_use_the_configured_attribution(tmp_path) ->
     shown = run_cli("extract", "--url", page["url"], "--json", str(ROOT / "data" / "mirror" / f"{path}.html"), env=env)
     assert shown.returncode == 0, shown.stderr[-3000:]
     assert json.loads(shown.stdout)["attribution_line"] == "Example.az со ссылкой на Caliber.az."
+
+
+def test_a_version_a_crawl_stores_while_reextract_reads_is_not_taken_back(db_url: str) -> None:
+    """``reextract`` reads a batch of pages, re-extracts them, then writes: a crawl that stores a new version of an
+    article in between (its page edited) was overwritten with the text of the page read before, for good (the next
+    crawl found the page "unchanged" against it). Such an article is left as the crawl wrote it."""
+    from datetime import timedelta
+
+    from aggregator.extract import extract_item, processing_pipelines
+    from tests.test_history import FIRST, NEW_TITLE, OLD_TITLE, URL, edited
+
+    page = (SAMPLE / "caliber.az" / "post" / "153813.html").read_bytes()
+
+    def archived(archive: Archive, body: bytes, at: datetime) -> None:
+        item = extract_item(body, URL, fetched_at=at)
+        for pipeline in processing_pipelines():
+            item = pipeline.process_item(item)
+        archive.save([item])
+
+    archive = Archive.open(db_url)
+    try:
+        archive.sync_sources(all_sources())
+        archived(archive, page, FIRST)
+        write = archive.update_extractions
+
+        def crawl_first(updates, **kwargs):
+            archived(archive, edited(page), FIRST + timedelta(hours=1))  # the crawl's batch commits first
+            return write(updates, **kwargs)
+
+        archive.update_extractions = crawl_first  # type: ignore[method-assign]
+        result = reextract(archive)
+        assert (result.seen, result.changed, result.superseded, result.unchanged) == (1, 0, 1, 0)
+        (article,) = archive.list_articles()
+        assert article.title == NEW_TITLE != OLD_TITLE
+
+        archive.update_extractions = write  # type: ignore[method-assign]
+        again = reextract(archive)  # the newest page now: read and written as it is
+        assert (again.seen, again.superseded) == (1, 0)
+        assert archive.list_articles()[0].title == NEW_TITLE
+    finally:
+        archive.close()

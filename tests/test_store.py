@@ -105,7 +105,7 @@ def test_a_version_that_gives_no_date_keeps_the_archived_one(archive: Archive) -
     assert archive.save([swept]).updated == 1
     stored = archive.get_article(article.id)
     assert stored is not None and (stored.title, stored.published_at) == ("Заголовок 1 (обновлено)", T0)
-    assert archive.update_extractions([(article.id, swept)]) == set()  # re-extracted: nothing to change
+    assert archive.update_extractions([(article.id, swept)]).changed == set()  # re-extracted: nothing to change
     stored = archive.get_article(article.id)
     assert stored is not None and stored.published_at == T0
     later = T0 + timedelta(hours=1)  # a version with a date of its own replaces it

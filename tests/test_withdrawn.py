@@ -273,3 +273,35 @@ def test_most_read_stays_full_when_the_most_viewed_are_withdrawn(archive: Archiv
     chosen = archive.most_read(hours=24, limit=3, now=NOW)
     assert [a.views for a in chosen] == [5, 4, 3]
     assert [a.views for a in archive.most_read(hours=24, limit=10, now=NOW)] == [5, 4, 3, 2, 1]
+
+
+def test_an_operators_withdrawal_committed_while_a_crawl_withdraws_the_gone_page_holds(postgres_url: str) -> None:
+    """PostgreSQL, where writers' reads do not lock: the crawl's batch reads the article as shown, an operator's
+    `articles withdraw` commits, then the batch writes its withdrawal "by source". It overwrote the operator's, and
+    the next crawl that found the page showed the article again. (SQLite's writers take turns whole.)"""
+    from sqlalchemy import event
+
+    archive = Archive.open(postgres_url)
+    other = Archive.open(postgres_url)
+    try:
+        archive.sync_sources(all_sources())
+        archive.save([item(1)])
+        (article_id,) = [a.id for a in archive.list_articles()]
+
+        raced: list[bool] = []
+
+        def operator_first(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not raced and statement.lstrip().upper().startswith("UPDATE ARTICLES SET WITHDRAWN_AT"):
+                raced.append(True)
+                other.withdraw([article_id], "legal takedown")
+
+        event.listen(archive.engine, "before_cursor_execute", operator_first)
+        archive.save([], [gone("https://caliber.az/post/story-1", 404)])
+        event.remove(archive.engine, "before_cursor_execute", operator_first)
+        assert raced and state(archive)[1] == ("operator", "legal takedown")
+
+        archive.save([item(1)])  # the page is back: only `articles restore` shows it again
+        assert state(archive)[1] == ("operator", "legal takedown")
+    finally:
+        other.close()
+        archive.close()
