@@ -71,6 +71,21 @@ def mirror_address_problem(value: str) -> str | None:
     return f"needs the mirror's http(s) address, such as http://{MIRROR_HOST}:{MIRROR_PORT}, not {value!r}"
 
 
+def public_address_problem(value: str) -> str | None:
+    """What is wrong with the site's public address (``AGGREGATOR_PUBLIC_URL``: scheme, host and port, no path), or
+    None."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port that is no number)
+    except ValueError as exc:
+        return f"is no address ({exc}): give the site's, such as https://icma.az"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"needs the site's http(s) address, such as https://icma.az, not {value!r}"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return f"is the site's address alone (scheme, host, port), not {value!r}"
+    return None
+
+
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 """What redis-py (so scrapy-redis) connects with; any other address fails only once the crawl's engine runs."""
 
@@ -143,6 +158,11 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if problem:
             raise EnvironmentValueError(f"AGGREGATOR_MIRROR {problem}")
         found["AGGREGATOR_MIRROR"] = env["AGGREGATOR_MIRROR"]
+    if env.get("AGGREGATOR_PUBLIC_URL"):
+        problem = public_address_problem(env["AGGREGATOR_PUBLIC_URL"])
+        if problem:
+            raise EnvironmentValueError(f"AGGREGATOR_PUBLIC_URL {problem}")
+        found["AGGREGATOR_PUBLIC_URL"] = env["AGGREGATOR_PUBLIC_URL"].rstrip("/")
     if env.get("AGGREGATOR_STORE_WRITER"):
         from aggregator.store.writer import WRITER_KINDS  # only when asked: it loads the store
 

@@ -75,6 +75,9 @@ def test_values_that_make_sense_become_settings() -> None:
         ("AGGREGATOR_REDIS_URL", "http://x", "AGGREGATOR_REDIS_URL needs a redis://, rediss:// or unix:// address"),
         ("AGGREGATOR_REDIS_URL", "10.0.0.5:6379", "such as redis://127.0.0.1:6379/0, not '10.0.0.5:6379'"),
         ("AGGREGATOR_REDIS_URL", "redis://:secret@host:63790x/0", "a port that is a number, not 'redis://:***@host"),
+        ("AGGREGATOR_PUBLIC_URL", "icma.az", "AGGREGATOR_PUBLIC_URL needs the site's http(s) address"),
+        ("AGGREGATOR_PUBLIC_URL", "https://icma.az/news", "the site's address alone (scheme, host, port)"),
+        ("AGGREGATOR_PUBLIC_URL", "https://icma.az:x", "AGGREGATOR_PUBLIC_URL is no address"),
     ],
 )
 def test_a_value_a_variable_cannot_take_is_refused_by_name(name: str, value: str, says: str) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec
+from urllib.parse import urlsplit
 
 import jinja2
 import orjson
@@ -423,21 +424,54 @@ def utc(value: datetime | None) -> datetime | None:
 # -- the app -------------------------------------------------------------------------------------------
 
 
+class PublicAddress:
+    """ASGI middleware: every request is taken as made to the site's public address (``AGGREGATOR_PUBLIC_URL``),
+    whatever its ``Host`` header says.
+
+    The feeds, sitemaps, ``robots.txt`` and the pages' canonical and ``og:url`` links are absolute addresses made
+    from the request (``url_for``). From the ``Host`` a client sends, ``Host: evil.example`` got links to evil.example
+    into answers a cache in front of the site may keep and hand to every reader; behind a proxy that does not pass
+    the reader's host on, they named the proxy's upstream address."""
+
+    def __init__(self, app: Any, public_url: str) -> None:
+        self.app = app
+        parts = urlsplit(public_url)
+        assert parts.hostname is not None
+        self.scheme = parts.scheme
+        default = 443 if parts.scheme == "https" else 80
+        self.server = (parts.hostname, parts.port or default)
+        self.host = parts.netloc.encode("idna" if not parts.netloc.isascii() else "ascii")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = dict(scope)
+            scope["scheme"], scope["server"] = self.scheme, self.server
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", self.host)]
+        await self.app(scope, receive, send)
+
+
 def create_app(
     db_url: str,
     *,
     site_name: str = "Icma.az",
     most_read_ttl: float = MOST_READ_TTL,
     health_max_age: timedelta | Literal["environment"] | None = "environment",
+    public_url: str | Literal["environment"] | None = "environment",
 ) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
 
     ``health_max_age``: how old a source's latest judged run may be before ``/api/health`` calls it red (None:
     any age); by default ``AGGREGATOR_HEALTH_MAX_AGE_HOURS`` from the environment, else 24 hours.
+
+    ``public_url``: the site's own address (``https://icma.az``) that its absolute links name; by default
+    ``AGGREGATOR_PUBLIC_URL`` from the environment; unset, each request's own (its ``Host`` header).
     """
     store = Store(db_url, most_read_ttl)
+    environment = env_settings() if "environment" in (health_max_age, public_url) else {}
     if health_max_age == "environment":
-        health_max_age = max_age(env_settings().get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
+        health_max_age = max_age(environment.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
+    if public_url == "environment":
+        public_url = environment.get("AGGREGATOR_PUBLIC_URL")
     oldest_verdict: timedelta | None = health_max_age
 
     @asynccontextmanager
@@ -459,6 +493,8 @@ def create_app(
         responses=UNAVAILABLE,
     )
     app.state.store = store
+    if public_url:
+        app.add_middleware(PublicAddress, public_url=public_url)
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,

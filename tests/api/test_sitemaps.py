@@ -60,6 +60,26 @@ def test_robots_txt_names_the_sitemap_index(archive_url: str) -> None:
     assert {"Disallow: /api/", "Disallow: /search"} <= set(lines)
 
 
+def test_the_sites_public_address_names_it_whatever_host_a_client_sends(
+    archive_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Absolute links are made from the request: a client sending ``Host: evil.example`` got evil.example into
+    robots.txt, sitemaps, feeds and the pages' canonical links, which a cache in front of the site may keep and
+    serve to all. With ``AGGREGATOR_PUBLIC_URL`` they name the site's own address."""
+    evil = {"Host": "evil.example"}
+    with TestClient(create_app(archive_url)) as client:  # unset: the request's own address, as before
+        assert "Sitemap: http://evil.example/sitemap.xml" in client.get("/robots.txt", headers=evil).text
+    monkeypatch.setenv("AGGREGATOR_PUBLIC_URL", "https://icma.az/")
+    with TestClient(create_app(archive_url)) as client:
+        assert "Sitemap: https://icma.az/sitemap.xml" in client.get("/robots.txt", headers=evil).text
+        page = client.get("/news/1", headers=evil).text
+        feed = client.get("/feeds/all.rss", headers=evil).text
+        index = client.get("/sitemap.xml", headers=evil).text
+    assert '<link rel="canonical" href="https://icma.az/news/1">' in page
+    for text in (page, feed, index):
+        assert "evil.example" not in text and "https://icma.az/" in text
+
+
 def test_the_index_names_the_news_sitemap_and_a_file_per_chunk_of_ids(
     archive_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
