@@ -92,10 +92,15 @@ def retry_reject(
     except Exception as error:  # a fault, as a crawl meets it: the page stays quarantined, the batch goes on
         archive.refuse_again(reject_id, "error", fault(error))
         return RetryOutcome(reject_id, archived=False, stage="error", reason=fault(error))
-    archive.save([item])
+    saved = archive.save([item])
     article_id = archive.article_id_for(item.canonical_url or item.url)
     assert article_id is not None
     archive.resolve_reject(reject_id, article_id)
+    if saved.stale:  # a crawl archived a newer page of it meanwhile (after this reject was read, or before)
+        raise NotRetryableError(
+            f"reject {reject_id}: a newer version of its page is archived as article {article_id}; this older page "
+            "is not written over it"
+        )
     return RetryOutcome(reject_id, archived=True, article_id=article_id)
 
 

@@ -109,6 +109,44 @@ def test_retry_after_a_fix_archives_the_page(db_url: str) -> None:
     archive.close()
 
 
+def test_a_retry_of_a_page_older_than_the_archived_version_writes_nothing_over_it(db_url: str) -> None:
+    """A page quarantined at 10:00, a crawl archiving the article's edited page at 11:00 while the reject is still
+    open (or while its retry runs), then the retry: the 10:00 page became the article and its newest version. It is
+    not written: the reject is resolved to the article, which keeps the newer text."""
+    from datetime import timedelta
+
+    from aggregator.extract import extract_item, processing_pipelines
+    from tests.test_history import NEW_TITLE, edited
+
+    page = (SAMPLE / "caliber.az" / "post" / "153813.html").read_bytes()
+    archive = Archive.open(db_url)
+    try:
+        archive.sync_sources(all_sources())
+        item = {"source": "caliber", "url": "https://caliber.az/post/153813", "fetched_at": FETCHED.isoformat(),
+                "raw_encoding": "utf-8", "title": "…"}  # fmt: skip
+        archive.save([], [RejectRecord("caliber", item["url"], "error", "pipeline error: KeyError", 200, item, page)])
+        reject_id = archive.list_rejects()[0].id
+        newer: Any = extract_item(edited(page), item["url"], fetched_at=FETCHED + timedelta(hours=1))
+        for pipeline in processing_pipelines():
+            newer = pipeline.process_item(newer)
+        save = archive.save
+
+        def crawl_first(items: Any, *args: Any, **kwargs: Any) -> Any:
+            archive.save = save  # type: ignore[method-assign]
+            save([newer])  # the crawl's batch commits between the retry's read and its write
+            return save(items, *args, **kwargs)
+
+        archive.save = crawl_first  # type: ignore[method-assign]
+        with pytest.raises(NotRetryableError, match="a newer version of its page is archived as article"):
+            retry_reject(archive, reject_id)
+        (article,) = archive.list_articles()
+        assert article.title == NEW_TITLE
+        assert len(archive.snapshots(article.id)) == 1
+        assert archive.list_rejects() == []  # resolved to the article
+    finally:
+        archive.close()
+
+
 def test_a_retry_keeps_the_date_of_the_feed_entry_that_led_to_the_page(db_url: str) -> None:
     """The retry extracts the stored page again, and a page that prints no date was archived undated: the feed's
     date is in no page, but in the refused item's record."""

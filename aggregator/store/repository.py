@@ -166,6 +166,9 @@ class SaveResult:
     """Archived articles whose page a fetch of this batch found gone (HTTP 404 or 410): withdrawn by the source."""
     restored: int = 0
     """Articles withdrawn by their source whose page this batch fetched again: shown again."""
+    stale: int = 0
+    """Pages fetched before the archived version of their article was, and different from it: not written (an
+    older page arriving late, a quarantined one retried after a crawl archived a newer one)."""
     new_ids: list[int] = field(default_factory=list)
 
 
@@ -273,6 +276,29 @@ def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *,
             [{"article_id": article_id, "why": why} for article_id, why in sorted(gone.items())],
         )
     return len(gone)
+
+
+def _stale(
+    conn: Any, latest: Mapping[str, ArticleItem], digests: Mapping[str, str], known: Mapping[str, tuple[int, str]]
+) -> set[str]:
+    """The URLs of the batch whose page, different from the archived article, was fetched before the article's
+    newest version was: written, it would replace the newer text with the older one, and the article would no longer
+    show its newest version (``rejects retry`` of a page quarantined before a crawl archived a newer one; a page
+    whose batch was written late). One indexed read, for the changed articles only."""
+    changed = {known[url][0]: url for url in latest if url in known and known[url][1] != digests[url]}
+    if not changed:
+        return set()
+    s = Snapshot.__table__.c
+    newest = (
+        select(s.article_id, func.max(s.fetched_at)).where(s.article_id.in_(sorted(changed))).group_by(s.article_id)
+    )
+    return {
+        changed[article_id]
+        for article_id, fetched_at in conn.execute(newest)
+        if fetched_at is not None
+        and latest[changed[article_id]].fetched_at is not None
+        and latest[changed[article_id]].fetched_at < fetched_at
+    }
 
 
 def _newest_validators(*where: Any) -> Any:
@@ -484,8 +510,13 @@ class Archive:
             unchanged: list[int] = []
             relinked: list[dict[str, Any]] = []  # unchanged, but reached now through a redirect from a new address
             keys: dict[str, int] = {}  # the article's id, or a negative key for a new one (story_index.match)
+            digests = {url: content_hash(item) for url, item in latest.items()}
+            stale = _stale(conn, latest, digests, known)
+            result.stale = len(stale)
             for url, item in latest.items():
-                digest = content_hash(item)
+                if url in stale:
+                    continue
+                digest = digests[url]
                 previous = known.get(url)
                 if previous is not None and previous[1] == digest:
                     unchanged.append(previous[0])
