@@ -131,7 +131,7 @@ def item_history(crawler: Crawler, source: str) -> list[int]:
         return []
     limit = crawler.settings.getint("AGGREGATOR_HEALTH_HISTORY", 10)
     try:
-        archive = Archive.open(db_url, migrate=False)
+        archive = Archive.open(db_url, migrate=False, create=False)
         try:
             return archive.recent_item_counts(source, limit=limit)
         finally:

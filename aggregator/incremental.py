@@ -235,7 +235,7 @@ class IncrementalMiddleware:
 
         now = datetime.now(UTC)
         try:
-            archive = Archive.open(self.db_url, migrate=False)
+            archive = Archive.open(self.db_url, migrate=False, create=False)
             try:
                 old, recent = archive.known_articles(source, recent_since=now - self.recheck)
                 self.known = KnownArticles.build(old, recent)

@@ -241,7 +241,7 @@ class SweepMiddleware:
         from aggregator.store import Archive
 
         try:
-            archive = Archive.open(self.db_url, migrate=False)
+            archive = Archive.open(self.db_url, migrate=False, create=False)
             try:
                 window = archive.sweep_window(source, dated_since=now - self.window, seen_before=now - SHORTEST)
                 if not window:

@@ -91,7 +91,7 @@ class CompleteVersionPipeline(Pipeline):
         )
         try:
             if self._archive is None:
-                self._archive = Archive.open(self.db_url, migrate=False)
+                self._archive = Archive.open(self.db_url, migrate=False, create=False)
             with self._archive.reading() as session:
                 row = session.execute(stmt).first()
             return (row[0], decompress(row[1])) if row is not None else None

@@ -129,6 +129,23 @@ def test_a_failed_check_of_the_copy_keeps_the_previous_backup(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "nightly.db"]  # no partial copy left
 
 
+def test_a_copy_that_fails_half_way_leaves_no_journal_beside_the_backup(
+    archive_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk stops the copy with SQLite's journal of the partial file written: it stayed, a hidden
+    ".nightly.db.<pid>.partial-journal" nothing would remove."""
+
+    def disk_full(copy: sqlite3.Connection) -> list[str]:
+        (name,) = [row[2] for row in copy.execute("PRAGMA database_list") if row[1] == "main"]
+        Path(name + "-journal").write_bytes(b"a hot journal")  # what SQLite leaves when a write fails midway
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr("aggregator.commands.backup.quick_check", disk_full)
+    result = invoke(archive_file, str(tmp_path / "nightly.db"))
+    assert result.exception is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]
+
+
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs, a folder even root may not create files in")
 def test_a_folder_the_backup_may_not_be_written_in_is_one_line_naming_the_backup(archive_file: Path) -> None:
     """SQLite's "unable to open database file" was said as "backup of <the archive> failed", as if the archive could

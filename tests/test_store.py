@@ -473,3 +473,20 @@ def test_counting_what_a_list_shows_reads_an_index_not_the_table(tmp_path) -> No
     plans = query_plans(path, statements)
     assert plans
     assert not row_by_row(plans, ("articles",)), plans
+
+
+def test_reads_of_what_a_crawl_archived_so_far_make_no_archive_where_there_is_none(tmp_path) -> None:
+    """The health check's run history, the sweep's and the incremental filter's reads, at a crawl's start or end:
+    with the archive's folder removed mid-run, they made the folder again and an empty SQLite file in it, and every
+    later command said "holds no archive" of it. They read nothing instead."""
+    from scrapy.utils.test import get_crawler
+
+    from aggregator.health import item_history
+    from aggregator.sweep import SweepMiddleware
+
+    folder = tmp_path / "removed"
+    url = f"sqlite:///{folder / 'archive.db'}"
+    crawler = get_crawler(settings_dict={"AGGREGATOR_DB_URL": url})
+    assert item_history(crawler, "caliber") == []
+    assert SweepMiddleware.from_crawler(crawler).plan("caliber", T0) == ([], 0)
+    assert not folder.exists()

@@ -41,14 +41,22 @@ def backup_sqlite(source: Path, target: Path) -> None:
         # Created here first: a folder it may not write in is then an OSError saying so, where SQLite's own "unable
         # to open database file" read as if the archive could not be opened.
         partial.touch(exist_ok=False)
-        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst:
-            # One step (pages=-1): a copy made in steps starts over whenever a crawl commits in between, and under
-            # a busy crawl might never finish.
-            src.backup(dst, pages=-1)
-            dst.execute("PRAGMA journal_mode=DELETE")  # one file: the copy needs no -wal beside it
-            problems = quick_check(dst)
-            if problems:
-                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+        try:
+            with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst:
+                # One step (pages=-1): a copy made in steps starts over whenever a crawl commits in between, and
+                # under a busy crawl might never finish.
+                src.backup(dst, pages=-1)
+                dst.execute("PRAGMA journal_mode=DELETE")  # one file: the copy needs no -wal beside it
+                problems = quick_check(dst)
+                if problems:
+                    raise sqlite3.DatabaseError("; ".join(problems[:3]))
+        finally:
+            # A copy that failed half-way (a full disk) leaves SQLite's journal of the partial file beside it, a
+            # hidden ".FILE.<pid>.partial-journal" nothing would ever remove; the partial file itself goes with
+            # ``replaced_whole``.
+            for sidecar in ("-journal", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    partial.with_name(partial.name + sidecar).unlink(missing_ok=True)
 
 
 @db_app.command("backup")

@@ -402,8 +402,11 @@ class Archive:
         self.reading = sessionmaker(self.reader, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Archive:
-        engine = connect(url, background_checkpoint=True)
+    def open(cls, url: str, *, migrate: bool = True, create: bool = True) -> Archive:
+        """The archive at ``url``, its schema upgraded unless ``migrate`` is False. ``create=False``: an SQLite file
+        that is not there is not made (a read of what a crawl has archived so far, where there is nothing yet or the
+        folder was removed: an empty file left there said "holds no archive" to every later command)."""
+        engine = connect(url, background_checkpoint=True, create=create)
         if migrate:
             ensure_schema(engine)
         return cls(engine)
