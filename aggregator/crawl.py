@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,20 +17,25 @@ from rich.markup import escape
 from rich.table import Table
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from twisted.python.failure import Failure
 
 from aggregator.backoff import FINISH_REASON as RATE_LIMITED
 from aggregator.backoff import PAUSED_STAT as RATE_LIMITED_PAUSES
 from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
 from aggregator.backoff import resting_sources
 from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
+from aggregator.health_checks import STORE_ERRORS, store_errors_said
 from aggregator.items import ENTRY_FAILED
-from aggregator.locks import source_locks
+from aggregator.locks import LOCK_LOST, LockWatch, SourceLocks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
 from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
 from aggregator.settings import user_agent
 from aggregator.sources import Source
 from aggregator.tables import compact_table, header_column
+from pipelines.store import ArchiveUnwritable, one_line
+
+logger = logging.getLogger(__name__)
 
 # (column title, stats key) of the live table and the summary
 COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -163,7 +169,9 @@ def run_crawl(
 
     Each source is crawled under its lock (``aggregator.locks``); a source another run holds is not crawled and
     comes back ``busy``. Scale-out workers (``AGGREGATOR_REDIS_URL``) take no lock: sharing a source's frontier
-    among many processes is their point.
+    among many processes is their point. On PostgreSQL the locks are watched while the crawls run (``LockWatch``):
+    a crawl whose lock went with its connection to another run stops (``LOCK_LOST``). A crawl that could not start
+    (its store could not write the archive) comes back with that reason as its only problem.
     """
     console = console or Console(stderr=True)
     live = console.is_terminal if live is None else live
@@ -178,8 +186,9 @@ def run_crawl(
     shared_frontier = bool(scrapy_settings.get("AGGREGATOR_REDIS_URL"))
     keys = [s.key for s in sources]
     by_key = {s.key: s for s in sources}
+    locks = None if shared_frontier else SourceLocks(scrapy_settings["AGGREGATOR_DB_URL"])
     locking: AbstractContextManager[tuple[list[str], list[str]]] = (
-        nullcontext((keys, [])) if shared_frontier else source_locks(scrapy_settings["AGGREGATOR_DB_URL"], keys)
+        nullcontext((keys, [])) if locks is None else locks.held(keys)
     )
     with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base:
         resting = resting_sources(scrapy_settings["AGGREGATOR_DB_URL"], free)
@@ -189,12 +198,17 @@ def run_crawl(
         if not shared_frontier:
             overrides["AGGREGATOR_LOCKED_SOURCES"] = list(free)
         crawlers: dict[str, Crawler] = {}
+        not_started: dict[str, str] = {}
         if free:
             process = CrawlerProcess(project_settings(overrides))
+            # On PostgreSQL the locks are held by a connection, which can drop while the crawls run.
+            watch = LockWatch(locks, LockWatch.interval_of(scrapy_settings)) if locks is not None else None
             for key in free:
                 crawler = process.create_crawler(key)
                 crawlers[key] = crawler
-                process.crawl(crawler)
+                if watch is not None:
+                    watch.watch(key, crawler)
+                process.crawl(crawler).addErrback(_could_not_start, key, not_started)
             display = Live(_Board(crawlers), console=console, refresh_per_second=4, transient=True)
             with display if live else nullcontext():
                 process.start()
@@ -204,10 +218,21 @@ def run_crawl(
         stats = crawler.stats.get_stats() if crawler.stats else {}
         outcome = SourceOutcome(key, stats.get("finish_reason"), stats)
         outcome.time_limit = crawler.settings.getfloat("CLOSESPIDER_TIMEOUT") or None
+        if key in not_started:
+            # Nothing else is true of it: "no page was fetched" and a red health ("no article found on the
+            # listings") are what not starting looks like, and they sent the operator to the site.
+            outcome.problems.append(f"the crawl could not start: {not_started[key]}")
+            outcomes.append(outcome)
+            continue
         if outcome.finish_reason == RATE_LIMITED:
             outcome.problems.append(
                 f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
                 "Retry-After): this run stopped early; the next one fetches what it did not"
+            )
+        elif outcome.finish_reason == LOCK_LOST:
+            outcome.problems.append(
+                "stopped: the connection holding this run's lock dropped, and another run of this source took the "
+                f"lock meanwhile; that run goes on (this one ran {_seconds(stats)})"
             )
         # A run at its time limit or stopped by SIGTERM is cut short on purpose, not broken (a stopped systemd unit
         # would otherwise be marked failed and alert); what it fetched is stored, and its run is partial.
@@ -216,8 +241,8 @@ def run_crawl(
         exceptions = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
         if exceptions:
             outcome.problems.append(f"{exceptions} spider exception(s): see the log")
-        if stats.get("aggregator/store_errors", 0):
-            outcome.problems.append(f"{stats['aggregator/store_errors']} item(s) could not be written to the archive")
+        if stats.get(STORE_ERRORS, 0):
+            outcome.problems.append(store_errors_said(int(stats[STORE_ERRORS])))
         if not stats.get("response_received_count", 0) and not shared_frontier:  # a worker may find it drained
             outcome.problems.append("no page was fetched")
         if stats.get(ENTRY_FAILED, 0):
@@ -229,11 +254,34 @@ def run_crawl(
             outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
         health = outcome.health
         if health and health.get("status") == "red":
-            said = [_why_nothing(p, stats, by_key.get(key)) for p in health.get("problems") or []]
-            outcome.problems.append("unhealthy: " + "; ".join(said or ["see `aggregator health`"]))
+            # The store errors are said above already, and a verdict red for them alone adds nothing to that.
+            judged = health.get("problems") or []
+            said = [p for p in (_why_nothing(p, stats, by_key.get(key)) for p in judged) if p not in outcome.problems]
+            if said or not judged:
+                outcome.problems.append("unhealthy: " + "; ".join(said or ["see `aggregator health`"]))
         outcomes.append(outcome)
     order = {key: i for i, key in enumerate(keys)}
     return sorted(outcomes, key=lambda o: order.get(o.source, len(order)))
+
+
+def _seconds(stats: dict[str, Any]) -> str:
+    elapsed = stats.get("elapsed_time_seconds")
+    return f"{elapsed:.1f}s" if isinstance(elapsed, int | float) else "a while"
+
+
+def _could_not_start(failure: Failure, key: str, not_started: dict[str, str]) -> None:
+    """The errback of a crawl whose start failed (``Crawler.crawl`` raised: a pipeline's ``open_spider``, the
+    store's above all, whose archive cannot be written): keep its reason for the summary and log it. Unheard, the
+    failure went nowhere (Twisted reports an unhandled Deferred error, if ever, when it is collected) and the crawl
+    seemed to have run and found nothing."""
+    exc = failure.value
+    if isinstance(exc, ArchiveUnwritable):
+        reason = str(exc)
+        logger.error("%s: the crawl could not start: %s", key, reason)
+    else:  # not foreseen: the traceback is for whoever mends it
+        reason = one_line(exc) if exc is not None else failure.getErrorMessage()
+        logger.error("%s: the crawl could not start: %s\n%s", key, reason, failure.getTraceback())
+    not_started[key] = reason
 
 
 NOTHING_FOUND = "no article found"

@@ -53,9 +53,11 @@ from aggregator.health_checks import (
     dates_problem,
     http_problem,
     items_problem,
+    store_problem,
 )
 from aggregator.items import ArticleItem, ExtractionFailure
-from aggregator.run_counts import STOPPED, TIME_LIMIT
+from aggregator.locks import LOCK_LOST
+from aggregator.run_counts import FRONTIER_LOST, STOPPED, TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +156,9 @@ class _HealthMonitor(Monitor):  # type: ignore[misc]
         return Thresholds.from_settings(self.data.crawler.settings)
 
 
-CUT_SHORT = frozenset({TIME_LIMIT, STOPPED, RATE_LIMITED})
+CUT_SHORT = frozenset({TIME_LIMIT, STOPPED, RATE_LIMITED, LOCK_LOST})
 """Finish reasons of a run stopped before it was through (``AGGREGATOR_MAX_RUN_MINUTES``, SIGTERM or Ctrl-C, a site's
-Retry-After): it found what it had time for, which says nothing of the listings."""
+Retry-After, its lock lost to another run): it found what it had time for, which says nothing of the listings."""
 
 
 @monitors.name("items")
@@ -195,10 +197,28 @@ class HttpErrorMonitor(_HealthMonitor):
             self.fail(problem)
 
 
+@monitors.name("frontier")
+class FrontierMonitor(_HealthMonitor):
+    def test_the_frontier_lasted(self) -> None:
+        """A scale-out worker that lost its shared frontier (Redis did not answer for longer than
+        ``AGGREGATOR_REDIS_OUTAGE_SECONDS``) ended its run as failed; judged by its pages alone, the run was green,
+        and so was ``aggregator_source_healthy``, while the crawl's requests waited in an unreachable Redis."""
+        if self.data.stats.get("finish_reason") == FRONTIER_LOST:
+            self.fail(f"the shared frontier (Redis) was lost: the run ended early ({FRONTIER_LOST})")
+
+
+@monitors.name("store")
+class StoreMonitor(_HealthMonitor):
+    def test_everything_stored(self) -> None:
+        """Everything the run found written to the archive."""
+        if problem := store_problem(self.measures, self.limits):
+            self.fail(problem)
+
+
 class HealthSuite(MonitorSuite):  # type: ignore[misc]
     """The run's health: measures from the stats and the archive, then the monitors, then the verdict in stats."""
 
-    monitors = (ItemCountMonitor, CoverageMonitor, UndatedMonitor, HttpErrorMonitor)
+    monitors = (ItemCountMonitor, CoverageMonitor, UndatedMonitor, HttpErrorMonitor, StoreMonitor, FrontierMonitor)
 
     def init_data(self, data: Any) -> None:
         crawler: Crawler = data["crawler"]
@@ -248,6 +268,14 @@ class _OneLineRunner(SpiderMonitorRunner):  # type: ignore[misc]
 
 class HealthMonitoring(Spidermon):  # type: ignore[misc]
     """Spidermon's extension, reporting failed monitors in one line each (see ``_OneLineResult``)."""
+
+    def spider_closed(self, spider: Any) -> None:
+        """Nothing to judge of a crawl that never started (a pipeline's opening failed, the archive's above all:
+        ``spider_opened`` never came): its verdict would be "no article found on the listings", which is not what
+        went wrong (``aggregator crawl`` says what did), and Spidermon's own close raised a KeyError after it."""
+        if spider not in self.periodic_tasks:
+            return
+        super().spider_closed(spider)
 
     def _run_suites(self, spider: Any, suites: Any) -> None:
         data = self._generate_data_for_spider(spider)

@@ -13,6 +13,8 @@ from aggregator.run_counts import run_counts
 PREFIX = "aggregator/health/"
 FIELDS = ("title", "body", "date")
 LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
+STORE_ERRORS = "aggregator/store_errors"
+"""The stats key counting the items the store could not write (``pipelines.store``)."""
 
 
 @dataclass(slots=True)
@@ -53,6 +55,9 @@ class Measures:
     median: float | None = None
     """Median ``items`` of the previous runs (None without history)."""
     history: list[int] = field(default_factory=list)
+    not_stored: int = 0
+    """Items the store could not write to the archive (``aggregator/store_errors``: a database that went away, a
+    full disk): what the run fetched and lost."""
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
@@ -85,6 +90,7 @@ class Measures:
             http_errors=errors,
             median=statistics.median(history) if history else None,
             history=history,
+            not_stored=int(stats.get(STORE_ERRORS, 0) or 0),
         )
 
 
@@ -119,3 +125,17 @@ def http_problem(m: Measures, limits: Thresholds) -> str | None:
     if m.http_error_rate > limits.max_http_errors and m.http_errors >= limits.min_missing:
         return f"{m.http_error_rate:.0%} of the requests failed"
     return None
+
+
+def store_problem(m: Measures, limits: Thresholds) -> str | None:
+    """Items lost to store errors: one is too many. A run that fetched and extracted well but could not keep what it
+    found (the database went away mid-run) was green, and ``aggregator_source_healthy`` said all was well while
+    the archive missed its articles."""
+    if m.not_stored:
+        return store_errors_said(m.not_stored)
+    return None
+
+
+def store_errors_said(count: int) -> str:
+    """How a run's store errors are said, in its health problems and in the crawl's summary line alike."""
+    return f"{count} item(s) could not be written to the archive (store errors: see the log)"

@@ -28,6 +28,7 @@ from aggregator.health_checks import (
     dates_problem,
     http_problem,
     items_problem,
+    store_problem,
 )
 from aggregator.present import utc_iso
 from aggregator.store.models import CrawlRun
@@ -36,8 +37,9 @@ from aggregator.store.queries import item_history
 HISTORY = 20
 """Runs looked at per source for the latest one with a verdict (a run that failed early has none)."""
 DEFAULT_MAX_AGE_HOURS = 24.0
-RATIO_CHECKS = (coverage_problem, dates_problem, http_problem)
-"""What a crawl that is not through yet is judged on (its article count is what some of its workers found)."""
+RATIO_CHECKS = (coverage_problem, dates_problem, http_problem, store_problem)
+"""What a crawl that is not through yet is judged on (its article count is what some of its workers found), and the
+items its workers could not store."""
 UNKNOWN = "unknown"
 """The status of a source with no verdict: neither green nor red, and not healthy."""
 
@@ -124,7 +126,7 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
     measures = Measures.from_stats(summed, history)
     # A worker still running, killed, or cut short has found only part of its share: the count waits for all of them.
     whole = all(w.status == "finished" and isinstance(w.health, dict) for w in workers)
-    checks = (items_problem, coverage_problem, dates_problem, http_problem) if whole else RATIO_CHECKS
+    checks = (items_problem, *RATIO_CHECKS) if whole else RATIO_CHECKS
     problems = [problem for check in checks if (problem := check(measures, limits))]
     ended = max(w.finished_at or w.started_at for w in judged)
     verdict = {k: v for k, v in asdict(measures).items() if k != "history"}

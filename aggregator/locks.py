@@ -5,22 +5,53 @@ kernel drops it when the process dies, even by SIGKILL, so a killed run never le
 PostgreSQL, a session advisory lock (``pg_try_advisory_lock``) on a connection kept open for the run: it works
 across hosts (every crawler of one archive asks the same server), and the server drops it when the connection goes.
 Neither waits: a second run finds the source busy and says so at once.
+
+A connection can go while its process lives on: a server's ``idle_session_timeout``, a failover, a NAT or firewall
+that forgets an idle flow. The server then drops the lock with it, silently, and a second run of the source starts
+while the first still crawls. So while a crawl runs, ``LockWatch`` asks the lock's connection every
+``AGGREGATOR_LOCK_CHECK_SECONDS`` whether it still holds its locks (the question also keeps the connection from
+being idle). A lock found lost is taken again on a new connection when it is free; when another run holds it now,
+this run stops (finish reason ``lock_lost``) and leaves the source to that one.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.store.db import connect, normalise_url
+
+logger = logging.getLogger(__name__)
+
+LOCK_LOST = "lock_lost"
+"""The finish reason of a run stopped because its source's lock went with its connection and another run of the
+source holds it now."""
+LOCK_CHECK_SECONDS = 30.0
+"""How often a running crawl asks whether it still holds its sources' locks (``AGGREGATOR_LOCK_CHECK_SECONDS``)."""
+
+# libpq's own limits for the lock's connection, so that a look at a connection a NAT dropped without a word (no
+# reset ever comes) fails within seconds rather than after the kernel's retransmissions (15 minutes and more), and
+# a server that does not answer a new connection is given up on.
+_LOCK_CONNECTION = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,  # milliseconds
+}
 
 
 class SourceBusy(Exception):
@@ -37,14 +68,44 @@ def lock_key(source: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _pg_locks_ids(key: int) -> tuple[int, int]:
+    """How ``pg_locks`` shows a bigint advisory lock key: its high and low 32 bits as ``classid`` and ``objid``."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+@dataclass
+class LockCheck:
+    """What a look at the held locks found (``SourceLocks.check``)."""
+
+    taken_again: list[str] = field(default_factory=list)
+    """Lost with their connection, and taken again on a new one: no other run had started meanwhile."""
+    lost: list[str] = field(default_factory=list)
+    """Lost, and another run holds them now: this process's runs of these sources must stop."""
+    waiting: list[str] = field(default_factory=list)
+    """Lost, and not taken again yet: the server could not be reached (``why``); the next look tries again."""
+    why: str | None = None
+    """Why the locks were lost, or could not be taken again (the driver's words)."""
+
+
 class SourceLocks:
     """Per-source locks on one archive; ``acquire`` returns the sources it could lock, the others are busy."""
 
     def __init__(self, db_url: str) -> None:
         self.url = make_url(normalise_url(db_url))
-        self._stack = ExitStack()
         self._files: list[IO[bytes]] = []
+        self._engine: Any = None
         self._connection: Any = None
+        self._held: list[str] = []
+        """Sources whose advisory lock the connection holds (PostgreSQL)."""
+        self._lost: list[str] = []
+        """Sources whose lock went with a dropped connection and is not taken again yet."""
+        self._mutex = threading.Lock()  # a check runs on a thread of its own (``LockWatch``), a release may not wait
+
+    @property
+    def advisory(self) -> bool:
+        """Whether these are PostgreSQL advisory locks, held by a connection that can drop (a file lock cannot)."""
+        return self.url.get_backend_name() == "postgresql"
 
     def _file_lock(self, source: str) -> bool:
         database = self.url.database
@@ -65,47 +126,229 @@ class SourceLocks:
         self._files.append(handle)
         return True
 
+    def _connect(self) -> None:
+        from sqlalchemy.pool import NullPool
+
+        self._engine = connect(
+            self.url.render_as_string(hide_password=False), poolclass=NullPool, connect_args=_LOCK_CONNECTION
+        )
+        try:
+            self._connection = self._engine.connect()
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    def _drop_connection(self) -> None:
+        """Close the lock's connection (ending its locks, if it still had any) and its engine."""
+        connection, engine = self._connection, self._engine
+        self._connection = self._engine = None
+        if connection is not None:
+            with suppress(Exception):
+                connection.close()
+        if engine is not None:
+            with suppress(Exception):
+                engine.dispose()
+
     def _advisory_lock(self, source: str) -> bool:
         if self._connection is None:
-            engine = connect(self.url.render_as_string(hide_password=False), poolclass=_single_pool())
-            self._stack.callback(engine.dispose)
-            self._connection = self._stack.enter_context(engine.connect())
+            self._connect()
         got = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(source)}).scalar()
         self._connection.commit()
+        if got:
+            self._held.append(source)
         return bool(got)
 
     def acquire(self, sources: Sequence[str]) -> tuple[list[str], list[str]]:
         """Try to lock each source at once: (locked, busy)."""
         locked: list[str] = []
         busy: list[str] = []
-        for source in sources:
-            ok = self._advisory_lock(source) if self.url.get_backend_name() == "postgresql" else self._file_lock(source)
-            (locked if ok else busy).append(source)
+        with self._mutex:
+            for source in sources:
+                ok = self._advisory_lock(source) if self.advisory else self._file_lock(source)
+                (locked if ok else busy).append(source)
         return locked, busy
 
+    def _still_held(self) -> set[str]:
+        """The held sources whose lock the connection has (``pg_locks`` of this session: a connection that a pool or
+        a driver made anew behind our back would answer a plain ``SELECT 1`` and hold nothing)."""
+        rows = self._connection.execute(
+            text(
+                "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objsubid = 1 AND pid = pg_backend_pid()"
+            )
+        ).all()
+        self._connection.commit()
+        have = {(int(classid), int(objid)) for classid, objid in rows}
+        return {source for source in self._held if _pg_locks_ids(lock_key(source)) in have}
+
+    def check(self) -> LockCheck:
+        """Whether the connection still holds every lock taken; any it lost (the connection dropped) is taken again on
+        a new connection when it is free, and reported ``lost`` when another run holds it now. Blocks on the server
+        (run it off the reactor's thread); a file lock cannot be lost: nothing to do on SQLite."""
+        found = LockCheck()
+        with self._mutex:
+            if not self.advisory or (not self._held and not self._lost):
+                return found
+            if self._held:
+                try:
+                    still = self._still_held() if self._connection is not None else set()
+                except SQLAlchemyError as exc:
+                    found.why = _first_line(exc)
+                    still = set()
+                gone = [source for source in self._held if source not in still]
+                if gone:
+                    found.why = found.why or "the connection holding them no longer does"
+                    self._drop_connection()  # its remaining locks, if any, go with it: taken again below
+                    self._lost += self._held
+                    self._held = []
+            if not self._lost:
+                return found
+            try:
+                taken, busy = self._take_again()
+            except SQLAlchemyError as exc:
+                self._drop_connection()
+                self._held = []  # any taken before the failure went with the connection: still in ``_lost``
+                found.why = _first_line(exc)
+                found.waiting = list(self._lost)
+                return found
+            self._lost = []
+            found.taken_again, found.lost = taken, busy
+            return found
+
+    def _take_again(self) -> tuple[list[str], list[str]]:
+        taken: list[str] = []
+        busy: list[str] = []
+        for source in list(self._lost):
+            (taken if self._advisory_lock(source) else busy).append(source)
+        return taken, busy
+
     def release(self) -> None:
-        for handle in self._files:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
-        self._files.clear()
-        self._connection = None
-        self._stack.close()  # closing the connection ends its advisory locks
+        with self._mutex:
+            for handle in self._files:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                handle.close()
+            self._files.clear()
+            self._held.clear()
+            self._lost.clear()
+            self._drop_connection()  # closing the connection ends its advisory locks
+
+    @contextmanager
+    def held(self, sources: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:
+        """Hold the locks of the ``sources`` that are free for the block; yields (locked, busy)."""
+        try:
+            yield self.acquire(sources)
+        finally:
+            self.release()
 
 
-def _single_pool() -> Any:
-    from sqlalchemy.pool import NullPool
-
-    return NullPool
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 @contextmanager
 def source_locks(db_url: str, sources: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:
     """Hold the locks of the ``sources`` that are free for the block; yields (locked, busy)."""
-    locks = SourceLocks(db_url)
-    try:
-        yield locks.acquire(sources)
-    finally:
-        locks.release()
+    with SourceLocks(db_url).held(sources) as found:
+        yield found
+
+
+class LockWatch:
+    """Looks, every ``interval`` seconds while the crawls run, whether ``locks`` still holds their sources' locks
+    (``SourceLocks.check``, on a thread: a server that does not answer must not hold up the crawl), and stops the
+    crawl of a source whose lock another run holds now (finish reason ``LOCK_LOST``).
+
+    Before, a run whose lock had gone with its connection crawled on beside the run that took the lock, and that run
+    marked it "left running" (failed) while it still wrote. Started at the first crawl's ``engine_started``, stopped
+    when the last crawl's spider closes; nothing is looked at on SQLite, whose file locks cannot be lost."""
+
+    def __init__(self, locks: SourceLocks, interval: float = LOCK_CHECK_SECONDS) -> None:
+        self.locks = locks
+        self.interval = interval
+        self._crawlers: dict[str, Any] = {}
+        self._open: set[str] = set()
+        self._to_stop: set[str] = set()
+        self._loop: Any = None
+
+    @classmethod
+    def interval_of(cls, settings: Any) -> float:
+        return float(settings.getfloat("AGGREGATOR_LOCK_CHECK_SECONDS", LOCK_CHECK_SECONDS))
+
+    def watch(self, source: str, crawler: Any) -> None:
+        """Watch the lock of ``source``, whose crawl is ``crawler`` (before the crawl starts)."""
+        if not self.locks.advisory or self.interval <= 0:
+            return
+        from scrapy import signals
+
+        self._crawlers[source] = crawler
+        self._open.add(source)
+        crawler.signals.connect(self._started, signal=signals.engine_started, weak=False)
+        crawler.signals.connect(lambda *_, **__: self._closed(source), signal=signals.spider_closed, weak=False)
+
+    def _started(self) -> None:
+        if self._loop is not None:
+            return
+        from twisted.internet.task import LoopingCall
+
+        self._loop = LoopingCall(self._look)
+        self._loop.start(self.interval, now=False)
+
+    def _closed(self, source: str) -> None:
+        self._open.discard(source)
+        if not self._open:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+    def _look(self) -> Any:
+        """One look, on a thread of the reactor's pool; the loop waits for it before the next."""
+        from twisted.internet.threads import deferToThread
+
+        looked = deferToThread(self.locks.check)
+        looked.addCallback(self._found)
+        looked.addErrback(lambda failure: logger.error("Could not look at the crawl's locks: %s", failure.value))
+        return looked
+
+    def _found(self, found: LockCheck) -> None:
+        for source in found.taken_again:
+            logger.warning(
+                "%s: the connection holding this run's lock dropped (%s); no other run had taken the lock: taken "
+                "again", source, found.why,
+            )  # fmt: skip
+        if found.waiting:
+            logger.warning(
+                "%s: the connection holding this run's lock dropped (%s) and the lock cannot be taken again yet: "
+                "trying again in %g s", ", ".join(found.waiting), found.why, self.interval,
+            )  # fmt: skip
+        for source in found.lost:
+            logger.error(
+                "%s: the connection holding this run's lock dropped (%s) and another run of this source holds the "
+                "lock now: this run stops, and leaves the source to that one", source, found.why,
+            )  # fmt: skip
+            self._to_stop.add(source)
+        for source in sorted(self._to_stop):
+            if self._stop(source):
+                self._to_stop.discard(source)
+
+    def _stop(self, source: str) -> bool:
+        """Close the crawl of ``source`` as ``LOCK_LOST``; False while its engine is not running yet (next look)."""
+        from scrapy.utils.defer import deferred_from_coro
+
+        from aggregator.shutdown import closing_or_done
+
+        crawler = self._crawlers.get(source)
+        if crawler is None or closing_or_done(crawler):
+            return True
+        engine = getattr(crawler, "_engine", None)
+        if engine is None or not engine.running:
+            return False
+        if crawler.stats is not None:
+            crawler.stats.set_value("aggregator/lock_lost", 1)
+        deferred_from_coro(engine.close_spider_async(reason=LOCK_LOST))
+        return True
 
 
 class RunLock:
@@ -117,7 +360,7 @@ class RunLock:
     Otherwise it locks the spider's source when the crawler is built, before any pipeline opens (so a refused run
     leaves no trace in the archive), raises ``SourceBusy`` (Scrapy exits with status 1, the reason in the log) when
     another run holds it, or ``SourceResting`` while the source's site has asked for a rest (aggregator/backoff.py),
-    and releases it when the crawl's engine stops.
+    watches it while the crawl runs (``LockWatch``), and releases it when the crawl's engine stops.
     """
 
     def __init__(self, db_url: str, source: str) -> None:
@@ -136,6 +379,7 @@ class RunLock:
                 f"{source}: its site asked for no request before {until.isoformat(timespec='seconds')} "
                 "(Retry-After); this run does not start"
             )
+        self._watch: LockWatch | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunLock:
@@ -155,6 +399,9 @@ class RunLock:
         ):
             raise NotConfigured
         extension = cls(settings["AGGREGATOR_DB_URL"], source)
+        if settings.getbool("TWISTED_REACTOR_ENABLED", True):  # the watch's loop and thread are the reactor's
+            extension._watch = LockWatch(extension._locks, LockWatch.interval_of(settings))
+            extension._watch.watch(source, crawler)
         crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         return extension
 
@@ -165,4 +412,6 @@ class RunLock:
         return any(isinstance(e, RunLock) for e in getattr(extensions, "middlewares", ()))
 
     def engine_stopped(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
         self._locks.release()

@@ -12,6 +12,10 @@ TIME_LIMIT = "closespider_timeout"
 """Scrapy's finish reason for a run stopped at ``CLOSESPIDER_TIMEOUT`` (``AGGREGATOR_MAX_RUN_MINUTES``)."""
 STOPPED = "shutdown"
 """Scrapy's finish reason for a run stopped by SIGTERM or Ctrl-C (``systemctl stop``, a deploy)."""
+FRONTIER_LOST = "frontier_lost"
+"""The finish reason of a scale-out worker that could not reach its shared frontier (Redis) for longer than
+``AGGREGATOR_REDIS_OUTAGE_SECONDS``, or whose crawl another worker replaced meanwhile (``aggregator.scaleout``): a
+failed run, and a red one."""
 
 CRAWL_ID = "aggregator/crawl_id"
 """The stats key of the scale-out crawl a worker's run is part of (``aggregator.scaleout``; ``crawl_runs.crawl_id``)."""

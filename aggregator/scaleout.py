@@ -8,20 +8,40 @@ operator, and we do here:
 - **When the frontier is drained.** A worker does not stop at the first empty queue (another worker may be parsing
   a listing that will fill it): it stays until the shared queue has been empty for
   ``AGGREGATOR_REDIS_IDLE_SECONDS``, then exits.
-- **Crawl generations.** The duplicate filter persists between workers (``SCHEDULER_PERSIST``: the first worker
-  to finish must not flush it under the others' feet), so it would also stop the next scheduled crawl from ever
-  fetching a listing again. Each worker registers itself in Redis with a heartbeat (a key renewed every
-  ``HEARTBEAT_SECONDS`` that expires after ``AGGREGATOR_REDIS_HEARTBEAT_TTL``); a worker
-  that starts when no other is alive begins a new generation by clearing the duplicate filter (under a short Redis
-  lock, so that workers starting together agree), and the last one to leave clears it too.
+- **Crawl generations.** The duplicate filter and the request queue persist between workers (``SCHEDULER_PERSIST``:
+  the first worker to finish must not flush them under the others' feet), so the filter would also stop the next
+  scheduled crawl from ever fetching a listing again. Each worker registers itself in Redis with a heartbeat (a key
+  renewed every ``HEARTBEAT_SECONDS`` that expires after ``AGGREGATOR_REDIS_HEARTBEAT_TTL``); a worker that starts
+  when no other is alive begins a new generation by clearing the duplicate filter and the request queue (under a
+  short Redis lock, so that workers starting together agree), and the last one to leave clears them too. The queue
+  goes with the filter: requests an earlier crawl left (a worker stopped at its time limit, killed, or a ``--refresh``
+  run's) were let through by that crawl's filter and incremental checks, not this one's, so they were fetched a
+  second time in one crawl (351 pages), a refresh run's leftovers were re-fetched by the next incremental run, and
+  the refused-page wait was bypassed. The new generation's spider starts from its entry URLs.
 - **One crawl, several run rows.** The workers of one generation are one crawl: the first names it (a random id in
   Redis, under the same lock), the others read the name, and each worker's run row records it
   (``crawl_runs.crawl_id``), so that ``aggregator health`` judges the crawl whole and ``aggregator runs`` shows
   which runs were one crawl.
 - **A killed worker loses nothing.** The requests a SIGKILLed worker had taken from the queue are gone from Redis,
-  but no article is lost: a new generation fetches the listings again, and the incremental crawl
+  but no article is lost: its heartbeat lives on for ``AGGREGATOR_REDIS_HEARTBEAT_TTL``, so a worker restarted (or
+  still running) within that time is of the same generation and drains the queue the killed one left; and a new
+  generation, which starts from an empty queue, fetches the listings again, and the incremental crawl
   (``aggregator.incremental``) fetches every linked article that is not archived yet. Articles are written in
   whole transactions keyed by canonical URL, so nothing is half-written or stored twice.
+- **Redis outages.** No Redis error reaches Scrapy: one raised by ``enqueue_request`` inside the scraper's handling of
+  a listing's links left the scraper never idle, and the worker hung for good, SIGTERM or not, its run "running"
+  (which stops ``aggregator schedule``); one raised by ``next_request`` filled the log with tracebacks until the run's
+  time limit, which it then reported as a success. While Redis does not answer, the requests a worker finds are held
+  in its memory and pushed when Redis answers again, and Redis is asked at most once a ``RETRY_SECONDS`` (each try
+  blocks the reactor for the client's timeouts). A link whose SADD to the duplicate filter failed is pushed whatever
+  the filter says then: the SADD may have been carried out with its answer lost, and the filter would call the link
+  seen because of it (a frozen Redis lost one link of 310 so). An outage longer than
+  ``AGGREGATOR_REDIS_OUTAGE_SECONDS`` ends the worker's run with the finish reason ``frontier_lost`` (a failed run,
+  exit status 1), as does finding, when Redis answers again, that another worker has begun a new crawl meanwhile
+  (this worker's heartbeat expired) or that Redis lost the frontier. The close itself only tries Redis once, and
+  says what it could not do rather than raising. The heartbeat survives errors: a LoopingCall stops for good at its
+  first exception, and a worker whose heartbeat stopped was taken for dead by the next one to start, which began a
+  new generation (clearing the filter) under its feet.
 """
 
 from __future__ import annotations
@@ -31,17 +51,25 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from typing import Any, Self
 
-from scrapy import Request, Spider
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.misc import load_object
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
-from aggregator.run_counts import CRAWL_ID
+from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST
+from aggregator.shutdown import closing_or_done
 from aggregator.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -49,6 +77,19 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_TTL = 15.0
 """The default life of a heartbeat (``AGGREGATOR_REDIS_HEARTBEAT_TTL``)."""
+OUTAGE_SECONDS = 30.0
+"""The default longest Redis outage a worker waits out (``AGGREGATOR_REDIS_OUTAGE_SECONDS``): a restart of Redis or a
+failover takes seconds; a worker left without its frontier for longer ends its run as failed (``FRONTIER_LOST``)
+rather than crawling on alone or hanging."""
+RETRY_SECONDS = 1.0
+"""While Redis does not answer, it is asked again at most this often: every try blocks the reactor (the crawl) for as
+long as the client takes to give up, and a worker asked it for each of a listing's links."""
+CLIENT_PARAMS: dict[str, Any] = {"socket_connect_timeout": 3.0, "socket_timeout": 5.0}
+"""The frontier's Redis client, under the operator's own ``REDIS_PARAMS``. scrapy-redis's 30-second timeouts, and
+redis-py's ten retries a command, held the reactor (every download and parse of the worker) for that long at each
+call to a Redis that had gone. And no retry at all (``SharedScheduler.from_crawler``): a command whose answer was
+lost may have been carried out, and the duplicate filter's SADD, sent again, answered "seen" to its own first try:
+a link lost (Redis frozen for 6 s: 309 requests queued of 310). The scheduler retries, knowing what it sent."""
 
 
 def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
@@ -129,17 +170,44 @@ class SharedDupeFilter(RFPDupeFilter):  # type: ignore[misc]
 
 
 class SharedScheduler(Scheduler):  # type: ignore[misc]
-    """scrapy-redis's scheduler, with an idle timeout, worker heartbeats and crawl generations (see the module)."""
+    """scrapy-redis's scheduler, with an idle timeout, worker heartbeats, crawl generations and a frontier that rides
+    out a short Redis outage (see the module)."""
 
     idle_seconds: float = 10.0
     heartbeat_ttl: float = HEARTBEAT_TTL
+    outage_seconds: float = OUTAGE_SECONDS
     namespace: str = "aggregator"
+    df: Any
+    queue: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.crawler: Any = None
+        self._held: deque[tuple[Request, int]] = deque()
+        """Requests found while Redis did not answer, each with what the shared duplicate filter said of it
+        (``_UNASKED``, ``_ASKED``: its SADD failed, ``_LET_THROUGH``: its SADD answered, its push did not)."""
+        self._outage_since: float | None = None
+        self._retry_at = 0.0
+        self._lost = False
+        """The worker gave up on its frontier (``FRONTIER_LOST``): it asks Redis nothing more until its close."""
+        self._replaced = False
+        """Another worker began a new crawl while this one could not reach Redis: what this one holds is not pushed
+        into it, nor does this one clear it on its way out."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        scheduler: Self = super().from_crawler(crawler)
+        # scrapy-redis's own from_crawler, with the client's timeouts and retries of CLIENT_PARAMS under the
+        # operator's REDIS_PARAMS
+        settings = crawler.settings.copy()
+        settings.frozen = False
+        params = {**CLIENT_PARAMS, "retry": Retry(NoBackoff(), 0), **crawler.settings.getdict("REDIS_PARAMS")}
+        settings.set("REDIS_PARAMS", params, priority="cmdline")
+        scheduler: Self = cls.from_settings(settings)
+        scheduler.stats = crawler.stats
+        scheduler.crawler = crawler
         scheduler.idle_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_IDLE_SECONDS", 10.0)
         scheduler.heartbeat_ttl = crawler.settings.getfloat("AGGREGATOR_REDIS_HEARTBEAT_TTL", HEARTBEAT_TTL)
+        scheduler.outage_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_OUTAGE_SECONDS", OUTAGE_SECONDS)
         scheduler.namespace = crawler.settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
         return scheduler
 
@@ -152,6 +220,23 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         # px: whole milliseconds, so that a fractional setting is kept as it is
         self.server.set(self._key(f"worker:{self.worker}"), str(time.time()), px=int(self.heartbeat_ttl * 1000))
 
+    def _tick(self) -> None:
+        """The heartbeat loop's call, every ``HEARTBEAT_SECONDS``: renew the heartbeat, push what an outage held
+        back, and end the run once an outage has lasted too long. It never raises: a LoopingCall stops for good at
+        its first exception, and one Redis error stopped the heartbeat for the rest of the run (another worker then
+        took this one for dead and began a new generation, clearing the duplicate filter: pages fetched twice)."""
+        try:
+            if self._lost:
+                return
+            if self._frontier_ready():
+                try:
+                    self._beat()
+                except RedisError as exc:
+                    self._failed(exc)
+            self._check_outage()
+        except Exception:  # not Redis's: said, and the beat goes on
+            logger.exception("%s: the scale-out heartbeat failed", self.spider.name)
+
     def _others_alive(self) -> bool:
         mine = self._key(f"worker:{self.worker}")
         return any(key != mine for key in self.server.scan_iter(match=self._key("worker:*")))
@@ -160,13 +245,31 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         self.spider = spider
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._empty_since: float | None = None
+        # scrapy-redis's open, without its "Resuming crawl (N requests scheduled)": a new generation drops them. The
+        # duplicate filter shares the scheduler's client (scrapy-redis gives it one of its own, without CLIENT_PARAMS).
+        if not self.df:
+            self.df = load_object(self.dupefilter_cls)(
+                self.server,
+                key=self.dupefilter_key % {"spider": spider.name},
+                debug=spider.settings.getbool("DUPEFILTER_DEBUG"),
+            )
+        self.queue = load_object(self.queue_cls)(
+            server=self.server, spider=spider, key=self.queue_key % {"spider": spider.name}, serializer=self.serializer
+        )
         lock = self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30)
         with lock:
-            result = super().open(spider)
             if not self._others_alive():
+                left = len(self.queue)
                 self.df.clear()
+                self.queue.clear()
                 self.server.delete(self._key("crawl"))
-                logger.info("%s: no other worker alive: a new crawl generation (duplicate filter cleared)", spider.name)
+                logger.info(
+                    "%s: no other worker alive: a new crawl generation (duplicate filter cleared%s)",
+                    spider.name,
+                    f"; {left} request(s) an earlier crawl left in the queue dropped" if left else "",
+                )
+            elif left := len(self.queue):  # a killed worker's, for one: this one drains them
+                logger.info("%s: joining the crawl of the workers alive (%d request(s) queued)", spider.name, left)
             # The generation's name: the first worker's, or this one's when it is the first (or when the workers it
             # joins run a release that names none)
             self.server.set(self._key("crawl"), uuid.uuid4().hex, nx=True)
@@ -175,35 +278,213 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             self._beat()
         if self.stats:
             self.stats.set_value(CRAWL_ID, self.crawl_id)  # for the run's row (pipelines.store)
-        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat = LoopingCall(self._tick)
         self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
-        return result
 
     def close(self, reason: str) -> Any:
+        """Sign off: push what an outage held back, delete the heartbeat, and, the last worker out, clear the
+        frontier for the next crawl. One try, whatever the outage: a close that raised or waited on Redis left the
+        run "running" (the engine's close waits for its scheduler)."""
         if getattr(self, "_heartbeat", None) is not None and self._heartbeat.running:
             self._heartbeat.stop()
-        with self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30):
-            self.server.delete(self._key(f"worker:{self.worker}"))
-            if not self._others_alive() and not len(self.queue):
-                self.df.clear()  # the last worker out: the next crawl starts afresh
-        return super().close(reason)
+        if not hasattr(self, "crawl_id"):  # its open failed: nothing of this worker's is in Redis
+            return super().close(reason)
+        try:
+            if self._held and not self._replaced and self._same_generation():
+                self._push_held()
+            with self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30):
+                self.server.delete(self._key(f"worker:{self.worker}"))
+                if not self._replaced and not self._others_alive():
+                    # The last worker out: the next crawl starts afresh (its first worker would clear them too)
+                    left = len(self.queue)
+                    self.df.clear()
+                    self.queue.clear()
+                    if left:
+                        logger.info(
+                            "%s: the last worker out: %d request(s) left unfetched are dropped (the next crawl finds "
+                            "them again on the listings)",
+                            self.spider.name,
+                            left,
+                        )
+        except RedisError as exc:
+            logger.warning(
+                "%s: could not sign off from Redis (%s): its heartbeat expires within %g s",
+                self.spider.name,
+                _said(exc),
+                self.heartbeat_ttl,
+            )
+        if self._held:
+            logger.warning(
+                "%s: %d request(s) found while Redis did not answer were not fetched (the next crawl finds them "
+                "again on the listings)",
+                self.spider.name,
+                len(self._held),
+            )
+            if self.stats:
+                self.stats.set_value("aggregator/redis_held_unfetched", len(self._held))
+        return super().close(reason)  # with SCHEDULER_PERSIST, nothing
+
+    def _crawl_named(self) -> str | None:
+        """The crawl named in Redis now, None for none (raises RedisError)."""
+        name = self.server.get(self._key("crawl"))
+        return name.decode() if isinstance(name, bytes) else None if name is None else str(name)
+
+    def _same_generation(self) -> bool:
+        """Whether the crawl named in Redis is still this worker's (raises RedisError)."""
+        self._replaced = self._replaced or self._crawl_named() != self.crawl_id
+        return not self._replaced
+
+    # -- Redis outages ---------------------------------------------------------------------------------------
+
+    def _failed(self, exc: RedisError) -> None:
+        """Redis did not answer: said once an outage, tried again in ``RETRY_SECONDS``."""
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            logger.warning(
+                "%s: Redis (the shared frontier) does not answer: %s; the requests this worker finds are held "
+                "until it does (at most %g s, AGGREGATOR_REDIS_OUTAGE_SECONDS)",
+                self.spider.name,
+                _said(exc),
+                self.outage_seconds,
+            )
+            if self.stats:
+                self.stats.inc_value("aggregator/redis_outages")
+        self._retry_at = now + RETRY_SECONDS
+        self._check_outage()
+
+    def _check_outage(self) -> None:
+        if self._outage_since is None:
+            return
+        lasted = time.monotonic() - self._outage_since
+        if lasted >= self.outage_seconds:
+            self._give_up(f"Redis has not answered for {lasted:.0f} s (AGGREGATOR_REDIS_OUTAGE_SECONDS)")
+
+    def _frontier_ready(self) -> bool:
+        """Whether Redis may be asked now, with nothing held back ahead of what is asked. After an outage, one
+        question first (is the crawl named in Redis still this worker's?), then what was held is pushed."""
+        if self._lost:
+            return False
+        if self._outage_since is not None:
+            if time.monotonic() < self._retry_at:
+                return False
+            try:
+                named = self._crawl_named()
+            except RedisError as exc:
+                self._failed(exc)
+                return False
+            lasted = time.monotonic() - self._outage_since
+            self._outage_since = None
+            if self.stats:
+                self.stats.max_value("aggregator/redis_outage_seconds", round(lasted, 1))
+            if named != self.crawl_id:
+                self._replaced = True
+                self._give_up(
+                    f"Redis answers again after {lasted:.0f} s, "
+                    + (
+                        "without this crawl's frontier (restarted without its data?)"
+                        if named is None
+                        else "but another worker has begun a new crawl meanwhile"
+                    )
+                )
+                return False
+            logger.warning(
+                "%s: Redis answers again after %.1f s; %d held request(s) go to the shared queue",
+                self.spider.name,
+                lasted,
+                len(self._held),
+            )
+        if not self._held:
+            return True
+        try:
+            self._push_held()
+        except RedisError as exc:
+            self._failed(exc)
+            return False
+        return True
+
+    def _push_held(self) -> None:
+        """Push the held requests, oldest first, one that fails staying held with what it got (raises RedisError).
+        One the duplicate filter was never asked about is asked now, and dropped if seen. One whose SADD failed is
+        recorded in the filter and pushed whatever the filter says: the SADD may have been carried out with its answer
+        lost, and the filter would call the request seen because of it (at worst, a page another worker fetched is
+        fetched again; stored once all the same). One the filter let through is pushed."""
+        while self._held:
+            request, said = self._held[0]
+            if said != _LET_THROUGH and not request.dont_filter:
+                self._held[0] = (request, _ASKED)
+                if self.df.request_seen(request) and said == _UNASKED:
+                    self._held.popleft()
+                    self.df.log(request, self.spider)
+                    signaller = getattr(self.crawler, "signals", None)
+                    if signaller is not None:  # what the engine says of a request its scheduler refuses
+                        signaller.send_catch_log(signals.request_dropped, request=request, spider=self.spider)
+                    continue
+            self._held[0] = (request, _LET_THROUGH)
+            self.queue.push(request)
+            self._held.popleft()
+            if self.stats:
+                self.stats.inc_value("scheduler/enqueued/redis")
+
+    def _hold(self, request: Request, said: int) -> bool:
+        self._held.append((request, said))
+        if self.stats:
+            self.stats.inc_value("aggregator/redis_held")
+        return True
+
+    def _give_up(self, why: str) -> None:
+        """End this worker's run with ``FRONTIER_LOST``, once; its close (``close``) tries Redis one last time."""
+        if self._lost:
+            return
+        self._lost = True
+        logger.error(
+            "%s: %s: this worker stops (finish reason %s)%s",
+            self.spider.name,
+            why,
+            FRONTIER_LOST,
+            f"; the {len(self._held)} request(s) it holds are not fetched by it" if self._held else "",
+        )
+        try:
+            engine = self.crawler.engine
+        except Exception:  # no crawl (a scheduler on its own) or no engine yet
+            return
+        if engine is None or closing_or_done(self.crawler):
+            return
+        # Not from inside the engine's or the scraper's own call chain: the engine closes the spider on its next turn
+        call_later(0, _close_spider, engine)
 
     # -- the frontier ----------------------------------------------------------------------------------------
 
     # scrapy-redis 0.9.1 passes ``spider=`` to the stats collector, which Scrapy 2.19 deprecates: the two methods
-    # that count are restated without it.
+    # that count are restated without it. Neither lets a Redis error through to Scrapy (see the module).
 
     def enqueue_request(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
-            self.df.log(request, self.spider)
-            return False
+        if not self._frontier_ready():
+            return self._hold(request, _UNASKED)
+        said = _UNASKED
+        try:
+            if not request.dont_filter:
+                said = _ASKED
+                if self.df.request_seen(request):
+                    self.df.log(request, self.spider)
+                    return False
+            said = _LET_THROUGH
+            self.queue.push(request)
+        except RedisError as exc:
+            self._failed(exc)
+            return self._hold(request, said)
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
         return True
 
     def next_request(self) -> Request | None:
-        request: Request | None = self.queue.pop(self.idle_before_close)
+        if not self._frontier_ready():
+            return None  # an outage is no empty queue: the idle clock does not run
+        try:
+            request: Request | None = self.queue.pop(self.idle_before_close)
+        except RedisError as exc:
+            self._failed(exc)
+            return None
         if request is not None and self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         self._empty_since = None if request is not None else (self._empty_since or time.monotonic())
@@ -211,10 +492,44 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 
     def has_pending_requests(self) -> bool:
         """True while the shared queue holds requests, and for ``idle_seconds`` after it was last seen empty
-        (another worker may still be parsing a page that adds to it): then the worker may close."""
-        if len(self.queue):
+        (another worker may still be parsing a page that adds to it): then the worker may close. True during an
+        outage too: the frontier is not known to be drained (the outage's own limit ends the run)."""
+        if not self._frontier_ready():
+            return True
+        try:
+            queued = len(self.queue)
+        except RedisError as exc:
+            self._failed(exc)
+            return True
+        if queued:
             self._empty_since = None
             return True
         if self._empty_since is None:
             self._empty_since = time.monotonic()
         return time.monotonic() - self._empty_since < self.idle_seconds
+
+    def __len__(self) -> int:
+        """The requests held here and, when Redis answers, those of the shared queue (never raises)."""
+        if self._lost or self._outage_since is not None:
+            return len(self._held)
+        try:
+            return len(self._held) + len(self.queue)
+        except RedisError as exc:
+            self._failed(exc)
+            return len(self._held)
+
+
+_UNASKED, _ASKED, _LET_THROUGH = 0, 1, 2
+"""What the shared duplicate filter said of a held request: nothing (not asked), nothing (asked: its answer lost, so
+it may have recorded the request), or let it through."""
+
+
+def _close_spider(engine: Any) -> None:
+    deferred_from_coro(engine.close_spider_async(reason=FRONTIER_LOST)).addErrback(
+        lambda failure: logger.error("Closing the spider (%s) failed: %s", FRONTIER_LOST, failure.getErrorMessage())
+    )
+
+
+def _said(exc: BaseException) -> str:
+    """A Redis error as a log line says it: its message, or its kind when it has none."""
+    return str(exc).rstrip(".") or type(exc).__name__

@@ -65,6 +65,9 @@ AGGREGATOR_REFRESH = False
 """Re-fetch every article, archived or not (``crawl --refresh``)."""
 AGGREGATOR_STALE_RUN_HOURS = 6.0
 """A run still "running" after this long, from a process on another host, is taken as dead (abandoned)."""
+AGGREGATOR_LOCK_CHECK_SECONDS = 30.0
+"""On PostgreSQL, how often a running crawl asks whether the connection holding its sources' locks still holds them
+(a dropped connection drops them: ``aggregator.locks.LockWatch``); 0 never does."""
 AGGREGATOR_RUNS_KEEP_DAYS = 90.0
 """A run's row (``aggregator runs``) is deleted this long after it started, at the end of a later run of its source
 (``aggregator db prune-runs`` does it by hand); 0 keeps every row."""
@@ -83,6 +86,9 @@ AGGREGATOR_REDIS_HEARTBEAT_TTL = 15.0
 """A scale-out worker's heartbeat in Redis, renewed every 2 seconds, lives this long: a worker not heard from for
 this long (killed, its host gone) is taken as gone, and the next worker to start, finding none alive, begins a new
 crawl generation. At least 4 seconds (two missed beats)."""
+AGGREGATOR_REDIS_OUTAGE_SECONDS = 30.0
+"""A scale-out worker whose Redis does not answer holds the requests it finds and waits this long for it, then ends its
+run as failed (finish reason ``frontier_lost``) rather than hang or crawl on without its frontier."""
 AGGREGATOR_HEALTH_HISTORY = 10
 """Runs whose median item count a run is compared with."""
 AGGREGATOR_HEALTH_MIN_ITEMS_RATIO = 0.5

@@ -18,17 +18,20 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Self
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
+from aggregator.health_checks import STORE_ERRORS
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
-from aggregator.locks import RunLock
+from aggregator.locks import LOCK_LOST, RunLock
 from aggregator.run_counts import CRAWL_ID
 from aggregator.sources import all_sources
 from aggregator.store import Archive
@@ -46,7 +49,22 @@ RUN_STATUS = {
     "cancelled": "partial",
     "rate_limited": "partial",  # aggregator/backoff.py
     "closespider_timeout": "partial",  # AGGREGATOR_MAX_RUN_MINUTES
+    LOCK_LOST: "partial",  # its lock went with its connection, and another run holds it now (aggregator/locks.py)
 }
+
+
+class ArchiveUnwritable(RuntimeError):
+    """The store could not open the archive, or write the run's row, when the spider opened: the crawl does not
+    start. The message is one line, the database's own reason in it."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception in the words an operator needs: a database error as the driver said it (SQLAlchemy's adds the
+    statement and a link), the first line of it; anything else with its type."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    said = lines[0] if lines else type(cause).__name__
+    return said if isinstance(exc, SQLAlchemyError) else f"{type(cause).__name__}: {said}"
 
 
 class StorePipeline(Pipeline):
@@ -89,17 +107,29 @@ class StorePipeline(Pipeline):
     # -- the spider's life ---------------------------------------------------------------------------
 
     def open_spider(self) -> None:
-        self.archive = Archive.open(self.db_url)
-        self.archive.sync_sources(all_sources())
+        """Open the archive and start the run's row. An archive that cannot be written (a read-only or immutable
+        file, a full disk, a database that refuses the connection) raises ``ArchiveUnwritable`` with the database's
+        own words: the crawl does not start, and ``aggregator crawl`` says why. Without them the run ended "with
+        None", nothing fetched, and its health red for "no article found on the listings", which sent the operator
+        to the site's layout."""
         spider = self.crawler.spider
         name = spider.name if spider else "unknown"
         source = self.source = getattr(spider, "source_key", name)
-        self._abandon_stale_runs(source)
-        # A scale-out worker's crawl, which its scheduler (opened before the pipelines) found or began in Redis
-        crawl_id = self.stats.get_value(CRAWL_ID) if self.stats else None
-        self.run_id = self.archive.start_run(
-            source=source, spider=name, host=socket.gethostname(), pid=os.getpid(), crawl_id=crawl_id
-        )
+        try:
+            self.archive = Archive.open(self.db_url)
+            self.archive.sync_sources(all_sources())
+            self._abandon_stale_runs(source)
+            # A scale-out worker's crawl, which its scheduler (opened before the pipelines) found or began in Redis
+            crawl_id = self.stats.get_value(CRAWL_ID) if self.stats else None
+            self.run_id = self.archive.start_run(
+                source=source, spider=name, host=socket.gethostname(), pid=os.getpid(), crawl_id=crawl_id
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            if self.archive is not None:
+                with contextlib.suppress(Exception):
+                    self.archive.close()
+                self.archive = None
+            raise ArchiveUnwritable(f"the archive cannot be written: {one_line(exc)}") from exc
         self._writer = WRITERS.acquire(self.writer_kind)
         self._to_writer(connect, self.db_url)  # the writer connects while the first pages are fetched
         logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
@@ -107,7 +137,12 @@ class StorePipeline(Pipeline):
     def _abandon_stale_runs(self, source: str) -> None:
         """Close the rows that runs killed mid-way (SIGKILL, power loss) left "running", so that ``runs`` and the
         health history tell the truth: their process is gone from this host, they are older than
-        ``AGGREGATOR_STALE_RUN_HOURS``, or this run holds the source's lock (no live run of it can exist)."""
+        ``AGGREGATOR_STALE_RUN_HOURS``, or this run holds the source's lock (no live run of it should exist).
+
+        Never a run whose process is alive on this host, lock or not: a run whose lock went with its connection (an
+        idle timeout, a failover) is still crawling, and was marked failed under it by the run that took the lock
+        (it stops by itself when it finds the lock taken: ``aggregator.locks.LockWatch``). A pid that another process
+        has taken since (it started after the run did) is no live run."""
         assert self.archive is not None
         settings = self.crawler.settings
         host = socket.gethostname()
@@ -115,9 +150,9 @@ class StorePipeline(Pipeline):
         oldest = utcnow() - timedelta(hours=settings.getfloat("AGGREGATOR_STALE_RUN_HOURS", 6.0))
 
         def is_stale(run: CrawlRun) -> bool:
-            if locked or run.started_at < oldest:
-                return True
-            return run.host == host and run.pid is not None and not _alive(run.pid)
+            if run.host == host and run.pid is not None and run.pid != os.getpid():
+                return not _runs_since(run.pid, run.started_at)
+            return locked or run.started_at < oldest
 
         for run in self.archive.abandon_stale_runs(source, is_stale=is_stale):
             logger.warning(
@@ -149,9 +184,10 @@ class StorePipeline(Pipeline):
         raw = self.stats.get_stats() if self.stats else {}
         health = raw.get("aggregator/health/verdict")
         stats = {k: _jsonable(v) for k, v in raw.items() if k != "aggregator/health/verdict"}
+        status, reason = run_status(reason, int(raw.get(STORE_ERRORS) or 0))
         self.archive.finish_run(
             self.run_id,
-            status=RUN_STATUS.get(reason, "failed"),
+            status=status,
             reason=reason,
             stats=stats,
             health=health if isinstance(health, dict) else None,
@@ -318,6 +354,16 @@ def _writer_failed(exc: BaseException) -> str:
     return f"the archive writer failed: {type(exc).__name__}: {exc}"
 
 
+def run_status(reason: str, store_errors: int = 0) -> tuple[str, str]:
+    """The run row's status and finish reason for Scrapy's finish ``reason``. A run that lost items to store errors
+    failed, however it finished: it was "finished" (and its health green) while ``aggregator crawl`` exited 1 for the
+    items it could not write, so ``runs`` and ``metrics`` hid what the exit status said. Its reason keeps Scrapy's
+    and adds the count (the column holds 100 characters)."""
+    if store_errors:
+        return "failed", f"{reason}: {store_errors} item(s) not stored"[:100]
+    return RUN_STATUS.get(reason, "failed"), reason
+
+
 def runs_to_keep(settings: BaseSettings) -> int:
     """How many newest runs each source keeps whatever their age: enough for the health check's history."""
     return max(settings.getint("AGGREGATOR_RUNS_KEEP_MIN", 20), settings.getint("AGGREGATOR_HEALTH_HISTORY", 10))
@@ -331,6 +377,35 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
+
+
+PID_START_SLACK = timedelta(seconds=2)
+"""How much later than its run's row a process may seem to have started (the boot time /proc gives is whole seconds)."""
+
+
+def _runs_since(pid: int, started_at: datetime) -> bool:
+    """Whether process ``pid`` is alive on this host and is the one that started a run at ``started_at``: alive, and
+    not started after it (where /proc says when it started; elsewhere, alive is taken as the run's)."""
+    if not _alive(pid):
+        return False
+    began = _process_started(pid)
+    if began is None:
+        return True
+    when = started_at if started_at.tzinfo is not None else started_at.replace(tzinfo=UTC)
+    return began <= when + PID_START_SLACK
+
+
+def _process_started(pid: int) -> datetime | None:
+    """When process ``pid`` started, from Linux's /proc (None where it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks = int(fields[19])  # starttime, the 22nd field: clock ticks after boot
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
+        return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _jsonable(value: Any) -> Any:

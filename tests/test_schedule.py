@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,10 +17,11 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from aggregator.commands.schedule import parse_interval, worst_status
+from aggregator.commands.schedule import _loop, exited, parse_interval, worst_status
 from aggregator.store.db import normalise_url
 from aggregator.store.models import CrawlRun
 from tests.conftest import ROOT, free_port, run_cli
+from tests.helpers.slow_site import slow_site
 
 
 def runs(db: str) -> list[CrawlRun]:
@@ -95,3 +99,86 @@ def test_sigterm_stops_the_running_crawl_cleanly(tmp_path: Path) -> None:
     assert "SIGTERM: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
     (run,) = runs(db)
     assert run.status in {"partial", "finished"} and run.finished_at is not None  # closed, not left "running"
+
+
+def test_a_run_killed_by_a_signal_is_said_so_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """It said "run 1 exited with status -9": no command exits with that, and "killed by SIGKILL" (the OOM killer,
+    a container's stop timeout) is what an operator needs to read."""
+    assert exited(0) == "exited with status 0" and exited(2) == "exited with status 2"
+    assert exited(-signal.SIGKILL) == "was killed by SIGKILL" and exited(-signal.SIGTERM) == "was killed by SIGTERM"
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    assert _loop(killed, 0.1, 1, threading.Event(), []) == 137  # as a shell shows it
+    err = capsys.readouterr().err
+    assert re.search(r"schedule: run 1 was killed by SIGKILL after [\d.]+s$", err, re.MULTILINE), err
+
+
+def wait_for_a_run(db: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    engine = create_engine(normalise_url(db))
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(Exception), engine.connect() as conn:  # (no archive or no schema yet)
+                if conn.execute(text("SELECT count(*) FROM crawl_runs")).scalar():
+                    return
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+    pytest.fail(f"no run started: {proc.communicate()[1][-3000:] if proc.poll() is not None else 'still waiting'}")
+
+
+def test_sighup_stops_the_running_crawl_cleanly(tmp_path: Path) -> None:
+    """A closed terminal or SSH session sends SIGHUP to the scheduler and to its crawl (one process group), as
+    ``os.killpg`` does here. The scheduler died of it (status 129, nothing said) and so did the crawl, mid-batch, its
+    row left "running"."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    with slow_site() as site:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--db", db, "schedule", "caliber", "--mirror", site, "--every", "1s"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        wait_for_a_run(db, proc)
+        time.sleep(2)  # past the spider's opening: article pages in flight (each takes 5 s)
+        os.killpg(proc.pid, signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    assert "SIGHUP: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
+    assert "overran its interval" not in err  # a run cut short by the stop overran nothing
+    (run,) = runs(db)
+    assert (run.status, run.finish_reason) == ("partial", "shutdown")  # closed, not left "running"
+
+
+def test_a_stop_signal_while_a_crawl_starts_is_passed_on_to_it(tmp_path: Path) -> None:
+    """SIGTERM after the loop looked at its stop flag and before the crawl's process was known to the handler (a slow
+    fork and exec: tests/helpers/schedule_race.py) was lost: the crawl ran its whole course, the stop waited for it."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    marker = tmp_path / "starting"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    with slow_site() as site:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.schedule_race", str(marker),
+             "--db", db, "schedule", "caliber", "--mirror", site, "--every", "1s"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert marker.exists(), proc.communicate()[1][-3000:]
+        proc.send_signal(signal.SIGTERM)  # the crawl's process is not started yet
+        try:
+            _, err = proc.communicate(timeout=25)  # the whole crawl of the slow site takes over half a minute
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the stop was lost: the scheduler waited for the whole crawl")
+    assert proc.returncode == 0, err[-3000:]
+    assert "SIGTERM: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
+    assert re.search(r"run 1 (was killed by SIGTERM|exited with status 0) after", err), err[-3000:]
+    assert "overran its interval" not in err
+    assert all(run.status != "running" for run in runs_if_any(db))
+
+
+def runs_if_any(db: str) -> list[CrawlRun]:
+    try:
+        return runs(db)
+    except Exception:  # the crawl was stopped before it made the archive
+        return []

@@ -352,6 +352,30 @@ def test_runs_left_running_by_dead_processes_are_marked_failed(sqlite_url: str) 
     assert latest.pid and latest.pid != gone.pid
 
 
+def test_a_run_whose_process_is_alive_on_this_host_is_not_marked_failed_by_the_next_run(sqlite_url: str) -> None:
+    """The next run holds the lock, and took that to mean no run of the source could be alive: a run whose lock had
+    gone with its connection (PostgreSQL: tests/test_lost_lock.py) was marked "left running: marked failed" while
+    it crawled. A pid another process has taken since (it started after the run did) is no live run."""
+    from aggregator.store import Archive
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        archive = Archive.open(sqlite_url)
+        live = archive.start_run("caliber", "caliber", host=socket.gethostname(), pid=alive.pid)
+        reused = archive.start_run("caliber", "caliber", host=socket.gethostname(), pid=alive.pid)
+        with archive.session.begin() as s:
+            s.get(CrawlRun, reused).started_at = datetime.now(UTC) - timedelta(hours=1)  # before the process began
+        archive.close()
+        done = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline")
+    finally:
+        alive.kill()
+        alive.wait()
+    assert done.returncode == 0, done.stderr[-3000:]
+    by_id = {r.id: r for r in all_runs(sqlite_url)}
+    assert (by_id[live].status, by_id[live].finished_at) == ("running", None)
+    assert by_id[reused].status == "failed" and by_id[reused].finish_reason.startswith("abandoned")
+
+
 @pytest.mark.parametrize("first", ["SIGTERM", "SIGINT"])
 def test_a_stop_signal_to_every_process_then_sigterm_again_stops_the_crawl_cleanly(sqlite_url: str, first: str) -> None:
     """`systemctl stop` sends SIGTERM to every process of the unit, the archive writer too, and Ctrl-C sends SIGINT to

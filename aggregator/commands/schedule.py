@@ -2,10 +2,12 @@
 
 Each run is an ``aggregator crawl`` child process (Scrapy's reactor runs once per process, and a child's crash or
 leak cannot take the scheduler with it). Runs start on a fixed grid (start + k * interval); a run that overruns its
-interval is not stacked: the ticks it covered are skipped, and the next run starts at the next tick. SIGTERM or
-SIGINT is passed on to a running crawl, which finishes its in-flight pages and closes its run record ("partial");
-then the scheduler exits 0. With ``--max-runs`` (a try-out) it exits with the worst status its runs had, so that a
-try-out whose every run failed is not taken for one that worked.
+interval is not stacked: the ticks it covered are skipped, and the next run starts at the next tick. SIGTERM, SIGINT
+or SIGHUP (a closed terminal or SSH session, ``kill -HUP``) is passed on to a running crawl as SIGTERM, which
+finishes its in-flight pages and closes its run record ("partial"); then the scheduler exits 0. The crawl itself
+ignores SIGHUP: a hang-up reaches every process of the terminal's group, and would have killed it mid-batch. With
+``--max-runs`` (a try-out) it exits with the worst status its runs had, so that a try-out whose every run failed is
+not taken for one that worked.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def schedule_cmd(
         ),
     ] = None,
 ) -> None:
-    """Run `aggregator crawl` every --every, forever; an overrunning run is never stacked; SIGTERM stops cleanly."""
+    """Run `aggregator crawl` every --every, forever; an overrun is never stacked; SIGTERM, SIGINT, SIGHUP stop it."""
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
@@ -115,16 +117,43 @@ def schedule_cmd(
             _say(f"{signal.Signals(signum).name}: stopping after the current run")
         stop.set()
         for proc in child:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # Scrapy's graceful shutdown
+            _stop_child(proc)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         status = _loop(command, interval, max_runs, stop, child)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     raise typer.Exit(status)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""What stops the scheduler gracefully. SIGHUP's default action ended it at once (status 129, no line said), the
+running crawl orphaned, or killed by the same hang-up mid-batch with its run row left "running"."""
+
+
+def _stop_child(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # Scrapy's graceful shutdown
+
+
+def _ignore_hangup() -> None:
+    """In the crawl's process, before it runs the crawl: SIGHUP ignored (an ignored signal stays ignored across
+    ``exec``). The scheduler gets the hang-up too and stops the crawl gracefully, with SIGTERM."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def exited(status: int) -> str:
+    """A run's end as the log says it: ``exited with status 1``, or ``was killed by SIGKILL`` (``subprocess``'s
+    ``-9``, which read as an exit status no command has)."""
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        name = f"signal {-status}"
+    return f"was killed by {name}"
 
 
 def _loop(
@@ -143,17 +172,23 @@ def _loop(
         started = time.monotonic()
         runs += 1
         _say(f"run {runs} starts")
-        proc = subprocess.Popen(command)
+        proc = subprocess.Popen(command, preexec_fn=_ignore_hangup)  # the scheduler has no other thread
         child[:] = [proc]
+        if stop.is_set():
+            # The stop came after the loop's look and before the crawl was in ``child``, where the handler looks:
+            # the crawl was not told, and ran its whole course.
+            _stop_child(proc)
         status = proc.wait()
         child.clear()
         took = time.monotonic() - started
-        _say(f"run {runs} exited with status {status} after {took:.1f}s")
+        _say(f"run {runs} {exited(status)} after {took:.1f}s")
         statuses.append(status)
         if max_runs is not None and runs >= max_runs and not stop.is_set():
             worst = worst_status(statuses)
             _say(f"{runs} run(s) done: exit status {worst}, the worst of theirs")
             return worst
+        if stop.is_set():
+            break  # a run cut short by the stop did not overrun anything
         ticks = int((time.monotonic() - origin) // interval) + 1
         next_start = origin + ticks * interval
         skipped = ticks - int((started - origin) // interval) - 1
