@@ -29,7 +29,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 LONGEST_FILES = (
     "test_unattended.py", "test_cli.py", "test_scaleout.py", "test_demo.py", "test_lint.py", "test_cli_reads.py",
     "test_withdrawn.py", "test_quarantine.py", "test_citations.py", "test_crawl_sample.py", "test_stories.py",
-    "test_crash_safety.py", "test_search.py", "test_migrations.py",
+    "test_crash_safety.py", "test_search.py", "test_migrations.py", "test_scaleout_outages.py", "test_lost_lock.py",
+    "test_truncated_pages.py", "test_schedule.py",
 )  # fmt: skip
 """The test files that take longest, longest first (``--durations=0``; test_lint's mypy takes a minute in a fresh
 clone, without its cache): each runs on one worker (``--dist loadfile``), and one started last kept a single worker

@@ -141,5 +141,10 @@ def check_archive(db_url: str, *sources: str) -> None:
 
 
 def runs(db_url: str) -> list[CrawlRun]:
-    with session(db_url) as s:
-        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+    """The archive's run rows, oldest first (its engine disposed: a test polling them opens no pile of connections)."""
+    engine = create_engine(normalise_url(db_url))
+    try:
+        with Session(engine) as s:
+            return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+    finally:
+        engine.dispose()

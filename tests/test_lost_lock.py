@@ -16,13 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from aggregator.store.db import normalise_url
-from aggregator.store.models import CrawlRun
 from tests.conftest import ROOT
+from tests.crawl_checks import runs
 from tests.helpers.slow_site import slow_site
 from tests.helpers.tcp_proxy import TcpProxy
 
@@ -36,15 +33,6 @@ def start_crawl(db: str, site: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "aggregator", "--db", db, "crawl", "caliber", "--mirror", site],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-
-
-def runs(db: str) -> list[CrawlRun]:
-    engine = create_engine(normalise_url(db))
-    try:
-        with Session(engine) as s:
-            return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
-    finally:
-        engine.dispose()
 
 
 def wait_for(what: Callable[[], bool], proc: subprocess.Popen[str], seconds: float = 60) -> None:

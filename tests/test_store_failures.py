@@ -18,26 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from aggregator.store.db import normalise_url
-from aggregator.store.models import CrawlRun
 from tests.conftest import ROOT, run_cli
+from tests.crawl_checks import runs
 
 
 def source_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("caliber: ")]
-
-
-def all_runs(db: str) -> list[CrawlRun]:
-    engine = create_engine(normalise_url(db))
-    try:
-        with Session(engine) as s:
-            return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -93,7 +81,7 @@ def test_a_postgres_archive_the_crawls_role_may_only_read_says_so(postgres_url: 
     assert source_lines(done.stderr) == [
         "caliber: the crawl could not start: the archive cannot be written: permission denied for table sources"
     ], done.stderr[-3000:]
-    assert all_runs(postgres_url) == []
+    assert runs(postgres_url) == []
 
 
 FILE_SIZE_LIMIT = 128 * 1024
@@ -116,7 +104,7 @@ def test_a_run_that_lost_items_to_store_errors_is_failed_and_its_health_red(tmp_
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, preexec_fn=limited,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
-    (run,) = all_runs(db)
+    (run,) = runs(db)
     lost = run.stats["aggregator/store_errors"]
     assert lost >= 1, done.stderr[-3000:]
     said = f"{lost} item(s) could not be written to the archive (store errors: see the log)"

@@ -25,11 +25,12 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, serve_mirror, server_url
+from aggregator.mirror import _MirrorHandler, serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Redirect, Reject, Snapshot
 from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import expected
+from tests.helpers.slow_site import served_by
 
 HOST = "caliber.az"
 EDITED = "post/153813.html"
@@ -664,21 +665,6 @@ class _SlowHandler(_MirrorHandler):
         if "/post/" in self.path:
             time.sleep(1.0)
         super()._answer(send_body=send_body)
-
-
-@contextlib.contextmanager
-def served_by(handler: type[_MirrorHandler]) -> Iterator[str]:
-    """The sample served on 127.0.0.1 by ``handler`` (a slowed or stalled site), its address while the block runs."""
-    server = _MirrorHTTPServer(("127.0.0.1", 0), handler)
-    server.tree = MirrorTree(SAMPLE)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_a_run_stops_at_its_time_limit_as_partial_and_the_next_run_goes_on(tmp_path: Path) -> None:

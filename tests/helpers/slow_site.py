@@ -23,9 +23,9 @@ class _SlowArticles(_MirrorHandler):
 
 
 @contextlib.contextmanager
-def slow_site() -> Iterator[str]:
-    """The slow sample's address while the block runs."""
-    server = _MirrorHTTPServer(("127.0.0.1", 0), _SlowArticles)
+def served_by(handler: type[_MirrorHandler]) -> Iterator[str]:
+    """The sample served on 127.0.0.1 by ``handler`` (a slowed or stalled site), its address while the block runs."""
+    server = _MirrorHTTPServer(("127.0.0.1", 0), handler)
     server.tree = MirrorTree(SAMPLE)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -35,3 +35,8 @@ def slow_site() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def slow_site() -> contextlib.AbstractContextManager[str]:
+    """The slow sample's address while the block runs."""
+    return served_by(_SlowArticles)
