@@ -32,8 +32,9 @@ from aggregator.paths import mirror_dir
 from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
 from aggregator.settings import user_agent
 from aggregator.sources import Source
+from aggregator.store.db import one_line
 from aggregator.tables import compact_table, header_column
-from pipelines.store import ArchiveUnwritable, one_line
+from pipelines.store import ArchiveUnwritable
 
 logger = logging.getLogger(__name__)
 

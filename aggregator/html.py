@@ -91,9 +91,10 @@ def http_url(base_url: str, href: str | None) -> str | None:
         return None
     try:
         url = absolute(base_url, href)
+        parts = urlsplit(url)  # raises on a host no URL can have ("https://[broken/"), which ``absolute`` leaves
     except ValueError:
         return None
-    return url if url.startswith(("https://", "http://")) else None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 BASE = "base[href]"
@@ -110,14 +111,7 @@ def base_url(page_url: str, href: str | None) -> str:
     A base that is no web address (``javascript:``, ``data:``, a blank or broken one) is ignored, as browsers ignore
     ``data:`` and ``javascript:`` bases: a relative link must never turn into a script.
     """
-    if href is None or not (href := href.strip(" \t\n\r\f")):
-        return page_url
-    try:
-        url = absolute(page_url, href)
-        parts = urlsplit(url)
-    except ValueError:  # a broken host ("https://[x/")
-        return page_url
-    return url if parts.scheme in {"http", "https"} and parts.netloc else page_url
+    return http_url(page_url, href) or page_url
 
 
 def document_base(tree: LexborHTMLParser, page_url: str) -> str:
@@ -370,31 +364,20 @@ def parse_page(response: TextResponse, encoding: str | None = None) -> LexborHTM
     return LexborHTMLParser(response.text)
 
 
-def link_targets(response: TextResponse, query: str) -> list[str]:
-    """The ``href`` of every element ``query`` matches, stripped, each once, in page order (the empty ones left out).
+def link_urls(response: TextResponse, query: str) -> list[str]:
+    """The ``href`` of every element ``query`` matches, stripped, each once, in page order (the empty ones left out),
+    made absolute against the page's base (``document_base``); an ``href`` no URL can be made of (a broken host,
+    "//[x/") is left out rather than ending the listing's links there.
 
     The page's tree lives only in here. A listing's requests take a while to be scheduled, and the response they
     come from is held until then: ``response.css`` would keep its tree cached on it for all that time, ~10 MiB for a
-    1 MiB listing, and a run's listings arrive together.
-    """
-    return _hrefs(parse_page(response), query)
-
-
-def _hrefs(tree: LexborHTMLParser, query: str) -> list[str]:
-    found = (node.attributes.get("href") for node in css(tree, query))
-    return list(dict.fromkeys(href.strip() for href in found if href and href.strip()))
-
-
-def link_urls(response: TextResponse, query: str) -> list[str]:
-    """``link_targets`` made absolute against the page's base (``document_base``), in page order; an ``href`` no URL
-    can be made of (a broken host, "//[x/") is left out rather than ending the listing's links there.
-
-    Scrapy's ``response.urljoin`` honours a ``<base href>`` only in the page's first 4 KiB and takes a
-    ``javascript:`` base as readily as a web one; the tree is parsed here anyway."""
+    1 MiB listing, and a run's listings arrive together. Scrapy's ``response.urljoin`` honours a ``<base href>`` only
+    in the page's first 4 KiB and takes a ``javascript:`` base as readily as a web one."""
     tree = parse_page(response)
     base = document_base(tree, response.url)
+    found = (node.attributes.get("href") for node in css(tree, query))
     urls: list[str] = []
-    for href in _hrefs(tree, query):
+    for href in dict.fromkeys(href.strip() for href in found if href and href.strip()):
         try:
             urls.append(absolute(base, href))
         except ValueError:

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.store.db import connect, normalise_url
+from aggregator.store.db import connect, normalise_url, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class SourceLocks:
                 try:
                     still = self._still_held() if self._connection is not None else set()
                 except SQLAlchemyError as exc:
-                    found.why = _first_line(exc)
+                    found.why = one_line(exc)
                     still = set()
                 gone = [source for source in self._held if source not in still]
                 if gone:
@@ -208,7 +208,7 @@ class SourceLocks:
             except SQLAlchemyError as exc:
                 self._drop_connection()
                 self._held = []  # any taken before the failure went with the connection: still in ``_lost``
-                found.why = _first_line(exc)
+                found.why = one_line(exc)
                 found.waiting = list(self._lost)
                 return found
             self._lost = []
@@ -239,12 +239,6 @@ class SourceLocks:
             yield self.acquire(sources)
         finally:
             self.release()
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return lines[0] if lines else type(cause).__name__
 
 
 @contextmanager

@@ -401,7 +401,7 @@ def _holds_blocks(node: LexborNode) -> bool:
     return any(child.tag in _RUN_BREAKS or child.tag in CONTAINERS for child in node.traverse())
 
 
-def _wrap_loose_text(root: LexborNode) -> None:
+def wrap_loose_text_of(root: LexborNode) -> None:
     """Make a paragraph of each run of text that lies outside any block: in the body itself or in a container
     (``CONTAINERS``). A run ends at a block or a container, and at two or more line breaks in a row (a body typed
     as "text<br><br>text"); one line break stays inside its paragraph. The line breaks between runs go, and so do
@@ -516,7 +516,7 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
     for index in shown:  # a heading over links ("Похожие новости:<br><a>...</a><br><a>...</a>"): its link lines too
         if furniture[index] and _LINKS_HEADING.match(texts[index].lower()):
             for following in shown[shown.index(index) + 1 :]:
-                if furniture[following] or not _is_link_line(lines[following]):
+                if furniture[following] or not _links_only(lines[following]):
                     break
                 furniture[following] = True
     if not any(furniture):
@@ -539,9 +539,10 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
     return collapse(block.text(deep=True, separator=""))
 
 
-def _is_link_line(line: list[LexborNode]) -> bool:
-    """Whether a line of a block (its nodes between two ``<br>``) is a link and next to nothing else."""
-    linked, other = _text_beside_links(line)
+def _links_only(nodes: Iterable[LexborNode]) -> bool:
+    """Whether ``nodes`` (a line of a block between two ``<br>``, or one block: a paragraph, a list item, a
+    container) show links and next to nothing beside them."""
+    linked, other = _text_beside_links(nodes)
     return linked and other <= MAX_LINK_ITEM_TEXT
 
 
@@ -587,24 +588,18 @@ def _text_beside_links(nodes: Iterable[LexborNode]) -> tuple[bool, int]:
     return linked, other
 
 
-def _is_link_item(node: LexborNode) -> bool:
-    """Whether a block (a paragraph, a list item, a container) shows links and next to nothing beside them."""
-    linked, other = _text_beside_links((node,))
-    return linked and other <= MAX_LINK_ITEM_TEXT
-
-
 def _is_links(node: LexborNode) -> bool:
     """Whether an element is links to other articles: a list whose every item is a link item, a container whose
     every element is links (a "related" block of teaser ``<div>``s), or a link item itself."""
     tag = node.tag
     if tag in ("ul", "ol"):
         items = [child for child in node.iter() if child.tag == "li"]
-        return bool(items) and all(_is_link_item(item) for item in items)
+        return bool(items) and all(_links_only((item,)) for item in items)
     if tag in CONTAINERS and tag not in ("h1", "h5", "h6", "pre", "dt", "dd"):
         children = [child for child in node.iter() if child.tag != "-comment"]
         if len(children) > 1:
             return all(_is_links(child) for child in children)
-    return _is_link_item(node)
+    return _links_only((node,))
 
 
 def _shown_next(node: LexborNode) -> LexborNode | None:
@@ -743,7 +738,7 @@ def clean_body(
     # judged, and read, as paragraphs. Found by the walk the text needs anyway: a body of paragraphs pays nothing.
     loose = _holds_loose_text(root, outer)
     if loose:
-        _wrap_loose_text(root)
+        wrap_loose_text_of(root)
         parts = _BodyParts(root)
         blocks, outer = _innermost(root, parts.blocks)
     broken: set[int] = set()  # the elements with line breaks of their own

@@ -35,6 +35,7 @@ from aggregator.locks import LOCK_LOST, RunLock
 from aggregator.run_counts import CRAWL_ID
 from aggregator.sources import all_sources
 from aggregator.store import Archive
+from aggregator.store.db import one_line
 from aggregator.store.models import CrawlRun, utcnow
 from aggregator.store.repository import RedirectRecord, RejectRecord, SaveResult
 from aggregator.store.writer import WRITER_KINDS, WRITERS, connect, write_batch
@@ -56,15 +57,6 @@ RUN_STATUS = {
 class ArchiveUnwritable(RuntimeError):
     """The store could not open the archive, or write the run's row, when the spider opened: the crawl does not
     start. The message is one line, the database's own reason in it."""
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception in the words an operator needs: a database error as the driver said it (SQLAlchemy's adds the
-    statement and a link), the first line of it; anything else with its type."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    said = lines[0] if lines else type(cause).__name__
-    return said if isinstance(exc, SQLAlchemyError) else f"{type(cause).__name__}: {said}"
 
 
 class StorePipeline(Pipeline):

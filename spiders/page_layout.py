@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import INLINE_TAGS, collapse_whitespace, css, css_first, is_inside
+from pipelines.cleanup import wrap_loose_text_of
 
 _COMMENT_NAME = re.compile(r"(?:^|[-_])(?:comments?|commentlist|reviews|disqus)(?:[-_]|$)")
 """A class or id word of a comment block: ``comments``, ``comment-list``, ``comments-area`` (WordPress),
@@ -81,7 +82,6 @@ _NO_WRAP = frozenset({*INLINE_TAGS, "p", "li", "h1", "h2", "h3", "h4", "h5", "h6
 its own, and an inline element is inside something else's run."""
 _CHROME = frozenset({"header", "footer", "nav", "aside"})
 _CHROME_ROLES = frozenset({"banner", "contentinfo", "navigation", "complementary"})
-_RUN_PARTS = frozenset({*INLINE_TAGS, "-text", "-comment", "br"})
 _WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
@@ -204,8 +204,8 @@ def prune_furniture(tree: LexborHTMLParser) -> None:
 
 def wrap_loose_text(tree: LexborHTMLParser) -> None:
     """Make a ``<p>`` of each run of text that lies loose beside ``<br>``s in a block (a DLE or Bitrix article typed
-    as "text<br><br>text"): a run ends at a block and at two or more line breaks in a row, as the cleanup pipeline
-    cuts a body's loose text; one line break stays inside its paragraph."""
+    as "text<br><br>text"), by the cleanup pipeline's own cut of a body's loose text (``wrap_loose_text_of``): a run
+    ends at a block and at two or more line breaks in a row; one line break stays inside its paragraph."""
     body = tree.body
     if body is None:
         return
@@ -216,44 +216,7 @@ def wrap_loose_text(tree: LexborHTMLParser) -> None:
             holders.setdefault(parent.mem_id, parent)
     for holder in holders.values():
         if len(_own_text(holder)[0]) >= MIN_UNIT:
-            _wrap_runs(tree, holder)
-
-
-def _wrap_runs(tree: LexborHTMLParser, holder: LexborNode) -> None:
-    runs: list[list[LexborNode]] = [[]]
-    breaks = 0
-    for node in list(holder.iter(include_text=True)):
-        tag = node.tag
-        if tag not in _RUN_PARTS:
-            runs.append([])
-            breaks = 0
-        elif tag == "br":
-            breaks += 1
-            if breaks == 2:
-                runs.append([])
-            elif breaks == 1:
-                runs[-1].append(node)
-        elif tag == "-text" and not (node.text_content or "").strip():
-            runs[-1].append(node)
-        else:
-            breaks = 0
-            runs[-1].append(node)
-    for run in runs:
-        while run and (run[-1].tag == "br" or _blank(run[-1])):
-            run.pop()
-        while run and _blank(run[0]):
-            run.pop(0)
-        if not any(n.tag != "-comment" and n.text(deep=True).strip() for n in run):
-            continue
-        paragraph = tree.create_node("p")
-        for node in run:
-            paragraph.insert_child(node)  # a copy: selectolax inserts copies of nodes
-        run[0].insert_before(paragraph)
-        for node in run:
-            node.remove()
-    for child in list(holder.iter()):
-        if child.tag == "br":
-            child.remove()  # a break between two paragraphs now
+            wrap_loose_text_of(holder)
 
 
 def _blank(node: LexborNode) -> bool:

@@ -231,6 +231,15 @@ def require_existing(url: str) -> None:
         )
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception in the words an operator needs: a database error as the driver said it (SQLAlchemy's adds the
+    statement and a link), the first line of it; anything else with its type."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    said = lines[0] if lines else type(cause).__name__
+    return said if isinstance(exc, SQLAlchemyError) else f"{type(cause).__name__}: {said}"
+
+
 def connect(url: str, *, background_checkpoint: bool = False, create: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout, and their folder is made.
 
