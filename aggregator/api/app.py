@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aggregator import present
 from aggregator.api import sitemaps
 from aggregator.api.feeds import rss_feed
+from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, ViewRecord
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
 from aggregator.html import http_url
@@ -199,6 +200,9 @@ class MostRead(BaseModel):
 class ViewCount(BaseModel):
     id: int
     views: int
+    counted: bool = Field(
+        description="Whether this view was counted: false for a reader whose view of the article is already counted."
+    )
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such article or source."}}
@@ -206,6 +210,12 @@ GONE: dict[int | str, dict[str, Any]] = {
     410: {"model": Problem, "description": "The article was withdrawn (the archive keeps it; nothing shows it)."}
 }
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Unchanged since the ETag given."}}
+TOO_MANY_VIEWS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": f"Over {VIEWS_PER_MINUTE} views counted from this address in a minute (`Retry-After`).",
+    }
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The archive does not answer (`Retry-After` says when to try again)."}
 }
@@ -457,6 +467,7 @@ def create_app(
     most_read_ttl: float = MOST_READ_TTL,
     health_max_age: timedelta | Literal["environment"] | None = "environment",
     public_url: str | Literal["environment"] | None = "environment",
+    view_record: ViewRecord | None = None,
 ) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
 
@@ -465,13 +476,20 @@ def create_app(
 
     ``public_url``: the site's own address (``https://icma.az``) that its absolute links name; by default
     ``AGGREGATOR_PUBLIC_URL`` from the environment; unset, each request's own (its ``Host`` header).
+
+    ``view_record``: who has viewed what lately, so that the views counter counts a reader once per article in its
+    window; by default one of ``AGGREGATOR_VIEW_WINDOW_SECONDS`` from the environment, else 30 minutes.
     """
     store = Store(db_url, most_read_ttl)
-    environment = env_settings() if "environment" in (health_max_age, public_url) else {}
+    wanted = "environment" in (health_max_age, public_url) or view_record is None
+    environment = env_settings() if wanted else {}
     if health_max_age == "environment":
         health_max_age = max_age(environment.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     if public_url == "environment":
         public_url = environment.get("AGGREGATOR_PUBLIC_URL")
+    if view_record is None:
+        view_record = ViewRecord(environment.get("AGGREGATOR_VIEW_WINDOW_SECONDS", VIEW_WINDOW_SECONDS))
+    viewers: ViewRecord = view_record
     oldest_verdict: timedelta | None = health_max_age
 
     @asynccontextmanager
@@ -493,6 +511,7 @@ def create_app(
         responses=UNAVAILABLE,
     )
     app.state.store = store
+    app.state.view_record = viewers
     if public_url:
         app.add_middleware(PublicAddress, public_url=public_url)
     pages = jinja2.Environment(
@@ -676,10 +695,40 @@ def create_app(
         return cached_json(request, data)
 
     @app.post(
-        "/api/articles/{article_id}/views", response_model=ViewCount, responses={**NOT_FOUND, **GONE}, tags=["articles"]
+        "/api/articles/{article_id}/views",
+        response_model=ViewCount,
+        responses={**NOT_FOUND, **GONE, **TOO_MANY_VIEWS},
+        tags=["articles"],
     )
-    def count_view(article_id: ArticleId) -> Response:
-        """Count one view of the article (atomic in the database: concurrent views are all counted)."""
+    def count_view(request: Request, article_id: ArticleId) -> Response:
+        """Count a reader's view of the article: once per reader (client address) in the window
+        (`AGGREGATOR_VIEW_WINDOW_SECONDS`, 30 minutes); a view again within it answers the count with `counted`
+        false. Atomic in the database: concurrent views are all counted. A reader with 60 views counted in a minute
+        is answered 429 until the minute is over."""
+        # Behind a proxy, the reader's address only when uvicorn takes it from X-Forwarded-For (README). No address
+        # at all (a Unix socket): one reader for all such requests, which cannot inflate a count.
+        reader = request.client.host if request.client else ""
+        claim = viewers.claim(reader, article_id)
+        if claim.kind == "capped":
+            detail = f"over {viewers.per_minute} views counted from this address in a minute; try again later"
+            return problem(429, detail, {"Retry-After": str(claim.retry_after)})
+        counted = claim.kind == "new"
+        try:
+            views, withdrawn = add_a_view(article_id) if counted else current_views(article_id)
+        except BaseException:
+            if counted:
+                viewers.release(reader, article_id, claim)  # the archive did not answer: the view was not counted
+            raise
+        if views is None and counted:
+            viewers.release(reader, article_id, claim)  # no article shown: nothing counted, nothing to remember
+        if withdrawn:
+            return problem(410, f"article {article_id} was withdrawn")
+        if views is None:
+            return problem(404, f"no article with id {article_id}")
+        return JSONResponse({"id": article_id, "views": views, "counted": counted})
+
+    def add_a_view(article_id: int) -> tuple[int | None, bool]:
+        """The article's views with one more (None for none shown), and whether it is withdrawn."""
         stmt = (
             update(Article)
             .where(Article.id == article_id, Article.withdrawn_at.is_(None))
@@ -689,11 +738,17 @@ def create_app(
         with store.write.begin() as conn:
             views = conn.execute(stmt).scalar_one_or_none()
             withdrawn = views is None and conn.scalar(select(Article.id).where(Article.id == article_id)) is not None
-        if withdrawn:
-            return problem(410, f"article {article_id} was withdrawn")
-        if views is None:
-            return problem(404, f"no article with id {article_id}")
-        return JSONResponse({"id": article_id, "views": views})
+        return views, withdrawn
+
+    def current_views(article_id: int) -> tuple[int | None, bool]:
+        """The article's views as they are (None for none shown), and whether it is withdrawn."""
+        with store.read.connect() as conn:
+            row = conn.execute(
+                select(Article.views, Article.withdrawn_at).where(Article.id == article_id)
+            ).one_or_none()
+        if row is None or row.withdrawn_at is not None:
+            return None, row is not None
+        return row.views, False
 
     @app.get("/api/sources", response_model=list[SourceInfo], responses=NOT_MODIFIED, tags=["sources"])
     def list_sources(request: Request) -> Response:  # in the thread pool: counting every source's articles
@@ -894,7 +949,11 @@ def create_app(
     @app.get(
         "/search",
         response_class=HTMLResponse,
-        responses={**PAGE_UNAVAILABLE, **NOT_MODIFIED},
+        responses={
+            400: html_page("A query the page cannot take (longer than 200 characters, an unknown edition)."),
+            **PAGE_UNAVAILABLE,
+            **NOT_MODIFIED,
+        },
         tags=["pages"],
     )
     def search_page(  # in the thread pool, as /api/search

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -47,6 +48,12 @@ def sample_db(sample_template: Path, tmp_path: Path) -> str:
 def client(sample_db: str) -> Iterator[TestClient]:
     with TestClient(create_app(sample_db, most_read_ttl=0)) as test_client:
         yield test_client
+
+
+def view_as(app: Any, reader: str, article_id: int) -> httpx.Response:
+    """A view of the article posted from the client address ``reader``: the counter counts each reader's view of an
+    article once in its window, so tests that want several views counted post them from several readers."""
+    return TestClient(app, client=(reader, 50000)).post(f"/api/articles/{article_id}/views")
 
 
 ATTRIBUTION = {

@@ -19,7 +19,7 @@ from aggregator.api import create_app
 from aggregator.sources import get_source
 from aggregator.store import Archive, queries
 from aggregator.store.models import Article, Source
-from tests.api.conftest import attribution, item, save
+from tests.api.conftest import attribution, item, save, view_as
 
 
 def all_items(client: TestClient, **params) -> list[dict]:
@@ -213,14 +213,13 @@ def test_views_are_counted_atomically(db_url: str) -> None:
     app = create_app(db_url)
     failures: list[object] = []
 
-    def view(times: int) -> None:
-        with TestClient(app) as local:
-            for _ in range(times):
-                answer = local.post(f"/api/articles/{article_id}/views")
-                if answer.status_code != 200:
-                    failures.append(answer.text)
+    def view(thread: int, times: int) -> None:
+        for n in range(times):  # each view a reader of its own: one reader's views of an article count once
+            answer = view_as(app, f"10.0.{thread}.{n}", article_id)
+            if answer.status_code != 200:
+                failures.append(answer.text)
 
-    threads = [threading.Thread(target=view, args=(10,)) for _ in range(8)]
+    threads = [threading.Thread(target=view, args=(t, 10)) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -228,15 +227,16 @@ def test_views_are_counted_atomically(db_url: str) -> None:
     assert failures == []
     with TestClient(app) as client:
         assert client.get(f"/api/articles/{article_id}").json()["views"] == 80
-        assert client.post(f"/api/articles/{article_id}/views").json() == {"id": article_id, "views": 81}
+        counted = client.post(f"/api/articles/{article_id}/views").json()
+        assert counted == {"id": article_id, "views": 81, "counted": True}
 
 
 def test_most_read(client: TestClient, sample_db: str) -> None:
     items = all_items(client, limit=100)
     a, b, c = (i["id"] for i in items[:3])
     for article_id, views in ((a, 2), (b, 5), (c, 1)):
-        for _ in range(views):
-            assert client.post(f"/api/articles/{article_id}/views").status_code == 200
+        for n in range(views):
+            assert view_as(client.app, f"192.0.2.{n + 1}", article_id).status_code == 200
     top = client.get("/api/most-read", params={"hours": 24, "limit": 3}).json()
     assert [i["id"] for i in top["items"]] == [b, a, c] and top["hours"] == 24
     assert [i["views"] for i in top["items"]] == [5, 2, 1]
@@ -381,8 +381,8 @@ def test_most_read_list_is_reused_for_a_few_seconds(sample_db: str) -> None:
     with TestClient(create_app(sample_db, most_read_ttl=3600)) as client:
         first = client.get("/api/most-read").json()["items"]
         loser = first[-1]["id"]
-        for _ in range(3):
-            client.post(f"/api/articles/{loser}/views")
+        for n in range(3):
+            view_as(client.app, f"192.0.2.{n + 1}", loser)
         assert client.get("/api/most-read").json()["items"] == first  # the kept list
         assert client.get(f"/api/articles/{loser}").json()["views"] == 3  # the article itself is current
     with TestClient(create_app(sample_db, most_read_ttl=0)) as client:

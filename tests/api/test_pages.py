@@ -13,7 +13,7 @@ from aggregator.api import create_app
 from aggregator.sources import get_source
 from aggregator.store import Archive
 from aggregator.store.models import Article
-from tests.api.conftest import attribution, item, save
+from tests.api.conftest import attribution, item, save, view_as
 
 LABELS = {
     "ru": ("Просмотров", "Источник", "Эта новость заархивирована с источника", "Самые читаемые"),
@@ -47,8 +47,8 @@ def test_article_page_in_the_articles_language(client: TestClient, sample_db: st
         article = session.scalars(select(Article).where(Article.language == language).order_by(Article.id)).first()
     archive.close()
     assert article is not None
-    for _ in range(3):
-        client.post(f"/api/articles/{article.id}/views")
+    for n in range(3):  # three readers: one reader's views of an article count once
+        view_as(client.app, f"192.0.2.{n + 1}", article.id)
     answer = client.get(f"/news/{article.id}")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     page = lxml.html.fromstring(answer.text)
@@ -187,6 +187,14 @@ def test_front_page_with_a_link_it_did_not_give_out(client: TestClient) -> None:
         assert text(lxml.html.fromstring(answer.text), "h1") == "Неверная ссылка на страницу", cursor
     api = client.get("/api/articles", params={"cursor": "bad"})
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+def test_a_search_the_page_cannot_take_is_a_documented_400(client: TestClient) -> None:
+    """A query over 200 characters is refused before the handler runs, with the page's 400: the schema says so (it
+    said 422, FastAPI's answer for the JSON routes, and a schema-driven client took the page's 400 for a fault)."""
+    answer = client.get("/search", params={"q": "0" * 201})
+    assert answer.status_code == 400 and answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert "400" in client.get("/openapi.json").json()["paths"]["/search"]["get"]["responses"]
 
 
 def test_the_site_searches(client: TestClient) -> None:
