@@ -258,6 +258,48 @@ def test_the_search_index_is_folded_and_back(db_url: str) -> None:
     engine.dispose()
 
 
+def test_the_search_index_folds_latin_marks_and_back(db_url: str) -> None:
+    """0019 makes PostgreSQL's index hold a Latin letter with marks as the bare letter, as SQLite's tokenizer always
+    did: "São Paulo" archived before is found as "Sao Paulo" on both; "й" stays; a downgrade gives back 0017's."""
+    engine = connect(db_url)
+    upgrade(engine, "0018")
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(INSERT_ARTICLE, {**ARTICLE, "title": "Erdoğan в São Paulo", "body_text": "Café Müller; йод"})
+    postgresql = engine.dialect.name == "postgresql"
+
+    def found(query: str) -> list[int]:
+        search = pg_search if postgresql else fts5_search
+        with engine.connect() as conn:
+            return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
+
+    def indexed(word: str) -> bool:
+        """Whether PostgreSQL's index holds ``word`` as it is written (no query folding)."""
+        sql = "SELECT count(*) FROM articles WHERE search_vector @@ plainto_tsquery('simple', :w)"
+        with engine.connect() as conn:
+            return bool(conn.execute(text(sql), {"w": word}).scalar())
+
+    # Before: SQLite's tokenizer folds the marks already; PostgreSQL's index holds "são".
+    assert found("Sao Paulo") == ([] if postgresql else [1])
+    if postgresql:
+        assert indexed("são") and not indexed("sao")
+    upgrade(engine, "0019")
+    assert found("Sao Paulo") == found("SÃO PAULO") == found("Erdogan") == found("cafe muller") == [1]
+    assert found("йод") == [1] and found("иод") == []
+    if postgresql:
+        assert indexed("sao") and indexed("muller") and not indexed("são") and indexed("йод")
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0018")
+    assert found("Sao Paulo") == ([] if postgresql else [1])
+    if postgresql:
+        assert indexed("são") and not indexed("sao")
+    upgrade(engine)
+    assert found("Sao Paulo") == [1]
+    engine.dispose()
+
+
 def test_rejects_repeated_before_refusals_were_counted_are_merged(db_url: str) -> None:
     """Before 0009 each refusal of a page was a row: 0011 leaves one open row per page, stage and reason, counting
     them all since the first; resolved rows stay."""

@@ -7,12 +7,13 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 
 from aggregator.items import ArticleItem
 from aggregator.sources import all_sources
 from aggregator.store import Archive
 from aggregator.store.models import Article
+from aggregator.store.search import query_words
 from tests.conftest import run_cli
 
 T0 = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
@@ -175,6 +176,87 @@ def test_a_word_is_found_typed_with_or_without_the_letters_a_keyboard_may_lack(a
     archive.save(FOLDED)
     found = {query: set(urls(archive.search(query))) for query, _ in TYPED}
     assert found == dict(TYPED)
+
+
+MARKED = [
+    item(9, "Erdoğan və Macron São Paulo-da", "Görüş Café Müller-də olub; Nguyễn və Pašić də gəlib.", language="az"),
+    item(10, "Эрдоган и Макрон в Sao Paulo", "Встреча прошла в Cafe Muller; Erdogan, Nguyen и Pasic приехали.", day=9),
+    item(11, "Йод в Łódź", "Врачи советуют йод; Kraków и Łódź закупили его.", day=9),
+]
+"""Foreign names as the press prints them in Latin script, with their marks (q-9) and without (q-10); "й" and "ł",
+letters of their own (q-11)."""
+
+TYPED_MARKED = [
+    ("Erdogan", {"q-9", "q-10"}),
+    ("ERDOĞAN", {"q-9", "q-10"}),
+    ("Sao Paulo", {"q-9", "q-10"}),
+    ("São Paulo", {"q-9", "q-10"}),
+    ("SÃO", {"q-9", "q-10"}),
+    ("cafe muller", {"q-9", "q-10"}),
+    ("Café Müller", {"q-9", "q-10"}),
+    ("CAFÉ MÜLLER", {"q-9", "q-10"}),
+    ("Nguyen Pasic", {"q-9", "q-10"}),
+    ("Nguyễn Pašić", {"q-9", "q-10"}),
+    ("Krakow", {"q-11"}),
+    ("йод", {"q-11"}),
+    ("иод", set()),  # "й" is a letter of its own, not "и" with a mark
+    ("Łódź", {"q-11"}),
+    ("Łodz", {"q-11"}),  # "ó" and "ź" are "o" and "z" with a mark ...
+    ("Lodz", set()),  # ... "ł" is a letter of its own to Unicode, and to SQLite's tokenizer
+]
+
+
+def test_a_latin_letter_with_marks_is_found_typed_bare_and_the_other_way_round(archive: Archive) -> None:
+    """The press prints Turkish, French, Vietnamese, Serbian names with their marks, readers type them without (or
+    the paper does): SQLite's tokenizer always made "é" "e", and PostgreSQL now does too, so both answer alike."""
+    archive.save(MARKED)
+    found = {query: set(urls(archive.search(query))) for query, _ in TYPED_MARKED}
+    assert found == dict(TYPED_MARKED)
+
+
+LETTERS = [
+    chr(code)
+    for first, last in ((0x00C0, 0x02AF), (0x1E00, 0x1EFF), (0x0400, 0x04FF))  # Latin-1 to IPA (ə), Additional
+    for code in range(first, last + 1)
+    if unicodedata.category(chr(code)) in ("Lu", "Ll", "Lt")
+]
+SQLITE_OWN = {"ſ": "s", "ẛ": "s", "Ǡ": "ǡ", "ǡ": "ǡ"}
+"""What SQLite's tokenizer does otherwise: a long s is an "s" to it (on both sides of a search, so one finds it), and
+its table of marks lacks these two rare letters, an "a" with a dot and a macron, which PostgreSQL folds to "a" (a
+word with one is found there by its bare spelling, on SQLite only as written)."""
+
+
+def indexed_words(url: str) -> dict[str, str]:
+    """Letter -> the word the search index holds for an article whose text is "x<letter>x", one article a letter."""
+    archive = Archive.open(url)
+    archive.sync_sources(all_sources())
+    archive.save(item(ord(letter), "x", f"x{letter}x", language="az") for letter in LETTERS)  # q-<code point>
+    with archive.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # FTS5's own list of the words each article's columns hold
+            conn.execute(text("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'articles_fts', 'instance')"))
+            sql = "SELECT url, term FROM temp.words JOIN articles ON id = doc WHERE col = 'body_text'"
+        else:  # the body's lexemes (weight B)
+            sql = "SELECT url, lexeme FROM articles, unnest(search_vector) WHERE weights = '{B}'"
+        words = {chr(int(url.rsplit("-", 1)[1])): word for url, word in conn.execute(text(sql))}
+    archive.close()
+    return words
+
+
+def test_both_back_ends_index_every_latin_and_cyrillic_letter_as_a_query_folds_it(
+    sqlite_url: str, postgres_url: str
+) -> None:
+    """Letter by letter, the word each back end indexes is the one ``query_words`` makes of the same text: a Latin
+    letter with marks becomes the bare letter on both, and the rest (Cyrillic "й", "ł", "ø", "ß", "æ") stay."""
+    on_sqlite, on_postgresql = indexed_words(sqlite_url), indexed_words(postgres_url)
+    queried = {letter: "".join(query_words(f"x{letter}x")).lower() for letter in LETTERS}
+    assert on_postgresql == queried
+    assert on_sqlite == queried | {letter: f"x{plain}x" for letter, plain in SQLITE_OWN.items()}
+    bare = {letter: on_postgresql[letter][1:-1] for letter in "éÉüÜğĞãçšćñễřőİıəÅåйЙёЁłøßæ"}
+    assert bare == {
+        "é": "e", "É": "e", "ü": "u", "Ü": "u", "ğ": "g", "Ğ": "g", "ã": "a", "ç": "c", "š": "s", "ć": "c", "ñ": "n",
+        "ễ": "e", "ř": "r", "ő": "o", "İ": "i", "ı": "i", "ə": "e", "Å": "a", "å": "a", "й": "й", "Й": "й", "ё": "е",
+        "Ё": "е", "ł": "ł", "ø": "ø", "ß": "ß", "æ": "æ",
+    }  # fmt: skip
 
 
 def test_russian_stemming_on_postgresql(archive: Archive) -> None:
