@@ -30,7 +30,6 @@ from aggregator.environment import (
     EnvironmentValueError,
     env_settings,
     mirror_address_problem,
-    shown_redis_url,
 )
 from aggregator.paths import mirror_dir
 from aggregator.present import utc_iso, utc_iso_text
@@ -252,6 +251,15 @@ MirrorOpt = Annotated[
 MirrorRootOpt = Annotated[
     Path | None, typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror.")
 ]
+LogLevelOpt = Annotated[
+    str | None, typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO).")
+]
+
+
+def check_log_level(log_level: str | None) -> None:
+    """A log level Scrapy takes, or one clear line before anything starts (``schedule``'s runs would each fail)."""
+    if log_level and log_level.upper() not in LOG_LEVELS:
+        fail(f"--log-level: {log_level!r} is not a log level: {', '.join(LOG_LEVELS)}")
 
 
 def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None) -> None:
@@ -276,10 +284,7 @@ def crawl(
     offline: OfflineOpt = False,
     mirror: MirrorOpt = None,
     mirror_root: MirrorRootOpt = None,
-    log_level: Annotated[
-        str | None,
-        typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO)."),
-    ] = None,
+    log_level: LogLevelOpt = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Fetch every article again, not only new ones and the recheck window.")
     ] = False,
@@ -292,8 +297,7 @@ def crawl(
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
-    if log_level and log_level.upper() not in LOG_LEVELS:
-        fail(f"--log-level: {log_level!r} is not a log level: {', '.join(LOG_LEVELS)}")
+    check_log_level(log_level)
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
     from aggregator.crawl import exit_status, print_summary, run_crawl
     from aggregator.mirror import unreachable
@@ -306,13 +310,9 @@ def crawl(
     why = where and unreachable(where)
     if why:
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
+    # A Redis that cannot be used is not refused here: each source's run is recorded as failed, with the reason
+    # (frontier_unreachable, aggregator.scaleout), which `health` and /metrics see; exit status 1.
     redis_url: str = environment.get("AGGREGATOR_REDIS_URL") or ""
-    if redis_url:  # the module loads scrapy-redis: a crawl of its own has no use for it
-        from aggregator.scaleout import redis_unreachable
-
-        why = redis_unreachable(redis_url)
-        if why:  # scrapy-redis would find out only once the engine opens, in a Twisted traceback
-            fail(f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}")
     if redis_url and make_url(db_url).get_backend_name() == "sqlite":
         # Not refused: workers on one host share an SQLite file well enough. Workers on other hosts cannot reach it,
         # and each would fill an archive of its own with its share of the frontier, which nothing says.

@@ -46,6 +46,8 @@ from aggregator.backoff import FINISH_REASON as RATE_LIMITED
 from aggregator.health_checks import (
     FIELDS,
     LEFT_ALONE_HTTP_ERRORS,
+    LOOKED_IN,
+    ON_THE_LISTINGS,
     PREFIX,
     Measures,
     Thresholds,
@@ -57,7 +59,7 @@ from aggregator.health_checks import (
 )
 from aggregator.items import ArticleItem, ExtractionFailure
 from aggregator.locks import LOCK_LOST
-from aggregator.run_counts import FRONTIER_LOST, STOPPED, TIME_LIMIT
+from aggregator.run_counts import FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, STOPPED, TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +207,14 @@ class FrontierMonitor(_HealthMonitor):
         and so was ``aggregator_source_healthy``, while the crawl's requests waited in an unreachable Redis."""
         if self.data.stats.get("finish_reason") == FRONTIER_LOST:
             self.fail(f"the shared frontier (Redis) was lost: the run ended early ({FRONTIER_LOST})")
+        if self.data.stats.get("finish_reason") == FRONTIER_UNREACHABLE:
+            # The words aggregator.scaleout chose, with the address: the crawl's summary says them once
+            self.fail(
+                str(
+                    self.data.stats.get(FRONTIER_PROBLEM)
+                    or f"the shared frontier (Redis) could not be used ({FRONTIER_UNREACHABLE})"
+                )
+            )
 
 
 @monitors.name("store")
@@ -225,7 +235,12 @@ class HealthSuite(MonitorSuite):  # type: ignore[misc]
         spider = data["spider"]
         source = getattr(spider, "source_key", None) or spider.name
         history = [n for n in item_history(crawler, source) if n]
-        crawler._aggregator_health_measures = Measures.from_stats(data["stats"], history)  # type: ignore[attr-defined]
+        # Kept in the run's stats too, for the store's row: a scale-out crawl is judged again from its workers' rows
+        looked_in = str(getattr(spider, "looked_in", ON_THE_LISTINGS))
+        if crawler.stats is not None:
+            crawler.stats.set_value(LOOKED_IN, looked_in)
+        stats = {**data["stats"], LOOKED_IN: looked_in}
+        crawler._aggregator_health_measures = Measures.from_stats(stats, history)  # type: ignore[attr-defined]
         self._run_data = data
         super().init_data(data)
 
@@ -239,7 +254,7 @@ class HealthSuite(MonitorSuite):  # type: ignore[misc]
             # is judged whole where its workers' rows are read (aggregator.health_report), by the limits they ran with.
             verdict["shared_frontier"] = True
             verdict["limits"] = asdict(Thresholds.from_settings(crawler.settings))
-        del verdict["history"]
+        del verdict["history"], verdict["looked_in"]
         if crawler.stats is not None:
             crawler.stats.set_value(PREFIX + "verdict", verdict)
         if problems:

@@ -15,6 +15,12 @@ FIELDS = ("title", "body", "date")
 LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
 STORE_ERRORS = "aggregator/store_errors"
 """The stats key counting the items the store could not write (``pipelines.store``)."""
+LOOKED_IN = "aggregator/looked_in"
+"""The stats key of where the run's spider looks for articles, in the words of a verdict that found none
+(``spiders.base.SourceSpider.looked_in``, recorded by ``aggregator.health``): "no article found on the listings" sent
+the operator of a source read from feeds and sitemaps to look for listings it does not have."""
+ON_THE_LISTINGS = "on the listings"
+"""Where a site spider looks (its HTML listings), and where a run recorded without ``LOOKED_IN`` looked."""
 
 
 @dataclass(slots=True)
@@ -58,6 +64,9 @@ class Measures:
     not_stored: int = 0
     """Items the store could not write to the archive (``aggregator/store_errors``: a database that went away, a
     full disk): what the run fetched and lost."""
+    looked_in: str = ON_THE_LISTINGS
+    """Where the spider looks for articles (``LOOKED_IN``), as "no article found" says it: not a measure, and not
+    kept with the verdict's measures."""
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
@@ -91,13 +100,14 @@ class Measures:
             median=statistics.median(history) if history else None,
             history=history,
             not_stored=int(stats.get(STORE_ERRORS, 0) or 0),
+            looked_in=str(stats.get(LOOKED_IN) or ON_THE_LISTINGS),
         )
 
 
 def items_problem(m: Measures, limits: Thresholds) -> str | None:
     """Articles found against the median of the last runs."""
     if m.items == 0:
-        return "no article found on the listings"
+        return f"no article found {m.looked_in}"
     if m.median is not None and m.items < limits.min_items_ratio * m.median:
         return f"{m.items} article(s) found, median of the last {len(m.history)} run(s) {m.median:g}"
     return None

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from aggregator.health_checks import (
+    LOOKED_IN,
     Measures,
     Thresholds,
     coverage_problem,
@@ -123,13 +124,15 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
         summed.update({k: v for k, v in (worker.stats or {}).items() if isinstance(v, int) and not isinstance(v, bool)})
     first = workers[0].id
     history = [n for n in item_history(conn, key, limit=limits.history, before_run=first) if n]
-    measures = Measures.from_stats(summed, history)
+    # Every worker runs the same spider: where it looks is any worker's (a string, which the sum leaves out)
+    looked_in = next((w.stats[LOOKED_IN] for w in judged if isinstance(w.stats, dict) and w.stats.get(LOOKED_IN)), None)
+    measures = Measures.from_stats({**summed, LOOKED_IN: looked_in}, history)
     # A worker still running, killed, or cut short has found only part of its share: the count waits for all of them.
     whole = all(w.status == "finished" and isinstance(w.health, dict) for w in workers)
     checks = (items_problem, *RATIO_CHECKS) if whole else RATIO_CHECKS
     problems = [problem for check in checks if (problem := check(measures, limits))]
     ended = max(w.finished_at or w.started_at for w in judged)
-    verdict = {k: v for k, v in asdict(measures).items() if k != "history"}
+    verdict = {k: v for k, v in asdict(measures).items() if k not in ("history", "looked_in")}
     return verdict | {
         "status": "red" if problems else "green",
         "problems": problems,

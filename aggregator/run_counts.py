@@ -16,6 +16,13 @@ FRONTIER_LOST = "frontier_lost"
 """The finish reason of a scale-out worker that could not reach its shared frontier (Redis) for longer than
 ``AGGREGATOR_REDIS_OUTAGE_SECONDS``, or whose crawl another worker replaced meanwhile (``aggregator.scaleout``): a
 failed run, and a red one."""
+FRONTIER_UNREACHABLE = "frontier_unreachable"
+"""The finish reason of a scale-out worker whose Redis failed its first commands, when the scheduler opened (nothing
+answers at the address, a wrong password, a read-only replica): the run is recorded, failed and red, and ends before
+it fetches anything (``aggregator.scaleout``)."""
+FRONTIER_PROBLEM = "aggregator/frontier_unreachable"
+"""The stats key of why a ``FRONTIER_UNREACHABLE`` run's Redis could not be used, in the words its health verdict and
+the crawl's summary line both say, its address with any password starred out."""
 
 CRAWL_ID = "aggregator/crawl_id"
 """The stats key of the scale-out crawl a worker's run is part of (``aggregator.scaleout``; ``crawl_runs.crawl_id``)."""

@@ -42,10 +42,17 @@ operator, and we do here:
   says what it could not do rather than raising. The heartbeat survives errors: a LoopingCall stops for good at its
   first exception, and a worker whose heartbeat stopped was taken for dead by the next one to start, which began a
   new generation (clearing the filter) under its feet.
+- **A Redis that fails from the start.** Nothing answering at the address, a wrong password, a read-only replica
+  (a failover's old primary: it answers a PING and refuses every write): the scheduler's first commands fail as the
+  engine opens the spider. Raised, that ended the run in Scrapy's tracebacks ("Engine slot not assigned"), with no
+  run row and a summary line without the address. The worker's run is recorded instead and ends at once, failed
+  and red, with the finish reason ``frontier_unreachable`` and the reason in one line (``aggregator crawl``'s
+  summary, the health verdict): the address (a password starred out) and Redis's own words.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -55,20 +62,23 @@ from collections import deque
 from typing import Any, Self
 
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
+from scrapy_redis import connection
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
-from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST
+from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE
 from aggregator.shutdown import closing_or_done
 from aggregator.urls import canonical_url
 
@@ -95,8 +105,8 @@ a link lost (Redis frozen for 6 s: 309 requests queued of 310). The scheduler re
 def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
     """Why Redis does not answer a PING at ``redis_url``, or None when it does.
 
-    ``aggregator crawl`` asks before it starts, as it asks a mirror: scrapy-redis finds out only once Scrapy's engine
-    is opening the spider, and the crawl then ends in a Twisted traceback and "crawl ended with None".
+    ``FrontierCheck`` asks before a plain ``scrapy crawl`` starts (``aggregator crawl`` records such a run as failed
+    instead: ``SharedScheduler._cannot_open``).
     """
     import redis
     from redis.backoff import NoBackoff
@@ -124,7 +134,9 @@ class FrontierCheck:
     """Scrapy extension: a scale-out crawl whose Redis does not answer stops before its engine is built, its last
     line ``FrontierUnreachable: nothing answers at AGGREGATOR_REDIS_URL=...: ...; this run does not start``.
 
-    ``aggregator crawl`` asks before it starts; this is for a plain ``scrapy crawl`` (Scrapyd's jobs), which used to
+    ``aggregator crawl`` turns it off (``AGGREGATOR_FRONTIER_CHECK``): its runs whose Redis cannot be used are
+    recorded as failed (``frontier_unreachable``, see ``SharedScheduler``), one summary line each, which the
+    monitoring of its runs sees. This is for a plain ``scrapy crawl`` (Scrapyd's jobs), which used to
     end in ``RuntimeError: Engine slot not assigned``: scrapy-redis's scheduler finds the server gone while the engine
     opens the spider, and Scrapy's clean-up after that failure fails in turn, hiding the reason under its own error.
     Raised here, when the crawler builds its extensions (as ``aggregator.locks.RunLock`` refuses a busy source), the
@@ -134,8 +146,8 @@ class FrontierCheck:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         redis_url = crawler.settings.get("AGGREGATOR_REDIS_URL")
-        if not redis_url:
-            raise NotConfigured  # not a scale-out crawl
+        if not redis_url or not crawler.settings.getbool("AGGREGATOR_FRONTIER_CHECK", True):
+            raise NotConfigured  # not a scale-out crawl, or one that records a Redis it cannot use as a failed run
         # A -s setting has not been through aggregator.environment's checks
         problem = redis_address_problem(redis_url)
         if problem:
@@ -177,6 +189,7 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     heartbeat_ttl: float = HEARTBEAT_TTL
     outage_seconds: float = OUTAGE_SECONDS
     namespace: str = "aggregator"
+    redis_url: str = ""
     df: Any
     queue: Any
 
@@ -193,6 +206,34 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         self._replaced = False
         """Another worker began a new crawl while this one could not reach Redis: what this one holds is not pushed
         into it, nor does this one clear it on its way out."""
+        self.unusable: str | None = None
+        """Why Redis could not be used when the scheduler opened (``FRONTIER_PROBLEM``), None when it could."""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """scrapy-redis's, without its PING: a Redis that fails from the start fails the scheduler's ``open``, where
+        the run is recorded as failed (``_cannot_open``). Raised from here, before the engine had its scheduler,
+        the error failed Scrapy's clean-up in turn ("Engine slot not assigned"), which was all the crawl said."""
+        kwargs: dict[str, Any] = {
+            "persist": settings.getbool("SCHEDULER_PERSIST"),
+            "flush_on_start": settings.getbool("SCHEDULER_FLUSH_ON_START"),
+            "idle_before_close": settings.getint("SCHEDULER_IDLE_BEFORE_CLOSE"),
+        }
+        optional = {
+            "queue_key": "SCHEDULER_QUEUE_KEY",
+            "queue_cls": "SCHEDULER_QUEUE_CLASS",
+            "dupefilter_key": "SCHEDULER_DUPEFILTER_KEY",
+            "dupefilter_cls": "DUPEFILTER_CLASS",
+            "serializer": "SCHEDULER_SERIALIZER",
+        }
+        for name, setting in optional.items():
+            if value := settings.get(setting):
+                kwargs[name] = value
+        if isinstance(kwargs.get("serializer"), str):
+            kwargs["serializer"] = importlib.import_module(kwargs["serializer"])
+        # No duplicate filter yet: ``open`` makes it, on this scheduler's client. The client connects at its first
+        # command.
+        return cls(server=connection.from_settings(settings), **kwargs)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -209,6 +250,10 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         scheduler.heartbeat_ttl = crawler.settings.getfloat("AGGREGATOR_REDIS_HEARTBEAT_TTL", HEARTBEAT_TTL)
         scheduler.outage_seconds = crawler.settings.getfloat("AGGREGATOR_REDIS_OUTAGE_SECONDS", OUTAGE_SECONDS)
         scheduler.namespace = crawler.settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
+        scheduler.redis_url = crawler.settings.get("AGGREGATOR_REDIS_URL") or crawler.settings.get("REDIS_URL") or ""
+        signaller = getattr(crawler, "signals", None)
+        if signaller is not None:  # a crawl's (a scheduler on its own has none)
+            signaller.connect(scheduler._refuse_start, signal=signals.spider_opened)
         return scheduler
 
     # -- workers and generations -------------------------------------------------------------------------
@@ -256,6 +301,20 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         self.queue = load_object(self.queue_cls)(
             server=self.server, spider=spider, key=self.queue_key % {"spider": spider.name}, serializer=self.serializer
         )
+        try:
+            self._join_crawl()
+        except RedisError as exc:  # the engine goes on opening the spider, and the run's row, then closes it
+            self._cannot_open(exc)
+            return
+        if self.stats:
+            self.stats.set_value(CRAWL_ID, self.crawl_id)  # for the run's row (pipelines.store)
+        self._heartbeat = LoopingCall(self._tick)
+        self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
+
+    def _join_crawl(self) -> None:
+        """Begin a new crawl generation, or join the workers alive, under the generation lock; name the crawl and
+        beat (raises RedisError)."""
+        spider = self.spider
         lock = self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30)
         with lock:
             if not self._others_alive():
@@ -276,10 +335,30 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             name = self.server.get(self._key("crawl"))
             self.crawl_id: str = name.decode() if isinstance(name, bytes) else str(name)
             self._beat()
+
+    def _cannot_open(self, exc: RedisError) -> None:
+        """Redis failed the scheduler's first commands: say why, with the address, and have the run end as soon as
+        it is open (``_refuse_start``), recorded with ``FRONTIER_UNREACHABLE``. Not raised: an exception out of
+        ``open`` skipped the opening of the pipelines (no run row) and Scrapy's clean-up failed after it, in
+        tracebacks that hid the reason."""
+        self._lost = True  # nothing more is asked of Redis, the close's sign-off included
+        shown = shown_redis_url(self.redis_url)
+        silent = isinstance(exc, RedisConnectionError | RedisTimeoutError) and not isinstance(exc, AuthenticationError)
+        where = (
+            f"nothing answers at AGGREGATOR_REDIS_URL={shown}"
+            if silent
+            else f"Redis at AGGREGATOR_REDIS_URL={shown} refuses"
+        )
+        self.unusable = f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {where}: {_said(exc)}"
         if self.stats:
-            self.stats.set_value(CRAWL_ID, self.crawl_id)  # for the run's row (pipelines.store)
-        self._heartbeat = LoopingCall(self._tick)
-        self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
+            self.stats.set_value(FRONTIER_PROBLEM, self.unusable)
+        logger.error("%s: %s; this run stops before it fetches anything", self.spider.name, self.unusable)
+
+    def _refuse_start(self, spider: Spider) -> None:
+        """``spider_opened``: a run whose frontier could not be opened closes at once, before the engine starts.
+        By then its run row is open (the pipelines open after the scheduler), so the close records it."""
+        if self.unusable is not None:
+            raise CloseSpider(FRONTIER_UNREACHABLE)
 
     def close(self, reason: str) -> Any:
         """Sign off: push what an outage held back, delete the heartbeat, and, the last worker out, clear the

@@ -43,6 +43,10 @@ class SourceSpider(scrapy.Spider):
 
     source: Source
     listing_callback: ClassVar[str] = "parse"
+    looked_in: ClassVar[str] = "on the listings"
+    """Where this spider looks for articles, as the health verdict of a run that found none says it: "no article found
+    on the listings" (``aggregator.health_checks.items_problem``). A spider that reads no HTML listings says what it
+    reads, so that the operator looks there."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

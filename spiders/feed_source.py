@@ -34,6 +34,8 @@ def response_header(response: Response, name: bytes) -> str | None:
 class FeedSourceSpider(SourceSpider):
     """Reads the registry's entry URLs as RSS/Atom feeds and follows the article links they hold."""
 
+    looked_in: ClassVar[str] = "in the feeds"
+
     extractor: ClassVar[Any]
     """The source's article extractor class: ``extractor(response).to_item()``."""
     ARTICLE_PATH: ClassVar[re.Pattern[str]]
@@ -58,7 +60,7 @@ class FeedSourceSpider(SourceSpider):
             if not (self.source.owns(entry.link) and self.ARTICLE_PATH.match(urlsplit(entry.link).path)):
                 stats.inc_value("feed/links_not_followed")
                 continue
-            # The entry's date goes with the request: the page's last resort when it prints none (ArticleItem).
+            # The entry's date and picture go with the request: the page's when it names none (ArticleItem).
             yield scrapy.Request(
                 entry.link, callback=self.parse_article, errback=self.fetch_failed, meta=entry_meta(entry)
             )

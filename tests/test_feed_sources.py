@@ -134,6 +134,24 @@ def test_a_feed_that_is_an_html_page_fails_the_source_not_the_crawl(tmp_path: Pa
     assert sources == {"apa"}  # ... and the other source is archived all the same
 
 
+def test_a_feed_source_that_found_nothing_is_said_to_have_found_nothing_in_its_feeds(tmp_path: Path) -> None:
+    # "no article found on the listings": haqqin has no listings, its way in is its feed.
+    root = tmp_path / "mirror"
+    shutil.copytree(SAMPLE / "haqqin.az", root / "haqqin.az")
+    (root / "haqqin.az" / "rss_ru.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Haqqin.az</title>'
+        "<link>https://haqqin.az/</link><description>Новости</description></channel></rss>\n",
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_mirror(root) as base:
+        done = run_cli("--db", url, "crawl", "haqqin", "--mirror", base, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "haqqin: unhealthy: no article found in the feeds" in done.stderr.splitlines(), done.stderr[-3000:]
+    [run] = runs(url)
+    assert run.health is not None and run.health["problems"] == ["no article found in the feeds"]
+
+
 def test_a_feed_that_answers_404_fails_the_source_and_withdraws_nothing(tmp_path: Path) -> None:
     """apa's Azerbaijani feed gone (404): half the source was no longer seen, and the run was green and exit 0 (an
     HTML page in its place failed it); the summary also called the feed "an archived article not withdrawn"."""

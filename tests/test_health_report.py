@@ -270,3 +270,31 @@ def test_a_scale_out_crawl_is_judged_and_listed_as_a_whole(db_url: str) -> None:
         archive.close()
     row = caliber_health(db_url)
     assert row["status"] == "red" and row["problems"] == ["25 article(s) found, median of the last 4 run(s) 95"]
+
+
+def test_a_scale_out_crawl_that_found_nothing_is_said_where_its_spider_looked(db_url: str) -> None:
+    # Judged whole from its workers' rows, a generic source's crawl that found nothing was "no article found on the
+    # listings": listings it does not have. A crawl recorded before the rows said where the spider looks read them.
+    def worker(source: str, crawl: str, looked_in: str | None) -> CrawlRun:
+        stats = {"downloader/request_count": 2, "response_received_count": 2, "finish_reason": "finished",
+                 "aggregator/crawl_id": crawl} | ({"aggregator/looked_in": looked_in} if looked_in else {})  # fmt: skip
+        return CrawlRun(
+            source=source, spider=source, started_at=NOW - timedelta(minutes=10), finished_at=NOW, crawl_id=crawl,
+            status="finished", stats=stats, health={"status": "green", "problems": [], "shared_frontier": True},
+        )  # fmt: skip
+
+    archive = Archive.open(db_url)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            s.add_all([worker("minval", "m1", "in the feeds, sitemaps or listings"), worker("minval", "m1", None)])
+            s.add_all([worker("haqqin", "h1", "in the feeds"), worker("caliber", "c1", None)])
+        with archive.engine.connect() as conn:
+            rows = {r["source"]: r for r in source_health(conn, ["minval", "haqqin", "caliber"], now=NOW, max_age=None)}
+    finally:
+        archive.close()
+    assert {key: (row["status"], row["problems"]) for key, row in rows.items()} == {
+        "minval": ("red", ["no article found in the feeds, sitemaps or listings"]),
+        "haqqin": ("red", ["no article found in the feeds"]),
+        "caliber": ("red", ["no article found on the listings"]),
+    }
+    assert "looked_in" not in rows["minval"]  # not a measure

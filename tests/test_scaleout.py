@@ -141,17 +141,62 @@ def drop_database(db: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
-def test_a_redis_nothing_answers_at_is_one_line_before_any_crawl(tmp_path: Path) -> None:
-    # The crawl started, and ended in a Twisted traceback ("Unhandled error in Deferred ... ConnectionError ...
-    # RuntimeError: Engine slot not assigned"), then "caliber: crawl ended with None", exit 1.
+def crawl_with_unusable_redis(tmp_path: Path, address: str) -> tuple[subprocess.CompletedProcess[str], list[CrawlRun]]:
+    """``aggregator crawl caliber report --offline`` with its frontier in the Redis at ``address``, and the run rows
+    it left."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = run_cli("--db", db, "crawl", "caliber", "report", "--offline", env=redis_env(address))
+    return done, run_rows(db)
+
+
+def said_of(done: subprocess.CompletedProcess[str], key: str) -> str:
+    """The one line of ``aggregator crawl``'s stderr about ``key``, without the key."""
+    [line] = [line for line in done.stderr.splitlines() if line.startswith(f"{key}: ")]
+    return line.removeprefix(f"{key}: ")
+
+
+def test_a_redis_nothing_answers_at_fails_each_run_recorded_with_one_line(tmp_path: Path) -> None:
+    # `aggregator crawl` refused to start (exit 2) and recorded nothing: `aggregator health` and /metrics went on
+    # calling the sources green, for a day, while every scheduled run failed. Before that check, the crawl ended in
+    # Twisted tracebacks ("RuntimeError: Engine slot not assigned") and "caliber: crawl ended with None".
     address = f"redis://:secret@127.0.0.1:{free_port()}/8"
-    done = run_cli("--db", db, "crawl", "caliber", "--offline", env={"AGGREGATOR_REDIS_URL": address})
-    assert done.returncode == 2, done.stderr[-3000:]
-    [line] = done.stderr.strip().splitlines()
+    done, rows = crawl_with_unusable_redis(tmp_path, address)
+    assert done.returncode == 1, done.stderr[-3000:]
     shown = address.replace("secret", "***")  # a password stays out of cron mail
-    assert line.startswith(f"aggregator: error: nothing answers at AGGREGATOR_REDIS_URL={shown}: "), line
-    assert "Connection refused" in line
+    for key in ("caliber", "report"):
+        line = said_of(done, key)
+        assert line.startswith(
+            "the shared frontier cannot be used (frontier_unreachable): "
+            f"nothing answers at AGGREGATOR_REDIS_URL={shown}: "
+        ), line
+        assert line.endswith("Connection refused"), line
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "secret" not in done.stderr + done.stdout
+    assert sorted((r.source, r.status, r.finish_reason, r.pages) for r in rows) == [
+        ("caliber", "failed", "frontier_unreachable", 0),
+        ("report", "failed", "frontier_unreachable", 0),
+    ]
+    for row in rows:  # `aggregator health` and /metrics say what the exit status said, in the same words
+        assert row.health is not None
+        assert (row.health["status"], row.health["problems"]) == ("red", [said_of(done, row.source)])
+
+
+def test_a_redis_that_refuses_the_credentials_fails_each_run_with_its_words(redis_url: str, tmp_path: Path) -> None:
+    # Found only as the engine opened the spider: tracebacks, no run row, and "nothing answers" where Redis had
+    # answered, refusing the user and password.
+    address = redis_url.replace("redis://", "redis://nobody:secret@", 1)
+    done, rows = crawl_with_unusable_redis(tmp_path, address)
+    assert done.returncode == 1, done.stderr[-3000:]
+    shown = address.replace("secret", "***")
+    assert said_of(done, "caliber") == (
+        f"the shared frontier cannot be used (frontier_unreachable): Redis at AGGREGATOR_REDIS_URL={shown} refuses: "
+        "invalid username-password pair or user is disabled"
+    )
+    assert "Traceback" not in done.stderr and "secret" not in done.stderr + done.stdout
+    assert sorted((r.source, r.status, r.finish_reason) for r in rows) == [
+        ("caliber", "failed", "frontier_unreachable"),
+        ("report", "failed", "frontier_unreachable"),
+    ]
 
 
 def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path: Path) -> None:

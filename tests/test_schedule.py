@@ -59,6 +59,29 @@ def test_a_try_out_whose_runs_failed_exits_with_their_status(tmp_path: Path) -> 
     assert "2 run(s) done: exit status 2" in done.stderr
 
 
+def test_the_log_level_is_passed_to_each_run(tmp_path: Path) -> None:
+    # `schedule` had no --log-level: its runs logged at the crawl's default (INFO under a container's or systemd's
+    # log), and an operator chasing a failing source could not ask them for more, nor for less.
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = run_cli("--db", db, "schedule", "caliber", "--offline", "--every", "1h", "--max-runs", "1",
+                   "--log-level", "debug", timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    debug = re.compile(r"^\S+ \S+ \[scrapy\.core\.engine\] DEBUG: Crawled \(200\)", re.M)  # the crawl's own log
+    assert debug.search(done.stderr), done.stderr[-3000:]
+    assert [r.status for r in runs(db)] == ["finished"]
+
+
+def test_a_log_level_that_is_not_one_is_refused_before_any_run(tmp_path: Path) -> None:
+    # Refused by typer ("No such option"); accepted as it is, every run would have failed on it, one an interval.
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = run_cli("--db", db, "schedule", "caliber", "--offline", "--log-level", "BOGUS")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines() == [
+        "aggregator: error: --log-level: 'BOGUS' is not a log level: CRITICAL, ERROR, WARNING, INFO, DEBUG"
+    ]
+    assert not (tmp_path / "a.db").exists()  # no run started
+
+
 def test_an_overrunning_run_is_not_stacked(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     done = run_cli("--db", db, "schedule", "caliber", "--offline", "--every", "1s", "--max-runs", "3", timeout=300)

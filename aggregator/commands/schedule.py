@@ -28,11 +28,13 @@ from aggregator.cli import (
     LONGEST_DAYS,
     MAX_LIMIT,
     AllOpt,
+    LogLevelOpt,
     MirrorOpt,
     MirrorRootOpt,
     OfflineOpt,
     SourcesArg,
     app,
+    check_log_level,
     check_where_from,
     fail,
 )
@@ -53,8 +55,8 @@ def parse_interval(text: str) -> float:
 
 
 # How bad each of ``aggregator crawl``'s exit statuses is: 3 (a source skipped, nothing else wrong) is milder than
-# 1 (a source failed), and 2 (nothing crawled: a usage or database error, a mirror or Redis not answering) is the
-# worst of them. Any other status (a crash, a kill) is worse still.
+# 1 (a source failed, its scale-out Redis unusable among the causes), and 2 (nothing crawled: a usage or database
+# error, a mirror not answering) is the worst of them. Any other status (a crash, a kill) is worse still.
 _SEVERITY = {0: 0, 3: 1, 1: 2, 2: 3}
 
 
@@ -79,6 +81,7 @@ def schedule_cmd(
     offline: OfflineOpt = False,
     mirror: MirrorOpt = None,
     mirror_root: MirrorRootOpt = None,
+    log_level: LogLevelOpt = None,
     max_runs: Annotated[
         int | None,
         typer.Option(
@@ -93,6 +96,7 @@ def schedule_cmd(
     if all_ == bool(sources):
         fail("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
+    check_log_level(log_level)
     try:
         interval = parse_interval(every)
     except ValueError as exc:
@@ -108,6 +112,8 @@ def schedule_cmd(
         command += ["--mirror", mirror]
     if mirror_root:
         command += ["--mirror-root", str(mirror_root)]
+    if log_level:
+        command += ["--log-level", log_level]
 
     stop = threading.Event()
     child: list[subprocess.Popen[bytes]] = []
