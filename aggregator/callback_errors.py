@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
 from aggregator.items import ExtractionFailure
-from spiders.feeds import feed_published
+from spiders.feeds import feed_cover, feed_published
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class CallbackErrorMiddleware:
                 raw_body=response.body,
                 raw_encoding=response.encoding if isinstance(response, TextResponse) else None,
                 fetched_at=datetime.now(UTC),
-                published_feed=feed_published(response),  # a retry extracts the page again, without the feed
+                # a retry extracts the page again, without the feed
+                published_feed=feed_published(response),
+                cover_feed=feed_cover(response),
             )
         ]

@@ -57,8 +57,9 @@ def _fresh_item(reject: Reject, charset: str | None = None) -> ArticleItem:
     else:
         item = item_from_record(record)
     item.linked_url = item.linked_url or reject.linked_url  # the address the listing links, kept with the article
-    # The date of the feed entry that led to the page is in no page: the refused item's record kept it.
+    # The date and picture of the feed entry that led to the page are in no page: the refused item's record kept them.
     item.published_feed = item.published_feed or record.get("published_feed")
+    item.cover_feed = item.cover_feed or record.get("cover_feed")
     return item
 
 

@@ -877,6 +877,7 @@ class CleanupPipeline(Pipeline):
         item.canonical_url = canonical_url(declared or item.url)
         # Only a web address is a picture a page can show; a javascript: one must never reach a page.
         item.cover_image_url = http_url(item.url, item.cover_image_url)
+        item.cover_feed = http_url(item.url, item.cover_feed)  # the feed entry's picture: checked as the page's is
         item.category = collapse(item.category) or None
         item.body_html, item.body_text = clean_body(
             item.body_html or "", base_url=item.url, boilerplate=source.boilerplate, source_names=_source_names(source)

@@ -66,6 +66,11 @@ FEED_PUBLISHED_META = "aggregator_feed_published"
 """``Request.meta`` key of an article request that a feed entry led to: the entry's date as printed, which the article's
 item carries as ``published_feed`` (the dates pipeline's last resort, for a page that prints no date)."""
 
+FEED_IMAGE_META = "aggregator_feed_image"
+"""``Request.meta`` key of an article request that a feed entry led to: the entry's picture (``FeedEntry.image_url``),
+which the article's item carries as ``cover_feed``: its cover when the page names none (WordPress, DLE and Bitrix
+sites print no ``og:image`` on many article pages, but give the picture in their RSS)."""
+
 
 DECLARED_BY_META = "aggregator_declared_by"
 """``Request.meta`` key of a request for a feed an HTML page declared (``declared_feeds``): that page's URL. A
@@ -73,14 +78,22 @@ declared feed that answers with an HTML page in turn is not searched for feeds a
 
 
 def entry_meta(entry: FeedEntry) -> dict[str, str]:
-    """The ``Request.meta`` of the request for ``entry``'s article: its date, when the feed gives one."""
-    return {FEED_PUBLISHED_META: entry.published_raw} if entry.published_raw else {}
+    """The ``Request.meta`` of the request for ``entry``'s article: its date and its picture, those the feed gives.
+
+    Scrapy copies a request's meta to its retries and to the request a redirect makes, and the incremental filter
+    adds its own keys to it, so they reach the article's page whatever way it is fetched."""
+    meta = {FEED_PUBLISHED_META: entry.published_raw, FEED_IMAGE_META: entry.image_url}
+    return {key: value for key, value in meta.items() if value}
 
 
 def with_announcement(item: Any, response: Response) -> Any:
-    """``item`` with the date the feed entry (or news sitemap entry) that led to ``response``'s page gave it, as
-    ``published_feed`` (the dates pipeline's last resort)."""
+    """``item`` with what the feed entry (or news sitemap entry) that led to ``response``'s page gave it: its date, as
+    ``published_feed`` (the dates pipeline's last resort), and its picture, as ``cover_feed`` (the cover when the page
+    names none: the archive takes the page's own first, ``aggregator.store.repository``).
+
+    Every spider that follows feed entries yields its articles through this, so that they all take the same."""
     item.published_feed = feed_published(response)
+    item.cover_feed = feed_cover(response)
     return item
 
 
@@ -89,6 +102,13 @@ def feed_published(response: Response) -> str | None:
     article, the sweep's request, which carry none; a response built without a request)."""
     request = response.request
     return request.meta.get(FEED_PUBLISHED_META) if request is not None else None
+
+
+def feed_cover(response: Response) -> str | None:
+    """The picture of the feed entry that led to ``response``'s page; None for a page no feed led to, or whose entry
+    has none (a news sitemap's entries give none: ``spiders.sitemaps`` does not read ``<image:image>``)."""
+    request = response.request
+    return request.meta.get(FEED_IMAGE_META) if request is not None else None
 
 
 def feed_entries(body: bytes, base_url: str, content_type: str | None = None) -> list[FeedEntry]:

@@ -5,9 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.http import HtmlResponse, Response
+from scrapy.utils.test import get_crawler
 
+from aggregator.items import ArticleItem
 from pipelines.dates import parse_date
-from spiders.feeds import FeedEntry, FeedError, feed_entries, parse_feed
+from spiders.feeds import (
+    FEED_IMAGE_META,
+    FEED_PUBLISHED_META,
+    FeedEntry,
+    FeedError,
+    entry_meta,
+    feed_entries,
+    parse_feed,
+    with_announcement,
+)
 
 BASE = "https://news.example/rss"
 
@@ -106,6 +121,51 @@ def test_images_from_enclosures_and_media() -> None:
     assert enclosure.image_url == "https://news.example/i/e.jpg"
     assert media.image_url == "https://cdn.news.example/m.webp"
     assert audio.image_url is None
+
+
+def test_an_entry_s_date_and_picture_go_with_its_article_s_request() -> None:
+    both, picture, neither = feed_entries(
+        rss(
+            "<title>B</title><link>https://news.example/b</link><pubDate>Mon, 14 Sep 2026 10:00:00 +0400</pubDate>"
+            '<enclosure url="/i/b.jpg" type="image/jpeg" length="1"/>',
+            '<title>P</title><link>https://news.example/p</link><media:thumbnail url="https://cdn.news.example/p.jpg"/>',
+            "<title>N</title><link>https://news.example/n</link>",
+        ),
+        BASE,
+    )
+    assert entry_meta(both) == {
+        FEED_PUBLISHED_META: "Mon, 14 Sep 2026 10:00:00 +0400",
+        FEED_IMAGE_META: "https://news.example/i/b.jpg",
+    }
+    assert entry_meta(picture) == {FEED_IMAGE_META: "https://cdn.news.example/p.jpg"}
+    assert entry_meta(neither) == {}
+
+
+def test_the_article_s_item_takes_its_entry_s_date_and_picture_after_a_retry_and_a_redirect() -> None:
+    """Scrapy copies a request's meta to its retry and to the request a redirect makes: the page the feed entry named
+    takes the entry's date and picture however it was reached; a page no feed led to, none."""
+    (entry,) = feed_entries(
+        rss(
+            "<title>B</title><link>https://news.example/b</link><pubDate>Mon, 14 Sep 2026 10:00:00 +0400</pubDate>"
+            '<enclosure url="https://news.example/i/b.jpg" type="image/jpeg" length="1"/>'
+        ),
+        BASE,
+    )
+    crawler = get_crawler(Spider)
+    spider = crawler.spider = Spider.from_crawler(crawler, "news")
+    retried = get_retry_request(Request(entry.link, meta=entry_meta(entry)), spider=spider, reason="timeout")
+    assert retried is not None
+    moved = Response(entry.link, status=301, headers={"Location": "https://news.example/2026/b"}, request=retried)
+    redirected = RedirectMiddleware.from_crawler(crawler).process_response(retried, moved)
+    assert isinstance(redirected, Request) and redirected.url == "https://news.example/2026/b"
+    page = HtmlResponse(redirected.url, body=b"<html></html>", encoding="utf-8", request=redirected)
+    item = with_announcement(ArticleItem(source="news", url=page.url), page)
+    assert (item.published_feed, item.cover_feed) == ("Mon, 14 Sep 2026 10:00:00 +0400", "https://news.example/i/b.jpg")
+    listed = HtmlResponse(page.url, body=b"<html></html>", encoding="utf-8", request=Request(page.url))
+    item = with_announcement(
+        ArticleItem(source="news", url=page.url, cover_image_url="https://news.example/o.jpg"), listed
+    )
+    assert (item.published_feed, item.cover_feed, item.cover_image_url) == (None, None, "https://news.example/o.jpg")
 
 
 @pytest.mark.parametrize(

@@ -440,6 +440,19 @@ def test_a_cover_is_a_web_address_or_none(cover: str) -> None:
     assert relative.cover_image_url == "https://caliber.az/media/c.webp"
 
 
+@pytest.mark.parametrize(
+    "picture",
+    ["javascript:alert(1)", " JaVaScRiPt:alert(1)", "data:image/gif;base64,R0lGODlhAQABAAAAACw=", "//[broken/x.jpg",
+     "https://", "mailto:a@b.c"],
+)  # fmt: skip
+def test_a_feed_entry_s_picture_is_a_web_address_or_none_as_a_page_s(picture: str) -> None:
+    """The feed entry's picture (``cover_feed``) becomes the cover of a page that names none: it is checked as the
+    page's own is, so a feed cannot put a script or an address of nothing where the cover is shown."""
+    assert CleanupPipeline().process_item(article(cover_feed=picture)).cover_feed is None
+    kept = CleanupPipeline().process_item(article(cover_feed="https://caliber.az/rss/1.jpg"))
+    assert kept.cover_feed == "https://caliber.az/rss/1.jpg" and kept.cover_image_url is None
+
+
 def test_lazy_images_get_their_real_address() -> None:
     html = (
         "<p>Мост.</p>"

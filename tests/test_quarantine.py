@@ -147,23 +147,26 @@ def test_a_retry_of_a_page_older_than_the_archived_version_writes_nothing_over_i
         archive.close()
 
 
-def test_a_retry_keeps_the_date_of_the_feed_entry_that_led_to_the_page(db_url: str) -> None:
-    """The retry extracts the stored page again, and a page that prints no date was archived undated: the feed's
-    date is in no page, but in the refused item's record."""
+def test_a_retry_keeps_the_date_and_picture_of_the_feed_entry_that_led_to_the_page(db_url: str) -> None:
+    """The retry extracts the stored page again, and a page that prints no date was archived undated, one that shows
+    no picture without a cover: the feed entry's date and picture are in no page, but in the refused item's record."""
     printed = '<span class="article__date">14.09.2026 10:30</span>'
+    pictures = re.compile(r'<meta property="og:image"[^>]*>|<figure class="article__image">.*?</figure>')
     page = (SAMPLE / "haqqin.az" / "newsarchive" / "393102.html").read_text(encoding="utf-8")
-    assert printed in page
+    assert printed in page and len(pictures.findall(page)) == 2
     archive = Archive.open(db_url)
     archive.sync_sources(all_sources())
     item = {"source": "haqqin", "url": "https://haqqin.az/newsarchive/393102", "fetched_at": FETCHED.isoformat(),
-            "raw_encoding": "utf-8", "published_feed": "Mon, 14 Sep 2026 10:20:00 +0400"}  # fmt: skip
-    raw = page.replace(printed, "").encode()
+            "raw_encoding": "utf-8", "published_feed": "Mon, 14 Sep 2026 10:20:00 +0400",
+            "cover_feed": "https://i.haqqin.az/rss/393102.jpg"}  # fmt: skip
+    raw = pictures.sub("", page.replace(printed, "")).encode()
     archive.save([], [RejectRecord("haqqin", item["url"], "error", "pipeline error: KeyError", 200, item, raw)])
     outcome = retry_reject(archive, archive.list_rejects()[0].id)
     assert outcome.archived and outcome.article_id is not None
     article = archive.get_article(outcome.article_id)
     assert article is not None and article.published_raw is None
     assert article.published_at == datetime(2026, 9, 14, 6, 20, tzinfo=UTC)
+    assert article.cover_image_url == "https://i.haqqin.az/rss/393102.jpg"
     archive.close()
 
 
@@ -282,7 +285,7 @@ def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None
 
     from aggregator.callback_errors import CallbackErrorMiddleware
     from spiders.caliber import CaliberSpider
-    from spiders.feeds import FEED_PUBLISHED_META
+    from spiders.feeds import FEED_IMAGE_META, FEED_PUBLISHED_META
 
     crawler = get_crawler(CaliberSpider)
     spider = crawler.spider = CaliberSpider()
@@ -302,10 +305,13 @@ def test_only_article_pages_are_quarantined_when_their_callback_raises() -> None
     assert failure.published_feed is None  # no feed led to it
     assert crawler.stats.get_value("aggregator/callback_errors") == 1
     # A page a feed entry led to keeps the entry's date, which a retry needs (the page does not hold it).
-    announced = article.replace(meta={FEED_PUBLISHED_META: "Mon, 14 Sep 2026 10:30:00 +0400"})
+    announced = article.replace(
+        meta={FEED_PUBLISHED_META: "Mon, 14 Sep 2026 10:30:00 +0400", FEED_IMAGE_META: "https://caliber.az/i/1.jpg"}
+    )
     page = HtmlResponse(article.url, body=b"<html>x</html>", encoding="utf-8", request=announced)
     (failure,) = middleware.process_spider_exception(page, ValueError("boom"), spider) or []
     assert failure.to_record()["published_feed"] == "Mon, 14 Sep 2026 10:30:00 +0400"
+    assert failure.to_record()["cover_feed"] == "https://caliber.az/i/1.jpg"  # and its picture
 
 
 def test_a_failed_fetch_gives_its_reason_in_one_readable_line() -> None:

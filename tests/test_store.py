@@ -114,6 +114,30 @@ def test_a_version_that_gives_no_date_keeps_the_archived_one(archive: Archive) -
     assert stored is not None and stored.published_at == later
 
 
+def test_the_feed_entry_s_picture_is_the_cover_of_a_page_that_names_none(archive: Archive) -> None:
+    """A page with no picture of its own takes its feed entry's (``cover_feed``); one with its own keeps it. The feed's
+    picture is no part of the page: the same page fetched again without the feed (the sweep's fetch) is no new
+    version, and a version or a re-extraction that finds no cover keeps the archived one, as the date."""
+    feed = "https://caliber.az/feed-images/1.jpg"
+    own = "https://caliber.az/media/2.jpg"
+    archive.save([item(1, cover_feed=feed), item(2, cover_image_url=own, cover_feed=feed)])
+    covers = {a.url: a.cover_image_url for a in archive.list_articles()}
+    assert covers == {"https://caliber.az/post/story-1": feed, "https://caliber.az/post/story-2": own}
+    (article,) = [a for a in archive.list_articles() if a.url.endswith("story-1")]
+    swept = archive.save([item(1, fetched_at=T0 + timedelta(days=1))])  # the same page, no feed at hand
+    assert (swept.updated, swept.unchanged) == (0, 1) and len(archive.snapshots(article.id)) == 1
+    edited = item(1, title="Заголовок 1 (обновлено)", raw_body=b"<html>2</html>")
+    assert archive.save([edited]).updated == 1
+    stored = archive.get_article(article.id)
+    assert stored is not None and (stored.title, stored.cover_image_url) == ("Заголовок 1 (обновлено)", feed)
+    assert archive.update_extractions([(article.id, edited)]).changed == set()  # re-extracted: nothing to change
+    stored = archive.get_article(article.id)
+    assert stored is not None and stored.cover_image_url == feed
+    archive.save([item(1, cover_image_url=own, raw_body=b"<html>3</html>")])  # the page's own picture, once it has one
+    stored = archive.get_article(article.id)
+    assert stored is not None and stored.cover_image_url == own
+
+
 def test_the_same_article_twice_in_one_batch_is_one_row(archive: Archive) -> None:
     late = item(1, url="https://caliber.az/post/story-1", title="later")
     result = archive.save([item(1), late])

@@ -460,8 +460,9 @@ class Archive:
         updated: dict[str, Any] = {c: stmt.excluded[c] for c in ARTICLE_UPDATED_COLUMNS}
         # A fetch that was not redirected keeps the address a listing linked before (other listings may still).
         updated["linked_url"] = func.coalesce(stmt.excluded.linked_url, table.c.linked_url)
-        # A version that gives no date keeps the archived one (``save``).
+        # A version that gives no date, or no cover, keeps the archived one (``save``).
         updated["published_at"] = func.coalesce(stmt.excluded.published_at, table.c.published_at)
+        updated["cover_image_url"] = func.coalesce(stmt.excluded.cover_image_url, table.c.cover_image_url)
         return stmt.on_conflict_do_update(index_elements=[table.c.url], set_=updated).returning(table.c.id, table.c.url)
 
     @cached_property
@@ -480,7 +481,8 @@ class Archive:
         A new version that gives no publication date keeps the archived one. That date may have come from the feed
         entry that led to the page (``ArticleItem.published_feed``), which the row does not keep and which a
         sweep's fetch, or a listing's, does not carry; and a page that stops printing its date was still published
-        when it was. A version with a date replaces it.
+        when it was. A version with a date replaces it. So with the cover: the page's own picture, else the feed
+        entry's (``ArticleItem.cover_feed``), else the archived one; the cost, a picture a page took down stays.
         """
         withdrawals = rejects
         rejects = [record for record in rejects if not record.only_withdraws]
@@ -988,7 +990,8 @@ class Archive:
 
         A re-extraction that reads no date keeps the archived one, as ``save`` does: the stored page does not hold
         the date of the feed entry that led to it. The cost: a date an older version of the code read from the page,
-        and today's code refuses, is not taken away (a re-extraction that reads another date replaces it).
+        and today's code refuses, is not taken away (a re-extraction that reads another date replaces it). So with
+        the cover: the stored page does not hold the feed entry's picture either.
         """
         superseded: set[int] = set()
         if not updates:
@@ -1020,6 +1023,8 @@ class Archive:
                     values.pop(key)
                 if values["published_at"] is None:  # a re-extraction that reads no date keeps the archived one
                     values["published_at"] = article.published_at
+                if values["cover_image_url"] is None:  # nor a picture: the archived one may be the feed entry's
+                    values["cover_image_url"] = article.cover_image_url
                 minhash = minhash_of(item)
                 if any(getattr(article, key) != value for key, value in values.items()):
                     for key, value in values.items():
@@ -1182,7 +1187,8 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "body_text": _storable(item.body_text) or "",
         "published_at": item.published_at,
         "published_raw": _short(item.published_raw),
-        "cover_image_url": _fitting_url(_storable(item.cover_image_url)),
+        # The page's own picture; the feed entry's when the page names none (or one too long to keep).
+        "cover_image_url": _fitting_url(_storable(item.cover_image_url)) or _fitting_url(_storable(item.cover_feed)),
         "category": _short(item.category),
         "content_hash": digest,
         "attribution_line": _storable(item.attribution_line),
