@@ -25,11 +25,11 @@ from aggregator.backoff import UNTIL_STAT as RATE_LIMITED_UNTIL
 from aggregator.backoff import resting_sources
 from aggregator.encoding import CORRECTED_STAT as CHARSET_CORRECTED
 from aggregator.health_checks import STORE_ERRORS, store_errors_said
-from aggregator.items import ENTRY_FAILED
+from aggregator.items import EMPTY_LISTINGS, ENTRY_FAILED
 from aggregator.locks import LOCK_LOST, LockWatch, SourceLocks
 from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
-from aggregator.run_counts import RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
+from aggregator.run_counts import FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
 from aggregator.settings import user_agent
 from aggregator.sources import Source
 from aggregator.store.db import one_line
@@ -198,6 +198,8 @@ def run_crawl(
             overrides["AGGREGATOR_MIRROR"] = base
         if not shared_frontier:
             overrides["AGGREGATOR_LOCKED_SOURCES"] = list(free)
+        else:  # a Redis that cannot be used is each run's recorded failure (frontier_unreachable), not a refusal
+            overrides["AGGREGATOR_FRONTIER_CHECK"] = False
         crawlers: dict[str, Crawler] = {}
         not_started: dict[str, str] = {}
         if free:
@@ -230,6 +232,9 @@ def run_crawl(
                 f"the site asked for no request before {stats.get(RATE_LIMITED_UNTIL, '?')} (HTTP 429/503 with "
                 "Retry-After): this run stopped early; the next one fetches what it did not"
             )
+        elif outcome.finish_reason == FRONTIER_UNREACHABLE:
+            # Its health verdict says the same words, so the line says them once
+            outcome.problems.append(str(stats.get(FRONTIER_PROBLEM) or f"crawl ended with {FRONTIER_UNREACHABLE!r}"))
         elif outcome.finish_reason == LOCK_LOST:
             outcome.problems.append(
                 "stopped: the connection holding this run's lock dropped, and another run of this source took the "
@@ -253,6 +258,11 @@ def run_crawl(
             )
         if stats.get("feed/not_a_feed", 0):
             outcome.problems.append(f"{stats['feed/not_a_feed']} feed URL(s) answered with something not a feed")
+        if stats.get(EMPTY_LISTINGS, 0):
+            outcome.problems.append(
+                f"{stats[EMPTY_LISTINGS]} entry page(s) declared no feed and linked no article of the site: "
+                f"`aggregator rejects list --source {key}` says which"
+            )
         health = outcome.health
         if health and health.get("status") == "red":
             # The store errors are said above already, and a verdict red for them alone adds nothing to that.
@@ -311,13 +321,15 @@ def nothing_found(stats: dict[str, Any], source: Source | None = None) -> str | 
     if "aggregator/listed_links" not in stats:  # not a generic source
         return None
     feeds, sitemaps = int(stats.get("aggregator/feeds", 0)), int(stats.get("aggregator/sitemaps", 0))
-    if not feeds and not sitemaps:
+    listings = int(stats.get("aggregator/listings", 0))
+    if not feeds and not sitemaps and not listings:
         return None
     what = " and ".join(
         part
         for part in (
             ("the feed" if feeds == 1 else f"the {feeds} feeds") if feeds else "",
             ("the sitemap" if sitemaps == 1 else f"the {sitemaps} sitemaps") if sitemaps else "",
+            ("the listing" if listings == 1 else f"the {listings} listings") if listings else "",
         )
         if part
     )

@@ -115,9 +115,23 @@ def _extract_item(
     source = source_for_url(url)
     if source is None:
         raise NoExtractorError(f"no registered source owns {url}")
+    return _read_page(body, url, headers=headers, fetched_at=fetched_at)[0]
+
+
+def _read_page(
+    body: bytes, url: str, *, headers: Mapping[str, str] | None, fetched_at: datetime | None
+) -> tuple[ArticleItem, dict[str, str] | None]:
+    """The extractor's item, and for a page the generic spider would not archive (a section front, a page whose
+    ``og:type`` says it is no article: ``spiders.generic.not_an_article``) what it would say of it."""
+    from spiders.generic import GenericArticle, not_an_article
+
+    source = source_for_url(url)
+    if source is None:
+        raise NoExtractorError(f"no registered source owns {url}")
     extractor = extractor_for(source.key, fetched_at, body)
-    response = html_response(url, body, headers)
-    return extractor(response, fetched_at=fetched_at).to_item()
+    page = extractor(html_response(url, body, headers), fetched_at=fetched_at)
+    skipped = not_an_article(page) if isinstance(page, GenericArticle) else None
+    return page.to_item(), ({"kind": skipped[0], "reason": skipped[1]} if skipped else None)
 
 
 def extract_page(
@@ -126,11 +140,13 @@ def extract_page(
     """The item after the processing pipelines, as a JSON-friendly dict.
 
     A page the pipelines refuse gives ``{"rejected": {"stage": ..., "reason": ...}, ...}`` with the item as
-    far as it got. A URL no registered source owns is read by the generic extractor, as a site named after its
+    far as it got. A page the generic spider would skip as no article gives ``{"not_an_article": {"kind": ...,
+    "reason": ...}, ...}`` (``None`` otherwise), with the item it would have been: a crawl neither archives nor
+    quarantines it. A URL no registered source owns is read by the generic extractor, as a site named after its
     host would be once it has a registry entry.
     """
     with _known_site(url):
-        item = _extract_item(body, url, headers=headers, fetched_at=fetched_at)
+        item, skipped = _read_page(body, url, headers=headers, fetched_at=fetched_at)
         rejected: dict[str, str] | None = None
         for pipeline in processing_pipelines():
             try:
@@ -140,4 +156,5 @@ def extract_page(
                 break
     record = item.to_record()
     record["rejected"] = rejected
+    record["not_an_article"] = skipped
     return record

@@ -41,6 +41,13 @@ class ArticleItem:
     visible text. The archive keeps only the instant it gives (``published_at``), not this text: a re-extraction or
     a sweep, which have no feed at hand, keep the archived instant when the page gives none (``Archive``)."""
     cover_image_url: str | None = None
+    """The page's own picture (its ``og:image``, JSON-LD, first picture of the article)."""
+    cover_feed: str | None = None
+    """The picture the feed entry that led to the page gives (an image enclosure, ``media:content``), set by the
+    spider as ``published_feed`` is. The article's cover when the page names none: the archive takes
+    ``cover_image_url`` first (``aggregator.store.repository``). Kept apart from it so that the content hash, which
+    tells a changed page from the same one, is the page's alone: a sweep's fetch of the same page, which no feed led
+    to, is not a new version."""
     category: str | None = None
     fetched_at: datetime | None = None
     http_status: int = 200
@@ -94,6 +101,9 @@ ENTRY_META = "aggregator_entry"
 """Request meta: the request is for a way in to the site (``FetchFailure.entry``)."""
 ENTRY_FAILED = "aggregator/entry_failed"
 """The stats key counting the ways in that could not be fetched (``aggregator crawl`` fails the source on any)."""
+EMPTY_LISTINGS = "aggregator/empty_listings"
+"""The stats key counting entry pages a generic source read as listings that linked no article of the site (a site
+that moved, an entry whose ``domains`` miss the site's own): ``aggregator crawl`` fails the source on any."""
 
 GONE_STATUSES = (404, 410)
 """A fetch failure with one of these says the page is no more: an archived article's is withdrawn by its source
@@ -116,6 +126,8 @@ class ExtractionFailure:
     linked_url: str | None = None
     published_feed: str | None = None
     """As ``ArticleItem.published_feed``: the announcing feed entry's date, which the stored page does not hold."""
+    cover_feed: str | None = None
+    """As ``ArticleItem.cover_feed``: the announcing feed entry's picture, which the stored page does not hold."""
 
     def to_record(self) -> dict[str, Any]:
         """What a quarantine row keeps as its item: enough to extract the stored page again."""
@@ -126,6 +138,7 @@ class ExtractionFailure:
             "raw_encoding": self.raw_encoding,
             "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
             "published_feed": self.published_feed,
+            "cover_feed": self.cover_feed,
         }
 
 

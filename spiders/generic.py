@@ -39,10 +39,11 @@ from aggregator.html import (
     inline_text,
     is_inside,
     node_text,
+    parse_page,
     resolve_urls,
     resolved_attribute,
 )
-from aggregator.items import ENTRY_META, ArticleItem, FetchFailure
+from aggregator.items import EMPTY_LISTINGS, ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.timezones import zone
@@ -60,7 +61,7 @@ from spiders.feeds import (
     with_announcement,
 )
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
-from spiders.page_kinds import listing_shape
+from spiders.page_kinds import listed_articles, listing_shape
 from spiders.page_layout import (
     Container,
     common_ancestor,
@@ -80,6 +81,10 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·»-]\s+|\s*\|\s*")
 
 ARTICLE_OG_TYPES = frozenset({"article", "news", "newsarticle"})
 """``og:type`` values that say "an article" (the protocol's is ``article``; some sites write the others)."""
+
+FEED_ADDRESS = re.compile(r"rss|feed|atom|sitemap|\.xml$|\.rdf$", re.IGNORECASE)
+"""A path that names a feed or a sitemap ("/rss", "/feed/", "/atom.xml", "/sitemap-news.xml"): an entry URL given as
+one that answers with an HTML page is a feed that moved or broke, not a listing to read."""
 
 
 def _language_code(value: str | None) -> str | None:
@@ -863,18 +868,40 @@ def written_language(text: str, min_letters: int) -> str | None:
     return None
 
 
+def not_an_article(page: GenericArticle) -> tuple[str, str] | None:
+    """Why a page a feed, sitemap or listing led to is no article, as (stat suffix, words), or None for an article
+    (``aggregator extract`` says it too, for the page it reads).
+
+    ``og_type``: the page says it is something else (``GenericArticle.declared_not_article``). ``listing``: the
+    page says nothing of itself (no JSON-LD article, no article ``og:type``, no ``article:published_time``) and
+    has a listing's shape (``spiders.page_kinds``): a Bitrix section front is a list of dated teasers, and was
+    archived as an article made of three other articles' summaries. A page that declares itself an article is
+    taken at its word."""
+    if page.declared_not_article:
+        return "og_type", f"og:type {page.meta.get('og:type')}"
+    declared = page.meta.get("og:type", "").strip().lower()
+    if page.ld or declared in ARTICLE_OG_TYPES or page.meta.get("article:published_time"):
+        return None
+    shape = listing_shape(page)
+    return ("listing", f"a listing: {shape.describe()}") if shape.is_listing else None
+
+
 class GenericSpider(SourceSpider):
-    """Feeds and sitemaps (or an HTML page's declared feeds) in, article pages out; section fronts and other pages
-    that are no article left out. No ``name``: the spider loader makes one subclass per registry entry that has no
-    module (``aggregator.spiderloader``), named after the entry's key."""
+    """Feeds and sitemaps (or an HTML page's declared feeds, or its article links) in, article pages out; section
+    fronts and other pages that are no article left out. No ``name``: the spider loader makes one subclass per
+    registry entry that has no module (``aggregator.spiderloader``), named after the entry's key."""
 
     extractor = GenericArticle
+    looked_in = "in the feeds, sitemaps or listings"
+    """Its ways in: feeds and sitemaps, or the home page and section fronts of a site with neither, read as
+    listings."""
     OFF_DOMAIN_HOSTS_KEPT = 5
     """Hosts named in ``aggregator/off_domain_hosts`` at most: those with the most links off the source's domains."""
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """An entry URL or a sitemap an index named: a feed or a sitemap, whatever the URL looks like; or an HTML
-        page (a site's home page given as its way in), whose declared feeds are followed (``_declared_feeds``).
+        page (a site's home page or a section front given as its way in), whose declared feeds are followed, or
+        else the articles it links to (``_html_entry``).
 
         What a feed or a sitemap lists and what becomes of it is counted (``_tally``) and logged, one line per
         document: a way in that leads to nothing (an empty feed, links on another domain, links the entry's
@@ -885,10 +912,10 @@ class GenericSpider(SourceSpider):
             yield self.discovery_failed(response, str(exc))
             return
         if kind is None:
-            yield from self._declared_feeds(response)
+            yield from self._html_entry(response)
             return
         links: list[str] = []
-        announced: dict[str, dict[str, str]] = {}  # a feed entry's link -> its request's meta (the entry's date)
+        announced: dict[str, dict[str, str]] = {}  # an entry's link -> its request's meta (its date, its picture)
         if kind == "sitemap":
             try:
                 sitemap = parse_sitemap(response.body, response.url)
@@ -913,7 +940,8 @@ class GenericSpider(SourceSpider):
                 self._tally(response, "the sitemap index", tally)
                 return
             links = [entry.loc for entry in sitemap.entries]
-            # A news sitemap's publication date, as a feed's: the last resort of a page that prints none.
+            # A news sitemap's publication date, as a feed's: the last resort of a page that prints none. (No picture:
+            # parse_sitemap does not read <image:image>.)
             announced = {e.loc: {FEED_PUBLISHED_META: e.news_published} for e in sitemap.entries if e.news_published}
         else:
             try:
@@ -990,13 +1018,17 @@ class GenericSpider(SourceSpider):
         if tally.unusable:
             stats.inc_value("aggregator/bad_links", tally.unusable)
 
-    def _declared_feeds(self, response: Response) -> Iterator[Any]:
+    def _html_entry(self, response: Response) -> Iterator[Any]:
         """An entry URL that answers with an HTML page: the feeds the page declares (``<link rel="alternate"
         type="application/rss+xml">``, ``spiders.feeds.declared_feeds``) on the source's domains are followed as
         ways in, and counted (``aggregator/declared_feeds``). An operator gives a site's home page where its feed's
-        address belongs; a CMS's home page names its feed. A page that declares none (or only feeds on other
-        domains), or a declared feed that answers with a page in turn, is a way in that leads nowhere: a failure,
-        as before, so that a moved feed is noticed."""
+        address belongs; a CMS's home page names its feed.
+
+        A page that declares no feed of the site is read as a listing (``_listing``): a site with no feed and no
+        sitemap is reached through its home page or section fronts, given as its entry URLs. Unless its address is
+        a feed's or a sitemap's ("/rss", "/feed/", "sitemap.xml": ``FEED_ADDRESS``), or a declared feed answers with
+        a page in turn: the feed moved or broke, which is a failure, as before, so that it is noticed rather than
+        read as a page of links."""
         html_page = isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
         if not html_page:
             yield self.discovery_failed(response, "not a feed or sitemap: no RSS, Atom or sitemap document")
@@ -1014,9 +1046,12 @@ class GenericSpider(SourceSpider):
             else:
                 tally.off_domain(url)
         if not feeds:
-            elsewhere = f" whose feeds are on other domains ({', '.join(tally.hosts)})" if tally.hosts else ""
             self._count_tally(tally)
-            yield self.discovery_failed(response, f"not a feed or sitemap: an HTML page{elsewhere}")
+            if FEED_ADDRESS.search(urlsplit(response.url).path):
+                elsewhere = f" whose feeds are on other domains ({', '.join(tally.hosts)})" if tally.hosts else ""
+                yield self.discovery_failed(response, f"not a feed or sitemap: an HTML page{elsewhere}")
+            else:
+                yield from self._listing(response)
             return
         self._count_tally(tally)
         self._count("declared_feeds", len(feeds))
@@ -1030,6 +1065,29 @@ class GenericSpider(SourceSpider):
                 errback=self.fetch_failed,
                 meta={ENTRY_META: True, DECLARED_BY_META: response.url},
             )
+
+    def _listing(self, response: TextResponse) -> Iterator[Any]:
+        """An entry page that declares no feed, read as a listing: the articles it links to outside the site's
+        furniture (``spiders.page_kinds.listed_articles``) are followed, counted as a feed's links are
+        (``aggregator/listings``, ``aggregator/listed_links``). Each is judged as a page a feed led to: a section
+        front it links is skipped by its shape. A page that links no article of the site is a way in that leads
+        nowhere: a failure (a site that moved, or an entry whose ``domains`` miss the site's own)."""
+        tree = parse_page(response)
+        found = listed_articles(tree, document_base(tree, response.url), response.url, self.source)
+        self._count("listings")
+        tally = LinkTally(listed=len(found.articles) + len(found.off_domain))
+        for url in found.off_domain:
+            tally.off_domain(url)
+        if not found.articles:
+            self._count_tally(tally)
+            elsewhere = f" (its article links are on other domains: {', '.join(tally.hosts)})" if tally.hosts else ""
+            reason = f"an HTML page declaring no feed and linking no article of the site{elsewhere}"
+            yield self.discovery_failed(response, reason, counted_as=EMPTY_LISTINGS)
+            return
+        for url in found.articles:
+            tally.followed += 1
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+        self._tally(response, "the listing", tally)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -1050,26 +1108,15 @@ class GenericSpider(SourceSpider):
         yield with_announcement(page.to_item(), response)
 
     def not_an_article(self, page: GenericArticle) -> tuple[str, str] | None:
-        """Why a page a feed or sitemap led to is no article, as (stat suffix, words), or None for an article.
+        """Why a page a feed, sitemap or listing led to is no article (``not_an_article``), or None."""
+        return not_an_article(page)
 
-        ``og_type``: the page says it is something else (``GenericArticle.declared_not_article``). ``listing``: the
-        page says nothing of itself (no JSON-LD article, no article ``og:type``, no ``article:published_time``) and
-        has a listing's shape (``spiders.page_kinds``): a Bitrix section front is a list of dated teasers, and was
-        archived as an article made of three other articles' summaries. A page that declares itself an article is
-        taken at its word."""
-        if page.declared_not_article:
-            return "og_type", f"og:type {page.meta.get('og:type')}"
-        declared = page.meta.get("og:type", "").strip().lower()
-        if page.ld or declared in ARTICLE_OG_TYPES or page.meta.get("article:published_time"):
-            return None
-        shape = listing_shape(page)
-        return ("listing", f"a listing: {shape.describe()}") if shape.is_listing else None
-
-    def discovery_failed(self, response: Response, reason: str) -> FetchFailure:
+    def discovery_failed(self, response: Response, reason: str, counted_as: str = "feed/not_a_feed") -> FetchFailure:
         """A feed or sitemap that cannot be read: counted (``feed/not_a_feed``, as the feed spiders count it, which
-        fails the source in the crawl summary) and quarantined with the reason."""
+        fails the source in the crawl summary; an entry page linking no article: ``EMPTY_LISTINGS``) and
+        quarantined with the reason."""
         if self.crawler.stats is not None:
-            self.crawler.stats.inc_value("feed/not_a_feed")
+            self.crawler.stats.inc_value(counted_as)
         self.logger.error("%s: %s", response.url, reason)
         return FetchFailure(self.source.key, response.url, reason, response.status)
 

@@ -19,17 +19,19 @@ for good while a section front archived is one row an operator can withdraw.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import css, css_first, is_inside
 from aggregator.urls import absolute
 from pipelines.dates import month_number
 
 if TYPE_CHECKING:
+    from aggregator.sources import Source
     from spiders.generic import GenericArticle
 
 MIN_TEASERS = 3
@@ -95,24 +97,9 @@ def listing_shape(page: GenericArticle) -> ListingShape:
     body = page.tree.body
     if body is None:
         return ListingShape(0, 0, own_date=False)
-    here = _without_fragment(page.response.url)
-    pattern = page.source.article_pattern
     targets: dict[int, set[str]] = {}  # element -> the article addresses linked inside it
     chains: list[list[LexborNode]] = []  # each article link and its ancestors up to the body, innermost first
-    for link in css(body, "a[href]"):
-        chain = _ancestors(link, body)
-        if chain is None:  # inside the furniture
-            continue
-        try:
-            target = _without_fragment(absolute(page.base, (link.attrs.get("href") or "").strip()))
-        except ValueError:
-            continue
-        if target == here or not target.startswith(("https://", "http://")) or not page.source.owns(target):
-            continue
-        path = urlsplit(target).path
-        if not (pattern.search(target) if pattern is not None else _ARTICLE_PATH.search(path)):
-            continue
-        chain = [link, *chain]
+    for target, chain, _ in _article_links(body, page.base, page.response.url, page.source):
         chains.append(chain)
         for node in chain:
             targets.setdefault(node.mem_id, set()).add(target)
@@ -128,6 +115,58 @@ def listing_shape(page: GenericArticle) -> ListingShape:
             teasers[container.mem_id] = container
     running, own_date = _own_text(body, set(teasers), headline)
     return ListingShape(len(teasers), running, own_date)
+
+
+@dataclass(slots=True)
+class ListedLinks:
+    """The links an HTML page read as a listing gives (``listed_articles``)."""
+
+    articles: list[str]
+    """Addresses of articles of the site, each once, in page order."""
+    off_domain: list[str]
+    """Addresses shaped like an article's on other sites (a partner's teasers), each once: not followed, counted."""
+
+
+def listed_articles(tree: LexborHTMLParser, base: str, url: str, source: Source) -> ListedLinks:
+    """The articles a page links to, outside the site's furniture (header, footer, navigation, sidebars marked as
+    such): links whose address is the source's and looks like an article's (the entry's ``article_urls``, else
+    ``_ARTICLE_PATH``), the page's own address left out. The generic spider's way into a site that has no feed or
+    sitemap: its home page or a section front, given as an entry URL."""
+    articles: dict[str, None] = {}
+    off_domain: dict[str, None] = {}
+    if tree.body is not None:
+        for target, _, owned in _article_links(tree.body, base, url, source, off_domain=True):
+            (articles if owned else off_domain)[target] = None
+    return ListedLinks(list(articles), list(off_domain))
+
+
+def _article_links(
+    body: LexborNode, base: str, url: str, source: Source, *, off_domain: bool = False
+) -> Iterator[tuple[str, list[LexborNode], bool]]:
+    """Each link in ``body`` outside the furniture to an article of the source (the entry's ``article_urls``, else
+    an address shaped as ``_ARTICLE_PATH``), and with ``off_domain`` each to an article-shaped address of another
+    site: its target, the link and its ancestors below the body (innermost first), and whether the source owns it."""
+    here = _without_fragment(url)
+    pattern = source.article_pattern
+    for link in css(body, "a[href]"):
+        chain = _ancestors(link, body)
+        if chain is None:  # inside the furniture
+            continue
+        try:
+            target = _without_fragment(absolute(base, (link.attrs.get("href") or "").strip()))
+        except ValueError:
+            continue
+        if target == here or not target.startswith(("https://", "http://")):
+            continue
+        owned = source.owns(target)
+        if not owned and not off_domain:
+            continue
+        if owned and pattern is not None:
+            if not pattern.search(target):
+                continue
+        elif not _ARTICLE_PATH.search(urlsplit(target).path):
+            continue
+        yield target, [link, *chain], owned
 
 
 def _without_fragment(url: str) -> str:

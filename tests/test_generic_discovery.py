@@ -22,19 +22,23 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
 from aggregator.crawl import nothing_found, project_settings
+from aggregator.extract import extract_page
 from aggregator.items import ENTRY_META, FetchFailure
 from aggregator.sources import Source, registered
-from aggregator.store.models import Article, Reject
+from aggregator.store.models import Article, CrawlRun, Reject
 from pipelines.cleanup import clean_body, is_boilerplate
 from spiders.feeds import DECLARED_BY_META, declared_feeds
 from spiders.generic import GenericArticle, GenericSpider
 from spiders.page_kinds import is_date_line, listing_shape
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, run_cli
 from tests.crawl_checks import session
 from tests.helpers.discovery_sites import FIXTURES, SITES
 from tests.helpers.unseen_sites import FIXTURES as UNSEEN
 
 SEKTOR = next(s for s in SITES if s.key == "sektor")
+YENIXEBER = next(s for s in SITES if s.key == "yenixeber")
+FEED_SITES = ("sektor", "pustaya", "pereezd", "dvoinik", "domashnyaya")
+"""The made-up sites whose ways in are feeds and sitemaps (or a home page declaring one)."""
 ODDS_AND_ENDS = Source(
     key="raznoe",
     name="Raznoe.example",
@@ -404,8 +408,8 @@ def discovery_crawl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_the_crawl_archives_the_articles_and_not_the_section_front(discovery_crawl: dict[str, Any]) -> None:
     with session(discovery_crawl["url"]) as s:
-        articles = sorted(a.url for a in s.scalars(select(Article)))
-        rejects = list(s.scalars(select(Reject)))
+        articles = sorted(a.url for a in s.scalars(select(Article).where(Article.source.in_(FEED_SITES))))
+        rejects = list(s.scalars(select(Reject).where(Reject.source.in_(FEED_SITES))))
     assert articles == [
         "https://domashnyaya.example/2026/12/01/most-otkryt",
         "https://sektor.example/novosti/ekonomika/7101",
@@ -418,8 +422,25 @@ def test_the_crawl_archives_the_articles_and_not_the_section_front(discovery_cra
     assert outcomes["domashnyaya"]["stats"]["aggregator/declared_feeds"] == 1  # not its comments' feed
 
 
+def test_the_verdict_of_a_generic_source_that_found_nothing_names_feeds_and_sitemaps(
+    discovery_crawl: dict[str, Any],
+) -> None:
+    # "no article found on the listings", what a site spider reads: a generic source has none, and its operator
+    # went looking for them. `aggregator health` and /api/health show the run row's verdict.
+    with session(discovery_crawl["url"]) as s:
+        rows = {run.source: run for run in s.scalars(select(CrawlRun))}
+    for key in ("pustaya", "pereezd", "dvoinik"):
+        health = rows[key].health
+        assert health is not None and health["problems"] == ["no article found in the feeds, sitemaps or listings"], key
+        assert discovery_crawl["outcomes"][key]["stats"]["aggregator/health/verdict"]["problems"] == health["problems"]
+    assert rows["pustaya"].stats is not None
+    # a crawl is judged from it
+    assert rows["pustaya"].stats["aggregator/looked_in"] == "in the feeds, sitemaps or listings"
+
+
 def test_the_summary_says_why_a_generic_source_found_nothing(discovery_crawl: dict[str, Any]) -> None:
-    said = {key: outcome["problems"] for key, outcome in discovery_crawl["outcomes"].items() if outcome["problems"]}
+    outcomes = discovery_crawl["outcomes"]
+    said = {key: outcomes[key]["problems"] for key in FEED_SITES if outcomes[key]["problems"]}
     assert {key: problem for key, (problem,) in said.items()} == {
         "pustaya": (
             "unhealthy: no article found: the feed listed no link: check the entry's entry_urls (a site that moved "
@@ -434,3 +455,116 @@ def test_the_summary_says_why_a_generic_source_found_nothing(discovery_crawl: di
             "the entry's domains (www.dvoinik.example does not own dvoinik.example: give dvoinik.example)"
         ),
     }
+
+
+# -- a site with no feed and no sitemap: its home page and section fronts read as listings ----------------------
+
+
+def test_a_home_page_with_no_feed_is_read_as_a_listing() -> None:
+    with spider_of(YENIXEBER) as spider:
+        out = list(spider.parse(fixture_page(YENIXEBER, "/")))
+        assert [(r.url, r.callback) for r in out] == [
+            ("https://yenixeber.example/xeber/41207-bakida-yeni-metro-stansiyasi", spider.parse_article),
+            ("https://yenixeber.example/xeber/41206-gencede-park-berpa", spider.parse_article),
+            ("https://yenixeber.example/2026/12/04/neft-qiymetleri-artdi.html", spider.parse_article),
+            ("https://yenixeber.example/xeberler/son-xeberler-lenti", spider.parse_article),
+        ]  # each once (a card links its article twice); not the navigation's tag page, not the footer's page
+        assert not any(r.meta.get(ENTRY_META) for r in out)
+        assert stat(spider, "aggregator/listings") == 1
+        assert stat(spider, "aggregator/listed_links") == 5
+        assert stat(spider, "aggregator/off_domain_hosts") == {"partnyor.example": 1}
+        assert stat(spider, "feed/not_a_feed") is None
+
+
+def test_a_listing_follows_only_the_entrys_article_urls_when_it_gives_them() -> None:
+    strict = replace(YENIXEBER, article_urls=r"/xeber/\d+")
+    with spider_of(strict) as spider:
+        out = list(spider.parse(fixture_page(strict, "/")))
+        assert [r.url.rsplit("/", 1)[1] for r in out] == [
+            "41207-bakida-yeni-metro-stansiyasi",
+            "41206-gencede-park-berpa",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("path", "failure", "counted"),
+    [
+        # a page linking no article of the site: a way in that leads nowhere
+        ("/", "an HTML page declaring no feed and linking no article of the site", "aggregator/empty_listings"),
+        # a feed's address answering with a page: the feed moved, not a listing to read
+        ("/feed/", "not a feed or sitemap: an HTML page", "feed/not_a_feed"),
+        ("/sitemap-news.xml", "not a feed or sitemap: an HTML page", "feed/not_a_feed"),
+    ],
+)
+def test_an_entry_page_that_leads_nowhere_is_a_failed_way_in(path: str, failure: str, counted: str) -> None:
+    body = b"""<!DOCTYPE html><html><head><title>Yenixeber</title></head><body><nav><a href="/xeber/1-bir-iki-uc">x</a>
+    </nav><main><p>Sayt yenilenir. <a href="/haqqimizda">Haqqimizda</a></p></main></body></html>"""
+    with spider_of(YENIXEBER) as spider:
+        (out,) = spider.parse(html_page(f"https://yenixeber.example{path}", body))
+        assert isinstance(out, FetchFailure) and out.reason == failure
+        assert stat(spider, counted) == 1
+
+
+def test_a_site_without_feeds_is_crawled_through_its_listings(discovery_crawl: dict[str, Any]) -> None:
+    with session(discovery_crawl["url"]) as s:
+        articles = {a.url: a for a in s.scalars(select(Article).where(Article.source == "yenixeber"))}
+        rejects = list(s.scalars(select(Reject).where(Reject.source == "yenixeber")))
+    assert sorted(articles) == [
+        "https://yenixeber.example/2026/12/04/neft-qiymetleri-artdi.html",
+        "https://yenixeber.example/xeber/41190-pambiq-tedaruku",  # from the section front only
+        "https://yenixeber.example/xeber/41206-gencede-park-berpa",
+        "https://yenixeber.example/xeber/41207-bakida-yeni-metro-stansiyasi",
+    ]  # not the "all the latest news" page the home page links like an article: a listing by its shape
+    assert rejects == []
+    assert {a.title for a in articles.values()} >= {"Gəncədə park bərpa olundu", "Neft qiymətləri artdı"}
+    assert all(a.published_at is not None and a.language == "az" for a in articles.values())
+    outcome = discovery_crawl["outcomes"]["yenixeber"]
+    assert outcome["problems"] == []
+    assert outcome["stats"]["aggregator/listings"] == 2
+    assert outcome["stats"]["aggregator/not_articles/listing"] == 1
+
+
+def test_a_home_page_linking_no_article_of_the_site_fails_the_source(discovery_crawl: dict[str, Any]) -> None:
+    with session(discovery_crawl["url"]) as s:
+        rejects = [(r.url, r.stage, r.reason) for r in s.scalars(select(Reject).where(Reject.source == "bosev"))]
+    assert rejects == [
+        (
+            "https://bosev.example/",
+            "fetch",
+            (
+                "an HTML page declaring no feed and linking no article of the site (its article links are on other "
+                "domains: novyi-bosev.example)"
+            ),
+        )
+    ]
+    assert discovery_crawl["outcomes"]["bosev"]["problems"] == [
+        (
+            "1 entry page(s) declared no feed and linked no article of the site: `aggregator rejects list --source "
+            "bosev` says which"
+        ),
+        (
+            "unhealthy: no article found: the listing listed 1 link(s), all on other domains (novyi-bosev.example): "
+            "check the entry's domains"
+        ),
+    ]
+
+
+def test_extract_says_a_crawl_would_skip_a_section_front() -> None:
+    """``aggregator extract`` on a listing: the item it would have been, and why a crawl archives nothing of it."""
+    page = FIXTURES / "sektor.example" / "novosti" / "ekonomika" / "index.html"
+    url = "https://sektor.example/novosti/ekonomika/"
+    with registered(SEKTOR):
+        record = extract_page(page.read_bytes(), url)
+    assert record["not_an_article"] == {
+        "kind": "listing",
+        "reason": "a listing: 4 dated teaser(s), 34 character(s) of its own text, no date line",
+    }
+    article = FIXTURES / "sektor.example" / "novosti" / "ekonomika" / "7101" / "index.html"
+    with registered(SEKTOR):
+        assert (
+            extract_page(article.read_bytes(), "https://sektor.example/novosti/ekonomika/7101")["not_an_article"]
+            is None
+        )
+    human = run_cli("extract", str(page), "--url", url)  # an unregistered site: the generic extractor all the same
+    assert human.returncode == 1
+    assert "not an article, a crawl would skip it: a listing: 4 dated teaser(s)" in " ".join(human.stdout.split())

@@ -62,7 +62,7 @@ def extract(
         print_json(item_document(record))
     else:
         _render(item_document(record), extractor)
-    if record["rejected"]:
+    if record["rejected"] or record["not_an_article"]:
         raise typer.Exit(1)
 
 
@@ -90,6 +90,9 @@ def _render(record: dict[str, Any], extractor: str) -> None:
     out.print(table)
     if rejected:
         out.print(f"[red]refused at {escape(rejected['stage'])}: {escape(rejected['reason'])}[/red]")
+    skipped = record["not_an_article"]
+    if skipped:
+        out.print(f"[red]not an article, a crawl would skip it: {escape(skipped['reason'])}[/red]")
     body = record["body_text"] or ""
     if record["attribution_line"]:
         body = f"[italic]{escape(record['attribution_line'])}[/italic]\n\n{escape(body)}"

@@ -19,7 +19,7 @@ from aggregator.sources import Source, registered
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "generic_discovery"
 
 
-def _site(key: str, domain: str, entry: str, languages: tuple[str, ...] = ("ru",)) -> Source:
+def _site(key: str, domain: str, entry: str, languages: tuple[str, ...] = ("ru",), *more: str) -> Source:
     return Source(
         key=key,
         name=domain.removeprefix("www.").capitalize(),
@@ -27,7 +27,7 @@ def _site(key: str, domain: str, entry: str, languages: tuple[str, ...] = ("ru",
         languages=languages,
         timezone="Asia/Baku",
         homepage=f"https://{domain}",
-        entry_urls=(f"https://{domain}{entry}",),
+        entry_urls=tuple(f"https://{domain}{path}" for path in (entry, *more)),
     )
 
 
@@ -42,6 +42,10 @@ SITES = (
     _site("dvoinik", "www.dvoinik.example", "/rss.xml", ("az",)),
     # a home page given as the way in, declaring its feed (and its comments' feed)
     _site("domashnyaya", "domashnyaya.example", "/"),
+    # no feed and no sitemap: its home page and a section front, read as listings
+    _site("yenixeber", "yenixeber.example", "/", ("az",), "/iqtisadiyyat/"),
+    # a home page with no feed and no article of its own (the site moved)
+    _site("bosev", "bosev.example", "/"),
 )
 
 
