@@ -114,6 +114,18 @@ def test_a_version_that_gives_no_date_keeps_the_archived_one(archive: Archive) -
     assert stored is not None and stored.published_at == later
 
 
+def test_a_re_extraction_keeps_the_address_a_listing_linked(archive: Archive) -> None:
+    """The address a listing linked before the site redirected it to the article's (``linked_url``) is what the
+    crawl saw, not what the page says: a re-extraction from the stored page, which knows no request, keeps it (it
+    wrote None over it, and counted every redirected article as changed)."""
+    linked = "https://caliber.az/post/153813"
+    archive.save([item(1, linked_url=linked)])
+    (article,) = archive.list_articles()
+    assert archive.get_article(article.id).linked_url == linked  # type: ignore[union-attr]
+    assert archive.update_extractions([(article.id, item(1))]).changed == set()
+    assert archive.get_article(article.id).linked_url == linked  # type: ignore[union-attr]
+
+
 def test_the_feed_entry_s_picture_is_the_cover_of_a_page_that_names_none(archive: Archive) -> None:
     """A page with no picture of its own takes its feed entry's (``cover_feed``); one with its own keeps it. The feed's
     picture is no part of the page: the same page fetched again without the feed (the sweep's fetch) is no new

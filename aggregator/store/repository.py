@@ -1019,7 +1019,9 @@ class Archive:
                 if article is None:
                     continue
                 values = _article_values(item, item.canonical_url or item.url, content_hash(item), now)
-                for key in ("url", "archived_at", "last_seen_at", "fetched_url", "updated_at"):
+                # What the crawl saw, not what the page says: a stored page knows no request (linked_url, the
+                # address a listing linked before a redirect, was written over with None)
+                for key in ("url", "archived_at", "last_seen_at", "fetched_url", "updated_at", "linked_url"):
                     values.pop(key)
                 if values["published_at"] is None:  # a re-extraction that reads no date keeps the archived one
                     values["published_at"] = article.published_at
