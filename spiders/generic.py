@@ -1070,8 +1070,9 @@ class GenericSpider(SourceSpider):
         """An entry page that declares no feed, read as a listing: the articles it links to outside the site's
         furniture (``spiders.page_kinds.listed_articles``) are followed, counted as a feed's links are
         (``aggregator/listings``, ``aggregator/listed_links``). Each is judged as a page a feed led to: a section
-        front it links is skipped by its shape. A page that links no article of the site is a way in that leads
-        nowhere: a failure (a site that moved, or an entry whose ``domains`` miss the site's own)."""
+        front it links is skipped by its shape. The date an article's teaser prints is its last resort, as a feed
+        entry's is (``published_feed``). A page that links no article of the site is a way in that leads nowhere:
+        a failure (a site that moved, or an entry whose ``domains`` miss the site's own)."""
         tree = parse_page(response)
         found = listed_articles(tree, document_base(tree, response.url), response.url, self.source)
         self._count("listings")
@@ -1086,7 +1087,9 @@ class GenericSpider(SourceSpider):
             return
         for url in found.articles:
             tally.followed += 1
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed)
+            # the teaser's date, as a feed entry's: the last resort of a page that prints none
+            meta = {FEED_PUBLISHED_META: found.dates[url]} if url in found.dates else None
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed, meta=meta)
         self._tally(response, "the listing", tally)
 
     def parse_article(self, response: Response) -> Iterator[Any]:

@@ -106,11 +106,7 @@ def listing_shape(page: GenericArticle) -> ListingShape:
     headline = css_first(body, "h1")
     teasers: dict[int, LexborNode] = {}
     for chain in chains:
-        container = chain[0]
-        for node in chain[1:]:
-            if len(targets[node.mem_id]) > 1:
-                break
-            container = node
+        container = _teaser_of(chain, targets)
         if container.mem_id not in teasers and _is_teaser(container, headline):
             teasers[container.mem_id] = container
     running, own_date = _own_text(body, set(teasers), headline)
@@ -125,19 +121,63 @@ class ListedLinks:
     """Addresses of articles of the site, each once, in page order."""
     off_domain: list[str]
     """Addresses shaped like an article's on other sites (a partner's teasers), each once: not followed, counted."""
+    dates: dict[str, str]
+    """An article's address -> the date its teaser prints ("05.12.2026 09:40", a ``<time datetime>``): the last
+    resort of a page that prints none, as a feed entry's date is."""
 
 
 def listed_articles(tree: LexborHTMLParser, base: str, url: str, source: Source) -> ListedLinks:
     """The articles a page links to, outside the site's furniture (header, footer, navigation, sidebars marked as
     such): links whose address is the source's and looks like an article's (the entry's ``article_urls``, else
-    ``_ARTICLE_PATH``), the page's own address left out. The generic spider's way into a site that has no feed or
-    sitemap: its home page or a section front, given as an entry URL."""
+    ``_ARTICLE_PATH``), the page's own address left out; with the date each one's teaser prints. The generic
+    spider's way into a site that has no feed or sitemap: its home page or a section front, given as an entry URL."""
     articles: dict[str, None] = {}
     off_domain: dict[str, None] = {}
+    chains: list[tuple[str, list[LexborNode]]] = []
+    targets: dict[int, set[str]] = {}  # element -> the article addresses linked inside it
     if tree.body is not None:
-        for target, _, owned in _article_links(tree.body, base, url, source, off_domain=True):
-            (articles if owned else off_domain)[target] = None
-    return ListedLinks(list(articles), list(off_domain))
+        for target, chain, owned in _article_links(tree.body, base, url, source, off_domain=True):
+            if not owned:
+                off_domain[target] = None
+                continue
+            articles[target] = None
+            chains.append((target, chain))
+            for node in chain:
+                targets.setdefault(node.mem_id, set()).add(target)
+    dates: dict[str, str] = {}
+    for target, chain in chains:
+        if target not in dates and (date := _teaser_date(_teaser_of(chain, targets))) is not None:
+            dates[target] = date
+    return ListedLinks(list(articles), list(off_domain), dates)
+
+
+def _teaser_of(chain: list[LexborNode], targets: dict[int, set[str]]) -> LexborNode:
+    """The largest block around a link (``chain``: the link, then its ancestors) that links no other article: its
+    teaser, when the page is a listing."""
+    container = chain[0]
+    for node in chain[1:]:
+        if len(targets[node.mem_id]) > 1:
+            break
+        container = node
+    return container
+
+
+def _teaser_date(container: LexborNode) -> str | None:
+    """The date a teaser prints: its ``<time>`` (the stamp it gives, else its text), else its first date line."""
+    pending = [container]
+    while pending:  # depth first, in document order
+        node = pending.pop()
+        if node.tag == "time":
+            stamp = (node.attrs.get("datetime") or "").strip() or " ".join((node.text_content or "").split())
+            if stamp:
+                return stamp
+        elif node.tag == "-text":
+            text = " ".join((node.text_content or "").split())
+            if is_date_line(text):
+                return text
+            continue
+        pending.extend(reversed(_children(node)))
+    return None
 
 
 def _article_links(

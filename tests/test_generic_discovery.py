@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from aggregator.items import ENTRY_META, FetchFailure
 from aggregator.sources import Source, registered
 from aggregator.store.models import Article, CrawlRun, Reject
 from pipelines.cleanup import clean_body, is_boilerplate
-from spiders.feeds import DECLARED_BY_META, declared_feeds
+from spiders.feeds import DECLARED_BY_META, FEED_PUBLISHED_META, declared_feeds
 from spiders.generic import GenericArticle, GenericSpider
 from spiders.page_kinds import is_date_line, listing_shape
 from tests.conftest import ROOT, SAMPLE, run_cli
@@ -470,6 +471,10 @@ def test_a_home_page_with_no_feed_is_read_as_a_listing() -> None:
             ("https://yenixeber.example/xeberler/son-xeberler-lenti", spider.parse_article),
         ]  # each once (a card links its article twice); not the navigation's tag page, not the footer's page
         assert not any(r.meta.get(ENTRY_META) for r in out)
+        # the date each teaser prints, the last resort of a page that prints none (as a feed entry's)
+        assert [r.meta.get(FEED_PUBLISHED_META) for r in out] == [
+            "05.12.2026 10:15", "05.12.2026 09:40", "04.12.2026 18:05", None,
+        ]  # fmt: skip
         assert stat(spider, "aggregator/listings") == 1
         assert stat(spider, "aggregator/listed_links") == 5
         assert stat(spider, "aggregator/off_domain_hosts") == {"partnyor.example": 1}
@@ -518,6 +523,9 @@ def test_a_site_without_feeds_is_crawled_through_its_listings(discovery_crawl: d
     assert rejects == []
     assert {a.title for a in articles.values()} >= {"Gəncədə park bərpa olundu", "Neft qiymətləri artdı"}
     assert all(a.published_at is not None and a.language == "az" for a in articles.values())
+    # a page that prints no date of its own is dated by its teaser on the section front (15:30 Baku time)
+    cotton = articles["https://yenixeber.example/xeber/41190-pambiq-tedaruku"]
+    assert (cotton.published_raw, cotton.published_at) == (None, datetime(2026, 12, 3, 8, 30, tzinfo=UTC))
     outcome = discovery_crawl["outcomes"]["yenixeber"]
     assert outcome["problems"] == []
     assert outcome["stats"]["aggregator/listings"] == 2
