@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from aggregator.store import Archive
 from aggregator.store.db import (
@@ -220,6 +222,23 @@ def test_the_search_index_is_rebuilt_lighter_and_back(db_url: str) -> None:
     engine.dispose()
 
 
+def _found(engine: Engine, query: str) -> list[int]:
+    """The ids a search for ``query`` finds, as the archive's search runs it on the engine's back end."""
+    search = pg_search if engine.dialect.name == "postgresql" else fts5_search
+    with engine.connect() as conn:
+        return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
+
+
+def _indexed(engine: Engine, word: str) -> bool:
+    """Whether the search index holds ``word`` as it is written (no query folding)."""
+    if engine.dialect.name == "postgresql":
+        sql = "SELECT count(*) FROM articles WHERE search_vector @@ plainto_tsquery('simple', :w)"
+    else:
+        sql = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"' || :w || '\"'"
+    with engine.connect() as conn:
+        return bool(conn.execute(text(sql), {"w": word}).scalar())
+
+
 def test_the_search_index_is_folded_and_back(db_url: str) -> None:
     """0017 folds the search index as queries are folded: "актёры" and "Bakı" archived before are found as "актеры"
     and "Baki"; a downgrade gives back the index of the words as printed."""
@@ -228,21 +247,7 @@ def test_the_search_index_is_folded_and_back(db_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(INSERT_SOURCE, SOURCE)
         conn.execute(INSERT_ARTICLE, {**ARTICLE, "title": "Актёры и новости", "body_text": "Bakı şəhəri"})
-    postgresql = engine.dialect.name == "postgresql"
-
-    def found(query: str) -> list[int]:
-        search = pg_search if postgresql else fts5_search
-        with engine.connect() as conn:
-            return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
-
-    def indexed(word: str) -> bool:
-        """Whether the index holds ``word`` as it is written (no query folding)."""
-        if postgresql:
-            sql = "SELECT count(*) FROM articles WHERE search_vector @@ plainto_tsquery('simple', :w)"
-        else:
-            sql = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"' || :w || '\"'"
-        with engine.connect() as conn:
-            return bool(conn.execute(text(sql), {"w": word}).scalar())
+    found, indexed = partial(_found, engine), partial(_indexed, engine)
 
     assert indexed("bakı") and not indexed("baki")
     upgrade(engine, "0017")
@@ -267,17 +272,7 @@ def test_the_search_index_folds_latin_marks_and_back(db_url: str) -> None:
         conn.execute(INSERT_SOURCE, SOURCE)
         conn.execute(INSERT_ARTICLE, {**ARTICLE, "title": "Erdoğan в São Paulo", "body_text": "Café Müller; йод"})
     postgresql = engine.dialect.name == "postgresql"
-
-    def found(query: str) -> list[int]:
-        search = pg_search if postgresql else fts5_search
-        with engine.connect() as conn:
-            return list(conn.scalars(search(query, [], 2000).with_only_columns(Article.id)))
-
-    def indexed(word: str) -> bool:
-        """Whether PostgreSQL's index holds ``word`` as it is written (no query folding)."""
-        sql = "SELECT count(*) FROM articles WHERE search_vector @@ plainto_tsquery('simple', :w)"
-        with engine.connect() as conn:
-            return bool(conn.execute(text(sql), {"w": word}).scalar())
+    found, indexed = partial(_found, engine), partial(_indexed, engine)
 
     # Before: SQLite's tokenizer folds the marks already; PostgreSQL's index holds "são".
     assert found("Sao Paulo") == ([] if postgresql else [1])
