@@ -47,10 +47,25 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 """``sup`` and ``sub`` carry meaning ("м<sup>2</sup>" is not "м2", "CO<sub>2</sub>"), and keep no attribute."""
 ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {"a": frozenset({"href"}), "img": frozenset({"src", "alt"})}
+"""No attribute on any other element: not even the ``lang`` and ``title`` the sanitiser's own defaults allow on every
+element (``"*"`` is given empty for that)."""
+_COUNTS = frozenset(str(number) for number in range(1001))
+ALLOWED_ATTRIBUTE_VALUES: dict[str, dict[str, frozenset[str]]] = {
+    "td": {"colspan": _COUNTS, "rowspan": _COUNTS},
+    "th": {"colspan": _COUNTS, "rowspan": _COUNTS},
+    "ol": {"start": _COUNTS},
+}
+"""Attributes kept only with these values (plain numbers): a cell's spans, without which every cell after a merged
+one is shown under the wrong column (a header over two columns, a row label over three rows), and an ordered list's
+first number (a list continued after a paragraph counts on from 4, not again from 1)."""
 URL_SCHEMES = frozenset({"http", "https"})
 LINK_REL = "nofollow noopener"
 ALWAYS_DROPPED = ("script", "style", "noscript", "object", "embed", "form", "button", "input", "svg", "math",
-                  "template", "ins")  # fmt: skip
+                  "template", *(f"ins[{marker}]" for marker in ("class", "id", "style", "data-ad-client",
+                                                               "data-ad-slot", "data-revive-zoneid")))  # fmt: skip
+"""With their content. An ``<ins>`` marked as an advertisement's slot (AdSense's ``<ins class="adsbygoogle">``,
+Revive's ``<ins data-revive-zoneid>``) goes with what it holds; any other is an editor's insertion ("<ins>Обновлено:
+...</ins>"), text of the article, which the sanitiser unwraps (dropped with its text, the words left a gap)."""
 EMBEDS = "iframe"
 """Frames: never kept; a known video player's made a link to what it plays (``_link_embed``), any other dropped."""
 YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "youtube-nocookie.com",
@@ -64,6 +79,11 @@ VIDEO_PLAYERS: dict[str, str] = {
 """The video players whose frames are made links: host -> the path their player pages start with. A frame of any
 other address (an advertisement, a "like" box, a poll, a subscription form) is furniture: a link to it in the body
 would read as part of the article."""
+TELEGRAM_POST = "script[data-telegram-post]"
+"""A Telegram post's widget, as Telegram gives its embed code: a script naming the post (``channel/123``)."""
+_TELEGRAM_POST = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}/[0-9]{1,12}")
+"""A public channel's name (5 to 32 letters, digits and underscores, a letter first; 4 for a few old ones) and the
+post's number: nothing else is put in the link's address."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
 BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
@@ -90,7 +110,12 @@ paragraph (``_wrap_loose_text``); a body of ``<div>``s, or of text and ``<br>`` 
 _PROMPT_START = r"^[^\w«\"“„'‘]*"
 """What may come before a prompt at the start of a block: an arrow, an emoji, a bullet, but no word and no opening
 quote (a quoted prompt is someone's words)."""
-_NETWORK_NAMES = r"telegram|телеграм|whatsapp|instagram|youtube|facebook|tiktok|twitter|x|vk|вконтакте|threads"
+_NETWORK_NAMES = (
+    r"telegram|телеграм|whatsapp|instagram|youtube|facebook|tiktok|twitter|x|vk|вконтакте|threads"
+    r"|соцсет(?:ях|и)|социальных сетях"
+)
+_READ_ALSO_END = r"[:\-–—>»→]|$"
+"""What ends a read-also prompt's words: a colon, a dash or an arrow before its link, or nothing."""
 _NOTICE_START = r"(?:^|[.|©\d]\s*)"
 """A rights notice opens the block or follows the name, sign or year before it ("Caliber.az © 2024. Все права ...")."""
 _NOTICE_END = r"(?:\.|[\s!]*$)"
@@ -104,7 +129,7 @@ _RELATED_HEADINGS = (
     r"|related (?:news|articles|stories|posts)|more (?:news|stories) on (?:this|the) (?:topic|subject)"
 )
 """What a block of links to other articles is headed by on the sites: in Russian, Azerbaijani and English."""
-_RELATED_HINTS = ("по теме", "похожие", "связанные", "другие", "xəbərlər", "mövzu", "related", "more")
+_RELATED_HINTS = ("по теме", "похожие", "связанные", "другие", "xəbərlər", "mövzu", "related", "more")  # no ı
 BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # copyright and "use only with a hyperlink" notices
     # "Любое использование материалов ...", "При использовании материалов ... гиперссылка ... обязательна"
@@ -137,6 +162,8 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(?:kanalımızda|səhifəmizdə|səhifələrimizdə|hesabımızda)\s+izləyin\W*$", ("izləyin",)),
     (_PROMPT_START + r"bizi\s.{0,60}?izləyin\W*$", ("izləyin",)),
     (r"abunə ol(?:un)?\W*$", ("abunə ol",)),
+    # a subscribe button's word alone: "Подписаться", "Subscribe ›"
+    (_PROMPT_START + r"(?:подписаться|подпишитесь|подписывайтесь|subscribe)\W*$", ("подпи", "subscribe")),
     # "Subscribe to our Telegram channel", "Join our Telegram channel", "Follow us on X", "Subscribe to <the source>
     # on Telegram"; not "\"We will follow our own path,\" the minister said"
     (
@@ -144,15 +171,19 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         rf"(?:us\b|our\s+(?:{_NETWORK_NAMES}|channel|page|newsletter)\b|.{{1,60}}?\bon\s+(?:{_NETWORK_NAMES})\b)",
         ("subscribe to", "follow", "join"),
     ),
-    # read also: "Читайте также:", "Также читайте:", a lone "Читайте также"; not "Смотрите также на таблицу ниже"
+    # read also: "Читайте также:", "Также читайте:", "Читайте также >>", a lone "Читайте также"; not "Смотрите
+    # также на таблицу ниже"
     (
-        r"^(?:(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)|также\s+(?:читайте|смотрите))\s*(?:[:\-–—]|$)",
+        (
+            r"^(?:(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)|также\s+(?:читайте|смотрите))\s*"
+            rf"(?:{_READ_ALSO_END})"
+        ),
         ("читайте", "смотрите"),
     ),
-    (r"^(?:həmçinin|bunu da) oxuyun\b", ("oxuyun",)),
+    (r"^(?:həmçinin|bunu da) oxu(?:yun)?\b", ("oxu",)),
     (r"^oxu\s*:", ("oxu",)),  # "Oxu: <a>another article</a>", the Azerbaijani "Читайте:"
     (r"^читайте\s*:", ("читайте",)),
-    (r"^(?:read|see)\s+(?:also|more)\s*(?:[:\-–—]|$)", ("read", "see")),
+    (rf"^(?:(?:read|see)\s+(?:also|more)|also\s+read)\s*(?:{_READ_ALSO_END})", ("read", "see")),
     (r"^(?:ещё|еще) по теме\b", ("по теме",)),
     (r"^по теме\s*:?$", ("по теме",)),  # a lone heading over links to other articles
     # a related-news heading alone in its block or line ("Новости по теме", "Похожие новости", "Digər xəbərlər:",
@@ -174,27 +205,55 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("подели", "paylaş", "share"),
     ),
 )
-BOILERPLATE_PARAGRAPHS = re.compile("|".join(pattern for pattern, _ in BOILERPLATE_PATTERNS))
-"""Matched against lower-cased text (a case-insensitive Unicode regex is several times slower)."""
-_BOILERPLATE_HINTS = tuple(dict.fromkeys(hint for _, hints in BOILERPLATE_PATTERNS for hint in hints))
+
+
+def _folded(pattern: str) -> str:
+    """A pattern or a hint as it matches ``_lowered`` text: with the dotless ı as i."""
+    return pattern.replace("ı", "i")
+
+
+def _lowered(text: str) -> str:
+    """``text`` lower-cased for the patterns, Azerbaijani's dotted and dotless i both as i.
+
+    ``str.lower`` makes the capital İ an i and a combining dot above ("DİGƏR" -> "di̇gər"), and the capital I of
+    the dotless ı an i ("KANALIMIZA" -> "kanalimiza"): a notice typed in capitals, or with a capital İ
+    ("Materiallardan İstifadə ..."), matched no pattern, and stayed. Folded on both sides, every spelling does."""
+    lowered = text.lower()
+    if "\u0307" in lowered or "ı" in lowered:
+        lowered = lowered.replace("\u0307", "").replace("ı", "i")
+    return lowered
+
+
+BOILERPLATE_PARAGRAPHS = re.compile(_folded("|".join(pattern for pattern, _ in BOILERPLATE_PATTERNS)))
+"""Matched against ``_lowered`` text (a case-insensitive Unicode regex is several times slower)."""
+_BOILERPLATE_HINTS = tuple(dict.fromkeys(_folded(hint) for _, hints in BOILERPLATE_PATTERNS for hint in hints))
 MAX_BOILERPLATE_LENGTH = 240
 """Longer blocks are article text even when they mention a copyright or a subscription."""
 _LINKS_HEADING = re.compile(
-    rf"{_PROMPT_START}(?:{_RELATED_HEADINGS}|(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)|также\s+(?:читайте|смотрите)"
-    r"|(?:ещё |еще )?по теме|(?:həmçinin|bunu da) oxuyun|oxu|читайте|(?:read|see)\s+(?:also|more))\W*$"
+    _folded(
+        rf"{_PROMPT_START}(?:{_RELATED_HEADINGS}|(?:читайте|смотрите)\s+(?:также|еще|ещё|тоже)"
+        r"|также\s+(?:читайте|смотрите)|(?:ещё |еще )?по теме|(?:həmçinin|bunu da) oxu(?:yun)?|oxu|читайте"
+        r"|(?:read|see)\s+(?:also|more)|also\s+read)\W*$"
+    )
 )
 """A heading over links to other articles ("Новости по теме", "Читайте также:", "Digər xəbərlər:") alone in its
 block or line (lower-cased): the links that follow it are the block, not the article (``_links_after``)."""
-_RELATED_LEAD = re.compile(rf"{_PROMPT_START}(?:{_RELATED_HEADINGS})\s*[:\-–—]")
+_RELATED_LEAD = re.compile(_folded(rf"{_PROMPT_START}(?:{_RELATED_HEADINGS})\s*[:\-–—]"))
 """A related-news heading opening a block of its own links ("Похожие новости: <a>...</a>, <a>...</a>")."""
 MAX_LINK_ITEM_TEXT = 40
 """Characters an item of a list of links may show outside its links: a date ("20 noyabr 2026, 11:00"), a
 separator. An item with more is a sentence of the article that links something."""
+MAX_LINK_ITEM_WORDS = 6
+"""Letters of words (``_sentence_letters``) an item of a list of links may show outside its links: a marker ("ВИДЕО",
+"FOTO"). An item with more is a sentence of the article that links something."""
 _COPYRIGHT_MARK = re.compile(r"(?:copyright\s*)?©\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?", re.IGNORECASE)
 """A copyright sign and its years: the source's name with one ("Caliber.az © 2026. ") is its notice."""
 
 _TAGS = set(ALLOWED_TAGS)
-_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+_ATTRIBUTES = {"*": set(), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}}
+_ATTRIBUTE_VALUES = {
+    tag: {name: set(values) for name, values in names.items()} for tag, names in ALLOWED_ATTRIBUTE_VALUES.items()
+}
 _BLOCK_TAGS = frozenset(BLOCKS)
 _PARAGRAPH_BREAKS = frozenset((*BLOCKS, "ul", "ol", "figure", "table", "thead", "tbody", "tfoot", "tr", "caption"))
 """The allowed elements a reader sees as blocks of their own: text before one's start or after its end is another
@@ -215,7 +274,13 @@ _BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS, "div"))
 matches anything, selectolax parses the selector again, and more the longer the list): no two of its selectors match
 one element, so each comes once, in document order. "table" stands for every element of ``_REPARENTING``: a parser
 makes the others only inside a table, a template or SVG/MathML (the last three are always dropped)."""
-_CLEANER = nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(URL_SCHEMES), link_rel=LINK_REL)
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    tag_attribute_values=_ATTRIBUTE_VALUES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+)
 """Built once: passing the allow-list to ``nh3.clean`` converts it again on every call (~15 us a body)."""
 
 
@@ -301,6 +366,30 @@ def _link_embed(node: LexborNode, base_url: str) -> str | None:
     if url is None:
         node.remove()
         return None
+    _put_link(node, url)
+    return url
+
+
+def _link_telegram_posts(root: LexborNode) -> set[str]:
+    """Replace each Telegram post's widget (``<script data-telegram-post="channel/123">``) with a link to the post,
+    as ``_link_embed`` does a player, and return the links' addresses.
+
+    The widget is a script and nothing else: dropped with the scripts, the post an article quotes ("Министерство
+    сообщило в Telegram:") left no trace. A widget naming no public post (a login or comments widget, a malformed
+    name) is dropped with the scripts, as before."""
+    found: set[str] = set()
+    for node in css(root, TELEGRAM_POST):
+        post = _TELEGRAM_POST.fullmatch((node.attrs.get("data-telegram-post") or "").strip())
+        if post is not None:
+            url = f"https://t.me/{post[0]}"
+            _put_link(node, url)
+            found.add(url)
+    return found
+
+
+def _put_link(node: LexborNode, url: str) -> None:
+    """Put a link to ``url``, showing it, in the place of ``node``: in a paragraph of its own, or the link alone inside
+    a block (a paragraph must not hold another one)."""
     document = node.parser
     link = document.create_node("a")
     link.attrs["href"] = url
@@ -316,7 +405,6 @@ def _link_embed(node: LexborNode, base_url: str) -> str | None:
         paragraph = document.create_node("p")
         paragraph.insert_child(link)
         node.replace_with(paragraph)
-    return url
 
 
 def _sanitize_tree(root: LexborNode, base_url: str, *, dropped: bool = False) -> str:
@@ -475,6 +563,59 @@ def _wrap_run(run: list[LexborNode]) -> None:
             node.remove()
 
 
+def _unwrap_layout_tables(root: LexborNode) -> bool:
+    """Put what a table of one cell holds in the table's place, innermost table first; whether there was one.
+
+    A table of one cell is an old template's frame around the article (or a box around a part of it), not data:
+    left a table, its cell's text was never judged (a cell is never removed) nor made paragraphs (a cell's text is
+    its own), so the "Читайте также" line and the signature in it stayed, glued with the article's paragraphs into
+    one ("... событиях. Читайте также: ... Caliber.Az"), and the ``<div>`` paragraphs in it ran together once
+    unwrapped. A table of two cells or more is data (or a layout nothing tells from it), and stays."""
+    found = False
+    for table in reversed(css(root, "table")):  # a table inside another's cell comes after it
+        cells = [cell for cell in css(table, "td,th") if _table_of(cell) == table.mem_id]
+        if len(cells) != 1:
+            continue
+        for part in (*css(table, "caption"), cells[0]):
+            # Each in a <div> of its own, which the sanitiser unwraps: a block still, for the text around it.
+            block = table.parser.create_node("div")
+            for child in part.iter(include_text=True):
+                block.insert_child(child)  # a copy
+            table.insert_before(block)  # a copy again
+        table.remove()
+        found = True
+    return found
+
+
+def _table_of(cell: LexborNode) -> int | None:
+    """The ``mem_id`` of the table a cell is a cell of (the nearest one around it)."""
+    parent = cell.parent
+    while parent is not None and parent.tag != "table":
+        parent = parent.parent
+    return parent.mem_id if parent is not None else None
+
+
+def _split_at_blank_lines(breaks: list[LexborNode]) -> bool:
+    """Cut each paragraph that holds two line breaks or more in a row (``breaks`` are a body's ``<br>``) into one
+    paragraph for each part between them, as ``wrap_loose_text_of`` cuts text outside any paragraph; whether any was.
+
+    A site that types an item in one ``<p>`` ("Первый абзац.<br><br>Второй абзац.") shows its paragraphs a blank
+    line apart: read as one, the text glued them ("Первый абзац. Второй абзац."), and each was judged for
+    boilerplate only as a line of the whole. Only the paragraph's own line breaks cut it (one inside a ``<b>`` of it
+    is the ``<b>``'s)."""
+    paragraphs: dict[int, LexborNode] = {}
+    for node in breaks:
+        parent = node.parent
+        if parent is not None and parent.tag == "p" and parent.mem_id not in paragraphs:
+            following = _shown_next(node)
+            if following is not None and following.tag == "br":
+                paragraphs[parent.mem_id] = parent
+    for paragraph in paragraphs.values():
+        _wrap_run(list(paragraph.iter(include_text=True)))  # paragraphs inside the paragraph, for a moment
+        paragraph.unwrap()
+    return bool(paragraphs)
+
+
 def _remove_breaks(nodes: list[LexborNode]) -> None:
     for node in nodes:
         if node.tag == "br":
@@ -514,7 +655,7 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
     furniture = [bool(line) and is_boilerplate(line, source_names) for line in texts]
     shown = [index for index, line in enumerate(texts) if line]
     for index in shown:  # a heading over links ("Похожие новости:<br><a>...</a><br><a>...</a>"): its link lines too
-        if furniture[index] and _LINKS_HEADING.match(texts[index].lower()):
+        if furniture[index] and _heads_links(texts[index]):
             for following in shown[shown.index(index) + 1 :]:
                 if furniture[following] or not _links_only(lines[following]):
                     break
@@ -541,9 +682,15 @@ def _without_boilerplate_lines(block: LexborNode, text: str, source_names: froze
 
 def _links_only(nodes: Iterable[LexborNode]) -> bool:
     """Whether ``nodes`` (a line of a block between two ``<br>``, or one block: a paragraph, a list item, a
-    container) show links and next to nothing beside them."""
-    linked, other = _text_beside_links(nodes)
-    return linked and other <= MAX_LINK_ITEM_TEXT
+    container) show links and next to nothing beside them: a few characters, and of words (``_sentence_letters``)
+    a marker's at most, fewer than half their links'.
+
+    The words tell an item from a short sentence that links a word or two ("Подробности — <a>на сайте МИД</a>.",
+    "Ətraflı məlumat <a>nazirliyin saytında</a>.", "Birinci <a>bənd</a>"), which a read-also heading's links took
+    with them when the characters alone counted: an item's words are its link (its title), beside a date
+    ("<a>Курс маната</a> 20 noyabr 2026, 11:00") or a marker ("<a>...</a> ВИДЕО") at most."""
+    linked, other, words, linked_words = _text_beside_links(nodes)
+    return linked and other <= MAX_LINK_ITEM_TEXT and words <= MAX_LINK_ITEM_WORDS and 2 * words <= linked_words
 
 
 def _node_text(node: LexborNode) -> str:
@@ -560,24 +707,30 @@ def is_boilerplate(text: str, source_names: frozenset[str] = frozenset()) -> boo
         name = _COPYRIGHT_MARK.sub(" ", text) if "©" in text else text
         if name_key(name.strip(" .")) in source_names:
             return True
-    lowered = text.lower()
+    lowered = _lowered(text)
     for hint in _BOILERPLATE_HINTS:
         if hint in lowered:
             return BOILERPLATE_PARAGRAPHS.search(lowered) is not None
     return False
 
 
-def _text_beside_links(nodes: Iterable[LexborNode]) -> tuple[bool, int]:
-    """Whether ``nodes`` hold a link, and how many characters of text they show outside their links."""
+def _text_beside_links(nodes: Iterable[LexborNode]) -> tuple[bool, int, int, int]:
+    """Whether ``nodes`` hold a link, how many characters of text they show outside their links, how many letters of
+    words outside them (``_sentence_letters``), and how many letters inside them."""
     linked = False
-    other = 0
+    other = letters = 0
+    outside: list[str] = []
     pending = [(node, False) for node in reversed(list(nodes))]
     while pending:
         node, in_link = pending.pop()
         tag = node.tag
         if tag == "-text":
-            if not in_link:
-                other += len(collapse(node.text_content))
+            text = node.text_content or ""
+            if in_link:
+                letters += sum(character.isalpha() for character in text)
+            else:
+                other += len(collapse(text))
+                outside.append(text)
             continue
         if tag == "a" and node.attrs.get("href"):
             linked = in_link = True
@@ -585,7 +738,23 @@ def _text_beside_links(nodes: Iterable[LexborNode]) -> tuple[bool, int]:
         while child is not None:
             pending.append((child, in_link))
             child = child.prev
-    return linked, other
+    return linked, other, (_sentence_letters(" ".join(outside)) if outside else 0), letters
+
+
+_WORDS_AND_NUMBERS = re.compile(r"[^\W\d_]+|\d+")
+
+
+def _sentence_letters(text: str) -> int:
+    """The letters of the words of ``text`` that stand beside no number: a date's month ("20 noyabr 2026, 11:00")
+    or day ("Вчера, 11:00") is an item's date, not words of a sentence."""
+    tokens = _WORDS_AND_NUMBERS.findall(text)
+    return sum(
+        len(token)
+        for index, token in enumerate(tokens)
+        if not token[0].isdigit()
+        and not (index and tokens[index - 1][0].isdigit())
+        and not (index + 1 < len(tokens) and tokens[index + 1][0].isdigit())
+    )
 
 
 def _is_links(node: LexborNode) -> bool:
@@ -631,11 +800,18 @@ def _links_after(heading: LexborNode, root: LexborNode) -> list[LexborNode]:
     return found
 
 
+def _heads_links(text: str) -> bool:
+    """Whether a block or line of boilerplate is a heading over the links after it: a read-also or related-news
+    heading (``_LINKS_HEADING``), or any prompt that ends in a colon ("Подписывайтесь на нас:", "Поделиться:"), which
+    announces what follows it: the networks' links a line below ("Telegram | Facebook") are the prompt's."""
+    return text.endswith(":") or _LINKS_HEADING.match(_lowered(text)) is not None
+
+
 def _drop_links_after(heading: LexborNode, text: str, root: LexborNode) -> set[int]:
     """Remove the links a heading over links (judged boilerplate, about to go) is followed by, and return the
     ``mem_id`` of every node removed with them (their blocks are then not read into the text); nothing for any other
     boilerplate."""
-    if not _LINKS_HEADING.match(text.lower()):
+    if not _heads_links(text):
         return set()
     gone: set[int] = set()
     for node in _links_after(heading, root):
@@ -649,13 +825,13 @@ def _is_related_block(block: LexborNode, text: str) -> bool:
     the heading opens it, and beside its links it shows next to nothing else."""
     if len(text) > MAX_BOILERPLATE_LENGTH:
         return False
-    lowered = text.lower()
+    lowered = _lowered(text)
     if not any(hint in lowered for hint in _RELATED_HINTS):
         return False
     lead = _RELATED_LEAD.match(lowered)
     if lead is None:
         return False
-    linked, other = _text_beside_links((block,))
+    linked, other, _, _ = _text_beside_links((block,))
     return linked and other - lead.end() <= MAX_LINK_ITEM_TEXT
 
 
@@ -728,11 +904,18 @@ def clean_body(
     root = parse_html(html, base_url).body  # a feed's body was never parsed as a page: defused here
     if root is None:
         return "", ""
+    # Before the scripts go: a Telegram post's widget is one.
+    posts = _link_telegram_posts(root) if "data-telegram-post" in html else set()
     # One query for all the furniture (each query compiles its selector); remove() unlinks without freeing, so a
     # match inside an already removed match stays safe to touch.
     for node in css(root, _dropped_selector(tuple(boilerplate))):
         node.remove()
     parts = _BodyParts(root)
+    # An old template's table of one cell around the body (or a part of it) is no table: its text is judged, and
+    # made paragraphs, as the body's; and a paragraph typed as lines with blank lines between is several.
+    unwrapped = parts.tables and _unwrap_layout_tables(root)
+    if (parts.breaks and _split_at_blank_lines(parts.breaks)) or unwrapped:
+        parts = _BodyParts(root)
     blocks, outer = _innermost(root, parts.blocks)
     # Text outside the blocks (all of it in a body without paragraphs) is made paragraphs first, so that it is
     # judged, and read, as paragraphs. Found by the walk the text needs anyway: a body of paragraphs pays nothing.
@@ -753,6 +936,7 @@ def clean_body(
         # a line break after it keeps the words apart, in the safe HTML as in the text.
         node.insert_after("\n")
     embeds = {url for node in parts.frames if (url := _link_embed(node, base_url))} if parts.frames else set()
+    embeds |= posts
     media = parts.media
     tables, other_blocks = parts.tables, parts.other_blocks
     # Before the blocks are judged: a block whose only image was a placeholder holds nothing.

@@ -41,7 +41,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "a": frozenset({"href", "rel"}),
     "img": frozenset({"src", "alt"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "th": frozenset({"colspan", "rowspan"}),
+    "ol": frozenset({"start"}),
 }  # fmt: skip
+NUMBER_ATTRIBUTES = frozenset({"colspan", "rowspan", "start"})
+"""Kept only as plain numbers."""
 URL_ATTRIBUTES = ("href", "src")
 URL_SCHEMES = frozenset({"http", "https"})
 # Elements a parser puts around any fragment. They must stay bare: a ``<body onload=...>`` in a body is merged into
@@ -72,6 +77,8 @@ def element_problems(tag: str, attributes: dict[str, str], base_url: str) -> lis
         if extra:
             problems.append(f"<{tag}> has attributes outside the allow-list: {extra} in {attributes!r}")
     for name, value in attributes.items():
+        if name.lower() in NUMBER_ATTRIBUTES and not (value.isascii() and value.isdigit()):
+            problems.append(f"<{tag} {name}={value!r}> is not a plain number")
         if name.lower() not in URL_ATTRIBUTES:
             continue
         try:
@@ -150,6 +157,9 @@ def unsafe(html: str, base_url: str) -> list[str]:
         ('<a href="  jav&#x09;ascript:alert(1)">y</a>', ["scheme 'javascript'"]),
         ('<img src="&#1;JAVASCRIPT:alert(1)">', ["scheme 'javascript'"]),
         ('<body onload="alert(1)"><p>y</p>', ["<body> carries attributes"]),
+        ('<p title="x" lang="ru">y</p>', ["outside the allow-list"]),
+        ('<table><tr><td colspan="2" rowspan="3">y</td></tr></table><ol start="4"><li>z</li></ol>', []),
+        ('<table><tr><td colspan="2;x">y</td></tr></table>', ["not a plain number"]),
     ],
 )
 def test_the_checks_catch_what_they_must(html: str, expected: list[str]) -> None:
