@@ -300,3 +300,24 @@ def test_an_edition_the_site_has_not_is_a_bad_link(client: TestClient) -> None:
         answer = client.get("/", params={"language": language})
         assert answer.status_code == 400, language
         assert text(lxml.html.fromstring(answer.text), "h1") == "Неверная ссылка на страницу"
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [
+        ("az", "Səhifənin keçidi yanlışdır"),
+        ("en", "This page link is not valid"),
+        ("ru", "Неверная ссылка на страницу"),
+    ],
+)
+def test_an_editions_error_page_is_in_its_labels(client: TestClient, language: str, heading: str) -> None:
+    """A link of the Azerbaijani or English edition that the site cannot answer (its next page's cursor mangled, its
+    search box's query too long) is answered in that edition, as its links and search box are: it was in Russian."""
+    for path, params in (("/", {"cursor": "bad"}), ("/search", {"q": "0" * 201}), ("/nosuch", {})):
+        answer = client.get(path, params=params | {"language": language})
+        assert answer.status_code == (404 if path == "/nosuch" else 400), path
+        page = lxml.html.fromstring(answer.text)
+        assert page.get("lang") == language and text(page, "h1") == heading, path
+        # Its search box searches that edition, as every page of the edition's does.
+        boxes = [box.get("value") for box in page.cssselect("form.search input[name=language]")]
+        assert boxes == ([] if language == "ru" else [language]), path
