@@ -108,6 +108,12 @@ def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
     ``FrontierCheck`` asks before a plain ``scrapy crawl`` starts (``aggregator crawl`` records such a run as failed
     instead: ``SharedScheduler._cannot_open``).
     """
+    exc = _ping_failure(redis_url, timeout)
+    return _said(exc) if exc is not None else None  # "...refused.", said inside a sentence of ours
+
+
+def _ping_failure(redis_url: str, timeout: float) -> Exception | None:
+    """What a PING of ``redis_url`` raised (one try), or None when Redis answered."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -122,8 +128,22 @@ def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
         finally:
             client.close()
     except (redis.RedisError, ValueError) as exc:  # ValueError: an address redis-py cannot read
-        return str(exc).rstrip(".") or type(exc).__name__  # "...refused.", said inside a sentence of ours
+        return exc
     return None
+
+
+def redis_failure(redis_url: str, exc: BaseException) -> str:
+    """Where and how Redis failed, for one line: "nothing answers at AGGREGATOR_REDIS_URL=...: <why>" when no server
+    was reached (refused, timed out, no such socket), "Redis at AGGREGATOR_REDIS_URL=... refuses: <its words>" when
+    one was and said no (credentials, a read-only replica). The address's password is starred out."""
+    shown = shown_redis_url(redis_url)
+    silent = isinstance(exc, RedisConnectionError | RedisTimeoutError) and not isinstance(exc, AuthenticationError)
+    where = (
+        f"nothing answers at AGGREGATOR_REDIS_URL={shown}"
+        if silent
+        else f"Redis at AGGREGATOR_REDIS_URL={shown} refuses"
+    )
+    return f"{where}: {_said(exc)}"
 
 
 class FrontierUnreachable(Exception):
@@ -152,11 +172,9 @@ class FrontierCheck:
         problem = redis_address_problem(redis_url)
         if problem:
             raise FrontierUnreachable(f"AGGREGATOR_REDIS_URL {problem}; this run does not start")
-        why = redis_unreachable(redis_url)
-        if why:
-            raise FrontierUnreachable(
-                f"nothing answers at AGGREGATOR_REDIS_URL={shown_redis_url(redis_url)}: {why}; this run does not start"
-            )
+        failure = _ping_failure(redis_url, 3.0)
+        if failure is not None:
+            raise FrontierUnreachable(f"{redis_failure(redis_url, failure)}; this run does not start")
         return cls()
 
 
@@ -342,14 +360,9 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         ``open`` skipped the opening of the pipelines (no run row) and Scrapy's clean-up failed after it, in
         tracebacks that hid the reason."""
         self._lost = True  # nothing more is asked of Redis, the close's sign-off included
-        shown = shown_redis_url(self.redis_url)
-        silent = isinstance(exc, RedisConnectionError | RedisTimeoutError) and not isinstance(exc, AuthenticationError)
-        where = (
-            f"nothing answers at AGGREGATOR_REDIS_URL={shown}"
-            if silent
-            else f"Redis at AGGREGATOR_REDIS_URL={shown} refuses"
+        self.unusable = (
+            f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {redis_failure(self.redis_url, exc)}"
         )
-        self.unusable = f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {where}: {_said(exc)}"
         if self.stats:
             self.stats.set_value(FRONTIER_PROBLEM, self.unusable)
         logger.error("%s: %s; this run stops before it fetches anything", self.spider.name, self.unusable)

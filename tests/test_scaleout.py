@@ -218,6 +218,22 @@ def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path:
     assert "Engine slot not assigned" not in done.stderr
 
 
+def test_a_plain_scrapy_crawl_says_redis_refused_it_rather_than_nothing_answers(redis_url: str) -> None:
+    """Scrapyd's job whose credentials Redis refuses: a server answered, and "nothing answers" sent the operator to
+    the network rather than to the password; its words, and the address without the password."""
+    from scrapy.utils.test import get_crawler
+
+    from aggregator.scaleout import FrontierCheck, FrontierUnreachable
+
+    address = redis_url.replace("redis://", "redis://nobody:secret@", 1)
+    with pytest.raises(FrontierUnreachable) as refused:
+        FrontierCheck.from_crawler(get_crawler(settings_dict={"AGGREGATOR_REDIS_URL": address}))
+    assert str(refused.value) == (
+        f"Redis at AGGREGATOR_REDIS_URL={address.replace('secret', '***')} refuses: invalid username-password pair "
+        "or user is disabled; this run does not start"
+    )
+
+
 def test_scale_out_into_sqlite_crawls_with_a_warning(redis_url: str, tmp_path: Path) -> None:
     # It ran without a word, though workers on other hosts cannot share the file (the README asks for PostgreSQL).
     db = f"sqlite:///{tmp_path / 'a.db'}"
