@@ -94,7 +94,9 @@ _DAY_WORD_RE = re.compile(rf"(?<!\w)(?:{'|'.join(_DAY_OFFSETS)})(?![\w'’])")
 """A day word, longest first ("позавчера" before "вчера"), and a whole word only: "Сегодняшний выпуск", "Вчерашние
 новости", "Today's news", "Bu günün xəbərləri" name no day."""
 MIDNIGHT = time()
-_DATE_WORDS = frozenset({"ago", "назад", "əvvəl", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"})
+_DATE_WORDS = frozenset(
+    {"ago", "назад", "əvvəl", "öncə", "позавчера", "вчера", "сегодня", "yesterday", "today", "dünən"}
+)
 _ONE = {"a", "an", "one", "один", "одна", "одну", "bir"}
 
 _WORD = r"[^\W\d_]+"
@@ -113,7 +115,7 @@ _NUMERIC_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*([./-])\s*(\d{1,2})\s*\2\s*(\d{
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?$")
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
-_AGO_WORD_RE = re.compile(r"(?<!\w)(?:назад|əvvəl|ago)(?!\w)")
+_AGO_WORD_RE = re.compile(r"(?<!\w)(?:назад|əvvəl|öncə|ago)(?!\w)")
 _YEAR_BEFORE_RE = re.compile(r"(?<![\d.,:/-])((?:19|20)\d{2})(-?(?:ci|cı|cu|cü)? il|\s?г(?:\.|ода?)?)?,?\s*$")
 """A year printed before the day and month: "2024-cü il 5 sentyabr", "2024 г., 5 сентября"; a bare "2024 5 sentyabr"
 only at the start of the text (elsewhere a number before a date may be anything: a view count)."""
@@ -186,7 +188,7 @@ _EXACT_TIME_FIRST: _Forms = (
     ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC}{_OFFSET}")),
     ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC_DAY}{_OFFSET}")),
 )
-_EXACT_AGO: _Forms = (("ago", re.compile(rf"(?P<n>\d+) (?P<unit>{_WORD}) (?:назад|əvvəl|ago)")),)
+_EXACT_AGO: _Forms = (("ago", re.compile(rf"(?P<n>\d+) (?P<unit>{_WORD}) (?:назад|əvvəl|öncə|ago)")),)
 _EXACT_BY_LETTER: _Forms = (
     ("rel", re.compile(rf"(?P<rel>{'|'.join(_DAY_OFFSETS)})(?:,| /| в)? {_CLOCK}")),
     ("rfc", re.compile(rf"[a-z]{{3}}, (?P<d>\d{{1,2}}) (?P<mon>[a-z]{{3}}) (?P<y>\d{{4}}) {_TIME} {_RFC_ZONE}")),
@@ -214,8 +216,8 @@ def _localize(day: date, at: time, tz: tzinfo) -> datetime:
 
 
 CLOCK_SKEW = timedelta(hours=1)
-"""How far ahead of the fetch a site's "today, 15:31" or a date without a year may be and still mean today or this
-year (its clock a little fast)."""
+"""How far ahead of the fetch a site's "today, 15:31" may be and still mean today (its clock a little fast): more is
+a page cached since the evening before."""
 
 
 def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetime:
@@ -307,7 +309,7 @@ def _relative(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
     """The instant "N units ago" means, every part of a compound one counted ("1 день 2 часа назад", "1 hour and 30
     minutes ago"): None when ``text`` is no such form; False when it is one with a part this path cannot read ("1 год
     2 часа назад": not two hours ago), or a count no calendar has."""
-    if "назад" not in text and "əvvəl" not in text and "ago" not in text:
+    if "назад" not in text and "əvvəl" not in text and "ago" not in text and "öncə" not in text:
         return None
     match = _AGO_WORD_RE.search(text)
     if not match:
@@ -375,15 +377,16 @@ def _printed_year(rest: str, match: re.Match[str]) -> str | Literal[False] | Non
 
 
 def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
-    """The date; without a year, the latest such date (at that time) not more than ``CLOCK_SKEW`` after ``now``:
-    "5 декабря, 12:30" fetched at 12:00 on 5 December is that day (a site's clock a little fast, or a post shown
-    before the time it is scheduled for), not a year before, as it was."""
+    """The date; without a year, the latest such date (at that time) not more than ``FUTURE_SLACK`` after ``now``,
+    the day's grace a date with its year printed has: "5 декабря, 15:30" or "6 декабря" fetched at 12:00 on 5
+    December is this year's (a post shown before the time it is scheduled for, a site's clock or zone a little off),
+    not a year before, as it was (an article a year back on the downstream site)."""
     try:
         if year:
             return date(int(year), month, dom)
-        # The latest local time it may be (compared on the local wall clock): within the hour after New Year's Eve,
+        # The latest local time it may be (compared on the local wall clock): within the day after New Year's Eve,
         # next year's; 29 February may be years back.
-        limit = (now + CLOCK_SKEW).astimezone(tz)
+        limit = (now + FUTURE_SLACK).astimezone(tz)
         for back in range(9):
             try:
                 day = date(limit.year - back, month, dom)
@@ -433,7 +436,7 @@ def _exact(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
         if text in _JUST_NOW:
             return now.astimezone(UTC)
         patterns = _EXACT_BY_LETTER
-    elif text.endswith(("назад", "əvvəl", "ago")):
+    elif text.endswith(("назад", "əvvəl", "ago", "öncə")):
         patterns = _EXACT_AGO
     elif ":" in text[1:3]:
         patterns = _EXACT_TIME_FIRST
@@ -618,19 +621,28 @@ def day_only(text: str, instant: datetime, tz: tzinfo) -> bool:
     return not states_time_of_day(text) and instant.astimezone(tz).time() == MIDNIGHT
 
 
+def on_day(instant: datetime, day: datetime, tz: tzinfo, *, or_utc: bool = False) -> bool:
+    """Whether ``instant`` falls on the local day of ``day`` (a bare day, read as its local midnight); ``or_utc``:
+    or on that date in UTC, which a server counting days in UTC writes into a page's metadata ("2026-12-09" for an
+    article of 00:05 on 10 December in Baku, 20:05 on the 9th in UTC)."""
+    local_day = day.astimezone(tz).date()
+    return instant.astimezone(tz).date() == local_day or (or_utc and instant.astimezone(UTC).date() == local_day)
+
+
 def page_instant(meta: datetime | None, meta_is_day: bool, printed: datetime | None, tz: tzinfo) -> datetime | None:
     """The page's publication instant from its metadata's (``meta``) and its visible text's (``printed``).
 
     The metadata wins, as the page's deliberate statement, except when it names a day only (``meta_is_day``) and
-    the visible text gives an instant on that same local day: then the visible one is the same statement made
-    more precise ("2026-03-23" and "23 Марта 2026 18:14" are 18:14, not midnight). A visible date on another day is
-    not taken: it is a different statement, not a more precise one (the page may print when it was last updated, or
-    the extractor may have read another article's date in a sidebar), and the metadata names the publication day on
-    purpose, so its day stands and the visible text's time of day, which belongs to some other moment, is not used.
+    the visible text gives an instant on that same day (the local day, or that date in UTC: see ``on_day``): then
+    the visible one is the same statement made more precise ("2026-03-23" and "23 Марта 2026 18:14" are 18:14, not
+    midnight). A visible date on another day is not taken: it is a different statement, not a more precise one (the
+    page may print when it was last updated, or the extractor may have read another article's date in a sidebar),
+    and the metadata names the publication day on purpose, so its day stands and the visible text's time of day,
+    which belongs to some other moment, is not used.
     """
     if meta is None:
         return printed
-    if meta_is_day and printed is not None and printed.astimezone(tz).date() == meta.astimezone(tz).date():
+    if meta_is_day and printed is not None and on_day(printed, meta, tz, or_utc=True):
         return printed
     return meta
 
@@ -671,15 +683,19 @@ class DatesPipeline(Pipeline):
         # The visible text is read only when the metadata leaves something to it (none, or a day without a time).
         printed = read(item.published_raw) if meta is None or meta_is_day else None
         item.published_at = page_instant(meta, meta_is_day, printed, tz)
-        if meta_is_day and item.published_at == meta and item.published_feed:
-            # A bare day in the metadata (published_time="2026-11-24"), no printed time on it: the feed entry's time
-            # on that same day makes it precise, as a printed one does (it was stored at Baku's midnight).
+        bare_day = False
+        if item.published_feed and item.published_at is not None:
+            if meta is None:  # printed with no clock ("05.12.2026"; checked last: most print one)
+                bare_day = day_only(item.published_raw or "", item.published_at, tz)
+            else:
+                bare_day = meta_is_day and item.published_at == meta
+        if bare_day:
+            # A bare day (published_time="2026-11-24", or printed), no time of day on it: the feed entry's time on
+            # that same day makes it precise, as a printed one does (it was stored at Baku's midnight). The
+            # metadata's day may be the UTC one (``on_day``); a printed one is the site's own, local.
             announced = read(item.published_feed)
-            if (
-                announced is not None
-                and meta is not None
-                and announced.astimezone(tz).date() == meta.astimezone(tz).date()
-            ):
+            day = item.published_at
+            if announced is not None and day is not None and on_day(announced, day, tz, or_utc=meta is not None):
                 item.published_at = announced
                 return item
         if item.published_at is None and item.published_feed:

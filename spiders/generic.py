@@ -48,7 +48,7 @@ from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.timezones import zone
 from aggregator.urls import absolute
-from pipelines.dates import day_only, parse_date, states_time_of_day
+from pipelines.dates import day_only, on_day, parse_date, states_time_of_day
 from spiders.base import SourceSpider
 from spiders.feeds import (
     DECLARED_BY_META,
@@ -639,7 +639,7 @@ class GenericArticle:
         if shown is None:
             return False
         if day_only(meta, stated, tz):
-            return shown.astimezone(tz).date() == stated.astimezone(tz).date()
+            return on_day(shown, stated, tz, or_utc=True)  # as pipelines.dates.page_instant takes it
         return abs((shown - stated).total_seconds()) < 60
 
     def _date_line(self, scope: LexborNode) -> tuple[str | None, LexborNode | None]:

@@ -51,8 +51,8 @@ def test_corpus(text: str, tz: str, expected: str) -> None:
         ("12 марта, 2026 • 10:13", "2026-03-12T06:13:00+00:00"),
         ("10-05-2019 13:10", "2019-05-10T09:10:00+00:00"),
         ("19:12 - 17 / 06 / 2026", "2026-06-17T15:12:00+00:00"),
-        ("15 Noyabr 10:31", "2026-11-15T06:31:00+00:00"),  # no year: the latest such date not after now (+1 h)
-        ("26 Noyabr 10:31", "2025-11-26T06:31:00+00:00"),  # ... which is last year's when this year's is ahead
+        ("15 Noyabr 10:31", "2026-11-15T06:31:00+00:00"),  # no year: the latest such date not after now (+1 day)
+        ("27 Noyabr 10:31", "2025-11-27T06:31:00+00:00"),  # ... which is last year's when this year's is further
         ("sentyabrın 15-i", "2026-09-14T20:00:00+00:00"),
         ("September 15, 2025", "2025-09-14T20:00:00+00:00"),
         ("15th of September 2025", "2025-09-14T20:00:00+00:00"),
@@ -98,21 +98,43 @@ def test_a_today_hours_ahead_of_the_fetch_is_yesterday(text: str) -> None:
     [
         ("5 декабря, 12:30", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # half an hour after the fetch: today
         ("5 Dekabr 12:59", datetime(2026, 12, 5, 12, 59, tzinfo=BAKU)),
-        ("5 декабря, 13:30", datetime(2025, 12, 5, 13, 30, tzinfo=BAKU)),  # more than an hour: last year's
-        ("6 декабря", datetime(2025, 12, 6, tzinfo=BAKU)),  # tomorrow: last year's
+        # Hours ahead (a post listed before the time it is scheduled for, a site's clock or zone off): this year's,
+        # as "5 декабря 2026, 13:30" is; last year's put the article a year back on the downstream site.
+        ("5 декабря, 13:30", datetime(2026, 12, 5, 13, 30, tzinfo=BAKU)),
+        ("5 декабря, 23:59", datetime(2026, 12, 5, 23, 59, tzinfo=BAKU)),
+        ("6 декабря", datetime(2026, 12, 6, tzinfo=BAKU)),  # tomorrow's midnight: 12 hours ahead
+        ("6 декабря, 11:59", datetime(2026, 12, 6, 11, 59, tzinfo=BAKU)),
+        ("06.12 11:00", datetime(2026, 12, 6, 11, 0, tzinfo=BAKU)),
+        # More than a day ahead, which no printed year is allowed either: the latest such date, last year's.
+        ("6 декабря, 12:01", datetime(2025, 12, 6, 12, 1, tzinfo=BAKU)),
+        ("8 декабря", datetime(2025, 12, 8, tzinfo=BAKU)),
         ("5 декабря", datetime(2026, 12, 5, tzinfo=BAKU)),
     ],
 )
 def test_a_date_without_a_year_a_little_after_the_fetch_is_this_years(text: str, expected: datetime) -> None:
-    # A site's clock a few minutes fast, or a post listed before the time it is scheduled for, dated it a year back:
-    # the latest such date not after the fetch was last year's. The same hour's grace as "today, 15:31" has now.
+    # A site's clock or zone a little off, or a post listed before the time it is scheduled for, dated it a year
+    # back: the latest such date not after the fetch was last year's. The day's grace a printed year has now.
     noon = datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)
     assert parse_date(text, timezone="Asia/Baku", now=noon) == expected
-    # Across New Year's Eve the same hour is next year's: "1 января, 00:05" fetched at 23:50 on 31 December.
+    # Across New Year's Eve the same day is next year's: "1 января, 00:05" fetched at 23:50 on 31 December.
     eve = datetime(2026, 12, 31, 23, 50, tzinfo=BAKU)
     assert parse_date("1 января, 00:05", timezone="Asia/Baku", now=eve) == datetime(2027, 1, 1, 0, 5, tzinfo=BAKU)
-    assert parse_date("1 января, 01:05", timezone="Asia/Baku", now=eve) == datetime(2026, 1, 1, 1, 5, tzinfo=BAKU)
+    assert parse_date("1 января, 01:05", timezone="Asia/Baku", now=eve) == datetime(2027, 1, 1, 1, 5, tzinfo=BAKU)
+    assert parse_date("2 января, 00:05", timezone="Asia/Baku", now=eve) == datetime(2026, 1, 2, 0, 5, tzinfo=BAKU)
     assert parse_date("31 декабря, 23:55", timezone="Asia/Baku", now=eve) == datetime(2026, 12, 31, 23, 55, tzinfo=BAKU)
+    # Early January, a late-December date is the year before's, and so is one in a zone it states.
+    january = datetime(2027, 1, 3, 10, 0, tzinfo=BAKU)
+    assert parse_date("28 декабря, 14:20", timezone="Asia/Baku", now=january) == datetime(
+        2026, 12, 28, 14, 20, tzinfo=BAKU
+    )
+    assert parse_date("31 Dekabr 23:59 (UTC+04)", timezone="Asia/Baku", now=january) == datetime(
+        2026, 12, 31, 23, 59, tzinfo=BAKU
+    )
+    # Just after midnight in Baku, while it is still the day before in UTC, "10 декабря, 02:15" is that day.
+    after_midnight = datetime(2026, 12, 10, 0, 10, tzinfo=BAKU)
+    assert parse_date("10 декабря, 02:15", timezone="Asia/Baku", now=after_midnight) == datetime(
+        2026, 12, 10, 2, 15, tzinfo=BAKU
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,7 +152,8 @@ def test_a_date_without_a_year_a_little_after_the_fetch_is_this_years(text: str,
         ("05.12 12:30", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # half an hour after the fetch: today
         ("12:30 05.12", datetime(2026, 12, 5, 12, 30, tzinfo=BAKU)),  # (dateparser had it a year back)
         ("04.12 / 22:10", datetime(2026, 12, 4, 22, 10, tzinfo=BAKU)),
-        ("05.12 13:30", datetime(2025, 12, 5, 13, 30, tzinfo=BAKU)),  # more than an hour ahead: last year's
+        ("05.12 13:30", datetime(2026, 12, 5, 13, 30, tzinfo=BAKU)),  # hours ahead: this year's still
+        ("06.12 13:30", datetime(2025, 12, 6, 13, 30, tzinfo=BAKU)),  # more than a day ahead: last year's
         ("29/02 10:00", datetime(2024, 2, 29, 10, 0, tzinfo=BAKU)),
         # "Только что" on a card: the fetch's minute
         ("Только что", datetime(2026, 12, 5, 12, 0, tzinfo=BAKU)),
@@ -494,3 +517,74 @@ def test_a_bare_day_in_the_metadata_takes_the_feed_entrys_time_on_that_day() -> 
     # A feed time on another day is another statement: the metadata's day stands.
     other_day = pipeline.process_item(item(published_meta="2026-11-23", published_feed=feed))
     assert other_day.published_at == datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("meta", "printed", "feed", "expected"),
+    [
+        # A bare day in the metadata written by a server that counts days in UTC: an article of 00:05 in Baku is
+        # still the day before there. The page's "Сегодня, 00:05" and the feed's time are that UTC day's: taken,
+        # not the metadata's day at Baku's midnight (the wrong day, and a day early).
+        ("2026-12-09", "Сегодня, 00:05", None, datetime(2026, 12, 9, 20, 5, tzinfo=UTC)),
+        ("2026-12-09", "10 Декабря 2026 00:05", None, datetime(2026, 12, 9, 20, 5, tzinfo=UTC)),
+        ("2026-12-09", None, "Wed, 09 Dec 2026 20:05:00 GMT", datetime(2026, 12, 9, 20, 5, tzinfo=UTC)),
+        ("2026-12-09", None, "Thu, 10 Dec 2026 00:05:00 +0400", datetime(2026, 12, 9, 20, 5, tzinfo=UTC)),
+        # The Baku day itself still counts; a time on neither day is another statement: the metadata's day stands.
+        ("2026-12-09", "Вчера, 23:55", None, datetime(2026, 12, 9, 19, 55, tzinfo=UTC)),
+        ("2026-12-09", "08 Декабря 2026 23:55", None, datetime(2026, 12, 8, 20, 0, tzinfo=UTC)),
+        ("2026-12-08", "Сегодня, 00:05", None, datetime(2026, 12, 7, 20, 0, tzinfo=UTC)),
+        ("2026-12-08", None, "Thu, 10 Dec 2026 00:05:00 +0400", datetime(2026, 12, 7, 20, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_bare_day_in_the_metadata_may_be_the_utc_day(
+    meta: str, printed: str | None, feed: str | None, expected: datetime
+) -> None:
+    fetched = datetime(2026, 12, 10, 0, 10, tzinfo=BAKU)  # 20:10 UTC on 9 December
+    dated = DatesPipeline().process_item(
+        item(published_meta=meta, published_raw=printed, published_feed=feed, fetched_at=fetched)
+    )
+    assert dated.published_at == expected
+
+
+def test_a_bare_printed_day_takes_the_feed_entrys_time_on_that_day() -> None:
+    """The page prints "05.12.2026" (no time, no metadata), its feed entry 14:25 that day: the article was stored at
+    Baku's midnight, as a bare day in the metadata was before it took the feed's time."""
+    stats = Stats()
+    pipeline = DatesPipeline(stats)  # type: ignore[arg-type]
+    feed = "Sat, 05 Dec 2026 14:25:00 +0400"
+    later = datetime(2026, 12, 10, 12, 0, tzinfo=BAKU)
+    for printed in ("05.12.2026", "5 Декабря 2026", "5 dekabr 2026-ci il"):
+        dated = pipeline.process_item(item(fetched_at=later, published_raw=printed, published_feed=feed))
+        assert dated.published_at == datetime(2026, 12, 5, 10, 25, tzinfo=UTC), printed
+    # A printed time is the page's own, and a feed time on another day another statement: the page's date stands.
+    timed = pipeline.process_item(item(fetched_at=later, published_raw="5 Декабря 2026 14:20", published_feed=feed))
+    assert timed.published_at == datetime(2026, 12, 5, 10, 20, tzinfo=UTC)
+    midnight = pipeline.process_item(item(fetched_at=later, published_raw="5 Декабря 2026 00:00", published_feed=feed))
+    assert midnight.published_at == datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+    other_day = pipeline.process_item(item(fetched_at=later, published_raw="04.12.2026", published_feed=feed))
+    assert other_day.published_at == datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+    # ... and the printed day is Baku's own: a feed time on the next Baku day (still the 4th in UTC) is not that day.
+    late = pipeline.process_item(
+        item(fetched_at=later, published_raw="04.12.2026", published_feed="Sat, 05 Dec 2026 01:00:00 +0400")
+    )
+    assert late.published_at == datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+    assert stats == {}  # the page dated each one: no feed date filled a gap
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "öncə" is Azerbaijani's other "ago" (as in "az öncə", just now): these were no date at all.
+        ("2 saat öncə", datetime(2026, 9, 15, 11, 24, tzinfo=BAKU)),
+        ("15 dəqiqə öncə", datetime(2026, 9, 15, 13, 9, tzinfo=BAKU)),
+        ("bir gün öncə", datetime(2026, 9, 14, 13, 24, tzinfo=BAKU)),
+        ("1 saat 30 dəqiqə öncə", datetime(2026, 9, 15, 11, 54, tzinfo=BAKU)),
+        ("Az öncə", datetime(2026, 9, 15, 13, 24, tzinfo=BAKU)),
+        ("öncəki xəbərlər", None),  # "previous news": no date
+    ],
+)
+def test_the_other_azerbaijani_word_for_ago(
+    text: str, expected: datetime | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dates_module, "_fallback", lambda *args: pytest.fail(f"{text!r} went to dateparser"))
+    assert parse_date(text, timezone="Asia/Baku", now=CORPUS_NOW) == expected
