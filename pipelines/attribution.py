@@ -18,7 +18,7 @@ from aggregator.items import ArticleItem
 from aggregator.sources import Source, get_source
 from aggregator.text import name_key
 from pipelines.base import Pipeline
-from pipelines.citations import find_citations
+from pipelines.citations import body_language, find_citations
 
 DEFAULT_TEMPLATES: Mapping[str, str] = {
     "ru": "{site}, ссылаясь на сайт {source}, отмечает.",
@@ -72,11 +72,14 @@ class AttributionPipeline(Pipeline):
             site=self.site, source=source.name, language=language, templates=self.templates
         )
         # An agency names itself in its own copy ("..., передает Report", "..., передает АПА"): that is no citation
-        # of another outlet.
-        own = _own_names(source)
-        item.cited_outlets = [
-            o for o in find_citations(item.body_text or "", item.language) if _name_stem(o) not in own
-        ]
+        # of another outlet. Nor is the re-publisher's own name (a body that carries its line, "Icma.az, ссылаясь на
+        # сайт Caliber.az, отмечает.", or names it), which its page would print as a source of its own article.
+        own = _own_names(source, self.site)
+        # The phrases of the language the body is written in, which its page's edition may not be (a Russian body
+        # under /en/): read with the edition's phrases, its citations were all missed.
+        body = item.body_text or ""
+        written = body_language(body) or item.language
+        item.cited_outlets = [o for o in find_citations(body, written) if _name_stem(o) not in own]
         if item.cited_outlets:
             self.count("articles_citing")
         return item
@@ -89,10 +92,11 @@ def _name_stem(name: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _own_names(source: Source) -> frozenset[str]:
+def _own_names(source: Source, site: str) -> frozenset[str]:
     """What the source's copy may call the source itself: its name, its domains and the names the registry gives it
     in another script. Apa.az's Russian copy says "передает АПА", and "П" is no look-alike of a Latin letter; a
     transliteration would not do instead, as the names are not written by any one scheme ("Азертадж" for Azertac,
-    "Хаггин" would be Haqqin): the registry says which names a source really goes by."""
-    names = (source.name, *source.domains, *source.other_names)
+    "Хаггин" would be Haqqin): the registry says which names a source really goes by. And the re-publisher's name
+    (``site``), which is no source its own page would name."""
+    names = (source.name, *source.domains, *source.other_names, site)
     return frozenset(_name_stem(n) for n in names)

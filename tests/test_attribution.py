@@ -63,6 +63,63 @@ def test_a_source_is_not_its_own_citation_in_any_script() -> None:
     assert AttributionPipeline().process_item(other).cited_outlets == ["АПА", "Report"]
 
 
+def test_the_republishers_own_name_is_no_citation() -> None:
+    # A body that carries the re-publisher's line, or names it: its page would print itself as its article's source.
+    ru = ArticleItem(
+        source="caliber", url="https://caliber.az/post/x", language="ru",
+        body_text="Icma.az, ссылаясь на сайт Caliber.az, отмечает.\n\nПереговоры продолжатся, сообщает ТАСС.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(ru).cited_outlets == ["ТАСС"]
+    az = ArticleItem(
+        source="caliber", url="https://caliber.az/az/post/x", language="az",
+        body_text="Icma.az xəbər verir ki, yol bağlanıb. Bu barədə APA xəbər verir.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(az).cited_outlets == ["APA"]
+    # the name the settings give the site, not a fixed one
+    other = ArticleItem(
+        source="caliber", url="https://caliber.az/post/y", language="ru",
+        body_text="Как сообщает Example.az, мост открыт. Как сообщает Icma.az, движение восстановлено.",
+    )  # fmt: skip
+    assert AttributionPipeline(site="Example.az").process_item(other).cited_outlets == ["Icma.az"]
+
+
+def test_citations_are_read_in_the_language_the_body_is_written_in() -> None:
+    # A Russian body under the English edition's address: its citations are in Russian phrases. The line stays in
+    # the page's language, as the page's labels do.
+    body = (
+        "Переговоры в Брюсселе завершились поздно вечером в понедельник, сообщает ТАСС. Стороны не смогли согласовать "
+        "текст итоговой декларации и договорились встретиться снова через месяц.\n\nКак передает Report со ссылкой "
+        "на дипломатические источники, следующий раунд может пройти в Баку."
+    )
+    item = ArticleItem(source="caliber", url="https://caliber.az/en/post/x", language="en", body_text=body)
+    out = AttributionPipeline().process_item(item)
+    assert out.cited_outlets == ["ТАСС", "Report"]
+    assert out.attribution_line == "Icma.az reports, citing Caliber.az."
+    # an English body on an Azerbaijani page
+    english = (
+        "The talks in Brussels ended late on Monday without a joint declaration, according to Reuters. The two "
+        "delegations agreed to meet again next month, a senior diplomat told AFP on condition of anonymity.\n\nThe "
+        "next round is expected to take place in Baku, where both foreign ministers are due in early spring."
+    )
+    az_page = ArticleItem(source="caliber", url="https://caliber.az/az/post/y", language="az", body_text=english)
+    assert AttributionPipeline().process_item(az_page).cited_outlets == ["Reuters", "AFP"]
+    # a short line in another script says nothing of the body's language: the page's phrases are read
+    short = ArticleItem(
+        source="caliber", url="https://caliber.az/en/post/z", language="en",
+        body_text="Как сообщает ТАСС, мост открыт. According to Reuters, the bridge reopened.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(short).cited_outlets == ["Reuters"]
+
+
+def test_a_reprint_cites_its_origin_not_the_source() -> None:
+    item = ArticleItem(
+        source="caliber", url="https://caliber.az/en/post/142379/", language="en",
+        body_text="The National Interest has published an article by Mark Episkopos on Belarus. Caliber.Az reprints "
+        "the article.\n\nCan Belarus be turned? Washington's window is wider than it looks.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(item).cited_outlets == ["The National Interest"]
+
+
 def test_templates_and_site_name_from_the_environment() -> None:
     found = env_settings({"AGGREGATOR_ATTRIBUTION_EN": "{site} republishes {source}.", "AGGREGATOR_SITE_NAME": "X.az"})
     assert found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] == {"en": "{site} republishes {source}."}
