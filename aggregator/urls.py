@@ -56,11 +56,25 @@ def names_a_public_site(url: str) -> bool:
     )
 
 
-_PLAIN = re.compile(r"https://((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*)((?:/(?!\.)[A-Za-z0-9_~-][A-Za-z0-9._~-]*|/)*)")
-"""A URL canonicalisation would not change but for its trailing slash: https, a lower-case host without ``www.``
-or port, a path of unreserved characters (no segment starting with a dot: no ``.`` or ``..``), no query, no
-fragment. Most article URLs are; matching it costs ~1 µs, w3lib's canonicalisation 10-20 (``tests/test_urls.py``
-checks that both agree)."""
+ALTERNATE_HOSTS = ("www.", "m.", "amp.")
+"""Prefixes of a host that serve the same articles as the bare host: the desktop (``www.``), mobile (``m.``) and
+AMP (``amp.``) forms of one page. Only one is taken off (``www.m.`` is no form of a page of ``m.``'s)."""
+_AMP_PAGE = re.compile(r"(?<=.)/amp/?$")
+"""An AMP page's path: the article's own, ``/amp`` appended (WordPress's AMP plugin, many CMSs)."""
+_DIRECTORY_INDEX = re.compile(r"/index\.(?:html?|php)$")
+"""A directory's index page, which servers answer at the directory's own address too (only without a query:
+``/index.php?id=5`` is the script's, ``/?id=5`` may be another's)."""
+_SLASHES = re.compile(r"//+")
+
+_PLAIN = re.compile(
+    r"https://((?!(?:www|m|amp)\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*)((?:/(?!\.)[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?)"
+)
+"""A URL canonicalisation would not change but for its trailing slash: https, a lower-case host without ``www.``,
+``m.`` or ``amp.`` or port, a path of unreserved characters (no empty segment, no segment starting with a dot: no
+``.`` or ``..``), no query, no fragment. Most article URLs are; matching it costs ~1 µs, w3lib's canonicalisation
+10-20 (``tests/test_urls.py`` checks that both agree). An AMP or index page's path is left to the
+long way."""
+_PLAIN_TAILS = ("/amp", "/index.html", "/index.htm", "/index.php")
 
 
 @lru_cache(maxsize=8192)
@@ -70,12 +84,13 @@ def canonical_url(url: str) -> str:
     Cached: a crawl canonicalises each URL when it schedules the request (the fingerprint) and again when the
     cleanup pipeline reads the item fetched from it, and w3lib's canonicalisation is the slow part of both.
 
-    https, lower-case host without ``www.``, no default port, no fragment, no tracking parameters, remaining
-    query parameters sorted, percent-encoding normalised (w3lib), and no trailing slash: ``/en/post/142379/``
-    and ``/en/post/142379`` are one article.
+    https, lower-case host without ``www.``, ``m.`` or ``amp.`` (``ALTERNATE_HOSTS``), no default port, no
+    fragment, no tracking parameters, remaining query parameters sorted, percent-encoding normalised (w3lib), no
+    empty path segment (``//``), no AMP suffix (``/amp``), no directory index (``/index.html`` without a query),
+    and no trailing slash: ``/en/post/142379/`` and ``/en/post/142379`` are one article.
     """
-    if plain := _PLAIN.fullmatch(url):
-        return f"https://{plain[1]}{plain[2].rstrip('/') or '/'}"
+    if (plain := _PLAIN.fullmatch(url)) and not (path := plain[2].rstrip("/")).endswith(_PLAIN_TAILS):
+        return f"https://{plain[1]}{path or '/'}"
     return _canonical(url)
 
 
@@ -84,7 +99,7 @@ def _canonical(url: str) -> str:
     parts = urlsplit(canonicalize_url(url.strip()))
     scheme = "https" if parts.scheme in {"http", "https"} else parts.scheme
     host = (parts.hostname or "").rstrip(".")
-    host = host.removeprefix("www.")
+    host = next((host.removeprefix(p) for p in ALTERNATE_HOSTS if host.startswith(p) and "." in host[len(p) :]), host)
     if parts.port and parts.port not in {80, 443}:
         host = f"{host}:{parts.port}"
     query = urlencode(
@@ -94,8 +109,38 @@ def _canonical(url: str) -> str:
             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
         ]
     )
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit((scheme, host, path, query, ""))
+    path = _AMP_PAGE.sub("", _SLASHES.sub("/", parts.path))
+    if not query:
+        path = _DIRECTORY_INDEX.sub("/", path)
+    return urlunsplit((scheme, host, path.rstrip("/") or "/", query, ""))
+
+
+_TRAILING_NUMBER = re.compile(r"[0-9]+$")
+_PAGE_EXTENSION = re.compile(r"\.(?:s?html?|php|aspx?)$")
+
+
+def _article_numbers(url: str) -> tuple[str | None, dict[str, str]]:
+    """The numbers that name an article in its canonical URL: the one that ends its last path segment (``153813``,
+    ``<slug>-8036``, ``4102010.html``; a slug's own short number, ``...-na-8``, ``top-10``, is none), and the query's
+    numeric values (``?id=5``)."""
+    parts = urlsplit(canonical_url(url))
+    last = _PAGE_EXTENSION.sub("", parts.path.rsplit("/", 1)[-1])
+    found = _TRAILING_NUMBER.search(last)
+    number = (found[0].lstrip("0") or "0") if found and (found.start() == 0 or len(found[0]) >= 3) else None
+    return number, {key: value for key, value in parse_qsl(parts.query) if value.isdigit()}
+
+
+def names_another_article(url: str, canonical: str) -> bool:
+    """Whether a page fetched at ``url`` that declares ``canonical`` as its address names another article than
+    itself: both addresses carry an article's number (``_article_numbers``) and the numbers differ
+    (``/post/slug-8036`` declaring ``/post/other-8037``, ``news.php?id=5`` declaring ``news.php?id=6``). A CMS whose
+    template keeps one article's canonical link on the next pages would otherwise put them all in one row, each
+    fetch a new version of it. Addresses without numbers (slugs alone) cannot be told apart so: the link stands."""
+    number, query = _article_numbers(url)
+    other, other_query = _article_numbers(canonical)
+    if number is not None and other is not None and number != other:
+        return True
+    return any(query[key] != other_query[key] for key in query.keys() & other_query.keys())
 
 
 def linked_url(meta: Mapping[str, Any], fetched_url: str) -> str | None:

@@ -1,8 +1,19 @@
-"""Dedupe: the body's similarity sketch, so the store can put near-duplicates from any source into one story.
+"""Dedupe: one row per article, and the body's similarity sketch, so the store can put near-duplicates from any
+source into one story.
 
 Same-URL duplicates need nothing here: the store upserts by canonical URL and keeps a snapshot per version. What
-this step adds is the MinHash sketch of the body (``aggregator.stories``); the store's writer looks its LSH buckets
-up in the database inside the batch's transaction, so concurrent crawls see each other's articles.
+needs a look is a page that declares another address as its canonical one (a numeric link to a named page, a moved
+slug): that is the same article, unless a CMS bug put another article's address in its ``<link rel=canonical>``.
+Taken at its word, such a page replaced that article in its row (a new version of it at each fetch, the two texts
+taking turns), and was itself never archived. ``pipelines.validate`` turns down a canonical link naming the home
+page or another article's number; the addresses of sites that put no number in them (report.az's slugs) can only
+be told apart by what the pages say: a page whose headline and text are not those of the article at the address
+it claims (the one fetched at that very address in this run, whose headline is enough, else the archived one)
+keeps its own address (``another_article``).
+The archive is read for such pages only (one indexed query each), and only in a crawl that archives.
+
+What this step adds besides is the MinHash sketch of the body (``aggregator.stories``); the store's writer looks its
+LSH buckets up in the database inside the batch's transaction, so concurrent crawls see each other's articles.
 The sketch is CPU work (about a millisecond an article): with the default writer process
 (``AGGREGATOR_STORE_WRITER=process``) this step leaves it to the writer, which computes it beside the crawl and
 before its transaction; with the writer thread it is computed here, out of the write transaction.
@@ -10,28 +21,114 @@ before its transaction; with the writer thread it is computed here, out of the w
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.items import ArticleItem
-from aggregator.stories import sketch, story_text
+from aggregator.store import Archive
+from aggregator.store.models import Article
+from aggregator.stories import Sketch, sketch, story_text, words
+from aggregator.urls import canonical_url
 from pipelines.base import Pipeline
+
+logger = logging.getLogger(__name__)
+
+STORE_PIPELINE = "pipelines.store.StorePipeline"
+SAME_TITLE = 0.5
+"""Least share of words two titles have in common (of all the words of both) for the same article: an edit changes
+a word or two of a headline, another article most of them."""
+
+
+def title_overlap(one: str | None, other: str | None) -> float:
+    """The share of the words of two titles that both have (Jaccard, case-folded); 1.0 when either has none."""
+    a, b = set(words((one or "").casefold())), set(words((other or "").casefold()))
+    return len(a & b) / len(a | b) if a and b else 1.0
+
+
+def another_article(item: ArticleItem, title: str | None, minhash: bytes | None) -> bool:
+    """Whether ``item`` is another article than the one with this title and sketch (``articles.minhash``): their
+    titles share less than ``SAME_TITLE`` of their words, and their texts are not one story (``Sketch.same_story``),
+    or too short to tell. An edit keeps one of the two: the article rewritten under its headline, or re-titled."""
+    if title_overlap(item.title, title) >= SAME_TITLE:
+        return False
+    archived = Sketch.unpack(minhash)
+    if archived is None or not archived.eligible:
+        return True
+    mine = sketch(story_text(item.title, item.body_text))
+    return not mine.eligible or not mine.same_story(archived)
 
 
 class DedupePipeline(Pipeline):
     stage = "dedupe"
 
-    def __init__(self, stats: StatsCollector | None = None, *, sketch_here: bool = True) -> None:
+    def __init__(
+        self, stats: StatsCollector | None = None, *, sketch_here: bool = True, db_url: str | None = None
+    ) -> None:
         super().__init__(stats)
         self.sketch_here = sketch_here
+        self.db_url = db_url
+        self._crawling = False
+        self._titles: dict[str, str] = {}
+        """Canonical URL -> title of each article fetched at that very address in this run."""
+        self._archive: Archive | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.stats, sketch_here=crawler.settings.get("AGGREGATOR_STORE_WRITER") == "thread")
+        archives = STORE_PIPELINE in crawler.settings.getdict("ITEM_PIPELINES")  # not under `scrapy parse`
+        return cls(
+            crawler.stats,
+            sketch_here=crawler.settings.get("AGGREGATOR_STORE_WRITER") == "thread",
+            db_url=crawler.settings.get("AGGREGATOR_DB_URL") if archives else None,
+        )
+
+    def open_spider(self) -> None:
+        self._crawling = True  # extraction outside a crawl builds the pipelines but opens no spider
+
+    def close_spider(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, ArticleItem) and self.sketch_here:
+        if not isinstance(item, ArticleItem):
+            return item
+        if self._crawling and item.canonical_url:
+            self._keep_apart(item, item.canonical_url)
+        if self.sketch_here:
             item.minhash = sketch(story_text(item.title, item.body_text)).pack()
         return item
+
+    def _keep_apart(self, item: ArticleItem, claimed: str) -> None:
+        """Give the item its own address when the one its canonical link claims is another article's."""
+        own = canonical_url(item.url)
+        if own == claimed:
+            self._titles[own] = item.title or ""
+            return
+        if claimed in self._titles:
+            other = title_overlap(item.title, self._titles[claimed]) < SAME_TITLE
+        else:
+            archived = self._archived(claimed)
+            other = archived is not None and another_article(item, *archived)
+        if other:
+            logger.warning("%s: canonical link %r names another article: ignored", item.url, claimed)
+            self.count("canonical_ignored")
+            item.canonical_url = own
+
+    def _archived(self, url: str) -> tuple[str | None, bytes | None] | None:
+        """The title and sketch of the archived article at ``url``; None if none is (or the archive is unreadable)."""
+        if not self.db_url:
+            return None
+        try:
+            if self._archive is None:
+                self._archive = Archive.open(self.db_url, migrate=False, create=False)
+            with self._archive.reading() as session:
+                row = session.execute(select(Article.title, Article.minhash).where(Article.url == url)).first()
+        except SQLAlchemyError as exc:  # nothing readable archived: nothing to compare with
+            logger.warning("Could not read the archived article %s: %s", url, str(exc).splitlines()[0])
+            return None
+        return (row[0], row[1]) if row is not None else None

@@ -1,17 +1,19 @@
 """Validate: refuse items that are not articles we can archive (no title, no body, a URL off the source or too long
-for the archive, text that did not decode)."""
+for the archive, text that did not decode), and ignore a canonical link that cannot be the page's own address."""
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 
 from aggregator.items import ArticleItem
-from aggregator.sources import get_source
+from aggregator.sources import Source, get_source
 from aggregator.store.models import URL_LENGTH
-from aggregator.urls import names_a_public_site
+from aggregator.urls import canonical_url, names_a_public_site, names_another_article
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,12 @@ class ValidatePipeline(Pipeline):
             logger.warning("%s: canonical link %r names no public site: ignored", item.url, item.canonical_url)
             self.count("canonical_ignored")
             item.canonical_url = None
+        elif item.canonical_url and (why := not_the_page(source, item.url, item.canonical_url)):
+            # A CMS bug, not the page's address: taken, it put every such article in one row (the home page's, or
+            # the other article's), each fetch a new version of it. The fetched URL stands.
+            logger.warning("%s: canonical link %r names %s: ignored", item.url, item.canonical_url, why)
+            self.count("canonical_ignored")
+            item.canonical_url = None
         if not (item.title or "").strip():
             raise self.reject("no title")
         if not (item.body_html or "").strip() or not (item.body_text or "").strip():
@@ -47,6 +55,37 @@ class ValidatePipeline(Pipeline):
         if reason := undecodable(item):
             raise self.reject(reason)
         return item
+
+
+@lru_cache(maxsize=64)
+def front_pages(source: Source) -> frozenset[str]:
+    """The canonical URLs of the source's home page, its listings and feeds (``entry_urls``)."""
+    return frozenset(canonical_url(url) for url in (source.homepage, *source.entry_urls))
+
+
+def is_front_page(source: Source, url: str) -> bool:
+    """Whether ``url`` is the source's home page or an edition's (``/``, ``/en``), or one of its listings."""
+    canonical = canonical_url(url)
+    parts = urlsplit(canonical)
+    if not parts.query and (parts.path == "/" or parts.path[1:] in source.languages):
+        return True
+    return canonical in front_pages(source)
+
+
+def not_the_page(source: Source, url: str, canonical: str) -> str | None:
+    """What the canonical link ``canonical`` of the source's page fetched at ``url`` names instead of the page, if
+    it cannot be its address: the home page or a listing, or another article (``names_another_article``), or no
+    address at all (``https://caliber.az:99999/...``: it failed the whole article in the cleanup)."""
+    try:
+        if canonical_url(canonical) == canonical_url(url):
+            return None
+    except ValueError:
+        return "no address"
+    if is_front_page(source, canonical) and not is_front_page(source, url):
+        return "the home page or a listing"
+    if names_another_article(url, canonical):
+        return "another article"
+    return None
 
 
 def undecodable(item: ArticleItem) -> str | None:

@@ -47,6 +47,29 @@ def test_known_articles_match_any_spelling_of_an_archived_url() -> None:
     assert len(known) == 5001 and known.old.itemsize == 8
 
 
+def test_an_archived_article_linked_in_another_form_is_known() -> None:
+    """Archived under its canonical URL, linked at the next run with tracking parameters, at the other host form
+    (``www.``, the mobile or AMP site), as its AMP page or with a doubled slash: the same article, not fetched as new
+    (the mobile, AMP and doubled-slash forms were fetched again at every run)."""
+    article = "https://report.az/ru/proisshestviya/liven-v-baku"
+    fresh = "https://report.az/ru/proisshestviya/svezhee"
+    known = KnownArticles.build([article], [(fresh, '"v1"', None, fresh)])
+    for form in (
+        "https://report.az/ru/proisshestviya/liven-v-baku/?utm_source=facebook&utm_medium=social&fbclid=x",
+        "http://www.report.az/ru/proisshestviya/liven-v-baku/#comments",
+        "https://m.report.az/ru/proisshestviya/liven-v-baku/",
+        "https://amp.report.az/ru/proisshestviya/liven-v-baku",
+        "https://report.az/ru/proisshestviya/liven-v-baku/amp/",
+        "https://report.az/ru/proisshestviya/liven-v-baku?amp=1",
+        "https://report.az//ru/proisshestviya/liven-v-baku/",
+        "https://REPORT.AZ:443/ru/proisshestviya/liven-v-baku",
+    ):
+        assert known.is_old(form), form
+    assert known.validators("https://m.report.az/ru/proisshestviya/svezhee/amp/") == ('"v1"', None)
+    assert known.article_of("https://m.report.az/ru/proisshestviya/svezhee/amp/") == fresh
+    assert not known.is_old("https://report.az/ru/proisshestviya/liven-v-baku-2")
+
+
 def _item(path: str, published: datetime, etag: str | None) -> ArticleItem:
     return ArticleItem(
         source="caliber", url=f"https://caliber.az{path}", language="ru", title=f"Title {path}",

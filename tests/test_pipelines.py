@@ -11,6 +11,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.items import ArticleItem
 from aggregator.paths import mirror_dir
+from aggregator.urls import canonical_url
 from pipelines.base import Rejected
 from pipelines.cleanup import (
     BOILERPLATE_PARAGRAPHS,
@@ -86,6 +87,56 @@ def test_a_canonical_link_that_names_no_public_site_is_ignored_not_refused(canon
     assert item.canonical_url is None
     assert CleanupPipeline().process_item(item).canonical_url == "https://caliber.az/post/x"
     assert stats.get_value("aggregator/canonical_ignored") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        # The home page (a CMS bug that put every article in one row, each fetch a new version of it), as written,
+        # relative, or an edition's; a listing the crawl starts from.
+        ("https://caliber.az/post/x", "https://caliber.az/"),
+        ("https://caliber.az/post/x", "https://www.caliber.az/index.php"),
+        ("https://caliber.az/en/post/x", "https://caliber.az/en/"),
+        ("https://caliber.az/post/x", "https://caliber.az/category/mir"),
+        ("https://report.az/ru/proisshestviya/x/", "https://report.az/ru/"),
+        # Another article: its number is not the page's.
+        ("https://caliber.az/post/x-8036", "https://caliber.az/post/y-8037"),
+        ("https://haqqin.az/newsarchive/393104", "https://haqqin.az/newsarchive/393105"),
+        # No address at all: it failed the whole article in the cleanup ("Port out of range").
+        ("https://caliber.az/post/x", "https://caliber.az:99999/post/x"),
+    ],
+)
+def test_a_canonical_link_that_cannot_be_the_page_s_address_is_ignored(url: str, canonical: str) -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    stats = MemoryStatsCollector(get_crawler())
+    source = "report" if "report.az" in url else "haqqin" if "haqqin" in url else "caliber"
+    item = ValidatePipeline(stats).process_item(article(source=source, url=url, canonical_url=canonical))
+    assert item.canonical_url is None
+    assert CleanupPipeline().process_item(item).canonical_url == canonical_url(url)
+    assert stats.get_value("aggregator/canonical_ignored") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical", "kept"),
+    [
+        (
+            "https://caliber.az/post/153813",
+            "https://caliber.az/post/slug-153813",
+            "https://caliber.az/post/slug-153813",
+        ),
+        ("https://caliber.az/post/153813", "/post/slug", "https://caliber.az/post/slug"),  # relative
+        ("https://caliber.az/post/x", "https://caliber.az/post/x/?utm_source=rss", "https://caliber.az/post/x"),
+        ("https://m.caliber.az/post/x/amp/", "https://caliber.az/post/x", "https://caliber.az/post/x"),
+        ("https://caliber.az/", "https://caliber.az/", "https://caliber.az/"),  # the home page is itself
+    ],
+)
+def test_a_canonical_link_naming_the_page_in_another_form_stands(url: str, canonical: str, kept: str) -> None:
+    from aggregator.urls import absolute
+
+    item = ValidatePipeline().process_item(article(url=url, canonical_url=absolute(url, canonical)))
+    assert CleanupPipeline().process_item(item).canonical_url == kept
 
 
 def test_names_a_public_site() -> None:
