@@ -5,6 +5,15 @@ a number. Word shingles of ``SHINGLE_WORDS`` words survive that (a verbatim run 
 texts that only share a topic, or fill one template with different facts, share almost none: a changed fact every
 few words breaks every shingle that spans it.
 
+Shingles cannot tell everything, and two checks beside them keep different news apart:
+- a text that fills the same template with other figures day after day (the currency rates "на 5 декабря", the
+  weather, oil prices) keeps long fixed phrases between its figures, enough shingles to pass for one story: the
+  sketch keeps the text's numbers with their contexts (``facts``), and two texts that put other numbers in the
+  same contexts are other news (``Sketch.conflicts``);
+- a background paragraph that agencies repeat under every item of a subject ("Напомним, что ...", "Xatırladaq
+  ki, ...") would make two items about different events share most of their text: what the sketch is taken over
+  leaves such marked paragraphs out (``story_text``).
+
 Everything here is a pure function of the text with fixed constants, so sketches computed by different processes,
 hosts and releases agree (Python's ``hash()`` is salted per process and is never used). Changing a constant below
 changes every sketch: bump ``SCHEME`` so stored sketches of the old scheme are ignored, and run ``aggregator
@@ -21,8 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-SCHEME = 2
-"""Version of the sketch layout and parameters, stored in each packed sketch."""
+SCHEME = 3
+"""Version of the sketch layout and parameters, stored in each packed sketch. Scheme 3 (December 2026) appends the
+text's facts to scheme 2's values and leaves marked background paragraphs out of the text."""
+OLD_SCHEME = 2
+"""The previous scheme: the values alone, computed as scheme 3's are (for a text without a background paragraph,
+the same). Its sketches are not matched (they have no facts to check), but their bucket rows are found from them
+(``stored_buckets``) and replaced when the article is sketched again."""
 SHINGLE_WORDS = 5
 NUM_PERM = 256
 """MinHash values kept per article: enough that the similarity estimate (its error ~ 0.03) separates re-tellings
@@ -35,10 +49,30 @@ BANDS = 12
 layout until migration 0007) found fewer true pairs (0.92 at 0.25) with 40 rows an article."""
 THRESHOLD = 0.38
 """Minimum estimated containment (the share of the smaller text's shingles found in the other) for one story.
-Tuned on tests/fixtures/stories/pairs: two re-publications of one agency copy measure 0.43 and up even when each
-cut a different paragraph; the same template filled with other facts measures 0.33 at most, look-alikes < 0.15."""
+Tuned on tests/fixtures/stories/pairs: two re-publications of one agency copy measure 0.48 and up even when each
+cut a different paragraph; the same template filled with other facts measures 0.33 at most, look-alikes < 0.15.
+Daily items keep more of their template (up to 0.76): their figures tell them apart (``CONFLICT_SHARE``)."""
 MIN_SHINGLES = 12
 """Shorter texts (a caption, a one-line brief) are too little evidence to join a story."""
+MERGE_JACCARD = 0.25
+"""Least Jaccard similarity between an article and an article of another story for the article to join the two
+stories into one (``aggregator.store.story_index``). Lower than that, one text mostly holds the other: a digest
+("Главное за день") that carries several briefs whole matches each of them, and must not make them one story. The
+re-tellings of the labelled pairs measure 0.27 and up, a brief inside a digest of four or more items 0.25 at most."""
+SHARED_TEXT = 0.15
+"""Least estimated containment for two articles to share some text (``Sketch.shares_text``): more than look-alikes
+(same topic, other news) measure; unrelated news measure ~0, a brief and a re-publication of its long article most
+of the brief."""
+FACTS = 32
+"""(context, number) pairs kept per sketch (``facts``): those with the smallest context hashes, so that two texts
+keep the same contexts (a bottom-k sample). The bundled sample's articles have 27 at most; a table of rates more."""
+MIN_CONFLICTS = 2
+CONFLICT_SHARE = 0.2
+"""Two texts are other news when they put other numbers in the same contexts at least ``MIN_CONFLICTS`` times, and
+in at least this share of the contexts both give a number in (``Sketch.conflicts``). The currency rates of two days
+(the pegged currencies and the units agree: 1 доллар США – 1,7000) measure 0.27 and up, the weather and oil prices
+0.5 and up; a re-publication keeps its figures (no conflict in the labelled pairs), and one corrected figure or a
+dateline of its own ("Баку, 6 декабря") is a single conflict."""
 
 _SHIFT = np.uint64(32)
 _HEADER = struct.Struct("<BI")  # scheme, number of distinct shingles
@@ -77,7 +111,10 @@ def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
     Each word is hashed once; a shingle's hash is the position-weighted sum of its words' hashes (uint64 arithmetic,
     wrapping), folded to 32 bits: one vectorised pass instead of joining and hashing every shingle's string.
     """
-    tokens = words(text)
+    return _shingle_hashes(words(text))
+
+
+def _shingle_hashes(tokens: list[str]) -> npt.NDArray[np.uint64]:
     if not tokens:
         return np.empty(0, dtype=np.uint64)
     # CRC-32 of each word (stable everywhere, and a few times cheaper per call than a cryptographic hash); two words
@@ -93,18 +130,35 @@ def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
     return folded
 
 
-_PACKED = np.dtype([("scheme", "u1"), ("size", "<u4"), ("values", "<u4", (NUM_PERM,))])
-"""A packed sketch (``Sketch.pack``) as a numpy record: many are read at once by ``band_values``."""
+_VALUES = np.dtype([("scheme", "u1"), ("size", "<u4"), ("values", "<u4", (NUM_PERM,))])
+"""The start of a packed sketch (``Sketch.pack``), the whole of a scheme-2 one, as a numpy record: many are read at
+once by ``band_values``."""
+_FACTS = struct.Struct(f"<H{FACTS}Q")  # how many facts the text has, the FACTS kept (unused slots: _NO_FACT)
+_NO_FACT = 0xFFFFFFFFFFFFFFFF
+_SIZE = _VALUES.itemsize + _FACTS.size
+_SIZES = {SCHEME: _SIZE, OLD_SCHEME: _VALUES.itemsize}
+"""The length of a packed sketch of each scheme whose bands are read."""
+
+
+def stored_buckets(blob: bytes | None) -> list[tuple[int, int]]:
+    """The (band, bucket) pairs an article's stored sketch gave it: of this scheme, or of ``OLD_SCHEME``."""
+    if not blob or _SIZES.get(blob[0]) != len(blob):
+        return []
+    _, size = _HEADER.unpack_from(blob)
+    if size < MIN_SHINGLES:
+        return []
+    return list(enumerate(struct.unpack_from(f"<{BANDS}I", blob, _HEADER.size)))
 
 
 def band_values(blobs: list[bytes | None]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
     """The band values of many packed sketches in one pass: (positions in ``blobs`` of the sketches that have
     buckets, their first ``BANDS`` values as an (n, BANDS) array). The same pairs as each ``Sketch.unpack(blob)
     .buckets()``, without building the sketches (a batch of thousands of articles matches only a few)."""
-    sized = [i for i, blob in enumerate(blobs) if blob and len(blob) == _PACKED.itemsize]
+    sized = [i for i, blob in enumerate(blobs) if blob and len(blob) == _SIZE]
     if not sized:
         return np.empty(0, dtype=np.intp), np.empty((0, BANDS), dtype=np.int64)
-    records = np.frombuffer(b"".join([blobs[i] for i in sized]), dtype=_PACKED)  # type: ignore[misc]
+    starts = b"".join([blobs[i][: _VALUES.itemsize] for i in sized])  # type: ignore[index]
+    records = np.frombuffer(starts, dtype=_VALUES)  # type: ignore[misc]
     keep = (records["scheme"] == SCHEME) & (records["size"] >= MIN_SHINGLES)
     return np.asarray(sized, dtype=np.intp)[keep], records["values"][keep, :BANDS].astype(np.int64)
 
@@ -114,19 +168,28 @@ class Sketch:
     values: npt.NDArray[np.uint32]
     size: int
     """Distinct shingles in the text (turns the Jaccard estimate into a containment estimate)."""
+    facts: tuple[int, ...] = ()
+    """The text's (context, number) pairs (``facts``), at most ``FACTS``."""
+    fact_count: int = 0
+    """How many distinct pairs the text has: more than ``FACTS`` when ``facts`` is a sample."""
 
     def pack(self) -> bytes:
-        return _HEADER.pack(SCHEME, self.size) + self.values.astype("<u4").tobytes()
+        kept = list(self.facts)
+        return (
+            _HEADER.pack(SCHEME, self.size)
+            + self.values.astype("<u4").tobytes()
+            + _FACTS.pack(min(self.fact_count, 0xFFFF), *kept, *[_NO_FACT] * (FACTS - len(kept)))
+        )
 
     @classmethod
     def unpack(cls, blob: bytes | None) -> Sketch | None:
         """The sketch stored in ``articles.minhash``; None when absent or of another scheme."""
-        if not blob or len(blob) != _HEADER.size + 4 * NUM_PERM:
+        if not blob or len(blob) != _SIZE or blob[0] != SCHEME:
             return None
-        scheme, size = _HEADER.unpack_from(blob)
-        if scheme != SCHEME:
-            return None
-        return cls(np.frombuffer(blob, dtype="<u4", offset=_HEADER.size).astype(np.uint32), size)
+        _, size = _HEADER.unpack_from(blob)
+        values = np.frombuffer(blob, dtype="<u4", count=NUM_PERM, offset=_HEADER.size).astype(np.uint32)
+        count, *kept = _FACTS.unpack_from(blob, _VALUES.itemsize)
+        return cls(values, size, tuple(kept[: min(count, FACTS)]), count)
 
     def buckets(self) -> list[tuple[int, int]]:
         """(band, bucket) pairs: the band's value itself (a 32-bit minimum: already a uniform hash, and a small key)."""
@@ -148,23 +211,97 @@ class Sketch:
         common = j * (self.size + other.size) / (1 + j)
         return min(1.0, common / max(1, min(self.size, other.size)))
 
+    def conflicts(self, other: Sketch) -> bool:
+        """Whether the two texts put other numbers in the same contexts (see ``CONFLICT_SHARE``): the same
+        template filled with other figures (yesterday's rates), however many fixed phrases they share."""
+        if not self.facts or not other.facts:
+            return False
+        limit = 1 << 32  # a sample knows nothing of the contexts after its last one, nor all values of that one
+        for kept, count in ((self.facts, self.fact_count), (other.facts, other.fact_count)):
+            if count > len(kept):
+                limit = min(limit, kept[-1] >> 32)
+        mine, theirs = _by_context(self.facts, limit), _by_context(other.facts, limit)
+        conflicting = agreeing = 0
+        for context in mine.keys() & theirs.keys():
+            one, two = mine[context], theirs[context]
+            agreeing += len(one & two)
+            conflicting += min(len(one - two), len(two - one))
+        return conflicting >= MIN_CONFLICTS and conflicting >= CONFLICT_SHARE * (conflicting + agreeing)
+
     def same_story(self, other: Sketch) -> bool:
-        return self.eligible and other.eligible and self.containment(other) >= THRESHOLD
+        return self.eligible and other.eligible and self.containment(other) >= THRESHOLD and not self.conflicts(other)
+
+    def comparable(self, other: Sketch) -> bool:
+        """Whether an article of the same story is a re-telling of this text rather than a text that mostly holds
+        it or is mostly held by it (``MERGE_JACCARD``): only such an article joins two stories into one."""
+        return self.jaccard(other) >= MERGE_JACCARD
+
+    def shares_text(self, other: Sketch) -> bool:
+        return self.containment(other) >= SHARED_TEXT
+
+
+def _by_context(facts: tuple[int, ...], limit: int) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for fact in facts:
+        if fact >> 32 < limit:
+            found.setdefault(fact >> 32, set()).add(fact & 0xFFFFFFFF)
+    return found
+
+
+def facts(tokens: list[str]) -> tuple[tuple[int, ...], int]:
+    """The text's numbers in their contexts: (the kept ``FACTS`` pairs, how many distinct pairs there are), each
+    pair ``context hash << 32 | number hash``, sorted. A number is a run of digit words, read without what separated
+    them ("1,7892" and "1.7892" are one number, "1 000" and "1000" too); its context the word before it and the word
+    after it ("евро 1,7892 маната", "на 5 декабря"), which a re-publication keeps with the number."""
+    at = [i for i, token in enumerate(tokens) if token.isdigit()]
+    found: set[int] = set()
+    k = 0
+    while k < len(at):
+        start = end = at[k]
+        k += 1
+        while k < len(at) and at[k] == end + 1:
+            end, k = end + 1, k + 1
+        before = tokens[start - 1] if start else ""
+        after = tokens[end + 1] if end + 1 < len(tokens) else ""
+        context = zlib.crc32(f"{before}\0{after}".encode())
+        found.add(context << 32 | zlib.crc32("".join(tokens[start : end + 1]).encode()))
+    return tuple(sorted(found)[:FACTS]), len(found)
 
 
 def sketch(text: str) -> Sketch:
-    hashed = shingle_hashes(text)
+    tokens = words(text)
+    hashed = _shingle_hashes(tokens)
     if not len(hashed):
-        return Sketch(np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32), 0)
+        return Sketch(np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32), 0, (), 0)
     # Multiply-shift hashing: the high 32 bits of (a * x + b) mod 2**64 (uint64 arithmetic wraps), one per value;
     # computed in place in one buffer (the n x NUM_PERM products are the bulk of the work). The shift keeps the
     # order, so the least high half is the high half of the least value: shifting the NUM_PERM minima instead of the
     # n x NUM_PERM products gives the same sketch with one pass over them fewer.
     permuted = np.multiply.outer(hashed, _A)
     permuted += _B
-    return Sketch((permuted.min(axis=0) >> _SHIFT).astype(np.uint32), len(hashed))
+    return Sketch((permuted.min(axis=0) >> _SHIFT).astype(np.uint32), len(hashed), *facts(tokens))
+
+
+_BACKGROUND_WORDS = ("Напом", "сообщалось", "Ранее мы", "Xatırlad", "xəbər verildiyi", "Recall that", "reported")
+"""Words one of the ``_BACKGROUND`` markers holds: a text with none of them (most) skips the expression."""
+_BACKGROUND = re.compile(
+    r"(?:(?<=\n)|(?<=[.!?…»\"]\s))"  # at the start of a paragraph or a sentence, never of the text
+    r"(?:Напомним|Напоминаем|Как (?:уже |ранее )?сообщалось|Ранее сообщалось"
+    r"|Ранее мы (?:уже )?(?:\w+ )?(?:сообщали|писали)"
+    r"|Xatırladaq ki|Xatırladırıq ki|(?:Daha )?(?:[Əə]vvəl|[Öö]ncə) xəbər verildiyi kimi"
+    r"|Recall that|As (?:was )?(?:previously|earlier) reported|As reported (?:earlier|previously))\b[^\n]*"
+)
+"""A background passage agencies mark as such, from its marker to the end of its paragraph: "Напомним, что ...",
+"Ранее сообщалось ...", "Xatırladaq ki, ...", "Recall that ...". Not "Отметим" or "Qeyd edək ki", which as often
+add a fact of the news itself."""
 
 
 def story_text(title: str | None, body_text: str | None) -> str:
-    """What the sketch is taken over: the body only (headlines are what re-publishers rewrite first)."""
-    return body_text or ""
+    """What the sketch is taken over: the body only (headlines are what re-publishers rewrite first), without its
+    marked background passages (``_BACKGROUND``): an agency repeats the same one under every item of a subject (the
+    toll of the mines after each blast), and two items on different events would share most of their text."""
+    text = body_text or ""
+    for word in _BACKGROUND_WORDS:
+        if word in text:
+            return _BACKGROUND.sub("", text)
+    return text

@@ -17,10 +17,19 @@ from sqlalchemy import delete, select, update
 from aggregator.items import ArticleItem
 from aggregator.reextract import reextract
 from aggregator.sources import all_sources
-from aggregator.store import Archive
+from aggregator.store import Archive, story_index
 from aggregator.store.models import Article, Story, StoryBucket
 from aggregator.store.story_index import HOT_BUCKET, candidates
-from aggregator.stories import BANDS, NUM_PERM, SCHEME, Sketch, sketch
+from aggregator.stories import (
+    BANDS,
+    NUM_PERM,
+    OLD_SCHEME,
+    SCHEME,
+    Sketch,
+    sketch,
+    stored_buckets,
+    story_text,
+)
 from tests.conftest import ROOT, run_cli
 
 STORIES = ROOT / "tests" / "fixtures" / "stories"
@@ -44,7 +53,7 @@ def test_the_labelled_set_covers_three_languages_and_hard_negatives() -> None:
 
 def test_every_true_pair_is_found_and_no_false_one() -> None:
     texts = labelled_texts()
-    sketches = {t["id"]: sketch(t["text"]) for t in texts}
+    sketches = {t["id"]: sketch(story_text(None, t["text"])) for t in texts}  # as the store sketches a body
     missed, false = [], []
     for a, b in itertools.combinations(texts, 2):
         same = bool(a["story"]) and a["story"] == b["story"]
@@ -70,7 +79,10 @@ def test_the_sketch_is_the_same_in_every_process() -> None:
     assert unpacked is not None and unpacked.jaccard(sketch(text)) == 1.0
 
 
-PINNED_DIGESTS = {2: "971270c4a81fb3ee04bda786ef38e258cfaa7273766834c2385122f1a34fe1ae"}
+PINNED_DIGESTS = {
+    2: "971270c4a81fb3ee04bda786ef38e258cfaa7273766834c2385122f1a34fe1ae",
+    3: "bc6419bb70b28768db7ee4697b5d24e8d51bb9d6cdc001c3186cd71bad00b0fe",
+}
 """Per sketch scheme, the SHA-256 of the packed sketch of the first labelled text as that scheme computed it when its
 sketches were first stored. Archived sketches are compared with new ones: a release that computes them otherwise
 must bump SCHEME (and pin the new scheme's digest here)."""
@@ -79,6 +91,12 @@ must bump SCHEME (and pin the new scheme's digest here)."""
 def test_the_sketch_is_the_same_in_every_release_of_its_scheme() -> None:
     packed = sketch(labelled_texts()[0]["text"]).pack()
     assert hashlib.sha256(packed).hexdigest() == PINNED_DIGESTS.get(SCHEME), f"scheme {SCHEME} computes other sketches"
+    # Scheme 3 is scheme 2's values and the facts after them: an article's scheme-2 bucket rows are the ones its
+    # scheme-3 sketch gives it (they are replaced, not written twice, when it is sketched again).
+    old = bytes([OLD_SCHEME]) + packed[1 : 5 + 4 * NUM_PERM]
+    assert hashlib.sha256(old).hexdigest() == PINNED_DIGESTS[OLD_SCHEME]
+    assert stored_buckets(old) == stored_buckets(packed) == Sketch.unpack(packed).buckets()  # type: ignore[union-attr]
+    assert Sketch.unpack(old) is None  # not matched: it has no facts to check
 
 
 def by_id(name: str) -> str:
@@ -409,3 +427,97 @@ def test_story_commands_print_titles_as_text(sqlite_url: str) -> None:
     (story,) = json.loads(run_cli("--db", sqlite_url, "stories", "list", "--json").stdout)
     shown = run_cli("--db", sqlite_url, "stories", "show", str(story["id"]))
     assert "[video] Rain report" in shown.stdout, shown.stdout
+
+
+def test_a_daily_item_is_other_news_every_day(archive: Archive) -> None:
+    """The central bank's rates, the weather and oil prices fill one template with other figures every day. Their
+    fixed phrases between the figures made each day's item join the day before's story, and through it every
+    earlier day's: one story of all the rates ever published. Each day is a story of its own, which a re-publication
+    of that day's item joins."""
+    series = [
+        ("ru:rates-dec05", "ru:rates-dec06", "ru:rates-dec07"),
+        ("ru:rates-brief-dec05", "ru:rates-brief-dec06"),
+        ("ru:weather-dec05", "ru:weather-dec06", "ru:weather-dec07"),
+        ("ru:oil-dec05", "ru:oil-dec06", "ru:oil-dec07"),
+        ("en:rates-dec05", "en:rates-dec06"),
+        ("az:rates-dec05", "az:rates-dec06"),
+    ]
+    url = {}
+    for day in range(3):  # a day's items in a batch, as a crawl stores them
+        names = [days[day] for days in series if day < len(days)]
+        archive.save([article(len(url) + n, by_id(name), source="report") for n, name in enumerate(names)])
+        url.update({name: f"https://caliber.az/post/s-{len(url) + n}" for n, name in enumerate(names)})
+    archive.save([article(100, by_id("ru:rates-dec06-reprint"), source="apa")])
+    got = stories_of(archive)
+    assert len({got[u] for u in url.values()}) == len(url) == 15  # every day's item a story of its own
+    assert got["https://caliber.az/post/s-100"] == got[url["ru:rates-dec06"]]
+    assert [[a.source for a in members] for _, members in archive.list_stories()] == [["report", "apa"]]
+
+
+def test_other_news_under_the_same_background_paragraph_are_other_stories(archive: Archive) -> None:
+    """Agencies close every item of a subject with the same background ("Напомним, что ...", "Xatırladaq ki, ...",
+    "Recall that ..."), often longer than the news: two items on different events shared most of their text and
+    were one story. A re-publication of one of them, background and all, still joins it."""
+    names = ["ru:mine-fuzuli", "ru:mine-terter", "az:mine-fuzuli", "az:mine-tartar", "en:corridor-train"]
+    names.append("en:corridor-venture")
+    for n, name in enumerate(names):
+        archive.save([article(n, by_id(name))])
+    archive.save([article(10, by_id("ru:mine-fuzuli-reprint"), source="minval")])
+    got = stories_of(archive)
+    assert len({got[f"https://caliber.az/post/s-{n}"] for n in range(len(names))}) == len(names)
+    assert got["https://caliber.az/post/s-10"] == got["https://caliber.az/post/s-0"]
+
+
+@pytest.mark.parametrize("digest_first", [False, True], ids=["briefs-first", "digest-first"])
+def test_a_digest_joins_no_stories_together(archive: Archive, digest_first: bool) -> None:
+    """A digest ("Главное за 5 декабря") carries the day's briefs whole, so each brief lies inside it and matches
+    it. Archived after them, it matched their six stories and joined them into one; archived before them, each
+    brief joined the digest's story. Either way six unrelated news, and every later re-publication of any of them,
+    were shown as one story. The digest joins one of them (the brief it is most similar to) and no two."""
+    data = json.loads((STORIES / "sets" / "digest.json").read_text(encoding="utf-8"))
+    briefs, reprints = data["briefs"], data["reprints"]
+    if digest_first:
+        archive.save([article(50, data["digest"])])
+    url = {}
+    for key, text_ in briefs.items():
+        url[key] = f"https://caliber.az/post/s-{len(url)}"
+        archive.save([article(len(url) - 1, text_, source="report")])
+    if not digest_first:
+        archive.save([article(50, data["digest"])])
+    for n, text_ in enumerate(reprints.values()):
+        archive.save([article(60 + n, text_, source="apa")])
+    got = stories_of(archive)
+    assert len({got[u] for u in url.values()}) == len(briefs) == 6
+    assert got["https://caliber.az/post/s-50"] in {got[u] for u in url.values()}
+    for n, key in enumerate(reprints):
+        assert got[f"https://caliber.az/post/s-{60 + n}"] == got[url[key]]
+    assert archive.count(Story) == len(briefs)
+    for _, members in archive.list_stories(limit=50):  # a reader's story holds one news (and maybe the digest)
+        told = {key for key, text_ in briefs.items() for a in members if a.body_text == text_}
+        told |= {key for key, text_ in reprints.items() for a in members if a.body_text == text_}
+        assert len(told) == 1, [a.url for a in members]
+
+
+def test_sketching_again_replaces_the_previous_scheme_and_splits_its_daily_stories(archive: Archive) -> None:
+    """After the upgrade, the archive holds scheme-2 sketches (values, no facts) and the stories they made, daily
+    items of several days in one. Re-extraction sketches the articles again: their bucket rows, the same values as
+    scheme 2's, are replaced (written again beside the old ones, they broke the primary key), and the days part."""
+    names = ["ru:rates-dec05", "ru:rates-dec06", "ru:rates-dec07", "ru:rates-dec06-reprint"]
+    archive.save([article(n, by_id(name)) for n, name in enumerate(names)])
+    ids = [archive.article_id_for(f"https://caliber.az/post/s-{n}") for n in range(len(names))]
+    with archive.session.begin() as s:  # as scheme 2 left them: one story, its sketches and (the same) bucket rows
+        first = s.scalar(select(Article.story_id).where(Article.id == ids[0]))
+        for n, article_id in enumerate(ids):
+            old = bytes([OLD_SCHEME]) + sketch(by_id(names[n])).pack()[1 : 5 + 4 * NUM_PERM]
+            s.execute(update(Article).where(Article.id == article_id).values(minhash=old, story_id=first))
+        s.execute(delete(Story).where(Story.id != first))
+    assert len(set(stories_of(archive).values())) == 1 and archive.count(StoryBucket) == len(names) * BANDS
+
+    for batch in ([0], [1, 2, 3]):  # what `reextract` does, a batch at a time
+        with archive.engine.begin() as conn:
+            story_index.assign(conn, [(ids[n], sketch(by_id(names[n])).pack()) for n in batch])
+    got = stories_of(archive)
+    assert archive.count(StoryBucket) == len(names) * BANDS
+    assert len({got[f"https://caliber.az/post/s-{n}"] for n in range(3)}) == 3
+    assert got["https://caliber.az/post/s-3"] == got["https://caliber.az/post/s-1"]
+    assert archive.count(Story) == 3

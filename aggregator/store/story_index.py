@@ -5,17 +5,24 @@ them), then a check of the few candidates' stored sketches: the cost depends on 
 are, not on the size of the archive (and a bucket that many unrelated articles share is left out: ``HOT_BUCKET``).
 A batch is matched before its articles are written (``match``), with a handful of statements whatever its size:
 one probe for every pair of the batch (in key order), one read of the candidates' sketches, the batch's articles
-matched against each other in memory in their order, the new stories; the articles are then written with their
-story and sketch by the caller's upsert, and their buckets by ``record``.
+matched against each other in memory in their order, the new stories (and a read of a story's articles for each
+article that only lies inside, or holds, the articles it matched: a brief, a digest); the articles are then
+written with their story and sketch by the caller's upsert, and their buckets by ``record``.
 
 Rules:
 - every article with a body gets a story; an article with no near-duplicate is a story of its own;
 - a new or changed article joins the story of its most similar verified candidate (``aggregator.stories``);
 - an article whose text changed gets its buckets replaced and is matched again; when nothing matches any longer it
   keeps its story only if no other article shares it, otherwise it starts a new one;
-- an article that matches articles of several stories joins them into one (the oldest): a story is a connected
-  group of near-duplicates, so the grouping does not depend on the order in which sources were crawled (the agency
-  copy's versions A ~ B and B ~ C are one story even when A and C, crawled first, matched nothing).
+- an article that re-tells articles of several stories (``Sketch.comparable``) joins them into one (the oldest): a
+  story is a connected group of near-duplicates, so the grouping does not depend on the order in which sources
+  were crawled (the agency copy's versions A ~ B and B ~ C are one story even when A and C, crawled first, matched
+  nothing). An article that only holds them, or is held by them, joins no stories together: a digest that carries
+  several briefs whole matches each of them, which are not one story; it joins the story of the brief it is most
+  similar to;
+- such an article (a brief inside a long article, a digest around briefs) joins a story that has other articles
+  only if it shares some text with one of them (``_tells_other_news``): a digest archived before the briefs it
+  carries would otherwise gather them all, each brief lying inside it, into one story.
 
 Concurrent writers: on SQLite every write transaction holds the database's write lock from its start
 (``BEGIN IMMEDIATE``), so matching always sees every committed article. On PostgreSQL a batch's transaction takes
@@ -36,7 +43,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, delete, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, UTCDateTime, utcnow
-from aggregator.stories import BANDS, Sketch, band_values
+from aggregator.stories import BANDS, Sketch, band_values, stored_buckets
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 CHUNK = 5_000
@@ -47,6 +54,9 @@ sentence the cleanup left in), not one story's text: matching leaves it out, so 
 grow with the archive. A true re-telling shares several bands (3 of 12 on average at Jaccard 0.25), not one."""
 PROBE_CHUNK = 20_000
 """(band, bucket) pairs per batched probe (500 articles' worth)."""
+MEMBERS_READ = 100
+"""Articles of a story read to tell whether an article that lies inside (or holds) its articles shares text with
+another of them (``_tells_other_news``): one that does is among the first hundred of any real story."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +146,9 @@ _DELETE_BUCKET = delete(StoryBucket).where(
     StoryBucket.band == bindparam("b"), StoryBucket.bucket == bindparam("h"), StoryBucket.article_id == bindparam("a")
 )
 """An article's buckets are found from its stored sketch (no index by article: it doubled the cost of writing
-them). Rows of a sketch of another scheme (``aggregator.stories.SCHEME``) cannot be found that way and stay: a
-lookup may then list the article as a candidate, and its current sketch's verification turns it down."""
+them), of this scheme or the previous one (``stored_buckets``: scheme 3's values are scheme 2's, and the same rows
+written again would break the primary key). Rows of an older scheme cannot be found that way and stay: a lookup may
+then list the article as a candidate, and its current sketch's verification turns it down."""
 
 _SET_STORY = (
     update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
@@ -208,9 +219,8 @@ def match(
     articles = Article.__table__.c
     stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
     for article_id, _ in items:
-        old_sketch = Sketch.unpack(current[article_id][1]) if article_id in current else None
-        if old_sketch is not None:
-            stale.extend((band, bucket, article_id) for band, bucket in old_sketch.buckets())
+        if article_id in current:
+            stale.extend((band, bucket, article_id) for band, bucket in stored_buckets(current[article_id][1]))
     if stale:
         conn.execute(
             _DELETE_BUCKET, [{"b": band, "h": bucket, "a": article_id} for band, bucket, article_id in set(stale)]
@@ -225,8 +235,8 @@ def match(
     found_ids = sorted({other for found in in_archive.values() for other in found})
     for chunk in chunks(found_ids):
         rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
-        for other_id, story_id, blob in rows:
-            known[other_id], story_of[other_id] = Sketch.unpack(blob), story_id
+        for other_id, other_story, blob in rows:
+            known[other_id], story_of[other_id] = Sketch.unpack(blob), other_story
 
     leads = _leads(buckets, in_archive)
     blobs = dict(items)
@@ -238,7 +248,8 @@ def match(
     touched: set[int] = set()
     merged: set[int] = set()
     for article_id, _ in items:
-        matched: set[int] = set()
+        matched: dict[int, tuple[bool, float]] = {}  # story -> (re-told by this article, best containment)
+        through: dict[int, set[int]] = {}  # story -> the articles of it this one matched
         mine = leads.get(article_id, ())
         sketch = sketches[article_id] if mine else None
         if sketch is not None:
@@ -255,9 +266,24 @@ def match(
                     continue
                 story = assigned[other] if other in assigned else story_of.get(other)
                 if story is not None:
-                    matched.add(story)
-        if matched:
-            story_id, *others = sorted(matched, key=_age)
+                    retold, best = matched.get(story, (False, 0.0))
+                    matched[story] = (
+                        retold or sketch.comparable(other_sketch),
+                        max(best, sketch.containment(other_sketch)),
+                    )
+                    through.setdefault(story, set()).add(other)
+        story_id: int | None = None
+        others: list[int] = []
+        if sketch is not None and matched:
+            joined = [story for story, (retold, _) in matched.items() if retold]
+            if joined:
+                story_id, *others = sorted(joined, key=_age)
+            else:  # it holds, or is held by, the articles it matched: the most similar one's story, and no other
+                for story in sorted(matched, key=lambda story: (-matched[story][1], _age(story))):
+                    if not _tells_other_news(conn, story, article_id, sketch, through[story], assigned, sketches):
+                        story_id = story
+                        break
+        if story_id is not None:
             if story_id > 0:
                 touched.add(story_id)
             if others:  # this article bridges stories: one story from now on
@@ -374,3 +400,31 @@ def _shared(conn: Connection, article_id: int, story_id: int, assigned: dict[int
     members -= {other for other, story in assigned.items() if story != story_id}
     members.discard(article_id)
     return bool(members)
+
+
+def _tells_other_news(
+    conn: Connection,
+    story_id: int,
+    article_id: int,
+    sketch: Sketch,
+    matched: set[int],
+    assigned: dict[int, int],
+    sketches: dict[int, Sketch | None],
+) -> bool:
+    """Whether ``story_id`` has articles besides the ``matched`` ones (which the article lies inside, or holds) and
+    the article shares text with none of them: a digest's story that holds another brief, which a brief lying inside
+    the digest must not join. A brief of a long article shares its lead with the article's re-publications. Articles
+    whose sketch cannot be compared (none, another scheme) tell nothing."""
+    members: dict[int, Sketch | None] = {}
+    if story_id > 0:
+        articles = Article.__table__.c
+        rows = conn.execute(
+            select(articles.id, articles.minhash)
+            .where(articles.story_id == story_id)
+            .order_by(articles.id)
+            .limit(MEMBERS_READ)
+        )
+        members = {other: Sketch.unpack(blob) for other, blob in rows if other not in assigned}
+    members.update((other, sketches.get(other)) for other, story in assigned.items() if story == story_id)
+    rest = [s for other, s in members.items() if s is not None and other != article_id and other not in matched]
+    return bool(rest) and not any(sketch.shares_text(other) for other in rest)
