@@ -61,7 +61,7 @@ from spiders.feeds import (
     with_announcement,
 )
 from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
-from spiders.page_kinds import listed_articles, listing_shape
+from spiders.page_kinds import is_date_line, listed_articles, listing_shape
 from spiders.page_layout import (
     Container,
     common_ancestor,
@@ -621,7 +621,31 @@ class GenericArticle:
             line = self._date_line(scope)
             if line[0]:
                 return line
+        if stamp[0] is None:
+            return self._between_headline_and_text()
         return stamp
+
+    def _between_headline_and_text(self) -> tuple[str | None, LexborNode | None]:
+        """A flat page's date line: the headline, the date and the text's container side by side in the ``<body>``
+        (or in a block that also holds the site's navigation), where no scope of the article reaches the date. Only
+        what stands between the two is looked at: a ``<time>``, or an element whose text is a date and nothing else
+        ("05.12.2026 09:40"). The sidebars and the header, before the headline or after the text, stay out."""
+        headline, container = self.headline, self.container
+        if headline is None or container is None:
+            return None, None
+        parent = headline.parent
+        if parent is None or container.node.parent is None or parent.mem_id != container.node.parent.mem_id:
+            return None, None
+        node = headline.next
+        while node is not None and node.mem_id != container.node.mem_id:
+            if node.tag == "time" or (node.tag not in ("-text", "-comment") and css_first(node, "a") is None):
+                text = node_text(node)
+                if text and is_date_line(text):
+                    return text, node
+                if node.tag == "time" and (stamp := (node.attrs.get("datetime") or "").strip()):
+                    return stamp, node
+            node = node.next
+        return None, None
 
     def _agrees(self, printed: str, meta: str) -> bool:
         """Whether the printed date is the one the dates pipeline will date the item by, given the metadata's:

@@ -576,3 +576,36 @@ def test_extract_says_a_crawl_would_skip_a_section_front() -> None:
     human = run_cli("extract", str(page), "--url", url)  # an unregistered site: the generic extractor all the same
     assert human.returncode == 1
     assert "not an article, a crawl would skip it: a listing: 4 dated teaser(s)" in " ".join(human.stdout.split())
+
+
+FLAT_PAGE = """<!DOCTYPE html>
+<html lang="az"><head><meta charset="utf-8"><title>Gəncədə park bərpa olundu – Yenixeber</title></head>
+<body><header><a class="logo" href="/">Yenixeber</a> <span class="today">05.12.2026</span></header>
+<h1>Gəncədə park bərpa olundu</h1>
+{between}
+<div class="news-text">
+<p>Gəncənin mərkəzindəki köhnə park bərpadan sonra sakinlərin ixtiyarına verilib, ərazidə min ağac əkilib.</p>
+<p>Parkda uşaq meydançaları, gəzinti yolları və fəvvarə yenidən qurulub.</p>
+<p>Bələdiyyə bildirib ki, parkın gecə işıqlandırılması da tam yenilənib.</p>
+</div>
+<div class="sidebar"><div>04.12.2026 18:05</div><a href="/x/1-bir-iki-uc">Başqa xəbər</a></div>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("between", "printed"),
+    [
+        ('<div class="meta">05.12.2026 09:40</div>', "05.12.2026 09:40"),
+        ('<p><time datetime="2026-12-05T09:40:00+04:00">bu gün, 09:40</time></p>', "bu gün, 09:40"),  # as printed
+        ('<time datetime="2026-12-05T09:40:00+04:00"></time>', "2026-12-05T09:40:00+04:00"),  # nothing printed
+        ("", None),  # neither the header's date nor the sidebar's is the article's
+        ('<div class="meta"><a href="/tag/park">05.12.2026 09:40</a></div>', None),  # a link: a teaser, not a date line
+    ],
+)
+def test_a_flat_page_s_date_line_between_its_headline_and_its_text(between: str, printed: str | None) -> None:
+    """Headline, date and text side by side in the <body>: no scope of the article held the date, and the page was
+    archived undated (the sidebar's and the header's dates rightly stay out)."""
+    body = FLAT_PAGE.format(between=between).encode()
+    with registered(YENIXEBER):
+        page = GenericArticle(html_page("https://yenixeber.example/xeber/41206-gencede-park-berpa", body))
+        assert page.published_raw() == printed
