@@ -20,18 +20,15 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.items import ArticleItem, FetchFailure
-from aggregator.store import Archive
 from aggregator.store.models import Article, Snapshot
 from aggregator.store.repository import content_hash, decompress
 from aggregator.truncation import ends_document
+from pipelines.archive_reads import ArchiveReads, archive_of
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
-
-STORE_PIPELINE = "pipelines.store.StorePipeline"
 
 
 class CompleteVersionPipeline(Pipeline):
@@ -43,25 +40,20 @@ class CompleteVersionPipeline(Pipeline):
 
     def __init__(self, crawler: Crawler | None = None, db_url: str | None = None) -> None:
         super().__init__(crawler.stats if crawler is not None else None)
-        self.db_url = db_url
-        self._crawling = False
-        self._archive: Archive | None = None
+        self.reads = ArchiveReads(db_url)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        archives = STORE_PIPELINE in crawler.settings.getdict("ITEM_PIPELINES")  # not under `scrapy parse`
-        return cls(crawler, crawler.settings.get("AGGREGATOR_DB_URL") if archives else None)
+        return cls(crawler, archive_of(crawler))
 
     def open_spider(self) -> None:
-        self._crawling = True  # extraction outside a crawl builds the pipelines but opens no spider
+        self.reads.open()
 
     def close_spider(self) -> None:
-        if self._archive is not None:
-            self._archive.close()
-            self._archive = None
+        self.reads.close()
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ArticleItem) or not self._crawling or not self.db_url or ends_document(item.raw_body):
+        if not isinstance(item, ArticleItem) or not self.reads.active or ends_document(item.raw_body):
             return item
         archived = self._archived(item.canonical_url or item.url)
         if archived is None:
@@ -81,7 +73,6 @@ class CompleteVersionPipeline(Pipeline):
 
     def _archived(self, url: str) -> tuple[str, bytes] | None:
         """The archived article's content hash and the page of its newest snapshot, or None if none is archived."""
-        assert self.db_url is not None
         stmt = (
             select(Article.content_hash, Snapshot.raw_body)
             .join(Snapshot, Snapshot.article_id == Article.id)
@@ -89,12 +80,11 @@ class CompleteVersionPipeline(Pipeline):
             .order_by(Snapshot.id.desc())
             .limit(1)
         )
+        row = self.reads.first(stmt, f"the archived version of {url}")
+        if row is None:
+            return None
         try:
-            if self._archive is None:
-                self._archive = Archive.open(self.db_url, migrate=False, create=False)
-            with self._archive.reading() as session:
-                row = session.execute(stmt).first()
-            return (row[0], decompress(row[1])) if row is not None else None
-        except (SQLAlchemyError, zlib.error) as exc:  # nothing readable archived: nothing to keep
-            logger.warning("Could not read the archived version of %s: %s", url, str(exc).splitlines()[0])
+            return row[0], decompress(row[1])
+        except zlib.error as exc:  # a stored page that does not decompress: nothing to keep
+            logger.warning("Could not read the archived version of %s: %s", url, exc)
             return None

@@ -27,18 +27,16 @@ from typing import Any, Self
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.items import ArticleItem
-from aggregator.store import Archive
 from aggregator.store.models import Article
 from aggregator.stories import Sketch, sketch, story_text, words
 from aggregator.urls import canonical_url
+from pipelines.archive_reads import ArchiveReads, archive_of
 from pipelines.base import Pipeline
 
 logger = logging.getLogger(__name__)
 
-STORE_PIPELINE = "pipelines.store.StorePipeline"
 SAME_TITLE = 0.5
 """Least share of words two titles have in common (of all the words of both) for the same article: an edit changes
 a word or two of a headline, another article most of them."""
@@ -71,33 +69,28 @@ class DedupePipeline(Pipeline):
     ) -> None:
         super().__init__(stats)
         self.sketch_here = sketch_here
-        self.db_url = db_url
-        self._crawling = False
+        self.reads = ArchiveReads(db_url)
         self._titles: dict[str, str] = {}
         """Canonical URL -> title of each article fetched at that very address in this run."""
-        self._archive: Archive | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        archives = STORE_PIPELINE in crawler.settings.getdict("ITEM_PIPELINES")  # not under `scrapy parse`
         return cls(
             crawler.stats,
             sketch_here=crawler.settings.get("AGGREGATOR_STORE_WRITER") == "thread",
-            db_url=crawler.settings.get("AGGREGATOR_DB_URL") if archives else None,
+            db_url=archive_of(crawler),
         )
 
     def open_spider(self) -> None:
-        self._crawling = True  # extraction outside a crawl builds the pipelines but opens no spider
+        self.reads.open()
 
     def close_spider(self) -> None:
-        if self._archive is not None:
-            self._archive.close()
-            self._archive = None
+        self.reads.close()
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        if self._crawling and item.canonical_url:
+        if self.reads.crawling and item.canonical_url:
             self._keep_apart(item, item.canonical_url)
         if self.sketch_here:
             item.minhash = sketch(story_text(item.title, item.body_text)).pack()
@@ -121,14 +114,7 @@ class DedupePipeline(Pipeline):
 
     def _archived(self, url: str) -> tuple[str | None, bytes | None] | None:
         """The title and sketch of the archived article at ``url``; None if none is (or the archive is unreadable)."""
-        if not self.db_url:
-            return None
-        try:
-            if self._archive is None:
-                self._archive = Archive.open(self.db_url, migrate=False, create=False)
-            with self._archive.reading() as session:
-                row = session.execute(select(Article.title, Article.minhash).where(Article.url == url)).first()
-        except SQLAlchemyError as exc:  # nothing readable archived: nothing to compare with
-            logger.warning("Could not read the archived article %s: %s", url, str(exc).splitlines()[0])
-            return None
+        row = self.reads.first(
+            select(Article.title, Article.minhash).where(Article.url == url), f"the archived article {url}"
+        )
         return (row[0], row[1]) if row is not None else None
