@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from aggregator.sources import all_sources
-from aggregator.text import fold_lookalikes, name_key
+from aggregator.text import fold_lookalikes, name_key, written_language
 
 LANGUAGES = ("ru", "az", "en")
 
@@ -1181,12 +1181,6 @@ script for sure, in a microsecond or two whatever the body's length."""
 LANGUAGE_LETTERS = 200
 """Letters below which a body says nothing of its language (as ``GenericArticle.MIN_LANGUAGE_LETTERS``): a short
 body in another script than its page's may be a quotation."""
-_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
-_CYRILLIC_LEADS = b"\xd0\xd1"
-"""The first UTF-8 bytes of "А".."я", "Ё", "ё" (U+0401..U+0451): one per letter, as no continuation byte is one."""
-_AZERBAIJANI_LEADS = b"\xc4\xc6\xc9"
-"""The first UTF-8 bytes of "ı", "İ", "ğ", "Ğ" (C4), "Ə" (C6) and "ə" (C9), the letters English has not: the rest of
-Latin Extended-A and the IPA letters share them, which no text of ours writes as often."""
 
 
 def body_language(text: str) -> str | None:
@@ -1196,20 +1190,9 @@ def body_language(text: str) -> str | None:
 
     A page's edition (its URL, its ``lang``) is not always the language its body is written in: a Russian body under
     /en/, an English statement on an Azerbaijani page. ``find_citations`` reads only the phrases of the language it
-    is given, so it is given this one. Counted on the UTF-8 bytes of ``LANGUAGE_SAMPLE`` characters: some
-    microseconds."""
-    data = text[:LANGUAGE_SAMPLE].encode("utf-8", "surrogatepass")
-    cyrillic = len(data) - len(data.translate(None, _CYRILLIC_LEADS))
-    latin = len(data) - len(data.translate(None, _ASCII_LETTERS))
-    letters = cyrillic + latin
-    if letters < LANGUAGE_LETTERS:
-        return None
-    if cyrillic * 5 >= letters * 4:
-        return "ru"
-    if latin * 5 < letters * 4:
-        return None
-    marked = len(data) - len(data.translate(None, _AZERBAIJANI_LEADS))
-    return "az" if marked * 50 >= latin else "en"
+    is given, so it is given this one (``aggregator.text.written_language`` of its first ``LANGUAGE_SAMPLE``
+    characters)."""
+    return written_language(text[:LANGUAGE_SAMPLE], LANGUAGE_LETTERS)
 
 
 TEXT_LIMIT = 50_000

@@ -46,6 +46,7 @@ from aggregator.html import (
 from aggregator.items import EMPTY_LISTINGS, ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
 from aggregator.sources import Source, site_source, source_for_url
+from aggregator.text import written_language
 from aggregator.timezones import zone
 from aggregator.urls import absolute
 from pipelines.dates import day_only, on_day, parse_date, states_time_of_day
@@ -861,8 +862,6 @@ _NOT_PICTURE = re.compile(
 pixel, an advertising banner, a lazy-loading placeholder."""
 _MIN_PICTURE = 100
 """Pixels (its ``width`` or ``height``) below which a picture is an icon, an avatar or a pixel, not a cover."""
-_AZERBAIJANI_LETTERS = frozenset("əğıƏĞİ")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
 def _article_ancestor(node: LexborNode) -> LexborNode | None:
@@ -872,23 +871,6 @@ def _article_ancestor(node: LexborNode) -> LexborNode | None:
         if current.tag == "article" or re.search(r"Article|BlogPosting", current.attrs.get("itemtype") or ""):
             return current
         current = current.parent
-    return None
-
-
-def written_language(text: str, min_letters: int) -> str | None:
-    """The language a text's letters say it is in, of the archive's: ``ru`` for Cyrillic, ``az`` for Latin with
-    Azerbaijani letters (ə, ğ, ı), ``en`` for Latin without; None for a text of fewer than ``min_letters`` letters or
-    of no clear script (four fifths of its letters in one)."""
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) < min_letters:
-        return None
-    cyrillic = sum(1 for c in letters if _CYRILLIC.match(c))
-    latin = sum(1 for c in letters if c.isascii() or c in _AZERBAIJANI_LETTERS or "\u00c0" <= c <= "\u024f")
-    if cyrillic * 5 >= len(letters) * 4:
-        return "ru"
-    if latin * 5 >= len(letters) * 4:
-        marked = sum(1 for c in letters if c in _AZERBAIJANI_LETTERS)
-        return "az" if marked * 50 >= latin else "en"
     return None
 
 
