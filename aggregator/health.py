@@ -248,17 +248,23 @@ class HealthSuite(MonitorSuite):  # type: ignore[misc]
         crawler: Crawler = self._run_data["crawler"]
         measures: Measures = crawler._aggregator_health_measures  # type: ignore[attr-defined]
         problems = [str(r.reason or _first_line(r.error)) for r in result.monitors_failed_results]
-        verdict = {"status": "red" if problems else "green", "problems": problems, **asdict(measures)}
-        if crawler.settings.get("AGGREGATOR_REDIS_URL"):
-            # A worker's item count is a share of the crawl: no history for the median, and not judged here. The crawl
-            # is judged whole where its workers' rows are read (aggregator.health_report), by the limits they ran with.
-            verdict["shared_frontier"] = True
-            verdict["limits"] = asdict(Thresholds.from_settings(crawler.settings))
-        del verdict["history"], verdict["looked_in"]
+        verdict = health_verdict(crawler.settings, measures, problems)
         if crawler.stats is not None:
             crawler.stats.set_value(PREFIX + "verdict", verdict)
         if problems:
             logger.warning("Health of %s is red: %s", self._run_data["spider"].name, "; ".join(problems))
+
+
+def health_verdict(settings: Any, measures: Measures, problems: list[str]) -> dict[str, Any]:
+    """A run's verdict as its row keeps it (``crawl_runs.health``): green or red, the problems, the measures."""
+    verdict = {"status": "red" if problems else "green", "problems": problems, **asdict(measures)}
+    if settings.get("AGGREGATOR_REDIS_URL"):
+        # A worker's item count is a share of the crawl: no history for the median, and not judged here. The crawl
+        # is judged whole where its workers' rows are read (aggregator.health_report), by the limits they ran with.
+        verdict["shared_frontier"] = True
+        verdict["limits"] = asdict(Thresholds.from_settings(settings))
+    del verdict["history"], verdict["looked_in"]
+    return verdict
 
 
 def _first_line(error: Any) -> str:

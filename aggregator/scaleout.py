@@ -160,7 +160,8 @@ class FrontierCheck:
     end in ``RuntimeError: Engine slot not assigned``: scrapy-redis's scheduler finds the server gone while the engine
     opens the spider, and Scrapy's clean-up after that failure fails in turn, hiding the reason under its own error.
     Raised here, when the crawler builds its extensions (as ``aggregator.locks.RunLock`` refuses a busy source), the
-    reason is the error Scrapy reports, and nothing has started that would need closing.
+    reason is the error Scrapy reports (exit status 1), and nothing has started that would need closing; the run is
+    recorded first, failed and red (``record_unstarted_run``), as ``aggregator crawl`` records it.
     """
 
     @classmethod
@@ -171,11 +172,57 @@ class FrontierCheck:
         # A -s setting has not been through aggregator.environment's checks
         problem = redis_address_problem(redis_url)
         if problem:
+            record_unstarted_run(crawler, f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): "
+                                 f"AGGREGATOR_REDIS_URL {problem}")  # fmt: skip
             raise FrontierUnreachable(f"AGGREGATOR_REDIS_URL {problem}; this run does not start")
         failure = _ping_failure(redis_url, 3.0)
         if failure is not None:
+            record_unstarted_run(crawler, unusable_frontier(redis_url, failure))
             raise FrontierUnreachable(f"{redis_failure(redis_url, failure)}; this run does not start")
         return cls()
+
+
+def unusable_frontier(redis_url: str, exc: BaseException) -> str:
+    """Why a run's shared frontier cannot be used, as its health verdict and ``aggregator crawl``'s summary say it."""
+    return f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {redis_failure(redis_url, exc)}"
+
+
+def record_unstarted_run(crawler: Crawler, problem: str) -> None:
+    """Record a run that ``FrontierCheck`` stops before it starts: its row in the archive, failed and red for
+    ``problem``, as ``aggregator crawl`` records the same run (``SharedScheduler._cannot_open``).
+
+    Scrapyd's jobs are plain ``scrapy crawl`` runs: stopped here with no row, a Redis down for a day left ``aggregator
+    health``, ``aggregator runs`` and /metrics showing the last good run, green, while every scheduled job failed, and
+    only the job logs said so. An archive that cannot be written either is said in the log; the run is stopped all
+    the same."""
+    from aggregator.health import health_verdict
+    from aggregator.health_checks import LOOKED_IN, ON_THE_LISTINGS, Measures
+    from aggregator.sources import all_sources
+    from aggregator.store import Archive
+    from aggregator.store.db import one_line
+
+    spider = crawler.spider
+    name = str(getattr(spider, "name", None) or getattr(crawler.spidercls, "name", None) or "unknown")
+    source = str(getattr(spider, "source_key", None) or name)
+    stats: dict[str, Any] = {
+        "finish_reason": FRONTIER_UNREACHABLE,
+        FRONTIER_PROBLEM: problem,
+        LOOKED_IN: str(getattr(spider, "looked_in", ON_THE_LISTINGS)),
+    }
+    verdict = health_verdict(crawler.settings, Measures.from_stats(stats, []), [problem])
+    db_url = crawler.settings.get("AGGREGATOR_DB_URL")
+    if not db_url:  # a crawler without the project's settings: no archive to record in
+        return
+    try:
+        archive = Archive.open(db_url)
+        try:
+            archive.sync_sources(all_sources())
+            run_id = archive.start_run(source, name, host=socket.gethostname(), pid=os.getpid())
+            archive.finish_run(run_id, status="failed", reason=FRONTIER_UNREACHABLE, stats=stats, health=verdict)
+        finally:
+            archive.close()
+    except Exception as exc:  # the run is refused whatever: its reason must still be the error the job ends with
+        logger.error("%s: this run could not be recorded in the archive: %s", source, one_line(exc))
 
 
 def redis_settings(redis_url: str, namespace: str = "aggregator") -> dict[str, Any]:
@@ -360,9 +407,7 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         ``open`` skipped the opening of the pipelines (no run row) and Scrapy's clean-up failed after it, in
         tracebacks that hid the reason."""
         self._lost = True  # nothing more is asked of Redis, the close's sign-off included
-        self.unusable = (
-            f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {redis_failure(self.redis_url, exc)}"
-        )
+        self.unusable = unusable_frontier(self.redis_url, exc)
         if self.stats:
             self.stats.set_value(FRONTIER_PROBLEM, self.unusable)
         logger.error("%s: %s; this run stops before it fetches anything", self.spider.name, self.unusable)

@@ -30,6 +30,8 @@ from tests.helpers.scaleout_sources import EXTRA_KEYS
 sys.path.insert(0, str(ROOT / "bench"))
 import sitegen
 
+FRONTIER = "frontier_unreachable"
+FRONTIER_LINE = f"the shared frontier cannot be used ({FRONTIER}): "
 PER_SOURCE = 340
 SOURCES = ("caliber", *EXTRA_KEYS)
 REDIS_URL = os.environ.get("AGGREGATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -199,14 +201,16 @@ def test_a_redis_that_refuses_the_credentials_fails_each_run_with_its_words(redi
     ]
 
 
-def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path: Path) -> None:
+def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last_and_is_recorded(tmp_path: Path) -> None:
     # Scrapyd's job log ended in "RuntimeError: Engine slot not assigned", Scrapy's clean-up failing after
-    # scrapy-redis's ConnectionError, which was buried under it.
+    # scrapy-redis's ConnectionError, which was buried under it. Then it said why, but left no run row: `aggregator
+    # health`, `runs` and /metrics showed the last good run, green, while every Scrapyd job failed.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     address = f"redis://127.0.0.1:{free_port()}/8"
+    db = f"sqlite:///{tmp_path / 'a.db'}"
     done = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_REDIS_URL={address}",
-         "-s", f"AGGREGATOR_DB_URL=sqlite:///{tmp_path / 'a.db'}", "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
+         "-s", f"AGGREGATOR_DB_URL={db}", "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
@@ -216,6 +220,15 @@ def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last(tmp_path:
     )
     assert last.endswith("Connection refused; this run does not start"), last
     assert "Engine slot not assigned" not in done.stderr
+    [row] = run_rows(db)
+    assert (row.source, row.spider, row.status, row.finish_reason) == ("caliber", "caliber", "failed", FRONTIER)
+    assert row.finished_at is not None and row.pages == 0
+    said = last.removeprefix("aggregator.scaleout.FrontierUnreachable: ").removesuffix("; this run does not start")
+    assert row.health is not None
+    assert (row.health["status"], row.health["problems"]) == ("red", [f"{FRONTIER_LINE}{said}"])
+    health = run_cli("--db", db, "health", "--json", env=env)
+    [verdict] = [v for v in json.loads(health.stdout) if v["source"] == "caliber"]
+    assert verdict["status"] == "red", verdict
 
 
 def test_a_plain_scrapy_crawl_says_redis_refused_it_rather_than_nothing_answers(redis_url: str) -> None:
