@@ -18,10 +18,10 @@ from typing import Any
 import feedparser
 from scrapy.http import Response
 
-from aggregator.html import css, document_base
+from aggregator.html import css, document_base, http_url
 from aggregator.markup import parse_html
 from aggregator.urls import absolute, canonical_url
-from spiders.sitemaps import SitemapError, decompressed
+from spiders.sitemaps import SitemapEntry, SitemapError, decompressed
 
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
@@ -67,9 +67,10 @@ FEED_PUBLISHED_META = "aggregator_feed_published"
 item carries as ``published_feed`` (the dates pipeline's last resort, for a page that prints no date)."""
 
 FEED_IMAGE_META = "aggregator_feed_image"
-"""``Request.meta`` key of an article request that a feed entry led to: the entry's picture (``FeedEntry.image_url``),
-which the article's item carries as ``cover_feed``: its cover when the page names none (WordPress, DLE and Bitrix
-sites print no ``og:image`` on many article pages, but give the picture in their RSS)."""
+"""``Request.meta`` key of an article request that a feed entry led to: the entry's picture (``FeedEntry.image_url``,
+or a sitemap entry's ``<image:image>``, ``SitemapEntry.image_url``), which the article's item carries as
+``cover_feed``: its cover when the page names none (WordPress, DLE and Bitrix sites print no ``og:image`` on many
+article pages, but give the picture in their RSS and their sitemaps)."""
 
 
 DECLARED_BY_META = "aggregator_declared_by"
@@ -77,12 +78,15 @@ DECLARED_BY_META = "aggregator_declared_by"
 declared feed that answers with an HTML page in turn is not searched for feeds again."""
 
 
-def entry_meta(entry: FeedEntry) -> dict[str, str]:
-    """The ``Request.meta`` of the request for ``entry``'s article: its date and its picture, those the feed gives.
+def entry_meta(entry: FeedEntry | SitemapEntry) -> dict[str, str]:
+    """The ``Request.meta`` of the request for ``entry``'s article: its date and its picture, those it gives (a feed
+    entry's; a sitemap entry's ``<news:publication_date>`` and first ``<image:image>``).
 
     Scrapy copies a request's meta to its retries and to the request a redirect makes, and the incremental filter
-    adds its own keys to it, so they reach the article's page whatever way it is fetched."""
-    meta = {FEED_PUBLISHED_META: entry.published_raw, FEED_IMAGE_META: entry.image_url}
+    adds its own keys to it, so they reach the article's page whatever way it is fetched. Made when the request is,
+    not before: a sitemap lists up to 50,000 pages, and each request waiting in the scheduler holds a copy."""
+    published = entry.published_raw if isinstance(entry, FeedEntry) else entry.news_published
+    meta = {FEED_PUBLISHED_META: published, FEED_IMAGE_META: entry.image_url}
     return {key: value for key, value in meta.items() if value}
 
 
@@ -105,8 +109,8 @@ def feed_published(response: Response) -> str | None:
 
 
 def feed_cover(response: Response) -> str | None:
-    """The picture of the feed entry that led to ``response``'s page; None for a page no feed led to, or whose entry
-    has none (a news sitemap's entries give none: ``spiders.sitemaps`` does not read ``<image:image>``)."""
+    """The picture of the feed or sitemap entry that led to ``response``'s page; None for a page none led to, or whose
+    entry has none."""
     request = response.request
     return request.meta.get(FEED_IMAGE_META) if request is not None else None
 
@@ -265,11 +269,8 @@ def _image(entry: Any, base_url: str) -> str | None:
         match = _IMG_SRC.search(str(entry.get("summary") or ""))
         if match:
             candidates.append(html.unescape(match.group(1)))
-    for href in candidates:
-        url = absolute(base_url, href)
-        if url.startswith(("https://", "http://")):
-            return url
-    return None
+    # http(s) only; one no URL can be made of ("//[x/") gives way to the next: raised, it cost the whole feed
+    return next((url for href in candidates if (url := http_url(base_url, href))), None)
 
 
 def _looks_like_image(href: str) -> bool:

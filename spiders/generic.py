@@ -54,6 +54,7 @@ from spiders.base import SourceSpider
 from spiders.feeds import (
     DECLARED_BY_META,
     FEED_PUBLISHED_META,
+    FeedEntry,
     FeedError,
     content_type,
     declared_feeds,
@@ -74,7 +75,7 @@ from spiders.page_layout import (
     squashed,
     wrap_loose_text,
 )
-from spiders.sitemaps import LinkTally, SitemapError, discovery_kind, parse_sitemap
+from spiders.sitemaps import LinkTally, SitemapEntry, SitemapError, discovery_kind, parse_sitemap
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·»-]\s+|\s*\|\s*")
 """What parts a headline from the site's name in a ``<title>``: "Headline | Site", "Headline » Site - tagline" (DLE)."""
@@ -920,8 +921,9 @@ class GenericSpider(SourceSpider):
         if kind is None:
             yield from self._html_entry(response)
             return
-        links: list[str] = []
-        announced: dict[str, dict[str, str]] = {}  # an entry's link -> its request's meta (its date, its picture)
+        # Each link listed, once, in the document's order -> the entry listing it, whose date and picture go with
+        # its page's request (``entry_meta``, made with the request: a sitemap lists up to 50,000 pages).
+        announced: dict[str, FeedEntry | SitemapEntry] = {}
         if kind == "sitemap":
             try:
                 sitemap = parse_sitemap(response.body, response.url)
@@ -945,10 +947,12 @@ class GenericSpider(SourceSpider):
                         tally.unusable += 1
                 self._tally(response, "the sitemap index", tally)
                 return
-            links = [entry.loc for entry in sitemap.entries]
-            # A news sitemap's publication date, as a feed's: the last resort of a page that prints none. (No picture:
-            # parse_sitemap does not read <image:image>.)
-            announced = {e.loc: {FEED_PUBLISHED_META: e.news_published} for e in sitemap.entries if e.news_published}
+            # A news sitemap's publication date and an entry's <image:image>, as a feed entry's date and picture: the
+            # last resort of a page that prints no date, and the cover of one that names none. A page listed twice
+            # takes the first entry that gives either.
+            for entry in sitemap.entries:
+                if entry.loc not in announced or not entry_meta(announced[entry.loc]):
+                    announced[entry.loc] = entry
         else:
             try:
                 entries = feed_entries(response.body, response.url, content_type(response))
@@ -956,12 +960,10 @@ class GenericSpider(SourceSpider):
                 yield self.discovery_failed(response, str(exc))
                 return
             self._count("feeds")
-            links = [entry.link for entry in entries]
-            announced = {entry.link: entry_meta(entry) for entry in entries}
+            announced = {entry.link: entry for entry in entries}  # one entry per link already
         pattern = self.source.article_pattern
-        unique = list(dict.fromkeys(links))
-        tally = LinkTally(listed=len(unique))
-        for link in unique:
+        tally = LinkTally(listed=len(announced))
+        for link, listed in announced.items():
             try:
                 # Against the document's own URL: a feed or a sitemap has no <base>, and Scrapy's urljoin would look
                 # for one in its text (decoding all of a sitemap to read 4 KiB, and taking a <base> quoted in an
@@ -973,9 +975,8 @@ class GenericSpider(SourceSpider):
                 if pattern is not None and not pattern.search(url):
                     tally.not_article_urls += 1  # the registry says what an article's URL looks like: not fetched
                     continue
-                request = scrapy.Request(
-                    url, callback=self.parse_article, errback=self.fetch_failed, meta=announced.get(link)
-                )
+                meta = entry_meta(listed)
+                request = scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed, meta=meta)
             except ValueError:
                 # An address no request can be made to ("https://minval.az:99999/news/1"): that one is skipped and
                 # counted; raised, it ended the parse and every link after it in the sitemap or feed was lost.

@@ -1,4 +1,5 @@
-"""Sitemaps for discovery: ``<urlset>`` (plain or Google News) and ``<sitemapindex>``, gzipped or not.
+"""Sitemaps for discovery: ``<urlset>`` (plain, Google News, Google's image extension) and ``<sitemapindex>``,
+gzipped or not.
 
 Also tells a sitemap from a feed from a page that is neither, by its first element, so that the generic spider can
 hand a feed to the feed parser and count an HTML page served at a feed's or sitemap's address as a failure; and keeps
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from scrapy.utils.gz import gunzip
 
+from aggregator.html import http_url
 from aggregator.urls import absolute
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
@@ -40,13 +42,18 @@ class SitemapError(ValueError):
 @dataclass(frozen=True, slots=True)
 class SitemapEntry:
     loc: str
-    """Absolute URL of a page (``<urlset>``) or of another sitemap (``<sitemapindex>``)."""
+    """Absolute URL of a page (``<urlset>``) or of another sitemap (``<sitemapindex>``); as written when no URL can
+    be made of it, which the spider counts as an unusable address."""
     lastmod: str | None = None
     news_title: str | None = None
     """``<news:title>`` of a Google News sitemap."""
     news_published: str | None = None
     """``<news:publication_date>`` as printed (W3C datetime)."""
     news_language: str | None = None
+    image_url: str | None = None
+    """The page's picture: the first ``<image:image>`` whose ``<image:loc>`` is an http(s) address, made absolute
+    (WordPress's SEO plugins and news sitemaps list an article's pictures so). The cover of a page that names none,
+    as a feed entry's picture is (``spiders.feeds.entry_meta``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +92,37 @@ def _child_text(node: etree._Element, name: str, namespace: str | None = None) -
     return None
 
 
+def _first_image(node: etree._Element, base_url: str) -> str | None:
+    """The first picture of a ``<url>`` that is a web address; a ``data:`` or ``javascript:`` one, or one no URL can
+    be made of, gives way to the next."""
+    for child in node:
+        if _unprefixed(child.tag) != "image":
+            continue
+        loc = next((c.text for c in child if _unprefixed(c.tag) == "loc"), None)
+        if url := http_url(base_url, loc):
+            return url
+    return None
+
+
+def _unprefixed(tag: object) -> str:
+    """The local name of an element of Google's image extension (``<image:image><image:loc>``), in its namespace
+    (``http://www.google.com/schemas/sitemap-image/1.1``) or with the prefix left undeclared, which lxml's recovering
+    parser keeps in the name (``image:image``): hand-made sitemaps forget the declaration."""
+    return _local(tag).rsplit(":", 1)[-1]
+
+
+def _address(base_url: str, loc: str) -> str:
+    """``loc`` made absolute; as written when no URL can be made of it (``//[x/``), for the spider to count as an
+    unusable address: raised here, it cost every other link of the sitemap."""
+    try:
+        return absolute(base_url, loc)
+    except ValueError:
+        return loc
+
+
 def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
-    """Every ``<loc>`` of a sitemap or sitemap index, with its date and Google News fields, in document order."""
+    """Every ``<loc>`` of a sitemap or sitemap index, with its date, Google News fields and picture, in document
+    order."""
     data = decompressed(body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, remove_comments=True)
     try:
@@ -107,11 +143,12 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
         publication = next((c for c in news if _local(c.tag) == "publication"), None) if news is not None else None
         entries.append(
             SitemapEntry(
-                loc=absolute(base_url, loc),
+                loc=_address(base_url, loc),
                 lastmod=_child_text(node, "lastmod"),
                 news_title=_child_text(news, "title", _NEWS) if news is not None else None,
                 news_published=_child_text(news, "publication_date", _NEWS) if news is not None else None,
                 news_language=_child_text(publication, "language") if publication is not None else None,
+                image_url=_first_image(node, base_url),
             )
         )
     return Sitemap("urlset" if kind == "urlset" else "sitemapindex", tuple(entries))
