@@ -37,11 +37,12 @@ from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError, Operat
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match, Route
 
 from aggregator import present
 from aggregator.api import sitemaps
 from aggregator.api.feeds import rss_feed
-from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, ViewRecord
+from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, SharedViewRecord, ViewRecord
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
 from aggregator.html import http_url
@@ -71,8 +72,17 @@ ArticleId = Annotated[
 EDITION_PATTERN = "^(" + "|".join(present.LABELS) + ")$"
 """The site's editions: the languages its pages have labels in (ru, az, en)."""
 FEED_SIZE = 50
+FeedEdition = Annotated[
+    str | None,
+    Query(
+        pattern=EDITION_PATTERN,
+        description="An edition (ru, az, en): only articles in this language, and the feed says it is in it.",
+    ),
+]
 MACHINE_PATHS = ("/api/", "/feeds/", "/sitemap", "/robots.txt", "/healthz", "/metrics", "/docs", "/redoc", "/openapi")
 """Where the addresses are for programs: an address there that no route has is a JSON 404, elsewhere a page."""
+WITHOUT_ARCHIVE = ("/robots.txt",)
+"""The routes that read nothing from the archive: never a 503 while it does not answer."""
 MOST_READ_TTL = 10.0
 """Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
 SQLITE_MMAP_BYTES = 2 << 30
@@ -89,6 +99,8 @@ fail-over takes seconds to a minute."""
 NOT_KEPT = {"Cache-Control": "no-store"}
 """The probes' answers (``/healthz``, ``/api/health``, ``/metrics``) are of this moment: a cache in front must not
 keep one (without a Cache-Control, Varnish keeps a 200 for two minutes: a source gone red would stay green)."""
+METHOD_ORDER = {method: n for n, method in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}
+"""The order a 405's ``Allow`` names methods in (the usual one; any other after them)."""
 SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
 SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
 """How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
@@ -139,7 +151,7 @@ class SourceRef(BaseModel):
 
 
 class ArticleDetail(ArticleSummary):
-    body_html: str = Field(description="Sanitised HTML (an allow-list of tags; http(s) links only).")
+    body_html: str = Field(description="Sanitised HTML (an allow-list of tags; http(s), mailto: and tel: links only).")
     body_text: str
     attribution_line: str | None
     source_info: SourceRef
@@ -478,6 +490,30 @@ class PublicAddress:
         await self.app(scope, receive, send)
 
 
+class ReadAPI(FastAPI):
+    """The app, whose ``/openapi.json`` says only what its routes answer.
+
+    FastAPI documents a 422 for every route that takes a parameter, and the app's 503 for every route: the pages
+    never answer a 422 (``invalid`` answers their bad parameters as pages: a 404 for an id that cannot be an
+    article's, else a 400), and ``/robots.txt`` reads nothing from the archive, so it is never a 503. A client
+    generated from the description, or a contract test, would expect answers that never come."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        schema = super().openapi()
+        for route in self.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            never = {"422"} if route.response_class is HTMLResponse else set()
+            never |= {"503"} if route.path_format in WITHOUT_ARCHIVE else set()
+            for method in route.methods or ():
+                responses = schema["paths"][route.path_format][method.lower()]["responses"]
+                for status in never:
+                    responses.pop(status, None)
+        return schema
+
+
 def create_app(
     db_url: str,
     *,
@@ -485,7 +521,7 @@ def create_app(
     most_read_ttl: float = MOST_READ_TTL,
     health_max_age: timedelta | Literal["environment"] | None = "environment",
     public_url: str | Literal["environment"] | None = "environment",
-    view_record: ViewRecord | None = None,
+    view_record: ViewRecord | SharedViewRecord | None = None,
 ) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
 
@@ -496,7 +532,8 @@ def create_app(
     ``AGGREGATOR_PUBLIC_URL`` from the environment; unset, each request's own (its ``Host`` header).
 
     ``view_record``: who has viewed what lately, so that the views counter counts a reader once per article in its
-    window; by default one of ``AGGREGATOR_VIEW_WINDOW_SECONDS`` from the environment, else 30 minutes.
+    window; by default one of ``AGGREGATOR_VIEW_WINDOW_SECONDS`` from the environment, else 30 minutes, kept in the
+    Redis that ``AGGREGATOR_REDIS_URL`` names (shared by every server process), else in this process.
     """
     store = Store(db_url, most_read_ttl)
     wanted = "environment" in (health_max_age, public_url) or view_record is None
@@ -506,8 +543,11 @@ def create_app(
     if public_url == "environment":
         public_url = environment.get("AGGREGATOR_PUBLIC_URL")
     if view_record is None:
-        view_record = ViewRecord(environment.get("AGGREGATOR_VIEW_WINDOW_SECONDS", VIEW_WINDOW_SECONDS))
-    viewers: ViewRecord = view_record
+        window = environment.get("AGGREGATOR_VIEW_WINDOW_SECONDS", VIEW_WINDOW_SECONDS)
+        redis_url = environment.get("AGGREGATOR_REDIS_URL")
+        namespace = environment.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
+        view_record = SharedViewRecord(redis_url, window, namespace=namespace) if redis_url else ViewRecord(window)
+    viewers: ViewRecord | SharedViewRecord = view_record
     oldest_verdict: timedelta | None = health_max_age
 
     @asynccontextmanager
@@ -520,8 +560,9 @@ def create_app(
         yield
         gc.unfreeze()
         store.close()
+        viewers.close()
 
-    app = FastAPI(
+    app = ReadAPI(
         title="aggregator read API",
         version="1",
         description="Archived articles with their attribution, source links and archive times; feeds; pages.",
@@ -861,19 +902,28 @@ def create_app(
         prefix = sample.removesuffix("1")
         return lambda article_id: f"{prefix}{article_id}"
 
-    def feed(request: Request, source_key: str | None) -> Response:
+    def feed(request: Request, source_key: str | None, edition: str | None) -> Response:
         with store.read.connect() as conn:
             source = queries.get_source(conn, source_key) if source_key and storable(source_key) else None
             if source_key and source is None:
                 return problem(404, f"no source {source_key!r} in the archive")
-            chosen = queries.ArticleFilter(source=source_key)
+            chosen = queries.ArticleFilter(source=source_key, language=edition)
             rows, _ = queries.list_page(conn, chosen, limit=FEED_SIZE)
             full = queries.get_articles(conn, [r.id for r in rows])
+        # The channel's language: the edition's, else the source's when it writes in one; a feed of several names
+        # none (its items name theirs). Not guessed from the items at hand: a feed's language changing with its
+        # latest 50 articles would move it between a reader's folders.
+        languages = list(source.languages or []) if source else []
+        language = edition or (languages[0] if len(languages) == 1 else None)
+        home = request.url_for("index")
         body = rss_feed(
             site_name=site_name,
             source_name=source.name if source else None,
-            self_url=str(request.url.replace(query=None)),
-            home_url=str(request.url_for("index")),
+            language=language,
+            edition=edition is not None,
+            # The feed's own address as asked, its edition kept (any other query left out: it changes nothing).
+            self_url=str(request.url.replace_query_params(**({"language": edition} if edition else {}))),
+            home_url=str(home.include_query_params(language=edition) if edition else home),
             articles=full,
             page_url=page_urls(request),
         )
@@ -881,15 +931,17 @@ def create_app(
 
     @app.get("/feeds/all.rss", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
     @reads
-    def all_feed(request: Request) -> Response:
-        """RSS 2.0 of the latest articles of every source."""
-        return feed(request, None)
+    def all_feed(request: Request, language: FeedEdition = None) -> Response:
+        """RSS 2.0 of the latest articles of every source; of one edition (language) when asked."""
+        return feed(request, None, language)
 
     @app.get("/feeds/{source}.rss", response_class=Response, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["feeds"])
     @reads
-    def source_feed(request: Request, source: Annotated[str, PathParam(max_length=64)]) -> Response:
-        """RSS 2.0 of one source's latest articles."""
-        return feed(request, source)
+    def source_feed(
+        request: Request, source: Annotated[str, PathParam(max_length=64)], language: FeedEdition = None
+    ) -> Response:
+        """RSS 2.0 of one source's latest articles; of one edition (language) when asked."""
+        return feed(request, source, language)
 
     # -- sitemaps (aggregator/api/sitemaps.py) ---------------------------------------------------------
 
@@ -1055,7 +1107,20 @@ def create_app(
             if request.url.path.startswith("/news/"):
                 return article_missing(request.url.path.removeprefix("/news/"))
             return error_page(request, 404, lambda labels: labels.bad_link)
+        if exc.status_code == 405:
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allowed_methods(request)})
         return await http_exception_handler(request, exc)
+
+    def allowed_methods(request: Request) -> str:
+        """What a 405's ``Allow`` lists: every method some route answers at the address (RFC 9110 10.2.1: the methods
+        the resource supports). Starlette names the methods of the first route whose path matched, the GET route
+        alone, though its HEAD twin (below) answers too: a client or a cache told ``Allow: GET`` would not ask with
+        HEAD, which the load balancers' and feed readers' checks do."""
+        methods: set[str] = set()
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+                methods |= route.methods
+        return ", ".join(sorted(methods, key=lambda m: (METHOD_ORDER.get(m, len(METHOD_ORDER)), m)))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -5,20 +5,38 @@ reloading, could put an article into the most-read list that every page shows. A
 counted once per article within a window (``AGGREGATOR_VIEW_WINDOW_SECONDS``), and at most ``VIEWS_PER_MINUTE``
 times a minute across articles, so a script walking every id is stopped too.
 
-The record lives in the server process's memory, bounded: past ``max_entries`` the oldest entries are dropped (those
-readers would be counted again; under a flood of addresses that is the lesser harm than the server's memory). Each
-process of ``aggregator serve --workers N`` keeps its own, and a restart forgets it.
+Where the record lives:
+
+- ``ViewRecord``: in the server process's memory, bounded: past ``max_entries`` the oldest entries are dropped (those
+  readers would be counted again; under a flood of addresses that is the lesser harm than the server's memory). Each
+  process keeps its own, so with ``aggregator serve --workers N``, or several hosts behind a balancer, a reader whose
+  requests land on several processes is counted once in each, and a restart forgets it.
+- ``SharedViewRecord``, when ``AGGREGATOR_REDIS_URL`` names a Redis: one record for every process on every host, kept
+  across restarts. Each (reader, article) is a key that expires with the window, each reader's minute a counter that
+  expires with the minute, claimed by one script (atomic: two processes claiming the same view at once count it
+  once). Not a table in the archive: the record is the readers' addresses of the last window, which would go into
+  every backup, need purging, and add a write of the archive to every view (on SQLite, one lock shared by all the
+  processes); Redis forgets them by itself, and a deployment of several hosts may have one already (its scale-out
+  crawls').
+  While Redis does not answer, the process's own record stands in (a reader may then be counted again, once in each
+  process), so a Redis outage never stops views from being counted or the pages from being served.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+
+from aggregator.environment import shown_redis_url
 
 VIEW_WINDOW_SECONDS = 1800.0
 """How long a reader's view of an article is the only one counted (``AGGREGATOR_VIEW_WINDOW_SECONDS``)."""
@@ -27,17 +45,26 @@ VIEWS_PER_MINUTE = 60
 MAX_ENTRIES = 50_000
 """How many (reader, article) views, and how many readers' minutes, the record keeps at most (some 20 MB)."""
 MINUTE = 60.0
+REDIS_TIMEOUT = 1.0
+"""Seconds a view waits for Redis before the process's own record answers it instead."""
+REDIS_RETRY_SECONDS = 5.0
+"""How long after Redis failed to answer the process's own record answers without asking it (a Redis that is down
+would otherwise cost every view its timeout)."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     """What a view is: ``new`` (now recorded: count it, or ``release`` it if it is not counted after all),
     ``seen`` (this reader's view of this article is already counted in the window), or ``capped`` (the reader has had
-    their views of the minute counted: ``retry_after`` seconds until the minute is over)."""
+    their views of the minute counted: ``retry_after`` seconds until the minute is over). ``token``: a new claim's
+    in Redis (what its key holds), empty for one of a process's own record."""
 
     kind: Literal["new", "seen", "capped"]
     at: float = 0.0
     retry_after: int = 0
+    token: str = ""
 
 
 @dataclass(slots=True)
@@ -106,8 +133,138 @@ class ViewRecord:
             if minute is not None and minute.start <= claim.at and minute.counted > 0:
                 minute.counted -= 1
 
+    def close(self) -> None:
+        """Nothing to let go of (for the app's shutdown, as ``SharedViewRecord.close``)."""
+
     def _forget(self, now: float) -> None:
         while self._views and now - next(iter(self._views.values())) >= self.window:
             self._views.popitem(last=False)
         while self._minutes and now - next(iter(self._minutes.values())).start >= MINUTE:
             self._minutes.popitem(last=False)
+
+
+# KEYS: the (reader, article) key, the reader's minute. ARGV: the window in ms (0: none), the cap, the claim's token.
+# Answers {kind, milliseconds the minute has left (for "capped")}. A minute starts with its first counted view, as in
+# ViewRecord: the counter gets its expiry when it is made (a counter brought back to 0 by a release keeps its own).
+_CLAIM = """
+if ARGV[1] ~= '0' and redis.call('EXISTS', KEYS[1]) == 1 then
+  return {'seen', 0}
+end
+local counted = tonumber(redis.call('GET', KEYS[2]) or '0')
+if counted >= tonumber(ARGV[2]) then
+  return {'capped', redis.call('PTTL', KEYS[2])}
+end
+redis.call('INCR', KEYS[2])
+if redis.call('PTTL', KEYS[2]) < 0 then
+  redis.call('PEXPIRE', KEYS[2], 60000)
+end
+if ARGV[1] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
+end
+return {'new', 0}
+"""
+# The claim taken back: its key only if it is still this claim's (a later claim's stays), and one off the minute.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+return 0
+"""
+
+
+class SharedViewRecord:
+    """The record in Redis, shared by every server process that names the same Redis and namespace; the process's
+    own ``ViewRecord`` (``local``) answers while Redis does not. Thread-safe as ``ViewRecord`` (redis-py's client
+    is; the outage state is under a lock)."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        window: float = VIEW_WINDOW_SECONDS,
+        *,
+        namespace: str = "aggregator",
+        per_minute: int = VIEWS_PER_MINUTE,
+        timeout: float = REDIS_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.window = window
+        self.per_minute = per_minute
+        self.local = ViewRecord(window, per_minute=per_minute, clock=clock)
+        self.clock = clock
+        self.shown_url = shown_redis_url(redis_url)
+        # One try a command: redis-py's own retries would hold a reader's request for several timeouts.
+        self._client: Any = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+        self._claim = self._client.register_script(_CLAIM)
+        self._release = self._client.register_script(_RELEASE)
+        self._prefix = f"{namespace}:read-api"  # beside the crawls' "{namespace}:{spider}:..." keys, none of theirs
+        self._window_ms = math.ceil(window * 1000) if window > 0 else 0
+        self._lock = threading.Lock()
+        self._down_until: float | None = None  # while Redis is taken as down (the clock's time), else None
+
+    def claim(self, reader: str, article_id: int) -> Claim:
+        """As ``ViewRecord.claim``, across processes."""
+        if self._resting():
+            return self.local.claim(reader, article_id)
+        token = uuid.uuid4().hex
+        try:
+            kind, left = self._claim(self._keys(reader, article_id), [self._window_ms, self.per_minute, token])
+        except RedisError as exc:  # down, unreachable, refusing (a read-only replica, a wrong password), timed out
+            self._failed(exc)
+            return self.local.claim(reader, article_id)
+        self._answered()
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind == "capped":
+            return Claim("capped", retry_after=max(1, math.ceil(int(left) / 1000)))
+        if kind == "seen":
+            return Claim("seen")
+        return Claim("new", at=self.clock(), token=token)
+
+    def release(self, reader: str, article_id: int, claim: Claim) -> None:
+        """As ``ViewRecord.release``; a claim Redis did not make is the local record's."""
+        if claim.kind != "new":
+            return
+        if not claim.token:
+            self.local.release(reader, article_id, claim)
+            return
+        try:
+            self._release(keys=self._keys(reader, article_id), args=[claim.token])
+        except RedisError as exc:  # the view stays remembered until its window ends: not counted again in it
+            self._failed(exc)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _keys(self, reader: str, article_id: int) -> list[str]:
+        return [f"{self._prefix}:viewed:{reader}:{article_id}", f"{self._prefix}:minute:{reader}"]
+
+    def _resting(self) -> bool:
+        with self._lock:
+            return self._down_until is not None and self.clock() < self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            first = self._down_until is None
+            self._down_until = self.clock() + REDIS_RETRY_SECONDS
+        if first:
+            logger.warning(
+                "views: Redis at %s does not answer (%s: %s); this process remembers its own readers until it does",
+                self.shown_url,
+                type(exc).__name__,
+                exc,
+            )
+
+    def _answered(self) -> None:
+        with self._lock:
+            if self._down_until is None:
+                return
+            self._down_until = None
+        logger.warning("views: Redis at %s answers again; the readers are remembered there", self.shown_url)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from aggregator.cli import _archive, _cannot_listen, _db_url, app, fail, out
+from aggregator.environment import shown_redis_url
 
 
 @app.command()
@@ -41,10 +42,18 @@ def serve(
         fail(f"--log-level: {log_level!r} is not one of uvicorn's log levels: {', '.join(LOG_LEVELS)}")
     _archive(ctx).close()  # upgrade the schema, and fail early on an unusable database
     db_url = _db_url(ctx)
-    site_name = str(project_settings().get("AGGREGATOR_SITE_NAME"))
+    settings = project_settings()
+    site_name = str(settings.get("AGGREGATOR_SITE_NAME"))
+    redis_url = settings.get("AGGREGATOR_REDIS_URL")
     _can_listen(host, port)
     processes = f", {workers} processes" if workers > 1 else ""
     out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)")
+    # Where the views counter remembers its readers (aggregator/api/view_record.py): an operator running several
+    # processes learns here whether each counts a reader again.
+    if redis_url:
+        out.print(f"Views: readers remembered in Redis at {shown_redis_url(redis_url)}, shared by every process")
+    elif workers > 1:
+        out.print("Views: each process remembers its own readers (AGGREGATOR_REDIS_URL names a Redis to share them)")
     options = {"host": host, "port": port, "log_level": log_level.lower(), "access_log": access_log}
     if workers == 1:
         uvicorn.run(api.create_app(db_url, site_name=site_name), **options)  # type: ignore[arg-type]

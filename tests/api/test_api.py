@@ -360,6 +360,53 @@ def test_get_routes_answer_head(client: TestClient) -> None:
     assert not [path for path, operations in spec["paths"].items() if "head" in operations]
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def test_a_405_names_every_method_the_address_answers(client: TestClient) -> None:
+    """RFC 9110: a 405's ``Allow`` lists the methods the resource supports. Every GET route answers HEAD too (its
+    twin route), but Starlette named only the first route's methods: ``Allow: GET``, so a cache or a checker told it
+    would not ask with HEAD."""
+    article_id = client.get("/api/articles").json()["items"][0]["id"]
+    paths = ("/", f"/news/{article_id}", "/search", "/api/articles", f"/api/articles/{article_id}",
+             f"/api/articles/{article_id}/views", "/feeds/all.rss", "/feeds/caliber.rss", "/sitemap.xml",
+             "/sitemaps/0.xml", "/robots.txt", "/healthz", "/docs", "/openapi.json")  # fmt: skip
+    for path in paths:
+        answers = {method: client.request(method, path) for method in METHODS}
+        answered = {method for method, answer in answers.items() if answer.status_code != 405}
+        refused = {method: answer for method, answer in answers.items() if answer.status_code == 405}
+        assert answered and refused, path
+        for method, answer in refused.items():
+            assert set(answer.headers["allow"].split(", ")) == answered, (path, method, answer.headers["allow"])
+    assert client.put("/news/1").headers["allow"] == "GET, HEAD"
+    assert client.get(f"/api/articles/{article_id}/views").headers["allow"] == "POST"
+
+
+def test_the_description_documents_only_the_answers_a_route_gives(client: TestClient) -> None:
+    """FastAPI documents a 422 for every route with a parameter, and the app's 503 for every route. A page answers
+    its bad parameters as pages (a 404 for an id that cannot be an article's, else a 400), never a 422; and
+    ``/robots.txt`` reads nothing from the archive. Each page is driven with bad values of each of its parameters:
+    every answer is one it documents."""
+    spec = client.get("/openapi.json").json()
+    pages = {path: ops["get"] for path, ops in spec["paths"].items() if "pages" in ops.get("get", {}).get("tags", ())}
+    assert set(pages) == {"/", "/search", "/news/{article_id}"}
+    bad_values = ("x" * 1000, "Ü", "", "-1", "0", "05", str(2**40), "abc", "%00")
+    for path, operation in pages.items():
+        documented = set(operation["responses"])
+        assert "422" not in documented, path
+        for parameter in operation["parameters"]:
+            for value in bad_values:
+                if parameter["in"] == "path":
+                    answer = client.get(path.replace("{" + parameter["name"] + "}", value or "0"))
+                else:
+                    answer = client.get(path, params={parameter["name"]: value})
+                assert str(answer.status_code) in documented, (path, parameter["name"], value, answer.status_code)
+    assert set(spec["paths"]["/robots.txt"]["get"]["responses"]) == {"200"}
+    # The API's and the feeds' bad parameters are 422s, documented as before.
+    for path in ("/api/articles", "/api/articles/{article_id}", "/feeds/all.rss", "/feeds/{source}.rss"):
+        assert "422" in spec["paths"][path]["get"]["responses"], path
+
+
 def test_reads_cannot_write(sample_db: str) -> None:
     app = create_app(sample_db)
     with app.state.store.read.connect() as conn, pytest.raises(OperationalError, match="readonly"):

@@ -100,7 +100,7 @@ def test_serve_with_several_worker_processes(sample_db: str, tmp_path: Path) -> 
     port = free_port()
     script = Path(sys.executable).with_name("aggregator")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "aggregator"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")} | {"COLUMNS": "200"}
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -125,6 +125,10 @@ def test_serve_with_several_worker_processes(sample_db: str, tmp_path: Path) -> 
         server.wait(timeout=60)
     assert server.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+    # No Redis named: the operator is told that each process counts its own readers.
+    assert "Views: each process remembers its own readers (AGGREGATOR_REDIS_URL names a Redis to share them)" in (
+        log.read_text()
+    )
 
 
 def test_json_instants_are_spelled_as_utc_iso() -> None:

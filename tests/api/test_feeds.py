@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import feedparser
+import pytest
 from fastapi.testclient import TestClient
 
 from aggregator.api import create_app
@@ -57,3 +58,40 @@ def test_empty_archive_gives_an_empty_valid_feed(sqlite_url: str) -> None:
     with TestClient(create_app(sqlite_url)) as client:
         assert parse(client, "/feeds/all.rss").entries == []
         assert parse(client, "/feeds/caliber.rss").entries == []
+
+
+def test_a_feed_says_its_language_where_it_has_one(client: TestClient) -> None:
+    """Feed readers and aggregators file a feed by its language (RSS 2.0's ``<language>``), and the site's editions are
+    per language; no feed said one. A feed of several languages names none for the channel (it would be wrong for
+    most items) and each item its own (``dc:language``)."""
+    mixed = parse(client, "/feeds/all.rss")
+    assert "language" not in mixed.feed
+    latest = client.get("/api/articles", params={"limit": 50}).json()["items"]
+    assert {i["language"] for i in latest} >= {"ru", "az"}  # the sample is mixed
+    assert [e.get("language") for e in mixed.entries] == [i["language"] for i in latest]
+    # A source that writes in one language (the registry's haqqin: Russian): its feed is in it; caliber writes in three.
+    assert parse(client, "/feeds/haqqin.rss").feed.language == "ru"
+    assert "language" not in parse(client, "/feeds/caliber.rss").feed
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+def test_an_editions_feed(client: TestClient, language: str) -> None:
+    feed = parse(client, f"/feeds/all.rss?language={language}")
+    assert feed.feed.language == language and feed.feed.title == f"Icma.az ({language})"
+    assert feed.feed.link == f"http://testserver/?language={language}"  # the edition's front page
+    assert [link.href for link in feed.feed.links if link.get("rel") == "self"] == [
+        f"http://testserver/feeds/all.rss?language={language}"
+    ]
+    edition = client.get("/api/articles", params={"limit": 50, "language": language}).json()["items"]
+    assert [e.title for e in feed.entries] == [i["title"] for i in edition] and edition
+    assert {e.language for e in feed.entries} == {language}
+    # One source's articles of one edition: caliber writes in three languages, this feed in one.
+    caliber = parse(client, f"/feeds/caliber.rss?language={language}")
+    assert caliber.feed.language == language and caliber.feed.title == f"Icma.az: Caliber.az ({language})"
+    assert {e.language for e in caliber.entries} <= {language}
+
+
+def test_an_edition_the_site_has_not_is_a_422(client: TestClient) -> None:
+    for path in ("/feeds/all.rss", "/feeds/caliber.rss"):
+        answer = client.get(path, params={"language": "tr"})
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "language"], path

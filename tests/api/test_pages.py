@@ -128,12 +128,16 @@ def test_the_article_page_describes_itself_for_search_results_and_shared_links(s
     assert meta(page, "og:type") == ["article"] and meta(page, "og:site_name") == ["Icma.az"]
     assert meta(page, "og:url") == [f"http://testserver/news/{with_cover}"]
     assert meta(page, "og:image") == ["https://caliber.az/storage/bridge.jpg"]
+    # X's (and Telegram's) card: a large picture for an article with a cover; its title, text and picture are the
+    # og: tags'. Without the card type, X showed a bare link.
+    assert meta(page, "twitter:card") == ["summary_large_image"]
     assert meta(page, "og:locale") == ["ru_RU"]
     assert meta(page, "article:published_time") == ["2026-11-01T08:30:00Z"]
     assert meta(page, "article:section") == ["Экономика"]
     # A short text is the description whole; no cover, date or category: no tag for them.
     assert meta(plain, "description") == ["Qısa mətn."] and meta(plain, "og:locale") == ["az_AZ"]
     assert not meta(plain, "og:image") and not meta(plain, "article:published_time")
+    assert meta(plain, "twitter:card") == ["summary"]  # no picture: the small card
     assert not meta(plain, "article:section")
 
 
@@ -288,9 +292,20 @@ def test_an_edition_of_the_front_page(client: TestClient, language: str) -> None
 def test_every_page_names_the_feed_for_feed_readers(client: TestClient) -> None:
     import feedparser
 
-    for path in ("/", "/?language=az", "/news/1", "/search?q=Баку"):
+    def feeds(path: str) -> list[tuple[str | None, str | None]]:
         head = lxml.html.fromstring(client.get(path).text).cssselect("head link[rel=alternate]")
-        assert [(link.get("type"), link.get("href")) for link in head] == [("application/rss+xml", "/feeds/all.rss")]
+        return [(link.get("type"), link.get("href")) for link in head]
+
+    for path in ("/", "/news/1", "/search?q=Баку"):
+        assert feeds(path) == [("application/rss+xml", "/feeds/all.rss")], path
+    # An edition's page names its own feed first (a feed reader given the address takes the first), then all.
+    for language in ("az", "en", "ru"):
+        assert feeds(f"/?language={language}") == [
+            ("application/rss+xml", f"/feeds/all.rss?language={language}"),
+            ("application/rss+xml", "/feeds/all.rss"),
+        ]
+        edition = feedparser.parse(client.get(f"/feeds/all.rss?language={language}").content)
+        assert not edition.bozo and edition.feed.language == language
     feed = feedparser.parse(client.get("/feeds/all.rss").content)
     assert not feed.bozo and feed.entries
 

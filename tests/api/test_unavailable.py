@@ -82,6 +82,8 @@ def test_every_route_answers_503_while_the_archive_does_not_answer(going: str, r
         probe = client.get("/healthz")
         assert probe.status_code == 503 and probe.json()["status"] == "error"
         assert probe.headers["retry-after"] == retry
+        # robots.txt reads nothing from the archive: it still answers (its description documents no 503).
+        assert client.get("/robots.txt").status_code == 200
     if going == "sqlite-removed":
         # The reads and the view counts used to open a new empty archive in the removed one's place, answer from it
         # and leave it behind for the next crawl to fill as if nothing had been archived before.

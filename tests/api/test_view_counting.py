@@ -4,19 +4,29 @@ put any article into the most-read list that every page shows."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from aggregator.api import create_app
-from aggregator.api.view_record import ViewRecord
+from aggregator.api.view_record import REDIS_RETRY_SECONDS, SharedViewRecord, ViewRecord
 from aggregator.cli import main
 from aggregator.environment import EnvironmentValueError
 from aggregator.store import Archive
 from tests.api.conftest import item, save, view_as
+from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, free_port, redis_env
 
 
 class Clock:
@@ -163,3 +173,142 @@ def test_a_bad_window_is_refused_by_name(
         main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.strip() == f"aggregator: error: {says}"
+
+
+# -- several server processes: the record in Redis (AGGREGATOR_REDIS_URL) ----------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/10"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    yield from emptied_redis(REDIS_URL)
+
+
+def test_processes_sharing_a_redis_count_a_reader_once(
+    sqlite_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`aggregator serve --workers N`, or hosts behind a balancer: each process kept its own record, so a reader whose
+    views landed on two processes was counted twice, and had the minute's cap in each. Two apps built from the same
+    environment stand for two processes."""
+    a, b, c, d = articles(sqlite_url, 4)
+    for name, value in redis_env(redis_url).items():
+        monkeypatch.setenv(name, value)
+    first, second = create_app(sqlite_url), create_app(sqlite_url)
+    assert view_as(first, "198.51.100.7", a).json() == {"id": a, "views": 1, "counted": True}
+    assert view_as(second, "198.51.100.7", a).json() == {"id": a, "views": 1, "counted": False}
+    assert view_as(second, "203.0.113.9", a).json() == {"id": a, "views": 2, "counted": True}
+    assert view_as(first, "203.0.113.9", a).json() == {"id": a, "views": 2, "counted": False}
+    # The minute's cap is the reader's, whichever process counts: 60 views in all.
+    monkeypatch.setattr(first.state.view_record, "per_minute", 3)
+    monkeypatch.setattr(second.state.view_record, "per_minute", 3)
+    assert view_as(second, "198.51.100.7", b).json()["counted"] is True
+    assert view_as(first, "198.51.100.7", c).json()["counted"] is True
+    capped = view_as(second, "198.51.100.7", d)
+    assert capped.status_code == 429 and 1 <= int(capped.headers["retry-after"]) <= 60
+    # A view not counted (no such article) takes nothing from the reader's minute, in either process.
+    monkeypatch.setattr(first.state.view_record, "per_minute", 4)
+    monkeypatch.setattr(second.state.view_record, "per_minute", 4)
+    assert view_as(first, "198.51.100.7", 999999).status_code == 404
+    assert view_as(second, "198.51.100.7", d).json() == {"id": d, "views": 1, "counted": True}
+    # What one process remembered, a restarted one (a new app) still knows.
+    assert view_as(create_app(sqlite_url), "203.0.113.9", a).json()["counted"] is False
+
+
+def test_the_shared_record_forgets_with_the_window(redis_url: str) -> None:
+    record = SharedViewRecord(redis_url, 0.3, namespace=REDIS_NAMESPACE, per_minute=5)
+    assert record.claim("192.0.2.1", 7).kind == "new"
+    assert record.claim("192.0.2.1", 7).kind == "seen"
+    assert record.claim("192.0.2.1", 8).kind == "new"
+    time.sleep(0.4)
+    assert record.claim("192.0.2.1", 7).kind == "new"
+    # A claim taken back (its view was not counted) is forgotten, and gives the reader's minute back.
+    claim = record.claim("192.0.2.1", 9)
+    assert claim.kind == "new"
+    record.release("192.0.2.1", 9, claim)
+    assert [record.claim("192.0.2.1", n).kind for n in (9, 10, 11)] == ["new", "new", "capped"]  # 5 a minute
+    # Claims of one view at once (threads here; processes alike, each a script Redis runs whole): one is new.
+    kinds: list[str] = []
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        kinds.append(record.claim("192.0.2.3", 7).kind)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(kinds) == ["new"] + ["seen"] * 7
+    # A window of 0 remembers no view: each is counted, under the minute's cap.
+    every = SharedViewRecord(redis_url, 0, namespace=REDIS_NAMESPACE, per_minute=2)
+    assert [every.claim("192.0.2.2", 7).kind for _ in range(3)] == ["new", "new", "capped"]
+    for each in (record, every):
+        each.close()
+
+
+def test_while_redis_does_not_answer_the_process_counts_alone(
+    sqlite_url: str, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis outage must not stop views from being counted: the process's own record answers meanwhile, Redis is
+    not asked again for a few seconds (each view would wait for its timeout), and one line says so each way."""
+    a, b = articles(sqlite_url, 2)
+    clock = Clock()
+    record = SharedViewRecord(redis_url, 1800, namespace=REDIS_NAMESPACE, clock=clock)
+    asked: list[int] = []
+    real = record._claim
+
+    def down(*args: object, **kwargs: object) -> object:
+        asked.append(1)
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    record._claim = down
+    app = create_app(sqlite_url, view_record=record)
+    with caplog.at_level(logging.WARNING, logger="aggregator.api.view_record"):
+        assert view_as(app, "198.51.100.7", a).json() == {"id": a, "views": 1, "counted": True}
+        assert view_as(app, "198.51.100.7", a).json() == {"id": a, "views": 1, "counted": False}
+        assert view_as(app, "198.51.100.7", 999999).status_code == 404
+        assert len(asked) == 1  # not asked again while it rests
+        record._claim = real
+        clock.now += REDIS_RETRY_SECONDS
+        assert view_as(app, "198.51.100.7", b).json() == {"id": b, "views": 1, "counted": True}
+        assert view_as(app, "198.51.100.7", b).json()["counted"] is False  # remembered in Redis now
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        (
+            f"views: Redis at {redis_url} does not answer (ConnectionError: Error 111 connecting to 127.0.0.1:6379. "
+            "Connection refused.); this process remembers its own readers until it does"
+        ),
+        f"views: Redis at {redis_url} answers again; the readers are remembered there",
+    ]
+
+
+def test_serve_with_several_workers_counts_a_reader_once(sample_db: str, redis_url: str, tmp_path: Path) -> None:
+    """The real thing: `aggregator serve --workers 2` with AGGREGATOR_REDIS_URL, a reader's views over fresh
+    connections (either worker takes each) counted once; the start says where readers are remembered."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")} | redis_env(redis_url)
+    env["COLUMNS"] = "200"  # the start lines unwrapped
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--db", sample_db, "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while log.read_text().count("Application startup complete") < 2:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        base = f"http://127.0.0.1:{port}"
+        article_id = httpx.get(f"{base}/api/articles?limit=1", timeout=30).json()["items"][0]["id"]
+        counted = [httpx.post(f"{base}/api/articles/{article_id}/views", timeout=30).json() for _ in range(12)]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert [c["counted"] for c in counted] == [True] + [False] * 11
+    assert {c["views"] for c in counted} == {counted[0]["views"]}
+    assert f"Views: readers remembered in Redis at {redis_url}, shared by every process" in log.read_text()
+    assert server.returncode == 0 and "Traceback" not in log.read_text(), log.read_text()
