@@ -25,6 +25,22 @@ counting only names known as media would lose the many outlets no list holds ("�
 state bodies the sources quote are listed (``STATE_BODIES``, ``STATE_BODY_STEMS``), with a government's domain
 ("mod.gov.az"), and everything else keeps the evidence rules above.
 
+Between a Russian reporting verb and the outlet may stand where or how it reports ("Как сообщает из Анкары
+корреспондент Report", "Как передает с места событий Baku TV"): the phrase is passed over, and the name after it
+needs the evidence "как отмечает" asks for, as a person stands there too ("Как сообщает в Анкаре Эрдоган"). A
+correspondent's or bureau's place stands between the outlet and the noun in Azerbaijani and English ("Report-un
+Ankara müxbiri", "APA-nın Qərb bürosu", "Report's Ankara correspondent"): the outlet is the name in the genitive.
+A capital or a city alone is no outlet ("Как сообщает Анкара" speaks for a government; ``PLACES``).
+
+An outlet named inside a quotation is cited like any other ("«Как сообщил ТАСС, переговоры сорваны», — написал
+он", a quoted post that says "по данным Bloomberg"). It is the speaker's source rather than the article's, but the
+claim it made is in the article all the same, as is the outlet in a chain of citing ("Minval, ссылаясь на агентство
+Туран, ..." cites both); and a quotation cannot be told apart for sure: Russian closes a quotation of several
+paragraphs only after the last, and the quotes that open and close one are the quotes of an outlet's name
+(«Коммерсант», “Report”), written as often the other way round („...“) or all alike ("..."). Leaving quotations out
+would lose the real citations that mis-paired quotes put inside one, and a credit too many costs the site less than
+one missed. Whether a text quotes or says it in its own words is not looked at.
+
 Only short windows beside each anchor are read (and a list no further than ``MAX_LISTED`` names), and every
 repetition in the patterns is bounded, so the cost is linear in the text's length whatever it holds.
 """
@@ -220,16 +236,21 @@ ANCHORS: tuple[Anchor, ...] = (
         quoted_ok=False,
     ),
     # Azerbaijani: "X xəbər verir", "X-a istinadən", "X-ın məlumatına görə", "X portalından əldə olunan məlumata
-    # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X yazır", "“X”in məqaləsində".
+    # əsasən", "X-ın müxbirinin verdiyi məlumata görə", "X-ın əldə etdiyi məlumata görə", "X yazır", "“X”in
+    # məqaləsində".
     _anchor("az", rf"\bxəbər{_S}ver(?:ir|ib|irlər|iblər|di)\b", Side.BEFORE, Evidence.PLAIN, ("xəbər",), lead=0),
     _anchor("az", r"\bistinad(?:ən|la)\b", Side.BEFORE, Evidence.PLAIN, ("istinad",), lead=0, dative=True),
     _anchor(
         "az",
-        rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
+        rf"\b(?:məlumatına|xəbərinə|(?:yaydığı|verdiyi|əldə{_S}etdiyi){_S}məlumata){_S}(?:görə|əsasən)\b",
         Side.BEFORE,
         Evidence.PLAIN,
         ("məlumat", "xəbərinə"),
     ),
+    # "Reuters-in yazdığına görə", "“Yeni Müsavat” qəzetinin yazdığına görə": what a person posts is quoted so as
+    # often ("Trump-ın yazdığına görə", a foreign name with its ending hyphenated as an outlet's is), so only a sure
+    # outlet (a known one, a domain, a name beside "qəzeti" / "saytı").
+    _anchor("az", rf"\byazdığına{_S}(?:görə|əsasən)\b", Side.BEFORE, Evidence.SURE, ("yazdığına",), lead=0),
     _anchor("az", rf"\bəldə{_S}olunan{_S}məlumat", Side.BEFORE, Evidence.PLAIN, ("əldə",), lead=0),
     _anchor("az", r"\bmüxbirinə\b", Side.BEFORE, Evidence.PLAIN, ("müxbirinə",), lead=0),
     _anchor("az", r"\b(?:yazır|yazıb)\b", Side.BEFORE, Evidence.LIKELY, ("yazı",), lead=0),
@@ -360,7 +381,7 @@ _ADJECTIVE = re.compile(r"(?:ск|цк|н)(?:ий|ая|ое|ие|ого|ой|и�
 OUTLET_NOUNS = (
     # Stems of the nouns that say the next (Russian, English) or previous (Azerbaijani) name is an outlet.
     "агентств", "информагентств", "сайт", "портал", "газет", "издани", "телеканал", "журнал", "радиостанци",
-    "telegram-канал", "телеграм-канал", "корреспондент", "ресурс",
+    "telegram-канал", "телеграм-канал", "корреспондент", "собкор", "спецкор", "ресурс",
     "portal", "sayt", "agentli", "qəzet", "telekanal", "jurnal", "nəşr", "müxbir", "informasiya", "xəbər",
     "agency", "news", "newspaper", "paper", "website", "site", "outlet", "channel", "broadcaster", "magazine", "daily",
     "tabloid", "correspondent",
@@ -371,6 +392,14 @@ the plural dative ("сообщил журналистам Эрдоган", "Nazi
 the speaker's, not an outlet's."""
 CAPITALISED_OUTLET_NOUNS = ("telegram-", "телеграм-", "youtube-", "tiktok-")
 """Compound outlet nouns that may start with a capital ("Telegram-канал Baku TV")."""
+CAPITALISED_AZ_OUTLET_NOUNS = ("agentli", "informasiya", "qəzet", "telekanal", "jurnal", "sayt")
+"""Azerbaijani outlet nouns capitalised after a name as part of an outlet's full name ("Anadolu Agentliyi", "Report
+İnformasiya Agentliyi"): after the name only, where Azerbaijani puts the noun (``_is_outlet_noun``'s
+``latin_only``). English nouns are left out: a capitalised "News" or "Daily" after a name is a part of it ("Sky
+News"), which ``NAME_TAILS`` keeps."""
+OFFICE_NOUNS = ("müxbir", "büro", "correspondent", "bureau")
+"""The nouns of an outlet's correspondent or bureau in a place, which stands between the two: "Report-un Ankara
+müxbiri", "APA-nın Qərb bürosu", "Report's Ankara correspondent" (see ``_office_owner``)."""
 NAME_TAILS = frozenset(
     {"news", "tv", "times", "post", "press", "today", "daily", "journal", "herald", "agency", "online", "media",
      "info", "haber", "тв", "news.az", "медиа", "пресс", "инфо", "новости"}
@@ -406,6 +435,23 @@ STOP_WORDS = frozenset(
      "osce", "uefa", "fifa", "fbi", "cia", "mfa", "mod", "opec", "nasa", "kremlin", "pentagon", "bp", "iaea", "ebrd",
      "idf",
      "twitter", "x", "facebook", "telegram", "instagram", "youtube", "tiktok", "whatsapp", "вконтакте", "threads"}
+)  # fmt: skip
+PLACES = frozenset(
+    # Capitals and the cities the news is datelined from, each a single word, in Russian, Azerbaijani and English:
+    # "Как сообщает Анкара" speaks for a government, not an outlet, and a plain capitalised name is enough after
+    # "Как сообщает". Only a name of this one word is refused: "Baku TV", "Шуша ТВ", "The Moscow Times" are outlets.
+    {"москва", "вашингтон", "анкара", "тегеран", "ереван", "киев", "тбилиси", "брюссель", "пекин", "лондон",
+     "париж", "берлин", "минск", "астана", "ташкент", "бишкек", "душанбе", "ашхабад", "стамбул", "баку", "гянджа",
+     "сумгайыт", "шуша", "ханкенди", "нахчыван", "лачин", "агдам", "физули", "кельбаджар", "тель-авив", "иерусалим",
+     "дамаск", "багдад", "кабул", "исламабад", "дели", "токио", "рим", "варшава", "вильнюс", "рига", "кишинев",
+     "женева", "страсбург", "вена", "прага", "будапешт", "бухарест", "софия", "афины", "белград", "каир", "доха",
+     "дубай", "эр-рияд",
+     "moskva", "vaşinqton", "ankara", "tehran", "təbriz", "irəvan", "yerevan", "kiyev", "brüssel", "pekin",
+     "london", "paris", "berlin", "daşkənd", "istanbul", "bakı", "gəncə", "sumqayıt", "şuşa", "xankəndi",
+     "naxçıvan", "laçın", "ağdam", "füzuli", "kəlbəcər", "təl-əviv", "qüds", "varşava", "cenevrə", "vyana",
+     "moscow", "washington", "kyiv", "kiev", "brussels", "beijing", "tashkent", "baku", "ganja", "sumgait",
+     "shusha", "khankendi", "nakhchivan", "jerusalem", "tel-aviv", "damascus", "baghdad", "islamabad", "tokyo",
+     "rome", "warsaw", "geneva", "vienna", "cairo", "doha", "riyadh"}
 )  # fmt: skip
 STOP_STEMS = (
     # Vague sources, officials and institutions in any case form ("источники", "Nazirliyin", "Officials").
@@ -481,7 +527,7 @@ KNOWN_OUTLETS = (
     "Xalq qəzeti", "Azernews", "Caspian News", "Ukrinform", "Укринформ", "UNIAN", "УНИАН", "Regnum", "Регнум",
     "EADaily", "Interpressnews", "Azatutyun", "Азатутюн", "CivilNet", "Habertürk", "CNN Türk", "TRT World", "Yonhap",
     "Kyodo", "CGTN", "China Daily", "Times of India", "ABC News", "NBC News", "CBS News", "USA Today", "Semafor",
-    "Russia Today", "ISNA", "Press TV", "Rudaw",
+    "Russia Today", "ISNA", "Press TV", "Rudaw", "The Kyiv Independent", "Kyiv Independent", "Kyiv Post",
 )  # fmt: skip
 
 
@@ -682,14 +728,19 @@ def _is_outlet_noun(item: Item | None, *, latin_only: bool = False) -> bool:
     """A common noun saying its neighbour is an outlet ("агентство", "portalından", "newspaper", "Telegram-канал").
 
     ``latin_only`` for a noun after the name: Azerbaijani and English put it there ("Qafqazinfo portalından",
-    "the Report news agency"), Russian never does ("со ссылкой на Пескова агентство сообщило").
+    "the Report news agency"), Russian never does ("со ссылкой на Пескова агентство сообщило"). There an
+    Azerbaijani noun may be capitalised, as part of the outlet's full name ("Anadolu Agentliyi").
     """
     if item is None or item.kind != "word" or (latin_only and not _is_latin(item.text)):
         return False
     word = _lower(item.text)
     if word.startswith(CAPITALISED_OUTLET_NOUNS):
         return True
-    return _lower_word(item) is not None and _has_stem(word, OUTLET_NOUNS) and not word.startswith(PEOPLE_NOUNS)
+    if word.startswith(PEOPLE_NOUNS):
+        return False  # "jurnalistlərə" begins as "jurnal" does
+    if latin_only and item.text[:1].isupper() and word.startswith(CAPITALISED_AZ_OUTLET_NOUNS):
+        return True
+    return _lower_word(item) is not None and _has_stem(word, OUTLET_NOUNS)
 
 
 def _is_non_outlet_noun(item: Item | None) -> bool:
@@ -821,6 +872,14 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
         j -= 2  # "Milli.Az APA-ya istinadən xəbər verir": the subject stands before the outlet it cites
     while j > 0 and _is_outlet_noun(items[j - 1], latin_only=True):
         j -= 1
+    # the correspondent's noun is an outlet noun, and was passed over ("müxbiri"); a bureau's is not ("bürosu")
+    office = j if j < len(items) and _is_office_noun(items[j]) else j - 1
+    owner = _office_owner(items, office) if office > 0 and _is_office_noun(items[office]) else None
+    if owner is not None:
+        # "Report-un Ankara müxbiri": the outlet is the owner, the place between is no part of its name
+        rest = items[:owner]
+        before = rest[-2] if len(rest) > 1 else None
+        return _Candidate((rest[-1],), before, items[office], True)
     rest = items[:j]
     if not rest or _lower_word(rest[-1]) is not None:
         return None
@@ -833,6 +892,45 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
     after = items[j] if j < len(items) else None
     noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
     return _Candidate(tuple(rest[-n:]), before, after, noun)
+
+
+def _is_office_noun(item: Item) -> bool:
+    return item.kind == "word" and item.text[:1].islower() and _has_stem(_lower(item.text), OFFICE_NOUNS)
+
+
+_GENITIVE_ENDINGS = frozenset({"ın", "in", "un", "ün", "nın", "nin", "nun", "nün"})
+MAX_PLACE_WORDS = 2
+"""Capitalised words read as the place of a correspondent or bureau ("Şimal-Qərb", "Nyu York")."""
+
+
+def _office_owner(items: Sequence[Item], office: int) -> int | None:
+    """Where the outlet's name ends when ``items[office]``, a correspondent's or a bureau's noun, has a place before
+    it and the outlet's name before that in the genitive: "Report-un Ankara müxbiri xəbər verir", "APA-nın Tbilisi
+    müxbirinin verdiyi məlumata görə", "APA-nın Qərb bürosu", "Report's Ankara correspondent reports". Read as a
+    name of its own, the place was taken for the outlet, or (two capitalised words) the two for a person's name,
+    and the outlet was missed. None when the words are not so (no genitive before the place: "Bakı müxbiri")."""
+    for places in range(1, MAX_PLACE_WORDS + 1):
+        start = office - places
+        if start < 1:
+            return None
+        place = items[start]
+        if place.kind != "word" or not place.text[:1].isupper() or _bare(place)[1] or _is_genitive(place):
+            return None
+        if _is_genitive(items[start - 1]):
+            return start
+    return None
+
+
+def _is_genitive(item: Item) -> bool:
+    """A name in the genitive written so: Azerbaijani's after a hyphen or apostrophe ("APA-nın", "Report'un") or
+    glued to a known outlet's name ("Reportun"), English "'s"."""
+    text = item.text
+    if item.kind != "word":
+        return False
+    if text.endswith(("'s", "’s")) or (_bare(item)[1] and _case_ending(text) in _GENITIVE_ENDINGS):
+        return True
+    base = _bare(item)[0]
+    return base != text and text[len(base) :] in _GENITIVE_ENDINGS
 
 
 def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Evidence]:
@@ -855,6 +953,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
         return name, Evidence.SURE  # "according to the Guardian": "The Guardian"
     if _is_stopped(name) or not (name[:1].isupper() or name[:1].isdigit()):
         return name, Evidence.NONE
+    if len(items) == 1 and _lower(name) in PLACES:
+        return name, Evidence.NONE  # "Как сообщает Анкара": a government, not an outlet
     after = candidate.after
     # A sure outlet, judged above, may stand after "в" ("В Haqqin.az отмечали": at Haqqin.az they noted), as after
     # the anchor "отмечали в"; another name there is a place or an institution.
@@ -945,8 +1045,14 @@ def _common_word_beside(text: str, pos: int, side: Side) -> bool:
         return False
     return not (
         side is Side.AFTER
-        and (word in ARTICLES or _is_outlet_noun(Item("word", word, start)) or _ADJECTIVE.search(word) is not None)
-    )  # an adjective may stand before an outlet noun ("сообщает турецкое агентство Anadolu")
+        and (
+            word in ARTICLES
+            or word in ADVERBIAL_PREPOSITIONS
+            or _is_outlet_noun(Item("word", word, start))
+            or _ADJECTIVE.search(word) is not None
+        )
+    )  # an adjective may stand before an outlet noun ("сообщает турецкое агентство Anadolu"), a place before the
+    # outlet ("Как сообщает из Анкары корреспондент Report")
 
 
 def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: bool = True) -> list[tuple[int, str]]:
@@ -957,22 +1063,62 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
     at = match.end() if anchor.side is Side.AFTER else match.start()
     if shortcut and _common_word_beside(text, at, anchor.side):
         return []
+    needs = anchor.needs
     if anchor.side is Side.AFTER:
         if anchor.verb and _CITING_CLAUSE_BEFORE.search(text, max(0, match.start() - 120), match.start()):
             return []
-        candidate = _candidate_after(_items_after(text, match.end()))
+        items = _items_after(text, match.end())
+        candidate = _candidate_after(items)
+        if candidate is None and anchor.verb and anchor.language == "ru":
+            candidate = _candidate_past_adverbial(text, anchor, items)
+            needs = max(needs, Evidence.LIKELY)
     else:
         candidate = _candidate_before(_items_before(text, match.start()))
     if candidate is None:
         return []
     name, evidence = _evidence(text, candidate, anchor)
-    if evidence < anchor.needs:
+    if evidence < needs:
         return []
     if anchor.side is Side.AFTER:
         listed = _listed_after(text, anchor, candidate, shortcut=shortcut)
     else:
         listed = _listed_before(text, anchor, candidate)
     return [(candidate.items[0].start, name), *listed]
+
+
+ADVERBIAL_PREPOSITIONS = frozenset({"из", "в", "во", "с", "со", "на"})
+ADVERBIAL_WORDS = frozenset(
+    {"своем", "своём", "своей", "своих", "собственном", "официальном", "последнем", "новом", "новой", "места",
+     "месте", "событий", "эфире", "статье", "материале", "публикации", "репортаже", "сюжете", "заметке", "колонке",
+     "понедельник", "вторник", "среду", "четверг", "пятницу", "субботу", "воскресенье"}
+)  # fmt: skip
+"""The lower-case words of a phrase between a Russian reporting verb and the outlet ("Как сообщает с места событий
+Baku TV", "Как пишет в своей статье The Economist", "Как сообщает в пятницу Reuters"): beside them, only
+capitalised words (a place) and outlet nouns. Not any word: "..., передает в собственность компании Azersun" hands
+something over."""
+MAX_ADVERBIAL_WORDS = 3
+
+
+def _candidate_past_adverbial(text: str, anchor: Anchor, items: list[Item]) -> _Candidate | None:
+    """The name after a phrase of place or means between a Russian reporting verb and the outlet: "Как сообщает из
+    Анкары корреспондент Report", "Как передает из Шуши Baku TV", "Как сообщает с места событий Baku TV". The words
+    of the phrase are a preposition and up to ``MAX_ADVERBIAL_WORDS`` capitalised words (a place), outlet nouns or
+    ``ADVERBIAL_WORDS``; the name after it is the first one there that looks like an outlet's (``Evidence.LIKELY``,
+    however plain a name the anchor takes): with the phrase passed over, the outlet is no longer beside the verb, and
+    a person stands there as well ("Как сообщает в Анкаре Эрдоган"), or the second word of a place ("из Нью Йорка
+    собкор ТАСС")."""
+    if not items or items[0].kind != "word" or items[0].text not in ADVERBIAL_PREPOSITIONS:
+        return None
+    for k in range(1, min(len(items) - 1, MAX_ADVERBIAL_WORDS + 1)):
+        word = items[k]
+        if word.kind != "word" or not (
+            word.text[:1].isupper() or _lower(word.text) in ADVERBIAL_WORDS or _is_outlet_noun(word)
+        ):
+            return None
+        candidate = _candidate_after(items[k + 1 :])
+        if candidate is not None and _evidence(text, candidate, anchor)[1] >= max(anchor.needs, Evidence.LIKELY):
+            return candidate
+    return None
 
 
 # A list of outlets: "Report и Trend", "Reuters, AFP и Bloomberg", "Reuters, AFP, and Bloomberg", "Report və APA".

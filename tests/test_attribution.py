@@ -9,6 +9,7 @@ from aggregator.crawl import project_settings
 from aggregator.environment import env_settings
 from aggregator.items import ArticleItem
 from pipelines.attribution import AttributionPipeline, AttributionTemplateError, attribution_line
+from pipelines.citations import find_citations
 from pipelines.cleanup import is_boilerplate, sanitize_html
 
 
@@ -61,6 +62,49 @@ def test_a_source_is_not_its_own_citation_in_any_script() -> None:
         body_text="Как передает АПА, санаторий открыт. Об этом сообщил Report.",
     )  # fmt: skip
     assert AttributionPipeline().process_item(other).cited_outlets == ["АПА", "Report"]
+
+
+@pytest.mark.parametrize(
+    ("source", "language", "body"),
+    [
+        # its name in the other script, which no registry lists in full: other outlets' copy, and its own translated
+        # pieces, write it so
+        ("report", "ru", "Как сообщает Репорт, в Баку прошла встреча министров."),
+        ("report", "ru", "Об этом сообщил агентству «Репорт» министр экономики."),
+        ("trend", "ru", "Как сообщает Тренд, движение по мосту восстановлено."),
+        ("haqqin", "ru", "Как сообщает Хаггин.аз, отставка подписана."),
+        ("caliber", "ru", "Как сообщает Калибр, переговоры продолжатся."),
+        ("minval", "ru", "Как сообщает Минвал, переговоры продолжатся."),
+        ("apa", "ru", "Как сообщает Апа, курорт принял гостей."),
+        # its name with the words that say what it is, as its English and Azerbaijani copy names it
+        ("trend", "en", "Trend News Agency reports that the bridge reopened."),
+        ("report", "en", "Report News Agency reports that the bridge reopened."),
+        # the re-publisher, written with the Azerbaijani dotted İ
+        ("caliber", "az", "İcma.az xəbər verir ki, yol bağlanıb."),
+    ],
+)
+def test_a_source_is_not_its_own_citation_in_another_spelling(source: str, language: str, body: str) -> None:
+    item = ArticleItem(source=source, url=f"https://{source}.az/x", language=language, body_text=body)
+    assert find_citations(body, language)  # the name is read as an outlet's ...
+    assert AttributionPipeline().process_item(item).cited_outlets == []  # ... and known for the source's own
+
+
+def test_another_outlets_name_that_sounds_alike_is_cited() -> None:
+    # Another source citing them cites them, in either script.
+    body = "Как сообщает Тренд, мост открыт. Как сообщает Репорт, движение восстановлено. По данным ТАСС, все в норме."
+    item = ArticleItem(source="caliber", url="https://caliber.az/post/x", language="ru", body_text=body)
+    assert AttributionPipeline().process_item(item).cited_outlets == ["Тренд", "Репорт", "ТАСС"]
+    # Only across scripts is a name compared by its sounds, and a short one in full: "EPA" is not Apa.az's "АПА".
+    item = ArticleItem(
+        source="apa", url="https://apa.az/x", language="en",
+        body_text="According to EPA, the air is clean. Trendy Media reports that the bridge reopened.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(item).cited_outlets == ["EPA", "Trendy Media"]
+    item = ArticleItem(
+        source="trend", url="https://trend.az/x", language="ru",
+        body_text="Как сообщает ЕПА, воздух чист. Как сообщает Trendy Media, мост открыт.",
+    )  # fmt: skip
+    assert AttributionPipeline().process_item(item).cited_outlets == ["ЕПА", "Trendy Media"]
 
 
 def test_the_republishers_own_name_is_no_citation() -> None:
