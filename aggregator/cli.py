@@ -589,7 +589,7 @@ def articles_show(
         "source_homepage": source.homepage if source else None,
         "fetched_url": article.fetched_url,
         "linked_url": article.linked_url,
-        "linked_urls": addresses,  # every address the site redirects here from (incremental crawls skip them all)
+        "linked_urls": addresses,  # every address linked that leads here (redirect or same page)
         "published_raw": article.published_raw,
         "updated_at": utc_iso(article.updated_at),
         "last_seen_at": utc_iso(article.last_seen_at),

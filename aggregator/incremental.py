@@ -17,7 +17,12 @@ A page reached through a redirect from another address (a moved slug, a numeric 
 every address the listings link that leads to it (``LinkedUrlMiddleware``; ``linked_url`` and the ``redirects``
 table in the store), whether it was archived or refused: without it, such a page would be fetched again at every
 run. That includes a redirect the run did not follow because it led to a page already fetched in the run (the
-store pipeline keeps it when Scrapy's duplicate filter drops the redirected request).
+store pipeline keeps it when Scrapy's duplicate filter drops the redirected request), and an address that answered
+with the article's page itself and named the article in its canonical link (a numeric link to a named page, an old
+slug the CMS still serves, a query the canonical form keeps): the store keeps each such address but the one on the
+article's row (``fetched_url``) in ``redirects`` too, as leading to the article, once its page showed the article's
+content (``Archive.save``). Without them a second address a listing linked was fetched again at every run, and a
+recent article's never with its validators.
 
 ``AGGREGATOR_REFRESH`` (``crawl --refresh``) switches all of it off.
 """
@@ -93,7 +98,8 @@ class KnownArticles:
     waiting: dict[int, RefusedPage] = field(default_factory=dict)
     """Refused pages whose wait (``refusal_wait``) is not over, by ``url_hash``."""
     aliases: dict[int, int] = field(default_factory=dict)
-    """``url_hash`` of an address that redirects to an archived article -> the article's (``add_redirects``)."""
+    """``url_hash`` of an address that redirects to an archived article (or that served its page, naming it as its
+    canonical address) -> the article's (``add_redirects``)."""
 
     @classmethod
     def build(cls, old_urls: Iterable[str], recent: Iterable[tuple[str, str | None, str | None, str]]) -> KnownArticles:

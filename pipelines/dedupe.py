@@ -8,8 +8,11 @@ Taken at its word, such a page replaced that article in its row (a new version o
 taking turns), and was itself never archived. ``pipelines.validate`` turns down a canonical link naming the home
 page or another article's number; the addresses of sites that put no number in them (report.az's slugs) can only
 be told apart by what the pages say: a page whose headline and text are not those of the article at the address
-it claims (the one fetched at that very address in this run, whose headline is enough, else the archived one)
-keeps its own address (``another_article``).
+it claims (the one fetched at that very address in this run, or else the first page of the run that claimed it,
+whose headline is enough; else the archived one) keeps its own address (``another_article``). A page that claimed
+an address before the page at that very address came, and is another article, cannot be given back its own: the
+store keeps the page at the address, and the next run fetches the other again and archives it at its own
+(``aggregator/canonical_claims_displaced``).
 The archive is read for such pages only (one indexed query each), and only in a crawl that archives.
 
 What this step adds besides is the MinHash sketch of the body (``aggregator.stories``); the store's writer looks its
@@ -71,7 +74,11 @@ class DedupePipeline(Pipeline):
         self.sketch_here = sketch_here
         self.reads = ArchiveReads(db_url)
         self._titles: dict[str, str] = {}
-        """Canonical URL -> title of each article fetched at that very address in this run."""
+        """Canonical URL -> title of the page that holds that address in this run: the one fetched at that very
+        address, else the first page fetched elsewhere whose canonical link claimed it."""
+        self._claimants: dict[str, str] = {}
+        """Canonical URL -> the address of the page fetched elsewhere that claimed it first in this run, until a
+        page is fetched at the address itself."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -97,13 +104,15 @@ class DedupePipeline(Pipeline):
         return item
 
     def _keep_apart(self, item: ArticleItem, claimed: str) -> None:
-        """Give the item its own address when the one its canonical link claims is another article's."""
+        """Give the item its own address when the one its canonical link claims is another article's: the one
+        that holds the address in this run (``_titles``), else the archived one."""
         own = canonical_url(item.url)
+        title = item.title or ""
         if own == claimed:
-            self._titles[own] = item.title or ""
+            self._at_its_address(item, own, title)
             return
         if claimed in self._titles:
-            other = title_overlap(item.title, self._titles[claimed]) < SAME_TITLE
+            other = title_overlap(title, self._titles[claimed]) < SAME_TITLE
         else:
             archived = self._archived(claimed)
             other = archived is not None and another_article(item, *archived)
@@ -111,6 +120,30 @@ class DedupePipeline(Pipeline):
             logger.warning("%s: canonical link %r names another article: ignored", item.url, claimed)
             self.count("canonical_ignored")
             item.canonical_url = own
+            self._titles.setdefault(own, title)
+        elif claimed not in self._titles:
+            # Held from now on: a second page claiming it with another headline (two pages of a CMS that gives
+            # them one article's canonical link) keeps its own address. Without it, the store kept the later of the
+            # two (in one batch; the earlier one neither stored nor refused) or made it a new version of the
+            # other (in two), and the other was archived at its own address only when a later run fetched it again.
+            self._titles[claimed] = title
+            self._claimants[claimed] = item.url
+
+    def _at_its_address(self, item: ArticleItem, own: str, title: str) -> None:
+        """The page at its own address holds it, whatever claimed it before in this run. A page fetched elsewhere
+        that claimed it with another headline went into this article's row (the store keeps this page): it is
+        fetched again at the next run, which knows this article, and archived at its own address then (the store
+        learns no page as an address of an article whose content it does not show). Said, and counted."""
+        claimant = self._claimants.pop(own, None)
+        if claimant is not None and title_overlap(title, self._titles[own]) < SAME_TITLE:
+            logger.warning(
+                "%s: the page at %s claimed this address earlier in the run and is another article: it is archived "
+                "at its own address when the next run fetches it again",
+                item.url,
+                claimant,
+            )
+            self.count("canonical_claims_displaced")
+        self._titles[own] = title
 
     def _archived(self, url: str) -> tuple[str | None, bytes | None] | None:
         """The title and sketch of the archived article at ``url``; None if none is (or the archive is unreadable)."""

@@ -272,7 +272,8 @@ class Redirect(Base):
     url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
     """The address the crawl asked for (what a listing links): the first of the redirect chain."""
     target: Mapped[str] = mapped_column(String(URL_LENGTH))
-    """Where the redirects ended: the page's address as fetched."""
+    """Where the redirects ended: the page's address as fetched. For an address that served an article's page
+    without a redirect (its canonical link naming the article), the article's URL (``repository._aliases``)."""
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     """When a crawl last met the redirect."""

@@ -475,7 +475,8 @@ def archived_source(conn: Connection, key: str) -> Any | None:
 
 
 def linked_addresses(conn: Connection, article: Any) -> list[str]:
-    """Every address a crawl was redirected to the article from (``redirects``, and its ``linked_url``), sorted."""
+    """Every address a crawl was redirected to the article from, or fetched its page at besides ``fetched_url``
+    (``redirects``, and its ``linked_url``), sorted."""
     targets = {article.url, article.fetched_url}
     found = set(conn.scalars(select(Redirect.url).where(Redirect.target.in_(targets))))
     if article.linked_url:

@@ -301,6 +301,30 @@ def _stale(
     }
 
 
+def _aliases(
+    items: Iterable[ArticleItem], held: Mapping[str, str], fetched_as: Mapping[str, str | None]
+) -> list[RedirectRecord]:
+    """The addresses besides its row's ``fetched_url`` at which a batch fetched an article's page without a
+    redirect (its canonical link names the article: a numeric link to a named page, an old slug the CMS still
+    serves, a query the canonical form keeps), each as a redirect to the article: the next incremental run knows
+    the article by them as by an address that redirects to it (``aggregator.incremental``). Without it, such an
+    address was fetched again at every run (once the row's one address was another) and never rechecked.
+
+    Only a page whose content is the one the article's row holds now (``held``: its content hash by URL): a page
+    that claimed the address and is another article (the dedupe step could not tell yet) is fetched again at the
+    next run and judged then, not skipped for good under an article that is not its own."""
+    found: list[RedirectRecord] = []
+    for item in items:
+        url = item.canonical_url or item.url
+        address = canonical_url(item.url)
+        if address == url:
+            continue
+        fetched = fetched_as.get(url)
+        if (fetched is None or canonical_url(fetched) != address) and content_hash(item) == held[url]:
+            found.append(RedirectRecord(item.source, item.url, url))
+    return found
+
+
 def _newest_validators(*where: Any) -> Any:
     """(URL, fetched URL, linked URL, ETag, Last-Modified of the newest snapshot) of the articles ``where`` picks:
     what a conditional re-fetch sends."""
@@ -499,15 +523,17 @@ class Archive:
             back: list[int] = []  # withdrawn because their page was gone, and fetched again now
             current: dict[int, tuple[int | None, bytes | None]] = {}
             linked: dict[str, str | None] = {}
+            fetched_as: dict[str, str | None] = {}  # where each article's row says it was fetched
             for chunk in story_index.chunks(urls):
                 stmt = select(
                     articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash,
-                    articles.linked_url, articles.withdrawn_by,
+                    articles.linked_url, articles.withdrawn_by, articles.fetched_url,
                 ).where(articles.url.in_(chunk))  # fmt: skip
-                for url, article_id, digest, story_id, blob, linked_url, withdrawn_by in conn.execute(stmt):
+                for url, article_id, digest, story_id, blob, linked_url, withdrawn_by, fetched in conn.execute(stmt):
                     known[url] = (article_id, digest)
                     current[article_id] = (story_id, blob)
                     linked[url] = linked_url
+                    fetched_as[url] = fetched
                     if withdrawn_by == WITHDRAWN_BY_SOURCE:
                         back.append(article_id)
             rows: list[dict[str, Any]] = []
@@ -573,6 +599,9 @@ class Archive:
                 result.withdrawn = _withdraw_gone(conn, withdrawals, now, fetched=set(archived.values()))
             redirects = [RedirectRecord(i.source, i.linked_url, i.url) for i in items if i.linked_url]
             redirects += [RedirectRecord(r.source, r.linked_url, r.url) for r in rejects if r.linked_url]
+            held = {url: known[url][1] if url in stale else digests[url] for url in latest}
+            fetched_as.update((url, item.url) for url, item, _ in versions)
+            redirects += _aliases(items, held, fetched_as)
             if redirects:
                 self._save_redirects(conn, redirects, now)
         return result
