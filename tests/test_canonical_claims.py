@@ -25,7 +25,9 @@ from aggregator.store.models import Article, Snapshot
 from pipelines.dedupe import DedupePipeline
 from spiders.report import ReportSpider
 from tests.conftest import SAMPLE
-from tests.test_incremental_aliases import SECTION, _crawl, _listing, _serve
+from tests.helpers.report_overlay import SECTION
+from tests.helpers.report_overlay import listing as _listing
+from tests.test_incremental_aliases import _crawl, _serve
 
 X_TITLE = "Открыт новый мост через реку у вокзала"
 B_TITLE = "На рынке сменили расписание работы складов"

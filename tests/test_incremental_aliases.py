@@ -26,8 +26,10 @@ from aggregator.store import Archive
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from tests.conftest import SAMPLE, run_cli
+from tests.helpers.report_overlay import SECTION
+from tests.helpers.report_overlay import listing as _listing
+from tests.helpers.report_overlay import put as _put
 
-SECTION = "report.az/ru/proisshestviya"
 TEMPLATE = f"{SECTION}/liven-v-baku-podtopleny-ulicy-v-treh-rajonah-stolicy.html"
 TEMPLATE_TITLE = "Ливень в Баку: подтоплены улицы в трёх районах столицы"
 VOCABULARY = [
@@ -50,28 +52,11 @@ def _article_page(slug: str, title: str) -> str:
     return re.sub(r'(<div class="news-detail__desc">).*?(</div>)', rf"\g<1>{_text(title)}\g<2>", page, flags=re.S)
 
 
-def _put(root: Path, path: str, text: str) -> None:
-    (root / path).parent.mkdir(parents=True, exist_ok=True)
-    (root / path).write_text(text, encoding="utf-8")
-
-
 def _serve(root: Path, slug: str, title: str, *at: str) -> None:
     """The article ``slug`` (its canonical address), served the same at each of the addresses ``at``."""
     page = _article_page(slug, title)
     for path in at:
         _put(root, f"{SECTION}/{path}.html", page)
-
-
-def _listing(root: Path, links: list[str]) -> None:
-    cards = "".join(f'<a class="news__item" href="{link}"><div class="news__title">…</div></a>' for link in links)
-    listing = (SAMPLE / f"{SECTION}.html").read_text(encoding="utf-8")
-    listing = re.sub(
-        r'<div class="index-post-block">.*?</div>\s*<div class="sidebar">',
-        f'<div class="index-post-block">{cards}</div><div class="sidebar">',
-        listing,
-        flags=re.S,
-    )
-    _put(root, f"{SECTION}.html", listing)
 
 
 def _crawl(db: str, mirror: str, recheck_hours: str) -> dict[str, Any]:

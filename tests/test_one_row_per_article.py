@@ -27,8 +27,10 @@ from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from pipelines.dedupe import DedupePipeline
 from tests.conftest import SAMPLE, run_cli
+from tests.helpers.report_overlay import SECTION
+from tests.helpers.report_overlay import listing as _listing
+from tests.helpers.report_overlay import put as _put
 
-SECTION = "report.az/ru/proisshestviya"
 A = "liven-v-baku-podtopleny-ulicy-v-treh-rajonah-stolicy"  # an article of the sample
 A_URL = f"https://{SECTION}/{A}"
 A_TITLE = "Ливень в Баку: подтоплены улицы в трёх районах столицы"
@@ -73,23 +75,6 @@ def _page(template: str, title: str, canonical: str, seed: str) -> str:
     page = template.replace(A_TITLE, title)
     page = re.sub(r'<link rel="canonical" href="[^"]*">', canonical, page, count=1)
     return re.sub(r'(<div class="news-detail__desc">).*?(</div>)', rf"\g<1>{_body(seed)}\g<2>", page, flags=re.S)
-
-
-def _put(root: Path, path: str, text: str) -> None:
-    (root / path).parent.mkdir(parents=True, exist_ok=True)
-    (root / path).write_text(text, encoding="utf-8")
-
-
-def _listing(root: Path, links: list[str]) -> None:
-    cards = "".join(f'<a class="news__item" href="{link}"><div class="news__title">…</div></a>' for link in links)
-    listing = (SAMPLE / f"{SECTION}.html").read_text(encoding="utf-8")
-    listing = re.sub(
-        r'<div class="index-post-block">.*?</div>\s*<div class="sidebar">',
-        f'<div class="index-post-block">{cards}</div><div class="sidebar">',
-        listing,
-        flags=re.S,
-    )
-    _put(root, f"{SECTION}.html", listing)
 
 
 def _site(root: Path) -> None:
