@@ -450,13 +450,23 @@ def _filter_options(
     withdrawn: bool = False,
 ) -> Any:
     """The article filter the options ask for, or one clear error line for an unknown source or a bad date."""
-    from aggregator.present import parse_instant
     from aggregator.store.queries import ArticleFilter
 
     if source:
         resolve_keys([source])
     if language is not None:
         language = _language_option(language)
+    start, end = time_bounds(since, until)
+    return ArticleFilter(
+        source=source, language=language, story=story, undated=undated, since=start, until=end, withdrawn=withdrawn
+    )
+
+
+def time_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """``--since`` / ``--until`` as instants (``present.parse_instant``: UTC when no zone is named; a bare ``--until``
+    date includes that day), or one clear error line for one that is no ISO 8601 date or time."""
+    from aggregator.present import parse_instant
+
     bounds: dict[str, datetime | None] = {"since": None, "until": None}
     for name, text in (("since", since), ("until", until)):
         if text:
@@ -464,15 +474,7 @@ def _filter_options(
                 bounds[name] = parse_instant(text, end_of_day=name == "until")
             except ValueError:
                 fail(f"--{name}: not an ISO 8601 date or time: {text!r}")
-    return ArticleFilter(
-        source=source,
-        language=language,
-        story=story,
-        undated=undated,
-        since=bounds["since"],
-        until=bounds["until"],
-        withdrawn=withdrawn,
-    )
+    return bounds["since"], bounds["until"]
 
 
 def _language_option(text: str) -> str:
@@ -515,13 +517,28 @@ def articles_list(
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out of everything else).")
     ] = False,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            "--run", metavar="ID", max=MAX_ID, help="The articles a crawl run (see `runs`) archived or changed."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List archived articles, newest first: source, published time (UTC), title, source link.
 
-    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn lists only them."""
+    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn lists only them. --run lists
+    what one run archived (new) or changed (updated), withdrawn since or not."""
     from aggregator.store.queries import count_articles, list_page
 
+    if run is not None:
+        others = {"--source": source, "--language": language, "--since": since, "--until": until, "--story": story,
+                  "--undated": undated, "--withdrawn": withdrawn}  # fmt: skip
+        given = [name for name, value in others.items() if value]
+        if given:  # the run says which source and when; a filter besides would hide what it did
+            fail(f"--run lists what one run archived: it takes no {', '.join(given)}")
+        _run_articles(ctx, run, limit=limit, as_json=as_json)
+        return
     chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     archive = _archive(ctx)
     try:
@@ -558,19 +575,78 @@ def articles_list(
     out.print(table)
 
 
-@articles_app.command("show")
-def articles_show(
-    ctx: typer.Context,
-    article_id: Annotated[int, typer.Argument(metavar="ID", help="The article's id (see `articles list`).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
-) -> None:
-    """Everything archived about one article: source link, times in UTC and Baku, attribution, story, versions."""
-    from aggregator.present import SITE_TIMEZONE, local_iso, printed_time
-    from aggregator.store import queries
+def _run_articles(ctx: typer.Context, run_id: int, *, limit: int, as_json: bool) -> None:
+    """``articles list --run ID``: the articles the run archived or changed, newest first."""
+    from aggregator.store.queries import run_articles, run_window
 
     archive = _archive(ctx)
     try:
         with archive.reader.connect() as conn:
+            window = run_window(conn, run_id)
+            if window is None:
+                fail(f"no run with id {run_id} (see `runs`: a run older than AGGREGATOR_RUNS_KEEP_DAYS is pruned)")
+            rows, total = run_articles(conn, window, limit=limit)
+    finally:
+        archive.close()
+    if as_json:
+        print_json([_article_summary(a) | {"change": a.change, "withdrawn": _withdrawal(a)} for a in rows])
+        return
+    wide = out.width >= WIDE
+    which = f"runs {', '.join(map(str, window.runs))}" if len(window.runs) > 1 else f"run {run_id}"
+    span = f"{window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC"
+    table = Table(
+        title=f"{len(rows)} of {total} article(s) {escape(window.source)}'s {which} archived or changed ({span})",
+        title_justify="left",
+    )
+    table.add_column("id", justify="right")
+    table.add_column("change")
+    table.add_column("published (UTC)", no_wrap=True)
+    table.add_column("lang")
+    text_and_link_columns(table, "title", "url", wide=wide, narrow="title / source link")
+    for a in rows:
+        published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "[dim]undated[/dim]"
+        title = escape(a.title) + (f"\n[red]withdrawn by {a.withdrawn_by}[/red]" if a.withdrawn_at else "")
+        table.add_row(str(a.id), a.change, published, a.language or "", *text_and_link(title, a.url, wide=wide))
+    out.print(table)
+
+
+@articles_app.command("show")
+def articles_show(
+    ctx: typer.Context,
+    wanted: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID|URL",
+            help="The article's id (see `articles list`), or an address of it: its source link, or one a listing "
+            "linked that leads to it.",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Everything archived about one article: source link, times in UTC and Baku, attribution, story, versions.
+
+    Given an address the archive has no article at, says why: the crawl's refusal of it, or that no crawl met it."""
+    from aggregator.present import SITE_TIMEZONE, local_iso, printed_time
+    from aggregator.store import queries
+
+    lookup = None if wanted.strip().isdigit() else _addresses(wanted, "not an article id or an http(s) address")
+    archive = _archive(ctx)
+    try:
+        with archive.reader.connect() as conn:
+            if lookup is None:
+                article_id = int(wanted)
+            else:
+                found = queries.find_address(conn, *lookup)
+                if found.article_id is None:
+                    refused = queries.list_rejects(
+                        conn, queries.RejectFilter(urls=lookup[2], include_resolved=True), limit=1
+                    )
+                    fail(_not_archived(found, refused[0] if refused else None))
+                article_id = found.article_id
+                if found.how != "url":  # on stderr: --json stays the article's document
+                    err.print(
+                        f"[dim]{escape(found.asked)} leads to article {article_id} ({_FOUND_BY[found.how or '']})[/dim]"
+                    )
             article = queries.get_article(conn, article_id)
             if article is None:
                 fail(f"no article with id {article_id}")
@@ -578,6 +654,11 @@ def articles_show(
             siblings = queries.story_siblings(conn, article.id, article.story_id)
             versions = queries.versions(conn, article_id)
             addresses = queries.linked_addresses(conn, article)
+            # A later fetch of the article that was refused (a layout change, a page now broken): the archived
+            # version is the last one that passed, which the article alone does not say.
+            refusals = queries.list_rejects(
+                conn, queries.RejectFilter(urls=tuple({article.url, article.fetched_url})), limit=20
+            )
     finally:
         archive.close()
     times = {
@@ -590,6 +671,10 @@ def articles_show(
         "fetched_url": article.fetched_url,
         "linked_url": article.linked_url,
         "linked_urls": addresses,  # every address linked that leads here (redirect or same page)
+        "open_rejects": [  # later fetches of it refused, newest first (`rejects show ID`)
+            {"id": r.id, "stage": r.stage, "reason": r.reason, "last_seen_at": utc_iso(r.last_seen_at or r.created_at)}
+            for r in refusals
+        ],
         "published_raw": article.published_raw,
         "updated_at": utc_iso(article.updated_at),
         "last_seen_at": utc_iso(article.last_seen_at),
@@ -650,9 +735,41 @@ def articles_show(
         out.print(f"[dim]story {article.story_id}: {len(siblings)} other article(s):[/dim]")
         for s in siblings:
             out.print(f"  #{s.id} {escape(s.source)}  {escape(s.title)}  {escape(s.url)}")
+    for r in data["open_rejects"]:
+        out.print(
+            f"[yellow]refused at a later fetch ({escape(r['stage'])}: {escape(r['reason'])}, last {r['last_seen_at']}):"
+            f" reject {r['id']}[/yellow]"
+        )
     out.print(f"[dim]{len(versions)} version(s):[/dim]")
     for v in data["snapshots"]:
         out.print(f"  #{v['id']} {v['fetched_at']}  {v['content_hash'][:12]}  {v['compressed_bytes']} bytes")
+
+
+_FOUND_BY = {
+    "fetched_url": "the address it was fetched at",
+    "linked_url": "a listing linked it there, and the site redirected",
+    "redirect": "an address a crawl was redirected from, or served the page at",
+}
+
+
+def _not_archived(found: Any, reject: Any | None) -> str:
+    """Why the archive has no article at an address: what a crawl made of it, or that none met it."""
+    shown = found.canonical if found.canonical == found.asked else f"{found.asked} ({found.canonical} as archived)"
+    if reject is None:
+        return (
+            f"no article, redirect or reject at {shown}: no crawl has met it (not linked by the source's listings, "
+            "feeds or sitemaps, not on a source's domains, or not fetched yet)"
+        )
+    last = (reject.last_seen_at or reject.created_at).strftime("%Y-%m-%d %H:%M UTC")
+    if reject.resolved_at is not None:  # archived since at another address (its canonical link names another)
+        return (
+            f"no article at {shown}: its page was archived as article {reject.article_id} after reject {reject.id} "
+            f"({reject.stage}: {reject.reason}): see `articles show {reject.article_id}`"
+        )
+    return (
+        f"no article at {shown}: refused, {reject.stage}: {reject.reason} ({reject.attempts} time(s), last {last}): "
+        f"see `rejects show {reject.id}`"
+    )
 
 
 @articles_app.command("withdraw")
@@ -770,23 +887,67 @@ def _reject_summary(r: Any) -> dict[str, Any]:
         "last_seen_at": utc_iso(r.last_seen_at or r.created_at),
         "resolved_at": utc_iso(r.resolved_at),
         "article_id": r.article_id,
+        # what `rejects retry` can run again: open, with its page or its item kept (`rejects list --retryable`)
+        "retryable": bool(r.retryable) if hasattr(r, "retryable") else _can_retry(r),
     }
+
+
+def _can_retry(r: Any) -> bool:
+    """``retryable`` of a whole reject row (``rejects show``), as ``queries.list_rejects`` reads it."""
+    return r.resolved_at is None and (r.raw_body is not None or r.item is not None)
 
 
 @rejects_app.command("list")
 def rejects_list(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's rejects.")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", metavar="ID", max=MAX_ID, help="Only those a run refused (see `runs`), last refused."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Only those last refused at or after this ISO date or time (UTC)."
+        ),
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="Only those refused at this stage (fetch, validate, cleanup, ...).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", metavar="URL", help="Only those of this address (as linked or as fetched).")
+    ] = None,
+    retryable: Annotated[
+        bool,
+        typer.Option("--retryable", help="Only those `rejects retry` can run again: open, with a stored page or item."),
+    ] = False,
     include_resolved: Annotated[bool, typer.Option("--all", help="Also those a retry has since archived.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List quarantined items and failed fetches, newest first: stage, reason, URL."""
+    from aggregator.store.queries import RejectFilter, list_rejects, run_window
+
     if source:
         resolve_keys([source])
+    start, end = time_bounds(since, until)
+    chosen = RejectFilter(
+        source=source,
+        include_resolved=include_resolved,
+        run=run,
+        since=start,
+        until=end,
+        stage=stage.strip().lower() if stage else None,
+        urls=_addresses(url)[2] if url else (),
+        retryable=retryable,
+    )
     archive = _archive(ctx)
     try:
-        rows = archive.list_rejects(source=source, limit=limit, include_resolved=include_resolved)
+        with archive.reader.connect() as conn:
+            if run is not None and run_window(conn, run) is None:
+                fail(f"no run with id {run} (see `runs`; the rejects of a pruned run keep no run: --since, --until)")
+            rows = list_rejects(conn, chosen, limit=limit)
     finally:
         archive.close()
     if as_json:
@@ -806,6 +967,30 @@ def rejects_list(
             str(r.id), r.source or "-", when, str(r.attempts), r.stage, *text_and_link(reason, r.url, wide=wide)
         )
     out.print(table)
+
+
+def _addresses(url: str, problem: str = "not an http(s) address") -> tuple[str, str, tuple[str, ...]]:
+    """An address as given, as the archive keeps an article's (``urls.canonical_url``), and every spelling to look
+    it up by: those two and the ones a site serves the same page at (http or https, with ``www.`` or not, a trailing
+    slash or not), for a reject is kept at the address fetched. One clear line for what is no http(s) address."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from aggregator.urls import canonical_url
+
+    given = url.strip()
+    parts = urlsplit(given)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        fail(f"{problem}: {url!r}")
+    canonical = canonical_url(given)
+    site = urlsplit(canonical)
+    paths = [site.path] if site.query or site.path == "/" else [site.path, site.path + "/"]
+    spellings = [
+        urlunsplit((scheme, host, path, site.query, ""))
+        for scheme in ("https", "http")
+        for host in (site.netloc, "www." + site.netloc)
+        for path in paths
+    ]
+    return given, canonical, tuple(dict.fromkeys((given, canonical, *spellings)))
 
 
 @rejects_app.command("show")

@@ -42,15 +42,31 @@ def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
 @app.command()
 def stats(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option("--days", min=1, max=3660, help="The last N days (UTC), today included.")] = 7,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=3660, help="The last N days (UTC), today included (7).")
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    totals: Annotated[
+        bool,
+        typer.Option(
+            "--totals", help="The whole archive instead: rows and stored page bytes per source, the database's size."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of per-source, per-day rows.")] = False,
 ) -> None:
-    """Articles archived per source per day, how many undated or withdrawn, and rejects: a table and a bar chart."""
+    """Articles archived per source per day, how many undated or withdrawn, and rejects: a table and a bar chart.
+
+    --totals: how big the archive is and what it is made of, per source."""
     from aggregator.store.queries import daily_stats
 
     if source:
         resolve_keys([source])
+    if totals:
+        if days is not None:
+            fail("--totals counts the whole archive: it takes no --days")
+        archive_totals(ctx, source, as_json=as_json)
+        return
+    days = days or 7
     today = datetime.now(UTC).date()
     archive = _archive(ctx)
     try:
@@ -94,6 +110,60 @@ def stats(
         out.print(f"{day}  [green]{bar(articles, largest)}[/green] {articles}")
         if rejects:
             out.print(f"{'':10}  [red]{bar(rejects, largest)}[/red] {rejects}")
+
+
+TOTAL_COLUMNS = ("articles", "withdrawn", "undated", "without_cover", "versions", "page_bytes", "rejects_open",
+                 "rejects", "reject_page_bytes", "redirects", "runs")  # fmt: skip
+
+
+def archive_totals(ctx: typer.Context, source: str | None, *, as_json: bool) -> None:
+    """``stats --totals``: each source's rows and stored page bytes, a total, and the database's size on disk."""
+    from dataclasses import asdict
+
+    from aggregator.store.db import sqlite_file
+    from aggregator.store.queries import SourceTotals, database_bytes, source_totals
+
+    archive = _archive(ctx)
+    try:
+        with archive.reader.connect() as conn:
+            found = source_totals(conn)
+            size = database_bytes(conn)
+    finally:
+        archive.close()
+    database = sqlite_file(_db_url(ctx))
+    if database is not None:  # the database and the write-ahead log beside it (commits not yet copied back)
+        size = sum(f.stat().st_size for f in (database, database.with_name(database.name + "-wal")) if f.exists())
+    if source:
+        found = {source: found.get(source, SourceTotals())}
+    rows = [{"source": key, **asdict(t)} for key, t in found.items()]
+    total = {name: sum(int(row[name]) for row in rows) for name in TOTAL_COLUMNS}
+    if as_json:
+        print_json({"sources": rows, "total": total, "database_bytes": size})
+        return
+    table = Table(title="The archive, per source", title_justify="left")
+    table.add_column("source")
+    for name in TOTAL_COLUMNS:
+        table.add_column(name.replace("_", " "), justify="right")
+
+    def shown(name: str, value: int) -> str:
+        return byte_size(value) if name.endswith("bytes") else f"{value:,}"
+
+    for row in rows:
+        table.add_row(escape(row["source"]), *(shown(name, row[name]) for name in TOTAL_COLUMNS))
+    table.add_section()
+    table.add_row("total", *(shown(name, total[name]) for name in TOTAL_COLUMNS))
+    out.print(table)
+    if size is not None:
+        out.print(f"database on disk: {byte_size(size)}")
+
+
+def byte_size(value: int) -> str:
+    """A size in bytes as a reader takes it in: 812 B, 16.6 KiB, 1,204.3 MiB."""
+    if value < 1024:
+        return f"{value} B"
+    if value < 2**20:
+        return f"{value / 1024:,.1f} KiB"
+    return f"{value / 2**20:,.1f} MiB"
 
 
 @app.command()

@@ -22,6 +22,7 @@ from aggregator.cli import (
     out,
     print_json,
     reader_gone,
+    time_bounds,
     writing,
 )
 from aggregator.paths import replaced_whole
@@ -81,17 +82,34 @@ def known_or_has_runs(archive: Archive, key: str) -> None:
 def runs_cmd(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Only runs started at or after this ISO date or time (UTC if no zone)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="DATE", help="... and before this ISO date or time (a bare date includes that day)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List crawl runs, newest first: status, finish reason, counts, health, where each ran.
 
-    A scale-out worker's run also says which scale-out crawl (by its first run) it was part of."""
+    A scale-out worker's run also says which scale-out crawl (by its first run) it was part of. What a run archived:
+    `articles list --run ID`; what it refused: `rejects list --run ID`."""
+    from aggregator.store.queries import list_runs
+
+    start, end = time_bounds(since, until)
     archive = _archive(ctx)
     try:
         if source:
             known_or_has_runs(archive, source)
-        runs = archive.list_runs(source=source, limit=limit)
+        with archive.reader.connect() as conn:
+            runs = list_runs(conn, source=source, since=start, until=end, limit=limit)
         crawls = archive.first_runs(r.crawl_id for r in runs if r.crawl_id)
         rows = [run_summary(r, crawls.get(r.crawl_id) if r.crawl_id else None) for r in runs]
     finally:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
+    Text,
     and_,
     bindparam,
     case,
@@ -37,6 +38,9 @@ from sqlalchemy import (
     text,
     tuple_,
     type_coerce,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -584,3 +588,238 @@ def item_history(conn: Connection, source: str, *, limit: int, before_run: int |
                 break
             found[key] = found.get(key, 0) + int(health["items"])
     return list(found.values())
+
+
+# -- the operator's questions: runs and rejects by time, what a run archived, what is known of an address -------------
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+) -> list[Any]:
+    """Crawl runs (every column), newest first; ``since`` / ``until``: started at or after, and before, these
+    instants ("what ran last night at 03:00"). By id, which is the order they started in: the primary key's order,
+    with the start times of the runs read filtered on the way."""
+    stmt = select(CrawlRun.__table__).order_by(CrawlRun.id.desc()).limit(limit)
+    if source:
+        stmt = stmt.where(CrawlRun.source == source)
+    if since:
+        stmt = stmt.where(CrawlRun.started_at >= since)
+    if until:
+        stmt = stmt.where(CrawlRun.started_at < until)
+    return list(conn.execute(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class RejectFilter:
+    """Which rejects ``list_rejects`` reads: every field left as None (or False) does not filter."""
+
+    source: str | None = None
+    include_resolved: bool = False
+    """Also those a retry or a later crawl has archived since."""
+    run: int | None = None
+    """Those whose latest refusal was in this run (a page refused again moves to the run that refused it again)."""
+    since: datetime | None = None
+    """Refused last (``last_seen_at``, else ``created_at``) at or after this instant ..."""
+    until: datetime | None = None
+    """... and before this one."""
+    stage: str | None = None
+    urls: tuple[str, ...] = ()
+    """Those at one of these addresses, or reached from one of them by a redirect (``linked_url``)."""
+    retryable: bool = False
+    """Only those ``rejects retry --all`` takes: open, with a stored page or item to run the pipelines on again."""
+
+
+def _retryable(reject: Any = Reject) -> Any:
+    """Whether a reject can be retried: open, with its page or its item kept (the JSON type stores None as JSON's
+    null, so an item is tested through its text), as ``Archive.retryable_reject_ids`` has it."""
+    item = func.coalesce(sql_cast(reject.item, Text), "null")
+    return and_(reject.resolved_at.is_(None), or_(reject.raw_body.is_not(None), item != "null"))
+
+
+REJECT_COLUMNS = tuple(column for column in Reject.__table__.c if column.name != "raw_body")
+"""A reject's columns but its stored page, which is the bulk of it (its size is read instead)."""
+
+
+def list_rejects(conn: Connection, filters: RejectFilter, *, limit: int) -> list[Any]:
+    """Rejects newest first, without their pages: each with ``stored_page_bytes`` (0 when none is kept) and
+    ``retryable``."""
+    retryable = _retryable()
+    stmt = select(
+        *REJECT_COLUMNS,
+        func.coalesce(func.length(Reject.raw_body), 0).label("stored_page_bytes"),
+        case((retryable, True), else_=False).label("retryable"),
+    )
+    if filters.source:
+        stmt = stmt.where(Reject.source == filters.source)
+    if not filters.include_resolved:
+        stmt = stmt.where(Reject.resolved_at.is_(None))
+    if filters.run is not None:
+        stmt = stmt.where(Reject.crawl_run_id == filters.run)
+    last = func.coalesce(Reject.last_seen_at, Reject.created_at)
+    if filters.since:
+        stmt = stmt.where(last >= filters.since)
+    if filters.until:
+        stmt = stmt.where(last < filters.until)
+    if filters.stage:
+        stmt = stmt.where(Reject.stage == filters.stage)
+    if filters.urls:
+        stmt = stmt.where(or_(Reject.url.in_(filters.urls), Reject.linked_url.in_(filters.urls)))
+    if filters.retryable:
+        stmt = stmt.where(retryable)
+    return list(conn.execute(stmt.order_by(Reject.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class RunWindow:
+    """The source a run crawled and the time it wrote in: from its start to its end (now, while it runs). A worker
+    of a scale-out crawl stands for the whole crawl: its workers wrote the source's articles side by side."""
+
+    source: str
+    start: datetime
+    end: datetime
+    runs: tuple[int, ...]
+
+
+def run_window(conn: Connection, run_id: int, *, now: datetime | None = None) -> RunWindow | None:
+    """The window of run ``run_id`` (None for an id no run has: never one, or pruned)."""
+    if not names_a_row(run_id):
+        return None
+    run = conn.execute(select(CrawlRun.__table__).where(CrawlRun.id == run_id)).first()
+    if run is None:
+        return None
+    runs = [run]
+    if run.crawl_id:
+        runs = list(conn.execute(select(CrawlRun.__table__).where(CrawlRun.crawl_id == run.crawl_id)))
+    end = now or datetime.now(UTC)
+    ends = [r.finished_at or end for r in runs]
+    return RunWindow(run.source, min(r.started_at for r in runs), max(ends), tuple(sorted(r.id for r in runs)))
+
+
+def run_articles(conn: Connection, window: RunWindow, *, limit: int) -> tuple[list[Any], int]:
+    """The articles of ``window``'s source that its run archived (first archived in it) or changed (a new version
+    written in it), newest first as ``list_page`` orders them, withdrawn ones too; and how many there are. Each row
+    has ``change``: "new" or "updated". An article a later run (or ``reextract``) changed again is that one's.
+
+    New articles are read by the archive-time index; changed ones by the source's rows (``updated_at`` has no index
+    of its own), which this operator's question can afford and the read API never asks."""
+    start, end = window.start, window.end
+    new = and_(Article.archived_at >= start, Article.archived_at <= end)
+    changed = and_(Article.archived_at < start, Article.updated_at >= start, Article.updated_at <= end)
+    where = and_(Article.source == window.source, or_(new, changed))
+    change = case((Article.archived_at >= start, "new"), else_="updated").label("change")
+    moment = func.coalesce(Article.published_at, Article.archived_at)
+    stmt = select(*LIST_COLUMNS, change).where(where).order_by(moment.desc(), Article.id.desc()).limit(limit)
+    total = conn.execute(select(func.count()).select_from(Article).where(where)).scalar_one()
+    return list(conn.execute(stmt)), int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressFacts:
+    """What the archive knows of an address: the article it is (or leads to) and how, and the rejects of it."""
+
+    asked: str
+    canonical: str
+    article_id: int | None
+    how: str | None
+    """``url`` (the article's source link), ``fetched_url``, ``linked_url`` (a listing linked it, a redirect led on),
+    or ``redirect`` (the redirects table: an address that leads to the article)."""
+
+
+def find_address(conn: Connection, asked: str, canonical: str, spellings: tuple[str, ...] = ()) -> AddressFacts:
+    """The article ``asked`` is, or leads to: looked up as given, in its ``canonical`` form and in the other
+    ``spellings`` a site serves it at (http, ``www.``, a trailing slash): by the articles' own addresses first, then
+    by the redirects a crawl met. Each lookup is by an index but ``fetched_url`` and ``linked_url``'s, read only when
+    the others found nothing."""
+    addresses = tuple(dict.fromkeys((canonical, asked, *spellings)))
+    found = conn.execute(select(Article.id).where(Article.url.in_(addresses))).first()
+    if found:
+        return AddressFacts(asked, canonical, found.id, "url")
+    target = conn.execute(select(Redirect.target).where(Redirect.url.in_(addresses))).first()
+    if target:
+        # The target is the page's address as fetched, or the article's own (an address that served its page)
+        for column in (Article.url, Article.fetched_url):
+            led = conn.execute(select(Article.id).where(column == target.target)).first()
+            if led:
+                return AddressFacts(asked, canonical, led.id, "redirect")
+    for name, kept in (("fetched_url", Article.fetched_url), ("linked_url", Article.linked_url)):
+        found = conn.execute(select(Article.id).where(kept.in_(addresses))).first()
+        if found:
+            return AddressFacts(asked, canonical, found.id, name)
+    return AddressFacts(asked, canonical, None, None)
+
+
+@dataclass(slots=True)
+class SourceTotals:
+    """What the archive holds of one source, whatever its age (``stats --totals``)."""
+
+    articles: int = 0
+    """Shown: withdrawn ones are counted apart."""
+    withdrawn: int = 0
+    undated: int = 0
+    without_cover: int = 0
+    versions: int = 0
+    page_bytes: int = 0
+    """The stored pages of its versions, compressed as they are kept."""
+    rejects_open: int = 0
+    rejects: int = 0
+    reject_page_bytes: int = 0
+    redirects: int = 0
+    runs: int = 0
+
+
+def source_totals(conn: Connection) -> dict[str, SourceTotals]:
+    """Per source (a reject or redirect of none under "-"): its rows in each table and the bytes of its stored pages.
+    Reads every row of the tables (the pages' lengths, not the pages): seconds for a big archive, an operator's
+    question, never the read API's."""
+    totals: dict[str, SourceTotals] = {}
+
+    def of(key: str | None) -> SourceTotals:
+        return totals.setdefault(key or "-", SourceTotals())
+
+    def number(value: Any) -> int:
+        return int(value or 0)
+
+    shown = Article.withdrawn_at.is_(None)
+    articles = select(
+        Article.source,
+        func.sum(case((shown, 1), else_=0)),
+        func.sum(case((shown, 0), else_=1)),
+        func.sum(case((and_(shown, Article.published_at.is_(None)), 1), else_=0)),
+        func.sum(case((and_(shown, Article.cover_image_url.is_(None)), 1), else_=0)),
+    ).group_by(Article.source)
+    for key, count, gone, undated, bare in conn.execute(articles):
+        t = of(key)
+        t.articles, t.withdrawn, t.undated, t.without_cover = number(count), number(gone), number(undated), number(bare)
+    versions = (
+        select(Article.source, func.count(), func.sum(func.length(Snapshot.raw_body)))
+        .join(Article, Article.id == Snapshot.article_id)
+        .group_by(Article.source)
+    )
+    for key, count, size in conn.execute(versions):
+        of(key).versions, of(key).page_bytes = number(count), number(size)
+    rejects = select(
+        Reject.source,
+        func.count(),
+        func.sum(case((Reject.resolved_at.is_(None), 1), else_=0)),
+        func.sum(func.coalesce(func.length(Reject.raw_body), 0)),
+    ).group_by(Reject.source)
+    for key, count, still, size in conn.execute(rejects):
+        t = of(key)
+        t.rejects, t.rejects_open, t.reject_page_bytes = number(count), number(still), number(size)
+    for key, count in conn.execute(select(Redirect.source, func.count()).group_by(Redirect.source)):
+        of(key).redirects = number(count)
+    for key, count in conn.execute(select(CrawlRun.source, func.count()).group_by(CrawlRun.source)):
+        of(key).runs = number(count)
+    return dict(sorted(totals.items()))
+
+
+def database_bytes(conn: Connection) -> int | None:
+    """The PostgreSQL database's size on disk (None on SQLite, whose files the caller measures)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
