@@ -289,19 +289,17 @@ def test_a_story_places_an_undated_article_by_its_archive_time_on_both_back_ends
     """`stories show`, `stories list` and an article's siblings list a story earliest first. They sorted by the
     published time alone: an undated article (NULL) came first on SQLite and last on PostgreSQL, wherever its
     archive time, the time `articles list` and the story's own "latest" place it by."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
+    # Hours before now: the undated one, archived now, is near enough in time to join the other two (STORY_GAP).
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
     text = by_id("ru:quake-agency")
     items = [article(1, text), article(2, text), article(3, text)]  # one text three times: one story
-    items[0].published_at = datetime(2026, 9, 14, 12, 0, tzinfo=UTC)
-    items[2].published_at = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
+    items[0].published_at = at + timedelta(hours=2)
+    items[2].published_at = at - timedelta(hours=2)
     archive.save(items)
     with archive.session.begin() as s:  # the undated one archived between the two published times
-        s.execute(
-            update(Article)
-            .where(Article.url == "https://caliber.az/post/s-2")
-            .values(archived_at=datetime(2026, 9, 14, 10, 0, tzinfo=UTC))
-        )
+        s.execute(update(Article).where(Article.url == "https://caliber.az/post/s-2").values(archived_at=at))
     ids = {a.url.rsplit("-", 1)[1]: a.id for a in archive.list_articles()}
     earliest_first = [ids["3"], ids["2"], ids["1"]]
     found = archive.story(archive.get_article(ids["1"]).story_id)  # type: ignore[union-attr, arg-type]

@@ -524,14 +524,19 @@ class Archive:
             current: dict[int, tuple[int | None, bytes | None]] = {}
             linked: dict[str, str | None] = {}
             fetched_as: dict[str, str | None] = {}  # where each article's row says it was fetched
+            dated: dict[str, datetime] = {}  # the archived row's news date (story_index.news_date)
             for chunk in story_index.chunks(urls):
                 stmt = select(
                     articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash,
-                    articles.linked_url, articles.withdrawn_by, articles.fetched_url,
+                    articles.linked_url, articles.withdrawn_by, articles.fetched_url, articles.published_at,
+                    articles.archived_at,
                 ).where(articles.url.in_(chunk))  # fmt: skip
-                for url, article_id, digest, story_id, blob, linked_url, withdrawn_by, fetched in conn.execute(stmt):
+                for (
+                    url, article_id, digest, story_id, blob, linked_url, withdrawn_by, fetched, published, archived_at
+                ) in conn.execute(stmt):  # fmt: skip
                     known[url] = (article_id, digest)
                     current[article_id] = (story_id, blob)
+                    dated[url] = story_index.news_date(published, archived_at)
                     linked[url] = linked_url
                     fetched_as[url] = fetched
                     if withdrawn_by == WITHDRAWN_BY_SOURCE:
@@ -562,7 +567,9 @@ class Archive:
             if rows:
                 pages = self._compressor.submit(compress_all, [item.raw_body for _, item, _ in versions])
                 sketches = {url: minhash_of(item) for url, item, _ in versions}
-                plan = story_index.match(conn, [(keys[url], sketches[url]) for url, _, _ in versions], current)
+                # Each article's date as the upsert leaves it: a version without one keeps the archived one.
+                dates = {keys[url]: item.published_at or dated.get(url, now) for url, item, _ in versions}
+                plan = story_index.match(conn, [(keys[url], sketches[url]) for url, _, _ in versions], current, dates)
                 for values in rows:  # the story and sketch go in with the row (no second write of it)
                     values["story_id"], values["minhash"] = plan.stories[keys[values["url"]]], sketches[values["url"]]
                 ids = {url: article_id for article_id, url in conn.execute(self._upsert_article, rows)}

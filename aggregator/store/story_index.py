@@ -11,7 +11,11 @@ written with their story and sketch by the caller's upsert, and their buckets by
 
 Rules:
 - every article with a body gets a story; an article with no near-duplicate is a story of its own;
-- a new or changed article joins the story of its most similar verified candidate (``aggregator.stories``);
+- a new or changed article joins the story of its most similar verified candidate (``aggregator.stories``) among
+  those whose news date (``news_date``) lies within ``STORY_GAP`` of its own: last year's forum, or a trial's
+  hearing of six weeks ago under the same summary of the charges, is other news however much text it shares. A
+  story is thus a connected group of near-duplicates each near in time to the one it matched: it lasts as long as
+  its re-publications keep coming;
 - an article whose text changed gets its buckets replaced and is matched again; when nothing matches any longer it
   keeps its story only if no other article shares it, otherwise it starts a new one;
 - an article that re-tells articles of several stories (``Sketch.comparable``) joins them into one (the oldest): a
@@ -34,16 +38,17 @@ article's buckets twice. The lock is held to the commit, which is the end of the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from aggregator.store.models import Article, Story, StoryBucket, UTCDateTime, utcnow
-from aggregator.stories import BANDS, Sketch, band_values, stored_buckets
+from aggregator.stories import BANDS, Sketch, band_values, close_in_time, stored_buckets
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 CHUNK = 5_000
@@ -86,13 +91,25 @@ PROBE_MANY = {
 }
 
 
+_NEWS_DATE = func.coalesce(Article.__table__.c.published_at, Article.__table__.c.archived_at)
+"""An archived article's news date (``news_date``), read with its sketch (no statement of its own)."""
+
+
+def news_date(published_at: datetime | None, archived_at: datetime) -> datetime:
+    """The date an article tells its news on, as ``STORY_GAP`` compares them: its published time, else the time it
+    was archived (as a story lists its articles). A backfill of old pages archives them today: their own dates
+    keep them apart from today's news."""
+    return published_at or archived_at
+
+
 def pair_key(band: int, bucket: int) -> int:
     """A (band, bucket) pair as one number: a band's bucket is a 32-bit value (``aggregator.stories``)."""
     return (band << 32) | bucket
 
 
-def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list[Match]:
-    """Articles sharing a bucket with ``sketch`` that verify as the same story, most similar first."""
+def candidates(conn: Connection, article_id: int | None, sketch: Sketch, when: datetime | None = None) -> list[Match]:
+    """Articles sharing a bucket with ``sketch`` that verify as the same story, most similar first: of those whose
+    news date is within ``STORY_GAP`` of ``when`` (any, without it)."""
     pairs = sketch.buckets()
     if not pairs:
         return []
@@ -101,9 +118,13 @@ def candidates(conn: Connection, article_id: int | None, sketch: Sketch) -> list
     if not ids:
         return []
     articles = Article.__table__.c
-    rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(ids)))
+    rows = conn.execute(
+        select(articles.id, articles.story_id, articles.minhash, _NEWS_DATE).where(articles.id.in_(ids))
+    )
     matches = []
-    for other_id, story_id, blob in rows:
+    for other_id, story_id, blob, dated in rows:
+        if not close_in_time(when, dated):
+            continue
         other = Sketch.unpack(blob)
         if other is not None and sketch.same_story(other):
             matches.append(Match(other_id, story_id, sketch.containment(other)))
@@ -189,16 +210,28 @@ def current_stories(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[int
     return found
 
 
+def news_dates(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
+    """Archived articles' news dates (``news_date``), as the database holds them now."""
+    articles = Article.__table__.c
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(dict.fromkeys(ids))):
+        rows = conn.execute(select(articles.id, _NEWS_DATE).where(articles.id.in_(chunk)))
+        found.update((article_id, when) for article_id, when in rows)
+    return found
+
+
 def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[int, int]:
     """Match archived articles (id, packed sketch) again, in order, and record their story, sketch and buckets.
 
-    Runs inside the caller's transaction; returns article id -> story id. (A batch of new fetches goes through
-    ``match`` and ``record`` around its upsert instead, which writes the story and sketch with the row.)
+    Runs inside the caller's transaction, after their rows hold their current date (``news_dates`` reads it);
+    returns article id -> story id. (A batch of new fetches goes through ``match`` and ``record`` around its upsert
+    instead, which writes the story and sketch with the row.)
     """
     if not items:
         return {}
     lock_stories(conn)
-    plan = match(conn, items, current_stories(conn, [article_id for article_id, _ in items]))
+    ids = [article_id for article_id, _ in items]
+    plan = match(conn, items, current_stories(conn, ids), news_dates(conn, ids))
     blobs = dict(items)
     conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a]} for a, s in plan.stories.items()])
     record(conn, plan, {article_id: article_id for article_id in plan.stories})
@@ -206,15 +239,19 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
 
 
 def match(
-    conn: Connection, items: Sequence[tuple[int, bytes | None]], current: dict[int, tuple[int | None, bytes | None]]
+    conn: Connection,
+    items: Sequence[tuple[int, bytes | None]],
+    current: dict[int, tuple[int | None, bytes | None]],
+    dates: Mapping[int, datetime],
 ) -> Plan:
     """Match each (article key, packed sketch) of a batch, in order, against the archive and the batch's earlier
     articles, as if they were written one by one; create the stories it needs and drop the buckets of the articles'
     previous text.
 
     A key is the article's id when it is archived (``current`` then holds its story and stored sketch, as
-    ``current_stories`` reads them) and a negative number for an article the batch adds. The caller holds the story
-    lock (``lock_stories``), writes the articles with their story and sketch, then calls ``record``.
+    ``current_stories`` reads them) and a negative number for an article the batch adds. ``dates``: each key's news
+    date (``news_date``) as the article will be written (a key without one is near any date). The caller holds the
+    story lock (``lock_stories``), writes the articles with their story and sketch, then calls ``record``.
     """
     articles = Article.__table__.c
     stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
@@ -229,14 +266,18 @@ def match(
     keys = np.unique((buckets[:, 0] << 32) | buckets[:, 1])
     in_archive = _telling(probe_many(conn, keys))
 
-    # What matching needs of the archive's candidates: their sketch and story (kept up to date as stories merge).
+    # What matching needs of the archive's candidates: their sketch, news date and story (kept up to date as stories
+    # merge). The date comes with the row already read: the time limit costs no statement.
     known: dict[int, Sketch | None] = {}
+    dated: dict[int, datetime] = {}
     story_of: dict[int, int | None] = {}
     found_ids = sorted({other for found in in_archive.values() for other in found})
     for chunk in chunks(found_ids):
-        rows = conn.execute(select(articles.id, articles.story_id, articles.minhash).where(articles.id.in_(chunk)))
-        for other_id, other_story, blob in rows:
-            known[other_id], story_of[other_id] = Sketch.unpack(blob), other_story
+        rows = conn.execute(
+            select(articles.id, articles.story_id, articles.minhash, _NEWS_DATE).where(articles.id.in_(chunk))
+        )
+        for other_id, other_story, blob, when in rows:
+            known[other_id], dated[other_id], story_of[other_id] = Sketch.unpack(blob), when, other_story
 
     leads = _leads(buckets, in_archive)
     blobs = dict(items)
@@ -252,6 +293,7 @@ def match(
         through: dict[int, set[int]] = {}  # story -> the articles of it this one matched
         mine = leads.get(article_id, ())
         sketch = sketches[article_id] if mine else None
+        when = dates.get(article_id)
         if sketch is not None:
             sharing: set[int] = set()
             for pair in mine:
@@ -261,6 +303,9 @@ def match(
                     sharing.update(found)
             sharing.discard(article_id)
             for other in sorted(sharing):
+                # An article of the batch matched already is as it will be written; the others as archived.
+                if not close_in_time(when, dates.get(other) if other in assigned else dated.get(other)):
+                    continue
                 other_sketch = sketches[other] if other in assigned else known.get(other)
                 if other_sketch is None or not sketch.same_story(other_sketch):
                     continue
