@@ -379,6 +379,17 @@ def reextract(
     )
     for article_id, reason in result.refused[:20]:
         out.print(f"  article {article_id}: {escape(reason)} (left as it was)")
+    if result.renamed or result.merged:
+        # Rows an older release keyed by another form of their URL (aggregator.store.repository.Archive.rekey): a
+        # merged article's dropped id answers 404 from now on, which a downstream site that keeps ids wants to know.
+        merged = ", ".join(f"{gone} into {kept}" for gone, kept in result.merged[:20])
+        more = f", and {len(result.merged) - 20} more" if len(result.merged) > 20 else ""
+        out.print(
+            f"re-keyed by today's form of their URL: {result.renamed} article(s) renamed, {len(result.merged)} "
+            f"archived twice merged" + (f" (article {merged}{more})" if merged else "")
+        )
+    for article_id, why in result.left[:20]:
+        out.print(f"  article {article_id}: {escape(why)} (kept under its old key)")
 
 
 @app.command("sources")

@@ -58,9 +58,11 @@ def names_a_public_site(url: str) -> bool:
 
 ALTERNATE_HOSTS = ("www.", "m.", "amp.")
 """Prefixes of a host that serve the same articles as the bare host: the desktop (``www.``), mobile (``m.``) and
-AMP (``amp.``) forms of one page. Only one is taken off (``www.m.`` is no form of a page of ``m.``'s)."""
-_AMP_PAGE = re.compile(r"(?<=.)/amp/?$")
-"""An AMP page's path: the article's own, ``/amp`` appended (WordPress's AMP plugin, many CMSs)."""
+AMP (``amp.``) forms of one page. Stacked ones (``www.m.``) come off too (``_canonical``: the key must be a fixed
+point), down to a host with a dot left in it (``m.az`` is a name of its own)."""
+_AMP_PAGE = re.compile(r"(?<=.)(?:/amp)+$")
+"""An AMP page's path: the article's own, ``/amp`` appended (WordPress's AMP plugin, many CMSs; twice by a template
+that appends it to an AMP page's own address)."""
 _DIRECTORY_INDEX = re.compile(r"/index\.(?:html?|php)$")
 """A directory's index page, which servers answer at the directory's own address too (only without a query:
 ``/index.php?id=5`` is the script's, ``/?id=5`` may be another's)."""
@@ -95,11 +97,22 @@ def canonical_url(url: str) -> str:
 
 
 def _canonical(url: str) -> str:
-    """``canonical_url`` the long way, for any URL."""
+    """``canonical_url`` the long way, for any URL.
+
+    Its result is its own canonical form (``canonical_url`` of it is itself): the archive keys each article by this
+    form, and ``aggregator reextract`` re-keys every row whose key is not (a key of an older release's rules). So the
+    rules are applied until none applies: stacked host prefixes (``www.m.``), and the path's AMP suffix, directory
+    index and trailing slash in any order (``/a/amp/index.html``, ``/a/index.html/``). One application of each left
+    forms of forms (``www.m.x`` gave ``m.x``, whose form is ``x``), keys today's crawl wrote, the next re-extraction
+    moved and the crawl after it wrote again."""
     parts = urlsplit(canonicalize_url(url.strip()))
     scheme = "https" if parts.scheme in {"http", "https"} else parts.scheme
     host = (parts.hostname or "").rstrip(".")
-    host = next((host.removeprefix(p) for p in ALTERNATE_HOSTS if host.startswith(p) and "." in host[len(p) :]), host)
+    # w3lib puts no host with an empty label (``н..``) into its ASCII form; without the dots it does (once: the
+    # host has none left then)
+    again = not host.isascii() and host != parts.hostname
+    while alternate := next((p for p in ALTERNATE_HOSTS if host.startswith(p) and "." in host[len(p) :]), None):
+        host = host.removeprefix(alternate)
     if parts.port and parts.port not in {80, 443}:
         host = f"{host}:{parts.port}"
     query = urlencode(
@@ -109,10 +122,17 @@ def _canonical(url: str) -> str:
             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
         ]
     )
-    path = _AMP_PAGE.sub("", _SLASHES.sub("/", parts.path))
-    if not query:
-        path = _DIRECTORY_INDEX.sub("/", path)
-    return urlunsplit((scheme, host, path.rstrip("/") or "/", query, ""))
+    path = _SLASHES.sub("/", parts.path).rstrip("/")
+    while True:
+        shorter = _AMP_PAGE.sub("", path)
+        if not query:
+            shorter = _DIRECTORY_INDEX.sub("", shorter)
+        shorter = shorter.rstrip("/")
+        if shorter == path:
+            break
+        path = shorter
+    canonical = urlunsplit((scheme, host, path or "/", query, ""))
+    return _canonical(canonical) if again else canonical
 
 
 _TRAILING_NUMBER = re.compile(r"[0-9]+$")

@@ -148,6 +148,69 @@ class RedirectRecord:
     target: str
 
 
+@dataclass(slots=True)
+class Rekeying:
+    """What ``Archive.rekey`` did."""
+
+    looked_at: int = 0
+    """Articles whose key was checked."""
+    renamed: int = 0
+    """Rows given their article's key by today's rules (no row held it)."""
+    merged: list[tuple[int, int]] = field(default_factory=list)
+    """(id of a row merged away, id of the row that holds the article now): the row with today's key and one with
+    an older key were one article twice; the first archived keeps its id, the other's no longer answers."""
+    left: list[tuple[int, str]] = field(default_factory=list)
+    """(article id, why) of rows left under their old key."""
+
+
+REKEY_BATCH = 1_000
+"""Keys read and checked together by ``Archive.rekey``; those to change are changed in one transaction."""
+MERGED_CONTENT = (
+    "source", "fetched_url", "language", "title", "body_html", "body_text", "published_raw", "category",
+    "content_hash", "attribution_line", "cited_outlets",
+)  # fmt: skip
+"""The columns a merged row takes from the row whose newest version is the newer (``_merged_values``)."""
+
+
+def _merged_values(keep: Mapping[str, Any], drop: Mapping[str, Any], newest: Mapping[int, int]) -> dict[str, Any]:
+    """The row that one article's two rows become (``Archive.rekey``), ``keep``'s id kept: the text, addresses and
+    dates of the one whose newest snapshot is the newer (``newest``: article id -> its newest snapshot's id, as every
+    reader of "the newest version" takes it), a date, cover or linked address from the other where that one has
+    none (as ``save`` keeps them); the first archive time, the latest update and sighting, both rows' views; and
+    ``_merged_withdrawal``'s state."""
+    newer, older = (drop, keep) if newest.get(drop["id"], 0) > newest.get(keep["id"], 0) else (keep, drop)
+    values = {column: newer[column] for column in MERGED_CONTENT}
+    for column in ("published_at", "cover_image_url", "linked_url"):
+        values[column] = newer[column] if newer[column] is not None else older[column]
+    values["archived_at"] = min(keep["archived_at"], drop["archived_at"])
+    values["updated_at"] = max(keep["updated_at"], drop["updated_at"])
+    values["last_seen_at"] = max(keep["last_seen_at"], drop["last_seen_at"])
+    values["views"] = (keep["views"] or 0) + (drop["views"] or 0)
+    values.update(_merged_withdrawal(keep, drop))
+    if newer is drop:  # its text: matched to a story by ``story_index.assign``, which writes story and sketch
+        values["minhash"] = drop["minhash"]
+    return values
+
+
+def _merged_withdrawal(one: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether one article's two rows, merged, are shown. An operator's withdrawal of either stands (only ``articles
+    restore`` lifts one). A withdrawal by the source (a fetch found the page gone) stands if both rows are withdrawn,
+    or if no fetch found the other row's page after it: a row withdrawn when a sweep found its old address gone (a
+    site that dropped its AMP or mobile pages) while a crawl archived the article at its address today is shown."""
+    withdrawn = [row for row in (one, other) if row["withdrawn_at"] is not None]
+    operators = [row for row in withdrawn if row["withdrawn_by"] == WITHDRAWN_BY_OPERATOR]
+    chosen: Mapping[str, Any] | None = None
+    if operators or len(withdrawn) == 2:
+        chosen = max(operators or withdrawn, key=lambda row: row["withdrawn_at"])
+    elif withdrawn:
+        shown = other if withdrawn[0] is one else one
+        chosen = withdrawn[0] if shown["last_seen_at"] < withdrawn[0]["withdrawn_at"] else None
+    return {
+        column: chosen[column] if chosen is not None else None
+        for column in ("withdrawn_at", "withdrawn_by", "withdrawn_reason")
+    }
+
+
 class ExtractionUpdate(NamedTuple):
     """What ``Archive.update_extractions`` did: the articles whose fields changed, and those left as they were
     because a crawl stored a newer version of them after their page was read."""
@@ -1077,6 +1140,106 @@ class Archive:
                 for article_id, _ in rematch:
                     session.expire(articles[article_id])
         return ExtractionUpdate(changed, superseded)
+
+    def rekey(self, *, source: str | None = None, batch: int = REKEY_BATCH) -> Rekeying:
+        """Key every article (of ``source``) by today's canonical form of its URL: a row keyed by an older release's
+        form (``https://m.report.az/...``, ``.../amp``, before ``aggregator.urls`` folded them) is renamed, or, when
+        a row holds today's key already (a crawl since the upgrade fetched the article at its address and, finding no
+        row under that key, archived it a second time), the two are merged into one (``_merge``). Either way the old
+        key becomes a ``redirects`` row leading to the new one: the article's addresses stay known.
+
+        Read in batches of ``batch`` keys by id (their URLs only); the few to change are changed in one transaction a
+        batch, in the writers' turn (``story_index.lock_stories``), each row read again there: a crawl may run beside.
+        """
+        result = Rekeying()
+        a = Article.__table__.c
+        last_id = 0
+        while True:
+            stmt = select(a.id, a.url).where(a.id > last_id).order_by(a.id).limit(batch)
+            if source:
+                stmt = stmt.where(a.source == source)
+            with self.reader.connect() as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return result
+            last_id = rows[-1][0]
+            result.looked_at += len(rows)
+            stale = [article_id for article_id, url in rows if canonical_url(url) != url]
+            if stale:
+                with self.engine.begin() as conn:
+                    story_index.lock_stories(conn)
+                    now = utcnow()
+                    for article_id in stale:
+                        self._rekey(conn, article_id, now, result)
+
+    def _rekey(self, conn: Any, article_id: int, now: datetime, result: Rekeying) -> None:
+        """Rename one row to today's key of its URL, or merge it with the row that holds that key (``rekey``)."""
+        table = Article.__table__
+        row = conn.execute(select(table).where(table.c.id == article_id)).mappings().first()
+        if row is None or (key := canonical_url(row["url"])) == row["url"]:
+            return  # gone, or re-keyed meanwhile
+        if len(key) > URL_LENGTH:
+            result.left.append((article_id, f"today's key of {row['url']} is longer than a row keeps"))
+            return
+        holder = conn.execute(select(table).where(table.c.url == key)).mappings().first()
+        addresses = [RedirectRecord(row["source"], row["url"], key)]
+        if holder is None:
+            conn.execute(update(Article).where(Article.id == article_id).values(url=key))
+            result.renamed += 1
+        else:
+            keep, drop = (row, holder) if row["id"] < holder["id"] else (holder, row)
+            addresses += self._merge(conn, keep, drop, key)
+            result.merged.append((drop["id"], keep["id"]))
+        # Redirects found leading to the old key lead to the article's key now (``articles show`` finds an article's
+        # addresses by it; the incremental crawl, which compares canonical forms, found them either way).
+        r = Redirect.__table__.c
+        conn.execute(update(Redirect).where(r.target == row["url"]).values(target=key))
+        # One that led from today's key to the old one (a site that sent its desktop pages to its mobile ones) would
+        # lead nowhere now
+        conn.execute(delete(Redirect).where(r.url == key, r.target == key))
+        self._save_redirects(conn, addresses, now)
+
+    def _merge(self, conn: Any, keep: Mapping[str, Any], drop: Mapping[str, Any], key: str) -> list[RedirectRecord]:
+        """Make ``drop`` part of ``keep`` under ``key``, the article's key by today's rules, and delete it: its
+        versions (snapshots), refusals resolved as it, views and the addresses it was fetched at and linked from go
+        to ``keep``; the row's fields are ``_merged_values``; the search index follows the rows (triggers, or
+        PostgreSQL's generated column). The first archived of the two is kept: its id is the one the downstream site
+        has shown longest. Returns the addresses the kept row no longer names, as redirects to ``key``.
+
+        When the text kept is ``drop``'s (its newest version is the newer), the kept row is matched to a story again,
+        as a re-extraction that changes an article's text does; a story left with no article is dropped. Deleting the
+        row scans ``story_buckets`` for its rows (the table has no index by article, on purpose: it doubled the cost
+        of writing them), as the foreign key's ON DELETE CASCADE does on both back ends: a merge took 0.7 s on
+        SQLite and 0.4 s on PostgreSQL at a million articles, and merges are as rare as articles archived twice."""
+        table = Article.__table__
+        s = Snapshot.__table__.c
+        newest: dict[int, int] = dict(
+            conn.execute(
+                select(s.article_id, func.max(s.id))
+                .where(s.article_id.in_([keep["id"], drop["id"]]))
+                .group_by(s.article_id)
+            ).all()
+        )
+        values = _merged_values(keep, drop, newest)
+        conn.execute(update(Snapshot).where(s.article_id == drop["id"]).values(article_id=keep["id"]))
+        conn.execute(update(Reject).where(Reject.article_id == drop["id"]).values(article_id=keep["id"]))
+        conn.execute(delete(Article).where(Article.id == drop["id"]))
+        retold = "minhash" in values  # the text is drop's
+        minhash = values.pop("minhash", keep["minhash"])
+        conn.execute(update(Article).where(Article.id == keep["id"]).values(url=key, **values))
+        if (retold or keep["story_id"] is None) and minhash is not None:
+            story_index.assign(conn, [(keep["id"], minhash)])
+        stories = {story for story in (keep["story_id"], drop["story_id"]) if story is not None}
+        if stories:
+            told = select(table.c.story_id).where(table.c.story_id.in_(stories)).distinct().scalar_subquery()
+            conn.execute(delete(Story).where(Story.id.in_(stories), Story.id.not_in(told)))
+        kept = {key, values["fetched_url"], values["linked_url"]}
+        return [
+            RedirectRecord(row["source"], address, key)
+            for row in (keep, drop)
+            for address in (row["url"], row["fetched_url"], row["linked_url"])
+            if address and address not in kept
+        ]
 
     def retryable_reject_ids(self, *, source: str | None = None) -> list[int]:
         """Open rejects with something stored to retry (the page, or the refused item), oldest first."""
