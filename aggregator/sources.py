@@ -53,6 +53,11 @@ class Source:
     передает АПА."): beside ``name`` and ``domains``, what the citation finder knows as this outlet, and what its
     own copy names itself by (a source is never its own citation). Only names the source really goes by: each is
     taken for this source wherever it stands."""
+    spellings: tuple[str, ...] = field(default=())
+    """How other outlets' copy writes the source's name in another script, when the spelling is also a plain word or
+    shaped like a surname ("Калибр" is a missile too, "Хаггин" reads as "Путин" does): the citation finder takes
+    it for an outlet's name where the text cites one ("как писал Калибр", "по данным Хаггина"), but not as a sure
+    one, as it does ``other_names``."""
     article_urls: str | None = None
     """For the generic spider: a regular expression that an article's URL matches (searched, not anchored). Links
     from feeds and sitemaps that do not match are not fetched: a site's sitemap lists its section fronts, tag and
@@ -99,6 +104,7 @@ BUILT_IN: tuple[Source, ...] = (
         languages=("ru", "en", "az"),
         timezone="Asia/Baku",
         homepage="https://caliber.az",
+        spellings=("Калибр",),
         entry_urls=(
             "https://caliber.az/",
             "https://caliber.az/category/politika",
@@ -124,6 +130,7 @@ BUILT_IN: tuple[Source, ...] = (
         languages=("ru",),
         timezone="Asia/Baku",
         homepage="https://haqqin.az",
+        spellings=("Хаггин",),
         entry_urls=("https://haqqin.az/rss_ru.xml",),
         boilerplate=(
             ".article__share",
@@ -155,6 +162,7 @@ BUILT_IN: tuple[Source, ...] = (
         languages=("az", "ru"),
         timezone="Asia/Baku",
         homepage="https://report.az",
+        spellings=("Репорт",),
         entry_urls=(
             "https://report.az/",
             "https://report.az/energetika/",
@@ -177,6 +185,7 @@ BUILT_IN: tuple[Source, ...] = (
         languages=("ru", "az", "en"),
         timezone="Asia/Baku",
         homepage="https://www.trend.az",
+        spellings=("Тренд",),
         entry_urls=(
             "https://www.trend.az/",
             "https://www.trend.az/azerbaijan/society/",
@@ -200,6 +209,7 @@ BUILT_IN: tuple[Source, ...] = (
         languages=("ru",),
         timezone="Asia/Baku",
         homepage="https://minval.az",
+        spellings=("Минвал",),
         entry_urls=("https://minval.az/rss",),
     ),
 )
@@ -260,7 +270,7 @@ def load_sources_file(path: str | Path, built_in: tuple[Source, ...] = ()) -> tu
 
 _FIELDS = {f.name for f in fields(Source)}
 _TEXTS = ("key", "name", "timezone", "homepage", "article_urls")
-_LISTS = ("domains", "languages", "entry_urls", "boilerplate", "other_names")
+_LISTS = ("domains", "languages", "entry_urls", "boilerplate", "other_names", "spellings")
 
 
 def _entry(table: Any, where: str) -> Source:
@@ -322,6 +332,7 @@ def _entry(table: Any, where: str) -> Source:
             boilerplate=tuple(table.get("boilerplate", ())),
             selectors=dict(selectors),
             other_names=tuple(table.get("other_names", ())),
+            spellings=tuple(table.get("spellings", ())),
             article_urls=table.get("article_urls"),
         )
     except ValueError as exc:  # ``Source`` checks its selectors' fields and pattern

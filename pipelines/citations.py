@@ -105,6 +105,9 @@ class Anchor:
     lead: int = _LEAD
     """How far the pattern reaches before its trigger stem; 0 for one that begins with it ("сообщает X"), which is
     tried at the stem alone instead of searched for around it."""
+    told: bool = False
+    """Azerbaijani "X-a Y-dən bildirilib" (X was told by Y): the pattern holds Y, the teller, and the outlet is the
+    name in the dative before it, past the other words of Y's name (``_told_items``)."""
 
 
 class Item(NamedTuple):
@@ -140,6 +143,8 @@ _RU_WRITES = r"(?:пиш(?:ет|ут)|писал[аио]?)"
 _RU_NOTES = r"(?:отмеча(?:ет|ют|л[аио]?))"
 _RU_EARLIER = rf"(?:{_S}(?:ранее|раньше|уже)){{0,2}}"
 """The adverbs "Как ранее сообщал X" may hold between "как" and the verb."""
+_TOLD_WORD = 40
+"""The longest teller's word (in the ablative, "Nazirliyindən") the told-by anchor holds before its verb."""
 
 
 def _anchor(
@@ -267,6 +272,24 @@ ANCHORS: tuple[Anchor, ...] = (
         dative=True,
     ),
     _anchor("az", r"\bmənbə[ \t\u00a0]{0,3}:", Side.AFTER, Evidence.PLAIN, ("mənbə",), lead=0),
+    # "TASS agentliyi məlumat yayıb": a ministry, a company, a country put out information as often ("Nazirlik
+    # məlumat yayıb", "Ukrayna məlumat yayıb"), so only a name that looks like an outlet's.
+    _anchor("az", rf"\bməlumat{_S}yay(?:ıb|dı|ır)\b", Side.BEFORE, Evidence.LIKELY, ("məlumat",), lead=0),
+    # "Bu barədə Report-a DİN-dən bildirilib": an outlet told something by a body, its exclusive. The teller, in the
+    # ablative, is in the pattern (a word of its own: "bildirilib" alone follows any clause); the outlet is the name
+    # in the dative before it. A person is told so as well ("Trump-a Ağ Evdən bildirilib"), and "Nazirliyə" is a
+    # ministry: only a sure outlet (a known one, a domain) counts.
+    _anchor(
+        "az",
+        rf"(?<![\w\-'’])[^\W_][\w.\-'’]{{0,{_TOLD_WORD}}}?(?:dan|dən){_S}"
+        rf"(?:bildiril(?:ib|di)|məlumat{_S}veril(?:ib|di))\b",
+        Side.BEFORE,
+        Evidence.SURE,
+        ("bildiril", "məlumat"),
+        lead=_TOLD_WORD + 8,
+        dative=True,
+        told=True,
+    ),
     # English: "X reports", "X reported", "as X noted", "..., reports X", "according to X", "citing X",
     # "X, citing Y", "X reprints the article", "as reported by X", "Source: X".
     _anchor(
@@ -323,13 +346,16 @@ _QUOTED_NAME = r"[«“„\"'‘](?P<body>[^«»“”„\"'‘’\n]{1,60})[»�
 _QUOTED = _QUOTED_NAME.replace("?P<body>", "") + r"(?:[-'’]?[^\W\d_]{1,4}\b)?"  # “Caliber”in, «Report»-a
 _QUOTED_BODY = re.compile(_QUOTED_NAME)
 _URL = r"https?://[^\s,;()<>«»\"“”]{1,200}"
-_WORD = r"[^\W_][\w&]{0,39}(?:[.\-'’&][^\W_][\w&]{0,39}){0,5}(?![\w&])"
+_WORD = r"[^\W_][\w&]{0,39}(?:[.\-'’&][^\W_][\w&]{0,39}){0,5}(?:(?<=[sS])['’](?![\w&]))?(?![\w&])"
+"""A word, with the apostrophe of an English possessive after an "s" ("Reuters' Moscow correspondent"): cut there,
+the name was parted from the noun after it by the apostrophe's own token."""
 # A word too long to be a name is one "other" token, not a name cut short.
 _TOKEN = re.compile(rf"(?P<url>{_URL})|(?P<quoted>{_QUOTED})|(?P<word>{_WORD})|(?P<other>[\w&]{{1,200}}|\S)")
 _INLINE_SPACE = re.compile(r"[ \t\u00a0]{1,20}")
 _SENTENCE_END = frozenset(".!?…\n")
 
 _CASE_SEPARATORS = "-'’"
+_POSSESSIVE_APOSTROPHES = ("'", "’")
 # Case endings written after a hyphen or apostrophe (APA-ya, Oxu.Az-ın, Report-у) or glued to a known name.
 _CASE_ENDINGS_AZ = (
     "nın", "nin", "nun", "nün", "dan", "dən", "nda", "ndə", "ya", "yə", "ın", "in", "un", "ün", "yı", "yi", "yu", "yü",
@@ -532,6 +558,28 @@ KNOWN_OUTLETS = (
 
 
 @lru_cache(maxsize=1)
+def _cyrillic_spellings() -> frozenset[str]:
+    """The registry's sources as other outlets' Russian copy spells them (``Source.spellings``: "Как ранее сообщал
+    Хаггин", "как писал Калибр"). Shaped like a surname ("Хаггин", as "Путин") or a plain word, such a name was
+    refused, or not enough after "как писал"; it is ``Evidence.LIKELY`` (in any case form: "по данным Хаггина"), not a
+    known outlet: "Калибр" is a missile as well, which a sure outlet's rules (one after a comma in a list, after
+    "сообщили в") would cite."""
+    return frozenset(_known_key(n) for source in all_sources() for n in source.spellings)
+
+
+@lru_cache(maxsize=4096)
+def _cyrillic_spelling(name: str) -> str | None:
+    """``name`` as one of the sources' ``spellings``, without a Russian case ending glued to it ("Калибра")."""
+    spellings = _cyrillic_spellings()
+    if _known_key(name) in spellings:
+        return name
+    for ending in _CASE_ENDINGS_RU:
+        if name.endswith(ending) and _known_key(name[: -len(ending)]) in spellings:
+            return name[: -len(ending)]
+    return None
+
+
+@lru_cache(maxsize=1)
 def _known_outlets() -> frozenset[str]:
     names = list(KNOWN_OUTLETS)
     for source in all_sources():
@@ -684,6 +732,8 @@ def _bare_text(kind: str, text: str) -> tuple[str, bool]:
     for possessive in ("'s", "’s"):
         if word.endswith(possessive):
             return word[: -len(possessive)], False
+    if word.endswith(_POSSESSIVE_APOSTROPHES):
+        return word[:-1], False  # "Reuters'"
     for sep in _CASE_SEPARATORS:
         head, found, tail = word.rpartition(sep)
         if found and head and (tail in _CASE_ENDINGS or (tail.startswith(("lar", "lər")) and len(tail) <= 8)):
@@ -824,17 +874,27 @@ class _Candidate(NamedTuple):
     """The word just after the name ("qəzeti", "klubu", "председатель", a surname ...)."""
     outlet_noun: bool
     """Whether an outlet noun stands beside the name ("сайт Caliber.az", "Qafqazinfo portalından")."""
+    loose: bool = False
+    """Whether words that say less than an outlet noun were passed over to reach the name: adjectives alone
+    ("британская The Times"), a bureau ("бюро Report"). Such a name needs ``Evidence.LIKELY`` whatever the anchor."""
 
 
 def _candidate_after(items: list[Item]) -> _Candidate | None:
-    """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство"), and the
-    adjectives before such a noun ("американское издание The Wall Street Journal", "турецкое агентство Anadolu")."""
+    """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство"), a bureau
+    ("Западное бюро АПА"), and the adjectives before such a noun ("американское издание The Wall Street Journal",
+    "Азербайджанское государственное информационное агентство АЗЕРТАДЖ") or before the name itself ("британская The
+    Times")."""
     i = 0
+    loose = False
     while i < len(items):
         if items[i].text in ARTICLES or _is_outlet_noun(items[i]):
             i += 1
+        elif _is_bureau(items[i]):
+            i += 1
+            loose = True
         elif (adjectives := _adjectives_before_outlet_noun(items, i)) is not None:
-            i = adjectives
+            i, bare = adjectives
+            loose = loose or bare
         else:
             break
     rest = items[i:]
@@ -848,21 +908,47 @@ def _candidate_after(items: list[Item]) -> _Candidate | None:
     before = items[i - 1] if i else None
     after = rest[n] if n < len(rest) else None
     noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
-    return _Candidate(tuple(rest[:n]), before, after, noun)
+    return _Candidate(tuple(rest[:n]), before, after, noun, loose)
 
 
-def _adjectives_before_outlet_noun(items: list[Item], start: int) -> int | None:
-    """Where the outlet noun is when ``items[start:]`` begins with one or two lower-case adjectives before it
-    ("американское издание", "влиятельная британская газета"); None when they do not."""
+MAX_ADJECTIVES = 3
+"""Adjectives read before an outlet noun ("Азербайджанское государственное информационное агентство")."""
+
+
+def _adjectives_before_outlet_noun(items: list[Item], start: int) -> tuple[int, bool] | None:
+    """Where the outlet noun (or bureau) is when ``items[start:]`` begins with up to ``MAX_ADJECTIVES`` adjectives
+    before it ("американское издание", "влиятельная британская газета", "Западное бюро"), and False; where the name
+    is when lower-case adjectives stand right before a name, an outlet's or not ("британская The Times", "турецкий
+    министр" is not so: the noun is no outlet's), and True; None when neither.
+
+    The first adjective may be capitalised, as the first word of an agency's full name ("Азербайджанское
+    государственное информационное агентство АЗЕРТАДЖ"), but only before a noun: a capitalised adjective before a
+    name is a part of it, as in a known name ("Новая газета", "Российская газета"), which is never passed over."""
     i = start
-    while i < len(items) and i - start < 2:
-        word = _lower_word(items[i])
-        if word is None or not _ADJECTIVE.search(word) or _is_outlet_noun(items[i]):
+    while i < len(items) and i - start < MAX_ADJECTIVES:
+        item = items[i]
+        capitalised = i == start and item.kind == "word" and item.text[1:].islower() and item.text[:1].isupper()
+        word = _lower(item.text) if capitalised and not _is_latin(item.text) else _lower_word(item)
+        if word is None or not _ADJECTIVE.search(word) or _is_outlet_noun(item) or _is_bureau(item):
             break  # ("издание" ends as an adjective does)
+        if capitalised and _known_prefix(items[i:], from_end=False):
+            return None  # "Новая газета": a name
         i += 1
-    if i == start or i >= len(items) or not _is_outlet_noun(items[i]):
+    if i == start or i >= len(items):
         return None
-    return i
+    if _is_outlet_noun(items[i]) or _is_bureau(items[i]):
+        return i, False
+    first = items[start]
+    if first.text[:1].islower() and _lower_word(items[i]) is None:
+        return i, True
+    return None
+
+
+def _is_bureau(item: Item) -> bool:
+    """The Russian "бюро" ("Западное бюро АПА", "корреспондент бюро Report в Гяндже"), in any case (the noun does not
+    decline). Not an outlet noun: a public body has a bureau too ("Бюро по туризму", "бюро ООН"), so the name after it
+    needs ``Evidence.LIKELY``, and one with words between ("Бюро по ...") is none."""
+    return item.kind == "word" and _lower(item.text) == "бюро"
 
 
 def _candidate_before(items: list[Item]) -> _Candidate | None:
@@ -878,8 +964,9 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
     if owner is not None:
         # "Report-un Ankara müxbiri": the outlet is the owner, the place between is no part of its name
         rest = items[:owner]
-        before = rest[-2] if len(rest) > 1 else None
-        return _Candidate((rest[-1],), before, items[office], True)
+        n = _known_prefix(rest, from_end=True) or 1  # "The Times' Paris bureau"
+        before = rest[-n - 1] if len(rest) > n else None
+        return _Candidate(tuple(rest[-n:]), before, items[office], True)
     rest = items[:j]
     if not rest or _lower_word(rest[-1]) is not None:
         return None
@@ -927,7 +1014,9 @@ def _is_genitive(item: Item) -> bool:
     text = item.text
     if item.kind != "word":
         return False
-    if text.endswith(("'s", "’s")) or (_bare(item)[1] and _case_ending(text) in _GENITIVE_ENDINGS):
+    if text.endswith(("'s", "’s", *_POSSESSIVE_APOSTROPHES)) or (
+        _bare(item)[1] and _case_ending(text) in _GENITIVE_ENDINGS
+    ):
         return True
     base = _bare(item)[0]
     return base != text and text[len(base) :] in _GENITIVE_ENDINGS
@@ -968,6 +1057,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
         return name, Evidence.NONE  # "Об этом сообщил Заур Мамедов"
     if candidate.outlet_noun:
         return name, Evidence.SURE
+    if len(items) == 1 and first.kind == "word" and (spelt := _cyrillic_spelling(name)) is not None:
+        return spelt, Evidence.LIKELY  # "Как ранее сообщал Хаггин": no surname
     if first.kind == "quoted":
         return name, Evidence.LIKELY if anchor.quoted_ok and _looks_like_title(name) else Evidence.NONE
     if len(items) > 1 or all(c.isupper() for c in letters):
@@ -1049,10 +1140,11 @@ def _common_word_beside(text: str, pos: int, side: Side) -> bool:
             word in ARTICLES
             or word in ADVERBIAL_PREPOSITIONS
             or _is_outlet_noun(Item("word", word, start))
+            or _is_bureau(Item("word", word, start))
             or _ADJECTIVE.search(word) is not None
         )
-    )  # an adjective may stand before an outlet noun ("сообщает турецкое агентство Anadolu"), a place before the
-    # outlet ("Как сообщает из Анкары корреспондент Report")
+    )  # an adjective may stand before an outlet noun ("сообщает турецкое агентство Anadolu") or a name ("британская
+    # The Times"), a bureau before the outlet ("бюро Report"), a place ("Как сообщает из Анкары корреспондент Report")
 
 
 def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: bool = True) -> list[tuple[int, str]]:
@@ -1073,9 +1165,12 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
             candidate = _candidate_past_adverbial(text, anchor, items)
             needs = max(needs, Evidence.LIKELY)
     else:
-        candidate = _candidate_before(_items_before(text, match.start()))
+        before = _items_before(text, match.start())
+        candidate = _candidate_before(_told_items(before) if anchor.told else before)
     if candidate is None:
         return []
+    if candidate.loose:
+        needs = max(needs, Evidence.LIKELY)
     name, evidence = _evidence(text, candidate, anchor)
     if evidence < needs:
         return []
@@ -1084,6 +1179,28 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
     else:
         listed = _listed_before(text, anchor, candidate)
     return [(candidate.items[0].start, name), *listed]
+
+
+MAX_TELLER_WORDS = 4
+"""Words of a teller's name before its last, in the ablative ("Daxili İşlər Nazirliyinin mətbuat xidmətindən")."""
+
+
+def _told_items(items: list[Item]) -> list[Item]:
+    """The words before a teller's name ("Bu barədə Report-a Daxili İşlər Nazirliyindən bildirilib") up to the name
+    it told, in the dative: the nearest one written with a dative ending after a hyphen or apostrophe ("Report-a"),
+    or glued to a known outlet's name ("Azərtaca"), past up to ``MAX_TELLER_WORDS`` Latin words of the teller's name;
+    none when there is no such name (a native noun glues its dative: "Nazirliyə DİN-dən bildirilib")."""
+    for k in range(len(items) - 1, max(-1, len(items) - 1 - MAX_TELLER_WORDS), -1):
+        item = items[k]
+        if item.kind != "word":
+            break
+        base, cut = _bare(item)
+        ending = _case_ending(item.text) if cut else item.text[len(base) :] if base != item.text else ""
+        if ending in _AZ_DATIVE_ENDINGS:
+            return items[: k + 1]
+        if not _is_latin(item.text):
+            break
+    return []
 
 
 ADVERBIAL_PREPOSITIONS = frozenset({"из", "в", "во", "с", "со", "на"})

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.items import ArticleItem
 from aggregator.sources import all_sources
+from pipelines.attribution import AttributionPipeline
 from pipelines.citations import (
     _INLINE_SPACE,
     _TAIL,
@@ -783,8 +785,92 @@ def test_no_known_outlet_is_taken_for_a_place() -> None:
         assert _lower(name) not in PLACES, name
 
 
+# Outlets a probe found missed, each with the people, bodies and places that stand in the same words.
+PROBE_CASES: list[Case] = [
+    # The sources' names as Russian copy spells them: "Хаггин" is shaped like a surname, "Калибр" a plain word
+    # after "как писал", which needs more
+    ("ru", "Как ранее сообщал Хаггин, отставка уже подписана.", ["Хаггин"]),
+    ("ru", "Как писал Калибр, переговоры продолжатся.", ["Калибр"]),
+    ("ru", "По данным Хаггина, отставка уже подписана.", ["Хаггин"]),
+    ("ru", "Как ранее сообщал Путин, переговоры продолжатся.", []),
+    ("ru", "Как писал Гаджиев, переговоры продолжатся.", []),
+    # ... and "Калибр", the missile, is no sure outlet
+    ("ru", "Удар нанесен ракетами «Калибр», передает Report.", ["Report"]),
+    ("ru", "Как сообщает Report, Калибр и Искандер применены в ночь на среду.", ["Report"]),
+    # Adjectives of country or kind right before the outlet, and several, the first capitalised, before its noun
+    ("ru", "Как пишет британская The Times, правительство уйдет в отставку.", ["The Times"]),
+    ("ru", "Как сообщает американская The Washington Post, сделка сорвалась.", ["The Washington Post"]),
+    ("ru", "Землетрясение произошло ночью, передает турецкое агентство Anadolu.", ["Anadolu"]),
+    ("ru", "Сделка сорвалась, сообщает американская газета The Washington Post.", ["The Washington Post"]),
+    (
+        "ru",
+        "Как сообщает Азербайджанское государственное информационное агентство АЗЕРТАДЖ, форум открылся.",
+        ["АЗЕРТАДЖ"],
+    ),
+    ("ru", "Об этом сообщает государственное агентство Азертадж.", ["Азертадж"]),
+    ("ru", "Как сообщает Новая газета, сделка закрыта.", ["Новая газета"]),  # a capitalised adjective of a name
+    ("ru", "Как сообщает турецкий Эрдоган, переговоры продолжатся.", []),
+    ("ru", "Как сообщает российский Минфин, бюджет исполнен.", []),
+    ("ru", "Как сообщает турецкое Министерство обороны, учения завершены.", []),
+    ("ru", "Как сообщает Азербайджанское государственное агентство по туризму, сезон открыт.", []),
+    # An outlet's bureau, and a public body's
+    ("ru", "Как сообщает Западное бюро АПА, в Газахе прошел фестиваль.", ["АПА"]),
+    ("ru", "Об этом сообщает корреспондент бюро Report в Гяндже.", ["Report"]),
+    ("ru", "Как сообщает Бюро по туризму Азербайджана, сезон открыт.", []),
+    ("ru", "Как сообщает бюро ООН по координации гуманитарных вопросов, помощь доставлена.", []),
+    ("ru", "Как сообщает бюро Гасанов, переговоры продолжатся.", []),
+    ("ru", "Как сообщает Национальное бюро Интерпола, розыск объявлен.", []),
+    # An English possessive of a name ending in "s"
+    ("en", "Reuters' Moscow correspondent reported that the talks ended.", ["Reuters"]),
+    ("en", "The Times' Paris bureau reported that the protests continued.", ["The Times"]),
+    ("en", "Paris' mayor reported that the river rose.", []),
+    # Azerbaijani: an outlet told something by a body (its exclusive), and "məlumat yayıb"
+    ("az", "Bu barədə Report-a DİN-dən bildirilib.", ["Report"]),
+    ("az", "Bu barədə Oxu.az-a Daxili İşlər Nazirliyindən məlumat verilib.", ["Oxu.az"]),
+    ("az", "Bu barədə Azərtaca Nazirlikdən bildirilib.", ["Azərtac"]),
+    ("az", "Bu barədə Nazirliyə DİN-dən bildirilib.", []),
+    ("az", "Bu barədə Əliyevə DİN-dən bildirilib.", []),
+    ("az", "Bu barədə Trump-a Ağ Evdən bildirilib.", []),
+    ("az", "Bu barədə ANAMA-ya DİN-dən bildirilib.", []),
+    ("az", "Bu barədə Bakıya Nazirlikdən bildirilib.", []),
+    ("az", "Bu barədə DİN-dən bildirilib.", []),
+    ("az", "TASS agentliyi məlumat yayıb.", ["TASS"]),
+    ("az", "Bu barədə Rusiyanın TASS agentliyi məlumat yayıb.", ["TASS"]),
+    ("az", "Nazirlik məlumat yayıb.", []),
+    ("az", "Bu barədə DİN məlumat yayıb.", []),
+    ("az", "Bu barədə Ukrayna məlumat yayıb.", []),
+    ("az", "Bu barədə İlham Əliyev məlumat yayıb.", []),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), PROBE_CASES)
+def test_outlets_the_probe_found_missed(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
+@pytest.mark.parametrize(
+    ("source", "language", "body", "cited"),
+    [
+        # the source's own name in these forms is no citation, nor the re-publisher's; another source's copy cites it
+        ("haqqin", "ru", "Как ранее сообщал Хаггин, отставка подписана. Как писал Калибр, сделка закрыта.", ["Калибр"]),
+        ("report", "az", "Bu barədə Report-a DİN-dən bildirilib. TASS agentliyi məlumat yayıb.", ["TASS"]),
+        ("caliber", "az", "Bu barədə Icma.az-a DİN-dən bildirilib. Bu barədə Report-a XİN-dən bildirilib.", ["Report"]),
+        ("apa", "ru", "Как сообщает Западное бюро АПА, фестиваль прошел. Как сообщает бюро Report, тоже.", ["Report"]),
+        ("trend", "en", "Reuters' Moscow correspondent reported that Trend's Moscow bureau closed.", ["Reuters"]),
+    ],
+)
+def test_the_probes_forms_leave_out_the_sources_own_name(
+    source: str, language: str, body: str, cited: list[str]
+) -> None:
+    item = ArticleItem(source=source, url=f"https://{source}.az/x", language=language, body_text=body)
+    assert AttributionPipeline().process_item(item).cited_outlets == cited
+
+
 NEW_CASES = (
-    PUBLIC_BODY_CASES
+    PROBE_CASES
+    + ADJECTIVE_CASES
+    + PUBLIC_BODY_CASES
     + PEOPLE_NOUN_CASES
     + SPOKE_TO_CASES
     + REPRINT_CASES
@@ -808,7 +894,9 @@ _PIECES = ("сообщили", "сообщает", "передает", "пише
            "interview with", "reprints the article by", "has published an article", "originally published in",
            "açıqlamasında", "müsahibə verən", "danışan", "məqaləsini", "журналистам", "jurnalistlərə", "ВВС",
            "Report-a", "COP29-da", "RİA Novosti", "Guardian", "из", "в", "Анкары", "своем", "корреспондент",
-           "собкор", "Report-un", "Ankara", "müxbiri", "bürosu", "Agentliyi", "yazdığına görə")  # fmt: skip
+           "собкор", "Report-un", "Ankara", "müxbiri", "bürosu", "Agentliyi", "yazdığına görə", "бюро", "Бюро",
+           "Западное", "британская", "турецкий", "The Times", "Reuters'", "James'", "Хаггин", "Калибр", "DİN-dən",
+           "Nazirlikdən", "bildirilib", "məlumat verilib", "məlumat yayıb", "Azərtaca", "Nazirliyə")  # fmt: skip
 
 
 def assert_shortcut_agrees(text: str) -> None:
@@ -843,7 +931,8 @@ _GLUED = ("подписал", "написали", "описала", "переп�
           "писала", "Минобороны", "ANAMA-nın", "məlumatına görə", "nöqtə", "reported", "unreported",
           "интервью", "стало", "статью", "настало", "untold", "reprinted the piece from", "published", "appeared",
           "açıqlama", "müsahibəsində", "danışarkən", "məqaləsində", "yazdığına görə",
-          "əldə etdiyi məlumata")  # fmt: skip
+          "əldə etdiyi məlumata", "DİN-dən bildirilib", "Report-a Nazirliyindən məlumat verilib",
+          "məlumat yayıb", "xbildirilib", "dən bildirildi")  # fmt: skip
 
 
 def assert_stems_lead_to_every_match(text: str) -> None:
@@ -998,3 +1087,25 @@ def test_folded_cyrillic_holds_the_russian_stems_where_lowering_does(pieces: lis
     assert len(folded) == len(text) == len(lowered)
     stems = _triggers("ru")
     assert _stem_positions(folded, stems) == _stem_positions(lowered, stems)
+
+
+def test_a_sources_spelling_comes_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The finder hard-coded the five sources' Russian spellings: a source added by a sources file could not have its
+    # own, and the code named sources outside the registry.
+    from dataclasses import replace
+
+    import pipelines.citations as citations
+    from aggregator.sources import all_sources
+
+    text = "Как ранее сообщал Хабарчин, отставка уже подписана."
+    assert find_citations(text, "ru") == []
+    added = replace(all_sources()[0], key="xeberci", name="Xeberci.az", spellings=("Хабарчин",))
+    monkeypatch.setattr(citations, "all_sources", lambda: [*all_sources(), added])
+    citations._cyrillic_spellings.cache_clear()
+    citations._cyrillic_spelling.cache_clear()
+    try:
+        assert find_citations(text, "ru") == ["Хабарчин"]
+    finally:
+        monkeypatch.undo()
+        citations._cyrillic_spellings.cache_clear()
+        citations._cyrillic_spelling.cache_clear()
