@@ -20,6 +20,12 @@ page in its refusal wait (a server error, say; ``aggregator.incremental.refusal_
 wait is over. Sweep requests come after every other request of the run (lower priority), so a run cut at its time
 limit has fetched the new articles first.
 
+An article is asked for at the address it was last fetched at when that is its own address as the site spells it (a
+trailing slash, ``www.``), else at its own, canonical, address (``address``). One last fetched at a mobile or AMP
+copy, or at an alias whose page named it in its canonical link (a numeric link, an old slug, a ``?from=`` query),
+lives on at its own address when the site drops the other: asked at the other, it was withdrawn on the 404 of an
+address that was never its page (and a 404 at such an address withdraws nothing, ``repository._withdraw_gone``).
+
 What a run reports of its sweep (stats ``aggregator/swept*``, kept in the run's row) is what it really asked for:
 a sweep request the duplicate filter drops (the same page asked for already in this crawl: by a listing, or, scaled
 out, by another worker's sweep) is taken off ``aggregator/swept``. The health check (``aggregator.health``) judges
@@ -47,6 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, RefusalWaits, url_hash
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
+from aggregator.store.repository import own_address
 from aggregator.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -65,16 +72,28 @@ def due_interval(dated: datetime, last_seen: datetime) -> timedelta:
     return min(LONGEST, max(SHORTEST, last_seen - dated))
 
 
+def address(candidate: SweepCandidate) -> str:
+    """Where the sweep asks for an article: where it was last fetched when that is its own address as the site spells
+    it (a trailing slash, ``www.``), else its own (canonical) address. An article fetched at a mobile or AMP copy,
+    or at an alias whose page named it in its canonical link, is asked for where it lives: a site that dropped that
+    other address answers 404 there, which is no article deleted (``repository.own_address``)."""
+    if own_address(candidate.fetched_url, candidate.url):
+        return candidate.fetched_url
+    return candidate.url
+
+
 def pick(
     candidates: Iterable[SweepCandidate], now: datetime, limit: int, waiting: Iterable[int] = ()
 ) -> tuple[list[SweepCandidate], int]:
     """The due candidates to ask for in this run (at most ``limit``, the most overdue first: longest unseen for its
-    interval, then the newest), and how many were due. ``waiting``: ``url_hash`` of pages in their refusal wait,
-    neither picked nor counted as due."""
+    interval, then the newest), and how many were due. ``waiting``: ``url_hash`` of pages in their refusal wait: an
+    article whose own address waits is neither picked nor counted as due."""
     left_alone = set(waiting)
     due: list[tuple[float, datetime, SweepCandidate]] = []
     for candidate in candidates:
-        if left_alone and {url_hash(candidate.url), url_hash(candidate.fetched_url)} & left_alone:
+        # The address it is asked at (the canonical one, or a spelling of it): an alias of it waiting out a refusal
+        # (a 404 the site answers there) keeps nobody from asking the article's own address.
+        if left_alone and url_hash(candidate.url) in left_alone:
             continue
         interval = due_interval(candidate.dated, candidate.last_seen_at)
         unseen = now - candidate.last_seen_at
@@ -85,8 +104,8 @@ def pick(
 
 
 def request_for(candidate: SweepCandidate, spider: Any) -> Request:
-    """A conditional request for the candidate, at the address it was last fetched from, to the spider's article
-    callback; a 304 answer is recorded against the article (``ARTICLE_URL_META``)."""
+    """A conditional request for the candidate, at its own address (``address``), to the spider's article callback;
+    a 304 answer is recorded against the article (``ARTICLE_URL_META``)."""
     headers = {}
     if candidate.etag:
         headers["If-None-Match"] = candidate.etag
@@ -97,7 +116,7 @@ def request_for(candidate: SweepCandidate, spider: Any) -> Request:
         meta[CONDITIONAL_META] = True
         meta["handle_httpstatus_list"] = [304]
     return Request(
-        candidate.fetched_url,
+        address(candidate),
         callback=spider.parse_article,
         errback=spider.fetch_failed,
         headers=headers,
@@ -233,7 +252,7 @@ class SweepMiddleware:
                 len(chosen),
             )
         requests = [request_for(candidate, spider) for candidate in chosen]
-        self.asked.update(canonical_url(c.fetched_url) for c in chosen)
+        self.asked.update(canonical_url(r.url) for r in requests)
         return requests
 
     def plan(self, source: str, now: datetime) -> tuple[Sequence[SweepCandidate], int]:

@@ -65,13 +65,15 @@ def test_a_gone_page_withdraws_its_article_and_finding_it_again_shows_it(archive
         [],
         [
             gone("https://caliber.az/post/story-1/", 404),  # as fetched: the trailing slash, not the canonical form
-            gone("https://caliber.az/post/98765", 410),  # the old address a redirect had led from to article 2
+            gone("https://caliber.az/post/98765", 410),  # the old address a redirect had led from to article 2: the
+            # site dropped it, and says nothing of the article (tests/test_withdrawn_own_address.py)
+            gone("https://caliber.az/not-found", 410, linked=item(2).url),  # its own address, sent to a gone page
             gone("https://caliber.az/post/story-3", 500),  # a server error says nothing of the article
             gone("https://caliber.az/post/story-4", 403),
             gone("https://caliber.az/post/never-archived", 404),
         ],
     )
-    assert (result.rejected, result.withdrawn) == (5, 2)
+    assert (result.rejected, result.withdrawn) == (6, 2)
     assert state(archive)[1] == ("source", "the source answered HTTP 404")
     assert state(archive)[2] == ("source", "the source answered HTTP 410")
     assert shown(archive) == {3, 4, 5}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Engine,
@@ -130,7 +132,8 @@ class SweepCandidate:
     url: str
     """The article's canonical URL (the archive's key)."""
     fetched_url: str
-    """Where a crawl last fetched it: the address the sweep asks for."""
+    """Where a crawl last fetched it: the address the sweep asks for, when it is the article's own
+    (``aggregator.sweep.address``)."""
     dated: datetime
     """Published, or archived when the source printed no date."""
     last_seen_at: datetime
@@ -297,30 +300,61 @@ def _show_again(conn: Any, which: Any, *, by: str | None = WITHDRAWN_BY_SOURCE) 
     return int(cleared.rowcount or 0)
 
 
+_ALTERNATE_PREFIXES = ("m.", "amp.")
+"""Host prefixes of a site's mobile and AMP copies (``aggregator.urls.ALTERNATE_HOSTS`` less ``www.``)."""
+_DIRECTORY_INDEX = re.compile(r"index\.(?:html?|php)")
+
+
+def alternate_form(url: str) -> bool:
+    """Whether ``url`` is a mobile or AMP copy of a page (an ``m.`` or ``amp.`` host, an ``/amp`` path suffix):
+    ``canonical_url`` folds it into the article's address, but the site serves it apart, and may drop it while the
+    article lives on. ``www.``, ``http``, a trailing slash or a directory index make no other page."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    while prefix := next(
+        (p for p in ("www.", *_ALTERNATE_PREFIXES) if host.startswith(p) and "." in host[len(p) :]), None
+    ):
+        if prefix in _ALTERNATE_PREFIXES:
+            return True
+        host = host.removeprefix(prefix)
+    segments = [segment for segment in parts.path.split("/") if segment]
+    while segments and _DIRECTORY_INDEX.fullmatch(segments[-1]):
+        segments.pop()
+    return len(segments) > 1 and segments[-1].lower() == "amp"
+
+
+def own_address(url: str, key: str) -> bool:
+    """Whether ``url`` is the article keyed ``key``'s own address as a site spells it (its canonical form is the key,
+    and it is no mobile or AMP copy): the one address whose page gone is the article gone."""
+    return not alternate_form(url) and canonical_url(url) == key
+
+
 def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *, fetched: set[int]) -> int:
-    """Archived articles whose page a fetch found gone (HTTP 404 or 410) are withdrawn by their source, unless they
-    are withdrawn already or the same batch fetched them (``fetched``: at another of their addresses). The page is
-    matched by its address, canonical or not, by the address the crawl asked for when it was redirected, and by
-    where a redirect kept in ``redirects`` leads from either. Returns how many.
+    """Archived articles whose own page a fetch found gone (HTTP 404 or 410) are withdrawn by their source, unless
+    they are withdrawn already or the same batch fetched them (``fetched``: at another of their addresses). The page
+    is matched by its address as fetched, or as the crawl asked for it when the site redirected it (a site that
+    sends a deleted article to its "not found" page), in any spelling of the article's own address (``own_address``:
+    a trailing slash, ``www.``). Returns how many.
+
+    A 404 at any other address of an article withdraws nothing: its mobile or AMP copy (``alternate_form``), an alias
+    whose page named it in its canonical link (a numeric link, an old slug, a query), an address that redirected to
+    it (the ``redirects`` table): the site dropped that address, and the article may live on at its own. It stays
+    shown, and the sweep asks for it at its own address when it is due (``aggregator.sweep``), which decides.
 
     Only a fetch of an archived article's own address can find it gone: an incremental crawl re-fetches the articles
-    younger than the recheck window that a listing or feed still links, and ``crawl --refresh`` every one."""
+    younger than the recheck window that a listing or feed still links, the sweep those due, and ``crawl --refresh``
+    every one."""
     reasons: dict[str, str] = {}
     for record in rejects:
         if record.stage != "fetch" or record.http_status not in GONE_STATUSES or not record.withdraws:
             continue
         reason = f"the source answered HTTP {record.http_status}"
         for url in (record.url, record.linked_url):
-            if url:
+            if url and not alternate_form(url):
                 reasons.setdefault(url, reason)
                 reasons.setdefault(_fitting_url(canonical_url(url)) or url, reason)
     if not reasons:
         return 0
-    r = Redirect.__table__.c
-    for chunk in story_index.chunks(sorted(reasons)):
-        for url, target in conn.execute(select(r.url, r.target).where(r.url.in_(chunk))):
-            reasons.setdefault(target, reasons[url])
-            reasons.setdefault(_fitting_url(canonical_url(target)) or target, reasons[url])
     a = Article.__table__.c
     gone: dict[int, str] = {}
     for chunk in story_index.chunks(sorted(reasons)):
