@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out, print_json
-from aggregator.present import utc_iso
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, err, fail, out, print_json
+from aggregator.present import parse_instant, utc_iso
 from aggregator.sources import resolve_keys
 
 stories_app = typer.Typer(
@@ -93,3 +94,54 @@ def stories_show(
         published = a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "undated"
         table.add_row(str(a.id), a.source, published, escape(a.title), escape(a.url))
     out.print(table)
+
+
+@stories_app.command("rebuild")
+def stories_rebuild(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source's articles are matched again.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="From the first article archived since this ISO date or time (UTC if no zone) on.",
+        ),
+    ] = None,
+) -> None:
+    """Match every article again under today's story rules, in the order they were archived (as a fresh crawl would
+    group them), in batches, beside a crawl if need be; print how the stories changed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from aggregator.store.story_index import Rebuild, rebuild
+
+    if source:
+        resolve_keys([source])
+    start: datetime | None = None
+    if since:
+        try:
+            start = parse_instant(since)
+        except ValueError:
+            fail(f"--since: not an ISO 8601 date: {since!r}")
+    archive = _archive(ctx)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+            task = bar.add_task("matching stories again…")
+
+            def show(result: Rebuild) -> None:
+                bar.update(task, description=f"matching stories again: {result.articles} of {result.total} articles")
+
+            result = rebuild(archive.engine, source=source, since=start, progress=show)
+    finally:
+        archive.close()
+    sketched = f", {result.sketched} sketched anew (no sketch, or one of an older scheme)" if result.sketched else ""
+    out.print(
+        f"matched {result.articles} article(s) again in the order they were archived: "
+        f"{result.moved} moved to another story{sketched}"
+    )
+    out.print(
+        f"stories: {result.stories_before} before, {result.stories_after} after; told by several articles: "
+        f"{result.shared_before} before, {result.shared_after} after"
+    )

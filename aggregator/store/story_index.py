@@ -34,21 +34,26 @@ a transaction-level advisory lock (``lock_stories``) before it reads which of it
 crawls writing at the same moment take turns and the second sees the first's articles and buckets (READ COMMITTED
 reads what committed before each statement): two writers never create two stories for one pair, nor write one
 article's buckets twice. The lock is held to the commit, which is the end of the batch.
+
+A rule change applies to the articles matched from then on; ``rebuild`` (``aggregator stories rebuild``) matches
+every article again in archive order, each against the articles before it only (``Horizon``), in batches that take
+the same turn: the grouping a fresh crawl of the archive would make.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, func, or_, select, text, update
 
+from aggregator.store.db import reader
 from aggregator.store.models import Article, Story, StoryBucket, UTCDateTime, utcnow
-from aggregator.stories import BANDS, Sketch, band_values, close_in_time, stored_buckets
+from aggregator.stories import BANDS, Sketch, band_values, close_in_time, sketch, stored_buckets, story_text
 
 STORY_LOCK = 0x73746F72  # the advisory lock key of story matching on PostgreSQL
 CHUNK = 5_000
@@ -69,6 +74,42 @@ class Match:
     article_id: int
     story_id: int | None
     similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """Where a rebuild (``rematch``) stands in the archive's order: the articles from ``start`` on (of ``source``,
+    when given) are yet to be matched again, and hold the stories an older rule gave them. A crawl that had
+    archived only the articles before them would not know them: matching leaves them out (as candidates, as
+    members of a story, in counting a bucket's articles), so each article meets the archive as a fresh crawl
+    meeting the articles in their order would have. Ids are given in the order rows are written (a merge of two
+    rows keeps the first one's id and archive time), so id order is archive order."""
+
+    start: int
+    source: str | None = None
+
+    def matched(self) -> ColumnElement[bool]:
+        """The articles matching may see: those before the horizon, and those the rebuild leaves as they are."""
+        articles = Article.__table__.c
+        if self.source is None:
+            return articles.id < self.start
+        return or_(articles.id < self.start, articles.source != self.source)
+
+    def before(self, conn: Connection, found: dict[int, list[int]]) -> dict[int, list[int]]:
+        """``probe_many``'s answer without the articles past the horizon (a bucket none is left in is dropped)."""
+        past = {other for members in found.values() for other in members if other >= self.start}
+        if past and self.source is not None:  # another source's article is not re-matched: it is as it stands
+            articles = Article.__table__.c
+            theirs: set[int] = set()
+            for chunk in chunks(sorted(past)):
+                rows = conn.execute(
+                    select(articles.id).where(articles.id.in_(chunk), articles.source == self.source)
+                ).scalars()
+                theirs.update(rows)
+            past = theirs
+        if not past:
+            return found
+        return {pair: kept for pair, members in found.items() if (kept := [i for i in members if i not in past])}
 
 
 def lock_stories(conn: Connection) -> None:
@@ -238,11 +279,182 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     return plan.stories
 
 
+REBUILD_BATCH = 2_000
+"""Articles a rebuild matches again in one transaction: what it holds in memory, and how long a crawl's batch may
+wait for the writers' turn behind it (about a second: see the README)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rematched:
+    """One batch of a rebuild (``rematch``)."""
+
+    last: int
+    """The last article id it matched again (the next batch starts after it)."""
+    articles: int
+    sketched: int
+    """Articles whose sketch was missing or of an older scheme, sketched from their archived text."""
+
+
+def rematch(conn: Connection, after: int, *, source: str | None = None, size: int = REBUILD_BATCH) -> Rematched | None:
+    """Match the next ``size`` articles after id ``after`` (of ``source``) again, in the order they were archived,
+    under today's rules, as a crawl that meets them in that order would (``Horizon``); None when none is left.
+
+    Runs in the caller's transaction, in the writers' turn (``lock_stories``, taken before anything is read: a crawl
+    may write beside). A sketch of the current ``SCHEME`` is used as stored, its buckets left as they are; one that
+    is missing or of an older scheme is computed from the archived title and body, as the dedupe pipeline computes
+    it (``story_text``), and its buckets replaced. Only articles whose story or sketch changes are written: a second
+    rebuild writes nothing.
+    """
+    lock_stories(conn)
+    articles = Article.__table__.c
+    stmt = select(articles.id, articles.story_id, articles.minhash, _NEWS_DATE).where(articles.id > after)
+    if source is not None:
+        stmt = stmt.where(articles.source == source)
+    rows = conn.execute(stmt.order_by(articles.id).limit(size)).all()
+    if not rows:
+        return None
+    current = {article_id: (story_id, blob) for article_id, story_id, blob, _ in rows}
+    dates = {article_id: when for article_id, _, _, when in rows}
+    blobs = {article_id: blob for article_id, _, blob, _ in rows}
+    old = [article_id for article_id, _, blob, _ in rows if Sketch.unpack(blob) is None]
+    for chunk in chunks(old):
+        texts = conn.execute(select(articles.id, articles.title, articles.body_text).where(articles.id.in_(chunk)))
+        blobs.update((article_id, sketch(story_text(title, body)).pack()) for article_id, title, body in texts)
+    items = list(blobs.items())  # in id order, as the rows were read
+    plan = match(conn, items, current, dates, horizon=Horizon(rows[0][0], source))
+    resketched = set(old)
+    changed = [
+        {"a_id": article_id, "s_id": story_id, "m": blobs[article_id]}
+        for article_id, story_id in plan.stories.items()
+        if story_id != current[article_id][0] or article_id in resketched
+    ]
+    if changed:
+        conn.execute(_SET_STORY, changed)
+    # The buckets of an unchanged sketch are in the table already (``match`` left them): only new sketches' rows.
+    fresh = plan.buckets[np.isin(plan.buckets[:, 2], np.fromiter(resketched, dtype=np.int64, count=len(old)))]
+    record(conn, Plan(plan.stories, fresh, plan.left), {article_id: article_id for article_id in plan.stories})
+    return Rematched(rows[-1][0], len(rows), len(old))
+
+
+@dataclass
+class Rebuild:
+    """What a rebuild (``rebuild``) did."""
+
+    articles: int = 0
+    """Articles matched again."""
+    sketched: int = 0
+    moved: int = 0
+    """Articles whose story is another one than before the rebuild (those of a story merged into another too)."""
+    stories_before: int = 0
+    stories_after: int = 0
+    shared_before: int = 0
+    """Stories told by two articles or more."""
+    shared_after: int = 0
+    total: int = 0
+    """Articles the rebuild was to match again, as counted at its start (a crawl beside it adds more)."""
+
+
+def rebuild(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    since: datetime | None = None,
+    size: int = REBUILD_BATCH,
+    progress: Callable[[Rebuild], None] | None = None,
+) -> Rebuild:
+    """Match every article (of ``source``; from the first archived at or after ``since`` on) again under today's
+    story rules, in the order they were archived: the grouping a fresh crawl meeting them in that order would
+    make, where matching them again one by one (``assign``) would meet the later articles' stale stories.
+
+    Batches of ``size`` articles, each in a transaction of its own (``rematch``): memory stays bounded, and a crawl
+    writing beside waits at most one batch for its turn. Its new articles are matched by the crawl's rule, then once
+    more by the rebuild when it reaches them (the rebuild goes on to the last article it finds)."""
+    result = Rebuild()
+    articles = Article.__table__.c
+    scope = select(func.count()).select_from(Article.__table__)
+    first = 0
+    with reader(engine).connect() as conn:
+        if since is not None:
+            # Archive order is id order (``Horizon``): the rebuild starts at the first article archived since then.
+            first = conn.execute(select(func.min(articles.id)).where(articles.archived_at >= since)).scalar() or 0
+            if not first:
+                return result
+        scope = scope.where(articles.id >= first)
+        if source is not None:
+            scope = scope.where(articles.source == source)
+        result.total = conn.execute(scope).scalar_one()
+        result.stories_before, result.shared_before = _story_counts(conn)
+        before = _stories_by_article(conn)
+    after = first - 1
+    while True:
+        with engine.begin() as conn:
+            done = rematch(conn, after, source=source, size=size)
+        if done is None:
+            break
+        after = done.last
+        result.articles += done.articles
+        result.sketched += done.sketched
+        if progress is not None:
+            progress(result)
+    with reader(engine).connect() as conn:
+        result.stories_after, result.shared_after = _story_counts(conn)
+        now = _stories_by_article(conn)
+    ids = np.intersect1d(before[0], now[0], assume_unique=True)
+    was = before[1][np.searchsorted(before[0], ids)]
+    result.moved = int(np.count_nonzero(was != now[1][np.searchsorted(now[0], ids)]))
+    return result
+
+
+def _story_counts(conn: Connection) -> tuple[int, int]:
+    """(stories, stories told by two articles or more)."""
+    articles = Article.__table__.c
+    stories = conn.execute(select(func.count()).select_from(Story.__table__)).scalar_one()
+    shared = (
+        select(articles.story_id)
+        .where(articles.story_id.is_not(None))
+        .group_by(articles.story_id)
+        .having(func.count() >= 2)
+        .subquery()
+    )
+    return stories, conn.execute(select(func.count()).select_from(shared)).scalar_one()
+
+
+_READ_STORIES = 100_000
+"""Rows a read of every article's story takes at once (``_stories_by_article``)."""
+
+
+def _stories_by_article(conn: Connection) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every article's id and story (0: none), in id order, as two arrays: 16 bytes an article, to count those a
+    rebuild moved (a merge moves articles of other batches)."""
+    articles = Article.__table__.c
+    ids: list[npt.NDArray[np.int64]] = []
+    stories: list[npt.NDArray[np.int64]] = []
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(articles.id, func.coalesce(articles.story_id, 0))
+            .where(articles.id > last)
+            .order_by(articles.id)
+            .limit(_READ_STORIES)
+        ).all()
+        if not rows:
+            break
+        block = np.array(rows, dtype=np.int64)
+        ids.append(block[:, 0])
+        stories.append(block[:, 1])
+        last = int(block[-1, 0])
+    if not ids:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(ids), np.concatenate(stories)
+
+
 def match(
     conn: Connection,
     items: Sequence[tuple[int, bytes | None]],
     current: dict[int, tuple[int | None, bytes | None]],
     dates: Mapping[int, datetime],
+    *,
+    horizon: Horizon | None = None,
 ) -> Plan:
     """Match each (article key, packed sketch) of a batch, in order, against the archive and the batch's earlier
     articles, as if they were written one by one; create the stories it needs and drop the buckets of the articles'
@@ -252,11 +464,14 @@ def match(
     ``current_stories`` reads them) and a negative number for an article the batch adds. ``dates``: each key's news
     date (``news_date``) as the article will be written (a key without one is near any date). The caller holds the
     story lock (``lock_stories``), writes the articles with their story and sketch, then calls ``record``.
+
+    ``horizon`` (a rebuild, ``rematch``): the archive is matched as a crawl that has archived only the articles
+    before the horizon would have seen it; the articles of the batch keep the buckets of an unchanged sketch.
     """
     articles = Article.__table__.c
     stale: list[tuple[int, int, int]] = []  # the buckets of the articles' previous text, by primary key
-    for article_id, _ in items:
-        if article_id in current:
+    for article_id, blob in items:
+        if article_id in current and (horizon is None or current[article_id][1] != blob):
             stale.extend((band, bucket, article_id) for band, bucket in stored_buckets(current[article_id][1]))
     if stale:
         conn.execute(
@@ -264,7 +479,7 @@ def match(
         )
     buckets = _bucket_rows(items)
     keys = np.unique((buckets[:, 0] << 32) | buckets[:, 1])
-    in_archive = _telling(probe_many(conn, keys))
+    in_archive = _telling(horizon.before(conn, probe_many(conn, keys)) if horizon else probe_many(conn, keys))
 
     # What matching needs of the archive's candidates: their sketch, news date and story (kept up to date as stories
     # merge). The date comes with the row already read: the time limit costs no statement.
@@ -325,11 +540,16 @@ def match(
                 story_id, *others = sorted(joined, key=_age)
             else:  # it holds, or is held by, the articles it matched: the most similar one's story, and no other
                 for story in sorted(matched, key=lambda story: (-matched[story][1], _age(story))):
-                    if not _tells_other_news(conn, story, article_id, sketch, through[story], assigned, sketches):
+                    if not _tells_other_news(
+                        conn, story, article_id, sketch, through[story], assigned, sketches, horizon
+                    ):
                         story_id = story
                         break
+        previous = current[article_id][0] if article_id in current else None
         if story_id is not None:
-            if story_id > 0:
+            # A rebuild that leaves an article in its story changes nothing of the story (a second rebuild writes
+            # nothing); a crawl's article that matches its story again is news of it.
+            if story_id > 0 and (horizon is None or story_id != previous):
                 touched.add(story_id)
             if others:  # this article bridges stories: one story from now on
                 _merge(conn, story_id, others)
@@ -339,8 +559,11 @@ def match(
                         if value in others:
                             mapping[key] = story_id
         else:
-            previous = current[article_id][0] if article_id in current else None
-            if previous is not None and previous not in merged and not _shared(conn, article_id, previous, assigned):
+            if (
+                previous is not None
+                and previous not in merged
+                and not _shared(conn, article_id, previous, assigned, horizon)
+            ):
                 story_id = previous  # its own story: nobody else shares it
             else:
                 created += 1
@@ -437,10 +660,16 @@ def _merge(conn: Connection, story_id: int, others: list[int]) -> None:
         conn.execute(delete(Story).where(Story.id.in_(stored)))
 
 
-def _shared(conn: Connection, article_id: int, story_id: int, assigned: dict[int, int]) -> bool:
-    """Whether another article tells ``story_id``: in the archive (as this batch left it so far) or in the batch."""
+def _shared(
+    conn: Connection, article_id: int, story_id: int, assigned: dict[int, int], horizon: Horizon | None = None
+) -> bool:
+    """Whether another article tells ``story_id``: in the archive (as this batch left it so far; before the
+    ``horizon``, if given) or in the batch."""
     articles = Article.__table__.c
-    members = set(conn.execute(select(articles.id).where(articles.story_id == story_id)).scalars())
+    stmt = select(articles.id).where(articles.story_id == story_id)
+    if horizon is not None:
+        stmt = stmt.where(horizon.matched())
+    members = set(conn.execute(stmt).scalars())
     members |= {other for other, story in assigned.items() if story == story_id}
     members -= {other for other, story in assigned.items() if story != story_id}
     members.discard(article_id)
@@ -455,20 +684,20 @@ def _tells_other_news(
     matched: set[int],
     assigned: dict[int, int],
     sketches: dict[int, Sketch | None],
+    horizon: Horizon | None = None,
 ) -> bool:
     """Whether ``story_id`` has articles besides the ``matched`` ones (which the article lies inside, or holds) and
     the article shares text with none of them: a digest's story that holds another brief, which a brief lying inside
     the digest must not join. A brief of a long article shares its lead with the article's re-publications. Articles
-    whose sketch cannot be compared (none, another scheme) tell nothing."""
+    whose sketch cannot be compared (none, another scheme) tell nothing; nor, in a rebuild, those past its
+    ``horizon``."""
     members: dict[int, Sketch | None] = {}
     if story_id > 0:
         articles = Article.__table__.c
-        rows = conn.execute(
-            select(articles.id, articles.minhash)
-            .where(articles.story_id == story_id)
-            .order_by(articles.id)
-            .limit(MEMBERS_READ)
-        )
+        stmt = select(articles.id, articles.minhash).where(articles.story_id == story_id)
+        if horizon is not None:
+            stmt = stmt.where(horizon.matched())
+        rows = conn.execute(stmt.order_by(articles.id).limit(MEMBERS_READ))
         members = {other: Sketch.unpack(blob) for other, blob in rows if other not in assigned}
     members.update((other, sketches.get(other)) for other, story in assigned.items() if story == story_id)
     rest = [s for other, s in members.items() if s is not None and other != article_id and other not in matched]
