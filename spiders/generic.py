@@ -62,13 +62,14 @@ from spiders.feeds import (
     feed_entries,
     with_announcement,
 )
-from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, published_metadata
+from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, in_running_text, published_metadata
 from spiders.page_kinds import is_date_line, listed_articles, listing_shape
 from spiders.page_layout import (
     Container,
     common_ancestor,
     covered,
     element_path,
+    keep_times_in_text,
     main_container,
     node_at,
     prune_furniture,
@@ -468,6 +469,7 @@ class GenericArticle:
             if line is not None and (container is None or not is_inside(container, line)):
                 line.remove()
         wrap_loose_text(tree)
+        keep_times_in_text(tree)
         return tree, container
 
     def _container_body(self, container: LexborNode) -> tuple[str | None, str | None]:
@@ -608,7 +610,10 @@ class GenericArticle:
         scopes = self.article_scopes or ([root] if root is not None else [])
         stamp: tuple[str | None, LexborNode | None] = (None, None)
         for scope in scopes:
-            node = css_first(scope, self.PUBLISHED) or css_first(scope, self.TIME)
+            # a <time> inside a sentence of the text ("пройдет 15 октября") is a date the article tells of
+            node = css_first(scope, self.PUBLISHED) or next(
+                (t for t in css(scope, self.TIME) if not in_running_text(t)), None
+            )
             printed = node_text(node) if node is not None and node.tag != "meta" else None
             found = (node.attrs.get("datetime") or node.attrs.get("content")) if node is not None else None
             if found and stamp[0] is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import BASE, css, is_inside
+from aggregator.html import BASE, INLINE_TAGS, collapse_whitespace, css, is_inside
 
 PUBLISHED_META = (
     'meta[property="article:published_time"]',
@@ -29,6 +29,28 @@ _JSON_LD_OR_TIME = f"{JSON_LD},{TIME}"
 CANONICAL = "link[rel=canonical]"
 OG_IMAGE = 'meta[property="og:image"]'
 ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting", "WebPage"}
+
+
+_TEXT_UNITS = frozenset({"p", "li", "blockquote", "dd", "td", "figcaption"})
+"""The blocks of an article's text a ``<time>`` can be part of: a sentence's paragraph, a live blog's entry."""
+MIN_TEXT_BESIDES = 30
+"""Characters of text beside a ``<time>`` in its paragraph or list item from which it is part of the text (a
+sentence's "15 октября", a live blog entry's "15:10"), not a date line of its own."""
+
+
+def in_running_text(node: LexborNode) -> bool:
+    """Whether a ``<time>`` is part of the article's text: its paragraph or list item (past the inline elements
+    around it) holds ``MIN_TEXT_BESIDES`` characters of text besides it. Such a date is something the article tells
+    of ("the meeting is on 15 October"), never the date it was published."""
+    unit = node.parent
+    while unit is not None and unit.tag in INLINE_TAGS:
+        unit = unit.parent
+    if unit is None or unit.tag not in _TEXT_UNITS:
+        return False
+    besides = len(collapse_whitespace(unit.text(deep=True, separator=" "))) - len(
+        collapse_whitespace(node.text(deep=True, separator=" "))
+    )
+    return besides >= MIN_TEXT_BESIDES
 
 
 def _json_ld_objects(data: Any) -> Iterator[dict[str, Any]]:

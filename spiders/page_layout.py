@@ -7,9 +7,13 @@ body came out as two teasers and two comments, and not one line of the article. 
 
 * the readers' comments and the teaser blocks ("other news", "related", "most read") are taken out
   (``prune_furniture``): neither is the article, and both carry dates and names that the date search and the
-  headline search must not find either;
+  headline search must not find either; a comment section is known by its class, or by its heading
+  ("Комментарии (5)", "Şərhlər") when its markup names nothing;
 * text typed as text and ``<br>`` is made paragraphs (``wrap_loose_text``), as the cleanup pipeline does with a
   body, so that it is judged as the paragraphs it is;
+* a ``<time>`` inside a sentence or a list item of the text is made plain text (``keep_times_in_text``):
+  trafilatura drops every ``<time>`` element, and with it "15 января" out of "пройдет 15 января в Баку" and a live
+  blog's "15:10" before each of its updates;
 
 and afterwards trafilatura's text is checked against the page's own evidence (``main_container``): the element
 holding the most paragraph-like text, the one that holds the page's lead (its description) when there is a choice.
@@ -29,6 +33,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aggregator.html import INLINE_TAGS, collapse_whitespace, css, css_first, is_inside
 from pipelines.cleanup import wrap_loose_text_of
+from spiders.metadata import in_running_text
 
 _COMMENT_NAME = re.compile(r"(?:^|[-_])(?:comments?|commentlist|reviews|disqus)(?:[-_]|$)")
 """A class or id word of a comment block: ``comments``, ``comment-list``, ``comments-area`` (WordPress),
@@ -61,6 +66,12 @@ TEASER_HEADINGS = frozenset(
     }
 )  # fmt: skip
 """The headings of teaser lists whose markup names nothing ("<p><strong>Digər xəbərlər:</strong></p><ul>...")."""
+_COMMENT_HEADING = re.compile(
+    r"(?:\d+\s+)?(?:комментари[йияев]{0,2}|отзывы(?:\s+читателей)?|обсуждение|şərhlər|şərh|rəylər|oxucu\s+rəyləri"
+    r"|comments?|responses?)(?:\W*\d+)?"
+)
+"""The heading of a comment section whose markup names nothing ("<section class="feedback"><h2>Комментарии (5)</h2>"),
+as ``heading_key`` leaves it: the word, with the count the site prints before or after it."""
 MIN_TEASER_LINKS = 2
 TEASER_LINK_SHARE = 0.25
 """A teaser block is a list of links to other articles, each perhaps with a line of summary and a date: a quarter of
@@ -152,26 +163,59 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     return sibling
 
 
+def _first_element(node: LexborNode) -> LexborNode | None:
+    """``node``'s first child element, if no text stands before it."""
+    child = node.child
+    while child is not None and child.tag in ("-text", "-comment"):
+        if child.tag == "-text" and (child.text_content or "").strip():
+            return None
+        child = child.next
+    return child
+
+
+def _comment_section(heading: LexborNode) -> LexborNode | None:
+    """The readers' comments a heading such as "Комментарии (5)" opens: the block it opens (the heading is its first
+    element), else the element after it, if that shows a comment's traces (a form, a time, comments' clocks) and
+    holds no headline. The heading alone says nothing: an article may have a part headed "Комментарии" (experts'
+    comments), which has no form and no times."""
+    # The block the heading opens first: the element after the heading may be only the first comment of several.
+    parent = heading.parent
+    candidates = []
+    if parent is not None and parent.tag not in ("article", *_PROTECTED) and _same(_first_element(parent), heading):
+        candidates.append(parent)
+    if (following := _next_element(heading)) is not None:
+        candidates.append(following)
+    for block in candidates:
+        if _holds_headline(block):
+            continue
+        if css_first(block, _COMMENT_TRACES) is not None or len(_CLOCK.findall(block.text(deep=True))) >= 2:
+            return block
+    return None
+
+
+def _same(first: LexborNode | None, second: LexborNode) -> bool:
+    return first is not None and first.mem_id == second.mem_id
+
+
 def _teaser_headings(body: LexborNode) -> list[LexborNode]:
-    """The teaser lists that a heading names (``TEASER_HEADINGS``), and their headings."""
+    """The teaser lists that a heading names (``TEASER_HEADINGS``), and their headings; and the comment sections a
+    heading opens (``_COMMENT_HEADING``, ``_comment_section``), found in the same walk through the page's text."""
     found: list[LexborNode] = []
     for text in body.traverse(include_text=True):
         if text.tag != "-text":
             continue
         raw = text.text_content or ""
-        if len(raw) > 60 or heading_key(raw) not in TEASER_HEADINGS:
+        if len(raw) > 60:
             continue
-        heading = text.parent
-        if heading is None or heading.tag in _PROTECTED or _in_headline(heading):
+        if heading_key(raw) not in TEASER_HEADINGS:
+            if _COMMENT_HEADING.fullmatch(heading_key(raw)):
+                heading = _shown_alone(text, heading_key(raw))
+                if heading is not None and (comments := _comment_section(heading)) is not None:
+                    found += [heading, comments] if not is_inside(heading, comments) else [comments]
+            continue
+        heading = _shown_alone(text, heading_key(raw))
+        if heading is None:
             continue  # a page titled "Последние новости" is a listing, and its title is its title
-        key = heading_key(raw)
-        # The element that shows the heading and nothing else: "<p><strong>Digər xəbərlər:</strong></p>" is the <p>.
-        while (
-            heading.parent is not None
-            and heading.parent.tag not in _PROTECTED
-            and heading_key(heading.parent.text(deep=True, separator=" ")) == key
-        ):
-            heading = heading.parent
         following = _next_element(heading)
         if following is not None and not _holds_headline(following):
             share, links = link_share(following)
@@ -184,6 +228,21 @@ def _teaser_headings(body: LexborNode) -> list[LexborNode]:
             if links >= MIN_TEASER_LINKS and share >= LINK_LIST_SHARE:
                 found.append(parent)
     return found
+
+
+def _shown_alone(text: LexborNode, key: str) -> LexborNode | None:
+    """The element that shows a heading's text and nothing else: "<p><strong>Digər xəbərlər:</strong></p>" is the
+    <p>. None for a text in a protected element (the page's ``<body>``) or in its headline."""
+    heading = text.parent
+    if heading is None or heading.tag in _PROTECTED or _in_headline(heading):
+        return None
+    while (
+        heading.parent is not None
+        and heading.parent.tag not in _PROTECTED
+        and heading_key(heading.parent.text(deep=True, separator=" ")) == key
+    ):
+        heading = heading.parent
+    return heading
 
 
 def prune_furniture(tree: LexborHTMLParser) -> None:
@@ -217,6 +276,20 @@ def wrap_loose_text(tree: LexborHTMLParser) -> None:
     for holder in holders.values():
         if len(_own_text(holder)[0]) >= MIN_UNIT:
             wrap_loose_text_of(holder)
+
+
+def keep_times_in_text(tree: LexborHTMLParser) -> None:
+    """Unwrap each ``<time>`` that is part of the text (``spiders.metadata.in_running_text``: its paragraph or list
+    item holds a sentence besides it), leaving its words: trafilatura drops a ``<time>`` element whole, so "Встреча
+    пройдет 15 января в Баку" came out as "Встреча пройдет в Баку", and a live blog's entries lost the time each
+    begins with. A ``<time>`` of its own line (the article's date line, a byline's stamp) stays an element, and goes
+    as before."""
+    body = tree.body
+    if body is None:
+        return
+    for node in css(body, "time"):
+        if in_running_text(node):
+            node.unwrap()
 
 
 def _blank(node: LexborNode) -> bool:

@@ -1,0 +1,144 @@
+"""The generic extractor on article pages in shapes common among Azerbaijani and Russian news sites, as saved pages
+(tests/fixtures/generic_shapes/<case>/: page.html, meta.json, expected.json, our own words; the sites are not
+registered, so ``extract_page`` reads them as a site named after its host would be read).
+
+Each case re-extracts to its expected.json, as tests/test_saved_pages.py does for the site spiders' pages; the
+tests after it name what two of the shapes lost before: a readers' comment section whose markup names nothing was
+kept as the article's last paragraphs, and trafilatura dropped every ``<time>`` element, a live blog's times of its
+updates and a date inside a sentence with them.
+
+After a deliberate change to extraction or cleanup: ``python -m tests.test_generic_shapes [case ...]`` rewrites the
+expected.json files; read the diff of each.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.extract import extract_page
+
+CASES = Path(__file__).resolve().parent / "fixtures" / "generic_shapes"
+NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
+
+
+def extract(name: str, markup: str | None = None) -> dict[str, Any]:
+    folder = CASES / name
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    body = markup.encode() if markup is not None else (folder / "page.html").read_bytes()
+    record = extract_page(
+        body, meta["url"], headers=meta.get("headers"), fetched_at=datetime.fromisoformat(meta["fetched_at"])
+    )
+    return json.loads(json.dumps(record))  # the JSON round trip expected.json went through
+
+
+def page(name: str) -> str:
+    return (CASES / name / "page.html").read_text(encoding="utf-8")
+
+
+def paragraphs(record: dict[str, Any]) -> list[str]:
+    return record["body_text"].split("\n\n")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_page_extracts_to_expected(name: str) -> None:
+    expected = json.loads((CASES / name / "expected.json").read_text(encoding="utf-8"))
+    assert extract(name) == expected, f"{name} no longer extracts to its expected.json"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_case_is_an_accepted_article_with_its_title_date_and_body(name: str) -> None:
+    record = extract(name)
+    assert record["rejected"] is None and record["not_an_article"] is None
+    assert record["title"] and record["published_at"] and record["cover_image_url"]
+    assert len(paragraphs(record)) >= 3
+
+
+# -- readers' comments whose markup names nothing ------------------------------------------------------------
+
+ABSHERON = [
+    (
+        "На Апшероне несколько фермерских хозяйств заложили плантации шафрана, который раньше здесь выращивали "
+        "только на приусадебных участках."
+    ),
+    "Первый урожай с новых плантаций собрали осенью, и он оказался выше, чем ожидали сами фермеры.",
+    "Агрономы считают, что сухой климат полуострова хорошо подходит для этой культуры и площади можно увеличить втрое.",
+]
+
+
+def test_a_comment_section_known_by_its_heading_is_not_the_body() -> None:
+    """<section class="feedback"> opened by "Комментарии (5)": each comment, with its name and time, was a paragraph
+    of the article."""
+    record = extract("main-with-comment-section")
+    assert paragraphs(record) == ABSHERON
+    assert "Комментарии" not in record["body_html"] and "Мардакянах" not in record["body_html"]
+    assert record["published_at"] == "2027-01-10T05:15:00+00:00"  # the article's line, not a comment's time
+
+
+def test_a_comment_heading_over_the_comments_that_follow_it() -> None:
+    """The heading in <main> itself, the comments a list after it: the list goes, the heading with it."""
+    markup = page("main-with-comment-section").replace('<section class="feedback">', "").replace("</section>", "")
+    markup = markup.replace("<h2>Комментарии (5)</h2>", '<h2>Комментарии (5)</h2><div class="list">', 1)
+    markup = markup.replace("<form", "</div><form", 1)
+    record = extract("main-with-comment-section", markup)
+    assert paragraphs(record) == ABSHERON
+
+
+def test_a_part_of_the_article_headed_comments_stays() -> None:
+    """Experts' comments in the article's text under a heading "Комментарии": no form, no times: the article's."""
+    expert = "Эксперт по сельскому хозяйству считает, что урожайность шафрана на Апшероне можно удвоить."
+    markup = page("main-with-comment-section").replace(
+        "<p>Агрономы считают", f"<h3>Комментарии</h3><p>{expert}</p><p>Агрономы считают"
+    )
+    assert expert in paragraphs(extract("main-with-comment-section", markup))
+
+
+# -- <time> inside the text ---------------------------------------------------------------------------------
+
+
+def test_a_live_blog_keeps_the_time_of_each_update() -> None:
+    record = extract("live-blog-timed-updates")
+    assert paragraphs(record)[1:] == [
+        "15:10",
+        "Метрополитен продлит работу сегодня до двух часов ночи из-за большого числа пассажиров.",
+        "13:45",
+        "На трассе Баку — Губа вновь открыто движение, дорожные службы расчистили перевал.",
+        "11:20",
+        "Министерство образования объявило, что завтра занятия в школах столицы пройдут дистанционно.",
+        "09:05",
+        "Аэропорт задержал шесть рейсов, взлетную полосу очищают от снега и наледи.",
+    ]
+    # the page's own date line, a <time> of its own, is still no line of the body
+    assert "08:30" not in record["body_text"]
+    assert record["published_at"] == "2027-01-12T04:30:00+00:00"
+
+
+def test_a_date_inside_a_sentence_keeps_its_words() -> None:
+    sentence = (
+        'Следующий сбор урожая фермеры ожидают <time datetime="2027-10-15">15 октября</time>, если осень будет сухой.'
+    )
+    markup = page("main-with-comment-section").replace("<p>Агрономы считают", f"<p>{sentence}</p><p>Агрономы считают")
+    record = extract("main-with-comment-section", markup)
+    assert "Следующий сбор урожая фермеры ожидают 15 октября, если осень будет сухой." in paragraphs(record)
+    # a date the article tells of is not the date it was published (it dated the page 14 October before)
+    assert record["published_raw"] == "10.01.2027 09:15 · Агро"
+    assert record["published_at"] == "2027-01-10T05:15:00+00:00"
+
+
+def regenerate(names: list[str]) -> None:
+    for name in names or NAMES:
+        text = json.dumps(extract(name), sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+        file = CASES / name / "expected.json"
+        before = file.read_text(encoding="utf-8") if file.exists() else None
+        if before != text:
+            file.write_text(text, encoding="utf-8")
+        print(f"{'unchanged' if before == text else 'written' if before is None else 'CHANGED':9}  {name}")
+
+
+if __name__ == "__main__":
+    regenerate(sys.argv[1:])
