@@ -111,8 +111,10 @@ def stories_rebuild(
         ),
     ] = None,
 ) -> None:
-    """Match every article again under today's story rules, in the order they were archived (as a fresh crawl would
-    group them), in batches, beside a crawl if need be; print how the stories changed."""
+    """Match every article again under today's story rules, in the order they were archived.
+
+    The stories are then those a fresh crawl would make; in batches, beside a crawl if need be; prints how the
+    stories changed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from aggregator.store.story_index import Rebuild, rebuild
