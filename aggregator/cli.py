@@ -1283,4 +1283,4 @@ _OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROF
 """Why writing to an open file fails (the closed pipe, EPIPE, is no failure: ``reader_gone``)."""
 
 
-from aggregator.commands import backup, extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)
+from aggregator.commands import backup, check, extract, inspect, runs, schedule, search, serve, stories  # noqa: E402, F401  (registers their commands)

@@ -823,3 +823,171 @@ def database_bytes(conn: Connection) -> int | None:
     if conn.dialect.name != "postgresql":
         return None
     return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+
+# -- the archive's consistency (``aggregator db check``) ---------------------------------------------------------
+
+CHECK_EXAMPLES = 5
+"""Ids a failed consistency check names, of all it counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """What one consistency check found: how many rows break the rule, and the ids of the first few."""
+
+    count: int
+    examples: list[int]
+
+
+def _breaches(conn: Connection, ids_sql: str, **params: Any) -> Breach:
+    """The ids ``ids_sql`` (one column, ``id``) selects, counted and the first few named, in one statement: the
+    count is a window over the whole set, taken before the limit."""
+    rows = conn.execute(
+        text(f"SELECT id, count(*) OVER () FROM ({ids_sql}) AS found ORDER BY id LIMIT {CHECK_EXAMPLES}"), params
+    ).all()
+    return Breach(int(rows[0][1]) if rows else 0, [int(row[0]) for row in rows])
+
+
+def articles_without_snapshot(conn: Connection) -> Breach:
+    """Articles with no stored version: ``Archive.save`` writes a row and its first snapshot in one transaction."""
+    return _breaches(
+        conn, "SELECT a.id FROM articles a WHERE NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.article_id = a.id)"
+    )
+
+
+def search_index_gaps(conn: Connection) -> Breach | None:
+    """SQLite: articles the full-text index has no entry for, and entries of no article (negated ids), from FTS5's
+    per-document table (one row an indexed article, kept by the triggers of migration 0017). None on PostgreSQL,
+    whose ``search_vector`` is a generated column: the database computes it with the row, nothing can leave it out."""
+    if conn.dialect.name != "sqlite":
+        return None
+    docs = f"{fulltext.FTS_TABLE}_docsize"
+    return _breaches(
+        conn,
+        f"SELECT a.id FROM articles a WHERE NOT EXISTS (SELECT 1 FROM {docs} d WHERE d.id = a.id) "
+        f"UNION ALL SELECT -d.id FROM {docs} d WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = d.id)",
+    )
+
+
+def search_index_damage(conn: Connection) -> str | None:
+    """SQLite: what FTS5's own ``integrity-check`` finds wrong with the index against the articles' folded text (a
+    word indexed that the text no longer holds, or missing); None when nothing, and always on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        return None
+    from sqlalchemy.exc import DatabaseError as SQLError
+
+    try:
+        conn.execute(
+            text(f"INSERT INTO {fulltext.FTS_TABLE}({fulltext.FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+        )
+    except SQLError as exc:
+        return str(exc.orig or exc).strip().splitlines()[0]
+    return None
+
+
+def articles_in_missing_stories(conn: Connection) -> Breach:
+    """Articles whose ``story_id`` names no story (the foreign key sets it to NULL when a story goes)."""
+    return _breaches(
+        conn,
+        "SELECT a.id FROM articles a WHERE a.story_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM stories s WHERE s.id = a.story_id)",
+    )
+
+
+def articles_without_story(conn: Connection) -> Breach:
+    """Articles in no story: every article a batch writes, or a re-extraction or rebuild matches, gets one
+    (``story_index.match``); an archive from before stories has some until ``stories rebuild``."""
+    return _breaches(conn, "SELECT a.id FROM articles a WHERE a.story_id IS NULL")
+
+
+def empty_stories(conn: Connection) -> Breach:
+    """Stories no article tells: a story is dropped when its last article leaves it (``story_index.record``,
+    ``_merge``, ``Archive.rekey``'s merge)."""
+    return _breaches(
+        conn, "SELECT s.id FROM stories s WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id)"
+    )
+
+
+def orphan_buckets(conn: Connection) -> Breach:
+    """Article ids of ``story_buckets`` rows whose article does not exist (the foreign key cascades a delete)."""
+    return _breaches(
+        conn,
+        "SELECT DISTINCT b.article_id AS id FROM story_buckets b "
+        "WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = b.article_id)",
+    )
+
+
+def _sketch_byte(dialect: str, offset: int | str) -> str:
+    """SQL for the byte at 0-based ``offset`` of the article's sketch: PostgreSQL reads it (``get_byte``); SQLite has
+    no such function, so it reads two hex digits of ``h``, the hex of the sketch's head (``missing_buckets``)."""
+    if dialect == "postgresql":
+        return f"get_byte(s.minhash, {offset})"
+    digit = "(instr('0123456789ABCDEF', substr(s.h, {}, 1)) - 1)"
+    return f"({digit.format(f'2 * ({offset}) + 1')} * 16 + {digit.format(f'2 * ({offset}) + 2')})"
+
+
+def _sketch_uint32(dialect: str, offset: int | str) -> str:
+    """SQL for the little-endian unsigned 32-bit value at ``offset`` of the sketch (as ``struct`` packs it)."""
+    parts = [_sketch_byte(dialect, f"{offset} + {i}") for i in range(4)]
+    return f"({parts[0]} + {parts[1]} * 256 + {parts[2]} * 65536 + {parts[3]} * 16777216)"
+
+
+def missing_buckets(conn: Connection) -> Breach:
+    """Articles with a sketch of today's scheme, from enough text to be matched, that lack some of the (band,
+    bucket) rows ``story_index.record`` writes for it (``stories.band_values``: the first ``BANDS`` values of the
+    sketch). Rows besides those are not looked for: an older scheme's rows are left in place by design
+    (``story_index._DELETE_BUCKET``), and cost a lookup only a verification that turns them down.
+
+    The bands are read from the stored sketch by SQL, for every article at once: the header is the scheme (one
+    byte) and the number of shingles (four), then the values, four bytes each, little-endian."""
+    from aggregator import stories
+
+    dialect = conn.dialect.name
+    head = 5 + 4 * stories.BANDS  # what the check reads of a sketch
+    if dialect == "postgresql":
+        sketched = "SELECT id, minhash FROM articles WHERE length(minhash) = :size AND get_byte(minhash, 0) = :scheme"
+    else:
+        sketched = (
+            f"SELECT id, hex(substr(minhash, 1, {head})) AS h FROM articles "
+            "WHERE length(minhash) = :size AND substr(minhash, 1, 1) = :scheme_byte"
+        )
+    bands = " UNION ALL ".join(f"SELECT {band} AS band" for band in range(stories.BANDS))
+    expected = (
+        f"SELECT s.id, b.band, {_sketch_uint32(dialect, '5 + 4 * b.band')} AS bucket "
+        f"FROM s CROSS JOIN ({bands}) AS b WHERE {_sketch_uint32(dialect, 1)} >= :shingles"
+    )
+    sql = (
+        f"WITH s AS ({sketched}), e AS ({expected}) "
+        "SELECT DISTINCT e.id FROM e WHERE NOT EXISTS (SELECT 1 FROM story_buckets sb "
+        "WHERE sb.band = e.band AND sb.bucket = e.bucket AND sb.article_id = e.id)"
+    )
+    params: dict[str, Any] = {"size": stories._SIZE, "shingles": stories.MIN_SHINGLES}
+    if dialect == "postgresql":
+        params["scheme"] = stories.SCHEME
+    else:
+        params["scheme_byte"] = bytes([stories.SCHEME])
+    return _breaches(conn, sql, **params)
+
+
+def article_keys(conn: Connection, *, after: int = 0, limit: int = 50_000) -> list[tuple[int, str]]:
+    """(id, url) of the articles after id ``after``, in id order, ``limit`` at most: the keys ``db check`` holds up
+    against today's canonical form (a rule of Python code, ``aggregator.urls``, that no SQL can apply)."""
+    return [
+        (int(article_id), url)
+        for article_id, url in conn.execute(
+            select(Article.id, Article.url).where(Article.id > after).order_by(Article.id).limit(limit)
+        )
+    ]
+
+
+def runs_left_running(conn: Connection) -> list[tuple[int, str, str | None, int | None, datetime, bool]]:
+    """Runs whose row says "running": (id, source, host, pid, started_at, whether a later run of the same source
+    has started since). A later run abandons such a row as it starts when its process is gone from the host
+    (``pipelines.store``); one still running after that had a live process then."""
+    rows = conn.execute(
+        text(
+            "SELECT r.id, r.source, r.host, r.pid, r.started_at, EXISTS (SELECT 1 FROM crawl_runs n "
+            "WHERE n.source = r.source AND n.id > r.id) FROM crawl_runs r WHERE r.status = 'running' ORDER BY r.id"
+        ).columns(started_at=UTCDateTime())
+    ).all()
+    return [(int(i), s, host, pid, started, bool(newer)) for i, s, host, pid, started, newer in rows]
