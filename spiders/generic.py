@@ -62,10 +62,19 @@ from spiders.feeds import (
     feed_entries,
     with_announcement,
 )
-from spiders.metadata import JSON_LD, _is_article, _json_ld_objects, in_running_text, published_metadata
+from spiders.metadata import (
+    JSON_LD,
+    _is_article,
+    _json_ld_objects,
+    breadcrumb_category,
+    category_name,
+    in_running_text,
+    published_metadata,
+)
 from spiders.page_kinds import is_date_line, listed_articles, listing_shape
 from spiders.page_layout import (
     Container,
+    captions_as_figures,
     common_ancestor,
     covered,
     element_path,
@@ -456,6 +465,8 @@ class GenericArticle:
         nothing)."""
         tree = self.pruned.clone()
         container = node_at(tree, element_path(self.container.node)) if self.container is not None else None
+        scopes = self.article_scopes
+        article = node_at(tree, element_path(scopes[-1])) if scopes else None
         body = tree.body
         if body is not None and self.source.boilerplate:
             for node in css(body, ",".join(self.source.boilerplate)):
@@ -468,9 +479,19 @@ class GenericArticle:
             line = node_at(tree, element_path(dated))
             if line is not None and (container is None or not is_inside(container, line)):
                 line.remove()
+        # Before the loose text is made paragraphs: a "<span class="caption">" after an <img> beside line breaks
+        # would be wrapped into one paragraph with the text around it.
+        captions_as_figures(tree, article, self._another_page)
         wrap_loose_text(tree)
         keep_times_in_text(tree)
         return tree, container
+
+    def _another_page(self, href: str) -> bool:
+        """Whether a link leads to another page of the site (an article a teaser announces, an attachment page)."""
+        target = http_url(self.base, href)
+        if target is None:
+            return False
+        return self.source.owns(target) and target.split("#")[0] != self.response.url.split("#")[0]
 
     def _container_body(self, container: LexborNode) -> tuple[str | None, str | None]:
         """The container's HTML and its paragraphs' text, as a body selector's would be."""
@@ -513,15 +534,14 @@ class GenericArticle:
         return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), "\n\n".join(paragraphs)
 
     @cached_property
-    def _next_data_body(self) -> tuple[str, str] | None:
-        """The article's text in a Next.js page's ``__NEXT_DATA__`` (a page rendered in the browser has nothing
-        else): the longest string named like a body (``NEXT_BODY_KEYS``) of an object whose title is the page's.
-        The title is what ties the object to this article and not to a "most read" item beside it."""
+    def _next_articles(self) -> list[dict[str, Any]]:
+        """The objects of a Next.js page's ``__NEXT_DATA__`` whose title is the page's: the article's (the title is
+        what ties an object to this article and not to a "most read" item beside it), in the data's order."""
         script = css_first(self.tree, "script#__NEXT_DATA__")
         try:
             data = json.loads(script.text(deep=True) or "null") if script is not None else None
         except ValueError:
-            return None
+            return []
         headlines = (
             self.title(),
             self.meta.get("og:title"),
@@ -529,19 +549,33 @@ class GenericArticle:
             _first_str(self.ld.get("headline")),
         )
         titles = {squashed(t) for t in headlines if t}
-        best = ""
+        found: list[dict[str, Any]] = []
         pending: list[Any] = [data]
         while pending:
             value = pending.pop()
             if isinstance(value, list):
-                pending.extend(value)
+                pending.extend(reversed(value))
             elif isinstance(value, dict):
-                pending.extend(value.values())
-                named = any(isinstance(value.get(k), str) and squashed(value[k]) in titles for k in _NEXT_TITLE_KEYS)
-                if named:
-                    for key, text in value.items():
-                        if isinstance(text, str) and _NEXT_BODY_KEYS.fullmatch(key) and len(text) > len(best):
-                            best = text
+                pending.extend(reversed(value.values()))
+                if any(isinstance(value.get(k), str) and squashed(value[k]) in titles for k in _NEXT_TITLE_KEYS):
+                    found.append(value)
+        return found
+
+    @property
+    def _next_article(self) -> dict[str, Any] | None:
+        """The first of ``_next_articles`` that names a category (``_NEXT_CATEGORY_KEYS``)."""
+        return next((a for a in self._next_articles if any(a.get(k) for k in _NEXT_CATEGORY_KEYS)), None)
+
+    @cached_property
+    def _next_data_body(self) -> tuple[str, str] | None:
+        """The article's text in a Next.js page's ``__NEXT_DATA__`` (a page rendered in the browser has nothing
+        else): the longest string named like a body (``NEXT_BODY_KEYS``) of the article's objects
+        (``_next_articles``)."""
+        best = ""
+        for value in self._next_articles:
+            for key, text in value.items():
+                if isinstance(text, str) and _NEXT_BODY_KEYS.fullmatch(key) and len(text) > len(best):
+                    best = text
         if not best:
             return None
         if _HTML_TAG.search(best):
@@ -752,9 +786,93 @@ class GenericArticle:
         return None
 
     def category(self) -> str | None:
+        """The registry's selector's text; else the section the metadata states (``article:section``, JSON-LD
+        ``articleSection``); else where a CMS prints it (``_printed_category``)."""
         if "category" in self.selectors:
             return node_text(self._selected("category"))
-        return self.meta.get("article:section") or _first_str(self.ld.get("articleSection"))
+        return self.meta.get("article:section") or _first_str(self.ld.get("articleSection")) or self._printed_category()
+
+    def _printed_category(self) -> str | None:
+        """The category of a page whose metadata names none, where the page says it plainly, in this order: a
+        labelled line of the article ("Категория: <a>Политика</a>", DLE's info line), the article's object in a
+        Next.js page's data (its ``category``/``section``, ``_next_article``), the last step before the article in
+        its breadcrumb (JSON-LD ``BreadcrumbList``, else the breadcrumb's links:
+        ``spiders.metadata.breadcrumb_category``), and a link in the article's date line to the section its own
+        address is in (DLE's "Сегодня, 14:35 | <a href="/obshestvo/">Общество</a>" on ``/obshestvo/2291-...``).
+        None otherwise: a menu's or a sidebar's sections are no article's, and a wrong category is worse than none
+        (a home page's "Главная" or a news list's "Новости" is none: ``NOT_CATEGORIES``)."""
+        titles = {t.casefold() for t in (self.title(), *self._stated_titles()) if t}
+        return (
+            self._labelled_category(titles)
+            or self._next_category(titles)
+            or breadcrumb_category(self.tree, titles, self._page_urls(), self._home_page)
+            or self._date_line_category(titles)
+        )
+
+    def _page_urls(self) -> set[str]:
+        return {u.split("#")[0].rstrip("/") for u in (self.response.url, self.canonical_url()) if u}
+
+    def _labelled_category(self, titles: set[str]) -> str | None:
+        """The link after a category's label ("Категория:", "Kateqoriya:", "Рубрика:") in the article."""
+        # The widest of the article's scopes (the narrowest is its text, and DLE's info line is beside it): none
+        # of them holds the site's navigation or sidebars, where a label could name another article's section.
+        for scope in self.article_scopes[-1:]:
+            for text in scope.traverse(include_text=True):
+                if text.tag != "-text" or not _CATEGORY_LABEL.search(text.text_content or ""):
+                    continue
+                label = text
+                # "<b>Категория:</b> <a>": the element showing the label alone, then the link after it
+                while label.parent is not None and label.parent.tag in ("b", "strong", "span", "em", "i", "label"):
+                    if not _CATEGORY_LABEL.fullmatch(collapse_whitespace(label.parent.text(deep=True, separator=" "))):
+                        break
+                    label = label.parent
+                link = label.next
+                while link is not None and link.tag in ("-text", "-comment") and not (link.text_content or "").strip():
+                    link = link.next
+                if link is not None and link.tag == "a":
+                    return category_name(inline_text(link), titles)
+        return None
+
+    def _next_category(self, titles: set[str]) -> str | None:
+        """The category the article's object in a Next.js page's data names: ``category`` (a name or an object
+        with one), else ``section`` or ``rubric``; a list of categories only when it holds one."""
+        article = self._next_article
+        if article is None:
+            return None
+        for key in _NEXT_CATEGORY_KEYS:
+            value = article.get(key)
+            if isinstance(value, list):
+                value = value[0] if len(value) == 1 else None
+            name = _first_str(value, "name", "title")
+            if name and (found := category_name(name, titles)):
+                return found
+        return None
+
+    def _date_line_category(self, titles: set[str]) -> str | None:
+        """The link in the article's printed date line (the date's element, or the short line holding it) to the
+        folder the article's own address is in: ``/obshestvo/`` on ``/obshestvo/2291-most.html``."""
+        dated = self._printed_date[1]
+        if dated is None:
+            return None
+        line = dated.parent if dated.parent is not None and dated.parent.tag not in ("body", "html") else dated
+        if len(node_text(line) or "") > _MAX_DATE_LINE:
+            line = dated
+        own = urlsplit(self.response.url)
+        for link in css(line, "a[href]"):
+            target = http_url(self.base, link.attrs.get("href"))
+            if target is None:
+                continue
+            parts = urlsplit(target)
+            folder = parts.path.rstrip("/") + "/"
+            if (
+                parts.netloc == own.netloc
+                and not parts.query
+                and folder != "/"
+                and own.path.startswith(folder)
+                and own.path.rstrip("/") != parts.path.rstrip("/")
+            ):
+                return category_name(inline_text(link), titles)
+        return None
 
     def language(self) -> str:
         """The page's declared language when the source publishes in it, else the source's first language; but the
@@ -858,6 +976,12 @@ date holding more is some block the article is in, never taken out of it."""
 _LOGO_WORDS = re.compile(r"logo|brand|site-?title|site-?name", re.IGNORECASE)
 """The class or id words of a site's logo or name (WordPress's ``site-title``, ``site-branding``)."""
 _NEXT_TITLE_KEYS = ("title", "headline", "name")
+_NEXT_CATEGORY_KEYS = ("category", "section", "rubric", "categories")
+_CATEGORY_LABEL = re.compile(
+    r"(?:^|\W)(?:категория|рубрика|раздел|kateqoriya|bölmə|rubrika|category|section)\s*:\s*$", re.IGNORECASE
+)
+"""A category's label as a CMS prints it before the link (DLE's "Категория: <a href="/politika/">Политика</a>");
+searched for at the end of a text node ("14:35 | Категория: "), matched whole in an element holding it alone."""
 _NEXT_BODY_KEYS = re.compile(r"(?:article_?)?body(?:_?html)?|content(?:_?html)?|(?:full_?)?text|html", re.IGNORECASE)
 """The names a Next.js page's data gives an article's text: ``content``, ``body``, ``articleBody``, ``bodyHtml``."""
 _HTML_TAG = re.compile(r"</?(?:p|br|div|h[2-6]|ul|ol|li|blockquote|strong|b|em|i|a)\b", re.IGNORECASE)

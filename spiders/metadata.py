@@ -1,4 +1,5 @@
-"""Structured metadata on article pages, read the same way for every source: publication dates for now.
+"""Structured metadata on article pages, read the same way for every source: publication dates, and the category a
+breadcrumb names.
 
 Preferred over visible text (htmldate's cascade): ``article:published_time`` and its kin, JSON-LD
 ``datePublished`` of a NewsArticle / Article, then a ``<time datetime>`` inside the article.
@@ -7,12 +8,12 @@ Preferred over visible text (htmldate's cascade): ``article:published_time`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator.html import BASE, INLINE_TAGS, collapse_whitespace, css, is_inside
+from aggregator.html import BASE, INLINE_TAGS, collapse_whitespace, css, css_first, is_inside
 
 PUBLISHED_META = (
     'meta[property="article:published_time"]',
@@ -166,3 +167,91 @@ def published_metadata(
         return page_date
     stamp = time_node.attrs.get("datetime") if time_node is not None else None
     return stamp.strip() if stamp and stamp.strip() else None
+
+
+NOT_CATEGORIES = frozenset(
+    {
+        "главная", "главная страница", "на главную", "новости", "все новости", "лента", "лента новостей", "статьи",
+        "ana səhifə", "əsas səhifə", "baş səhifə", "xəbərlər", "bütün xəbərlər", "xəbər lenti", "məqalələr",
+        "home", "homepage", "main", "news", "all news", "articles",
+    }
+)  # fmt: skip
+"""Names of a breadcrumb's first steps that are no category: the home page, and the site's whole news list (a
+1C-Bitrix page's "Главная / Новости" says only that it is news)."""
+MAX_CATEGORY = 40
+"""Characters of a category's name at most: a longer last step of a breadcrumb is a headline (cut or not)."""
+BREADCRUMBS = "nav[aria-label*=readcrumb], [class*=breadcrumb], [id*=breadcrumb], [itemtype$=BreadcrumbList]"
+
+
+def category_name(name: str | None, titles: set[str]) -> str | None:
+    """``name`` as a category, or None when it is none: empty, too long, a home page's or news list's name, or the
+    article's own title (``titles``, lower-cased)."""
+    name = collapse_whitespace(name or "").strip(" /»>|·-")
+    key = name.casefold()
+    if not name or len(name) > MAX_CATEGORY or key in NOT_CATEGORIES or key in titles:
+        return None
+    return name
+
+
+def _is_page(url: str | None, page_urls: set[str]) -> bool:
+    return bool(url) and (url or "").split("#")[0].rstrip("/") in page_urls
+
+
+def breadcrumb_category(
+    tree: LexborHTMLParser, titles: set[str], page_urls: set[str], is_home: Callable[[str | None], bool]
+) -> str | None:
+    """The category a page's breadcrumb names: the last step before the article, in its JSON-LD ``BreadcrumbList``
+    (by ``position``), else in its breadcrumb markup (``BREADCRUMBS``: the links of the first one). The article's
+    own step (its title, or a link to the page itself: ``titles`` lower-cased, ``page_urls`` without a trailing
+    slash) is passed over; a step that is the home page (``is_home`` of its address) or the news list
+    (``NOT_CATEGORIES``) is no category, and the steps before it are not looked at: "Главная / Новости / <title>"
+    names none."""
+    for script in css(tree, JSON_LD):
+        try:
+            data = json.loads(script.text(deep=True) or "null")
+        except ValueError:
+            continue
+        for obj in _json_ld_objects(data):
+            if obj.get("@type") != "BreadcrumbList" or not isinstance(obj.get("itemListElement"), list):
+                continue
+            steps: list[tuple[float, str | None, str | None]] = []
+            for entry in obj["itemListElement"]:
+                if not isinstance(entry, dict):
+                    continue
+                item = entry.get("item")
+                name = entry.get("name") or (item.get("name") if isinstance(item, dict) else None)
+                url = (
+                    item
+                    if isinstance(item, str)
+                    else (item.get("@id") or item.get("url"))
+                    if isinstance(item, dict)
+                    else None
+                )
+                position = entry.get("position")
+                order = float(position) if isinstance(position, (int, float)) else float(len(steps) + 1)
+                steps.append((order, name if isinstance(name, str) else None, url if isinstance(url, str) else None))
+            steps.sort(key=lambda step: step[0])
+            return _last_step([(name, url) for _, name, url in steps], titles, page_urls, is_home)
+    trail = css_first(tree, BREADCRUMBS)
+    if trail is None:
+        return None
+    links: list[tuple[str | None, str | None]] = [
+        (collapse_whitespace(a.text(deep=True, separator=" ")), a.attrs.get("href")) for a in css(trail, "a")
+    ]
+    return _last_step(links, titles, page_urls, is_home)
+
+
+def _last_step(
+    steps: list[tuple[str | None, str | None]],
+    titles: set[str],
+    page_urls: set[str],
+    is_home: Callable[[str | None], bool],
+) -> str | None:
+    while steps and ((steps[-1][0] or "").strip().casefold() in titles or _is_page(steps[-1][1], page_urls)):
+        steps = steps[:-1]  # the article itself
+    if not steps:
+        return None
+    name, url = steps[-1]
+    if is_home(url):
+        return None
+    return category_name(name, titles)

@@ -27,6 +27,7 @@ teaser list only when it holds several links and a good part of its text is thei
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -290,6 +291,102 @@ def keep_times_in_text(tree: LexborHTMLParser) -> None:
     for node in css(body, "time"):
         if in_running_text(node):
             node.unwrap()
+
+
+_CAPTION_NAME = re.compile(r"caption|credit")
+"""A class word of a picture's caption or credit: WordPress's ``wp-caption-text``, ``photo-caption``, ``caption``,
+``image-credit``."""
+MAX_CAPTION = 300
+"""Characters of a caption at most: more is a block of text that happens to sit by a picture."""
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)(?:$|[?#])", re.IGNORECASE)
+
+
+def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_away: Callable[[str], bool]) -> None:
+    """Make each caption that a page prints beside a picture without a ``<figure>`` (``<div class="photo-caption">``
+    after the ``<img>``, WordPress's ``<div class="wp-caption"><img><p class="wp-caption-text">``, a ``<span
+    class="caption">`` under the picture) the ``<figcaption>`` of a ``<figure>`` holding the two: trafilatura drops
+    such a line as it drops the picture's furniture, and a ``<figcaption>`` is kept with its picture
+    (``GenericArticle._page_for_trafilatura``), so "Foto: Qəbələ Xəbər" was lost and a figcaption's twin was not.
+
+    A caption is an element classed as one (``_CAPTION_NAME``) holding no picture, at most ``MAX_CAPTION``
+    characters of text, whose sibling element next to it is a picture (an ``<img>``, or an element holding one
+    image and no text: the link around it). Only in ``scope`` (the article, as far as the page shows it) and out
+    of the site's header, footer, navigation and sidebars; and never a teaser: a picture whose "caption" is mostly
+    links to other pages of the site (``leads_away`` says whether an address is one), or whose picture links to one
+    that is not an image file, is a teaser of another article, whatever its class says."""
+    root = scope if scope is not None else tree.body
+    if root is None:
+        return
+    found: list[tuple[LexborNode, LexborNode, bool]] = []
+    for caption in css(root, "[class]"):
+        if not any(_CAPTION_NAME.search(w) for w in _words(caption)) or css_first(caption, "img") is not None:
+            continue
+        text = collapse_whitespace(caption.text(deep=True, separator=" "))
+        if not text or len(text) > MAX_CAPTION or _in_chrome(caption) or _in_captioned_figure(caption):
+            continue
+        for follows in (True, False):
+            image = _sibling_element(caption, after=not follows)
+            if image is None or not _picture(image):
+                continue
+            if _leads_away(caption, image, leads_away):
+                break
+            found.append((caption, image, follows))
+            break
+    for caption, image, follows in found:
+        parts = [image.html or "", f"<figcaption>{caption.inner_html or ''}</figcaption>"]
+        figure = LexborHTMLParser(f"<figure>{''.join(parts if follows else parts[::-1])}</figure>").css_first("figure")
+        assert figure is not None  # the parser makes the element it is given
+        image.insert_before(figure)
+        image.remove()  # unlinks without freeing: another pair's node inside it is safe to touch
+        caption.remove()
+
+
+def _sibling_element(node: LexborNode, *, after: bool) -> LexborNode | None:
+    """The element next to ``node`` (after or before it), past whitespace, comments and line breaks (a caption
+    under its picture: "<img><br><span class="caption">"); None past text."""
+    sibling = node.next if after else node.prev
+    while sibling is not None and sibling.tag in ("-text", "-comment", "br"):
+        if sibling.tag == "-text" and (sibling.text_content or "").strip():
+            return None
+        sibling = sibling.next if after else sibling.prev
+    return sibling
+
+
+def _picture(node: LexborNode) -> bool:
+    """An ``<img>``, or an element showing one picture and no text (``<a href="big.jpg"><img></a>``, ``<picture>``)."""
+    if node.tag == "img":
+        return True
+    return len(css(node, "img")) == 1 and not collapse_whitespace(node.text(deep=True, separator=" "))
+
+
+def _leads_away(caption: LexborNode, image: LexborNode, leads_away: Callable[[str], bool]) -> bool:
+    """Whether a picture and its "caption" are a teaser: the caption's text is mostly links to other pages, or the
+    picture is a link to a page (not to a larger copy of itself)."""
+    away = [a for a in css(caption, "a[href]") if leads_away(a.attrs.get("href") or "")]
+    if away and sum(_text_length(a) for a in away) * 2 >= _text_length(caption):
+        return True
+    links = css(image, "a[href]")
+    if image.tag == "a":
+        links.append(image)
+    holder = image.parent
+    while holder is not None and holder.tag in INLINE_TAGS and holder.tag != "a":
+        holder = holder.parent
+    if holder is not None and holder.tag == "a":
+        links.append(holder)
+    return any(
+        not _IMAGE_FILE.search(href) and leads_away(href)
+        for a in links
+        if (href := (a.attrs.get("href") or "").strip())
+    )
+
+
+def _in_captioned_figure(node: LexborNode) -> bool:
+    current = node.parent
+    while current is not None and current.tag not in _PROTECTED:
+        if current.tag == "figure":
+            return css_first(current, "figcaption") is not None
+        current = current.parent
+    return False
 
 
 def _blank(node: LexborNode) -> bool:

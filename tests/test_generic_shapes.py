@@ -14,6 +14,7 @@ expected.json files; read the diff of each.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -128,6 +129,82 @@ def test_a_date_inside_a_sentence_keeps_its_words() -> None:
     # a date the article tells of is not the date it was published (it dated the page 14 October before)
     assert record["published_raw"] == "10.01.2027 09:15 · Агро"
     assert record["published_at"] == "2027-01-10T05:15:00+00:00"
+
+
+# -- captions outside <figcaption> ---------------------------------------------------------------------------
+
+
+def figcaptions(record: dict[str, Any]) -> list[str]:
+    return re.findall(r"<figcaption>(.*?)</figcaption>", record["body_html"])
+
+
+def test_a_credit_in_a_caption_div_stays_with_its_picture() -> None:
+    """<div class="photo"><img><div class="photo-caption">Foto: ...</div>: trafilatura dropped the credit."""
+    assert "Foto: Qəbələ Xəbər" in figcaptions(extract("gallery-captions"))
+    assert "Фото: пресс-служба исполнительной власти" in figcaptions(extract("dle-category-label"))
+
+
+def test_wordpress_captions_and_a_span_under_a_picture_are_figcaptions() -> None:
+    record = extract("wordpress-wp-caption-breadcrumb")
+    assert figcaptions(record) == ["Главный зал музея. Фото: Шеки Дейли", "Кялагаи местных мастериц"]
+    # the widget area's teasers, a picture and a caption-classed title each, are no part of the article
+    assert "ярмарка" not in record["body_text"] and "халва" not in record["body_text"]
+
+
+def test_a_caption_after_a_line_break_under_its_picture() -> None:
+    assert figcaptions(extract("json-ld-breadcrumb-span-caption")) == ["Foto: Cənub Xəbər"]
+
+
+def test_a_teaser_with_a_caption_class_inside_the_article_is_not_a_figure() -> None:
+    """A caption-classed title under a picture linking to another article, or a title that is such a link, is a
+    teaser, even inside the article's block."""
+    teasers = (
+        '<div class="more"><a href="/2027/01/10/yarmarka/"><img src="/wp-content/uploads/2027/01/yarmarka.jpg"></a>'
+        '<span class="caption">В Шеки прошла зимняя ярмарка ремесел</span></div>'
+        '<div class="more"><img src="/wp-content/uploads/2027/01/halva.jpg"><span class="caption">'
+        '<a href="/2027/01/09/halva/">Шекинская халва получила знак качества</a></span></div>'
+    )
+    markup = page("wordpress-wp-caption-breadcrumb").replace("  </div>\n</article>", f"{teasers}</div></article>", 1)
+    record = extract("wordpress-wp-caption-breadcrumb", markup)
+    assert figcaptions(record) == ["Главный зал музея. Фото: Шеки Дейли", "Кялагаи местных мастериц"]
+
+
+# -- the category where a CMS prints it ---------------------------------------------------------------------
+
+
+def test_the_category_of_a_labelled_info_line() -> None:
+    """DLE's "Категория: <a href=/ekonomika/>Экономика</a>": not the menu's first section."""
+    assert extract("dle-category-label")["category"] == "Экономика"
+
+
+def test_the_category_of_a_date_line_link_to_the_articles_own_folder() -> None:
+    assert extract("dle-today-fstory")["category"] == "Общество"  # /obshestvo/ on /obshestvo/2291-....html
+
+
+def test_the_category_of_the_articles_object_in_next_data() -> None:
+    """category.name of the object titled as the page, not of a related item."""
+    assert extract("next-body-in-markup-and-data")["category"] == "Mədəniyyət"
+
+
+def test_the_category_of_a_breadcrumb() -> None:
+    assert extract("wordpress-wp-caption-breadcrumb")["category"] == "Культура"  # <nav aria-label=breadcrumb>
+    assert extract("json-ld-breadcrumb-span-caption")["category"] == "İqtisadiyyat"  # BreadcrumbList by position
+
+
+def test_no_category_from_a_breadcrumb_of_home_and_news() -> None:
+    """ "Главная / Новости" names no section; nor does a breadcrumb whose last step is the home page."""
+    assert extract("bitrix-news-detail")["category"] is None
+    markup = page("wordpress-wp-caption-breadcrumb").replace('<li><a href="/category/kultura/">Культура</a></li>', "")
+    assert extract("wordpress-wp-caption-breadcrumb", markup)["category"] is None
+
+
+def test_no_category_from_a_label_outside_the_article() -> None:
+    """A sidebar's "Рубрика: <a>" beside another article's teaser is not this article's."""
+    markup = page("dle-category-label").replace('| Категория: <a href="/ekonomika/">Экономика</a> ', "")
+    markup = markup.replace(
+        '<div class="footer">', '<aside class="side">Рубрика: <a href="/sport/">Спорт</a></aside><div class="footer">'
+    )
+    assert extract("dle-category-label", markup)["category"] is None
 
 
 def regenerate(names: list[str]) -> None:
