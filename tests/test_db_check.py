@@ -97,6 +97,22 @@ def wait_for(db_url: str, process: subprocess.Popen[bytes], articles_at_least: i
         time.sleep(0.02)
 
 
+def wait_for_run(db_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Until the crawl's run row is there: its archive migrated and its pipelines open."""
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        engine = create_engine(normalise_url(db_url))
+        try:
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM crawl_runs WHERE status = 'running'")).scalar():
+                    return
+        except Exception:  # the schema is not there yet
+            pass
+        finally:
+            engine.dispose()
+        time.sleep(0.02)
+
+
 def finish(mirror: str, db_url: str) -> None:
     done = crawl(mirror, db_url)
     _, err = done.communicate(timeout=180)
@@ -115,8 +131,8 @@ def test_killed_crawls_leave_the_archive_consistent(db_url: str, tmp_path: Path)
             process = crawl(mirror, db_url, *SLOW)
             if at_least:
                 wait_for(db_url, process, at_least)
-            else:
-                time.sleep(1.5)  # the process is up, the spider not yet writing
+            else:  # the run is open (the schema is there), nothing written yet: a plain sleep raced the migration
+                wait_for_run(db_url, process)
             assert process.poll() is None, "the crawl finished before it could be killed: slow it down further"
             kill(process, writer_first=writer_first)
             assert failed(db_url) == [], f"after a kill at {at_least} articles"
