@@ -10,7 +10,7 @@ import re
 import socket
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -347,27 +347,18 @@ def reextract(
     ] = None,
 ) -> None:
     """Re-read the stored pages with today's extractors and pipelines, without the network, and update the articles."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from aggregator.present import parse_instant
     from aggregator.reextract import ReextractResult
     from aggregator.reextract import reextract as run_reextract
 
     if source:
         resolve_keys([source])
-    start: datetime | None = None
-    if since:
-        try:
-            start = parse_instant(since)
-        except ValueError:
-            fail(f"--since: not an ISO 8601 date: {since!r}")
+    start, _ = time_bounds(since, None)
     archive = _archive(ctx)
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
-            task = bar.add_task("re-extracting…")
+        with spinner("re-extracting…") as say:
 
             def show(result: ReextractResult) -> None:
-                bar.update(task, description=f"re-extracting: {result.seen} pages, {result.changed} changed")
+                say(f"re-extracting: {result.seen} pages, {result.changed} changed")
 
             result = run_reextract(archive, source=source, since=start, progress=show)
     finally:
@@ -471,6 +462,16 @@ def _filter_options(
     return ArticleFilter(
         source=source, language=language, story=story, undated=undated, since=start, until=end, withdrawn=withdrawn
     )
+
+
+@contextmanager
+def spinner(first: str) -> Iterator[Callable[[str], None]]:
+    """A transient spinner on stderr for a long command's progress, saying ``first``; yields what updates its text."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+        task = bar.add_task(first)
+        yield lambda text: bar.update(task, description=text)
 
 
 def time_bounds(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:

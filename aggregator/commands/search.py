@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, _language_option, app, fail, out, print_json
-from aggregator.present import parse_instant
+from aggregator.cli import (
+    MAX_LIMIT,
+    _archive,
+    _article_summary,
+    _language_option,
+    app,
+    fail,
+    out,
+    print_json,
+    time_bounds,
+)
 from aggregator.sources import resolve_keys
 from aggregator.tables import WIDE, text_and_link, text_and_link_columns
-
-
-def parse_since(since: str | None) -> datetime | None:
-    if not since:
-        return None
-    try:
-        return parse_instant(since)
-    except ValueError:
-        fail(f"--since: not an ISO 8601 date: {since!r}")
 
 
 @app.command("search")
@@ -53,7 +52,7 @@ def search_cmd(
         resolve_keys([source])
     if language is not None:
         language = _language_option(language)
-    start = parse_since(since)
+    start, _ = time_bounds(since, None)
     archive = _archive(ctx)
     try:
         hits = archive.search(query, source=source, language=language, since=start, limit=limit)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, err, fail, out, print_json
-from aggregator.present import parse_instant, utc_iso
+from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out, print_json, spinner, time_bounds
+from aggregator.present import utc_iso
 from aggregator.sources import resolve_keys
 
 stories_app = typer.Typer(
@@ -115,25 +114,17 @@ def stories_rebuild(
 
     The stories are then those a fresh crawl would make; in batches, beside a crawl if need be; prints how the
     stories changed."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
     from aggregator.store.story_index import Rebuild, rebuild
 
     if source:
         resolve_keys([source])
-    start: datetime | None = None
-    if since:
-        try:
-            start = parse_instant(since)
-        except ValueError:
-            fail(f"--since: not an ISO 8601 date: {since!r}")
+    start, _ = time_bounds(since, None)
     archive = _archive(ctx)
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
-            task = bar.add_task("matching stories again…")
+        with spinner("matching stories again…") as say:
 
             def show(result: Rebuild) -> None:
-                bar.update(task, description=f"matching stories again: {result.articles} of {result.total} articles")
+                say(f"matching stories again: {result.articles} of {result.total} articles")
 
             result = rebuild(archive.engine, source=source, since=start, progress=show)
     finally:
