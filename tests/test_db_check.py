@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from aggregator.mirror import serve_mirror
 from aggregator.paths import mirror_dir
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article
-from tests.conftest import ROOT, run_cli
-from tests.test_crash_safety import alive, children
+from tests.conftest import run_cli
+from tests.test_crash_safety import alive, children, crawl
 
 
 def checks(db_url: str) -> list[Finding]:
@@ -60,15 +59,6 @@ def count(db_url: str) -> int:
         return 0
     finally:
         engine.dispose()
-
-
-def crawl(mirror: str, db_url: str, *extra: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_MIRROR={mirror}",
-         "-s", f"AGGREGATOR_DB_URL={db_url}", "-s", "LOG_LEVEL=WARNING", *extra],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
 
 
 SLOW = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "DOWNLOAD_DELAY=0.05", "-s", "AGGREGATOR_STORE_BATCH=3")
