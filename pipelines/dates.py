@@ -224,11 +224,28 @@ def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetim
     """``at`` on the day ``offset`` days from the fetch's local day. A "today" hours ahead of the fetch was printed
     before midnight (a page or listing cached across it): "Сегодня, 15:31" fetched at 01:30 is yesterday's 15:31,
     not an instant 14 hours in the future."""
-    day = now.astimezone(tz).date() + timedelta(days=offset)
+    today, latest = _fetch_day(now, tz)
+    day = today + _DAYS[offset] if offset else today
     instant = _localize(day, at, tz)
-    if offset == 0 and instant > now + CLOCK_SKEW:
-        return _localize(day - timedelta(days=1), at, tz)
+    if offset == 0 and instant > latest:
+        return _localize(day + _DAYS[-1], at, tz)
     return instant
+
+
+_DAYS = {offset: timedelta(days=offset) for offset in set(_DAY_OFFSETS.values()) | {-1}}
+
+
+@lru_cache(maxsize=16)
+def _fetch_day(now: datetime, tz: tzinfo) -> tuple[date, datetime]:
+    """The fetch's local day in ``tz`` and, in UTC, the latest instant a "today" may be. One ``now`` serves a whole
+    page (and a crawl's pages share a few): worked out once, not for every date string (a third of its cost)."""
+    return now.astimezone(tz).date(), now.astimezone(UTC) + CLOCK_SKEW
+
+
+@lru_cache(maxsize=16)
+def _latest_plausible(now: datetime) -> datetime:
+    """In UTC, the latest instant a date fetched at ``now`` may mean (a day's slack for a site's clock)."""
+    return now.astimezone(UTC) + FUTURE_SLACK
 
 
 @lru_cache(maxsize=64)
@@ -603,7 +620,7 @@ def parse_date(
         return None
     if not isinstance(result, datetime) or result < EARLIEST:
         return None
-    if result.year >= now.year - 1 and result > now.astimezone(UTC) + FUTURE_SLACK:  # (only recent years can be)
+    if result.year >= now.year - 1 and result > _latest_plausible(now):  # (only recent years can be)
         return None
     return result
 
