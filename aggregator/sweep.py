@@ -21,10 +21,13 @@ wait is over. Sweep requests come after every other request of the run (lower pr
 limit has fetched the new articles first.
 
 An article is asked for at the address it was last fetched at when that is its own address as the site spells it (a
-trailing slash, ``www.``), else at its own, canonical, address (``address``). One last fetched at a mobile or AMP
-copy, or at an alias whose page named it in its canonical link (a numeric link, an old slug, a ``?from=`` query),
-lives on at its own address when the site drops the other: asked at the other, it was withdrawn on the 404 of an
-address that was never its page (and a 404 at such an address withdraws nothing, ``repository._withdraw_gone``).
+trailing slash, ``www.``), else at its own address as the site spells it where the archive knows it (an earlier
+fetch there, or the page's canonical link: ``own_spelling``), else at its canonical form (``address``). One last
+fetched at a mobile or AMP copy, or at an alias whose page named it in its canonical link (a numeric link, an old
+slug, a ``?from=`` query), lives on at its own address when the site drops the other: asked at the other, it was
+withdrawn on the 404 of an address that was never its page (and a 404 at such an address withdraws nothing,
+``repository._withdraw_gone``). Asked at the canonical form, a site that answers only at ``www.`` (or without it
+answers "not found") withdrew it on that 404 just as wrongly.
 
 What a run reports of its sweep (stats ``aggregator/swept*``, kept in the run's row) is what it really asked for:
 a sweep request the duplicate filter drops (the same page asked for already in this crawl: by a listing, or, scaled
@@ -49,12 +52,15 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator.html import css_first, document_base, http_url
 from aggregator.incremental import ARTICLE_URL_META, CONDITIONAL_META, SWEPT_META, RefusalWaits, url_hash
 from aggregator.items import GONE_STATUSES, ArticleItem, ExtractionFailure, FetchFailure, NotModifiedPage
 from aggregator.store.repository import own_address
 from aggregator.urls import canonical_url
+from spiders.metadata import CANONICAL
 
 if TYPE_CHECKING:
     from aggregator.store.repository import SweepCandidate
@@ -74,12 +80,44 @@ def due_interval(dated: datetime, last_seen: datetime) -> timedelta:
 
 def address(candidate: SweepCandidate) -> str:
     """Where the sweep asks for an article: where it was last fetched when that is its own address as the site spells
-    it (a trailing slash, ``www.``), else its own (canonical) address. An article fetched at a mobile or AMP copy,
-    or at an alias whose page named it in its canonical link, is asked for where it lives: a site that dropped that
-    other address answers 404 there, which is no article deleted (``repository.own_address``)."""
+    it (a trailing slash, ``www.``), else its own as the site spells it (``own_spelling``), else its canonical form (the
+    key). An article fetched at a mobile or AMP copy, or at an alias whose page named it in its canonical link, is
+    asked for where it lives: a site that dropped that other address answers 404 there, which is no article deleted
+    (``repository.own_address``)."""
     if own_address(candidate.fetched_url, candidate.url):
         return candidate.fetched_url
-    return candidate.url
+    return own_spelling(candidate) or candidate.url
+
+
+def own_spelling(candidate: SweepCandidate) -> str | None:
+    """The article's own address as its site spells it, for one last fetched elsewhere: where one of its snapshots
+    was fetched at its own address (newest first), else what its newest page's canonical link names, when that is
+    its own address; None when neither says.
+
+    The key is the address's canonical form, not always one the site answers at: ``https``, no ``www.``, no trailing
+    slash. A site that serves its pages only at ``www.`` (or only over http) does not answer there, and one that
+    answers the path without its slash with "not found" withdrew, on that 404, an article it still published."""
+    for url in candidate.spellings:
+        if own_address(url, candidate.url):
+            return url
+    if candidate.page is None:
+        return None
+    page_url, raw, encoding = candidate.page
+    href = canonical_link(raw, encoding, page_url)
+    return href if href is not None and own_address(href, candidate.url) else None
+
+
+def canonical_link(raw: bytes, encoding: str | None, page_url: str) -> str | None:
+    """The absolute address a page's ``<link rel="canonical">`` names (against its ``<base href>``), or None."""
+    try:
+        text = raw.decode(encoding or "utf-8", "replace")
+    except LookupError:  # an encoding name Python does not know
+        text = raw.decode("utf-8", "replace")
+    tree = LexborHTMLParser(text)
+    head = tree.head
+    node = css_first(head, CANONICAL) if head is not None else None
+    href = node.attrs.get("href") if node is not None else None
+    return http_url(document_base(tree, page_url), href) if href else None
 
 
 def pick(

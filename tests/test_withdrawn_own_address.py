@@ -15,6 +15,7 @@ lives on.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from aggregator.store import Archive
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun
 from aggregator.store.repository import RedirectRecord, RejectRecord, SweepCandidate
+from aggregator.sweep import address as sweep_address
 from aggregator.sweep import pick, request_for
 from spiders.caliber import CaliberSpider
 from tests.conftest import SAMPLE, run_cli, status_overlay
@@ -243,3 +245,106 @@ def test_a_gone_alias_a_listing_links_within_the_recheck_window_does_not_withdra
         stats = _crawl(db, mirror, env, unhealthy=True)
     assert stats.get("aggregator/http_errors", 0) == 1  # the 404 was met, and recorded
     assert stats.get("aggregator/articles_withdrawn", 0) == 0 and _row(db)[1] is None
+
+
+# -- the own address as the site spells it ---------------------------------------------------------------------------
+
+WWW_KEY = "https://caliber.az/post/story-1"
+
+
+def _head(canonical: str, base: str | None = None) -> bytes:
+    base_tag = f'<base href="{base}">' if base else ""
+    return f'<html><head>{base_tag}<link rel="canonical" href="{canonical}"></head><body>…</body></html>'.encode()
+
+
+def test_the_sweep_asks_an_article_fetched_elsewhere_where_the_site_spells_its_own_address() -> None:
+    """The key is the canonical form (https, no ``www.``, no trailing slash), which a site need not answer at."""
+    spider = CaliberSpider()
+    mobile = "https://m.caliber.az/post/story-1/"
+    plain = SweepCandidate(WWW_KEY, mobile, NOW - 10 * DAY, NOW - 6 * DAY)
+    assert request_for(plain, spider).url == WWW_KEY  # nothing says how the site spells it: the key
+    # An earlier version was fetched at its own address: the newest such spelling.
+    fetched_before = replace(
+        plain, spellings=(mobile, "https://www.caliber.az/post/story-1/", "http://caliber.az/post/story-1")
+    )
+    assert request_for(fetched_before, spider).url == "https://www.caliber.az/post/story-1/"
+    # Never fetched there: its page's canonical link (relative, against the page's <base href>) names it.
+    page = (mobile, _head("post/story-1/", base="https://www.caliber.az/"), "utf-8")
+    assert request_for(replace(plain, spellings=(mobile,), page=page), spider).url == (
+        "https://www.caliber.az/post/story-1/"
+    )
+    windows_1251 = (mobile, _head("http://www.caliber.az/post/story-1").decode().encode("cp1251"), "cp1251")
+    assert request_for(replace(plain, page=windows_1251), spider).url == "http://www.caliber.az/post/story-1"
+    # A canonical link naming another page (or another page's copy), none, or an encoding Python does not know: the
+    # key, as before.
+    for other in (
+        _head("https://www.caliber.az/post/story-2/"),
+        _head("https://www.caliber.az/post/story-1/amp/"),
+        b"<html><head></head><body>no link</body></html>",
+    ):
+        assert request_for(replace(plain, page=(mobile, other, "utf-8")), spider).url == WWW_KEY
+    unknown = (mobile, _head("https://www.caliber.az/post/story-1/"), "x-no-such-codec")
+    assert request_for(replace(plain, page=unknown), spider).url == "https://www.caliber.az/post/story-1/"
+
+
+def test_with_validators_reads_how_the_site_spells_an_article_fetched_elsewhere(archive: Archive) -> None:
+    mobile = "https://m.caliber.az/post/story-1/"
+    numbered = "https://caliber.az/post/12345"
+    page = _head("https://www.caliber.az/post/story-1/")
+    first = item(1, url=mobile, canonical_url=WWW_KEY, raw_body=page)
+    own = item(2, url="https://www.caliber.az/post/story-2/")
+    archive.save([first, own])
+    candidates = [
+        SweepCandidate(WWW_KEY, mobile, NOW - 10 * DAY, NOW - 6 * DAY),
+        SweepCandidate("https://caliber.az/post/story-2", own.url, NOW - 10 * DAY, NOW - 6 * DAY),
+    ]
+    story_1, story_2 = archive.with_validators(candidates)
+    assert story_1.spellings == (mobile,) and story_1.page is not None and story_1.page[:2] == (mobile, page)
+    assert sweep_address(story_1) == "https://www.caliber.az/post/story-1/"
+    # Fetched at its own address: nothing more is read.
+    assert (story_2.spellings, story_2.page) == ((), None) and sweep_address(story_2) == own.url
+    # A later version fetched at an alias: the earlier snapshot at its own address says how the site spells it, and
+    # no page is read.
+    archive.save([item(1, url=numbered, canonical_url=WWW_KEY, raw_body=page + b" ", title="Story 1 edited")])
+    archive.save([item(1, url="https://www.caliber.az/post/story-1", canonical_url=WWW_KEY, title="Story 1 again")])
+    archive.save([item(1, url=numbered, canonical_url=WWW_KEY, title="Story 1 once more")])
+    (story_1,) = archive.with_validators([replace(candidates[0], fetched_url=numbered)])
+    assert story_1.page is None and story_1.spellings[0] == numbered
+    assert sweep_address(story_1) == "https://www.caliber.az/post/story-1"
+
+
+def test_a_sweep_asks_a_www_only_site_at_its_www_address_and_does_not_withdraw_a_live_article(tmp_path: Path) -> None:
+    """A site that serves its pages only at ``www.``: the archive's key (no ``www.``) answers 404 there. Fetched at
+    its mobile copy, which the site then drops, the article was asked at the key and withdrawn on that 404."""
+    site = tmp_path / "site"
+    page = _page("Мост закрыт на ремонт до конца месяца").replace(f"{ARTICLE}/", f"https://www.{SECTION}/most-zakryt/")
+    put(site, f"m.{SECTION}/most-zakryt.html", page)  # the mobile copy the listing links
+    put(site, f"www.{SECTION}/most-zakryt.html", page)  # its own address, at www. only
+    listing(site, [f"https://m.{SECTION}/most-zakryt/"])
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {"AGGREGATOR_SWEEP_DAYS": "100000", "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "0"}
+    with serve_mirror(SAMPLE, overlays=(site,)) as mirror:
+        _crawl(db, mirror, env)
+    assert _row(db) == (f"https://m.{SECTION}/most-zakryt/", None)
+
+    dropped = status_overlay(tmp_path / "dropped", {f"https://m.{SECTION}/most-zakryt/": 404})
+    listing(site, [])
+    with Session(create_engine(normalise_url(db))) as s:
+        s.execute(update(Article).values(last_seen_at=datetime.now(UTC) - 10 * DAY))
+        s.commit()
+    with serve_mirror(SAMPLE, overlays=(dropped, site)) as mirror:
+        stats = _crawl(db, mirror, env)
+    assert stats.get("aggregator/articles_withdrawn", 0) == 0 and stats.get("aggregator/swept_gone", 0) == 0
+    assert _row(db) == (f"https://m.{SECTION}/most-zakryt/", None)
+    with Session(create_engine(normalise_url(db))) as s:
+        seen = s.scalar(select(Article.last_seen_at).where(Article.url == ARTICLE))
+    assert seen is not None and seen.replace(tzinfo=UTC) > datetime.now(UTC) - DAY
+
+    # Gone at www. too: withdrawn.
+    with Session(create_engine(normalise_url(db))) as s:
+        s.execute(update(Article).values(last_seen_at=datetime.now(UTC) - 10 * DAY))
+        s.commit()
+    deleted = status_overlay(tmp_path / "deleted", {f"https://www.{SECTION}/most-zakryt/": 404})
+    with serve_mirror(SAMPLE, overlays=(deleted, dropped, site)) as mirror:
+        stats = _crawl(db, mirror, env)
+    assert stats.get("aggregator/articles_withdrawn", 0) == 1 and _row(db)[1] == "source"

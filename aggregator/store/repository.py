@@ -139,6 +139,13 @@ class SweepCandidate:
     last_seen_at: datetime
     etag: str | None = None
     last_modified: str | None = None
+    spellings: tuple[str, ...] = ()
+    """For one last fetched elsewhere than its own address: the addresses its snapshots were fetched at, newest
+    first (``Archive.with_validators``), where its own address as the site spells it may be
+    (``aggregator.sweep.address``)."""
+    page: tuple[str, bytes, str | None] | None = None
+    """For one last fetched elsewhere and never at its own address: its newest snapshot's address, page and encoding,
+    whose canonical link names its own address as the site spells it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -877,11 +884,55 @@ class Archive:
             for chunk in story_index.chunks(sorted({c.url for c in candidates})):
                 stmt = _newest_validators(Article.__table__.c.url.in_(chunk))
                 found.update((url, (etag, modified)) for url, _, _, etag, modified in conn.execute(stmt))
+        elsewhere = {c.url for c in candidates if not own_address(c.fetched_url, c.url)}
+        spellings, pages = self._spellings(elsewhere) if elsewhere else ({}, {})
         out = []
         for candidate in candidates:
             etag, modified = found.get(candidate.url, (None, None))
-            out.append(replace(candidate, etag=etag, last_modified=modified))
+            out.append(
+                replace(
+                    candidate,
+                    etag=etag,
+                    last_modified=modified,
+                    spellings=tuple(spellings.get(candidate.url, ())),
+                    page=pages.get(candidate.url),
+                )
+            )
         return out
+
+    def _spellings(self, keys: set[str]) -> tuple[dict[str, list[str]], dict[str, tuple[str, bytes, str | None]]]:
+        """For articles last fetched elsewhere than their own address (a mobile or AMP copy, an alias): the addresses
+        their snapshots were fetched at, newest first; and for those none of which is their own, the newest
+        snapshot's address, page (decompressed) and encoding. Two queries a chunk, for the few a sweep picks."""
+        a, s = Article.__table__.c, Snapshot.__table__.c
+        spellings: dict[str, list[str]] = {}
+        pages: dict[str, tuple[str, bytes, str | None]] = {}
+        with self.reader.connect() as conn:
+            for chunk in story_index.chunks(sorted(keys)):
+                stmt = (
+                    select(a.url, s.url)
+                    .join(Snapshot.__table__, s.article_id == a.id)
+                    .where(a.url.in_(chunk))
+                    .order_by(s.id.desc())
+                )
+                for key, fetched in conn.execute(stmt):
+                    spellings.setdefault(key, []).append(fetched)
+            unknown = sorted(k for k in keys if not any(own_address(u, k) for u in spellings.get(k, ())))
+            for chunk in story_index.chunks(unknown):
+                newest = (
+                    select(func.max(s.id))
+                    .join(Article.__table__, a.id == s.article_id)
+                    .where(a.url.in_(chunk))
+                    .group_by(s.article_id)
+                )
+                stmt = (
+                    select(a.url, s.url, s.raw_body, s.encoding)
+                    .join(Snapshot.__table__, s.article_id == a.id)
+                    .where(s.id.in_(newest))
+                )
+                for row in conn.execute(stmt):
+                    pages[row[0]] = (row[1], decompress(row[2]), row[3])
+        return spellings, pages
 
     def redirects(self, source: str) -> list[tuple[str, str]]:
         """The redirects the source's crawls met, as (address asked for, where it ended), in one query."""
