@@ -30,7 +30,9 @@ Between a Russian reporting verb and the outlet may stand where or how it report
 needs the evidence "как отмечает" asks for, as a person stands there too ("Как сообщает в Анкаре Эрдоган"). A
 correspondent's or bureau's place stands between the outlet and the noun in Azerbaijani and English ("Report-un
 Ankara müxbiri", "APA-nın Qərb bürosu", "Report's Ankara correspondent"): the outlet is the name in the genitive.
-A capital or a city alone is no outlet ("Как сообщает Анкара" speaks for a government; ``PLACES``).
+A capital or a city alone is no outlet ("Как сообщает Анкара" speaks for a government; ``PLACES``). Unlike
+"агентство", a correspondent's noun does not make the name beside it an outlet: "Smith's correspondent" is a
+person's, "корреспонденту Смиту" the correspondent's own name (``CORRESPONDENT_NOUNS``).
 
 An outlet named inside a quotation is cited like any other ("«Как сообщил ТАСС, переговоры сорваны», — написал
 он", a quoted post that says "по данным Bloomberg"). It is the speaker's source rather than the article's, but the
@@ -278,7 +280,8 @@ ANCHORS: tuple[Anchor, ...] = (
     # "Bu barədə Report-a DİN-dən bildirilib": an outlet told something by a body, its exclusive. The teller, in the
     # ablative, is in the pattern (a word of its own: "bildirilib" alone follows any clause); the outlet is the name
     # in the dative before it. A person is told so as well ("Trump-a Ağ Evdən bildirilib"), and "Nazirliyə" is a
-    # ministry: only a sure outlet (a known one, a domain) counts.
+    # ministry: a sure outlet (a known one, a domain) counts, and a name shaped like an outlet's ("Publika-ya") only
+    # when a public body, an institution or a source tells it (``_told_by_body``).
     _anchor(
         "az",
         rf"(?<![\w\-'’])[^\W_][\w.\-'’]{{0,{_TOLD_WORD}}}?(?:dan|dən){_S}"
@@ -423,9 +426,25 @@ CAPITALISED_AZ_OUTLET_NOUNS = ("agentli", "informasiya", "qəzet", "telekanal", 
 İnformasiya Agentliyi"): after the name only, where Azerbaijani puts the noun (``_is_outlet_noun``'s
 ``latin_only``). English nouns are left out: a capitalised "News" or "Daily" after a name is a part of it ("Sky
 News"), which ``NAME_TAILS`` keeps."""
-OFFICE_NOUNS = ("müxbir", "büro", "correspondent", "bureau")
+OFFICE_NOUNS = ("müxbir", "büro", "correspondent", "reporter", "bureau")
 """The nouns of an outlet's correspondent or bureau in a place, which stands between the two: "Report-un Ankara
 müxbiri", "APA-nın Qərb bürosu", "Report's Ankara correspondent" (see ``_office_owner``)."""
+CORRESPONDENT_NOUNS = ("корреспондент", "собкор", "спецкор", "müxbir", "correspondent", "reporter")
+"""The nouns of an outlet's people. Beside one stands its outlet ("корреспондент Report", "Report-un müxbiri",
+"Reuters' correspondent") as often as a person: the correspondent's own name ("корреспонденту Смиту"), or one whose
+possessive reads like an outlet's ("Smith's correspondent", "Əliyevin müxbiri"). So, unlike the other outlet nouns,
+such a noun makes no name beside it a sure outlet: the name needs ``Evidence.LIKELY`` of its own, as after "бюро"
+(a known outlet, a domain, an all-caps agency, a Latin name in a Russian phrase or with a hyphenated case ending).
+So "Smith-in müxbirinə" and "корреспонденту Smith" are still cited: Azerbaijani writes a foreign person's genitive
+as it writes an outlet's, and Russian copy a person's name in Cyrillic far more often than in Latin."""
+_CORRESPONDENT_INITIALS = frozenset(stem[0] for stem in CORRESPONDENT_NOUNS)
+"""The first letters of ``CORRESPONDENT_NOUNS``: a word that begins with none is no such noun."""
+INDEFINITE_ARTICLES = frozenset({"a", "an"})
+"""Passed over before a correspondent noun ("told a correspondent of Report") or the name before one ("told a
+Reuters correspondent") only: elsewhere they begin a common noun's phrase ("according to a source")."""
+CORRESPONDENT_PREPOSITIONS = frozenset({"of", "for", "with", "at", "from"})
+"""The English words between a correspondent noun and its outlet ("a correspondent of Report", "a reporter for
+Reuters", "the correspondent at the BBC")."""
 NAME_TAILS = frozenset(
     {"news", "tv", "times", "post", "press", "today", "daily", "journal", "herald", "agency", "online", "media",
      "info", "haber", "тв", "news.az", "медиа", "пресс", "инфо", "новости"}
@@ -873,25 +892,33 @@ class _Candidate(NamedTuple):
     after: Item | None
     """The word just after the name ("qəzeti", "klubu", "председатель", a surname ...)."""
     outlet_noun: bool
-    """Whether an outlet noun stands beside the name ("сайт Caliber.az", "Qafqazinfo portalından")."""
+    """Whether an outlet noun stands beside the name ("сайт Caliber.az", "Qafqazinfo portalından"), not counting a
+    correspondent's (``CORRESPONDENT_NOUNS``)."""
     loose: bool = False
-    """Whether words that say less than an outlet noun were passed over to reach the name: adjectives alone
-    ("британская The Times"), a bureau ("бюро Report"). Such a name needs ``Evidence.LIKELY`` whatever the anchor."""
+    """Whether words that say less than an outlet noun were passed over to reach the name or stand beside it:
+    adjectives alone ("британская The Times"), a bureau ("бюро Report"), a correspondent ("корреспондент Report",
+    "Reuters' correspondent"). Such a name needs ``Evidence.LIKELY`` whatever the anchor."""
 
 
 def _candidate_after(items: list[Item]) -> _Candidate | None:
     """The name at the start of ``items``, past an article or outlet noun ("the", "сайт", "агентство"), a bureau
     ("Западное бюро АПА"), and the adjectives before such a noun ("американское издание The Wall Street Journal",
     "Азербайджанское государственное информационное агентство АЗЕРТАДЖ") or before the name itself ("британская The
-    Times")."""
+    Times"), and a correspondent ("корреспондент Report", "a correspondent of Report", "a Reuters correspondent")."""
     i = 0
     loose = False
     while i < len(items):
-        if items[i].text in ARTICLES or _is_outlet_noun(items[i]):
+        item = items[i]
+        if item.text in ARTICLES or _is_outlet_noun(item):
+            loose = loose or _is_correspondent_noun(item)
             i += 1
-        elif _is_bureau(items[i]):
+        elif _is_bureau(item) or _is_correspondent_noun(item):  # "reporter" is no outlet noun
             i += 1
             loose = True
+        elif (item.text in INDEFINITE_ARTICLES and _correspondent_follows(items, i + 1)) or (
+            item.text in CORRESPONDENT_PREPOSITIONS and i and _is_correspondent_noun(items[i - 1])
+        ):
+            i += 1  # "a Reuters correspondent", "a correspondent of Report"
         elif (adjectives := _adjectives_before_outlet_noun(items, i)) is not None:
             i, bare = adjectives
             loose = loose or bare
@@ -907,8 +934,37 @@ def _candidate_after(items: list[Item]) -> _Candidate | None:
             n += 1
     before = items[i - 1] if i else None
     after = rest[n] if n < len(rest) else None
-    noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
-    return _Candidate(tuple(rest[:n]), before, after, noun, loose)
+    noun = _vouches(before) or _vouches(after, latin_only=True)
+    return _Candidate(tuple(rest[:n]), before, after, noun, loose or _is_correspondent_noun(after, latin_only=True))
+
+
+def _is_correspondent_noun(item: Item | None, *, latin_only: bool = False) -> bool:
+    """A noun of an outlet's people in lower case ("корреспонденту", "müxbiri", "correspondent", "reporter"), not
+    one of the plurals ``PEOPLE_NOUNS`` holds (see ``CORRESPONDENT_NOUNS``); ``latin_only`` as ``_is_outlet_noun``'s.
+    Asked of the words beside every name an anchor reads: most answer no by their first letter."""
+    if item is None or item.text[:1] not in _CORRESPONDENT_INITIALS or item.kind != "word":
+        return False
+    if latin_only and not _is_latin(item.text):
+        return False
+    word = _lower(item.text)
+    return word.startswith(CORRESPONDENT_NOUNS) and not word.startswith(PEOPLE_NOUNS)
+
+
+def _vouches(item: Item | None, *, latin_only: bool = False) -> bool:
+    """An outlet noun that makes the name beside it a sure outlet ("агентство", "portalından"): any but a
+    correspondent's."""
+    return _is_outlet_noun(item, latin_only=latin_only) and not _is_correspondent_noun(item)
+
+
+def _correspondent_follows(items: list[Item], start: int) -> bool:
+    """Whether a correspondent noun follows ``start``, right there or past a name ("correspondent of Report",
+    "Reuters correspondent", "Baku TV reporter"): the words an indefinite article may be passed over to."""
+    for item in items[start : start + MAX_NAME_WORDS + 1]:
+        if _is_correspondent_noun(item):
+            return True
+        if _lower_word(item) is not None:
+            return False
+    return False
 
 
 MAX_ADJECTIVES = 3
@@ -956,7 +1012,9 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
     j = len(items)
     if j >= 3 and _lower(items[-1].text) in {"istinadən", "istinadla"}:
         j -= 2  # "Milli.Az APA-ya istinadən xəbər verir": the subject stands before the outlet it cites
-    while j > 0 and _is_outlet_noun(items[j - 1], latin_only=True):
+    while j > 0 and (
+        _is_outlet_noun(items[j - 1], latin_only=True) or _is_correspondent_noun(items[j - 1], latin_only=True)
+    ):
         j -= 1
     # the correspondent's noun is an outlet noun, and was passed over ("müxbiri"); a bureau's is not ("bürosu")
     office = j if j < len(items) and _is_office_noun(items[j]) else j - 1
@@ -966,7 +1024,8 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
         rest = items[:owner]
         n = _known_prefix(rest, from_end=True) or 1  # "The Times' Paris bureau"
         before = rest[-n - 1] if len(rest) > n else None
-        return _Candidate(tuple(rest[-n:]), before, items[office], True)
+        correspondent = _is_correspondent_noun(items[office])  # "Smith's Ankara correspondent": no sure outlet
+        return _Candidate(tuple(rest[-n:]), before, items[office], not correspondent, correspondent)
     rest = items[:j]
     if not rest or _lower_word(rest[-1]) is not None:
         return None
@@ -977,8 +1036,9 @@ def _candidate_before(items: list[Item]) -> _Candidate | None:
             n += 1
     before = rest[-n - 1] if len(rest) > n else None
     after = items[j] if j < len(items) else None
-    noun = _is_outlet_noun(before) or _is_outlet_noun(after, latin_only=True)
-    return _Candidate(tuple(rest[-n:]), before, after, noun)
+    noun = _vouches(before) or _vouches(after, latin_only=True)
+    loose = _is_correspondent_noun(before) or _is_correspondent_noun(after, latin_only=True)
+    return _Candidate(tuple(rest[-n:]), before, after, noun, loose)
 
 
 def _is_office_noun(item: Item) -> bool:
@@ -1156,6 +1216,7 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
     if shortcut and _common_word_beside(text, at, anchor.side):
         return []
     needs = anchor.needs
+    tellers: Sequence[Item] = ()
     if anchor.side is Side.AFTER:
         if anchor.verb and _CITING_CLAUSE_BEFORE.search(text, max(0, match.start() - 120), match.start()):
             return []
@@ -1166,13 +1227,16 @@ def _from_anchor(text: str, anchor: Anchor, match: re.Match[str], *, shortcut: b
             needs = max(needs, Evidence.LIKELY)
     else:
         before = _items_before(text, match.start())
-        candidate = _candidate_before(_told_items(before) if anchor.told else before)
+        if anchor.told:
+            told = _told_items(before)
+            before, tellers = told, before[len(told) :]
+        candidate = _candidate_before(before)
     if candidate is None:
         return []
     if candidate.loose:
         needs = max(needs, Evidence.LIKELY)
     name, evidence = _evidence(text, candidate, anchor)
-    if evidence < needs:
+    if evidence < needs and not (anchor.told and evidence >= Evidence.LIKELY and _told_by_body(tellers, match)):
         return []
     if anchor.side is Side.AFTER:
         listed = _listed_after(text, anchor, candidate, shortcut=shortcut)
@@ -1190,7 +1254,7 @@ def _told_items(items: list[Item]) -> list[Item]:
     it told, in the dative: the nearest one written with a dative ending after a hyphen or apostrophe ("Report-a"),
     or glued to a known outlet's name ("Azərtaca"), past up to ``MAX_TELLER_WORDS`` Latin words of the teller's name;
     none when there is no such name (a native noun glues its dative: "Nazirliyə DİN-dən bildirilib")."""
-    for k in range(len(items) - 1, max(-1, len(items) - 1 - MAX_TELLER_WORDS), -1):
+    for k in range(len(items) - 1, max(-1, len(items) - 2 - MAX_TELLER_WORDS), -1):
         item = items[k]
         if item.kind != "word":
             break
@@ -1201,6 +1265,26 @@ def _told_items(items: list[Item]) -> list[Item]:
         if not _is_latin(item.text):
             break
     return []
+
+
+TELLER_BODY_STEMS = ("hakimiyyət", "administrasiya", "aparat", "komissiya", "şöbə", "mərkəz", "məhkəmə", "qərargah",
+                     "departament", "bələdiyyə", "təşkilat", "palata", "şura")  # fmt: skip
+"""Stems of the Azerbaijani nouns of public bodies that ``STOP_STEMS`` leaves out ("nazirli", "xidmət", "komitə",
+"idarə" are there): "Bakı Şəhər İcra Hakimiyyətindən", "Mərkəzi Seçki Komissiyasından", "Prezident Aparatından"."""
+
+
+def _told_by_body(tellers: Sequence[Item], match: re.Match[str]) -> bool:
+    """Whether the teller of "X-a Y-dən bildirilib" is a public body, an institution or a source: one of its words
+    (``tellers``, and its last, in the ablative, that begins ``match``) is stopped as such ("Nazirlikdən",
+    "DİN-dən", "mətbuat xidmətindən", "mənbədən") or a body's noun (``TELLER_BODY_STEMS``).
+
+    The news an outlet was told so is its own, from the bodies that brief the press: there a name in the dative
+    shaped like an outlet's ("Publika-ya", "Azpolitika-ya", with its ending after a hyphen or apostrophe) is the
+    outlet, known or not. A person told something is told by anyone ("Trump-a Ağ Evdən bildirilib"), and the
+    name's shape cannot tell the two apart: with another teller, only a sure outlet counts."""
+    last = match.group().split(None, 1)[0]
+    words = [*(_bare(item)[0] for item in tellers), _bare_text("word", last)[0]]
+    return any(_is_stopped(word) or _lower(word).startswith(TELLER_BODY_STEMS) for word in words)
 
 
 ADVERBIAL_PREPOSITIONS = frozenset({"из", "в", "во", "с", "со", "на"})

@@ -867,8 +867,85 @@ def test_the_probes_forms_leave_out_the_sources_own_name(
     assert AttributionPipeline().process_item(item).cited_outlets == cited
 
 
+# A correspondent's noun says nothing of the name beside it: that is the outlet ("Reuters' correspondent",
+# "корреспондент Report", "Report-un müxbiri") as often as a person, the correspondent ("корреспонденту Смиту") or
+# one whose possessive reads as an outlet's would ("Smith's correspondent", "Əliyevin müxbiri"). The name needs
+# evidence of its own: a known outlet, a domain, an all-caps agency, a hyphenated case ending.
+CORRESPONDENT_CASES: list[Case] = [
+    ("en", "Speaking to Reuters' correspondent, the minister said the bridge reopened.", ["Reuters"]),
+    ("en", "Speaking to Report's correspondent, the minister said the bridge reopened.", ["Report"]),
+    ("en", "Speaking to APA's correspondent, the minister said the bridge reopened.", ["APA"]),
+    ("en", "According to Caspianpost.com's correspondent, the bridge reopened.", ["Caspianpost.com"]),
+    ("en", "AFP's reporter reported that the talks ended.", ["AFP"]),
+    ("en", "Report's Ankara reporter reported that the talks ended.", ["Report"]),
+    # ... the outlet after the noun, and an indefinite article before the noun or the outlet's name
+    ("en", "Speaking to a correspondent of Report, the minister said the bridge reopened.", ["Report"]),
+    ("en", "The minister told the correspondent of the Guardian that the bridge reopened.", ["Guardian"]),
+    ("en", "An official told a reporter for Reuters that the talks ended.", ["Reuters"]),
+    ("en", "An official told a Reuters correspondent that the talks ended.", ["Reuters"]),
+    ("en", "An official told an AFP reporter that the talks ended.", ["AFP"]),
+    ("ru", "Как сообщает корреспондент АПА, встреча прошла.", ["АПА"]),
+    ("ru", "Как сообщает корреспондент Report Ахмед Ахмедов, встреча прошла.", ["Report"]),
+    ("az", "Nazir Report-un müxbirinə bildirib ki, körpü açılıb.", ["Report"]),
+    ("az", "Bu barədə Publika-nın müxbiri xəbər verir.", ["Publika"]),
+    # a person's possessive, the correspondent's own name, a plain name
+    ("en", "Speaking to Smith's correspondent, the minister said the bridge reopened.", []),
+    ("en", "As reported by Smith's correspondent, the bridge reopened.", []),
+    ("en", "The minister said this as reported by John Smith's correspondent.", []),
+    ("en", "The minister told Smith's correspondent that the bridge reopened.", []),
+    ("en", "Citing Smith's correspondent, the paper said the bridge reopened.", []),
+    ("en", "Smith's correspondent reports that the talks ended.", []),
+    ("en", "Smith's Ankara correspondent reported that the talks ended.", []),
+    ("en", "According to Caspianpost's correspondent, the bridge reopened.", []),  # no telling it from "Smith's"
+    ("en", "An official told a correspondent of Smith that the talks ended.", []),
+    ("en", "According to a source, the talks ended.", []),  # an indefinite article before no correspondent
+    ("ru", "Об этом сообщил корреспонденту Смиту министр экономики.", []),
+    ("ru", "Как сообщает корреспондент Петрова, встреча прошла.", []),
+    ("az", "Bu barədə Əliyevin müxbiri xəbər verir.", []),
+    ("az", "Bu barədə Trampın müxbiri xəbər verir.", []),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), CORRESPONDENT_CASES)
+def test_a_correspondent_makes_no_name_an_outlet(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
+# "X-a Y-dən bildirilib": an outlet told something by a body. A name shaped like an outlet's in the dative there (a
+# Latin name, its ending after a hyphen or apostrophe) is one, known or not, when a public body, an institution or a
+# source tells it; a person is told by anyone ("Trump-a Ağ Evdən"), and a native noun glues its dative ("Nazirliyə").
+TOLD_CASES: list[Case] = [
+    ("az", "Bu barədə Publika-ya DİN-dən bildirilib.", ["Publika"]),
+    ("az", "Bu barədə Publika'ya DİN-dən bildirilib.", ["Publika"]),
+    ("az", "Bu barədə Azpolitika-ya Nazirlikdən bildirilib.", ["Azpolitika"]),
+    ("az", "Bu barədə Azpolitika.az-a Nazirlikdən bildirilib.", ["Azpolitika.az"]),
+    ("az", "Bu barədə Publika-ya Bakı Şəhər İcra Hakimiyyətindən bildirilib.", ["Publika"]),
+    ("az", "Bu barədə Publika-ya məlumatlı mənbədən məlumat verilib.", ["Publika"]),
+    # four words of the teller's name before its last
+    ("az", "Bu barədə Qafqazinfo-ya Daxili İşlər Nazirliyinin mətbuat xidmətindən bildirilib.", ["Qafqazinfo"]),
+    ("az", "Bu barədə Publika-ya Daxili İşlər Nazirliyinin mətbuat xidmətindən bildirilib.", ["Publika"]),
+    # a glued dative, another teller, a person, a place, a body
+    ("az", "Bu barədə Azpolitikaya Nazirlikdən bildirilib.", []),
+    ("az", "Bu barədə Publika-ya Ağ Evdən bildirilib.", []),
+    ("az", "Bu barədə Musk-a Ağ Evdən bildirilib.", []),
+    ("az", "Bu barədə Con Smith-ə DİN-dən bildirilib.", []),
+    ("az", "Bu barədə Əliyev-ə Nazirlikdən bildirilib.", []),
+    ("az", "Bu barədə Ankara-ya Nazirlikdən bildirilib.", []),
+    ("az", "Bu barədə NATO-ya Nazirlikdən bildirilib.", []),
+]
+
+
+@pytest.mark.parametrize(("language", "sentence", "cited"), TOLD_CASES)
+def test_an_outlet_a_body_told_is_cited_known_or_not(language: str, sentence: str, cited: list[str]) -> None:
+    assert find_citations(sentence, language) == cited
+    assert find_citations(sentence) == cited
+
+
 NEW_CASES = (
     PROBE_CASES
+    + CORRESPONDENT_CASES
+    + TOLD_CASES
     + ADJECTIVE_CASES
     + PUBLIC_BODY_CASES
     + PEOPLE_NOUN_CASES
@@ -896,7 +973,8 @@ _PIECES = ("сообщили", "сообщает", "передает", "пише
            "Report-a", "COP29-da", "RİA Novosti", "Guardian", "из", "в", "Анкары", "своем", "корреспондент",
            "собкор", "Report-un", "Ankara", "müxbiri", "bürosu", "Agentliyi", "yazdığına görə", "бюро", "Бюро",
            "Западное", "британская", "турецкий", "The Times", "Reuters'", "James'", "Хаггин", "Калибр", "DİN-dən",
-           "Nazirlikdən", "bildirilib", "məlumat verilib", "məlumat yayıb", "Azərtaca", "Nazirliyə")  # fmt: skip
+           "Nazirlikdən", "bildirilib", "məlumat verilib", "məlumat yayıb", "Azərtaca", "Nazirliyə", "correspondent",
+           "reporter", "a", "of", "Smith's", "корреспонденту", "Смиту", "Publika-ya", "Ağ Evdən")  # fmt: skip
 
 
 def assert_shortcut_agrees(text: str) -> None:
