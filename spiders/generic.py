@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -615,6 +615,10 @@ class GenericArticle:
             if text:
                 captions[text] = caption.getprevious() is not None
             caption.tag = "p"
+            # An icon before the words ("<i class="fa fa-camera"></i> Foto: APA"): with it, trafilatura dropped the
+            # whole caption. An element showing nothing goes; its tail, the words after it, stays.
+            for empty in caption.xpath(".//*[not(self::br) and not(.//img) and not(normalize-space())]"):
+                empty.drop_tree()
         for caption in tree.xpath("//figure[not(.//img)]/figcaption"):
             # Left in, trafilatura kept a video's caption as loose text, and the line passed for a short article.
             caption.drop_tree()
@@ -798,7 +802,8 @@ class GenericArticle:
         Next.js page's data (its ``category``/``section``, ``_next_article``), the last step before the article in
         its breadcrumb (JSON-LD ``BreadcrumbList``, else the breadcrumb's links:
         ``spiders.metadata.breadcrumb_category``), and a link in the article's date line to the section its own
-        address is in (DLE's "Сегодня, 14:35 | <a href="/obshestvo/">Общество</a>" on ``/obshestvo/2291-...``).
+        address is in (DLE's "Сегодня, 14:35 | <a href="/obshestvo/">Общество</a>" on ``/obshestvo/2291-...``), else
+        to a section of the site (DLE's info line on an address that names none: ``_date_line_category``).
         None otherwise: a menu's or a sidebar's sections are no article's, and a wrong category is worse than none
         (a home page's "Главная" or a news list's "Новости" is none: ``NOT_CATEGORIES``)."""
         titles = {t.casefold() for t in (self.title(), *self._stated_titles()) if t}
@@ -849,15 +854,17 @@ class GenericArticle:
         return None
 
     def _date_line_category(self, titles: set[str]) -> str | None:
-        """The link in the article's printed date line (the date's element, or the short line holding it) to the
-        folder the article's own address is in: ``/obshestvo/`` on ``/obshestvo/2291-most.html``."""
+        """The link in the article's printed date line (``_info_line``) to the folder the article's own address is
+        in (``/obshestvo/`` on ``/obshestvo/2291-most.html``); else its first link to a section of the site
+        (``_section_link``): DLE's info line prints the category unlabelled beside the date and the views
+        ("13-01-2027, 16:40 | <a href="/iqtisadiyyat/">İqtisadiyyat</a> | 1 245") whatever the article's address,
+        ``/5127-bazar.html`` on a site whose addresses name no category."""
         dated = self._printed_date[1]
         if dated is None:
             return None
-        line = dated.parent if dated.parent is not None and dated.parent.tag not in ("body", "html") else dated
-        if len(node_text(line) or "") > _MAX_DATE_LINE:
-            line = dated
+        line = _info_line(dated)
         own = urlsplit(self.response.url)
+        section: LexborNode | None = None
         for link in css(line, "a[href]"):
             target = http_url(self.base, link.attrs.get("href"))
             if target is None:
@@ -865,14 +872,17 @@ class GenericArticle:
             parts = urlsplit(target)
             folder = parts.path.rstrip("/") + "/"
             if (
-                parts.netloc == own.netloc
-                and not parts.query
-                and folder != "/"
-                and own.path.startswith(folder)
-                and own.path.rstrip("/") != parts.path.rstrip("/")
+                (parts.netloc != own.netloc and not self.source.owns(target))
+                or parts.query
+                or folder == "/"
+                or own.path.rstrip("/") == parts.path.rstrip("/")
             ):
+                continue
+            if own.path.startswith(folder):
                 return category_name(inline_text(link), titles)
-        return None
+            if section is None and _section_link(link, parts.path, line):
+                section = link
+        return category_name(inline_text(section), titles) if section is not None else None
 
     def language(self) -> str:
         """The page's declared language when the source publishes in it, else the source's first language; but the
@@ -965,6 +975,59 @@ def _restore_figures(root: LexborNode, captions: dict[str, bool]) -> None:
         paragraph.decompose()
 
 
+def _info_line(dated: LexborNode) -> LexborNode:
+    """The line a printed date is part of: the date's element widened while what holds it stays a short line
+    (``_MAX_DATE_LINE``: the date, the time, a category, a view count) beside no headline, up to three levels
+    ("<div class="finfo"><span class="fdate"><i></i> <a>13-01-2027, 16:40</a></span> <span class="fcat">...")."""
+    line = dated
+    for _ in range(3):
+        parent = line.parent
+        if parent is None or parent.tag in ("body", "html", "-document") or css_first(parent, "h1") is not None:
+            break
+        if len(node_text(parent) or "") > _MAX_DATE_LINE:
+            break
+        line = parent
+    return line
+
+
+def _section_link(link: LexborNode, path: str, line: LexborNode) -> bool:
+    """Whether a link of an article's info line leads to a section of the site: a path of at most three words
+    (``/siyaset/``, ``/category/kultura/``, ``/az/siyaset/``), none a number (a day's archive, ``/2027/01/13/``) or a
+    file (``/print:5127.html``), none a folder of authors, tags or search (``_NOT_SECTIONS``); and neither the link
+    nor what holds it in the line marked as an author's or a tag's (``rel``, ``_BYLINE_OR_TAGS`` classes), nor
+    labelled as something else than a category ("Müəllif: <a>", "Теги: <a>")."""
+    segments = [unquote(s).casefold() for s in path.split("/") if s]
+    if not 1 <= len(segments) <= 3:
+        return False
+    if any(not _SECTION_WORD.fullmatch(s) or s.isdigit() or s in _NOT_SECTIONS for s in segments):
+        return False
+    rel = (link.attrs.get("rel") or "").lower().split()
+    if "author" in rel or ("tag" in rel and "category" not in rel):
+        return False
+    node: LexborNode | None = link
+    while node is not None and node.mem_id != line.mem_id:  # the line's own class names the whole line
+        if _BYLINE_OR_TAGS.search((node.attrs.get("class") or "").lower()):
+            return False
+        node = node.parent
+    label = _text_before(link, line)
+    return not label.endswith(":") or bool(_CATEGORY_LABEL.search(label))
+
+
+def _text_before(node: LexborNode, within: LexborNode) -> str:
+    """The words right before ``node`` inside ``within`` (of its preceding sibling text, else its parent's), or
+    an empty string."""
+    current: LexborNode | None = node
+    while current is not None and current.mem_id != within.mem_id:
+        sibling = current.prev
+        while sibling is not None:
+            raw = sibling.text_content if sibling.tag == "-text" else sibling.text(deep=True, separator=" ")
+            if text := collapse_whitespace(raw or ""):
+                return text
+            sibling = sibling.prev
+        current = current.parent
+    return ""
+
+
 def _header(headers: Any, name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value else None
@@ -973,6 +1036,19 @@ def _header(headers: Any, name: bytes) -> str | None:
 _MAX_DATE_LINE = 80
 """Characters of a date line at most (date, time, a category or a view count beside them): an element classed as a
 date holding more is some block the article is in, never taken out of it."""
+_SECTION_WORD = re.compile(r"[^\W_][\w-]*")
+"""A word of a section's path: letters, digits and dashes, no dot (a file: ``/5127-bazar.html``, ``/index.php``)."""
+_NOT_SECTIONS = frozenset(
+    {
+        "tags", "tag", "teq", "teqler", "etiket", "hashtag", "xfsearch", "search", "axtar", "axtarış", "poisk",
+        "user", "users", "author", "authors", "avtor", "muellif", "müəllif", "profile", "profil",
+        "page", "rss", "feed", "lastnews", "newposts", "favorites", "catalog", "archive", "arxiv", "arhiv",
+    }
+)  # fmt: skip
+"""Folders of a site that are no section: tags' pages (DLE's ``/tags/``, ``/xfsearch/``), authors' pages (DLE's
+``/user/``, WordPress's ``/author/``), search, paging, feeds, archives: linked from an article's info line too."""
+_BYLINE_OR_TAGS = re.compile(r"author|byline|user|tags?(?:$|[-_\s])")
+"""Class words of an author's link or a tag list in an info line (``fauthor``, ``byline``, ``ftags``, ``tag-list``)."""
 _LOGO_WORDS = re.compile(r"logo|brand|site-?title|site-?name", re.IGNORECASE)
 """The class or id words of a site's logo or name (WordPress's ``site-title``, ``site-branding``)."""
 _NEXT_TITLE_KEYS = ("title", "headline", "name")

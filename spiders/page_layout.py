@@ -310,16 +310,25 @@ def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_
 
     A caption is an element classed as one (``_CAPTION_NAME``) holding no picture, at most ``MAX_CAPTION``
     characters of text, whose sibling element next to it is a picture (an ``<img>``, or an element holding one
-    image and no text: the link around it). Only in ``scope`` (the article, as far as the page shows it) and out
-    of the site's header, footer, navigation and sidebars; and never a teaser: a picture whose "caption" is mostly
-    links to other pages of the site (``leads_away`` says whether an address is one), or whose picture links to one
-    that is not an image file, is a teaser of another article, whatever its class says."""
+    image and no text: the link around it). Or a caption-classed element holding the picture and the words both,
+    the words in no caption-classed element of their own (``<div class="img-caption"><img>Foto: APA</div>``,
+    ``<p class="caption"><img><br>...``: ``_wrapped_caption``): the element becomes the ``<figure>``, its words
+    the caption; they were a paragraph of the body before. Only in ``scope`` (the article, as far as the page shows
+    it) and out of the site's header, footer, navigation and sidebars; and never a teaser: a picture whose
+    "caption" is mostly links to other pages of the site (``leads_away`` says whether an address is one), or whose
+    picture links to one that is neither an image file nor the picture's own attachment page, is a teaser of
+    another article, whatever its class says."""
     root = scope if scope is not None else tree.body
     if root is None:
         return
     found: list[tuple[LexborNode, LexborNode, bool]] = []
+    wrapped: list[tuple[LexborNode, LexborNode, bool]] = []
     for caption in css(root, "[class]"):
-        if not any(_CAPTION_NAME.search(w) for w in _words(caption)) or css_first(caption, "img") is not None:
+        if not any(_CAPTION_NAME.search(w) for w in _words(caption)):
+            continue
+        if css_first(caption, "img") is not None:
+            if (pair := _wrapped_caption(caption, leads_away)) is not None:
+                wrapped.append(pair)
             continue
         text = collapse_whitespace(caption.text(deep=True, separator=" "))
         if not text or len(text) > MAX_CAPTION or _in_chrome(caption) or _in_captioned_figure(caption):
@@ -333,12 +342,72 @@ def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_
             found.append((caption, image, follows))
             break
     for caption, image, follows in found:
-        parts = [image.html or "", f"<figcaption>{caption.inner_html or ''}</figcaption>"]
-        figure = LexborHTMLParser(f"<figure>{''.join(parts if follows else parts[::-1])}</figure>").css_first("figure")
-        assert figure is not None  # the parser makes the element it is given
-        image.insert_before(figure)
+        _as_figure(image, _picture_html(image), caption.inner_html or "", follows)
         image.remove()  # unlinks without freeing: another pair's node inside it is safe to touch
         caption.remove()
+    for holder, image, follows in wrapped:
+        picture = _picture_html(image)
+        image.remove()
+        # what is left of the element is its caption; its paragraphs a line each, not run together
+        for block in css(holder, "p, div"):
+            if block.mem_id == holder.mem_id:
+                continue
+            if block.next is not None and (line_break := LexborHTMLParser("<br>").css_first("br")) is not None:
+                block.insert_after(line_break)
+            block.unwrap()
+        _as_figure(holder, picture, _EDGE_BREAKS.sub("", holder.inner_html or ""), follows)
+        holder.remove()
+
+
+def _as_figure(place: LexborNode, picture: str, caption: str, follows: bool) -> None:
+    """A ``<figure>`` of ``picture`` and ``caption`` (HTML), the caption after the picture when it ``follows`` it,
+    inserted before ``place``."""
+    parts = [picture, f"<figcaption>{caption}</figcaption>"]
+    figure = LexborHTMLParser(f"<figure>{''.join(parts if follows else parts[::-1])}</figure>").css_first("figure")
+    assert figure is not None  # the parser makes the element it is given
+    place.insert_before(figure)
+
+
+_ITEMS = frozenset({"dt", "dd"})
+"""Elements a picture may sit in that a ``<figure>`` cannot hold: a definition list's parts."""
+_EDGE_BREAKS = re.compile(r"^(?:\s|<br\s*/?>)+|(?:\s|<br\s*/?>)+$")
+"""Line breaks and whitespace at either end of a caption: what parted it from its picture."""
+
+
+def _wrapped_caption(
+    holder: LexborNode, leads_away: Callable[[str], bool]
+) -> tuple[LexborNode, LexborNode, bool] | None:
+    """A caption-classed element holding a picture and its caption's words (``captions_as_figures``), as (the
+    element, the picture in it, whether the words follow it); None for anything else: a ``<figure>``, an element
+    holding more than one picture, no words or more than ``MAX_CAPTION`` characters of them, or a caption-classed
+    element (or a ``<figcaption>``) of its own around them, which is the caption (the sibling rule's)."""
+    if holder.tag == "figure" or _in_chrome(holder) or _in_captioned_figure(holder):
+        return None
+    images = _shown_images(holder)
+    if len(images) != 1:
+        return None
+    text = collapse_whitespace(holder.text(deep=True, separator=" "))
+    if not text or len(text) > MAX_CAPTION or css_first(holder, "figcaption") is not None:
+        return None
+    for inner in css(holder, "[class]"):  # the element itself among them
+        if inner.mem_id == holder.mem_id or not any(_CAPTION_NAME.search(w) for w in _words(inner)):
+            continue
+        if collapse_whitespace(inner.text(deep=True)):
+            return None
+    # the picture: the image with what wraps it alone (its link, a <picture>), up to the element's child
+    image = images[0]
+    while image.parent is not None and image.parent.mem_id != holder.mem_id and _picture(image.parent):
+        image = image.parent
+    if _leads_away(holder, image, leads_away):
+        return None
+    follows = True
+    for node in holder.traverse(include_text=True):
+        if node.mem_id == image.mem_id:
+            break
+        if node.tag == "-text" and (node.text_content or "").strip():
+            follows = False
+            break
+    return holder, image, follows
 
 
 def _sibling_element(node: LexborNode, *, after: bool) -> LexborNode | None:
@@ -352,16 +421,47 @@ def _sibling_element(node: LexborNode, *, after: bool) -> LexborNode | None:
     return sibling
 
 
+def _shown_images(node: LexborNode) -> list[LexborNode]:
+    """The ``<img>``s in ``node`` outside ``<noscript>``: a lazy-loading plugin prints each picture twice, the
+    second inside ``<noscript>`` for readers without scripts."""
+    return [img for img in css(node, "img") if not _in_noscript(img, node)]
+
+
+def _in_noscript(node: LexborNode, within: LexborNode) -> bool:
+    current = node.parent
+    while current is not None and current.mem_id != within.mem_id:
+        if current.tag == "noscript":
+            return True
+        current = current.parent
+    return False
+
+
 def _picture(node: LexborNode) -> bool:
-    """An ``<img>``, or an element showing one picture and no text (``<a href="big.jpg"><img></a>``, ``<picture>``)."""
+    """An ``<img>``, or an element showing one picture and no text (``<a href="big.jpg"><img></a>``, ``<picture>``;
+    the lazy image's ``<noscript>`` twin not counted)."""
     if node.tag == "img":
         return True
-    return len(css(node, "img")) == 1 and not collapse_whitespace(node.text(deep=True, separator=" "))
+    return len(_shown_images(node)) == 1 and not collapse_whitespace(node.text(deep=True, separator=" "))
+
+
+def _picture_html(node: LexborNode) -> str:
+    """The picture's HTML for its ``<figure>``: without the definition list's part it sits in (a WordPress
+    gallery's ``<dl class="gallery-item"><dt class="gallery-icon"><a><img></a></dt><dd class="wp-caption-text
+    gallery-caption">``), which a ``<figure>`` cannot hold: the gallery's pictures were lost with it."""
+    return (node.inner_html if node.tag in _ITEMS else node.html) or ""
+
+
+_ATTACHMENT_REL = re.compile(r"(?:^|\s)(?:attachment|wp-att-\d+)(?:\s|$)")
+"""WordPress's ``rel`` on a picture's link to its attachment page (``rel="attachment wp-att-4415"``)."""
+_ATTACHMENT_ID = re.compile(r"^attachment_\d+$")
+"""The id WordPress's caption gives the element holding a picture and its caption (``id="attachment_4415"``)."""
 
 
 def _leads_away(caption: LexborNode, image: LexborNode, leads_away: Callable[[str], bool]) -> bool:
     """Whether a picture and its "caption" are a teaser: the caption's text is mostly links to other pages, or the
-    picture is a link to a page (not to a larger copy of itself)."""
+    picture is a link to a page (not to a larger copy of itself, nor to its WordPress attachment page: a link
+    ``rel="attachment"``, an ``?attachment_id=`` address, or inside the ``id="attachment_123"`` element that
+    WordPress's caption wraps the two in)."""
     away = [a for a in css(caption, "a[href]") if leads_away(a.attrs.get("href") or "")]
     if away and sum(_text_length(a) for a in away) * 2 >= _text_length(caption):
         return True
@@ -373,11 +473,29 @@ def _leads_away(caption: LexborNode, image: LexborNode, leads_away: Callable[[st
         holder = holder.parent
     if holder is not None and holder.tag == "a":
         links.append(holder)
+    if links and _attachment_holder(image):
+        return False
     return any(
-        not _IMAGE_FILE.search(href) and leads_away(href)
+        not _IMAGE_FILE.search(href) and not _attachment_link(a, href) and leads_away(href)
         for a in links
         if (href := (a.attrs.get("href") or "").strip())
     )
+
+
+def _attachment_link(link: LexborNode, href: str) -> bool:
+    return bool(_ATTACHMENT_REL.search(link.attrs.get("rel") or "")) or "attachment_id=" in href
+
+
+def _attachment_holder(node: LexborNode) -> bool:
+    """Whether ``node`` is inside WordPress's captioned picture (``<div id="attachment_123" class="wp-caption">``)."""
+    current = node.parent
+    for _ in range(3):
+        if current is None or current.tag in _PROTECTED:
+            return False
+        if _ATTACHMENT_ID.match(current.attrs.get("id") or ""):
+            return True
+        current = current.parent
+    return False
 
 
 def _in_captioned_figure(node: LexborNode) -> bool:

@@ -3,9 +3,11 @@
 registered, so ``extract_page`` reads them as a site named after its host would be read).
 
 Each case re-extracts to its expected.json, as tests/test_saved_pages.py does for the site spiders' pages; the
-tests after it name what two of the shapes lost before: a readers' comment section whose markup names nothing was
-kept as the article's last paragraphs, and trafilatura dropped every ``<time>`` element, a live blog's times of its
-updates and a date inside a sentence with them.
+tests after it name what the shapes lost before: a readers' comment section whose markup names nothing was kept as
+the article's last paragraphs; trafilatura dropped every ``<time>`` element, a live blog's times of its updates and a
+date inside a sentence with them; a caption outside ``<figcaption>`` was lost or became a paragraph of the body (in
+a caption-classed element beside its picture, in one holding the picture too, WordPress's linked to its attachment
+page or in a gallery); and a category printed unlabelled in DLE's info line was not read.
 
 After a deliberate change to extraction or cleanup: ``python -m tests.test_generic_shapes [case ...]`` rewrites the
 expected.json files; read the diff of each.
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.extract import extract_page
 
@@ -169,6 +172,100 @@ def test_a_teaser_with_a_caption_class_inside_the_article_is_not_a_figure() -> N
     assert figcaptions(record) == ["Главный зал музея. Фото: Шеки Дейли", "Кялагаи местных мастериц"]
 
 
+def figures(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each ``<figure>`` of the body as (its picture's address, its caption's words)."""
+    root = LexborHTMLParser(record["body_html"]).body
+    assert root is not None
+    found = []
+    for figure in root.css("figure"):
+        img, caption = figure.css_first("img"), figure.css_first("figcaption")
+        words = " ".join(caption.text(deep=True, separator=" ").split()) if caption is not None else ""
+        found.append(((img.attrs.get("src") or "") if img is not None else "", words))
+    return found
+
+
+def paragraph_texts(record: dict[str, Any]) -> list[str]:
+    """The words of each ``<p>`` of the body's HTML (a caption left a paragraph shows here)."""
+    root = LexborHTMLParser(record["body_html"]).body
+    assert root is not None
+    return [" ".join(p.text(deep=True, separator=" ").split()) for p in root.css("p")]
+
+
+SHAMAKHI = "https://shamakhi-info.example/storage/news/2027/01/"
+SHAMAKHI_FIGURES = [
+    (f"{SHAMAKHI}uzum.jpg", "Виноградник в селе Мейсари. Фото: Шамахы Инфо"),
+    (f"{SHAMAKHI}zavod.jpg", "Винзавод в Мейсари принимает первые партии винограда"),
+    (f"{SHAMAKHI}bochki.jpg", "Дубовые бочки, в которых вино выдерживают три года. Фото: пресс-служба завода"),
+]
+
+
+def test_a_caption_wrapper_holding_the_picture_and_its_words() -> None:
+    """<div class="img-caption"><a><img></a>words</div> and <div class="image-caption"><img><p>..</p><p>..</p>: the
+    words were a paragraph of the body (the picture inside it); and a caption starting with an icon (<i class="fa
+    fa-camera">) was lost whole."""
+    record = extract("custom-cms-caption-wrappers")
+    assert figures(record) == SHAMAKHI_FIGURES
+    captions = [caption for _, caption in SHAMAKHI_FIGURES]
+    assert not any(caption in text for text in paragraph_texts(record) for caption in captions)
+    for address, _ in SHAMAKHI_FIGURES:
+        assert record["body_html"].count(address) == 1  # each picture once, in its figure
+    assert "Лянкяране" not in record["body_html"]  # the sidebar's teaser in the same wrapper
+
+
+def test_an_icon_before_the_words_of_a_figcaption() -> None:
+    """The page's own <figcaption> with a camera icon before the credit: trafilatura dropped it with the icon."""
+    markup = page("custom-cms-caption-wrappers").replace(
+        '<div class="image-box"><img src="/storage/news/2027/01/uzum.jpg" alt="Виноградник"><span class="caption">',
+        '<figure><img src="/storage/news/2027/01/uzum.jpg" alt="Виноградник"><figcaption>',
+    )
+    markup = markup.replace("Шамахы Инфо</span></div>", "Шамахы Инфо</figcaption></figure>", 1)
+    assert '<figcaption><i class="fa fa-camera"></i>' in markup
+    assert figures(extract("custom-cms-caption-wrappers", markup))[0] == SHAMAKHI_FIGURES[0]
+
+
+def test_a_teaser_in_a_caption_wrapper_inside_the_article_is_not_a_figure() -> None:
+    """The wrapper's picture links to another article: a teaser, whatever its class says."""
+    teaser = (
+        '<div class="img-caption"><a href="/news/chay-2027"><img src="/storage/news/2027/01/chay.jpg" alt=""></a>'
+        "В Лянкяране открыли новую чайную фабрику</div>"
+    )
+    markup = page("custom-cms-caption-wrappers").replace(
+        '  </div>\n</div>\n<div class="sidebar', f'{teaser}</div></div><div class="sidebar', 1
+    )
+    assert teaser in markup
+    assert figures(extract("custom-cms-caption-wrappers", markup)) == SHAMAKHI_FIGURES
+
+
+CENUB = "https://cenub-xeberleri.example/wp-content/uploads/2027/01/"
+
+
+def test_wordpress_captions_of_pictures_linked_to_their_attachment_page_or_file() -> None:
+    """div#attachment_N.wp-caption whose picture links to its attachment page (rel="attachment wp-att-N"): taken
+    for a teaser, its caption was a paragraph. One linked to the full-size file, printed twice by a lazy-loading
+    plugin (the second in <noscript>), and a [gallery]'s dl.gallery-item (dt.gallery-icon, dd.wp-caption-text): the
+    caption was a paragraph, and the gallery's pictures were lost."""
+    record = extract("wordpress-attachment-captions")
+    assert figures(record) == [
+        (f"{CENUB}cay-fabriki-sex-1024x683.jpg", "Fabrikin emal sexi. Foto: Cənub Xəbərləri"),
+        (f"{CENUB}cay-plantasiyasi-1024x683.jpg", "Haftoni kəndi yaxınlığındakı çay plantasiyası"),
+        (f"{CENUB}qablasdirma-150x150.jpg", "Çayın qablaşdırılması"),
+        (f"{CENUB}anbar-150x150.jpg", "Hazır məhsulun anbarı"),
+    ]
+    assert paragraph_texts(record) == [
+        (
+            "Lənkəran rayonunun Haftoni kəndində gündə otuz ton yaşıl çay yarpağı emal edə bilən yeni fabrik "
+            "istifadəyə verilib."
+        ),
+        "Fabrikdə yüz iyirmi nəfər daimi işlə təmin olunub, onların əksəriyyəti ətraf kəndlərin sakinləridir.",
+        "Müəssisənin məhsulları həm daxili bazara, həm də Rusiya və Qazaxıstana ixrac ediləcək.",
+        "Rayon icra hakimiyyəti gələn il bölgədə daha iki çay emalı müəssisəsinin açılacağını bildirib.",
+    ]  # no caption left a paragraph of its own
+    assert record["body_html"].count("cay-plantasiyasi-1024x683.jpg") == 1
+    # neither link around a picture (to its attachment page, to its file) is left, as a link or a line of its own
+    assert "<a " not in record["body_html"]
+    assert "cay-fabriki-sex/" not in record["body_html"] and "cay-plantasiyasi.jpg" not in record["body_html"]
+
+
 # -- the category where a CMS prints it ---------------------------------------------------------------------
 
 
@@ -205,6 +302,77 @@ def test_no_category_from_a_label_outside_the_article() -> None:
         '<div class="footer">', '<aside class="side">Рубрика: <a href="/sport/">Спорт</a></aside><div class="footer">'
     )
     assert extract("dle-category-label", markup)["category"] is None
+
+
+SEKI_CATEGORY = (
+    '<span class="fcat"><i class="fa fa-folder-o"></i> '
+    '<a href="https://seki-xeber.example/iqtisadiyyat/">İqtisadiyyat</a></span>'
+)
+
+
+def test_the_category_of_an_unlabelled_link_in_a_dle_info_line() -> None:
+    """DLE's div.finfo: the date (a link to the day's archive), the author's link, then the category's, unlabelled;
+    the article's address (/5127-....html) is in no category's folder."""
+    assert SEKI_CATEGORY in page("dle-finfo-unlabelled-category")
+    assert extract("dle-finfo-unlabelled-category")["category"] == "İqtisadiyyat"
+
+
+def test_the_category_of_an_info_line_link_to_the_sites_www_host() -> None:
+    markup = page("dle-finfo-unlabelled-category").replace(
+        "https://seki-xeber.example/iqtisadiyyat/", "https://www.seki-xeber.example/iqtisadiyyat/"
+    )
+    assert extract("dle-finfo-unlabelled-category", markup)["category"] == "İqtisadiyyat"
+
+
+def test_the_category_of_an_info_line_around_a_time_element() -> None:
+    """The date a <time> inside the date's span: the line is what holds the span."""
+    markup = page("dle-finfo-unlabelled-category").replace(
+        '<a href="https://seki-xeber.example/2027/01/13/">13-01-2027, 16:40</a>',
+        '<time datetime="2027-01-13T16:40">13-01-2027, 16:40</time>',
+    )
+    assert "<time" in markup
+    assert extract("dle-finfo-unlabelled-category", markup)["category"] == "İqtisadiyyat"
+
+
+def test_the_category_of_a_wordpress_meta_line() -> None:
+    """WordPress's cat-links (rel="category tag") in the entry's meta line, beside the date."""
+    original = page("wordpress-attachment-captions")
+    cat_links = re.search(r'<span class="cat-links">.*?</a></span>', original)
+    assert cat_links is not None
+    markup = original.replace(cat_links.group(0), "").replace(
+        "</time></a></span>", f"</time></a></span> {cat_links.group(0)}"
+    )
+    assert extract("wordpress-attachment-captions", markup)["category"] == "İqtisadiyyat"
+
+
+@pytest.mark.parametrize(
+    "instead",
+    [
+        pytest.param("", id="none"),
+        pytest.param(
+            '<span>Müəllif: <a href="https://seki-xeber.example/redaktor/">Redaktor</a></span>', id="author-label"
+        ),
+        pytest.param(
+            '<span class="byline"><a href="https://seki-xeber.example/redaktor/">Redaktor</a></span>', id="byline"
+        ),
+        pytest.param('<a href="https://seki-xeber.example/author/redaktor/">Redaktor</a>', id="author-path"),
+        pytest.param('<a href="https://seki-xeber.example/redaktor/" rel="author">Redaktor</a>', id="rel-author"),
+        pytest.param('Teqlər: <a href="https://seki-xeber.example/bazar/">bazar</a>', id="tags-label"),
+        pytest.param(
+            '<span class="ftags"><a href="https://seki-xeber.example/bazar/">bazar</a></span>', id="tags-class"
+        ),
+        pytest.param('<a href="https://seki-xeber.example/tags/bazar/">bazar</a>', id="tags-path"),
+        pytest.param('<a href="https://seki-xeber.example/bazar/" rel="tag">bazar</a>', id="rel-tag"),
+        pytest.param('<a href="https://seki-xeber.example/2027/01/">Yanvar</a>', id="month-archive"),
+        pytest.param('<a href="https://seki-xeber.example/print:5127-sekide-kohne-bazar.html">Çap et</a>', id="print"),
+        pytest.param('<a href="https://seki-xeber.example/index.php?do=search&amp;q=bazar">bazar</a>', id="query"),
+    ],
+)
+def test_no_category_from_an_info_line_link_to_no_section(instead: str) -> None:
+    """Without the category's link, the info line's others (the day's archive, the author's /user/ page) and the
+    sidebar's section link name none; nor does an author's or a tag's link, or a page that is no folder."""
+    markup = page("dle-finfo-unlabelled-category").replace(SEKI_CATEGORY, instead)
+    assert extract("dle-finfo-unlabelled-category", markup)["category"] is None
 
 
 def regenerate(names: list[str]) -> None:
