@@ -25,6 +25,8 @@ class Labels:
     withdrawn: str
     unavailable: str
     bad_link: str
+    method_not_allowed: str
+    """A page's 405 (a form or a script that posted to a page: the pages answer GET and HEAD only)."""
     search: str
     """The search box's button and the search page's heading."""
     found: str
@@ -45,6 +47,7 @@ LABELS: dict[str, Labels] = {
         withdrawn="Новость снята с публикации",
         unavailable="Сайт временно недоступен, попробуйте зайти через минуту",
         bad_link="Неверная ссылка на страницу",
+        method_not_allowed="Эта страница не принимает такой запрос",
         search="Поиск",
         found="Найдено",
         nothing_found="Ничего не найдено",
@@ -61,6 +64,7 @@ LABELS: dict[str, Labels] = {
         withdrawn="Xəbər yayımdan çıxarılıb",
         unavailable="Sayt müvəqqəti olaraq əlçatan deyil, bir dəqiqədən sonra yenidən cəhd edin",
         bad_link="Səhifənin keçidi yanlışdır",
+        method_not_allowed="Bu səhifə belə sorğunu qəbul etmir",
         search="Axtarış",
         found="Tapıldı",
         nothing_found="Heç nə tapılmadı",
@@ -77,6 +81,7 @@ LABELS: dict[str, Labels] = {
         withdrawn="This news item has been withdrawn",
         unavailable="The site is briefly unavailable; please try again in a minute",
         bad_link="This page link is not valid",
+        method_not_allowed="This page does not take this kind of request",
         search="Search",
         found="Found",
         nothing_found="Nothing found",

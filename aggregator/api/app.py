@@ -41,7 +41,7 @@ from starlette.routing import Match, Route
 
 from aggregator import present
 from aggregator.api import sitemaps
-from aggregator.api.feeds import rss_feed
+from aggregator.api.feeds import ATOM_TYPE, RSS_TYPE, atom_feed, rss_feed
 from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, SharedViewRecord, ViewRecord
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
@@ -902,7 +902,11 @@ def create_app(
         prefix = sample.removesuffix("1")
         return lambda article_id: f"{prefix}{article_id}"
 
-    def feed(request: Request, source_key: str | None, edition: str | None) -> Response:
+    def feed(
+        request: Request, source_key: str | None, edition: str | None, kind: Literal["rss", "atom"] = "rss"
+    ) -> Response:
+        """A feed of the latest articles (one source's, one edition's when asked): RSS 2.0, or the same entries in
+        Atom 1.0."""
         with store.read.connect() as conn:
             source = queries.get_source(conn, source_key) if source_key and storable(source_key) else None
             if source_key and source is None:
@@ -910,30 +914,41 @@ def create_app(
             chosen = queries.ArticleFilter(source=source_key, language=edition)
             rows, _ = queries.list_page(conn, chosen, limit=FEED_SIZE)
             full = queries.get_articles(conn, [r.id for r in rows])
+            # Each entry's author in Atom: the outlet's name and home page, as the article page prints them.
+            entries = {key: source_entry(conn, key) for key in {a.source for a in full}} if kind == "atom" else {}
         # The channel's language: the edition's, else the source's when it writes in one; a feed of several names
         # none (its items name theirs). Not guessed from the items at hand: a feed's language changing with its
         # latest 50 articles would move it between a reader's folders.
         languages = list(source.languages or []) if source else []
         language = edition or (languages[0] if len(languages) == 1 else None)
         home = request.url_for("index")
-        body = rss_feed(
-            site_name=site_name,
-            source_name=source.name if source else None,
-            language=language,
-            edition=edition is not None,
+        shape: dict[str, Any] = {
+            "site_name": site_name,
+            "source_name": source.name if source else None,
+            "language": language,
+            "edition": edition is not None,
             # The feed's own address as asked, its edition kept (any other query left out: it changes nothing).
-            self_url=str(request.url.replace_query_params(**({"language": edition} if edition else {}))),
-            home_url=str(home.include_query_params(language=edition) if edition else home),
-            articles=full,
-            page_url=page_urls(request),
-        )
-        return cached(request, body, "application/rss+xml; charset=utf-8")
+            "self_url": str(request.url.replace_query_params(**({"language": edition} if edition else {}))),
+            "home_url": str(home.include_query_params(language=edition) if edition else home),
+            "articles": full,
+            "page_url": page_urls(request),
+        }
+        if kind == "atom":
+            outlets = {key: (entry.name, entry.homepage) for key, entry in entries.items() if entry is not None}
+            return cached(request, atom_feed(**shape, outlets=outlets), f"{ATOM_TYPE}; charset=utf-8")
+        return cached(request, rss_feed(**shape), f"{RSS_TYPE}; charset=utf-8")
 
     @app.get("/feeds/all.rss", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
     @reads
     def all_feed(request: Request, language: FeedEdition = None) -> Response:
         """RSS 2.0 of the latest articles of every source; of one edition (language) when asked."""
         return feed(request, None, language)
+
+    @app.get("/feeds/all.atom", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
+    @reads
+    def all_atom_feed(request: Request, language: FeedEdition = None) -> Response:
+        """Atom 1.0 of the latest articles of every source (`/feeds/all.rss`'s); of one edition when asked."""
+        return feed(request, None, language, "atom")
 
     @app.get("/feeds/{source}.rss", response_class=Response, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["feeds"])
     @reads
@@ -942,6 +957,14 @@ def create_app(
     ) -> Response:
         """RSS 2.0 of one source's latest articles; of one edition (language) when asked."""
         return feed(request, source, language)
+
+    @app.get("/feeds/{source}.atom", response_class=Response, responses={**NOT_FOUND, **NOT_MODIFIED}, tags=["feeds"])
+    @reads
+    def source_atom_feed(
+        request: Request, source: Annotated[str, PathParam(max_length=64)], language: FeedEdition = None
+    ) -> Response:
+        """Atom 1.0 of one source's latest articles (`/feeds/{source}.rss`'s); of one edition when asked."""
+        return feed(request, source, language, "atom")
 
     # -- sitemaps (aggregator/api/sitemaps.py) ---------------------------------------------------------
 
@@ -1102,13 +1125,17 @@ def create_app(
     async def no_such_address(request: Request, exc: StarletteHTTPException) -> Response:
         """An address no route has: a page (HTML, in the site's words) unless it is one of the machines' (the API,
         feeds, sitemaps, health): a reader who follows a mangled link to ``/news/5/x`` gets the site's not-found
-        page, not ``{"detail": "Not Found"}``."""
+        page, not ``{"detail": "Not Found"}``. A method a page does not take (``POST /``) is a page too, its 405's
+        ``Allow`` as the programs' JSON ones have it."""
         if exc.status_code == 404 and "route" not in request.scope and not request.url.path.startswith(MACHINE_PATHS):
             if request.url.path.startswith("/news/"):
                 return article_missing(request.url.path.removeprefix("/news/"))
             return error_page(request, 404, lambda labels: labels.bad_link)
         if exc.status_code == 405:
-            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": allowed_methods(request)})
+            allow = {"Allow": allowed_methods(request)}
+            if answers_html(request):  # a form or a script posting to a page: a page, as its 404s and 400s are
+                return error_page(request, 405, lambda labels: labels.method_not_allowed, allow)
+            exc = StarletteHTTPException(405, exc.detail, headers=allow)
         return await http_exception_handler(request, exc)
 
     def allowed_methods(request: Request) -> str:

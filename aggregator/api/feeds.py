@@ -1,25 +1,33 @@
-"""RSS 2.0 feeds of the archive: the latest articles, each linking to its re-published page.
+"""RSS 2.0 and Atom 1.0 feeds of the archive: the latest articles, each linking to its re-published page.
 
 A feed says its language (``<language>``), which feed readers and aggregators file and filter feeds by, when it has
 one: an edition's feed (``?language=az``) or the feed of a source that writes in one language. A feed of several
 languages (every source's, or a source that publishes in Russian and Azerbaijani) names none for the whole channel,
 as RSS 2.0 has it for the language "the channel is written in", rather than a wrong one; each item names its own
 (``<dc:language>``, the Dublin Core element RSS has no element of its own for), whatever the channel says.
+
+The Atom feeds hold the same entries (RFC 4287): the language is ``xml:lang``, on the feed where it has one and on each
+entry; each entry's author is the outlet that wrote it (its name and home page, with the article's own address as
+``<link rel="via">``), the feed's the site that re-publishes them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from aggregator import present
 from aggregator.html import http_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 DC = "http://purl.org/dc/elements/1.1/"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
 # Characters XML 1.0 cannot carry at all, even escaped: a page's stray control character would break the feed.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -29,7 +37,7 @@ def _text(value: str | None) -> str:
 
 
 def sub_element(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
+    element = ET.SubElement(parent, tag, {name: _text(value) for name, value in attributes.items()})
     if text is not None:
         element.text = _text(text)
     return element
@@ -53,18 +61,12 @@ def rss_feed(
     ET.register_namespace("dc", DC)
     rss = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(rss, "channel")
-    title = f"{site_name}: {source_name}" if source_name else site_name
-    title += f" ({language})" if language and edition else ""
-    sub_element(channel, "title", title)
+    sub_element(channel, "title", _title(site_name, source_name, language, edition))
     sub_element(channel, "link", home_url)
-    sub_element(
-        channel,
-        "description",
-        f"Latest articles re-published by {site_name}" + (f" from {source_name}" if source_name else ""),
-    )
+    sub_element(channel, "description", _subtitle(site_name, source_name))
     if language:
         sub_element(channel, "language", language)
-    ET.SubElement(channel, f"{{{ATOM}}}link", {"href": self_url, "rel": "self", "type": "application/rss+xml"})
+    ET.SubElement(channel, f"{{{ATOM}}}link", {"href": self_url, "rel": "self", "type": RSS_TYPE})
     newest = max((a.updated_at for a in articles), default=datetime.now(UTC))
     sub_element(channel, "lastBuildDate", format_datetime(newest.astimezone(UTC), usegmt=True))
     sub_element(channel, "generator", "aggregator")
@@ -80,13 +82,87 @@ def rss_feed(
             sub_element(item, "category", article.category)
         if article.language:
             sub_element(item, f"{{{DC}}}language", article.language)
-        lead = f"<p>{_escape(article.attribution_line)}</p>" if article.attribution_line else ""
-        # A link only to a web address (an older archive may hold another as a page's canonical link).
-        web = http_url(article.url, article.url)
-        source_link = f'<p><a href="{_escape(web)}">{_escape(web)}</a></p>' if web else ""
-        sub_element(item, "description", lead + article.body_html + source_link)
+        sub_element(item, "description", _item_html(article))
     xml: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+def atom_feed(
+    *,
+    site_name: str,
+    source_name: str | None,
+    language: str | None,
+    edition: bool = False,
+    self_url: str,
+    home_url: str,
+    articles: Sequence[Any],
+    page_url: Callable[[int], str],
+    outlets: Mapping[str, tuple[str, str]],
+) -> bytes:
+    """The Atom 1.0 feed of the same articles as ``rss_feed`` (its arguments alike). ``outlets``: each source key's
+    name and home page, for the entries' authors (a key missing from it is its own name, with no address)."""
+    attributes = {"xmlns": ATOM} | ({XML_LANG: language} if language else {})
+    feed = ET.Element("feed", attributes)
+    # The feed's address is its id: one per feed and edition, and the same for as long as the site keeps the address.
+    sub_element(feed, "id", self_url)
+    sub_element(feed, "title", _title(site_name, source_name, language, edition))
+    sub_element(feed, "subtitle", _subtitle(site_name, source_name))
+    newest = max((a.updated_at for a in articles), default=datetime.now(UTC))
+    sub_element(feed, "updated", present.utc_iso(newest))
+    home = {"rel": "alternate", "type": "text/html", "href": home_url} | ({"hreflang": language} if language else {})
+    sub_element(feed, "link", **home)
+    sub_element(feed, "link", rel="self", type=ATOM_TYPE, href=self_url)
+    # The feed's author is the site (Atom wants one for an empty feed too); each entry names the outlet that wrote it.
+    _person(feed, "author", site_name, home_url)
+    sub_element(feed, "generator", "aggregator")
+    for article in articles:
+        entry = ET.SubElement(feed, "entry", {XML_LANG: article.language} if article.language else {})
+        link = page_url(article.id)
+        sub_element(entry, "id", link)
+        sub_element(entry, "title", article.title)
+        sub_element(entry, "updated", present.utc_iso(article.updated_at))
+        if article.published_at:
+            sub_element(entry, "published", present.utc_iso(article.published_at))
+        name, homepage = outlets.get(article.source, (article.source, ""))
+        _person(entry, "author", name, http_url(homepage, homepage))
+        sub_element(entry, "link", rel="alternate", type="text/html", href=link)
+        web = http_url(article.url, article.url)
+        if web:  # where the article was first published: its source link
+            sub_element(entry, "link", rel="via", type="text/html", href=web)
+        if article.category:
+            sub_element(entry, "category", term=_text(article.category))
+        sub_element(entry, "summary", present.description(article.body_text), type="text")
+        sub_element(entry, "content", _item_html(article), type="html")
+    xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return xml
+
+
+def _title(site_name: str, source_name: str | None, language: str | None, edition: bool) -> str:
+    """A feed's title: the site's, and the source's for one source's feed; an edition's says which (a reader
+    subscribed to two editions tells them apart)."""
+    title = f"{site_name}: {source_name}" if source_name else site_name
+    return title + (f" ({language})" if language and edition else "")
+
+
+def _subtitle(site_name: str, source_name: str | None) -> str:
+    return f"Latest articles re-published by {site_name}" + (f" from {source_name}" if source_name else "")
+
+
+def _person(parent: ET.Element, tag: str, name: str, uri: str | None) -> None:
+    """An Atom person construct: a name, and the address when there is a web one."""
+    person = ET.SubElement(parent, tag)
+    sub_element(person, "name", name)
+    if uri:
+        sub_element(person, "uri", uri)
+
+
+def _item_html(article: Any) -> str:
+    """An item's HTML: the attribution line, the body, and the source link."""
+    lead = f"<p>{_escape(article.attribution_line)}</p>" if article.attribution_line else ""
+    # A link only to a web address (an older archive may hold another as a page's canonical link).
+    web = http_url(article.url, article.url)
+    source_link = f'<p><a href="{_escape(web)}">{_escape(web)}</a></p>' if web else ""
+    return str(lead + article.body_html + source_link)
 
 
 def _escape(value: str) -> str:

@@ -19,7 +19,10 @@ Where the record lives:
   processes); Redis forgets them by itself, and a deployment of several hosts may have one already (its scale-out
   crawls').
   While Redis does not answer, the process's own record stands in (a reader may then be counted again, once in each
-  process), so a Redis outage never stops views from being counted or the pages from being served.
+  process), so a Redis outage never stops views from being counted or the pages from being served. A Redis that
+  cannot be used at all when the server starts (a wrong address or password, a read-only replica) is another matter:
+  ``aggregator serve`` refuses to start (``SharedViewRecord.unusable``), rather than serving with every process
+  counting alone for good and one warning in the log at the first view saying why.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ MAX_ENTRIES = 50_000
 MINUTE = 60.0
 REDIS_TIMEOUT = 1.0
 """Seconds a view waits for Redis before the process's own record answers it instead."""
+START_CHECK_TIMEOUT = 3.0
+"""Seconds ``aggregator serve`` waits at start for Redis to answer its check: as long as a crawl waits for its shared
+frontier's (``aggregator.scaleout.FrontierCheck``)."""
 REDIS_RETRY_SECONDS = 5.0
 """How long after Redis failed to answer the process's own record answers without asking it (a Redis that is down
 would otherwise cost every view its timeout)."""
@@ -198,6 +204,7 @@ class SharedViewRecord:
         self.per_minute = per_minute
         self.local = ViewRecord(window, per_minute=per_minute, clock=clock)
         self.clock = clock
+        self.redis_url = redis_url
         self.shown_url = shown_redis_url(redis_url)
         # One try a command: redis-py's own retries would hold a reader's request for several timeouts.
         self._client: Any = redis.Redis.from_url(
@@ -239,6 +246,23 @@ class SharedViewRecord:
             self._release(keys=self._keys(reader, article_id), args=[claim.token])
         except RedisError as exc:  # the view stays remembered until its window ends: not counted again in it
             self._failed(exc)
+
+    def unusable(self) -> str | None:
+        """Why this record's Redis cannot be used, in one line naming its address (a password starred out), or None
+        when it takes what a view asks of it: the claim's script (run on keys no reader has: it changes nothing) and a
+        write (a read-only replica, a fail-over's old primary, answers a PING and the script's reads, and refuses every
+        write; the key deleted is none of the record's). In the words of ``aggregator crawl``'s refusal of an unusable
+        frontier: "nothing answers at AGGREGATOR_REDIS_URL=...: ..." or "Redis at AGGREGATOR_REDIS_URL=... refuses:
+        ..."."""
+        from aggregator.scaleout import redis_failure  # Scrapy's: only for the check at start, not in every worker
+
+        unseen = f"{self._prefix}:start-check:{uuid.uuid4().hex}"
+        try:
+            self._release(keys=[unseen, unseen], args=[""])
+            self._client.delete(unseen)
+        except RedisError as exc:
+            return redis_failure(self.redis_url, exc)
+        return None
 
     def close(self) -> None:
         self._client.close()

@@ -31,7 +31,7 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
-    """Serve the read API (/api/...), RSS feeds (/feeds/...) and article pages (/news/ID) for the downstream site."""
+    """Serve the read API (/api/...), RSS and Atom feeds (/feeds/...) and article pages (/news/ID) for the site."""
     import uvicorn
     from uvicorn.config import LOG_LEVELS
 
@@ -45,6 +45,8 @@ def serve(
     settings = project_settings()
     site_name = str(settings.get("AGGREGATOR_SITE_NAME"))
     redis_url = settings.get("AGGREGATOR_REDIS_URL")
+    if redis_url:
+        _can_remember_views(redis_url, str(settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"))
     _can_listen(host, port)
     processes = f", {workers} processes" if workers > 1 else ""
     out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)")
@@ -61,6 +63,21 @@ def serve(
     # Several processes: uvicorn starts each from an import string, and each builds its app from the environment.
     os.environ[api.SERVE_DB_URL], os.environ[api.SERVE_SITE_NAME] = db_url, site_name
     uvicorn.run(f"{api.__name__}:{api.app_from_environment.__name__}", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _can_remember_views(redis_url: str, namespace: str) -> None:
+    """Try the views' Redis once before serving: one that cannot be used (nothing at the address, a wrong password, a
+    read-only replica) is one line and exit status 2 naming it, as ``aggregator crawl`` names an unusable frontier.
+    Found only at the first view, it was a warning in the log while every process counted its readers alone."""
+    from aggregator.api.view_record import START_CHECK_TIMEOUT, SharedViewRecord
+
+    record = SharedViewRecord(redis_url, namespace=namespace, timeout=START_CHECK_TIMEOUT)
+    try:
+        problem = record.unusable()
+    finally:
+        record.close()
+    if problem:
+        fail(f"the views' shared record of readers cannot be used: {problem}; the server does not start")
 
 
 def _can_listen(host: str, port: int) -> None:

@@ -296,14 +296,19 @@ def test_every_page_names_the_feed_for_feed_readers(client: TestClient) -> None:
         head = lxml.html.fromstring(client.get(path).text).cssselect("head link[rel=alternate]")
         return [(link.get("type"), link.get("href")) for link in head]
 
+    # Each feed in RSS, then the same in Atom.
     for path in ("/", "/news/1", "/search?q=Баку"):
-        assert feeds(path) == [("application/rss+xml", "/feeds/all.rss")], path
+        assert feeds(path) == [("application/rss+xml", "/feeds/all.rss"), ("application/atom+xml", "/feeds/all.atom")]
     # An edition's page names its own feed first (a feed reader given the address takes the first), then all.
     for language in ("az", "en", "ru"):
         assert feeds(f"/?language={language}") == [
             ("application/rss+xml", f"/feeds/all.rss?language={language}"),
+            ("application/atom+xml", f"/feeds/all.atom?language={language}"),
             ("application/rss+xml", "/feeds/all.rss"),
+            ("application/atom+xml", "/feeds/all.atom"),
         ]
+        atom = feedparser.parse(client.get(f"/feeds/all.atom?language={language}").content)
+        assert not atom.bozo and atom.version == "atom10" and atom.feed.language == language
         edition = feedparser.parse(client.get(f"/feeds/all.rss?language={language}").content)
         assert not edition.bozo and edition.feed.language == language
     feed = feedparser.parse(client.get("/feeds/all.rss").content)

@@ -35,7 +35,8 @@ LIMITED_WALK = re.compile(r"ORDER BY (\w+)\.id DESC LIMIT \d+( OFFSET \d+)?$")
 API_PATHS = [
     "/api/articles", "/api/articles?source=caliber", "/api/articles?language=ru", "/api/articles?since=2025-01-01",
     "/api/articles?story={story}", "/api/articles/{article}", "/api/sources", "/healthz", "/api/health", "/metrics",
-    "/api/most-read", "/feeds/all.rss", "/feeds/caliber.rss", "/", "/?source=caliber", "/news/{article}",
+    "/api/most-read", "/feeds/all.rss", "/feeds/caliber.rss", "/feeds/all.atom", "/feeds/caliber.atom", "/",
+    "/?source=caliber", "/news/{article}",
     "/api/search?q=Азербайджан", "/api/search?q=Азербайджан&source=caliber&language=ru&since=2025-01-01",
     "/?language=az", "/search?q=Азербайджан", "/sitemap.xml", "/sitemaps/0.xml", "/sitemap-news.xml", "/robots.txt",
 ]  # fmt: skip
@@ -82,6 +83,7 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             routes = {route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
             documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
             asked = {p.split("?")[0].replace("{article}", "{article_id}").replace("caliber.rss", "{source}.rss")
+                     .replace("caliber.atom", "{source}.atom")
                      .replace("sitemaps/0.xml", "sitemaps/{number}.xml") for p in API_PATHS}  # fmt: skip
             assert routes - documentation <= asked, "a new endpoint: add it to API_PATHS"
             first = client.get("/api/articles?limit=2").json()
