@@ -529,6 +529,9 @@ def articles_list(
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out of everything else).")
     ] = False,
+    no_cover: Annotated[
+        bool, typer.Option("--no-cover", help="Only articles without a cover image (a broken cover extraction?).")
+    ] = False,
     run: Annotated[
         int | None,
         typer.Option(
@@ -541,11 +544,11 @@ def articles_list(
 
     Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn lists only them. --run lists
     what one run archived (new) or changed (updated), withdrawn since or not."""
-    from aggregator.store.queries import count_articles, list_page
+    from aggregator.store.queries import count_articles, list_page, list_without_cover
 
     if run is not None:
         others = {"--source": source, "--language": language, "--since": since, "--until": until, "--story": story,
-                  "--undated": undated, "--withdrawn": withdrawn}  # fmt: skip
+                  "--undated": undated, "--withdrawn": withdrawn, "--no-cover": no_cover}  # fmt: skip
         given = [name for name, value in others.items() if value]
         if given:  # the run says which source and when; a filter besides would hide what it did
             fail(f"--run lists what one run archived: it takes no {', '.join(given)}")
@@ -555,8 +558,11 @@ def articles_list(
     archive = _archive(ctx)
     try:
         with archive.reader.connect() as conn:
-            rows, _ = list_page(conn, chosen, limit=limit)
-            total = count_articles(conn, chosen)
+            if no_cover:
+                rows, total = list_without_cover(conn, chosen, limit=limit)
+            else:
+                rows, _ = list_page(conn, chosen, limit=limit)
+                total = count_articles(conn, chosen)
     finally:
         archive.close()
     if as_json:
@@ -566,7 +572,8 @@ def articles_list(
     # A terminal too narrow for the link beside the title (80 columns) gets it under the title.
     wide = out.width >= WIDE
     kind = "withdrawn" if withdrawn else "archived"
-    table = Table(title=f"{len(rows)} of {total} {kind} articles", title_justify="left")
+    bare = " without a cover image" if no_cover else ""
+    table = Table(title=f"{len(rows)} of {total} {kind} articles{bare}", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("source")
     table.add_column("published (UTC)", no_wrap=not wide, max_width=None if wide else 16)

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,78 @@ def test_a_run_a_later_run_left_running_fails(sample: Path, tmp_path: Path) -> N
     left = broken(sample, tmp_path, row.format(host=host, pid=dead.pid), row.format(host=host, pid=os.getpid()))
     found = failed(left)
     assert [f.check for f in found] == ["runs left running have a live process"]
+
+
+def read_only(path: Path) -> str:
+    """An SQLite URI opening ``path`` read-only, as SQLite opens a file its user may not write (``SQLITE_READONLY`` on
+    any write); the test process is root, whom a file's mode does not stop."""
+    return f"sqlite:///file:{path}?mode=ro&uri=true"
+
+
+def test_a_read_only_archive_passes_with_the_search_index_words_unchecked(sample: Path) -> None:
+    """FTS5's integrity-check is an INSERT: on an archive the operator can only read it failed as "damage" (exit
+    status 1, mend: rebuild the index). The rest of the rule still runs there, and finds what it can."""
+    found = checks(read_only(sample))
+    assert [f.check for f in found if not f.ok] == []
+    (search,) = [f for f in found if f.check == "search index holds every article"]
+    assert search.skipped and [f.check for f in found if f.skipped] == [search.check]
+    assert search.detail == (
+        "every article has an entry; its words were not checked: FTS5's integrity-check writes, and the archive is "
+        "open read-only"
+    )
+
+
+def test_a_read_only_archive_still_shows_the_index_damage_a_read_finds(sample: Path, tmp_path: Path) -> None:
+    broken(sample, tmp_path, "DELETE FROM articles_fts_docsize WHERE id = 3")
+    found = [f for f in checks(read_only(tmp_path / "archive.db")) if not f.ok]
+    assert [(f.check, f.examples) for f in found] == [("search index holds every article", [3])]
+
+
+def test_a_crawls_commit_during_the_check_is_no_damage(sample: Path, tmp_path: Path) -> None:
+    """The checks read as of one commit (one read transaction); FTS5's integrity-check, a write, cannot start from a
+    snapshot older than the newest commit (``SQLITE_BUSY_SNAPSHOT``): "database is locked" was reported as damage."""
+    from aggregator.store.db import connect, reader
+
+    url = broken(sample, tmp_path)
+    engine = connect(url)
+    try:
+        with reader(engine).connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM articles")).scalar()  # the snapshot is taken
+            with sqlite3.connect(tmp_path / "archive.db") as crawl:  # a crawl's batch lands meanwhile
+                crawl.execute("UPDATE articles SET views = views + 1 WHERE id = 2")
+            found = run_checks(conn)
+    finally:
+        engine.dispose()
+    assert [f.check for f in found if not f.ok] == []
+    (search,) = [f for f in found if f.skipped]
+    assert search.detail.endswith("its words were not checked: FTS5's integrity-check writes, and a crawl was "
+                                  "writing: run it between crawls")  # fmt: skip
+
+
+@pytest.fixture
+def immutable(sample: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the sample that no process may write, root included (``chattr +i``): how an operator's read-only
+    archive looks to SQLite, through the command as it opens it. Skipped where the flag cannot be set."""
+    copy = tmp_path / "readonly" / "archive.db"
+    copy.parent.mkdir()
+    copy.write_bytes(sample.read_bytes())
+    flagged = subprocess.run(["chattr", "+i", str(copy)], capture_output=True, text=True, check=False)
+    if flagged.returncode != 0:
+        pytest.skip(f"cannot make a file immutable here: {flagged.stderr.strip()}")
+    try:
+        yield copy
+    finally:
+        subprocess.run(["chattr", "-i", str(copy)], check=True)
+
+
+def test_db_check_of_a_file_nobody_may_write_exits_0_and_says_what_it_skipped(immutable: Path) -> None:
+    with pytest.raises(PermissionError):
+        immutable.open("r+b")
+    result = run_cli("--db", f"sqlite:///{immutable}", "db", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 10 and all(line.startswith("ok ") for line in lines)
+    assert (
+        "ok      search index holds every article (every article has an entry; its words were not checked: FTS5's "
+        "integrity-check writes, and the archive is open read-only)"
+    ) in lines

@@ -19,6 +19,7 @@ from aggregator.cli import (
     app,
     check_output_file,
     db_app,
+    err,
     out,
     print_json,
     reader_gone,
@@ -309,6 +310,9 @@ def db_prune_runs(
     ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was (or would be) deleted as a JSON object.")
+    ] = False,
 ) -> None:
     """Delete old crawl-run rows (crawls do it at their end for their source): rejects stay, without their run."""
     from aggregator.crawl import project_settings
@@ -317,19 +321,26 @@ def db_prune_runs(
 
     settings = project_settings()
     days = settings.getfloat("AGGREGATOR_RUNS_KEEP_DAYS", 90.0) if older_than is None else older_than
-    if days <= 0 and older_than is None:
-        out.print("AGGREGATOR_RUNS_KEEP_DAYS is 0: run rows are kept for good (give --older-than to delete some)")
-        return
     kept = runs_to_keep(settings) if keep is None else keep
+    if days <= 0 and older_than is None:
+        note = "AGGREGATOR_RUNS_KEEP_DAYS is 0: run rows are kept for good (give --older-than to delete some)"
+        if as_json:  # the document a script reads says so too: nothing deleted, and no age to delete from
+            err.print(note, soft_wrap=True)
+            print_json(_pruned(dry_run, None, None, kept, source, {}))
+        else:
+            out.print(note)
+        return
     archive = _archive(ctx)
     try:
         if source:
             known_or_has_runs(archive, source)
-        removed = archive.prune_runs(
-            older_than=utcnow() - timedelta(days=days), keep=kept, source=source, dry_run=dry_run
-        )
+        cutoff = utcnow() - timedelta(days=days)
+        removed = archive.prune_runs(older_than=cutoff, keep=kept, source=source, dry_run=dry_run)
     finally:
         archive.close()
+    if as_json:
+        print_json(_pruned(dry_run, days, cutoff, kept, source, removed))
+        return
     verb = "would delete" if dry_run else "deleted"
     for key, count in removed.items():
         out.print(f"{key}: {verb} {count} run row(s)")
@@ -337,6 +348,21 @@ def db_prune_runs(
         f"{verb} {sum(removed.values())} run row(s) started more than {days:g} days ago "
         f"(each source keeps its newest {kept})"
     )
+
+
+def _pruned(
+    dry_run: bool, days: float | None, cutoff: datetime | None, kept: int, source: str | None, removed: dict[str, int]
+) -> dict[str, Any]:
+    """``db prune-runs --json``: the run rows each source lost (or would lose: ``dry_run``), with the rule applied."""
+    return {
+        "dry_run": dry_run,
+        "older_than_days": days,
+        "started_before": utc_iso(cutoff),
+        "keep": kept,
+        "source": source,
+        "deleted": removed,
+        "total": sum(removed.values()),
+    }
 
 
 @app.command("metrics")

@@ -266,6 +266,28 @@ def list_page(
     return page, (Position(article_time(page[-1]), page[-1].id) if more and page else None)
 
 
+@cache
+def _uncovered(part: Select[Any]) -> Select[Any]:
+    """One of ``_part``'s statements keeping only the articles without a cover image (built once for each)."""
+    return part.where(Article.cover_image_url.is_(None))
+
+
+def list_without_cover(conn: Connection, filters: ArticleFilter, *, limit: int) -> tuple[list[Any], int]:
+    """The newest ``limit`` articles ``filters`` lists that have no cover image, and how many there are (``articles
+    list --no-cover``: the pages whose cover extraction broke, newest first). No index holds the cover: each part is
+    read in its index's order with the coverless rows kept, and counted by reading every article the filters leave."""
+    params = filters.params()
+    rows: list[Any] = []
+    total = 0
+    for _, part in _parts(filters, None):
+        uncovered = _uncovered(part)
+        rows.extend(run(conn, uncovered, params | {"limit": limit}))
+        counted = select(func.count()).select_from(uncovered.limit(None).order_by(None).subquery())
+        total += conn.execute(counted, params).scalar_one()
+    rows.sort(key=lambda r: (article_time(r), r.id), reverse=True)
+    return rows[:limit], total
+
+
 def iter_articles(engine: Engine, filters: ArticleFilter, *, batch: int = 500) -> Iterator[Any]:
     """Every matching article (all columns), newest first, read a page at a time: memory stays that of one page
     whatever the archive's size, and no transaction is held open between pages."""
@@ -869,9 +891,25 @@ def search_index_gaps(conn: Connection) -> Breach | None:
     )
 
 
+class CheckSkipped(Exception):
+    """A consistency check that could not run on this archive, and why: no finding about the archive itself."""
+
+
+SQLITE_READONLY, SQLITE_BUSY = 8, 5
+"""SQLite's primary result codes that refuse a write for the connection's sake, not the data's (their extended codes,
+``SQLITE_READONLY_DIRECTORY``, ``SQLITE_BUSY_SNAPSHOT`` and so on, keep them in the low 8 bits)."""
+
+
 def search_index_damage(conn: Connection) -> str | None:
     """SQLite: what FTS5's own ``integrity-check`` finds wrong with the index against the articles' folded text (a
-    word indexed that the text no longer holds, or missing); None when nothing, and always on PostgreSQL."""
+    word indexed that the text no longer holds, or missing); None when nothing, and always on PostgreSQL.
+
+    The check is an INSERT into the index table (FTS5 has no other way to run it; ``PRAGMA integrity_check`` runs it
+    read-only only from SQLite 3.44), so SQLite can refuse it as a write without looking at the index: on an archive
+    opened read-only (a file or folder the operator may not write, an immutable file, a ``mode=ro`` URI) with
+    ``SQLITE_READONLY``, and with ``SQLITE_BUSY`` when a crawl holds the write lock or committed since the caller's
+    read transaction began (a write cannot start from an old snapshot). Either was reported as damage, with "rebuild
+    the index" to mend it: ``CheckSkipped`` says why it did not run instead."""
     if conn.dialect.name != "sqlite":
         return None
     from sqlalchemy.exc import DatabaseError as SQLError
@@ -881,6 +919,11 @@ def search_index_damage(conn: Connection) -> str | None:
             text(f"INSERT INTO {fulltext.FTS_TABLE}({fulltext.FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
         )
     except SQLError as exc:
+        code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
+        if code == SQLITE_READONLY:
+            raise CheckSkipped("FTS5's integrity-check writes, and the archive is open read-only") from exc
+        if code == SQLITE_BUSY:
+            raise CheckSkipped("FTS5's integrity-check writes, and a crawl was writing: run it between crawls") from exc
         return str(exc.orig or exc).strip().splitlines()[0]
     return None
 

@@ -207,10 +207,10 @@ def _age(story_id: int) -> tuple[bool, int]:
 _DELETE_BUCKET = delete(StoryBucket).where(
     StoryBucket.band == bindparam("b"), StoryBucket.bucket == bindparam("h"), StoryBucket.article_id == bindparam("a")
 )
-"""An article's buckets are found from its stored sketch (no index by article: it doubled the cost of writing
-them), of this scheme or the previous one (``stored_buckets``: scheme 3's values are scheme 2's, and the same rows
-written again would break the primary key). Rows of an older scheme cannot be found that way and stay: a lookup may
-then list the article as a candidate, and its current sketch's verification turns it down."""
+"""An article's buckets are found from its stored sketch, by the primary key (cheaper than the index by article,
+which a merge's delete uses), of this scheme or the previous one (``stored_buckets``: scheme 3's values are scheme
+2's, and the same rows written again would break the primary key). Rows of an older scheme cannot be found that way
+and stay: a lookup may then list the article as a candidate, and its current sketch's verification turns it down."""
 
 _SET_STORY = (
     update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
