@@ -803,16 +803,40 @@ class GenericArticle:
         its breadcrumb (JSON-LD ``BreadcrumbList``, else the breadcrumb's links:
         ``spiders.metadata.breadcrumb_category``), and a link in the article's date line to the section its own
         address is in (DLE's "Сегодня, 14:35 | <a href="/obshestvo/">Общество</a>" on ``/obshestvo/2291-...``), else
-        to a section of the site (DLE's info line on an address that names none: ``_date_line_category``).
-        None otherwise: a menu's or a sidebar's sections are no article's, and a wrong category is worse than none
-        (a home page's "Главная" or a news list's "Новости" is none: ``NOT_CATEGORIES``)."""
+        to a section of the site (DLE's info line on an address that names none: ``_date_line_category``), else
+        the first category link (``rel="category"``) of the post's entry (WordPress's entry footer:
+        ``_rel_category``). None otherwise: a menu's or a sidebar's sections are no article's, and a wrong category
+        is worse than none (a home page's "Главная" or a news list's "Новости" is none: ``NOT_CATEGORIES``)."""
         titles = {t.casefold() for t in (self.title(), *self._stated_titles()) if t}
         return (
             self._labelled_category(titles)
             or self._next_category(titles)
             or breadcrumb_category(self.tree, titles, self._page_urls(), self._home_page)
             or self._date_line_category(titles)
+            or self._rel_category(titles)
         )
+
+    def _rel_category(self, titles: set[str]) -> str | None:
+        """The first link marked as a category (``rel="category tag"``, WordPress's ``the_category()``) in the entry
+        holding the headline, else the text (``_post_entry``): a theme prints the post's categories in its entry
+        footer, after the text and apart from the date line ("Posted in <a rel="category tag">Siyasət</a>"). Not in
+        a navigation or a sidebar inside the entry, nor in another post's entry inside it (a related post's card);
+        a post's categories are listed by name, and the first is taken, as a plural label's first link is. The
+        sidebar's Categories widget lists every category without ``rel``. A page whose markup marks no link so
+        (``_REL_CATEGORY``) is not searched."""
+        if not _REL_CATEGORY.search(self.markup):
+            return None
+        starts = (self.headline, self.container.node if self.container is not None else None)
+        for entry in (_post_entry(start) for start in starts if start is not None):
+            if entry is None:
+                continue
+            for link in css(entry, "a[rel~=category]"):
+                if not _entry_own(link, entry):
+                    continue
+                name = category_name(inline_text(link), titles)
+                if name:
+                    return name
+        return None
 
     def _page_urls(self) -> set[str]:
         return {u.split("#")[0].rstrip("/") for u in (self.response.url, self.canonical_url()) if u}
@@ -1054,10 +1078,24 @@ _LOGO_WORDS = re.compile(r"logo|brand|site-?title|site-?name", re.IGNORECASE)
 _NEXT_TITLE_KEYS = ("title", "headline", "name")
 _NEXT_CATEGORY_KEYS = ("category", "section", "rubric", "categories")
 _CATEGORY_LABEL = re.compile(
-    r"(?:^|\W)(?:категория|рубрика|раздел|kateqoriya|bölmə|rubrika|category|section)\s*:\s*$", re.IGNORECASE
+    r"(?:^|\W)(?:категори[яи]|рубрик[аи]|разделы?|kateqoriya(?:lar)?|bölmə(?:lər)?|rubrika(?:lar)?|categor(?:y|ies)"
+    r"|sections?)\s*:\s*$",
+    re.IGNORECASE,
 )
 """A category's label as a CMS prints it before the link (DLE's "Категория: <a href="/politika/">Политика</a>");
-searched for at the end of a text node ("14:35 | Категория: "), matched whole in an element holding it alone."""
+searched for at the end of a text node ("14:35 | Категория: "), matched whole in an element holding it alone. Plural
+too ("Рубрики:", "Kateqoriyalar:"): an article in several categories is listed under them, the first link its
+category; unknown, the plural label ended a line's links ("Рубрики: <a>Культура</a>, <a>Общество</a>" in DLE's info
+line gave "Общество", the first link refused as labelled with something else)."""
+_REL_CATEGORY = re.compile(r"""rel\s*=\s*["']?(?:[^"'>]*\s)?category\b""")
+"""A link marked as a category (``rel="category tag"``, ``rel=category``) somewhere in a page's markup: the cheap
+test before its entry is searched for one (``GenericArticle._rel_category``). Lower case, as the CSS selector that
+finds the link matches it (and as WordPress writes it): a case-blind search costs thirty times more."""
+_ENTRY_CLASSES = frozenset({"post", "hentry", "entry", "type-post"})
+"""Class words of the element holding one post (WordPress's ``post_class()``: ``post-12 post type-post hentry``;
+Genesis's ``entry``; Blogger's ``div.post``). Not ``entry-content`` nor ``post-body``: parts of one."""
+_CHROME_PARTS = frozenset({"nav", "aside"})
+_CHROME_ROLES = frozenset({"navigation", "complementary"})
 _NEXT_BODY_KEYS = re.compile(r"(?:article_?)?body(?:_?html)?|content(?:_?html)?|(?:full_?)?text|html", re.IGNORECASE)
 """The names a Next.js page's data gives an article's text: ``content``, ``body``, ``articleBody``, ``bodyHtml``."""
 _HTML_TAG = re.compile(r"</?(?:p|br|div|h[2-6]|ul|ol|li|blockquote|strong|b|em|i|a)\b", re.IGNORECASE)
@@ -1068,6 +1106,35 @@ _NOT_PICTURE = re.compile(
 pixel, an advertising banner, a lazy-loading placeholder."""
 _MIN_PICTURE = 100
 """Pixels (its ``width`` or ``height``) below which a picture is an icon, an avatar or a pixel, not a cover."""
+
+
+def _post_entry(node: LexborNode) -> LexborNode | None:
+    """The post's entry holding ``node`` (or ``node`` itself): the nearest ``<article>``, schema.org ``Article`` /
+    ``BlogPosting`` microdata element or element classed as a post (``_ENTRY_CLASSES``: WordPress's ``post_class()``,
+    Blogger's ``div.post``) below the page's ``<main>`` and ``<body>``."""
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("main", "body", "html", "-document"):
+        if _is_entry(current):
+            return current
+        current = current.parent
+    return None
+
+
+def _is_entry(node: LexborNode) -> bool:
+    if node.tag == "article" or re.search(r"Article|BlogPosting", node.attrs.get("itemtype") or ""):
+        return True
+    return not _ENTRY_CLASSES.isdisjoint((node.attrs.get("class") or "").split())
+
+
+def _entry_own(link: LexborNode, entry: LexborNode) -> bool:
+    """Whether ``link`` is the entry's own: inside no navigation or sidebar (``_CHROME_PARTS``) and no other post's
+    entry within it (a related post's card, with its own categories)."""
+    current = link.parent
+    while current is not None and current.mem_id != entry.mem_id:
+        if current.tag in _CHROME_PARTS or (current.attrs.get("role") or "") in _CHROME_ROLES or _is_entry(current):
+            return False
+        current = current.parent
+    return current is not None
 
 
 def _article_ancestor(node: LexborNode) -> LexborNode | None:

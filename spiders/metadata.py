@@ -174,10 +174,12 @@ NOT_CATEGORIES = frozenset(
         "главная", "главная страница", "на главную", "новости", "все новости", "лента", "лента новостей", "статьи",
         "ana səhifə", "əsas səhifə", "baş səhifə", "xəbərlər", "bütün xəbərlər", "xəbər lenti", "məqalələr",
         "home", "homepage", "main", "news", "all news", "articles",
+        "uncategorized", "без рубрики", "без категории", "kateqoriyasız", "kateqoriyasiz", "təsnif edilməmiş",
     }
 )  # fmt: skip
-"""Names of a breadcrumb's first steps that are no category: the home page, and the site's whole news list (a
-1C-Bitrix page's "Главная / Новости" says only that it is news)."""
+"""Names that are no category: a breadcrumb's first steps (the home page, and the site's whole news list: a 1C-Bitrix
+page's "Главная / Новости" says only that it is news), and WordPress's default category, which a post given none is in
+("Uncategorized", "Без рубрики"), wherever a page prints it (its entry's links, its date line, its metadata)."""
 MAX_CATEGORY = 40
 """Characters of a category's name at most: a longer last step of a breadcrumb is a headline (cut or not)."""
 BREADCRUMBS = "nav[aria-label*=readcrumb], [class*=breadcrumb], [id*=breadcrumb], [itemtype$=BreadcrumbList]"

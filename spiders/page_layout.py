@@ -313,7 +313,10 @@ def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_
     image and no text: the link around it). Or a caption-classed element holding the picture and the words both,
     the words in no caption-classed element of their own (``<div class="img-caption"><img>Foto: APA</div>``,
     ``<p class="caption"><img><br>...``: ``_wrapped_caption``): the element becomes the ``<figure>``, its words
-    the caption; they were a paragraph of the body before. Only in ``scope`` (the article, as far as the page shows
+    the caption; they were a paragraph of the body before. Or a caption-classed cell of a table that shows one
+    picture and the caption's words alone (Blogger's ``<table class="tr-caption-container">``, the picture in one
+    row, ``<td class="tr-caption">`` in the next: ``_caption_table``): the ``<figure>`` takes the table's place,
+    which was a table in the body. Only in ``scope`` (the article, as far as the page shows
     it) and out of the site's header, footer, navigation and sidebars; and never a teaser: a picture whose
     "caption" is mostly links to other pages of the site (``leads_away`` says whether an address is one), or whose
     picture links to one that is neither an image file nor the picture's own attachment page, is a teaser of
@@ -323,6 +326,7 @@ def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_
         return
     found: list[tuple[LexborNode, LexborNode, bool]] = []
     wrapped: list[tuple[LexborNode, LexborNode, bool]] = []
+    tables: list[tuple[LexborNode, LexborNode, LexborNode, bool]] = []
     for caption in css(root, "[class]"):
         if not any(_CAPTION_NAME.search(w) for w in _words(caption)):
             continue
@@ -341,10 +345,16 @@ def captions_as_figures(tree: LexborHTMLParser, scope: LexborNode | None, leads_
                 break
             found.append((caption, image, follows))
             break
+        else:
+            if caption.tag in _CELLS and (captioned := _caption_table(caption, text, leads_away)) is not None:
+                tables.append(captioned)
     for caption, image, follows in found:
         _as_figure(image, _picture_html(image), caption.inner_html or "", follows)
         image.remove()  # unlinks without freeing: another pair's node inside it is safe to touch
         caption.remove()
+    for table, image, caption, follows in tables:
+        _as_figure(table, _picture_html(image), caption.inner_html or "", follows)
+        table.remove()
     for holder, image, follows in wrapped:
         picture = _picture_html(image)
         image.remove()
@@ -408,6 +418,34 @@ def _wrapped_caption(
             follows = False
             break
     return holder, image, follows
+
+
+_CELLS = frozenset({"td", "th"})
+_TABLE_PARTS = frozenset({*_CELLS, "tr", "tbody", "thead", "tfoot", "table"})
+
+
+def _caption_table(
+    cell: LexborNode, text: str, leads_away: Callable[[str], bool]
+) -> tuple[LexborNode, LexborNode, LexborNode, bool] | None:
+    """A table laid out as a captioned picture around a caption-classed ``cell`` of ``text`` (``captions_as_figures``):
+    the table shows one picture and no words but the caption's. As (the table, the picture: its ``<img>`` with the
+    link around it, the caption cell, whether the caption follows the picture); None for anything else, a table of
+    data with a picture in a cell, and a teaser (the picture linking to another page: ``_leads_away``)."""
+    table = cell.parent
+    while table is not None and table.tag in ("tr", "tbody", "thead", "tfoot"):
+        table = table.parent
+    if table is None or table.tag != "table" or _in_captioned_figure(table):
+        return None
+    images = _shown_images(table)
+    if len(images) != 1 or collapse_whitespace(table.text(deep=True, separator=" ")) != text:
+        return None
+    image = images[0]
+    while image.parent is not None and image.parent.tag not in _TABLE_PARTS and _picture(image.parent):
+        image = image.parent
+    if _leads_away(cell, image, leads_away):
+        return None
+    follows = next(n.mem_id == image.mem_id for n in table.traverse() if n.mem_id in (image.mem_id, cell.mem_id))
+    return table, image, cell, follows
 
 
 def _sibling_element(node: LexborNode, *, after: bool) -> LexborNode | None:

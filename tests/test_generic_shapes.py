@@ -7,7 +7,8 @@ tests after it name what the shapes lost before: a readers' comment section whos
 the article's last paragraphs; trafilatura dropped every ``<time>`` element, a live blog's times of its updates and a
 date inside a sentence with them; a caption outside ``<figcaption>`` was lost or became a paragraph of the body (in
 a caption-classed element beside its picture, in one holding the picture too, WordPress's linked to its attachment
-page or in a gallery); and a category printed unlabelled in DLE's info line was not read.
+page or in a gallery, Blogger's caption table); and a category printed unlabelled in DLE's info line, in WordPress's
+entry footer or under a plural label ("Рубрики:") was not read.
 
 After a deliberate change to extraction or cleanup: ``python -m tests.test_generic_shapes [case ...]`` rewrites the
 expected.json files; read the diff of each.
@@ -266,6 +267,73 @@ def test_wordpress_captions_of_pictures_linked_to_their_attachment_page_or_file(
     assert "cay-fabriki-sex/" not in record["body_html"] and "cay-plantasiyasi.jpg" not in record["body_html"]
 
 
+BLOGGER = "https://blogger.googleusercontent.com/img/b/R29vZ2xl/"
+BLOGGER_FIGURES = [
+    (f"{BLOGGER}AVvXsEgBanya1/w640-h480/banya-fasad.jpg", "Фасад бани после реставрации"),
+    (f"{BLOGGER}AVvXsEgBanya3/w640-h480/banya-zal.jpg", "Главный зал. Фото автора"),
+]
+
+
+def test_a_blogger_caption_table_is_a_figure() -> None:
+    """Blogger's editor captions a picture in a table (table.tr-caption-container: the picture in one row,
+    td.tr-caption in the next): the body held the table, picture and caption in cells."""
+    record = extract("blogger-caption-table")
+    assert figures(record) == BLOGGER_FIGURES
+    assert "<table" not in record["body_html"] and "<td" not in record["body_html"]
+    assert "<figcaption>Главный зал. <i>Фото автора</i></figcaption>" in record["body_html"]  # its italics kept
+    assert not any(caption in text for text in paragraph_texts(record) for _, caption in BLOGGER_FIGURES)
+    # the picture without a caption (div.separator) stays a picture of the body
+    assert f'<img src="{BLOGGER}AVvXsEgBanya2/w640-h480/banya-kupol.jpg">' in record["body_html"]
+
+
+def test_a_caption_table_with_the_caption_above_the_picture() -> None:
+    original = page("blogger-caption-table")
+    caption_row = '<tr><td class="tr-caption" style="text-align: center;">Фасад бани после реставрации</td></tr>'
+    assert caption_row in original
+    markup = original.replace(caption_row, "").replace("<tbody><tr>", f"<tbody>{caption_row}<tr>", 1)
+    record = extract("blogger-caption-table", markup)
+    assert figures(record) == BLOGGER_FIGURES
+    assert (
+        f'<figure><figcaption>Фасад бани после реставрации</figcaption><img src="{BLOGGER_FIGURES[0][0]}">'
+        in (record["body_html"])
+    )
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pytest.param(
+            '<table class="tr-caption-container"><tbody><tr><td><a href="https://guba-zametki.blogspot.com/2026/12/'
+            'blog-post_20.html"><img src="https://blogger.googleusercontent.com/img/b/R29vZ2xl/AVvXsEgBazar/s1600/'
+            'bazar.jpg" width="640" height="480"></a></td></tr><tr><td class="tr-caption">Зимний базар в Губе</td>'
+            "</tr></tbody></table>",
+            id="picture-linking-to-another-post",
+        ),
+        pytest.param(
+            '<table class="tr-caption-container"><tbody><tr><td><img src="https://blogger.googleusercontent.com/img/'
+            'b/R29vZ2xl/AVvXsEgBazar/s1600/bazar.jpg"></td><td>Зимний базар</td></tr><tr><td class="tr-caption">'
+            "Яблоки и хурма</td><td>Декабрь 2026</td></tr></tbody></table>",
+            id="words-besides-the-caption",
+        ),
+        pytest.param(
+            '<table class="tr-caption-container"><tbody><tr><td><img src="https://blogger.googleusercontent.com/img/'
+            'b/R29vZ2xl/AVvXsEgBazar/s1600/bazar.jpg"></td><td><img src="https://blogger.googleusercontent.com/img/'
+            'b/R29vZ2xl/AVvXsEgBazar/s1600/hurma.jpg"></td></tr><tr><td class="tr-caption">Яблоки и хурма</td>'
+            "</tr></tbody></table>",
+            id="two-pictures",
+        ),
+    ],
+)
+def test_a_table_that_is_no_captioned_picture_is_no_figure(table: str) -> None:
+    """A teaser of another post in the caption table, a table of words with a picture in a cell, a table of two
+    pictures: none is one picture with its caption."""
+    markup = page("blogger-caption-table").replace("<p>Музей обещают", f"{table}<p>Музей обещают", 1)
+    assert table in markup
+    record = extract("blogger-caption-table", markup)
+    assert figures(record) == BLOGGER_FIGURES
+    assert "bazar.jpg" not in "".join(re.findall(r"<figure>.*?</figure>", record["body_html"]))
+
+
 # -- the category where a CMS prints it ---------------------------------------------------------------------
 
 
@@ -373,6 +441,129 @@ def test_no_category_from_an_info_line_link_to_no_section(instead: str) -> None:
     sidebar's section link name none; nor does an author's or a tag's link, or a page that is no folder."""
     markup = page("dle-finfo-unlabelled-category").replace(SEKI_CATEGORY, instead)
     assert extract("dle-finfo-unlabelled-category", markup)["category"] is None
+
+
+def test_the_first_category_of_a_wordpress_entry_footer() -> None:
+    """WordPress's cat-links (rel="category tag") in the entry footer after the text, behind a screen-reader label,
+    apart from the date line: no category was read. Of the post's two, the first; not a tag (rel="tag"), not the
+    sidebar's Categories widget."""
+    assert extract("wordpress-entry-footer-category")["category"] == "Region"
+    assert extract("wordpress-attachment-captions")["category"] == "İqtisadiyyat"
+
+
+def test_the_category_of_the_entry_holding_the_text_when_the_headline_is_outside_it() -> None:
+    """A theme printing the headline in a page header above the <article>: the entry is the one holding the text."""
+    original = page("wordpress-entry-footer-category")
+    headline = '<h1 class="entry-title">Qax rayonunda yeni məktəb binası tikiləcək</h1>'
+    markup = original.replace(headline, "").replace(
+        '<main id="main" class="site-main" role="main">',
+        f'<main id="main" class="site-main" role="main"><header class="page-header">{headline}</header>',
+    )
+    assert markup.count(headline) == 1 and markup.index(headline) < markup.index("<article")
+    assert extract("wordpress-entry-footer-category", markup)["category"] == "Region"
+
+
+WP_CAT_LINKS = (
+    '<a href="https://simal-xeber.example/category/region/" rel="category tag">Region</a>, '
+    '<a href="https://simal-xeber.example/category/tehsil/" rel="category tag">Təhsil</a>'
+)
+
+
+def test_wordpress_s_default_category_is_none() -> None:
+    """ "Uncategorized" (a post given no category) names no section; a real category after it does."""
+    default = '<a href="https://simal-xeber.example/category/uncategorized/" rel="category tag">Uncategorized</a>'
+    markup = page("wordpress-entry-footer-category").replace(WP_CAT_LINKS, default)
+    assert default in markup
+    assert extract("wordpress-entry-footer-category", markup)["category"] is None
+    markup = page("wordpress-entry-footer-category").replace(
+        WP_CAT_LINKS, '<a href="/category/bez-rubriki/" rel="category tag">Без рубрики</a>, ' + WP_CAT_LINKS
+    )
+    assert extract("wordpress-entry-footer-category", markup)["category"] == "Region"
+
+
+ENTRY_FOOTER = '  </div>\n  <footer class="entry-footer">'
+"""The end of the post's text and the start of its footer, in the WordPress fixture."""
+RELATED_POST = (
+    '<div class="more-from-region"><article class="post-2701 post type-post status-publish hentry">'
+    '<h2 class="entry-title"><a href="https://simal-xeber.example/zaqatalada-findiq-mehsulu/">Zaqatalada fındıq '
+    'məhsulu artıb</a></h2><span class="cat-links"><a href="https://simal-xeber.example/category/iqtisadiyyat/" '
+    'rel="category tag">İqtisadiyyat</a></span></article></div>'
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "what"),
+    [
+        pytest.param('<aside id="secondary" class="widget-area"', "sidebar", id="sidebar"),
+        pytest.param(ENTRY_FOOTER, "related", id="related-post-in-the-entry"),
+        pytest.param(ENTRY_FOOTER, "aside", id="aside-in-the-entry"),
+    ],
+)
+def test_no_category_from_category_links_not_of_the_post(where: str, what: str) -> None:
+    """Without the post's own cat-links: a theme's sidebar widget listing posts with their categories, a related
+    post's card inside the entry (an entry of its own) and a box aside in the entry name no category of the post's;
+    nor do the tags that are left (rel="tag")."""
+    others = {
+        "sidebar": (
+            '<aside class="widget-area"><section class="widget widget_latest"><ul><li><a href="https://simal-xeber'
+            '.example/zaqatalada-findiq-mehsulu/">Zaqatalada fındıq məhsulu artıb</a> <span class="cat-links"><a '
+            'href="https://simal-xeber.example/category/iqtisadiyyat/" rel="category tag">İqtisadiyyat</a></span>'
+            "</li></ul></section></aside>"
+        ),
+        "related": RELATED_POST,
+        "aside": (
+            '<aside class="entry-box">Bu mövzuda: <a href="https://simal-xeber.example/category/iqtisadiyyat/" '
+            'rel="category tag">İqtisadiyyat</a></aside>'
+        ),
+    }
+    original = page("wordpress-entry-footer-category")
+    assert where in original
+    markup = original.replace(WP_CAT_LINKS, "").replace(where, others[what] + where, 1)
+    assert others[what] in markup and 'rel="tag"' in markup
+    assert extract("wordpress-entry-footer-category", markup)["category"] is None
+
+
+def test_the_posts_own_category_before_a_related_posts() -> None:
+    """A related post's card before the post's own footer: its category is not the one taken."""
+    markup = page("wordpress-entry-footer-category").replace(ENTRY_FOOTER, RELATED_POST + ENTRY_FOOTER, 1)
+    assert RELATED_POST in markup
+    assert extract("wordpress-entry-footer-category", markup)["category"] == "Region"
+
+
+PLURAL_LABEL = (
+    'Рубрики: <a href="https://lenkoran-vesti.example/kultura/">Культура</a>, '
+    '<a href="https://lenkoran-vesti.example/obshestvo/">Общество</a>'
+)
+
+
+@pytest.mark.parametrize(
+    "label", ["Рубрики:", "Разделы:", "Категории:", "Kateqoriyalar:", "Bölmələr:", "Rubrikalar:", "Categories:"]
+)
+def test_the_first_category_after_a_plural_label(label: str) -> None:
+    """A story in several categories, listed under a plural label after the text: none was read."""
+    markup = page("dle-plural-category-label").replace("Рубрики:", label)
+    assert PLURAL_LABEL.replace("Рубрики:", label) in markup
+    assert extract("dle-plural-category-label", markup)["category"] == "Культура"
+
+
+def test_the_first_category_after_a_plural_label_in_the_date_line() -> None:
+    """In DLE's info line, the first link (refused as labelled with something else) was passed over for the
+    second."""
+    original = page("dle-plural-category-label").replace(
+        f'<div class="story-cats"><i class="icon-folder"></i> {PLURAL_LABEL}</div>', ""
+    )
+    assert PLURAL_LABEL not in original
+    markup = original.replace('<span class="story-views">', f'| {PLURAL_LABEL} | <span class="story-views">', 1)
+    assert PLURAL_LABEL in markup
+    assert extract("dle-plural-category-label", markup)["category"] == "Культура"
+
+
+def test_no_category_from_the_sections_a_footer_lists_under_a_plural_label() -> None:
+    """Without the story's own line: the footer's "Разделы:" lists the site's sections, the tags' "Теги:" are
+    tags."""
+    markup = page("dle-plural-category-label").replace(PLURAL_LABEL, "")
+    assert "Разделы: <a" in markup and "Теги: <a" in markup
+    assert extract("dle-plural-category-label", markup)["category"] is None
 
 
 def regenerate(names: list[str]) -> None:
