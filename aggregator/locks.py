@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.store.db import connect, normalise_url, one_line
+from aggregator.store.db import connect, normalise_url, one_line, sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +108,12 @@ class SourceLocks:
         return self.url.get_backend_name() == "postgresql"
 
     def _file_lock(self, source: str) -> bool:
-        database = self.url.database
-        if not database or database == ":memory:":
+        database = sqlite_file(self.url.render_as_string(hide_password=False))
+        if database is None:
             return True  # a private in-memory database: no other process can run on it
-        path = Path(f"{Path(database).expanduser()}.{source}.lock")
+        # The file's path as SQLite opens it: a URI filename's (``file:/srv/archive.db?mode=ro``) made the lock
+        # ``./file:/srv/...`` under the working folder, which a run given the plain path did not see.
+        path = Path(f"{database.expanduser()}.{source}.lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+b")
         try:

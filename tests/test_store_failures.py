@@ -48,12 +48,16 @@ def test_an_archive_file_that_cannot_be_written_says_so_and_fails_the_source(
     immutable_archive: str, mirror_url: str
 ) -> None:
     """It said "crawl ended with None; no page was fetched; unhealthy: no article found on the listings": the store's
-    error was lost, and the operator was sent to the site's layout."""
+    error was lost, and the operator was sent to the site's layout. An archive this process may not write is known
+    before anything starts: the command refuses it in one line (exit 2), as any command that writes does; one that
+    turns out unwritable only when the store first writes (a PostgreSQL role, below) fails its sources."""
     done = run_cli("--db", immutable_archive, "crawl", "caliber", "--mirror", mirror_url)
-    assert done.returncode == 1, done.stderr[-3000:]
-    assert source_lines(done.stderr) == [
-        "caliber: the crawl could not start: the archive cannot be written: attempt to write a readonly database"
-    ], done.stderr[-3000:]
+    assert done.returncode == 2, done.stderr[-3000:]
+    path = immutable_archive.removeprefix("sqlite:///")
+    assert done.stderr.strip() == (
+        f"aggregator: error: the archive at {path} is read-only (this process may not write the file): a crawl "
+        "writes to it; nothing was crawled"
+    ), done.stderr[-3000:]
     assert "no article found" not in done.stderr  # no verdict on a crawl that never started
 
 

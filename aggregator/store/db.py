@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import shutil
 import sqlite3
@@ -14,16 +15,17 @@ import weakref
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     from alembic.config import Config
+    from sqlalchemy.engine import ExceptionContext
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,39 @@ def normalise_url(url: str) -> str:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
         raise DatabaseError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
+    if parsed.get_backend_name() == "sqlite":
+        parsed = _sqlite_uri_form(parsed)
     return parsed.render_as_string(hide_password=False)
+
+
+SQLITE_URI_PARAMETERS = frozenset({"mode", "immutable", "nolock", "cache", "vfs", "psow", "modeof"})
+"""The query parameters SQLite itself reads, from a URI filename only (https://www.sqlite.org/uri.html)."""
+
+
+def _query_value(parsed: URL, key: str) -> str | None:
+    value = parsed.query.get(key)
+    return value if isinstance(value, str) or value is None else value[-1]
+
+
+def _uri_flag(parsed: URL) -> bool:
+    """Whether the URL says ``uri=true`` (the values SQLAlchemy's pysqlite dialect reads as true)."""
+    return (_query_value(parsed, "uri") or "").strip().lower() in {"true", "yes", "on", "y", "t", "1"}
+
+
+def _sqlite_uri_form(parsed: URL) -> URL:
+    """An SQLite URL that gives SQLite parameters (``mode=ro``) in the form SQLAlchemy documents for them: the file as
+    a URI filename, ``sqlite:///file:/srv/archive.db?mode=ro&uri=true``.
+
+    The other spellings each opened something else: ``sqlite:////srv/archive.db?mode=ro`` (no ``uri=true``) the file
+    read-write, SQLAlchemy dropping ``mode`` with a warning; ``sqlite:////srv/archive.db?mode=ro&uri=true`` a file
+    named ``archive.db?mode=ro`` (created, if the folder let it be); ``sqlite:///file:/srv/archive.db?mode=ro`` a file
+    ``archive.db`` in a folder ``file:`` under the working directory."""
+    database = parsed.database or ""
+    if database.startswith("file:"):
+        return parsed if _uri_flag(parsed) else parsed.update_query_dict({"uri": "true"})
+    if database in {"", ":memory:"} or not (_uri_flag(parsed) or SQLITE_URI_PARAMETERS & set(parsed.query)):
+        return parsed
+    return parsed.set(database="file:" + quote(database, safe="/")).update_query_dict({"uri": "true"})
 
 
 BUSY_TIMEOUT_MS = 30_000
@@ -81,12 +115,15 @@ def _wal(cursor: Any, attempts: int = 100) -> None:
             time.sleep(0.1)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: bool = True) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, autocheckpoint: bool = True, read_only: bool = False
+) -> None:
     # SQLAlchemy, not the sqlite3 module, says when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    _wal(cursor)
+    if not read_only:  # switching to WAL writes the file's header: a read-only archive is read in the mode it is in
+        _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # A writer's batch touches pages all over the story buckets' and the indexes' b-trees: with SQLite's default
@@ -196,15 +233,36 @@ class ArchiveMissing(DatabaseError):
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite URL (``None`` for PostgreSQL and for an in-memory database)."""
+    """The file of an SQLite URL (``None`` for PostgreSQL and for an in-memory database), a URI filename's too
+    (``sqlite:///file:/srv/archive.db?mode=ro&uri=true``: the path as SQLite reads it, percent escapes decoded)."""
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
-    return Path(parsed.database).expanduser()
+    database = parsed.database
+    if database.startswith("file:"):  # normalise_url gave it uri=true
+        if _query_value(parsed, "mode") == "memory":
+            return None
+        database = database.removeprefix("file:")
+        if database.startswith("//"):  # an authority, empty or "localhost": file:///srv/a.db, file://localhost/srv/a.db
+            database = "/" + database[2:].partition("/")[2]
+        database = unquote(re.split(r"[?#]", database, maxsplit=1)[0])
+        if not database or database == ":memory:":
+            return None
+    return Path(database).expanduser()
+
+
+def _file_uri(parsed: URL, path: Path, **parameters: str) -> URL:
+    """``parsed`` (an SQLite URL) opening ``path`` as a URI filename, with its parameters and these (``mode``...).
+
+    Set on the URL, not rendered and parsed again: SQLAlchemy decodes a URL's percent escapes, and a ``?`` or ``%`` in
+    a folder's name would reach SQLite bare."""
+    uri = "file:" + quote(str(path.expanduser().resolve()), safe="/")
+    return parsed.set(database=uri, query={**parsed.query, **parameters, "uri": "true"})
 
 
 def existing_file_url(url: str) -> str | URL:
-    """``url``, but for an SQLite file one that opens the file only if it exists (an SQLite URI with ``mode=rw``).
+    """``url``, but for an SQLite file one that opens the file only if it exists (an SQLite URI with ``mode=rw``, or
+    ``mode=ro`` where the URL says so).
 
     SQLite creates a missing file on connect: a server whose archive was removed (or moved by a restore) under it
     would open a new empty one in its place, answer from it, and leave it behind for the next crawl to fill.
@@ -212,8 +270,8 @@ def existing_file_url(url: str) -> str | URL:
     path = sqlite_file(url)
     if path is None:
         return url
-    uri = "file:" + quote(str(path.resolve()), safe="/")
-    return make_url("sqlite://").set(database=uri, query={"mode": "rw", "uri": "true"})
+    parsed = make_url(normalise_url(url))
+    return _file_uri(parsed, path, mode="ro" if _query_value(parsed, "mode") == "ro" else "rw")
 
 
 def require_existing(url: str) -> None:
@@ -228,6 +286,125 @@ def require_existing(url: str) -> None:
         raise ArchiveMissing(
             f"no archive at {path}: check --db (or AGGREGATOR_DB_URL), or create it with `aggregator crawl` or "
             "`aggregator db upgrade`"
+        )
+
+
+class ArchiveReadOnly(DatabaseError):
+    """An SQLite archive this process may only read, where a command would change it, its schema or create it."""
+
+
+class ReadOnlyWrite(ArchiveReadOnly, OperationalError):
+    """SQLite's refusal of a write to a read-only archive (``SQLITE_READONLY``) in one line naming the archive and why.
+
+    Still the driver's error too (an ``OperationalError``, its ``orig``): what handles database errors goes on
+    handling it (a crawl's store says the archive cannot be written, ``db check`` skips FTS5's integrity-check)."""
+
+    def __init__(self, message: str, statement: str | None, params: Any, orig: BaseException) -> None:
+        OperationalError.__init__(self, statement, params, orig)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> str | tuple[Any, ...]:  # from a crawl's writer process to the crawl
+        return self.__class__, (self.message, self.statement, self.params, self.orig)
+
+
+SQLITE_READONLY = 8
+"""SQLite's primary result code of a write refused because the database is open read-only (its extended codes, such
+as ``SQLITE_READONLY_DIRECTORY``, keep it in the low 8 bits)."""
+
+
+def _may_write(path: Path) -> bool:
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def read_only_reason(url: str) -> str | None:
+    """Why this process may only read the SQLite archive at ``url``, in a few words; None where it may write it (or
+    it is not there yet, or not SQLite). Asked of the file before SQLite opens it: SQLite would open it read-write,
+    fall back to read-only, and fail the first write (the switch to WAL, on every connection) with "attempt to write
+    a readonly database"."""
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    parsed = make_url(normalise_url(url))
+    if _query_value(parsed, "mode") == "ro":
+        return "the URL opens it read-only: mode=ro"
+    if (_query_value(parsed, "immutable") or "0") != "0":
+        return "the URL opens it immutable=1"
+    if not path.exists():
+        return None
+    if not _may_write(path):
+        try:
+            on_read_only_disk = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except OSError:
+            on_read_only_disk = False
+        return "on a read-only file system" if on_read_only_disk else "this process may not write the file"
+    if not _may_write(path.parent) and not _log_files_there(path):
+        return "this process may not write its folder, where SQLite keeps the write-ahead log"
+    return None
+
+
+def _log_files_there(path: Path) -> bool:
+    """Whether the write-ahead log and its index (``-wal``, ``-shm``) are beside the database: a process that may
+    not write the folder can use them there, not create them."""
+    return all(path.with_name(path.name + suffix).is_file() for suffix in ("-wal", "-shm"))
+
+
+def _read_only_url(url: str, path: Path) -> URL:
+    """The URL a read-only archive is opened with: ``mode=ro``, and ``immutable=1`` where SQLite could not read it
+    otherwise.
+
+    A database in WAL mode is read through its ``-shm`` file; where it is not there and cannot be made (a folder this
+    process may not write), SQLite refuses even a read, unless the file is opened immutable: read without locks, as
+    it is on disk. No ``-wal`` file beside it means no process has it open to write, and every commit is in the file
+    itself. (A ``-wal`` file holding commits, without its ``-shm``, is left to SQLite's refusal: immutable would not
+    read them.) A crawl that starts writing to it while a long command reads it is not seen, and could make the
+    command read pages half old, half new: run it again."""
+    parsed = make_url(normalise_url(url))
+    parameters = {"mode": "ro"}
+    wal = path.with_name(path.name + "-wal")
+    if not _may_write(path.parent) and not _log_files_there(path) and (not wal.exists() or not wal.stat().st_size):
+        parameters["immutable"] = "1"
+    return _file_uri(parsed, path, **parameters)
+
+
+def _read_only_write(url: str, path: Path, context: ExceptionContext) -> BaseException | None:
+    """The ``handle_error`` listener of an SQLite engine: SQLite's "attempt to write a readonly database" as
+    ``ReadOnlyWrite``, naming the archive and why it is read-only; any other error as it is."""
+    orig = context.original_exception
+    if (getattr(orig, "sqlite_errorcode", 0) & 0xFF) != SQLITE_READONLY:
+        return None
+    why = read_only_reason(url) or "SQLite refused to write to it"
+    message = f"the archive at {path} is read-only ({why}): nothing was written"
+    return ReadOnlyWrite(message, context.statement, context.parameters, orig)
+
+
+def _refuse_old_schema(engine: Engine, path: Path, why: str) -> None:
+    """Refuse, in one line (``ArchiveReadOnly``), a read-only archive at an older schema than this code's, or that
+    holds none: no command could use it (the reading ones refuse it, ``SchemaBehind``, and the others would upgrade
+    it). Said when the engine is made: ``crawl`` went on to try the upgrade, and waited 30 s for another process to
+    have made it (``ensure_schema``) before it said "attempt to write a readonly database"."""
+    newest = newest_migration()
+    try:
+        with reader(engine).connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except OperationalError as exc:
+        if "no such table" not in str(exc.orig):
+            raise
+        rows = []
+    revision = str(rows[0][0]) if len(rows) == 1 else None
+    if newest is None or revision == newest:
+        return
+    if revision is None:
+        raise ArchiveReadOnly(
+            f"the database at {path} is read-only ({why}) and holds no archive: none is created there"
+        )
+    if re.fullmatch(r"\d{4}", revision) and revision < newest:  # a newer one: ``check_known`` says so
+        raise ArchiveReadOnly(
+            f"the archive at {path} is read-only ({why}) and at schema revision {revision!r}, older than this "
+            f"release's {newest!r}: it cannot be upgraded there; upgrade a copy this process may write (`aggregator "
+            "--db sqlite:///COPY db upgrade`), or read it with the release that wrote it"
         )
 
 
@@ -247,19 +424,39 @@ def connect(url: str, *, background_checkpoint: bool = False, create: bool = Tru
 
     ``background_checkpoint``: an SQLite file's log is copied back by a thread (``Checkpointer``), not inside the
     commits of this engine's writes; close such an engine with ``dispose``.
+
+    An SQLite archive this process may only read (``read_only_reason``: a ``mode=ro`` URL, a file or folder it may
+    not write, an immutable file, a read-only mount) is opened read-only (``_read_only_url``), neither created nor
+    switched to WAL; one at an older schema is refused here (``_refuse_old_schema``), and a write to it, on any SQLite
+    engine, fails as ``ReadOnlyWrite``.
     """
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         path = sqlite_file(url)
-        if path is not None and create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url if create else existing_file_url(url), **kwargs)
-        background = background_checkpoint and path is not None
-        event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=not background))
+        why = read_only_reason(url)
+        if path is not None and why is not None:
+            if not path.is_file():
+                raise ArchiveMissing(f"no archive at {path}, and none is created there ({why})")
+            engine = create_engine(_read_only_url(url, path), **kwargs)
+            event.listen(engine, "connect", partial(_sqlite_pragmas, read_only=True))
+        else:
+            if path is not None and create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url if create else existing_file_url(url), **kwargs)
+            background = background_checkpoint and path is not None
+            event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=not background))
+            if background and path is not None:
+                checkpointer = _checkpointers[engine] = Checkpointer(str(path))
+                event.listen(engine, "commit", checkpointer.committing)
         event.listen(engine, "begin", _sqlite_begin)
-        if background and path is not None:
-            checkpointer = _checkpointers[engine] = Checkpointer(str(path))
-            event.listen(engine, "commit", checkpointer.committing)
+        if path is not None:
+            event.listen(engine, "handle_error", partial(_read_only_write, url, path), retval=True)
+        if path is not None and why is not None:
+            try:
+                _refuse_old_schema(engine, path, why)
+            except BaseException:
+                engine.dispose()
+                raise
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
