@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
@@ -179,13 +180,17 @@ def _row(db: str) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
+@pytest.mark.parametrize("host", ["", "www."], ids=["own-host", "www-only"])
 def test_a_sweep_of_an_article_fetched_at_its_mobile_address_asks_its_own_when_the_site_dropped_it(
-    tmp_path: Path,
+    host: str, tmp_path: Path
 ) -> None:
+    """``www-only``: a site that serves its pages only at ``www.``, where the archive's key (no ``www.``) answers 404:
+    asked at the key, the article was withdrawn on that 404. It is asked where its page's canonical link says."""
     site = tmp_path / "site"
-    page = _page("Мост закрыт на ремонт до конца месяца")
+    own = f"https://{host}{SECTION}/most-zakryt/"
+    page = _page("Мост закрыт на ремонт до конца месяца").replace(f"{ARTICLE}/", own)
     put(site, f"m.{SECTION}/most-zakryt.html", page)  # the mobile copy the listing links
-    put(site, f"{SECTION}/most-zakryt.html", page)  # and its own address
+    put(site, f"{host}{SECTION}/most-zakryt.html", page)  # and its own address
     listing(site, [f"https://m.{SECTION}/most-zakryt/"])
     db = f"sqlite:///{tmp_path / 'a.db'}"
     env = {"AGGREGATOR_SWEEP_DAYS": "100000", "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "0"}
@@ -212,7 +217,7 @@ def test_a_sweep_of_an_article_fetched_at_its_mobile_address_asks_its_own_when_t
     with Session(create_engine(normalise_url(db))) as s:
         s.execute(update(Article).values(last_seen_at=datetime.now(UTC) - 10 * DAY))
         s.commit()
-    deleted = status_overlay(tmp_path / "deleted", {f"{ARTICLE}/": 404, f"https://m.{SECTION}/most-zakryt/": 404})
+    deleted = status_overlay(tmp_path / "deleted", {own: 404, f"https://m.{SECTION}/most-zakryt/": 404})
     with serve_mirror(SAMPLE, overlays=(deleted, site)) as mirror:
         stats = _crawl(db, mirror, env)
     assert stats.get("aggregator/articles_withdrawn", 0) == 1 and _row(db)[1] == "source"
@@ -311,40 +316,3 @@ def test_with_validators_reads_how_the_site_spells_an_article_fetched_elsewhere(
     (story_1,) = archive.with_validators([replace(candidates[0], fetched_url=numbered)])
     assert story_1.page is None and story_1.spellings[0] == numbered
     assert sweep_address(story_1) == "https://www.caliber.az/post/story-1"
-
-
-def test_a_sweep_asks_a_www_only_site_at_its_www_address_and_does_not_withdraw_a_live_article(tmp_path: Path) -> None:
-    """A site that serves its pages only at ``www.``: the archive's key (no ``www.``) answers 404 there. Fetched at
-    its mobile copy, which the site then drops, the article was asked at the key and withdrawn on that 404."""
-    site = tmp_path / "site"
-    page = _page("Мост закрыт на ремонт до конца месяца").replace(f"{ARTICLE}/", f"https://www.{SECTION}/most-zakryt/")
-    put(site, f"m.{SECTION}/most-zakryt.html", page)  # the mobile copy the listing links
-    put(site, f"www.{SECTION}/most-zakryt.html", page)  # its own address, at www. only
-    listing(site, [f"https://m.{SECTION}/most-zakryt/"])
-    db = f"sqlite:///{tmp_path / 'a.db'}"
-    env = {"AGGREGATOR_SWEEP_DAYS": "100000", "AGGREGATOR_SWEEP_PER_RUN": "1000", "AGGREGATOR_RECHECK_HOURS": "0"}
-    with serve_mirror(SAMPLE, overlays=(site,)) as mirror:
-        _crawl(db, mirror, env)
-    assert _row(db) == (f"https://m.{SECTION}/most-zakryt/", None)
-
-    dropped = status_overlay(tmp_path / "dropped", {f"https://m.{SECTION}/most-zakryt/": 404})
-    listing(site, [])
-    with Session(create_engine(normalise_url(db))) as s:
-        s.execute(update(Article).values(last_seen_at=datetime.now(UTC) - 10 * DAY))
-        s.commit()
-    with serve_mirror(SAMPLE, overlays=(dropped, site)) as mirror:
-        stats = _crawl(db, mirror, env)
-    assert stats.get("aggregator/articles_withdrawn", 0) == 0 and stats.get("aggregator/swept_gone", 0) == 0
-    assert _row(db) == (f"https://m.{SECTION}/most-zakryt/", None)
-    with Session(create_engine(normalise_url(db))) as s:
-        seen = s.scalar(select(Article.last_seen_at).where(Article.url == ARTICLE))
-    assert seen is not None and seen.replace(tzinfo=UTC) > datetime.now(UTC) - DAY
-
-    # Gone at www. too: withdrawn.
-    with Session(create_engine(normalise_url(db))) as s:
-        s.execute(update(Article).values(last_seen_at=datetime.now(UTC) - 10 * DAY))
-        s.commit()
-    deleted = status_overlay(tmp_path / "deleted", {f"https://www.{SECTION}/most-zakryt/": 404})
-    with serve_mirror(SAMPLE, overlays=(deleted, dropped, site)) as mirror:
-        stats = _crawl(db, mirror, env)
-    assert stats.get("aggregator/articles_withdrawn", 0) == 1 and _row(db)[1] == "source"
