@@ -171,7 +171,8 @@ class SourceInfo(BaseModel):
     domains: list[str]
     articles: int
     latest_archived_at: datetime | None
-    feed: str
+    feed: str = Field(description="The source's RSS 2.0 feed.")
+    atom_feed: str = Field(description="The same feed in Atom 1.0.")
 
 
 class Liveness(BaseModel):
@@ -836,6 +837,7 @@ def create_app(
                 "articles": int(r.articles),
                 "latest_archived_at": r.latest,
                 "feed": str(request.url_for("source_feed", source=r.key)),
+                "atom_feed": str(request.url_for("source_atom_feed", source=r.key)),
             }
             for r in rows
         ]

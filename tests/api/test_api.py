@@ -204,6 +204,8 @@ def test_sources(client: TestClient) -> None:
     for source in sources:
         assert source["articles"] == sum(1 for i in everything if i["source"] == source["key"])
         assert source["feed"].endswith(f"/feeds/{source['key']}.rss")
+        assert source["atom_feed"].endswith(f"/feeds/{source['key']}.atom")
+        assert client.get(source["atom_feed"]).headers["content-type"].startswith("application/atom+xml")
     assert caliber["latest_archived_at"].endswith("Z")
 
 
