@@ -393,6 +393,14 @@ def _printed_year(rest: str, match: re.Match[str]) -> str | Literal[False] | Non
     return False if _YEAR_RE.search(rest) else None
 
 
+@lru_cache(maxsize=16)
+def _latest_local(now: datetime, tz: tzinfo) -> tuple[int, tuple[int, int, time]]:
+    """The latest local time a date without its year may be, ``FUTURE_SLACK`` after ``now``: its year, and its (month,
+    day, time of day) to compare with. Worked out once per ``now`` (a page's dates share it)."""
+    limit = (now.astimezone(UTC) + FUTURE_SLACK).astimezone(tz)
+    return limit.year, (limit.month, limit.day, limit.time())
+
+
 def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
     """The date; without a year, the latest such date (at that time) not more than ``FUTURE_SLACK`` after ``now``,
     the day's grace a date with its year printed has: "5 декабря, 15:30" or "6 декабря" fetched at 12:00 on 5
@@ -403,13 +411,13 @@ def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, 
             return date(int(year), month, dom)
         # The latest local time it may be (compared on the local wall clock): within the day after New Year's Eve,
         # next year's; 29 February may be years back.
-        limit = (now + FUTURE_SLACK).astimezone(tz)
+        year_now, latest = _latest_local(now, tz)
         for back in range(9):
             try:
-                day = date(limit.year - back, month, dom)
+                day = date(year_now - back, month, dom)
             except ValueError:
                 continue
-            if back or (month, dom, at) <= (limit.month, limit.day, limit.time()):
+            if back or (month, dom, at) <= latest:
                 return day
     except ValueError:
         return None
