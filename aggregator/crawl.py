@@ -32,7 +32,7 @@ from aggregator.paths import mirror_dir
 from aggregator.run_counts import FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, RUN_COUNTS, STOPPED, TIME_LIMIT, run_counts
 from aggregator.settings import user_agent
 from aggregator.sources import Source
-from aggregator.store.db import one_line
+from aggregator.store.db import one_line, refuse_read_only
 from aggregator.tables import compact_table, header_column
 from pipelines.store import ArchiveUnwritable
 
@@ -154,19 +154,6 @@ def _offline_mirror(offline: bool, mirror: str | None, root: Path | None) -> Ite
         yield mirror
 
 
-def _can_write(db_url: str) -> None:
-    """Refuse, in one line (``ArchiveReadOnly``), to crawl into an SQLite archive this process may only read (a
-    ``mode=ro`` URL, a file or folder it may not write): each source's store failed on its first write, after its
-    lock file could not be made beside the archive (a traceback) or the crawl had fetched its pages for nothing."""
-    from aggregator.store.db import ArchiveReadOnly, read_only_reason, sqlite_file
-
-    why = read_only_reason(db_url)
-    if why:
-        raise ArchiveReadOnly(
-            f"the archive at {sqlite_file(db_url)} is read-only ({why}): a crawl writes to it; nothing was crawled"
-        )
-
-
 def run_crawl(
     sources: Sequence[Source],
     *,
@@ -197,7 +184,9 @@ def run_crawl(
     if live:
         overrides.setdefault("LOG_LEVEL", "WARNING")
     scrapy_settings = project_settings(overrides)
-    _can_write(str(scrapy_settings["AGGREGATOR_DB_URL"]))
+    # Each source's store failed on its first write, after its lock file could not be made beside the archive (a
+    # traceback) or the crawl had fetched its pages for nothing.
+    refuse_read_only(str(scrapy_settings["AGGREGATOR_DB_URL"]), "a crawl writes to it; nothing was crawled")
     shared_frontier = bool(scrapy_settings.get("AGGREGATOR_REDIS_URL"))
     keys = [s.key for s in sources]
     by_key = {s.key: s for s in sources}

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.store.db import connect, normalise_url, one_line, sqlite_file
+from aggregator.store.db import connect, normalise_url, one_line, refuse_read_only, sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +361,9 @@ class RunLock:
 
     def __init__(self, db_url: str, source: str) -> None:
         self.source = source
+        # An archive it may not write: the lock file could not be made beside it (a traceback), or the store failed
+        # as the spider opened, under Scrapy's own errors ("Task exception was never retrieved").
+        refuse_read_only(db_url, "a crawl writes to it; this run does not start")
         self._locks = SourceLocks(db_url)
         _, busy = self._locks.acquire([source])
         if busy:

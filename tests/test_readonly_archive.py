@@ -382,3 +382,24 @@ def test_the_lock_of_a_uri_filename_is_beside_the_archive(copy: Path) -> None:
     finally:
         plain.release()
         uri.release()
+
+
+def test_a_plain_scrapy_crawl_into_a_read_only_archive_says_so_last_and_starts_nothing(copy: Path) -> None:
+    """Scrapyd's jobs are plain ``scrapy crawl`` runs: the store failed as the spider opened, its error under Scrapy's
+    own (an AssertionError of its stats on close), after the run had opened; refused where the run's lock is taken,
+    the reason is the job log's last line, as for a source another run holds."""
+    before = digest(copy)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    url = f"sqlite:///file:{copy}?mode=ro&uri=true"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_DB_URL={url}",
+         "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"aggregator.store.db.ArchiveReadOnly: the archive at {copy} is read-only (the URL opens it read-only: "
+        "mode=ro): a crawl writes to it; this run does not start"
+    )
+    assert "Spider opened" not in done.stderr and "AssertionError" not in done.stderr
+    assert digest(copy) == before

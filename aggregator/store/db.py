@@ -345,6 +345,14 @@ def read_only_reason(url: str) -> str | None:
     return None
 
 
+def refuse_read_only(url: str, consequence: str) -> None:
+    """Raise ``ArchiveReadOnly`` (one line: the archive, why, and ``consequence``) when this process may only read the
+    SQLite archive at ``url`` (``read_only_reason``): for a command that would write to it, before it starts."""
+    why = read_only_reason(url)
+    if why:
+        raise ArchiveReadOnly(f"the archive at {sqlite_file(url)} is read-only ({why}): {consequence}")
+
+
 def _log_files_there(path: Path) -> bool:
     """Whether the write-ahead log and its index (``-wal``, ``-shm``) are beside the database: a process that may
     not write the folder can use them there, not create them."""
