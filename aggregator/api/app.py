@@ -41,7 +41,7 @@ from starlette.routing import Match, Route
 
 from aggregator import present
 from aggregator.api import sitemaps
-from aggregator.api.feeds import ATOM_TYPE, RSS_TYPE, atom_feed, rss_feed
+from aggregator.api.feeds import ATOM_TYPE, RSS_TYPE, Channel, atom_feed, rss_feed
 from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, SharedViewRecord, ViewRecord
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
@@ -924,21 +924,21 @@ def create_app(
         languages = list(source.languages or []) if source else []
         language = edition or (languages[0] if len(languages) == 1 else None)
         home = request.url_for("index")
-        shape: dict[str, Any] = {
-            "site_name": site_name,
-            "source_name": source.name if source else None,
-            "language": language,
-            "edition": edition is not None,
+        channel = Channel(
+            site_name=site_name,
+            source_name=source.name if source else None,
+            language=language,
+            edition=edition is not None,
             # The feed's own address as asked, its edition kept (any other query left out: it changes nothing).
-            "self_url": str(request.url.replace_query_params(**({"language": edition} if edition else {}))),
-            "home_url": str(home.include_query_params(language=edition) if edition else home),
-            "articles": full,
-            "page_url": page_urls(request),
-        }
+            self_url=str(request.url.replace_query_params(**({"language": edition} if edition else {}))),
+            home_url=str(home.include_query_params(language=edition) if edition else home),
+            articles=full,
+            page_url=page_urls(request),
+        )
         if kind == "atom":
             outlets = {key: (entry.name, entry.homepage) for key, entry in entries.items() if entry is not None}
-            return cached(request, atom_feed(**shape, outlets=outlets), f"{ATOM_TYPE}; charset=utf-8")
-        return cached(request, rss_feed(**shape), f"{RSS_TYPE}; charset=utf-8")
+            return cached(request, atom_feed(channel, outlets), f"{ATOM_TYPE}; charset=utf-8")
+        return cached(request, rss_feed(channel), f"{RSS_TYPE}; charset=utf-8")
 
     @app.get("/feeds/all.rss", response_class=Response, responses=NOT_MODIFIED, tags=["feeds"])
     @reads

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -43,36 +44,43 @@ def sub_element(parent: ET.Element, tag: str, text: str | None = None, **attribu
     return element
 
 
-def rss_feed(
-    *,
-    site_name: str,
-    source_name: str | None,
-    language: str | None,
-    edition: bool = False,
-    self_url: str,
-    home_url: str,
-    articles: Sequence[Any],
-    page_url: Callable[[int], str],
-) -> bytes:
-    """The feed's XML. ``articles`` are full rows, newest first; ``page_url(id)`` is the article page's address;
-    ``language`` the channel's, None for a feed of several; ``edition``: the feed is that language's edition (its
-    title says which, so that a reader subscribed to two editions tells them apart)."""
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """What a feed holds and says of itself, in either format."""
+
+    site_name: str
+    source_name: str | None
+    language: str | None
+    """The channel's language; None for a feed of several."""
+    edition: bool
+    """The feed is that language's edition: its title says which, so that a reader subscribed to two editions tells
+    them apart."""
+    self_url: str
+    home_url: str
+    articles: Sequence[Any]
+    """Full rows, newest first."""
+    page_url: Callable[[int], str]
+    """An article page's address by its id."""
+
+
+def rss_feed(feed: Channel) -> bytes:
+    """The RSS 2.0 feed's XML."""
     ET.register_namespace("atom", ATOM)
     ET.register_namespace("dc", DC)
     rss = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(rss, "channel")
-    sub_element(channel, "title", _title(site_name, source_name, language, edition))
-    sub_element(channel, "link", home_url)
-    sub_element(channel, "description", _subtitle(site_name, source_name))
-    if language:
-        sub_element(channel, "language", language)
-    ET.SubElement(channel, f"{{{ATOM}}}link", {"href": self_url, "rel": "self", "type": RSS_TYPE})
-    newest = max((a.updated_at for a in articles), default=datetime.now(UTC))
+    sub_element(channel, "title", _title(feed))
+    sub_element(channel, "link", feed.home_url)
+    sub_element(channel, "description", _subtitle(feed))
+    if feed.language:
+        sub_element(channel, "language", feed.language)
+    ET.SubElement(channel, f"{{{ATOM}}}link", {"href": feed.self_url, "rel": "self", "type": RSS_TYPE})
+    newest = max((a.updated_at for a in feed.articles), default=datetime.now(UTC))
     sub_element(channel, "lastBuildDate", format_datetime(newest.astimezone(UTC), usegmt=True))
     sub_element(channel, "generator", "aggregator")
-    for article in articles:
+    for article in feed.articles:
         item = ET.SubElement(channel, "item")
-        link = page_url(article.id)
+        link = feed.page_url(article.id)
         sub_element(item, "title", article.title)
         sub_element(item, "link", link)
         sub_element(item, "guid", link, isPermaLink="true")
@@ -87,37 +95,28 @@ def rss_feed(
     return xml
 
 
-def atom_feed(
-    *,
-    site_name: str,
-    source_name: str | None,
-    language: str | None,
-    edition: bool = False,
-    self_url: str,
-    home_url: str,
-    articles: Sequence[Any],
-    page_url: Callable[[int], str],
-    outlets: Mapping[str, tuple[str, str]],
-) -> bytes:
-    """The Atom 1.0 feed of the same articles as ``rss_feed`` (its arguments alike). ``outlets``: each source key's
-    name and home page, for the entries' authors (a key missing from it is its own name, with no address)."""
+def atom_feed(feed: Channel, outlets: Mapping[str, tuple[str, str]]) -> bytes:
+    """The Atom 1.0 feed of the same articles as ``rss_feed``. ``outlets``: each source key's name and home page, for
+    the entries' authors (a key missing from it is its own name, with no address)."""
+    language = feed.language
     attributes = {"xmlns": ATOM} | ({XML_LANG: language} if language else {})
-    feed = ET.Element("feed", attributes)
+    root = ET.Element("feed", attributes)
     # The feed's address is its id: one per feed and edition, and the same for as long as the site keeps the address.
-    sub_element(feed, "id", self_url)
-    sub_element(feed, "title", _title(site_name, source_name, language, edition))
-    sub_element(feed, "subtitle", _subtitle(site_name, source_name))
-    newest = max((a.updated_at for a in articles), default=datetime.now(UTC))
-    sub_element(feed, "updated", present.utc_iso(newest))
-    home = {"rel": "alternate", "type": "text/html", "href": home_url} | ({"hreflang": language} if language else {})
-    sub_element(feed, "link", **home)
-    sub_element(feed, "link", rel="self", type=ATOM_TYPE, href=self_url)
+    sub_element(root, "id", feed.self_url)
+    sub_element(root, "title", _title(feed))
+    sub_element(root, "subtitle", _subtitle(feed))
+    newest = max((a.updated_at for a in feed.articles), default=datetime.now(UTC))
+    sub_element(root, "updated", present.utc_iso(newest))
+    edition = {"hreflang": language} if language else {}
+    home = {"rel": "alternate", "type": "text/html", "href": feed.home_url} | edition
+    sub_element(root, "link", **home)
+    sub_element(root, "link", rel="self", type=ATOM_TYPE, href=feed.self_url)
     # The feed's author is the site (Atom wants one for an empty feed too); each entry names the outlet that wrote it.
-    _person(feed, "author", site_name, home_url)
-    sub_element(feed, "generator", "aggregator")
-    for article in articles:
-        entry = ET.SubElement(feed, "entry", {XML_LANG: article.language} if article.language else {})
-        link = page_url(article.id)
+    _person(root, "author", feed.site_name, feed.home_url)
+    sub_element(root, "generator", "aggregator")
+    for article in feed.articles:
+        entry = ET.SubElement(root, "entry", {XML_LANG: article.language} if article.language else {})
+        link = feed.page_url(article.id)
         sub_element(entry, "id", link)
         sub_element(entry, "title", article.title)
         sub_element(entry, "updated", present.utc_iso(article.updated_at))
@@ -133,19 +132,20 @@ def atom_feed(
             sub_element(entry, "category", term=_text(article.category))
         sub_element(entry, "summary", present.description(article.body_text), type="text")
         sub_element(entry, "content", _item_html(article), type="html")
-    xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml
 
 
-def _title(site_name: str, source_name: str | None, language: str | None, edition: bool) -> str:
+def _title(feed: Channel) -> str:
     """A feed's title: the site's, and the source's for one source's feed; an edition's says which (a reader
     subscribed to two editions tells them apart)."""
-    title = f"{site_name}: {source_name}" if source_name else site_name
-    return title + (f" ({language})" if language and edition else "")
+    title = f"{feed.site_name}: {feed.source_name}" if feed.source_name else feed.site_name
+    return title + (f" ({feed.language})" if feed.language and feed.edition else "")
 
 
-def _subtitle(site_name: str, source_name: str | None) -> str:
-    return f"Latest articles re-published by {site_name}" + (f" from {source_name}" if source_name else "")
+def _subtitle(feed: Channel) -> str:
+    source = f" from {feed.source_name}" if feed.source_name else ""
+    return f"Latest articles re-published by {feed.site_name}{source}"
 
 
 def _person(parent: ET.Element, tag: str, name: str, uri: str | None) -> None:
