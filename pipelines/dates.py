@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from datetime import timezone as fixed_offset
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
@@ -224,10 +224,10 @@ def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetim
     """``at`` on the day ``offset`` days from the fetch's local day. A "today" hours ahead of the fetch was printed
     before midnight (a page or listing cached across it): "Сегодня, 15:31" fetched at 01:30 is yesterday's 15:31,
     not an instant 14 hours in the future."""
-    today, latest = _fetch_day(now, tz)
-    day = today + _DAYS[offset] if offset else today
+    clock = _fetch_clock(now, tz)
+    day = clock.today + _DAYS[offset] if offset else clock.today
     instant = _localize(day, at, tz)
-    if offset == 0 and instant > latest:
+    if offset == 0 and instant > clock.latest_today:
         return _localize(day + _DAYS[-1], at, tz)
     return instant
 
@@ -235,17 +235,32 @@ def _day_from_today(offset: int, at: time, tz: tzinfo, now: datetime) -> datetim
 _DAYS = {offset: timedelta(days=offset) for offset in set(_DAY_OFFSETS.values()) | {-1}}
 
 
-@lru_cache(maxsize=16)
-def _fetch_day(now: datetime, tz: tzinfo) -> tuple[date, datetime]:
-    """The fetch's local day in ``tz`` and, in UTC, the latest instant a "today" may be. One ``now`` serves a whole
-    page (and a crawl's pages share a few): worked out once, not for every date string (a third of its cost)."""
-    return now.astimezone(tz).date(), now.astimezone(UTC) + CLOCK_SKEW
+class _FetchClock(NamedTuple):
+    """What the dates of a page fetched at one ``now`` are measured against, in one zone (``_fetch_clock``)."""
+
+    today: date
+    """The fetch's local day."""
+    latest_today: datetime
+    """In UTC, the latest instant a "today" may be (``CLOCK_SKEW`` after the fetch)."""
+    latest: datetime
+    """In UTC, the latest instant any date may mean (``FUTURE_SLACK`` after the fetch: a day's slack for a site's
+    clock)."""
+    latest_year: int
+    latest_local: tuple[int, int, time]
+    """The year, and the (month, day, time of day), of ``latest`` on the local wall clock: what a date printed without
+    its year is compared with."""
 
 
 @lru_cache(maxsize=16)
-def _latest_plausible(now: datetime) -> datetime:
-    """In UTC, the latest instant a date fetched at ``now`` may mean (a day's slack for a site's clock)."""
-    return now.astimezone(UTC) + FUTURE_SLACK
+def _fetch_clock(now: datetime, tz: tzinfo) -> _FetchClock:
+    """``_FetchClock`` of ``now`` in ``tz``. One ``now`` serves a whole page (and a crawl's pages share a few): worked
+    out once, not for every date string (a third of a relative date's cost was this time-zone arithmetic)."""
+    utc = now.astimezone(UTC)
+    latest = utc + FUTURE_SLACK
+    limit = latest.astimezone(tz)
+    return _FetchClock(
+        now.astimezone(tz).date(), utc + CLOCK_SKEW, latest, limit.year, (limit.month, limit.day, limit.time())
+    )
 
 
 @lru_cache(maxsize=64)
@@ -393,14 +408,6 @@ def _printed_year(rest: str, match: re.Match[str]) -> str | Literal[False] | Non
     return False if _YEAR_RE.search(rest) else None
 
 
-@lru_cache(maxsize=16)
-def _latest_local(now: datetime, tz: tzinfo) -> tuple[int, tuple[int, int, time]]:
-    """The latest local time a date without its year may be, ``FUTURE_SLACK`` after ``now``: its year, and its (month,
-    day, time of day) to compare with. Worked out once per ``now`` (a page's dates share it)."""
-    limit = (now.astimezone(UTC) + FUTURE_SLACK).astimezone(tz)
-    return limit.year, (limit.month, limit.day, limit.time())
-
-
 def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, now: datetime) -> date | None:
     """The date; without a year, the latest such date (at that time) not more than ``FUTURE_SLACK`` after ``now``,
     the day's grace a date with its year printed has: "5 декабря, 15:30" or "6 декабря" fetched at 12:00 on 5
@@ -411,13 +418,13 @@ def _day_of_month(dom: int, month: int, year: str | None, at: time, tz: tzinfo, 
             return date(int(year), month, dom)
         # The latest local time it may be (compared on the local wall clock): within the day after New Year's Eve,
         # next year's; 29 February may be years back.
-        year_now, latest = _latest_local(now, tz)
+        clock = _fetch_clock(now, tz)
         for back in range(9):
             try:
-                day = date(year_now - back, month, dom)
+                day = date(clock.latest_year - back, month, dom)
             except ValueError:
                 continue
-            if back or (month, dom, at) <= latest:
+            if back or (month, dom, at) <= clock.latest_local:
                 return day
     except ValueError:
         return None
@@ -628,7 +635,7 @@ def parse_date(
         return None
     if not isinstance(result, datetime) or result < EARLIEST:
         return None
-    if result.year >= now.year - 1 and result > _latest_plausible(now):  # (only recent years can be)
+    if result.year >= now.year - 1 and result > _fetch_clock(now, tz).latest:  # (only recent years can be)
         return None
     return result
 
