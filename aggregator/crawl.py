@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -146,6 +146,65 @@ def stats_table(per_source: dict[str, dict[str, Any]], title: str) -> Table:
 
 
 @contextmanager
+def _logs_above(display: Live) -> Iterator[None]:
+    """While the live table shows, log records are printed above it. Rich's ``Live`` takes over ``sys.stderr`` to
+    do so, but Scrapy's log handler holds the stream ``sys.stderr`` was when the crawl process was made: its lines
+    ("Gave up retrying ... 500") were written into the table, which went on being drawn below each one."""
+    with display:
+        console_stderr = sys.stderr  # Live's proxy when the console is a terminal, else the stream itself
+        moved = [
+            (handler, handler.setStream(console_stderr))
+            for handler in logging.getLogger().handlers
+            if type(handler) is logging.StreamHandler and handler.stream is _stderr_before(console_stderr)
+        ]
+        try:
+            yield
+        finally:
+            for handler, stream in moved:
+                handler.setStream(stream)
+
+
+def _stderr_before(stream: Any) -> Any:
+    """The stream a Rich proxy (``FileProxy``) stands for, or ``stream`` itself."""
+    return getattr(stream, "rich_proxied_file", stream)
+
+
+STARTUP_LISTINGS = {"scrapy.middleware": None, "scrapy.addons": None, "scrapy.crawler": "Overridden settings"}
+"""Loggers whose start-up listings a crawl under ``aggregator crawl`` leaves out of its log by default: each crawler
+logs its enabled middlewares, extensions, pipelines and add-ons and its overridden settings (~60 lines a source, the
+same every run, and what the code says), which made a cron run's log 1,000 lines for the bundled six sources.
+``None``: every INFO record of the logger (each says nothing else); a string: the records starting with it (the
+crawler's logger also says when a signal stops the crawl)."""
+
+
+class _StartupListings(logging.Filter):
+    def __init__(self, starts: str | None) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        return self.starts is not None and not str(record.msg).startswith(self.starts)
+
+
+@contextmanager
+def _quiet_startup(quiet: bool) -> Iterator[None]:
+    """Leave Scrapy's start-up listings (``STARTUP_LISTINGS``) out of the log while the crawls run, when ``quiet``."""
+    if not quiet:
+        yield
+        return
+    filters = [(logging.getLogger(name), _StartupListings(starts)) for name, starts in STARTUP_LISTINGS.items()]
+    for named, listing in filters:
+        named.addFilter(listing)
+    try:
+        yield
+    finally:
+        for named, listing in filters:
+            named.removeFilter(listing)
+
+
+@contextmanager
 def _offline_mirror(offline: bool, mirror: str | None, root: Path | None) -> Iterator[str | None]:
     if offline:
         with serve_mirror(root or mirror_dir()) as base:
@@ -181,6 +240,8 @@ def run_crawl(
         overrides["AGGREGATOR_DB_URL"] = db_url
     if refresh:
         overrides["AGGREGATOR_REFRESH"] = True
+    # Scrapy's start-up listings stay in the log only when asked for by a log level (``--log-level INFO``).
+    quiet = "LOG_LEVEL" not in overrides
     if live:
         overrides.setdefault("LOG_LEVEL", "WARNING")
     scrapy_settings = project_settings(overrides)
@@ -194,7 +255,7 @@ def run_crawl(
     locking: AbstractContextManager[tuple[list[str], list[str]]] = (
         nullcontext((keys, [])) if locks is None else locks.held(keys)
     )
-    with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base:
+    with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base, ExitStack() as stack:
         resting = resting_sources(scrapy_settings["AGGREGATOR_DB_URL"], free)
         free = [key for key in free if key not in resting]
         if base:
@@ -207,6 +268,8 @@ def run_crawl(
         not_started: dict[str, str] = {}
         if free:
             process = CrawlerProcess(project_settings(overrides))
+            # (each crawler logs its listings as ``process.crawl`` starts it)
+            stack.enter_context(_quiet_startup(quiet))
             # On PostgreSQL the locks are held by a connection, which can drop while the crawls run.
             watch = LockWatch(locks, LockWatch.interval_of(scrapy_settings)) if locks is not None else None
             for key in free:
@@ -216,7 +279,7 @@ def run_crawl(
                     watch.watch(key, crawler)
                 process.crawl(crawler).addErrback(_could_not_start, key, not_started)
             display = Live(_Board(crawlers), console=console, refresh_per_second=4, transient=True)
-            with display if live else nullcontext():
+            with _logs_above(display) if live else nullcontext():
                 process.start()
     outcomes = [SourceOutcome(key, None, {}, busy=True) for key in busy]
     outcomes += [SourceOutcome(key, None, {}, resting_until=until) for key, until in resting.items()]
