@@ -32,7 +32,8 @@ correspondent's or bureau's place stands between the outlet and the noun in Azer
 Ankara müxbiri", "APA-nın Qərb bürosu", "Report's Ankara correspondent"): the outlet is the name in the genitive.
 A capital or a city alone is no outlet ("Как сообщает Анкара" speaks for a government; ``PLACES``). Unlike
 "агентство", a correspondent's noun does not make the name beside it an outlet: "Smith's correspondent" is a
-person's, "корреспонденту Смиту" the correspondent's own name (``CORRESPONDENT_NOUNS``).
+person's, "корреспонденту Смиту" the correspondent's own name (``CORRESPONDENT_NOUNS``); but a Russian name in the
+genitive after one in another case is its owner's ("сообщил корреспондент Казинформа": Казинформ).
 
 An outlet named inside a quotation is cited like any other ("«Как сообщил ТАСС, переговоры сорваны», — написал
 он", a quoted post that says "по данным Bloomberg"). It is the speaker's source rather than the article's, but the
@@ -228,6 +229,21 @@ ANCHORS: tuple[Anchor, ...] = (
         Evidence.LIKELY,
         ("интервью", "стало", "статью"),
     ),
+    # The outlet whose correspondent someone spoke to, as "Nazir Report-un müxbirinə bildirib": "рассказал он
+    # корреспонденту Казинформа", "заявил корреспонденту Report", "в беседе с корреспондентом АПА". The pattern stops
+    # before the noun (it matches no character), which ``_candidate_after`` passes over as after "Как сообщает": the
+    # name after it needs ``Evidence.LIKELY`` ("корреспонденту Смиту" is the correspondent's own name). Only the
+    # dative, and the instrumental after "с": in another case the noun is mostly a job ("работал корреспондентом
+    # ТАСС"), or the genitive's apposition ("со слов корреспондента Смита"). "Собкору" and "спецкору" are left out: a
+    # trigger stem costs a search of every Russian text (some 1.5% of ``find_citations``' time each).
+    _anchor(
+        "ru",
+        r"\b(?=корреспонденту\b)|(?<=\bс[ \t\u00a0])(?=корреспондентом\b)",
+        Side.AFTER,
+        Evidence.LIKELY,
+        ("корреспондент",),
+        lead=0,
+    ),
     _anchor("ru", rf"\bсо{_S}ссылкой{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылкой",), animate_accusative=True),
     _anchor("ru", rf"\bссылаясь{_S}на\b", Side.AFTER, Evidence.PLAIN, ("ссылаясь",), lead=0, animate_accusative=True),
     _anchor(
@@ -400,9 +416,11 @@ _AZ_GLUED_GENITIVE = re.compile(r"(?:ın|in|un|ün)$")
 """The Azerbaijani genitive glued to a name ("Ukraynanın", "Ermənistanın", "Putinin", "Pentaqonun"). Azerbaijani
 spelling glues case endings to its own words and to the names it has made its own, and puts a hyphen before those
 of abbreviations and foreign names ("APA-nın", "Oxu.Az-ın", "Tesla-nın"); a known outlet with its ending glued on
-("Trendin", "Reportun") is judged before this, by its name without the ending. So a name the ending is still glued
-to is a country's, a city's or a person's, not an outlet's that anyone knows: an unknown outlet so written
-("Publikanın") is missed, which costs less than citing every country whose statement the news quotes."""
+("Trendin", "Reportun", "Sputnik Azərbaycanın") or a domain ("Publika.azın", ``_domain_base``) is judged before this,
+by its name without the ending. So a name the ending is still glued to is a country's, a city's or a person's, not an
+outlet's that anyone knows: an unknown outlet so written ("Publikanın") is missed, which costs less than citing every
+country whose statement the news quotes. Before a correspondent's noun too: "Publikanın müxbiri" is written as
+"Trampın müxbiri" and "Ukraynanın müxbiri" are."""
 _ADJECTIVE = re.compile(r"(?:ск|цк|н)(?:ий|ая|ое|ие|ого|ой|им|ым|ый|ые)$|(?:ый|ий|ая|ое|ые|ого|его)$")
 
 # --- vocabulary -----------------------------------------------------------------------------------------------------
@@ -436,7 +454,9 @@ possessive reads like an outlet's ("Smith's correspondent", "Əliyevin müxbiri"
 such a noun makes no name beside it a sure outlet: the name needs ``Evidence.LIKELY`` of its own, as after "бюро"
 (a known outlet, a domain, an all-caps agency, a Latin name in a Russian phrase or with a hyphenated case ending).
 So "Smith-in müxbirinə" and "корреспонденту Smith" are still cited: Azerbaijani writes a foreign person's genitive
-as it writes an outlet's, and Russian copy a person's name in Cyrillic far more often than in Latin."""
+as it writes an outlet's, and Russian copy a person's name in Cyrillic far more often than in Latin. Russian case
+tells one more: a name in the genitive after the noun in another case ("корреспондент Казинформа") is whose
+correspondent it is, not the correspondent (``_owns_the_correspondent``)."""
 _CORRESPONDENT_INITIALS = frozenset(stem[0] for stem in CORRESPONDENT_NOUNS)
 """The first letters of ``CORRESPONDENT_NOUNS``: a word that begins with none is no such noun."""
 INDEFINITE_ARTICLES = frozenset({"a", "an"})
@@ -757,7 +777,24 @@ def _bare_text(kind: str, text: str) -> tuple[str, bool]:
         head, found, tail = word.rpartition(sep)
         if found and head and (tail in _CASE_ENDINGS or (tail.startswith(("lar", "lər")) and len(tail) <= 8)):
             return head, True  # "APA-ya", "Oxu.Az-ın", "Report-у", "KİV-lərinə"
-    return _known_base(word), False
+    base = _known_base(word)
+    if base == word and "." in word:
+        base = _domain_base(word)
+    return base, False
+
+
+_GLUED_AZ_ENDINGS = tuple(sorted(_CASE_ENDINGS_AZ, key=len, reverse=True))
+
+
+def _domain_base(word: str) -> str:
+    """A domain without the Azerbaijani case ending glued to it ("Publika.azın", "Oxu.aza"), as a known outlet's is
+    cut (``_known_base``): a domain is a sure outlet however it is declined, and one spelt with a hyphen or apostrophe
+    before its ending ("Publika.az-ın") is cut with the other names."""
+    if not _is_domain(word):
+        for ending in _GLUED_AZ_ENDINGS:
+            if word.endswith(ending) and _is_domain(word[: -len(ending)]):
+                return word[: -len(ending)]
+    return word
 
 
 @lru_cache(maxsize=4096)
@@ -880,8 +917,10 @@ def _known_prefix(items: Sequence[Item], *, from_end: bool) -> int:
 
 @lru_cache(maxsize=8192)
 def _is_known(words: tuple[str, ...]) -> bool:
-    """Whether ``words`` spell a known outlet's name."""
-    return _known_key(" ".join(words)) in _known_outlets()
+    """Whether ``words`` spell a known outlet's name, with a case ending glued to the last or not ("Sputnik
+    Azərbaycanın", "Sputnik Азербайджана")."""
+    name = " ".join(words)
+    return _known_key(name) in _known_outlets() or _known_base(name) != name
 
 
 class _Candidate(NamedTuple):
@@ -1088,6 +1127,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     first = items[0]
     parts = [_bare(i) for i in items]
     name = " ".join(p[0] for p in parts).strip()
+    if len(parts) > 1:
+        name = _known_base(name)  # "Sputnik Azərbaycanın müxbiri": "Sputnik Azərbaycan"
     letters = [c for c in name if c.isalpha()]
     if len(letters) < 2:
         return name, Evidence.NONE
@@ -1126,6 +1167,8 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     word = _lower(name)
     if _SURNAME.search(word) or _ADJECTIVE.search(word):
         return name, Evidence.NONE  # "сообщил Hajiyev", "передает Казахстанский отчет"
+    if _owns_the_correspondent(candidate.before, word):
+        return name[:-1], Evidence.LIKELY  # "сообщил корреспондент Казинформа": "Казинформ"
     if (
         anchor.language == "az"
         and not parts[-1][1]
@@ -1142,6 +1185,31 @@ def _evidence(text: str, candidate: _Candidate, anchor: Anchor) -> tuple[str, Ev
     if anchor.verb and anchor.language == "ru" and not latin and _RU_DATIVE.search(word):
         return name, Evidence.NONE  # ", передает Армении карты": whom the verb addresses, not who reports
     return name, Evidence.PLAIN
+
+
+_RU_CORRESPONDENT_NOT_GENITIVE = re.compile(r"(?:корреспондент|собкор|спецкор)(?:у|ом|е|ы)?")
+"""A Russian correspondent's noun in a case other than the genitive: the nominative, dative, instrumental and
+prepositional of one, the nominative of several."""
+_RU_MASCULINE_GENITIVE = re.compile(r"[а-яё]{3,}а")
+
+
+def _owns_the_correspondent(noun: Item | None, word: str) -> bool:
+    """Whether ``word`` (a casefolded Cyrillic name with no surname's or adjective's ending) is the genitive of the
+    outlet that owns the correspondent ``noun`` before it: "сообщил корреспондент Казинформа", "рассказал он
+    корреспонденту Казинформа". A name in apposition to the noun, the correspondent's own, agrees with it in case
+    ("корреспондент Смит", "корреспонденту Смиту"): after any case of the noun but the genitive, a name in the
+    masculine genitive "-а" (whose nominative is the name without it) is whose correspondent it is, and that is an
+    outlet's: a person's correspondent reads "корреспондент Иванова", which ``_SURNAME`` refuses, and a city's is
+    refused by name (``PLACES``; a country's is not, which Russian copy hardly writes so). The "-я" and feminine
+    "-ы" / "-и" genitives are left out: the nominative they come from cannot be told ("-ь", "-й" or "-я"; "-а" or a
+    stem's change)."""
+    return (
+        noun is not None
+        and noun.kind == "word"
+        and _RU_CORRESPONDENT_NOT_GENITIVE.fullmatch(noun.text) is not None
+        and _RU_MASCULINE_GENITIVE.fullmatch(word) is not None
+        and word[:-1] not in PLACES
+    )
 
 
 _INLINE = " \t\u00a0"
