@@ -1195,7 +1195,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the archive's tables to the latest schema."""
     import logging
 
-    from aggregator.store.db import connect, current_revision, upgrade
+    from aggregator.store.db import connect, current_revision, dispose, shown_url, upgrade
 
     # Each step as Alembic runs it, and the progress a long one reports (0007 on a big archive takes minutes).
     handler = logging.StreamHandler(sys.stderr)
@@ -1207,10 +1207,15 @@ def db_upgrade(ctx: typer.Context) -> None:
     engine = connect(_db_url(ctx))
     try:
         upgrade(engine)
-        out.print(f"schema at revision {current_revision(engine)}: {engine.url.render_as_string()}")
+        # The archive as the operator names it (its file's path), whole on one line: a folder's name with "[" in it
+        # is no markup, and a script reading the line finds the path unbroken.
+        out.print(
+            f"schema at revision {current_revision(engine)}: {shown_url(engine.url)}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
     finally:
         steps.removeHandler(handler)
-        engine.dispose()
+        dispose(engine)  # a read-only archive's log files, if its reads left them, go too
 
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> str:

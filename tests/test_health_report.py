@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -298,3 +299,71 @@ def test_a_scale_out_crawl_that_found_nothing_is_said_where_its_spider_looked(db
         "caliber": ("red", ["no article found on the listings"]),
     }
     assert "looked_in" not in rows["minval"]  # not a measure
+
+
+# -- narrow terminals ------------------------------------------------------------------------------------------
+
+INCREMENTAL = {
+    "status": "red", "problems": ["title missing (layout change?)"], "items": 1234, "extracted": 87,
+    "median": 1250.5, "coverage": {"title": 0.25, "body": 0.5, "date": 0.75}, "undated": 0.125,
+    "http_error_rate": 0.0625,
+}  # fmt: skip
+"""A verdict whose coverage is of far fewer articles (87 extracted) than the run found (1234): each share means
+something only beside the 87."""
+
+
+def shown_at(rows: list[dict], width: int) -> str:
+    from rich.console import Console
+
+    from aggregator.commands.runs import health_view
+
+    console = Console(width=width, record=True, force_terminal=False)
+    for part in health_view(rows, console):
+        console.print(part)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120, 160])
+def test_health_shows_every_figure_and_what_its_share_is_of_at_any_width(width: int) -> None:
+    """Rich dropped the last columns of a table with no room for them (at 60 columns the undated and HTTP error
+    shares went, without a word) and a narrow table showed the coverage shares without the count they are of."""
+    row = {"source": "haqqin", "run": 12345, "finished_at": "2026-12-03T12:39:31Z", **INCREMENTAL}
+    never = {
+        "source": "report",
+        "run": None,
+        "status": "unknown",
+        "problems": ["no run recorded yet: is it scheduled?"],
+    }
+    text = shown_at([row, never], width)
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width, text
+    for value in ("haqqin", "12345", "12:39", "red", "1234", "1250.5", "87", "25%", "50%", "75%", "12%", "6%",
+                  "title missing (layout change?)", "report", "unknown", "no run recorded yet"):  # fmt: skip
+        assert value in text, (value, text)
+    for label in ("median", "extracted", "title", "body", "date", "undated"):
+        assert label in text, (label, text)
+    assert "http" in text.lower() and "err" in text  # "http err", or its words over two lines of a header
+    words = " ".join(text.split())
+    if "of 87 extracted:" in words:  # a few lines a source, each figure named
+        assert width < 60 and "of 87 extracted: title 25%, body 50%, date 75%, undated 12%" in words
+        assert "1234 articles, median 1250.5; HTTP errors 6% of requests" in words
+    else:  # a table: the 87 in the row of the shares, under its header
+        (line,) = [line for line in text.splitlines() if " 87 " in line]
+        assert all(share in line.split() for share in ("25%", "50%", "75%", "12%")), line
+
+
+def test_the_health_command_on_a_narrow_terminal_says_what_each_share_is_of(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    archive = Archive.open(db)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            started = NOW - timedelta(minutes=5)
+            s.add(CrawlRun(source="caliber", spider="caliber", started_at=started, finished_at=started,
+                           status="finished", health=INCREMENTAL))  # fmt: skip
+    finally:
+        archive.close()
+    for columns in ("60", "80"):
+        done = run_cli("--db", db, "health", env={"COLUMNS": columns})
+        assert done.returncode == 1, done.stderr
+        assert max(len(line.rstrip()) for line in done.stdout.splitlines()) <= int(columns), done.stdout
+        for shown in ("Coverage of the articles extracted", "extracted", "undated", "http", "87", "1234", "12%", "6%"):
+            assert shown in done.stdout, (columns, shown, done.stdout)

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -29,10 +30,12 @@ from sqlalchemy.engine import make_url
 from aggregator.store.db import (
     ReadOnlyWrite,
     connect,
+    dispose,
     existing_file_url,
     newest_migration,
     normalise_url,
     require_existing,
+    shown_url,
     sqlite_file,
     upgrade,
 )
@@ -60,8 +63,9 @@ def digest(path: Path) -> str:
 
 
 def truth(path: Path) -> dict[str, Any]:
-    """What the reading commands should say, read from the file by plain SQL (mode=ro: read before it is locked)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    """What the reading commands should say, read from the file by plain SQL (mode=ro: read before it is locked;
+    immutable=1: nothing is made beside it, as a read-only connection to a WAL database would)."""
+    with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as conn:
         articles = dict(conn.execute("SELECT id, title FROM articles").fetchall())
         runs = {row[0] for row in conn.execute("SELECT id FROM crawl_runs")}
     conn.close()
@@ -96,6 +100,17 @@ def reads_everything(run: Any, url: str, expected: dict[str, Any], scratch: Path
     exported = scratch / "export.jsonl"
     ok("export", "-o", str(exported))
     assert sorted(json.loads(line)["title"] for line in exported.read_text().splitlines()) == sorted(articles.values())
+
+
+def in_wal_mode(path: Path) -> bool:
+    """Whether the database file says it is in WAL mode (its header's read and write versions are 2), read without
+    SQLite, which would make the files ``beside`` tells."""
+    return path.read_bytes()[18:20] == b"\x02\x02"
+
+
+def beside(path: Path) -> list[str]:
+    """The files SQLite keeps beside a database (``-wal``, ``-shm``, ``-journal``) that are there."""
+    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(f"{path.name}-"))
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
@@ -152,9 +167,11 @@ def test_every_reading_command_reads_a_mode_ro_url_and_changes_nothing(
 ) -> None:
     expected = truth(copy)
     before = digest(copy)
+    assert in_wal_mode(copy) and beside(copy) == []
     reads_everything(run_cli, spelling.format(path=copy), expected, tmp_path)
     assert digest(copy) == before
     assert not [p.name for p in tmp_path.iterdir() if "?" in p.name]  # no "archive.db?mode=ro" beside it
+    assert beside(copy) == []  # an empty archive.db-wal and a 32 KiB archive.db-shm were left behind
 
 
 def test_a_backup_copy_is_read_in_its_own_journal_mode(crawled: Path, tmp_path: Path) -> None:
@@ -167,6 +184,7 @@ def test_a_backup_copy_is_read_in_its_own_journal_mode(crawled: Path, tmp_path: 
     before = digest(backup)
     reads_everything(run_cli, f"sqlite:///file:{backup}?mode=ro&uri=true", truth(crawled), tmp_path)
     assert digest(backup) == before
+    assert beside(backup) == []  # a rollback-journal database is read without a -wal or -shm
     with sqlite3.connect(backup) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     conn.close()
@@ -188,6 +206,106 @@ def test_db_upgrade_of_a_current_read_only_archive_has_nothing_to_do(copy: Path)
     done = run_cli("--db", f"sqlite:///file:{copy}?mode=ro&uri=true", "db", "upgrade")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith(f"schema at revision {newest_migration()}:")
+    assert beside(copy) == []
+
+
+# -- the folder, as it was found ------------------------------------------------------------------------------
+
+
+def test_log_files_that_were_there_are_left_there(copy: Path) -> None:
+    """Files found beside the archive are some other process's (one reading it, or one that died): left as found."""
+    with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as conn:  # what every mode=ro command used to leave
+        conn.execute("SELECT count(*) FROM articles").fetchone()
+    conn.close()
+    assert beside(copy) == ["archive.db-shm", "archive.db-wal"]
+    done = run_cli("--db", f"sqlite:///{copy}?mode=ro", "articles", "list", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert beside(copy) == ["archive.db-shm", "archive.db-wal"]
+
+
+def test_log_files_another_process_reads_through_are_left(copy: Path) -> None:
+    """A process that has the archive open (a crawl, a server, another command) reads through the -wal and -shm the
+    command made: they stay, and the archive is whole for it."""
+    engine = connect(f"sqlite:///{copy}?mode=ro")
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql("SELECT count(*) FROM articles").scalar()
+    assert beside(copy) == ["archive.db-shm", "archive.db-wal"]
+    count_rows = "print(conn.execute('SELECT count(*) FROM articles').fetchone()[0], flush=True)"
+    reads = "\n".join(
+        ["import sqlite3, sys", f"conn = sqlite3.connect({f'file:{copy}?mode=ro'!r}, uri=True)", count_rows,
+         "sys.stdin.read()", count_rows]
+    )  # fmt: skip
+    other = subprocess.Popen([sys.executable, "-c", reads], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        assert int(other.stdout.readline()) == count
+        dispose(engine)
+        assert beside(copy) == ["archive.db-shm", "archive.db-wal"]
+        other.stdin.close()
+        assert int(other.stdout.readline()) == count
+    finally:
+        other.wait(timeout=60)
+    assert other.returncode == 0
+
+
+def test_a_log_holding_commits_is_left_and_the_archive_unchanged(copy: Path) -> None:
+    """A commit a crawl made while a command read (into the log the command made, the crawl closing first) stays in
+    the log for the archive's next writer: the read-only command neither removes it nor copies it into the file."""
+    before = digest(copy)
+    engine = connect(f"sqlite:///{copy}?mode=ro")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM articles").scalar()
+    writer = sqlite3.connect(copy, isolation_level=None)
+    writer.execute("UPDATE articles SET title = title || ' (edited)' WHERE id = (SELECT min(id) FROM articles)")
+    writer.close()  # the command's connection still reads: the log stays
+    logged = (copy.parent / "archive.db-wal").stat().st_size
+    assert logged > 0
+    dispose(engine)
+    assert beside(copy) == ["archive.db-shm", "archive.db-wal"]
+    assert (copy.parent / "archive.db-wal").stat().st_size == logged and digest(copy) == before
+    with sqlite3.connect(copy) as conn:  # the commit is there for the next reader
+        assert conn.execute("SELECT count(*) FROM articles WHERE title LIKE '% (edited)'").fetchone() == (1,)
+    conn.close()
+
+
+# -- the archive, as an operator names it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "sqlite:///{path}",
+        "sqlite:///{path}?mode=ro",
+        "sqlite:///file:{quoted}?mode=ro&uri=true",
+        "sqlite:///file:{quoted}?uri=true",
+    ],
+)
+def test_db_upgrade_names_the_archive_by_its_path(spelling: str, crawled: Path, tmp_path: Path) -> None:
+    """A URI filename was printed as SQLAlchemy renders it, ``sqlite:///file%3A/.../my%2520archives%5B2%5D/...``."""
+    path = tmp_path / "my archives [2]" / "archive.db"
+    path.parent.mkdir()
+    shutil.copyfile(crawled, path)
+    url = spelling.format(path=path, quoted=quote(str(path), safe="/"))
+    done = run_cli("--db", url, "db", "upgrade", env={"COLUMNS": "60"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == f"schema at revision {newest_migration()}: {path}\n"
+
+
+def test_an_archive_behind_this_release_is_named_by_its_path(behind: Path) -> None:
+    url = f"sqlite:///file:{quote(str(behind), safe='/')}?uri=true"
+    done = run_cli("--db", url, "articles", "list")
+    assert one_line_error(done).startswith(f"aggregator: error: the archive at {behind} has schema revision ")
+
+
+def test_a_database_url_is_shown_with_its_password_starred() -> None:
+    assert shown_url("postgresql://aggregator:s3cret@db.internal:5432/archive") == (
+        "postgresql://aggregator:***@db.internal:5432/archive"
+    )
+    assert shown_url(make_url("postgresql+psycopg://aggregator:s3cret@db.internal/archive")) == (
+        "postgresql+psycopg://aggregator:***@db.internal/archive"
+    )
+    assert shown_url(make_url(normalise_url("sqlite:////srv/my archives/a.db?mode=ro"))) == "/srv/my archives/a.db"
+    assert shown_url("sqlite://") == "sqlite://"
 
 
 def test_a_missing_archive_is_not_created_through_a_mode_ro_url(tmp_path: Path) -> None:

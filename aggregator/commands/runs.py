@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 
 from aggregator.cli import (
@@ -239,55 +242,147 @@ def health_cmd(
     if as_json:
         print_json(rows)
     else:
-        table, below = health_table(rows, wide=out.width >= WIDE)
-        out.print(table)
-        for line in below:
-            out.print(line)
+        for part in health_view(rows, out):
+            out.print(part)
     if any(row["status"] != "green" for row in rows):  # a source never judged is not known to be healthy
         raise typer.Exit(1)
 
 
+HEALTH_TITLE = "Source health (latest run)"
+COVERAGE_TITLE = "Coverage of the articles extracted"
+
+# Each column of the health tables: its header on a narrow terminal and on a wide one, how it is justified, and how
+# wide its values may be (they must not wrap).
+_HEALTH_COLUMNS: dict[str, tuple[str, str, str, int]] = {
+    "source": ("source", "source", "left", 0),
+    "health": ("health", "health", "left", 7),
+    "run": ("run", "run", "right", 0),
+    "finished": ("finished\n(UTC)", "finished (UTC)", "left", 11),
+    "articles": ("items", "articles", "right", 4),
+    "median": ("median", "median", "right", 4),
+    "extracted": ("extracted", "extracted", "right", 4),
+    "title": ("title", "title", "right", 4),
+    "body": ("body", "body", "right", 4),
+    "date": ("date", "date", "right", 4),
+    "undated": ("undated", "undated", "right", 4),
+    "http": ("http\nerr", "http errors", "right", 4),
+}
+_COUNTS = ("source", "health", "run", "finished", "articles", "median", "http")
+_COVERAGE = ("source", "extracted", "title", "body", "date", "undated")
+
+
+def _health_cells(row: dict[str, Any], *, wide: bool) -> dict[str, str]:
+    """One source's verdict (``source_health``) as the cells of the health tables, by column: empty but for its
+    source and status where it has no judged run."""
+    if row["run"] is None:
+        return {"source": row["source"], "health": f"[yellow]{row['status']}[/yellow]"}
+    coverage = row.get("coverage") or {}
+    median = row.get("median")
+    finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
+    return {
+        "source": row["source"],
+        "health": "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]",
+        "run": f"{row['run']}×{row['workers']}" if row.get("crawl") else str(row["run"]),  # its first run, workers
+        "finished": _when(finished, short=not wide),
+        "articles": str(row.get("items", "")),
+        "median": "–" if median is None else f"{median:g}",
+        "extracted": str(row.get("extracted", "")),
+        "title": _share(coverage.get("title")),
+        "body": _share(coverage.get("body")),
+        "date": _share(coverage.get("date")),
+        "undated": _share(row.get("undated")),
+        "http": _share(row.get("http_error_rate")),
+    }
+
+
+def _health_columns(
+    rows: list[dict[str, Any]], title: str, columns: tuple[str, ...], *, wide: bool, problems: bool = False
+) -> Table:
+    """A table of the health ``columns``, a row a source (``_health_cells``); ``problems``: and a last column of
+    each source's problems, folded to the room left."""
+    table = compact_table(title, tight=not wide)
+    for key in columns:
+        narrow, wide_label, justify, width = _HEALTH_COLUMNS[key]
+        if key == "source":
+            width = max((len(row["source"]) for row in rows), default=0)
+        elif key == "finished" and wide:
+            width = 19
+        header_column(table, wide_label if wide else narrow, justify=justify, width=width)
+    if problems:
+        table.add_column("problems", overflow="fold", ratio=1)
+    for row in rows:
+        cells = _health_cells(row, wide=wide)
+        table.add_row(*(cells.get(key, "") for key in columns), *([escape(_problems(row))] if problems else []))
+    return table
+
+
 def health_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[str]]:
     """Each source's verdict (``source_health``), a line each, and the lines to print under it: a narrower terminal
-    than ``WIDE`` gets the finish time without year and seconds, and each source's problems under the table."""
-    table = compact_table("Source health (latest run)", tight=not wide)
-    header_column(table, "source", width=max((len(row["source"]) for row in rows), default=0))
-    header_column(table, "health", width=7)
-    header_column(table, "run", justify="right")
-    header_column(table, "finished (UTC)" if wide else "finished\n(UTC)", width=19 if wide else 11)
-    # The shares are of the articles the run extracted, which an incremental run's are few of (a wide terminal
-    # shows how many: 2 of 3 is 67%); a narrow one has no room for the count.
-    for label in ("articles" if wide else "items", "median", *(["extracted"] if wide else []), "title", "body",
-                  "date", "undated", "http errors" if wide else "http\nerr"):  # fmt: skip
-        header_column(table, label, justify="right", width=4)
-    if wide:
-        table.add_column("problems", overflow="fold", ratio=1)
-    below: list[str] = []
+    than ``WIDE`` gets the finish time without year and seconds, and each source's problems under the table. The
+    coverage shares are of the articles the run extracted, which an incremental run's are few of: the table shows
+    how many, beside them (2 of 3 is 67%)."""
+    table = _health_columns(rows, HEALTH_TITLE, tuple(_HEALTH_COLUMNS), wide=wide, problems=wide)
+    return table, [] if wide else _problem_lines(rows)
+
+
+def health_view(rows: list[dict[str, Any]], console: Console) -> list[RenderableType]:
+    """What ``health`` prints on ``console``: the first of these that shows every figure whole at its width.
+
+    From ``WIDE`` columns, one table, problems in a column of their own; narrower, the same table without them (each
+    source's problems under it); narrower still (80 columns, most often), two tables, the runs' counts and their
+    coverage (about 50 columns each); below that a few lines a source, each figure named. Given less room than
+    its columns need, Rich drops the last ones without a word (at 60 columns the undated and HTTP error shares
+    went) or cuts values short; and a narrow table without the extracted count showed coverage shares of a number
+    it did not show (an incremental run extracts few of the articles it finds)."""
+    if console.width >= WIDE:
+        table, _ = health_table(rows, wide=True)
+        return [table]
+    table, below = health_table(rows, wide=False)
+    if _fits(console, table):
+        return [table, *below]
+    counts = _health_columns(rows, HEALTH_TITLE, _COUNTS, wide=False)
+    coverage = _health_columns(rows, COVERAGE_TITLE, _COVERAGE, wide=False)
+    if _fits(console, counts, coverage):
+        return [counts, coverage, *below]
+    return health_blocks(rows)
+
+
+def _fits(console: Console, *tables: Table) -> bool:
+    """Whether each table shows every column whole within the console's width: its narrowest rendering (each
+    column as wide as its longest word and its ``min_width``), measured as if there were room for anything."""
+    unbounded = console.options.update_width(1_000_000)
+    return all(Measurement.get(console, unbounded, table).minimum <= console.width for table in tables)
+
+
+def health_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
+    """Each source's verdict (``source_health``) as a few lines, every figure named and its problems one a line:
+    what a terminal too narrow for the tables gets (they fold there, each line indented under its source)."""
+    parts: list[RenderableType] = [HEALTH_TITLE]
     for row in rows:
-        problems = "; ".join(row.get("problems") or [])
-        if row["run"] is None:
-            table.add_row(
-                row["source"], f"[yellow]{row['status']}[/yellow]", *[""] * (10 if wide else 9),
-                *([escape(problems)] if wide else []),
-            )  # fmt: skip
-        else:
-            status = "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]"
-            coverage = row.get("coverage") or {}
-            median = row.get("median")
-            finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
-            when = _when(finished, short=not wide)
-            run = f"{row['run']}×{row['workers']}" if row.get("crawl") else str(row["run"])  # its first run, workers
-            table.add_row(
-                row["source"], status, run, when,
-                str(row.get("items", "")), "–" if median is None else f"{median:g}",
-                *([str(row.get("extracted", ""))] if wide else []),
-                _share(coverage.get("title")), _share(coverage.get("body")), _share(coverage.get("date")),
-                _share(row.get("undated")), _share(row.get("http_error_rate")),
-                *([escape(problems)] if wide else []),
-            )  # fmt: skip
-        if not wide and problems:
-            below.append(f"[bold]{escape(row['source'])}[/bold]: {escape(problems)}")
-    return table, below
+        cells = _health_cells(row, wide=True)
+        lines: list[str] = []
+        if row["run"] is not None:
+            run = f"scale-out crawl {row['run']} ({row['workers']} runs)" if row.get("crawl") else f"run {row['run']}"
+            lines.append(f"{run}, finished {cells['finished']} UTC" if cells["finished"] else run)
+            lines.append(
+                f"{cells['articles']} articles, median {cells['median']}; HTTP errors {cells['http']} of requests"
+            )
+            lines.append(
+                f"of {cells['extracted']} extracted: title {cells['title']}, body {cells['body']}, date "
+                f"{cells['date']}, undated {cells['undated']}"
+            )
+        lines += [escape(problem) for problem in row.get("problems") or []]
+        parts.append(f"[bold]{escape(row['source'])}[/bold] {cells['health']}")
+        parts += [Padding(line, (0, 0, 0, 2), expand=False) for line in lines]
+    return parts
+
+
+def _problems(row: dict[str, Any]) -> str:
+    return "; ".join(row.get("problems") or [])
+
+
+def _problem_lines(rows: list[dict[str, Any]]) -> list[str]:
+    return [f"[bold]{escape(row['source'])}[/bold]: {escape(_problems(row))}" for row in rows if _problems(row)]
 
 
 @db_app.command("prune-runs")

@@ -201,11 +201,15 @@ _checkpointers: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKe
 
 
 def dispose(engine: Engine) -> None:
-    """Close the engine's connections, after its background checkpointer (if it has one) copied the log back."""
+    """Close the engine's connections, after its background checkpointer (if it has one) copied the log back; for a
+    read-only engine, remove the empty log files its reads left beside the archive (``_remove_log_files``)."""
     checkpointer = _checkpointers.pop(engine, None)
     if checkpointer is not None:
         checkpointer.close()
     engine.dispose()
+    found_none = _found_no_log_files.pop(engine, None)
+    if found_none is not None:
+        _remove_log_files(found_none)
 
 
 READ_ONLY = "aggregator_read_only"
@@ -249,6 +253,16 @@ def sqlite_file(url: str) -> Path | None:
         if not database or database == ":memory:":
             return None
     return Path(database).expanduser()
+
+
+def shown_url(url: str | URL) -> str:
+    """The archive at ``url`` as a line for an operator names it: an SQLite file by its path, as SQLite opens it (an
+    engine's URL in the URI form printed ``sqlite:///file%3A/srv/my%2520archives/archive.db?mode=ro&uri=true``),
+    any other database by its URL with the password starred out (``postgresql+psycopg://aggregator:***@db/archive``).
+    """
+    rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    path = sqlite_file(rendered)
+    return str(path) if path is not None else make_url(rendered).render_as_string(hide_password=True)
 
 
 def _file_uri(parsed: URL, path: Path, **parameters: str) -> URL:
@@ -359,6 +373,58 @@ def _log_files_there(path: Path) -> bool:
     return all(path.with_name(path.name + suffix).is_file() for suffix in ("-wal", "-shm"))
 
 
+_found_no_log_files: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
+"""The read-only engines (and their archive) that found neither ``-wal`` nor ``-shm`` beside it, in a folder this
+process may write: what ``dispose`` leaves as it found it (``_remove_log_files``)."""
+
+
+def _log_file(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _leaves_log_files(path: Path, parsed: URL) -> bool:
+    """Whether reading the archive at ``path`` read-only through ``parsed`` may leave a ``-wal`` and a ``-shm`` file
+    behind that were not there, and this process could remove them safely afterwards (``_remove_log_files``).
+
+    A database in WAL mode is read through its ``-shm`` file, and SQLite opens (creates) the ``-wal`` beside it even
+    on a read-only connection; only the last connection to close removes them, after it took the write lock on the
+    database file, which a read-only one cannot take: ``articles list`` on a ``mode=ro`` URL left an empty
+    ``archive.db-wal`` and a 32 KiB ``archive.db-shm`` in a folder that had neither. (A database in rollback-journal
+    mode, as ``db backup`` writes it, is read without either; one opened ``immutable=1`` too.)"""
+    if (_query_value(parsed, "immutable") or "0") != "0":
+        return False
+    if any(_log_file(path, suffix).exists() for suffix in ("-wal", "-shm")):
+        return False  # as found: a process has it open, or one that died left them for the next
+    return _may_write(path) and _may_write(path.parent)
+
+
+def _remove_log_files(path: Path) -> None:
+    """Remove the ``-wal`` and ``-shm`` files that this process's read-only reads left beside the archive at ``path``
+    (``_leaves_log_files``), where that is safe, the way SQLite itself removes them: a connection that may write
+    reads the database and closes, and SQLite, at the close, removes them only if it gets the database file's write
+    lock (every connection that has read a database in WAL mode holds a read lock on it until it closes, in this
+    process or another) and after copying any commit in the log into the database file.
+
+    The connection writes nothing of its own, and only an empty log is left to it: one that holds commits (a crawl
+    that wrote while the command read, and closed before it) stays, for the crawl's next connection to copy back, as
+    a read-only command does not write the archive (a commit landing in the instant between the look at the log and
+    the close is copied in, as by any last connection: nothing is lost). Anything in the way (a lock held, a file
+    that vanished, a folder made read-only meanwhile) leaves the files as they are: they are harmless, as SQLite made
+    them."""
+    wal, shm = _log_file(path, "-wal"), _log_file(path, "-shm")
+    try:
+        if not (wal.is_file() and shm.is_file()) or wal.stat().st_size or _log_file(path, "-journal").exists():
+            return
+        uri = f"file:{quote(str(path.resolve()), safe='/')}?mode=rw"
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=1.0)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()  # a read: it opens the log, as the command's did
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error):
+        logger.debug("Left the log files beside %s", path, exc_info=True)
+
+
 def _read_only_url(url: str, path: Path) -> URL:
     """The URL a read-only archive is opened with: ``mode=ro``, and ``immutable=1`` where SQLite could not read it
     otherwise.
@@ -445,8 +511,12 @@ def connect(url: str, *, background_checkpoint: bool = False, create: bool = Tru
         if path is not None and why is not None:
             if not path.is_file():
                 raise ArchiveMissing(f"no archive at {path}, and none is created there ({why})")
-            engine = create_engine(_read_only_url(url, path), **kwargs)
+            read_only_url = _read_only_url(url, path)
+            leaves_log_files = _leaves_log_files(path, read_only_url)  # asked before a connection makes them
+            engine = create_engine(read_only_url, **kwargs)
             event.listen(engine, "connect", partial(_sqlite_pragmas, read_only=True))
+            if leaves_log_files:
+                _found_no_log_files[engine] = path
         else:
             if path is not None and create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -463,7 +533,7 @@ def connect(url: str, *, background_checkpoint: bool = False, create: bool = Tru
             try:
                 _refuse_old_schema(engine, path, why)
             except BaseException:
-                engine.dispose()
+                dispose(engine)
                 raise
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -541,7 +611,7 @@ def require_current(engine: Engine) -> None:
     if current == head:
         return
     check_known(engine, current)
-    where = engine.url.render_as_string(hide_password=True)
+    where = shown_url(engine.url)
     if current is None:
         raise SchemaBehind(f"the database at {where} holds no archive: create it with `aggregator db upgrade`")
     raise SchemaBehind(
@@ -566,7 +636,7 @@ def check_known(engine: Engine, current: str | None) -> None:
     from aggregator import __version__
 
     raise SchemaTooNew(
-        f"the archive at {engine.url.render_as_string(hide_password=True)} has schema revision {current!r}, which "
+        f"the archive at {shown_url(engine.url)} has schema revision {current!r}, which "
         f"aggregator {__version__} does not know (its newest is {scripts.get_current_head()!r}): a newer aggregator "
         "upgraded it; run that release here too"
     )
@@ -641,7 +711,7 @@ def ensure_schema(engine: Engine, *, wait: float = 30.0) -> None:
     head = head_revision(engine)
     if current_revision(engine) == head:
         return
-    logger.info("Upgrading the archive schema at %s", engine.url.render_as_string(hide_password=True))
+    logger.info("Upgrading the archive schema at %s", shown_url(engine.url))
     try:
         upgrade(engine)
     except SQLAlchemyError:
