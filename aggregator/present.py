@@ -17,6 +17,9 @@ class Labels:
     source: str
     archived: str
     """Followed by the archive time: "Эта новость заархивирована с источника 15 Сентября 2025 13:24"."""
+    archived_on: str
+    """Before the archive time a list prints for an article the page gave no date for ("Заархивирована: 15 Сентября
+    2025 13:24"): that time is when the archive took it, never to be read as when it was published."""
     most_read: str
     latest: str
     stories: str
@@ -27,6 +30,8 @@ class Labels:
     bad_link: str
     method_not_allowed: str
     """A page's 405 (a form or a script that posted to a page: the pages answer GET and HEAD only)."""
+    all_editions: str
+    """The header's link to the front page of every edition (``/``), before the editions' own links."""
     search: str
     """The search box's button and the search page's heading."""
     found: str
@@ -39,6 +44,7 @@ LABELS: dict[str, Labels] = {
         views="Просмотров",
         source="Источник",
         archived="Эта новость заархивирована с источника",
+        archived_on="Заархивирована",
         most_read="Самые читаемые",
         latest="Последние новости",
         stories="Эта же новость в других источниках",
@@ -48,6 +54,7 @@ LABELS: dict[str, Labels] = {
         unavailable="Сайт временно недоступен, попробуйте зайти через минуту",
         bad_link="Неверная ссылка на страницу",
         method_not_allowed="Эта страница не принимает такой запрос",
+        all_editions="Все",
         search="Поиск",
         found="Найдено",
         nothing_found="Ничего не найдено",
@@ -56,6 +63,7 @@ LABELS: dict[str, Labels] = {
         views="Baxış sayı",
         source="Mənbə",
         archived="Bu xəbər mənbədən arxivləşdirilib",
+        archived_on="Arxivləşdirilib",
         most_read="Ən çox oxunanlar",
         latest="Son xəbərlər",
         stories="Bu xəbər digər mənbələrdə",
@@ -65,6 +73,7 @@ LABELS: dict[str, Labels] = {
         unavailable="Sayt müvəqqəti olaraq əlçatan deyil, bir dəqiqədən sonra yenidən cəhd edin",
         bad_link="Səhifənin keçidi yanlışdır",
         method_not_allowed="Bu səhifə belə sorğunu qəbul etmir",
+        all_editions="Hamısı",
         search="Axtarış",
         found="Tapıldı",
         nothing_found="Heç nə tapılmadı",
@@ -73,6 +82,7 @@ LABELS: dict[str, Labels] = {
         views="Views",
         source="Source",
         archived="This news item was archived from the source on",
+        archived_on="Archived",
         most_read="Most read",
         latest="Latest news",
         stories="The same news from other sources",
@@ -82,6 +92,7 @@ LABELS: dict[str, Labels] = {
         unavailable="The site is briefly unavailable; please try again in a minute",
         bad_link="This page link is not valid",
         method_not_allowed="This page does not take this kind of request",
+        all_editions="All",
         search="Search",
         found="Found",
         nothing_found="Nothing found",

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -31,7 +31,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -45,13 +59,14 @@ from aggregator.api.feeds import ATOM_TYPE, RSS_TYPE, Channel, atom_feed, rss_fe
 from aggregator.api.view_record import VIEW_WINDOW_SECONDS, VIEWS_PER_MINUTE, SharedViewRecord, ViewRecord
 from aggregator.environment import env_settings
 from aggregator.health_report import DEFAULT_MAX_AGE_HOURS, UNKNOWN, max_age, source_health
-from aggregator.html import http_url
+from aggregator.html import css, http_url
 from aggregator.sources import UnknownSourceError, all_sources
 from aggregator.sources import get_source as registry_source
 from aggregator.store import queries
 from aggregator.store import search as fulltext
 from aggregator.store.db import connect, existing_file_url, normalise_url, sqlite_file
-from aggregator.store.models import MAX_ID, Article
+from aggregator.store.models import MAX_ID, Article, UTCDateTime
+from aggregator.urls import canonical_url
 
 P = ParamSpec("P")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -69,22 +84,46 @@ _PLAIN_NUMBER = re.compile(r"0|[1-9][0-9]*")
 ArticleId = Annotated[
     int, BeforeValidator(written_plainly), PathParam(ge=1, le=MAX_ID, description="The article's id.")
 ]
-EDITION_PATTERN = "^(" + "|".join(present.LABELS) + ")$"
-"""The site's editions: the languages its pages have labels in (ru, az, en)."""
+Edition = Literal["ru", "az", "en"]
+"""The site's editions: the languages its pages have labels in (``present.LABELS``), which are the languages its
+sources can write in (``sources.LANGUAGES``). A ``language`` of any other is answered alike everywhere: the API and
+the feeds a 422 naming these ("Input should be 'ru', 'az' or 'en'"), the pages an HTML 400; an article list of a
+language no article can have was a 200 with nothing in it, which read as "none yet"."""
 FEED_SIZE = 50
 FeedEdition = Annotated[
-    str | None,
-    Query(
-        pattern=EDITION_PATTERN,
-        description="An edition (ru, az, en): only articles in this language, and the feed says it is in it.",
-    ),
+    Edition | None,
+    Query(description="An edition (ru, az, en): only articles in this language, and the feed says it is in it."),
 ]
+ListLanguage = Annotated[Edition | None, Query(description="Only articles in this language: ru, az or en.")]
 MACHINE_PATHS = ("/api/", "/feeds/", "/sitemap", "/robots.txt", "/healthz", "/metrics", "/docs", "/redoc", "/openapi")
 """Where the addresses are for programs: an address there that no route has is a JSON 404, elsewhere a page."""
 WITHOUT_ARCHIVE = ("/robots.txt",)
 """The routes that read nothing from the archive: never a 503 while it does not answer."""
 MOST_READ_TTL = 10.0
 """Seconds a most-read list is reused (views counted meanwhile show on the article itself at once)."""
+EDITION_MOST_READ = (
+    select(*queries.LIST_COLUMNS)
+    .where(
+        or_(
+            queries.ARTICLES.c.published_at >= bindparam("cutoff", type_=UTCDateTime()),
+            queries.ARTICLES.c.archived_at >= bindparam("cutoff", type_=UTCDateTime()),
+        ),
+        # The language through an expression no index holds: the planner then reads the window's short ranges of
+        # the two time indexes, as for the list of every language, not every article of the language from its own.
+        func.coalesce(queries.ARTICLES.c.language, "") == bindparam("language", type_=String()),
+        queries.ARTICLES.c.views > 0,
+        queries.ARTICLES.c.withdrawn_at.is_(None),
+    )
+    .order_by(
+        queries.ARTICLES.c.views.desc(),
+        func.coalesce(queries.ARTICLES.c.published_at, queries.ARTICLES.c.archived_at).desc(),
+        queries.ARTICLES.c.id.desc(),
+    )
+    .limit(bindparam("limit", type_=Integer()))
+)
+"""An edition's most-read list, as its article pages show it: the read articles (an unread one is no "most read",
+and listing them filled the list with the newest ids) of the window in that language, by views, then newest first
+(published time, else archive time)."""
 SQLITE_MMAP_BYTES = 2 << 30
 """How much of an SQLite archive the read engine maps into memory (address space, not memory: the OS pages it in;
 SQLite's own ceiling is just under 2 GiB)."""
@@ -323,20 +362,26 @@ class Store:
         self.url = url
         self.read = read_only_engine(url)
         self.most_read_ttl = most_read_ttl
-        self._most_read: dict[tuple[int, int], tuple[float, list[Any]]] = {}
+        self._most_read: dict[tuple[int, int, str | None], tuple[float, list[Any]]] = {}
 
-    def most_read(self, hours: int, limit: int) -> list[Any]:
+    def most_read(self, hours: int, limit: int, edition: str | None = None) -> list[Any]:
         """The most-read list, kept for a few seconds: every page shows it, and ranking a day's articles by views
-        on every page view would cost more than the rest of the page."""
+        on every page view would cost more than the rest of the page. Of one edition (``EDITION_MOST_READ``: read
+        articles only) when asked, as an article page shows it; else ``/api/most-read``'s, of every language."""
         now = time.monotonic()
-        kept = self._most_read.get((hours, limit))
+        key = (hours, limit, edition)
+        kept = self._most_read.get(key)
         if kept is not None and kept[0] > now:
             return kept[1]
         with self.read.connect() as conn:
-            rows = queries.most_read(conn, hours=hours, limit=limit)
+            if edition is None:
+                rows = queries.most_read(conn, hours=hours, limit=limit)
+            else:
+                cutoff = datetime.now(UTC) - timedelta(hours=hours)
+                rows = queries.run(conn, EDITION_MOST_READ, {"cutoff": cutoff, "language": edition, "limit": limit})
         if len(self._most_read) > 256:  # any hours/limit may be asked for: keep the cache small
             self._most_read.clear()
-        self._most_read[(hours, limit)] = (now + self.most_read_ttl, rows)
+        self._most_read[key] = (now + self.most_read_ttl, rows)
         return rows
 
     @cached_property
@@ -419,6 +464,34 @@ def source_entry(conn: Connection, key: str) -> Any | None:
         return registry_source(key)
     except UnknownSourceError:
         return queries.archived_source(conn, key)
+
+
+def source_names(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
+    """Each source key's display name ("Caliber.az"), as a list of articles names their outlets: the registry's,
+    else the archive's record of a source taken out of it; the key itself for neither."""
+    names = {}
+    for key in set(keys):
+        entry = source_entry(conn, key)
+        names[key] = entry.name if entry else key
+    return names
+
+
+def shown_cover(cover_image_url: str | None, body_html: str) -> str | None:
+    """The cover an article page shows above the body: the cover's web address, unless the body shows that picture
+    already (a source that keeps its lead picture in the text), compared as canonical addresses (``http`` or
+    ``https``, ``www.``, the order of a query's parameters), so that a reader does not see it twice. None for no
+    cover, or one that is no web address (an archive written before the crawl refused others)."""
+    cover = http_url(cover_image_url or "", cover_image_url)
+    if cover is None:
+        return None
+    if "<img" not in body_html:  # most bodies: no parse
+        return cover
+    wanted = canonical_url(cover)
+    for image in css(LexborHTMLParser(body_html), "img[src]"):
+        src = http_url(cover, image.attributes.get("src"))
+        if src is not None and canonical_url(src) == wanted:
+            return None
+    return cover
 
 
 def storable(text: str) -> bool:
@@ -587,10 +660,7 @@ def create_app(
         auto_reload=False,  # templates are read once: no stat() of the file on every page
     )
     pages.globals["site_name"] = site_name
-    # A source link is shown as a link only when it is a web address: an archive written before the crawl refused
-    # others (a page's `javascript:` canonical link was stored as its source link) must not put a script on a page.
-    pages.filters["web_address"] = lambda url: http_url(url or "", url) or ""
-    pages.globals["editions"] = tuple(present.LABELS)  # the main one (Russian, the bare "/") first
+    pages.globals["editions"] = tuple(present.LABELS)  # after the link to all of them ("/"), each its own front page
 
     inline = make_url(normalise_url(db_url)).get_backend_name() == "sqlite"
 
@@ -607,8 +677,10 @@ def create_app(
 
         return on_loop
 
-    def render(template: str, **context: Any) -> bytes:
-        return pages.get_template(template).render(**context).encode()
+    def render(template: str, current_edition: str | None = None, **context: Any) -> bytes:
+        """A page. ``current_edition``: the edition the page is of (its link in the header marked, its search box
+        searching it); None for a page of every edition (``/``, a search of all), whose "all" link is marked."""
+        return pages.get_template(template).render(current_edition=current_edition, **context).encode()
 
     def error_page(
         request: Request,
@@ -618,23 +690,38 @@ def create_app(
     ) -> Response:
         """An error of a page as a page, in the edition the address asks for (``?language=az``, as its links and its
         search box ask), else in Russian (the site's main edition: no article says otherwise)."""
-        lang = present.page_language(request.query_params.get("language"))
+        asked = request.query_params.get("language")
+        lang = present.page_language(asked)
         labels = present.labels(lang)
-        body = render("error.html", labels=labels, lang=lang, heading=heading(labels))
+        edition = asked if asked in present.LABELS else None
+        body = render("error.html", edition, labels=labels, lang=lang, heading=heading(labels))
         return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
-    def listed(rows: list[Any], language: str | None = None) -> list[dict[str, Any]]:
-        """A page's list items: each row with its time as the page prints it (in ``language``, else its own)."""
-        return [
-            {"row": r, "printed": present.printed_time(queries.article_time(r), language or r.language)} for r in rows
-        ]
+    def listed(
+        rows: list[Any], language: str | None = None, names: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A page's list items: each row with its time as the page prints it (in ``language``, else its own) and its
+        source's display name (from ``names``, else its key).
+
+        An undated article is listed by its archive time (the order the API documents), which is printed as that,
+        "Заархивирована: 15 Сентября 2025 13:24", in the words of the language the time is printed in: printed bare,
+        it read as the day the article was published."""
+        items = []
+        for r in rows:
+            printed_in = language or r.language
+            printed = present.printed_time(queries.article_time(r), printed_in)
+            if r.published_at is None:
+                printed = f"{present.labels(printed_in).archived_on}: {printed}"
+            items.append({"row": r, "printed": printed, "source": (names or {}).get(r.source, r.source)})
+        return items
 
     def article_missing(article_id: object, *, lang: str = "ru", withdrawn: bool = False) -> Response:
         """The page for an article that is not shown: 404 for none with that id (or an id that cannot be one), 410
         for a withdrawn one."""
         labels = present.labels(lang)
         heading = labels.withdrawn if withdrawn else labels.not_found
-        body = render("not_found.html", labels=labels, lang=lang, article_id=article_id, heading=heading)
+        edition = lang if withdrawn else None  # a withdrawn article's page is still of its edition
+        body = render("not_found.html", edition, labels=labels, lang=lang, article_id=article_id, heading=heading)
         return Response(body, status_code=410 if withdrawn else 404, media_type="text/html; charset=utf-8")
 
     @app.exception_handler(DBAPIError)
@@ -678,7 +765,7 @@ def create_app(
     def list_articles(
         request: Request,
         source: Annotated[str | None, Query(max_length=64, description="A source key (`/api/sources`).")] = None,
-        language: Annotated[str | None, Query(pattern="^[a-z]{2,3}$", description="ru, az, en, ...")] = None,
+        language: ListLanguage = None,
         since: Annotated[
             datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
         ] = None,
@@ -709,7 +796,7 @@ def create_app(
         request: Request,
         q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find (all of them).")],
         source: Annotated[str | None, Query(max_length=64, description="A source key (`/api/sources`).")] = None,
-        language: Annotated[str | None, Query(pattern="^[a-z]{2,3}$", description="ru, az, en, ...")] = None,
+        language: ListLanguage = None,
         since: Annotated[
             datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
         ] = None,
@@ -1028,8 +1115,7 @@ def create_app(
         request: Request,
         cursor: Annotated[str | None, Query(max_length=200, description="Where the previous page ended.")] = None,
         language: Annotated[
-            str | None,
-            Query(pattern=EDITION_PATTERN, description="An edition: only articles in this language, its labels."),
+            Edition | None, Query(description="An edition: only articles in this language, its labels.")
         ] = None,
     ) -> Response:
         """The latest articles, with a link to older ones; of one edition (language) when asked."""
@@ -1040,10 +1126,12 @@ def create_app(
         with store.read.connect() as conn:
             chosen = queries.ArticleFilter(language=language)
             rows, following = queries.list_page(conn, chosen, limit=30, after=after)
-        items = listed(rows)
+            names = source_names(conn, (r.source for r in rows))
+        items = listed(rows, names=names)
         lang = language or "ru"
         body = render(
             "index.html",
+            language,
             labels=present.labels(lang),
             lang=lang,
             edition=language,
@@ -1065,20 +1153,20 @@ def create_app(
     def search_page(  # in the thread pool, as /api/search
         request: Request,
         q: Annotated[str, Query(max_length=200, description="Words to find (all of them).")] = "",
-        language: Annotated[
-            str | None, Query(pattern=EDITION_PATTERN, description="An edition: only its articles, its labels.")
-        ] = None,
+        language: Annotated[Edition | None, Query(description="An edition: only its articles, its labels.")] = None,
     ) -> Response:
         """The site's search: the articles holding every word, best match first (`/api/search`'s, 30 of them); in
         one edition when asked (the box of an edition's page asks for its own)."""
         query = " ".join(q.split())
-        rows = []
+        rows: list[Any] = []
+        names: dict[str, str] = {}
         if fulltext.query_words(query):
             with store.read.connect() as conn:
                 rows = queries.search(conn, query, queries.ArticleFilter(language=language), limit=30)
-        items = listed(rows)
+                names = source_names(conn, (r.source for r in rows))
+        items = listed(rows, names=names)
         lang = language or "ru"
-        body = render("search.html", labels=present.labels(lang), lang=lang, query=query, items=items)
+        body = render("search.html", language, labels=present.labels(lang), lang=lang, query=query, items=items)
         return cached(request, body, "text/html; charset=utf-8")
 
     @app.get(
@@ -1102,19 +1190,30 @@ def create_app(
             if row.withdrawn_at is not None:
                 return article_missing(article_id, lang=present.page_language(row.language), withdrawn=True)
             siblings = queries.story_siblings(conn, row.id, row.story_id)
+            names = source_names(conn, [row.source, *(s.source for s in siblings)])
             source = source_entry(conn, row.source)
-        popular = store.most_read(24, 5) or store.most_read(24 * 30, 5)  # a quiet day: the month's instead
         lang = present.page_language(row.language)
+        edition = row.language if row.language in present.LABELS else None
+        # The edition's read articles of the day; on a quiet day, of the month; none read: no list at all.
+        popular = (store.most_read(24, 5, edition) or store.most_read(24 * 30, 5, edition)) if edition else []
         body = render(
             "article.html",
+            edition,
             labels=present.labels(lang),
             lang=lang,
             article=row,
-            source_name=source.name if source else row.source,
+            source_name=names[row.source],
+            # "Источник:" prints the outlet's home page, as the downstream site does ("Источник:https://caliber.az"),
+            # linking the article. Only a web address is a link: an archive written before the crawl refused others
+            # (a page's `javascript:` canonical link stored as its source link) must not put a script on a page; the
+            # outlet's name is printed alone instead.
+            source_link=http_url(row.url or "", row.url),
             source_homepage=source.homepage if source else row.url,
+            cover_url=http_url(row.cover_image_url or "", row.cover_image_url),  # og:image: a web address only
+            cover=shown_cover(row.cover_image_url, row.body_html),
             published=present.printed_time(row.published_at, lang),
             archived=present.printed_time(row.archived_at, lang),
-            siblings=siblings,
+            siblings=listed(siblings, lang, names),
             popular=listed(popular, lang),
             description=present.description(row.body_text),
             page_url=str(request.url_for("news_page", article_id=row.id)),

@@ -84,8 +84,11 @@ def rss_feed(feed: Channel) -> bytes:
         sub_element(item, "title", article.title)
         sub_element(item, "link", link)
         sub_element(item, "guid", link, isPermaLink="true")
-        moment = article.published_at or article.archived_at
-        sub_element(item, "pubDate", format_datetime(moment.astimezone(UTC), usegmt=True))
+        # The date the article was published, when its page gave one. Its archive time is not that: RSS's pubDate is
+        # optional, so an undated item has none (a reader shows when it first saw the item), where the archive time
+        # in its place read as the article's date. Atom's entries say their <updated>, which the format requires.
+        if article.published_at is not None:
+            sub_element(item, "pubDate", format_datetime(article.published_at.astimezone(UTC), usegmt=True))
         if article.category:
             sub_element(item, "category", article.category)
         if article.language:

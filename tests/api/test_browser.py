@@ -121,7 +121,7 @@ DOM = """JSON.stringify({
   sourceHref: document.querySelector('#source a').href,
   archived: document.querySelector('#archived').textContent,
   paragraphs: document.querySelectorAll('#body p').length,
-  scripts: document.querySelectorAll('script').length,
+  scripts: [...document.querySelectorAll('script')].map(s => s.src || s.textContent),
   handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name))
     .filter(n => n.startsWith('on')),
   xss: typeof window.__xss,
@@ -145,7 +145,9 @@ def test_article_page_renders_in_chromium_and_runs_no_injected_script(
     assert dom["sourceHref"] == hostile.url
     assert dom["archived"].startswith("Эта новость заархивирована с источника ")
     assert dom["paragraphs"] >= 3
-    assert dom["scripts"] == 0 and dom["handlers"] == []
+    (own,) = dom["scripts"]  # the page's own, counting the view: none of the body's
+    assert f"/api/articles/{hostile.id}/views" in own
+    assert dom["handlers"] == []
     assert dom["xss"] == "undefined"
     page.evaluate("document.querySelectorAll('#body a').forEach(a => a.click())")  # a javascript: link would run
     time.sleep(0.2)
@@ -179,3 +181,22 @@ def test_hostile_title_is_text(server: str, hostile_db: str, browser: Chromium, 
         if HOSTILE_TITLE in shown_all and "Статья с внедренным кодом" in shown_all:
             break
     assert HOSTILE_TITLE in shown_all and "Статья с внедренным кодом" in shown_all
+
+
+def test_the_article_page_counts_its_view_from_the_browser(server: str, browser: Chromium) -> None:
+    """The page counted nothing (a GET stays safe for crawlers and prefetching), and nothing else called the counter:
+    views never changed. Opened in a browser, it posts the view once and shows the count the counter answers."""
+    listing = json.load(urllib.request.urlopen(f"{server}/api/articles?limit=100"))["items"]
+    unread = next(i for i in listing if i["views"] == 0 and i["language"] == "az")
+    page = browser.open(f"{server}/news/{unread['id']}")
+    deadline = time.monotonic() + 10
+    while page.evaluate("document.getElementById('view-count').textContent") != "1" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert page.evaluate("document.getElementById('view-count').textContent") == "1"
+    assert page.evaluate("document.getElementById('views').textContent") == "Baxış sayı: 1"
+    counted = json.load(urllib.request.urlopen(f"{server}/api/articles/{unread['id']}"))
+    assert counted["views"] == 1  # counted in the archive, once
+    again = browser.open(f"{server}/news/{unread['id']}")  # the same reader again, within the window: not counted
+    time.sleep(0.5)
+    assert again.evaluate("document.getElementById('view-count').textContent") == "1"
+    assert json.load(urllib.request.urlopen(f"{server}/api/articles/{unread['id']}"))["views"] == 1

@@ -57,13 +57,15 @@ def test_article_page_in_the_articles_language(client: TestClient, sample_db: st
     assert text(page, "h1") == " ".join(article.title.split())
     assert text(page, ".attribution") == attribution(language, article.source)
     assert text(page, "#views") == f"{views}: 3"
+    # As the downstream site prints it ("Источник:https://caliber.az"): the outlet's home page, linking the article.
     assert text(page, "#source") == f"{source}: {get_source(article.source).homepage}"
     (link,) = page.cssselect("#source a")
-    assert link.get("href") == article.url
+    assert link.get("href") == article.url and link.get("title") == get_source(article.source).name
     assert text(page, "#archived") == f"{archived} {printed(article.archived_at, language)}"
     assert text(page, "#most-read h2") == most_read
-    first_read = page.cssselect("#most-read li")[0]
-    assert first_read.cssselect("a")[0].get("href") == f"/news/{article.id}"  # the only one read: first
+    # The only one read: the whole list (the unread ones of every language filled it, in id order).
+    (first_read,) = page.cssselect("#most-read li")
+    assert first_read.cssselect("a")[0].get("href") == f"/news/{article.id}"
     assert f"{views}: 3" in first_read.text_content()
     body = page.cssselect("#body")[0]
     assert body.cssselect("p"), "the body is rendered as HTML, not escaped text"
@@ -95,8 +97,8 @@ def test_a_source_link_that_is_no_web_address_is_no_link_on_the_page_or_in_the_f
         page = client.get(f"/news/{article_id}")
         feed = client.get("/feeds/all.rss")
     assert page.status_code == 200 and feed.status_code == 200
-    (link,) = lxml.html.fromstring(page.text).cssselect("#source a")
-    assert link.get("href") == ""
+    shown = lxml.html.fromstring(page.text)
+    assert not shown.cssselect("#source a") and text(shown, "#source") == "Источник: Caliber.az"  # the name alone
     assert "javascript:" not in page.text.lower() and "javascript:" not in feed.text.lower()
 
 
@@ -124,7 +126,8 @@ def test_the_article_page_describes_itself_for_search_results_and_shared_links(s
     assert len(summary) <= 160 and long_text.startswith(summary[:-1].rstrip())  # cut between words
     assert meta(page, "og:description") == [summary]
     assert meta(page, "og:title") == [hostile]  # an attribute's text: escaped, read back whole
-    assert not page.cssselect("script")
+    (script,) = page.cssselect("script")  # the page's own, counting the view: none from the title
+    assert script.get("src") is None and f"/api/articles/{with_cover}/views" in script.text
     assert meta(page, "og:type") == ["article"] and meta(page, "og:site_name") == ["Icma.az"]
     assert meta(page, "og:url") == [f"http://testserver/news/{with_cover}"]
     assert meta(page, "og:image") == ["https://caliber.az/storage/bridge.jpg"]
@@ -283,8 +286,9 @@ def test_an_edition_of_the_front_page(client: TestClient, language: str) -> None
     else:
         assert not following
     editions = page.cssselect("header nav.editions a")
+    everything = {"ru": "Все", "az": "Hamısı", "en": "All"}[language]
     assert [(a.text_content(), a.get("href")) for a in editions] == [
-        ("RU", "/"), ("AZ", "/?language=az"), ("EN", "/?language=en")
+        (everything, "/"), ("RU", "/?language=ru"), ("AZ", "/?language=az"), ("EN", "/?language=en")
     ]  # fmt: skip
     assert [a.text_content() for a in editions if a.get("aria-current")] == [language.upper()]
 
@@ -338,6 +342,6 @@ def test_an_editions_error_page_is_in_its_labels(client: TestClient, language: s
         assert answer.status_code == (404 if path == "/nosuch" else 400), path
         page = lxml.html.fromstring(answer.text)
         assert page.get("lang") == language and text(page, "h1") == heading, path
-        # Its search box searches that edition, as every page of the edition's does.
+        # Its search box searches that edition, as every page of the edition's does (the Russian one's too).
         boxes = [box.get("value") for box in page.cssselect("form.search input[name=language]")]
-        assert boxes == ([] if language == "ru" else [language]), path
+        assert boxes == [language], path
