@@ -4,11 +4,12 @@ Drops the furniture the source's registry entry lists (signatures, view counters
 the text outside any (a body typed as text and ``<br>``, or as ``<div>``s), drops the paragraphs and lines every site
 repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also", view counters,
 share prompts, in Russian, Azerbaijani and English; the source's bare signature; a related-news or read-also heading
-with the list of links under it), gives lazy images their real address, makes links absolute, puts a link to the
-video where an embedded player (``<iframe>``) was, and to the post where a Telegram, Instagram, X, Facebook or TikTok
-post was embedded (keeping the words the post says as a quote, not the network's own), sanitises to an allow-list
-with nh3 (links may be http(s), ``mailto:`` or ``tel:``), keeps only an http(s) cover, and normalises the canonical
-URL. A body that is empty once the furniture is gone (or holds nothing but a player's or a post's link) is refused.
+with the list of links under it; the title pasted above the text, the lead printed twice), gives lazy images their
+real address, makes links absolute, puts a link to the video where an embedded player (``<iframe>``) was, and to the
+post where a Telegram, Instagram, X, Facebook or TikTok post was embedded (keeping the words the post says as a quote,
+not the network's own), sanitises to an allow-list with nh3 (links may be http(s), ``mailto:`` or ``tel:``), makes
+runs of no-break spaces one space, keeps only an http(s) cover, and normalises the canonical URL. A body that is
+empty once the furniture is gone (or holds nothing but a player's or a post's link) is refused.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ _PROMPT_START = r"^[^\w«\"“„'‘]*"
 """What may come before a prompt at the start of a block: an arrow, an emoji, a bullet, but no word and no opening
 quote (a quoted prompt is someone's words)."""
 _NETWORK_NAMES = (
-    r"telegram|телеграм|whatsapp|instagram|youtube|facebook|tiktok|twitter|x|vk|вконтакте|threads"
+    r"telegram|телеграм|whatsapp|instagram|youtube|facebook|tiktok|twitter|x|vk|вконтакте|threads|дзен[еу]?|dzen"
     r"|соцсет(?:ях|и)|социальных сетях"
 )
 _READ_ALSO_END = r"[:\-–—>»→]|$"
@@ -185,12 +186,26 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (_NOTICE_START + r"all rights reserved" + _NOTICE_END, ("all rights reserved",)),
     (r"^(?:copyright\s*)?©\s*\d{4}", ("©",)),
     # subscribe prompts: "Подписывайтесь на наш Telegram-канал", "Подпишитесь на нас", "Присоединяйтесь к нашему
-    # Telegram-каналу", "Подписывайтесь на <the source> в Telegram" (whatever the name: the registry's, or a new one);
-    # not "подписаться на нашу общую петицию"
+    # Telegram-каналу", "Подписывайтесь на <the source> в Telegram" (whatever the name: the registry's, or a new one),
+    # "Следите за новостями в нашем Telegram-канале"; not "подписаться на нашу общую петицию"
     (
-        _PROMPT_START + r"(?:подпи(?:сывайтесь|сывайся|шитесь|саться)|присоединяйтесь|следите за нами)\s+"
-        rf"(?:(?:на|к)\s+(?:наш(?:ему|ем|им|и)?|нас)\b|.{{0,60}}?\bв\s+(?:{_NETWORK_NAMES})\b)",
+        _PROMPT_START + r"(?:подпи(?:сывайтесь|сывайся|шитесь|саться)|присоединяйтесь"
+        r"|следите за (?:нами|(?:нашими |главными |последними )?новостями))\s+"
+        rf"(?:(?:на|к)\s+(?:наш(?:ему|ем|им|и)?|нас)\b|.{{0,60}}?\bв\s+(?:нашем\s+)?(?:{_NETWORK_NAMES})\b)",
         ("подпи", "присоедин", "следите"),
+    ),
+    # "Читайте нас в Telegram", "Смотрите нас на YouTube", "Читайте Minval.az в Дзене" (us, or a site's name: not
+    # "Смотрите видео на YouTube:", which introduces the article's video)
+    (
+        _PROMPT_START + rf"(?:читайте|смотрите|слушайте)\s+(?:нас|\S+\.\S+)\s+(?:в|на)\s+(?:{_NETWORK_NAMES})\b",
+        ("читайте", "смотрите", "слушайте"),
+    ),
+    # "Больше новостей — в нашем Telegram-канале", "Все новости в Telegram", "Самые важные новости — в нашем
+    # Telegram": nothing between the news and where they are (not "Все новости о выборах публикуются в Telegram")
+    (
+        _PROMPT_START + r"(?:больше|все|главные|самые\s+\w+)\s+новост(?:и|ей)\s*[—–-]?\s*(?:в|на)\s+"
+        rf"(?:нашем\s+)?(?:{_NETWORK_NAMES})\b",
+        ("новост",),
     ),
     # "Telegram kanalımıza abunə olun", "... səhifəmizə qoşulun": the verb ends the prompt
     (
@@ -211,6 +226,7 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         rf"(?:us\b|our\s+(?:{_NETWORK_NAMES}|channel|page|newsletter)\b|.{{1,60}}?\bon\s+(?:{_NETWORK_NAMES})\b)",
         ("subscribe to", "follow", "join"),
     ),
+    (_PROMPT_START + rf"(?:read|watch)\s+us\s+on\s+(?:{_NETWORK_NAMES})\b", ("us on",)),
     # read also: "Читайте также:", "Также читайте:", "Читайте также >>", a lone "Читайте также"; not "Смотрите
     # также на таблицу ниже"
     (
@@ -322,6 +338,68 @@ _CLEANER = nh3.Cleaner(
     link_rel=LINK_REL,
 )
 """Built once: passing the allow-list to ``nh3.clean`` converts it again on every call (~15 us a body)."""
+
+_NO_BREAK_SPACES = re.compile(r"&nbsp;(?:[ \t\r\n]|&nbsp;)*")
+"""A no-break space, as the sanitiser writes U+00A0, and the spaces and no-break spaces after it. (It starts with its
+literal: a pattern that starts with the spaces before it was tried at every space, 30 times slower.)"""
+_SPACE = frozenset(" \t\r\n")
+_LINE_EDGE = frozenset(" \t\r\n>")
+"""What may stand before a no-break space that is not between two characters of text: a space, a tag's end."""
+_EDGE_BEFORE = re.compile(r'<(?:p|li|h[2-4]|blockquote|figcaption|caption|t[dh](?: [a-z]+="[0-9]+")*|br)>')
+"""The tags a no-break space after which opens a line: a block's start, a line break."""
+_EDGE_AFTER = (
+    "</p>", "</li>", "</h2>", "</h3>", "</h4>", "</blockquote>", "</figcaption>", "</caption>", "</td>", "</th>",
+    "<br>", "<p>", "<ul>", "<ol>", "<table>", "<figure>", "<blockquote>", "<h2>", "<h3>", "<h4>",
+)  # fmt: skip
+"""What a no-break space before which ends a line: a block's end, a line break, the next block's start."""
+MAX_TAG_BEFORE = 40
+"""Characters of the tag before a run looked at: the longest edge tag, a cell with both spans, is 37."""
+
+
+def _tidy_spaces(safe: str) -> str:
+    """``safe`` without the runs of no-break spaces an editor's copy and paste leaves (``<p>&nbsp; &nbsp;
+    Текст&nbsp;&nbsp;&nbsp;продолжается.&nbsp;</p>``): a browser collapses no run of them, so the copy showed an
+    indent and wide gaps the source's text never meant. A run of two spaces or more holding one is one space, and
+    one at a line's start or end (a block's, a line break's) none; a lone one between two words stays (``5&nbsp;млн``
+    keeps the number with its unit). The text is the same: ``collapse`` reads every such run as one space.
+
+    A run inside a tag (an image's ``alt``, which nh3 writes quoted, its no-break spaces as ``&nbsp;``) is left as
+    it is: a ``<`` after the last ``>`` before it says it is in one (nh3 escapes both in text; an attribute's own
+    ``>`` could only make an ``alt`` lose a gap)."""
+    parts: list[str] = []
+    done = 0  # where the part of ``safe`` not yet copied to ``parts`` starts
+    for match in _NO_BREAK_SPACES.finditer(safe):
+        start, end = match.start(), match.end()
+        if (
+            end - start == 6
+            and start > 0
+            and end < len(safe)
+            and safe[start - 1] not in _LINE_EDGE
+            and safe[end] != "<"
+        ):
+            continue  # a lone one between two characters of text (or of an attribute): "5&nbsp;млн" stays
+        if safe.rfind("<", 0, start) > safe.rfind(">", 0, start):
+            continue
+        while start > done and safe[start - 1] in _SPACE:  # the plain spaces before it are the run's too
+            start -= 1
+        run = safe[start:end]
+        opening = safe.rfind("<", max(0, start - MAX_TAG_BEFORE), start)
+        if (
+            start == 0
+            or end == len(safe)
+            or safe.startswith(_EDGE_AFTER, end)
+            or (safe[start - 1] == ">" and opening >= 0 and _EDGE_BEFORE.fullmatch(safe, opening, start) is not None)
+        ):
+            tidy = "\n" if "\n" in run else ""
+        else:
+            tidy = run if run == "&nbsp;" else " "
+        parts.append(safe[done:start])
+        parts.append(tidy)
+        done = end
+    if not parts:
+        return safe
+    parts.append(safe[done:])
+    return "".join(parts)
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
@@ -1142,10 +1220,44 @@ class _BodyParts:
         self.other_blocks, self.tables = other_blocks, tables
 
 
+TOP_BLOCKS = 3
+"""Blocks of text at the body's top looked at for a repeated title and lead: the title, the lead, its twin."""
+_LEAD_TAGS = frozenset({"p", "h2", "h3", "h4"})
+_HEADLINE_END = " .!?:;…"
+
+
+def _headline_key(text: str) -> str:
+    return text.casefold().rstrip(_HEADLINE_END)
+
+
+def _repeated_top(texts: list[str], tops: dict[int, LexborNode], title: str | None) -> list[int]:
+    """The indexes in ``texts`` (a body's blocks of text, in order; ``tops``: those of its first ``TOP_BLOCKS`` that
+    are a paragraph or a heading, by index) of the blocks at the body's top that repeat what the page shows already:
+    a first paragraph or heading that is the article's ``title`` (an editor pasted the headline above the text,
+    in bold, as a heading: the copy showed it twice, under the title), and a paragraph just like the one before it
+    (the lead, printed as the lead and again as the text's first paragraph). Never every block: at least one stays.
+    Only whole blocks equal to them: a first paragraph that begins with the title's words is the article's."""
+    repeats: list[int] = []
+    first = 0
+    if title and 0 in tops and _headline_key(texts[0]) == _headline_key(title):
+        repeats.append(0)
+        first = 1
+    second = first + 1
+    if first in tops and second in tops and _headline_key(texts[first]) == _headline_key(texts[second]):
+        repeats.append(second)
+    return repeats
+
+
 def clean_body(
-    html: str, *, base_url: str, boilerplate: Iterable[str] = (), source_names: frozenset[str] = frozenset()
+    html: str,
+    *,
+    base_url: str,
+    boilerplate: Iterable[str] = (),
+    source_names: frozenset[str] = frozenset(),
+    title: str | None = None,
 ) -> tuple[str, str]:
-    """``(safe_html, text)`` of an article body; the text is the safe HTML's, one paragraph a line apart.
+    """``(safe_html, text)`` of an article body; the text is the safe HTML's, one paragraph a line apart. The
+    article's ``title`` repeated as the body's first paragraph, and its lead printed twice, go (``_repeated_top``).
 
     The text is taken from the blocks that survive into the safe HTML while they are judged for boilerplate, not
     by parsing the safe HTML again: the furniture nh3 would strip with its content (scripts, styles) is already
@@ -1194,6 +1306,7 @@ def clean_body(
     # Before the blocks are judged: a block whose only image was a placeholder holds nothing.
     _fix_media_nodes(media, base_url)
     texts: list[str] = []
+    tops: dict[int, LexborNode] = {}  # the paragraphs and headings among the first ``texts``, by index
     removed = False
     gone: set[int] = set()  # the nodes of the link lists removed with their heading
     for block in blocks:
@@ -1222,8 +1335,17 @@ def clean_body(
             block.remove()
             removed = True
         else:
+            if len(texts) < TOP_BLOCKS and block.tag in _LEAD_TAGS:
+                tops[len(texts)] = block
             texts.append(text)
+    if len(texts) > 1 and (repeats := _repeated_top(texts, tops, title)):
+        for index in reversed(repeats):
+            tops[index].remove()
+            del texts[index]
+        removed = True
     safe = _CLEANER.clean(root.inner_html or "").strip()
+    if "&nbsp;" in safe:
+        safe = _tidy_spaces(safe)
     stable = not outer or (outer <= _STABLE_CONTAINERS and not removed)
     # Removing blocks never adds a table, so without one before there is none now; with one, only a removal can
     # have taken it away.
@@ -1316,7 +1438,11 @@ class CleanupPipeline(Pipeline):
         item.cover_feed = http_url(item.url, item.cover_feed)  # the feed entry's picture: checked as the page's is
         item.category = collapse(item.category) or None
         item.body_html, item.body_text = clean_body(
-            item.body_html or "", base_url=item.url, boilerplate=source.boilerplate, source_names=_source_names(source)
+            item.body_html or "",
+            base_url=item.url,
+            boilerplate=source.boilerplate,
+            source_names=_source_names(source),
+            title=item.title,
         )
         if not item.body_text:
             raise self.reject("no body (empty once boilerplate was removed)")

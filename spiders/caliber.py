@@ -29,6 +29,29 @@ def _text(node: LexborNode | None) -> str | None:
     return " ".join(node.text(deep=True, separator=" ").split())
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+_AZERBAIJANI_LOWER = str.maketrans({"I": "ı", "İ": "i"})
+_AZERBAIJANI_UPPER = {"i": "İ", "ı": "I"}
+
+
+def label_case(label: str | None, language: str) -> str | None:
+    """A category label typed in capitals ("ПОЛИТИКА", "SİYASƏT", "KARABAKH") as the other sources print theirs
+    ("Политика", "Siyasət", "Karabakh"): the first letter a capital, and in English each word's. A label with a small
+    letter in it is spelt by the site, and stays.
+
+    Kept in capitals, one category was two in the archive ("ПОЛИТИКА" from caliber.az, "Политика" from the others),
+    and the copy printed its label shouting. Azerbaijani's i is cased its own way: "İ" and "I" are the capitals of
+    "i" and "ı" (``str.lower`` made "SİYASƏT" "si̇yasət", with a combining dot, and "BAKI" "baki")."""
+    if not label or not label.isupper():
+        return label
+    if language == "en":
+        return _WORD.sub(lambda word: word[0].capitalize(), label)
+    if language == "az":
+        lowered = label.translate(_AZERBAIJANI_LOWER).lower()
+        return _AZERBAIJANI_UPPER.get(lowered[0], lowered[0].upper()) + lowered[1:]
+    return label.capitalize()
+
+
 def background_url(node: LexborNode | None) -> str | None:
     """The URL in an element's ``style="background-image:url(...)"`` (caliber's only cover markup), as written."""
     if node is None:
@@ -133,7 +156,7 @@ class CaliberArticle:
             published_raw=_text(self.find(self.DATE)),
             published_meta=published_metadata(self.tree, self.root, self.head_meta),
             cover_image_url=self.cover_image_url(),
-            category=_text(self.find(self.CATEGORY)),
+            category=label_case(_text(self.find(self.CATEGORY)), self.language()),
             fetched_at=self.fetched_at,
             http_status=self.response.status,
             etag=_header(headers, b"ETag"),

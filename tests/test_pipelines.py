@@ -401,6 +401,10 @@ def test_each_div_is_a_paragraph_and_its_furniture_goes() -> None:
         "Həmçinin oxumaq üçün yeni kitabxana açılıb.",
         "Подписаться на рассылку министерства можно на его сайте.",
         "Subscribe to the theory or not, the numbers are clear.",
+        "Все новости о ходе выборов публикуются в Telegram-канале ЦИК.",
+        "Смотрите видео на YouTube:",
+        "«Следите за новостями в Telegram», — посоветовал министр.",
+        "Read the report on the ministry's website.",
     ],
 )
 def test_a_notices_words_inside_an_article_sentence_are_the_article(text: str) -> None:
@@ -444,6 +448,15 @@ def test_a_notices_words_inside_an_article_sentence_are_the_article(text: str) -
         "Подписаться",
         "Subscribe ›",
         "Следите за нами в соцсетях",
+        # where to read the site, in Russian: they stayed at the end of re-published bodies
+        "Читайте нас в Telegram",
+        "Читайте Caliber.az в Дзене",
+        "Смотрите нас на YouTube",
+        "Следите за новостями в нашем Telegram-канале",
+        "Больше новостей — в нашем Telegram-канале",
+        "Все новости в Telegram",
+        "Самые важные новости — в нашем Telegram",
+        "Read us on Telegram",
     ],
 )
 def test_prompts_and_notices_are_boilerplate(text: str) -> None:
