@@ -81,6 +81,17 @@ def test_the_cover_is_shown_above_the_body_unless_the_body_shows_it(sqlite_url: 
         assert "<figure" not in never and "javascript:" not in never
 
 
+def test_pictures_from_the_source_sites_are_asked_for_without_a_referer(client: TestClient) -> None:
+    """The cover and the body's pictures are the source sites' own files: a site that refuses a picture asked for from
+    another site's page (hotlink protection reads the Referer) showed a broken one. The link to the source still says
+    where the reader came from, by the site's origin."""
+    for path in ("/", "/news/1"):
+        page = page_of(client, path)
+        assert [m.get("content") for m in page.cssselect('head meta[name="referrer"]')] == ["no-referrer"], path
+    (link,) = page_of(client, "/news/1").cssselect("#source a")
+    assert link.get("referrerpolicy") == "origin"
+
+
 def test_a_cover_is_compared_with_the_bodys_pictures_as_canonical_addresses() -> None:
     assert shown_cover(COVER, "<p>Текст.</p>") == COVER
     assert shown_cover(None, f'<img src="{COVER}">') is None
