@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import importlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
 from aggregator import __version__
 from aggregator.environment import (
@@ -38,18 +40,98 @@ from aggregator.store.db import DatabaseError, sqlite_file
 from aggregator.store.models import MAX_ID
 from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
 
-app = typer.Typer(
+
+def _click_exceptions() -> Any:
+    """The module of Click's exceptions that the installed Typer raises: its own copy of Click from Typer 0.2x on
+    (``typer._click``), Click itself before."""
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("neither typer._click nor click is installed")
+
+
+def _no_value_shown(params: list[Any]) -> None:
+    """Flags (``--json``, ``--all``, ``--help``) without a placeholder in ``--help``: Typer 0.2x shows each
+    parameter's type, ``--json <bool>``, which reads as if the flag took a value. An empty metavar is shown as
+    nothing by every Typer (older ones left booleans out themselves); options that take a value keep theirs."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+
+
+def _no_values_shown(command: Any, ctx: Any) -> None:
+    """``_no_value_shown`` for the flags of ``command`` and of every command under it (a group made by another
+    class, too), its help option among them (made on the first look, with the names ``ctx`` gives it)."""
+    _no_value_shown(command.get_params(ctx))
+    for sub in getattr(command, "commands", {}).values():
+        _no_values_shown(sub, ctx)
+
+
+class _Group(TyperGroup):
+    """The command groups of ``aggregator``: flags shown without a placeholder (``_no_value_shown``, applied as each
+    command is looked up, when its help option exists too), and a usage error (an option's value refused, a missing
+    option, an unknown command) said as every other error is, one line on stderr, exit status 2; Typer drew a boxed
+    panel under the usage line. The line to ask for help follows it, as Click's own."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        _no_value_shown(params)
+        return params
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_values_shown(command, ctx)
+        return command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        exceptions = _click_exceptions()
+        try:
+            status = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except exceptions.ClickException as exc:
+            usage_error(exc, usage=isinstance(exc, exceptions.UsageError))
+        except typer.Abort:
+            print("Aborted!", file=sys.stderr)
+            sys.exit(1)
+        # Not standalone, Click returns what the command returned, or the status of a typer.Exit it raised
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def usage_error(exc: Any, *, usage: bool) -> NoReturn:
+    """A Click error (``exc``) as one line, ``aggregator: error: ...``, and for a usage error the line Click adds to
+    ask for help (a line of its own, so the first stays the whole error), then its exit status (2)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help, printed already (Rich) or here
+        message = exc.format_message()
+        if message:
+            print(message, file=sys.stderr)
+        sys.exit(exc.exit_code)
+    print(f"aggregator: error: {exc.format_message()}", file=sys.stderr)
+    ctx = getattr(exc, "ctx", None)
+    if usage and ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        print(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", file=sys.stderr)
+    sys.exit(exc.exit_code)
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A group of ``aggregator``'s commands (``_Group``), which shows its help when run without one."""
+    return typer.Typer(cls=_Group, no_args_is_help=True, **options)
+
+
+app = command_group(
     name="aggregator",
     help="A re-publishing news crawler: crawl the source sites into an archive and inspect what came in.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-articles_app = typer.Typer(help="Look at archived articles.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage the archive's database schema.", no_args_is_help=True)
-dates_app = typer.Typer(help="Check how printed dates are read.", no_args_is_help=True)
-rejects_app = typer.Typer(help="The quarantine: what crawls refused or could not fetch, and why.", no_args_is_help=True)
-mirror_app = typer.Typer(help="The offline mirror of the source sites.", no_args_is_help=True)
+articles_app = command_group(help="Look at archived articles.")
+db_app = command_group(help="Manage the archive's database schema.")
+dates_app = command_group(help="Check how printed dates are read.")
+rejects_app = command_group(help="The quarantine: what crawls refused or could not fetch, and why.")
+mirror_app = command_group(help="The offline mirror of the source sites.")
 app.add_typer(articles_app, name="articles")
 app.add_typer(db_app, name="db")
 app.add_typer(dates_app, name="dates")
@@ -276,6 +358,27 @@ def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None
             fail(f"--mirror-root: no such folder: {mirror_root}")
 
 
+def announce_new_archive(db_url: str) -> None:
+    """One line on stderr before a crawl creates an SQLite archive that is not there (and the folders it goes in):
+    a mistyped path in --db or AGGREGATOR_DB_URL (/srv/archve/a.db) began a new empty archive without a word, and
+    the next command read that. Not for the project's default archive, which the first crawl makes; not for one
+    opened read-only, which is not created (``connect`` says so)."""
+    from aggregator.paths import default_db_url
+    from aggregator.store.db import read_only_reason
+
+    path = sqlite_file(db_url)
+    if path is None or path.exists() or read_only_reason(db_url) is not None:
+        return
+    path = path.expanduser().resolve()
+    if path == sqlite_file(default_db_url()):
+        return
+    missing = path.parent
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    folder = "" if path.parent.exists() else f", and its folder ({missing} did not exist)"
+    print(f"aggregator: creating a new archive at {path}{folder}", file=sys.stderr)
+
+
 @app.command()
 def crawl(
     ctx: typer.Context,
@@ -304,12 +407,13 @@ def crawl(
     from aggregator.store import Archive
 
     db_url = _db_url(ctx)
-    Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
     environment = env_settings()
     where = mirror or (None if offline else environment.get("AGGREGATOR_MIRROR"))
     why = where and unreachable(where)
-    if why:
+    if why:  # before the archive is opened: a crawl that does not start leaves no new empty archive behind
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
+    announce_new_archive(db_url)
+    Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
     # A Redis that cannot be used is not refused here: each source's run is recorded as failed, with the reason
     # (frontier_unreachable, aggregator.scaleout), which `health` and /metrics see; exit status 1.
     redis_url: str = environment.get("AGGREGATOR_REDIS_URL") or ""

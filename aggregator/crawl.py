@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 # (column title, stats key) of the live table and the summary
 COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pages", RUN_COUNTS["pages"]),
-    ("articles", ("aggregator/articles",)),
+    ("accepted", ("aggregator/articles",)),  # articles the pipelines passed to the store ("rejected": refused)
     ("new", RUN_COUNTS["items_new"]),
     ("updated", RUN_COUNTS["items_updated"]),
     ("unchanged", RUN_COUNTS["items_unchanged"]),

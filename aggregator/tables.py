@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rich import box
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 WIDE = 150
@@ -48,3 +50,12 @@ def text_and_link_columns(table: Table, text: str, link: str, *, wide: bool, nar
 def text_and_link(text: str, url: str, *, wide: bool) -> list[str]:
     """The cells of ``text_and_link_columns`` for one row: ``text`` is markup (already escaped), ``url`` plain."""
     return [text, escape(url)] if wide else [f"{text}\n[dim]{escape(url)}[/dim]"]
+
+
+def fits(console: Console, *tables: Table) -> bool:
+    """Whether each table shows every column whole within the console's width: its natural width, measured as if
+    there were room for anything (a header meant to take two lines says so with a line break). Given less room than
+    that, Rich narrows the widest columns by a rule of its own, which keeps to no column's ``min_width``: values were
+    cut short (``104… KiB``), and the last columns dropped without a word."""
+    unbounded = console.options.update_width(1_000_000)
+    return all(Measurement.get(console, unbounded, table).maximum <= console.width for table in tables)

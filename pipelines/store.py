@@ -35,7 +35,7 @@ from aggregator.locks import LOCK_LOST, RunLock
 from aggregator.run_counts import CRAWL_ID
 from aggregator.sources import all_sources
 from aggregator.store import Archive
-from aggregator.store.db import one_line
+from aggregator.store.db import one_line, shown_url
 from aggregator.store.models import CrawlRun, utcnow
 from aggregator.store.repository import RedirectRecord, RejectRecord, SaveResult
 from aggregator.store.writer import WRITER_KINDS, WRITERS, connect, write_batch
@@ -124,7 +124,7 @@ class StorePipeline(Pipeline):
             raise ArchiveUnwritable(f"the archive cannot be written: {one_line(exc)}") from exc
         self._writer = WRITERS.acquire(self.writer_kind)
         self._to_writer(connect, self.db_url)  # the writer connects while the first pages are fetched
-        logger.info("Archiving into %s (run %s)", self.archive.engine.url.render_as_string(), self.run_id)
+        logger.info("Archiving into %s (run %s)", shown_url(self.archive.engine.url), self.run_id)
 
     def _abandon_stale_runs(self, source: str) -> None:
         """Close the rows that runs killed mid-way (SIGKILL, power loss) left "running", so that ``runs`` and the

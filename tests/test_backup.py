@@ -74,6 +74,31 @@ def test_a_backup_taken_mid_write_is_the_archive_as_of_the_last_commit_in_one_fi
     assert sorted(a["title"] for a in json.loads(listed.stdout)) == titles
 
 
+def test_a_read_only_url_is_backed_up_without_a_write_to_the_archive(archive_file: Path, tmp_path: Path) -> None:
+    """`db backup` opened a `mode=ro` archive to write: as its connection closed, SQLite copied the write-ahead log
+    back into archive.db (a write to an archive the URL opens read-only) and removed the log."""
+    # The archive as a crawl leaves it mid-run: a commit in the write-ahead log, not yet in archive.db (the files are
+    # copied while the writer holds them open: its close would have copied the log back).
+    source = tmp_path / "source.db"
+    archive_file.rename(source)
+    writer = sqlite3.connect(source, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE articles SET title = title || ' (edited)' WHERE title = 'Заголовок 2'")
+    for suffix in ("", "-wal"):
+        (tmp_path / f"archive.db{suffix}").write_bytes((tmp_path / f"source.db{suffix}").read_bytes())
+    writer.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("archive.db*")}
+    assert sorted(before) == ["archive.db", "archive.db-wal"] and before["archive.db-wal"]
+    target = tmp_path / "copy.db"
+    for spelling in (f"sqlite:///{archive_file}?mode=ro", f"sqlite:///file:{archive_file}?mode=ro&uri=true"):
+        result = CliRunner().invoke(app, ["--db", spelling, "db", "backup", str(target), "--force"])
+        assert result.exit_code == 0, (result.exception, result.output)
+        after = {p.name: p.read_bytes() for p in tmp_path.glob("archive.db*") if not p.name.endswith("-shm")}
+        assert after == before  # SQLite's index of the log, -shm, is made beside it as for every read-only read
+        with sqlite3.connect(target) as copy:
+            assert "Заголовок 2 (edited)" in {t for (t,) in copy.execute("SELECT title FROM articles")}
+
+
 def test_a_backup_does_not_migrate_the_archive_it_copies(archive_file: Path, tmp_path: Path) -> None:
     # A backup is what an operator takes before an upgrade: it copies the schema as it is.
     with sqlite3.connect(archive_file) as db:

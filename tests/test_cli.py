@@ -249,7 +249,7 @@ def test_the_crawl_summary_counts_as_the_run_row_does() -> None:
     shown = dict(zip(header[1:], values[1:], strict=False))
     assert (shown["pages"], shown["unchanged"], shown["rejected"]) == ("13", "5", "1")
     # A swept page found gone withdraws its article: no fetch error in the row, nor in the summary (it was 5 here).
-    assert (shown["articles"], shown["fetch_errors"]) == ("2", "1")
+    assert (shown["accepted"], shown["fetch_errors"]) == ("2", "1")
 
 
 def test_withdrawals_held_back_are_said_when_the_source_is_red_too(capsys: pytest.CaptureFixture[str]) -> None:
@@ -583,3 +583,151 @@ def test_extract_tells_a_folder_or_a_device_from_a_missing_file(tmp_path: Path) 
     for path, said in ((tmp_path, "a folder, not a saved page"), (Path("/dev/null"), "not a regular file")):
         done = run_cli("extract", str(path), "--url", "https://example.org/a")
         assert done.returncode == 2 and done.stderr.strip().startswith(f"aggregator: error: {said}"), done.stderr
+
+
+# -- what a new operator met: usage errors, flags in --help, a new archive, serve --port 0, narrow runs ----------
+
+
+def test_usage_errors_are_one_line_in_the_style_of_every_other_error(tmp_path: Path) -> None:
+    """Typer drew a boxed panel under the usage line for these; every other error is `aggregator: error: ...`."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    cases = [
+        (("articles", "list", "--limit", "0"), "Invalid value for '--limit': ", "articles list"),
+        (("health", "--max-age", "5x"), "Invalid value for --max-age: not an interval: '5x'", "health"),
+        (("articles", "withdraw", "1"), "Missing option '--reason'", "articles withdraw"),
+        (("articles", "lst"), "No such command 'lst'", "articles"),
+        (("--bogus",), "No such option: --bogus", ""),
+    ]
+    for args, said, command in cases:
+        done = run_cli("--db", db, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        error, hint = done.stderr.splitlines()  # the error; where the help is (the command as it was run)
+        assert error.startswith(f"aggregator: error: {said}"), (args, done.stderr)
+        assert hint.startswith("Try '") and hint.endswith(f"{' ' if command else ''}{command} --help' for help.")
+        assert "╭" not in done.stderr and "Usage:" not in done.stderr
+    assert not (tmp_path / "a.db").exists()
+    # In this process too (CliRunner), as the tests that invoke the app see it; a group run bare shows its help.
+    result = CliRunner().invoke(app, ["articles", "list", "--limit", "0"])
+    assert result.exit_code == 2 and result.output.startswith("aggregator: error: Invalid value for '--limit'")
+    bare = run_cli("db")
+    assert bare.returncode == 2 and "Usage:" in bare.stdout and "upgrade" in bare.stdout and not bare.stderr
+
+
+def test_a_flag_shows_no_placeholder_in_help_and_an_option_that_takes_a_value_keeps_its_own() -> None:
+    """Typer 0.2x showed `--json <bool>`, `--all <bool>`, `--help <bool>`: as if each took a value."""
+    runner = CliRunner()
+    for path, _ in COMMANDS:
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output
+        assert "<bool>" not in shown and "BOOLEAN" not in shown, (path, shown)
+    listed = run_cli("articles", "list", "--help").stdout  # the installed script, as an operator runs it
+    lines = {line.split()[1]: line.split()[2] for line in listed.splitlines() if line.startswith("│ --")}
+    assert {lines[flag] for flag in ("--json", "--undated", "--withdrawn", "--help")} == {"Only", "Print", "Show"}
+    assert (lines["--since"], lines["--run"], lines["--limit"]) == ("DATE", "ID", "<int")  # values keep theirs
+    assert "URL" in run_cli("--help").stdout.split()  # --db URL
+
+
+def test_a_crawl_into_an_archive_that_is_not_there_says_it_creates_one(tmp_path: Path) -> None:
+    """A mistyped --db path (/srv/archve/a.db) began a new empty archive, and its folders, without a word; the crawl
+    log named it by its URL, escaped."""
+    target = tmp_path / "new" / "sub" / "a.db"
+    first = run_cli("--db", f"sqlite:///{target}", "crawl", "minval", "--offline", "--log-level", "INFO")
+    assert first.returncode == 0, first.stderr[-3000:]
+    said = [line for line in first.stderr.splitlines() if "creating a new archive" in line]
+    assert said == [
+        f"aggregator: creating a new archive at {target}, and its folder ({tmp_path / 'new'} did not exist)"
+    ]
+    assert f"[pipelines.store] INFO: Archiving into {target} (run 1)" in first.stderr
+    # the summary's count of the articles the pipelines passed on, beside those they refused
+    header = next(line for line in first.stdout.splitlines() if line.startswith("source"))
+    assert header.split()[:3] == ["source", "pages", "accepted"] and "rejected" in header.split()
+    again = run_cli("--db", f"sqlite:///{target}", "crawl", "minval", "--offline")
+    assert again.returncode == 0 and "creating" not in again.stderr, again.stderr[-3000:]
+    beside = tmp_path / "b.db"
+    made = run_cli("--db", f"sqlite:///{beside}", "crawl", "minval", "--offline")
+    assert f"aggregator: creating a new archive at {beside}\n" in made.stderr
+    # A crawl that does not start (nothing at the mirror) leaves no new archive behind.
+    from tests.conftest import free_port
+
+    nowhere = tmp_path / "c.db"
+    stopped = run_cli("--db", f"sqlite:///{nowhere}", "crawl", "minval", "--mirror", f"http://127.0.0.1:{free_port()}")
+    assert stopped.returncode == 2 and "nothing answers at the mirror" in stopped.stderr
+    assert "creating" not in stopped.stderr and not nowhere.exists()
+
+
+def test_the_default_archive_is_created_without_a_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aggregator.paths
+    from aggregator.cli import announce_new_archive
+
+    default = tmp_path / "data" / "archive.db"
+    monkeypatch.setattr(aggregator.paths, "default_db_url", lambda: f"sqlite:///{default}")
+    announce_new_archive(f"sqlite:///{default}")
+    announce_new_archive(f"sqlite:///{tmp_path / 'data' / '..' / 'data' / 'archive.db'}")  # the same file
+    assert capsys.readouterr().err == ""
+    announce_new_archive(f"sqlite:///{tmp_path / 'other.db'}")
+    assert capsys.readouterr().err == f"aggregator: creating a new archive at {tmp_path / 'other.db'}\n"
+
+
+def test_serve_on_port_0_says_the_port_it_serves(tmp_path: Path) -> None:
+    """It said "Serving the archive at http://127.0.0.1:0/" while uvicorn listened on a port of its own."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    db = f"sqlite:///{archive_with_articles(tmp_path / 'a.db')}"
+    script = Path(sys.executable).with_name("aggregator")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "aggregator"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")} | {"COLUMNS": "60"}
+    server = subprocess.Popen(
+        [*command, "--db", db, "serve", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()  # whole on one line, however narrow the terminal
+        assert first.startswith("Serving the archive at http://127.0.0.1:"), first
+        port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
+        assert port != 0
+        for _ in range(300):  # until it has started
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/articles?limit=1", timeout=10) as answer:
+                    assert len(json.load(answer)["items"]) == 1
+                break
+            except OSError:
+                assert server.poll() is None, server.communicate()[1][-3000:]
+                time.sleep(0.1)
+        else:
+            pytest.fail("nothing answered at the port said")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=60)
+
+
+def test_runs_show_every_figure_on_a_terminal_narrower_than_its_table() -> None:
+    """At 60 columns Rich dropped the table's last columns, the HTTP errors and the health, without a word."""
+    from rich.console import Console
+
+    from aggregator.commands.runs import runs_view
+
+    run = {
+        "id": 12345, "crawl": 12340, "source": "caliber", "status": "partial", "finish_reason": "closespider_timeout",
+        "started_at": "2026-12-03T11:39:30Z", "finished_at": "2026-12-03T12:39:31Z", "pages": 54321,
+        "new": 12345, "updated": 123, "unchanged": 1234, "rejected": 987, "http_errors": 876,
+        "dates_unparsed": 12, "swept": 4567, "health": "red", "host": "crawler-1", "pid": 4242,
+    }  # fmt: skip
+    for width in (40, 60, 80):
+        console = Console(width=width, record=True, force_terminal=False)
+        for part in runs_view([run], console):
+            console.print(part)
+        text = console.export_text()
+        assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width, text
+        for value in ("12345", "caliber", "partial", "closespider_timeout", "54321", "123", "1234", "987", "876",
+                      "red", "12340"):  # fmt: skip
+            assert value in text, (width, value, text)
+        # the table where it fits whole (80 columns), else a few lines a run, each figure named
+        words = " ".join(text.split())
+        assert ("987 rejected, 876 HTTP errors" in words) == (width < 80), (width, text)

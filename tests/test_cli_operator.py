@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from aggregator.sources import all_sources
@@ -222,6 +223,51 @@ def test_stats_totals_say_how_big_the_archive_is(tmp_path: Path) -> None:
         {"source": "apa"} | dict.fromkeys(caliber.keys() - {"source"}, 0) | {"runs": 2}  # its two nightly runs
     ]
     assert "--days" in error_line(db, "stats", "--totals", "--days", "3")
+
+
+BIG_TOTALS = {"articles": 1_204_567, "withdrawn": 12_345, "undated": 23_456, "without_cover": 34_567,
+              "versions": 2_345_678, "page_bytes": 1_262_874_214, "rejects_open": 4_567, "rejects": 45_678,
+              "reject_page_bytes": 98_765_432, "redirects": 56_789, "runs": 67_890}  # fmt: skip
+"""A source's totals after years of crawls: every count and size at its widest."""
+
+
+def _totals_at(width: int) -> str:
+    from rich.console import Console
+
+    from aggregator.commands.inspect import totals_view
+
+    rows = [{"source": "caliber"} | BIG_TOTALS, {"source": "minval"} | dict.fromkeys(BIG_TOTALS, 0)]
+    console = Console(width=width, record=True, force_terminal=False)
+    for part in totals_view(rows, BIG_TOTALS, console):
+        console.print(part)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 120, 160])
+def test_stats_totals_show_every_figure_whole_at_any_width(width: int) -> None:
+    """At 80 columns one table of eleven counts cut its headers and values short (`sou…`, `art…`, `104… KiB`), and
+    at 120 still wrapped them."""
+    text = _totals_at(width)
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width, text
+    for value in ("caliber", "minval", "total", "1,204,567", "12,345", "23,456", "34,567", "2,345,678", "1,204.4 MiB",
+                  "4,567", "45,678", "94.2 MiB", "56,789", "67,890"):  # fmt: skip
+        assert value in text, (value, text)
+    tables = {"The archive's articles, per source", "Its rejects, redirects and runs"}
+    if width >= 120:  # one table, a line a source
+        (line,) = [line for line in text.splitlines() if line.startswith("caliber")]
+        assert line.split()[1:] == ["1,204,567", "12,345", "23,456", "34,567", "2,345,678", "1,204.4", "MiB",
+                                    "45,678", "4,567", "94.2", "MiB", "56,789", "67,890"], text  # fmt: skip
+    elif width >= 80:  # two tables
+        assert all(title in text for title in tables), text
+    else:  # a few lines a source, each figure named
+        assert "2,345,678 version(s), their pages 1,204.4 MiB" in " ".join(text.split()), text
+
+
+def test_stats_totals_on_an_80_column_terminal(tmp_path: Path) -> None:
+    db, _ = filled(tmp_path)
+    shown = run_cli("--db", db, "stats", "--totals", env={"COLUMNS": "80"}).stdout
+    assert "…" not in shown and "source" in shown.split() and "caliber" in shown.split(), shown
+    assert max(len(line.rstrip()) for line in shown.splitlines()) <= 80
 
 
 def test_the_new_options_refuse_bad_values_in_one_line(tmp_path: Path) -> None:

@@ -339,13 +339,14 @@ def test_health_shows_every_figure_and_what_its_share_is_of_at_any_width(width: 
     for value in ("haqqin", "12345", "12:39", "red", "1234", "1250.5", "87", "25%", "50%", "75%", "12%", "6%",
                   "title missing (layout change?)", "report", "unknown", "no run recorded yet"):  # fmt: skip
         assert value in text, (value, text)
-    for label in ("median", "extracted", "title", "body", "date", "undated"):
+    # "found", the articles the listings led to (refused ones too): not the crawl summary's "accepted" ones
+    for label in ("found", "median", "extracted", "title", "body", "date", "undated"):
         assert label in text, (label, text)
     assert "http" in text.lower() and "err" in text  # "http err", or its words over two lines of a header
     words = " ".join(text.split())
     if "of 87 extracted:" in words:  # a few lines a source, each figure named
         assert width < 60 and "of 87 extracted: title 25%, body 50%, date 75%, undated 12%" in words
-        assert "1234 articles, median 1250.5; HTTP errors 6% of requests" in words
+        assert "1234 articles found, median 1250.5; HTTP errors 6% of requests" in words
     else:  # a table: the 87 in the row of the shares, under its header
         (line,) = [line for line in text.splitlines() if " 87 " in line]
         assert all(share in line.split() for share in ("25%", "50%", "75%", "12%")), line

@@ -454,6 +454,12 @@ def test_nobody_reads_an_archive_it_may_not_write_in_a_folder_it_may_not_write(c
     try:
         scratch.chmod(0o777)  # where nobody writes the export
         reads_everything(run, f"sqlite:///{foreign}", expected, scratch)
+        # `db backup` opened it to write: SQLite, unable to make the -shm file beside it, could not read it
+        backed_up = run("--db", f"sqlite:///{foreign}", "db", "backup", str(scratch / "copy.db"))
+        assert backed_up.returncode == 0, backed_up.stderr[-3000:]
+        with sqlite3.connect(scratch / "copy.db") as copied:
+            assert dict(copied.execute("SELECT id, title FROM articles").fetchall()) == expected["articles"]
+        copied.close()
     finally:
         shutil.rmtree(scratch)
     done = run("--db", f"sqlite:///{foreign}", "articles", "withdraw", "1", "--reason", "a test")

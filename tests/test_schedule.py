@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from aggregator.commands.schedule import _loop, exited, parse_interval, worst_status
+from aggregator.commands.schedule import UnitMissing, _loop, exited, parse_interval, worst_status
 from aggregator.store.db import normalise_url
 from aggregator.store.models import CrawlRun
 from tests.conftest import ROOT, free_port, run_cli
@@ -30,10 +30,14 @@ def runs(db: str) -> list[CrawlRun]:
 
 
 def test_intervals() -> None:
-    assert [parse_interval(t) for t in ("90", "30s", "10m", "1h", "1d", "1.5m")] == [90, 30, 600, 3600, 86400, 90]
+    assert [parse_interval(t) for t in ("90s", "30s", "10m", "1h", "1d", "1.5m")] == [90, 30, 600, 3600, 86400, 90]
     for bad in ("", "ten minutes", "0", "-5m", "10w"):
         with pytest.raises(ValueError, match="not an interval"):
             parse_interval(bad)
+    # A bare number was seconds: `--every 10`, meant as 10 minutes, crawled the real sites every 10 seconds.
+    for bare in ("10", " 90 ", "1.5"):
+        with pytest.raises(UnitMissing, match=f"{bare.strip()!r} needs a unit: 30s, 10m, 1h"):
+            parse_interval(bare)
     # An age counted back from now past the year 1 was a traceback in `health --max-age` ("date value out of range").
     assert parse_interval("36600d") == 36600 * 86400
     with pytest.raises(ValueError, match="too long an interval"):
@@ -80,6 +84,23 @@ def test_a_log_level_that_is_not_one_is_refused_before_any_run(tmp_path: Path) -
         "aggregator: error: --log-level: 'BOGUS' is not a log level: CRITICAL, ERROR, WARNING, INFO, DEBUG"
     ]
     assert not (tmp_path / "a.db").exists()  # no run started
+
+
+def test_an_interval_without_its_unit_is_refused_as_health_refuses_an_age(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = run_cli("--db", db, "schedule", "caliber", "--offline", "--every", "10", "--max-runs", "1")
+    assert done.returncode == 2, done.stderr[-3000:]
+    said, hint = done.stderr.splitlines()  # the error; where the help is (the command as it was run)
+    assert said == "aggregator: error: Invalid value for --every: '10' needs a unit: 30s, 10m, 1h"
+    assert hint.startswith("Try '") and hint.endswith("aggregator schedule --help' for help.")
+    assert not (tmp_path / "a.db").exists()  # no run started
+    age = run_cli("--db", db, "health", "--max-age", "10")  # the same words, with the setting's unit said
+    assert age.returncode == 2 and age.stderr.splitlines()[0] == (
+        "aggregator: error: Invalid value for --max-age: '10' needs a unit: 30m, 2h, 1d "
+        "(AGGREGATOR_HEALTH_MAX_AGE_HOURS is in hours)"
+    )
+    helped = " ".join(run_cli("schedule", "--help").stdout.split())
+    assert "with its unit: 30s, 10m, 1h, 1d (a bare number is refused)" in helped
 
 
 def test_an_overrunning_run_is_not_stacked(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from aggregator.cli import (
@@ -27,6 +29,7 @@ from aggregator.cli import (
 )
 from aggregator.sources import resolve_keys
 from aggregator.store.models import MAX_ID
+from aggregator.tables import compact_table, fits, header_column
 
 BAR_WIDTH = 40
 
@@ -140,21 +143,63 @@ def archive_totals(ctx: typer.Context, source: str | None, *, as_json: bool) -> 
     if as_json:
         print_json({"sources": rows, "total": total, "database_bytes": size})
         return
-    table = Table(title="The archive, per source", title_justify="left")
-    table.add_column("source")
-    for name in TOTAL_COLUMNS:
-        table.add_column(name.replace("_", " "), justify="right")
-
-    def shown(name: str, value: int) -> str:
-        return byte_size(value) if name.endswith("bytes") else f"{value:,}"
-
-    for row in rows:
-        table.add_row(escape(row["source"]), *(shown(name, row[name]) for name in TOTAL_COLUMNS))
-    table.add_section()
-    table.add_row("total", *(shown(name, total[name]) for name in TOTAL_COLUMNS))
-    out.print(table)
+    for part in totals_view(rows, total, out):
+        out.print(part)
     if size is not None:
         out.print(f"database on disk: {byte_size(size)}")
+
+
+TOTALS_TITLE = "The archive, per source"
+_ARTICLE_TOTALS = ("articles", "withdrawn", "undated", "without_cover", "versions", "page_bytes")
+_OTHER_TOTALS = ("rejects", "rejects_open", "reject_page_bytes", "redirects", "runs")
+
+
+def _total_cells(row: dict[str, Any]) -> dict[str, str]:
+    """A row of ``stats --totals`` (a source's, or the total) as its cells, by column: sizes in KiB or MiB."""
+    shown = {name: byte_size(row[name]) if name.endswith("bytes") else f"{row[name]:,}" for name in TOTAL_COLUMNS}
+    return {"source": escape(row["source"])} | shown
+
+
+def _totals_table(cells: list[dict[str, str]], title: str, columns: tuple[str, ...], *, stacked: bool) -> Table:
+    """The ``columns`` of the totals, a row a source and the total under them, every value whole on its line;
+    ``stacked``: each header a word a line ("reject", "page", "bytes")."""
+    table = compact_table(title)
+    header_column(table, "source", width=max(len(row["source"]) for row in cells))
+    for name in columns:
+        label = name.replace("_", "\n" if stacked else " ")
+        header_column(table, label, justify="right", width=max(len(row[name]) for row in cells))
+    for row in cells:
+        table.add_row(*(row[key] for key in ("source", *columns)), end_section=row is cells[-2])
+    return table
+
+
+def totals_view(rows: list[dict[str, Any]], total: dict[str, int], console: Console) -> list[RenderableType]:
+    """What ``stats --totals`` prints on ``console``: the first of these that shows every figure whole at its width
+    (``tables.fits``). One table of the eleven counts (120 columns and more); two, the articles and their stored
+    pages, then the rejects, redirects and runs (80 columns); narrower, a few lines a source, each figure named. One
+    table at 80 columns cut its headers and values short (``sou…``, ``104… KiB``) and still wrapped them at 120."""
+    cells = [_total_cells(row) for row in [*rows, {"source": "total", **total}]]
+    table = _totals_table(cells, TOTALS_TITLE, _ARTICLE_TOTALS + _OTHER_TOTALS, stacked=True)
+    if fits(console, table):
+        return [table]
+    articles = _totals_table(cells, "The archive's articles, per source", _ARTICLE_TOTALS, stacked=False)
+    others = _totals_table(cells, "Its rejects, redirects and runs", _OTHER_TOTALS, stacked=False)
+    if fits(console, articles, others):
+        return [articles, others]
+    parts: list[RenderableType] = [TOTALS_TITLE]
+    for row in cells:
+        lines = [
+            (
+                f"{row['articles']} article(s): {row['withdrawn']} withdrawn, {row['undated']} undated, "
+                f"{row['without_cover']} without a cover"
+            ),
+            f"{row['versions']} version(s), their pages {row['page_bytes']}",
+            f"{row['rejects']} reject(s), {row['rejects_open']} open, their pages {row['reject_page_bytes']}",
+            f"{row['redirects']} redirect(s), {row['runs']} run row(s)",
+        ]
+        parts.append(f"[bold]{row['source']}[/bold]")
+        parts += [Padding(line, (0, 0, 0, 2), expand=False) for line in lines]
+    return parts
 
 
 def byte_size(value: int) -> str:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console, RenderableType
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 
@@ -33,7 +32,7 @@ from aggregator.paths import replaced_whole
 from aggregator.present import utc_iso
 from aggregator.run_counts import SWEPT_GONE
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
-from aggregator.tables import WIDE, compact_table, header_column
+from aggregator.tables import WIDE, compact_table, fits, header_column
 
 if TYPE_CHECKING:
     from aggregator.store import Archive
@@ -121,10 +120,46 @@ def runs_cmd(
     if as_json:
         print_json(rows)
         return
-    table, below = runs_table(rows, wide=out.width >= WIDE)
-    out.print(table)
-    for line in below:
-        out.print(line)
+    for part in runs_view(rows, out):
+        out.print(part)
+
+
+def runs_view(rows: list[dict[str, Any]], console: Console) -> list[RenderableType]:
+    """What ``runs`` prints on ``console``: the table (``runs_table``) and the lines under it where it fits whole
+    (``tables.fits``), else a few lines a run, each figure named. At 60 columns Rich dropped the table's last columns,
+    the HTTP errors and the health, without a word."""
+    table, below = runs_table(rows, wide=console.width >= WIDE)
+    if console.width >= WIDE or fits(console, table):
+        return [table, *below]
+    return runs_blocks(rows)
+
+
+def runs_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
+    """Each run (``run_summary``) as a line and its counts under it: what a terminal too narrow for the table gets."""
+    parts: list[RenderableType] = ["Crawl runs"]
+    for row in rows:
+        started = datetime.fromisoformat(row["started_at"]) if row["started_at"] else None
+        finished = datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None
+        status = escape(row["status"])
+        if row["finish_reason"] and row["finish_reason"] != row["status"]:
+            status += f" ({escape(row['finish_reason'])})"
+        head = [status] + ([f"health {escape(row['health'])}"] if row["health"] else [])
+        when = [f"started {_when(started)} UTC"] if started else []
+        if started and finished:
+            when.append(f"took {(finished - started).total_seconds():.0f}s")
+        if row.get("crawl"):
+            when.append(f"a worker of scale-out crawl {row['crawl']}")
+        lines = [
+            ", ".join(when),
+            f"{row['pages']} pages, {row['new']} new, {row['updated']} updated, {row['unchanged']} unchanged",
+            (
+                f"{row['rejected']} rejected, {row['http_errors']} HTTP errors, {row['dates_unparsed']} undated, "
+                f"{row.get('swept', 0)} swept"
+            ),
+        ]
+        parts.append(f"[bold]run {row['id']}[/bold] {escape(row['source'])}: {', '.join(head)}")
+        parts += [Padding(line, (0, 0, 0, 2), expand=False) for line in lines if line]
+    return parts
 
 
 def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[str]]:
@@ -198,7 +233,7 @@ MaxAgeOpt = Annotated[
 
 def verdict_max_age(max_age: str | None) -> timedelta | None:
     """``--max-age`` as ``source_health`` takes it: the setting when not given, None (no limit) for 0."""
-    from aggregator.commands.schedule import parse_interval
+    from aggregator.commands.schedule import interval_option
     from aggregator.crawl import project_settings
     from aggregator.health_report import DEFAULT_MAX_AGE_HOURS
     from aggregator.health_report import max_age as health_max_age
@@ -207,15 +242,9 @@ def verdict_max_age(max_age: str | None) -> timedelta | None:
         return health_max_age(project_settings().getfloat("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     if max_age.strip() == "0":
         return None
-    if max_age.strip().replace(".", "", 1).isdigit():  # "2" was 2 seconds: every source red, "over 0.03 min ago"
-        raise typer.BadParameter(
-            f"{max_age.strip()!r} needs a unit: 30m, 2h, 1d (AGGREGATOR_HEALTH_MAX_AGE_HOURS is in hours)",
-            param_hint="--max-age",
-        )
-    try:
-        return timedelta(seconds=parse_interval(max_age))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--max-age") from None
+    # A bare number ("2" was 2 seconds: every source red, "over 0.03 min ago") is refused, with its unit asked for.
+    note = " (AGGREGATOR_HEALTH_MAX_AGE_HOURS is in hours)"
+    return timedelta(seconds=interval_option(max_age, "--max-age", examples="30m, 2h, 1d", unit_note=note))
 
 
 @app.command("health")
@@ -258,7 +287,7 @@ _HEALTH_COLUMNS: dict[str, tuple[str, str, str, int]] = {
     "health": ("health", "health", "left", 7),
     "run": ("run", "run", "right", 0),
     "finished": ("finished\n(UTC)", "finished (UTC)", "left", 11),
-    "articles": ("items", "articles", "right", 4),
+    "articles": ("found", "found", "right", 4),  # what the listings led to, refused ones too (``Measures.items``)
     "median": ("median", "median", "right", 4),
     "extracted": ("extracted", "extracted", "right", 4),
     "title": ("title", "title", "right", 4),
@@ -338,20 +367,13 @@ def health_view(rows: list[dict[str, Any]], console: Console) -> list[Renderable
         table, _ = health_table(rows, wide=True)
         return [table]
     table, below = health_table(rows, wide=False)
-    if _fits(console, table):
+    if fits(console, table):
         return [table, *below]
     counts = _health_columns(rows, HEALTH_TITLE, _COUNTS, wide=False)
     coverage = _health_columns(rows, COVERAGE_TITLE, _COVERAGE, wide=False)
-    if _fits(console, counts, coverage):
+    if fits(console, counts, coverage):
         return [counts, coverage, *below]
     return health_blocks(rows)
-
-
-def _fits(console: Console, *tables: Table) -> bool:
-    """Whether each table shows every column whole within the console's width: its narrowest rendering (each
-    column as wide as its longest word and its ``min_width``), measured as if there were room for anything."""
-    unbounded = console.options.update_width(1_000_000)
-    return all(Measurement.get(console, unbounded, table).minimum <= console.width for table in tables)
 
 
 def health_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
@@ -365,7 +387,7 @@ def health_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
             run = f"scale-out crawl {row['run']} ({row['workers']} runs)" if row.get("crawl") else f"run {row['run']}"
             lines.append(f"{run}, finished {cells['finished']} UTC" if cells["finished"] else run)
             lines.append(
-                f"{cells['articles']} articles, median {cells['median']}; HTTP errors {cells['http']} of requests"
+                f"{cells['articles']} articles found, median {cells['median']}; HTTP errors {cells['http']} of requests"
             )
             lines.append(
                 f"of {cells['extracted']} extracted: title {cells['title']}, body {cells['body']}, date "

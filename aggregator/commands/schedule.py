@@ -43,15 +43,33 @@ from aggregator.sources import resolve_keys
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_interval(text: str) -> float:
-    """``90``, ``30s``, ``10m``, ``1h``, ``1d`` -> seconds."""
+class UnitMissing(ValueError):
+    """A bare number where an interval goes: seconds, minutes and hours are each what someone meant by it."""
+
+
+def parse_interval(text: str, examples: str = "30s, 10m, 1h") -> float:
+    """``30s``, ``10m``, ``1h``, ``1d``, ``1.5m`` -> seconds. A number without its unit is ``UnitMissing``: read as
+    seconds, ``schedule --every 10`` meant to be every 10 minutes crawled the real sites every 10 seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"not an interval: {text!r} (use e.g. 30s, 10m, 1h)")
-    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        raise ValueError(f"not an interval: {text!r} (use e.g. {examples})")
+    if not match.group(2):
+        raise UnitMissing(f"{text.strip()!r} needs a unit: {examples}")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds > LONGEST_DAYS * _UNITS["d"]:
         raise ValueError(f"too long an interval: {text!r} (at most {LONGEST_DAYS}d)")
     return seconds
+
+
+def interval_option(text: str, option: str, *, examples: str = "30s, 10m, 1h", unit_note: str = "") -> float:
+    """The value of an interval option (``--every``, ``--max-age``) in seconds, or a usage error naming the option
+    (exit status 2); ``unit_note`` follows the examples when the unit is missing."""
+    try:
+        return parse_interval(text, examples)
+    except UnitMissing as exc:
+        raise typer.BadParameter(f"{exc}{unit_note}", param_hint=option) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 # How bad each of ``aggregator crawl``'s exit statuses is: 3 (a source skipped, nothing else wrong) is milder than
@@ -76,7 +94,14 @@ def _say(message: str) -> None:
 def schedule_cmd(
     ctx: typer.Context,
     sources: SourcesArg = None,
-    every: Annotated[str, typer.Option("--every", help="Interval between run starts: 30s, 10m, 1h.")] = "10m",
+    every: Annotated[
+        str,
+        typer.Option(
+            "--every",
+            metavar="INTERVAL",
+            help="Interval between run starts, with its unit: 30s, 10m, 1h, 1d (a bare number is refused).",
+        ),
+    ] = "10m",
     all_: AllOpt = False,
     offline: OfflineOpt = False,
     mirror: MirrorOpt = None,
@@ -97,10 +122,7 @@ def schedule_cmd(
         fail("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
     check_log_level(log_level)
-    try:
-        interval = parse_interval(every)
-    except ValueError as exc:
-        fail(str(exc))
+    interval = interval_option(every, "--every")
     keys = ["--all"] if all_ else [s.key for s in resolve_keys(sources or [])]
     command = [sys.executable, "-m", "aggregator"]
     if ctx.obj and ctx.obj.get("db"):

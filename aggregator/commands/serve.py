@@ -33,7 +33,7 @@ def serve(
 ) -> None:
     """Serve the read API (/api/...), RSS and Atom feeds (/feeds/...) and article pages (/news/ID) for the site."""
     import uvicorn
-    from uvicorn.config import LOG_LEVELS
+    from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE
 
     from aggregator.api import app as api
     from aggregator.crawl import project_settings
@@ -47,9 +47,13 @@ def serve(
     redis_url = settings.get("AGGREGATOR_REDIS_URL")
     if redis_url:
         _can_remember_views(redis_url, str(settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"))
-    _can_listen(host, port)
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]  # the port the system gave, for --port 0
     processes = f", {workers} processes" if workers > 1 else ""
-    out.print(f"Serving the archive at http://{host}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)")
+    where = f"[{host}]" if ":" in host else host
+    out.print(
+        f"Serving the archive at http://{where}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)", soft_wrap=True
+    )  # whole on one line: a script starting the server with --port 0 reads the port from it
     # Where the views counter remembers its readers (aggregator/api/view_record.py): an operator running several
     # processes learns here whether each counts a reader again.
     if redis_url:
@@ -58,9 +62,21 @@ def serve(
         out.print("Views: each process remembers its own readers (AGGREGATOR_REDIS_URL names a Redis to share them)")
     options = {"host": host, "port": port, "log_level": log_level.lower(), "access_log": access_log}
     if workers == 1:
-        uvicorn.run(api.create_app(db_url, site_name=site_name), **options)  # type: ignore[arg-type]
+        # The socket bound above is the one served (``uvicorn.run`` does what follows, binding the port itself):
+        # with --port 0 the port said is the port served.
+        try:
+            server = uvicorn.Server(uvicorn.Config(api.create_app(db_url, site_name=site_name), **options))  # type: ignore[arg-type]
+            server.run(sockets=[listening])
+        except KeyboardInterrupt:  # a second Ctrl-C, or the first one raised again once the server has stopped
+            pass
+        finally:
+            listening.close()
+        if not server.started:  # uvicorn's log said why (the app's startup failed), as uvicorn.run exits
+            raise typer.Exit(STARTUP_FAILURE)
         return
-    # Several processes: uvicorn starts each from an import string, and each builds its app from the environment.
+    # Several processes: uvicorn starts each from an import string, and each builds its app from the environment. Its
+    # supervisor binds the port itself, for all of them: the one given, or the one the system gave above.
+    listening.close()
     os.environ[api.SERVE_DB_URL], os.environ[api.SERVE_SITE_NAME] = db_url, site_name
     uvicorn.run(f"{api.__name__}:{api.app_from_environment.__name__}", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
@@ -80,12 +96,13 @@ def _can_remember_views(redis_url: str, namespace: str) -> None:
         fail(f"the views' shared record of readers cannot be used: {problem}; the server does not start")
 
 
-def _can_listen(host: str, port: int) -> None:
-    """Bind the address once before uvicorn does: a busy port or a foreign address is then the same one line and
-    exit status 2 as for ``mirror serve``, not uvicorn's log line and its exit status 3 after the app was built."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening at the address, bound before the app is built: a busy port or a foreign address is then the
+    same one line and exit status 2 as for ``mirror serve``, not uvicorn's log line and its exit status 3 after the
+    app was built; and port 0 is a real port, which the line saying where the archive is served can name."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as uvicorn binds
-            pass
+        listening = socket.create_server((host, port), family=family)  # SO_REUSEADDR, as uvicorn binds
     except OSError as exc:
         fail(_cannot_listen(host, port, exc))
+    return listening

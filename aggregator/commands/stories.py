@@ -8,13 +8,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aggregator.cli import MAX_LIMIT, _archive, _article_summary, app, fail, out, print_json, spinner, time_bounds
+from aggregator.cli import (
+    MAX_LIMIT,
+    _archive,
+    _article_summary,
+    app,
+    command_group,
+    fail,
+    out,
+    print_json,
+    spinner,
+    time_bounds,
+)
 from aggregator.present import utc_iso
 from aggregator.sources import resolve_keys
 
-stories_app = typer.Typer(
-    help="Stories: the same news told by several articles (usually from several sources).", no_args_is_help=True
-)
+stories_app = command_group(help="Stories: the same news told by several articles (usually from several sources).")
 app.add_typer(stories_app, name="stories")
 
 
