@@ -437,7 +437,9 @@ def _domains_advice(hosts: Any, source: Source | None) -> str:
 
 def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = None) -> None:
     console = console or Console()
-    console.print(stats_table({o.source: o.stats for o in outcomes if not o.skipped}, title="Crawl summary"))
+    ran = {o.source: o.stats for o in outcomes if not o.skipped}
+    if ran:  # (a run that crawled nothing, every source locked or resting, printed an empty table under cron)
+        console.print(stats_table(ran, title="Crawl summary"))
     for outcome in outcomes:
         if outcome.busy:
             print(f"{outcome.source}: skipped: another run of this source is in progress (locked)", file=sys.stderr)
@@ -485,7 +487,9 @@ def print_summary(outcomes: Sequence[SourceOutcome], console: Console | None = N
                 reason = f"stopped {cause}{timing.replace(' in ', ' after ')}; the next run goes on"
                 timing = ""
             console.print(  # no highlighting: Rich's number highlighter coloured "1." of "1.2s" and not the rest
-                f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}", highlight=False
+                f"[green]✓[/green] {outcome.source}: {escape(str(reason))}{timing}{health}{waiting}",
+                highlight=False,
+                soft_wrap=True,  # one line a source, whole, in a log (Rich folded it at 80 columns there)
             )
         else:  # a site answering 404 everywhere is red, and that is when the held withdrawals must be said most
             print(f"{outcome.source}: " + "; ".join([*outcome.problems, *_held(outcome)]), file=sys.stderr)

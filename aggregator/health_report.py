@@ -167,4 +167,6 @@ def _span(age: timedelta) -> str:
         return f"{seconds / 86400:g} d"
     if seconds % 3600 == 0:
         return f"{seconds / 3600:g} h"
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:g} s"  # "30 s", not "0.5 min"
     return f"{seconds / 60:g} min"

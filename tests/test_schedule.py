@@ -23,6 +23,8 @@ from aggregator.store.models import CrawlRun
 from tests.conftest import ROOT, free_port, run_cli
 from tests.helpers.slow_site import slow_site
 
+STOPPING = "stopping (a run in progress stops now, keeping what it fetched)"
+
 
 def runs(db: str) -> list[CrawlRun]:
     with Session(create_engine(normalise_url(db))) as s:
@@ -140,7 +142,7 @@ def test_sigterm_stops_the_running_crawl_cleanly(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
-    assert "SIGTERM: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
+    assert f"SIGTERM: {STOPPING}" in err and err.rstrip().endswith("schedule: stopped")
     (run,) = runs(db)
     assert run.status in {"partial", "finished"} and run.finished_at is not None  # closed, not left "running"
 
@@ -186,7 +188,7 @@ def test_sighup_stops_the_running_crawl_cleanly(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGHUP)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
-    assert "SIGHUP: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
+    assert f"SIGHUP: {STOPPING}" in err and err.rstrip().endswith("schedule: stopped")
     assert "overran its interval" not in err  # a run cut short by the stop overran nothing
     (run,) = runs(db)
     assert (run.status, run.finish_reason) == ("partial", "shutdown")  # closed, not left "running"
@@ -215,7 +217,7 @@ def test_a_stop_signal_while_a_crawl_starts_is_passed_on_to_it(tmp_path: Path) -
             proc.kill()
             pytest.fail("the stop was lost: the scheduler waited for the whole crawl")
     assert proc.returncode == 0, err[-3000:]
-    assert "SIGTERM: stopping after the current run" in err and err.rstrip().endswith("schedule: stopped")
+    assert f"SIGTERM: {STOPPING}" in err and err.rstrip().endswith("schedule: stopped")
     assert re.search(r"run 1 (was killed by SIGTERM|exited with status 0) after", err), err[-3000:]
     assert "overran its interval" not in err
     assert all(run.status != "running" for run in runs_if_any(db))

@@ -209,9 +209,10 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
         for row in rows:
             if row.get("crawl"):
                 workers.setdefault((row["crawl"], row["source"]), []).append(row["id"])
-        below += [
+        below += [  # a crawl of one worker is a run like any other: no line of its own
             f"scale-out crawl {crawl} ({escape(source)}): runs {', '.join(map(str, sorted(ids)))}"
             for (crawl, source), ids in sorted(workers.items())
+            if len(ids) > 1
         ]
     return table, below
 
@@ -311,7 +312,10 @@ def _health_cells(row: dict[str, Any], *, wide: bool) -> dict[str, str]:
     return {
         "source": row["source"],
         "health": "[green]green[/green]" if row.get("status") == "green" else "[red]red[/red]",
-        "run": f"{row['run']}×{row['workers']}" if row.get("crawl") else str(row["run"]),  # its first run, workers
+        # a scale-out crawl's first run and its workers; one worker's is a run like any other
+        "run": f"{row['run']}×{row['workers']}"
+        if (row.get("workers") or 1) > 1 and row.get("crawl")
+        else str(row["run"]),
         "finished": _when(finished, short=not wide),
         "articles": str(row.get("items", "")),
         "median": "–" if median is None else f"{median:g}",
@@ -384,7 +388,8 @@ def health_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
         cells = _health_cells(row, wide=True)
         lines: list[str] = []
         if row["run"] is not None:
-            run = f"scale-out crawl {row['run']} ({row['workers']} runs)" if row.get("crawl") else f"run {row['run']}"
+            several = row.get("crawl") and (row.get("workers") or 1) > 1
+            run = f"scale-out crawl {row['run']} ({row['workers']} runs)" if several else f"run {row['run']}"
             lines.append(f"{run}, finished {cells['finished']} UTC" if cells["finished"] else run)
             lines.append(
                 f"{cells['articles']} articles found, median {cells['median']}; HTTP errors {cells['http']} of requests"
@@ -461,10 +466,8 @@ def db_prune_runs(
     verb = "would delete" if dry_run else "deleted"
     for key, count in removed.items():
         out.print(f"{key}: {verb} {count} run row(s)")
-    out.print(
-        f"{verb} {sum(removed.values())} run row(s) started more than {days:g} days ago "
-        f"(each source keeps its newest {kept})"
-    )
+    age = f"started more than {days:g} day(s) ago" if days else "of any age"
+    out.print(f"{verb} {sum(removed.values())} run row(s) {age} (each source keeps its newest {kept})")
 
 
 def _pruned(

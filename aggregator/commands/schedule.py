@@ -142,7 +142,9 @@ def schedule_cmd(
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if not stop.is_set():
-            _say(f"{signal.Signals(signum).name}: stopping after the current run")
+            # A crawl in progress gets the signal too (``_stop_child``), now: it keeps what it fetched and its run
+            # ends partial ("stopping after the current run" read as a promise to let it finish).
+            _say(f"{signal.Signals(signum).name}: stopping (a run in progress stops now, keeping what it fetched)")
         stop.set()
         for proc in child:
             _stop_child(proc)
