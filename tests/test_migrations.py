@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -471,4 +475,34 @@ def test_a_read_on_an_empty_postgresql_database_creates_no_table(postgres_url: s
     assert "holds no archive: create it with `aggregator db upgrade`" in refused.stderr
     engine = connect(postgres_url)
     assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+def test_serve_upgrades_an_archive_behind_the_code_as_crawl_does(tmp_path: Path) -> None:
+    """After installing a release, restarting the site before the next crawl refused the archive as "behind" (README
+    says `serve` upgrades it, as `crawl` does); a read-only archive is still refused, and left as it is."""
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    engine = connect(db_url)
+    upgrade(engine)
+    head = head_revision(engine)
+    previous = ScriptDirectory.from_config(alembic_config(engine)).get_revision(head).down_revision
+    command.downgrade(alembic_config(engine), previous)
+    engine.dispose()
+    refused = run_cli("--db", f"{db_url}?mode=ro", "serve", "--port", "0")
+    assert refused.returncode == 2 and "it cannot be upgraded there" in refused.stderr, refused.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    script = Path(sys.executable).with_name("aggregator")
+    server = subprocess.Popen(
+        [str(script), "--db", db_url, "serve", "--port", "0"], cwd=tmp_path, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "Serving the archive at http://127.0.0.1:" in line, server.stderr.read() if server.poll() else line
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    engine = connect(db_url)
+    assert current_revision(engine) == head
     engine.dispose()

@@ -40,7 +40,7 @@ def serve(
 
     if log_level.lower() not in LOG_LEVELS:  # uvicorn looks it up once the app is built: a KeyError, a traceback
         fail(f"--log-level: {log_level!r} is not one of uvicorn's log levels: {', '.join(LOG_LEVELS)}")
-    _archive(ctx).close()  # upgrade the schema, and fail early on an unusable database
+    _up_to_date(ctx)  # and fail early on an unusable database
     db_url = _db_url(ctx)
     settings = project_settings()
     site_name = str(settings.get("AGGREGATOR_SITE_NAME"))
@@ -79,6 +79,22 @@ def serve(
     listening.close()
     os.environ[api.SERVE_DB_URL], os.environ[api.SERVE_SITE_NAME] = db_url, site_name
     uvicorn.run(f"{api.__name__}:{api.app_from_environment.__name__}", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _up_to_date(ctx: typer.Context) -> None:
+    """The archive at this release's schema before the server reads it: upgraded, as ``crawl`` upgrades it, where this
+    process may write it (after installing a release, restarting the site came before the next crawl, and it refused
+    every page's archive as "behind" until one ran), else refused in one line (a read-only archive or replica is
+    upgraded by whoever writes it). A missing SQLite file is refused, not created: a mistyped ``--db``."""
+    from aggregator.store import Archive
+    from aggregator.store.db import read_only_reason, require_existing
+
+    url = _db_url(ctx)
+    if read_only_reason(url) is not None:
+        _archive(ctx).close()
+        return
+    require_existing(url)
+    Archive.open(url, create=False).close()
 
 
 def _can_remember_views(redis_url: str, namespace: str) -> None:
