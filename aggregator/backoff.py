@@ -15,7 +15,14 @@ answer instead:
   ``LONGEST_REST``). What the run did
   not fetch is not archived yet, so the next run fetches it.
 - until that time has come, ``aggregator crawl`` (and ``aggregator schedule``) does not start the source again
-  (``resting_sources``): it is skipped, as a locked one is, with the time on stderr.
+  (``resting_sources``): it is skipped, as a locked one is, with the time on stderr. A hold is kept apart by where it
+  was asked: one a mirror asked for (a run with ``AGGREGATOR_MIRROR``, ``--offline``) holds only crawls against a
+  mirror, and one the real site asked for only crawls of the real site. A test crawl against a mirror whose
+  ``_mirror.toml`` answers 429 silenced the real crawls of the same archive for up to a day.
+- ``aggregator health`` shows a hold of the real site's while it lasts (``note_hold``): red when it is longer than
+  ``HOLD_RED`` (the source goes unfetched for hours, every skipped run exiting 3, which a systemd unit counts as
+  success), a note under a green verdict when shorter. ``lift_hold`` lifts it (an operator who knows better: the site
+  answered so by mistake, or the run was a test).
 - a 503 without ``Retry-After`` is an ordinary server error (retried by Scrapy, then a failed fetch).
 - a run that stops during a pause (SIGTERM or Ctrl-C, its time limit, another site's too long Retry-After) ends at
   once, not when the pause is over: the requests the pause holds are not fetched, and go back to the scheduler
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from time import monotonic
@@ -39,10 +47,13 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.asyncio import AsyncioLoopingCall, call_later, create_looping_call
 from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy import Connection, select, update
 from twisted.internet.task import LoopingCall
 
 from aggregator.html import raw_header
+from aggregator.present import utc_iso
 from aggregator.shutdown import closing_or_done
+from aggregator.store.models import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +66,18 @@ LONGEST_REST = timedelta(hours=24)
 maintenance page asking for 315360000 s, a date years ahead) silenced the source for years, every run skipped with
 exit status 3, which systemd counts as success, and its health never judged again. A site still asking after a day
 is asked again, and its answer stops that run as before."""
+MIRROR_STAT = "aggregator/mirror"
+"""The mirror a run crawled (``AGGREGATOR_MIRROR``); absent from a run of the real sites. Which holds apply to which
+crawls (``latest_hold``)."""
+LIFTED_STAT = "aggregator/rate_limited_lifted"
+"""When an operator lifted the hold a run's Retry-After put on its source (``lift_hold``)."""
+HOLD_RED = timedelta(hours=1)
+"""A hold of the real site's longer than this turns the source red in ``aggregator health`` while it lasts. A shorter
+one (holds start at ``AGGREGATOR_RETRY_AFTER_MAX``, 5 minutes by default) skips a run or two of a schedule, as a site
+that is down for a while does; a longer one leaves the archive without the site's news for hours, and nothing else
+says so: the skipped runs record no row and exit 3."""
+RUNS_LOOKED_AT = 20
+"""The latest runs of a source looked at for the latest one of a kind (mirror or real site) that finished."""
 CLOSE_WATCH = 0.1
 """Seconds between looks, while a site is paused, at whether the crawl has begun to close (see ``_watch_close``)."""
 
@@ -84,31 +107,134 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def resting_sources(db_url: str, keys: Sequence[str], now: datetime | None = None) -> dict[str, datetime]:
-    """The sources among ``keys`` whose latest run a site stopped with a Retry-After that has not passed yet, with
-    the time it named."""
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A source's runs held back by a site's Retry-After: its latest run of a kind was stopped with one
+    (``FINISH_REASON``) that has not passed yet, and no operator has lifted it."""
+
+    source: str
+    run: int
+    """The run the site stopped."""
+    until: datetime
+    asked_at: datetime
+    """When that run ended (the hold began)."""
+    mirror: str | None
+    """The mirror that asked for it; None: the real site."""
+
+    @property
+    def length(self) -> timedelta:
+        return self.until - self.asked_at
+
+    def said(self) -> str:
+        """The hold in the words of ``aggregator health``'s problems."""
+        asker, runs, where = (
+            (f"the mirror {self.mirror}", "its runs against a mirror", " --offline --lift-hold` (or --mirror URL)")
+            if self.mirror
+            else ("the site", "its runs", " --lift-hold`")
+        )
+        return (
+            f"held by {asker}'s Retry-After until {self.until.isoformat(timespec='seconds')} (run {self.run}, "
+            f"{_span(self.length)}): {runs} are skipped until then; `aggregator crawl {self.source}{where} crawls "
+            "it now"
+        )
+
+
+def latest_hold(conn: Connection, key: str, *, mirror: bool | None, now: datetime | None = None) -> Hold | None:
+    """The hold on the runs of source ``key`` against a mirror (``mirror`` True) or against the real site (False),
+    from the latest finished run of that kind; ``mirror`` None: from the latest finished run of either kind (what a
+    caller that does not say where it crawls gets, as before holds were kept apart). None when there is none, it has
+    passed or it was lifted.
+
+    A run still going (or killed: no stats) says nothing of either: it is passed over for the one before it."""
+    now = now or datetime.now(UTC)
+    runs = conn.execute(
+        select(CrawlRun.id, CrawlRun.stats, CrawlRun.started_at, CrawlRun.finished_at)
+        .where(CrawlRun.source == key, CrawlRun.stats.is_not(None))
+        .order_by(CrawlRun.id.desc())
+        .limit(RUNS_LOOKED_AT)
+    ).all()
+    for run in runs:
+        stats = run.stats if isinstance(run.stats, dict) else {}
+        against = stats.get(MIRROR_STAT)
+        if mirror is not None and bool(against) != mirror:
+            continue
+        until = _instant(stats.get(UNTIL_STAT))
+        if until is None or until <= now or stats.get(LIFTED_STAT):
+            return None
+        asked_at = run.finished_at or run.started_at
+        return Hold(key, run.id, until, asked_at, str(against) if against else None)
+    return None
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def resting_sources(
+    db_url: str, keys: Sequence[str], now: datetime | None = None, *, mirror: bool | None = None
+) -> dict[str, datetime]:
+    """The sources among ``keys`` whose runs a site's Retry-After holds back (``latest_hold``: ``mirror`` says which
+    crawls ask), with the time it named."""
     from aggregator.store import Archive
 
-    now = now or datetime.now(UTC)
-    resting: dict[str, datetime] = {}
     archive = Archive.open(db_url)
     try:
-        for key in keys:
-            latest = archive.list_runs(source=key, limit=1)
-            until = (latest[0].stats or {}).get(UNTIL_STAT) if latest else None
-            if not isinstance(until, str):
-                continue
-            try:
-                when = datetime.fromisoformat(until)
-            except ValueError:
-                continue
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            if when > now:
-                resting[key] = when
+        with archive.reader.connect() as conn:
+            holds = [latest_hold(conn, key, mirror=mirror, now=now) for key in keys]
     finally:
         archive.close()
-    return resting
+    return {hold.source: hold.until for hold in holds if hold is not None}
+
+
+def lift_hold(db_url: str, source: str, *, mirror: bool = False, now: datetime | None = None) -> Hold | None:
+    """Lift the hold a site's Retry-After put on the crawls of ``source`` against a mirror (``mirror``) or the real
+    site: the next run starts whatever the time, and ``aggregator health`` no longer shows it. Returns the hold
+    lifted, None when there was none.
+
+    Recorded on the run the site stopped (``LIFTED_STAT``, the time), which keeps what the site asked for."""
+    from aggregator.store import Archive
+    from aggregator.store.db import refuse_read_only
+
+    refuse_read_only(db_url, "lifting a hold writes to it")
+    now = now or datetime.now(UTC)
+    archive = Archive.open(db_url)
+    try:
+        with archive.session.begin() as session:
+            hold = latest_hold(session.connection(), source, mirror=mirror, now=now)
+            if hold is None:
+                return None
+            stats = session.execute(select(CrawlRun.stats).where(CrawlRun.id == hold.run)).scalar_one()
+            lifted = {**(stats or {}), LIFTED_STAT: now.isoformat(timespec="seconds")}
+            session.execute(update(CrawlRun).where(CrawlRun.id == hold.run).values(stats=lifted))
+    finally:
+        archive.close()
+    logger.info("%s: lifted the hold until %s (run %s)", source, hold.until.isoformat(timespec="seconds"), hold.run)
+    return hold
+
+
+def note_hold(conn: Connection, row: dict[str, Any], now: datetime | None = None) -> None:
+    """Add to a source's ``aggregator health`` row (``health_report.source_health``) the hold a site's Retry-After
+    puts on its runs: ``held_until``, the time the real site named (None: no hold), and a problem saying it; red when
+    that hold is longer than ``HOLD_RED``. A hold a mirror asked for is said too (a test crawl is skipped by it, and
+    should not seem to be skipped for nothing), and changes nothing else: the real site's runs go on."""
+    hold = latest_hold(conn, row["source"], mirror=False, now=now)
+    row["held_until"] = utc_iso(hold.until) if hold is not None else None
+    if hold is not None and hold.length > HOLD_RED:
+        row["status"] = "red"
+    held = [found for found in (hold, latest_hold(conn, row["source"], mirror=True, now=now)) if found is not None]
+    if held:
+        row["problems"] = [*(row.get("problems") or []), *(found.said() for found in held)]
+
+
+def _span(length: timedelta) -> str:
+    minutes = round(length.total_seconds() / 60)
+    return f"{minutes} min" if minutes < 120 else f"{round(minutes / 60, 1):g} h"
 
 
 class RetryAfterMiddleware:
@@ -135,8 +261,16 @@ class RetryAfterMiddleware:
             default_wait=settings.getfloat("AGGREGATOR_RATE_LIMIT_WAIT", 60.0),
             longest_wait=settings.getfloat("AGGREGATOR_RETRY_AFTER_MAX", 300.0),
         )
+        crawler.signals.connect(middleware._opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware._closed, signal=signals.spider_closed)
         return middleware
+
+    def _opened(self, spider: Spider) -> None:
+        """Say, in the run's stats, which mirror it crawls: a hold it records holds only crawls of a mirror, and the
+        latest run of the real site is the latest without (``latest_hold``)."""
+        mirror = self.crawler.settings.get("AGGREGATOR_MIRROR")
+        if mirror and self.crawler.stats is not None:
+            self.crawler.stats.set_value(MIRROR_STAT, str(mirror))
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Once the crawl closes, a request that reaches a paused site is not queued behind its pause: the close would

@@ -391,6 +391,14 @@ def crawl(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Fetch every article again, not only new ones and the recheck window.")
     ] = False,
+    lift_hold_: Annotated[
+        bool,
+        typer.Option(
+            "--lift-hold",
+            help="Lift the hold a site's Retry-After put on these sources (a mirror's, with --offline or --mirror) "
+            "and crawl them now.",
+        ),
+    ] = False,
 ) -> None:
     """Crawl sources into the archive, showing live progress and a summary.
 
@@ -414,6 +422,16 @@ def crawl(
         fail(f"nothing answers at the mirror {where} ({why}): start it, or crawl the bundled sample with --offline")
     announce_new_archive(db_url)
     Archive.open(db_url).close()  # upgrade the schema, and fail early on an unusable database
+    if lift_hold_:
+        from aggregator.backoff import lift_hold
+
+        for source in chosen:
+            lifted = lift_hold(db_url, source.key, mirror=bool(offline or where))
+            if lifted is not None:
+                asker = f"the mirror {lifted.mirror}" if lifted.mirror else "its site"
+                until = lifted.until.isoformat(timespec="seconds")
+                said = f"{source.key}: lifted the hold {asker} asked for until {until} (run {lifted.run})"
+                print(said, file=sys.stderr)
     # A Redis that cannot be used is not refused here: each source's run is recorded as failed, with the reason
     # (frontier_unreachable, aggregator.scaleout), which `health` and /metrics see; exit status 1.
     redis_url: str = environment.get("AGGREGATOR_REDIS_URL") or ""

@@ -256,7 +256,9 @@ def run_crawl(
         nullcontext((keys, [])) if locks is None else locks.held(keys)
     )
     with locking as (free, busy), _offline_mirror(offline, mirror, mirror_root) as base, ExitStack() as stack:
-        resting = resting_sources(scrapy_settings["AGGREGATOR_DB_URL"], free)
+        # A mirror's Retry-After holds crawls of a mirror, the site's crawls of the site (aggregator/backoff.py).
+        against_mirror = bool(base or scrapy_settings.get("AGGREGATOR_MIRROR"))
+        resting = resting_sources(scrapy_settings["AGGREGATOR_DB_URL"], free, mirror=against_mirror)
         free = [key for key in free if key not in resting]
         if base:
             overrides["AGGREGATOR_MIRROR"] = base

@@ -23,7 +23,8 @@ next run, which fetches none of the pages that showed it.
 The verdict ("green" or "red", with one reason per failed monitor) goes into the run's stats
 (``aggregator/health/*``), from which the store writes ``crawl_runs.health`` and ``aggregator crawl`` its exit
 status; ``aggregator health`` shows the latest verdict per source. A scale-out worker judges what it saw, its share of
-the crawl, but for the item count; ``aggregator health`` judges the crawl, its workers' counts summed.
+the crawl, but for the item count, and is red when it queued again what another worker of its crawl, gone (killed),
+had in hand (``aggregator.scaleout``); ``aggregator health`` judges the crawl, its workers' counts summed.
 """
 
 from __future__ import annotations
@@ -59,7 +60,14 @@ from aggregator.health_checks import (
 )
 from aggregator.items import ArticleItem, ExtractionFailure
 from aggregator.locks import LOCK_LOST
-from aggregator.run_counts import FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, STOPPED, TIME_LIMIT
+from aggregator.run_counts import (
+    FRONTIER_LOST,
+    FRONTIER_PROBLEM,
+    FRONTIER_UNREACHABLE,
+    STOPPED,
+    TIME_LIMIT,
+    requeued_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +224,13 @@ class FrontierMonitor(_HealthMonitor):
                 )
             )
 
+    def test_no_worker_was_lost(self) -> None:
+        """A worker of the crawl gone mid-crawl (killed, its host lost) is said by the worker that queued again the
+        requests it had taken: its exit status is the one a cron job or a unit's monitoring sees (the killed one
+        reports nothing), and ``aggregator health`` names the killed worker's run from this worker's stats."""
+        if gone := requeued_for(self.data.stats):
+            self.fail(gone_workers_said(gone))
+
 
 @monitors.name("store")
 class StoreMonitor(_HealthMonitor):
@@ -253,6 +268,15 @@ class HealthSuite(MonitorSuite):  # type: ignore[misc]
             crawler.stats.set_value(PREFIX + "verdict", verdict)
         if problems:
             logger.warning("Health of %s is red: %s", self._run_data["spider"].name, "; ".join(problems))
+
+
+def gone_workers_said(gone: dict[str, int]) -> str:
+    """How a worker says the workers of its crawl that were gone with requests it then queued again."""
+    who = ", ".join(f"{worker} ({count} request(s))" for worker, count in sorted(gone.items()))
+    return (
+        f"a worker of this crawl stopped mid-crawl (killed, or cut off from Redis): {who}; this worker queued again "
+        "what it had taken from the shared queue and not seen through"
+    )
 
 
 def health_verdict(settings: Any, measures: Measures, problems: list[str]) -> dict[str, Any]:

@@ -14,13 +14,14 @@ passed on it would tell the operator of a cron job that never fired that all is 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from aggregator.backoff import note_hold
 from aggregator.health_checks import (
     LOOKED_IN,
     Measures,
@@ -32,6 +33,7 @@ from aggregator.health_checks import (
     store_problem,
 )
 from aggregator.present import utc_iso
+from aggregator.run_counts import requeued_for
 from aggregator.store.models import CrawlRun
 from aggregator.store.queries import item_history
 
@@ -102,6 +104,7 @@ def source_health(
                 f"no judged run since {ended.isoformat(timespec='seconds')} (over {_span(max_age)} ago): "
                 "is the schedule running?"
             )
+        note_hold(conn, row, now)  # a hold of the site's Retry-After: its runs are skipped, and record nothing
         rows.append(row)
     return rows
 
@@ -110,9 +113,25 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
     """The verdict of a scale-out crawl as a whole, from its workers' runs (``crawl_runs.crawl_id``), and when its
     latest worker ended. Each worker judged what it saw, an arbitrary share of the crawl (the last to finish may have
     fetched a handful of pages): here the counts of those with a verdict are summed and judged again, by the limits
-    they ran with, the article count against earlier crawls' once every worker has finished."""
+    they ran with.
+
+    The article count: against earlier crawls' once every worker has finished; none at all is red once no worker is
+    still running (and not every one was cut short), as a run of its own is red at none, whatever the workers' own
+    verdicts (they do not judge the count). A worker that was killed (its run abandoned, or gone with requests that
+    another worker queued again) has no count: the crawl is red for it, "incomplete" unless another worker took up
+    what it had in hand, and its count is not judged (what the killed worker archived is nobody's)."""
     workers = conn.execute(
-        select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.stats, CrawlRun.health)
+        select(
+            CrawlRun.id,
+            CrawlRun.status,
+            CrawlRun.finish_reason,
+            CrawlRun.started_at,
+            CrawlRun.finished_at,
+            CrawlRun.stats,
+            CrawlRun.health,
+            CrawlRun.host,
+            CrawlRun.pid,
+        )
         .where(CrawlRun.source == key, CrawlRun.crawl_id == crawl_id)
         .order_by(CrawlRun.id)
     ).all()
@@ -127,10 +146,23 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
     # Every worker runs the same spider: where it looks is any worker's (a string, which the sum leaves out)
     looked_in = next((w.stats[LOOKED_IN] for w in judged if isinstance(w.stats, dict) and w.stats.get(LOOKED_IN)), None)
     measures = Measures.from_stats({**summed, LOOKED_IN: looked_in}, history)
-    # A worker still running, killed, or cut short has found only part of its share: the count waits for all of them.
+    taken_up = {  # host:pid -> (the run that queued again what it had in hand, how many requests)
+        gone: (w.id, count) for w in judged for gone, count in requeued_for(w.stats or {}).items()
+    }
+    lost = [w for w in workers if _killed(w, taken_up)]
+    statuses = ["failed" if w in lost else w.status for w in workers]  # a killed worker's row may say "running"
+    problems = [_killed_said(w, taken_up) for w in lost]
+    # A worker still running, killed, or cut short has found only part of its share: the count against earlier
+    # crawls' waits for all of them.
     whole = all(w.status == "finished" and isinstance(w.health, dict) for w in workers)
-    checks = (items_problem, *RATIO_CHECKS) if whole else RATIO_CHECKS
-    problems = [problem for check in checks if (problem := check(measures, limits))]
+    through = "running" not in statuses and not lost and not all(w.status == "partial" for w in judged)
+    if whole:
+        checks: tuple[Callable[[Measures, Thresholds], str | None], ...] = (items_problem, *RATIO_CHECKS)
+    elif through:
+        checks = (_nothing_found, *RATIO_CHECKS)
+    else:
+        checks = RATIO_CHECKS
+    problems += [problem for check in checks if (problem := check(measures, limits))]
     ended = max(w.finished_at or w.started_at for w in judged)
     verdict = {k: v for k, v in asdict(measures).items() if k not in ("history", "looked_in")}
     return verdict | {
@@ -140,8 +172,31 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
         "crawl": first,
         "workers": len(workers),
         "finished_at": utc_iso(ended),
-        "run_status": crawl_status(w.status for w in workers),
+        "run_status": crawl_status(statuses),
     }, ended
+
+
+def _nothing_found(measures: Measures, limits: Thresholds) -> str | None:
+    """``items_problem``'s rule without the median: no article at all."""
+    return items_problem(measures, limits) if measures.items == 0 else None
+
+
+def _killed(worker: Any, taken_up: dict[str, tuple[int, int]]) -> bool:
+    """Whether a worker's run ended without its verdict, killed: its row closed as abandoned (or otherwise
+    unjudged), or still "running" though another worker found its heartbeat expired with requests in hand (a worker
+    on another host: no run abandons its row before ``AGGREGATOR_STALE_RUN_HOURS``)."""
+    if isinstance(worker.health, dict):
+        return False
+    return worker.status != "running" or f"{worker.host}:{worker.pid}" in taken_up
+
+
+def _killed_said(worker: Any, taken_up: dict[str, tuple[int, int]]) -> str:
+    how = worker.finish_reason if worker.status != "running" else "its heartbeat expired"
+    what = f"worker run {worker.id} was killed ({how or worker.status})"
+    if (found := taken_up.get(f"{worker.host}:{worker.pid}")) is not None:
+        by, count = found
+        return f"{what}: run {by} queued again the {count} request(s) it had in hand"
+    return f"incomplete: {what}, and no worker queued again what it may have had in hand (the next crawl finds it)"
 
 
 def crawl_status(statuses: Iterable[str]) -> str:

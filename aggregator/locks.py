@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -30,6 +31,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from aggregator.store.db import connect, normalise_url, one_line, refuse_read_only, sqlite_file
 
@@ -38,6 +40,12 @@ logger = logging.getLogger(__name__)
 LOCK_LOST = "lock_lost"
 """The finish reason of a run stopped because its source's lock went with its connection and another run of the
 source holds it now."""
+SOURCE_BUSY = "source_busy"
+"""The finish reason of a plain ``scrapy crawl`` (a Scrapyd job) that did not start: another run holds its source's
+lock."""
+SOURCE_HELD = "retry_after_hold"
+"""The finish reason of a plain ``scrapy crawl`` that did not start: its site's Retry-After holds the source's runs
+back (aggregator/backoff.py)."""
 LOCK_CHECK_SECONDS = 30.0
 """How often a running crawl asks whether it still holds its sources' locks (``AGGREGATOR_LOCK_CHECK_SECONDS``)."""
 
@@ -52,6 +60,9 @@ _LOCK_CONNECTION = {
     "keepalives_count": 3,
     "tcp_user_timeout": 20_000,  # milliseconds
 }
+HOLDER = "aggregator "
+"""How the lock's connection names itself on PostgreSQL (``application_name``, then "pid N on HOST"): what a run that
+finds the source busy names as the holder (``SourceLocks.holder``)."""
 
 
 class SourceBusy(Exception):
@@ -107,13 +118,19 @@ class SourceLocks:
         """Whether these are PostgreSQL advisory locks, held by a connection that can drop (a file lock cannot)."""
         return self.url.get_backend_name() == "postgresql"
 
-    def _file_lock(self, source: str) -> bool:
+    def _lock_file(self, source: str) -> Path | None:
+        """The lock file of ``source``; None for a private in-memory database (no other process can run on it)."""
         database = sqlite_file(self.url.render_as_string(hide_password=False))
         if database is None:
-            return True  # a private in-memory database: no other process can run on it
+            return None
         # The file's path as SQLite opens it: a URI filename's (``file:/srv/archive.db?mode=ro``) made the lock
         # ``./file:/srv/...`` under the working folder, which a run given the plain path did not see.
-        path = Path(f"{database.expanduser()}.{source}.lock")
+        return Path(f"{database.expanduser()}.{source}.lock")
+
+    def _file_lock(self, source: str) -> bool:
+        path = self._lock_file(source)
+        if path is None:
+            return True
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+b")
         try:
@@ -129,11 +146,8 @@ class SourceLocks:
         return True
 
     def _connect(self) -> None:
-        from sqlalchemy.pool import NullPool
-
-        self._engine = connect(
-            self.url.render_as_string(hide_password=False), poolclass=NullPool, connect_args=_LOCK_CONNECTION
-        )
+        named = {**_LOCK_CONNECTION, "application_name": f"{HOLDER}pid {os.getpid()} on {socket.gethostname()}"[:63]}
+        self._engine = connect(self.url.render_as_string(hide_password=False), poolclass=NullPool, connect_args=named)
         try:
             self._connection = self._engine.connect()
         except BaseException:
@@ -169,6 +183,38 @@ class SourceLocks:
                 ok = self._advisory_lock(source) if self.advisory else self._file_lock(source)
                 (locked if ok else busy).append(source)
         return locked, busy
+
+    def holder(self, source: str) -> str | None:
+        """Who holds the lock of ``source`` ("pid 4242", "pid 4242 on crawler-2"), as far as can be told; None when
+        it cannot (a holder of an older version, a server that does not say, the lock let go meanwhile). Said by a run
+        that finds the source busy, so that its operator knows which process to look at."""
+        if not self.advisory:
+            path = self._lock_file(source)
+            try:
+                pid = path.read_text().strip() if path is not None else ""
+            except OSError:
+                return None
+            return f"pid {pid}" if pid.isdigit() else None
+        classid, objid = _pg_locks_ids(lock_key(source))
+        try:
+            engine = connect(
+                self.url.render_as_string(hide_password=False), poolclass=NullPool, connect_args=_LOCK_CONNECTION
+            )
+            try:
+                with engine.connect() as conn:
+                    name = conn.execute(
+                        text(
+                            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = :classid "
+                            "AND l.objid = :objid"
+                        ),
+                        {"classid": classid, "objid": objid},
+                    ).scalar()
+            finally:
+                engine.dispose()
+        except SQLAlchemyError:
+            return None
+        return name.removeprefix(HOLDER) if isinstance(name, str) and name.startswith(HOLDER) else None
 
     def _still_held(self) -> set[str]:
         """The held sources whose lock the connection has (``pg_locks`` of this session: a connection that a pool or
@@ -241,6 +287,12 @@ class SourceLocks:
             yield self.acquire(sources)
         finally:
             self.release()
+
+
+def busy_message(source: str, holder: str | None) -> str:
+    """What a run that finds ``source`` locked says (a plain ``scrapy crawl``'s warning)."""
+    by = f" by {holder}" if holder else ""
+    return f"{source}: another run of this source is in progress (locked{by}); this run does not start"
 
 
 @contextmanager
@@ -353,13 +405,14 @@ class RunLock:
 
     ``aggregator crawl`` locks its sources before it starts the crawl (``AGGREGATOR_LOCKED_SOURCES``) and
     scale-out workers share a frontier on purpose (``AGGREGATOR_REDIS_URL``): for those this extension stays off.
-    Otherwise it locks the spider's source when the crawler is built, before any pipeline opens (so a refused run
-    leaves no trace in the archive), raises ``SourceBusy`` (Scrapy exits with status 1, the reason in the log) when
-    another run holds it, or ``SourceResting`` while the source's site has asked for a rest (aggregator/backoff.py),
-    watches it while the crawl runs (``LockWatch``), and releases it when the crawl's engine stops.
+    Otherwise it locks the spider's source when the crawler is built, before any pipeline opens, watches it while the
+    crawl runs (``LockWatch``), and releases it when the crawl's engine stops. A run that finds the source locked by
+    another, or held back by its site's Retry-After (aggregator/backoff.py), does not start (``RefusedRun``).
     """
 
-    def __init__(self, db_url: str, source: str) -> None:
+    def __init__(self, db_url: str, source: str, *, mirror: bool = False) -> None:
+        """Lock ``source``; raises ``SourceBusy`` when another run holds it, ``SourceResting`` while its site's
+        Retry-After holds its runs back (``mirror``: the holds a mirror asked for, not the real site)."""
         self.source = source
         # An archive it may not write: the lock file could not be made beside it (a traceback), or the store failed
         # as the spider opened, under Scrapy's own errors ("Task exception was never retrieved").
@@ -368,10 +421,10 @@ class RunLock:
         _, busy = self._locks.acquire([source])
         if busy:
             self._locks.release()
-            raise SourceBusy(f"{source}: another run of this source is in progress (locked); this run does not start")
+            raise SourceBusy(busy_message(source, self._locks.holder(source)))
         from aggregator.backoff import resting_sources
 
-        until = resting_sources(db_url, [source]).get(source)
+        until = resting_sources(db_url, [source], mirror=mirror).get(source)
         if until is not None:
             self._locks.release()
             raise SourceResting(
@@ -381,7 +434,7 @@ class RunLock:
         self._watch: LockWatch | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> RunLock:
+    def from_crawler(cls, crawler: Any) -> RunLock | RefusedRun:
         from scrapy import signals
         from scrapy.exceptions import NotConfigured
 
@@ -397,7 +450,12 @@ class RunLock:
             or not settings.getbool("AGGREGATOR_RUN_LOCK", True)
         ):
             raise NotConfigured
-        extension = cls(settings["AGGREGATOR_DB_URL"], source)
+        try:
+            extension = cls(settings["AGGREGATOR_DB_URL"], source, mirror=bool(settings.get("AGGREGATOR_MIRROR")))
+        except SourceBusy as exc:
+            return RefusedRun.of(crawler, SOURCE_BUSY, str(exc))
+        except SourceResting as exc:
+            return RefusedRun.of(crawler, SOURCE_HELD, str(exc))
         if settings.getbool("TWISTED_REACTOR_ENABLED", True):  # the watch's loop and thread are the reactor's
             extension._watch = LockWatch(extension._locks, LockWatch.interval_of(settings))
             extension._watch.watch(source, crawler)
@@ -414,3 +472,51 @@ class RunLock:
         if self._watch is not None:
             self._watch.stop()
         self._locks.release()
+
+
+REFUSED = 100
+"""The priority of the settings a refused run is given: above the command line's (40), so that no ``-s`` brings back
+what it must not start."""
+NOTHING_STARTS: dict[str, Any] = {
+    "ITEM_PIPELINES": {},  # the store's would record a run, and close the holder's as left running
+    "SPIDER_MIDDLEWARES": {},  # the incremental one reads the archive's known articles
+    "DOWNLOADER_MIDDLEWARES": {},
+    "SPIDERMON_SPIDER_OPEN_MONITORS": [],
+    "SPIDERMON_SPIDER_CLOSE_MONITORS": [],  # the health verdict of a run that fetched nothing: red, and wrong
+    "SPIDERMON_PERIODIC_MONITORS": {},
+}
+"""What a refused run is left without (``RefusedRun``): the project's pipelines and middlewares, and the health
+monitors. Scrapy's own stay, and the engine only opens and closes the spider."""
+
+
+class RefusedRun:
+    """``RunLock`` in a plain ``scrapy crawl`` that must not start: its source is locked by another run, or held back
+    by its site's Retry-After. One WARNING line says why (the holder named, where it can be told), and the spider is
+    closed as it opens, with the finish reason ``SOURCE_BUSY`` or ``SOURCE_HELD``, before anything has touched the
+    archive: Scrapy exits with status 0, as for any closed spider (a Scrapyd job "finished").
+
+    Raised from the extension's ``from_crawler``, the refusal ended the run in asyncio's "Task exception was never
+    retrieved" and a 22-line traceback (exit status 1), which read as a crash, in every Scrapyd job scheduled while
+    another ran. Built before the engine (the settings are not frozen yet), it takes from the crawl what would start
+    (``NOTHING_STARTS``): the spider opens with nothing to open, and ``CloseSpider`` at ``spider_opened`` closes it
+    before its start requests are read."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+
+    @classmethod
+    def of(cls, crawler: Any, reason: str, message: str) -> RefusedRun:
+        from scrapy import signals
+
+        logger.warning("%s", message)
+        for name, value in NOTHING_STARTS.items():
+            crawler.settings.set(name, value, priority=REFUSED)
+        refused = cls(reason, message)
+        crawler.signals.connect(refused.spider_opened, signal=signals.spider_opened)
+        return refused
+
+    def spider_opened(self, spider: Any) -> None:
+        from scrapy.exceptions import CloseSpider
+
+        raise CloseSpider(self.reason)

@@ -26,6 +26,15 @@ the crawl's summary line both say, its address with any password starred out."""
 
 CRAWL_ID = "aggregator/crawl_id"
 """The stats key of the scale-out crawl a worker's run is part of (``aggregator.scaleout``; ``crawl_runs.crawl_id``)."""
+REQUEUED_FOR = "aggregator/requeued_for/"
+"""The stats key prefix, followed by a worker's ``host:pid``, counting the requests a scale-out worker queued again
+for another worker of its crawl that was gone with them (killed, or cut off from Redis longer than its heartbeat
+lives): the requests it had taken from the shared queue and not seen through (``aggregator.scaleout``)."""
+
+UNKNOWN_COUNTS = "aggregator/unknown_counts"
+"""The stats key of a run row closed as abandoned (its process killed: ``Archive.abandon_stale_runs``): the count
+columns the archive cannot tell of it, left 0 in the row (its pages, its undated articles; a scale-out worker's
+articles too). Its other counts are what the archive shows it wrote."""
 
 NOT_MODIFIED = "aggregator/not_modified"
 SWEPT_GONE = "aggregator/swept_gone"
@@ -63,3 +72,12 @@ def run_counts(stats: dict[str, Any]) -> dict[str, int]:
         return sum(int(stats.get(key) or 0) for key in keys)
 
     return {column: max(0, total(keys) - total(LEFT_OUT.get(column, ()))) for column, keys in RUN_COUNTS.items()}
+
+
+def requeued_for(stats: dict[str, Any]) -> dict[str, int]:
+    """The workers (``host:pid``) a run queued requests again for, and how many each (``REQUEUED_FOR``)."""
+    return {
+        key.removeprefix(REQUEUED_FOR): int(value)
+        for key, value in stats.items()
+        if key.startswith(REQUEUED_FOR) and isinstance(value, int) and value
+    }

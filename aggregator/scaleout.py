@@ -22,12 +22,24 @@ operator, and we do here:
   Redis, under the same lock), the others read the name, and each worker's run row records it
   (``crawl_runs.crawl_id``), so that ``aggregator health`` judges the crawl whole and ``aggregator runs`` shows
   which runs were one crawl.
-- **A killed worker loses nothing.** The requests a SIGKILLed worker had taken from the queue are gone from Redis,
-  but no article is lost: its heartbeat lives on for ``AGGREGATOR_REDIS_HEARTBEAT_TTL``, so a worker restarted (or
-  still running) within that time is of the same generation and drains the queue the killed one left; and a new
-  generation, which starts from an empty queue, fetches the listings again, and the incremental crawl
-  (``aggregator.incremental``) fetches every linked article that is not archived yet. Articles are written in
-  whole transactions keyed by canonical URL, so nothing is half-written or stored twice.
+- **A killed worker loses nothing.** scrapy-redis pops a request out of Redis: a SIGKILLed worker took with it
+  every request it had popped and not seen through, up to ``CONCURRENT_REQUESTS`` of them, often a source's whole
+  queue (the other workers, their queue empty and every link in the duplicate filter, fetched none of them, and
+  the crawl ended green with no article of the source). So a worker leases what it pops: one Lua script takes the
+  request out of the queue and records it under the worker's name (``leases:<host:pid>``, with its score), and the
+  lease is let go only once what the request led to is safe: its links in the queue, its items written to the
+  archive (the store's batches: ``StorePipeline.progress``). While another worker holding leases is busy (its
+  heartbeat says how many of its requests are in progress), a worker whose queue is empty does not start its idle
+  wait: that worker may still queue links, or be dead with its heartbeat not yet expired. A worker whose heartbeat
+  has expired with leases is gone: the first worker to notice (every ``HEARTBEAT_SECONDS``, and as it joins)
+  puts them back in the queue in one script, past the duplicate filter, says so in the log, and counts them
+  (``REQUEUED_FOR``: its run's verdict is red for it, and ``aggregator health`` says which run was killed). A page
+  fetched twice so is stored once: articles are written in whole transactions keyed by canonical URL. What no
+  worker was left to take up (every worker exited before the killed one's heartbeat expired, which they do only
+  when it was not busy) goes with its generation: a new one starts from an empty queue, fetches the listings
+  again, and the incremental crawl (``aggregator.incremental``) fetches every linked article not archived yet.
+  Only scrapy-redis's priority queue (the one ``redis_settings`` names) is leased; another queue class pops as
+  scrapy-redis does.
 - **Redis outages.** No Redis error reaches Scrapy: one raised by ``enqueue_request`` inside the scraper's handling of
   a listing's links left the scraper never idle, and the worker hung for good, SIGTERM or not, its run "running"
   (which stops ``aggregator schedule``); one raised by ``next_request`` filled the log with tracebacks until the run's
@@ -74,11 +86,12 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from scrapy_redis import connection
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
-from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE
+from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, REQUEUED_FOR
 from aggregator.shutdown import closing_or_done
 from aggregator.urls import canonical_url
 
@@ -100,6 +113,46 @@ redis-py's ten retries a command, held the reactor (every download and parse of 
 call to a Redis that had gone. And no retry at all (``SharedScheduler.from_crawler``): a command whose answer was
 lost may have been carried out, and the duplicate filter's SADD, sent again, answered "seen" to its own first try:
 a link lost (Redis frozen for 6 s: 309 requests queued of 310). The scheduler retries, knowing what it sent."""
+
+_POP_LEASED = """
+local got = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #got == 0 then return false end
+redis.call('ZREM', KEYS[1], got[1])
+redis.call('HSET', KEYS[2], ARGV[1], got[2] .. '|' .. got[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+return got[1]
+"""
+"""Pop the queue's first request (scrapy-redis's order: the lowest score) and lease it to this worker, in one step:
+KEYS the queue, this worker's leases, the lease holders; ARGV the lease's name, this worker. A lease keeps the score
+and the request as the queue had them (``score|request``: a score has no ``|``)."""
+
+_REQUEUE_GONE = """
+local busy, gone = 0, {}
+for _, holder in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if holder ~= ARGV[3] then
+    local beat = redis.call('GET', ARGV[1] .. holder)
+    if beat then
+      if (tonumber(string.match(beat, ' (%d+)$')) or 0) > 0 then busy = busy + 1 end
+    else
+      local count = 0
+      for _, lease in ipairs(redis.call('HVALS', ARGV[2] .. holder)) do
+        local at = string.find(lease, '|', 1, true)
+        redis.call('ZADD', KEYS[1], string.sub(lease, 1, at - 1), string.sub(lease, at + 1))
+        count = count + 1
+      end
+      redis.call('DEL', ARGV[2] .. holder)
+      redis.call('SREM', KEYS[2], holder)
+      table.insert(gone, holder)
+      table.insert(gone, count)
+    end
+  end
+end
+table.insert(gone, 1, busy)
+return gone
+"""
+"""Put the leases of every worker whose heartbeat has expired back in the queue, and count the workers alive that
+are busy (their heartbeat's second word: their requests in progress): KEYS the queue, the lease holders; ARGV the
+heartbeat keys' prefix, the lease keys' prefix, this worker. Returns [busy, holder, count, holder, count, ...]."""
 
 
 def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
@@ -273,6 +326,18 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         into it, nor does this one clear it on its way out."""
         self.unusable: str | None = None
         """Why Redis could not be used when the scheduler opened (``FRONTIER_PROBLEM``), None when it could."""
+        self._leases = 0
+        self._leased: dict[str, Request] = {}
+        """This worker's leases (see the module) whose requests the engine has not seen through yet."""
+        self._settling: dict[str, int] = {}
+        """Leases whose requests are seen through, each with the store's batch that holds what they led to: let go
+        once that batch is written."""
+        self._releasing: list[str] = []
+        """Leases to let go of in Redis (kept for the next try when Redis did not answer)."""
+        self._drained = False
+        """The shared queue was empty when last asked."""
+        self._peers_busy = False
+        """Another worker holding leases had requests in progress when last asked (every ``HEARTBEAT_SECONDS``)."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> Self:
@@ -327,8 +392,10 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         return f"{self.namespace}:{self.spider.name}:{what}"
 
     def _beat(self) -> None:
-        # px: whole milliseconds, so that a fractional setting is kept as it is
-        self.server.set(self._key(f"worker:{self.worker}"), str(time.time()), px=int(self.heartbeat_ttl * 1000))
+        # The time, and how many of this worker's requests are in progress (the others wait while it is busy: see
+        # the module). px: whole milliseconds, so that a fractional setting is kept as it is.
+        beat = f"{time.time()} {len(self._leased)}"
+        self.server.set(self._key(f"worker:{self.worker}"), beat, px=int(self.heartbeat_ttl * 1000))
 
     def _tick(self) -> None:
         """The heartbeat loop's call, every ``HEARTBEAT_SECONDS``: renew the heartbeat, push what an outage held
@@ -338,9 +405,12 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         try:
             if self._lost:
                 return
+            self._follow_leases()
             if self._frontier_ready():
                 try:
                     self._beat()
+                    self._release_leases()
+                    self._requeue_gone()
                 except RedisError as exc:
                     self._failed(exc)
             self._check_outage()
@@ -366,6 +436,10 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         self.queue = load_object(self.queue_cls)(
             server=self.server, spider=spider, key=self.queue_key % {"spider": spider.name}, serializer=self.serializer
         )
+        # (registered here, loaded into Redis at their first call)
+        self._leasing = isinstance(self.queue, PriorityQueue)
+        self._pop_leased = self.server.register_script(_POP_LEASED)
+        self._requeue = self.server.register_script(_REQUEUE_GONE)
         try:
             self._join_crawl()
         except RedisError as exc:  # the engine goes on opening the spider, and the run's row, then closes it
@@ -383,14 +457,16 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         lock = self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30)
         with lock:
             if not self._others_alive():
-                left = len(self.queue)
+                left = len(self.queue) + self._drop_leases()
                 self.df.clear()
                 self.queue.clear()
                 self.server.delete(self._key("crawl"))
                 logger.info(
                     "%s: no other worker alive: a new crawl generation (duplicate filter cleared%s)",
                     spider.name,
-                    f"; {left} request(s) an earlier crawl left in the queue dropped" if left else "",
+                    f"; {left} request(s) an earlier crawl left in the queue or in a worker's hands dropped"
+                    if left
+                    else "",
                 )
             elif left := len(self.queue):  # a killed worker's, for one: this one drains them
                 logger.info("%s: joining the crawl of the workers alive (%d request(s) queued)", spider.name, left)
@@ -400,6 +476,7 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             name = self.server.get(self._key("crawl"))
             self.crawl_id: str = name.decode() if isinstance(name, bytes) else str(name)
             self._beat()
+            self._requeue_gone()  # a worker that died before this one joined
 
     def _cannot_open(self, exc: RedisError) -> None:
         """Redis failed the scheduler's first commands: say why, with the address, and have the run end as soon as
@@ -431,9 +508,14 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
                 self._push_held()
             with self.server.lock(self._key("generation-lock"), timeout=30, blocking_timeout=30):
                 self.server.delete(self._key(f"worker:{self.worker}"))
+                if not self._replaced:
+                    # By now every request it took is seen through, and what it led to written (Scrapy closes the
+                    # scheduler after the item pipelines): its leases go.
+                    self.server.delete(self._key(f"leases:{self.worker}"))
+                    self.server.srem(self._key("lease-holders"), self.worker)
                 if not self._replaced and not self._others_alive():
                     # The last worker out: the next crawl starts afresh (its first worker would clear them too)
-                    left = len(self.queue)
+                    left = len(self.queue) + self._drop_leases()
                     self.df.clear()
                     self.queue.clear()
                     if left:
@@ -590,6 +672,98 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         # Not from inside the engine's or the scraper's own call chain: the engine closes the spider on its next turn
         call_later(0, _close_spider, engine)
 
+    # -- leases ----------------------------------------------------------------------------------------------
+
+    def _pop(self) -> Request | None:
+        """The queue's first request, leased to this worker (raises RedisError)."""
+        if not self._leasing:
+            popped: Request | None = self.queue.pop(self.idle_before_close)
+            return popped
+        self._leases += 1
+        lease = str(self._leases)
+        keys = [self.queue.key, self._key(f"leases:{self.worker}"), self._key("lease-holders")]
+        data = self._pop_leased(keys=keys, args=[lease, self.worker])
+        if data is None:
+            return None
+        request: Request = self.queue._decode_request(data)
+        self._leased[lease] = request
+        return request
+
+    def _follow_leases(self) -> None:
+        """Note which leased requests the engine has seen through since the last call, and which of those the store
+        has written what they led to: those are let go at the next ``_release_leases``. A worker whose queue is
+        empty and that has nothing in progress has the store write what it holds, so that its leases go now, not
+        at its close: another worker killed meanwhile would otherwise be waited for in vain (it is not busy)."""
+        in_progress = _in_progress(self.crawler)
+        if in_progress is None:  # no engine (a scheduler on its own): its requests are never seen through
+            return
+        seen = [lease for lease, request in self._leased.items() if request not in in_progress]
+        for lease in seen:
+            del self._leased[lease]
+        flush = self._drained and not self._leased and bool(self._settling or seen)
+        progress = self._store_progress(flush)
+        if progress is None:  # no store: nothing to wait for
+            self._releasing += seen
+            return
+        holding, written = progress
+        self._settling.update(dict.fromkeys(seen, holding))
+        done = [lease for lease, batch in self._settling.items() if batch <= written]
+        for lease in done:
+            del self._settling[lease]
+        self._releasing += done
+
+    def _store_progress(self, flush: bool) -> tuple[int, int] | None:
+        """The store's (the batch that will hold what it has been given so far, the batches written), asked with
+        its signal (``pipelines.store.STORE_PROGRESS``); ``flush``: have it write what it holds first. None without
+        a store."""
+        from pipelines.store import STORE_PROGRESS
+
+        signaller = getattr(self.crawler, "signals", None)
+        if signaller is None:
+            return None
+        for _, answer in signaller.send_catch_log(STORE_PROGRESS, flush=flush):
+            if isinstance(answer, tuple):
+                return answer
+        return None
+
+    def _release_leases(self) -> None:
+        """Let go of the leases ``_follow_leases`` found done (raises RedisError: they are tried again)."""
+        if self._releasing:
+            self.server.hdel(self._key(f"leases:{self.worker}"), *self._releasing)
+            self._releasing = []
+
+    def _requeue_gone(self) -> None:
+        """Put back in the queue what workers gone had leased (their heartbeat expired), counted and said; and note
+        whether another worker holding leases is busy (raises RedisError)."""
+        if not self._leasing:
+            return
+        keys = [self.queue.key, self._key("lease-holders")]
+        busy, *gone = self._requeue(keys=keys, args=[self._key("worker:"), self._key("leases:"), self.worker])
+        self._peers_busy = int(busy) > 0
+        for holder, count in zip(gone[::2], gone[1::2], strict=True):
+            if not count:
+                continue
+            name = holder.decode() if isinstance(holder, bytes) else str(holder)
+            logger.warning(
+                "%s: worker %s is gone (its heartbeat expired) with %d request(s) it had taken from the shared queue "
+                "and not seen through: queued again",
+                self.spider.name,
+                name,
+                count,
+            )
+            if self.stats:
+                self.stats.inc_value(REQUEUED_FOR + name, int(count))
+
+    def _drop_leases(self) -> int:
+        """Delete every worker's leases (a generation's end or start: see ``_join_crawl``), returning how many there
+        were (raises RedisError)."""
+        holders = self._key("lease-holders")
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in self.server.smembers(holders)]
+        keys = [self._key(f"leases:{name}") for name in names]
+        dropped = sum(int(self.server.hlen(key)) for key in keys)
+        self.server.delete(holders, *keys)
+        return dropped
+
     # -- the frontier ----------------------------------------------------------------------------------------
 
     # scrapy-redis 0.9.1 passes ``spider=`` to the stats collector, which Scrapy 2.19 deprecates: the two methods
@@ -618,19 +792,21 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         if not self._frontier_ready():
             return None  # an outage is no empty queue: the idle clock does not run
         try:
-            request: Request | None = self.queue.pop(self.idle_before_close)
+            request = self._pop()
         except RedisError as exc:
             self._failed(exc)
             return None
         if request is not None and self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
+        self._drained = request is None
         self._empty_since = None if request is not None else (self._empty_since or time.monotonic())
         return request
 
     def has_pending_requests(self) -> bool:
-        """True while the shared queue holds requests, and for ``idle_seconds`` after it was last seen empty
-        (another worker may still be parsing a page that adds to it): then the worker may close. True during an
-        outage too: the frontier is not known to be drained (the outage's own limit ends the run)."""
+        """True while the shared queue holds requests or another worker holding leases is busy (it may add to the
+        queue, or be dead with requests to be queued again when its heartbeat expires), and for ``idle_seconds``
+        after that (another worker may still be parsing a page): then the worker may close. True during an outage
+        too: the frontier is not known to be drained (the outage's own limit ends the run)."""
         if not self._frontier_ready():
             return True
         try:
@@ -638,7 +814,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         except RedisError as exc:
             self._failed(exc)
             return True
-        if queued:
+        self._drained = not queued
+        if queued or self._peers_busy:
             self._empty_since = None
             return True
         if self._empty_since is None:
@@ -659,6 +836,16 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 _UNASKED, _ASKED, _LET_THROUGH = 0, 1, 2
 """What the shared duplicate filter said of a held request: nothing (not asked), nothing (asked: its answer lost, so
 it may have recorded the request), or let it through."""
+
+
+def _in_progress(crawler: Any) -> set[Request] | None:
+    """The requests the crawl's engine has taken from its scheduler and not seen through, None without an engine.
+    Scrapy's engine keeps each in its slot's ``inprogress`` from the moment it takes it until its download, and then
+    its callback's output, is all handled: the links scheduled (in the shared queue), the items through every item
+    pipeline (in the store's hands); a redirect's or a retry's new request scheduled."""
+    slot = getattr(getattr(crawler, "engine", None), "_slot", None)
+    found = getattr(slot, "inprogress", None)
+    return found if isinstance(found, set) else None
 
 
 def _close_spider(engine: Any) -> None:

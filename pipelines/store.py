@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import replace
@@ -54,6 +55,11 @@ RUN_STATUS = {
 }
 
 
+STORE_PROGRESS = object()
+"""A signal the store answers with ``StorePipeline.progress``: a scale-out worker lets go of its requests' leases once
+what they led to is written (``aggregator.scaleout``)."""
+
+
 class ArchiveUnwritable(RuntimeError):
     """The store could not open the archive, or write the run's row, when the spider opened: the crawl does not
     start. The message is one line, the database's own reason in it."""
@@ -81,6 +87,11 @@ class StorePipeline(Pipeline):
         self._held: list[RejectRecord] = []
         self._writer: Executor | None = None
         self._pending: list[tuple[Future[SaveResult | str], int]] = []
+        self._batches = 0
+        """Batches handed to the writer so far."""
+        self._unwritten: deque[Future[SaveResult | str]] = deque()
+        self._written = 0
+        """Of those, how many the writer is through with, in order (``progress``)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -94,6 +105,7 @@ class StorePipeline(Pipeline):
         crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
         crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.progress, signal=STORE_PROGRESS)
         return pipeline
 
     # -- the spider's life ---------------------------------------------------------------------------
@@ -287,7 +299,21 @@ class StorePipeline(Pipeline):
             return None
         self._harvest()
         self._pending.append((future, size))
+        self._batches += 1
+        self._unwritten.append(future)
         return future
+
+    def progress(self, flush: bool = False) -> tuple[int, int]:
+        """(the number of the batch that holds, or will hold, every item given to the store so far; how many
+        batches the writer is through with): what was given before this call is written once the second reaches
+        the first. Through, a batch the writer failed on too: its items are counted as store errors (the run fails),
+        and waiting would not bring them back. ``flush``: hand what is buffered to the writer first."""
+        if flush:
+            self._submit()
+        while self._unwritten and self._unwritten[0].done():  # the writer writes the batches one at a time, in order
+            self._unwritten.popleft()
+            self._written += 1
+        return self._batches + (1 if self._buffered() else 0), self._written
 
     def _to_writer(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Submit to the writer; one whose process died (killed, out of memory) is replaced first, for every

@@ -6,6 +6,7 @@ the mirror's own handler with some paths answering "slow down" first.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -32,17 +33,26 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from aggregator.backoff import (
+    FINISH_REASON,
+    HOLD_RED,
+    LIFTED_STAT,
     LONGEST_REST,
+    MIRROR_STAT,
     PAUSED_STAT,
     UNTIL_STAT,
     PauseCutShort,
     RetryAfterMiddleware,
+    lift_hold,
+    resting_sources,
     retry_after,
 )
 from aggregator.crawl import project_settings
+from aggregator.health_report import source_health
 from aggregator.incremental import is_transient
-from aggregator.locks import SourceResting
+from aggregator.locks import SOURCE_HELD, RefusedRun, RunLock
 from aggregator.mirror import MirrorTree, _MirrorHandler, _MirrorHTTPServer, server_url
+from aggregator.present import utc_iso
+from aggregator.store import Archive
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Reject, Snapshot
 from spiders.caliber import CaliberSpider
@@ -112,6 +122,11 @@ def runs(db: str) -> list[CrawlRun]:
         return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
 
 
+def run_lock(crawler: Any) -> RunLock | RefusedRun:
+    (found,) = [e for e in crawler.extensions.middlewares if isinstance(e, RunLock | RefusedRun)]
+    return found
+
+
 def archived(db: str) -> set[str]:
     with Session(create_engine(normalise_url(db))) as s:
         return set(s.scalars(select(Article.url)))
@@ -154,6 +169,7 @@ def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_an
     (run,) = runs(db)
     assert run.stats is not None
     assert run.status == "partial" and run.stats["finish_reason"] == "rate_limited"
+    assert run.stats[MIRROR_STAT] == server_url(server)  # a mirror's hold: it holds only crawls of a mirror
     until = datetime.fromisoformat(run.stats[UNTIL_STAT])
     assert began + timedelta(seconds=6) <= until <= datetime.now(UTC) + timedelta(seconds=7)
     assert len(archived(db)) < len(caliber_articles())
@@ -165,14 +181,24 @@ def test_a_site_that_asks_for_a_longer_wait_than_a_run_sits_out_stops_the_run_an
         assert early.returncode == 3, early.stderr[-3000:]
         assert f"caliber: skipped: its site asked for no request before {until.isoformat()}" in early.stderr
         assert early_requests == 0 and len(runs(db)) == 1
-        # A plain `scrapy crawl` (Scrapyd's jobs) does not start either: its lock extension says why.
-        overrides = {"AGGREGATOR_DB_URL": db, "TWISTED_REACTOR_ENABLED": False}
-        try:
-            get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict())
-        except SourceResting as exc:
-            assert re.search(r"caliber: its site asked for no request before .*Retry-After", str(exc)), exc
+        # A plain `scrapy crawl` (Scrapyd's jobs) of a mirror does not start either: its lock extension says why.
+        overrides = {
+            "AGGREGATOR_DB_URL": db,
+            "TWISTED_REACTOR_ENABLED": False,
+            "AGGREGATOR_MIRROR": "http://127.0.0.1:9",
+        }
+        refused = run_lock(get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict()))
+        if isinstance(refused, RefusedRun):
+            assert refused.reason == SOURCE_HELD
+            assert re.search(r"caliber: its site asked for no request before .*Retry-After", refused.message)
         else:  # only if the time came while it was being made (a slow machine: it takes a second or more)
             assert datetime.now(UTC) >= until, "a plain scrapy crawl started before the time the site asked for"
+            refused.engine_stopped()
+        # One of the real site does: the mirror's Retry-After says nothing of it.
+        del overrides["AGGREGATOR_MIRROR"]
+        real = run_lock(get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict()))
+        assert isinstance(real, RunLock)
+        real.engine_stopped()
     # After it, the next run archives the whole sample.
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
     with slow_down_mirror({}) as server:
@@ -448,3 +474,154 @@ def test_a_request_the_closing_crawl_lets_go_goes_back_to_the_scheduler_once() -
     assert middleware.process_exception(again, cut) is None
     assert middleware.process_exception(request, TimeoutError()) is None  # any other failure: not ours
     assert middleware.process_request(request) is None  # the crawl is not closing: a request goes its way
+
+
+# -- holds: which crawls they hold, what health says of them, lifting them --------------------------------
+
+
+def record_run(db: str, *, hold: timedelta | None = None, mirror: str | None = None, **stats: Any) -> int:
+    """A finished run of caliber, as the store records one: stopped by a site that asked for ``hold`` (from now)
+    when given, against ``mirror`` when given."""
+    archive = Archive.open(db)
+    try:
+        run = archive.start_run("caliber", "caliber")
+        if hold is not None:
+            stats |= {"finish_reason": FINISH_REASON, UNTIL_STAT: (datetime.now(UTC) + hold).isoformat()}
+        if mirror is not None:
+            stats[MIRROR_STAT] = mirror
+        verdict = {"status": "green", "problems": [], "items": 12, "extracted": 12}
+        reason = str(stats.get("finish_reason", "finished"))
+        archive.finish_run(run, status="finished", reason=reason, stats=stats, health=verdict)
+        return run
+    finally:
+        archive.close()
+
+
+def health_of(db: str) -> dict[str, Any]:
+    archive = Archive.open(db)
+    try:
+        with archive.engine.connect() as conn:
+            (row,) = source_health(conn, ["caliber"])
+            return row
+    finally:
+        archive.close()
+
+
+MIRROR = "http://127.0.0.1:8800"
+
+
+def test_a_hold_holds_only_the_crawls_of_where_it_was_asked(sqlite_url: str) -> None:
+    """A test crawl against a mirror whose _mirror.toml answered 429 with an hour's Retry-After silenced the real
+    crawls of the same archive for that hour (and the reverse: a mirror crawl was skipped for the real site's)."""
+    record_run(sqlite_url, hold=timedelta(hours=2))  # the real site asked
+    record_run(sqlite_url, hold=timedelta(hours=1), mirror=MIRROR)  # then a mirror did
+    site = resting_sources(sqlite_url, ["caliber"], mirror=False)["caliber"]
+    mirrored = resting_sources(sqlite_url, ["caliber"], mirror=True)["caliber"]
+    assert site - mirrored > timedelta(minutes=59)  # each its own, the site's not hidden by the later mirror run
+    assert resting_sources(sqlite_url, ["caliber"]) == {"caliber": mirrored}  # not said: the latest run's, as before
+    # A later run of each kind that the site did not stop ends that kind's hold, and only that one.
+    record_run(sqlite_url, mirror=MIRROR)
+    assert resting_sources(sqlite_url, ["caliber"], mirror=True) == {}
+    assert resting_sources(sqlite_url, ["caliber"], mirror=False) == {"caliber": site}
+    record_run(sqlite_url)
+    assert resting_sources(sqlite_url, ["caliber"], mirror=False) == {}
+    # A hold that has passed holds nothing.
+    record_run(sqlite_url, hold=timedelta(seconds=-1))
+    assert resting_sources(sqlite_url, ["caliber"], mirror=False) == {}
+
+
+def test_the_middleware_says_which_mirror_a_run_crawls() -> None:
+    for mirror in (MIRROR, None):
+        crawler = get_crawler(settings_dict={"AGGREGATOR_MIRROR": mirror})
+        assert crawler.stats is not None
+        middleware = RetryAfterMiddleware(crawler, default_wait=60.0, longest_wait=300.0)
+        middleware._opened(CaliberSpider())
+        assert crawler.stats.get_value(MIRROR_STAT) == mirror
+
+
+@pytest.mark.parametrize(("hold", "status"), [(HOLD_RED * 3, "red"), (HOLD_RED / 6, "green")])
+def test_health_shows_a_hold_of_the_real_site_red_when_it_is_long(
+    sqlite_url: str, hold: timedelta, status: str
+) -> None:
+    """A source whose site asked for a day's rest was skipped all day, every run exiting 3 (success to a systemd
+    unit), while `aggregator health` said green: nothing alerted."""
+    run = record_run(sqlite_url, hold=hold)
+    row = health_of(sqlite_url)
+    until = resting_sources(sqlite_url, ["caliber"], mirror=False)["caliber"]
+    assert row["status"] == status and row["held_until"] == utc_iso(until)
+    (said,) = row["problems"]  # a short one too: a note under its green
+    assert said.startswith(f"held by the site's Retry-After until {until.isoformat(timespec='seconds')} (run {run}")
+    assert "`aggregator crawl caliber --lift-hold` crawls it now" in said
+
+
+def test_health_says_a_hold_a_mirror_asked_for_but_stays_green_and_shows_none_lifted(sqlite_url: str) -> None:
+    record_run(sqlite_url, hold=HOLD_RED * 3, mirror=MIRROR)
+    row = health_of(sqlite_url)
+    assert (row["status"], row["held_until"]) == ("green", None)  # the real site's runs go on
+    (said,) = row["problems"]
+    assert said.startswith(f"held by the mirror {MIRROR}'s Retry-After until ")
+    assert "its runs against a mirror are skipped until then" in said
+    assert said.endswith("`aggregator crawl caliber --offline --lift-hold` (or --mirror URL) crawls it now")
+    record_run(sqlite_url, hold=HOLD_RED * 3)
+    assert health_of(sqlite_url)["status"] == "red"
+    lift_hold(sqlite_url, "caliber")
+    lift_hold(sqlite_url, "caliber", mirror=True)
+    row = health_of(sqlite_url)
+    assert (row["status"], row["problems"], row["held_until"]) == ("green", [], None)
+
+
+def test_the_health_command_exits_1_for_a_long_hold(sqlite_url: str) -> None:
+    record_run(sqlite_url, hold=timedelta(hours=3))
+    done = run_cli("--db", sqlite_url, "health", "--source", "caliber", "--json")
+    assert done.returncode == 1, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["status"] == "red" and row["held_until"]
+    assert row["problems"][0].startswith("held by the site's Retry-After until ")
+
+
+def test_lifting_a_hold_lets_the_next_run_start_and_keeps_what_the_site_asked(sqlite_url: str) -> None:
+    site = record_run(sqlite_url, hold=timedelta(hours=5))
+    record_run(sqlite_url, hold=timedelta(hours=1), mirror=MIRROR)
+    until = resting_sources(sqlite_url, ["caliber"], mirror=False)["caliber"]
+    lifted = lift_hold(sqlite_url, "caliber")
+    assert lifted is not None and (lifted.run, lifted.until, lifted.mirror) == (site, until, None)
+    assert resting_sources(sqlite_url, ["caliber"], mirror=False) == {}
+    assert resting_sources(sqlite_url, ["caliber"], mirror=True) != {}  # the mirror's is its own
+    assert lift_hold(sqlite_url, "caliber") is None  # nothing left to lift
+    (run,) = [r for r in runs(sqlite_url) if r.id == site]
+    assert run.stats is not None
+    assert run.stats[UNTIL_STAT] == until.isoformat() and datetime.fromisoformat(run.stats[LIFTED_STAT])
+    mirrored = lift_hold(sqlite_url, "caliber", mirror=True)
+    assert mirrored is not None and mirrored.mirror == MIRROR
+    assert resting_sources(sqlite_url, ["caliber"], mirror=True) == {}
+    # A plain `scrapy crawl` starts again.
+    overrides = {"AGGREGATOR_DB_URL": sqlite_url, "TWISTED_REACTOR_ENABLED": False}
+    started = run_lock(get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict()))
+    assert isinstance(started, RunLock)
+    started.engine_stopped()
+
+
+def test_a_plain_scrapy_crawl_held_by_its_site_closes_with_that_reason(sqlite_url: str) -> None:
+    record_run(sqlite_url, hold=timedelta(hours=3))
+    overrides = {"AGGREGATOR_DB_URL": sqlite_url, "TWISTED_REACTOR_ENABLED": False}
+    refused = run_lock(get_crawler(CaliberSpider, project_settings(overrides).copy_to_dict()))
+    assert isinstance(refused, RefusedRun) and refused.reason == SOURCE_HELD
+
+
+def test_aggregator_crawl_of_a_mirror_is_not_held_by_the_real_sites_hold(sqlite_url: str) -> None:
+    record_run(sqlite_url, hold=timedelta(hours=3))
+    done = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_crawl_lift_hold_crawls_a_held_source_now(sqlite_url: str) -> None:
+    """An operator who knows better than a hold (a mirror's 429 in a test, a site that has recovered) lifts it from
+    the command line, and the crawl goes on at once; without the option the source is skipped (status 3)."""
+    record_run(sqlite_url, hold=timedelta(hours=3), mirror="http://127.0.0.1:9")
+    held = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline")
+    assert held.returncode == 3 and "Retry-After" in held.stderr, held.stderr[-3000:]
+    lifted = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline", "--lift-hold")
+    assert lifted.returncode == 0, lifted.stderr[-3000:]
+    assert "caliber: lifted the hold the mirror http://127.0.0.1:9 asked for until " in lifted.stderr
+    again = run_cli("--db", sqlite_url, "crawl", "caliber", "--offline")
+    assert again.returncode == 0, again.stderr[-3000:]  # lifted for good: the next run is not held either

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -382,10 +383,17 @@ def test_three_workers_store_every_article_once_even_when_one_is_killed(
             time.sleep(0.1)
         assert procs[0].poll() is None, "the crawl finished before a worker could be killed"
         procs[0].send_signal(signal.SIGKILL)
+        gone = f"{socket.gethostname()}:{procs[0].pid}"
         procs[0].wait(timeout=30)
         assert article_count(killed_db) < n
         restarted = worker(killed_db, generated_mirror, logs[0], redis_url)
-        finish([restarted, *procs[1:]], logs)
+        # The worker that queued again what the killed one had in hand says so, and exits 1 (its cron mail, its
+        # unit's failure); the others 0.
+        for proc, log in zip([restarted, *procs[1:]], logs, strict=True):
+            proc.wait(timeout=600)
+            said = log.read_text(errors="replace")
+            requeued = f"a worker of this crawl stopped mid-crawl (killed, or cut off from Redis): {gone}"
+            assert proc.returncode == (1 if requeued in said else 0), said[-3000:]
         # The next run (what the schedule starts a few minutes later, when the killed worker's heartbeat has long
         # expired) begins a new frontier generation.
         time.sleep(HEARTBEAT_TTL + 1)

@@ -301,3 +301,5 @@ def test_a_new_generation_starts_from_an_empty_queue_and_a_restarted_worker_drai
         fresh.close("finished")
     keys = list(fresh.server.scan_iter(match=f"{REDIS_NAMESPACE}:outages:*"))
     assert not [k for k in keys if k.endswith((b":requests", b":dupefilter"))], keys  # the last out clears them
+    # The request the restarted worker took, leased to it, went with the old crawl's queue
+    assert not [k for k in keys if b":lease" in k], keys

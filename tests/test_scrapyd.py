@@ -179,3 +179,21 @@ def test_scrapyd_runs_a_crawl_from_the_deployed_egg(
     assert set(exported) == {a["url"] for a in expected("caliber")["articles"]}
     assert all(base64.b64decode(item["raw_body"]).startswith(b"<") for item in exported.values())
     assert (run.source, run.status) == ("caliber", "finished")
+
+    # A job of a source another run holds: one warning naming the holder and a closed spider, no traceback (it was
+    # asyncio's "Task exception was never retrieved", a 22-line one), and no run row.
+    from aggregator.locks import source_locks
+
+    with source_locks(db_url, ["caliber"]) as (locked, _):
+        assert locked == ["caliber"]
+        busy = call(
+            base, "schedule.json",
+            [("project", "aggregator"), ("spider", "caliber"),
+             ("setting", f"AGGREGATOR_MIRROR={mirror_url}"), ("setting", f"AGGREGATOR_DB_URL={db_url}")],
+        )["jobid"]  # fmt: skip
+        finished_job(base, busy)
+    log = next((home / "logs" / "aggregator" / "caliber").glob(f"{busy}.log")).read_text(encoding="utf-8")
+    assert "Traceback" not in log and "Task exception" not in log, log[-4000:]
+    warning = f"WARNING: caliber: another run of this source is in progress (locked by pid {os.getpid()}); this run"
+    assert warning in log and "Spider closed (source_busy)" in log, log[-4000:]
+    assert len(runs(db_url)) == 1

@@ -243,6 +243,7 @@ class SourceHealth(BaseModel):
     not_stored: int | None = Field(
         None, description="Items the run fetched but could not write to the archive (one makes the source red)."
     )
+    held_until: datetime | None = Field(None, description="Until when the site's Retry-After holds its runs back.")
 
 
 class CrawlHealth(BaseModel):

@@ -718,7 +718,7 @@ def run_window(conn: Connection, run_id: int, *, now: datetime | None = None) ->
     if run.crawl_id:
         runs = list(conn.execute(select(CrawlRun.__table__).where(CrawlRun.crawl_id == run.crawl_id)))
     end = now or datetime.now(UTC)
-    ends = [r.finished_at or end for r in runs]
+    ends = [r.finished_at or (end if r.status == "running" else r.started_at) for r in runs]  # killed: its end unknown
     return RunWindow(run.source, min(r.started_at for r in runs), max(ends), tuple(sorted(r.id for r in runs)))
 
 
