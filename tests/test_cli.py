@@ -719,9 +719,10 @@ def test_runs_show_every_figure_on_a_terminal_narrower_than_its_table() -> None:
         "new": 12345, "updated": 123, "unchanged": 1234, "rejected": 987, "http_errors": 876,
         "dates_unparsed": 12, "swept": 4567, "health": "red", "host": "crawler-1", "pid": 4242,
     }  # fmt: skip
+    worker = run | {"id": 12346, "host": "crawler-2"}  # another worker of its scale-out crawl (one alone is a run)
     for width in (40, 60, 80):
         console = Console(width=width, record=True, force_terminal=False)
-        for part in runs_view([run], console):
+        for part in runs_view([run, worker], console):
             console.print(part)
         text = console.export_text()
         assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width, text

@@ -149,3 +149,29 @@ def test_a_killed_scale_out_workers_articles_and_end_are_unknown(db_url: str) ->
     assert (row.items_new, row.http_errors) == (0, 1)
     assert row.stats is not None
     assert row.stats[UNKNOWN_COUNTS] == ["items_new", "items_updated", "items_unchanged", "pages", "dates_unparsed"]
+
+
+def test_runs_prints_a_killed_runs_unknown_counts_as_unknown(db_url: str) -> None:
+    """A killed run's pages and undated articles are nobody's to count: ``runs`` printed them as 0."""
+    from rich.console import Console
+
+    from aggregator.commands.runs import run_summary, runs_view
+
+    archive = Archive.open(db_url)
+    try:
+        from aggregator.sources import all_sources
+
+        archive.sync_sources(all_sources())
+        killed = archive.start_run("caliber", "caliber", host="vm", pid=1)
+        archive.save([item(3)], run_id=killed)
+        archive.abandon_stale_runs("caliber", is_stale=lambda run: True)
+        [row] = [run_summary(run) for run in archive.list_runs() if run.id == killed]
+    finally:
+        archive.close()
+    assert row["unknown_counts"] == ["dates_unparsed", "pages"] and row["new"] == 1
+    for width in (200, 40):  # the table, and the lines a run of a narrow terminal
+        console = Console(width=width, record=True, force_terminal=False)
+        for part in runs_view([row], console):
+            console.print(part)
+        text = " ".join(console.export_text().split())
+        assert ("? pages" in text) if width == 40 else (" ? 1 0 0 " in text), text

@@ -30,7 +30,7 @@ from aggregator.cli import (
 )
 from aggregator.paths import replaced_whole
 from aggregator.present import utc_iso
-from aggregator.run_counts import SWEPT_GONE
+from aggregator.run_counts import SWEPT_GONE, UNKNOWN_COUNTS
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.tables import WIDE, compact_table, fits, header_column
 
@@ -68,7 +68,19 @@ def run_summary(run: Any, crawl: int | None = None) -> dict[str, Any]:
         "health": (run.health or {}).get("status"),
         "host": run.host,
         "pid": run.pid,
+        # the counts of a killed run that nothing it wrote tells (aggregator.store.repository.abandon_stale_runs):
+        # shown as "?", their 0 is no count
+        "unknown_counts": sorted({_ROW_KEYS.get(k, k) for k in stats.get(UNKNOWN_COUNTS) or ()}),
     }
+
+
+_ROW_KEYS = {"items_new": "new", "items_updated": "updated", "items_unchanged": "unchanged"}
+"""The run row's column -> its key in ``run_summary``, where they differ."""
+
+
+def _count(row: dict[str, Any], key: str) -> str:
+    """A run's count as the tables print it: "?" where it is not known (a killed run's)."""
+    return "?" if key in (row.get("unknown_counts") or ()) else str(row.get(key, 0))
 
 
 def known_or_has_runs(archive: Archive, key: str) -> None:
@@ -151,10 +163,13 @@ def runs_blocks(rows: list[dict[str, Any]]) -> list[RenderableType]:
             when.append(f"a worker of scale-out crawl {row['crawl']}")
         lines = [
             ", ".join(when),
-            f"{row['pages']} pages, {row['new']} new, {row['updated']} updated, {row['unchanged']} unchanged",
             (
-                f"{row['rejected']} rejected, {row['http_errors']} HTTP errors, {row['dates_unparsed']} undated, "
-                f"{row.get('swept', 0)} swept"
+                f"{_count(row, 'pages')} pages, {_count(row, 'new')} new, {_count(row, 'updated')} updated, "
+                f"{_count(row, 'unchanged')} unchanged"
+            ),
+            (
+                f"{_count(row, 'rejected')} rejected, {_count(row, 'http_errors')} HTTP errors, "
+                f"{_count(row, 'dates_unparsed')} undated, {_count(row, 'swept')} swept"
             ),
         ]
         parts.append(f"[bold]run {row['id']}[/bold] {escape(row['source'])}: {', '.join(head)}")
@@ -196,9 +211,9 @@ def runs_table(rows: list[dict[str, Any]], *, wide: bool) -> tuple[Table, list[s
             below.append(f"run {row['id']} ({escape(row['source'])}): {escape(row['status'])}, {reason}")
         health = {"green": "[green]green[/green]", "red": "[red]red[/red]"}.get(row["health"] or "", "")
         when = _when(started, short=not wide)
-        counts = [str(row[key]) for key in ("pages", "new", "updated", "unchanged", "rejected", "http_errors")]
+        counts = [_count(row, key) for key in ("pages", "new", "updated", "unchanged", "rejected", "http_errors")]
         if wide:
-            counts += [str(row["dates_unparsed"]), str(row.get("swept", 0))]
+            counts += [_count(row, "dates_unparsed"), _count(row, "swept")]
         table.add_row(
             str(row["id"]), *([str(row["crawl"] or "")] if scaled_out else []), row["source"], when, took, status,
             *([reason] if wide else []), *counts, health,
