@@ -324,8 +324,14 @@ def test_a_worker_killed_with_the_sources_requests_in_hand_loses_none_and_the_cr
     assert requeuers, said["other"][-3000:] + said["restarted"][-3000:]
     for key, status in zip(("other", "restarted"), statuses, strict=True):
         assert status == (1 if key in requeuers else 0), said[key][-3000:]
-    assert re.search(rf"apa: worker {re.escape(name)} is gone \(its heartbeat expired\) with \d+ request", "".join(
-        said[key] for key in requeuers))  # fmt: skip
+    # Which sources' requests were still in its hands when it was killed depends on the machine's pace (one it had
+    # seen through and stored has no lease left): at least one, each said by the worker that queued them again.
+    requeued = re.findall(
+        rf"(\w+): worker {re.escape(name)} is gone \(its heartbeat expired\) with \d+ request",
+        "".join(said[key] for key in requeuers),
+    )
+    assert requeued and set(requeued) <= set(SOURCES), said["other"][-3000:] + said["restarted"][-3000:]
+    source = requeued[0]
 
     runs = runs_of(postgres_url)
     dead = [run for run in runs if run.pid == killed.pid]
@@ -334,15 +340,15 @@ def test_a_worker_killed_with_the_sources_requests_in_hand_loses_none_and_the_cr
         assert run.stats is not None and "items_new" in run.stats[UNKNOWN_COUNTS], run.stats
         assert run.finished_at is None or run.rejected + run.http_errors  # its end: its last write tied to it
 
-    health = run_cli("--db", postgres_url, "health", "--source", "apa", "--json")
+    health = run_cli("--db", postgres_url, "health", "--source", source, "--json")
     [verdict] = json.loads(health.stdout)
-    [apa_run] = [run.id for run in dead if run.source == "apa"]
+    [its_run] = [run.id for run in dead if run.source == source]
     assert health.returncode == 1 and verdict["status"] == "red", verdict
-    assert verdict["workers"] == 3 and verdict["items"] >= len([u for s, u in expected if s == "apa"]), verdict
-    killed_said = [p for p in verdict["problems"] if p.startswith(f"worker run {apa_run} was killed")]
+    assert verdict["workers"] == 3 and verdict["items"] >= len([u for s, u in expected if s == source]), verdict
+    killed_said = [p for p in verdict["problems"] if p.startswith(f"worker run {its_run} was killed")]
     assert len(killed_said) == 1, verdict["problems"]
     assert re.fullmatch(
-        rf"worker run {apa_run} was killed \(abandoned: its process is gone\): run \d+ queued again the \d+ "
+        rf"worker run {its_run} was killed \(abandoned: its process is gone\): run \d+ queued again the \d+ "
         r"request\(s\) it had in hand",
         killed_said[0],
     ), killed_said
