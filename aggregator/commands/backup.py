@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -21,14 +20,7 @@ import typer
 
 from aggregator.cli import _db_url, check_output_file, db_app, fail, out, writing
 from aggregator.paths import replaced_whole
-from aggregator.store.db import (
-    _leaves_log_files,
-    _read_only_url,
-    _remove_log_files,
-    read_only_reason,
-    require_existing,
-    sqlite_file,
-)
+from aggregator.store.db import require_existing, sqlite_connection, sqlite_file
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -39,36 +31,10 @@ def quick_check(connection: sqlite3.Connection) -> list[str]:
     return [] if found == ["ok"] else found
 
 
-@contextlib.contextmanager
-def opened_source(url: str, source: Path) -> Iterator[sqlite3.Connection]:
-    """The SQLite archive at ``url`` (its file ``source``) to copy, read-only as the reading commands open it
-    (``connect``) when the URL says so or this process may only read it (``read_only_reason``): ``mode=ro``, and
-    ``immutable=1`` where SQLite could not read it otherwise; the empty log files its read made beside it are removed
-    after, as theirs are.
-
-    Opened read-write, a ``mode=ro`` archive had its write-ahead log copied back into it as the copy's connection
-    closed (a write to an archive the URL opens read-only), and one in a folder this process may not write could not
-    be read at all (SQLite cannot make the ``-shm`` file it reads a WAL database through)."""
-    if read_only_reason(url) is None:
-        connection, leaves_log_files = sqlite3.connect(source, isolation_level=None), False
-    else:
-        read_only = _read_only_url(url, source)
-        leaves_log_files = _leaves_log_files(source, read_only)
-        # The URI filename SQLAlchemy would open (its own parameter, uri, aside)
-        parameters = "&".join(f"{key}={value}" for key, value in sorted(read_only.query.items()) if key != "uri")
-        connection = sqlite3.connect(f"{read_only.database}?{parameters}", uri=True, isolation_level=None)
-    try:
-        yield connection
-    finally:
-        connection.close()
-        if leaves_log_files:
-            _remove_log_files(source)
-
-
 def backup_sqlite(url: str, source: Path, target: Path) -> None:
     """Copy the SQLite archive at ``url`` (its file ``source``) to ``target`` (which must not be it), consistent as
     of one commit."""
-    with replaced_whole(target, fsync=True) as partial, opened_source(url, source) as src:
+    with replaced_whole(target, fsync=True) as partial, sqlite_connection(url, source) as src:
         src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Created here first: a folder it may not write in is then an OSError saying so, where SQLite's own "unable
         # to open database file" read as if the archive could not be opened.

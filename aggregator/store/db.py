@@ -12,6 +12,8 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,6 +425,33 @@ def _remove_log_files(path: Path) -> None:
             connection.close()
     except (OSError, sqlite3.Error):
         logger.debug("Left the log files beside %s", path, exc_info=True)
+
+
+@contextmanager
+def sqlite_connection(url: str, source: Path) -> Iterator[sqlite3.Connection]:
+    """A plain ``sqlite3`` connection to the SQLite archive at ``url`` (its file ``source``: ``db backup`` copies
+    through it), read-only as the reading commands open it
+    (``connect``) when the URL says so or this process may only read it (``read_only_reason``): ``mode=ro``, and
+    ``immutable=1`` where SQLite could not read it otherwise; the empty log files its read made beside it are removed
+    after, as theirs are.
+
+    Opened read-write, a ``mode=ro`` archive had its write-ahead log copied back into it as the copy's connection
+    closed (a write to an archive the URL opens read-only), and one in a folder this process may not write could not
+    be read at all (SQLite cannot make the ``-shm`` file it reads a WAL database through)."""
+    if read_only_reason(url) is None:
+        connection, leaves_log_files = sqlite3.connect(source, isolation_level=None), False
+    else:
+        read_only = _read_only_url(url, source)
+        leaves_log_files = _leaves_log_files(source, read_only)
+        # The URI filename SQLAlchemy would open (its own parameter, uri, aside)
+        parameters = "&".join(f"{key}={value}" for key, value in sorted(read_only.query.items()) if key != "uri")
+        connection = sqlite3.connect(f"{read_only.database}?{parameters}", uri=True, isolation_level=None)
+    try:
+        yield connection
+    finally:
+        connection.close()
+        if leaves_log_files:
+            _remove_log_files(source)
 
 
 def _read_only_url(url: str, path: Path) -> URL:
