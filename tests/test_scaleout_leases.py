@@ -156,6 +156,37 @@ def test_what_a_killed_worker_had_taken_is_queued_again_once_its_heartbeat_expir
     assert not keys, keys  # the last worker out leaves no lease behind
 
 
+def test_the_idle_clock_starts_when_the_frontier_is_quiet_and_the_engine_is_woken_when_it_runs_out(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine asks whether the frontier is drained only every 5 s once it has nothing to do: the heartbeat starts
+    the idle clock when nothing is queued and nobody is busy, and wakes the engine when the wait is over."""
+    idle = {"AGGREGATOR_REDIS_IDLE_SECONDS": 0.2}
+    made, in_hand = worker(redis_url, monkeypatch, "a", **idle)
+    peer, peer_hand = worker(redis_url, monkeypatch, "b", **idle)
+    woken: list[float] = []
+    made.crawler.engine._slot.nextcall = SimpleNamespace(schedule=lambda: woken.append(time.monotonic()))
+    assert made.enqueue_request(request(1)) and made.enqueue_request(request(2))
+    in_hand.add(made.next_request())
+    peer_hand.add(peer.next_request())
+    peer._heartbeat.f()  # the peer says it is busy
+    made._heartbeat.f()  # and so is this one
+    assert made._empty_since is None
+    in_hand.clear()
+    made._heartbeat.f()  # this one is done, the peer is not: no clock
+    assert made._empty_since is None
+    peer_hand.clear()
+    peer._heartbeat.f()
+    made._heartbeat.f()  # quiet: the clock starts now, not at the engine's next question
+    assert made._empty_since is not None and not woken
+    time.sleep(0.3)
+    made._heartbeat.f()
+    assert woken, "the engine was left to find the idle wait over at its own heartbeat"
+    assert not made.has_pending_requests()  # what the woken engine asks: it may close
+    made.enqueue_request(request(3))
+    assert made.has_pending_requests() and made._empty_since is None  # a link queued meanwhile stops the clock
+
+
 def test_a_lease_goes_once_what_its_request_led_to_is_written(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _Store()
     made, in_hand = worker(redis_url, monkeypatch, "a", store)
