@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from aggregator.store.db import connect, normalise_url, one_line, refuse_read_only, sqlite_file
+from aggregator.store.db import ArchiveReadOnly, connect, normalise_url, one_line, refuse_read_only, sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ lock."""
 SOURCE_HELD = "retry_after_hold"
 """The finish reason of a plain ``scrapy crawl`` that did not start: its site's Retry-After holds the source's runs
 back (aggregator/backoff.py)."""
+ARCHIVE_READ_ONLY = "archive_read_only"
+"""The finish reason of a plain ``scrapy crawl`` that did not start: this process may only read its archive
+(``read_only_refusal``)."""
 LOCK_CHECK_SECONDS = 30.0
 """How often a running crawl asks whether it still holds its sources' locks (``AGGREGATOR_LOCK_CHECK_SECONDS``)."""
 
@@ -295,6 +298,22 @@ def busy_message(source: str, holder: str | None) -> str:
     return f"{source}: another run of this source is in progress (locked{by}); this run does not start"
 
 
+def read_only_refusal(db_url: str, source: str) -> str | None:
+    """What a plain ``scrapy crawl`` of ``source`` says when this process may only read the archive at ``db_url``
+    (``aggregator.store.db.read_only_reason``), or None when it may write it: the run does not start, and not even its
+    row can be written there, so the line is all that tells of it. ``aggregator crawl`` refuses the same archive
+    before it starts, in the same words up to the consequence."""
+    try:
+        refuse_read_only(
+            db_url,
+            "a crawl writes to it; this run does not start, and cannot be recorded there: AGGREGATOR_DB_URL must "
+            "name an archive this process may write",
+        )
+    except ArchiveReadOnly as exc:
+        return f"{source}: {exc}"
+    return None
+
+
 @contextmanager
 def source_locks(db_url: str, sources: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:
     """Hold the locks of the ``sources`` that are free for the block; yields (locked, busy)."""
@@ -407,16 +426,15 @@ class RunLock:
     scale-out workers share a frontier on purpose (``AGGREGATOR_REDIS_URL``): for those this extension stays off.
     Otherwise it locks the spider's source when the crawler is built, before any pipeline opens, watches it while the
     crawl runs (``LockWatch``), and releases it when the crawl's engine stops. A run that finds the source locked by
-    another, or held back by its site's Retry-After (aggregator/backoff.py), does not start (``RefusedRun``).
+    another, or held back by its site's Retry-After (aggregator/backoff.py), or that may only read its archive, does
+    not start (``RefusedRun``).
     """
 
     def __init__(self, db_url: str, source: str, *, mirror: bool = False) -> None:
         """Lock ``source``; raises ``SourceBusy`` when another run holds it, ``SourceResting`` while its site's
-        Retry-After holds its runs back (``mirror``: the holds a mirror asked for, not the real site)."""
+        Retry-After holds its runs back (``mirror``: the holds a mirror asked for, not the real site). The archive
+        is one this process may write (``from_crawler`` asks first)."""
         self.source = source
-        # An archive it may not write: the lock file could not be made beside it (a traceback), or the store failed
-        # as the spider opened, under Scrapy's own errors ("Task exception was never retrieved").
-        refuse_read_only(db_url, "a crawl writes to it; this run does not start")
         self._locks = SourceLocks(db_url)
         _, busy = self._locks.acquire([source])
         if busy:
@@ -450,6 +468,12 @@ class RunLock:
             or not settings.getbool("AGGREGATOR_RUN_LOCK", True)
         ):
             raise NotConfigured
+        # An archive it may not write: the lock file could not be made beside it, or the store failed as the spider
+        # opened; raised from here, either ended the run in asyncio's "Task exception was never retrieved" and a
+        # traceback (exit status 1), which read as a crash.
+        read_only = read_only_refusal(settings["AGGREGATOR_DB_URL"], source)
+        if read_only:
+            return RefusedRun.of(crawler, ARCHIVE_READ_ONLY, read_only, level=logging.ERROR)
         try:
             extension = cls(settings["AGGREGATOR_DB_URL"], source, mirror=bool(settings.get("AGGREGATOR_MIRROR")))
         except SourceBusy as exc:
@@ -481,19 +505,27 @@ NOTHING_STARTS: dict[str, Any] = {
     "ITEM_PIPELINES": {},  # the store's would record a run, and close the holder's as left running
     "SPIDER_MIDDLEWARES": {},  # the incremental one reads the archive's known articles
     "DOWNLOADER_MIDDLEWARES": {},
+    # Scrapy's own scheduler: a scale-out worker's (aggregator.scaleout) would go to the Redis it was refused for
+    "SCHEDULER": "scrapy.core.scheduler.Scheduler",
+    "DUPEFILTER_CLASS": "scrapy.dupefilters.RFPDupeFilter",
     "SPIDERMON_SPIDER_OPEN_MONITORS": [],
     "SPIDERMON_SPIDER_CLOSE_MONITORS": [],  # the health verdict of a run that fetched nothing: red, and wrong
     "SPIDERMON_PERIODIC_MONITORS": {},
 }
-"""What a refused run is left without (``RefusedRun``): the project's pipelines and middlewares, and the health
-monitors. Scrapy's own stay, and the engine only opens and closes the spider."""
+"""What a refused run is left without (``RefusedRun``): the project's pipelines and middlewares, the health
+monitors, and a scale-out worker's shared scheduler. Scrapy's own stay, and the engine only opens and closes the
+spider."""
 
 
 class RefusedRun:
-    """``RunLock`` in a plain ``scrapy crawl`` that must not start: its source is locked by another run, or held back
-    by its site's Retry-After. One WARNING line says why (the holder named, where it can be told), and the spider is
-    closed as it opens, with the finish reason ``SOURCE_BUSY`` or ``SOURCE_HELD``, before anything has touched the
-    archive: Scrapy exits with status 0, as for any closed spider (a Scrapyd job "finished").
+    """An extension in a plain ``scrapy crawl`` that must not start, in its place: ``RunLock``'s (its source is locked
+    by another run, held back by its site's Retry-After, or its archive is read-only) or
+    ``aggregator.scaleout.FrontierCheck``'s (a scale-out worker whose Redis cannot be used). One line says why (a
+    WARNING for a run that only has to wait its turn, an ERROR for one that cannot run until the operator acts), and
+    the spider is closed as it opens, with the finish reason (``SOURCE_BUSY``, ``SOURCE_HELD``, ``ARCHIVE_READ_ONLY``,
+    ``FRONTIER_UNREACHABLE``) in its stats, before the crawl has touched the archive (a refused scale-out worker's
+    row is recorded before, as ``aggregator crawl`` records it): Scrapy exits with status 0, as for any closed spider
+    (a Scrapyd job "finished").
 
     Raised from the extension's ``from_crawler``, the refusal ended the run in asyncio's "Task exception was never
     retrieved" and a 22-line traceback (exit status 1), which read as a crash, in every Scrapyd job scheduled while
@@ -501,22 +533,36 @@ class RefusedRun:
     (``NOTHING_STARTS``): the spider opens with nothing to open, and ``CloseSpider`` at ``spider_opened`` closes it
     before its start requests are read."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, stats: dict[str, Any] | None = None) -> None:
         self.reason = reason
         self.message = message
+        self.stats = dict(stats or {})
+        """Stats the refused run closes with, beside its finish reason (a scale-out worker's ``FRONTIER_PROBLEM``)."""
 
     @classmethod
-    def of(cls, crawler: Any, reason: str, message: str) -> RefusedRun:
+    def of(
+        cls,
+        crawler: Any,
+        reason: str,
+        message: str,
+        *,
+        level: int = logging.WARNING,
+        stats: dict[str, Any] | None = None,
+    ) -> RefusedRun:
         from scrapy import signals
 
-        logger.warning("%s", message)
+        logger.log(level, "%s", message)
         for name, value in NOTHING_STARTS.items():
             crawler.settings.set(name, value, priority=REFUSED)
-        refused = cls(reason, message)
+        refused = cls(reason, message, stats)
         crawler.signals.connect(refused.spider_opened, signal=signals.spider_opened)
         return refused
 
     def spider_opened(self, spider: Any) -> None:
         from scrapy.exceptions import CloseSpider
 
+        stats = getattr(getattr(spider, "crawler", None), "stats", None)
+        if stats is not None:
+            for key, value in self.stats.items():
+                stats.set_value(key, value)
         raise CloseSpider(self.reason)

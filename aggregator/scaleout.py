@@ -92,8 +92,10 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
+from aggregator.locks import ARCHIVE_READ_ONLY, RefusedRun, read_only_refusal
 from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, REQUEUED_FOR
 from aggregator.shutdown import closing_or_done
+from aggregator.store.db import one_line
 from aggregator.urls import canonical_url
 
 logger = logging.getLogger(__name__)
@@ -159,15 +161,19 @@ heartbeat keys' prefix, the lease keys' prefix, this worker. Returns [busy, hold
 def redis_unreachable(redis_url: str, timeout: float = 3.0) -> str | None:
     """Why Redis does not answer a PING at ``redis_url``, or None when it does.
 
-    ``FrontierCheck`` asks before a plain ``scrapy crawl`` starts (``aggregator crawl`` records such a run as failed
-    instead: ``SharedScheduler._cannot_open``).
+    ``FrontierCheck`` asks more before a plain ``scrapy crawl`` starts: a write too.
     """
     exc = _ping_failure(redis_url, timeout)
     return _said(exc) if exc is not None else None  # "...refused.", said inside a sentence of ours
 
 
-def _ping_failure(redis_url: str, timeout: float) -> Exception | None:
-    """What a PING of ``redis_url`` raised (one try), or None when Redis answered."""
+def _ping_failure(redis_url: str, timeout: float, *, write: str | None = None) -> Exception | None:
+    """What a PING of ``redis_url`` raised (one try), or None when Redis answered; with ``write``, a key no one sets,
+    what a write (a DEL of that key) raised, or None when Redis took it.
+
+    A PING alone lets a read-only replica through (a failover's old primary answers it and refuses every write): the
+    scale-out worker it let start found out only as its scheduler opened. A DEL is refused there as any write, and
+    deletes nothing on a primary."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -179,6 +185,8 @@ def _ping_failure(redis_url: str, timeout: float) -> Exception | None:
         )
         try:
             client.ping()
+            if write is not None:
+                client.delete(write)
         finally:
             client.close()
     except (redis.RedisError, ValueError) as exc:  # ValueError: an address redis-py cannot read
@@ -200,40 +208,60 @@ def redis_failure(redis_url: str, exc: BaseException) -> str:
     return f"{where}: {_said(exc)}"
 
 
-class FrontierUnreachable(Exception):
-    """The crawl's Redis (``AGGREGATOR_REDIS_URL``) cannot be used: the run does not start."""
-
-
 class FrontierCheck:
-    """Scrapy extension: a scale-out crawl whose Redis does not answer stops before its engine is built, its last
-    line ``FrontierUnreachable: nothing answers at AGGREGATOR_REDIS_URL=...: ...; this run does not start``.
+    """Scrapy extension: a scale-out crawl whose Redis cannot be used (nothing answers at the address, a wrong
+    password, a read-only replica: the frontier's first write is tried) stops before its engine is built, its run
+    recorded first, failed and red (``record_unstarted_run``), as ``aggregator crawl`` records it, with one ERROR
+    line: ``caliber: the shared frontier cannot be used (frontier_unreachable): nothing answers at
+    AGGREGATOR_REDIS_URL=...: ...; this run does not start (run 12 recorded as failed): AGGREGATOR_REDIS_URL must
+    name ...``, and the finish reason ``frontier_unreachable`` (``aggregator.locks.RefusedRun``). A worker that may
+    only read its archive is refused first (``ARCHIVE_READ_ONLY``), as ``aggregator crawl`` refuses it before it
+    starts: its row cannot be written, and its store would fail on the first article.
 
     ``aggregator crawl`` turns it off (``AGGREGATOR_FRONTIER_CHECK``): its runs whose Redis cannot be used are
     recorded as failed (``frontier_unreachable``, see ``SharedScheduler``), one summary line each, which the
-    monitoring of its runs sees. This is for a plain ``scrapy crawl`` (Scrapyd's jobs), which used to
-    end in ``RuntimeError: Engine slot not assigned``: scrapy-redis's scheduler finds the server gone while the engine
-    opens the spider, and Scrapy's clean-up after that failure fails in turn, hiding the reason under its own error.
-    Raised here, when the crawler builds its extensions (as ``aggregator.locks.RunLock`` refuses a busy source), the
-    reason is the error Scrapy reports (exit status 1), and nothing has started that would need closing; the run is
-    recorded first, failed and red (``record_unstarted_run``), as ``aggregator crawl`` records it.
+    monitoring of its runs sees. This is for a plain ``scrapy crawl`` (Scrapyd's jobs). Raised from here, the reason
+    ended the run in asyncio's "Task exception was never retrieved" and a traceback (exit status 1); a read-only
+    replica, which answers a PING, was found only as the scheduler opened, and said three times (the scheduler, the
+    health monitor, its verdict); a read-only archive failed the store in Scrapy's tracebacks.
     """
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        redis_url = crawler.settings.get("AGGREGATOR_REDIS_URL")
-        if not redis_url or not crawler.settings.getbool("AGGREGATOR_FRONTIER_CHECK", True):
+    def from_crawler(cls, crawler: Crawler) -> Self | RefusedRun:
+        settings = crawler.settings
+        redis_url = settings.get("AGGREGATOR_REDIS_URL")
+        if not redis_url or not settings.getbool("AGGREGATOR_FRONTIER_CHECK", True):
             raise NotConfigured  # not a scale-out crawl, or one that records a Redis it cannot use as a failed run
+        spider = crawler.spider
+        name = str(getattr(spider, "name", None) or getattr(crawler.spidercls, "name", None) or "unknown")
+        source = str(getattr(spider, "source_key", None) or name)
+        db_url = settings.get("AGGREGATOR_DB_URL")
+        read_only = read_only_refusal(db_url, source) if db_url else None
+        if read_only:
+            return RefusedRun.of(crawler, ARCHIVE_READ_ONLY, read_only, level=logging.ERROR)
         # A -s setting has not been through aggregator.environment's checks
-        problem = redis_address_problem(redis_url)
-        if problem:
-            record_unstarted_run(crawler, f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): "
-                                 f"AGGREGATOR_REDIS_URL {problem}")  # fmt: skip
-            raise FrontierUnreachable(f"AGGREGATOR_REDIS_URL {problem}; this run does not start")
-        failure = _ping_failure(redis_url, 3.0)
-        if failure is not None:
-            record_unstarted_run(crawler, unusable_frontier(redis_url, failure))
-            raise FrontierUnreachable(f"{redis_failure(redis_url, failure)}; this run does not start")
-        return cls()
+        wrong = redis_address_problem(redis_url)
+        if wrong:
+            problem = f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): AGGREGATOR_REDIS_URL {wrong}"
+        else:
+            namespace = settings.get("AGGREGATOR_REDIS_NAMESPACE") or "aggregator"
+            failure = _ping_failure(redis_url, 3.0, write=f"{namespace}:{name}:frontier-check")
+            if failure is None:
+                return cls()
+            problem = unusable_frontier(redis_url, failure)
+        try:
+            run_id = record_unstarted_run(crawler, problem)
+            recorded = f" (run {run_id} recorded as failed)" if run_id is not None else ""
+        except Exception as exc:  # the run is refused whatever: the line says why it has no row
+            recorded = f" (and could not be recorded in the archive: {one_line(exc)})"
+        return RefusedRun.of(
+            crawler,
+            FRONTIER_UNREACHABLE,
+            f"{source}: {problem}; this run does not start{recorded}: AGGREGATOR_REDIS_URL must name a Redis primary "
+            "that answers and takes this worker's writes",
+            level=logging.ERROR,
+            stats={FRONTIER_PROBLEM: problem},
+        )
 
 
 def unusable_frontier(redis_url: str, exc: BaseException) -> str:
@@ -241,19 +269,18 @@ def unusable_frontier(redis_url: str, exc: BaseException) -> str:
     return f"the shared frontier cannot be used ({FRONTIER_UNREACHABLE}): {redis_failure(redis_url, exc)}"
 
 
-def record_unstarted_run(crawler: Crawler, problem: str) -> None:
+def record_unstarted_run(crawler: Crawler, problem: str) -> int | None:
     """Record a run that ``FrontierCheck`` stops before it starts: its row in the archive, failed and red for
-    ``problem``, as ``aggregator crawl`` records the same run (``SharedScheduler._cannot_open``).
+    ``problem``, as ``aggregator crawl`` records the same run (``SharedScheduler._cannot_open``). Returns the row's
+    id, None for a crawler without the project's settings (no archive to record in); raises what the archive raised.
 
     Scrapyd's jobs are plain ``scrapy crawl`` runs: stopped here with no row, a Redis down for a day left ``aggregator
     health``, ``aggregator runs`` and /metrics showing the last good run, green, while every scheduled job failed, and
-    only the job logs said so. An archive that cannot be written either is said in the log; the run is stopped all
-    the same."""
+    only the job logs said so."""
     from aggregator.health import health_verdict
     from aggregator.health_checks import LOOKED_IN, ON_THE_LISTINGS, Measures
     from aggregator.sources import all_sources
     from aggregator.store import Archive
-    from aggregator.store.db import one_line
 
     spider = crawler.spider
     name = str(getattr(spider, "name", None) or getattr(crawler.spidercls, "name", None) or "unknown")
@@ -265,18 +292,16 @@ def record_unstarted_run(crawler: Crawler, problem: str) -> None:
     }
     verdict = health_verdict(crawler.settings, Measures.from_stats(stats, []), [problem])
     db_url = crawler.settings.get("AGGREGATOR_DB_URL")
-    if not db_url:  # a crawler without the project's settings: no archive to record in
-        return
+    if not db_url:
+        return None
+    archive = Archive.open(db_url)
     try:
-        archive = Archive.open(db_url)
-        try:
-            archive.sync_sources(all_sources())
-            run_id = archive.start_run(source, name, host=socket.gethostname(), pid=os.getpid())
-            archive.finish_run(run_id, status="failed", reason=FRONTIER_UNREACHABLE, stats=stats, health=verdict)
-        finally:
-            archive.close()
-    except Exception as exc:  # the run is refused whatever: its reason must still be the error the job ends with
-        logger.error("%s: this run could not be recorded in the archive: %s", source, one_line(exc))
+        archive.sync_sources(all_sources())
+        run_id = archive.start_run(source, name, host=socket.gethostname(), pid=os.getpid())
+        archive.finish_run(run_id, status="failed", reason=FRONTIER_UNREACHABLE, stats=stats, health=verdict)
+    finally:
+        archive.close()
+    return int(run_id)
 
 
 def redis_settings(redis_url: str, namespace: str = "aggregator") -> dict[str, Any]:

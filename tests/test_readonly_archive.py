@@ -508,22 +508,38 @@ def test_the_lock_of_a_uri_filename_is_beside_the_archive(copy: Path) -> None:
         uri.release()
 
 
-def test_a_plain_scrapy_crawl_into_a_read_only_archive_says_so_last_and_starts_nothing(copy: Path) -> None:
+@pytest.mark.parametrize("scale_out", [False, True], ids=["alone", "scale-out"])
+def test_a_plain_scrapy_crawl_into_a_read_only_archive_says_so_in_one_line_and_starts_nothing(
+    copy: Path, scale_out: bool
+) -> None:
     """Scrapyd's jobs are plain ``scrapy crawl`` runs: the store failed as the spider opened, its error under Scrapy's
-    own (an AssertionError of its stats on close), after the run had opened; refused where the run's lock is taken,
-    the reason is the job log's last line, as for a source another run holds."""
+    own (an AssertionError of its stats on close), after the run had opened; then, refused where the run's lock is
+    taken, the reason came last under asyncio's "Task exception was never retrieved" and a traceback (exit status 1).
+    A scale-out worker (which takes no lock) still failed in the store. Now one ERROR line that says no row can be
+    recorded, and a spider closed with the finish reason ``archive_read_only``, as a job of a busy source closes;
+    a worker's Redis is not asked (nothing answers at its address here), as ``aggregator crawl`` refuses the archive
+    first."""
+    from tests.conftest import free_port
+
     before = digest(copy)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
     url = f"sqlite:///file:{copy}?mode=ro&uri=true"
+    redis = ["-s", f"AGGREGATOR_REDIS_URL=redis://127.0.0.1:{free_port()}/8"] if scale_out else []
     done = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_DB_URL={url}",
-         "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
+         "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9", *redis],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert done.returncode == 1, done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"aggregator.store.db.ArchiveReadOnly: the archive at {copy} is read-only (the URL opens it read-only: "
-        "mode=ro): a crawl writes to it; this run does not start"
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "Task exception" not in done.stderr, done.stderr[-3000:]
+    said = [line.split("] ", 1)[1] for line in done.stderr.splitlines() if "] WARNING: " in line or "] ERROR: " in line]
+    refused = (
+        f"ERROR: caliber: the archive at {copy} is read-only (the URL opens it read-only: mode=ro): a crawl writes to "
+        "it; this run does not start, and cannot be recorded there: AGGREGATOR_DB_URL must name an archive this "
+        "process may write"
     )
-    assert "Spider opened" not in done.stderr and "AssertionError" not in done.stderr
+    assert said == [refused], done.stderr[-3000:]
+    assert "Spider closed (archive_read_only)" in done.stderr
+    assert "'finish_reason': 'archive_read_only'" in done.stderr
     assert digest(copy) == before
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["archive.db"]  # no lock file, no -wal, no -shm

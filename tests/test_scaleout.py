@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from sqlalchemy import create_engine, func, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, free_port, redis_env, run_cli
+from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, free_port, redis_env, run_cli, unavailable
 from tests.helpers.scaleout_sources import EXTRA_KEYS
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -202,34 +203,104 @@ def test_a_redis_that_refuses_the_credentials_fails_each_run_with_its_words(redi
     ]
 
 
-def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_last_and_is_recorded(tmp_path: Path) -> None:
+def plain_scrapy_crawl(*settings: str) -> subprocess.CompletedProcess[str]:
+    """A plain ``scrapy crawl caliber`` (what Scrapyd runs) with these ``-s`` settings, of nothing reachable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    command = [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"]
+    for setting in settings:
+        command += ["-s", setting]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def said_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """The WARNING and ERROR lines of a crawl's log, without their time and logger."""
+    return [line.split("] ", 1)[1] for line in done.stderr.splitlines() if "] WARNING: " in line or "] ERROR: " in line]
+
+
+def refused_frontier_line(problem: str, run_id: int) -> str:
+    return (
+        f"ERROR: caliber: {FRONTIER_LINE}{problem}; this run does not start (run {run_id} recorded as failed): "
+        "AGGREGATOR_REDIS_URL must name a Redis primary that answers and takes this worker's writes"
+    )
+
+
+def test_a_plain_scrapy_crawl_whose_redis_does_not_answer_says_so_in_one_line_and_is_recorded(
+    tmp_path: Path,
+) -> None:
     # Scrapyd's job log ended in "RuntimeError: Engine slot not assigned", Scrapy's clean-up failing after
     # scrapy-redis's ConnectionError, which was buried under it. Then it said why, but left no run row: `aggregator
-    # health`, `runs` and /metrics showed the last good run, green, while every Scrapyd job failed.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    address = f"redis://127.0.0.1:{free_port()}/8"
+    # health`, `runs` and /metrics showed the last good run, green, while every Scrapyd job failed. Then the reason
+    # came last, under asyncio's "Task exception was never retrieved" and a traceback, exit status 1.
+    address = f"redis://:secret@127.0.0.1:{free_port()}/8"
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "caliber", "-s", f"AGGREGATOR_REDIS_URL={address}",
-         "-s", f"AGGREGATOR_DB_URL={db}", "-s", "AGGREGATOR_MIRROR=http://127.0.0.1:9"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 1, done.stderr[-3000:]
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(
-        f"aggregator.scaleout.FrontierUnreachable: nothing answers at AGGREGATOR_REDIS_URL={address}: "
-    )
-    assert last.endswith("Connection refused; this run does not start"), last
-    assert "Engine slot not assigned" not in done.stderr
+    done = plain_scrapy_crawl(f"AGGREGATOR_REDIS_URL={address}", f"AGGREGATOR_DB_URL={db}")
+    assert done.returncode == 0, done.stderr[-3000:]  # a closed spider, as a job of a busy source
+    assert "Traceback" not in done.stderr and "Task exception" not in done.stderr, done.stderr[-3000:]
+    assert "Engine slot not assigned" not in done.stderr and "secret" not in done.stderr
     [row] = run_rows(db)
     assert (row.source, row.spider, row.status, row.finish_reason) == ("caliber", "caliber", "failed", FRONTIER)
     assert row.finished_at is not None and row.pages == 0
-    said = last.removeprefix("aggregator.scaleout.FrontierUnreachable: ").removesuffix("; this run does not start")
-    assert row.health is not None
-    assert (row.health["status"], row.health["problems"]) == ("red", [f"{FRONTIER_LINE}{said}"])
-    health = run_cli("--db", db, "health", "--json", env=env)
+    assert row.health is not None and row.health["status"] == "red"
+    [problem] = row.health["problems"]
+    shown = address.replace("secret", "***")
+    assert problem.startswith(f"{FRONTIER_LINE}nothing answers at AGGREGATOR_REDIS_URL={shown}: "), problem
+    assert problem.endswith("Connection refused"), problem
+    assert said_lines(done) == [refused_frontier_line(problem.removeprefix(FRONTIER_LINE), row.id)], done.stderr
+    assert "Spider closed (frontier_unreachable)" in done.stderr
+    assert "'finish_reason': 'frontier_unreachable'" in done.stderr
+    assert "Enabled item pipelines:\n[]" in done.stderr  # the refused run opens no store (no second row)
+    health = run_cli("--db", db, "health", "--json")
     [verdict] = [v for v in json.loads(health.stdout) if v["source"] == "caliber"]
     assert verdict["status"] == "red", verdict
+
+
+@pytest.fixture
+def read_only_replica() -> Iterator[str]:
+    """A Redis read-only replica on 127.0.0.1 (of a primary that is not there: it answers a PING and refuses every
+    write, as a failover's old primary does)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        unavailable("redis-server", "not installed")
+        raise AssertionError  # (unavailable skips or fails)
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--replicaof", "127.0.0.1", str(free_port())],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import redis
+
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        for _ in range(100):  # until it listens, 10 s at most
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail("the replica's redis-server exited")
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_plain_scrapy_crawl_on_a_read_only_replica_says_so_in_one_line(
+    read_only_replica: str, tmp_path: Path
+) -> None:
+    # It answered the start's PING: the scheduler found out as the spider opened, and the log said it three times
+    # (the scheduler's error, the health monitor's failure, the red verdict's warning).
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    done = plain_scrapy_crawl(f"AGGREGATOR_REDIS_URL={read_only_replica}", f"AGGREGATOR_DB_URL={db}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    [row] = run_rows(db)
+    problem = f"Redis at AGGREGATOR_REDIS_URL={read_only_replica} refuses: You can't write against a read only replica"
+    assert said_lines(done) == [refused_frontier_line(problem, row.id)], done.stderr
+    assert (row.status, row.finish_reason) == ("failed", FRONTIER)
+    assert row.health is not None and row.health["problems"] == [f"{FRONTIER_LINE}{problem}"]
+    assert "'finish_reason': 'frontier_unreachable'" in done.stderr
 
 
 def test_a_plain_scrapy_crawl_says_redis_refused_it_rather_than_nothing_answers(redis_url: str) -> None:
@@ -237,14 +308,23 @@ def test_a_plain_scrapy_crawl_says_redis_refused_it_rather_than_nothing_answers(
     the network rather than to the password; its words, and the address without the password."""
     from scrapy.utils.test import get_crawler
 
-    from aggregator.scaleout import FrontierCheck, FrontierUnreachable
+    from aggregator.locks import RefusedRun
+    from aggregator.scaleout import FrontierCheck
 
     address = redis_url.replace("redis://", "redis://nobody:secret@", 1)
-    with pytest.raises(FrontierUnreachable) as refused:
-        FrontierCheck.from_crawler(get_crawler(settings_dict={"AGGREGATOR_REDIS_URL": address}))
-    assert str(refused.value) == (
-        f"Redis at AGGREGATOR_REDIS_URL={address.replace('secret', '***')} refuses: invalid username-password pair "
-        "or user is disabled; this run does not start"
+    # Building a crawler builds its extensions, as `scrapy crawl` does before it opens the spider.
+    settings = {
+        "AGGREGATOR_REDIS_URL": address,
+        "EXTENSIONS": {"aggregator.scaleout.FrontierCheck": 0},
+        "TWISTED_REACTOR_ENABLED": False,
+    }
+    crawler = get_crawler(settings_dict=settings)
+    [refused] = [e for e in crawler.extensions.middlewares if isinstance(e, FrontierCheck | RefusedRun)]
+    assert isinstance(refused, RefusedRun) and refused.reason == FRONTIER
+    assert refused.message == (
+        f"default: {FRONTIER_LINE}Redis at AGGREGATOR_REDIS_URL={address.replace('secret', '***')} refuses: invalid "
+        "username-password pair or user is disabled; this run does not start: AGGREGATOR_REDIS_URL must name a Redis "
+        "primary that answers and takes this worker's writes"
     )
 
 
