@@ -1,15 +1,17 @@
 """Cleanup: the source's body HTML -> safe, clean HTML and plain text, ready to re-publish.
 
-Drops the furniture the source's registry entry lists (signatures, view counters, banners), makes paragraphs of
-the text outside any (a body typed as text and ``<br>``, or as ``<div>``s), drops the paragraphs and lines every site
-repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read also", view counters,
-share prompts, in Russian, Azerbaijani and English; the source's bare signature; a related-news or read-also heading
-with the list of links under it; the title pasted above the text, the lead printed twice), gives lazy images their
-real address, makes links absolute, puts a link to the video where an embedded player (``<iframe>``) was, and to the
-post where a Telegram, Instagram, X, Facebook or TikTok post was embedded (keeping the words the post says as a quote,
-not the network's own), sanitises to an allow-list with nh3 (links may be http(s), ``mailto:`` or ``tel:``), makes
-runs of no-break spaces one space, keeps only an http(s) cover, and normalises the canonical URL. A body that is
-empty once the furniture is gone (or holds nothing but a player's or a post's link) is refused.
+Drops the furniture the source's registry entry lists (signatures, view counters, banners), keeps a subheading a
+heading whatever its level (an ``<h1>`` as ``<h2>``, an ``<h5>`` or ``<h6>`` as ``<h4>``: ``HEADING_LEVELS``), makes
+paragraphs of the text outside any (a body typed as text and ``<br>``, or as ``<div>``s), drops the paragraphs and
+lines every site repeats (copyright and "use only with a hyperlink" notices, "subscribe to our Telegram", "read
+also", view counters, share prompts, in Russian, Azerbaijani and English; the source's bare signature; a
+related-news or read-also heading with the list of links under it; the title pasted above the text, the lead printed
+twice), gives lazy images their real address, makes links absolute, puts a link to the video where an embedded
+player (``<iframe>``) was, and to the post where a Telegram, Instagram, X, Facebook or TikTok post was embedded
+(keeping the words the post says as a quote, not the network's own), sanitises to an allow-list with nh3 (links may
+be http(s), ``mailto:`` or ``tel:``), makes runs of no-break spaces one space, keeps only an http(s) cover, and
+normalises the canonical URL. A body that is empty once the furniture is gone (or holds nothing but a player's or a
+post's link) is refused.
 """
 
 from __future__ import annotations
@@ -128,14 +130,23 @@ post's number: nothing else is put in the link's address."""
 _YOUTUBE_EMBED_PATH = re.compile(r"/embed/([A-Za-z0-9_-]{11})/?")
 """A video's id is 11 of these characters; ``/embed/videoseries`` (also 11) plays a playlist, not a video."""
 BLOCKS = ("p", "h2", "h3", "h4", "li", "blockquote", "figcaption", "td", "th")
+HEADING_LEVELS = {"h1": "h2", "h5": "h4", "h6": "h4"}
+"""The headings of a body the copy shows at another level (``_rename_headings``, before anything is judged): the
+sanitiser unwrapped them, and a subheading typed as one was a paragraph like any other. An ``<h1>`` is one level
+down: the page showing the copy has its own ``<h1>``, the article's title (a body's ``<h1>`` that repeats it is
+taken out as an ``<h2>`` is: ``_repeated_top``). An ``<h5>`` or ``<h6>`` is the deepest heading kept, ``<h4>``,
+rather than allowed as it is: a browser shows either smaller than the text (0.83 and 0.67 of it; the read site's
+style sizes no heading), so the subheading read as a footnote; an editor picks "Heading 5" in a CMS's menu for its
+look, not as the fifth level of an outline; and the allow-list, and all the cleanup does with a heading (a pasted
+headline, a heading over related links, a no-break space at a block's edge), stays that of ``<h2>`` to ``<h4>``."""
 CELLS = frozenset({"td", "th"})
 """Never removed, whatever they hold: an empty cell or one reading "Share" is a cell of the table, and removing it
 would shift the row's other cells under the wrong column. What is inside one is cleaned like the rest."""
 CONTAINERS = frozenset(
     {
         "div", "section", "article", "main", "header", "footer", "aside", "nav", "center", "address", "details",
-        "summary", "dialog", "fieldset", "legend", "hgroup", "menu", "dir", "search", "h1", "h5", "h6", "pre",
-        "listing", "dl", "dt", "dd",
+        "summary", "dialog", "fieldset", "legend", "hgroup", "menu", "dir", "search", "pre", "listing", "dl",
+        "dt", "dd",
     }
 )  # fmt: skip
 """Elements shown as blocks that the sanitiser unwraps: the text in one, outside any block of its own, is a
@@ -320,16 +331,18 @@ _STABLE_CONTAINERS = frozenset({"blockquote"})
 _REPARENTING_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col")
 _REPARENTING = ",".join(_REPARENTING_TAGS)
 _RAW_TEXT = ("xmp", "plaintext", "noembed", "noframes", "textarea", "title")
-_RUN_BREAKS = frozenset((*_PARAGRAPH_BREAKS, "colgroup", "col", "hr", EMBEDS, *_RAW_TEXT))
+_RUN_BREAKS = frozenset((*_PARAGRAPH_BREAKS, *HEADING_LEVELS, "colgroup", "col", "hr", EMBEDS, *_RAW_TEXT))
 """The elements a run of loose text ends at, and that are left as they are: blocks, lists, figures, tables (their
-cells' text is theirs), rules, frames (``_link_embed`` makes a frame a paragraph) and the elements whose text is
-not markup (serialised as it is, their text would be parsed again inside a paragraph; an ``<xmp>`` would close it)."""
+cells' text is theirs), headings (``clean_body`` renames those of ``HEADING_LEVELS`` first; ``spiders.page_layout``
+meets them as they are), rules, frames (``_link_embed`` makes a frame a paragraph) and the elements whose text is not
+markup (serialised as it is, their text would be parsed again inside a paragraph; an ``<xmp>`` would close it)."""
 _MEDIA = "img,a[href]"
-_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS, "div"))
+_BODY_SELECTOR = ",".join((*BLOCKS, "table", _MEDIA, "br", EMBEDS, "div", *HEADING_LEVELS))
 """Every element ``clean_body`` looks at once the furniture is gone, in one query (each query costs ~2 us before it
 matches anything, selectolax parses the selector again, and more the longer the list): no two of its selectors match
 one element, so each comes once, in document order. "table" stands for every element of ``_REPARENTING``: a parser
 makes the others only inside a table, a template or SVG/MathML (the last three are always dropped)."""
+_HEADINGS_RENAMED = ",".join(HEADING_LEVELS)
 _CLEANER = nh3.Cleaner(
     tags=_TAGS,
     attributes=_ATTRIBUTES,
@@ -742,6 +755,7 @@ def _sanitize_tree(root: LexborNode, base_url: str, *, dropped: bool = False) ->
     if not dropped:
         for node in css(root, _dropped_selector(())):
             node.remove()
+    _rename_headings(css(root, _HEADINGS_RENAMED))
     for node in css(root, EMBEDS):
         _link_embed(node, base_url)
     _fix_media(root, base_url)
@@ -758,6 +772,24 @@ def sanitize_html(html: str, *, base_url: str) -> str:
 @lru_cache(maxsize=64)
 def _dropped_selector(boilerplate: tuple[str, ...]) -> str:
     return ",".join((*ALWAYS_DROPPED, *boilerplate))
+
+
+def _rename_headings(headings: list[LexborNode]) -> None:
+    """Put in the place of each heading of ``HEADING_LEVELS`` (``headings``, in document order) the heading the copy
+    shows instead, holding what it held; one without words (a picture alone, spaces) is unwrapped, as the sanitiser
+    did: it heads nothing, and its picture stays where it was. The innermost first: a heading's copy takes the
+    headings inside it (through a ``<div>``) as they are by then, renamed."""
+    for heading in reversed(headings):
+        if not collapse(heading.text(deep=True, separator="")):
+            heading.unwrap()
+            continue
+        heading.insert_before(heading.parser.create_node(HEADING_LEVELS[heading.tag or ""]))  # a copy
+        renamed = heading.prev
+        if renamed is None:  # (never: the copy was just put there)
+            continue
+        for child in list(heading.iter(include_text=True)):
+            renamed.insert_child(child)  # a copy
+        heading.remove()
 
 
 def _innermost(root: LexborNode, blocks: list[LexborNode]) -> tuple[list[LexborNode], set[str]]:
@@ -1093,7 +1125,7 @@ def _is_links(node: LexborNode) -> bool:
     if tag in ("ul", "ol"):
         items = [child for child in node.iter() if child.tag == "li"]
         return bool(items) and all(_links_only((item,)) for item in items)
-    if tag in CONTAINERS and tag not in ("h1", "h5", "h6", "pre", "dt", "dd"):
+    if tag in CONTAINERS and tag not in ("pre", "dt", "dd"):
         children = [child for child in node.iter() if child.tag != "-comment"]
         if len(children) > 1:
             return all(_is_links(child) for child in children)
@@ -1189,7 +1221,7 @@ def _source_names(source: Source) -> frozenset[str]:
 class _BodyParts:
     """What ``clean_body`` looks at in a body, from one query (``_BODY_SELECTOR``), in document order."""
 
-    __slots__ = ("blocks", "breaks", "divs", "frames", "media", "other_blocks", "tables")
+    __slots__ = ("blocks", "breaks", "divs", "frames", "headings", "media", "other_blocks", "tables")
 
     def __init__(self, root: LexborNode) -> None:
         # Local lists, assigned at the end: an attribute look-up per node costs as much as the rest of the loop.
@@ -1197,6 +1229,7 @@ class _BodyParts:
         breaks: list[LexborNode] = []
         divs: list[LexborNode] = []
         frames: list[LexborNode] = []
+        headings: list[LexborNode] = []  # those ``clean_body`` renames first (``HEADING_LEVELS``)
         media: list[LexborNode] = []
         other_blocks: set[str] = set()  # the tags of the blocks other than paragraphs
         tables = False
@@ -1214,9 +1247,12 @@ class _BodyParts:
                 divs.append(node)
             elif tag == EMBEDS:
                 frames.append(node)
+            elif tag in HEADING_LEVELS:
+                headings.append(node)
             else:
                 media.append(node)
         self.blocks, self.breaks, self.divs, self.frames, self.media = blocks, breaks, divs, frames, media
+        self.headings = headings
         self.other_blocks, self.tables = other_blocks, tables
 
 
@@ -1275,6 +1311,9 @@ def clean_body(
     for node in css(root, _dropped_selector(tuple(boilerplate))):
         node.remove()
     parts = _BodyParts(root)
+    if parts.headings:  # before anything is judged: a subheading is judged, and read, as a heading
+        _rename_headings(parts.headings)
+        parts = _BodyParts(root)
     # An old template's table of one cell around the body (or a part of it) is no table: its text is judged, and
     # made paragraphs, as the body's; and a paragraph typed as lines with blank lines between is several.
     unwrapped = parts.tables and _unwrap_layout_tables(root)

@@ -185,8 +185,9 @@ def test_sanitize_html_contract() -> None:
     assert links[2].get("href") == "mailto:a@b.c"  # an e-mail link keeps its address (cleanup.LINK_SCHEMES)
     img = tree.find(".//img")
     assert img is not None and img.get("src") == "https://caliber.az/media/a.webp" and set(img.attrib) == {"src", "alt"}
-    assert {el.tag for el in tree.iter()} <= {"div", "p", "a", "img", "table", "tbody", "tr", "td"}
-    assert "цвет" in tree.text_content() and "малый" in tree.text_content()  # unwrapped, not lost
+    assert {el.tag for el in tree.iter()} <= {"div", "p", "a", "img", "table", "tbody", "tr", "td", "h4"}
+    assert "цвет" in tree.text_content()  # unwrapped, not lost
+    assert [h.text for h in tree.iter("h4")] == ["малый"]  # a heading still, the deepest kept (cleanup.HEADING_LEVELS)
 
 
 @pytest.mark.parametrize(
