@@ -19,7 +19,7 @@ from aggregator.items import ArticleItem
 from aggregator.sources import Source, get_source
 from aggregator.text import fold_lookalikes, name_key
 from pipelines.base import Pipeline
-from pipelines.citations import body_language, find_citations
+from pipelines.citations import body_language, canonical_outlets, find_citations
 
 DEFAULT_TEMPLATES: Mapping[str, str] = {
     "ru": "{site}, ссылаясь на сайт {source}, отмечает.",
@@ -81,7 +81,10 @@ class AttributionPipeline(Pipeline):
         # under /en/): read with the edition's phrases, its citations were all missed.
         body = item.body_text or ""
         written = body_language(body) or item.language
-        item.cited_outlets = [o for o in find_citations(body, written) if not _is_own(o, own)]
+        found = [o for o in find_citations(body, written) if not _is_own(o, own)]
+        # Each outlet under one name, whatever the text wrote ("АПА", "APA": Apa.az), for a page that lists the
+        # articles citing it; a host of the source's own ("en.trend.az") is known as its own once named so.
+        item.cited_outlets = [o for o in canonical_outlets(found) if not _is_own(o, own)]
         if item.cited_outlets:
             self.count("articles_citing")
         return item

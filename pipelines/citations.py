@@ -3,6 +3,9 @@
 ``find_citations("Milli.Az APA-ya istinadən xəbər verir. Как сообщает Report, ...")`` is
 ``["Milli.Az", "APA", "Report"]``: in order of appearance, each outlet once (compared case-insensitively and with
 Cyrillic look-alike letters folded, so "Caliber.Аz" is "Caliber.Az"), as written but without quotes or case endings.
+What an article stores is each outlet under one name (``canonical_outlets``): "АПА", "APA" and "apa.az" are Apa.az,
+the registry's name for a source we crawl, and "Азертадж", "AZƏRTAC" are AZERTAC (``OUTLET_NAMES``), so a page of
+the articles citing an outlet finds them all whatever script their text is in.
 
 A citation is an *anchor* phrase ("как сообщает", "xəbər verir", "according to") with the outlet's name on one side
 of it. Each anchor says which side, and how much evidence the words there need before they count as an outlet:
@@ -51,13 +54,13 @@ repetition in the patterns is bounded, so the cost is linear in the text's lengt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-from aggregator.sources import all_sources
+from aggregator.sources import Source, all_sources
 from aggregator.text import fold_lookalikes, name_key, written_language
 
 LANGUAGES = ("ru", "az", "en")
@@ -641,6 +644,127 @@ def _known_key(name: str) -> str:
     if _LATIN_LETTER.search(name) is None and "İ" not in name:
         return " ".join(name.casefold().split())
     return name_key(name.replace("İ", "I"))
+
+
+# --- one name per outlet ------------------------------------------------------------------------------------------
+
+OUTLET_NAMES: Mapping[str, tuple[str, ...]] = {
+    # The name each outlet outside the registry is stored under, and the other names ``KNOWN_OUTLETS`` knows it by:
+    # its Latin name, the one the outlet goes by abroad, whatever script the citing text is in; a Russian outlet the
+    # module knows by its Russian name alone keeps that one. An edition with a name of its own ("Sputnik Azerbaijan",
+    # "Interfax-Azerbaijan", "TRT Haber") is an outlet of its own. The Azerbaijani sites go by their domain, written
+    # as the registry writes its sources' ("Oxu.az"; Qafqazinfo by its name, as the re-publisher's own line for it
+    # reads). The registry's sources are not here: they go by the registry's names (``_registry_names``).
+    "AZERTAC": ("Azertac", "Azərtac", "AZƏRTAC", "Азертадж", "Азертаж"),
+    "Turan": ("Туран",),
+    "Qafqazinfo": ("Qafqazinfo.az",),
+    "Icma.az": ("Icma",),
+    "Metbuat.az": ("Metbuat",),
+    "Oxu.az": ("Oxu",),
+    "Axar.az": ("Axar",),
+    "Day.az": (),
+    "Sputnik": ("Спутник",),
+    "Sputnik Azerbaijan": ("Sputnik Azərbaycan", "Sputnik Азербайджан"),
+    "Interfax": ("Интерфакс",),
+    "Interfax-Azerbaijan": ("Интерфакс-Азербайджан",),
+    "TASS": ("ТАСС",),
+    "RIA Novosti": ("РИА Новости",),
+    "RBC": ("РБК",),
+    "Kommersant": ("Коммерсант", "Коммерсантъ"),
+    "Izvestia": ("Известия",),
+    "Vedomosti": ("Ведомости",),
+    "Reuters": ("Рейтер",),
+    "Associated Press": ("AP",),
+    "AFP": ("Agence France-Presse", "Франс Пресс"),
+    "Bloomberg": ("Bloomberq", "Блумберг"),
+    "BBC": ("BBC News", "Би-би-си"),
+    "Al Jazeera": ("Аль-Джазира",),
+    "Anadolu Agency": ("Anadolu", "Анадолу"),
+    "The New York Times": ("New York Times",),
+    "The Washington Post": ("Washington Post",),
+    "The Wall Street Journal": ("Wall Street Journal",),
+    "Deutsche Welle": ("DW",),
+    "Der Spiegel": ("Spiegel",),
+    "Xinhua": ("Синьхуа",),
+    "IRNA": ("ИРНА",),
+    "Armenpress": ("Арменпресс",),
+    "Meduza": ("Медуза",),
+    "The National Interest": ("National Interest",),
+    "The Jerusalem Post": ("Jerusalem Post",),
+    "Al Arabiya": ("Аль-Арабия",),
+    "Ukrainska Pravda": ("Украинская правда",),
+    "Radio Liberty": ("Radio Free Europe", "Радио Свобода"),
+    "Voice of America": ("Голос Америки",),
+    "Ukrinform": ("Укринформ",),
+    "UNIAN": ("УНИАН",),
+    "Regnum": ("Регнум",),
+    "Azatutyun": ("Азатутюн",),
+    "The Kyiv Independent": ("Kyiv Independent",),
+}
+_AGENCY_WORDS = re.compile(r"(?: (?:news|information|informasiya))? (?:agency|agentliyi)$")
+"""The words an agency's own copy puts after its name ("Trend News Agency reports", "Report İnformasiya Agentliyi"),
+looked past when the whole name is none the module knows."""
+
+
+@lru_cache(maxsize=1)
+def _fixed_names() -> dict[str, str]:
+    """Each ``KNOWN_OUTLETS`` name's key -> the name its outlet is stored under (``OUTLET_NAMES``; a name in no
+    group, the spelling listed)."""
+    names: dict[str, str] = {}
+    for name in KNOWN_OUTLETS:
+        names.setdefault(_known_key(name), name)
+    for canonical, others in OUTLET_NAMES.items():
+        for name in (canonical, *others):
+            names[_known_key(name)] = canonical
+    return names
+
+
+@lru_cache(maxsize=4)
+def _registry_names(sources: tuple[Source, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """Every name a registry source goes by, as a key -> its display name (``Source.name``, what the attribution line
+    prints for it): its name, domains, ``other_names`` and ``spellings``, and its domain's or domain-shaped name's
+    first part ("APA", "Report"), which its own copy and other outlets' name it by; with (domain, display name) for
+    the hosts under its domains ("en.trend.az"). Over ``_fixed_names``: the registry says what a source is called.
+    Built for the registry in force, not once: ``registered`` adds a source for a while (``aggregator extract`` on
+    the page of a site the registry has not)."""
+    names = dict(_fixed_names())
+    domains: list[tuple[str, str]] = []
+    for source in sources:
+        for name in (source.name, *source.domains, *source.other_names, *source.spellings):
+            key = _known_key(name)
+            names[key] = source.name
+            if key.count(".") == 1 and _is_domain(key):
+                names[key.split(".", 1)[0]] = source.name  # "apa.az": "APA"
+        domains.extend((_known_key(d), source.name) for d in source.domains)
+    return names, tuple(domains)
+
+
+def canonical_outlet(name: str) -> str:
+    """The one name an outlet ``find_citations`` found is stored under, whatever script, spelling or case the text
+    wrote it in: a registry source's display name ("APA", "АПА", "apa.az" -> "Apa.az"), a known outlet's name of
+    ``OUTLET_NAMES`` ("Азертадж", "AZƏRTAC" -> "AZERTAC"; "Guardian", read after "the", -> "The Guardian"); any
+    other name as found."""
+    return _canonical(name, *_registry_names(all_sources()))
+
+
+def canonical_outlets(names: Iterable[str]) -> list[str]:
+    """``names`` under their canonical names (``canonical_outlet``), in order, each once: a text citing "АПА" and
+    "APA" cites Apa.az once."""
+    outlets: dict[str, str] = {}
+    tables: tuple[dict[str, str], tuple[tuple[str, str], ...]] | None = None
+    for name in names:
+        tables = tables or _registry_names(all_sources())  # once a text, not a name (hashing the registry: ~1.5 us)
+        canonical = _canonical(name, *tables)
+        outlets.setdefault(_known_key(canonical), canonical)
+    return list(outlets.values())
+
+
+def _canonical(name: str, names: dict[str, str], domains: tuple[tuple[str, str], ...]) -> str:
+    key = _known_key(name)
+    found = names.get(key) or names.get(f"the {key}") or names.get(_AGENCY_WORDS.sub("", key))
+    if found is None and "." in key:
+        found = next((shown for domain, shown in domains if key.endswith("." + domain)), None)
+    return found or name
 
 
 # --- tokens -------------------------------------------------------------------------------------------------------

@@ -853,10 +853,25 @@ def test_outlets_the_probe_found_missed(language: str, sentence: str, cited: lis
     ("source", "language", "body", "cited"),
     [
         # the source's own name in these forms is no citation, nor the re-publisher's; another source's copy cites it
-        ("haqqin", "ru", "Как ранее сообщал Хаггин, отставка подписана. Как писал Калибр, сделка закрыта.", ["Калибр"]),
+        (
+            "haqqin",
+            "ru",
+            "Как ранее сообщал Хаггин, отставка подписана. Как писал Калибр, сделка закрыта.",
+            ["Caliber.az"],
+        ),
         ("report", "az", "Bu barədə Report-a DİN-dən bildirilib. TASS agentliyi məlumat yayıb.", ["TASS"]),
-        ("caliber", "az", "Bu barədə Icma.az-a DİN-dən bildirilib. Bu barədə Report-a XİN-dən bildirilib.", ["Report"]),
-        ("apa", "ru", "Как сообщает Западное бюро АПА, фестиваль прошел. Как сообщает бюро Report, тоже.", ["Report"]),
+        (
+            "caliber",
+            "az",
+            "Bu barədə Icma.az-a DİN-dən bildirilib. Bu barədə Report-a XİN-dən bildirilib.",
+            ["Report.az"],
+        ),
+        (
+            "apa",
+            "ru",
+            "Как сообщает Западное бюро АПА, фестиваль прошел. Как сообщает бюро Report, тоже.",
+            ["Report.az"],
+        ),
         ("trend", "en", "Reuters' Moscow correspondent reported that Trend's Moscow bureau closed.", ["Reuters"]),
     ],
 )

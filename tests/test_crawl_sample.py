@@ -112,6 +112,19 @@ def test_cli_lists_what_was_archived(crawled_twice: dict) -> None:
     assert sum(1 for r in rows if r["cover_image_url"]) > len(rows) // 2
 
 
+def test_each_cited_outlet_has_one_name_in_the_export(crawled_twice: dict) -> None:
+    # The sample's caliber.az pages cite Apa.az as "АПА" in Russian and "APA" in Azerbaijani and English, and
+    # AZERTAC as "Азертадж": the export (and the archive) names each outlet once, as a page of the articles citing
+    # it would list them. Before, 3 APA, 2 АПА, 6 Report, 1 Trend, 2 Азертадж.
+    import json
+    from collections import Counter
+
+    exported = run_cli("--db", crawled_twice["url"], "export")
+    assert exported.returncode == 0, exported.stderr
+    cited = Counter(name for line in exported.stdout.splitlines() for name in json.loads(line)["cited_outlets"])
+    assert cited == {"Report.az": 6, "Apa.az": 5, "AZERTAC": 2, "Trend.az": 1}
+
+
 def test_scrapy_crawl_works_in_the_repo_root(mirror_url: str, tmp_path: Path) -> None:
     listed = subprocess.run(
         [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -159,4 +159,4 @@ def test_an_agency_naming_itself_is_no_citation() -> None:
         .cited_outlets
         for key in ("report", "trend", "caliber")
     ]
-    assert cited == [["Trend"], ["Report"], ["Report", "Trend"]]
+    assert cited == [["Trend.az"], ["Report.az"], ["Report.az", "Trend.az"]]
