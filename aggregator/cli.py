@@ -86,6 +86,16 @@ class _Group(TyperGroup):
             _no_values_shown(command, ctx)
         return command
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UnknownSourceError as exc:  # what the archive and the spider modules know of it (source_hints)
+            if ctx.parent is None and not exc.hints and ctx.obj is not None:
+                from aggregator.source_hints import unknown_source_hints
+
+                exc.hints = unknown_source_hints(str(exc.args[0]), _db_url(ctx))
+            raise
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
@@ -509,7 +519,11 @@ def reextract(
 def sources_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
-    """List the registered sources: key, name, languages, time zone, domains, entry URLs."""
+    """List the registered sources: key, name, languages, time zone, domains, entry URLs, origin.
+
+    The origin of each: built-in, the sources file, or the file's entry replacing the built-in one ("replaced")."""
+    from aggregator.sources import BUILT_IN_ORIGIN, FILE_ORIGIN, REPLACED_ORIGIN, origin
+
     rows: list[dict[str, Any]] = [
         {
             "key": s.key,
@@ -518,24 +532,28 @@ def sources_cmd(
             "timezone": s.timezone,
             "domains": list(s.domains),
             "entry_urls": list(s.entry_urls),
+            "origin": origin(s),
         }
         for s in all_sources()
     ]
     if as_json:
         print_json(rows)
         return
+    said = {REPLACED_ORIGIN: "sources file, replacing the built-in entry", FILE_ORIGIN: "sources file"}
     if out.width < 120:  # a table would fold the entry URLs, which are meant to be copied: a source a paragraph
         for r in rows:
             facts = [r["name"], ", ".join(r["languages"]), r["timezone"], ", ".join(r["domains"])]
+            facts += [said[r["origin"]]] if r["origin"] in said else []
             out.print(f"[bold]{escape(r['key'])}[/bold]  {escape(' · '.join(facts))}")
             for url in r["entry_urls"]:
                 out.print(f"  {escape(url)}", soft_wrap=True)
         return
-    table = Table("key", "name", "languages", "time zone", "domains", "entry URLs")
+    from_file = any(r["origin"] != BUILT_IN_ORIGIN for r in rows)  # the column says nothing without a sources file
+    table = Table("key", "name", "languages", "time zone", "domains", "entry URLs", *(["from"] if from_file else []))
     for r in rows:
         table.add_row(
             r["key"], r["name"], ", ".join(r["languages"]), r["timezone"], ", ".join(r["domains"]),
-            "\n".join(r["entry_urls"]),
+            "\n".join(r["entry_urls"]), *([said.get(r["origin"], r["origin"])] if from_file else []),
         )  # fmt: skip
     out.print(table)
 

@@ -353,8 +353,10 @@ def _could_not_start(failure: Failure, key: str, not_started: dict[str, str]) ->
     store's above all, whose archive cannot be written): keep its reason for the summary and log it. Unheard, the
     failure went nowhere (Twisted reports an unhandled Deferred error, if ever, when it is collected) and the crawl
     seemed to have run and found nothing."""
+    from spiders.base import SpiderSetupError
+
     exc = failure.value
-    if isinstance(exc, ArchiveUnwritable):
+    if isinstance(exc, ArchiveUnwritable | SpiderSetupError):  # each says what to do: no traceback to read
         reason = str(exc)
         logger.error("%s: the crawl could not start: %s", key, reason)
     else:  # not foreseen: the traceback is for whoever mends it

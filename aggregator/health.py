@@ -48,6 +48,7 @@ from aggregator.health_checks import (
     FIELDS,
     LEFT_ALONE_HTTP_ERRORS,
     LOOKED_IN,
+    NOT_MEASURES,
     ON_THE_LISTINGS,
     PREFIX,
     Measures,
@@ -287,7 +288,8 @@ def health_verdict(settings: Any, measures: Measures, problems: list[str]) -> di
         # is judged whole where its workers' rows are read (aggregator.health_report), by the limits they ran with.
         verdict["shared_frontier"] = True
         verdict["limits"] = asdict(Thresholds.from_settings(settings))
-    del verdict["history"], verdict["looked_in"]
+    for name in NOT_MEASURES:
+        del verdict[name]
     return verdict
 
 

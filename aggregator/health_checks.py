@@ -21,6 +21,20 @@ LOOKED_IN = "aggregator/looked_in"
 the operator of a source read from feeds and sitemaps to look for listings it does not have."""
 ON_THE_LISTINGS = "on the listings"
 """Where a site spider looks (its HTML listings), and where a run recorded without ``LOOKED_IN`` looked."""
+UNREAD_DATE = "aggregator/dates_unread_example"
+"""The stats key of the first date text of the run that could not be read (``pipelines.dates``, made one short line
+by ``unread_example``): "could not be read" quotes it, so the operator sees the new date format without opening the
+archive."""
+EXAMPLE_CHARS = 40
+"""How much of an unread date text the verdict quotes: a date line is shorter; a longer text is no date line (a
+selector that matched a paragraph), and a few words of it say so."""
+
+
+def unread_example(text: str) -> str:
+    """``text`` as the verdict may quote it: one line of printable characters (the page's own: no control character
+    reaches a terminal or a log, no line break splits the one-line reason), at most ``EXAMPLE_CHARS`` long."""
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text[: EXAMPLE_CHARS * 4]).split())
+    return line if len(line) <= EXAMPLE_CHARS else line[: EXAMPLE_CHARS - 1].rstrip() + "…"
 
 
 @dataclass(slots=True)
@@ -67,6 +81,9 @@ class Measures:
     looked_in: str = ON_THE_LISTINGS
     """Where the spider looks for articles (``LOOKED_IN``), as "no article found" says it: not a measure, and not
     kept with the verdict's measures."""
+    unread_example: str | None = None
+    """A date text the run could not read (``UNREAD_DATE``), which "could not be read" quotes: not a measure either
+    (``NOT_MEASURES``)."""
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any], history: list[int]) -> Measures:
@@ -101,7 +118,12 @@ class Measures:
             history=history,
             not_stored=int(stats.get(STORE_ERRORS, 0) or 0),
             looked_in=str(stats.get(LOOKED_IN) or ON_THE_LISTINGS),
+            unread_example=str(stats[UNREAD_DATE]) if stats.get(UNREAD_DATE) else None,
         )
+
+
+NOT_MEASURES = ("history", "looked_in", "unread_example")
+"""The fields of ``Measures`` a verdict does not keep with its measures (``crawl_runs.health``, ``/api/health``)."""
 
 
 def items_problem(m: Measures, limits: Thresholds) -> str | None:
@@ -126,7 +148,8 @@ def coverage_problem(m: Measures, limits: Thresholds) -> str | None:
 def dates_problem(m: Measures, limits: Thresholds) -> str | None:
     """Printed dates read."""
     if m.undated is not None and m.undated > limits.max_undated and m.undated * m.extracted >= limits.min_missing:
-        return f"{m.undated:.0%} of the dates could not be read"
+        example = f" (e.g. {unread_example(m.unread_example)!r})" if m.unread_example else ""
+        return f"{m.undated:.0%} of the dates could not be read{example}"
     return None
 
 

@@ -14,7 +14,7 @@ passed on it would tell the operator of a cron job that never fired that all is 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,8 @@ from sqlalchemy import Connection, select
 from aggregator.backoff import note_hold
 from aggregator.health_checks import (
     LOOKED_IN,
+    NOT_MEASURES,
+    UNREAD_DATE,
     Measures,
     Thresholds,
     coverage_problem,
@@ -34,6 +36,7 @@ from aggregator.health_checks import (
 )
 from aggregator.present import utc_iso
 from aggregator.run_counts import requeued_for
+from aggregator.source_hints import not_registered_said
 from aggregator.store.models import CrawlRun
 from aggregator.store.queries import item_history
 
@@ -109,6 +112,26 @@ def source_health(
     return rows
 
 
+def unregistered_health(
+    conn: Connection, registered: Collection[str], *, only: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Rows as ``source_health``'s for the sources the archive holds runs of that the registry does not know now
+    (``only``: that one, if so), each marked ``registered: False`` with a first problem saying so. A process without
+    ``AGGREGATOR_SOURCES_FILE`` knows none of the file's sources: ``health`` left them out and exited 0 while one's
+    last run was red. The verdict is the last run's, not aged (``max_age``): a source taken out of the registry on
+    purpose has no runs to come, and its last verdict stays what the exit status goes by (``db prune-runs`` keeps a
+    source's newest runs)."""
+    stmt = select(CrawlRun.source).distinct().where(CrawlRun.source.not_in(list(registered)))
+    if only is not None:
+        stmt = stmt.where(CrawlRun.source == only)
+    keys = sorted(conn.execute(stmt).scalars())
+    rows = source_health(conn, keys, now=now, max_age=None)
+    for row in rows:
+        row["registered"] = False
+        row["problems"].insert(0, not_registered_said("not in the registry now (the verdict is its last run's)"))
+    return rows
+
+
 def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, Any], datetime]:
     """The verdict of a scale-out crawl as a whole, from its workers' runs (``crawl_runs.crawl_id``), and when its
     latest worker ended. Each worker judged what it saw, an arbitrary share of the crawl (the last to finish may have
@@ -145,7 +168,11 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
     history = [n for n in item_history(conn, key, limit=limits.history, before_run=first) if n]
     # Every worker runs the same spider: where it looks is any worker's (a string, which the sum leaves out)
     looked_in = next((w.stats[LOOKED_IN] for w in judged if isinstance(w.stats, dict) and w.stats.get(LOOKED_IN)), None)
-    measures = Measures.from_stats({**summed, LOOKED_IN: looked_in}, history)
+    # and a date text one of them could not read, the one "could not be read" quotes (``UNREAD_DATE``)
+    unread = next(
+        (w.stats[UNREAD_DATE] for w in judged if isinstance(w.stats, dict) and w.stats.get(UNREAD_DATE)), None
+    )
+    measures = Measures.from_stats({**summed, LOOKED_IN: looked_in, UNREAD_DATE: unread}, history)
     taken_up = {  # host:pid -> (the run that queued again what it had in hand, how many requests)
         gone: (w.id, count) for w in judged for gone, count in requeued_for(w.stats or {}).items()
     }
@@ -164,7 +191,7 @@ def crawl_verdict(conn: Connection, key: str, crawl_id: str) -> tuple[dict[str, 
         checks = RATIO_CHECKS
     problems += [problem for check in checks if (problem := check(measures, limits))]
     ended = max(w.finished_at or w.started_at for w in judged)
-    verdict = {k: v for k, v in asdict(measures).items() if k not in ("history", "looked_in")}
+    verdict = {k: v for k, v in asdict(measures).items() if k not in NOT_MEASURES}
     return verdict | {
         "status": "red" if problems else "green",
         "problems": problems,

@@ -231,11 +231,14 @@ class SourcesFileError(EnvironmentValueError):
 def load_sources_file(path: str | Path, built_in: tuple[Source, ...] = ()) -> tuple[Source, ...]:
     """The entries of a TOML sources file, checked as a whole: each ``[[source]]`` table is a ``Source``.
 
-    ``key``, ``name``, ``domains`` and ``entry_urls`` are required; ``languages`` defaults to ``["ru"]``, ``timezone``
-    to Asia/Baku, ``homepage`` to ``https://`` and the first domain. A key of ``built_in`` replaces that entry whole
-    (a site that moved, a new feed); a domain already another entry's is refused, as is anything the code cannot
-    use (an unknown field or language, a time zone that does not exist, an entry URL off the source's domains, a
-    selector of a field that has none, a pattern that is no regular expression)."""
+    ``key``, ``name``, ``domains``, ``entry_urls`` and ``languages`` are required (no language is assumed: an
+    Azerbaijani site's entry without one was taken for Russian, and its articles were stored and attributed as
+    Russian); ``timezone`` defaults to Asia/Baku, ``homepage`` to ``https://`` and the first domain. A key of
+    ``built_in`` replaces that entry whole (a site that moved, a new feed); a domain already another entry's, or
+    inside one (``news.apa.az`` when an entry owns ``apa.az``: ``owns`` gives its pages to both), is refused, as is
+    anything the code cannot use (an unknown field or language, a blank name, a time zone that does not exist, an
+    entry URL off the source's domains, a selector of a field that has none, a CSS selector the extractors' engine
+    cannot parse, a pattern that is no regular expression)."""
     where = str(path)
     try:
         with Path(path).open("rb") as handle:
@@ -265,10 +268,22 @@ def load_sources_file(path: str | Path, built_in: tuple[Source, ...] = ()) -> tu
             if shared:
                 owner = f"source {other.key!r}'s already"
                 raise SourcesFileError(f"{where}: source {entry.key!r}: domain {shared[0]} is {owner}")
+            pairs = [(d, o) for d in entry.domains for o in other.domains]
+            nested = next(((d, o, "inside") for d, o in pairs if d.endswith("." + o)), None) or next(
+                ((d, o, "around") for d, o in pairs if o.endswith("." + d)), None
+            )
+            if nested is not None:
+                domain, other_domain, how = nested
+                raise SourcesFileError(
+                    f"{where}: source {entry.key!r}: domain {domain} is {how} {other_domain}, source {other.key!r}'s "
+                    f"(its pages would belong to both): give it to one of them"
+                )
     return tuple(entries)
 
 
 _FIELDS = {f.name for f in fields(Source)}
+REQUIRED = ("key", "name", "domains", "entry_urls", "languages")
+"""The fields a file's entry must give: every other one has a default that is right for most sites."""
 _TEXTS = ("key", "name", "timezone", "homepage", "article_urls")
 _LISTS = ("domains", "languages", "entry_urls", "boilerplate", "other_names", "spellings")
 
@@ -281,9 +296,12 @@ def _entry(table: Any, where: str) -> Source:
     unknown = sorted(set(table) - _FIELDS)
     if unknown:
         raise SourcesFileError(f"{where}: unknown field(s) {unknown} (known: {', '.join(sorted(_FIELDS))})")
-    missing = [name for name in ("key", "name", "domains", "entry_urls") if not table.get(name)]
+    missing = [name for name in REQUIRED if not table.get(name)]
     if missing:
-        raise SourcesFileError(f"{where}: {', '.join(missing)} missing")
+        said = f"{where}: {', '.join(missing)} missing"
+        if "languages" in missing:  # the one an operator leaves out thinking it has a default, as it once had
+            said += f" (languages: the ones the site publishes in, some of {', '.join(LANGUAGES)}, its main one first)"
+        raise SourcesFileError(said)
     for name in _TEXTS:
         if name in table and not isinstance(table[name], str):
             raise SourcesFileError(f"{where}: {name} must be a string")
@@ -298,13 +316,22 @@ def _entry(table: Any, where: str) -> Source:
     key: str = table["key"]
     if not KEY.fullmatch(key):
         raise SourcesFileError(f"{where}: key must be lower-case letters, digits, - and _ (at most 64)")
+    if not table["name"].strip():  # the attribution line read "ссылаясь на сайт , отмечает"
+        raise SourcesFileError(f"{where}: name is blank: give the name the attribution line prints (Xeberler.az)")
+    checked = [("boilerplate", b) for b in table.get("boilerplate", ())]
+    checked += [(f"selectors.{f}", v) for f, v in selectors.items()]
+    for name, selector in checked:
+        if not css_selector_parses(selector):
+            raise SourcesFileError(
+                f"{where}: {name}: {selector!r} is not a CSS selector the extractors can use (lexbor cannot parse it)"
+            )
     # "www.x.az" is written for "x.az" as a rule, and the site links both: the bare domain owns its www (``owns``),
     # not the other way round, and a feed linking "x.az" was dropped whole, link by link, as off the source's sites.
     domains = tuple(dict.fromkeys(d.strip().lower().rstrip(".").removeprefix("www.") for d in table["domains"]))
     for domain in domains:
         if "/" in domain or ":" in domain or "." not in domain:
             raise SourcesFileError(f"{where}: domain {domain!r} is not a host name (no scheme, port or path)")
-    languages = tuple(table.get("languages", ["ru"]))
+    languages = tuple(table["languages"])
     strange = [lang for lang in languages if lang not in LANGUAGES]
     if strange or not languages:
         raise SourcesFileError(f"{where}: languages must be some of {', '.join(LANGUAGES)}, not {strange}")
@@ -339,6 +366,19 @@ def _entry(table: Any, where: str) -> Source:
         raise SourcesFileError(f"{where}: {exc}") from None
 
 
+def css_selector_parses(selector: str) -> bool:
+    """Whether lexbor, the engine every extractor and the cleanup pipeline query pages with (``aggregator.html``),
+    parses ``selector``. One it cannot was taken from the file, and then every page of the source was refused with a
+    traceback that named no selector."""
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    try:
+        LexborHTMLParser("").css(selector)
+    except SelectolaxError:
+        return False
+    return True
+
+
 def _registry(built_in: tuple[Source, ...], path: str | None) -> tuple[Source, ...]:
     if not path:
         return built_in
@@ -362,9 +402,17 @@ def _check_file() -> None:
 
 
 class UnknownSourceError(KeyError):
+    """A key the registry does not know. ``hints``: what else is known of it, where the caller can look (the
+    ``aggregator`` command adds the archive's articles and runs of it, and a spider module of that name:
+    ``aggregator.source_hints``), each said after the known keys."""
+
+    def __init__(self, key: str, hints: tuple[str, ...] = ()) -> None:
+        super().__init__(key)
+        self.hints = hints
+
     def __str__(self) -> str:
         known = ", ".join(sorted(_BY_KEY))
-        return f"unknown source {self.args[0]!r} (known: {known})"
+        return "; ".join((f"unknown source {self.args[0]!r} (known: {known})", *self.hints))
 
 
 def get_source(key: str) -> Source:
@@ -381,6 +429,19 @@ def get_source(key: str) -> Source:
 def all_sources() -> tuple[Source, ...]:
     _check_file()
     return SOURCES + _EXTRA.get()
+
+
+BUILT_IN_ORIGIN, FILE_ORIGIN, REPLACED_ORIGIN = "built-in", "file", "replaced"
+
+
+def origin(source: Source) -> str:
+    """Where a registry entry comes from: ``built-in``, the sources ``file``, or ``replaced`` (the file's entry of a
+    built-in key, which replaces the built-in one whole: what ``aggregator sources`` marks, since nothing else
+    shows that the code's entry is not the one in force)."""
+    built = next((s for s in BUILT_IN if s.key == source.key), None)
+    if built is source:
+        return BUILT_IN_ORIGIN
+    return FILE_ORIGIN if built is None else REPLACED_ORIGIN
 
 
 def source_for_url(url: str) -> Source | None:

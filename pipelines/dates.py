@@ -1,15 +1,15 @@
 """Dates: the text a source prints -> the exact UTC instant it means, and back.
 
-A fast path of exact forms handles what the source sites print: month names in Russian, Azerbaijani and English
-in any case and abbreviation, numeric day-first dates (a day and month without the year when a time is beside
-them: "05.12 12:30"), a year printed first ("2024-cü il 5 sentyabr", "2024 г., 5 сентября"), times written with a
-colon or, after a date, a dot ("14.30"), an hour with "a.m." / "p.m." alone ("10 a.m."), today / yesterday / just
-now, "N hours ago" and its compounds ("1 день 2 часа назад"), RFC 822 (with the non-standard "+04"), ISO 8601 and
-a stated zone after a time: "(UTC +04:00)", "GMT", "UTC", "+0000", "+03:00", "Z", "МСК". Only text that carries a
-date signal the fast path could not resolve goes to one configured dateparser parser, the fallback for the long
-tail. Local times are converted with the time-zone database (Baku kept summer time until 2016), never a fixed
-offset; a result more than a day after ``now`` or before 1990 is refused, and so is text whose year or zone is in
-doubt: a wrong date is worse than none.
+A fast path of exact forms handles what the source sites print: month names in Russian, Azerbaijani and English in
+any case and abbreviation, numeric day-first dates (a day and month without the year when a time is beside them:
+"05.12 12:30"; a two-digit year, "06.12.26", as 20xx), a year printed first ("2024-cü il 5 sentyabr",
+"2024 г., 5 сентября"), times written with a colon or, after a date, a dot ("14.30"), an hour with "a.m." / "p.m."
+alone ("10 a.m."), today / yesterday / just now, "N hours ago" and its compounds ("1 день 2 часа назад"), RFC 822
+(with the non-standard "+04"), ISO 8601 and a stated zone after a time: "(UTC +04:00)", "GMT", "UTC", "+0000",
+"+03:00", "Z", "МСК". Only text that carries a date signal the fast path could not resolve goes to one configured
+dateparser parser, the fallback for the long tail. Local times are converted with the time-zone database (Baku kept
+summer time until 2016), never a fixed offset; a result more than a day after ``now`` or before 1990 is refused, and
+so is text whose year or zone is in doubt: a wrong date is worse than none.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
+from aggregator.health_checks import UNREAD_DATE, unread_example
 from aggregator.items import ArticleItem
 from aggregator.sources import get_source
 from aggregator.timezones import zone
@@ -112,6 +113,9 @@ _NAMED_RE = re.compile(
 _MONTH_FIRST_RE = re.compile(rf"\b({_WORD})\.?\s+(\d{{1,2}})(?:st|nd|rd|th|-?[iıuü])?,?(?:\s+(\d{{4}}))?(?!\d)")
 _AZ_CASE_ENDINGS = ("ının", "inin", "ın", "in", "un", "ün", "da", "də")
 _NUMERIC_RE = re.compile(r"(?<![\d.])(\d{1,2})\s*([./-])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
+_SHORT_YEAR_RE = re.compile(r"(?<![\w.,/:+-])(\d{1,2})([./])(\d{1,2})\2(\d{2})(?![\w/+-]|[.,:]\w)")
+"""``_SHORT_YEAR`` inside a longer text, read only beside a time of day, and standing apart: "1.2.10.15", "v2.10.15",
+"2.10.15b" are no dates."""
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?$")
 _RFC822_RE = re.compile(r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
@@ -159,6 +163,11 @@ _NAMED = (
     rf"(?: (?P<y>\d{{4}})(?:г\.?|-ci il)?)?"
 )
 _NUMERIC = r"(?P<d>\d{1,2}) ?(?P<sep>[./-]) ?(?P<m>\d{1,2}) ?(?P=sep) ?(?P<y>\d{4})"
+_SHORT_YEAR = r"(?P<d>\d{1,2})(?P<sep>[./])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{2})"
+"""A day-first date with a two-digit year ("06.12.26", "6/12/26"), as Azerbaijani and Russian sites print it: the
+year is 20xx (a "99" is then a date years ahead, refused). Only written tight, with a dot or a slash: "6-12-26" and
+"6 . 12 . 26" are too like a range or a count to be taken for one. As the whole text, or with a time of day beside
+it (``_SHORT_YEAR_RE`` in the scan): "Версия 2.10.15" is a version, not 2 October 2015."""
 _NUMERIC_DAY = r"(?P<d>\d{1,2})(?P<sep>[./])(?P<m>\d{1,2})(?P<y>(?!))?"
 """A day and month without the year ("05.12 12:30" on a listing card), only ever read with a time of day beside it
 (which a lone "05.12" lacks: it may be any number). Its ``y`` group never matches: the year is the latest one that
@@ -179,6 +188,7 @@ _EXACT_DATE_FIRST: _Forms = (
     # 12-hour time the scan's to read ("10 january 2026 8:07 pm" is 20:07, not 08:07), and "EST" is a zone.
     ("named", re.compile(rf"{_NAMED}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}(?:,? (?P<wd>{_WORD}(?: {_WORD})?))?")),
     ("numeric", re.compile(rf"{_NUMERIC}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}")),
+    ("numeric", re.compile(rf"{_SHORT_YEAR}(?:{_BETWEEN}{_CLOCK})?{_OFFSET}")),
     ("numeric", re.compile(rf"{_NUMERIC_DAY}{_BETWEEN}{_TIME}{_OFFSET}")),
     ("named", re.compile(rf"{_TIME_DOTTED},? (?:- )?{_NAMED}{_OFFSET}")),
     ("numeric", re.compile(rf"{_TIME_DOTTED},? (?:- )?{_NUMERIC}{_OFFSET}")),
@@ -186,6 +196,7 @@ _EXACT_DATE_FIRST: _Forms = (
 _EXACT_TIME_FIRST: _Forms = (
     ("named", re.compile(rf"{_TIME},? (?:- )?{_NAMED}{_OFFSET}")),
     ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC}{_OFFSET}")),
+    ("numeric", re.compile(rf"{_TIME},? (?:- )?{_SHORT_YEAR}{_OFFSET}")),
     ("numeric", re.compile(rf"{_TIME},? (?:- )?{_NUMERIC_DAY}{_OFFSET}")),
 )
 _EXACT_AGO: _Forms = (("ago", re.compile(rf"(?P<n>\d+) (?P<unit>{_WORD}) (?:назад|əvvəl|öncə|ago)")),)
@@ -532,7 +543,20 @@ def _from_match(kind: str, m: re.Match[str], tz: tzinfo, now: datetime) -> datet
         day = _day_of_month(int(d), month, None, at, tz, now)
         return _localize(day, at, tz) if day else False
     try:
-        return datetime(int(y), month, int(d), hour, minute, second, tzinfo=tz).astimezone(UTC)
+        year = int(y) if len(y) == 4 else 2000 + int(y)  # a two-digit year (``_SHORT_YEAR``) is 20xx
+        return datetime(year, month, int(d), hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        return False
+
+
+def _short_year_day(rest: str) -> date | bool | None:
+    """The day a two-digit-year date in ``rest`` names ("Опубликовано: 06.12.26 в 10:15", its time taken out); None
+    when there is none, False when it names an impossible one."""
+    match = _SHORT_YEAR_RE.search(rest) if ("." in rest or "/" in rest) else None
+    if match is None:
+        return None
+    try:
+        return date(2000 + int(match.group(4)), int(match.group(3)), int(match.group(1)))
     except ValueError:
         return False
 
@@ -563,6 +587,8 @@ def _scan(text: str, tz: tzinfo, now: datetime) -> datetime | bool | None:
         return _day_from_today(_DAY_OFFSETS[relative_day.group()], clock, tz, now)
 
     day = _calendar_day(rest, clock, tz, now)
+    if day is None and at is not None:
+        day = _short_year_day(rest)  # beside a time of day only: alone, "2.10.15" may be a version
     if day is False:
         return None  # a date of a known form that does not exist ("32 марта", "29.02.2025")
     if day is None:
@@ -687,8 +713,10 @@ class DatesPipeline(Pipeline):
     ``now`` is the fetch time, so re-extracting a stored snapshot later gives the same instant.
 
     Counted: ``dates_missing`` when neither the page nor a feed gives any date text, ``dates_unparsed`` when what
-    they give cannot be read: the article is archived undated either way; ``dates_page_unparsed`` when the page's
-    date text cannot be read but the feed's dates it.
+    they give cannot be read: the article is archived undated either way (unless the archive has a date for it
+    already: the store counts what it holds undated, ``aggregator/articles_undated``); ``dates_page_unparsed`` when
+    the page's date text cannot be read but the feed's dates it. The first text not read is kept in the stats
+    (``UNREAD_DATE``), for the health check's "could not be read" to quote.
     """
 
     stage = "dates"
@@ -740,7 +768,15 @@ class DatesPipeline(Pipeline):
                     # The page printed a date we could not read: dated all the same, but a new date format on the
                     # site is what the health check's "dates could not be read" is there to catch.
                     self.count("dates_page_unparsed")
+                    self.unread(item.published_raw or item.published_meta or "")
                 return item
         if item.published_at is None:
             self.count("dates_unparsed")
+            self.unread(item.published_raw or item.published_meta or item.published_feed or "")
         return item
+
+    def unread(self, text: str) -> None:
+        """Keep ``text``, a date text not read, as the run's example of one, unless it has one already: the page's
+        printed text before its metadata's (what the site shows is what a new format changed)."""
+        if self.stats is not None and text.strip() and self.stats.get_value(UNREAD_DATE) is None:
+            self.stats.set_value(UNREAD_DATE, unread_example(text))

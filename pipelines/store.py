@@ -353,6 +353,8 @@ class StorePipeline(Pipeline):
                 self.count("articles_withdrawn", result.withdrawn)
             if result.restored:
                 self.count("articles_restored", result.restored)
+            if result.undated:
+                self.count("articles_undated", result.undated)
         self._pending = still
 
     async def drain(self) -> None:

@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from aggregator.incremental import ARTICLE_URL_META, NotModified
 from aggregator.items import ENTRY_FAILED, ENTRY_META, FetchFailure, NotModifiedPage
 from aggregator.redirect_guard import RedirectRefused
-from aggregator.sources import Source, get_source
+from aggregator.sources import Source, UnknownSourceError, get_source
 from aggregator.urls import canonical_url, linked_url
 
 _TWISTED_FAILURE = re.compile(r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+): ([^>]*)>")
@@ -34,8 +34,19 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
+LANGUAGE_NOT_LISTED = "aggregator/lang_not_listed"
+"""Stats: pages whose ``<html lang>`` is a language the source's entry does not list (and ``.../<code>`` each)."""
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\slang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.IGNORECASE)
+"""The primary subtag of ``<html lang>`` (``az`` of ``az-Latn-AZ``), read from the page's bytes: cheap on every page."""
+
 ROBOTS_FORBIDDEN = "Forbidden by robots.txt"
 """The reason of Scrapy's ``IgnoreRequest`` for a request the site's robots.txt disallows."""
+
+
+class SpiderSetupError(ValueError):
+    """A spider that cannot crawl as it is written: no registry entry for its name, or an extractor of another
+    source. Raised when the spider is made, in one line, before any page: each page's item went to another source's
+    pipelines and was refused, a traceback and an item dump a page."""
 
 
 class SourceSpider(scrapy.Spider):
@@ -50,12 +61,65 @@ class SourceSpider(scrapy.Spider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        problem = self.setup_problem()
+        if problem is not None:
+            raise SpiderSetupError(problem)
         self.source = get_source(self.name)
         self.allowed_domains = list(self.source.domains)
+
+    @classmethod
+    def setup_problem(cls) -> str | None:
+        """Why this spider class cannot crawl, in one line, or None: its name is no registry key, or an extractor of
+        it makes items of another source (its ``SOURCE``, a copied module's left as it was)."""
+        from aggregator.spiderloader import add_entry_advice
+        from spiders.versions import extractor_versions
+
+        try:
+            get_source(cls.name)
+        except UnknownSourceError:
+            return f"spider {cls.name!r} ({cls.__module__}) has no registry entry: {add_entry_advice(cls.name)}"
+        for extractor in extractor_versions(cls):
+            said = getattr(extractor, "SOURCE", None)
+            if said is not None and said != cls.name:
+                return (
+                    f"spider {cls.name!r} ({cls.__module__}): its extractor {extractor.__qualname__} makes items of "
+                    f"source {said!r} (SOURCE = {said!r}): set its SOURCE to {cls.name!r}"
+                )
+        return None
 
     @property
     def source_key(self) -> str:
         return self.source.key
+
+    def note_declared_language(self, response: TextResponse) -> None:
+        """Count an article page that declares (``<html lang>``) a language its source's entry does not list: its
+        article is stored in one the entry lists, wrongly (an Azerbaijani site's entry that named no language was
+        taken for Russian, and its articles were stored and attributed as Russian, the crawl green). Said once per
+        run, with the counts, when the spider closes (``closed``)."""
+        stats = self._stats()
+        found = _HTML_LANG.search(response.body[:8192])
+        declared = found.group(1).decode("ascii").lower() if found else None
+        if declared and declared not in self.source.languages and stats is not None:
+            stats.inc_value(LANGUAGE_NOT_LISTED)
+            stats.inc_value(f"{LANGUAGE_NOT_LISTED}/{declared}")
+
+    def _stats(self) -> Any:
+        """The crawl's stats collector; None for a spider made without a crawler (a test's, ``aggregator extract``)."""
+        crawler = getattr(self, "crawler", None)
+        return crawler.stats if crawler is not None else None
+
+    def closed(self, reason: str) -> None:
+        collector = self._stats()
+        stats = collector.get_stats() if collector is not None else {}
+        if stats.get(LANGUAGE_NOT_LISTED):
+            prefix = LANGUAGE_NOT_LISTED + "/"
+            declared = sorted((k.removeprefix(prefix), v) for k, v in stats.items() if k.startswith(prefix))
+            said = ", ".join(f'{count} lang="{code}"' for code, count in declared)
+            self.logger.warning(
+                "%s: %d article page(s) declare a language the registry entry does not list (%s; the entry lists %s): "
+                "they were stored as one it lists; give the entry the languages the site publishes in",
+                self.source.key, stats[LANGUAGE_NOT_LISTED], said, ", ".join(self.source.languages),
+            )  # fmt: skip
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.entry_urls:

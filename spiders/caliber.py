@@ -193,4 +193,5 @@ class CaliberSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
+        self.note_declared_language(response)
         yield self.extractor(response).to_item()

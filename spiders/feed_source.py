@@ -71,4 +71,5 @@ class FeedSourceSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
+        self.note_declared_language(response)
         yield with_announcement(self.extractor(response).to_item(), response)

@@ -1377,6 +1377,7 @@ class GenericSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
+        self.note_declared_language(response)
         page = self.extractor(response, source=self.source)
         skipped = self.not_an_article(page)
         if skipped is not None:

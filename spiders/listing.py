@@ -63,5 +63,6 @@ class ListingSpider(SourceSpider):
             yield failure
             return
         assert isinstance(response, TextResponse)
+        self.note_declared_language(response)
         # Fetched now: the newest markup, unless the page is still in an older one.
         yield pick_extractor(self.extractors, None, response.body)(response).to_item()

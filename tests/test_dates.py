@@ -172,6 +172,49 @@ def test_a_day_and_month_alone_or_impossible_is_no_date(text: str) -> None:
     assert parse_date(text, timezone="Asia/Baku", now=noon) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A quarter of an hour after the fetch (a site's clock a little fast): dateparser made it 1926, then no date
+        ("6.12.26 10:15", datetime(2026, 12, 6, 10, 15, tzinfo=BAKU)),
+        ("06.12.26 10:15", datetime(2026, 12, 6, 10, 15, tzinfo=BAKU)),
+        ("06.12.26, 09:40", datetime(2026, 12, 6, 9, 40, tzinfo=BAKU)),
+        ("05.12.26 14.30", datetime(2026, 12, 5, 14, 30, tzinfo=BAKU)),
+        ("10:15 06.12.26", datetime(2026, 12, 6, 10, 15, tzinfo=BAKU)),
+        ("6.12.26", datetime(2026, 12, 6, tzinfo=BAKU)),
+        ("06/12/26", datetime(2026, 12, 6, tzinfo=BAKU)),
+        ("13.01.25 08:00 (UTC +03:00)", datetime(2025, 1, 13, 8, 0, tzinfo=timezone(timedelta(hours=3)))),
+        ("Опубликовано: 04.12.26 в 22:10", datetime(2026, 12, 4, 22, 10, tzinfo=BAKU)),
+        ("04.12.26 | 22:10", datetime(2026, 12, 4, 22, 10, tzinfo=BAKU)),
+    ],
+)
+def test_a_two_digit_year_is_read_day_first_in_this_century(
+    text: str, expected: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dates_module, "_fallback", lambda *args: pytest.fail(f"{text!r} went to dateparser"))
+    assert parse_date(text, timezone="Asia/Baku", now=datetime(2026, 12, 6, 10, 0, tzinfo=BAKU)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Версия 2.10.15",  # a version: no time of day beside it
+        "v2.10.15 10:00",
+        "1.2.10.15 10:00",
+        "2.10.15.3",
+        "6-12-26",  # a dash or spaces: a range, a count
+        "6 . 12 . 26",
+        "10.00-12.00",  # a time range
+        "05.12.26-06.12.26",
+        "2:1 (1:0)",  # a score
+        "31.02.26 10:00",  # no such day
+        "06.12.99",  # 2099: years ahead
+    ],
+)
+def test_a_two_digit_year_that_does_not_stand_apart_or_exist_is_no_date(text: str) -> None:
+    assert parse_date(text, timezone="Asia/Baku", now=datetime(2026, 12, 6, 10, 0, tzinfo=BAKU)) is None
+
+
 def test_the_source_zone_is_used() -> None:
     moscow = parse_date("23 Марта 2024 18:14", timezone="Europe/Moscow", now=NOW)
     assert moscow == datetime(2024, 3, 23, 15, 14, tzinfo=UTC)
@@ -459,6 +502,15 @@ class Stats(dict):
     def inc_value(self, key: str, n: int = 1) -> None:
         self[key] = self.get(key, 0) + n
 
+    def get_value(self, key: str) -> object:
+        return self.get(key)
+
+    def set_value(self, key: str, value: object) -> None:
+        self[key] = value
+
+
+UNREAD = "aggregator/dates_unread_example"
+
 
 def test_the_feed_entrys_date_is_the_last_resort_and_counted() -> None:
     """A page that prints no date it can read is dated by the feed entry that led to it; the page's own date, from
@@ -470,18 +522,20 @@ def test_the_feed_entrys_date_is_the_last_resort_and_counted() -> None:
     assert pipeline.process_item(item(published_feed=feed)).published_at == from_feed  # the page prints none
     unread = pipeline.process_item(item(published_raw="Просмотров: 179", published_feed=feed))
     assert unread.published_at == from_feed and unread.published_raw == "Просмотров: 179"
-    # Dated, but the page's own date went unread: what the health check's "dates could not be read" counts.
-    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1}
+    # Dated, but the page's own date went unread: what the health check's "dates could not be read" counts, and
+    # quotes.
+    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1, UNREAD: "Просмотров: 179"}
     printed = pipeline.process_item(item(published_raw="23 ноября 2026, 18:05", published_feed=feed))
     assert printed.published_at == datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
     meta = pipeline.process_item(item(published_meta="2026-11-23T18:00:00+04:00", published_feed=feed))
     assert meta.published_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1}
+    assert stats == {"aggregator/dates_from_feed": 2, "aggregator/dates_page_unparsed": 1, UNREAD: "Просмотров: 179"}
     pipeline.process_item(item(published_feed="скоро"))  # a feed's date that cannot be read either
     assert stats == {
         "aggregator/dates_from_feed": 2,
         "aggregator/dates_page_unparsed": 1,
         "aggregator/dates_unparsed": 1,
+        UNREAD: "Просмотров: 179",  # the first one the run could not read
     }
 
 
@@ -491,7 +545,7 @@ def test_pipeline_keeps_undated_articles_and_counts_them() -> None:
     kept = pipeline.process_item(item(published_raw="Просмотров: 179"))
     assert kept.published_at is None and kept.published_raw == "Просмотров: 179"
     pipeline.process_item(item())
-    assert stats == {"aggregator/dates_unparsed": 1, "aggregator/dates_missing": 1}
+    assert stats == {"aggregator/dates_unparsed": 1, "aggregator/dates_missing": 1, UNREAD: "Просмотров: 179"}
 
 
 @pytest.mark.parametrize(

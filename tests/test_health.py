@@ -138,3 +138,26 @@ def test_a_page_the_extractor_crashed_on_counts_as_an_article_with_none_of_the_f
         count_left_alone(left_alone, "extract", "extraction failed: KeyError")
     count_left_alone(left_alone, "validate", "nothing missing")
     assert left_alone.get_stats() == crawler.stats.get_stats()
+
+
+def test_a_date_that_could_not_be_read_is_quoted_short_and_on_one_line() -> None:
+    """A run red for "100% of the dates could not be read" never said what: the operator opened the archive to find
+    the new date format. The run's first unread text is quoted, made one short line of printable characters (it is
+    the page's own text, on its way to a terminal, a log line and a one-line reason)."""
+    from aggregator.health import health_verdict
+    from aggregator.health_checks import EXAMPLE_CHARS, Thresholds, dates_problem
+    from pipelines.dates import DatesPipeline
+
+    crawler = get_crawler()
+    dates, coverage = DatesPipeline(crawler.stats), FieldCoverage(crawler)
+    printed = "2026/12/06\n\x1b[2J10h15 " + "обновлено позже " * 5
+    for text in (printed, "2026/12/07 09h30", "2026/12/07 11h00"):
+        item = dates.process_item(_article(published_raw=text))
+        coverage.item_seen(item)
+    measures = Measures.from_stats(crawler.stats.get_stats(), history=[])
+    problem = dates_problem(measures, Thresholds())
+    quoted = "2026/12/06 [2J10h15 обновлено позже обн…"
+    assert len(quoted) == EXAMPLE_CHARS
+    assert problem == f"100% of the dates could not be read (e.g. '{quoted}')"
+    assert problem.isprintable()
+    assert "unread_example" not in health_verdict(crawler.settings, measures, [problem])  # not a measure

@@ -301,6 +301,23 @@ def test_a_scale_out_crawl_that_found_nothing_is_said_where_its_spider_looked(db
     assert "looked_in" not in rows["minval"]  # not a measure
 
 
+def test_a_scale_out_crawl_quotes_a_date_one_of_its_workers_could_not_read(db_url: str) -> None:
+    """Judged whole, the crawl says its dates could not be read with a worker's example, as a run of its own does."""
+    first, second = worker_run("d1", 20), worker_run("d1", 20)
+    for worker in (first, second):
+        worker.stats = {**(worker.stats or {}), "aggregator/dates_unparsed": 10}
+    second.stats = {**second.stats, "aggregator/dates_unread_example": "2026/12/06 10h15"}  # the other read none
+    archive = Archive.open(db_url)
+    try:
+        with Session(archive.engine) as s, s.begin():
+            s.add_all([first, second])
+    finally:
+        archive.close()
+    row = caliber_health(db_url)
+    assert row["problems"] == ["50% of the dates could not be read (e.g. '2026/12/06 10h15')"]
+    assert "unread_example" not in row  # not a measure
+
+
 # -- narrow terminals ------------------------------------------------------------------------------------------
 
 INCREMENTAL = {

@@ -114,6 +114,26 @@ def test_a_version_that_gives_no_date_keeps_the_archived_one(archive: Archive) -
     assert stored is not None and stored.published_at == later
 
 
+def test_a_batch_counts_the_articles_it_leaves_undated_as_the_archive_holds_them(archive: Archive) -> None:
+    """What the crawl summary's `undated` adds up: the articles `articles list --undated` lists after the batch,
+    whether their page printed no date or one that could not be read, and not an archived date kept by a version
+    that gives none."""
+    no_date = item(1, published_raw=None, published_at=None)
+    unread = item(2, published_raw="2026/12/06 10h15", published_at=None)
+    first = archive.save([no_date, unread, item(3)])
+    assert (first.new, first.undated) == (3, 2)
+    assert archive.save([no_date, unread, item(3)]).undated == 2  # unchanged, and undated still
+    later = archive.save(
+        [
+            item(3, published_raw=None, published_at=None, title="Заголовок 3 (обновлено)"),  # keeps its date
+            item(1, published_at=T0, title="Заголовок 1 (с датой)"),  # dated now
+            item(2, title="Заголовок 2 (снова без даты)", published_raw="2026/12/06 10h16", published_at=None),
+        ]
+    )
+    assert (later.updated, later.undated) == (3, 1)
+    assert [a.url for a in archive.list_articles(undated=True)] == [unread.canonical_url]
+
+
 def test_a_re_extraction_keeps_the_address_a_listing_linked(archive: Archive) -> None:
     """The address a listing linked before the site redirected it to the article's (``linked_url``) is what the
     crawl saw, not what the page says: a re-extraction from the stored page, which knows no request, keeps it (it

@@ -272,16 +272,22 @@ def health_cmd(
 ) -> None:
     """Each source's health after its latest run: articles against the median, coverage, dates, HTTP errors, stops.
 
-    Exits 1 unless every source is green: when one is red, or unknown (no judged run yet: never run).
+    Exits 1 unless every source is green: when one is red, or unknown (no judged run yet: never run). A source the
+    archive has runs of that is not in the registry now (AGGREGATOR_SOURCES_FILE unset?) is reported, and counts,
+    by its last run's verdict.
     """
-    from aggregator.health_report import source_health
+    from aggregator.health_report import source_health, unregistered_health
 
-    keys = [s.key for s in resolve_keys([source])] if source else [s.key for s in all_sources()]
+    registered = [s.key for s in all_sources()]
     oldest = verdict_max_age(max_age)
     archive = _archive(ctx)
     try:
+        if source:
+            known_or_has_runs(archive, source)
         with archive.engine.connect() as conn:
-            rows = source_health(conn, keys, max_age=oldest)
+            keys = [k for k in registered if k == source] if source else registered
+            rows = [row | {"registered": True} for row in source_health(conn, keys, max_age=oldest)]
+            rows += unregistered_health(conn, registered, only=source)
     finally:
         archive.close()
     if as_json:

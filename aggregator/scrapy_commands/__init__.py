@@ -13,7 +13,8 @@ others, so the page an operator looks for was missing from the output), and the 
 what ``scrapy check`` fetched; an archive path that did not exist was created, empty. ``COMMANDS_MODULE`` points
 Scrapy here, and these are Scrapy's commands with those parts left out: no store pipeline (``--pipelines`` runs the
 others), no run lock, no health check, no incremental filter or sweep, no shared frontier. ``scrapy crawl`` and
-``scrapy runspider`` are runs, and stay as Scrapy has them.
+``scrapy runspider`` are runs, and stay as Scrapy has them (``scrapy crawl`` only says a spider that cannot crawl
+in one line first: ``crawl.py``).
 """
 
 from __future__ import annotations

@@ -242,6 +242,11 @@ class SaveResult:
     stale: int = 0
     """Pages fetched before the archived version of their article was, and different from it: not written (an
     older page arriving late, a quarantined one retried after a crawl archived a newer one)."""
+    undated: int = 0
+    """The batch's new, updated and unchanged articles whose row has no publication date once it is written: those
+    ``articles list --undated`` lists. Not the dates pipeline's count: a later version that gives no date keeps the
+    archived one (``save``), and a page that printed no date at all is undated as much as one whose date was not
+    read."""
     new_ids: list[int] = field(default_factory=list)
 
 
@@ -685,6 +690,7 @@ class Archive:
             linked: dict[str, str | None] = {}
             fetched_as: dict[str, str | None] = {}  # where each article's row says it was fetched
             dated: dict[str, datetime] = {}  # the archived row's news date (story_index.news_date)
+            undated: set[str] = set()  # archived without a publication date
             for chunk in story_index.chunks(urls):
                 stmt = select(
                     articles.url, articles.id, articles.content_hash, articles.story_id, articles.minhash,
@@ -697,6 +703,8 @@ class Archive:
                     known[url] = (article_id, digest)
                     current[article_id] = (story_id, blob)
                     dated[url] = story_index.news_date(published, archived_at)
+                    if published is None:
+                        undated.add(url)
                     linked[url] = linked_url
                     fetched_as[url] = fetched
                     if withdrawn_by == WITHDRAWN_BY_SOURCE:
@@ -716,10 +724,13 @@ class Archive:
                 previous = known.get(url)
                 if previous is not None and previous[1] == digest:
                     unchanged.append(previous[0])
+                    result.undated += url in undated
                     if item.linked_url and item.linked_url != linked[url]:
                         relinked.append({"article_id": previous[0], "new_linked_url": item.linked_url})
                     continue
                 keys[url] = previous[0] if previous is not None else -1 - len(keys)
+                if item.published_at is None and (previous is None or url in undated):
+                    result.undated += 1  # (a version without a date keeps the archived one: the upsert's coalesce)
                 rows.append(_article_values(item, url, digest, now))
                 versions.append((url, item, digest))
             result.unchanged = len(unchanged)

@@ -235,6 +235,7 @@ def _one_at_a_time(
         result.new += one.new
         result.updated += one.updated
         result.unchanged += one.unchanged
+        result.undated += one.undated
         result.new_ids += one.new_ids
         result.restored += one.restored
     if refused:
