@@ -13,6 +13,7 @@ passed on it would tell the operator of a cron job that never fired that all is 
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, fields
@@ -37,6 +38,7 @@ from aggregator.health_checks import (
 from aggregator.present import utc_iso
 from aggregator.run_counts import requeued_for
 from aggregator.source_hints import not_registered_said
+from aggregator.sources import SOURCES_FILE_VARIABLE
 from aggregator.store.models import CrawlRun
 from aggregator.store.queries import item_history
 
@@ -118,17 +120,23 @@ def unregistered_health(
     """Rows as ``source_health``'s for the sources the archive holds runs of that the registry does not know now
     (``only``: that one, if so), each marked ``registered: False`` with a first problem saying so. A process without
     ``AGGREGATOR_SOURCES_FILE`` knows none of the file's sources: ``health`` left them out and exited 0 while one's
-    last run was red. The verdict is the last run's, not aged (``max_age``): a source taken out of the registry on
-    purpose has no runs to come, and its last verdict stays what the exit status goes by (``db prune-runs`` keeps a
-    source's newest runs)."""
+    last run was red. The verdict is the last run's, not aged (``max_age``).
+
+    ``counted``: whether the verdict goes into the exit status. It does where this process has no sources file (the
+    variable missing from a cron line or a unit is what this is for); where it has one that names no such entry, the
+    source was taken out of it, on purpose as far as can be told, and a red last run would have kept ``health`` red
+    for good (``db prune-runs`` keeps a source's newest runs): it is shown, and left out of the exit status."""
     stmt = select(CrawlRun.source).distinct().where(CrawlRun.source.not_in(list(registered)))
     if only is not None:
         stmt = stmt.where(CrawlRun.source == only)
     keys = sorted(conn.execute(stmt).scalars())
     rows = source_health(conn, keys, now=now, max_age=None)
+    counted = not os.environ.get(SOURCES_FILE_VARIABLE)
     for row in rows:
         row["registered"] = False
-        row["problems"].insert(0, not_registered_said("not in the registry now (the verdict is its last run's)"))
+        row["counted"] = counted
+        said = not_registered_said("not in the registry now (the verdict is its last run's)")
+        row["problems"].insert(0, said if counted else f"{said}: left out of the exit status")
     return rows
 
 

@@ -122,6 +122,26 @@ def test_health_reports_the_sources_the_archive_has_runs_of_and_the_registry_doe
     assert run_cli("--db", db, "health", "--source", "caliber").returncode == 0
 
 
+def test_a_source_taken_out_of_the_sources_file_is_shown_and_left_out_of_the_exit_status(tmp_path: Path) -> None:
+    """Where the sources file is set and has no entry for a source the archive has runs of, it was taken out (a red
+    last run kept `health` red for good: `db prune-runs` keeps a source's newest runs); where it is unset, the
+    variable may be what is missing, and the source counts."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    archive_with(db, {s.key: GREEN for s in all_sources()} | {"yenixeber": RED, "xeberler": GREEN})
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nkey = "xeberler"\nname = "Xeberler.test"\ndomains = ["xeberler.test"]\nlanguages = ["az"]\n'
+        'entry_urls = ["https://xeberler.test/rss"]\n',
+        encoding="utf-8",
+    )
+    done = run_cli("--db", db, "health", "--json", env={"AGGREGATOR_SOURCES_FILE": str(sources)}, fresh=True)
+    assert done.returncode == 0, done.stdout
+    row = next(row for row in json.loads(done.stdout) if row["source"] == "yenixeber")
+    assert row["status"] == "red" and row["counted"] is False
+    assert row["problems"][0].endswith("has no entry for it now: left out of the exit status")
+    assert run_cli("--db", db, "health", "--json").returncode == 1  # no sources file here: it counts
+
+
 # -- spider modules ----------------------------------------------------------------------------------------------
 
 

@@ -273,8 +273,8 @@ def health_cmd(
     """Each source's health after its latest run: articles against the median, coverage, dates, HTTP errors, stops.
 
     Exits 1 unless every source is green: when one is red, or unknown (no judged run yet: never run). A source the
-    archive has runs of that is not in the registry now (AGGREGATOR_SOURCES_FILE unset?) is reported, and counts,
-    by its last run's verdict.
+    archive has runs of that is not in the registry now is reported by its last run's verdict, which counts where
+    AGGREGATOR_SOURCES_FILE is unset (forgotten here?), not where the sources file is set and has no such entry.
     """
     from aggregator.health_report import source_health, unregistered_health
 
@@ -295,7 +295,8 @@ def health_cmd(
     else:
         for part in health_view(rows, out):
             out.print(part)
-    if any(row["status"] != "green" for row in rows):  # a source never judged is not known to be healthy
+    # a source never judged is not known to be healthy; one taken out of the sources file is not judged
+    if any(row["status"] != "green" and row.get("counted", True) for row in rows):
         raise typer.Exit(1)
 
 
