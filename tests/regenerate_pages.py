@@ -1,13 +1,19 @@
-"""Regenerate the saved-page tests' ``expected.json`` after a deliberate change to extraction or cleanup.
+"""Write the saved-page tests' ``expected.json``: a new case's first one, and again after a deliberate change to
+extraction or cleanup.
 
-    python -m tests.regenerate_pages                       # every case
+    python -m tests.regenerate_pages                       # every case (what `make regen-pages` runs)
     python -m tests.regenerate_pages ru-slug-banner        # cases by name (under any spider)
     python -m tests.regenerate_pages caliber/en-reprint    # or as <spider>/<case>
+    python -m tests.regenerate_pages caliber               # every case of a spider
 
 Each case is ``tests/fixtures/pages/<spider>/<case>/`` with ``page.html`` (the page bytes as fetched),
 ``meta.json`` (``url``, optional ``headers``, ``fetched_at``, ``description``, optional ``allow_empty``) and
-``expected.json``, which is ``aggregator.extract.extract_page``'s output for that page. Read the diff of every
-regenerated file before committing it: the expected output is only as good as the eye that checked it.
+``expected.json``, which is ``aggregator.extract.extract_page``'s output for that page. Each case is printed with
+what was done: ``written`` (a new case: read the whole file, which is what the test will hold the extractor to),
+``CHANGED`` (the output differs from the file it replaced: read the diff) or ``unchanged``. A case that cannot be
+read (no page.html or meta.json, no ``url`` or ``fetched_at``) is named, left alone, and the exit status is 1.
+The expected output is only as good as the eye that checked it. How to add a case, and what each ``meta.json``
+field means: docs/adding-a-source.md.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,30 +90,62 @@ def dump(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
 
 
+def problem(case: PageCase) -> str | None:
+    """Why the case cannot be extracted (a file or a ``meta.json`` field it needs is missing), or None."""
+    for file in (case.page, case.meta_file):
+        if not file.is_file():
+            return f"no {file.name}"
+    try:
+        meta = case.meta()
+    except ValueError as exc:
+        return f"meta.json is not JSON: {exc}"
+    missing = [k for k in ("url", "fetched_at") if not (isinstance(meta, dict) and meta.get(k))]
+    return f"meta.json gives no {' and no '.join(missing)}" if missing else None
+
+
 def select(cases: list[PageCase], names: list[str]) -> list[PageCase]:
+    """The cases named by ``<spider>/<case>``, ``<case>`` or ``<spider>`` (all of its cases); every case for none."""
     if not names:
         return cases
-    chosen = [c for c in cases if c.id in names or c.name in names]
-    unknown = [n for n in names if not any(n in {c.id, c.name} for c in cases)]
+    wanted = set(names)
+    chosen = [c for c in cases if wanted & {c.id, c.name, c.spider}]
+    unknown = [n for n in names if not any(n in {c.id, c.name, c.spider} for c in cases)]
     if unknown:
         raise SystemExit(f"no such case: {', '.join(unknown)} (known: {', '.join(c.id for c in cases)})")
     return chosen
 
 
-def main(argv: list[str] | None = None) -> int:
+ADVICE = {
+    "written": "new: read each file whole before committing it",
+    "CHANGED": "read each diff before committing it",
+    "skipped": "left alone: see docs/adding-a-source.md",
+}
+"""What the closing line asks of the reader, by what was done to the cases."""
+
+
+def regenerate(case: PageCase) -> str:
+    """Write the case's ``expected.json`` unless it holds today's output already; what was done."""
+    text = dump(case.extract())
+    before = case.expected_file.read_text(encoding="utf-8") if case.expected_file.exists() else None
+    if before == text:
+        return "unchanged"
+    case.expected_file.write_text(text, encoding="utf-8")
+    return "written" if before is None else "CHANGED"
+
+
+def main(argv: list[str] | None = None, root: Path = PAGES) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.regenerate_pages", description=__doc__.splitlines()[0])
-    parser.add_argument("cases", nargs="*", help="case names (<case> or <spider>/<case>); default: all")
+    parser.add_argument("cases", nargs="*", help="<spider>/<case>, <case> or <spider>; default: every case")
     args = parser.parse_args(argv)
-    for case in select(all_cases(), args.cases):
-        text = dump(case.extract())
-        before = case.expected_file.read_text(encoding="utf-8") if case.expected_file.exists() else None
-        if before == text:
-            status = "unchanged"
-        else:
-            case.expected_file.write_text(text, encoding="utf-8")
-            status = "written" if before is None else "CHANGED"
-        print(f"{status:9}  {case.id}")
-    return 0
+    done: Counter[str] = Counter()
+    for case in select(all_cases(root), args.cases):
+        why = problem(case)
+        status = "skipped" if why else regenerate(case)
+        print(f"{status:9}  {case.id}" + (f": {why}" if why else ""))
+        done[status] += 1
+    closing = (f"{n} {status}" + (f" ({ADVICE[status]})" if status in ADVICE else "") for status, n in done.items())
+    print("; ".join(closing))
+    return 1 if done["skipped"] else 0
 
 
 if __name__ == "__main__":

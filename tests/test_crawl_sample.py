@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.crawl_checks import check_archive, counts, expected, runs, source_key, sources_with_samples
+from tests.crawl_checks import (
+    GUIDE,
+    archived_by_source,
+    check_archive,
+    counts,
+    expected,
+    runs,
+    sample_mismatch,
+    source_key,
+    sources_with_samples,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,8 @@ def test_crawl_succeeds_and_summarises(crawled_twice: dict) -> None:
 
 
 def test_every_valid_page_is_archived_as_expected(crawled_twice: dict) -> None:
-    assert crawled_twice["after_first"]["articles"] == len(expected()["articles"])
+    archived = crawled_twice["after_first"]["articles"]
+    assert archived == len(expected()["articles"]), sample_mismatch(archived_by_source(crawled_twice["url"]))
     check_archive(crawled_twice["url"])
 
 
@@ -53,9 +65,24 @@ def test_second_crawl_adds_no_rows(crawled_twice: dict) -> None:
     assert second["snapshots"] == first["snapshots"]  # unchanged pages add no version
 
 
+def test_a_count_that_differs_names_the_source_and_what_to_do() -> None:
+    archived = Counter(source_key(a["url"]) for a in expected()["articles"])
+    n = archived["report"]
+    archived["report"] = n - 1
+    archived["newsite"] = 3  # a new site's pages in data/mirror/, without expectations
+    assert sample_mismatch(archived) == (
+        "newsite: 3 article(s) archived, and no file in tests/fixtures/sample_expected/ expects any: write "
+        f"newsite.json; report: {n - 1} article(s) archived, {n} expected by tests/fixtures/sample_expected/ "
+        f'(see {GUIDE}, "The sample\'s expectations")'
+    )
+    assert (ROOT / GUIDE).is_file()
+
+
 def test_runs_are_recorded_with_their_counts(crawled_twice: dict) -> None:
     recorded = runs(crawled_twice["url"])
-    assert [r.status for r in recorded] == ["finished"] * (len(sources_with_samples()) + 1)
+    assert [r.status for r in recorded] == ["finished"] * (len(sources_with_samples()) + 1), sample_mismatch(
+        archived_by_source(crawled_twice["url"])
+    )
     *firsts, second = recorded  # one run per source for --all, then caliber's second run
     assert sorted(r.source for r in firsts) == sorted(sources_with_samples())
     assert second.source == "caliber"

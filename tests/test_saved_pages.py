@@ -1,7 +1,8 @@
 """Saved-page tests: each case under tests/fixtures/pages/<spider>/<case>/ re-extracts to its expected.json.
 
-After a deliberate change to extraction or cleanup, run ``make regen-pages`` (``python -m tests.regenerate_pages``)
-and read the diff of every expected.json it rewrites.
+``make regen-pages`` (``python -m tests.regenerate_pages``) writes a new case's expected.json, to be read whole, and
+rewrites them after a deliberate change to extraction or cleanup: read the diff of each. How to add a case:
+docs/adding-a-source.md.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def empty(value: object) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_page_extracts_to_expected(case: PageCase) -> None:
-    assert case.expected_file.exists(), f"{case.id}: no expected.json; run python -m tests.regenerate_pages"
+    assert case.expected_file.exists(), (
+        f"{case.id}: no expected.json; run `python -m tests.regenerate_pages {case.id}` and read it whole "
+        "(docs/adding-a-source.md)"
+    )
     expected = case.expected()
     actual = json.loads(json.dumps(case.extract()))  # the JSON round trip expected.json went through
     assert actual == expected, (
@@ -75,7 +79,8 @@ def test_there_are_cases() -> None:
 @pytest.mark.parametrize("spider", spider_names())
 def test_every_spider_has_a_case(spider: str) -> None:
     assert (PAGES / spider).is_dir() and any(c.spider == spider for c in CASES), (
-        f"spider {spider!r} has no saved-page case: add tests/fixtures/pages/{spider}/<case>/"
+        f"spider {spider!r} has no saved-page case: add tests/fixtures/pages/{spider}/<case>/ "
+        "(docs/adding-a-source.md, C.1)"
     )
 
 
