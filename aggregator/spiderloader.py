@@ -24,10 +24,14 @@ logger = logging.getLogger(__name__)
 
 
 def add_entry_advice(key: str) -> str:
-    """What to do for a spider module whose name has no registry entry: the entry goes in the sources file."""
+    """What to do for a spider module whose name has no registry entry: an entry in ``BUILT_IN`` for a module that
+    ships with the project (the tests see no sources file: docs/adding-a-source.md), else in the sources file."""
     path = os.environ.get(SOURCES_FILE_VARIABLE)
     where = f"the sources file {path}" if path else f"a sources file named by {SOURCES_FILE_VARIABLE} (unset here)"
-    return f'add a [[source]] with key = "{key}" to {where}'
+    return (
+        f'add an entry with key = "{key}" to BUILT_IN in aggregator/sources.py (a module shipped with the project), '
+        f"or a [[source]] to {where}"
+    )
 
 
 def _unregistered_said(spidercls: type[Spider]) -> str:

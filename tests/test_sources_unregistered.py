@@ -163,8 +163,9 @@ def test_a_spider_module_with_no_registry_entry_is_named_where_its_key_is_refuse
         resolve_keys(["gundem"])
     raised.value.hints = unknown_source_hints("gundem", "sqlite:///nowhere/archive.db")
     assert str(raised.value).endswith(
-        "; a spider module for it exists (extra_spiders.gundem) but no registry entry: add a [[source]] with "
-        'key = "gundem" to a sources file named by AGGREGATOR_SOURCES_FILE (unset here)'
+        "; a spider module for it exists (extra_spiders.gundem) but no registry entry: add an entry with "
+        'key = "gundem" to BUILT_IN in aggregator/sources.py (a module shipped with the project), or a [[source]] to '
+        "a sources file named by AGGREGATOR_SOURCES_FILE (unset here)"
     )
     loader = RegistrySpiderLoader(project_settings())
     assert "gundem" not in loader.list() and "minval" in loader.list()
