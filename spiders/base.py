@@ -66,6 +66,10 @@ class SourceSpider(scrapy.Spider):
             raise SpiderSetupError(problem)
         self.source = get_source(self.name)
         self.allowed_domains = list(self.source.domains)
+        from spiders.versions import extractor_versions
+
+        self.article_extractors = extractor_versions(type(self))
+        """The extractor classes, oldest first: ``extractors``, or ``extractor`` alone (``pick_extractor`` picks)."""
 
     @classmethod
     def setup_problem(cls) -> str | None:
@@ -78,7 +82,13 @@ class SourceSpider(scrapy.Spider):
             get_source(cls.name)
         except UnknownSourceError:
             return f"spider {cls.name!r} ({cls.__module__}) has no registry entry: {add_entry_advice(cls.name)}"
-        for extractor in extractor_versions(cls):
+        versions = extractor_versions(cls)
+        if not versions:
+            return (
+                f"spider {cls.name!r} ({cls.__module__}) has no extractor: set extractor (or extractors, oldest "
+                "first)"
+            )
+        for extractor in versions:
             said = getattr(extractor, "SOURCE", None)
             if said is not None and said != cls.name:
                 return (

@@ -19,6 +19,7 @@ from aggregator.html import raw_header
 from aggregator.items import FetchFailure
 from spiders.base import SourceSpider
 from spiders.feeds import FeedError, content_type, entry_meta, parse_feed, with_announcement
+from spiders.versions import pick_extractor
 
 
 def header_value(headers: Any, name: bytes) -> str | None:
@@ -37,7 +38,8 @@ class FeedSourceSpider(SourceSpider):
     looked_in: ClassVar[str] = "in the feeds"
 
     extractor: ClassVar[Any]
-    """The source's article extractor class: ``extractor(response).to_item()``."""
+    """The source's article extractor class: ``extractor(response).to_item()``; or ``extractors``, its versions oldest
+    first, as a listing spider's (``spiders.versions``): a feed site changes its markup as any other."""
     ARTICLE_PATH: ClassVar[re.Pattern[str]]
     """Paths of the source's article pages; feed links elsewhere (tags, videos, other sites) are not followed."""
 
@@ -72,4 +74,5 @@ class FeedSourceSpider(SourceSpider):
             return
         assert isinstance(response, TextResponse)
         self.note_declared_language(response)
-        yield with_announcement(self.extractor(response).to_item(), response)
+        version = pick_extractor(self.article_extractors, None, response.body)
+        yield with_announcement(version(response).to_item(), response)

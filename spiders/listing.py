@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from aggregator.html import link_urls
 from aggregator.sources import Source
 from spiders.base import SourceSpider
-from spiders.versions import Extractor, pick_extractor
+from spiders.versions import pick_extractor
 
 
 class FollowsArticles(Protocol):
@@ -42,12 +42,12 @@ class ListingSpider(SourceSpider):
     """A source spider that reads its entry URLs as listings of article links.
 
     Subclasses set ``LISTING_LINKS`` (a CSS selector of the listing's article links, whose ``href`` is followed),
-    ``ARTICLE_PATH`` (which link paths are articles) and ``extractors`` (oldest first, see ``spiders.versions``).
+    ``ARTICLE_PATH`` (which link paths are articles) and ``extractors`` (oldest first, see ``spiders.versions``), or
+    ``extractor`` for one version.
     """
 
     LISTING_LINKS: ClassVar[str]
     ARTICLE_PATH: ClassVar[re.Pattern[str]]
-    extractors: ClassVar[tuple[type[Extractor], ...]]
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         failure = self.not_html(response)
@@ -65,4 +65,4 @@ class ListingSpider(SourceSpider):
         assert isinstance(response, TextResponse)
         self.note_declared_language(response)
         # Fetched now: the newest markup, unless the page is still in an older one.
-        yield pick_extractor(self.extractors, None, response.body)(response).to_item()
+        yield pick_extractor(self.article_extractors, None, response.body)(response).to_item()
