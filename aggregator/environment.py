@@ -89,6 +89,39 @@ def public_address_problem(value: str) -> str | None:
     return None
 
 
+def cors_origins(value: str) -> tuple[str, ...]:
+    """``AGGREGATOR_CORS_ORIGINS`` read: comma-separated origins (``https://icma.az,https://www.icma.az``), each a
+    scheme, host and port with no path, as a browser names the page's origin; or ``*``, any origin. A trailing slash
+    is dropped: the browser's ``Origin`` has none, and an origin with one would never match."""
+    origins: list[str] = []
+    for given in (part.strip() for part in value.split(",")):
+        if not given:
+            continue
+        if given == "*":
+            return ("*",)
+        origin = given.rstrip("/")
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 (raises on a port that is no number)
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+        ):
+            raise EnvironmentValueError(
+                f"AGGREGATOR_CORS_ORIGINS={value!r}: {given!r} is no origin: give scheme and host (and port), such as "
+                "https://icma.az, separated by commas, or * for any"
+            )
+        origins.append(origin.lower())
+    return tuple(dict.fromkeys(origins))
+
+
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 """What redis-py (so scrapy-redis) connects with; any other address fails only once the crawl's engine runs."""
 
@@ -166,6 +199,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         if problem:
             raise EnvironmentValueError(f"AGGREGATOR_PUBLIC_URL {problem}")
         found["AGGREGATOR_PUBLIC_URL"] = env["AGGREGATOR_PUBLIC_URL"].rstrip("/")
+    if env.get("AGGREGATOR_CORS_ORIGINS", "").strip():
+        found["AGGREGATOR_CORS_ORIGINS"] = cors_origins(env["AGGREGATOR_CORS_ORIGINS"])
     if env.get("AGGREGATOR_STORE_WRITER"):
         from aggregator.store.writer import WRITER_KINDS  # only when asked: it loads the store
 

@@ -4,41 +4,102 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
 from aggregator.present import utc_iso
-from aggregator.store.queries import ArticleFilter, iter_articles
+from aggregator.sources import UnknownSourceError, get_source
+from aggregator.store.queries import ArticleFilter, archived_source, iter_articles, iter_changes
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
-    "id", "source", "language", "title", "url", "published_at", "published_raw", "archived_at", "updated_at",
-    "category", "attribution_line", "cited_outlets", "story_id", "views", "cover_image_url", "withdrawn_at",
-    "withdrawn_by", "withdrawn_reason", "body_text", "body_html",
+    "id", "source", "source_name", "language", "title", "url", "published_at", "published_raw", "archived_at",
+    "updated_at", "changed_at", "category", "attribution_line", "cited_outlets", "story_id", "views",
+    "cover_image_url", "withdrawn_at", "withdrawn_by", "withdrawn_reason", "body_text", "body_html",
 )  # fmt: skip
-_TIMES = frozenset({"published_at", "archived_at", "updated_at", "withdrawn_at"})
+_TIMES = frozenset({"published_at", "archived_at", "updated_at", "changed_at", "withdrawn_at"})
+TOMBSTONE = ("id", "url", "changed_at", "withdrawn_at")
+"""What a change export (``--changed-since``) writes of a withdrawn article, as ``/api/changes`` lists it: what
+names it, so that the copy it is synced into removes it; its text is no longer the site's to show."""
 
 
-def record(row: Any) -> dict[str, Any]:
+def record(row: Any, source_name: str) -> dict[str, Any]:
     values = row._mapping
-    return {name: utc_iso(values[name]) if name in _TIMES else values[name] for name in COLUMNS} | {
-        "cited_outlets": list(row.cited_outlets or [])
+    return {name: utc_iso(values[name]) if name in _TIMES else values.get(name) for name in COLUMNS} | {
+        "source_name": source_name,
+        "cited_outlets": list(row.cited_outlets or []),
     }
 
 
-def export_articles(engine: Engine, filters: ArticleFilter, fmt: str, stream: TextIO, *, batch: int = 500) -> int:
-    """Write every matching article to ``stream``, newest first; returns how many."""
+def tombstone(row: Any) -> dict[str, Any]:
+    values = row._mapping
+    return dict.fromkeys(COLUMNS) | {
+        name: utc_iso(values[name]) if name in _TIMES else values[name] for name in TOMBSTONE
+    }
+
+
+def source_names(engine: Engine) -> Callable[[str], str]:
+    """Each source key's display name ("Caliber.az"), as the read API gives it: the registry's, else the archive's
+    record of a source taken out of the registry since, else the key; each looked up once."""
+    names: dict[str, str] = {}
+
+    def name(key: str) -> str:
+        if key not in names:
+            try:
+                names[key] = get_source(key).name
+            except UnknownSourceError:
+                with engine.connect() as conn:
+                    kept = archived_source(conn, key)
+                names[key] = kept.name if kept is not None else key
+        return names[key]
+
+    return name
+
+
+def export_articles(
+    engine: Engine,
+    filters: ArticleFilter,
+    fmt: str,
+    stream: TextIO,
+    *,
+    batch: int = 500,
+    changed_before: datetime | None = None,
+    changed_since: datetime | None = None,
+) -> int:
+    """Write every matching article to ``stream``, newest first; returns how many.
+
+    With ``changed_before`` (a change export, ``queries.change_horizon``): every article whose row changed at or
+    after ``changed_since`` (any time, when None) and before then, oldest change first, as ``/api/changes`` lists
+    them: a withdrawn one as a ``tombstone``; of ``filters`` only the source and language apply."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (have: {', '.join(FORMATS)})")
     written = 0
     writer = csv.DictWriter(stream, fieldnames=COLUMNS) if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
-    for row in iter_articles(engine, filters, batch=batch):
-        data = record(row)
+    name = source_names(engine)
+    if changed_before is not None:
+        rows = iter_changes(
+            engine,
+            horizon=changed_before,
+            since=changed_since,
+            source=filters.source,
+            language=filters.language,
+            batch=batch,
+        )
+    else:
+        rows = iter_articles(engine, filters, batch=batch)
+    for row in rows:
+        withdrawn = changed_before is not None and row.withdrawn_at is not None
+        data = tombstone(row) if withdrawn else record(row, name(row.source))
         if writer is not None:
-            writer.writerow(data | {"cited_outlets": json.dumps(data["cited_outlets"], ensure_ascii=False)})
+            outlets = data["cited_outlets"]
+            writer.writerow(
+                data | {"cited_outlets": "" if outlets is None else json.dumps(outlets, ensure_ascii=False)}
+            )
         else:
             stream.write(json.dumps(data, ensure_ascii=False) + "\n")
         written += 1

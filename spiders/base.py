@@ -85,8 +85,7 @@ class SourceSpider(scrapy.Spider):
         versions = extractor_versions(cls)
         if not versions:
             return (
-                f"spider {cls.name!r} ({cls.__module__}) has no extractor: set extractor (or extractors, oldest "
-                "first)"
+                f"spider {cls.name!r} ({cls.__module__}) has no extractor: set extractor (or extractors, oldest first)"
             )
         for extractor in versions:
             said = getattr(extractor, "SOURCE", None)

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 
 from aggregator.store import Archive
 from aggregator.store.db import (
@@ -422,6 +422,49 @@ def test_snapshots_repeating_an_earlier_version_are_kept_and_dropped_on_the_way_
     assert [u["column_names"] for u in inspect(engine).get_unique_constraints("snapshots")] == [
         ["article_id", "content_hash"]
     ]
+    engine.dispose()
+
+
+def test_articles_get_their_latest_change_and_the_search_index_keeps_working_and_back(db_url: str) -> None:
+    """0021 adds ``articles.changed_at``, filled with each row's latest known change (a withdrawal later than the last
+    update, else the update), and its index; the search index's triggers (SQLite) and column (PostgreSQL) go on
+    working. A downgrade drops both and keeps the rows."""
+    engine = connect(db_url)
+    upgrade(engine, "0020")
+    with engine.begin() as conn:
+        conn.execute(INSERT_SOURCE, SOURCE)
+        conn.execute(INSERT_ARTICLE, ARTICLE)  # updated at 10:00, shown
+        conn.execute(INSERT_ARTICLE, ARTICLE | {"id": 2, "url": "https://caliber.az/post/2"})
+        conn.execute(INSERT_ARTICLE, ARTICLE | {"id": 3, "url": "https://caliber.az/post/3"})
+        conn.execute(text("UPDATE articles SET withdrawn_at = '2026-01-02 09:00:00' WHERE id = 2"))
+        conn.execute(text("UPDATE articles SET withdrawn_at = '2025-12-31 09:00:00' WHERE id = 3"))
+    upgrade(engine, "0021")
+    with engine.begin() as conn:
+        changed = conn.execute(select(Article.id, Article.changed_at).order_by(Article.changed_at, Article.id)).all()
+        assert [(i, when.isoformat()) for i, when in changed] == [
+            (1, "2026-01-01T10:00:00+00:00"),
+            (3, "2026-01-01T10:00:00+00:00"),  # withdrawn before its last update: the update
+            (2, "2026-01-02T09:00:00+00:00"),
+        ]
+        conn.execute(text("UPDATE articles SET title = 'Новое слово' WHERE id = 1"))
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("articles")}
+    assert indexes["ix_articles_changed_at"] == ["changed_at", "id"]
+
+    def found() -> list[int]:
+        """The archive's own search, reading only the ids (the downgraded schema has no ``changed_at``)."""
+        search = pg_search if engine.dialect.name == "postgresql" else fts5_search
+        with engine.connect() as conn:
+            return list(conn.scalars(search("слово", [], 10).with_only_columns(Article.id)))
+
+    assert found() == [1]
+    with engine.begin() as conn:
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0020")
+    assert "changed_at" not in {c["name"] for c in inspect(engine).get_columns("articles")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM articles")).scalar() == 3
+    assert found() == [1]
     engine.dispose()
 
 

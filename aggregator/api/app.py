@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -50,6 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Match, Route
 
@@ -140,6 +141,10 @@ NOT_KEPT = {"Cache-Control": "no-store"}
 keep one (without a Cache-Control, Varnish keeps a 200 for two minutes: a source gone red would stay green)."""
 METHOD_ORDER = {method: n for n, method in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}
 """The order a 405's ``Allow`` names methods in (the usual one; any other after them)."""
+CORS_METHODS = ("GET", "HEAD", "POST")
+"""What a script of another origin may ask (``AGGREGATOR_CORS_ORIGINS``): the reads, and the views counter's POST."""
+CORS_MAX_AGE = 3600
+"""Seconds a browser keeps a preflight's answer (Chromium keeps one at most 2 hours, Firefox 24)."""
 SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
 SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
 """How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
@@ -157,11 +162,17 @@ class Problem(BaseModel):
 class ArticleSummary(BaseModel):
     id: int
     source: str
+    source_name: str = Field(description="The outlet's display name, the registry's, as the article page prints it.")
     language: str | None
     title: str
     url: str = Field(description="The source link: the article's canonical URL on the source site.")
     published_at: datetime | None = Field(description="UTC; null when the page's date could not be read.")
     archived_at: datetime
+    updated_at: datetime = Field(description="When the content (text, title, date, cover) last changed.")
+    changed_at: datetime = Field(
+        description="When anything shown of the article last changed: its content, address, story, or a withdrawal "
+        "lifted (`/api/changes` is ordered by it). Not its views."
+    )
     category: str | None
     cover_image_url: str | None = Field(description="The cover picture on the source site (for a thumbnail).")
     story_id: int | None
@@ -183,6 +194,33 @@ class SearchResults(BaseModel):
     items: list[SearchHit]
 
 
+class ChangedArticle(ArticleSummary):
+    """An article shown on the site, as it is now (its body: `/api/articles/{id}`)."""
+
+    withdrawn_at: None = Field(description="Null: the article is shown.")
+
+
+class WithdrawnArticle(BaseModel):
+    """A tombstone: the article was withdrawn, and the site no longer shows it (remove it). Nothing of it but what
+    names it."""
+
+    id: int
+    url: str = Field(description="The source link it had.")
+    changed_at: datetime
+    withdrawn_at: datetime
+
+
+class Changes(BaseModel):
+    items: list[ChangedArticle | WithdrawnArticle] = Field(
+        description="Oldest change first (ties by id); a withdrawn article as a tombstone (`withdrawn_at` set)."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page, or at the next poll: where this page ended (the `cursor` "
+        "given when the page is empty; null when neither)."
+    )
+    more: bool = Field(description="Whether more changes are listed already: ask for the next page at once.")
+
+
 class SourceRef(BaseModel):
     key: str
     name: str
@@ -196,7 +234,6 @@ class ArticleDetail(ArticleSummary):
     source_info: SourceRef
     cited_outlets: list[str]
     published_raw: str | None = Field(description="The date as the page printed it.")
-    updated_at: datetime
     archived_at_printed: str = Field(description="The archive time as the article page prints it (Baku time).")
     story_siblings: list[ArticleSummary]
 
@@ -402,15 +439,19 @@ class Store:
 # -- helpers -------------------------------------------------------------------------------------------
 
 
-def summary(row: Any) -> dict[str, Any]:
+def summary(row: Any, names: dict[str, str]) -> dict[str, Any]:
+    """A list item of the API (``ArticleSummary``); ``names``: the sources' display names (``source_names``)."""
     return {
         "id": row.id,
         "source": row.source,
+        "source_name": names.get(row.source, row.source),
         "language": row.language,
         "title": row.title,
         "url": row.url,
         "published_at": row.published_at,  # json_body writes instants as present.utc_iso does
         "archived_at": row.archived_at,
+        "updated_at": row.updated_at,
+        "changed_at": row.changed_at,
         "category": row.category,
         "cover_image_url": row.cover_image_url,
         "story_id": row.story_id,
@@ -468,8 +509,8 @@ def source_entry(conn: Connection, key: str) -> Any | None:
 
 
 def source_names(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
-    """Each source key's display name ("Caliber.az"), as a list of articles names their outlets: the registry's,
-    else the archive's record of a source taken out of it; the key itself for neither."""
+    """Each source key's display name, as a list of articles names their outlets: the registry's ``name``, else the
+    archive's record of a source taken out of it; the key itself for neither."""
     names = {}
     for key in set(keys):
         entry = source_entry(conn, key)
@@ -597,6 +638,8 @@ def create_app(
     health_max_age: timedelta | Literal["environment"] | None = "environment",
     public_url: str | Literal["environment"] | None = "environment",
     view_record: ViewRecord | SharedViewRecord | None = None,
+    cors_origins: Sequence[str] | Literal["environment"] = "environment",
+    change_settle: float = queries.CHANGE_SETTLE_SECONDS,
 ) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
 
@@ -609,14 +652,22 @@ def create_app(
     ``view_record``: who has viewed what lately, so that the views counter counts a reader once per article in its
     window; by default one of ``AGGREGATOR_VIEW_WINDOW_SECONDS`` from the environment, else 30 minutes, kept in the
     Redis that ``AGGREGATOR_REDIS_URL`` names (shared by every server process), else in this process.
+
+    ``cors_origins``: the origins (``https://icma.az``, or ``*`` for any) whose pages' scripts may read the API and
+    the feeds from a browser (CORS); by default ``AGGREGATOR_CORS_ORIGINS`` from the environment; none: no CORS
+    headers at all, as a browser then allows same-origin reads only.
+
+    ``change_settle``: how old a change must be before ``/api/changes`` lists it (``queries.CHANGE_SETTLE_SECONDS``).
     """
     store = Store(db_url, most_read_ttl)
-    wanted = "environment" in (health_max_age, public_url) or view_record is None
+    wanted = "environment" in (health_max_age, public_url, cors_origins) or view_record is None
     environment = env_settings() if wanted else {}
     if health_max_age == "environment":
         health_max_age = max_age(environment.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
     if public_url == "environment":
         public_url = environment.get("AGGREGATOR_PUBLIC_URL")
+    if cors_origins == "environment":
+        cors_origins = environment.get("AGGREGATOR_CORS_ORIGINS", ())
     if view_record is None:
         window = environment.get("AGGREGATOR_VIEW_WINDOW_SECONDS", VIEW_WINDOW_SECONDS)
         redis_url = environment.get("AGGREGATOR_REDIS_URL")
@@ -652,6 +703,17 @@ def create_app(
     # JSON 42 KB (10 KB), a sitemap file of 50,000 pages 4.7 MB (141 KB). Answers of 500 bytes or more go gzipped
     # to a client that asks for it, with "Vary: Accept-Encoding"; the ETag is weak, so it stands for both forms.
     app.add_middleware(GZipMiddleware, compresslevel=GZIP_LEVEL)
+    if cors_origins:
+        # Outermost: a preflight is answered before anything else runs. The reads and the views counter only; a
+        # script may send If-None-Match (a 304 for an answer it has) and read the ETag and a 503's Retry-After.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=list(CORS_METHODS),
+            allow_headers=["If-None-Match"],
+            expose_headers=["ETag", "Retry-After"],
+            max_age=CORS_MAX_AGE,
+        )
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -746,7 +808,11 @@ def create_app(
         )
 
     def filters(
-        source: str | None, language: str | None, since: datetime | None, story: int | None
+        source: str | None,
+        language: str | None,
+        since: datetime | None,
+        story: int | None,
+        until: datetime | None = None,
     ) -> queries.ArticleFilter | JSONResponse:
         if source is not None:
             try:
@@ -757,7 +823,7 @@ def create_app(
                 with store.read.connect() as conn:  # one taken out of the registry: its articles are still shown
                     if queries.archived_source(conn, source) is None:
                         return query_problem("source", str(exc))
-        return queries.ArticleFilter(source=source, language=language, since=utc(since), story=story)
+        return queries.ArticleFilter(source=source, language=language, since=utc(since), until=utc(until), story=story)
 
     # -- JSON ------------------------------------------------------------------------------------------
 
@@ -770,6 +836,7 @@ def create_app(
         since: Annotated[
             datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
         ] = None,
+        until: Annotated[datetime | None, Query(description="... and before this instant; UTC if no zone.")] = None,
         story: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this story's articles.")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
@@ -777,8 +844,9 @@ def create_app(
         """Articles, newest first (published time, else archive time), a page at a time.
 
         Pages are keyset-paginated: articles archived between two requests neither repeat nor shift later pages.
+        To keep a copy in sync (articles archived late, edited, withdrawn), read `/api/changes`.
         """
-        chosen = filters(source, language, since, story)
+        chosen = filters(source, language, since, story, until)
         if isinstance(chosen, JSONResponse):
             return chosen
         try:
@@ -787,7 +855,52 @@ def create_app(
             return query_problem("cursor", str(exc))
         with store.read.connect() as conn:
             rows, following = queries.list_page(conn, chosen, limit=limit, after=after)
-        data = {"items": [summary(r) for r in rows], "next_cursor": following.encode() if following else None}
+            names = source_names(conn, (r.source for r in rows))
+        items = [summary(r, names) for r in rows]
+        return cached_json(request, {"items": items, "next_cursor": following.encode() if following else None})
+
+    # In the thread pool even on SQLite (no ``reads``): a page of up to 1,000 rows, some milliseconds that would hold
+    # up every other request on the event loop.
+    @app.get("/api/changes", response_model=Changes, responses=NOT_MODIFIED, tags=["articles"])
+    def list_changes(
+        request: Request,
+        since: Annotated[
+            datetime | None,
+            Query(description="Only changes at or after this instant (UTC if no zone); none: every article."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the previous page or poll.")
+        ] = None,
+    ) -> Response:
+        """The change feed, for a copy of the archive kept in sync: every article whose row changed (archived,
+        edited, moved to another story, withdrawn, shown again), oldest change first, a page at a time.
+
+        A withdrawn article comes as a tombstone (`id`, `url`, `changed_at`, `withdrawn_at`): remove it. One shown
+        again comes as an article, as does one changed in any other way: fetch its body from `/api/articles/{id}`.
+        Start with no `since` (every article) or the time of a copy made otherwise, then pass each answer's
+        `next_cursor`: at once while `more` is true, later to poll. An article changed again while a client pages
+        moves to the end of the feed, where the client meets it again: nothing is skipped. A change is listed once
+        it is a minute old, so that a write still committing cannot appear behind a client's cursor. Views are no
+        change (`POST /api/articles/{id}/views` answers the count).
+        """
+        try:
+            after = queries.ChangePosition.decode(cursor) if cursor else None
+        except queries.InvalidCursorError as exc:
+            return query_problem("cursor", str(exc))
+        horizon = queries.change_horizon(change_settle)
+        with store.read.connect() as conn:
+            rows, following, more = queries.changes_page(
+                conn, limit=limit, horizon=horizon, since=utc(since), after=after
+            )
+            names = source_names(conn, (r.source for r in rows if r.withdrawn_at is None))
+        items = [
+            {"id": r.id, "url": r.url, "changed_at": r.changed_at, "withdrawn_at": r.withdrawn_at}
+            if r.withdrawn_at is not None
+            else summary(r, names) | {"withdrawn_at": None}
+            for r in rows
+        ]
+        data = {"items": items, "next_cursor": following.encode() if following else cursor, "more": more}
         return cached_json(request, data)
 
     # The searches run in the thread pool even on SQLite (no ``reads``): a word most articles hold is ranked over
@@ -816,7 +929,8 @@ def create_app(
             return chosen
         with store.read.connect() as conn:
             rows = queries.search(conn, q, chosen, limit=limit)
-        items = [summary(r) | {"score": round(float(r.score), 6)} for r in rows]
+            names = source_names(conn, (r.source for r in rows))
+        items = [summary(r, names) | {"score": round(float(r.score), 6)} for r in rows]
         return cached_json(request, {"query": q, "words": words, "items": items})
 
     @app.get(
@@ -836,7 +950,9 @@ def create_app(
                 return problem(410, f"article {article_id} was withdrawn")
             siblings = queries.story_siblings(conn, row.id, row.story_id)
             source = source_entry(conn, row.source)
-        data = summary(row) | {
+            names = source_names(conn, (s.source for s in siblings))
+        names[row.source] = source.name if source else row.source
+        data = summary(row, names) | {
             "body_html": row.body_html,
             "body_text": row.body_text,
             "attribution_line": row.attribution_line,
@@ -847,9 +963,8 @@ def create_app(
             },
             "cited_outlets": list(row.cited_outlets or []),
             "published_raw": row.published_raw,
-            "updated_at": row.updated_at,
             "archived_at_printed": present.printed_time(row.archived_at, row.language),
-            "story_siblings": [summary(s) for s in siblings],
+            "story_siblings": [summary(s, names) for s in siblings],
         }
         return cached_json(request, data)
 
@@ -979,10 +1094,16 @@ def create_app(
         request: Request,
         hours: Annotated[int, Query(ge=1, le=24 * 366, description="The window: published or archived since.")] = 24,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        language: Annotated[
+            Edition | None,
+            Query(description="An edition (ru, az, en): its list as its article pages show it (read articles only)."),
+        ] = None,
     ) -> Response:
-        """The most viewed articles published or archived in the last `hours`."""
-        rows = store.most_read(hours, limit)
-        return cached_json(request, {"hours": hours, "items": [summary(r) for r in rows]})
+        """The most viewed articles published or archived in the last `hours`; of one edition when asked."""
+        rows = store.most_read(hours, limit, language)
+        with store.read.connect() as conn:
+            names = source_names(conn, (r.source for r in rows))
+        return cached_json(request, {"hours": hours, "items": [summary(r, names) for r in rows]})
 
     # -- feeds -----------------------------------------------------------------------------------------
 

@@ -229,14 +229,38 @@ def export(
     withdrawn: Annotated[
         bool, typer.Option("--withdrawn", help="Only the withdrawn articles (left out otherwise).")
     ] = False,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="DATE",
+            help="Every article changed at or after this ISO date or time (archived, edited, withdrawn, shown again), "
+            "oldest change first, withdrawn ones as tombstones: /api/changes' list.",
+        ),
+    ] = None,
 ) -> None:
     """Export articles (newest first, with bodies and attribution) as JSON Lines or CSV, streamed at any size.
 
-    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn exports only them."""
+    Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn exports only them.
+    --changed-since exports what changed since a copy was made (changes of the last minute are left for the next)."""
     from aggregator.export import FORMATS, export_articles
+    from aggregator.present import parse_instant, utc_iso
+    from aggregator.store.queries import change_horizon
 
     if fmt not in FORMATS:
         fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    start: datetime | None = None
+    before: datetime | None = None  # a change export: the changes before this instant
+    if changed_since is not None:
+        others = {"--since": since, "--until": until, "--story": story, "--undated": undated, "--withdrawn": withdrawn}
+        given = [option for option, value in others.items() if value]
+        if given:  # they choose by publication time and state, the change export by change time
+            fail(f"--changed-since exports every change: it takes no {', '.join(given)} (--source, --language do)")
+        try:
+            start = parse_instant(changed_since)
+        except ValueError:
+            fail(f"--changed-since: not an ISO 8601 date or time: {changed_since!r}")
+        before = change_horizon()
     chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     if output is not None:
         check_output_file(output, "export", db_url=_db_url(ctx))
@@ -244,7 +268,7 @@ def export(
     try:
         if output is None:
             try:
-                export_articles(archive.reader, chosen, fmt, sys.stdout)
+                export_articles(archive.reader, chosen, fmt, sys.stdout, changed_since=start, changed_before=before)
                 sys.stdout.flush()
             except BrokenPipeError:  # `aggregator export | head`: the reader has all it wanted
                 sys.stdout = None  # type: ignore[assignment]  # no second error when Python flushes at exit
@@ -253,8 +277,11 @@ def export(
                 fail(f"cannot write the export to standard output: {exc.strerror or exc}")
             return
         with writing("export", output), output.open("w", encoding="utf-8", newline="") as stream:
-            written = export_articles(archive.reader, chosen, fmt, stream)
+            written = export_articles(archive.reader, chosen, fmt, stream, changed_since=start, changed_before=before)
     finally:
         archive.close()
-    if output is not None:
+    if output is not None and before is not None:
+        resume = utc_iso(before)
+        out.print(f"exported {written} article(s) changed before {resume} to {output} (next: --changed-since {resume})")
+    elif output is not None:
         out.print(f"exported {written} article(s) to {output}")

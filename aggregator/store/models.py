@@ -112,6 +112,9 @@ class Article(Base):
         # The stories told by several articles, latest first (``stories list``: 3.6 s at 1,000,000), and a story's
         # articles (``story_id = ?``).
         Index("ix_articles_story_id", "story_id", "withdrawn_at", "published_at", "archived_at", "source"),
+        # The change feed (``/api/changes``, ``export --changed-since``): the rows changed since an instant, oldest
+        # change first, read in the index's order from where the client's cursor left off.
+        Index("ix_articles_changed_at", "changed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +158,11 @@ class Article(Base):
     """``source`` (a re-fetch found the page gone: HTTP 404 or 410; a later fetch that finds it again shows it
     again) or ``operator`` (``aggregator articles withdraw``: only ``articles restore`` shows it again)."""
     withdrawn_reason: Mapped[str | None] = mapped_column(String(SHORT_TEXT_LENGTH))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When anything a reader of the downstream site is shown of the row last changed: its content (``updated_at``),
+    and also its address (``db rekey``), its story (a story merged into another, ``stories rebuild``), its withdrawal
+    or restoration. ``updated_at`` stays the content's time alone (the feeds' and sitemaps' dates, what a crawl run
+    counts as updated). Not its views, which every reading changes. The change feed is ordered by it."""
 
     snapshots: Mapped[list[Snapshot]] = relationship(
         back_populates="article", order_by="Snapshot.fetched_at", cascade="all, delete-orphan"

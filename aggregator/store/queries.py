@@ -58,6 +58,7 @@ LIST_COLUMNS = (
     Article.published_raw,
     Article.archived_at,
     Article.updated_at,
+    Article.changed_at,
     Article.category,
     Article.cover_image_url,
     Article.story_id,
@@ -300,6 +301,127 @@ def iter_articles(engine: Engine, filters: ArticleFilter, *, batch: int = 500) -
             full = get_articles(conn, [r.id for r in page])
         yield from full
         if after is None:
+            return
+
+
+# -- the change feed ---------------------------------------------------------------------------------------------
+
+CHANGE_SETTLE_SECONDS = 60.0
+"""How old a change must be before the change feed lists it. A writer stamps its rows (``Article.changed_at``) in
+its transaction, once it holds the writers' turn, and commits a moment later (a crawl's batch, a re-extraction's:
+seconds at most); a client whose cursor went past that time meanwhile would never see rows that commit stamped
+earlier. Listing only the changes older than this leaves every such transaction the time to commit (and covers
+the clocks of writers on several hosts being a few seconds apart)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePosition:
+    """Where a page of the change feed ended: the last article's change time and id."""
+
+    moment: datetime
+    id: int
+
+    MARK = "changes"
+    """Names the feed in the cursor, so that a cursor of the article list is not taken for one of this feed."""
+
+    def encode(self) -> str:
+        raw = json.dumps([self.MARK, self.moment.astimezone(UTC).isoformat(), self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> ChangePosition:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            mark, moment_text, article_id = json.loads(raw)
+            moment = datetime.fromisoformat(moment_text)
+            if (
+                mark != cls.MARK
+                or moment.tzinfo is None
+                or not isinstance(article_id, int)
+                or not names_a_row(article_id)
+            ):
+                raise ValueError("not ours")
+            return cls(moment.astimezone(UTC), article_id)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+            raise InvalidCursorError(f"not a cursor of the change feed: {cursor[:40]!r}") from exc
+
+
+@cache
+def _changes(since: bool, after: bool, source: bool = False, language: bool = False) -> Select[Any]:
+    """The statement of a page of the change feed: the articles changed before ``horizon`` (and at or after
+    ``since``, after the position ``after_moment``, ``after_id``), oldest change first, ties by id, read in the order
+    of ``ix_articles_changed_at``. Withdrawn ones included (the client removes them). Built once for each
+    combination."""
+    moment = bindparam("horizon", type_=UTCDateTime())
+    stmt = select(*LIST_COLUMNS).where(Article.changed_at < moment)
+    if since:
+        stmt = stmt.where(Article.changed_at >= bindparam("since", type_=UTCDateTime()))
+    if after:
+        position = tuple_(bindparam("after_moment", type_=UTCDateTime()), bindparam("after_id", type_=Integer()))
+        stmt = stmt.where(tuple_(Article.changed_at, Article.id) > position)
+    if source:
+        stmt = stmt.where(Article.source == bindparam("source"))
+    if language:
+        stmt = stmt.where(Article.language == bindparam("language"))
+    ordered = stmt.order_by(Article.changed_at, Article.id).limit(bindparam("limit", type_=Integer()))
+    return cast("Select[Any]", ordered)
+
+
+def change_horizon(settle: float = CHANGE_SETTLE_SECONDS, now: datetime | None = None) -> datetime:
+    """The instant before which the change feed lists changes: ``settle`` seconds before ``now``."""
+    return (now or datetime.now(UTC)) - timedelta(seconds=settle)
+
+
+def changes_page(
+    conn: Connection,
+    *,
+    limit: int,
+    horizon: datetime,
+    since: datetime | None = None,
+    after: ChangePosition | None = None,
+    source: str | None = None,
+    language: str | None = None,
+) -> tuple[list[Any], ChangePosition | None, bool]:
+    """One page of the change feed (``_changes``): the articles whose row changed at or after ``since``, after
+    ``after`` and before ``horizon``, oldest change first; the position to go on from (the last row's; None for an
+    empty page), and whether more rows are listed already.
+
+    An article changed again while a client pages moves to the feed's end, past the client's position: the client
+    meets it again, as it is now, and nothing before it is skipped."""
+    params: dict[str, Any] = {"horizon": horizon, "limit": limit + 1}
+    named = {"since": since, "source": source, "language": language}
+    params |= {name: value for name, value in named.items() if value is not None}
+    if after is not None:
+        params |= {"after_moment": after.moment, "after_id": after.id}
+    stmt = _changes(since is not None, after is not None, source is not None, language is not None)
+    rows = run(conn, stmt, params)
+    page = rows[:limit]
+    position = ChangePosition(page[-1].changed_at, page[-1].id) if page else None
+    return page, position, len(rows) > limit
+
+
+def iter_changes(
+    engine: Engine,
+    *,
+    horizon: datetime,
+    since: datetime | None,
+    source: str | None = None,
+    language: str | None = None,
+    batch: int = 500,
+) -> Iterator[Any]:
+    """Every article (all columns) whose row changed at or after ``since`` and before ``horizon``, oldest change
+    first, a page at a time (``changes_page``): memory stays that of one page, and no transaction is held open
+    between pages. An article changed again meanwhile is read once, as it is when its page is read, or not at all
+    when its new change moved it past the horizon: a read from the horizon on lists it."""
+    after: ChangePosition | None = None
+    while True:
+        with engine.connect() as conn:
+            page, after, more = changes_page(
+                conn, limit=batch, horizon=horizon, since=since, after=after, source=source, language=language
+            )
+            full = get_articles(conn, [r.id for r in page])
+        yield from full
+        if not more:
             return
 
 

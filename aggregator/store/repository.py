@@ -302,13 +302,13 @@ WITHDRAWN_BY_SOURCE = "source"
 WITHDRAWN_BY_OPERATOR = "operator"
 
 
-def _show_again(conn: Any, which: Any, *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
+def _show_again(conn: Any, which: Any, now: datetime, *, by: str | None = WITHDRAWN_BY_SOURCE) -> int:
     """Clear the withdrawal of the articles the condition ``which`` picks (only those withdrawn ``by``, unless
-    None). Returns how many."""
+    None): each is changed ``now`` (``Article.changed_at``: the change feed lists it again). Returns how many."""
     stmt = update(Article).where(which, Article.withdrawn_at.is_not(None))
     if by is not None:
         stmt = stmt.where(Article.withdrawn_by == by)
-    cleared = conn.execute(stmt.values(withdrawn_at=None, withdrawn_by=None, withdrawn_reason=None))
+    cleared = conn.execute(stmt.values(withdrawn_at=None, withdrawn_by=None, withdrawn_reason=None, changed_at=now))
     return int(cleared.rowcount or 0)
 
 
@@ -381,7 +381,9 @@ def _withdraw_gone(conn: Any, rejects: Sequence[RejectRecord], now: datetime, *,
         conn.execute(
             update(Article)
             .where(Article.id == bindparam("article_id"), Article.withdrawn_at.is_(None))
-            .values(withdrawn_at=now, withdrawn_by=WITHDRAWN_BY_SOURCE, withdrawn_reason=bindparam("why")),
+            .values(
+                withdrawn_at=now, withdrawn_by=WITHDRAWN_BY_SOURCE, withdrawn_reason=bindparam("why"), changed_at=now
+            ),
             [{"article_id": article_id, "why": why} for article_id, why in sorted(gone.items())],
         )
     return len(gone)
@@ -679,11 +681,13 @@ class Archive:
         latest: dict[str, ArticleItem] = {}
         for item in items:  # the same article twice in one batch: the later fetch wins
             latest[item.canonical_url or item.url] = item
-        now = utcnow()
         articles = Article.__table__.c
         urls = list(latest)
         with self.engine.begin() as conn:
             story_index.lock_stories(conn)  # PostgreSQL: writers take turns from here (SQLite's BEGIN IMMEDIATE)
+            # The batch's time, taken in the writers' turn: the change feed lists a row by the time it holds, and one
+            # stamped before a wait for the turn would commit long after the time it says (``CHANGE_SETTLE_SECONDS``).
+            now = utcnow()
             known: dict[str, tuple[int, str]] = {}
             back: list[int] = []  # withdrawn because their page was gone, and fetched again now
             current: dict[int, tuple[int | None, bytes | None]] = {}
@@ -770,7 +774,7 @@ class Archive:
             archived = {url: article_id for url, (article_id, _) in known.items()} | ids
             _resolve_rejects(conn, latest.values(), archived, now)
             if back:
-                result.restored = _show_again(conn, Article.id.in_(back))
+                result.restored = _show_again(conn, Article.id.in_(back), now)
             if rejects:
                 _save_rejects(conn, rejects, run_id, now)
             if withdrawals:
@@ -813,12 +817,12 @@ class Archive:
         """Record that these archived articles (by canonical URL) were seen now, unchanged (a 304 answer); those
         withdrawn because their page was gone are shown again. Returns how many were."""
         restored = 0
-        now = utcnow()
         a = Article.__table__.c
         with self.engine.begin() as conn:
+            now = utcnow()  # in the writer's turn, as ``save``'s
             for chunk in story_index.chunks(sorted(set(urls))):
                 conn.execute(update(Article).where(Article.url.in_(chunk)).values(last_seen_at=now))
-                restored += _show_again(conn, Article.url.in_(chunk))
+                restored += _show_again(conn, Article.url.in_(chunk), now)
                 # The page is there and current: what refused it before (a 404 that withdrew it, a body a broken
                 # layout hid) is over. Left open, those rejects stayed in `rejects list` and the metrics for good.
                 article_of: dict[str, int] = {}
@@ -837,13 +841,15 @@ class Archive:
         with self.engine.begin() as conn:
             found = sorted(conn.scalars(select(Article.id).where(Article.id.in_(ids))))
             if found:
+                now = now or utcnow()
                 conn.execute(
                     update(Article)
                     .where(Article.id.in_(found))
                     .values(
-                        withdrawn_at=now or utcnow(),
+                        withdrawn_at=now,
                         withdrawn_by=WITHDRAWN_BY_OPERATOR,
                         withdrawn_reason=(_storable(reason) or "")[:SHORT_TEXT_LENGTH],
+                        changed_at=now,
                     )
                 )
             return found
@@ -856,7 +862,7 @@ class Archive:
             rows = conn.execute(select(Article.id, Article.withdrawn_at).where(Article.id.in_(ids))).all()
             found = sorted(row.id for row in rows if row.withdrawn_at is not None)
             if found:
-                _show_again(conn, Article.id.in_(found), by=None)
+                _show_again(conn, Article.id.in_(found), utcnow(), by=None)
             return sorted(row.id for row in rows), found
 
     def start_run(
@@ -1254,10 +1260,10 @@ class Archive:
         superseded: set[int] = set()
         if not updates:
             return ExtractionUpdate(set(), superseded)
-        now = utcnow()
         changed: set[int] = set()
         with self.session.begin() as session:
             story_index.lock_stories(session.connection())
+            now = utcnow()  # in the writers' turn, as ``save``'s
             ids = [article_id for article_id, _ in updates]
             if read_from is not None:
                 newest = dict(
@@ -1279,7 +1285,15 @@ class Archive:
                 values = _article_values(item, item.canonical_url or item.url, content_hash(item), now)
                 # What the crawl saw, not what the page says: a stored page knows no request (linked_url, the
                 # address a listing linked before a redirect, was written over with None)
-                for key in ("url", "archived_at", "last_seen_at", "fetched_url", "updated_at", "linked_url"):
+                for key in (
+                    "url",
+                    "archived_at",
+                    "last_seen_at",
+                    "fetched_url",
+                    "updated_at",
+                    "changed_at",
+                    "linked_url",
+                ):
                     values.pop(key)
                 if values["published_at"] is None:  # a re-extraction that reads no date keeps the archived one
                     values["published_at"] = article.published_at
@@ -1289,7 +1303,7 @@ class Archive:
                 if any(getattr(article, key) != value for key, value in values.items()):
                     for key, value in values.items():
                         setattr(article, key, value)
-                    article.updated_at = now
+                    article.updated_at = article.changed_at = now
                     changed.add(article_id)
                 if article_id in changed or article.minhash != minhash or article.story_id is None:
                     rematch.append((article_id, minhash))
@@ -1343,7 +1357,7 @@ class Archive:
         holder = conn.execute(select(table).where(table.c.url == key)).mappings().first()
         addresses = [RedirectRecord(row["source"], row["url"], key)]
         if holder is None:
-            conn.execute(update(Article).where(Article.id == article_id).values(url=key))
+            conn.execute(update(Article).where(Article.id == article_id).values(url=key, changed_at=now))
             result.renamed += 1
         else:
             keep, drop = (row, holder) if row["id"] < holder["id"] else (holder, row)
@@ -1385,7 +1399,8 @@ class Archive:
         conn.execute(delete(Article).where(Article.id == drop["id"]))
         retold = "minhash" in values  # the text is drop's
         minhash = values.pop("minhash", keep["minhash"])
-        conn.execute(update(Article).where(Article.id == keep["id"]).values(url=key, **values))
+        # The kept row has changed whatever it took of the other (its address at least: today's key)
+        conn.execute(update(Article).where(Article.id == keep["id"]).values(url=key, changed_at=utcnow(), **values))
         if (retold or keep["story_id"] is None) and minhash is not None:
             story_index.assign(conn, [(keep["id"], minhash)])
         stories = {story for story in (keep["story_id"], drop["story_id"]) if story is not None}
@@ -1485,8 +1500,8 @@ class Archive:
 
 ARTICLE_UPDATED_COLUMNS = (
     "source", "fetched_url", "language", "title", "body_html", "body_text", "published_at", "published_raw",
-    "cover_image_url", "category", "content_hash", "attribution_line", "cited_outlets", "updated_at", "last_seen_at",
-    "story_id", "minhash",
+    "cover_image_url", "category", "content_hash", "attribution_line", "cited_outlets", "updated_at", "changed_at",
+    "last_seen_at", "story_id", "minhash",
 )  # fmt: skip
 
 
@@ -1555,5 +1570,6 @@ def _article_values(item: ArticleItem, url: str, digest: str, now: datetime) -> 
         "cited_outlets": [_storable(name) for name in item.cited_outlets],
         "archived_at": now,
         "updated_at": now,
+        "changed_at": now,
         "last_seen_at": now,
     }

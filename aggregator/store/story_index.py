@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, case, delete, func, or_, select, text, update
 
 from aggregator.store.db import reader
 from aggregator.store.models import Article, Story, StoryBucket, UTCDateTime, utcnow
@@ -213,7 +213,18 @@ which a merge's delete uses), of this scheme or the previous one (``stored_bucke
 and stay: a lookup may then list the article as a candidate, and its current sketch's verification turns it down."""
 
 _SET_STORY = (
-    update(Article).where(Article.id == bindparam("a_id")).values(story_id=bindparam("s_id"), minhash=bindparam("m"))
+    update(Article)
+    .where(Article.id == bindparam("a_id"))
+    .values(
+        story_id=bindparam("s_id"),
+        minhash=bindparam("m"),
+        # A move to another story changes what the article's page shows (the story's other articles): a change for
+        # the change feed (``Article.changed_at``). A sketch written again under the same story is none.
+        changed_at=case(
+            (Article.story_id.is_distinct_from(bindparam("s_id")), bindparam("now", type_=UTCDateTime())),
+            else_=Article.changed_at,
+        ),
+    )
 )
 
 
@@ -274,7 +285,8 @@ def assign(conn: Connection, items: Sequence[tuple[int, bytes | None]]) -> dict[
     ids = [article_id for article_id, _ in items]
     plan = match(conn, items, current_stories(conn, ids), news_dates(conn, ids))
     blobs = dict(items)
-    conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a]} for a, s in plan.stories.items()])
+    now = utcnow()
+    conn.execute(_SET_STORY, [{"a_id": a, "s_id": s, "m": blobs[a], "now": now} for a, s in plan.stories.items()])
     record(conn, plan, {article_id: article_id for article_id in plan.stories})
     return plan.stories
 
@@ -323,8 +335,9 @@ def rematch(conn: Connection, after: int, *, source: str | None = None, size: in
     items = list(blobs.items())  # in id order, as the rows were read
     plan = match(conn, items, current, dates, horizon=Horizon(rows[0][0], source))
     resketched = set(old)
+    now = utcnow()
     changed = [
-        {"a_id": article_id, "s_id": story_id, "m": blobs[article_id]}
+        {"a_id": article_id, "s_id": story_id, "m": blobs[article_id], "now": now}
         for article_id, story_id in plan.stories.items()
         if story_id != current[article_id][0] or article_id in resketched
     ]
@@ -552,7 +565,7 @@ def match(
             if story_id > 0 and (horizon is None or story_id != previous):
                 touched.add(story_id)
             if others:  # this article bridges stories: one story from now on
-                _merge(conn, story_id, others)
+                _merge(conn, story_id, others, now)
                 merged.update(others)
                 for mapping in (assigned, story_of):
                     for key, value in mapping.items():
@@ -651,12 +664,13 @@ def record(conn: Connection, plan: Plan, ids: dict[int, int]) -> None:
         conn.execute(delete(Story).where(Story.id.in_(plan.left), Story.id.not_in(members)))
 
 
-def _merge(conn: Connection, story_id: int, others: list[int]) -> None:
+def _merge(conn: Connection, story_id: int, others: list[int], now: datetime) -> None:
     """Move the articles of ``others`` to ``story_id`` and drop those stories (the ones already in the archive:
-    stories of this batch exist only in ``assign``'s bookkeeping until it ends)."""
+    stories of this batch exist only in ``assign``'s bookkeeping until it ends). Each article moved has changed
+    (``Article.changed_at``): its story is another."""
     stored = [other for other in others if other > 0]
     if stored:
-        conn.execute(update(Article).where(Article.story_id.in_(stored)).values(story_id=story_id))
+        conn.execute(update(Article).where(Article.story_id.in_(stored)).values(story_id=story_id, changed_at=now))
         conn.execute(delete(Story).where(Story.id.in_(stored)))
 
 

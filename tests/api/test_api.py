@@ -420,10 +420,16 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.")
     for path in ("/api/articles", "/api/articles/{article_id}", "/api/articles/{article_id}/views", "/api/sources",
                  "/api/most-read", "/feeds/all.rss", "/feeds/{source}.rss", "/news/{article_id}", "/", "/healthz",
-                 "/api/health", "/metrics"):  # fmt: skip
+                 "/api/health", "/metrics", "/api/changes"):  # fmt: skip
         assert path in spec["paths"], path
     listing = spec["paths"]["/api/articles"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"source", "language", "since", "story", "limit", "cursor"}
+    assert {p["name"] for p in listing["parameters"]} == {
+        "source", "language", "since", "until", "story", "limit", "cursor"
+    }  # fmt: skip
+    changes = spec["paths"]["/api/changes"]["get"]
+    assert {p["name"] for p in changes["parameters"]} == {"since", "limit", "cursor"}
+    most_read = spec["paths"]["/api/most-read"]["get"]
+    assert {p["name"] for p in most_read["parameters"]} == {"hours", "limit", "language"}
 
 
 def test_most_read_list_is_reused_for_a_few_seconds(sample_db: str) -> None:

@@ -39,6 +39,7 @@ API_PATHS = [
     "/?source=caliber", "/news/{article}",
     "/api/search?q=Азербайджан", "/api/search?q=Азербайджан&source=caliber&language=ru&since=2025-01-01",
     "/?language=az", "/search?q=Азербайджан", "/sitemap.xml", "/sitemaps/0.xml", "/sitemap-news.xml", "/robots.txt",
+    "/api/articles?until=2026-01-01", "/api/most-read?language=az", "/api/changes", "/api/changes?since=2025-01-01",
 ]  # fmt: skip
 CLI_READS = [
     ["articles", "list"], ["articles", "list", "--source", "caliber"], ["articles", "list", "--language", "ru"],
@@ -48,6 +49,7 @@ CLI_READS = [
     ["stories", "list", "--source", "caliber"], ["stories", "show", "{story}"], ["search", "Азербайджан"],
     ["search", "Азербайджан", "--language", "ru", "--source", "caliber"],
     ["export", "--format", "jsonl", "--output", "{tmp}/export.jsonl"],
+    ["export", "--changed-since", "2025-01-01", "--output", "{tmp}/changes.jsonl"],
 ]  # fmt: skip
 
 
@@ -79,7 +81,7 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
     values = {"article": article, "story": story, "reject": reject, "tmp": tmp_path}
 
     with traced() as (statements, where):
-        with TestClient(create_app(sample_db, most_read_ttl=0)) as client:
+        with TestClient(create_app(sample_db, most_read_ttl=0, change_settle=0)) as client:
             routes = {route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
             documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
             asked = {p.split("?")[0].replace("{article}", "{article_id}").replace("caliber.rss", "{source}.rss")
@@ -87,7 +89,12 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
                      .replace("sitemaps/0.xml", "sitemaps/{number}.xml") for p in API_PATHS}  # fmt: skip
             assert routes - documentation <= asked, "a new endpoint: add it to API_PATHS"
             first = client.get("/api/articles?limit=2").json()
-            for template in [*API_PATHS, f"/api/articles?limit=2&cursor={first['next_cursor']}"]:
+            changed = client.get("/api/changes?limit=2").json()
+            cursors = [
+                f"/api/articles?limit=2&cursor={first['next_cursor']}",
+                f"/api/changes?cursor={changed['next_cursor']}",
+            ]
+            for template in [*API_PATHS, *cursors]:
                 where[0] = url = template.format(**values)
                 # A registered source the sample does not crawl has no verdict: /api/health says 503, read the same way
                 assert client.get(url).status_code in ((200, 503) if url == "/api/health" else (200,)), url
