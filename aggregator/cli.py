@@ -11,9 +11,10 @@ import re
 import socket
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from inspect import cleandoc
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -23,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from aggregator import __version__
 from aggregator.environment import (
@@ -52,38 +53,88 @@ def _click_exceptions() -> Any:
     raise ImportError("neither typer._click nor click is installed")
 
 
-def _no_value_shown(params: list[Any]) -> None:
-    """Flags (``--json``, ``--all``, ``--help``) without a placeholder in ``--help``: Typer 0.2x shows each
-    parameter's type, ``--json <bool>``, which reads as if the flag took a value. An empty metavar is shown as
-    nothing by every Typer (older ones left booleans out themselves); options that take a value keep theirs."""
+class _Argument(TyperArgument):
+    """A positional argument shown by its metavar alone, written as the usage line reads (``ID``, ``ID...``,
+    ``[ID]...``, ``ID|URL``), as README's synopses write it. Typer 0.2x wrapped it in braces and dots of its own
+    (``{ID...}...`` for ``ID...``) and put the Python type beside it in the help (``ID... <list[int]>``)."""
+
+    def _usage_display_name(self) -> str:
+        return str(self.metavar) if self.metavar else super()._usage_display_name()
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+def _shown_as_documented(params: list[Any]) -> None:
+    """Parameters in ``--help`` as README writes them. Flags (``--json``, ``--all``, ``--help``) without a
+    placeholder: Typer 0.2x shows each parameter's type, ``--json <bool>``, which reads as if the flag took a value
+    (an empty metavar is shown as nothing by every Typer; older ones left booleans out themselves). Options that take
+    a value keep the metavar given them (``DATE``, ``[jsonl|csv]``); arguments show theirs alone (``_Argument``)."""
     for param in params:
         if getattr(param, "is_flag", False) and not getattr(param, "count", False):
             param.metavar = ""
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
 
 
-def _no_values_shown(command: Any, ctx: Any) -> None:
-    """``_no_value_shown`` for the flags of ``command`` and of every command under it (a group made by another
-    class, too), its help option among them (made on the first look, with the names ``ctx`` gives it)."""
-    _no_value_shown(command.get_params(ctx))
+def _as_documented(command: Any, ctx: Any) -> None:
+    """``_shown_as_documented`` for the parameters of ``command`` and of every command under it (a group made by
+    another class, too), its help option among them (made on the first look, with the names ``ctx`` gives it); and
+    each one's help text rewrapped (``rewrapped``)."""
+    _shown_as_documented(command.get_params(ctx))
+    _rewrap_help(command)
     for sub in getattr(command, "commands", {}).values():
-        _no_values_shown(sub, ctx)
+        _as_documented(sub, ctx)
+
+
+def _rewrap_help(command: Any) -> None:
+    """``command``'s help text ``rewrapped``, once: a command is looked up more than once (to run it, to list it)."""
+    if not getattr(command, "help_rewrapped", False):
+        command.help = rewrapped(command.help)
+        command.help_rewrapped = True
+
+
+def rewrapped(text: str | None) -> str | None:
+    """A help text whose paragraphs Rich wraps to the terminal's width: the single line breaks of a docstring joined.
+    Typer keeps them past the first paragraph (and in the command list's summaries), which broke a paragraph at the
+    source's width, then again at the terminal's. A paragraph that starts with Click's ``\\b`` line keeps its line
+    breaks (an example block), the marker dropped (Typer's Rich help would show it as an empty line) except in the
+    first paragraph, where Typer reads it itself."""
+    if not text:
+        return text
+    paragraphs = cleandoc(text).split("\n\n")
+    for number, paragraph in enumerate(paragraphs):
+        if not paragraph.startswith("\b"):
+            paragraphs[number] = " ".join(line.strip() for line in paragraph.splitlines())
+        elif number:
+            paragraphs[number] = paragraph.removeprefix("\b").lstrip("\n")
+    return "\n\n".join(paragraphs)
+
+
+def choices(values: Iterable[str]) -> str:
+    """The metavar of an option that takes one of a few fixed values, as Click shows a choice: ``[jsonl|csv]``. A set
+    too long for the column of placeholders (log levels: it took half an 80-column terminal, folded mid-word) gets a
+    word for its metavar (``LEVEL``) and is named in the option's help."""
+    return "[" + "|".join(values) + "]"
 
 
 class _Group(TyperGroup):
-    """The command groups of ``aggregator``: flags shown without a placeholder (``_no_value_shown``, applied as each
-    command is looked up, when its help option exists too), and a usage error (an option's value refused, a missing
-    option, an unknown command) said as every other error is, one line on stderr, exit status 2; Typer drew a boxed
-    panel under the usage line. The line to ask for help follows it, as Click's own."""
+    """The command groups of ``aggregator``: parameters and help texts shown as README writes them
+    (``_as_documented``, applied as each command is looked up, when its help option exists too), and a usage error
+    (an option's value refused, a missing option, an unknown command, options that do not go together: ``usage``)
+    said as every other error is, one line on stderr, exit status 2; Typer drew a boxed panel under the usage line.
+    The line to ask for help follows it, as Click's own."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)
-        _no_value_shown(params)
+        _shown_as_documented(params)
+        _rewrap_help(self)
         return params
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            _no_values_shown(command, ctx)
+            _as_documented(command, ctx)
         return command
 
     def invoke(self, ctx: Any) -> Any:
@@ -206,6 +257,14 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def usage(message: str) -> NoReturn:
+    """A usage error found once the command runs: a value its option never takes (a date that is none, a format or
+    log level not among those there are), or options that do not go together. Said as Click says the ones it finds
+    itself (``usage_error``): the line, then where the help is, exit status 2. What depends on the archive or the
+    files (an id no article has, a folder that is not there) is no usage error: ``fail``."""
+    raise _click_exceptions().UsageError(message)
+
+
 @contextmanager
 def writing(what: str, target: object) -> Iterator[None]:
     """An OSError in the block (a folder the command may not write in, a read-only or full disk) as one line naming
@@ -223,7 +282,7 @@ def check_charset(charset: str | None) -> None:
         try:
             codecs.lookup(charset)
         except LookupError:
-            fail(f"unknown encoding: {charset!r}")
+            usage(f"unknown encoding: {charset!r}")
 
 
 ARCHIVE_FILES = {
@@ -325,14 +384,16 @@ def main_options(
     environment = env_settings()  # every command refuses a bad AGGREGATOR_* value up front, by name
     if db is not None and not db.strip():
         # `--db "$ARCHIVE_URL"` in a cron line with the variable unset: not the default archive without a word
-        fail("--db: an empty URL (an unset variable?); leave --db out for AGGREGATOR_DB_URL or the default archive")
+        usage("--db: an empty URL (an unset variable?); leave --db out for AGGREGATOR_DB_URL or the default archive")
     ctx.obj = {"db": db or environment.get("AGGREGATOR_DB_URL")}
 
 
 # -- crawl ---------------------------------------------------------------------------------------------
 
 # What to crawl and where from: shared by `crawl` and `schedule`.
-SourcesArg = Annotated[list[str] | None, typer.Argument(help="Source keys to crawl (see `aggregator sources`).")]
+SourcesArg = Annotated[
+    list[str] | None, typer.Argument(metavar="[SOURCE]...", help="Source keys to crawl (see `aggregator sources`).")
+]
 AllOpt = Annotated[bool, typer.Option("--all", help="Crawl every registered source.")]
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="Serve the bundled sample of the sites locally and crawl that.")
@@ -341,29 +402,35 @@ MirrorOpt = Annotated[
     str | None, typer.Option("--mirror", metavar="URL", help="Fetch every page from a mirror holding the same tree.")
 ]
 MirrorRootOpt = Annotated[
-    Path | None, typer.Option("--mirror-root", help="With --offline: the folder to serve instead of data/mirror.")
+    Path | None,
+    typer.Option("--mirror-root", metavar="DIR", help="With --offline: the folder to serve instead of data/mirror."),
 ]
 LogLevelOpt = Annotated[
-    str | None, typer.Option("--log-level", help="Scrapy log level (default WARNING on a terminal, else INFO).")
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help=f"Scrapy's log level, one of {', '.join(LOG_LEVELS)} (default WARNING on a terminal, else INFO).",
+    ),
 ]
 
 
 def check_log_level(log_level: str | None) -> None:
     """A log level Scrapy takes, or one clear line before anything starts (``schedule``'s runs would each fail)."""
     if log_level and log_level.upper() not in LOG_LEVELS:
-        fail(f"--log-level: {log_level!r} is not a log level: {', '.join(LOG_LEVELS)}")
+        usage(f"--log-level: {log_level!r} is not a log level: {', '.join(LOG_LEVELS)}")
 
 
 def check_where_from(offline: bool, mirror: str | None, mirror_root: Path | None) -> None:
     """One clear line for options that contradict each other: never a crawl of the real sites by mistake."""
     if offline and mirror:
-        fail("--offline and --mirror exclude each other")
+        usage("--offline and --mirror exclude each other")
     problem = None if mirror is None else mirror_address_problem(mirror)
     if problem:
-        fail(f"--mirror {problem}")
+        usage(f"--mirror {problem}")
     if mirror_root is not None:
         if not offline:
-            fail("--mirror-root is the folder --offline serves: add --offline (without it the real sites are crawled)")
+            usage("--mirror-root is the folder --offline serves: add --offline (without it the real sites are crawled)")
         if not mirror_root.is_dir():
             fail(f"--mirror-root: no such folder: {mirror_root}")
 
@@ -416,7 +483,7 @@ def crawl(
     or its site asked (Retry-After) for no request yet.
     """
     if all_ == bool(sources):
-        fail("give source keys or --all (not both)")
+        usage("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
     check_log_level(log_level)
     chosen = list(all_sources()) if all_ else resolve_keys(sources or [])
@@ -470,7 +537,9 @@ def crawl(
 @app.command()
 def reextract(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's articles.")
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -625,7 +694,7 @@ def time_bounds(since: str | None, until: str | None) -> tuple[datetime | None, 
             try:
                 bounds[name] = parse_instant(text, end_of_day=name == "until")
             except ValueError:
-                fail(f"--{name}: not an ISO 8601 date or time: {text!r}")
+                usage(f"--{name}: not an ISO 8601 date or time: {text!r}")
     return bounds["since"], bounds["until"]
 
 
@@ -636,7 +705,7 @@ def _language_option(text: str) -> str:
     code = text.strip().lower()
     known = sorted({language for source in all_sources() for language in source.languages})
     if not _LANGUAGE_CODE.fullmatch(code):
-        fail(f"--language: {text!r} is not a language code, such as {', '.join(known) or 'ru'}")
+        usage(f"--language: {text!r} is not a language code, such as {', '.join(known) or 'ru'}")
     if known and code not in known:
         err.print(f"aggregator: warning: no source publishes in {code!r} (the sources' languages: {', '.join(known)})")
     return code
@@ -653,16 +722,20 @@ UNTIL_HELP = "... and before this ISO date or time (a bare date includes that da
 @articles_app.command("list")
 def articles_list(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's articles.")
+    ] = None,
     language: Annotated[
-        str | None, typer.Option("--language", help="Only articles in this language (ru, az, en).")
+        str | None, typer.Option("--language", metavar="LANG", help="Only articles in this language (ru, az, en).")
     ] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help=SINCE_HELP)] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
     story: Annotated[
         int | None, typer.Option("--story", metavar="ID", max=MAX_ID, help="Only the articles of this story.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=MAX_LIMIT, help="At most this many, newest first.")
+    ] = 50,
     undated: Annotated[
         bool, typer.Option("--undated", help="Only articles whose date could not be read (the text is kept).")
     ] = False,
@@ -691,7 +764,7 @@ def articles_list(
                   "--undated": undated, "--withdrawn": withdrawn, "--no-cover": no_cover}  # fmt: skip
         given = [name for name, value in others.items() if value]
         if given:  # the run says which source and when; a filter besides would hide what it did
-            fail(f"--run lists what one run archived: it takes no {', '.join(given)}")
+            usage(f"--run lists what one run archived: it takes no {', '.join(given)}")
         _run_articles(ctx, run, limit=limit, as_json=as_json)
         return
     chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
@@ -936,14 +1009,15 @@ def articles_withdraw(
     ctx: typer.Context,
     article_ids: Annotated[list[int], typer.Argument(metavar="ID...", help="The articles' ids (see `articles list`).")],
     reason: Annotated[
-        str, typer.Option("--reason", help="Why, for the record (a takedown request, a correction, ...).")
+        str,
+        typer.Option("--reason", metavar="TEXT", help="Why, for the record (a takedown request, a correction, ...)."),
     ],
 ) -> None:
     """Take articles off the downstream site: out of every list, feed, search and story; their pages answer 410.
 
     The archive keeps them and their versions; `articles restore` shows them again."""
     if not reason.strip():
-        fail("--reason: say why the article is withdrawn")
+        usage("--reason: say why the article is withdrawn")
     archive = _archive(ctx)
     try:
         found = archive.withdraw(article_ids, reason.strip())
@@ -1059,7 +1133,9 @@ def _can_retry(r: Any) -> bool:
 @rejects_app.command("list")
 def rejects_list(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's rejects.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's rejects.")
+    ] = None,
     run: Annotated[
         int | None,
         typer.Option("--run", metavar="ID", max=MAX_ID, help="Only those a run refused (see `runs`), last refused."),
@@ -1072,7 +1148,10 @@ def rejects_list(
     ] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
     stage: Annotated[
-        str | None, typer.Option("--stage", help="Only those refused at this stage (fetch, validate, cleanup, ...).")
+        str | None,
+        typer.Option(
+            "--stage", metavar="STAGE", help="Only those refused at this stage (fetch, validate, cleanup, ...)."
+        ),
     ] = None,
     url: Annotated[
         str | None, typer.Option("--url", metavar="URL", help="Only those of this address (as linked or as fetched).")
@@ -1082,7 +1161,9 @@ def rejects_list(
         typer.Option("--retryable", help="Only those `rejects retry` can run again: open, with a stored page or item."),
     ] = False,
     include_resolved: Annotated[bool, typer.Option("--all", help="Also those a retry has since archived.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=MAX_LIMIT, help="At most this many, newest first.")
+    ] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List quarantined items and failed fetches, newest first: stage, reason, URL."""
@@ -1139,7 +1220,7 @@ def _addresses(url: str, problem: str = "not an http(s) address") -> tuple[str, 
     given = url.strip()
     parts = urlsplit(given)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        fail(f"{problem}: {url!r}")
+        usage(f"{problem}: {url!r}")
     canonical = canonical_url(given)
     site = urlsplit(canonical)
     paths = [site.path] if site.query or site.path == "/" else [site.path, site.path + "/"]
@@ -1191,7 +1272,9 @@ def rejects_retry(
     every: Annotated[
         bool, typer.Option("--all", help="Every open reject with a stored page (after a fix to a spider or pipeline).")
     ] = False,
-    source: Annotated[str | None, typer.Option("--source", help="With --all: only this source's rejects.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="With --all: only this source's rejects.")
+    ] = None,
     charset: Annotated[
         str | None,
         typer.Option(
@@ -1209,9 +1292,9 @@ def rejects_retry(
     from aggregator.quarantine import NotRetryableError, RetryBatch, retry_reject, retry_rejects
 
     if every == bool(reject_ids):
-        fail("give the IDs of the rejects to retry, or --all")
+        usage("give the IDs of the rejects to retry, or --all")
     if source and not every:
-        fail("--source goes with --all")
+        usage("--source goes with --all")
     if source:
         resolve_keys([source])
     check_charset(charset)
@@ -1267,16 +1350,17 @@ def rejects_retry(
 
 @dates_app.command("parse")
 def dates_parse(
-    text: Annotated[str, typer.Argument(help="The date as a page prints it, e.g. 'Вчера, 15:31'.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The date as a page prints it, e.g. 'Вчера, 15:31'.")],
     tz: Annotated[
-        str | None, typer.Option("--tz", help="The source's time zone (IANA name; default Asia/Baku).")
+        str | None, typer.Option("--tz", metavar="ZONE", help="The source's time zone (IANA name; default Asia/Baku).")
     ] = None,
     now: Annotated[
         str | None,
         typer.Option("--now", metavar="ISO", help="The moment relative dates count from (default: now), ISO 8601."),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Take the time zone and languages from this source's entry.")
+        str | None,
+        typer.Option("--source", metavar="SOURCE", help="Take the time zone and languages from this source's entry."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
@@ -1288,7 +1372,7 @@ def dates_parse(
 
     languages: tuple[str, ...] = ("ru", "az", "en")
     if source and tz:  # --tz was quietly ignored for the source's zone
-        fail("--tz and --source exclude each other: --source reads the date in the source's own time zone")
+        usage("--tz and --source exclude each other: --source reads the date in the source's own time zone")
     if source:
         entry = resolve_keys([source])[0]
         tz, languages = entry.timezone, entry.languages
@@ -1296,16 +1380,16 @@ def dates_parse(
     try:
         zone(tz)
         moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
-    except UnknownTimeZoneError as exc:
-        fail(str(exc))
+    except UnknownTimeZoneError as exc:  # --tz's: a source's entry names a zone its loading checked
+        usage(f"--tz: {exc}")
     except ValueError:
-        fail(f"--now: not an ISO 8601 date and time: {now!r}")
+        usage(f"--now: not an ISO 8601 date and time: {now!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(tz))
     try:
         instant = parse_date(text, timezone=tz, now=moment, languages=languages)
     except OverflowError:  # "yesterday" or a year without one, counted from the first or last day of the calendar
-        fail(f"--now: too near the ends of the calendar to read dates from: {now!r}")
+        usage(f"--now: too near the ends of the calendar to read dates from: {now!r}")
     printed = {lang: format_date(instant, language=lang, timezone=tz) for lang in ("ru", "az", "en")} if instant else {}
     result = {
         "text": text,
@@ -1374,10 +1458,12 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> str:
 
 @mirror_app.command("serve")
 def mirror_serve(
-    root: Annotated[Path | None, typer.Option("--root", help="Folder with one sub-folder per host.")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = MIRROR_HOST,
+    root: Annotated[
+        Path | None, typer.Option("--root", metavar="DIR", help="Folder with one sub-folder per host.")
+    ] = None,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on.")] = MIRROR_HOST,
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free port).")
+        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port to listen on (0: any free port).")
     ] = MIRROR_PORT,
 ) -> None:
     """Serve the offline mirror (the bundled sample by default) for `crawl --mirror URL`."""

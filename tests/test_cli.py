@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,16 +78,29 @@ def one_line_error(done) -> str:
     return lines[0]
 
 
+def usage_error_line(done: Any, command: str) -> str:
+    """The line a usage error is said in (exit status 2), followed by the one saying where ``command``'s help is, as
+    for the errors Click finds itself: a value an option does not take, options that do not go together."""
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("aggregator: error: "), done.stderr
+    assert lines[1] == f"Try '{' '.join(('aggregator', command)).strip()} --help' for help.", done.stderr
+    return lines[0]
+
+
 def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     assert "unknown source 'nope'" in one_line_error(run_cli("--db", db, "crawl", "nope", "--offline"))
-    assert "--all" in one_line_error(run_cli("--db", db, "crawl"))
-    assert "exclude" in one_line_error(run_cli("--db", db, "crawl", "--all", "--offline", "--mirror", "http://x"))
+    assert "--all" in usage_error_line(run_cli("--db", db, "crawl"), "crawl")
+    both = run_cli("--db", db, "crawl", "--all", "--offline", "--mirror", "http://x")
+    assert "exclude" in usage_error_line(both, "crawl")
     # --mirror-root without --offline crawled the real sites (the folder was quietly ignored)
-    no_offline = one_line_error(run_cli("--db", db, "crawl", "--all", "--mirror-root", str(tmp_path)))
+    no_offline = usage_error_line(run_cli("--db", db, "crawl", "--all", "--mirror-root", str(tmp_path)), "crawl")
     assert "add --offline" in no_offline
-    assert "add --offline" in one_line_error(run_cli("--db", db, "schedule", "--all", "--mirror-root", str(tmp_path)))
-    assert "http(s) address" in one_line_error(run_cli("--db", db, "crawl", "caliber", "--mirror", "127.0.0.1:8000"))
+    scheduled = run_cli("--db", db, "schedule", "--all", "--mirror-root", str(tmp_path))
+    assert "add --offline" in usage_error_line(scheduled, "schedule")
+    no_scheme = run_cli("--db", db, "crawl", "caliber", "--mirror", "127.0.0.1:8000")
+    assert "http(s) address" in usage_error_line(no_scheme, "crawl")
     missing = tmp_path / "nope"
     assert f"no such folder: {missing}" in one_line_error(
         run_cli("--db", db, "crawl", "--all", "--offline", "--mirror-root", str(missing))
@@ -103,7 +117,7 @@ def test_a_bad_mirror_address_is_shown_where_mirror_serve_listens() -> None:
     # It suggested port 8000, where nothing of ours listens.
     serve = dict(COMMANDS)[("mirror", "serve")]
     default = {param.name: param.default for param in serve.params}
-    line = one_line_error(run_cli("crawl", "caliber", "--mirror", "127.0.0.1"))
+    line = usage_error_line(run_cli("crawl", "caliber", "--mirror", "127.0.0.1"), "crawl")
     assert f"such as http://{default['host']}:{default['port']}, not '127.0.0.1'" in line
 
 
@@ -119,7 +133,7 @@ def test_a_file_path_for_db_is_told_the_url_it_meant(tmp_path: Path) -> None:
     # `--db "$ARCHIVE_URL"` with the variable unset read the default archive (and a crawl would have written it).
     for empty in ("", "  "):
         done = run_cli("--db", empty, "runs", "--limit", "1")
-        assert done.returncode == 2 and "--db: an empty URL" in done.stderr, done.stderr
+        assert "--db: an empty URL" in usage_error_line(done, "")
 
 
 def test_db_upgrade_creates_the_schema_where_asked(tmp_path: Path) -> None:
@@ -177,8 +191,9 @@ def test_dates_parse_shows_utc_local_and_printed_forms() -> None:
     assert not_a_date.returncode == 1 and "not a date" in not_a_date.stderr
     bracketed = run_cli("dates", "parse", "[/b] Просмотров")  # printed as text, not as Rich markup
     assert bracketed.returncode == 1 and "not a date: '[/b] Просмотров'" in bracketed.stderr, bracketed.stderr
-    assert "unknown time zone" in one_line_error(run_cli("dates", "parse", "10:00", "--tz", "Mars/Olympus"))
-    assert "--now" in one_line_error(run_cli("dates", "parse", "10:00", "--now", "yesterday"))
+    mars = run_cli("dates", "parse", "10:00", "--tz", "Mars/Olympus")
+    assert usage_error_line(mars, "dates parse") == "aggregator: error: --tz: unknown time zone 'Mars/Olympus'"
+    assert "--now" in usage_error_line(run_cli("dates", "parse", "10:00", "--now", "yesterday"), "dates parse")
 
 
 def test_articles_list_undated(tmp_path: Path) -> None:
@@ -406,7 +421,7 @@ def test_a_missing_archive_is_one_line_and_the_writing_commands_create_it(tmp_pa
 def test_a_log_level_that_is_not_one_is_refused_before_the_crawl(tmp_path: Path) -> None:
     """It crashed with Python's `ValueError: Unknown level` traceback (exit 1) once the crawl had started."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    line = one_line_error(run_cli("--db", db, "crawl", "caliber", "--offline", "--log-level", "BOGUS"))
+    line = usage_error_line(run_cli("--db", db, "crawl", "caliber", "--offline", "--log-level", "BOGUS"), "crawl")
     assert "--log-level: 'BOGUS' is not a log level" in line
     assert not (tmp_path / "a.db").exists()  # refused before anything was opened
 
@@ -424,13 +439,13 @@ def test_a_source_named_twice_is_crawled_once(tmp_path: Path, mirror_url: str) -
 def test_dates_parse_refuses_a_zone_and_a_source_together_and_search_a_query_without_words(tmp_path: Path) -> None:
     """`dates parse --tz UTC --source caliber` read the date in Baku time, ignoring --tz without a word; `search ""`
     printed "0 result(s)" as if the archive held nothing."""
-    assert "--tz and --source exclude each other" in one_line_error(
-        run_cli("dates", "parse", "Вчера, 15:31", "--tz", "UTC", "--source", "caliber")
+    assert "--tz and --source exclude each other" in usage_error_line(
+        run_cli("dates", "parse", "Вчера, 15:31", "--tz", "UTC", "--source", "caliber"), "dates parse"
     )
     db = f"sqlite:///{tmp_path / 'a.db'}"
     assert run_cli("--db", db, "db", "upgrade").returncode == 0
     for query in ("", "   ", "!?"):
-        assert f"no word to search for in {query!r}" in one_line_error(run_cli("--db", db, "search", query))
+        assert f"no word to search for in {query!r}" in usage_error_line(run_cli("--db", db, "search", query), "search")
     assert run_cli("--db", db, "search", "Баку").returncode == 0
 
 
@@ -468,7 +483,8 @@ def test_an_output_that_is_a_folder_or_a_bad_log_level_is_one_line(tmp_path: Pat
         assert f"{folder} is a folder" in one_line_error(run_cli("--db", db, *command))
     assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["a.db", "out"]
     # Refused before the archive is opened: a missing one is not what it says.
-    line = one_line_error(run_cli("--db", f"sqlite:///{tmp_path / 'none.db'}", "serve", "--log-level", "bogus"))
+    bogus = run_cli("--db", f"sqlite:///{tmp_path / 'none.db'}", "serve", "--log-level", "bogus")
+    line = usage_error_line(bogus, "serve")
     assert "--log-level: 'bogus' is not one of uvicorn's log levels: critical, error, warning, info, debug" in line
 
 
@@ -622,8 +638,87 @@ def test_a_flag_shows_no_placeholder_in_help_and_an_option_that_takes_a_value_ke
     listed = run_cli("articles", "list", "--help").stdout  # the installed script, as an operator runs it
     lines = {line.split()[1]: line.split()[2] for line in listed.splitlines() if line.startswith("│ --")}
     assert {lines[flag] for flag in ("--json", "--undated", "--withdrawn", "--help")} == {"Only", "Print", "Show"}
-    assert (lines["--since"], lines["--run"], lines["--limit"]) == ("DATE", "ID", "<int")  # values keep theirs
+    assert (lines["--since"], lines["--run"], lines["--limit"]) == ("DATE", "ID", "N")  # values keep theirs
     assert "URL" in run_cli("--help").stdout.split()  # --db URL
+
+
+def test_every_help_shows_placeholders_as_readme_writes_them() -> None:
+    """`export --help` showed `--format <str>` (not its choices), `--source <str>`, `--output <path>`, `crawl`'s
+    argument `sources... <list[str]>`: Typer's names of Python types; and usage lines `{ID...}...` for `ID...`."""
+    from aggregator.export import FORMATS
+
+    runner = CliRunner()
+    shown = {path: runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output for path, _ in COMMANDS}
+    for path, text in shown.items():
+        # `<project>` is the --db help's word for the project's folder, not a placeholder
+        assert set(re.findall(r"<[^<>]*>", text)) <= {"<project>"}, (path, text)
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert "{" not in usage and "}" not in usage, usage  # Typer 0.2x: `{ID...}...` for a required ID...
+    usages = {path: next(line.split("[OPTIONS]")[1].strip() for line in text.splitlines() if "Usage:" in line)
+              for path, text in shown.items()}  # fmt: skip
+    assert usages[("articles", "withdraw")] == usages[("articles", "restore")] == "ID..."
+    assert usages[("rejects", "retry")] == "[ID]..." and usages[("crawl",)] == "[SOURCE]..."
+    assert (usages[("articles", "show")], usages[("db", "backup")], usages[("search",)]) == ("ID|URL", "FILE", "QUERY")
+    rows = [line.split()[1:] for line in shown[("export",)].splitlines() if line.startswith("│ --")]
+    options = {row[0]: row[2] if row[1] == "-o" else row[1] for row in rows}  # -o: --output's short name
+    assert options["--format"] == f"[{'|'.join(FORMATS)}]" == "[jsonl|csv]"
+    assert (options["--output"], options["--source"], options["--since"]) == ("FILE", "SOURCE", "DATE")
+
+
+def test_help_paragraphs_are_wrapped_to_the_terminal_and_example_blocks_keep_their_lines() -> None:
+    """Typer kept a docstring's single line breaks past its first paragraph: at 200 columns `crawl --help` still
+    broke "... holds its lock" / "or its site asked ..." where the source did, and at 80 broke it twice."""
+    from aggregator.cli import rewrapped
+
+    crawl = CliRunner().invoke(app, ["crawl", "--help"], env={"COLUMNS": "200"}).output
+    assert "holds its lock or its site asked (Retry-After) for no request yet." in crawl
+    export = CliRunner().invoke(app, ["export", "--help"], env={"COLUMNS": "200"}).output
+    assert "exports only them. --changed-since exports what changed" in export
+    # Click's mark of a block that keeps its line breaks: a line of a backspace alone before it
+    docstring = (
+        "First\n    line.\n\n    A paragraph\n    in two.\n\n    \b\n    aggregator crawl --all\n    aggregator runs"
+    )
+    assert rewrapped(docstring) == "First line.\n\nA paragraph in two.\n\naggregator crawl --all\naggregator runs"
+
+
+def test_usage_errors_found_as_a_command_runs_say_where_the_help_is(tmp_path: Path) -> None:
+    """`export --format xml` was one line with no word of the help, unlike `--limit 0`'s: the commands' own checks of
+    a value (a date, a format, a log level) and of options that do not go together answer as Click's do."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    page = tmp_path / "page.html"
+    page.write_text("<html></html>", encoding="utf-8")
+    cases: list[tuple[tuple[str, ...], str, str]] = [
+        (("export", "--format", "xml"), "export", "--format: 'xml' is not one of jsonl, csv"),
+        (("export", "--changed-since", "soon"), "export", "--changed-since: not an ISO 8601"),
+        (("export", "--changed-since", "2026-01-01", "--undated"), "export", "it takes no --undated"),
+        (("stats", "--totals", "--days", "3"), "stats", "it takes no --days"),
+        (("runs", "--until", "soon"), "runs", "--until: not an ISO 8601"),
+        (("health", "--max-age", "5x"), "health", "Invalid value for --max-age: not an interval"),
+        (("crawl", "--all", "--log-level", "LOUD"), "crawl", "--log-level: 'LOUD' is not a log level"),
+        (("crawl", "caliber", "--all"), "crawl", "give source keys or --all"),
+        (("schedule", "--all", "--offline", "--mirror", "http://x"), "schedule", "exclude each other"),
+        (("reextract", "--since", "soon"), "reextract", "--since: not an ISO 8601"),
+        (("search", "?!"), "search", "no word to search for"),
+        (("serve", "--log-level", "loud"), "serve", "--log-level: 'loud' is not one of uvicorn's log levels"),
+        (("extract", str(page), "--url", "ftp://caliber.az/a"), "extract", "not an http(s) URL"),
+        (("extract", str(page), "--url", "https://caliber.az/a", "--fetched-at", "soon"), "extract", "--fetched-at"),
+        (("extract", str(page), "--url", "https://caliber.az/a", "--charset", "nope"), "extract", "unknown encoding"),
+        (("articles", "list", "--language", "English"), "articles list", "--language: 'English' is not a language"),
+        (("articles", "list", "--run", "1", "--undated"), "articles list", "it takes no --undated"),
+        (("articles", "show", "story-7"), "articles show", "not an article id or an http(s) address"),
+        (("articles", "withdraw", "1", "--reason", " "), "articles withdraw", "--reason: say why"),
+        (("rejects", "list", "--since", "soon"), "rejects list", "--since: not an ISO 8601"),
+        (("rejects", "retry"), "rejects retry", "give the IDs of the rejects to retry, or --all"),
+        (("rejects", "retry", "1", "--source", "caliber"), "rejects retry", "--source goes with --all"),
+        (("stories", "rebuild", "--since", "soon"), "stories rebuild", "--since: not an ISO 8601"),
+        (("dates", "parse", "10:00", "--now", "soon"), "dates parse", "--now: not an ISO 8601"),
+        (("dates", "parse", "10:00", "--tz", "Mars/Olympus"), "dates parse", "--tz: unknown time zone"),
+        (("--db", "", "runs"), "", "--db: an empty URL"),
+    ]
+    for args, command, said in cases:
+        line = usage_error_line(run_cli(*(args if args[0] == "--db" else ("--db", db, *args))), command)
+        assert line.startswith("aggregator: error: ") and said in line, (args, line)
+    assert not (tmp_path / "a.db").exists()  # each refused before the archive was opened (or made)
 
 
 def test_a_crawl_into_an_archive_that_is_not_there_says_it_creates_one(tmp_path: Path) -> None:
@@ -732,3 +827,14 @@ def test_runs_show_every_figure_on_a_terminal_narrower_than_its_table() -> None:
         # the table where it fits whole (80 columns), else a few lines a run, each figure named
         words = " ".join(text.split())
         assert ("987 rejected, 876 HTTP errors" in words) == (width < 80), (width, text)
+
+
+def test_serve_names_uvicorns_own_log_levels() -> None:
+    """`serve --help` names the levels without importing uvicorn for every command: they must stay uvicorn's."""
+    from uvicorn.config import LOG_LEVELS
+
+    from aggregator.commands.serve import UVICORN_LOG_LEVELS
+
+    assert tuple(LOG_LEVELS) == UVICORN_LOG_LEVELS
+    shown = " ".join(CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output.split())
+    assert f"one of {', '.join(LOG_LEVELS)}" in shown

@@ -18,6 +18,7 @@ from aggregator.store import queries as q
 from aggregator.store.models import CrawlRun
 from aggregator.store.repository import RedirectRecord, RejectRecord
 from tests.conftest import run_cli
+from tests.test_cli import usage_error_line
 from tests.test_store import item
 
 NIGHT = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -192,7 +193,8 @@ def test_why_an_address_is_not_in_the_archive(tmp_path: Path) -> None:
     assert "refused, validate: no body" in refused and "rejects show" in refused
     unknown = error_line(db, "articles", "show", "https://caliber.az/post/never-linked")
     assert "no crawl has met it" in unknown
-    assert "not an article id or an http(s) address" in error_line(db, "articles", "show", "story-7")
+    not_an_address = run_cli("--db", db, "articles", "show", "story-7")
+    assert "not an article id or an http(s) address" in usage_error_line(not_an_address, "articles show")
     assert answer(db, "articles", "show", str(ids[0]))["open_rejects"] == []
 
 
@@ -222,7 +224,7 @@ def test_stats_totals_say_how_big_the_archive_is(tmp_path: Path) -> None:
     assert answer(db, "stats", "--totals", "--source", "apa")["sources"] == [
         {"source": "apa"} | dict.fromkeys(caliber.keys() - {"source"}, 0) | {"runs": 2}  # its two nightly runs
     ]
-    assert "--days" in error_line(db, "stats", "--totals", "--days", "3")
+    assert "--days" in usage_error_line(run_cli("--db", db, "stats", "--totals", "--days", "3"), "stats")
 
 
 BIG_TOTALS = {"articles": 1_204_567, "withdrawn": 12_345, "undated": 23_456, "without_cover": 34_567,
@@ -272,10 +274,12 @@ def test_stats_totals_on_an_80_column_terminal(tmp_path: Path) -> None:
 
 def test_the_new_options_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
     db, _ = filled(tmp_path)
-    assert error_line(db, "runs", "--since", "yesterday") == (
+    assert usage_error_line(run_cli("--db", db, "runs", "--since", "yesterday"), "runs") == (
         "aggregator: error: --since: not an ISO 8601 date or time: 'yesterday'"
     )
     assert "no run with id 999" in error_line(db, "rejects", "list", "--run", "999")
     assert "no run with id 999" in error_line(db, "articles", "list", "--run", "999")
-    assert "takes no --source" in error_line(db, "articles", "list", "--run", "1", "--source", "caliber")
-    assert "not an http(s) address" in error_line(db, "rejects", "list", "--url", "caliber.az/post/1")
+    with_source = run_cli("--db", db, "articles", "list", "--run", "1", "--source", "caliber")
+    assert "takes no --source" in usage_error_line(with_source, "articles list")
+    no_scheme = run_cli("--db", db, "rejects", "list", "--url", "caliber.az/post/1")
+    assert "not an http(s) address" in usage_error_line(no_scheme, "rejects list")

@@ -94,8 +94,11 @@ def test_no_cover_table_counts_what_it_lists_from(covers: Path) -> None:
 
 def test_no_cover_with_run_is_refused_in_one_line(covers: Path) -> None:
     refused = invoke(covers, "articles", "list", "--run", "1", "--no-cover")
-    assert isinstance(refused.exception, CliError)  # the command's one line on stderr, exit status 2
-    assert str(refused.exception) == "--run lists what one run archived: it takes no --no-cover"
+    assert refused.exit_code == 2  # a usage error: its line on stderr, then where the help is
+    assert refused.stderr.splitlines() == [
+        "aggregator: error: --run lists what one run archived: it takes no --no-cover",
+        "Try 'aggregator articles list --help' for help.",
+    ]
 
 
 # -- db prune-runs --json -------------------------------------------------------------------------------------------

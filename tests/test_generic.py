@@ -477,11 +477,17 @@ def test_extract_command_errors_are_one_line(tmp_path: Path) -> None:
     )
     (tmp_path / "p.html").write_text("<html></html>", encoding="utf-8")
     for url in ("ftp://example.org/a", "ftp://caliber.az/post/a", "https:///post/a"):  # a registered site's too
-        bad_url = run_cli("extract", str(tmp_path / "p.html"), "--url", url)
-        assert bad_url.returncode == 2 and bad_url.stderr.strip() == f"aggregator: error: not an http(s) URL: {url}"
+        bad_url = run_cli("extract", str(tmp_path / "p.html"), "--url", url)  # a usage error: where the help is
+        assert bad_url.returncode == 2 and bad_url.stderr.splitlines() == [
+            f"aggregator: error: not an http(s) URL: {url}",
+            "Try 'aggregator extract --help' for help.",
+        ]
     # An encoding Python does not know was silently ignored.
     bad_charset = run_cli("extract", str(tmp_path / "p.html"), "--url", "https://example.org/a", "--charset", "nope")
-    assert bad_charset.returncode == 2 and bad_charset.stderr.strip() == "aggregator: error: unknown encoding: 'nope'"
+    assert bad_charset.returncode == 2 and bad_charset.stderr.splitlines() == [
+        "aggregator: error: unknown encoding: 'nope'",
+        "Try 'aggregator extract --help' for help.",
+    ]
 
 
 # -- crawls --------------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def test_a_log_level_that_is_not_one_is_refused_before_any_run(tmp_path: Path) -
     done = run_cli("--db", db, "schedule", "caliber", "--offline", "--log-level", "BOGUS")
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.strip().splitlines() == [
-        "aggregator: error: --log-level: 'BOGUS' is not a log level: CRITICAL, ERROR, WARNING, INFO, DEBUG"
+        "aggregator: error: --log-level: 'BOGUS' is not a log level: CRITICAL, ERROR, WARNING, INFO, DEBUG",
+        "Try 'aggregator schedule --help' for help.",
     ]
     assert not (tmp_path / "a.db").exists()  # no run started
 

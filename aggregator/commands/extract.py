@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from aggregator.cli import app, check_charset, fail, item_document, out, print_json
+from aggregator.cli import app, check_charset, fail, item_document, out, print_json, usage
 from aggregator.present import parse_instant
 
 
@@ -22,7 +22,7 @@ def _when(value: str | None) -> datetime | None:
     try:
         return parse_instant(value)
     except ValueError:
-        fail(f"--fetched-at must be an ISO 8601 date and time, not {value!r}")
+        usage(f"--fetched-at must be an ISO 8601 date and time, not {value!r}")
 
 
 @app.command("extract")
@@ -36,7 +36,11 @@ def extract(
     ] = None,
     charset: Annotated[
         str | None,
-        typer.Option("--charset", help="The encoding the server declared, when the page does not declare one."),
+        typer.Option(
+            "--charset",
+            metavar="ENCODING",
+            help="The encoding the server declared, when the page does not declare one.",
+        ),
     ] = None,
 ) -> None:
     """Run a crawl's extractor and pipelines on a saved page; print the item (no network, nothing stored)."""
@@ -50,7 +54,7 @@ def extract(
         fail(f"not a regular file (a device, a pipe?): {page}")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:  # ftp://caliber.az/... was read as caliber's
-        fail(f"not an http(s) URL: {url}")
+        usage(f"not an http(s) URL: {url}")
     check_charset(charset)
     try:
         body, when = page.read_bytes(), _when(fetched_at)

@@ -22,11 +22,14 @@ from aggregator.cli import (
     _filter_options,
     app,
     check_output_file,
+    choices,
     fail,
     out,
     print_json,
+    usage,
     writing,
 )
+from aggregator.export import FORMATS
 from aggregator.sources import resolve_keys
 from aggregator.store.models import MAX_ID
 from aggregator.tables import compact_table, fits, header_column
@@ -46,9 +49,10 @@ def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
 def stats(
     ctx: typer.Context,
     days: Annotated[
-        int | None, typer.Option("--days", min=1, max=3660, help="The last N days (UTC), today included (7).")
+        int | None,
+        typer.Option("--days", metavar="N", min=1, max=3660, help="The last N days (UTC), today included (7)."),
     ] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    source: Annotated[str | None, typer.Option("--source", metavar="SOURCE", help="Only this source.")] = None,
     totals: Annotated[
         bool,
         typer.Option(
@@ -66,7 +70,7 @@ def stats(
         resolve_keys([source])
     if totals:
         if days is not None:
-            fail("--totals counts the whole archive: it takes no --days")
+            usage("--totals counts the whole archive: it takes no --days")
         archive_totals(ctx, source, as_json=as_json)
         return
     days = days or 7
@@ -214,12 +218,19 @@ def byte_size(value: int) -> str:
 @app.command()
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl (one JSON object a line) or csv.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", metavar=choices(FORMATS), help="jsonl (one JSON object a line) or csv.")
+    ] = "jsonl",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of standard output."),
     ] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
-    language: Annotated[str | None, typer.Option("--language", help="Only articles in this language.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's articles.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", metavar="LANG", help="Only articles in this language.")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="DATE", help=SINCE_HELP)] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="DATE", help=UNTIL_HELP)] = None,
     story: Annotated[
@@ -243,23 +254,23 @@ def export(
 
     Withdrawn articles are left out, as the downstream site leaves them out; --withdrawn exports only them.
     --changed-since exports what changed since a copy was made (changes of the last minute are left for the next)."""
-    from aggregator.export import FORMATS, export_articles
+    from aggregator.export import export_articles
     from aggregator.present import parse_instant, utc_iso
     from aggregator.store.queries import change_horizon
 
     if fmt not in FORMATS:
-        fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        usage(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     start: datetime | None = None
     before: datetime | None = None  # a change export: the changes before this instant
     if changed_since is not None:
         others = {"--since": since, "--until": until, "--story": story, "--undated": undated, "--withdrawn": withdrawn}
         given = [option for option, value in others.items() if value]
         if given:  # they choose by publication time and state, the change export by change time
-            fail(f"--changed-since exports every change: it takes no {', '.join(given)} (--source, --language do)")
+            usage(f"--changed-since exports every change: it takes no {', '.join(given)} (--source, --language do)")
         try:
             start = parse_instant(changed_since)
         except ValueError:
-            fail(f"--changed-since: not an ISO 8601 date or time: {changed_since!r}")
+            usage(f"--changed-since: not an ISO 8601 date or time: {changed_since!r}")
         before = change_horizon()
     chosen = _filter_options(source, language, since, until, story, undated, withdrawn)
     if output is not None:

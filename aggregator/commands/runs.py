@@ -96,7 +96,7 @@ def known_or_has_runs(archive: Archive, key: str) -> None:
 @app.command("runs")
 def runs_cmd(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
+    source: Annotated[str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's runs.")] = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -109,7 +109,9 @@ def runs_cmd(
             "--until", metavar="DATE", help="... and before this ISO date or time (a bare date includes that day)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=MAX_LIMIT, help="At most this many, newest first.")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List crawl runs, newest first: status, finish reason, counts, health, where each ran.
@@ -266,7 +268,7 @@ def verdict_max_age(max_age: str | None) -> timedelta | None:
 @app.command("health")
 def health_cmd(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    source: Annotated[str | None, typer.Option("--source", metavar="SOURCE", help="Only this source.")] = None,
     max_age: MaxAgeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
@@ -440,19 +442,24 @@ def db_prune_runs(
     older_than: Annotated[
         float | None,
         typer.Option(
-            "--older-than", min=0, max=LONGEST_DAYS, help="Age in days (default: AGGREGATOR_RUNS_KEEP_DAYS, 90)."
+            "--older-than",
+            metavar="DAYS",
+            min=0,
+            max=LONGEST_DAYS,
+            help="Age in days (default: AGGREGATOR_RUNS_KEEP_DAYS, 90).",
         ),
     ] = None,
     keep: Annotated[
         int | None,
         typer.Option(
             "--keep",
+            metavar="N",
             min=0,
             max=MAX_LIMIT,
             help="Runs each source keeps whatever their age (default: AGGREGATOR_RUNS_KEEP_MIN, 20).",
         ),
     ] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's runs.")] = None,
+    source: Annotated[str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's runs.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was (or would be) deleted as a JSON object.")
@@ -513,7 +520,10 @@ def metrics_cmd(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write to this file (replaced whole, for node_exporter's textfile collector)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (replaced whole, for node_exporter's textfile collector).",
         ),
     ] = None,
     max_age: MaxAgeOpt = None,

@@ -36,7 +36,7 @@ from aggregator.cli import (
     app,
     check_log_level,
     check_where_from,
-    fail,
+    usage,
 )
 from aggregator.sources import resolve_keys
 
@@ -111,6 +111,7 @@ def schedule_cmd(
         int | None,
         typer.Option(
             "--max-runs",
+            metavar="N",
             min=1,
             max=MAX_LIMIT,
             help="Stop after this many runs, exiting with the worst status of theirs (default: run forever).",
@@ -119,7 +120,7 @@ def schedule_cmd(
 ) -> None:
     """Run `aggregator crawl` every --every, forever; an overrun is never stacked; SIGTERM, SIGINT, SIGHUP stop it."""
     if all_ == bool(sources):
-        fail("give source keys or --all (not both)")
+        usage("give source keys or --all (not both)")
     check_where_from(offline, mirror, mirror_root)
     check_log_level(log_level)
     interval = interval_option(every, "--every")

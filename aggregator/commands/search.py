@@ -14,10 +14,10 @@ from aggregator.cli import (
     _article_summary,
     _language_option,
     app,
-    fail,
     out,
     print_json,
     time_bounds,
+    usage,
 )
 from aggregator.sources import resolve_keys
 from aggregator.tables import WIDE, text_and_link, text_and_link_columns
@@ -32,22 +32,26 @@ def search_cmd(
             metavar="QUERY", help="Words to find (all of them); quotes and operators are read as plain words."
         ),
     ],
-    source: Annotated[str | None, typer.Option("--source", help="Only this source's articles.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's articles.")
+    ] = None,
     language: Annotated[
-        str | None, typer.Option("--language", help="Only articles in this language (ru, az, en).")
+        str | None, typer.Option("--language", metavar="LANG", help="Only articles in this language (ru, az, en).")
     ] = None,
     since: Annotated[
         str | None,
         typer.Option("--since", metavar="DATE", help="Only articles published since this ISO date (UTC if no zone)."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many results.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=MAX_LIMIT, help="At most this many results.")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """Search titles and texts of archived articles, best match first (title words weigh more).
 
     Ranked among the latest matches (2,000, or --limit when larger)."""
     if not any(c.isalnum() for c in query):  # it printed "0 result(s) for ''" as if the archive had nothing
-        fail(f"no word to search for in {query!r}")
+        usage(f"no word to search for in {query!r}")
     if source:
         resolve_keys([source])
     if language is not None:

@@ -8,19 +8,24 @@ from typing import Annotated
 
 import typer
 
-from aggregator.cli import _archive, _cannot_listen, _db_url, app, fail, out
+from aggregator.cli import _archive, _cannot_listen, _db_url, app, fail, out, usage
 from aggregator.environment import shown_redis_url
+
+UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's log levels, as ``--help`` names them: ``uvicorn.config.LOG_LEVELS``, which is not imported for the start
+of every command (the option is checked against uvicorn's own)."""
 
 
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port to listen on.")] = 8080,
     workers: Annotated[
         int,
         typer.Option(
             "--workers",
+            metavar="N",
             min=1,
             max=64,
             help="Server processes sharing the port, each with its own connections to the archive (one a core).",
@@ -29,7 +34,12 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request (uvicorn's access log).")
     ] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", metavar="LEVEL", help=f"uvicorn's log level, one of {', '.join(UVICORN_LOG_LEVELS)}."
+        ),
+    ] = "info",
 ) -> None:
     """Serve the read API (/api/...), RSS and Atom feeds (/feeds/...) and article pages (/news/ID) for the site."""
     import uvicorn
@@ -39,7 +49,7 @@ def serve(
     from aggregator.crawl import project_settings
 
     if log_level.lower() not in LOG_LEVELS:  # uvicorn looks it up once the app is built: a KeyError, a traceback
-        fail(f"--log-level: {log_level!r} is not one of uvicorn's log levels: {', '.join(LOG_LEVELS)}")
+        usage(f"--log-level: {log_level!r} is not one of uvicorn's log levels: {', '.join(LOG_LEVELS)}")
     _up_to_date(ctx)  # and fail early on an unusable database
     db_url = _db_url(ctx)
     settings = project_settings()

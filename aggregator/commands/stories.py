@@ -40,13 +40,21 @@ def _story(story: Any, articles: list[Any]) -> dict[str, Any]:
 @stories_app.command("list")
 def stories_list(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Option("--source", help="Only stories this source took part in.")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only stories this source took part in.")
+    ] = None,
     min_articles: Annotated[
         int,
-        typer.Option("--min-articles", min=1, max=MAX_LIMIT, help="Only stories told by at least this many articles."),
+        typer.Option(
+            "--min-articles",
+            metavar="N",
+            min=1,
+            max=MAX_LIMIT,
+            help="Only stories told by at least this many articles.",
+        ),
     ] = 2,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many stories, latest first.")
+        int, typer.Option("--limit", metavar="N", min=1, max=MAX_LIMIT, help="At most this many stories, latest first.")
     ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
@@ -108,7 +116,7 @@ def stories_show(
 def stories_rebuild(
     ctx: typer.Context,
     source: Annotated[
-        str | None, typer.Option("--source", help="Only this source's articles are matched again.")
+        str | None, typer.Option("--source", metavar="SOURCE", help="Only this source's articles are matched again.")
     ] = None,
     since: Annotated[
         str | None,

@@ -18,7 +18,7 @@ from aggregator.store.models import Article, Reject, Story
 from aggregator.store.queries import ArticleFilter
 from tests.api.conftest import item, save
 from tests.conftest import run_cli
-from tests.test_cli import one_line_error
+from tests.test_cli import one_line_error, usage_error_line
 
 
 def listed(db: str, *args: str) -> list[dict]:
@@ -100,11 +100,13 @@ def test_articles_show_everything(sample_db: str) -> None:
 
 
 def test_errors_are_one_line(sample_db: str) -> None:
-    assert "--since" in one_line_error(run_cli("--db", sample_db, "articles", "list", "--since", "yesterday"))
-    assert "--until" in one_line_error(run_cli("--db", sample_db, "export", "--until", "2026-13-01"))
+    # A value an option does not take is a usage error: its line, then where the help is.
+    since = run_cli("--db", sample_db, "articles", "list", "--since", "yesterday")
+    assert "--since" in usage_error_line(since, "articles list")
+    assert "--until" in usage_error_line(run_cli("--db", sample_db, "export", "--until", "2026-13-01"), "export")
     assert "unknown source" in one_line_error(run_cli("--db", sample_db, "stats", "--source", "nope"))
     assert "unknown source" in one_line_error(run_cli("--db", sample_db, "export", "--source", "nope"))
-    assert "--format" in one_line_error(run_cli("--db", sample_db, "export", "--format", "xml"))
+    assert "--format" in usage_error_line(run_cli("--db", sample_db, "export", "--format", "xml"), "export")
     unreachable = run_cli("--db", "postgresql://postgres@127.0.0.1:1/nothing", "stats")
     assert one_line_error(unreachable).startswith("aggregator: database error:")
 

@@ -115,6 +115,9 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
     script = request["script"]
     sys.argv = [script, *request["args"]]
     sys.path[0] = str(Path(script).parent)  # as for the script: its folder, not the checkout the server ran in
+    # A script's __main__ is in no package: Click names the program by it ("Try 'aggregator crawl --help'"), and
+    # named this server's "python -m tests.helpers.aggregator".
+    sys.modules["__main__"].__package__ = None
 
 
 def _receive(connection: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
