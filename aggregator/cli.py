@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -39,7 +38,8 @@ from aggregator.present import utc_iso, utc_iso_text
 from aggregator.sources import UnknownSourceError, all_sources, resolve_keys
 from aggregator.store.db import DatabaseError, sqlite_file
 from aggregator.store.models import MAX_ID
-from aggregator.tables import WIDE, compact_table, header_column, text_and_link, text_and_link_columns
+from aggregator.tables import WIDE, Terminal, compact_table, header_column, text_and_link, text_and_link_columns
+from aggregator.text import visible
 
 
 def _click_exceptions() -> Any:
@@ -170,7 +170,7 @@ def usage_error(exc: Any, *, usage: bool) -> NoReturn:
         if message:
             print(message, file=sys.stderr)
         sys.exit(exc.exit_code)
-    print(f"aggregator: error: {exc.format_message()}", file=sys.stderr)
+    print(f"aggregator: error: {visible(exc.format_message())}", file=sys.stderr)
     ctx = getattr(exc, "ctx", None)
     if usage and ctx is not None and ctx.command.get_help_option(ctx) is not None:
         print(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", file=sys.stderr)
@@ -215,8 +215,9 @@ def reader_gone() -> None:
         os.close(devnull)
 
 
-class _Stdout(Console):
-    """Rich's console on standard output, going on quietly past a closed pipe (``reader_gone``)."""
+class _Stdout(Terminal):
+    """Rich's console on standard output, going on quietly past a closed pipe (``reader_gone``), showing control
+    characters instead of sending them (``Terminal``)."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True  # nothing more is rendered for a reader that is gone
@@ -235,7 +236,7 @@ def print_json(data: Any) -> None:
 
 
 out = _Stdout()
-err = Console(stderr=True)
+err = Terminal(stderr=True)
 
 
 class CliError(Exception):
@@ -1489,11 +1490,12 @@ def main() -> None:
     try:
         app()
     except (CliError, UnknownSourceError, DatabaseError, EnvironmentValueError, FileNotFoundError) as exc:
-        print(f"aggregator: error: {exc}", file=sys.stderr)
+        # An error may quote the archive (a reject's reason: "nothing was stored to retry"): shown as ``out`` shows it.
+        print(f"aggregator: error: {visible(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"aggregator: database error: {detail}{_database_hint(detail)}", file=sys.stderr)
+        print(f"aggregator: database error: {visible(detail)}{_database_hint(detail)}", file=sys.stderr)
         sys.exit(2)
     except OSError as exc:
         # `aggregator stats --json > file` on a disk that fills up was a traceback. The commands that write files

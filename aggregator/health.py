@@ -53,6 +53,7 @@ from aggregator.health_checks import (
     PREFIX,
     Measures,
     Thresholds,
+    cap_problem,
     coverage_problem,
     dates_problem,
     http_problem,
@@ -67,6 +68,7 @@ from aggregator.run_counts import (
     FRONTIER_UNREACHABLE,
     STOPPED,
     TIME_LIMIT,
+    UNQUEUEABLE,
     requeued_for,
 )
 
@@ -208,6 +210,14 @@ class HttpErrorMonitor(_HealthMonitor):
             self.fail(problem)
 
 
+@monitors.name("links")
+class LinkCapMonitor(_HealthMonitor):
+    def test_no_listing_went_past_the_cap(self) -> None:
+        """Every article link of each listing and feed followed (``AGGREGATOR_MAX_LINKS_PER_LISTING``)."""
+        if problem := cap_problem(self.measures, self.limits):
+            self.fail(problem)
+
+
 @monitors.name("frontier")
 class FrontierMonitor(_HealthMonitor):
     def test_the_frontier_lasted(self) -> None:
@@ -232,6 +242,12 @@ class FrontierMonitor(_HealthMonitor):
         if gone := requeued_for(self.data.stats):
             self.fail(gone_workers_said(gone))
 
+    def test_every_request_was_queued(self) -> None:
+        """A request the shared queue cannot hold (``aggregator.queue_codec``) is a bug that leaves its page unfetched:
+        said in an ERROR line each, and red here, so that it is seen rather than read past."""
+        if count := int(self.data.stats.get(UNQUEUEABLE) or 0):
+            self.fail(f"{count} request(s) could not be put in the shared queue, and were not fetched (see the log)")
+
 
 @monitors.name("store")
 class StoreMonitor(_HealthMonitor):
@@ -244,7 +260,15 @@ class StoreMonitor(_HealthMonitor):
 class HealthSuite(MonitorSuite):  # type: ignore[misc]
     """The run's health: measures from the stats and the archive, then the monitors, then the verdict in stats."""
 
-    monitors = (ItemCountMonitor, CoverageMonitor, UndatedMonitor, HttpErrorMonitor, StoreMonitor, FrontierMonitor)
+    monitors = (
+        ItemCountMonitor,
+        CoverageMonitor,
+        UndatedMonitor,
+        HttpErrorMonitor,
+        StoreMonitor,
+        LinkCapMonitor,
+        FrontierMonitor,
+    )
 
     def init_data(self, data: Any) -> None:
         crawler: Crawler = data["crawler"]

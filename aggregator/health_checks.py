@@ -15,6 +15,10 @@ FIELDS = ("title", "body", "date")
 LEFT_ALONE_HTTP_ERRORS = PREFIX + "left_alone_http_errors"
 STORE_ERRORS = "aggregator/store_errors"
 """The stats key counting the items the store could not write (``pipelines.store``)."""
+LINKS_OVER_CAP = "aggregator/links_over_cap"
+"""The stats key counting the article links a listing or feed gave past ``AGGREGATOR_MAX_LINKS_PER_LISTING``, not
+followed (``spiders.base.LinkCap``); ``aggregator/capped_listings`` counts the listings and feeds that had them."""
+CAPPED_LISTINGS = "aggregator/capped_listings"
 LOOKED_IN = "aggregator/looked_in"
 """The stats key of where the run's spider looks for articles, in the words of a verdict that found none
 (``spiders.base.SourceSpider.looked_in``, recorded by ``aggregator.health``): "no article found on the listings" sent
@@ -78,6 +82,9 @@ class Measures:
     not_stored: int = 0
     """Items the store could not write to the archive (``aggregator/store_errors``: a database that went away, a
     full disk): what the run fetched and lost."""
+    links_over_cap: int = 0
+    """Article links past ``AGGREGATOR_MAX_LINKS_PER_LISTING`` on a listing or feed, not followed
+    (``LINKS_OVER_CAP``)."""
     looked_in: str = ON_THE_LISTINGS
     """Where the spider looks for articles (``LOOKED_IN``), as "no article found" says it: not a measure, and not
     kept with the verdict's measures."""
@@ -117,6 +124,7 @@ class Measures:
             median=statistics.median(history) if history else None,
             history=history,
             not_stored=int(stats.get(STORE_ERRORS, 0) or 0),
+            links_over_cap=int(stats.get(LINKS_OVER_CAP, 0) or 0),
             looked_in=str(stats.get(LOOKED_IN) or ON_THE_LISTINGS),
             unread_example=str(stats[UNREAD_DATE]) if stats.get(UNREAD_DATE) else None,
         )
@@ -166,6 +174,18 @@ def store_problem(m: Measures, limits: Thresholds) -> str | None:
     the archive missed its articles."""
     if m.not_stored:
         return store_errors_said(m.not_stored)
+    return None
+
+
+def cap_problem(m: Measures, limits: Thresholds) -> str | None:
+    """Links a listing or feed gave past the cap, not followed: a listing of 100,000 links made one run fetch 10,904
+    pages; capped, the run did what it should, and its articles past the cap are still missing (a site's listing that
+    grew, which wants a higher ``AGGREGATOR_MAX_LINKS_PER_LISTING``, or a hostile one): red, so that it is seen."""
+    if m.links_over_cap:
+        return (
+            f"{m.links_over_cap} article link(s) past AGGREGATOR_MAX_LINKS_PER_LISTING on a listing or feed were not "
+            "followed (see the log)"
+        )
     return None
 
 

@@ -29,6 +29,7 @@ from aggregator.health_checks import (
     UNREAD_DATE,
     Measures,
     Thresholds,
+    cap_problem,
     coverage_problem,
     dates_problem,
     http_problem,
@@ -45,9 +46,9 @@ from aggregator.store.queries import item_history
 HISTORY = 20
 """Runs looked at per source for the latest one with a verdict (a run that failed early has none)."""
 DEFAULT_MAX_AGE_HOURS = 24.0
-RATIO_CHECKS = (coverage_problem, dates_problem, http_problem, store_problem)
-"""What a crawl that is not through yet is judged on (its article count is what some of its workers found), and the
-items its workers could not store."""
+RATIO_CHECKS = (coverage_problem, dates_problem, http_problem, store_problem, cap_problem)
+"""What a crawl that is not through yet is judged on (its article count is what some of its workers found), the
+items its workers could not store, and the links past the cap they did not follow."""
 UNKNOWN = "unknown"
 """The status of a source with no verdict: neither green nor red, and not healthy."""
 

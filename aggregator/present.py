@@ -36,6 +36,9 @@ class Labels:
     """The search box's button and the search page's heading."""
     found: str
     """Before the number of articles a search found: "Найдено: 12"."""
+    more_than: str
+    """That number when more match than a search counts ("Найдено: более 2000"), ``{count}`` the count it stops at
+    (``search.SEARCH_WINDOW``, 2,000: Azerbaijani's "-dən" is the ending "min", a thousand, takes)."""
     nothing_found: str
 
 
@@ -57,6 +60,7 @@ LABELS: dict[str, Labels] = {
         all_editions="Все",
         search="Поиск",
         found="Найдено",
+        more_than="более {count}",
         nothing_found="Ничего не найдено",
     ),
     "az": Labels(
@@ -76,6 +80,7 @@ LABELS: dict[str, Labels] = {
         all_editions="Hamısı",
         search="Axtarış",
         found="Tapıldı",
+        more_than="{count}-dən çox",
         nothing_found="Heç nə tapılmadı",
     ),
     "en": Labels(
@@ -95,6 +100,7 @@ LABELS: dict[str, Labels] = {
         all_editions="All",
         search="Search",
         found="Found",
+        more_than="more than {count}",
         nothing_found="Nothing found",
     ),
 }

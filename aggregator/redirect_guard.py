@@ -6,7 +6,8 @@ errback, so the page the listing linked ends in no table, and ``aggregator rejec
 (only the stats count ``offsite/filtered`` or ``dupefilter/filtered``).
 
 ``RedirectGuardMiddleware`` sees each redirect before Scrapy's ``RedirectMiddleware`` follows it. A redirect whose
-target no domain of the source owns raises ``RedirectedOffsite``; one whose target is the address it came from, or
+target no domain of the source owns raises ``RedirectedOffsite``, one to a port its pages are not fetched on
+``RedirectedToPort`` (``aggregator.address_guard``); one whose target is the address it came from, or
 one earlier in its chain, raises ``RedirectLoop``; one whose ``Location`` is no address, ``RedirectUnreadable``. All
 are ``IgnoreRequest``s (Scrapy logs none): the spider's errback turns them into a quarantine row of the ``fetch``
 stage with the whole chain as its reason, and the page is left alone for a while, like any refused page.
@@ -37,6 +38,11 @@ class RedirectRefused(IgnoreRequest):
 
 class RedirectedOffsite(RedirectRefused):
     """The page's address redirects to a site the source does not own."""
+
+
+class RedirectedToPort(RedirectRefused):
+    """The page's address redirects to a port of the source's host that its pages are not fetched on
+    (``Source.allows_port``): ``http://caliber.az:6379/``, a Redis server's, was followed."""
 
 
 class RedirectLoop(RedirectRefused):
@@ -77,6 +83,12 @@ class RedirectGuardMiddleware:
         if source is not None and target.startswith(("http://", "https://")) and not source.owns(target):
             self._count("redirected_offsite")
             raise RedirectedOffsite(f"redirected off the source's sites ({response.status}): {shown}", response.status)
+        if source is not None and target.startswith(("http://", "https://")) and not source.allows_port(target):
+            self._count("redirected_to_port")
+            raise RedirectedToPort(
+                f"redirected to a port the source's pages are not fetched on ({response.status}): {shown}",
+                response.status,
+            )
         if target in chain:
             self._count("redirect_loop")
             raise RedirectLoop(f"redirect loop ({response.status}): {shown}", response.status)

@@ -30,6 +30,13 @@ REQUEUED_FOR = "aggregator/requeued_for/"
 """The stats key prefix, followed by a worker's ``host:pid``, counting the requests a scale-out worker queued again
 for another worker of its crawl that was gone with them (killed, or cut off from Redis longer than its heartbeat
 lives): the requests it had taken from the shared queue and not seen through (``aggregator.scaleout``)."""
+QUEUE_ENTRIES_DROPPED = "aggregator/queue_entries_dropped"
+"""The stats key counting the entries a scale-out worker popped from the shared queue and dropped unread: not a
+request as this release writes them (``aggregator.queue_codec``: a pickle an earlier release left, or an entry written
+by something else than a worker). Nothing of such an entry is run."""
+UNQUEUEABLE = "aggregator/unqueueable_requests"
+"""The stats key counting the requests a scale-out worker could not put in the shared queue (a value in their meta
+that ``aggregator.queue_codec`` cannot write): a bug, each said in an ERROR line, and the run's health is red."""
 
 UNKNOWN_COUNTS = "aggregator/unknown_counts"
 """The stats key of a run row closed as abandoned (its process killed: ``Archive.abandon_stale_runs``): the count

@@ -41,6 +41,14 @@ operator, and we do here:
   again, and the incremental crawl (``aggregator.incremental``) fetches every linked article not archived yet.
   Only scrapy-redis's priority queue (the one ``redis_settings`` names) is leased; another queue class pops as
   scrapy-redis does.
+- **What the queue holds runs no code.** scrapy-redis pickles the requests it queues, and unpickled every entry a
+  worker popped: one entry written by anyone who could write to the Redis ran their code in every worker. The queue
+  holds JSON instead (``SCHEDULER_SERIALIZER``: ``aggregator.queue_codec``), and an entry that is none of ours (a
+  pickle an earlier release left, garbage, JSON of another shape, a callback that is no public method of the spider)
+  is dropped unread as it is popped, its lease let go, counted (``QUEUE_ENTRIES_DROPPED``) and said in one line a
+  pop. A request the codec cannot write (a value of no JSON kind in its meta) is a bug: said, counted
+  (``UNQUEUEABLE``: the run is red) and not fetched, never pickled. A new generation empties the queue, pickles of an
+  earlier release with it.
 - **Redis outages.** No Redis error reaches Scrapy: one raised by ``enqueue_request`` inside the scraper's handling of
   a listing's links left the scraper never idle, and the worker hung for good, SIGTERM or not, its run "running"
   (which stops ``aggregator schedule``); one raised by ``next_request`` filled the log with tracebacks until the run's
@@ -66,6 +74,7 @@ operator, and we do here:
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import socket
@@ -93,7 +102,16 @@ from twisted.internet.task import LoopingCall
 
 from aggregator.environment import redis_address_problem, shown_redis_url
 from aggregator.locks import ARCHIVE_READ_ONLY, RefusedRun, read_only_refusal
-from aggregator.run_counts import CRAWL_ID, FRONTIER_LOST, FRONTIER_PROBLEM, FRONTIER_UNREACHABLE, REQUEUED_FOR
+from aggregator.queue_codec import Unqueueable, UnreadableEntry
+from aggregator.run_counts import (
+    CRAWL_ID,
+    FRONTIER_LOST,
+    FRONTIER_PROBLEM,
+    FRONTIER_UNREACHABLE,
+    QUEUE_ENTRIES_DROPPED,
+    REQUEUED_FOR,
+    UNQUEUEABLE,
+)
 from aggregator.shutdown import closing_or_done
 from aggregator.store.db import one_line
 from aggregator.urls import canonical_url
@@ -304,6 +322,10 @@ def record_unstarted_run(crawler: Crawler, problem: str) -> int | None:
     return int(run_id)
 
 
+SERIALIZER = "aggregator.queue_codec"
+"""How the shared queue's requests are written (scrapy-redis's ``SCHEDULER_SERIALIZER``): JSON."""
+
+
 def redis_settings(redis_url: str, namespace: str = "aggregator") -> dict[str, Any]:
     """The Scrapy settings that put a crawl's frontier in Redis, under the keys of ``namespace``
     (``AGGREGATOR_REDIS_NAMESPACE``)."""
@@ -314,6 +336,8 @@ def redis_settings(redis_url: str, namespace: str = "aggregator") -> dict[str, A
         "SCHEDULER_QUEUE_KEY": f"{namespace}:%(spider)s:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{namespace}:%(spider)s:dupefilter",
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        # JSON, not scrapy-redis's pickles: what a worker pops runs no code (aggregator/queue_codec.py)
+        "SCHEDULER_SERIALIZER": SERIALIZER,
         "REDIS_URL": redis_url,
     }
 
@@ -386,6 +410,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         for name, setting in optional.items():
             if value := settings.get(setting):
                 kwargs[name] = value
+        # Never scrapy-redis's default, pickle, which runs whatever code an entry names as it is read
+        kwargs.setdefault("serializer", SERIALIZER)
         if isinstance(kwargs.get("serializer"), str):
             kwargs["serializer"] = importlib.import_module(kwargs["serializer"])
         # No duplicate filter yet: ``open`` makes it, on this scheduler's client. The client connects at its first
@@ -682,10 +708,30 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
                         signaller.send_catch_log(signals.request_dropped, request=request, spider=self.spider)
                     continue
             self._held[0] = (request, _LET_THROUGH)
-            self.queue.push(request)
+            try:
+                self.queue.push(request)
+            except (Unqueueable, ValueError) as exc:
+                self._held.popleft()
+                self._unqueueable(request, exc)
+                continue
             self._held.popleft()
             if self.stats:
                 self.stats.inc_value("scheduler/enqueued/redis")
+
+    def _unqueueable(self, request: Request, exc: Exception) -> None:
+        """A request the shared queue cannot hold (``aggregator.queue_codec``: a value its meta holds that JSON and
+        the codec's tags cannot write; a callback that is no method of the spider): a bug in whatever made it, said
+        with what it is and counted (``UNQUEUEABLE``: the run's health is red), and the request dropped. Never
+        written some other way (pickle runs code as it is read), and never raised: an exception out of the scheduler
+        in the middle of a listing's links hung the worker."""
+        logger.error(
+            "%s: %s cannot be put in the shared queue, and is not fetched: %s (a bug: see aggregator/queue_codec.py)",
+            self.spider.name,
+            request,
+            exc,
+        )
+        if self.stats:
+            self.stats.inc_value(UNQUEUEABLE)
 
     def _hold(self, request: Request, said: int) -> bool:
         self._held.append((request, said))
@@ -717,19 +763,65 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     # -- leases ----------------------------------------------------------------------------------------------
 
     def _pop(self) -> Request | None:
-        """The queue's first request, leased to this worker (raises RedisError)."""
+        """The queue's first request that is one, leased to this worker (raises RedisError). Entries before it that
+        are none (``_pop_one``) are dropped, counted (``QUEUE_ENTRIES_DROPPED``) and said in one line."""
+        dropped: list[str] = []
+        try:
+            while True:
+                try:
+                    return self._pop_one()
+                except _Dropped as exc:
+                    dropped.append(str(exc))
+        finally:
+            if dropped:
+                self._said_dropped(dropped)
+
+    def _pop_one(self) -> Request | None:
+        """The queue's first entry as a request, leased to this worker; raises ``_Dropped`` for an entry that is none
+        (taken out of the queue and its lease let go: it is never read again), RedisError."""
         if not self._leasing:
-            popped: Request | None = self.queue.pop(self.idle_before_close)
-            return popped
+            try:
+                popped: Request | None = self.queue.pop(self.idle_before_close)
+            except (UnreadableEntry, ValueError, TypeError, KeyError) as exc:  # already out of the queue
+                raise _Dropped(_said(exc)) from None
+            return self._checked(popped) if popped is not None else None
         self._leases += 1
         lease = str(self._leases)
         keys = [self.queue.key, self._key(f"leases:{self.worker}"), self._key("lease-holders")]
         data = self._pop_leased(keys=keys, args=[lease, self.worker])
         if data is None:
             return None
-        request: Request = self.queue._decode_request(data)
+        try:
+            request: Request = self._checked(self.queue._decode_request(data))
+        except (_Dropped, UnreadableEntry, ValueError, TypeError, KeyError) as exc:
+            self.server.hdel(self._key(f"leases:{self.worker}"), lease)
+            raise _Dropped(_said(exc)) from None
         self._leased[lease] = request
         return request
+
+    def _checked(self, request: Request) -> Request:
+        """``request`` if its callback and errback are public methods of this worker's spider (an entry names them by
+        name, and ``request_from_dict`` takes any attribute of the spider), else raises ``_Dropped``."""
+        for what in (request.callback, request.errback):
+            if what is None:
+                continue
+            if not (inspect.ismethod(what) and what.__self__ is self.spider and not what.__name__.startswith("_")):
+                raise _Dropped(f"a request whose callback is no method of the spider: {what!r}")
+        return request
+
+    def _said_dropped(self, why: list[str]) -> None:
+        reasons = len(set(why))
+        logger.warning(
+            "%s: %d entr%s of the shared queue dropped unread, no request as this release writes them (%s); nothing "
+            "of %s is run (Redis must be writable by the crawl's workers alone)",
+            self.spider.name,
+            len(why),
+            "y" if len(why) == 1 else "ies",
+            why[0] if reasons == 1 else f"{why[0]}; and {reasons - 1} other reason(s)",
+            "it" if len(why) == 1 else "them",
+        )
+        if self.stats:
+            self.stats.inc_value(QUEUE_ENTRIES_DROPPED, len(why))
 
     def _follow_leases(self) -> None:
         """Note which leased requests the engine has seen through since the last call, and which of those the store
@@ -826,6 +918,9 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         except RedisError as exc:
             self._failed(exc)
             return self._hold(request, said)
+        except (Unqueueable, ValueError) as exc:  # ValueError: Request.to_dict's, a callback no method of the spider
+            self._unqueueable(request, exc)
+            return False
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         return True
@@ -873,6 +968,10 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         except RedisError as exc:
             self._failed(exc)
             return len(self._held)
+
+
+class _Dropped(Exception):
+    """A queue entry that is no request of this release's (``SharedScheduler._pop_one``), with why."""
 
 
 _UNASKED, _ASKED, _LET_THROUGH = 0, 1, 2

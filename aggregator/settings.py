@@ -89,6 +89,17 @@ crawl generation. At least 4 seconds (two missed beats)."""
 AGGREGATOR_REDIS_OUTAGE_SECONDS = 30.0
 """A scale-out worker whose Redis does not answer holds the requests it finds and waits this long for it, then ends its
 run as failed (finish reason ``frontier_lost``) rather than hang or crawl on without its frontier."""
+AGGREGATOR_PAGE_MAXSIZE = 5 * 1024 * 1024
+"""Bytes an HTML page (a listing, an article) may have, at most ``DOWNLOAD_MAXSIZE``; a larger one is a failed fetch
+(aggregator/size_limits.py). News pages weigh 20 to 200 KB; an article of 1.2 million nested ``<div>`` (6 MB) took
+33 s and 1.55 GB to parse. 0: ``DOWNLOAD_MAXSIZE``."""
+AGGREGATOR_ROBOTSTXT_MAXSIZE = 500 * 1024
+"""Bytes of a site's robots.txt that are read (Google's limit); the rules past them are ignored. 0: as much as
+``DOWNLOAD_MAXSIZE``."""
+AGGREGATOR_MAX_LINKS_PER_LISTING = 1000
+"""Article links followed from one listing or feed at most (``spiders.base.LinkCap``); those past it are counted
+(``aggregator/links_over_cap``), said in a WARNING, and the run's health is red. A listing of 100,000 links made one
+run fetch 10,904 pages in its time limit. Not a sitemap's (the protocol allows 50,000 links to one). 0: no cap."""
 AGGREGATOR_HEALTH_HISTORY = 10
 """Runs whose median item count a run is compared with."""
 AGGREGATOR_HEALTH_MIN_ITEMS_RATIO = 0.5
@@ -133,6 +144,9 @@ DOWNLOADER_MIDDLEWARES = {
     # After decompression (590), before Scrapy's retry: a page sent without a length whose document stops mid-way
     # (the connection closed) is fetched again, then a failed fetch (aggregator/truncation.py).
     "aggregator.truncation.CutShortMiddleware": 570,
+    # After decompression (590): each request's size limit by its kind (an HTML page, a feed or sitemap, robots.txt),
+    # and a failed fetch over it that names the limit (aggregator/size_limits.py).
+    "aggregator.size_limits.SizeLimitMiddleware": 580,
     # Before Scrapy's redirect (600) follows one: a link that redirects off the source's sites or in a loop is a failed
     # fetch with its reason; Scrapy would drop it unseen (aggregator/redirect_guard.py).
     "aggregator.redirect_guard.RedirectGuardMiddleware": 650,
@@ -204,8 +218,9 @@ CONCURRENT_ITEMS = 8  # the default (100) starts that many tasks per response fo
 WARN_ON_GENERATOR_RETURN_VALUE = False
 DOWNLOAD_TIMEOUT = 30
 # A response larger than this is cut off and recorded as a failed fetch (Scrapy's default, 1 GiB, lets one broken
-# or hostile server fill the crawler's memory, times the requests in flight). News pages weigh well under 1 MiB; a
-# sitemap file may hold 50 MB by the protocol's own limit.
+# or hostile server fill the crawler's memory, times the requests in flight). This is a feed's or a sitemap's limit
+# (a sitemap file may hold 50 MB by the protocol's own); an HTML page has AGGREGATOR_PAGE_MAXSIZE, robots.txt
+# AGGREGATOR_ROBOTSTXT_MAXSIZE (aggregator/size_limits.py).
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 RETRY_TIMES = 2
@@ -220,6 +235,24 @@ CLOSESPIDER_TIMEOUT = 60 * 60
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# -- where a crawl connects (aggregator/address_guard.py) ---------------------------------------------------
+
+AGGREGATOR_ALLOW_PRIVATE_ADDRESSES = False
+"""A crawl connects to public addresses only: a name that resolves to a loopback, private-network, link-local,
+multicast or reserved address (a source's subdomain pointed at 127.0.0.1 or 169.254.169.254) is a failed fetch. On,
+an operator crawls an intranet source on purpose, or a developer a site on 127.0.0.1 without the offline mirror (whose
+own address is always allowed)."""
+# A source's pages are fetched on ports 80 and 443, or on one its registry entry's URLs name for the host, and from
+# public addresses: a link, a feed entry or a redirect cannot send the crawler into the operator's network.
+DOWNLOADER_MIDDLEWARES |= {
+    # After Scrapy's offsite filter (50), before robots.txt (100): a refused port is not asked for its robots.txt.
+    "aggregator.address_guard.PortGuardMiddleware": 60,
+    # Sees a failed fetch before Scrapy's retry (550): a name the resolver refused is not asked again.
+    "aggregator.address_guard.AddressRefusalMiddleware": 555,
+}
+# Scrapy's default resolver, which refuses those addresses once a name is resolved (DNS_RESOLVER's name since 2.19).
+TWISTED_DNS_RESOLVER = "aggregator.address_guard.PublicAddressResolver"
 
 # Safe defaults for a crawler on a shared host: no listening sockets unless an operator asks for them.
 TELNETCONSOLE_ENABLED = False

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,7 +86,8 @@ class Source:
         local files for it), and ``javascript://caliber.az/%0a...`` as a canonical link became the article's source
         link, a script on the site's pages. The host is read as browsers and ``canonical_url`` (w3lib) read it, a
         backslash being a slash: ``https://evil.example\\@caliber.az/`` is evil.example's, not caliber.az's (it passed,
-        and the stored link led to evil.example under caliber.az's name)."""
+        and the stored link led to evil.example under caliber.az's name). Any port is the host's: which ones a crawl
+        fetches is ``allows_port``'s to say."""
         try:
             parts = urlsplit(url.strip().replace("\\", "/"))
             host = (parts.hostname or "").lower().rstrip(".")
@@ -94,6 +96,44 @@ class Source:
         if parts.scheme.lower() not in ("http", "https"):
             return False
         return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def allows_port(self, url: str) -> bool:
+        """Whether a crawl may fetch ``url``'s port: 80 or 443, or another port the entry's own URLs (``entry_urls``,
+        ``homepage``) name for that very host.
+
+        ``owns`` says whose site a host is, whatever its port; a web site answers on 80 and 443. A link, a feed entry
+        or a redirect to another port of the source's host (``http://caliber.az:6379/``, Redis) was fetched, and what
+        answered there was kept. The operator names a port in the entry when the site really is served on one
+        (``https://news.example:8443/rss``); a subdomain gets no port of its parent's (the redirect guard and
+        ``aggregator.address_guard.PortGuardMiddleware`` ask this of every request and redirect)."""
+        found = _host_and_port(url)
+        if found is None:
+            return False
+        return found[1] in WEB_PORTS or found in _named_ports((*self.entry_urls, self.homepage))
+
+
+WEB_PORTS = frozenset({80, 443})
+"""The ports a source's pages are fetched on unless its entry names another (``Source.allows_port``)."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_and_port(url: str) -> tuple[str, int] | None:
+    """``url``'s host (read as ``Source.owns`` reads it) and port (its scheme's when it names none), or None for an
+    address of no port: another scheme, a port that is no number."""
+    try:
+        parts = urlsplit(url.strip().replace("\\", "/"))
+        port = parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if port is None:
+        return None
+    return (parts.hostname or "").lower().rstrip("."), port
+
+
+@lru_cache(maxsize=1024)
+def _named_ports(urls: tuple[str, ...]) -> frozenset[tuple[str, int]]:
+    """The (host, port) pairs of ``urls`` (cached: asked of every request a crawl makes)."""
+    return frozenset(pair for pair in map(_host_and_port, urls) if pair is not None)
 
 
 BUILT_IN: tuple[Source, ...] = (

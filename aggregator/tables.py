@@ -1,12 +1,33 @@
-"""Rich tables for the terminal: ruled under the header only, so that an 80-column terminal shows whole headers."""
+"""Rich tables for the terminal: ruled under the header only, so that an 80-column terminal shows whole headers; and
+the console they are printed on, which shows control characters instead of sending them (``Terminal``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
+
+from aggregator.text import visible
+
+
+class Terminal(Console):
+    """Rich's console, giving every string it prints to ``text.visible`` first: a title holding ESC (``\\x1b[31m``, an
+    OSC 8 hyperlink to a ``file:`` URL) or a reject's reason quoting a ``Location`` with ``\\x1b[2J`` is shown as
+    ``\\x1b[31m``, not obeyed. Rich's markup escaping (``escape``) stays the caller's; Rich's own styles are added
+    after, as escape sequences it writes itself.
+
+    Rich turns each string into text here, whatever holds it: the arguments of ``print``, a table's cells, title and
+    headers, a panel's content. A ``Text`` built by hand does not come by, nor a panel's title or a progress bar's
+    description, which Rich parses itself: ``aggregator`` shows none of an archive's text in one."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(visible(text), **options)
+
 
 WIDE = 150
 """Columns from which a table shows everything on one line a row (below: dates shortened, details folded in)."""

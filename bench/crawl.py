@@ -79,6 +79,9 @@ def child(kind: str, mirror: str, db_url: str, out: Path, redis_url: str | None 
             return iter(())
 
     overrides: dict[str, Any] = {"AGGREGATOR_MIRROR": mirror, "AGGREGATOR_DB_URL": db_url, "LOG_LEVEL": "WARNING"}
+    # Each of the seven generated listings links a seventh of the articles: 1,430 at 10,000, over the default cap of
+    # 1,000 links followed from one listing. Every article is crawled here, as the figures assume.
+    overrides["AGGREGATOR_MAX_LINKS_PER_LISTING"] = 0
     if redis_url:
         overrides["AGGREGATOR_REDIS_URL"] = redis_url
         overrides["AGGREGATOR_REDIS_IDLE_SECONDS"] = 2

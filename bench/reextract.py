@@ -57,6 +57,7 @@ def archive_of(work: Path, n_articles: int) -> str:
     try:
         wait_until_up(base, server)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+        env["AGGREGATOR_MAX_LINKS_PER_LISTING"] = "0"  # a listing links n/7 articles: past 1,000 from 7,000 on
         done = subprocess.run(
             [sys.executable, "-m", "aggregator", "--db", db_url, "crawl", "caliber", "--mirror", base],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,

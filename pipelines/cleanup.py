@@ -39,7 +39,7 @@ from aggregator.html import (
 from aggregator.items import ArticleItem
 from aggregator.markup import parse_html
 from aggregator.sources import Source, get_source
-from aggregator.text import name_key
+from aggregator.text import name_key, without_controls
 from aggregator.urls import absolute, canonical_url
 from pipelines.base import Pipeline
 
@@ -419,18 +419,21 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 """Soft hyphens, zero-width spaces, word joiners and byte-order marks: a "типограф" or a copy and paste leaves them
 inside words ("Ген\u00adас\u00adсамблея"), where a reader sees nothing, but search, story matching and the citations
 read two words or none. Out of the text (the safe HTML keeps them: a soft hyphen is a hyphenation hint there)."""
+_UNSEEN = _INVISIBLE | {code: None for code in (*range(0x20), *range(0x7F, 0xA0)) if not chr(code).isspace()}
+"""``_INVISIBLE``, and the control characters that are no whitespace (ESC, BEL, CSI...): out of the text, and out
+of the safe HTML too (``without_controls``), as a page's ``&#27;`` gives them. The whitespace ones are spaces."""
 
 
 def collapse(text: str | None) -> str:
-    """Whitespace runs (including no-break spaces) as single spaces, trimmed; the ``_INVISIBLE`` characters gone."""
+    """Whitespace runs (including no-break spaces) as single spaces, trimmed; the ``_UNSEEN`` characters gone."""
     if not text:
         return ""
     # Most blocks are already collapsed; proving it costs half the split and join. Every whitespace character but
-    # the plain space is unprintable, and so is every ``_INVISIBLE`` one, so printable text without double, leading
+    # the plain space is unprintable, and so is every ``_UNSEEN`` one, so printable text without double, leading
     # or trailing spaces has nothing to do.
     if text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
         return text
-    return " ".join(text.translate(_INVISIBLE).split())
+    return " ".join(text.translate(_UNSEEN).split())
 
 
 def _fix_media(root: LexborNode, base_url: str) -> None:
@@ -1382,7 +1385,9 @@ def clean_body(
             tops[index].remove()
             del texts[index]
         removed = True
-    safe = _CLEANER.clean(root.inner_html or "").strip()
+    # Without control characters, as the text is (``collapse``): the sanitiser keeps a page's raw ESC and its
+    # ``&#27;``, which reached a terminal from every reader of the HTML.
+    safe = without_controls(_CLEANER.clean(root.inner_html or "").strip())
     if "&nbsp;" in safe:
         safe = _tidy_spaces(safe)
     stable = not outer or (outer <= _STABLE_CONTAINERS and not removed)

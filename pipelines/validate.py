@@ -1,5 +1,9 @@
 """Validate: refuse items that are not articles we can archive (no title, no body, a URL off the source or too long
-for the archive, text that did not decode), and ignore a canonical link that cannot be the page's own address."""
+for the archive, text that did not decode), and ignore a canonical link that cannot be the page's own address.
+
+First of all, the page's one-line texts (title, category, printed dates) lose their control characters
+(``text.without_controls``), so that every step after, and every reason a refusal gives, sees them without; the
+body's are the cleanup's to remove, from the text it reads out of the sanitised HTML."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from scrapy.crawler import Crawler
 from aggregator.items import ArticleItem
 from aggregator.sources import Source, get_source
 from aggregator.store.models import URL_LENGTH
+from aggregator.text import without_controls
 from aggregator.urls import canonical_url, names_a_public_site, names_another_article
 from pipelines.base import Pipeline
 
@@ -29,6 +34,7 @@ class ValidatePipeline(Pipeline):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
+        without_line_controls(item)
         source = get_source(item.source)
         for url in (item.url, item.canonical_url):
             if url and len(url) > URL_LENGTH:  # the archive could not keep it: say so here, not as a failed batch
@@ -55,6 +61,18 @@ class ValidatePipeline(Pipeline):
         if reason := undecodable(item):
             raise self.reject(reason)
         return item
+
+
+ONE_LINE_TEXTS = ("title", "category", "published_raw", "published_meta", "published_feed")
+"""The item's texts a page (or a feed) gives that are one line: shown so in the tables of ``aggregator``."""
+
+
+def without_line_controls(item: ArticleItem) -> None:
+    """The item's ``ONE_LINE_TEXTS`` without control characters: a title holding ESC or an OSC 8 hyperlink drove the
+    terminal of the operator who listed it (the raw page the archive keeps is left as it came)."""
+    for name in ONE_LINE_TEXTS:
+        if value := getattr(item, name):
+            setattr(item, name, without_controls(value, one_line=True))
 
 
 @lru_cache(maxsize=64)

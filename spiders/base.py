@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
@@ -12,9 +13,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from aggregator.address_guard import AddressRefused
+from aggregator.health_checks import CAPPED_LISTINGS, LINKS_OVER_CAP
 from aggregator.incremental import ARTICLE_URL_META, NotModified
 from aggregator.items import ENTRY_FAILED, ENTRY_META, FetchFailure, NotModifiedPage
 from aggregator.redirect_guard import RedirectRefused
+from aggregator.size_limits import DOCUMENT_META, TooLarge
 from aggregator.sources import Source, UnknownSourceError, get_source
 from aggregator.urls import canonical_url, linked_url
 
@@ -43,6 +47,29 @@ ROBOTS_FORBIDDEN = "Forbidden by robots.txt"
 """The reason of Scrapy's ``IgnoreRequest`` for a request the site's robots.txt disallows."""
 
 
+MAX_LINKS_SETTING = "AGGREGATOR_MAX_LINKS_PER_LISTING"
+DEFAULT_MAX_LINKS = 1000
+
+
+@dataclass(slots=True)
+class LinkCap:
+    """The article links one listing or feed may have followed (``AGGREGATOR_MAX_LINKS_PER_LISTING``; 0: all), and
+    those it gave past them. A listing of 100,000 article links made one run fetch 10,904 pages in its time limit,
+    every one re-published; the bundled and generated listings hold about 285."""
+
+    limit: int
+    followed: int = 0
+    over: int = 0
+
+    def take(self) -> bool:
+        """Whether one more link is followed (counted either way)."""
+        if self.limit and self.followed >= self.limit:
+            self.over += 1
+            return False
+        self.followed += 1
+        return True
+
+
 class SpiderSetupError(ValueError):
     """A spider that cannot crawl as it is written: no registry entry for its name, or an extractor of another
     source. Raised when the spider is made, in one line, before any page: each page's item went to another source's
@@ -58,6 +85,9 @@ class SourceSpider(scrapy.Spider):
     """Where this spider looks for articles, as the health verdict of a run that found none says it: "no article found
     on the listings" (``aggregator.health_checks.items_problem``). A spider that reads no HTML listings says what it
     reads, so that the operator looks there."""
+    entries_are_documents: ClassVar[bool] = False
+    """Whether the entry URLs may be feeds or sitemaps, which may be as large as ``DOWNLOAD_MAXSIZE``; an HTML
+    listing has an HTML page's limit (``aggregator.size_limits``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,6 +142,29 @@ class SourceSpider(scrapy.Spider):
             stats.inc_value(LANGUAGE_NOT_LISTED)
             stats.inc_value(f"{LANGUAGE_NOT_LISTED}/{declared}")
 
+    def link_cap(self) -> LinkCap:
+        """A fresh cap for one listing's or feed's links (``LinkCap``)."""
+        settings = getattr(self, "settings", None)  # a spider made without a crawler (a test's) has none
+        return LinkCap(settings.getint(MAX_LINKS_SETTING, DEFAULT_MAX_LINKS) if settings else DEFAULT_MAX_LINKS)
+
+    def count_capped(self, cap: LinkCap) -> None:
+        """Count the links a listing or feed gave past the cap (``LINKS_OVER_CAP``, which turns the run's health
+        red, and ``CAPPED_LISTINGS``)."""
+        stats = self._stats()
+        if cap.over and stats is not None:
+            stats.inc_value(LINKS_OVER_CAP, cap.over)
+            stats.inc_value(CAPPED_LISTINGS)
+
+    def note_capped(self, url: str, what: str, cap: LinkCap) -> None:
+        """Count and say, in one WARNING, a listing or feed that gave more article links than the cap."""
+        if not cap.over:
+            return
+        self.count_capped(cap)
+        self.logger.warning(
+            "%s: the %s links %d article(s): the first %d followed, %d more not (%s=%d)",
+            url, what, cap.followed + cap.over, cap.followed, cap.over, MAX_LINKS_SETTING, cap.limit,
+        )  # fmt: skip
+
     def _stats(self) -> Any:
         """The crawl's stats collector; None for a spider made without a crawler (a test's, ``aggregator extract``)."""
         crawler = getattr(self, "crawler", None)
@@ -131,8 +184,9 @@ class SourceSpider(scrapy.Spider):
             )  # fmt: skip
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        meta = {ENTRY_META: True, DOCUMENT_META: True} if self.entries_are_documents else {ENTRY_META: True}
         for url in self.source.entry_urls:
-            yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True})
+            yield scrapy.Request(url, callback=self.parse, errback=self.fetch_failed, meta=meta)
 
     def fetch_failed(self, failure: Failure) -> Iterator[FetchFailure | NotModifiedPage]:
         """Errback of every request: the failure becomes a quarantine row and the crawl goes on.
@@ -170,7 +224,13 @@ class SourceSpider(scrapy.Spider):
                 self.source.key, url, str(error), http_status=error.status, linked_url=linked, entry=entry
             )
             return
-        reason = describe_error(error) if error is not None else "download failed"
+        if isinstance(error, TooLarge):  # its message is the whole reason, the limit and its setting named
+            yield FetchFailure(self.source.key, url, str(error), linked_url=linked, entry=entry)
+            return
+        if isinstance(error, AddressRefused):  # a port or an address the crawl does not connect to: said in full
+            reason = str(error)
+        else:
+            reason = describe_error(error) if error is not None else "download failed"
         yield FetchFailure(self.source.key, url, reason, linked_url=linked, entry=entry)
 
     def not_html(self, response: Response) -> FetchFailure | None:

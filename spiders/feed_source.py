@@ -36,6 +36,7 @@ class FeedSourceSpider(SourceSpider):
     """Reads the registry's entry URLs as RSS/Atom feeds and follows the article links they hold."""
 
     looked_in: ClassVar[str] = "in the feeds"
+    entries_are_documents: ClassVar[bool] = True
 
     extractor: ClassVar[Any]
     """The source's article extractor class: ``extractor(response).to_item()``; or ``extractors``, its versions oldest
@@ -58,14 +59,18 @@ class FeedSourceSpider(SourceSpider):
             stats.inc_value("feed/entries_without_link", feed.without_link)
         if feed.duplicates:
             stats.inc_value("feed/duplicate_links", feed.duplicates)
+        cap = self.link_cap()
         for entry in feed.entries:
             if not (self.source.owns(entry.link) and self.ARTICLE_PATH.match(urlsplit(entry.link).path)):
                 stats.inc_value("feed/links_not_followed")
+                continue
+            if not cap.take():
                 continue
             # The entry's date and picture go with the request: the page's when it names none (ArticleItem).
             yield scrapy.Request(
                 entry.link, callback=self.parse_article, errback=self.fetch_failed, meta=entry_meta(entry)
             )
+        self.note_capped(response.url, "feed", cap)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         failure = self.not_html(response)

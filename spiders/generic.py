@@ -45,12 +45,13 @@ from aggregator.html import (
 )
 from aggregator.items import EMPTY_LISTINGS, ENTRY_META, ArticleItem, FetchFailure
 from aggregator.markup import defused
+from aggregator.size_limits import DOCUMENT_META
 from aggregator.sources import Source, site_source, source_for_url
 from aggregator.text import written_language
 from aggregator.timezones import zone
 from aggregator.urls import absolute
 from pipelines.dates import day_only, on_day, parse_date, states_time_of_day
-from spiders.base import SourceSpider
+from spiders.base import MAX_LINKS_SETTING, LinkCap, SourceSpider
 from spiders.feeds import (
     DECLARED_BY_META,
     FEED_PUBLISHED_META,
@@ -1172,6 +1173,7 @@ class GenericSpider(SourceSpider):
 
     extractor = GenericArticle
     looked_in = "in the feeds, sitemaps or listings"
+    entries_are_documents = True
     """Its ways in: feeds and sitemaps, or the home page and section fronts of a site with neither, read as
     listings."""
     OFF_DOMAIN_HOSTS_KEPT = 5
@@ -1211,7 +1213,10 @@ class GenericSpider(SourceSpider):
                             tally.off_domain(entry.loc)
                             continue
                         yield scrapy.Request(
-                            entry.loc, callback=self.parse, errback=self.fetch_failed, meta={ENTRY_META: True}
+                            entry.loc,
+                            callback=self.parse,
+                            errback=self.fetch_failed,
+                            meta={ENTRY_META: True, DOCUMENT_META: True},
                         )
                         tally.followed += 1
                         tally.sitemaps += 1
@@ -1235,6 +1240,9 @@ class GenericSpider(SourceSpider):
             announced = {entry.link: entry for entry in entries}  # one entry per link already
         pattern = self.source.article_pattern
         tally = LinkTally(listed=len(announced))
+        # A feed's links are capped as a listing's; a sitemap's are not (the protocol allows 50,000 to one, and the
+        # incremental crawl fetches only those not archived yet)
+        cap = self.link_cap() if kind != "sitemap" else LinkCap(0)
         for link, listed in announced.items():
             try:
                 # Against the document's own URL: a feed or a sitemap has no <base>, and Scrapy's urljoin would look
@@ -1254,14 +1262,17 @@ class GenericSpider(SourceSpider):
                 # counted; raised, it ended the parse and every link after it in the sitemap or feed was lost.
                 tally.unusable += 1
                 continue
+            if not cap.take():
+                continue
             tally.followed += 1
             yield request
+        tally.over_cap, tally.cap = cap.over, cap.limit
         self._tally(response, "the sitemap" if kind == "sitemap" else "the feed", tally)
 
     def _tally(self, response: Response, what: str, tally: LinkTally) -> None:
         """Count what a feed or sitemap listed and what was left out, and say so in one line: INFO when it led
         somewhere, WARNING when it listed nothing to fetch (the crawl's summary then says why nothing was found:
-        ``aggregator.crawl``)."""
+        ``aggregator.crawl``) or more than the cap (``AGGREGATOR_MAX_LINKS_PER_LISTING``)."""
         self._count_tally(tally)
         if not tally.listed:
             self.logger.warning("%s: %s lists no link", response.url, what)
@@ -1270,8 +1281,9 @@ class GenericSpider(SourceSpider):
             f"{tally.off_domain_links} on other domains ({', '.join(tally.hosts)})" if tally.hosts else "",
             f"{tally.not_article_urls} not matching the entry's article_urls" if tally.not_article_urls else "",
             f"{tally.unusable} unusable address(es)" if tally.unusable else "",
+            f"{tally.over_cap} more not followed ({MAX_LINKS_SETTING}={tally.cap})" if tally.over_cap else "",
         ]
-        log = self.logger.info if tally.followed else self.logger.warning
+        log = self.logger.info if tally.followed and not tally.over_cap else self.logger.warning
         log(
             "%s: %s lists %d link(s): %s to fetch%s",
             response.url,
@@ -1296,6 +1308,7 @@ class GenericSpider(SourceSpider):
             stats.inc_value("aggregator/not_articles/article_urls", tally.not_article_urls)
         if tally.unusable:
             stats.inc_value("aggregator/bad_links", tally.unusable)
+        self.count_capped(LinkCap(tally.cap, tally.followed, tally.over_cap))
 
     def _html_entry(self, response: Response) -> Iterator[Any]:
         """An entry URL that answers with an HTML page: the feeds the page declares (``<link rel="alternate"
@@ -1342,7 +1355,7 @@ class GenericSpider(SourceSpider):
                 url,
                 callback=self.parse,
                 errback=self.fetch_failed,
-                meta={ENTRY_META: True, DECLARED_BY_META: response.url},
+                meta={ENTRY_META: True, DOCUMENT_META: True, DECLARED_BY_META: response.url},
             )
 
     def _listing(self, response: TextResponse) -> Iterator[Any]:
@@ -1364,11 +1377,15 @@ class GenericSpider(SourceSpider):
             reason = f"an HTML page declaring no feed and linking no article of the site{elsewhere}"
             yield self.discovery_failed(response, reason, counted_as=EMPTY_LISTINGS)
             return
+        cap = self.link_cap()
         for url in found.articles:
+            if not cap.take():
+                continue
             tally.followed += 1
             # the teaser's date, as a feed entry's: the last resort of a page that prints none
             meta = {FEED_PUBLISHED_META: found.dates[url]} if url in found.dates else None
             yield scrapy.Request(url, callback=self.parse_article, errback=self.fetch_failed, meta=meta)
+        tally.over_cap, tally.cap = cap.over, cap.limit
         self._tally(response, "the listing", tally)
 
     def parse_article(self, response: Response) -> Iterator[Any]:

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 
 from aggregator.html import link_urls
 from aggregator.sources import Source
-from spiders.base import SourceSpider
+from spiders.base import LinkCap, SourceSpider
 from spiders.versions import pick_extractor
 
 
@@ -26,16 +26,23 @@ class FollowsArticles(Protocol):
 
     def fetch_failed(self, failure: Failure) -> Iterator[Any]: ...
 
+    def link_cap(self) -> LinkCap: ...
+
+    def note_capped(self, url: str, what: str, cap: LinkCap) -> None: ...
+
 
 def listed_articles(
     spider: FollowsArticles, response: TextResponse, links: str, article_path: re.Pattern[str]
 ) -> Iterator[scrapy.Request]:
     """A request for each article a listing links to, once each (a card may link twice), in page order: the links
     ``links`` matches whose address (resolved against the listing's ``<base href>``, if it has one) is the source's
-    and whose path is ``article_path``'s."""
+    and whose path is ``article_path``'s; the first ``AGGREGATOR_MAX_LINKS_PER_LISTING`` of them, those past it
+    counted and said (``LinkCap``)."""
+    cap = spider.link_cap()
     for url in link_urls(response, links):
-        if spider.source.owns(url) and article_path.match(urlsplit(url).path):
+        if spider.source.owns(url) and article_path.match(urlsplit(url).path) and cap.take():
             yield scrapy.Request(url, callback=spider.parse_article, errback=spider.fetch_failed)
+    spider.note_capped(response.url, "listing", cap)
 
 
 class ListingSpider(SourceSpider):

@@ -165,6 +165,11 @@ class LinkTally:
     """Left out by the registry entry's ``article_urls``."""
     unusable: int = 0
     """Addresses no request can be made to."""
+    over_cap: int = 0
+    """Article links of a feed or listing past ``AGGREGATOR_MAX_LINKS_PER_LISTING``, not followed (a sitemap's are
+    all followed: ``spiders.base.LinkCap``)."""
+    cap: int = 0
+    """That cap, for the line that says it."""
     sitemaps: int = 0
     """Of ``followed``, the sitemaps a sitemap index names: documents to read, not links to pages (the run's
     ``aggregator/listed_links`` counts the links to pages and those left out)."""

@@ -192,6 +192,14 @@ class SearchResults(BaseModel):
     query: str
     words: list[str] = Field(description="The words searched for, as the index holds them (all must match).")
     items: list[SearchHit]
+    total: int = Field(
+        description=f"How many articles match; with `total_capped`, the {fulltext.SEARCH_WINDOW:,} a search counts to, "
+        f"and more match (a search ranks, and its pages reach, its latest {fulltext.SEARCH_WINDOW:,} matches)."
+    )
+    total_capped: bool = Field(description=f"Whether more than {fulltext.SEARCH_WINDOW:,} articles match.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor`, with the same `q` and filters, for the next page; null on the last page."
+    )
 
 
 class ChangedArticle(ArticleSummary):
@@ -281,6 +289,9 @@ class SourceHealth(BaseModel):
         None, description="Items the run fetched but could not write to the archive (one makes the source red)."
     )
     held_until: datetime | None = Field(None, description="Until when the site's Retry-After holds its runs back.")
+    links_over_cap: int | None = Field(
+        None, description="Article links past AGGREGATOR_MAX_LINKS_PER_LISTING on a listing or feed, not followed."
+    )
 
 
 class CrawlHealth(BaseModel):
@@ -478,11 +489,19 @@ def _unchanged(request: Request, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
+def reuse(seconds: int) -> str:
+    """The ``Cache-Control`` of a public read (``AGGREGATOR_CACHE_SECONDS``): by default (0) ``no-cache``, which lets
+    a cache keep the answer but not give it out without asking the server (a 304 when unchanged); ``seconds`` lets
+    any cache, a CDN's or the browser's, give it out for that long without asking (``public``: pages, API answers
+    and feeds hold nothing of one reader's)."""
+    return f"public, max-age={seconds}" if seconds > 0 else "no-cache"
+
+
 def cached(request: Request, body: bytes, media_type: str, status: int = 200) -> Response:
     """A read's response with its validator (the ETag; no Last-Modified, see ``_unchanged``), or 304 when the
-    client already has it."""
+    client already has it; either with the app's ``Cache-Control`` for reads (``reuse``, kept in its state)."""
     etag = _etag(body)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    headers = {"ETag": etag, "Cache-Control": request.app.state.cache_control}
     if status == 200 and _unchanged(request, etag):
         # A 304 carries the Vary its 200 would (RFC 9110 15.4.5): GZipMiddleware adds it to answers with a body only.
         return Response(status_code=304, headers=headers | {"Vary": "Accept-Encoding"})
@@ -640,6 +659,7 @@ def create_app(
     view_record: ViewRecord | SharedViewRecord | None = None,
     cors_origins: Sequence[str] | Literal["environment"] = "environment",
     change_settle: float = queries.CHANGE_SETTLE_SECONDS,
+    cache_seconds: int | Literal["environment"] = "environment",
 ) -> FastAPI:
     """The API, feeds and pages over the archive at ``db_url`` (its schema must be current: ``db upgrade``).
 
@@ -658,9 +678,12 @@ def create_app(
     headers at all, as a browser then allows same-origin reads only.
 
     ``change_settle``: how old a change must be before ``/api/changes`` lists it (``queries.CHANGE_SETTLE_SECONDS``).
+
+    ``cache_seconds``: how long a cache in front (a CDN) or a browser may give out a public read's answer without
+    asking again (``reuse``); by default ``AGGREGATOR_CACHE_SECONDS`` from the environment, else 0: every use asks.
     """
     store = Store(db_url, most_read_ttl)
-    wanted = "environment" in (health_max_age, public_url, cors_origins) or view_record is None
+    wanted = "environment" in (health_max_age, public_url, cors_origins, cache_seconds) or view_record is None
     environment = env_settings() if wanted else {}
     if health_max_age == "environment":
         health_max_age = max_age(environment.get("AGGREGATOR_HEALTH_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS))
@@ -668,6 +691,8 @@ def create_app(
         public_url = environment.get("AGGREGATOR_PUBLIC_URL")
     if cors_origins == "environment":
         cors_origins = environment.get("AGGREGATOR_CORS_ORIGINS", ())
+    if cache_seconds == "environment":
+        cache_seconds = int(environment.get("AGGREGATOR_CACHE_SECONDS", 0))
     if view_record is None:
         window = environment.get("AGGREGATOR_VIEW_WINDOW_SECONDS", VIEW_WINDOW_SECONDS)
         redis_url = environment.get("AGGREGATOR_REDIS_URL")
@@ -697,6 +722,7 @@ def create_app(
     )
     app.state.store = store
     app.state.view_record = viewers
+    app.state.cache_control = reuse(cache_seconds)
     if public_url:
         app.add_middleware(PublicAddress, public_url=public_url)
     # uvicorn compresses nothing: a feed of 50 articles is 80-100 KB (17-30 KB gzipped), a page of 100 articles'
@@ -850,14 +876,14 @@ def create_app(
         if isinstance(chosen, JSONResponse):
             return chosen
         try:
-            after = queries.Position.decode(cursor) if cursor else None
+            after = queries.Position.decode(cursor, chosen) if cursor else None
         except queries.InvalidCursorError as exc:
             return query_problem("cursor", str(exc))
         with store.read.connect() as conn:
             rows, following = queries.list_page(conn, chosen, limit=limit, after=after)
             names = source_names(conn, (r.source for r in rows))
         items = [summary(r, names) for r in rows]
-        return cached_json(request, {"items": items, "next_cursor": following.encode() if following else None})
+        return cached_json(request, {"items": items, "next_cursor": following.encode(chosen) if following else None})
 
     # In the thread pool even on SQLite (no ``reads``): a page of up to 1,000 rows, some milliseconds that would hold
     # up every other request on the event loop.
@@ -915,11 +941,16 @@ def create_app(
             datetime | None, Query(description="Published (else archived) at or after; UTC if no zone.")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the previous page (same `q` and filters).")
+        ] = None,
     ) -> Response:
-        """Articles whose title or text holds every word of `q`, best match first (title words weigh more).
+        """Articles whose title or text holds every word of `q`, best match first (title words weigh more), a page
+        at a time, with how many match (`total`).
 
         Quotes and operators are plain words. Ranked among the latest 2,000 matches, so a common word finds recent
         news first; letters a keyboard may lack match the plain ones ("seher" finds "şəhər", "еще" finds "ещё").
+        The pages rank the matches archived by the first one's time: an article archived meanwhile shifts none.
         """
         words = fulltext.query_words(q)
         if not words:
@@ -927,11 +958,24 @@ def create_app(
         chosen = filters(source, language, since, None)
         if isinstance(chosen, JSONResponse):
             return chosen
+        scope = queries.search_scope(q, chosen)
+        try:
+            after = queries.SearchPosition.decode(cursor, scope) if cursor else None
+        except queries.InvalidCursorError as exc:
+            return query_problem("cursor", str(exc))
         with store.read.connect() as conn:
-            rows = queries.search(conn, q, chosen, limit=limit)
-            names = source_names(conn, (r.source for r in rows))
-        items = [summary(r, names) | {"score": round(float(r.score), 6)} for r in rows]
-        return cached_json(request, {"query": q, "words": words, "items": items})
+            found = queries.search_page(conn, q, chosen, limit=limit, after=after)
+            names = source_names(conn, (r.source for r in found.rows))
+        items = [summary(r, names) | {"score": round(float(r.score), 6)} for r in found.rows]
+        data = {
+            "query": q,
+            "words": words,
+            "items": items,
+            "total": found.total,
+            "total_capped": found.capped,
+            "next_cursor": found.following.encode(scope) if found.following else None,
+        }
+        return cached_json(request, data)
 
     @app.get(
         "/api/articles/{article_id}",
@@ -1222,7 +1266,9 @@ def create_app(
     def robots(request: Request) -> Response:
         """For crawlers: the sitemap index; the API and the search pages are not for them."""
         body = sitemaps.robots_txt(str(request.url_for("sitemap_index")))
-        return Response(body, media_type="text/plain; charset=utf-8")
+        # No validator (it is a few bytes): kept by a cache in front only for AGGREGATOR_CACHE_SECONDS.
+        kept = {"Cache-Control": app.state.cache_control} if cache_seconds else None
+        return Response(body, media_type="text/plain; charset=utf-8", headers=kept)
 
     # -- pages -----------------------------------------------------------------------------------------
 
@@ -1241,12 +1287,12 @@ def create_app(
         ] = None,
     ) -> Response:
         """The latest articles, with a link to older ones; of one edition (language) when asked."""
+        chosen = queries.ArticleFilter(language=language)
         try:
-            after = queries.Position.decode(cursor) if cursor else None
+            after = queries.Position.decode(cursor, chosen) if cursor else None
         except queries.InvalidCursorError:
             return error_page(request, 400, lambda labels: labels.bad_link)
         with store.read.connect() as conn:
-            chosen = queries.ArticleFilter(language=language)
             rows, following = queries.list_page(conn, chosen, limit=30, after=after)
             names = source_names(conn, (r.source for r in rows))
         items = listed(rows, names=names)
@@ -1258,7 +1304,7 @@ def create_app(
             lang=lang,
             edition=language,
             items=items,
-            next_cursor=following.encode() if following else None,
+            next_cursor=following.encode(chosen) if following else None,
         )
         return cached(request, body, "text/html; charset=utf-8")
 
@@ -1266,7 +1312,10 @@ def create_app(
         "/search",
         response_class=HTMLResponse,
         responses={
-            400: html_page("A query the page cannot take (longer than 200 characters, an unknown edition)."),
+            400: html_page(
+                "A query the page cannot take (longer than 200 characters, an unknown edition, a cursor of another "
+                "search or none the site gave out)."
+            ),
             **PAGE_UNAVAILABLE,
             **NOT_MODIFIED,
         },
@@ -1276,19 +1325,36 @@ def create_app(
         request: Request,
         q: Annotated[str, Query(max_length=200, description="Words to find (all of them).")] = "",
         language: Annotated[Edition | None, Query(description="An edition: only its articles, its labels.")] = None,
+        cursor: Annotated[str | None, Query(max_length=200, description="Where the previous page ended.")] = None,
     ) -> Response:
-        """The site's search: the articles holding every word, best match first (`/api/search`'s, 30 of them); in
-        one edition when asked (the box of an edition's page asks for its own)."""
+        """The site's search: the articles holding every word, best match first (`/api/search`'s), 30 a page with a
+        link to the next, and how many match; in one edition when asked (the box of an edition's page asks for its
+        own)."""
         query = " ".join(q.split())
-        rows: list[Any] = []
+        chosen = queries.ArticleFilter(language=language)
+        scope = queries.search_scope(query, chosen)
+        try:
+            after = queries.SearchPosition.decode(cursor, scope) if cursor else None
+        except queries.InvalidCursorError:
+            return error_page(request, 400, lambda labels: labels.bad_link)
+        found = queries.SearchPage([], None, 0, False)
         names: dict[str, str] = {}
         if fulltext.query_words(query):
             with store.read.connect() as conn:
-                rows = queries.search(conn, query, queries.ArticleFilter(language=language), limit=30)
-                names = source_names(conn, (r.source for r in rows))
-        items = listed(rows, names=names)
+                found = queries.search_page(conn, query, chosen, limit=30, after=after)
+                names = source_names(conn, (r.source for r in found.rows))
         lang = language or "ru"
-        body = render("search.html", language, labels=present.labels(lang), lang=lang, query=query, items=items)
+        body = render(
+            "search.html",
+            language,
+            labels=present.labels(lang),
+            lang=lang,
+            query=query,
+            items=listed(found.rows, names=names),
+            total=found.total,
+            capped=found.capped,
+            next_cursor=found.following.encode(scope) if found.following else None,
+        )
         return cached(request, body, "text/html; charset=utf-8")
 
     @app.get(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import math
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Compiled,
     Connection,
     Dialect,
+    Double,
     Engine,
     Integer,
     Select,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     case,
     column,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -95,6 +99,32 @@ class ArticleFilter:
         named |= {"since": self.since, "until": self.until}
         return {name: value for name, value in named.items() if value is not None}
 
+    def scope(self, *more: object) -> str:
+        """A short hash of these filters (and of ``more``: a search's words), which a cursor carries: a cursor is a
+        position in the list these filters make, and the same position in another list (``language=ru``'s cursor
+        given with ``language=az``) would page on quietly from a place no page of it ended at."""
+        instants = [moment.astimezone(UTC).isoformat() if moment else None for moment in (self.since, self.until)]
+        fields = [self.source, self.language, *instants, self.story, self.undated, self.withdrawn, *more]
+        digest = hashlib.blake2b(json.dumps(fields, separators=(",", ":")).encode(), digest_size=6).digest()
+        return base64.urlsafe_b64encode(digest).decode()
+
+
+def _encoded(fields: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decoded(cursor: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
+def _same_scope(cursor: str, given: str, wanted: str) -> None:
+    """Refuse a cursor made under other filters (``ArticleFilter.scope``) than the request's, as a forged one is."""
+    if given != wanted:
+        raise InvalidCursorError(
+            f"a cursor given out under other filters: {cursor[:40]!r}; ask with the filters of the page it came from "
+            "(or without a cursor, from the start)"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -103,21 +133,23 @@ class Position:
     moment: datetime
     id: int
 
-    def encode(self) -> str:
-        raw = json.dumps([self.moment.astimezone(UTC).isoformat(), self.id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    def encode(self, filters: ArticleFilter) -> str:
+        """The cursor of this position in the list ``filters`` make (bound to them: ``decode``)."""
+        return _encoded([self.moment.astimezone(UTC).isoformat(), self.id, filters.scope()])
 
     @classmethod
-    def decode(cls, cursor: str) -> Position:
+    def decode(cls, cursor: str, filters: ArticleFilter) -> Position:
+        """The position of a cursor ``encode`` made under the same ``filters``; anything else is an
+        ``InvalidCursorError``."""
         try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            moment_text, article_id = json.loads(raw)
+            moment_text, article_id, scope = _decoded(cursor)
             moment = datetime.fromisoformat(moment_text)
             if moment.tzinfo is None or not isinstance(article_id, int) or not 0 < article_id < 2**31:
                 raise ValueError("not ours")
-            return cls(moment.astimezone(UTC), article_id)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
             raise InvalidCursorError(f"not a cursor this API gave out: {cursor[:40]!r}") from exc
+        _same_scope(cursor, scope, filters.scope())
+        return cls(moment.astimezone(UTC), article_id)
 
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -433,10 +465,87 @@ def count_articles(conn: Connection, filters: ArticleFilter) -> int:
     return total
 
 
-def pg_search(query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)) -> Any:
-    """The tsquery of each configuration from the query as a bound parameter (``plainto_tsquery`` reads no
-    operators); an article is matched with the configuration its vector was built with. The latest ``window``
-    matches are chosen by id first and only they are ranked (``ts_rank`` reads each one's vector)."""
+@dataclass(frozen=True, slots=True)
+class SearchPosition:
+    """Where a page of search results ended: the last hit's score and id; and ``top``, the highest article id when
+    the first page was read, which pins the search's window (its latest matches) for the pages after it."""
+
+    score: float
+    id: int
+    top: int
+
+    MARK = "search"
+    """Names the search in the cursor, so that a cursor of a list is not taken for one of a search."""
+
+    def encode(self, scope: str) -> str:
+        """The cursor of this position, bound to ``scope`` (``ArticleFilter.scope`` of the filters and words)."""
+        return _encoded([self.MARK, self.score, self.id, self.top, scope])
+
+    @classmethod
+    def decode(cls, cursor: str, scope: str) -> SearchPosition:
+        try:
+            mark, score, article_id, top, given = _decoded(cursor)
+            numbers = (score, article_id, top)
+            if (
+                mark != cls.MARK
+                or any(isinstance(n, bool) for n in numbers)
+                or not isinstance(score, int | float)
+                or not math.isfinite(score)
+                or not isinstance(article_id, int)
+                or not isinstance(top, int)
+                or not (names_a_row(article_id) and names_a_row(top))
+            ):
+                raise ValueError("not ours")
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+            raise InvalidCursorError(f"not a cursor of this search: {cursor[:40]!r}") from exc
+        _same_scope(cursor, given, scope)
+        return cls(float(score), article_id, top)
+
+
+def _after(score: Any, article_id: Any, after: SearchPosition | None) -> list[Any]:
+    """The condition of the hits after ``after`` in the ranking (score, then id, both descending)."""
+    if after is None:
+        return []
+    return [tuple_(score, article_id) < tuple_(literal(after.score, Double()), literal(after.id, Integer()))]
+
+
+def _ranked(stmt: Any, score: Any, after: SearchPosition | None) -> Any:
+    """``stmt`` (the selected columns and ``score`` of the window's matches) ranked, after ``after``."""
+    return stmt.where(*_after(score, Article.id, after)).order_by(score.desc(), Article.id.desc())
+
+
+def _counted(scored: Any, window: int, after: SearchPosition | None, limit: int, selected: tuple[Any, ...]) -> Any:
+    """A page of ``limit`` hits ranked after ``after``, from ``scored`` (the id and score of the window's matches,
+    read one match longer: ``window + 1``), each row also saying how many matches were read (``matched``: more
+    than ``window`` means that more match than a search ranks). The count is taken over the whole window before
+    ``after`` leaves any out, so a search counts its matches in the one walk of the index that finds them; the extra
+    match, the oldest, is not ranked. Ranked on the ids and scores alone, the page's ``limit`` rows then joined for
+    ``selected``: the window's rows are not copied whole to be counted and sorted."""
+    read = select(
+        scored.c.id,
+        scored.c.score,
+        func.count().over().label("matched"),
+        func.min(scored.c.id).over().label("oldest"),
+    ).subquery()
+    page = (
+        select(read.c.id, read.c.score, read.c.matched)
+        .where(or_(read.c.matched <= window, read.c.id > read.c.oldest), *_after(read.c.score, read.c.id, after))
+        .order_by(read.c.score.desc(), read.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    return (
+        select(*selected, page.c.score, page.c.matched)
+        .join(page, Article.id == page.c.id)
+        .order_by(page.c.score.desc(), page.c.id.desc())
+    )
+
+
+def _pg_matched(query: str) -> tuple[Any, Any] | None:
+    """The condition of the articles matching every word of ``query``, and their score: the tsquery of each
+    configuration from the query as a bound parameter (``plainto_tsquery`` reads no operators); an article is matched
+    with the configuration its vector was built with. The score is ``ts_rank``'s ``real`` as a double, which a
+    cursor gives back exactly (a ``real`` read as text and back as a double is no longer equal to itself)."""
     words = " ".join(fulltext.query_words(query))
     if not words:
         return None
@@ -448,42 +557,76 @@ def pg_search(query: str, filters: list[Any], window: int, selected: tuple[Any, 
         and_(is_russian, vector.op("@@")(russian)),
         and_(or_(Article.language.is_(None), Article.language != fulltext.RUSSIAN), vector.op("@@")(simple)),
     )
-    recent = select(Article.id).where(matched, *filters).order_by(Article.id.desc()).limit(window).subquery()
-    score = func.ts_rank(vector, case((is_russian, russian), else_=simple))
-    return (
-        select(*selected, score.label("score"))
-        .join(recent, Article.id == recent.c.id)
-        .order_by(score.desc(), Article.id.desc())
-    )
+    score: Any = sql_cast(func.ts_rank(vector, case((is_russian, russian), else_=simple)), Double())
+    return matched, score
 
 
-def fts5_search(query: str, filters: list[Any], window: int, selected: tuple[Any, ...] = (Article,)) -> Any:
-    """bm25 of the latest ``window`` matches, from the FTS5 table walked in descending rowid order (which FTS5
-    does without sorting, and stops at the window); the articles table is joined in only for the filters."""
+def pg_search(
+    query: str,
+    filters: list[Any],
+    window: int,
+    selected: tuple[Any, ...] = (Article,),
+    *,
+    top: int | None = None,
+    after: SearchPosition | None = None,
+    counted: int | None = None,
+) -> Any:
+    """The latest ``window`` matches (ids up to ``top``, when given) are chosen by id first and only they are ranked
+    (``ts_rank`` reads each one's vector); ``after``: only the hits ranked after it; ``counted``: a page of that
+    many, counted (``_counted``)."""
+    found = _pg_matched(query)
+    if found is None:
+        return None
+    matched, score = found
+    upto = [Article.id <= top] if top is not None else []
+    longer = window + (counted is not None)
+    recent = select(Article.id).where(matched, *filters, *upto).order_by(Article.id.desc()).limit(longer).subquery()
+    if counted is not None:
+        scored = select(Article.id, score.label("score")).join(recent, Article.id == recent.c.id).subquery()
+        return _counted(scored, window, after, counted, selected)
+    return _ranked(select(*selected, score.label("score")).join(recent, Article.id == recent.c.id), score, after)
+
+
+def _fts5_matches(query: str, filters: list[Any], top: int | None) -> Any:
+    """The ids of the articles matching every word of ``query`` (up to ``top``) that pass ``filters``, from the FTS5
+    table walked in descending rowid order (which FTS5 does without sorting, and stops at a LIMIT; SQLite then reads
+    the FTS5 table first, not an index of a filter). The articles table is joined in only for the filters."""
     match = fulltext.fts5_match(query)
     if match is None:
         return None
     fts = table(fulltext.FTS_TABLE, column("rowid"))
-    bm25: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
-    matches = select(fts.c.rowid.label("id"), (-bm25).label("score")).where(
-        text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match)
-    )
+    matches = select(fts.c.rowid.label("id")).where(text(f"{fulltext.FTS_TABLE} MATCH :match").bindparams(match=match))
     if filters:
         matches = matches.select_from(fts.join(Article.__table__, Article.id == fts.c.rowid)).where(*filters)
-    recent = matches.order_by(fts.c.rowid.desc()).limit(window).subquery()
-    return (
-        select(*selected, recent.c.score)
-        .join(recent, Article.id == recent.c.id)
-        .order_by(recent.c.score.desc(), Article.id.desc())
-    )
+    if top is not None:
+        matches = matches.where(fts.c.rowid <= top)
+    return matches.order_by(fts.c.rowid.desc())
 
 
-def search_statement(
-    dialect: str, query: str, filters: ArticleFilter, window: int, selected: tuple[Any, ...] = (Article,)
+def fts5_search(
+    query: str,
+    filters: list[Any],
+    window: int,
+    selected: tuple[Any, ...] = (Article,),
+    *,
+    top: int | None = None,
+    after: SearchPosition | None = None,
+    counted: int | None = None,
 ) -> Any:
-    """The ranked search of ``query`` (see aggregator/store/search.py) on this dialect among the articles
-    ``filters`` keep (its source, language and since; withdrawn ones left out), selecting ``selected`` and the
-    score; None when the query holds no word."""
+    """bm25 of the latest ``window`` matches (``_fts5_matches``); ``after``: only the hits ranked after it;
+    ``counted``: a page of that many, counted (``_counted``)."""
+    matches = _fts5_matches(query, filters, top)
+    if matches is None:
+        return None
+    bm25: Any = literal_column(f"bm25({fulltext.FTS_TABLE}, {fulltext.TITLE_WEIGHT}, 1.0)")
+    recent = matches.add_columns((-bm25).label("score")).limit(window + (counted is not None)).subquery()
+    if counted is not None:
+        return _counted(recent, window, after, counted, selected)
+    return _ranked(select(*selected, recent.c.score).join(recent, Article.id == recent.c.id), recent.c.score, after)
+
+
+def _search_filters(filters: ArticleFilter) -> list[Any]:
+    """The conditions of the filters a search takes (its source, language and since; withdrawn ones left out)."""
     chosen: list[Any] = [Article.withdrawn_at.is_(None)]
     if filters.source:
         chosen.append(Article.source == filters.source)
@@ -491,19 +634,91 @@ def search_statement(
         chosen.append(Article.language == filters.language)
     if filters.since:
         chosen.append(func.coalesce(Article.published_at, Article.archived_at) >= filters.since)
+    return chosen
+
+
+def search_statement(
+    dialect: str,
+    query: str,
+    filters: ArticleFilter,
+    window: int,
+    selected: tuple[Any, ...] = (Article,),
+    *,
+    top: int | None = None,
+    after: SearchPosition | None = None,
+    counted: int | None = None,
+) -> Any:
+    """The ranked search of ``query`` (see aggregator/store/search.py) on this dialect among the articles
+    ``filters`` keep (``_search_filters``), selecting ``selected`` and the score; None when the query holds no word.
+    ``top``: only articles with ids up to it; ``after``: only the hits ranked after that position; ``counted``: a
+    page of that many hits, each row saying how many match, up to ``window + 1`` (``_counted``)."""
     search = pg_search if dialect == "postgresql" else fts5_search
-    return search(query, chosen, window, selected)
+    return search(query, _search_filters(filters), window, selected, top=top, after=after, counted=counted)
 
 
-def search(
-    conn: Connection, query: str, filters: ArticleFilter, *, limit: int, window: int = fulltext.SEARCH_WINDOW
-) -> list[Any]:
-    """The list columns and the score of the articles matching every word of ``query``, best first, among the
-    ``window`` latest matches that pass ``filters`` (``search_statement``)."""
-    stmt = search_statement(conn.dialect.name, query, filters, max(window, limit), LIST_COLUMNS)
+def search_scope(query: str, filters: ArticleFilter) -> str:
+    """What a search's cursor is bound to: its filters and its words as the index holds them (``"Baki"``, ``"bakı"``
+    and ``"Bakı"`` are one search: both back ends match words in any case)."""
+    return filters.scope("search", [word.lower() for word in fulltext.query_words(query)])
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """A page of a search: its hits (the list columns and ``score``), where to go on from (None on the last page),
+    and how many articles match (``total``: all of them; with ``capped``, the window's worth, and more match)."""
+
+    rows: list[Any]
+    following: SearchPosition | None
+    total: int
+    capped: bool
+
+
+def search_page(
+    conn: Connection,
+    query: str,
+    filters: ArticleFilter,
+    *,
+    limit: int,
+    after: SearchPosition | None = None,
+    window: int | None = None,
+) -> SearchPage:
+    """A page of the articles matching every word of ``query``, best first, among the ``window`` latest matches that
+    pass ``filters`` (``search_statement``; ``fulltext.SEARCH_WINDOW`` by default), after ``after``; and how many
+    match, counted up to the window.
+
+    Pages are by keyset on (score, id), not by offset: a page costs what the first does (the window is ranked
+    either way), and the window is pinned to the articles of the first page's time (``SearchPosition.top``), so an
+    article archived meanwhile neither shifts the later pages nor pushes the window's oldest match out unseen. On
+    PostgreSQL a score depends on the article and the words alone; SQLite's bm25 weighs a word by how many articles
+    hold it, so an archive that grows while a reader pages can move a hit across a page's end (seen twice, or not at
+    all): a page boundary's worth, never a page.
+
+    The count is of the window's matches and one more (``_counted``), read in the walk that finds them: a count of
+    every match reads all of a common word's posting list (40 ms on SQLite at 1,000,000 articles, as long as ranking
+    the window), and the pages reach the window's matches only."""
+    top = after.top if after is not None else highest_id(conn)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # Planned for its words each time. psycopg prepares a statement run five times on a connection, and
+        # PostgreSQL then may keep one plan for any words (a generic plan, made without their frequencies) once
+        # common words' plans have cost more: the plan for a word in most articles read a rare word's matches by
+        # walking the primary key back through every article (3 s at 1,000,000 articles, for 20 matches).
+        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    window = max(fulltext.SEARCH_WINDOW if window is None else window, limit)
+    stmt = search_statement(dialect, query, filters, window, LIST_COLUMNS, top=top, after=after, counted=limit + 1)
     if stmt is None:
-        return []
-    return list(conn.execute(stmt.limit(limit)))
+        return SearchPage([], None, 0, False)
+    rows = list(conn.execute(stmt))
+    page = rows[:limit]
+    following = SearchPosition(float(page[-1].score), page[-1].id, top) if len(rows) > limit else None
+    if rows:
+        matched = int(rows[0].matched)
+    elif after is None:
+        matched = 0
+    else:  # a page past the last (a cursor given again later, its hits withdrawn since): the count alone
+        read = search_statement(dialect, query, filters, window, (Article.id,), top=top, counted=1).subquery()
+        matched = int(conn.execute(select(func.coalesce(func.max(read.c.matched), 0))).scalar_one())
+    return SearchPage(page, following, min(matched, window), matched > window)
 
 
 # The statements below are built once, with bound parameters: building a SQLAlchemy statement (and its cache key

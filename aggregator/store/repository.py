@@ -51,6 +51,7 @@ from aggregator.store.models import (
     utcnow,
 )
 from aggregator.stories import sketch, story_text
+from aggregator.text import without_controls
 from aggregator.urls import canonical_url
 
 
@@ -457,12 +458,12 @@ def _newest_validators(*where: Any) -> Any:
 
 def _storable_reject(record: RejectRecord) -> RejectRecord:
     """A refusal as every back end can keep it: a URL too long for the column is cut (the item keeps it whole), and
-    no NUL characters."""
+    no NUL characters; its reason without control characters (``refusal``)."""
     return RejectRecord(
         record.source,
         record.url.replace("\x00", "")[:URL_LENGTH],
         record.stage,
-        _storable(record.reason) or "",
+        refusal(record.reason),
         record.http_status,
         _storable_json(record.item),
         record.raw_body,
@@ -1438,7 +1439,7 @@ class Archive:
 
     def refuse_again(self, reject_id: int, stage: str, reason: str) -> None:
         with self.session.begin() as session:
-            session.execute(update(Reject).where(Reject.id == reject_id).values(stage=stage, reason=reason))
+            session.execute(update(Reject).where(Reject.id == reject_id).values(stage=stage, reason=refusal(reason)))
 
     def article_id_for(self, url: str) -> int | None:
         with self.reading() as session:
@@ -1519,6 +1520,16 @@ def _snapshot_values(article_id: int, item: ArticleItem, digest: str, now: datet
         "compression": "zlib",
         "raw_body": page,
     }
+
+
+def refusal(reason: str | None) -> str:
+    """A reject's reason as the archive keeps it: without control characters but the line feed and tab
+    (``text.without_controls``). Reasons quote what a site sent: a redirect's ``Location`` header ("redirected off
+    the source's sites (302): ... -> https://evil.example/\\x1b[2J"), a canonical link, an extractor's error about
+    the page; with ESC in them, ``rejects list`` cleared the operator's screen. Every refusal is written by
+    ``Archive.save`` or ``Archive.refuse_again`` (a crawl's, the writer's for an article the database refused,
+    ``rejects retry``'s), both through here."""
+    return without_controls(reason or "")
 
 
 def _storable(text: str | None) -> str | None:

@@ -90,9 +90,12 @@ def test_no_api_or_cli_read_reads_a_big_table_row_by_row(sample_db: str, tmp_pat
             assert routes - documentation <= asked, "a new endpoint: add it to API_PATHS"
             first = client.get("/api/articles?limit=2").json()
             changed = client.get("/api/changes?limit=2").json()
+            found = client.get("/api/search?q=Азербайджан&limit=2").json()
             cursors = [
                 f"/api/articles?limit=2&cursor={first['next_cursor']}",
                 f"/api/changes?cursor={changed['next_cursor']}",
+                f"/api/search?q=Азербайджан&limit=2&cursor={found['next_cursor']}",
+                f"/search?q=Азербайджан&cursor={found['next_cursor']}",
             ]
             for template in [*API_PATHS, *cursors]:
                 where[0] = url = template.format(**values)
