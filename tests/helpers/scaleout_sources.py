@@ -37,14 +37,14 @@ def extra_sources() -> list[registry.Source]:
 
 
 def install() -> None:
-    """Add the test sources to this process's registry (idempotent)."""
+    """Add the test sources to this process's registry (idempotent): the worker's (``scaleout_worker``) only. Not on
+    import: the test process imports ``EXTRA_KEYS`` from here, and every pytest-xdist worker collects every test
+    file, so the copies of caliber (its spellings too: "Калибр" became Gen3.test's citation) were in the registry of
+    every other test of the suite."""
     for source in extra_sources():
         if source.key not in registry._BY_KEY:
             registry.SOURCES = (*registry.SOURCES, source)
             registry._BY_KEY[source.key] = source
-
-
-install()
 
 
 class Gen2Article(CaliberArticle):
