@@ -7,6 +7,7 @@ models below document the responses in ``/openapi.json`` without re-validating e
 
 from __future__ import annotations
 
+import base64
 import functools
 import gc
 import hashlib
@@ -49,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -145,6 +147,9 @@ CORS_METHODS = ("GET", "HEAD", "POST")
 """What a script of another origin may ask (``AGGREGATOR_CORS_ORIGINS``): the reads, and the views counter's POST."""
 CORS_MAX_AGE = 3600
 """Seconds a browser keeps a preflight's answer (Chromium keeps one at most 2 hours, Firefox 24)."""
+API_DOCS = ("/docs", "/redoc")
+"""FastAPI's documentation pages: HTML that loads its script and styles from a CDN, so not under the pages' policy."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
 SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
 SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
 """How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
@@ -321,6 +326,9 @@ GONE: dict[int | str, dict[str, Any]] = {
     410: {"model": Problem, "description": "The article was withdrawn (the archive keeps it; nothing shows it)."}
 }
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Unchanged since the ETag given."}}
+FOREIGN_PAGE: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem, "description": "Posted from a page of another site (`Origin`)."}
+}
 TOO_MANY_VIEWS: dict[int | str, dict[str, Any]] = {
     429: {
         "model": Problem,
@@ -599,6 +607,74 @@ def utc(value: datetime | None) -> datetime | None:
 # -- the app -------------------------------------------------------------------------------------------
 
 
+def inline_hash(template: str, tag: str) -> str:
+    """The CSP source (``'sha256-...'``) that allows the one inline ``<script>`` or ``<style>`` of a template: the
+    hash of its text as the template holds it, which is the text served as long as it holds no template syntax (an
+    article's id in the script would make every page's hash another). Such a text, or a second element, is refused
+    at start-up, rather than a policy that silently blocks the script on every page."""
+    source = (TEMPLATES / template).read_text(encoding="utf-8")
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", source, re.DOTALL)
+    if len(found) != 1 or any(mark in found[0] for mark in ("{{", "{%", "{#")):
+        raise RuntimeError(f"{template}: the Content-Security-Policy needs one <{tag}> without template syntax")
+    return f"'sha256-{base64.b64encode(hashlib.sha256(found[0].encode()).digest()).decode()}'"
+
+
+def page_policy() -> str:
+    """The site's pages' Content-Security-Policy: the page's own addresses, pictures from anywhere (covers and body
+    images are the source sites'), the one inline script and the one inline style by their hashes, and nothing that
+    could take the page elsewhere (a plugin, a ``<base>``, a form posting off-site, a frame of another site)."""
+    return (
+        "default-src 'self'; img-src https: http: data:; "
+        f"script-src {inline_hash('article.html', 'script')}; style-src {inline_hash('base.html', 'style')}; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: every answer is not to be sniffed as another type nor framed by another site; the site's HTML
+    pages carry ``policy`` and send no ``Referer`` (as their ``<meta name="referrer">`` says already, for browsers
+    that read only one of them; the source link's own ``referrerpolicy`` outranks both)."""
+
+    def __init__(self, app: Any, policy: str) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        documentation = scope["path"].startswith(API_DOCS)
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+                if headers.get("content-type", "").startswith("text/html") and not documentation:
+                    headers.setdefault("Content-Security-Policy", self.policy)
+                    headers.setdefault("Referrer-Policy", "no-referrer")
+                else:
+                    headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def web_origin(url: str) -> str | None:
+    """A URL's origin as a browser's ``Origin`` header names it (``https://icma.az``, a port only when not the
+    scheme's own), or None for none (``null``, a sandboxed frame's)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
+
+
 class PublicAddress:
     """ASGI middleware: every request is taken as made to the site's public address (``AGGREGATOR_PUBLIC_URL``),
     whatever its ``Host`` header says.
@@ -730,7 +806,7 @@ def create_app(
     # to a client that asks for it, with "Vary: Accept-Encoding"; the ETag is weak, so it stands for both forms.
     app.add_middleware(GZipMiddleware, compresslevel=GZIP_LEVEL)
     if cors_origins:
-        # Outermost: a preflight is answered before anything else runs. The reads and the views counter only; a
+        # Outer: a preflight is answered before anything else runs. The reads and the views counter only; a
         # script may send If-None-Match (a 304 for an answer it has) and read the ETag and a 503's Retry-After.
         app.add_middleware(
             CORSMiddleware,
@@ -740,6 +816,10 @@ def create_app(
             expose_headers=["ETag", "Retry-After"],
             max_age=CORS_MAX_AGE,
         )
+    app.add_middleware(SecurityHeaders, policy=page_policy())  # outermost: on every answer, a preflight's too
+    # The pages whose scripts may count views: the site's own, and those that may read the API (CORS).
+    viewing_origins = {web_origin(o) for o in (public_url or "", *cors_origins)} - {None}
+    any_origin = "*" in cors_origins
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -1015,14 +1095,18 @@ def create_app(
     @app.post(
         "/api/articles/{article_id}/views",
         response_model=ViewCount,
-        responses={**NOT_FOUND, **GONE, **TOO_MANY_VIEWS},
+        responses={**NOT_FOUND, **GONE, **FOREIGN_PAGE, **TOO_MANY_VIEWS},
         tags=["articles"],
     )
     def count_view(request: Request, article_id: ArticleId) -> Response:
         """Count a reader's view of the article: once per reader (client address) in the window
         (`AGGREGATOR_VIEW_WINDOW_SECONDS`, 30 minutes); a view again within it answers the count with `counted`
         false. Atomic in the database: concurrent views are all counted. A reader with 60 views counted in a minute
-        is answered 429 until the minute is over."""
+        is answered 429 until the minute is over. A request from a page (`Origin`) of another site than this one,
+        its `AGGREGATOR_PUBLIC_URL` or `AGGREGATOR_CORS_ORIGINS` is refused (403): a third-party page would otherwise
+        count a view for each of its visitors."""
+        if not counts_from(request):
+            return problem(403, "views are counted from the site's own pages (and AGGREGATOR_CORS_ORIGINS') alone")
         # Behind a proxy, the reader's address only when uvicorn takes it from X-Forwarded-For (README). No address
         # at all (a Unix socket): one reader for all such requests, which cannot inflate a count.
         reader = request.client.host if request.client else ""
@@ -1044,6 +1128,19 @@ def create_app(
         if views is None:
             return problem(404, f"no article with id {article_id}")
         return JSONResponse({"id": article_id, "views": views, "counted": counted})
+
+    def counts_from(request: Request) -> bool:
+        """Whether the page posting a view (its ``Origin``) may count one: none named (curl, an older browser) may,
+        as before. The request's own host is the site's in either scheme: behind a proxy that ends TLS and does not
+        say so (``X-Forwarded-Proto``), the page is https and the request http."""
+        given = request.headers.get("origin")
+        if given is None or any_origin:
+            return True
+        origin = web_origin(given)
+        if origin is None:
+            return False
+        own = request.url.netloc.lower()
+        return origin in viewing_origins or origin in {web_origin(f"{s}://{own}") for s in DEFAULT_PORTS}
 
     def add_a_view(article_id: int) -> tuple[int | None, bool]:
         """The article's views with one more (None for none shown), and whether it is withdrawn."""

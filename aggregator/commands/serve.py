@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from typing import Annotated
@@ -64,6 +65,8 @@ def serve(
     out.print(
         f"Serving the archive at http://{where}:{port}/ (API docs at /docs{processes}, Ctrl-C to stop)", soft_wrap=True
     )  # whole on one line: a script starting the server with --port 0 reads the port from it
+    if warning := _host_header_warning(host, settings.get("AGGREGATOR_PUBLIC_URL")):
+        out.print(warning, soft_wrap=True)
     # Where the views counter remembers its readers (aggregator/api/view_record.py): an operator running several
     # processes learns here whether each counts a reader again.
     if redis_url:
@@ -120,6 +123,25 @@ def _can_remember_views(redis_url: str, namespace: str) -> None:
         record.close()
     if problem:
         fail(f"the views' shared record of readers cannot be used: {problem}; the server does not start")
+
+
+def _host_header_warning(host: str, public_url: str | None) -> str | None:
+    """The line warning that the site's absolute links (canonical, feeds, sitemaps, ``robots.txt``) will name
+    whatever host a client sends (``Host: evil.example``), when others can reach the server (an address other than
+    the loopback's) and ``AGGREGATOR_PUBLIC_URL`` does not name the site's own; None otherwise. Not a refusal: a
+    development machine serving its LAN is legitimate."""
+    if public_url:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a name
+        if host.lower() == "localhost":
+            return None
+    return (
+        "Warning: AGGREGATOR_PUBLIC_URL is unset: the links in pages, feeds, sitemaps and robots.txt follow each "
+        "request's Host header; set it to the site's address (https://icma.az) when serving others"
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:

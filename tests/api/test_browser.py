@@ -146,7 +146,9 @@ def test_article_page_renders_in_chromium_and_runs_no_injected_script(
     assert dom["archived"].startswith("Эта новость заархивирована с источника ")
     assert dom["paragraphs"] >= 3
     (own,) = dom["scripts"]  # the page's own, counting the view: none of the body's
-    assert f"/api/articles/{hostile.id}/views" in own
+    assert '"/api/articles/" + shown.dataset.article + "/views"' in own  # one text on every page: its hash allowed
+    assert page.evaluate("document.getElementById('view-count').dataset.article") == str(hostile.id)
+    assert "Georgia" in page.evaluate("getComputedStyle(document.body).fontFamily")  # the style allowed by its hash
     assert dom["handlers"] == []
     assert dom["xss"] == "undefined"
     page.evaluate("document.querySelectorAll('#body a').forEach(a => a.click())")  # a javascript: link would run

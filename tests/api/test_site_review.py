@@ -112,7 +112,10 @@ def test_the_article_page_carries_its_own_view_counting_script(client: TestClien
     page = page_of(client, f"/news/{article_id}")
     (script,) = page.cssselect("script")
     assert script.get("src") is None
-    assert f'fetch("/api/articles/{article_id}/views", {{method: "POST", keepalive: true}})' in script.text
+    assert (
+        'fetch("/api/articles/" + shown.dataset.article + "/views", {method: "POST", keepalive: true})' in script.text
+    )
+    assert page.cssselect("#view-count")[0].get("data-article") == str(article_id)  # the script reads its id there
     assert text(page, "#views") == "Просмотров: 0"  # the server's count, script or not
     assert client.get(f"/api/articles/{article_id}").json()["views"] == 0  # the GET counted nothing
     for path in ("/", "/search?q=Баку"):  # the other pages have none
