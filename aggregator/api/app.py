@@ -412,6 +412,10 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+MOST_READ_KEPT = 256
+"""The most-read lists ``Store.most_read`` keeps at once (an hours, limit and edition each)."""
+
+
 class Store:
     """The app's two engines; the writing one is only made when a view is first counted."""
 
@@ -427,8 +431,9 @@ class Store:
         articles only) when asked, as an article page shows it; else ``/api/most-read``'s, of every language."""
         now = time.monotonic()
         key = (hours, limit, edition)
-        kept = self._most_read.get(key)
+        kept = self._most_read.pop(key, None)
         if kept is not None and kept[0] > now:
+            self._most_read[key] = kept  # the most recently used last: the pages' own lists stay
             return kept[1]
         with self.read.connect() as conn:
             if edition is None:
@@ -436,10 +441,20 @@ class Store:
             else:
                 cutoff = datetime.now(UTC) - timedelta(hours=hours)
                 rows = queries.run(conn, EDITION_MOST_READ, {"cutoff": cutoff, "language": edition, "limit": limit})
-        if len(self._most_read) > 256:  # any hours/limit may be asked for: keep the cache small
-            self._most_read.clear()
+        self._keep_room(now)
         self._most_read[key] = (now + self.most_read_ttl, rows)
         return rows
+
+    def _keep_room(self, now: float) -> None:
+        """Any hours/limit may be asked for: the cache keeps ``MOST_READ_KEPT`` lists, the expired dropped first,
+        then the least recently used. It was emptied whole once full, so a client asking for 257 different limits
+        had every page's own list computed again at its next view, as often as it liked."""
+        if len(self._most_read) < MOST_READ_KEPT:
+            return
+        for key in [k for k, (until, _) in self._most_read.items() if until <= now]:
+            del self._most_read[key]
+        while len(self._most_read) >= MOST_READ_KEPT:
+            del self._most_read[next(iter(self._most_read))]
 
     @cached_property
     def write(self) -> Engine:

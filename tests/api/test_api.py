@@ -444,6 +444,33 @@ def test_most_read_list_is_reused_for_a_few_seconds(sample_db: str) -> None:
         assert client.get("/api/most-read").json()["items"][0]["id"] == loser
 
 
+def test_most_read_lists_asked_for_in_any_number_leave_the_pages_own_list_kept(
+    sample_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache was emptied whole once it held 256 lists: a client cycling through `limit`s had the list every
+    article page shows computed again, as often as it liked. The least recently used go first now."""
+    from aggregator.api.app import MOST_READ_KEPT, Store
+
+    store = Store(sample_db, most_read_ttl=3600)
+    computed: list[tuple[int, int]] = []
+    real = queries.most_read
+
+    def counting(conn: Any, *, hours: int, limit: int) -> Any:
+        computed.append((hours, limit))
+        return real(conn, hours=hours, limit=limit)
+
+    monkeypatch.setattr(queries, "most_read", counting)
+    try:
+        store.most_read(24, 10)  # the page's own list
+        for n in range(MOST_READ_KEPT * 2):
+            store.most_read(n + 1, 7)  # a client asking for ever other hours
+            store.most_read(24, 10)  # and the pages, in between
+        assert computed.count((24, 10)) == 1
+        assert len(store._most_read) <= MOST_READ_KEPT
+    finally:
+        store.read.dispose()
+
+
 def test_keyset_pages_and_stats_on_both_back_ends(db_url: str) -> None:
     """Ties on the time, undated articles between dated ones, and pages of 2: the same order on SQLite and
     PostgreSQL, every article once."""
