@@ -73,6 +73,23 @@ def redis_env(url: str) -> dict[str, str]:
     return {"AGGREGATOR_REDIS_URL": url, "AGGREGATOR_REDIS_NAMESPACE": REDIS_NAMESPACE}
 
 
+class HeartbeatLoop:
+    """Stands in for Twisted's LoopingCall in a scale-out scheduler made without a crawl: LoopingCall imports (so
+    installs) the global reactor, and a later test in the same process that builds a crawler with
+    TWISTED_REACTOR_ENABLED off then fails ("a Twisted reactor is installed"). Keeps the call the scheduler's heartbeat
+    runs, ``f``, for the test to make. ``monkeypatch.setattr("aggregator.scaleout.LoopingCall", HeartbeatLoop)``."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.running = False
+
+    def start(self, interval: float, now: bool = True) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+
 def emptied_redis(url: str) -> Iterator[str]:
     """A Redis database for one test (each test file its own number) with this session's keys (``REDIS_NAMESPACE``)
     deleted before and after; skipped or failed as ``unavailable`` says when no server answers. For a fixture:

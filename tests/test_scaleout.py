@@ -26,7 +26,16 @@ from sqlalchemy import create_engine, func, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun, Snapshot
-from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, free_port, redis_env, run_cli, unavailable
+from tests.conftest import (
+    REDIS_NAMESPACE,
+    ROOT,
+    HeartbeatLoop,
+    emptied_redis,
+    free_port,
+    redis_env,
+    run_cli,
+    unavailable,
+)
 from tests.helpers.scaleout_sources import EXTRA_KEYS
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -346,20 +355,6 @@ def test_redis_unreachable_says_why_or_nothing(redis_url: str) -> None:
     assert "No such file" in (redis_unreachable(f"unix://{ROOT / 'no-such.sock'}") or "")
 
 
-class _Loop:
-    """Stands in for Twisted's LoopingCall, which imports (so installs) the global reactor: a later test in the same
-    process that builds a crawler with TWISTED_REACTOR_ENABLED off then fails ("a Twisted reactor is installed")."""
-
-    def __init__(self, f: object) -> None:
-        self.running = False
-
-    def start(self, interval: float, now: bool = True) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-
 def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
@@ -369,7 +364,7 @@ def test_a_workers_heartbeat_lives_as_long_as_the_setting_says(redis_url: str, m
     from aggregator.crawl import project_settings
     from aggregator.scaleout import SharedScheduler
 
-    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)  # the first beat is open's own, the TTL its
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", HeartbeatLoop)  # the first beat is open's own, the TTL its
     settings = project_settings({**redis_env(redis_url), "AGGREGATOR_REDIS_HEARTBEAT_TTL": 4.5})
     DerivedSettings().update_settings(settings)  # what Scrapy does when it builds a crawler
     spider = Spider("beating")
@@ -398,7 +393,7 @@ def test_the_workers_of_one_generation_name_one_crawl(redis_url: str, monkeypatc
     from aggregator.crawl import project_settings
     from aggregator.scaleout import SharedScheduler
 
-    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", HeartbeatLoop)
     settings = project_settings(dict(redis_env(redis_url)))
     DerivedSettings().update_settings(settings)
     spider = Spider("naming")

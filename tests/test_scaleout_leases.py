@@ -36,7 +36,7 @@ from aggregator.mirror import _MirrorHandler
 from aggregator.run_counts import REQUEUED_FOR, UNKNOWN_COUNTS
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article, CrawlRun
-from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, redis_env, run_cli
+from tests.conftest import REDIS_NAMESPACE, ROOT, HeartbeatLoop, emptied_redis, redis_env, run_cli
 from tests.helpers.slow_site import served_by
 
 REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -49,21 +49,6 @@ def redis_url() -> Iterator[str]:
 
 
 # -- the scheduler on its own: a stand-in engine and store, no reactor ----------------------------------------
-
-
-class _Loop:
-    """Stands in for Twisted's LoopingCall (which would install the global reactor in the test process: see
-    tests/test_scaleout.py): keeps the call the scheduler's heartbeat runs, for the test to make."""
-
-    def __init__(self, f: Any) -> None:
-        self.f = f
-        self.running = False
-
-    def start(self, interval: float, now: bool = True) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
 
 
 class _Store:
@@ -90,7 +75,7 @@ def worker(redis_url: str, monkeypatch: pytest.MonkeyPatch, host: str, store: _S
     from aggregator.scaleout import SharedScheduler
     from pipelines.store import STORE_PROGRESS
 
-    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", HeartbeatLoop)
     monkeypatch.setattr("aggregator.scaleout.socket.gethostname", lambda: host)  # a worker per host
     scrapy_settings = project_settings({**redis_env(redis_url), **settings})
     DerivedSettings().update_settings(scrapy_settings)

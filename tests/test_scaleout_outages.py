@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, select
 from aggregator.mirror import serve_mirror
 from aggregator.store.db import normalise_url
 from aggregator.store.models import Article
-from tests.conftest import REDIS_NAMESPACE, ROOT, emptied_redis, redis_env
+from tests.conftest import REDIS_NAMESPACE, ROOT, HeartbeatLoop, emptied_redis, redis_env
 from tests.crawl_checks import runs
 from tests.helpers.redis_proxy import RedisProxy
 
@@ -154,21 +154,6 @@ def test_a_worker_stopped_during_an_outage_stops(generated_mirror: str, proxy: R
 # -- the scheduler on its own: no crawl, no reactor ---------------------------------------------------------------
 
 
-class _Loop:
-    """Stands in for Twisted's LoopingCall (which would install the global reactor in the test process: see
-    tests/test_scaleout.py): keeps the call the scheduler's heartbeat runs, for the test to make."""
-
-    def __init__(self, f: Any) -> None:
-        self.f = f
-        self.running = False
-
-    def start(self, interval: float, now: bool = True) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-
 def scheduler(redis_url: str, monkeypatch: pytest.MonkeyPatch, host: str, **settings: Any) -> Any:
     from scrapy import Spider
 
@@ -176,7 +161,7 @@ def scheduler(redis_url: str, monkeypatch: pytest.MonkeyPatch, host: str, **sett
     from aggregator.crawl import project_settings
     from aggregator.scaleout import SharedScheduler
 
-    monkeypatch.setattr("aggregator.scaleout.LoopingCall", _Loop)
+    monkeypatch.setattr("aggregator.scaleout.LoopingCall", HeartbeatLoop)
     monkeypatch.setattr("aggregator.scaleout.socket.gethostname", lambda: host)  # a worker per host
     scrapy_settings = project_settings({**redis_env(redis_url), **settings})
     DerivedSettings().update_settings(scrapy_settings)
