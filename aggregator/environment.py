@@ -94,6 +94,8 @@ def cors_origins(value: str) -> tuple[str, ...]:
     """``AGGREGATOR_CORS_ORIGINS`` read: comma-separated origins (``https://icma.az,https://www.icma.az``), each a
     scheme, host and port with no path, as a browser names the page's origin; or ``*``, any origin. A trailing slash
     is dropped: the browser's ``Origin`` has none, and an origin with one would never match."""
+    from aggregator.urls import web_origin
+
     origins: list[str] = []
     for given in (part.strip() for part in value.split(",")):
         if not given:
@@ -119,7 +121,8 @@ def cors_origins(value: str) -> tuple[str, ...]:
                 f"AGGREGATOR_CORS_ORIGINS={value!r}: {given!r} is no origin: give scheme and host (and port), such as "
                 "https://icma.az, separated by commas, or * for any"
             )
-        origins.append(origin.lower())
+        # as a browser's Origin names it (aggregator.urls.web_origin: no port of the scheme's own), or it never matches
+        origins.append(web_origin(origin) or origin.lower())
     return tuple(dict.fromkeys(origins))
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aggregator.environment import EnvironmentValueError
+from aggregator.urls import DEFAULT_PORTS
 
 SELECTOR_FIELDS = ("title", "body", "date", "cover_image", "category")
 """Fields a registry entry may give a CSS selector for, over what the generic extractor finds by itself."""
@@ -114,7 +115,6 @@ class Source:
 
 WEB_PORTS = frozenset({80, 443})
 """The ports a source's pages are fetched on unless its entry names another (``Source.allows_port``)."""
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _host_and_port(url: str) -> tuple[str, int] | None:
@@ -122,7 +122,7 @@ def _host_and_port(url: str) -> tuple[str, int] | None:
     address of no port: another scheme, a port that is no number."""
     try:
         parts = urlsplit(url.strip().replace("\\", "/"))
-        port = parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme.lower())
+        port = parts.port if parts.port is not None else DEFAULT_PORTS.get(parts.scheme.lower())
     except ValueError:
         return None
     if port is None:

@@ -196,3 +196,22 @@ class CanonicalRequestFingerprinter:
             digest.update(b"\0" + (request.body or b""))
             cached = self._cache[request] = digest.digest()
         return cached
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+"""Each web scheme's own port: an address naming it names no port (``Source.allows_port``, ``web_origin``)."""
+
+
+def web_origin(url: str) -> str | None:
+    """A URL's origin as a browser's ``Origin`` header names it (``https://icma.az``, a port only when not the
+    scheme's own), or None for none (``null``, a sandboxed frame's)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")

@@ -69,7 +69,7 @@ from aggregator.store import queries
 from aggregator.store import search as fulltext
 from aggregator.store.db import connect, existing_file_url, normalise_url, sqlite_file
 from aggregator.store.models import MAX_ID, Article, UTCDateTime
-from aggregator.urls import canonical_url
+from aggregator.urls import DEFAULT_PORTS, canonical_url, web_origin
 
 P = ParamSpec("P")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -149,7 +149,6 @@ CORS_MAX_AGE = 3600
 """Seconds a browser keeps a preflight's answer (Chromium keeps one at most 2 hours, Firefox 24)."""
 API_DOCS = ("/docs", "/redoc")
 """FastAPI's documentation pages: HTML that loads its script and styles from a CDN, so not under the pages' policy."""
-DEFAULT_PORTS = {"http": 80, "https": 443}
 SERVE_DB_URL = "AGGREGATOR_SERVE_DB_URL"
 SERVE_SITE_NAME = "AGGREGATOR_SERVE_SITE_NAME"
 """How ``aggregator serve --workers N`` tells its worker processes what to serve (see ``app_from_environment``)."""
@@ -673,21 +672,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-def web_origin(url: str) -> str | None:
-    """A URL's origin as a browser's ``Origin`` header names it (``https://icma.az``, a port only when not the
-    scheme's own), or None for none (``null``, a sandboxed frame's)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme, host = parts.scheme.lower(), parts.hostname
-    if scheme not in DEFAULT_PORTS or not host:
-        return None
-    host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
 
 
 class PublicAddress:

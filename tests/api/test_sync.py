@@ -246,6 +246,14 @@ def test_cors_for_the_configured_origins(sample_db: str, monkeypatch: pytest.Mon
         assert answer.headers["access-control-allow-origin"] == "*"
 
 
+def test_an_origin_is_kept_as_a_browser_names_it() -> None:
+    """A browser's Origin names no port of the scheme's own: `https://icma.az:443` as given never matched it."""
+    given = "https://ICMA.az:443/, http://www.icma.az:80, https://icma.az:8443"
+    assert env_settings({"AGGREGATOR_CORS_ORIGINS": given})["AGGREGATOR_CORS_ORIGINS"] == (
+        "https://icma.az", "http://www.icma.az", "https://icma.az:8443",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("value", ["icma.az", "https://icma.az/news", "ftp://icma.az", "https://icma.az:x"])
 def test_an_origin_that_is_none_is_refused_by_name(value: str) -> None:
     with pytest.raises(EnvironmentValueError) as refused:
